@@ -1,0 +1,52 @@
+#include "kernel/cpufeatures.h"
+#include "arch/i386/cpu.h"
+#include "kernel/kprintf.h"
+#include "lib/string.h"
+
+/* CPUID leaf 1 EDX, leaf 1 ECX, leaf 7 EBX feature bits. */
+#define CPUID1_EDX_TSC (1u << 4)
+#define CPUID1_EDX_PSE (1u << 3)
+#define CPUID1_EDX_PGE (1u << 13)
+#define CPUID1_ECX_RDRAND (1u << 30)
+#define CPUID7_EBX_SMEP (1u << 7)
+#define CPUID7_EBX_SMAP (1u << 20)
+
+struct cpu_features cpu_features;
+
+/* CPUID exists iff software can flip EFLAGS.ID. */
+static bool has_cpuid(void) {
+  uint32_t before = read_eflags();
+  write_eflags(before ^ EFLAGS_ID);
+  uint32_t after = read_eflags();
+  write_eflags(before);
+  return (before ^ after) & EFLAGS_ID;
+}
+
+void cpu_features_init(void) {
+  struct cpu_features *f = &cpu_features;
+  f->cpuid = has_cpuid();
+  strlcpy(f->vendor, "unknown", sizeof(f->vendor));
+  if (f->cpuid) {
+    uint32_t a, b, c, d;
+    cpuid(0, 0, &a, &b, &c, &d);
+    f->max_leaf = a;
+    memcpy(f->vendor + 0, &b, 4);
+    memcpy(f->vendor + 4, &d, 4);
+    memcpy(f->vendor + 8, &c, 4);
+    f->vendor[12] = '\0';
+    if (f->max_leaf >= 1) {
+      cpuid(1, 0, &a, &b, &c, &d);
+      f->tsc = d & CPUID1_EDX_TSC;
+      f->pse = d & CPUID1_EDX_PSE;
+      f->pge = d & CPUID1_EDX_PGE;
+      f->rdrand = c & CPUID1_ECX_RDRAND;
+    }
+    if (f->max_leaf >= 7) {
+      cpuid(7, 0, &a, &b, &c, &d);
+      f->smep = b & CPUID7_EBX_SMEP;
+      f->smap = b & CPUID7_EBX_SMAP;
+    }
+  }
+  kprintf("CPU vendor=%s cpuid=%d tsc=%d pse=%d pge=%d smep=%d smap=%d rdrand=%d\n",
+          f->vendor, f->cpuid, f->tsc, f->pse, f->pge, f->smep, f->smap, f->rdrand);
+}

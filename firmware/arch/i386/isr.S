@@ -1,0 +1,71 @@
+/* Trap entry stubs.  Every stub leaves the same frame (struct trapframe): the
+ * CPU's eip/cs/eflags (and esp/ss from ring 3), an error code (a 0 pushed by
+ * the stub when the CPU pushes none), the vector, the general registers and
+ * the data segment registers.  trap() in kernel/trap.c gets a pointer to it. */
+
+#include "arch/i386/gdt.h"
+
+/* The CPU pushes an error code for vectors 8, 10-14, 17, 21, 29 and 30. */
+.macro stub vector
+.align 4
+isr_stub_\vector:
+  .if !(\vector == 8 || (\vector >= 10 && \vector <= 14) || \vector == 17 || \vector == 21 || \vector == 29 || \vector == 30)
+  push $0
+  .endif
+  push $\vector
+  jmp trap_common
+.endm
+
+.macro stub_address vector
+  .long isr_stub_\vector
+.endm
+
+.section .text
+.altmacro
+.set i, 0
+.rept 48
+  stub %i
+  .set i, i + 1
+.endr
+stub 128
+
+trap_common:
+  pusha
+  push %ds
+  push %es
+  push %fs
+  push %gs
+  mov $SEG_KDATA, %ax
+  mov %ax, %ds
+  mov %ax, %es
+  mov %ax, %fs
+  mov %ax, %gs
+  cld
+  push %esp                 /* struct trapframe * */
+  call trap
+  add $4, %esp
+.global trap_return
+trap_return:
+  pop %gs
+  pop %fs
+  pop %es
+  pop %ds
+  popa
+  add $8, %esp              /* vector and error code */
+  iret
+
+/* Addresses of the stubs for vectors 0..47, then the syscall stub. */
+.section .rodata
+.align 4
+.global isr_stub_table
+isr_stub_table:
+.set i, 0
+.rept 48
+  stub_address %i
+  .set i, i + 1
+.endr
+.global isr_stub_syscall
+isr_stub_syscall:
+  .long isr_stub_128
+
+.section .note.GNU-stack, "", @progbits

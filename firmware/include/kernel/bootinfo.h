@@ -1,0 +1,40 @@
+/* What the boot loader told us, copied out of the multiboot information into
+ * kernel memory at the very start of kmain, so nothing later depends on where
+ * the loader happened to leave it (that memory is not reserved). */
+#pragma once
+
+#include "types.h"
+
+#define BOOT_MAX_MEMORY_REGIONS 32
+#define BOOT_MAX_MODULES 16
+#define BOOT_CMDLINE_MAX 512
+#define BOOT_MODULE_NAME_MAX 96
+
+/* One memory-map entry, clipped to the 32-bit physical address space.
+ * end is exclusive and 64-bit so a region ending exactly at 4 GiB fits. */
+struct boot_memory_region {
+  uint64_t start, end;
+  uint32_t type; /* MULTIBOOT_MEMORY_AVAILABLE (1) or something reserved */
+};
+
+struct boot_module {
+  paddr_t start, end; /* end exclusive */
+  char name[BOOT_MODULE_NAME_MAX]; /* the module's command line (its path first) */
+};
+
+struct boot_info {
+  uint32_t flags;                    /* multiboot_info.flags as received */
+  uint32_t mem_lower_kib, mem_upper_kib;
+  uint32_t region_count;
+  struct boot_memory_region regions[BOOT_MAX_MEMORY_REGIONS];
+  uint32_t module_count;
+  struct boot_module modules[BOOT_MAX_MODULES];
+  char cmdline[BOOT_CMDLINE_MAX];
+};
+
+extern struct boot_info boot_info;
+
+/* Copies the loader's information.  Panics on a wrong magic number or on
+ * information the early mappings cannot reach; truncation of an over-long
+ * table is reported on COM1 with a BOOTINFO record. */
+void bootinfo_init(uint32_t magic, paddr_t mbi_phys);

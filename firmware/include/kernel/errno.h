@@ -1,0 +1,14 @@
+/* Error numbers.  Kernel functions that can fail return 0 or a positive value
+ * on success and a negated one of these on failure, as Linux does. */
+#pragma once
+
+#define EPERM 1    /* not allowed */
+#define ENOENT 2   /* no such object */
+#define ESRCH 3    /* no such process */
+#define EAGAIN 11  /* limit reached, try later */
+#define ENOMEM 12  /* out of memory */
+#define EFAULT 14  /* bad address */
+#define EBUSY 16   /* in use */
+#define EEXIST 17  /* already exists */
+#define EINVAL 22  /* invalid argument */
+#define ENOSYS 38  /* no such system call */

@@ -1,0 +1,35 @@
+#include "kernel/panic.h"
+#include "arch/i386/cpu.h"
+#include "arch/i386/io.h"
+#include "kernel/kprintf.h"
+
+void halt_forever(void) {
+  for (;;) {
+    cli();
+    halt();
+  }
+}
+
+/* Nested panics (a fault while panicking) must not recurse forever. */
+static bool panicking;
+
+void panic_at(const char *where, const char *fmt, ...) {
+  cli();
+  if (!panicking) {
+    panicking = true;
+    va_list ap;
+    va_start(ap, fmt);
+    kprintf("PANIC where=%s msg=\"", where);
+    kvprintf(fmt, ap);
+    kprintf("\"\n");
+    va_end(ap);
+  }
+  outb(DEBUG_EXIT_PORT, DEBUG_EXIT_PANIC);
+  halt_forever();
+}
+
+void poweroff(uint32_t status) {
+  kprintf("POWEROFF status=%u\n", status);
+  outb(DEBUG_EXIT_PORT, DEBUG_EXIT_POWEROFF);
+  halt_forever();
+}

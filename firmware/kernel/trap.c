@@ -1,0 +1,65 @@
+#include "kernel/trap.h"
+#include "arch/i386/cpu.h"
+#include "arch/i386/gdt.h"
+#include "arch/i386/idt.h"
+#include "kernel/kprintf.h"
+#include "kernel/panic.h"
+#include "mm/fault.h"
+
+static const char *const names[VEC_EXCEPTIONS] = {
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS",
+    "#NP", "#SS", "#GP", "#PF", "RSV", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+    "RSV", "RSV", "RSV", "RSV", "RSV", "RSV", "#HV", "#VC", "#SX", "RSV"};
+
+const char *exception_name(uint32_t vector) {
+  return vector < VEC_EXCEPTIONS ? names[vector] : "INT";
+}
+
+void exception_report(const struct trapframe *tf, uint32_t cr2) {
+  kprintf("EXC vec=%u name=%s err=0x%x eip=%p cs=0x%x eflags=0x%x", tf->vector,
+          exception_name(tf->vector), tf->err, (void *)tf->eip, tf->cs, tf->eflags);
+  if (tf->vector == VEC_PAGE_FAULT) kprintf(" cr2=%p", (void *)cr2);
+  kprintf("\n");
+}
+
+void trap(struct trapframe *tf) {
+  if (tf->vector == VEC_PAGE_FAULT) {
+    page_fault_handler(tf);
+    return;
+  }
+  if (tf->vector < VEC_EXCEPTIONS) {
+    exception_report(tf, 0);
+    PANIC("unhandled %s in %s mode at eip=%p", exception_name(tf->vector),
+          TRAP_FROM_USER(tf) ? "user" : "kernel", (void *)tf->eip);
+  }
+  PANIC("unexpected interrupt vector %u", tf->vector);
+}
+
+/* The double-fault task.  A #DF arrives through a task gate, so this runs on
+ * its own stack with the faulting context saved in kernel_tss, which is what a
+ * kernel stack overflow needs (the overflowed stack cannot take a frame). */
+extern struct tss kernel_tss, double_fault_tss;
+static uint8_t double_fault_stack[4096] __attribute__((aligned(16)));
+
+static void __attribute__((noreturn)) double_fault_task(void) {
+  kprintf("EXC vec=%u name=%s err=0x0 eip=%p cs=0x%x eflags=0x%x esp=%p\n", VEC_DOUBLE_FAULT,
+          exception_name(VEC_DOUBLE_FAULT), (void *)kernel_tss.eip, kernel_tss.cs,
+          kernel_tss.eflags, (void *)kernel_tss.esp);
+  PANIC("double fault at eip=%p esp=%p", (void *)kernel_tss.eip, (void *)kernel_tss.esp);
+}
+
+void trap_init(void) {
+  gdt_init();
+  idt_init();
+  double_fault_tss.eip = (uint32_t)double_fault_task;
+  double_fault_tss.esp = (uint32_t)(double_fault_stack + sizeof(double_fault_stack));
+  double_fault_tss.cs = SEG_KCODE;
+  double_fault_tss.ss = double_fault_tss.ds = double_fault_tss.es = SEG_KDATA;
+  double_fault_tss.fs = double_fault_tss.gs = SEG_KDATA;
+  double_fault_tss.eflags = 0x2; /* reserved bit 1; interrupts off */
+  double_fault_tss.cr3 = read_cr3();
+}
+
+/* Address spaces change; the double-fault task must run in one that maps the
+ * kernel, and every directory does. */
+void trap_set_double_fault_cr3(paddr_t cr3) { double_fault_tss.cr3 = cr3; }

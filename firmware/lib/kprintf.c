@@ -1,0 +1,113 @@
+#include "kernel/kprintf.h"
+#include "kernel/serial.h"
+#include "lib/string.h"
+
+/* Output goes through a sink so kprintf (serial) and ksnprintf (buffer) share
+ * one formatter. */
+struct sink {
+  void (*put)(struct sink *, char);
+  char *buf;
+  size_t size, len;
+};
+
+static void put_serial(struct sink *s, char c) {
+  serial_putc(c);
+  s->len++;
+}
+
+static void put_buffer(struct sink *s, char c) {
+  if (s->len + 1 < s->size) s->buf[s->len] = c;
+  s->len++;
+}
+
+static void put_number(struct sink *s, uint32_t v, unsigned base, bool upper,
+                       bool negative, int width, char pad) {
+  const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  char tmp[12];
+  int n = 0;
+  do {
+    tmp[n++] = digits[v % base];
+    v /= base;
+  } while (v);
+  int len = n + negative;
+  if (negative && pad == '0') s->put(s, '-');
+  for (; width > len; width--) s->put(s, pad);
+  if (negative && pad != '0') s->put(s, '-');
+  while (n) s->put(s, tmp[--n]);
+}
+
+static void format(struct sink *s, const char *fmt, va_list ap) {
+  for (; *fmt; fmt++) {
+    if (*fmt != '%') {
+      s->put(s, *fmt);
+      continue;
+    }
+    fmt++;
+    char pad = ' ';
+    int width = 0;
+    if (*fmt == '0') pad = '0', fmt++;
+    while (*fmt >= '0' && *fmt <= '9') width = width * 10 + (*fmt++ - '0');
+    while (*fmt == 'l') fmt++;
+    switch (*fmt) {
+    case 'c':
+      s->put(s, (char)va_arg(ap, int));
+      break;
+    case 's': {
+      const char *str = va_arg(ap, const char *);
+      if (!str) str = "(null)";
+      int len = (int)strnlen(str, 4096);
+      for (; width > len; width--) s->put(s, ' ');
+      while (*str) s->put(s, *str++);
+      break;
+    }
+    case 'd':
+    case 'i': {
+      int32_t v = va_arg(ap, int32_t);
+      put_number(s, v < 0 ? -(uint32_t)v : (uint32_t)v, 10, false, v < 0, width, pad);
+      break;
+    }
+    case 'u':
+      put_number(s, va_arg(ap, uint32_t), 10, false, false, width, pad);
+      break;
+    case 'x':
+    case 'X':
+      put_number(s, va_arg(ap, uint32_t), 16, *fmt == 'X', false, width, pad);
+      break;
+    case 'p':
+      s->put(s, '0');
+      s->put(s, 'x');
+      put_number(s, (uint32_t)va_arg(ap, void *), 16, false, false, 8, '0');
+      break;
+    case '%':
+      s->put(s, '%');
+      break;
+    case '\0':
+      return;
+    default: /* unknown conversion: print it verbatim so the bug is visible */
+      s->put(s, '%');
+      s->put(s, *fmt);
+    }
+  }
+}
+
+void kvprintf(const char *fmt, va_list ap) {
+  struct sink s = {.put = put_serial};
+  format(&s, fmt, ap);
+}
+
+void kprintf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  kvprintf(fmt, ap);
+  va_end(ap);
+}
+
+int ksnprintf(char *buf, size_t size, const char *fmt, ...) {
+  struct sink s = {.put = put_buffer, .buf = buf, .size = size};
+  va_list ap;
+  va_start(ap, fmt);
+  format(&s, fmt, ap);
+  va_end(ap);
+  if (size) buf[s.len < size ? s.len : size - 1] = '\0';
+  return (int)s.len;
+}

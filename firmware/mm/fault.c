@@ -1,0 +1,163 @@
+/* The page-fault handler: decode once, decide once, record, then act. */
+#include "mm/fault.h"
+#include "arch/i386/cpu.h"
+#include "arch/i386/paging.h"
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
+#include "kernel/kprintf.h"
+#include "kernel/panic.h"
+#include "kernel/proc.h"
+#include "lib/string.h"
+#include "memlayout.h"
+
+struct fault_stats fault_stats;
+struct fault_record fault_log[FAULT_LOG_SIZE];
+static bool log_resolved; /* fault_log=all */
+
+static const char *const reason_names[REASON_COUNT] = {
+    [REASON_DEMAND_PAGE] = "demand-page",
+    [REASON_STACK_GROWTH] = "stack-growth",
+    [REASON_NULL_POINTER] = "null-pointer",
+    [REASON_WRITE_TO_READ_ONLY] = "write-to-read-only",
+    [REASON_KERNEL_ADDRESS] = "kernel-address",
+    [REASON_UNMAPPED] = "unmapped",
+    [REASON_STACK_OVERFLOW] = "stack-overflow",
+    [REASON_RESERVED_BIT] = "reserved-bit",
+    [REASON_OUT_OF_MEMORY] = "out-of-memory",
+    [REASON_USER_ACCESS] = "user-access",
+};
+static const char *const kind_names[] = {"not-present", "protection", "reserved-bit"};
+static const char *const action_names[] = {"resolved", "fixup", "kill", "panic"};
+
+const char *fault_reason_name(enum fault_reason r) {
+  return r < REASON_COUNT ? reason_names[r] : "?";
+}
+
+/* Kernel instructions allowed to fault, and where to continue when they do
+ * (pairs emitted by the probe functions below into the .extable section). */
+struct extable_entry {
+  vaddr_t insn, fixup;
+};
+extern const struct extable_entry __extable_start[], __extable_end[];
+
+static vaddr_t extable_lookup(vaddr_t eip) {
+  for (const struct extable_entry *e = __extable_start; e < __extable_end; e++)
+    if (e->insn == eip) return e->fixup;
+  return 0;
+}
+
+static struct page_fault decode(const struct trapframe *tf) {
+  uint32_t err = tf->err;
+  return (struct page_fault){
+      .addr = read_cr2(),
+      .err = err,
+      .eip = tf->eip,
+      .cs = tf->cs,
+      .present = err & PF_ERR_PRESENT,
+      .write = err & PF_ERR_WRITE,
+      .user = err & PF_ERR_USER,
+      .reserved = err & PF_ERR_RSVD,
+      .fetch = err & PF_ERR_FETCH,
+  };
+}
+
+static enum fault_kind classify(const struct page_fault *pf) {
+  if (pf->reserved) return FAULT_RESERVED_BIT;
+  return pf->present ? FAULT_PROTECTION : FAULT_NOT_PRESENT;
+}
+
+/* Why an access the kernel will not resolve failed. */
+static enum fault_reason unresolved_reason(const struct page_fault *pf) {
+  if (pf->reserved) return REASON_RESERVED_BIT;
+  if (pf->addr < PAGE_SIZE) return REASON_NULL_POINTER;
+  if (pf->user && pf->addr >= KERNEL_BASE) return REASON_KERNEL_ADDRESS;
+  if (pf->present && pf->write) return REASON_WRITE_TO_READ_ONLY;
+  if (!pf->user && pf->present && pf->addr < KERNEL_BASE) return REASON_USER_ACCESS;
+  return REASON_UNMAPPED;
+}
+
+static void record(const struct page_fault *pf, uint32_t pid, enum fault_kind kind,
+                   enum fault_action action, enum fault_reason reason) {
+  uint32_t seq = fault_stats.total++;
+  fault_stats.by_kind[kind]++;
+  fault_stats.by_action[action]++;
+  if (pf->user) fault_stats.user++;
+  else fault_stats.kernel++;
+  fault_log[seq % FAULT_LOG_SIZE] = (struct fault_record){
+      .seq = seq, .addr = pf->addr, .err = pf->err, .eip = pf->eip, .pid = pid,
+      .kind = (uint8_t)kind, .action = (uint8_t)action, .reason = (uint8_t)reason};
+  if (action == FAULT_RESOLVED && !log_resolved) return;
+  kprintf("PF addr=%p err=0x%x eip=%p cs=0x%x pid=%u kind=%s access=%s mode=%s action=%s "
+          "reason=%s\n",
+          (void *)pf->addr, pf->err, (void *)pf->eip, pf->cs, pid, kind_names[kind],
+          pf->fetch ? "fetch" : pf->write ? "write" : "read", pf->user ? "user" : "kernel",
+          action_names[action], fault_reason_name(reason));
+}
+
+void fault_init(void) {
+  const char *mode = cmdline_get("fault_log");
+  log_resolved = mode && strcmp(mode, "all") == 0;
+  if (mode && !log_resolved && strcmp(mode, "errors") != 0)
+    kprintf("CMDLINE bad=fault_log value=\"%s\" expected=all|errors\n", mode);
+}
+
+void page_fault_handler(struct trapframe *tf) {
+  struct page_fault pf = decode(tf);
+  enum fault_kind kind = classify(&pf);
+  uint32_t pid = current_pid();
+
+  if (!pf.user) {
+    vaddr_t fixup = extable_lookup(pf.eip);
+    if (fixup) {
+      record(&pf, pid, kind, FAULT_FIXUP, unresolved_reason(&pf));
+      tf->eip = fixup;
+      return;
+    }
+  }
+  enum fault_reason reason = unresolved_reason(&pf);
+  record(&pf, pid, kind, FAULT_PANIC, reason);
+  PANIC("%s-mode page fault at %p (%s), eip=%p", pf.user ? "user" : "kernel",
+        (void *)pf.addr, fault_reason_name(reason), (void *)pf.eip);
+}
+
+/* The probes: one instruction that may fault, listed in .extable with the
+ * address to continue at, which makes the probe return -EFAULT. */
+int probe_read32(vaddr_t addr, uint32_t *out) {
+  int ret;
+  uint32_t value;
+  __asm__ volatile(
+      "1: movl (%2), %1\n\t"
+      "xorl %0, %0\n"
+      "2:\n\t"
+      ".pushsection .extable, \"a\"\n\t"
+      ".long 1b, 3f\n\t"
+      ".popsection\n\t"
+      ".pushsection .text.fixup, \"ax\"\n"
+      "3: movl %3, %0\n\t"
+      "jmp 2b\n\t"
+      ".popsection"
+      : "=&r"(ret), "=&r"(value)
+      : "r"(addr), "i"(-EFAULT)
+      : "memory");
+  if (ret == 0) *out = value;
+  return ret;
+}
+
+int probe_write32(vaddr_t addr, uint32_t value) {
+  int ret;
+  __asm__ volatile(
+      "1: movl %2, (%1)\n\t"
+      "xorl %0, %0\n"
+      "2:\n\t"
+      ".pushsection .extable, \"a\"\n\t"
+      ".long 1b, 3f\n\t"
+      ".popsection\n\t"
+      ".pushsection .text.fixup, \"ax\"\n"
+      "3: movl %3, %0\n\t"
+      "jmp 2b\n\t"
+      ".popsection"
+      : "=&r"(ret)
+      : "r"(addr), "r"(value), "i"(-EFAULT)
+      : "memory");
+  return ret;
+}

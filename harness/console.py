@@ -1,0 +1,138 @@
+"""The guest's serial console (COM1) over QEMU's unix socket, through pexpect.
+
+:class:`Console` is a pexpect spawn object, so ``expect()``, ``before``,
+``after`` and ``match`` work as in any pexpect session.  Every byte the guest
+sends is also kept: in ``serial.log`` in the run directory and in memory, where
+:meth:`Console.text` and :meth:`Console.records` read it from any offset (a
+test's share of the log starts at the :meth:`Console.mark` taken before it).
+
+The socket is drained whenever the harness waits for anything (the MI client
+watches it), so the guest never blocks on a full socket buffer.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+from pathlib import Path
+
+import pexpect
+from pexpect.spawnbase import SpawnBase
+
+from harness import timeouts
+from harness.records import Record, parse_records
+
+
+class Console(SpawnBase):
+    """Serial console of one machine. Connect with :meth:`connect`."""
+
+    def __init__(self, sock: socket.socket, log_path: Path) -> None:
+        super().__init__(timeout=timeouts.scaled(timeouts.SERIAL), encoding="utf-8",
+                         codec_errors="replace")
+        self._sock = sock
+        self._sock.setblocking(False)
+        self.child_fd = sock.fileno()
+        self._logfile = open(log_path, "wb", buffering=0)
+        self._all = bytearray()
+        self._unread = bytearray()
+        self.closed_by_peer = False
+
+    @classmethod
+    def connect(cls, path: Path, log_path: Path, timeout: float) -> Console:
+        """Connect to QEMU's serial socket, retrying until QEMU has created it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(str(path))
+                return cls(sock, log_path)
+            except (FileNotFoundError, ConnectionRefusedError):
+                sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.002)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    # -- reading -----------------------------------------------------------
+
+    def drain(self) -> int:
+        """Read whatever the guest has sent so far; returns the byte count."""
+        total = 0
+        while not self.closed_by_peer:
+            try:
+                data = self._sock.recv(1 << 16)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""
+            if not data:
+                self.closed_by_peer = True
+                break
+            self._ingest(data)
+            total += len(data)
+        return total
+
+    def _ingest(self, data: bytes) -> None:
+        self._logfile.write(data)
+        self._all += data
+        self._unread += data
+
+    def read_nonblocking(self, size: int = 1, timeout: float | None = -1) -> str:
+        """pexpect's hook: up to ``size`` characters, waiting up to ``timeout``."""
+        if timeout == -1:
+            timeout = self.timeout
+        if not self._unread:
+            self.drain()
+        if not self._unread and not self.closed_by_peer:
+            ready, _, _ = select.select([self._sock], [], [], timeout)
+            if ready:
+                self.drain()
+        if not self._unread:
+            if self.closed_by_peer:
+                self.flag_eof = True
+                raise pexpect.EOF("the serial console was closed (QEMU exited?)")
+            raise pexpect.TIMEOUT("no serial output in time")
+        chunk = bytes(self._unread[:size])
+        del self._unread[:size]
+        text = self._decoder.decode(chunk, final=False)
+        self._log(text, "read")
+        return text
+
+    # -- writing (the debug shell) --------------------------------------------
+
+    def send(self, s: str | bytes) -> int:
+        data = s.encode() if isinstance(s, str) else s
+        self._sock.sendall(data)
+        return len(data)
+
+    def sendline(self, s: str | bytes = "") -> int:
+        data = s.encode() if isinstance(s, str) else s
+        return self.send(data + b"\r")
+
+    # -- the kept log ------------------------------------------------------------
+
+    def mark(self) -> int:
+        """An offset into the log; pass it to text()/records() as ``since``."""
+        self.drain()
+        return len(self._all)
+
+    def text(self, since: int = 0) -> str:
+        """The log from offset ``since``, line endings normalised to \\n."""
+        self.drain()
+        return self._all[since:].decode("utf-8", "replace").replace("\r\n", "\n")
+
+    def tail(self, lines: int = 25, since: int = 0) -> str:
+        return "\n".join(self.text(since).splitlines()[-lines:])
+
+    def records(self, tag: str | None = None, since: int = 0) -> list[Record]:
+        """Structured records from offset ``since`` (optionally of one tag)."""
+        return parse_records(self.text(since), tag)
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        finally:
+            self._logfile.close()

@@ -1,0 +1,105 @@
+"""The harness's exceptions.
+
+Everything the harness raises on purpose derives from :class:`HarnessError`.
+Errors about a running machine carry the tail of the serial log and of the
+GDB/MI transcript, so a failing test shows what the guest and GDB last said
+without anyone having to open the run directory.
+
+    HarnessError
+    ├── ToolMissingError      a binary (qemu-system-i386, gdb, cmake) is not installed
+    ├── BuildError            the firmware did not build
+    ├── ConfigError           a Machine option is invalid (bad memory size, missing module)
+    └── MachineError          something went wrong with a running machine
+        ├── BootError         QEMU or GDB did not come up
+        ├── GdbError          GDB answered ^error (or died)
+        ├── GuestTimeout      the guest did not do what was awaited in time
+        ├── TargetStateError  a call made in the wrong state (e.g. reading while running)
+        ├── QmpError          a QMP / monitor command failed
+        └── MachineDied       QEMU exited (guest_exit tells how)
+            └── GuestPanic    the kernel panicked (isa-debug-exit panic status)
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Base of every error the harness raises on purpose."""
+
+
+class ToolMissingError(HarnessError):
+    """A required program is not installed; the message says how to install it."""
+
+
+class BuildError(HarnessError):
+    """CMake configure or build failed; the message holds the tail of its output."""
+
+
+class ConfigError(HarnessError):
+    """An invalid machine configuration (memory size, kernel or module path...)."""
+
+
+class MachineError(HarnessError):
+    """A failure involving a running machine.
+
+    ``serial_tail`` and ``mi_tail`` are the last lines of the serial console and
+    of the GDB/MI transcript when the error was raised; both are appended to the
+    message so a test report shows them.
+    """
+
+    def __init__(self, message: str, *, serial_tail: str = "", mi_tail: str = "") -> None:
+        self.reason = message
+        self.serial_tail = serial_tail
+        self.mi_tail = mi_tail
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = [self.reason]
+        if self.serial_tail:
+            parts.append("--- serial (tail) ---\n" + self.serial_tail.rstrip())
+        if self.mi_tail:
+            parts.append("--- gdb/mi (tail) ---\n" + self.mi_tail.rstrip())
+        return "\n".join(parts)
+
+
+class BootError(MachineError):
+    """QEMU or GDB failed to start, or the guest never reached its first stop."""
+
+
+class GdbError(MachineError):
+    """GDB reported an error for a command, or exited."""
+
+
+class GuestTimeout(MachineError):
+    """An awaited event (a stop, a serial pattern, a result) did not come in time."""
+
+
+class TargetStateError(MachineError):
+    """A method was called in a state that does not allow it."""
+
+
+class QmpError(MachineError):
+    """A QMP command or a human-monitor command failed."""
+
+
+class MachineDied(MachineError):
+    """QEMU exited while the harness expected it to run.
+
+    ``exit_status`` is QEMU's exit status; ``guest_exit`` names it when it is one
+    the firmware chose through isa-debug-exit ("poweroff", "panic").
+    """
+
+    def __init__(self, message: str, *, exit_status: int | None, guest_exit: str | None,
+                 serial_tail: str = "", mi_tail: str = "") -> None:
+        self.exit_status = exit_status
+        self.guest_exit = guest_exit
+        super().__init__(message, serial_tail=serial_tail, mi_tail=mi_tail)
+
+
+class GuestPanic(MachineDied):
+    """The kernel panicked; ``panic`` is its PANIC record (a dict) when one was seen."""
+
+    def __init__(self, message: str, *, exit_status: int | None, panic: dict | None,
+                 serial_tail: str = "", mi_tail: str = "") -> None:
+        self.panic = panic
+        super().__init__(message, exit_status=exit_status, guest_exit="panic",
+                         serial_tail=serial_tail, mi_tail=mi_tail)

@@ -1,0 +1,461 @@
+"""Machine: one QEMU, one GDB and one serial console, driven as a unit.
+
+This is the object tests talk to::
+
+    with Machine.boot(memory="64M", cmdline="aslr=off") as m:
+        m.run_to("kernel_ready")
+        p = m.call("agent_nop", 7)
+        m.write(addr, b"..."); m.read(addr, 4); m.read_phys(0x100000, 4)
+        m.registers("eip", "cr3"); m.monitor("info tlb")
+
+Every wait has a timeout (``harness.timeouts``); when QEMU exits, the wait in
+progress raises at once (:class:`MachineDied`, or :class:`GuestPanic` with the
+kernel's PANIC record), and every error carries the serial and MI tails.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import build, procutil, rundir, timeouts
+from harness.console import Console
+from harness.errors import (BootError, GdbError, GuestPanic, GuestTimeout, HarnessError,
+                            MachineDied, TargetStateError)
+from harness.mi import MiClient, StopEvent, mi_quote
+from harness.physmem import GuestRam
+from harness.qemu import EXIT_PANIC, GUEST_EXITS, Qemu, QemuConfig, find_binary
+
+GDB_HINT = "install it with: sudo apt-get install gdb (or pass --gdb with its path)"
+
+# Settings for a bare-metal i386 target behind QEMU's gdbstub.
+GDB_SETUP = (
+    "-gdb-set mi-async on",            # so -exec-interrupt works while running
+    "-gdb-set pagination off",
+    "-gdb-set confirm off",
+    "-gdb-set width 0",
+    "-gdb-set height 0",
+    "-gdb-set osabi none",
+    "-gdb-set architecture i386",
+    "-gdb-set stack-cache off",        # memory may change under GDB (loadvm, RAM writes)
+    "-gdb-set code-cache off",
+    "-gdb-set unwindonsignal on",      # an interrupted inferior call unwinds its frame
+    "-gdb-set breakpoint pending off",
+    "-gdb-set print pretty off",
+)
+
+_VALUE_NUMBER = re.compile(r"^(?:\([^)]*\)\s*)?(-?(?:0x[0-9a-fA-F]+|\d+))")
+
+
+def parse_gdb_int(value: str) -> int:
+    """An integer from a GDB value: "5", "-3", "0xc0100000", "(void *) 0x1000",
+    "0xc0101234 <kmain+4>", "65 'A'"."""
+    m = _VALUE_NUMBER.match(value.strip())
+    if not m:
+        raise ValueError(f"not an integer value: {value!r}")
+    return int(m.group(1), 0)
+
+
+def location(where: str | int) -> str:
+    """A breakpoint location for an exact address: a symbol or a number."""
+    return f"*{where:#x}" if isinstance(where, int) else f"*{where}"
+
+
+class Machine:
+    """A booted (or booting) machine.  Use :meth:`boot`, or construct and
+    :meth:`start`; always :meth:`close` (or use ``with``)."""
+
+    def __init__(self, cfg: QemuConfig, *, gdb: str = "gdb") -> None:
+        self.cfg = cfg
+        self.gdb_binary = gdb
+        self.run_dir: Path | None = None
+        self.qemu: Qemu | None = None
+        self.gdb: MiClient | None = None
+        self.console: Console | None = None
+        self.ram: GuestRam | None = None
+        self._qemu_fd: int | None = None
+        self._reg_numbers: dict[str, int] = {}
+        self._symbols: dict[str, int] = {}
+        self.dead: MachineDied | None = None
+        self.keep_run_dir = False
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @classmethod
+    def boot(cls, kernel: Path | str | None = None, *, gdb: str = "gdb", **options: Any) -> Machine:
+        """Start QEMU paused at reset with GDB attached.  ``options`` are
+        :class:`QemuConfig` fields (memory, cpu, modules, cmdline, icount...)."""
+        kernel = Path(kernel) if kernel else build.default_artifacts().kernel
+        if "modules" in options:
+            options["modules"] = tuple(str(m) for m in options["modules"])
+        machine = cls(QemuConfig(kernel=kernel, **options), gdb=gdb)
+        machine.start()
+        return machine
+
+    def start(self) -> None:
+        """Start QEMU and GDB in parallel and connect everything; BootError on failure."""
+        self.cfg.validate()
+        gdb_path = find_binary(self.gdb_binary, GDB_HINT)
+        self.run_dir = rundir.new_run_dir()
+        try:
+            self.qemu = Qemu(self.cfg, self.run_dir)
+            self.qemu.start()
+            self.gdb = MiClient([gdb_path, "--nx", "--quiet", "--interpreter=mi3",
+                                 str(self.cfg.kernel)], log_dir=self.run_dir)
+            self.gdb.serial_tail = self._serial_tail
+            self.gdb.start()
+            deadline = time.monotonic() + timeouts.scaled(timeouts.BOOT)
+            self.qemu.wait_sockets(deadline - time.monotonic())
+            if self.qemu.poll() is not None:
+                raise BootError(f"QEMU exited at start with status {self.qemu.exit_status}:\n"
+                                f"{self.qemu.stderr_text().strip()}")
+            self.console = Console.connect(self.run_dir / "serial.sock",
+                                           self.run_dir / "serial.log",
+                                           deadline - time.monotonic())
+            self.gdb.watch(self.console.fileno(), self.console.drain)
+            self._qemu_fd = procutil.pidfd(self.qemu.proc)
+            if self._qemu_fd is not None:
+                self.gdb.watch(self._qemu_fd, self._on_qemu_exit)
+            tokens = [(self.gdb.send(c), c) for c in GDB_SETUP]
+            tokens.append((self.gdb.send(f"-target-select remote {self.run_dir / 'gdb.sock'}"),
+                           "-target-select"))
+            for token, command in tokens:
+                self.gdb.result(token, command, deadline - time.monotonic())
+            self.ram = GuestRam(self.run_dir / "ram", self.cfg.memory_mib << 20)
+        except HarnessError as exc:
+            self.close()
+            if isinstance(exc, BootError):
+                raise
+            raise BootError(f"machine did not start: {exc}") from exc
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop GDB and QEMU and remove the run directory (unless kept).
+        Safe to call more than once and on a half-started machine."""
+        if self.gdb is not None:
+            self.gdb.close()
+            self.gdb = None
+        if self.qemu is not None:
+            self.qemu.stop()
+        if self._qemu_fd is not None:
+            procutil.close_fd(self._qemu_fd)
+            self._qemu_fd = None
+        if self.console is not None:
+            self.console.close()
+            self.console = None
+        if self.ram is not None:
+            self.ram.close()
+            self.ram = None
+        if self.run_dir is not None and not self.keep_run_dir:
+            rundir.remove(self.run_dir)
+
+    def __enter__(self) -> Machine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def alive(self) -> bool:
+        return (self.dead is None and self.qemu is not None and self.qemu.poll() is None
+                and self.gdb is not None and self.gdb.alive())
+
+    # -- errors ------------------------------------------------------------------
+
+    def _serial_tail(self, lines: int = 25) -> str:
+        return self.console.tail(lines) if self.console else ""
+
+    def _mi_tail(self) -> str:
+        return self.gdb.tail() if self.gdb else ""
+
+    def _on_qemu_exit(self) -> None:
+        """QEMU's pidfd became readable: it exited.  Raise the matching error."""
+        assert self.qemu is not None and self.gdb is not None
+        if self._qemu_fd is not None:
+            self.gdb.unwatch(self._qemu_fd)
+        status = self.qemu.proc.wait() if self.qemu.proc else None
+        self.qemu.exit_status = status
+        if self.console:
+            self.console.drain()
+        self.dead = self._death_error(status)
+        raise self.dead
+
+    def _death_error(self, status: int | None) -> MachineDied:
+        tail, mi = self._serial_tail(), self._mi_tail()
+        if status == EXIT_PANIC:
+            panics = self.console.records("PANIC") if self.console else []
+            panic = dict(panics[-1].fields) if panics else None
+            msg = panic.get("msg", "?") if panic else "?"
+            return GuestPanic(f"the kernel panicked: {msg}", exit_status=status, panic=panic,
+                              serial_tail=tail, mi_tail=mi)
+        guest_exit = GUEST_EXITS.get(status) if status is not None else None
+        detail = f"guest {guest_exit}" if guest_exit else f"status {status}"
+        stderr = self.qemu.stderr_text().strip() if self.qemu else ""
+        return MachineDied(f"QEMU exited ({detail}){': ' + stderr if stderr else ''}",
+                           exit_status=status, guest_exit=guest_exit, serial_tail=tail,
+                           mi_tail=mi)
+
+    def _require(self, what: str) -> MiClient:
+        if self.dead is not None:
+            raise TargetStateError(f"cannot {what}: the machine is gone ({self.dead.reason})",
+                                   serial_tail=self._serial_tail())
+        if self.gdb is None:
+            raise TargetStateError(f"cannot {what}: the machine is not started")
+        self.gdb.require_stopped(what)
+        return self.gdb
+
+    # -- running -------------------------------------------------------------------
+
+    def cont(self, *, wait: bool = True, timeout: float | None = None) -> StopEvent | None:
+        """Resume the guest; with ``wait``, return the next stop."""
+        gdb = self._require("continue")
+        gdb.drain_stops()  # stale stops (the connect-time one) are not this run's
+        gdb.command("-exec-continue")
+        if not wait:
+            return None
+        return self.wait_stopped(timeout)
+
+    def wait_stopped(self, timeout: float | None = None) -> StopEvent:
+        """Wait for the running guest to stop.  On timeout the guest is
+        interrupted (so the machine stays usable) and GuestTimeout raised."""
+        assert self.gdb is not None
+        timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
+        try:
+            return self.gdb.wait_stopped(timeout)
+        except GuestTimeout:
+            self.interrupt()
+            raise
+
+    def interrupt(self) -> StopEvent | None:
+        """Stop a running guest; returns the stop (None if it was not running)."""
+        assert self.gdb is not None
+        if not self.gdb.running:
+            return None
+        self.gdb.command("-exec-interrupt")
+        return self.gdb.wait_stopped(timeouts.scaled(timeouts.COMMAND))
+
+    def run_to(self, where: str | int, timeout: float | None = None) -> StopEvent:
+        """Run until the guest executes ``where`` (a symbol or an address).
+        GuestTimeout names the location and shows the serial tail."""
+        gdb = self._require(f"run to {where}")
+        gdb.command(f"-break-insert -t {location(where)}")
+        try:
+            stop = self.cont(timeout=timeout)
+        except GuestTimeout as exc:
+            self.delete_breakpoints()
+            raise GuestTimeout(f"the guest did not reach {where}: {exc.reason}",
+                               serial_tail=exc.serial_tail, mi_tail=exc.mi_tail) from None
+        target = where if isinstance(where, int) else self.symbol(where)
+        if stop.addr != target:
+            raise GdbError(f"expected to stop at {where} ({target:#x}), stopped at "
+                           f"{stop.addr and hex(stop.addr)} ({stop.reason})",
+                           serial_tail=self._serial_tail(), mi_tail=self._mi_tail())
+        return stop
+
+    def break_at(self, where: str | int, *, hardware: bool = False, temporary: bool = False,
+                 condition: str | None = None) -> int:
+        """Set a breakpoint at an exact address/symbol; returns its number."""
+        gdb = self._require("set a breakpoint")
+        flags = " -h" * hardware + " -t" * temporary
+        if condition:
+            flags += f" -c {mi_quote(condition)}"
+        return int(gdb.command(f"-break-insert{flags} {location(where)}").payload["bkpt"]["number"])
+
+    def watch(self, expression: str, *, kind: str = "write") -> int:
+        """Set a watchpoint (kind: write, read, access); returns its number."""
+        gdb = self._require("set a watchpoint")
+        flag = {"write": "", "read": " -r", "access": " -a"}[kind]
+        result = gdb.command(f"-break-watch{flag} {mi_quote(expression)}").payload
+        wpt = result.get("wpt") or result.get("hw-rwpt") or result.get("hw-awpt") or {}
+        return int(wpt["number"])
+
+    def delete_breakpoints(self) -> None:
+        """Delete every breakpoint and watchpoint."""
+        self._require("delete breakpoints").command("-break-delete")
+
+    # -- inferior calls and expressions ------------------------------------------------
+
+    def evaluate(self, expression: str, timeout: float | None = None) -> str:
+        """Evaluate a C expression in GDB; returns GDB's text of the value."""
+        gdb = self._require(f"evaluate {expression}")
+        return gdb.command(f"-data-evaluate-expression {mi_quote(expression)}",
+                           timeout).payload.get("value", "")
+
+    def call(self, function: str, *args: int, timeout: float | None = None) -> int | None:
+        """Call a kernel function from GDB; returns its integer result (None for
+        void).  A call that does not return in time is interrupted and unwound,
+        then GuestTimeout is raised."""
+        gdb = self._require(f"call {function}")
+        expression = f"{function}({', '.join(hex(a) for a in args)})"
+        timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
+        token = gdb.send(f"-data-evaluate-expression {mi_quote(expression)}")
+        try:
+            value = gdb.result(token, expression, timeout).payload.get("value", "")
+        except GdbError as exc:
+            if "no answer" not in exc.reason:
+                raise
+            self._abandon_call(token, expression)
+            raise GuestTimeout(f"{expression} did not return within {timeout:.1f} s; "
+                               "the call was interrupted and unwound",
+                               serial_tail=exc.serial_tail, mi_tail=exc.mi_tail) from None
+        if value in ("", "void") or value.startswith("void"):
+            return None
+        return parse_gdb_int(value)
+
+    def _abandon_call(self, token: int, expression: str) -> None:
+        """Interrupt a hung inferior call: SIGINT makes GDB stop the target and
+        (unwindonsignal) restore the registers from before the call."""
+        assert self.gdb is not None and self.gdb.pid is not None
+        procutil.signal_pid(self.gdb.pid, signal.SIGINT)
+        try:
+            self.gdb.result(token, expression, timeouts.scaled(timeouts.COMMAND))
+        except GdbError:
+            pass  # expected: "The program being debugged was signaled..."
+        self.gdb.drain_stops()
+        self.gdb.running = False
+
+    def symbol(self, name: str) -> int:
+        """Address of a kernel symbol (cached)."""
+        if name not in self._symbols:
+            self._symbols[name] = parse_gdb_int(self.evaluate(f"(unsigned int)&{name}"))
+        return self._symbols[name]
+
+    # -- registers ---------------------------------------------------------------------
+
+    def _register_numbers(self) -> dict[str, int]:
+        if not self._reg_numbers:
+            names = self._require("read registers").command(
+                "-data-list-register-names").payload["register-names"]
+            self._reg_numbers = {n: i for i, n in enumerate(names) if n}
+        return self._reg_numbers
+
+    def registers(self, *names: str) -> dict[str, int]:
+        """Current values of the named registers (all of them when none named),
+        including cr0, cr2, cr3 and cr4."""
+        numbers = self._register_numbers()
+        wanted = names or tuple(numbers)
+        unknown = [n for n in wanted if n not in numbers]
+        if unknown:
+            raise KeyError(f"unknown register(s) {unknown}; this target has {sorted(numbers)}")
+        gdb = self._require("read registers")
+        index = " ".join(str(numbers[n]) for n in wanted)
+        values = gdb.command(f"-data-list-register-values --skip-unavailable x {index}"
+                             ).payload["register-values"]
+        by_number = {int(v["number"]): v["value"] for v in values}
+        return {n: parse_gdb_int(by_number[numbers[n]]) for n in wanted
+                if numbers[n] in by_number}
+
+    def reg(self, name: str) -> int:
+        return self.registers(name)[name]
+
+    def set_reg(self, name: str, value: int) -> None:
+        self.evaluate(f"${name} = {value:#x}")
+
+    # -- memory ------------------------------------------------------------------------
+
+    def read(self, addr: int, size: int) -> bytes:
+        """Read guest-virtual memory (through the current page tables)."""
+        gdb = self._require("read memory")
+        payload = gdb.command(f"-data-read-memory-bytes {addr:#x} {size}").payload
+        data = b"".join(bytes.fromhex(chunk["contents"]) for chunk in payload["memory"])
+        if len(data) != size:
+            raise GdbError(f"read of {size} bytes at {addr:#x} returned {len(data)} "
+                           "(part of the range is unmapped)", serial_tail=self._serial_tail())
+        return data
+
+    def write(self, addr: int, data: bytes) -> None:
+        """Write guest-virtual memory (GDB's debug access ignores page protections)."""
+        self._require("write memory").command(f"-data-write-memory-bytes {addr:#x} {data.hex()}")
+
+    def read_u32(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 4), "little")
+
+    def write_u32(self, addr: int, value: int) -> None:
+        self.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+
+    def _physical_mode(self, on: bool) -> None:
+        out = self._require("switch to physical memory").console(
+            f"maintenance packet Qqemu.PhyMemMode:{int(on)}")
+        if '"OK"' not in out:
+            raise GdbError(f"QEMU refused physical memory mode: {out.strip()}",
+                           mi_tail=self._mi_tail())
+
+    def read_phys(self, addr: int, size: int) -> bytes:
+        """Read guest-physical memory: from the mapped RAM file when the range is
+        plain RAM, else through GDB in QEMU's physical-memory mode."""
+        self._require("read physical memory")
+        if self.ram is not None and self.ram.covers(addr, size):
+            return self.ram.read(addr, size)
+        self._physical_mode(True)
+        try:
+            return self.read(addr, size)
+        finally:
+            self._physical_mode(False)
+
+    def write_phys(self, addr: int, data: bytes) -> None:
+        """Write guest-physical memory through GDB (so QEMU drops any code it
+        translated from those bytes; it does not flush the guest's TLB)."""
+        self._physical_mode(True)
+        try:
+            self.write(addr, data)
+        finally:
+            self._physical_mode(False)
+
+    def read_phys_u32(self, addr: int) -> int:
+        return int.from_bytes(self.read_phys(addr, 4), "little")
+
+    def write_phys_u32(self, addr: int, value: int) -> None:
+        self.write_phys(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+
+    # -- QEMU's monitor and the console ---------------------------------------------------
+
+    def monitor(self, command: str) -> str:
+        """A QEMU human-monitor command (``info tlb``, ``info mem``, ``xp``...)."""
+        if self.qemu is None or self.dead is not None:
+            raise TargetStateError(f"cannot run monitor command {command!r}: machine is gone")
+        return self.qemu.hmp(command)
+
+    def expect(self, pattern: str | list[str], timeout: float | None = None) -> int:
+        """Wait for ``pattern`` (regex, or a list of them) on the serial console
+        while the guest runs; returns the index of the match."""
+        assert self.console is not None
+        import pexpect
+
+        timeout = timeouts.scaled(timeouts.SERIAL) if timeout is None else timeout
+        try:
+            return self.console.expect(pattern, timeout=timeout)
+        except pexpect.TIMEOUT:
+            raise GuestTimeout(f"{pattern!r} did not appear on the serial console within "
+                               f"{timeout:.1f} s", serial_tail=self._serial_tail(),
+                               mi_tail=self._mi_tail()) from None
+        except pexpect.EOF:
+            if self.qemu is not None and self.qemu.proc is not None:
+                self.qemu.exit_status = self.qemu.proc.wait(5)
+            raise self._death_error(self.qemu.exit_status if self.qemu else None) from None
+
+    def records(self, tag: str | None = None, since: int = 0):
+        """Structured serial records (see harness.records) from offset ``since``."""
+        assert self.console is not None
+        return self.console.records(tag, since)
+
+    def wait_exit(self, timeout: float | None = None) -> int:
+        """Let the guest run until QEMU exits; returns QEMU's exit status."""
+        assert self.gdb is not None
+        timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
+        try:
+            if not self.gdb.running:
+                self.gdb.command("-exec-continue")
+            self.gdb.wait_stopped(timeout)
+        except MachineDied as died:
+            return died.exit_status if died.exit_status is not None else -1
+        except GdbError:
+            if self.qemu is not None and self.qemu.proc is not None:
+                return self.qemu.proc.wait(timeouts.scaled(timeouts.COMMAND))
+            raise
+        raise GdbError("the guest stopped instead of exiting", serial_tail=self._serial_tail(),
+                       mi_tail=self._mi_tail())

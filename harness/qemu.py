@@ -1,0 +1,255 @@
+"""Starting and stopping qemu-system-i386.
+
+:class:`QemuConfig` describes a machine; :func:`build_argv` turns it into a
+command line (pure, unit-tested); :class:`Qemu` runs one instance in a private
+run directory where the gdbstub, QMP and the serial console are unix sockets,
+so any number of instances run side by side without ports to collide on.
+
+Guest RAM is a file in the run directory (``memory-backend-file``, shared), so
+the harness can map it and read physical memory at memory speed; a small qcow2
+scratch drive holds the savevm snapshots.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import procutil, timeouts
+from harness.errors import ConfigError, QmpError, ToolMissingError
+
+INSTALL_HINT = ("install it with: sudo apt-get install qemu-system-x86 qemu-utils "
+                "(or pass --qemu / QemuConfig.qemu with its path)")
+
+# QEMU exit statuses chosen by the firmware through isa-debug-exit:
+# status = (value << 1) | 1 for the value written to the port.
+DEBUG_EXIT_PORT = 0xF4
+EXIT_POWEROFF = (0x10 << 1) | 1  # 33
+EXIT_PANIC = (0x31 << 1) | 1     # 99
+GUEST_EXITS = {EXIT_POWEROFF: "poweroff", EXIT_PANIC: "panic"}
+
+QBOOT = Path("/usr/share/qemu/qboot.rom")
+DEFAULT_CPU = "max"
+DEFAULT_MEMORY = "64M"
+
+
+def parse_memory(size: str | int) -> int:
+    """A QEMU-style memory size ("64M", "1G", "3584M", or MiB as int) in MiB."""
+    if isinstance(size, int):
+        mib = size
+    else:
+        m = re.fullmatch(r"\s*(\d+)\s*([MmGg]?)[iI]?[bB]?\s*", size)
+        if not m:
+            raise ConfigError(f"memory size {size!r}: expected a number of MiB or e.g. '64M', '1G'")
+        mib = int(m.group(1)) * (1024 if m.group(2).lower() == "g" else 1)
+    if not 2 <= mib <= 4096:
+        raise ConfigError(f"memory size {size!r}: an i386 pc machine takes 2 MiB to 4 GiB")
+    return mib
+
+
+@dataclass(frozen=True)
+class QemuConfig:
+    """Everything that makes one machine different from another.
+
+    Two equal configs boot identical machines (the snapshot cache relies on it).
+    """
+
+    kernel: Path
+    memory: str | int = DEFAULT_MEMORY
+    cpu: str = DEFAULT_CPU
+    modules: tuple[str, ...] = ()    # paths, each optionally followed by " args"
+    cmdline: str = ""
+    icount: bool = False             # -icount shift=0: one TSC tick per instruction
+    bios: str = "auto"               # "auto" (qboot if installed), "seabios", or a path
+    iso: Path | None = None          # boot this CD image (GRUB) instead of -kernel
+    qemu: str = "qemu-system-i386"
+    extra_args: tuple[str, ...] = field(default=())
+
+    @property
+    def memory_mib(self) -> int:
+        return parse_memory(self.memory)
+
+    def validate(self) -> None:
+        """Raise ConfigError for anything that would make QEMU refuse to start."""
+        self.memory_mib  # noqa: B018 - parses and range-checks
+        if self.iso is None and not Path(self.kernel).is_file():
+            raise ConfigError(f"kernel {self.kernel} does not exist (build the firmware first: "
+                              "python -m harness build)")
+        if self.iso is not None and not Path(self.iso).is_file():
+            raise ConfigError(f"boot image {self.iso} does not exist (make iso)")
+        for module in self.modules:
+            path = module.split(" ", 1)[0]
+            if not Path(path).is_file():
+                raise ConfigError(f"module {path} does not exist")
+            if "," in module:
+                raise ConfigError(f"module {module!r}: QEMU cannot take a ',' in -initrd")
+
+
+def find_binary(name: str, hint: str) -> str:
+    """The full path of ``name`` (a path or a command on PATH)."""
+    if os.sep in name:
+        if os.access(name, os.X_OK):
+            return name
+        raise ToolMissingError(f"{name} is not an executable file; {hint}")
+    found = shutil.which(name)
+    if not found:
+        raise ToolMissingError(f"{name} was not found on PATH; {hint}")
+    return found
+
+
+def bios_args(bios: str) -> list[str]:
+    if bios == "auto":
+        # qboot boots a multiboot kernel in ~30 ms where SeaBIOS takes ~90.
+        return ["-bios", str(QBOOT)] if QBOOT.is_file() else []
+    if bios == "seabios":
+        return []
+    return ["-bios", bios]
+
+
+def build_argv(cfg: QemuConfig, run_dir: Path, qemu_path: str) -> list[str]:
+    """The qemu-system-i386 command line for ``cfg`` in ``run_dir``."""
+    mib = cfg.memory_mib
+    argv = [
+        qemu_path,
+        "-nodefaults", "-display", "none", "-no-reboot", "-S",
+        "-machine", "pc,memory-backend=ram",
+        "-cpu", cfg.cpu,
+        "-m", f"{mib}M",
+        "-object", f"memory-backend-file,id=ram,size={mib}M,mem-path={run_dir / 'ram'},share=on",
+        "-chardev", f"socket,id=gdb0,path={run_dir / 'gdb.sock'},server=on,wait=off",
+        "-gdb", "chardev:gdb0",
+        "-chardev", f"socket,id=qmp0,path={run_dir / 'qmp.sock'},server=on,wait=off",
+        "-mon", "chardev=qmp0,mode=control",
+        "-chardev", f"socket,id=ser0,path={run_dir / 'serial.sock'},server=on,wait=off",
+        "-serial", "chardev:ser0",
+        "-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
+        "-drive", f"if=none,id=snapshots,format=qcow2,file={run_dir / 'snapshots.qcow2'}",
+    ]
+    if cfg.icount:
+        argv += ["-icount", "shift=0,align=off,sleep=off"]
+    if cfg.iso is not None:
+        argv += ["-cdrom", str(cfg.iso), "-boot", "d"]  # GRUB needs a real BIOS
+    else:
+        argv += bios_args(cfg.bios)
+        argv += ["-kernel", str(cfg.kernel)]
+        if cfg.cmdline:
+            argv += ["-append", cfg.cmdline]
+        if cfg.modules:
+            argv += ["-initrd", ",".join(cfg.modules)]
+    argv += list(cfg.extra_args)
+    return argv
+
+
+_qcow2_template: dict[str, Path] = {}
+
+
+def _snapshot_drive(run_dir: Path, qemu_img: str) -> None:
+    """An empty qcow2 for savevm: made once per process, then copied (a copy
+    costs microseconds, qemu-img ~10 ms)."""
+    template = _qcow2_template.get(qemu_img)
+    if template is None or not template.exists():
+        template = run_dir.parent / "template.qcow2"
+        subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", str(template), "64M"],
+                       check=True, capture_output=True)
+        _qcow2_template[qemu_img] = template
+    shutil.copyfile(template, run_dir / "snapshots.qcow2")
+
+
+class Qemu:
+    """One qemu-system-i386 process and its QMP connection."""
+
+    def __init__(self, cfg: QemuConfig, run_dir: Path) -> None:
+        self.cfg = cfg
+        self.run_dir = run_dir
+        self.proc: subprocess.Popen | None = None
+        self._qmp = None
+        self.exit_status: int | None = None
+
+    def start(self) -> None:
+        self.cfg.validate()
+        qemu = find_binary(self.cfg.qemu, INSTALL_HINT)
+        qemu_img = find_binary(str(Path(qemu).with_name("qemu-img")) if os.sep in self.cfg.qemu
+                               else "qemu-img", INSTALL_HINT)
+        _snapshot_drive(self.run_dir, qemu_img)
+        self.argv = build_argv(self.cfg, self.run_dir, qemu)
+        (self.run_dir / "qemu-argv.txt").write_text(" ".join(self.argv) + "\n")
+        with open(self.run_dir / "qemu-stderr.log", "wb") as stderr:
+            self.proc = procutil.spawn(self.argv, stderr=stderr)
+
+    def wait_sockets(self, timeout: float) -> None:
+        """Wait until QEMU has created its sockets (or died)."""
+        deadline = time.monotonic() + timeout
+        names = ("gdb.sock", "qmp.sock", "serial.sock")
+        while not all((self.run_dir / n).exists() for n in names):
+            if self.poll() is not None:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("QEMU did not create its sockets in time")
+            time.sleep(0.001)
+
+    def poll(self) -> int | None:
+        if self.proc is not None and self.exit_status is None:
+            self.exit_status = self.proc.poll()
+        return self.exit_status
+
+    def stderr_text(self) -> str:
+        try:
+            return (self.run_dir / "qemu-stderr.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    # -- QMP -------------------------------------------------------------------
+
+    def qmp(self):
+        """The QMP connection (qemu.qmp's synchronous client), made on first use."""
+        if self._qmp is None:
+            from qemu.qmp.legacy import QEMUMonitorProtocol
+            conn = QEMUMonitorProtocol(str(self.run_dir / "qmp.sock"))
+            try:
+                conn.connect()
+            except Exception as exc:
+                raise QmpError(f"cannot connect to QMP: {exc}") from exc
+            conn.settimeout(timeouts.scaled(timeouts.QMP))
+            self._qmp = conn
+        return self._qmp
+
+    def command(self, name: str, **args):
+        """Execute a QMP command; raises QmpError with QEMU's message on failure."""
+        try:
+            return self.qmp().cmd(name, **args)
+        except QmpError:
+            raise
+        except Exception as exc:
+            raise QmpError(f"QMP {name} failed: {exc}") from exc
+
+    def hmp(self, command_line: str) -> str:
+        """A human-monitor command (``info tlb``, ``savevm x``) and its output."""
+        return self.command("human-monitor-command", **{"command-line": command_line})
+
+    # -- stopping ----------------------------------------------------------------
+
+    def stop(self) -> int | None:
+        """Quit QEMU (QMP quit, then signals); returns its exit status."""
+        if self.proc is None:
+            return self.exit_status
+        if self.proc.poll() is None and self._qmp is not None:
+            try:
+                self._qmp.cmd("quit")
+            except Exception:
+                pass
+        if self._qmp is not None:
+            try:
+                self._qmp.close()
+            except Exception:
+                pass
+            self._qmp = None
+        status = procutil.terminate(self.proc, grace=1.0)
+        if self.exit_status is None:
+            self.exit_status = status
+        self.proc = None
+        return self.exit_status
