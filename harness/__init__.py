@@ -4,9 +4,20 @@ The test-facing entry point is :class:`harness.machine.Machine`; errors are in
 :mod:`harness.errors`.
 """
 
-from harness.errors import (BootError, BuildError, ConfigError, GdbError, GuestPanic,
-                            GuestTimeout, HarnessError, MachineDied, MachineError, QmpError,
-                            TargetStateError, ToolMissingError)
+from harness.errors import (
+                            BootError,
+                            BuildError,
+                            ConfigError,
+                            GdbError,
+                            GuestPanic,
+                            GuestTimeout,
+                            HarnessError,
+                            MachineDied,
+                            MachineError,
+                            QmpError,
+                            TargetStateError,
+                            ToolMissingError,
+)
 from harness.machine import Machine
 from harness.qemu import QemuConfig
 

@@ -17,14 +17,25 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from harness import build, procutil, rundir, timeouts
 from harness.console import Console
-from harness.errors import (BootError, GdbError, GuestPanic, GuestTimeout, HarnessError,
-                            MachineDied, TargetStateError)
+from harness.errors import (
+    BootError,
+    ConfigError,
+    GdbError,
+    GuestPanic,
+    GuestTimeout,
+    HarnessError,
+    MachineDied,
+    QmpError,
+    TargetStateError,
+    ToolMissingError,
+)
 from harness.mi import MiClient, StopEvent, mi_quote
 from harness.physmem import GuestRam
 from harness.qemu import EXIT_PANIC, GUEST_EXITS, Qemu, QemuConfig, find_binary
@@ -47,13 +58,22 @@ GDB_SETUP = (
     "-gdb-set print pretty off",
 )
 
+# What registers() returns when no names are given: the integer state a person
+# debugging the kernel looks at (not x87/SSE/MMX or sub-registers).
+CORE_REGISTERS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags",
+                  "cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base", "cr0", "cr2",
+                  "cr3", "cr4", "efer")
+
 _VALUE_NUMBER = re.compile(r"^(?:\([^)]*\)\s*)?(-?(?:0x[0-9a-fA-F]+|\d+))")
 
 
 def parse_gdb_int(value: str) -> int:
     """An integer from a GDB value: "5", "-3", "0xc0100000", "(void *) 0x1000",
-    "0xc0101234 <kmain+4>", "65 'A'"."""
-    m = _VALUE_NUMBER.match(value.strip())
+    "0xc0101234 <kmain+4>", "65 'A'", "true"."""
+    value = value.strip()
+    if value in ("true", "false"):
+        return int(value == "true")
+    m = _VALUE_NUMBER.match(value)
     if not m:
         raise ValueError(f"not an integer value: {value!r}")
     return int(m.group(1), 0)
@@ -106,6 +126,7 @@ class Machine:
             self.gdb = MiClient([gdb_path, "--nx", "--quiet", "--interpreter=mi3",
                                  str(self.cfg.kernel)], log_dir=self.run_dir)
             self.gdb.serial_tail = self._serial_tail
+            self.gdb.check_target = self._raise_if_dead
             self.gdb.start()
             deadline = time.monotonic() + timeouts.scaled(timeouts.BOOT)
             self.qemu.wait_sockets(deadline - time.monotonic())
@@ -125,10 +146,11 @@ class Machine:
             for token, command in tokens:
                 self.gdb.result(token, command, deadline - time.monotonic())
             self.ram = GuestRam(self.run_dir / "ram", self.cfg.memory_mib << 20)
+        except (BootError, ToolMissingError, ConfigError):
+            self.close()
+            raise
         except HarnessError as exc:
             self.close()
-            if isinstance(exc, BootError):
-                raise
             raise BootError(f"machine did not start: {exc}") from exc
         except Exception:
             self.close()
@@ -175,11 +197,21 @@ class Machine:
 
     def _on_qemu_exit(self) -> None:
         """QEMU's pidfd became readable: it exited.  Raise the matching error."""
-        assert self.qemu is not None and self.gdb is not None
-        if self._qemu_fd is not None:
-            self.gdb.unwatch(self._qemu_fd)
-        status = self.qemu.proc.wait() if self.qemu.proc else None
+        self._raise_if_dead("qemu exited")
+
+    def _raise_if_dead(self, gdb_message: str) -> None:
+        """Called before GDB errors are raised: when QEMU has exited (GDB often
+        notices first, as "Remote connection closed"), raise that instead."""
+        if self.qemu is None or self.qemu.proc is None or self.dead is not None:
+            return
+        grace = 2.0 if "connection closed" in gdb_message.lower() else 0.0
+        try:
+            status = self.qemu.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            return
         self.qemu.exit_status = status
+        if self.gdb is not None and self._qemu_fd is not None:
+            self.gdb.unwatch(self._qemu_fd)
         if self.console:
             self.console.drain()
         self.dead = self._death_error(status)
@@ -335,10 +367,10 @@ class Machine:
         return self._reg_numbers
 
     def registers(self, *names: str) -> dict[str, int]:
-        """Current values of the named registers (all of them when none named),
-        including cr0, cr2, cr3 and cr4."""
+        """Current values of the named registers (CORE_REGISTERS when none are
+        named), including cr0, cr2, cr3 and cr4."""
         numbers = self._register_numbers()
-        wanted = names or tuple(numbers)
+        wanted = names or tuple(n for n in CORE_REGISTERS if n in numbers)
         unknown = [n for n in wanted if n not in numbers]
         if unknown:
             raise KeyError(f"unknown register(s) {unknown}; this target has {sorted(numbers)}")
@@ -347,8 +379,17 @@ class Machine:
         values = gdb.command(f"-data-list-register-values --skip-unavailable x {index}"
                              ).payload["register-values"]
         by_number = {int(v["number"]): v["value"] for v in values}
-        return {n: parse_gdb_int(by_number[numbers[n]]) for n in wanted
-                if numbers[n] in by_number}
+        out = {}
+        for name in wanted:
+            value = by_number.get(numbers[name])
+            if value is None:
+                continue
+            try:
+                out[name] = parse_gdb_int(value)
+            except ValueError:
+                if names:  # asked for by name: say why it cannot be an int
+                    raise KeyError(f"register {name} is not an integer ({value[:40]}...)") from None
+        return out
 
     def reg(self, name: str) -> int:
         return self.registers(name)[name]
@@ -411,6 +452,30 @@ class Machine:
 
     def write_phys_u32(self, addr: int, value: int) -> None:
         self.write_phys(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+
+    # -- snapshots -----------------------------------------------------------------------
+
+    def save_snapshot(self, name: str) -> None:
+        """savevm ``name`` on the qcow2 scratch drive (the guest must be stopped)."""
+        self._require("save a snapshot")
+        self._monitor_checked(f"savevm {name}")
+
+    def restore_snapshot(self, name: str) -> None:
+        """loadvm ``name``, then make GDB forget what it knew: registers are
+        re-read, breakpoints and watchpoints are deleted, stale stops dropped."""
+        gdb = self._require("restore a snapshot")
+        self._monitor_checked(f"loadvm {name}")
+        flush = gdb.send("-interpreter-exec console \"maintenance flush register-cache\"")
+        delete = gdb.send("-break-delete")
+        gdb.result(flush, "flush register-cache")
+        gdb.result(delete, "-break-delete")
+        gdb.drain_stops()
+
+    def _monitor_checked(self, command: str) -> None:
+        # savevm/loadvm report failure as text, not as a QMP error.
+        out = self.monitor(command).strip()
+        if out:
+            raise QmpError(f"{command!r} failed: {out}", serial_tail=self._serial_tail())
 
     # -- QEMU's monitor and the console ---------------------------------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import select
 import subprocess
 import time
@@ -78,8 +79,10 @@ class MiClient:
         self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self._log: Any = None
         self.running = False
-        # Set by the owner so errors can show the guest's side too.
+        # Set by the owner so errors can show the guest's side too, and so a
+        # GDB error caused by the target dying is reported as that death.
         self.serial_tail: Callable[[], str] = lambda: ""
+        self.check_target: Callable[[str], None] = lambda message: None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -93,6 +96,12 @@ class MiClient:
             stderr.close()
         assert self._proc.stdout is not None
         self._out_fd = self._proc.stdout.fileno()
+
+    def raw_fds(self) -> tuple[int, int]:
+        """GDB's stdin and stdout descriptors, for the benchmark's bare-loop
+        floor (bypassing this client entirely)."""
+        assert self._proc is not None and self._proc.stdin is not None
+        return self._proc.stdin.fileno(), self._out_fd
 
     @property
     def pid(self) -> int | None:
@@ -155,7 +164,7 @@ class MiClient:
             i += 1
         kind = line[i:i + 1]
         if kind == "^":
-            rec = parse_response(line)
+            rec = parse_simple_result(line) or parse_response(line)
             token = rec.get("token")
             if rec["message"] == "running":
                 self.running = True
@@ -245,13 +254,44 @@ class MiClient:
 
     # -- errors ----------------------------------------------------------------
 
-    def tail(self, lines: int = 40) -> str:
-        return "\n".join(list(self._tail)[-lines:])
+    def tail(self, lines: int = 40, width: int = 240) -> str:
+        """The last ``lines`` lines of the transcript, each cut to ``width``."""
+        return "\n".join(line if len(line) <= width else line[:width] + " ..."
+                         for line in list(self._tail)[-lines:])
 
     def _error(self, cls: type, message: str) -> Exception:
         if self._log:
             self._log.flush()
+        self.check_target(message)  # raises instead if the target is gone
         return cls(message, serial_tail=self.serial_tail(), mi_tail=self.tail())
+
+
+# The two result shapes on the hot path (memory reads, expression values), in
+# the exact form GDB prints them without escapes.  Anything else, or anything
+# with a backslash in it, goes to pygdbmi's general parser; a differential test
+# holds the two to the same output.
+_SIMPLE_RESULT = re.compile(r'^(\d*)\^(done|running)(?:,value="([^"\\]*)")?$')
+_MEMORY_RESULT = re.compile(r'^(\d*)\^done,memory=\[((?:\{begin="0x[0-9a-f]+",'
+                            r'offset="0x[0-9a-f]+",end="0x[0-9a-f]+",contents="[0-9a-f]*"\},?)+)\]$')
+_MEMORY_CHUNK = re.compile(r'\{begin="(0x[0-9a-f]+)",offset="(0x[0-9a-f]+)",'
+                           r'end="(0x[0-9a-f]+)",contents="([0-9a-f]*)"\}')
+
+
+def parse_simple_result(line: str) -> dict[str, Any] | None:
+    """Parse the common result records quickly, in pygdbmi's output format;
+    None when the line is not one of those shapes."""
+    m = _SIMPLE_RESULT.match(line)
+    if m:
+        payload = None if m.group(3) is None else {"value": m.group(3)}
+        return {"type": "result", "message": m.group(2), "payload": payload,
+                "token": int(m.group(1)) if m.group(1) else None}
+    m = _MEMORY_RESULT.match(line)
+    if m:
+        chunks = [{"begin": b, "offset": o, "end": e, "contents": c}
+                  for b, o, e, c in _MEMORY_CHUNK.findall(m.group(2))]
+        return {"type": "result", "message": "done", "payload": {"memory": chunks},
+                "token": int(m.group(1)) if m.group(1) else None}
+    return None
 
 
 def mi_quote(text: str) -> str:

@@ -42,7 +42,7 @@ class GuestRam:
         self._view = memoryview(self._map)
 
     def covers(self, addr: int, size: int) -> bool:
-        return LOW_MEMORY_END <= addr and addr + size <= self.end
+        return addr >= LOW_MEMORY_END and addr + size <= self.end
 
     def read(self, addr: int, size: int) -> bytes:
         if not self.covers(addr, size):

@@ -30,3 +30,14 @@ HARNESS_VISIBLE uint32_t agent_read32(uint32_t addr) { return *(volatile uint32_
 HARNESS_VISIBLE void agent_write32(uint32_t addr, uint32_t value) {
   *(volatile uint32_t *)addr = value;
 }
+
+/* Scratch memory the harness may use for arguments (strings, buffers). */
+uint8_t agent_scratch[4096] __attribute__((aligned(4096), used));
+
+/* Never returns: for testing how the harness handles a hung guest. */
+HARNESS_VISIBLE void agent_spin(void) {
+  for (;;) __asm__ volatile("pause" ::: "memory");
+}
+
+/* Never called by the kernel: a location the guest never reaches. */
+HARNESS_VISIBLE void agent_never_called(void) { __asm__ volatile("" ::: "memory"); }

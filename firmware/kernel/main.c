@@ -24,7 +24,7 @@ static void __attribute__((noreturn)) idle(void) {
 void __attribute__((noreturn)) kmain(uint32_t magic, paddr_t mbi_phys);
 void kmain(uint32_t magic, paddr_t mbi_phys) {
   serial_init();
-  kprintf("BOOT mmverify version=%s\n", MMVERIFY_VERSION);
+  kprintf("BOOT kernel=mmverify version=%s\n", MMVERIFY_VERSION);
   bootinfo_init(magic, mbi_phys);
   cmdline_init(boot_info.cmdline);
   kprintf("CMDLINE raw=\"%s\"\n", boot_info.cmdline);

@@ -26,8 +26,8 @@ multiboot_header:
 
 .section .bss.boot_tables, "aw", @nobits
 .align 4096
-.global boot_page_directory
-boot_page_directory:
+.global kernel_page_directory
+kernel_page_directory:
   .skip 4096
 boot_page_tables:
   .skip 4096 * BOOT_PT_COUNT
@@ -54,7 +54,7 @@ _start:
   jne 1b
 
   /* Point PDEs 0.. (identity) and 768.. (higher half) at the same tables. */
-  mov $PHYS(boot_page_directory), %edx
+  mov $PHYS(kernel_page_directory), %edx
   mov $PHYS(boot_page_tables) + PTE_PW, %eax
   xor %ecx, %ecx
 2:

@@ -4,7 +4,7 @@
  * with one decision (resolved, fixed up, killed, panic).  The decision is
  * counted, kept in a ring buffer the harness reads (fault_log), and printed as
  * one record:
- *   PF addr=<cr2> err=<hex> eip=<hex> cs=<hex> pid=<n> kind=<kind>
+ *   PF vec=14 addr=<cr2> err=<hex> eip=<hex> cs=<hex> pid=<n> kind=<kind>
  *      access=<read|write|fetch> mode=<user|kernel> action=<action> reason=<reason>
  * Faults resolved by demand paging print only when the command line has
  * `fault_log=all` (they are the common case and printing costs more than

@@ -1,0 +1,40 @@
+"""Command line: ``python -m harness {build,bench,demo} ...``."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> int:
+    commands = {
+        "build": "build the firmware (incremental)",
+        "bench": "measure the performance numbers (see harness/bench.py)",
+        "demo": "boot the firmware and show the memory manager under GDB",
+        "debug": "QEMU paused at reset with an interactive GDB attached",
+    }
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print("usage: python -m harness COMMAND [options]\n")
+        for name, text in commands.items():
+            print(f"  {name:8} {text}")
+        return 2
+    command, rest = sys.argv[1], sys.argv[2:]
+    if command == "build":
+        from harness.build import build
+
+        print(build().kernel)
+        return 0
+    if command == "bench":
+        from harness.bench import main as bench_main
+
+        return bench_main(rest)
+    if command == "debug":
+        from harness.debug import main as debug_main
+
+        return debug_main(rest)
+    from harness.demo import main as demo_main
+
+    return demo_main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""What a failed test leaves behind for the person who has to debug it.
+
+:func:`collect` writes, into one folder per failed test: the test's share of
+the serial log (and the whole log), the GDB/MI transcript, the registers,
+QEMU's own view of the page tables (``info mem``, ``info tlb``), the harness
+walker's map of the current address space, and how QEMU was started.  It
+returns a short summary for the test report.  Each item is best-effort: a dead
+machine still yields its logs.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.machine import Machine
+
+SUMMARY_REGISTERS = ("eip", "esp", "ebp", "eax", "ecx", "edx", "ebx", "esi", "edi",
+                     "eflags", "cs", "cr0", "cr2", "cr3", "cr4")
+
+
+def safe_name(nodeid: str) -> str:
+    """A folder name for a test id: tests/pmm/test_x.py::test_y[a] -> pmm__test_x__test_y_a_"""
+    name = nodeid.removeprefix("tests/").replace(".py::", "__").replace("::", "__")
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:150]
+
+
+def _attempt(dest: Path, name: str, produce: Callable[[], str]) -> str | None:
+    try:
+        text = produce()
+    except (HarnessError, OSError, KeyError) as exc:
+        text = f"(unavailable: {exc.__class__.__name__}: {str(exc).splitlines()[0]})"
+        (dest / name).write_text(text + "\n")
+        return None
+    (dest / name).write_text(text)
+    return text
+
+
+def format_registers(regs: dict[str, int]) -> str:
+    return "\n".join(f"{name:8} {value:#010x}" for name, value in regs.items()) + "\n"
+
+
+def collect(machine: Machine, dest: Path, *, serial_since: int = 0) -> str:
+    """Write the artifacts of ``machine`` to ``dest``; return a report summary."""
+    dest.mkdir(parents=True, exist_ok=True)
+    usable = machine.alive and machine.gdb is not None and not machine.gdb.running
+    if machine.console is not None:
+        (dest / "serial.log").write_text(machine.console.text(serial_since))
+        (dest / "serial-full.log").write_text(machine.console.text())
+    if machine.gdb is not None and machine.gdb._log is not None:
+        machine.gdb._log.flush()
+    if machine.run_dir is not None:
+        for name in ("gdb-mi.log", "gdb-stderr.log", "qemu-argv.txt", "qemu-stderr.log"):
+            src = machine.run_dir / name
+            if src.exists():
+                shutil.copy2(src, dest / name)
+    regs: dict[str, int] = {}
+    if usable:
+        try:
+            regs = machine.registers()
+        except (HarnessError, KeyError) as exc:
+            (dest / "registers.txt").write_text(f"(unavailable: {exc})\n")
+        else:
+            (dest / "registers.txt").write_text(format_registers(regs))
+        _attempt(dest, "info-mem.txt", lambda: machine.monitor("info mem"))
+        _attempt(dest, "info-tlb.txt", lambda: machine.monitor("info tlb"))
+        page_map = getattr(machine, "page_map_text", None)
+        if page_map is not None:
+            _attempt(dest, "page-tables.txt", page_map)
+    summary = [f"artifacts: {dest}"]
+    if machine.console is not None:
+        summary += ["--- serial (this test, tail) ---", machine.console.tail(30, serial_since)]
+    if machine.gdb is not None:
+        summary += ["--- gdb/mi (tail) ---", machine.gdb.tail(20)]
+    if regs:
+        picked = {k: regs[k] for k in SUMMARY_REGISTERS if k in regs}
+        summary += ["--- registers ---", format_registers(picked).rstrip()]
+    elif machine.dead is not None:
+        summary += [f"--- machine gone: {machine.dead.reason} ---"]
+    return "\n".join(summary)
+

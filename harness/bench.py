@@ -1,0 +1,193 @@
+"""The performance numbers: ``python -m harness bench [--json] [--only KEY ...]``.
+
+Host-side costs are medians of many repetitions (wall clock); guest-side
+costs are instruction counts measured by the firmware itself under
+``-icount shift=0``, where the TSC advances one tick per instruction.  The last
+line of output is one JSON object with every key measured; targets live in the
+issues and in the README's table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from harness import build
+from harness.machine import Machine
+from harness.pool import MachinePool
+from harness.qemu import QemuConfig
+
+Results = dict[str, object]
+
+
+def _median_us(fn: Callable[[], object], repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1e6
+
+
+def bench_boot(cfg: QemuConfig, out: Results, boots: int = 10) -> None:
+    """boot_to_ready_ms: QEMU start to stopped at kernel_ready, GDB attached."""
+    pool = MachinePool()
+    samples = []
+    for _ in range(boots):
+        start = time.perf_counter()
+        machine = pool.boot_to_ready(cfg)
+        samples.append((time.perf_counter() - start) * 1000)
+        machine.close()
+    out["boot_to_ready_ms"] = round(statistics.median(samples), 1)
+
+
+def bench_mi(machine: Machine, out: Results, repeats: int = 3000) -> None:
+    """mi_roundtrip_us: a 4-byte read through the harness; mi_floor_us: the
+    same read as a bare loop on GDB's pipes (no tokens, no parsing, no
+    bookkeeping), i.e. what GDB and QEMU cost by themselves.  The two are
+    interleaved sample by sample so machine noise hits both alike."""
+    assert machine.gdb is not None
+    addr = machine.symbol("agent_scratch")
+    fd_in, fd_out = machine.gdb.raw_fds()
+    command = f"-data-read-memory-bytes {addr:#x} 4\n".encode()
+
+    def bare() -> None:
+        os.write(fd_in, command)
+        buf = b""
+        while True:
+            buf += os.read(fd_out, 65536)
+            done = buf.find(b"^done")
+            if done >= 0 and buf.find(b"\n", done) >= 0:
+                return
+
+    ours, floor = [], []
+    for i in range(repeats + 100):
+        t0 = time.perf_counter()
+        machine.read(addr, 4)
+        t1 = time.perf_counter()
+        bare()
+        t2 = time.perf_counter()
+        if i >= 100:  # warm-up
+            ours.append(t1 - t0)
+            floor.append(t2 - t1)
+    machine.gdb.pump_for(0.05)  # the bare loop leaves GDB's prompts unread; harmless
+    out["mi_roundtrip_us"] = round(statistics.median(ours) * 1e6, 1)
+    out["mi_floor_us"] = round(statistics.median(floor) * 1e6, 1)
+    out["mi_overhead_ratio"] = round(statistics.median(ours) / statistics.median(floor), 3)
+
+
+def bench_call(machine: Machine, out: Results, repeats: int = 300) -> None:
+    machine.call("agent_nop", 1)
+    out["call_us"] = round(_median_us(lambda: machine.call("agent_nop", 1), repeats), 1)
+
+
+def bench_qmp(machine: Machine, out: Results, repeats: int = 300) -> None:
+    machine.monitor("info status")
+    out["qmp_roundtrip_us"] = round(_median_us(lambda: machine.monitor("info status"),
+                                               repeats), 1)
+
+
+def bench_restore(pool: MachinePool, cfg: QemuConfig, out: Results, repeats: int = 50) -> None:
+    """snapshot_restore_ms: asking the pool for a machine until it is stopped
+    at kernel_ready with GDB ready (a loadvm and GDB's reset)."""
+    machine = pool.acquire(cfg)
+    machine.write(machine.symbol("agent_scratch"), b"dirty")
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        machine = pool.acquire(cfg)
+        samples.append((time.perf_counter() - start) * 1000)
+    assert machine.reg("eip") == machine.symbol("kernel_ready")
+    out["snapshot_restore_ms"] = round(statistics.median(samples), 2)
+
+
+_OVERHEAD_TESTS = """
+import pytest
+
+@pytest.mark.parametrize("i", range({n}))
+def test_trivial(machine, i):
+    assert machine.reg("eip")
+"""
+
+_OVERHEAD_PLUGIN = """
+import json, os
+durations = {}
+
+def pytest_runtest_logreport(report):
+    if report.when in ("setup", "teardown"):
+        durations.setdefault(report.nodeid, 0.0)
+        durations[report.nodeid] += report.duration
+
+def pytest_sessionfinish(session):
+    with open(os.environ["MMV_OVERHEAD_OUT"], "w") as f:
+        json.dump(durations, f)
+"""
+
+
+def bench_test_overhead(out: Results, tests: int = 40) -> None:
+    """test_overhead_ms: median setup+teardown of the machine fixture in a
+    real pytest run of trivial tests (the first, which boots, excluded)."""
+    with tempfile.TemporaryDirectory(prefix="mmv-overhead-") as tmp:
+        root = Path(tmp)
+        (root / "test_overhead.py").write_text(_OVERHEAD_TESTS.format(n=tests))
+        (root / "overhead_plugin.py").write_text(_OVERHEAD_PLUGIN)
+        result_file = root / "durations.json"
+        env = dict(os.environ, MMV_OVERHEAD_OUT=str(result_file),
+                   PYTHONPATH=f"{root}{os.pathsep}{build.REPO}")
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "harness.pytest_plugin",
+                        "-p", "overhead_plugin", "-p", "no:cacheprovider", "--rootdir", tmp,
+                        str(root / "test_overhead.py")],
+                       cwd=tmp, env=env, check=True, capture_output=True)
+        durations = list(json.loads(result_file.read_text()).values())
+    out["test_overhead_ms"] = round(statistics.median(durations[1:]) * 1000, 2)
+
+
+GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead")
+
+
+def run(only: set[str] | None = None) -> Results:
+    artifacts = build.build()
+    cfg = QemuConfig(kernel=artifacts.kernel)
+    out: Results = {}
+    wanted = only or set(GROUPS)
+    if "boot" in wanted:
+        bench_boot(cfg, out)
+    pool = MachinePool()
+    try:
+        if wanted & {"mi", "call", "qmp", "restore"}:
+            machine = pool.acquire(cfg)
+            if "mi" in wanted:
+                bench_mi(machine, out)
+            if "call" in wanted:
+                bench_call(machine, out)
+            if "qmp" in wanted:
+                bench_qmp(machine, out)
+            if "restore" in wanted:
+                bench_restore(pool, cfg, out)
+    finally:
+        pool.close()
+    if "overhead" in wanted:
+        bench_test_overhead(out)
+    return out
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m harness bench", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="only the JSON line")
+    parser.add_argument("--only", nargs="*", choices=GROUPS, help="measure only these groups")
+    args = parser.parse_args(argv)
+    results = run(set(args.only) if args.only else None)
+    if not args.json:
+        for key, value in results.items():
+            print(f"{key:24} {value}")
+    print(json.dumps(results, sort_keys=True))
+    return 0

@@ -1,0 +1,75 @@
+"""``make debug``: QEMU paused at reset and an interactive GDB attached to it.
+
+QEMU runs in its own session (Ctrl-C in GDB interrupts the guest, not QEMU);
+the serial console is copied to a log file whose path is printed.  Quitting
+GDB stops QEMU and removes the run directory."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from harness import build, rundir
+from harness.machine import GDB_HINT
+from harness.qemu import Qemu, QemuConfig, find_binary
+
+GDBCMDS = Path(__file__).resolve().parent / "gdbcmds" / "mm.py"
+
+
+def _copy_serial(sock_path: Path, log: Path) -> None:
+    deadline = time.monotonic() + 10
+    sock = socket.socket(socket.AF_UNIX)
+    while True:
+        try:
+            sock.connect(str(sock_path))
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+    with open(log, "wb", buffering=0) as out:
+        while data := sock.recv(4096):
+            out.write(data)
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m harness debug", description=__doc__)
+    parser.add_argument("--memory", default="64M")
+    parser.add_argument("--cpu", default="max")
+    parser.add_argument("--cmdline", default="")
+    parser.add_argument("--gdb", default="gdb")
+    args = parser.parse_args(argv)
+
+    artifacts = build.build()
+    gdb = find_binary(args.gdb, GDB_HINT)
+    run_dir = rundir.new_run_dir()
+    qemu = Qemu(QemuConfig(kernel=artifacts.kernel, memory=args.memory, cpu=args.cpu,
+                           cmdline=args.cmdline), run_dir)
+    qemu.start()
+    try:
+        qemu.wait_sockets(10)
+        log = build.REPO / "artifacts" / "debug-serial.log"
+        log.parent.mkdir(exist_ok=True)
+        threading.Thread(target=_copy_serial, args=(run_dir / "serial.sock", log),
+                         daemon=True).start()
+        print(f"serial console -> {log}   (tail -f it in another terminal)")
+        print("the guest is paused at reset: 'continue' to boot, Ctrl-C to stop it")
+        commands = ["-ex", "set pagination off", "-ex", "set osabi none",
+                    "-ex", f"target remote {run_dir / 'gdb.sock'}",
+                    "-ex", "hbreak kernel_ready"]
+        if GDBCMDS.exists():
+            commands = ["-ex", f"source {GDBCMDS}", *commands]
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is GDB's
+        try:
+            return subprocess.call([gdb, "--nx", "-q", *commands, str(artifacts.kernel)])
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    finally:
+        qemu.stop()
+        rundir.remove(run_dir)

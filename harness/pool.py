@@ -1,0 +1,99 @@
+"""Booted machines reused across tests through QEMU snapshots.
+
+A pool boots each configuration once, runs it to ``kernel_ready``, saves a
+snapshot there, and from then on hands out the same machine restored to that
+snapshot (a loadvm, ~6 ms, instead of a boot).  A machine that a test left
+broken (QEMU gone, GDB gone, a target that will not stop) is closed and the
+next request for its configuration boots a fresh one.
+
+One pool per process: pytest-xdist workers each have their own.
+"""
+
+from __future__ import annotations
+
+import collections
+
+from harness import timeouts
+from harness.errors import HarnessError
+from harness.machine import Machine
+from harness.qemu import QemuConfig
+
+READY_SNAPSHOT = "ready"
+READY_SYMBOL = "kernel_ready"
+
+
+class MachinePool:
+    """Machines keyed by configuration, least recently used closed first."""
+
+    def __init__(self, *, gdb: str = "gdb", max_machines: int = 4,
+                 on_close=None) -> None:
+        self.gdb = gdb
+        self.max_machines = max_machines
+        self._machines: collections.OrderedDict[QemuConfig, Machine] = collections.OrderedDict()
+        self._on_close = on_close  # called with each machine before it is closed
+        self.boots = 0
+        self.restores = 0
+
+    def boot_to_ready(self, cfg: QemuConfig) -> Machine:
+        """A freshly booted machine stopped at kernel_ready (not pooled)."""
+        machine = Machine(cfg, gdb=self.gdb)
+        machine.start()
+        try:
+            machine.run_to(READY_SYMBOL, timeout=timeouts.scaled(timeouts.BOOT))
+        except BaseException:
+            self.close_machine(machine)
+            raise
+        self.boots += 1
+        return machine
+
+    def acquire(self, cfg: QemuConfig) -> Machine:
+        """The pooled machine for ``cfg``, restored to kernel_ready."""
+        machine = self._machines.pop(cfg, None)
+        if machine is not None:
+            try:
+                machine.restore_snapshot(READY_SNAPSHOT)
+                self.restores += 1
+                self._machines[cfg] = machine
+                return machine
+            except HarnessError:
+                self.close_machine(machine)  # broken beyond a restore: replace it
+        machine = self.boot_to_ready(cfg)
+        try:
+            machine.save_snapshot(READY_SNAPSHOT)
+        except BaseException:
+            self.close_machine(machine)
+            raise
+        self._machines[cfg] = machine
+        while len(self._machines) > self.max_machines:
+            _, oldest = self._machines.popitem(last=False)
+            self.close_machine(oldest)
+        return machine
+
+    def release(self, machine: Machine) -> None:
+        """Hand a machine back after a test.  A machine that is dead, or running
+        and will not stop, is closed (and replaced on the next acquire)."""
+        healthy = machine.alive
+        if healthy and machine.gdb is not None and machine.gdb.running:
+            try:
+                machine.interrupt()
+            except HarnessError:
+                healthy = False
+        if not healthy:
+            self.discard(machine)
+
+    def discard(self, machine: Machine) -> None:
+        for cfg, pooled in list(self._machines.items()):
+            if pooled is machine:
+                del self._machines[cfg]
+        self.close_machine(machine)
+
+    def close_machine(self, machine: Machine) -> None:
+        if self._on_close is not None:
+            self._on_close(machine)
+        machine.close()
+
+    def close(self) -> None:
+        while self._machines:
+            _, machine = self._machines.popitem()
+            self.close_machine(machine)
+

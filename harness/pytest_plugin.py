@@ -1,0 +1,189 @@
+"""pytest integration: options, the firmware build, machine fixtures, markers
+and failure artifacts.  Loaded by the repository's conftest.py.
+
+Fixtures
+    firmware      the build artifacts, built once per session (one build under xdist)
+    machine       a machine stopped at kernel_ready, restored from this worker's
+                  snapshot for the test's configuration (booted fresh with
+                  ``@pytest.mark.cold_boot``)
+    boot          a factory: ``boot(memory="8M", ...)`` starts a machine paused at
+                  reset; every machine it made is closed after the test
+    machine_pool  the worker's pool of snapshot-restored machines
+
+Markers
+    @pytest.mark.machine(memory=..., cpu=..., modules=[...], cmdline=..., icount=...)
+    @pytest.mark.cold_boot
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from harness import artifacts, procutil, timeouts
+from harness.build import DEFAULT_BUILD_DIR, REPO, Artifacts, build
+from harness.machine import Machine
+from harness.pool import MachinePool
+from harness.qemu import DEFAULT_CPU, DEFAULT_MEMORY, QemuConfig
+
+MACHINE_OPTIONS = ("memory", "cpu", "modules", "cmdline", "icount", "bios")
+call_report_key = pytest.StashKey[pytest.TestReport]()
+machine_key = pytest.StashKey[tuple[Machine, int]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mmverify", "mmverify machines")
+    group.addoption("--qemu", default=os.environ.get("MMV_QEMU", "qemu-system-i386"),
+                    help="qemu-system-i386 binary (name on PATH or path)")
+    group.addoption("--gdb", default=os.environ.get("MMV_GDB", "gdb"),
+                    help="gdb binary (name on PATH or path)")
+    group.addoption("--cpu", default=DEFAULT_CPU, help="QEMU CPU model (default: %(default)s)")
+    group.addoption("--memory", default=DEFAULT_MEMORY,
+                    help="guest RAM for tests that do not ask for a size (default: %(default)s)")
+    group.addoption("--icount", action="store_true",
+                    help="run every machine with -icount shift=0 (deterministic)")
+    group.addoption("--keep-runs", action="store_true",
+                    help="keep every machine's run directory logs under --artifacts")
+    group.addoption("--artifacts", default=str(REPO / "artifacts"),
+                    help="where failed tests' artifacts go (default: %(default)s)")
+    group.addoption("--build-dir", default=str(DEFAULT_BUILD_DIR), help="firmware build directory")
+    group.addoption("--timeout-scale", type=float,
+                    default=float(os.environ.get("MMV_TIMEOUT_SCALE", "1") or 1),
+                    help="multiply every harness timeout (slow machines)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    timeouts.set_scale(config.getoption("--timeout-scale"))
+    if hasattr(config, "workerinput"):
+        # An xdist worker must not outlive the controller: if it is killed
+        # (even by SIGKILL) the worker gets SIGTERM, and its QEMU and GDB
+        # children die with it (their own parent-death signal).
+        procutil.die_with_parent(signal.SIGTERM)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if {"machine", "boot", "machine_pool"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker("qemu")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.when == "call":
+        item.stash[call_report_key] = report
+    if report.failed and report.when in ("setup", "call") and machine_key in item.stash:
+        machine, since = item.stash[machine_key]
+        dest = Path(item.config.getoption("--artifacts")) / artifacts.safe_name(item.nodeid)
+        summary = artifacts.collect(machine, dest, serial_since=since)
+        report.sections.append(("mmverify", summary))
+    return report
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def firmware(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
+    """Build the firmware once per session; xdist workers share one build."""
+    build_dir = Path(request.config.getoption("--build-dir"))
+    if not hasattr(request.config, "workerinput"):
+        return build(build_dir)
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent
+    done = shared / "mmv-build.json"
+    with FileLock(str(shared / "mmv-build.lock")):
+        if done.exists():
+            return Artifacts(Path(json.loads(done.read_text())["build_dir"]))
+        result = build(build_dir)
+        done.write_text(json.dumps({"build_dir": str(result.build_dir)}))
+        return result
+
+
+@pytest.fixture(scope="session")
+def machine_pool(request: pytest.FixtureRequest):
+    keep = request.config.getoption("--keep-runs")
+    root = Path(request.config.getoption("--artifacts"))
+
+    def keep_logs(machine: Machine) -> None:
+        if keep and machine.run_dir is not None:
+            from harness import rundir
+            rundir.keep(machine.run_dir, root / "runs" / machine.run_dir.name)
+
+    pool = MachinePool(gdb=request.config.getoption("--gdb"), on_close=keep_logs)
+    yield pool
+    pool.close()
+
+
+def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
+                   **overrides) -> QemuConfig:
+    """The QemuConfig for this test: command-line defaults, then the machine
+    marker, then ``overrides``."""
+    opts = request.config.getoption
+    fields: dict = {"memory": opts("--memory"), "cpu": opts("--cpu"),
+                    "icount": opts("--icount"), "qemu": opts("--qemu")}
+    marker = request.node.get_closest_marker("machine")
+    if marker is not None:
+        unknown = set(marker.kwargs) - set(MACHINE_OPTIONS)
+        if unknown or marker.args:
+            raise pytest.UsageError(f"{request.node.nodeid}: machine marker takes keyword "
+                                    f"arguments {MACHINE_OPTIONS}, got {marker.args} "
+                                    f"{sorted(unknown)}")
+        fields.update(marker.kwargs)
+    fields.update(overrides)
+    fields["modules"] = tuple(resolve_module(firmware, m) for m in fields.get("modules", ()))
+    return QemuConfig(kernel=firmware.kernel, **fields)
+
+
+def resolve_module(firmware: Artifacts, module: str) -> str:
+    """"user/nullderef args" -> "<build>/user/nullderef.elf args" (paths pass through)."""
+    name, _, args = module.partition(" ")
+    if name.startswith("user/") and not name.endswith(".elf"):
+        name = str(firmware.user_program(name.removeprefix("user/")))
+    return f"{name} {args}".strip()
+
+
+@pytest.fixture
+def machine(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: MachinePool):
+    """A machine at kernel_ready, pristine for this test."""
+    cfg = machine_config(request, firmware)
+    cold = request.node.get_closest_marker("cold_boot") is not None
+    m = machine_pool.boot_to_ready(cfg) if cold else machine_pool.acquire(cfg)
+    assert m.console is not None
+    request.node.stash[machine_key] = (m, m.console.mark())
+    try:
+        yield m
+    finally:
+        del request.node.stash[machine_key]
+        if cold:
+            machine_pool.close_machine(m)
+        else:
+            machine_pool.release(m)
+
+
+@pytest.fixture
+def boot(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: MachinePool):
+    """Factory for machines this test boots itself (paused at reset)."""
+    made: list[Machine] = []
+
+    def start(**options) -> Machine:
+        m = Machine(machine_config(request, firmware, **options),
+                    gdb=request.config.getoption("--gdb"))
+        m.start()
+        made.append(m)
+        assert m.console is not None
+        request.node.stash[machine_key] = (m, 0)
+        return m
+
+    try:
+        yield start
+    finally:
+        if machine_key in request.node.stash:
+            del request.node.stash[machine_key]
+        for m in made:
+            machine_pool.close_machine(m)

@@ -1,0 +1,72 @@
+"""Clear errors when a tool is missing or QEMU will not start (fake binaries)."""
+
+import os
+import stat
+
+import pytest
+
+from harness import BootError, Machine, QemuConfig, ToolMissingError
+
+
+@pytest.fixture
+def kernel(tmp_path):
+    path = tmp_path / "kernel.elf"
+    path.write_bytes(b"\x7fELF")
+    return path
+
+
+def script(path, body):
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
+
+
+def test_missing_qemu_binary(kernel):
+    m = Machine(QemuConfig(kernel=kernel, qemu="qemu-system-nowhere"))
+    with pytest.raises(ToolMissingError, match=r"qemu-system-nowhere.*apt-get install"):
+        m.start()
+
+
+def test_missing_gdb_binary(kernel):
+    m = Machine(QemuConfig(kernel=kernel), gdb="gdb-nowhere")
+    with pytest.raises(ToolMissingError, match=r"gdb-nowhere.*apt-get install gdb"):
+        m.start()
+
+
+def test_qemu_that_exits_at_once_gives_a_boot_error_with_its_message(kernel, tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    script(bindir / "qemu-img", ': > "$(eval echo \\$$(($#-1)))"')
+    qemu = script(bindir / "qemu-system-i386",
+                  'echo "qemu: -machine pc: invalid option" >&2; exit 1')
+    m = Machine(QemuConfig(kernel=kernel, qemu=str(qemu)))
+    with pytest.raises(BootError, match="invalid option"):
+        m.start()
+    assert m.run_dir is not None and not m.run_dir.exists(), "the run directory is removed"
+
+
+def test_no_orphan_after_failed_start(kernel, tmp_path):
+    """QEMU dies at once; the GDB started beside it must be gone too."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    script(bindir / "qemu-img", ': > "$(eval echo \\$$(($#-1)))"')
+    qemu = script(bindir / "qemu-system-i386", "exit 2")
+    gdb = script(bindir / "fake-gdb", "while :; do sleep 1; done")
+    m = Machine(QemuConfig(kernel=kernel, qemu=str(qemu)), gdb=str(gdb))
+    with pytest.raises(BootError):
+        m.start()
+    assert m.gdb is None and m.qemu.proc is None
+    assert processes_mentioning(str(bindir)) == [], "an orphan from this test still runs"
+
+
+def processes_mentioning(text):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if text.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found

@@ -1,0 +1,37 @@
+"""Parsing of the firmware's structured serial records."""
+
+from harness.records import parse_record, parse_records
+
+
+def test_tag_and_fields():
+    rec = parse_record("PF vec=14 addr=0xdead0000 err=0x2 mode=kernel\r\n")
+    assert rec.tag == "PF"
+    assert rec.int("addr") == 0xDEAD0000 and rec.int("vec") == 14
+    assert rec["mode"] == "kernel"
+
+
+def test_quoted_values_keep_spaces_and_escaped_quotes():
+    rec = parse_record('PANIC where=pmm_init msg="need 8 MiB, found \\"4\\" MiB"')
+    assert rec["where"] == "pmm_init"
+    assert rec["msg"] == 'need 8 MiB, found "4" MiB'
+
+
+def test_free_text_is_not_a_record():
+    assert parse_record("hello world") is None
+    assert parse_record("lowercase=1") is None
+    assert parse_record("") is None
+
+
+def test_fields_stop_at_free_text():
+    rec = parse_record("BOOT version=1 some words after=2")
+    assert rec.fields == {"version": "1"}
+
+
+def test_empty_value():
+    assert parse_record("CMDLINE raw=").fields == {"raw": ""}
+
+
+def test_records_filters_by_tag_and_keeps_order():
+    text = "BOOT a=1\nnoise\nPF addr=0x1\nPF addr=0x2\nREADY\n"
+    assert [r.tag for r in parse_records(text)] == ["BOOT", "PF", "PF", "READY"]
+    assert [r["addr"] for r in parse_records(text, "PF")] == ["0x1", "0x2"]
