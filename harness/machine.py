@@ -204,7 +204,9 @@ class Machine:
         notices first, as "Remote connection closed"), raise that instead."""
         if self.qemu is None or self.qemu.proc is None or self.dead is not None:
             return
-        grace = 2.0 if "connection closed" in gdb_message.lower() else 0.0
+        lost = re.search(r"connection closed|disconnected|broken pipe|remote communication",
+                         gdb_message, re.IGNORECASE)
+        grace = 2.0 if lost else 0.0
         try:
             status = self.qemu.proc.wait(grace)
         except subprocess.TimeoutExpired:

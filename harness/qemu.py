@@ -31,7 +31,10 @@ INSTALL_HINT = ("install it with: sudo apt-get install qemu-system-x86 qemu-util
 DEBUG_EXIT_PORT = 0xF4
 EXIT_POWEROFF = (0x10 << 1) | 1  # 33
 EXIT_PANIC = (0x31 << 1) | 1     # 99
-GUEST_EXITS = {EXIT_POWEROFF: "poweroff", EXIT_PANIC: "panic"}
+# With -no-reboot, a guest reset (a triple fault, or a reboot request) makes
+# QEMU exit with status 0.
+EXIT_RESET = 0
+GUEST_EXITS = {EXIT_POWEROFF: "poweroff", EXIT_PANIC: "panic", EXIT_RESET: "reset"}
 
 QBOOT = Path("/usr/share/qemu/qboot.rom")
 DEFAULT_CPU = "max"

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from harness import reaper
+from harness.errors import ConfigError
 
 # Large artefacts that are not worth keeping with a failed test's logs.
 BULKY = ("ram", "snapshots.qcow2", "gdb.sock", "qmp.sock", "serial.sock")
@@ -43,8 +44,19 @@ def _remove_base(path: Path, owner: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+# sun_path is 108 bytes including the terminating NUL.
+UNIX_PATH_MAX = 107
+LONGEST_SOCKET_NAME = "serial.sock"
+
+
 def new_run_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="run-", dir=base_dir()))
+    """A fresh run directory; ConfigError if its socket paths would not fit."""
+    path = Path(tempfile.mkdtemp(prefix="run-", dir=base_dir()))
+    if len(str(path / LONGEST_SOCKET_NAME)) > UNIX_PATH_MAX:
+        remove(path)
+        raise ConfigError(f"run directory {path} is too deep for unix socket paths "
+                          f"({UNIX_PATH_MAX} bytes); set MMV_RUN_BASE to a shorter folder")
+    return path
 
 
 def remove(path: Path) -> None:

@@ -41,3 +41,27 @@ HARNESS_VISIBLE void agent_spin(void) {
 
 /* Never called by the kernel: a location the guest never reaches. */
 HARNESS_VISIBLE void agent_never_called(void) { __asm__ volatile("" ::: "memory"); }
+
+/* Instructions retired by a counted loop, read from the TSC: under
+ * -icount shift=0 the same n must give the same count on every run. */
+HARNESS_VISIBLE uint32_t agent_count_loop(uint32_t n) {
+  uint32_t lo0, hi0, lo1, hi1;
+  __asm__ volatile("rdtsc" : "=a"(lo0), "=d"(hi0));
+  for (volatile uint32_t i = 0; i < n; i++) {
+  }
+  __asm__ volatile("rdtsc" : "=a"(lo1), "=d"(hi1));
+  (void)hi0;
+  (void)hi1;
+  return lo1 - lo0;
+}
+
+/* A triple fault: an empty IDT leaves no way to deliver the breakpoint, nor
+ * the double fault that follows, and the CPU shuts down (QEMU -no-reboot
+ * then exits). */
+HARNESS_VISIBLE void agent_triple_fault(void) {
+  struct {
+    uint16_t limit;
+    uint32_t base;
+  } __attribute__((packed)) empty = {0, 0};
+  __asm__ volatile("lidt %0\n\tint3" : : "m"(empty));
+}

@@ -70,3 +70,14 @@ def processes_mentioning(text):
             except OSError:
                 continue
     return found
+
+
+def test_run_directory_too_deep_for_sockets_is_a_config_error(kernel, tmp_path, monkeypatch):
+    from harness import ConfigError, rundir
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("MMV_RUN_BASE", str(deep))
+    monkeypatch.setattr(rundir, "_base", None)
+    with pytest.raises(ConfigError, match="MMV_RUN_BASE"):
+        Machine(QemuConfig(kernel=kernel)).start()

@@ -1,0 +1,114 @@
+"""Interrupting or killing pytest leaves no QEMU, no GDB and no run directory.
+
+Each case runs a real pytest in a subprocess whose tests hold running machines,
+interrupts it once every machine is up, and then looks for anything left
+behind: processes are found by a marker in their environment (every child
+inherits it), run directories by a private MMV_RUN_BASE.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness.build import REPO
+
+HOLDING_TESTS = '''
+import os, time
+import pytest
+
+@pytest.mark.parametrize("i", range({count}))
+def test_hold_a_running_machine(machine, i):
+    machine.cont(wait=False)  # the guest runs; QEMU and GDB are busy
+    open(os.path.join(os.environ["MMV_READY_DIR"], f"{{os.getpid()}}-{{i}}"), "w").close()
+    time.sleep(120)
+'''
+
+USE_EXISTING_BUILD = '''
+import os
+from pathlib import Path
+import pytest
+from harness.build import Artifacts
+
+@pytest.fixture(scope="session")
+def firmware():
+    return Artifacts(Path(os.environ["MMV_TEST_BUILD_DIR"]))
+'''
+
+
+def processes_with(marker: bytes) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if marker in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def leftovers(marker: bytes, run_base) -> tuple[list[int], list[str]]:
+    return processes_with(marker), sorted(os.listdir(run_base))
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist2"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["SIGINT", "SIGTERM", "SIGKILL"])
+def test_interrupted_run_leaves_nothing_behind(tmp_path, firmware, sig, workers):
+    count = max(workers, 1)
+    (tmp_path / "test_hold.py").write_text(HOLDING_TESTS.format(count=count))
+    (tmp_path / "conftest.py").write_text(USE_EXISTING_BUILD)
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    # Socket paths must stay short: not under pytest's deep tmp_path.
+    run_base = Path(tempfile.mkdtemp(prefix="mmvi-", dir="/dev/shm" if os.access(
+        "/dev/shm", os.W_OK) else None))
+    marker = f"MMV_INTERRUPT_MARKER={uuid.uuid4().hex}"
+    env = dict(os.environ, MMV_READY_DIR=str(ready), MMV_RUN_BASE=str(run_base),
+               MMV_TEST_BUILD_DIR=str(firmware.build_dir), PYTHONPATH=str(REPO))
+    env.pop("PYTEST_XDIST_WORKER", None)
+    key, value = marker.split("=")
+    env[key] = value
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "harness.pytest_plugin",
+            "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path)]
+    if workers:
+        argv += ["-n", str(workers)]
+    child = subprocess.Popen(argv, cwd=tmp_path, env=env, start_new_session=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while len(os.listdir(ready)) < count:
+            assert child.poll() is None, child.stdout.read().decode()
+            assert time.monotonic() < deadline, "the machines never came up"
+            time.sleep(0.05)
+        assert processes_with(marker.encode()), "the marker must find the running machines"
+        assert os.listdir(run_base)
+        child.send_signal(sig)
+        child.wait(timeout=60)
+        deadline = time.monotonic() + 15
+        while any(leftovers(marker.encode(), run_base)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        procs, dirs = leftovers(marker.encode(), run_base)
+        described = [open(f"/proc/{p}/cmdline", "rb").read().replace(b"\0", b" ")[:120]
+                     for p in procs if os.path.exists(f"/proc/{p}")]
+        assert procs == [], f"left running after {sig.name}: {described}"
+        assert dirs == [], f"run directories left after {sig.name}: {dirs}"
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+        for pid in processes_with(marker.encode()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(run_base, ignore_errors=True)
