@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from harness import build
@@ -149,7 +150,27 @@ def bench_test_overhead(out: Results, tests: int = 40) -> None:
     out["test_overhead_ms"] = round(statistics.median(durations[1:]) * 1000, 2)
 
 
-GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead")
+def bench_pmm(cfg: QemuConfig, out: Results, pairs: int = 2000, seed_pairs: int = 20) -> None:
+    """pmm_pair_insns / pmm_seed_pair_insns: instructions per allocate_page +
+    free_page pair at 0, 50 and 99 % occupancy on a 128 MiB machine, ours and
+    the seed's bit-by-bit scan; pmm_speedup_50 = seed / ours at 50 %."""
+    pool = MachinePool()
+    machine = pool.boot_to_ready(replace(cfg, memory="128M", icount=True))
+    try:
+        ours, seed = {}, {}
+        for percent in (0, 50, 99):
+            machine.call("bench_pmm_fill", percent, timeout=60)
+            ours[str(percent)] = round(machine.call("bench_pmm_pairs", pairs) / pairs, 1)
+            seed[str(percent)] = round(machine.call("bench_seed_pairs", seed_pairs,
+                                                    timeout=120) / seed_pairs, 1)
+    finally:
+        pool.close_machine(machine)
+    out["pmm_pair_insns"] = ours
+    out["pmm_seed_pair_insns"] = seed
+    out["pmm_speedup_50"] = round(seed["50"] / ours["50"], 1)
+
+
+GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm")
 
 
 def run(only: set[str] | None = None) -> Results:
@@ -175,6 +196,8 @@ def run(only: set[str] | None = None) -> Results:
         pool.close()
     if "overhead" in wanted:
         bench_test_overhead(out)
+    if "pmm" in wanted:
+        bench_pmm(cfg, out)
     return out
 
 

@@ -8,6 +8,8 @@
 #include "kernel/serial.h"
 #include "kernel/trap.h"
 #include "mm/fault.h"
+#include "mm/pmm.h"
+#include "mm/vmm.h"
 
 #define MMVERIFY_VERSION "0.1"
 
@@ -31,6 +33,8 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   trap_init();
   cpu_features_init();
   fault_init();
+  memory_init();
+  vmm_init();
 
   kprintf("READY\n");
   kernel_ready();

@@ -1,0 +1,66 @@
+/* The physical memory manager: 4 KiB frames in a bitmap.
+ *
+ * memory_init() builds the bitmap from the multiboot memory map: frames of
+ * available regions start free; holes, reserved regions, the first MiB, the
+ * kernel image, the multiboot modules and the bitmap itself are used and also
+ * marked reserved, which makes freeing them an error.  One bit per frame,
+ * covering RAM up to the end of the highest available region (at most 4 GiB),
+ * stored right after the kernel image and modules.
+ *
+ * Allocation takes the lowest free frame, in O(1): see pmm.c.
+ * Frames are physical addresses; the kernel reaches them through the direct
+ * map or kmap() (vmm.h).
+ *
+ * Bad input to free_page (a frame that is already free, reserved, unaligned,
+ * or outside the bitmap) is refused: one record
+ *   PMM error=<kind> addr=<hex> caller=<hex>
+ * is printed, the kind's counter is incremented, and nothing changes. */
+#pragma once
+
+#include "types.h"
+
+#define FRAME_SIZE 4096u
+#define FRAME_SHIFT 12
+
+/* Counters the harness reads (struct layout from the debug info). */
+struct pmm_stats {
+  uint32_t frame_count;      /* frames the bitmap covers (0 .. top of RAM) */
+  uint32_t usable_frames;    /* frames in available regions: get_total_memory() */
+  uint32_t reserved_frames;  /* never handed out: holes, first MiB, kernel, modules, bitmap */
+  uint32_t free_frames;      /* frames free right now */
+  uint32_t failed_allocations;
+  uint32_t double_frees;     /* error counters, one per kind */
+  uint32_t reserved_frees;
+  uint32_t unaligned_frees;
+  uint32_t out_of_range_frees;
+  vaddr_t last_error_caller;
+};
+
+extern struct pmm_stats pmm_stats;
+
+/* Where the bitmap lives, for the harness and for debugging. */
+extern uint32_t *pmm_bitmap;         /* bit i set: frame i is in use */
+extern uint32_t *pmm_reserved;       /* bit i set: frame i can never be freed */
+extern paddr_t pmm_bitmap_phys;      /* physical start of everything memory_init placed */
+extern uint32_t pmm_bitmap_bytes;    /* and its size in bytes (page aligned) */
+
+/* Builds the allocator from boot_info.  Panics when RAM is too small to run. */
+void memory_init(void);
+
+/* A free frame (its physical address), or NULL when memory is exhausted. */
+void *allocate_page(void);
+/* n physically contiguous frames (the first one's address), or NULL when no
+ * run of n free frames exists.  O(frames) in the worst case. */
+void *allocate_pages(uint32_t n);
+/* Frees one frame; bad input is reported and refused (see above). */
+void free_page(void *page);
+/* Frees n contiguous frames starting at page (each checked as free_page). */
+void free_pages(void *page, uint32_t n);
+
+/* Bytes of RAM the loader reported available (the kernel's own frames
+ * included), and bytes free right now. */
+uint32_t get_total_memory(void);
+uint32_t get_free_memory(void);
+
+/* Whether frame address pa is currently allocated (for assertions). */
+bool pmm_frame_used(paddr_t pa);

@@ -1,0 +1,129 @@
+"""Knowledge of this firmware: its structs, read through GDB and guest RAM.
+
+Struct layouts come from the kernel's own debug info (``ptype/o``), so the
+harness never repeats an offset that could drift from the C code.  Values are
+read as raw bytes and decoded here; no GDB pretty-printing is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+
+from harness.machine import Machine
+
+KERNEL_BASE = 0xC0000000
+FRAME_SIZE = 4096
+
+# "/*     12      |       4 */    uint32_t free_frames;" (also bitfields "12: 0")
+_FIELD = re.compile(r"^/\*\s+(\d+)(?::\s*\d+)?\s*\|\s*(\d+)\s*\*/(\s+)(.+?)\s*;\s*$")
+_DECL = re.compile(r"^(?P<type>.*?[\s*])(?P<name>\w+)(?P<dims>(?:\[\d+\])*)$")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    offset: int
+    size: int
+    ctype: str
+    count: int  # 1 for scalars, n for arrays of n elements
+
+    @property
+    def element_size(self) -> int:
+        return self.size // self.count
+
+
+@dataclass(frozen=True)
+class StructLayout:
+    name: str
+    size: int
+    fields: dict[str, Field]
+
+    def decode(self, data: bytes) -> dict[str, int | list[int]]:
+        """Integer fields (and arrays of them) from the struct's bytes."""
+        out: dict[str, int | list[int]] = {}
+        for f in self.fields.values():
+            fmt = {1: "B", 2: "H", 4: "I", 8: "Q"}.get(f.element_size)
+            if fmt is None:
+                continue  # nested structs and odd sizes: read them by their own layout
+            values = list(struct.unpack_from(f"<{f.count}{fmt}", data, f.offset))
+            out[f.name] = values if f.count > 1 or "[" in f.ctype else values[0]
+        return out
+
+
+def parse_ptype_offsets(text: str, name: str) -> StructLayout:
+    """A StructLayout from GDB's ``ptype/o struct NAME`` output (top-level fields)."""
+    fields: dict[str, Field] = {}
+    depth_indent = None
+    size = 0
+    for line in text.splitlines():
+        m = _FIELD.match(line)
+        if m:
+            indent = len(m.group(3))
+            if depth_indent is None:
+                depth_indent = indent
+            if indent != depth_indent:
+                continue  # a member of a nested struct
+            decl = _DECL.match(m.group(4).strip())
+            if not decl:
+                continue
+            dims = [int(d) for d in re.findall(r"\[(\d+)\]", decl.group("dims"))]
+            count = 1
+            for d in dims:
+                count *= d
+            ctype = decl.group("type").strip() + decl.group("dims")
+            fields[decl.group("name")] = Field(decl.group("name"), int(m.group(1)),
+                                               int(m.group(2)), ctype, count)
+        total = re.search(r"total size \(bytes\):\s*(\d+)", line)
+        if total and size == 0:
+            size = int(total.group(1))
+    if not fields:
+        raise ValueError(f"no fields found for struct {name} in:\n{text}")
+    return StructLayout(name, size, fields)
+
+
+class Kernel:
+    """Typed access to the firmware's state on one machine."""
+
+    def __init__(self, machine: Machine) -> None:
+        self.m = machine
+        self._layouts: dict[str, StructLayout] = {}
+
+    def layout(self, struct_name: str) -> StructLayout:
+        if struct_name not in self._layouts:
+            text = self.m.gdb.console(f"ptype/o struct {struct_name}")
+            self._layouts[struct_name] = parse_ptype_offsets(text, struct_name)
+        return self._layouts[struct_name]
+
+    def sizeof(self, type_name: str) -> int:
+        return int(self.m.evaluate(f"sizeof({type_name})"), 0)
+
+    def read_struct(self, struct_name: str, where: str | int) -> dict[str, int | list[int]]:
+        """The integer fields of a struct at a symbol or a kernel address."""
+        layout = self.layout(struct_name)
+        addr = self.m.symbol(where) if isinstance(where, str) else where
+        return layout.decode(self.read_kernel(addr, layout.size))
+
+    def read_kernel(self, addr: int, size: int) -> bytes:
+        """Kernel memory in the direct map, read from guest RAM when possible."""
+        pa = addr - KERNEL_BASE
+        if addr >= KERNEL_BASE and self.m.ram is not None and self.m.ram.covers(pa, size):
+            return self.m.ram.read(pa, size)
+        return self.m.read(addr, size)
+
+    def u32(self, symbol: str) -> int:
+        return int.from_bytes(self.read_kernel(self.m.symbol(symbol), 4), "little")
+
+    # -- physical memory manager ------------------------------------------------------
+
+    def pmm_stats(self) -> dict[str, int]:
+        return self.read_struct("pmm_stats", "pmm_stats")  # type: ignore[return-value]
+
+    def pmm_bitmaps(self) -> tuple[bytes, bytes, int]:
+        """(used bitmap, reserved bitmap, frame count) as the kernel has them."""
+        frames = self.pmm_stats()["frame_count"]
+        size = (frames + 31) // 32 * 4
+        used = self.read_kernel(self.u32("pmm_bitmap"), size)
+        reserved = self.read_kernel(self.u32("pmm_reserved"), size)
+        return used, reserved, frames
