@@ -11,6 +11,7 @@ import re
 import struct
 from dataclasses import dataclass
 
+from harness.bitmap import Bitmap
 from harness.machine import Machine
 
 KERNEL_BASE = 0xC0000000
@@ -115,15 +116,42 @@ class Kernel:
     def u32(self, symbol: str) -> int:
         return int.from_bytes(self.read_kernel(self.m.symbol(symbol), 4), "little")
 
+    def read_array(self, struct_name: str, addr: int, count: int) -> list[dict]:
+        """``count`` consecutive structs at a kernel address."""
+        layout = self.layout(struct_name)
+        data = self.read_kernel(addr, layout.size * count)
+        return [layout.decode(data[i * layout.size:(i + 1) * layout.size]) for i in range(count)]
+
+    def field_address(self, struct_name: str, base: str | int, field: str) -> int:
+        base_addr = self.m.symbol(base) if isinstance(base, str) else base
+        return base_addr + self.layout(struct_name).fields[field].offset
+
+    # -- boot information ---------------------------------------------------------------
+
+    def memory_regions(self) -> list[dict]:
+        """The loader's memory map as the kernel copied it (start, end, type)."""
+        info = self.read_struct("boot_info", "boot_info")
+        addr = self.field_address("boot_info", "boot_info", "regions")
+        return self.read_array("boot_memory_region", addr, info["region_count"])
+
+    def modules(self) -> list[dict]:
+        info = self.read_struct("boot_info", "boot_info")
+        addr = self.field_address("boot_info", "boot_info", "modules")
+        return self.read_array("boot_module", addr, info["module_count"])
+
     # -- physical memory manager ------------------------------------------------------
 
     def pmm_stats(self) -> dict[str, int]:
         return self.read_struct("pmm_stats", "pmm_stats")  # type: ignore[return-value]
 
-    def pmm_bitmaps(self) -> tuple[bytes, bytes, int]:
-        """(used bitmap, reserved bitmap, frame count) as the kernel has them."""
+    def pmm_bitmaps(self) -> tuple[Bitmap, Bitmap]:
+        """(used, reserved) frame bitmaps as the kernel has them right now."""
         frames = self.pmm_stats()["frame_count"]
         size = (frames + 31) // 32 * 4
         used = self.read_kernel(self.u32("pmm_bitmap"), size)
         reserved = self.read_kernel(self.u32("pmm_reserved"), size)
-        return used, reserved, frames
+        return Bitmap(used, frames), Bitmap(reserved, frames)
+
+    def pmm_bitmap_word_address(self, frame: int) -> int:
+        """Kernel address of the bitmap word holding ``frame``'s bit."""
+        return self.u32("pmm_bitmap") + frame // 32 * 4

@@ -9,6 +9,7 @@ Fixtures
     boot          a factory: ``boot(memory="8M", ...)`` starts a machine paused at
                   reset; every machine it made is closed after the test
     machine_pool  the worker's pool of snapshot-restored machines
+    kernel        harness.kernel.Kernel on the test's machine (structs, bitmaps)
 
 Markers
     @pytest.mark.machine(memory=..., cpu=..., modules=[...], cmdline=..., icount=...)
@@ -164,6 +165,14 @@ def machine(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: M
             machine_pool.close_machine(m)
         else:
             machine_pool.release(m)
+
+
+@pytest.fixture
+def kernel(machine: Machine):
+    """Typed access to the firmware's state on the test's machine."""
+    from harness.kernel import Kernel
+
+    return Kernel(machine)
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
  * exceptions, powering off, and a trivial call to time the call path.  They
  * are ordinary kernel code and run with the kernel's own state. */
 #include "kernel/panic.h"
+#include "mm/pmm.h"
+#include "mm/vmm.h"
 #include "types.h"
 
 HARNESS_VISIBLE uint32_t agent_nop(uint32_t x) { return x; }
@@ -65,3 +67,38 @@ HARNESS_VISIBLE void agent_triple_fault(void) {
   } __attribute__((packed)) empty = {0, 0};
   __asm__ volatile("lidt %0\n\tint3" : : "m"(empty));
 }
+
+/* -- physical memory ------------------------------------------------------- */
+
+/* Frames taken by agent_pmm_exhaust, chained through their first word. */
+paddr_t agent_pmm_chain;
+
+/* Allocates frames until allocate_page returns NULL; returns how many it got.
+ * The harness walks the chain (physically) to check every frame. */
+HARNESS_VISIBLE uint32_t agent_pmm_exhaust(void) {
+  uint32_t count = 0;
+  for (paddr_t pa; (pa = (paddr_t)allocate_page()) != 0; count++) {
+    uint32_t *frame = kmap(pa);
+    *frame = agent_pmm_chain;
+    kunmap(frame);
+    agent_pmm_chain = pa;
+  }
+  return count;
+}
+
+/* Frees every frame agent_pmm_exhaust took; returns how many. */
+HARNESS_VISIBLE uint32_t agent_pmm_release(void) {
+  uint32_t count = 0;
+  while (agent_pmm_chain) {
+    paddr_t pa = agent_pmm_chain;
+    uint32_t *frame = kmap(pa);
+    agent_pmm_chain = *frame;
+    kunmap(frame);
+    free_page((void *)pa);
+    count++;
+  }
+  return count;
+}
+
+/* free_page from a known call site, so a test can check the reported caller. */
+HARNESS_VISIBLE void agent_free_page(uint32_t pa) { free_page((void *)pa); }
