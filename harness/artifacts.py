@@ -67,9 +67,7 @@ def collect(machine: Machine, dest: Path, *, serial_since: int = 0) -> str:
             (dest / "registers.txt").write_text(format_registers(regs))
         _attempt(dest, "info-mem.txt", lambda: machine.monitor("info mem"))
         _attempt(dest, "info-tlb.txt", lambda: machine.monitor("info tlb"))
-        page_map = getattr(machine, "page_map_text", None)
-        if page_map is not None:
-            _attempt(dest, "page-tables.txt", page_map)
+        _attempt(dest, "page-tables.txt", machine.page_map_text)
     summary = [f"artifacts: {dest}"]
     if machine.console is not None:
         summary += ["--- serial (this test, tail) ---", machine.console.tail(30, serial_since)]

@@ -170,7 +170,31 @@ def bench_pmm(cfg: QemuConfig, out: Results, pairs: int = 2000, seed_pairs: int 
     out["pmm_speedup_50"] = round(seed["50"] / ours["50"], 1)
 
 
-GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm")
+def bench_vmm(cfg: QemuConfig, out: Results, pairs: int = 2000, walks: int = 30) -> None:
+    """map_unmap_insns: instructions per map_page+unmap_page pair on an
+    existing page table (-icount).  pt_walk_ms: median full walk + region map
+    of an address space with all 256 kernel page tables and 64 user ones."""
+    pool = MachinePool()
+    machine = pool.boot_to_ready(replace(cfg, memory="128M", icount=True))
+    try:
+        out["map_unmap_insns"] = round(machine.call("bench_vmm_map_unmap", pairs) / pairs, 1)
+        directory = machine.call("create_page_directory")
+        if machine.call("bench_vmm_populate", directory, 64, 16) != 0:
+            raise RuntimeError("could not populate the bench address space")
+        cr3 = directory - 0xC0000000
+        samples = []
+        for _ in range(walks):
+            start = time.perf_counter()
+            aspace = machine.address_space(cr3)
+            aspace.regions()
+            samples.append((time.perf_counter() - start) * 1000)
+        assert aspace.page_tables() == 256 + 64
+    finally:
+        pool.close_machine(machine)
+    out["pt_walk_ms"] = round(statistics.median(samples), 2)
+
+
+GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm")
 
 
 def run(only: set[str] | None = None) -> Results:
@@ -198,6 +222,8 @@ def run(only: set[str] | None = None) -> Results:
         bench_test_overhead(out)
     if "pmm" in wanted:
         bench_pmm(cfg, out)
+    if "vmm" in wanted:
+        bench_vmm(cfg, out)
     return out
 
 

@@ -12,6 +12,7 @@ without anyone having to open the run directory.
     └── MachineError          something went wrong with a running machine
         ├── BootError         QEMU or GDB did not come up
         ├── GdbError          GDB answered ^error (or died)
+        │   └── CallStopped   an inferior call hit a breakpoint before returning
         ├── GuestTimeout      the guest did not do what was awaited in time
         ├── TargetStateError  a call made in the wrong state (e.g. reading while running)
         ├── QmpError          a QMP / monitor command failed
@@ -71,6 +72,15 @@ class GdbError(MachineError):
 
 class GuestTimeout(MachineError):
     """An awaited event (a stop, a serial pattern, a result) did not come in time."""
+
+
+class CallStopped(GdbError):
+    """An inferior call stopped at a breakpoint before returning; ``stop`` is the
+    stop event.  Continuing lets the call finish (GDB then stops silently)."""
+
+    def __init__(self, message: str, *, stop, serial_tail: str = "", mi_tail: str = "") -> None:
+        self.stop = stop
+        super().__init__(message, serial_tail=serial_tail, mi_tail=mi_tail)
 
 
 class TargetStateError(MachineError):

@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass
 
 from harness.bitmap import Bitmap
+from harness.faults import ACTIONS, KINDS, FaultRecord, PageFault, enum_names
 from harness.machine import Machine
 
 KERNEL_BASE = 0xC0000000
@@ -90,6 +91,7 @@ class Kernel:
     def __init__(self, machine: Machine) -> None:
         self.m = machine
         self._layouts: dict[str, StructLayout] = {}
+        self._enums: dict[str, list[str]] = {}
 
     def layout(self, struct_name: str) -> StructLayout:
         if struct_name not in self._layouts:
@@ -155,3 +157,41 @@ class Kernel:
     def pmm_bitmap_word_address(self, frame: int) -> int:
         """Kernel address of the bitmap word holding ``frame``'s bit."""
         return self.u32("pmm_bitmap") + frame // 32 * 4
+
+    # -- virtual memory ----------------------------------------------------------------
+
+    def kernel_directory(self) -> int:
+        """Kernel virtual address of the kernel's page directory."""
+        return self.m.symbol("kernel_page_directory")
+
+    def lookup(self, directory: int, va: int) -> tuple[int, int] | None:
+        """The kernel's own answer (vmm_lookup): (frame, flags), or None."""
+        out = self.m.symbol("agent_scratch")
+        if self.m.call("vmm_lookup", directory, va, out, out + 4) != 0:
+            return None
+        data = self.m.read(out, 8)
+        return int.from_bytes(data[:4], "little"), int.from_bytes(data[4:], "little")
+
+    # -- page faults -------------------------------------------------------------------
+
+    def fault_stats(self) -> dict:
+        return self.read_struct("fault_stats", "fault_stats")
+
+    def _enum(self, name: str, prefix: str) -> list[str]:
+        key = f"enum {name}"
+        if key not in self._enums:
+            self._enums[key] = enum_names(self.m.gdb.console(f"ptype enum {name}"), prefix)
+        return self._enums[key]
+
+    def fault_log(self) -> list[FaultRecord]:
+        """The kernel's ring buffer of recent faults, oldest first.  Entry i
+        holds fault number seq where seq % size == i; older ones are overwritten."""
+        total = self.fault_stats()["total"]
+        size = self.sizeof("fault_log") // self.layout("fault_record").size
+        entries = self.read_array("fault_record", self.m.symbol("fault_log"), size)
+        reasons = self._enum("fault_reason", "REASON_")
+        valid = [e for i, e in enumerate(entries)
+                 if e["seq"] % size == i and total - size <= e["seq"] < total]
+        return [FaultRecord(e["seq"], PageFault(e["addr"], e["err"], e["eip"]), e["pid"],
+                            KINDS[e["kind"]], ACTIONS[e["action"]], reasons[e["reason"]])
+                for e in sorted(valid, key=lambda e: e["seq"])]

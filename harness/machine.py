@@ -16,16 +16,16 @@ kernel's PANIC record), and every error carries the serial and MI tails.
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from harness import build, procutil, rundir, timeouts
+from harness import build, paging, procutil, rundir, timeouts
 from harness.console import Console
 from harness.errors import (
     BootError,
+    CallStopped,
     ConfigError,
     GdbError,
     GuestPanic,
@@ -40,6 +40,11 @@ from harness.mi import MiClient, StopEvent, mi_quote
 from harness.physmem import GuestRam
 from harness.qemu import EXIT_PANIC, GUEST_EXITS, Qemu, QemuConfig, find_binary
 
+CR4_PSE = 0x10
+# The kernel's call gate for harness calls (firmware/kernel/agent_call.S).
+CALL_TRAMPOLINE = "agent_call_trampoline"
+CALL_DONE = "agent_call_done"
+CALL_RESULT = "agent_call_result"
 GDB_HINT = "install it with: sudo apt-get install gdb (or pass --gdb with its path)"
 
 # Settings for a bare-metal i386 target behind QEMU's gdbstub.
@@ -55,6 +60,7 @@ GDB_SETUP = (
     "-gdb-set code-cache off",
     "-gdb-set unwindonsignal on",      # an interrupted inferior call unwinds its frame
     "-gdb-set breakpoint pending off",
+    "-gdb-set breakpoint always-inserted on",  # no remove/re-insert around every stop
     "-gdb-set print pretty off",
 )
 
@@ -101,6 +107,11 @@ class Machine:
         self._symbols: dict[str, int] = {}
         self.dead: MachineDied | None = None
         self.keep_run_dir = False
+        self.last_stop: StopEvent | None = None
+        self.last_call_result = 0
+        self._pending_call: tuple[dict[str, int], str] | None = None
+        self._call_breakpoint: int | None = None
+        self._return_types: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -246,7 +257,8 @@ class Machine:
     # -- running -------------------------------------------------------------------
 
     def cont(self, *, wait: bool = True, timeout: float | None = None) -> StopEvent | None:
-        """Resume the guest; with ``wait``, return the next stop."""
+        """Resume the guest; with ``wait``, return the next stop (also kept as
+        ``last_stop``)."""
         gdb = self._require("continue")
         gdb.drain_stops()  # stale stops (the connect-time one) are not this run's
         gdb.command("-exec-continue")
@@ -260,10 +272,16 @@ class Machine:
         assert self.gdb is not None
         timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
         try:
-            return self.gdb.wait_stopped(timeout)
+            self.last_stop = self.gdb.wait_stopped(timeout)
         except GuestTimeout:
             self.interrupt()
             raise
+        if self.last_stop.reason.startswith("exited"):  # GDB lost QEMU
+            self._raise_if_dead("remote connection closed")
+            raise GdbError(f"gdb reports the target {self.last_stop.reason} but QEMU runs",
+                           serial_tail=self._serial_tail(), mi_tail=self._mi_tail())
+        self._after_stop(self.last_stop)
+        return self.last_stop
 
     def interrupt(self) -> StopEvent | None:
         """Stop a running guest; returns the stop (None if it was not running)."""
@@ -309,8 +327,15 @@ class Machine:
         return int(wpt["number"])
 
     def delete_breakpoints(self) -> None:
-        """Delete every breakpoint and watchpoint."""
+        """Delete every breakpoint and watchpoint (but the one that ends a
+        pending call, which is put back)."""
         self._require("delete breakpoints").command("-break-delete")
+        self._call_breakpoint = None
+        if self._pending_call is not None:
+            self._ensure_call_breakpoint()
+
+    def delete_breakpoint(self, number: int) -> None:
+        self._require("delete a breakpoint").command(f"-break-delete {number}")
 
     # -- inferior calls and expressions ------------------------------------------------
 
@@ -320,38 +345,86 @@ class Machine:
         return gdb.command(f"-data-evaluate-expression {mi_quote(expression)}",
                            timeout).payload.get("value", "")
 
-    def call(self, function: str, *args: int, timeout: float | None = None) -> int | None:
-        """Call a kernel function from GDB; returns its integer result (None for
-        void).  A call that does not return in time is interrupted and unwound,
-        then GuestTimeout is raised."""
-        gdb = self._require(f"call {function}")
-        expression = f"{function}({', '.join(hex(a) for a in args)})"
-        timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
-        token = gdb.send(f"-data-evaluate-expression {mi_quote(expression)}")
-        try:
-            value = gdb.result(token, expression, timeout).payload.get("value", "")
-        except GdbError as exc:
-            if "no answer" not in exc.reason:
-                raise
-            self._abandon_call(token, expression)
-            raise GuestTimeout(f"{expression} did not return within {timeout:.1f} s; "
-                               "the call was interrupted and unwound",
-                               serial_tail=exc.serial_tail, mi_tail=exc.mi_tail) from None
-        if value in ("", "void") or value.startswith("void"):
-            return None
-        return parse_gdb_int(value)
+    def call(self, function: str | int, *args: int, timeout: float | None = None) -> int | None:
+        """Call a kernel function with integer arguments; returns its result
+        (signed if the function returns a signed type, None for void).
 
-    def _abandon_call(self, token: int, expression: str) -> None:
-        """Interrupt a hung inferior call: SIGINT makes GDB stop the target and
-        (unwindonsignal) restore the registers from before the call."""
-        assert self.gdb is not None and self.gdb.pid is not None
-        procutil.signal_pid(self.gdb.pid, signal.SIGINT)
+        The call goes through the kernel's agent_call_trampoline rather than
+        GDB's inferior-call machinery, which restores every register after the
+        call, CR3 included: here a callee that switches address spaces leaves
+        them switched, as a call from kernel code would.  EAX, ECX, EDX, EFLAGS,
+        EIP and ESP are restored.  A breakpoint inside the callee raises
+        CallStopped; ``cont()`` later finishes the call.  A call that does not
+        return in time is interrupted, the registers restored, and
+        GuestTimeout raised."""
+        self._require(f"call {function}")
+        if self._pending_call is not None:
+            raise TargetStateError(f"cannot call {function}: the call to "
+                                   f"{self._pending_call[1]} has not finished (cont() ends it)")
+        regs = self.registers("eip", "esp", "eax", "ecx", "edx", "eflags", "cs")
+        if regs["cs"] & 3:
+            raise TargetStateError(f"cannot call {function}: the CPU is in user mode "
+                                   f"(cs={regs['cs']:#x}); stop it in the kernel first")
+        name = function if isinstance(function, str) else f"{function:#x}"
+        address = self.symbol(function) if isinstance(function, str) else function
+        frame = [address, 4 * len(args), *(a & 0xFFFFFFFF for a in args), regs["eip"]]
+        esp = regs["esp"] - 4 * len(frame)
+        self._ensure_call_breakpoint()
+        self.write(esp, b"".join(v.to_bytes(4, "little") for v in frame))
+        self.write_registers(esp=esp, eip=self.symbol(CALL_TRAMPOLINE))
+        self._pending_call = (regs, name)
+        timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
         try:
-            self.gdb.result(token, expression, timeouts.scaled(timeouts.COMMAND))
-        except GdbError:
-            pass  # expected: "The program being debugged was signaled..."
-        self.gdb.drain_stops()
-        self.gdb.running = False
+            stop = self.cont(timeout=timeout)
+        except GuestTimeout as exc:
+            self._abandon_call()
+            raise GuestTimeout(f"{name}() did not return within {timeout:.1f} s; it was "
+                               "interrupted and the registers restored",
+                               serial_tail=exc.serial_tail, mi_tail=exc.mi_tail) from None
+        if self._pending_call is not None:  # stopped somewhere inside the callee
+            raise CallStopped(f"{name}() stopped at {stop.addr and hex(stop.addr)} "
+                              f"({stop.reason}) before returning", stop=stop,
+                              serial_tail=self._serial_tail(), mi_tail=self._mi_tail())
+        return self._typed_result(name, self.last_call_result)
+
+    def _ensure_call_breakpoint(self) -> None:
+        if self._call_breakpoint is None:
+            self._call_breakpoint = self.break_at(CALL_DONE)
+
+    def _after_stop(self, stop: StopEvent) -> None:
+        """A stop at agent_call_done ends the pending call: read its result and
+        put EIP/ESP back as they were before it."""
+        if self._pending_call is None or stop.addr != self.symbol(CALL_DONE):
+            return
+        regs, _ = self._pending_call
+        self._pending_call = None
+        self.write_registers(eip=regs["eip"], esp=regs["esp"])
+        self.last_call_result = self.read_u32(self.symbol(CALL_RESULT))
+
+    def _abandon_call(self) -> None:
+        regs, _ = self._pending_call
+        self._pending_call = None
+        self.write_registers(**{r: regs[r] for r in ("eip", "esp", "eax", "ecx", "edx", "eflags")})
+
+    def _typed_result(self, function: str, value: int) -> int | None:
+        """Interpret the raw EAX by the function's declared return type."""
+        if function not in self._return_types:
+            kind = "unsigned"
+            if not function.startswith("0x"):
+                text = self.gdb.console(f"whatis {function}")
+                ret = text.partition("=")[2].split("(")[0].strip()
+                if ret == "void":
+                    kind = "void"
+                elif ret in ("int", "long", "int32_t", "long int", "signed char", "short",
+                             "int8_t", "int16_t", "ssize_t"):
+                    kind = "signed"
+            self._return_types[function] = kind
+        kind = self._return_types[function]
+        if kind == "void":
+            return None
+        if kind == "signed" and value & 0x80000000:
+            return value - (1 << 32)
+        return value
 
     def symbol(self, name: str) -> int:
         """Address of a kernel symbol (cached)."""
@@ -397,7 +470,18 @@ class Machine:
         return self.registers(name)[name]
 
     def set_reg(self, name: str, value: int) -> None:
-        self.evaluate(f"${name} = {value:#x}")
+        self.write_registers(**{name: value})
+
+    def write_registers(self, **values: int) -> None:
+        """Write registers of the stopped CPU in one command.  Raw registers,
+        whatever frame GDB has selected (``$eip = ...`` in an expression would
+        write the selected frame's saved PC instead when it is not frame 0)."""
+        numbers = self._register_numbers()
+        unknown = [n for n in values if n not in numbers]
+        if unknown:
+            raise KeyError(f"unknown register(s) {unknown}")
+        pairs = " ".join(f"{numbers[n]} {v & 0xFFFFFFFF:#x}" for n, v in values.items())
+        self._require("write registers").command(f"-data-write-register-values x {pairs}")
 
     # -- memory ------------------------------------------------------------------------
 
@@ -455,6 +539,40 @@ class Machine:
     def write_phys_u32(self, addr: int, value: int) -> None:
         self.write_phys(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
 
+    # -- page tables (harness/paging.py on this machine's physical memory) ----------------
+
+    def address_space(self, cr3: int | None = None) -> paging.AddressSpace:
+        """Walk the address space of ``cr3`` (default: the current one)."""
+        regs = self.registers("cr3", "cr4")
+        return paging.walk(self, regs["cr3"] if cr3 is None else cr3,
+                           pse=bool(regs["cr4"] & CR4_PSE))
+
+    def translate(self, va: int, cr3: int | None = None) -> paging.Translation:
+        """Each level of the walk for ``va``."""
+        return self.address_space(cr3).translate(va)
+
+    def pte_address(self, va: int, cr3: int | None = None) -> int:
+        """Physical address of the entry that maps ``va`` (the PDE for a 4 MiB
+        page); KeyError when no page table covers it."""
+        t = self.translate(va, cr3)
+        if t.pte is None:
+            if not t.pde.present:
+                raise KeyError(f"no page table covers {va:#x}")
+            directory = (self.reg("cr3") if cr3 is None else cr3) & paging.FRAME_MASK
+            return directory + paging.pdx(va) * 4
+        return t.pde.frame + paging.ptx(va) * 4
+
+    def write_pte(self, va: int, value: int, cr3: int | None = None) -> None:
+        """Overwrite the entry mapping ``va``.  Like any write to a page table,
+        this does not flush the TLB: the kernel's old translation may stay."""
+        self.write_phys_u32(self.pte_address(va, cr3), value)
+
+    def page_map_text(self) -> str:
+        """The current address space as a region map (for artifacts)."""
+        aspace = self.address_space()
+        return (f"cr3 {aspace.cr3:#010x}, {aspace.page_tables()} page tables\n"
+                + paging.format_regions(aspace.regions(split_global=True)) + "\n")
+
     # -- snapshots -----------------------------------------------------------------------
 
     def save_snapshot(self, name: str) -> None:
@@ -472,6 +590,8 @@ class Machine:
         gdb.result(flush, "flush register-cache")
         gdb.result(delete, "-break-delete")
         gdb.drain_stops()
+        self._call_breakpoint = None
+        self._pending_call = None
 
     def _monitor_checked(self, command: str) -> None:
         # savevm/loadvm report failure as text, not as a QMP error.

@@ -1,7 +1,9 @@
 /* Functions that exist for the harness to call through GDB: provoking
  * exceptions, powering off, and a trivial call to time the call path.  They
  * are ordinary kernel code and run with the kernel's own state. */
+#include "arch/i386/cpu.h"
 #include "kernel/panic.h"
+#include "mm/fault.h"
 #include "mm/pmm.h"
 #include "mm/vmm.h"
 #include "types.h"
@@ -102,3 +104,19 @@ HARNESS_VISIBLE uint32_t agent_pmm_release(void) {
 
 /* free_page from a known call site, so a test can check the reported caller. */
 HARNESS_VISIBLE void agent_free_page(uint32_t pa) { free_page((void *)pa); }
+
+/* -- virtual memory ---------------------------------------------------------- */
+
+/* Kernel accesses that may fault: 0 or -EFAULT, the value read in
+ * agent_probe_value.  The fault (if any) is recorded with action=fixup. */
+uint32_t agent_probe_value;
+
+HARNESS_VISIBLE int agent_probe_read(uint32_t va) { return probe_read32(va, &agent_probe_value); }
+
+HARNESS_VISIBLE int agent_probe_write(uint32_t va, uint32_t value) {
+  return probe_write32(va, value);
+}
+
+HARNESS_VISIBLE void agent_invlpg(uint32_t va) { invlpg(va); }
+
+HARNESS_VISIBLE void agent_reload_cr3(void) { write_cr3(read_cr3()); }

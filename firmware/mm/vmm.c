@@ -180,7 +180,7 @@ page_directory_t *create_page_directory(void) {
 
 void destroy_page_directory(page_directory_t *dir) {
   if (dir == &kernel_page_directory || dir == current_directory) {
-    refuse(0, dir == current_directory ? "destroy-current" : "destroy-kernel", "destroy",
+    refuse(0, dir == &kernel_page_directory ? "destroy-kernel" : "destroy-current", "destroy",
            (vaddr_t)dir, 0, 0, CALLER());
     return;
   }

@@ -1,0 +1,57 @@
+"""Cross-checks of the harness's page-table walker against QEMU's own view
+(``info mem``, ``info tlb``): two independent readings of the same tables."""
+
+from __future__ import annotations
+
+from harness import paging
+from harness.qemuview import parse_info_mem, parse_info_tlb
+
+
+def walker_disagreements(machine) -> list[str]:
+    """Differences between the walker and QEMU (``info mem`` and ``info tlb``)
+    for the current CR3, described for an assertion message; empty when they
+    agree."""
+    aspace = machine.address_space()
+    return info_mem_disagreements(machine, aspace) + info_tlb_disagreements(machine, aspace)
+
+
+def info_mem_disagreements(machine, aspace: paging.AddressSpace) -> list[str]:
+    """The walker's region map against QEMU's ``info mem``."""
+    problems = []
+    ours = [(r.start, r.end, r.user, r.write) for r in aspace.regions()]
+    qemu = [(r.start, r.end, r.user, r.write) for r in parse_info_mem(machine.monitor("info mem"))]
+    if ours != qemu:
+        extra = sorted(set(ours) - set(qemu))[:5]
+        missing = sorted(set(qemu) - set(ours))[:5]
+        problems.append(f"region map != info mem: walker only {_fmt(extra)}, "
+                        f"QEMU only {_fmt(missing)}")
+    return problems
+
+
+def info_tlb_disagreements(machine, aspace: paging.AddressSpace) -> list[str]:
+    """Every present page of the walker against QEMU's ``info tlb``."""
+    problems = []
+    tlb = parse_info_tlb(machine.monitor("info tlb"))
+    pages = {m.va: m for m in aspace.mappings()}
+    if set(tlb) != set(pages):
+        only_ours = [hex(v) for v in sorted(set(pages) - set(tlb))[:5]]
+        only_qemu = [hex(v) for v in sorted(set(tlb) - set(pages))[:5]]
+        problems.append(f"pages differ: walker only {only_ours}, QEMU only {only_qemu}")
+    for va in sorted(set(tlb) & set(pages)):
+        q, w = tlb[va], pages[va]
+        raw = w.flags  # info tlb shows the mapping entry's own bits, not ANDed with the PDE
+        ours_bits = (w.pa, bool(raw & paging.USER), bool(raw & paging.WRITE),
+                     bool(raw & paging.GLOBAL), bool(raw & paging.ACCESSED),
+                     bool(raw & paging.DIRTY), w.pte is None)
+        qemu_bits = (q.pa, q.user, q.write, q.global_, q.accessed, q.dirty, q.large)
+        if ours_bits != qemu_bits:
+            problems.append(f"{va:#010x}: walker (pa U W G A D large) {ours_bits} != "
+                            f"info tlb {qemu_bits}")
+            if len(problems) > 8:
+                break
+    return problems
+
+
+def _fmt(regions) -> str:
+    return ", ".join(f"{s:#x}-{e:#x} {'u' if u else '-'}{'w' if w else '-'}"
+                     for s, e, u, w in regions) or "none"

@@ -1,0 +1,17 @@
+"""Every VMM test ends with the harness walker and QEMU's own view of the
+page tables agreeing on the current address space (checked right after the
+test body, while its machine is still there)."""
+
+import pytest
+
+from harness.oracle import walker_disagreements
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield  # a failing test raises here and is reported as it is
+    m = item.funcargs.get("machine")
+    if m is not None and m.alive and not m.gdb.running:
+        problems = walker_disagreements(m)
+        assert not problems, "final state: " + "\n".join(problems)
+    return result

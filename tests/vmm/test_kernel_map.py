@@ -1,0 +1,66 @@
+"""The kernel's own address space after boot: least privilege, no low
+mappings, and three independent readings of it that agree."""
+
+from harness.kernel import KERNEL_BASE
+from harness.oracle import walker_disagreements
+from harness.paging import ACCESSED, DIRTY, GLOBAL
+
+PAGE = 4096
+
+
+def test_walker_and_qemu_agree_after_boot(machine):
+    assert walker_disagreements(machine) == []
+
+
+def test_kernel_lookup_agrees_with_the_walker(machine, kernel):
+    aspace = machine.address_space()
+    scratch = machine.symbol("agent_scratch")
+    out_pa, out_flags = scratch, scratch + 4
+    for va in (machine.symbol("kmain"), machine.symbol("pmm_stats"), scratch,
+               kernel.u32("pmm_bitmap"), machine.symbol("boot_stack_top") - PAGE):
+        va &= ~(PAGE - 1)
+        assert machine.call("vmm_lookup", machine.symbol("kernel_page_directory"), va,
+                            out_pa, out_flags) == 0
+        pa, flags = machine.read_u32(out_pa), machine.read_u32(out_flags)
+        t = aspace.translate(va)
+        used = ACCESSED | DIRTY  # set by the CPU as the kernel runs
+        assert t.pa == pa and t.pte.raw & 0xFFF & ~used == flags & 0xFFF & ~used
+
+
+def test_nothing_below_the_kernel_half_is_mapped(machine):
+    regions = machine.address_space().regions()
+    assert regions and all(r.start >= KERNEL_BASE for r in regions)
+    assert machine.translate(0).pa is None, "the null page is unmapped"
+
+
+def test_text_and_rodata_read_only_data_writable_all_supervisor(machine):
+    t = machine.address_space()
+    for sym, writable in (("kmain", False), ("exception_name", False),
+                          ("__rodata_start", False), ("pmm_stats", True),
+                          ("agent_scratch", True)):
+        tr = t.translate(machine.symbol(sym))
+        assert tr.pa is not None, sym
+        assert tr.write == writable, f"{sym} writable={tr.write}"
+        assert not tr.user, f"{sym} must be supervisor-only"
+
+
+def test_boot_stack_has_a_guard_page(machine):
+    guard = machine.symbol("boot_stack_guard")
+    assert machine.translate(guard).pa is None
+    assert machine.translate(guard + PAGE).pa is not None
+
+
+def test_kernel_pages_are_global_when_the_cpu_has_pge(machine, kernel):
+    cpu = machine.records("CPU")[0]
+    aspace = machine.address_space()
+    kmain = aspace.translate(machine.symbol("kmain")).pte
+    if cpu["pge"] == "1":
+        assert machine.reg("cr4") & 0x80, "CR4.PGE"
+        assert kmain.raw & GLOBAL
+    else:
+        assert not kmain.raw & GLOBAL
+
+
+def test_every_kernel_page_table_exists_from_boot(machine):
+    aspace = machine.address_space()
+    assert sorted(aspace.tables) == list(range(768, 1024))

@@ -1,0 +1,114 @@
+"""map/unmap/lookup/protect through GDB inferior calls, in the current
+directory and in another one; directories share the kernel half and give
+back every frame they own."""
+
+import pytest
+
+from harness.kernel import KERNEL_BASE
+from harness.paging import ACCESSED, DIRTY, PRESENT, USER, WRITE
+
+PAGE = 4096
+OWNED = 0x200
+USER_VA = 0x40000000
+ENOENT, EEXIST, EINVAL = 2, 17, 22
+
+
+def test_map_lookup_unmap_in_the_current_directory(machine, kernel):
+    frame = machine.call("allocate_page")
+    assert machine.call("map_page", USER_VA, frame, PRESENT | WRITE) == 0
+    t = machine.translate(USER_VA)
+    assert t.pa == frame and t.write and not t.user
+    assert kernel.lookup(kernel.kernel_directory(), USER_VA) == (frame, PRESENT | WRITE)
+    machine.write(USER_VA, b"mapped!")  # GDB reads/writes through the new mapping
+    assert machine.read_phys(frame, 7) == b"mapped!"
+    assert machine.call("unmap_page", USER_VA) == 0
+    assert machine.translate(USER_VA).pa is None
+    assert kernel.lookup(kernel.kernel_directory(), USER_VA) is None
+
+
+def test_protect_changes_rights_and_keeps_the_frame(machine, kernel):
+    frame = machine.call("allocate_page")
+    kd = kernel.kernel_directory()
+    machine.call("map_page", USER_VA, frame, PRESENT | WRITE)
+    assert machine.call("vmm_protect", kd, USER_VA, PRESENT) == 0
+    t = machine.translate(USER_VA)
+    assert t.pa == frame and not t.write
+    assert machine.call("agent_probe_write", USER_VA, 5) == -14, "now read-only (CR0.WP)"
+
+
+def test_map_in_another_directory_leaves_the_current_one_alone(machine, kernel):
+    d = machine.call("create_page_directory")
+    frame = machine.call("allocate_page")
+    assert machine.call("vmm_map", d, USER_VA, frame, PRESENT | WRITE | USER) == 0
+    assert machine.translate(USER_VA).pa is None, "not in the current directory"
+    other = machine.address_space(d - KERNEL_BASE)
+    t = other.translate(USER_VA)
+    assert t.pa == frame and t.user and t.write
+    assert kernel.lookup(d, USER_VA) == (frame, PRESENT | WRITE | USER)
+
+
+def test_kernel_half_is_identical_in_every_directory(machine, kernel):
+    dirs = [machine.call("create_page_directory") for _ in range(3)]
+    kd = machine.read(kernel.kernel_directory() + 768 * 4, 256 * 4)
+    for d in dirs:
+        assert machine.read(d + 768 * 4, 256 * 4) == kd
+        assert machine.read(d, 768 * 4) == bytes(768 * 4), "empty user half"
+    # A kernel mapping made once is seen through every directory.
+    frame = machine.call("allocate_page")
+    heap_va = 0xF0000000
+    assert machine.call("map_page", heap_va, frame, PRESENT | WRITE) == 0
+    for d in dirs:
+        assert machine.address_space(d - KERNEL_BASE).translate(heap_va).pa == frame
+    machine.call("unmap_page", heap_va)
+
+
+def test_switch_changes_cr3_and_back(machine, kernel):
+    d = machine.call("create_page_directory")
+    frame = machine.call("allocate_page")
+    machine.call("vmm_map", d, USER_VA, frame, PRESENT | WRITE)
+    machine.call("switch_page_directory", d)
+    assert machine.reg("cr3") == d - KERNEL_BASE
+    assert machine.call("agent_probe_write", USER_VA, 0xABCD) == 0
+    assert machine.read_phys_u32(frame) == 0xABCD
+    machine.call("switch_page_directory", kernel.kernel_directory())
+    assert machine.reg("cr3") == kernel.kernel_directory() - KERNEL_BASE
+
+
+@pytest.mark.parametrize("pages", [1, 40, 300])
+def test_destroy_returns_every_frame(machine, kernel, pages):
+    before = kernel.pmm_stats()["free_frames"]
+    d = machine.call("create_page_directory")
+    # Owned pages spread over several page tables, plus one borrowed frame.
+    for i in range(pages):
+        frame = machine.call("allocate_page")
+        va = 0x00400000 + i * 0x11000  # 300 pages reach over five page tables
+        assert machine.call("vmm_map", d, va, frame, PRESENT | WRITE | USER | OWNED) == 0
+    borrowed = machine.call("allocate_page")
+    machine.call("vmm_map", d, 0x70000000, borrowed, PRESENT)
+    machine.call("destroy_page_directory", d)
+    assert kernel.pmm_stats()["free_frames"] == before - 1, "all but the borrowed frame"
+    machine.call("free_page", borrowed)
+    assert kernel.pmm_stats()["free_frames"] == before
+
+
+def test_unmap_frees_an_owned_frame_only(machine, kernel):
+    before = kernel.pmm_stats()["free_frames"]
+    owned, borrowed = machine.call("allocate_page"), machine.call("allocate_page")
+    machine.call("map_page", USER_VA, owned, PRESENT | OWNED)
+    machine.call("map_page", USER_VA + PAGE, borrowed, PRESENT)
+    machine.call("unmap_page", USER_VA)
+    machine.call("unmap_page", USER_VA + PAGE)
+    free = kernel.pmm_stats()["free_frames"]
+    # The page table created for USER_VA stays until the directory goes.
+    assert free == before - 1 - 1, "the page table and the borrowed frame remain"
+
+
+def test_the_cpu_sets_accessed_and_dirty(machine):
+    frame = machine.call("allocate_page")
+    machine.call("map_page", USER_VA, frame, PRESENT | WRITE)
+    assert not machine.translate(USER_VA).pte.raw & (ACCESSED | DIRTY)
+    machine.call("agent_probe_read", USER_VA)
+    assert machine.translate(USER_VA).pte.raw & ACCESSED
+    assert not machine.translate(USER_VA).pte.raw & DIRTY
+    machine.call("agent_probe_write", USER_VA, 1)
+    assert machine.translate(USER_VA).pte.raw & DIRTY
