@@ -12,6 +12,7 @@ scratch drive holds the savevm snapshots.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -156,7 +157,8 @@ def _snapshot_drive(run_dir: Path, qemu_img: str) -> None:
     costs microseconds, qemu-img ~10 ms)."""
     template = _qcow2_template.get(qemu_img)
     if template is None or not template.exists():
-        template = run_dir.parent / "template.qcow2"
+        tag = hashlib.sha1(qemu_img.encode()).hexdigest()[:10]  # one per qemu-img binary
+        template = run_dir.parent / f"template-{tag}.qcow2"
         subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", str(template), "64M"],
                        check=True, capture_output=True)
         _qcow2_template[qemu_img] = template

@@ -1,5 +1,6 @@
 """The page-table walker on synthetic page tables (no QEMU)."""
 
+import itertools
 import struct
 
 import pytest
@@ -7,8 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness import paging
-from harness.paging import (ACCESSED, DIRTY, GLOBAL, PRESENT, PS, USER, WRITE, Entry, Region,
-                            walk)
+from harness.paging import ACCESSED, DIRTY, GLOBAL, PRESENT, PS, USER, WRITE, Entry, Region, walk
 
 
 class FakeMemory:
@@ -80,7 +80,8 @@ class TestWalk:
         t = aspace.translate(0x00401234)
         assert t.pa == 0x00abc234 and t.user and t.write
         assert aspace.translate(0x00402000).pa is None
-        assert aspace.translate(0x80000000).pa is None and not aspace.translate(0x80000000).pde.present
+        far = aspace.translate(0x80000000)
+        assert far.pa is None and not far.pde.present
         assert "PDX 1 PTX 1" in str(t)
 
     def test_large_pages_only_with_pse(self):
@@ -89,7 +90,7 @@ class TestWalk:
         assert [m.size for m in with_pse.mappings()] == [4 << 20]
 
     def test_mappings_in_order_with_effective_rights(self):
-        mem, aspace = space([(0x3000, 0x9000, PRESENT | USER), (0x1000, 0x8000, PRESENT | WRITE)])
+        _mem, aspace = space([(0x3000, 0x9000, PRESENT | USER), (0x1000, 0x8000, PRESENT | WRITE)])
         maps = list(aspace.mappings())
         assert [(m.va, m.pa) for m in maps] == [(0x1000, 0x8000), (0x3000, 0x9000)]
         assert maps[1].user and not maps[1].write
@@ -134,7 +135,7 @@ class TestRegions:
         for r in regions:
             for va in range(r.start, r.end, 4096):
                 assert (maps[va].user, maps[va].write) == (r.user, r.write)
-        for a, b in zip(regions, regions[1:], strict=False):
+        for a, b in itertools.pairwise(regions):
             assert a.end < b.start or (a.user, a.write) != (b.user, b.write)
 
 
