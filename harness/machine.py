@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import build, paging, procutil, rundir, timeouts
+from harness import build, procutil, rundir, timeouts
+from harness.calls import CallsMixin
 from harness.console import Console
 from harness.errors import (
     BootError,
-    CallStopped,
     ConfigError,
     GdbError,
     GuestPanic,
@@ -39,12 +39,8 @@ from harness.errors import (
 from harness.mi import MiClient, StopEvent, mi_quote
 from harness.physmem import GuestRam
 from harness.qemu import EXIT_PANIC, GUEST_EXITS, Qemu, QemuConfig, find_binary
+from harness.state import StateMixin
 
-CR4_PSE = 0x10
-# The kernel's call gate for harness calls (firmware/kernel/agent_call.S).
-CALL_TRAMPOLINE = "agent_call_trampoline"
-CALL_DONE = "agent_call_done"
-CALL_RESULT = "agent_call_result"
 GDB_HINT = "install it with: sudo apt-get install gdb (or pass --gdb with its path)"
 
 # Settings for a bare-metal i386 target behind QEMU's gdbstub.
@@ -64,33 +60,12 @@ GDB_SETUP = (
     "-gdb-set print pretty off",
 )
 
-# What registers() returns when no names are given: the integer state a person
-# debugging the kernel looks at (not x87/SSE/MMX or sub-registers).
-CORE_REGISTERS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags",
-                  "cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base", "cr0", "cr2",
-                  "cr3", "cr4", "efer")
-
-_VALUE_NUMBER = re.compile(r"^(?:\([^)]*\)\s*)?(-?(?:0x[0-9a-fA-F]+|\d+))")
-
-
-def parse_gdb_int(value: str) -> int:
-    """An integer from a GDB value: "5", "-3", "0xc0100000", "(void *) 0x1000",
-    "0xc0101234 <kmain+4>", "65 'A'", "true"."""
-    value = value.strip()
-    if value in ("true", "false"):
-        return int(value == "true")
-    m = _VALUE_NUMBER.match(value)
-    if not m:
-        raise ValueError(f"not an integer value: {value!r}")
-    return int(m.group(1), 0)
-
-
 def location(where: str | int) -> str:
     """A breakpoint location for an exact address: a symbol or a number."""
     return f"*{where:#x}" if isinstance(where, int) else f"*{where}"
 
 
-class Machine:
+class Machine(CallsMixin, StateMixin):
     """A booted (or booting) machine.  Use :meth:`boot`, or construct and
     :meth:`start`; always :meth:`close` (or use ``with``)."""
 
@@ -336,242 +311,6 @@ class Machine:
 
     def delete_breakpoint(self, number: int) -> None:
         self._require("delete a breakpoint").command(f"-break-delete {number}")
-
-    # -- inferior calls and expressions ------------------------------------------------
-
-    def evaluate(self, expression: str, timeout: float | None = None) -> str:
-        """Evaluate a C expression in GDB; returns GDB's text of the value."""
-        gdb = self._require(f"evaluate {expression}")
-        return gdb.command(f"-data-evaluate-expression {mi_quote(expression)}",
-                           timeout).payload.get("value", "")
-
-    def call(self, function: str | int, *args: int, timeout: float | None = None) -> int | None:
-        """Call a kernel function with integer arguments; returns its result
-        (signed if the function returns a signed type, None for void).
-
-        The call goes through the kernel's agent_call_trampoline rather than
-        GDB's inferior-call machinery, which restores every register after the
-        call, CR3 included: here a callee that switches address spaces leaves
-        them switched, as a call from kernel code would.  EAX, ECX, EDX, EFLAGS,
-        EIP and ESP are restored.  A breakpoint inside the callee raises
-        CallStopped; ``cont()`` later finishes the call.  A call that does not
-        return in time is interrupted, the registers restored, and
-        GuestTimeout raised."""
-        self._require(f"call {function}")
-        if self._pending_call is not None:
-            raise TargetStateError(f"cannot call {function}: the call to "
-                                   f"{self._pending_call[1]} has not finished (cont() ends it)")
-        regs = self.registers("eip", "esp", "eax", "ecx", "edx", "eflags", "cs")
-        if regs["cs"] & 3:
-            raise TargetStateError(f"cannot call {function}: the CPU is in user mode "
-                                   f"(cs={regs['cs']:#x}); stop it in the kernel first")
-        name = function if isinstance(function, str) else f"{function:#x}"
-        address = self.symbol(function) if isinstance(function, str) else function
-        frame = [address, 4 * len(args), *(a & 0xFFFFFFFF for a in args), regs["eip"]]
-        esp = regs["esp"] - 4 * len(frame)
-        self._ensure_call_breakpoint()
-        self.write(esp, b"".join(v.to_bytes(4, "little") for v in frame))
-        self.write_registers(esp=esp, eip=self.symbol(CALL_TRAMPOLINE))
-        self._pending_call = (regs, name)
-        timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
-        try:
-            stop = self.cont(timeout=timeout)
-        except GuestTimeout as exc:
-            self._abandon_call()
-            raise GuestTimeout(f"{name}() did not return within {timeout:.1f} s; it was "
-                               "interrupted and the registers restored",
-                               serial_tail=exc.serial_tail, mi_tail=exc.mi_tail) from None
-        if self._pending_call is not None:  # stopped somewhere inside the callee
-            raise CallStopped(f"{name}() stopped at {stop.addr and hex(stop.addr)} "
-                              f"({stop.reason}) before returning", stop=stop,
-                              serial_tail=self._serial_tail(), mi_tail=self._mi_tail())
-        return self._typed_result(name, self.last_call_result)
-
-    def _ensure_call_breakpoint(self) -> None:
-        if self._call_breakpoint is None:
-            self._call_breakpoint = self.break_at(CALL_DONE)
-
-    def _after_stop(self, stop: StopEvent) -> None:
-        """A stop at agent_call_done ends the pending call: read its result and
-        put EIP/ESP back as they were before it."""
-        if self._pending_call is None or stop.addr != self.symbol(CALL_DONE):
-            return
-        regs, _ = self._pending_call
-        self._pending_call = None
-        self.write_registers(eip=regs["eip"], esp=regs["esp"])
-        self.last_call_result = self.read_u32(self.symbol(CALL_RESULT))
-
-    def _abandon_call(self) -> None:
-        regs, _ = self._pending_call
-        self._pending_call = None
-        self.write_registers(**{r: regs[r] for r in ("eip", "esp", "eax", "ecx", "edx", "eflags")})
-
-    def _typed_result(self, function: str, value: int) -> int | None:
-        """Interpret the raw EAX by the function's declared return type."""
-        if function not in self._return_types:
-            kind = "unsigned"
-            if not function.startswith("0x"):
-                text = self.gdb.console(f"whatis {function}")
-                ret = text.partition("=")[2].split("(")[0].strip()
-                if ret == "void":
-                    kind = "void"
-                elif ret in ("int", "long", "int32_t", "long int", "signed char", "short",
-                             "int8_t", "int16_t", "ssize_t"):
-                    kind = "signed"
-            self._return_types[function] = kind
-        kind = self._return_types[function]
-        if kind == "void":
-            return None
-        if kind == "signed" and value & 0x80000000:
-            return value - (1 << 32)
-        return value
-
-    def symbol(self, name: str) -> int:
-        """Address of a kernel symbol (cached)."""
-        if name not in self._symbols:
-            self._symbols[name] = parse_gdb_int(self.evaluate(f"(unsigned int)&{name}"))
-        return self._symbols[name]
-
-    # -- registers ---------------------------------------------------------------------
-
-    def _register_numbers(self) -> dict[str, int]:
-        if not self._reg_numbers:
-            names = self._require("read registers").command(
-                "-data-list-register-names").payload["register-names"]
-            self._reg_numbers = {n: i for i, n in enumerate(names) if n}
-        return self._reg_numbers
-
-    def registers(self, *names: str) -> dict[str, int]:
-        """Current values of the named registers (CORE_REGISTERS when none are
-        named), including cr0, cr2, cr3 and cr4."""
-        numbers = self._register_numbers()
-        wanted = names or tuple(n for n in CORE_REGISTERS if n in numbers)
-        unknown = [n for n in wanted if n not in numbers]
-        if unknown:
-            raise KeyError(f"unknown register(s) {unknown}; this target has {sorted(numbers)}")
-        gdb = self._require("read registers")
-        index = " ".join(str(numbers[n]) for n in wanted)
-        values = gdb.command(f"-data-list-register-values --skip-unavailable x {index}"
-                             ).payload["register-values"]
-        by_number = {int(v["number"]): v["value"] for v in values}
-        out = {}
-        for name in wanted:
-            value = by_number.get(numbers[name])
-            if value is None:
-                continue
-            try:
-                out[name] = parse_gdb_int(value)
-            except ValueError:
-                if names:  # asked for by name: say why it cannot be an int
-                    raise KeyError(f"register {name} is not an integer ({value[:40]}...)") from None
-        return out
-
-    def reg(self, name: str) -> int:
-        return self.registers(name)[name]
-
-    def set_reg(self, name: str, value: int) -> None:
-        self.write_registers(**{name: value})
-
-    def write_registers(self, **values: int) -> None:
-        """Write registers of the stopped CPU in one command.  Raw registers,
-        whatever frame GDB has selected (``$eip = ...`` in an expression would
-        write the selected frame's saved PC instead when it is not frame 0)."""
-        numbers = self._register_numbers()
-        unknown = [n for n in values if n not in numbers]
-        if unknown:
-            raise KeyError(f"unknown register(s) {unknown}")
-        pairs = " ".join(f"{numbers[n]} {v & 0xFFFFFFFF:#x}" for n, v in values.items())
-        self._require("write registers").command(f"-data-write-register-values x {pairs}")
-
-    # -- memory ------------------------------------------------------------------------
-
-    def read(self, addr: int, size: int) -> bytes:
-        """Read guest-virtual memory (through the current page tables)."""
-        gdb = self._require("read memory")
-        payload = gdb.command(f"-data-read-memory-bytes {addr:#x} {size}").payload
-        data = b"".join(bytes.fromhex(chunk["contents"]) for chunk in payload["memory"])
-        if len(data) != size:
-            raise GdbError(f"read of {size} bytes at {addr:#x} returned {len(data)} "
-                           "(part of the range is unmapped)", serial_tail=self._serial_tail())
-        return data
-
-    def write(self, addr: int, data: bytes) -> None:
-        """Write guest-virtual memory (GDB's debug access ignores page protections)."""
-        self._require("write memory").command(f"-data-write-memory-bytes {addr:#x} {data.hex()}")
-
-    def read_u32(self, addr: int) -> int:
-        return int.from_bytes(self.read(addr, 4), "little")
-
-    def write_u32(self, addr: int, value: int) -> None:
-        self.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
-
-    def _physical_mode(self, on: bool) -> None:
-        out = self._require("switch to physical memory").console(
-            f"maintenance packet Qqemu.PhyMemMode:{int(on)}")
-        if '"OK"' not in out:
-            raise GdbError(f"QEMU refused physical memory mode: {out.strip()}",
-                           mi_tail=self._mi_tail())
-
-    def read_phys(self, addr: int, size: int) -> bytes:
-        """Read guest-physical memory: from the mapped RAM file when the range is
-        plain RAM, else through GDB in QEMU's physical-memory mode."""
-        self._require("read physical memory")
-        if self.ram is not None and self.ram.covers(addr, size):
-            return self.ram.read(addr, size)
-        self._physical_mode(True)
-        try:
-            return self.read(addr, size)
-        finally:
-            self._physical_mode(False)
-
-    def write_phys(self, addr: int, data: bytes) -> None:
-        """Write guest-physical memory through GDB (so QEMU drops any code it
-        translated from those bytes; it does not flush the guest's TLB)."""
-        self._physical_mode(True)
-        try:
-            self.write(addr, data)
-        finally:
-            self._physical_mode(False)
-
-    def read_phys_u32(self, addr: int) -> int:
-        return int.from_bytes(self.read_phys(addr, 4), "little")
-
-    def write_phys_u32(self, addr: int, value: int) -> None:
-        self.write_phys(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
-
-    # -- page tables (harness/paging.py on this machine's physical memory) ----------------
-
-    def address_space(self, cr3: int | None = None) -> paging.AddressSpace:
-        """Walk the address space of ``cr3`` (default: the current one)."""
-        regs = self.registers("cr3", "cr4")
-        return paging.walk(self, regs["cr3"] if cr3 is None else cr3,
-                           pse=bool(regs["cr4"] & CR4_PSE))
-
-    def translate(self, va: int, cr3: int | None = None) -> paging.Translation:
-        """Each level of the walk for ``va``."""
-        return self.address_space(cr3).translate(va)
-
-    def pte_address(self, va: int, cr3: int | None = None) -> int:
-        """Physical address of the entry that maps ``va`` (the PDE for a 4 MiB
-        page); KeyError when no page table covers it."""
-        t = self.translate(va, cr3)
-        if t.pte is None:
-            if not t.pde.present:
-                raise KeyError(f"no page table covers {va:#x}")
-            directory = (self.reg("cr3") if cr3 is None else cr3) & paging.FRAME_MASK
-            return directory + paging.pdx(va) * 4
-        return t.pde.frame + paging.ptx(va) * 4
-
-    def write_pte(self, va: int, value: int, cr3: int | None = None) -> None:
-        """Overwrite the entry mapping ``va``.  Like any write to a page table,
-        this does not flush the TLB: the kernel's old translation may stay."""
-        self.write_phys_u32(self.pte_address(va, cr3), value)
-
-    def page_map_text(self) -> str:
-        """The current address space as a region map (for artifacts)."""
-        aspace = self.address_space()
-        return (f"cr3 {aspace.cr3:#010x}, {aspace.page_tables()} page tables\n"
-                + paging.format_regions(aspace.regions(split_global=True)) + "\n")
 
     # -- snapshots -----------------------------------------------------------------------
 

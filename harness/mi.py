@@ -294,6 +294,21 @@ def parse_simple_result(line: str) -> dict[str, Any] | None:
     return None
 
 
+_VALUE_NUMBER = re.compile(r"^(?:\([^)]*\)\s*)?(-?(?:0x[0-9a-fA-F]+|\d+))")
+
+
+def parse_gdb_int(value: str) -> int:
+    """An integer from a GDB value: "5", "-3", "0xc0100000", "(void *) 0x1000",
+    "0xc0101234 <kmain+4>", "65 'A'", "true"."""
+    value = value.strip()
+    if value in ("true", "false"):
+        return int(value == "true")
+    m = _VALUE_NUMBER.match(value)
+    if not m:
+        raise ValueError(f"not an integer value: {value!r}")
+    return int(m.group(1), 0)
+
+
 def mi_quote(text: str) -> str:
     """Quote a string as an MI c-string argument."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

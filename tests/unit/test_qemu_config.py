@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError, ToolMissingError
-from harness.machine import location, parse_gdb_int
+from harness.machine import location
+from harness.mi import parse_gdb_int
 from harness.qemu import QemuConfig, build_argv, find_binary, parse_memory
 
 

@@ -1,0 +1,115 @@
+"""Calling kernel functions from the harness, and evaluating expressions.
+
+Part of :class:`harness.machine.Machine` (a mixin: it relies on the machine's
+GDB connection and state checks).
+"""
+
+from __future__ import annotations
+
+from harness import timeouts
+from harness.errors import CallStopped, GuestTimeout, TargetStateError
+from harness.mi import StopEvent, mi_quote, parse_gdb_int
+
+# The kernel's call gate for harness calls (firmware/kernel/agent_call.S).
+CALL_TRAMPOLINE = "agent_call_trampoline"
+CALL_DONE = "agent_call_done"
+CALL_RESULT = "agent_call_result"
+SIGNED_TYPES = ("int", "long", "int32_t", "long int", "signed char", "short", "int8_t",
+                "int16_t", "ssize_t")
+
+
+class CallsMixin:
+    # -- inferior calls and expressions ------------------------------------------------
+
+    def evaluate(self, expression: str, timeout: float | None = None) -> str:
+        """Evaluate a C expression in GDB; returns GDB's text of the value."""
+        gdb = self._require(f"evaluate {expression}")
+        return gdb.command(f"-data-evaluate-expression {mi_quote(expression)}",
+                           timeout).payload.get("value", "")
+
+    def call(self, function: str | int, *args: int, timeout: float | None = None) -> int | None:
+        """Call a kernel function with integer arguments; returns its result
+        (signed if the function returns a signed type, None for void).
+
+        The call goes through the kernel's agent_call_trampoline rather than
+        GDB's inferior-call machinery, which restores every register after the
+        call, CR3 included: here a callee that switches address spaces leaves
+        them switched, as a call from kernel code would.  EAX, ECX, EDX, EFLAGS,
+        EIP and ESP are restored.  A breakpoint inside the callee raises
+        CallStopped; ``cont()`` later finishes the call.  A call that does not
+        return in time is interrupted, the registers restored, and
+        GuestTimeout raised."""
+        self._require(f"call {function}")
+        if self._pending_call is not None:
+            raise TargetStateError(f"cannot call {function}: the call to "
+                                   f"{self._pending_call[1]} has not finished (cont() ends it)")
+        regs = self.registers("eip", "esp", "eax", "ecx", "edx", "eflags", "cs")
+        if regs["cs"] & 3:
+            raise TargetStateError(f"cannot call {function}: the CPU is in user mode "
+                                   f"(cs={regs['cs']:#x}); stop it in the kernel first")
+        name = function if isinstance(function, str) else f"{function:#x}"
+        address = self.symbol(function) if isinstance(function, str) else function
+        frame = [address, 4 * len(args), *(a & 0xFFFFFFFF for a in args), regs["eip"]]
+        esp = regs["esp"] - 4 * len(frame)
+        self._ensure_call_breakpoint()
+        self.write(esp, b"".join(v.to_bytes(4, "little") for v in frame))
+        self.write_registers(esp=esp, eip=self.symbol(CALL_TRAMPOLINE))
+        self._pending_call = (regs, name)
+        timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
+        try:
+            stop = self.cont(timeout=timeout)
+        except GuestTimeout as exc:
+            self._abandon_call()
+            raise GuestTimeout(f"{name}() did not return within {timeout:.1f} s; it was "
+                               "interrupted and the registers restored",
+                               serial_tail=exc.serial_tail, mi_tail=exc.mi_tail) from None
+        if self._pending_call is not None:  # stopped somewhere inside the callee
+            raise CallStopped(f"{name}() stopped at {stop.addr and hex(stop.addr)} "
+                              f"({stop.reason}) before returning", stop=stop,
+                              serial_tail=self._serial_tail(), mi_tail=self._mi_tail())
+        return self._typed_result(name, self.last_call_result)
+
+    def _ensure_call_breakpoint(self) -> None:
+        if self._call_breakpoint is None:
+            self._call_breakpoint = self.break_at(CALL_DONE)
+
+    def _after_stop(self, stop: StopEvent) -> None:
+        """A stop at agent_call_done ends the pending call: read its result and
+        put EIP/ESP back as they were before it."""
+        if self._pending_call is None or stop.addr != self.symbol(CALL_DONE):
+            return
+        regs, _ = self._pending_call
+        self._pending_call = None
+        self.write_registers(eip=regs["eip"], esp=regs["esp"])
+        self.last_call_result = self.read_u32(self.symbol(CALL_RESULT))
+
+    def _abandon_call(self) -> None:
+        regs, _ = self._pending_call
+        self._pending_call = None
+        self.write_registers(**{r: regs[r] for r in ("eip", "esp", "eax", "ecx", "edx", "eflags")})
+
+    def _typed_result(self, function: str, value: int) -> int | None:
+        """Interpret the raw EAX by the function's declared return type."""
+        if function not in self._return_types:
+            kind = "unsigned"
+            if not function.startswith("0x"):
+                text = self.gdb.console(f"whatis {function}")
+                ret = text.partition("=")[2].split("(")[0].strip()
+                if ret == "void":
+                    kind = "void"
+                elif ret in SIGNED_TYPES:
+                    kind = "signed"
+            self._return_types[function] = kind
+        kind = self._return_types[function]
+        if kind == "void":
+            return None
+        if kind == "signed" and value & 0x80000000:
+            return value - (1 << 32)
+        return value
+
+    def symbol(self, name: str) -> int:
+        """Address of a kernel symbol (cached)."""
+        if name not in self._symbols:
+            self._symbols[name] = parse_gdb_int(self.evaluate(f"(unsigned int)&{name}"))
+        return self._symbols[name]
+
