@@ -8,6 +8,7 @@
 #include "kernel/serial.h"
 #include "kernel/trap.h"
 #include "mm/fault.h"
+#include "mm/heap.h"
 #include "mm/pmm.h"
 #include "mm/vmm.h"
 
@@ -35,6 +36,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   fault_init();
   memory_init();
   vmm_init();
+  heap_init();
 
   kprintf("READY\n");
   kernel_ready();

@@ -1,0 +1,180 @@
+/* The kmalloc family: dispatch between slabs and the large region, the
+ * checks and reports they share, statistics, leak reports, heap_check. */
+#include "mm/heap.h"
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
+#include "kernel/kprintf.h"
+#include "lib/string.h"
+#include "memlayout.h"
+#include "mm/fault.h"
+#include "mm/heap_internal.h"
+#include "mm/slab.h"
+#include "mm/pmm.h"
+#include "mm/vmm.h"
+
+struct heap_stats heap_stats;
+bool heap_debug_full;
+uint32_t heap_epoch = 1;
+
+static const char *const error_names[HEAP_ERR_COUNT] = {
+    [HEAP_ERR_DOUBLE_FREE] = "double-free",
+    [HEAP_ERR_INVALID_POINTER] = "invalid-pointer",
+    [HEAP_ERR_INTERIOR_POINTER] = "interior-pointer",
+    [HEAP_ERR_RED_ZONE] = "red-zone",
+    [HEAP_ERR_HEADER_CORRUPT] = "header-corrupt",
+    [HEAP_ERR_USE_AFTER_FREE] = "use-after-free",
+};
+
+void heap_init(void) {
+  const char *mode = cmdline_get("heap_debug");
+  heap_debug_full = mode && strcmp(mode, "full") == 0;
+  if (mode && !heap_debug_full && strcmp(mode, "off") != 0)
+    kprintf("CMDLINE bad=heap_debug value=\"%s\" expected=full|off\n", mode);
+  slab_init();
+  kprintf("HEAP base=%p slabs=%p large=%p limit=%p debug=%s\n", (void *)KHEAP_BASE,
+          (void *)SLAB_BASE, (void *)LARGE_BASE, (void *)LARGE_LIMIT,
+          heap_debug_full ? "full" : "default");
+}
+
+void heap_report(enum heap_error kind, const void *addr, vaddr_t caller, uint32_t size) {
+  heap_stats.errors[kind]++;
+  heap_stats.last_error_caller = caller;
+  if (size) kprintf("HEAP error=%s addr=%p caller=%p size=%u\n", error_names[kind], addr,
+                    (void *)caller, size);
+  else kprintf("HEAP error=%s addr=%p caller=%p\n", error_names[kind], addr, (void *)caller);
+}
+
+void heap_check_fail(const char *what, const void *addr) {
+  kprintf("HEAP check=fail what=%s addr=%p\n", what, addr);
+}
+
+/* Backs [start, end) with fresh frames where nothing is mapped yet.  On
+ * failure what was mapped stays mapped (it lies in free heap space). */
+bool heap_map_range(vaddr_t start, vaddr_t end) {
+  for (vaddr_t va = ALIGN_DOWN(start, PAGE_SIZE); va < end; va += PAGE_SIZE) {
+    if (vmm_lookup(&kernel_page_directory, va, NULL, NULL) == 0) continue;
+    paddr_t frame = (paddr_t)allocate_page();
+    if (!frame) return false;
+    if (vmm_map(&kernel_page_directory, va, frame, PAGE_WRITE | PAGE_OWNED) != 0) {
+      free_page((void *)frame);
+      return false;
+    }
+    heap_stats.bytes_mapped += PAGE_SIZE;
+  }
+  heap_stats.peak_mapped = MAX(heap_stats.peak_mapped, heap_stats.bytes_mapped);
+  return true;
+}
+
+void heap_unmap_range(vaddr_t start, vaddr_t end) {
+  for (vaddr_t va = ALIGN_DOWN(start, PAGE_SIZE); va < end; va += PAGE_SIZE)
+    if (vmm_lookup(&kernel_page_directory, va, NULL, NULL) == 0) {
+      vmm_unmap(&kernel_page_directory, va, NULL); /* PAGE_OWNED: the frame is freed */
+      heap_stats.bytes_mapped -= PAGE_SIZE;
+    }
+}
+
+static __attribute__((noinline)) void *alloc_large(size_t size, vaddr_t caller) {
+  void *p = size ? large_alloc(size, 16, caller) : NULL;
+  if (!p && size) heap_stats.failed_allocations++;
+  return p;
+}
+
+static inline __attribute__((always_inline)) void *alloc(size_t size, vaddr_t caller) {
+  if (__builtin_expect(size - 1 < HEAP_SMALL_MAX, 1)) { /* 1..HEAP_SMALL_MAX; 0 wraps */
+    void *p = slab_alloc(size, caller);
+    if (__builtin_expect(!p, 0)) heap_stats.failed_allocations++;
+    return p;
+  }
+  return alloc_large(size, caller);
+}
+
+void *kmalloc(size_t size) { return alloc(size, CALLER()); }
+
+void *kmalloc_aligned(size_t size) {
+  if (size == 0) return NULL;
+  void *p = large_alloc(size, PAGE_SIZE, CALLER());
+  if (!p) heap_stats.failed_allocations++;
+  return p;
+}
+
+void *kcalloc(size_t num, size_t size) {
+  if (size && num > SIZE_MAX / size) return NULL; /* num * size overflows */
+  void *p = alloc(num * size, CALLER());
+  if (p) memset(p, 0, num * size);
+  return p;
+}
+
+static __attribute__((noinline)) void free_other(void *ptr, vaddr_t caller) {
+  if (!ptr) return;
+  if (large_owns(ptr)) large_free(ptr, caller);
+  else heap_report(HEAP_ERR_INVALID_POINTER, ptr, caller, 0);
+}
+
+static inline __attribute__((always_inline)) void free_from(void *ptr, vaddr_t caller) {
+  if (__builtin_expect(slab_owns(ptr), 1)) slab_free(ptr, caller);
+  else free_other(ptr, caller);
+}
+
+void kfree(void *ptr) { free_from(ptr, CALLER()); }
+
+/* The bytes a live block of ours may hold; 0 (after a report) for anything
+ * else, which krealloc then refuses. */
+static uint32_t live_capacity(void *ptr, vaddr_t caller) {
+  if (slab_owns(ptr) || large_owns(ptr)) {
+    uint32_t word;
+    if (IS_ALIGNED((vaddr_t)ptr, 16) &&
+        probe_read32((vaddr_t)&header_of(ptr)->canary, &word) == 0 &&
+        (word == canary(CANARY_LIVE, ptr) || word == canary(CANARY_LIVE_DEBUG, ptr)))
+      return slab_owns(ptr) ? slab_capacity(ptr) - REDZONE_BYTES : large_capacity(ptr);
+  }
+  free_from(ptr, caller); /* not ours, or not live: kfree's checks report why */
+  return 0;
+}
+
+void *krealloc(void *ptr, size_t size) {
+  vaddr_t caller = CALLER();
+  if (!ptr) return alloc(size, caller);
+  if (size == 0) {
+    free_from(ptr, caller);
+    return NULL;
+  }
+  uint32_t capacity = live_capacity(ptr, caller);
+  if (!capacity) return NULL;
+  uint32_t old = header_of(ptr)->size;
+  if (size <= capacity && (large_owns(ptr) || size > HEAP_SMALL_MAX / 2 ||
+                           size >= capacity / 2)) { /* fits where it is */
+    if (large_owns(ptr)) {
+      large_resize(ptr, size); /* cannot fail: no growth */
+    } else {
+      header_of(ptr)->size = size;
+      *(uint32_t *)((uint8_t *)ptr + size) = REDZONE_PATTERN;
+    }
+    return ptr;
+  }
+  if (large_owns(ptr) && size > HEAP_SMALL_MAX && large_resize(ptr, size)) return ptr;
+  void *fresh = alloc(size, caller);
+  if (!fresh) return NULL; /* the old block is untouched */
+  memcpy(fresh, ptr, MIN(old, size));
+  free_from(ptr, caller);
+  return fresh;
+}
+
+void heap_update_stats(void) {
+  heap_stats.bytes_requested = heap_stats.bytes_in_use = heap_stats.live_blocks = 0;
+  slab_stats();
+  large_stats();
+}
+
+int heap_check(void) {
+  int rc = slab_check();
+  return rc ? rc : large_check();
+}
+
+uint32_t heap_mark(void) { return ++heap_epoch; }
+
+uint32_t heap_leak_report(uint32_t mark) {
+  uint32_t bytes = 0;
+  uint32_t count = slab_leaks(mark, &bytes) + large_leaks(mark, &bytes);
+  kprintf("LEAKS count=%u bytes=%u since=%u\n", count, bytes, mark);
+  return count;
+}
