@@ -194,7 +194,25 @@ def bench_vmm(cfg: QemuConfig, out: Results, pairs: int = 2000, walks: int = 30)
     out["pt_walk_ms"] = round(statistics.median(samples), 2)
 
 
-GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm")
+HEAP_SIZES = (16, 64, 256, 1024, 2048, 8192, 65536)
+
+
+def bench_heap(cfg: QemuConfig, out: Results, pairs: int = 2000) -> None:
+    """heap_pair_insns: instructions per kmalloc+kfree pair by size, on a heap
+    in use (-icount).  heap_footprint_ratio: the 50 000-operation fixed-seed
+    workload's peak bytes mapped over peak bytes live.  Production checks on."""
+    pool = MachinePool()
+    machine = pool.boot_to_ready(replace(cfg, memory="128M", icount=True))
+    try:
+        out["heap_pair_insns"] = {str(size): round(machine.call(
+            "bench_heap_pairs", size, pairs) / pairs, 1) for size in HEAP_SIZES}
+        ratio = machine.call("bench_heap_footprint", 12345, 50000, timeout=600)
+        out["heap_footprint_ratio"] = round(ratio / 1000, 3)
+    finally:
+        pool.close_machine(machine)
+
+
+GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "heap")
 
 
 def run(only: set[str] | None = None) -> Results:
@@ -224,6 +242,8 @@ def run(only: set[str] | None = None) -> Results:
         bench_pmm(cfg, out)
     if "vmm" in wanted:
         bench_vmm(cfg, out)
+    if "heap" in wanted:
+        bench_heap(cfg, out)
     return out
 
 

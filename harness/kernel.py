@@ -172,6 +172,19 @@ class Kernel:
         data = self.m.read(out, 8)
         return int.from_bytes(data[:4], "little"), int.from_bytes(data[4:], "little")
 
+    # -- kernel heap -------------------------------------------------------------------
+
+    def heap_stats(self) -> dict:
+        """heap_stats after heap_update_stats() (the walked figures are fresh)."""
+        self.m.call("heap_update_stats")
+        return self.read_struct("heap_stats", "heap_stats")
+
+    def heap_error_counts(self) -> dict[str, int]:
+        """The heap's error counters by kind name (double-free, red-zone...)."""
+        names = self._enum("heap_error", "HEAP_ERR_")
+        counts = self.read_struct("heap_stats", "heap_stats")["errors"]
+        return {name: counts[i] for i, name in enumerate(names) if name != "count"}
+
     # -- page faults -------------------------------------------------------------------
 
     def fault_stats(self) -> dict:

@@ -4,6 +4,7 @@
 #include "arch/i386/cpu.h"
 #include "kernel/panic.h"
 #include "mm/fault.h"
+#include "mm/heap.h"
 #include "mm/pmm.h"
 #include "mm/vmm.h"
 #include "types.h"
@@ -120,3 +121,41 @@ HARNESS_VISIBLE int agent_probe_write(uint32_t va, uint32_t value) {
 HARNESS_VISIBLE void agent_invlpg(uint32_t va) { invlpg(va); }
 
 HARNESS_VISIBLE void agent_reload_cr3(void) { write_cr3(read_cr3()); }
+
+/* -- kernel heap -------------------------------------------------------------- */
+
+/* The heap API from known call sites, so tests can check reported callers
+ * and leak reports name them. */
+HARNESS_VISIBLE void *agent_kmalloc(uint32_t size) { return kmalloc(size); }
+HARNESS_VISIBLE void agent_kfree(void *p) { kfree(p); }
+HARNESS_VISIBLE void *agent_krealloc(void *p, uint32_t size) { return krealloc(p, size); }
+
+/* A pointer into this function's own stack frame: never a heap block. */
+HARNESS_VISIBLE void agent_kfree_stack_address(void) {
+  volatile uint32_t local = 0;
+  kfree((void *)&local);
+}
+
+/* Allocates blocks of `size` until kmalloc fails, chaining them through their
+ * first word (head in agent_heap_chain); returns how many. */
+void *agent_heap_chain;
+
+HARNESS_VISIBLE uint32_t agent_heap_exhaust(uint32_t size) {
+  uint32_t count = 0;
+  for (void **p; (p = kmalloc(size)) != NULL; count++) {
+    *p = agent_heap_chain;
+    agent_heap_chain = p;
+  }
+  return count;
+}
+
+HARNESS_VISIBLE uint32_t agent_heap_release(void) {
+  uint32_t count = 0;
+  while (agent_heap_chain) {
+    void **p = agent_heap_chain;
+    agent_heap_chain = *p;
+    kfree(p);
+    count++;
+  }
+  return count;
+}

@@ -4,6 +4,7 @@
 #include "kernel/cmdline.h"
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
+#include "kernel/panic.h"
 #include "lib/string.h"
 #include "memlayout.h"
 #include "mm/fault.h"
@@ -48,18 +49,20 @@ void heap_check_fail(const char *what, const void *addr) {
   kprintf("HEAP check=fail what=%s addr=%p\n", what, addr);
 }
 
-/* Backs [start, end) with fresh frames where nothing is mapped yet.  On
- * failure what was mapped stays mapped (it lies in free heap space). */
+/* Backs [start, end) with fresh frames where nothing is mapped yet: all of
+ * it, or (without enough free frames) nothing.  Kernel page tables are
+ * preallocated, so frames for the pages are the only thing that can run out. */
 bool heap_map_range(vaddr_t start, vaddr_t end) {
-  for (vaddr_t va = ALIGN_DOWN(start, PAGE_SIZE); va < end; va += PAGE_SIZE) {
+  uint32_t missing = 0;
+  for (vaddr_t va = ALIGN_DOWN(start, PAGE_SIZE); va < end; va += PAGE_SIZE)
+    missing += vmm_lookup(&kernel_page_directory, va, NULL, NULL) != 0;
+  if (missing > pmm_stats.free_frames) return false;
+  for (vaddr_t va = ALIGN_DOWN(start, PAGE_SIZE); va < end && missing; va += PAGE_SIZE) {
     if (vmm_lookup(&kernel_page_directory, va, NULL, NULL) == 0) continue;
     paddr_t frame = (paddr_t)allocate_page();
-    if (!frame) return false;
-    if (vmm_map(&kernel_page_directory, va, frame, PAGE_WRITE | PAGE_OWNED) != 0) {
-      free_page((void *)frame);
-      return false;
-    }
+    ASSERT(frame && vmm_map(&kernel_page_directory, va, frame, PAGE_WRITE | PAGE_OWNED) == 0);
     heap_stats.bytes_mapped += PAGE_SIZE;
+    missing--;
   }
   heap_stats.peak_mapped = MAX(heap_stats.peak_mapped, heap_stats.bytes_mapped);
   return true;
@@ -163,6 +166,11 @@ void heap_update_stats(void) {
   heap_stats.bytes_requested = heap_stats.bytes_in_use = heap_stats.live_blocks = 0;
   slab_stats();
   large_stats();
+}
+
+void heap_trim(void) {
+  slab_trim();
+  large_trim();
 }
 
 int heap_check(void) {

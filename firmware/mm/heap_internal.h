@@ -78,7 +78,7 @@ extern uint32_t heap_epoch;
 
 /* heap.c */
 void heap_report(enum heap_error kind, const void *addr, vaddr_t caller, uint32_t size);
-bool heap_map_range(vaddr_t start, vaddr_t end);  /* maps missing pages; false: no frames */
+bool heap_map_range(vaddr_t start, vaddr_t end);  /* maps missing pages; false: no frames, none mapped */
 void heap_unmap_range(vaddr_t start, vaddr_t end); /* unmaps mapped pages, frees frames */
 void heap_check_fail(const char *what, const void *addr);
 
@@ -90,6 +90,7 @@ static inline bool slab_owns(const void *ptr) {
 uint32_t slab_capacity(const void *ptr); /* payload bytes of ptr's slot */
 int slab_check(void);
 void slab_stats(void);
+void slab_trim(void);
 uint32_t slab_leaks(uint32_t mark, uint32_t *bytes);
 
 /* heap_large.c */
@@ -103,4 +104,5 @@ bool large_resize(void *ptr, size_t size);
 uint32_t large_capacity(const void *ptr);
 int large_check(void);
 void large_stats(void);
+void large_trim(void);
 uint32_t large_leaks(uint32_t mark, uint32_t *bytes);

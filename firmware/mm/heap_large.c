@@ -224,14 +224,32 @@ static enum heap_error classify(const void *ptr) {
 
 /* Gives the interior pages of a big free block back (its tag, header and the
  * page holding the next block's start stay mapped). */
-static void release_interior(struct tag *t) {
-  vaddr_t keep = t == last ? TOP_KEEP : OVERHEAD + POISON_BYTES;
+static void release_pages(struct tag *t, vaddr_t keep) {
   vaddr_t from = ALIGN_UP((vaddr_t)t + keep, PAGE_SIZE);
   vaddr_t to = ALIGN_DOWN(end_of(t), PAGE_SIZE);
   if (t->size_flags & CLEAN) to = MIN(to, ALIGN_UP(*mapped_end(t), PAGE_SIZE));
   if (from < to) heap_unmap_range(from, to); /* page by page only where pages may be */
   *mapped_end(t) = MIN(*mapped_end(t), MAX(from, (vaddr_t)t + OVERHEAD));
   t->size_flags |= CLEAN;
+}
+
+static void release_interior(struct tag *t) {
+  release_pages(t, t == last ? TOP_KEEP : OVERHEAD + POISON_BYTES);
+}
+
+/* Every free page goes back, and a free block at the top goes altogether:
+ * the region shrinks to its last live block (to nothing when all is free). */
+void large_trim(void) {
+  for (struct tag *t = last ? (struct tag *)LARGE_BASE : NULL; t; t = next_of(t))
+    if (!(t->size_flags & USED)) release_pages(t, OVERHEAD + POISON_BYTES);
+  if (last && !(last->size_flags & USED)) {
+    struct tag *t = last;
+    bin_remove(t);
+    last = prev_of(t); /* in use: free blocks are never adjacent */
+    /* Not the page t starts in if the block before ends in it too. */
+    heap_unmap_range(ALIGN_UP((vaddr_t)t, PAGE_SIZE), top);
+    top = (vaddr_t)t;
+  }
 }
 
 void large_free(void *p, vaddr_t caller) {

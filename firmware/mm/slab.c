@@ -261,6 +261,12 @@ void slab_stats(void) {
   }
 }
 
+void slab_trim(void) {
+  FOR_EACH_SLAB(s) {
+    if (s->in_use == 0 && s->quarantined == 0) slab_release(&slab_classes[s->class_index], s);
+  }
+}
+
 uint32_t slab_leaks(uint32_t mark, uint32_t *bytes) {
   uint32_t count = 0;
   FOR_EACH_SLAB(s) {

@@ -76,6 +76,9 @@ void kfree(void *ptr);
  * and returns -EINVAL, or 0 (silently) when everything is consistent. */
 int heap_check(void);
 void heap_update_stats(void);
+/* Gives back everything the heap keeps mapped for speed: empty slabs (even
+ * the one each class keeps) and the free pages of the large region. */
+void heap_trim(void);
 
 /* Leak tracking: every live block records its caller and the epoch it was
  * allocated in.  heap_mark() starts a new epoch and returns it;

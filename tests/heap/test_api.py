@@ -1,0 +1,110 @@
+"""The kmalloc family's contract, through GDB inferior calls."""
+
+import pytest
+
+PAGE = 4096
+HEAP_BASE, HEAP_LIMIT = 0xF0000000, 0xFF000000
+
+
+@pytest.mark.parametrize("size", [1, 7, 8, 15, 16, 17, 100, 2048, 2049, 5000, 70000])
+def test_alignment_and_range(machine, size):
+    p = machine.call("kmalloc", size)
+    assert HEAP_BASE <= p < HEAP_LIMIT
+    assert p % (16 if size >= 16 else 8) == 0
+    machine.write(p, bytes([0xAB]) * size if size < 100000 else b"")
+    assert machine.read(p, min(size, 4096)) == bytes([0xAB]) * min(size, 4096)
+
+
+@pytest.mark.parametrize("size", [1, 100, 4096, 10000])
+def test_kmalloc_aligned_is_page_aligned(machine, size):
+    p = machine.call("kmalloc_aligned", size)
+    assert p % PAGE == 0 and HEAP_BASE <= p < HEAP_LIMIT
+    machine.write(p, b"\x5a" * min(size, 4096))
+    machine.call("kfree", p)
+
+
+def test_kmalloc_zero_is_null_and_kfree_null_is_a_no_op(machine, kernel):
+    before = kernel.heap_error_counts()
+    assert machine.call("kmalloc", 0) == 0
+    machine.call("kfree", 0)
+    assert kernel.heap_error_counts() == before
+
+
+def test_results_never_overlap(machine):
+    blocks = []
+    for size in (8, 24, 100, 600, 2000, 3000, 9000):
+        for _ in range(5):
+            blocks.append((machine.call("kmalloc", size), size))
+    spans = sorted(blocks)
+    for (a, sa), (b, _) in zip(spans, spans[1:], strict=False):
+        assert a + sa <= b
+
+
+def test_kcalloc_zeroes_and_refuses_overflow(machine):
+    p = machine.call("kmalloc", 256)
+    machine.write(p, b"\xff" * 256)
+    machine.call("kfree", p)  # the next kcalloc(256) reuses it
+    q = machine.call("kcalloc", 16, 16)
+    assert machine.read(q, 256) == bytes(256)
+    assert machine.call("kcalloc", 0x10000, 0x10001) == 0, "num * size overflows"
+    assert machine.call("kcalloc", 0xFFFFFFFF, 2) == 0
+
+
+def test_krealloc_keeps_contents_and_handles_null_and_zero(machine):
+    p = machine.call("kmalloc", 40)
+    machine.write(p, bytes(range(40)))
+    q = machine.call("krealloc", p, 3000)  # small to large: moves
+    assert machine.read(q, 40) == bytes(range(40))
+    r = machine.call("krealloc", q, 10)  # shrinks in place
+    assert r == q and machine.read(r, 10) == bytes(range(10))
+    assert machine.call("krealloc", 0, 64) != 0, "krealloc(NULL, n) is kmalloc"
+    assert machine.call("krealloc", r, 0) == 0, "krealloc(p, 0) frees"
+    mark = machine.console.mark()
+    machine.call("kfree", r)
+    assert machine.records("HEAP", since=mark)[0]["error"] == "double-free"
+
+
+def test_krealloc_grows_large_blocks_in_place(machine):
+    p = machine.call("kmalloc", 5000)
+    machine.write(p, b"x" * 5000)
+    assert machine.call("krealloc", p, 9000) == p, "the space after it is free"
+    assert machine.read(p, 5000) == b"x" * 5000
+
+
+def test_krealloc_of_a_foreign_pointer_is_refused(machine, kernel):
+    scratch = machine.symbol("agent_scratch")
+    before = machine.read(scratch, 16)
+    assert machine.call("krealloc", scratch, 64) == 0
+    assert kernel.heap_error_counts()["invalid-pointer"] == 1
+    assert machine.read(scratch, 16) == before
+
+
+def test_freed_memory_is_poisoned(machine):
+    p = machine.call("kmalloc", 64)
+    machine.write(p, b"\x00" * 64)
+    machine.call("kfree", p)
+    assert machine.read(p, 32) == b"\x6b" * 32
+
+
+@pytest.mark.machine(cmdline="heap_debug=full")
+def test_heap_debug_full_poisons_the_whole_block(machine):
+    p = machine.call("kmalloc", 500)
+    machine.write(p, b"\x00" * 500)
+    machine.call("kfree", p)
+    assert machine.read(p, 500) == b"\x6b" * 500
+    assert machine.call("kmalloc", 500) == p, "and hands it out again after checking it"
+
+
+def test_statistics_follow_allocations(machine, kernel):
+    before = kernel.heap_stats()
+    blocks = [machine.call("kmalloc", n) for n in (10, 100, 1000, 10000)]
+    during = kernel.heap_stats()
+    assert during["bytes_requested"] - before["bytes_requested"] == 11110
+    assert during["live_blocks"] - before["live_blocks"] == 4
+    assert during["bytes_in_use"] - before["bytes_in_use"] >= 11110
+    assert during["bytes_mapped"] >= during["bytes_in_use"]
+    for b in blocks:
+        machine.call("kfree", b)
+    after = kernel.heap_stats()
+    assert after["bytes_requested"] == before["bytes_requested"]
+    assert after["live_blocks"] == before["live_blocks"]

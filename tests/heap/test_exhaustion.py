@@ -1,0 +1,40 @@
+"""Out of memory: kmalloc returns NULL, the heap stays consistent, and once
+everything is freed (and trimmed) the PMM and the heap are back to baseline."""
+
+import pytest
+
+
+def baseline(machine, kernel):
+    machine.call("heap_trim")
+    stats = kernel.heap_stats()
+    return kernel.pmm_stats()["free_frames"], stats["bytes_mapped"], stats["live_blocks"]
+
+
+@pytest.mark.machine(memory="16M")
+@pytest.mark.parametrize("sizes", [(16,), (2048,), (12000,), (40, 700, 3000, 64, 9000)],
+                         ids=["small", "largest-slab", "large", "mixed"])
+def test_allocate_until_null_then_free_all(machine, kernel, sizes):
+    before = baseline(machine, kernel)
+    total = 0
+    for size in sizes:  # one size after another: each fills what the last left
+        total += machine.call("agent_heap_exhaust", size, timeout=60)
+        assert machine.call("kmalloc", size) == 0, "exhausted: NULL"
+    assert total > 0
+    assert machine.call("heap_check") == 0, "consistent while full"
+    assert kernel.heap_stats()["failed_allocations"] >= len(sizes)
+    assert machine.call("agent_heap_release", timeout=60) == total
+    assert baseline(machine, kernel) == before
+    assert machine.call("kmalloc", 100) != 0, "memory is usable again"
+
+
+def test_trim_keeps_live_blocks_intact(machine, kernel):
+    """Trimming a free block at the top must not take the page it shares
+    with the live block before it."""
+    live = machine.call("kmalloc", 5000)
+    machine.write(live, b"L" * 5000)
+    tail = machine.call("kmalloc", 20000)
+    machine.call("kfree", tail)
+    machine.call("heap_trim")
+    assert machine.read(live, 5000) == b"L" * 5000
+    assert kernel.heap_stats()["bytes_mapped"] >= 5000
+    machine.call("kfree", live)

@@ -1,0 +1,91 @@
+"""A hypothesis state machine drives kmalloc, kcalloc, kmalloc_aligned,
+krealloc and kfree through GDB against a Python model: results aligned,
+never overlapping, inside the heap; contents written by the harness survive
+until freed (and across krealloc); statistics exact; heap_check clean after
+every step."""
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (Bundle, RuleBasedStateMachine, consumes, initialize,
+                                 invariant, rule)
+
+from harness.kernel import Kernel
+from harness.pytest_plugin import machine_config
+
+HEAP_BASE, HEAP_LIMIT = 0xF0000000, 0xFF000000
+SIZES = st.one_of(st.integers(1, 64), st.integers(65, 2048), st.integers(2049, 20000))
+
+
+@pytest.mark.machine(memory="64M")
+def test_heap_against_a_model(request, firmware, machine_pool):
+    cfg = machine_config(request, firmware)
+
+    class HeapModel(RuleBasedStateMachine):
+        blocks = Bundle("blocks")
+
+        @initialize()
+        def setup(self):
+            self.m = machine_pool.acquire(cfg)
+            self.k = Kernel(self.m)
+            self.live: dict[int, bytes] = {}  # address -> contents the harness wrote
+            self.counter = 0
+            stats = self.k.heap_stats()
+            self.base_requested, self.base_live = stats["bytes_requested"], stats["live_blocks"]
+
+        def adopt(self, p, size, align=16, zeroed=False):
+            assert p != 0, "out of memory in a 64 MiB machine"
+            assert HEAP_BASE <= p < HEAP_LIMIT and p + size <= HEAP_LIMIT
+            assert p % (align if size >= 16 or align > 16 else 8) == 0
+            for q, data in self.live.items():
+                assert p + size <= q or q + len(data) <= p, "overlaps a live block"
+            if zeroed:
+                assert self.m.read(p, size) == bytes(size)
+            self.counter += 1
+            data = bytes((self.counter + i) & 0xFF for i in range(size))
+            self.m.write(p, data)
+            self.live[p] = data
+            return p
+
+        @rule(target=blocks, size=SIZES)
+        def kmalloc(self, size):
+            return self.adopt(self.m.call("kmalloc", size), size)
+
+        @rule(target=blocks, n=st.integers(1, 16), size=st.integers(1, 512))
+        def kcalloc(self, n, size):
+            return self.adopt(self.m.call("kcalloc", n, size), n * size, zeroed=True)
+
+        @rule(target=blocks, size=st.integers(1, 9000))
+        def kmalloc_aligned(self, size):
+            return self.adopt(self.m.call("kmalloc_aligned", size), size, align=4096)
+
+        @rule(target=blocks, p=consumes(blocks), size=SIZES)
+        def krealloc(self, p, size):
+            old = self.live.pop(p)
+            q = self.m.call("krealloc", p, size)
+            keep = min(len(old), size)
+            assert self.m.read(q, keep) == old[:keep], "contents kept up to the smaller size"
+            return self.adopt(q, size)
+
+        @rule(p=consumes(blocks))
+        def kfree(self, p):
+            del self.live[p]
+            self.m.call("kfree", p)
+
+        @invariant()
+        def heap_matches_model(self):
+            if not hasattr(self, "m"):
+                return
+            for p, data in self.live.items():
+                assert self.m.read(p, len(data)) == data, f"block {p:#x} changed"
+            assert self.m.call("heap_check") == 0
+            stats = self.k.heap_stats()
+            assert stats["bytes_requested"] - self.base_requested == sum(
+                len(d) for d in self.live.values())
+            assert stats["live_blocks"] - self.base_live == len(self.live)
+            assert sum(self.k.heap_error_counts().values()) == 0
+
+    HeapModel.TestCase.settings = settings(
+        max_examples=15, stateful_step_count=30, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    HeapModel.TestCase().runTest()
