@@ -1,5 +1,7 @@
 """The kmalloc family's contract, through GDB inferior calls."""
 
+import itertools
+
 import pytest
 
 PAGE = 4096
@@ -36,7 +38,7 @@ def test_results_never_overlap(machine):
         for _ in range(5):
             blocks.append((machine.call("kmalloc", size), size))
     spans = sorted(blocks)
-    for (a, sa), (b, _) in zip(spans, spans[1:], strict=False):
+    for (a, sa), (b, _) in itertools.pairwise(spans):
         assert a + sa <= b
 
 
