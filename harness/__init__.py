@@ -5,24 +5,25 @@ The test-facing entry point is :class:`harness.machine.Machine`; errors are in
 """
 
 from harness.errors import (
-                            BootError,
-                            BuildError,
-                            ConfigError,
-                            GdbError,
-                            GuestPanic,
-                            GuestTimeout,
-                            HarnessError,
-                            MachineDied,
-                            MachineError,
-                            QmpError,
-                            TargetStateError,
-                            ToolMissingError,
+    BootError,
+    BuildError,
+    CallStopped,
+    ConfigError,
+    GdbError,
+    GuestPanic,
+    GuestTimeout,
+    HarnessError,
+    MachineDied,
+    MachineError,
+    QmpError,
+    TargetStateError,
+    ToolMissingError,
 )
 from harness.machine import Machine
 from harness.qemu import QemuConfig
 
 __all__ = [
-    "BootError", "BuildError", "ConfigError", "GdbError", "GuestPanic", "GuestTimeout",
-    "HarnessError", "Machine", "MachineDied", "MachineError", "QemuConfig", "QmpError",
-    "TargetStateError", "ToolMissingError",
+    "BootError", "BuildError", "CallStopped", "ConfigError", "GdbError", "GuestPanic",
+    "GuestTimeout", "HarnessError", "Machine", "MachineDied", "MachineError", "QemuConfig",
+    "QmpError", "TargetStateError", "ToolMissingError",
 ]

@@ -212,7 +212,35 @@ def bench_heap(cfg: QemuConfig, out: Results, pairs: int = 2000) -> None:
         pool.close_machine(machine)
 
 
-GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "heap")
+def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
+    """demand_fault_insns: a user touch of a fresh heap page until it resumes
+    (the mean of 64 touches, -icount).
+    ctx_switch_insns: two processes yielding to each other 2000 times; each
+    yield is a switch there and one back, so half of a yield's cost."""
+    from harness.processes import Userland
+
+    modules = (str(user_dir / "demand.elf"), str(user_dir / "yielder.elf"))
+    pool = MachinePool()
+    machine = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, modules=modules))
+    try:
+        userland = Userland(machine, user_dir)
+        userland.spawn("demand", "64")
+        userland.run()
+        demand = next(r for r in machine.records("USER") if r["prog"] == "demand")
+        out["demand_fault_insns"] = demand.int("touch_insns")
+        yields = 2000
+        userland.spawn("yielder", str(yields))
+        userland.spawn("yielder", str(yields))
+        mark = machine.console.mark()
+        userland.run()
+        spent = [r.int("insns") for r in machine.records("USER", since=mark)
+                 if r["prog"] == "yielder"]
+        out["ctx_switch_insns"] = round(min(spent) / yields / 2, 1)
+    finally:
+        pool.close_machine(machine)
+
+
+GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "heap", "process")
 
 
 def run(only: set[str] | None = None) -> Results:
@@ -244,6 +272,8 @@ def run(only: set[str] | None = None) -> Results:
         bench_vmm(cfg, out)
     if "heap" in wanted:
         bench_heap(cfg, out)
+    if "process" in wanted:
+        bench_processes(cfg, artifacts.user_dir, out)
     return out
 
 

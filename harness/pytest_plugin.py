@@ -10,6 +10,7 @@ Fixtures
                   reset; every machine it made is closed after the test
     machine_pool  the worker's pool of snapshot-restored machines
     kernel        harness.kernel.Kernel on the test's machine (structs, bitmaps)
+    userland      harness.processes.Userland: spawn/run user programs, read processes
 
 Markers
     @pytest.mark.machine(memory=..., cpu=..., modules=[...], cmdline=..., icount=...)
@@ -137,16 +138,20 @@ def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
                                     f"{sorted(unknown)}")
         fields.update(marker.kwargs)
     fields.update(overrides)
-    fields["modules"] = tuple(resolve_module(firmware, m) for m in fields.get("modules", ()))
+    modules = fields.get("modules", ())
+    fields["modules"] = tuple(m for spec in modules for m in resolve_module(firmware, spec))
     return QemuConfig(kernel=firmware.kernel, **fields)
 
 
-def resolve_module(firmware: Artifacts, module: str) -> str:
-    """"user/nullderef args" -> "<build>/user/nullderef.elf args" (paths pass through)."""
+def resolve_module(firmware: Artifacts, module: str) -> list[str]:
+    """"user/nullread args" -> ["<build>/user/nullread.elf args"]; "user/*" -> every
+    user program; other paths pass through."""
+    if module == "user/*":
+        return [str(p) for p in sorted(firmware.user_dir.glob("*.elf"))]
     name, _, args = module.partition(" ")
     if name.startswith("user/") and not name.endswith(".elf"):
         name = str(firmware.user_program(name.removeprefix("user/")))
-    return f"{name} {args}".strip()
+    return [f"{name} {args}".strip()]
 
 
 @pytest.fixture
@@ -173,6 +178,14 @@ def kernel(machine: Machine):
     from harness.kernel import Kernel
 
     return Kernel(machine)
+
+
+@pytest.fixture
+def userland(machine: Machine, firmware: Artifacts):
+    """Processes on the test's machine (give it modules=["user/*"])."""
+    from harness.processes import Userland
+
+    return Userland(machine, firmware.user_dir)
 
 
 @pytest.fixture

@@ -4,6 +4,11 @@
 #include "kernel/cmdline.h"
 #include "kernel/cpufeatures.h"
 #include "kernel/kprintf.h"
+#include "kernel/modules.h"
+#include "kernel/proc.h"
+#include "kernel/timer.h"
+#include "lib/string.h"
+#include "mm/aslr.h"
 #include "kernel/panic.h"
 #include "kernel/serial.h"
 #include "kernel/trap.h"
@@ -17,6 +22,27 @@
 /* The harness stops here: everything is initialised, interrupts are off, and
  * GDB inferior calls are safe.  Out of line so the breakpoint always fires. */
 HARNESS_VISIBLE void kernel_ready(void) { __asm__ volatile("" ::: "memory"); }
+
+/* The harness's "scenario finished" breakpoint: every process started by
+ * `run=` has ended (or blocked for good). */
+HARNESS_VISIBLE void scenario_done(uint32_t finished) { __asm__ volatile("" : : "r"(finished)); }
+
+/* `run=a,b,c`: spawn those modules (with their own command lines) and run
+ * them to the end. */
+static void run_from_cmdline(void) {
+  const char *list = cmdline_get("run");
+  if (!list) return;
+  char name[MODULE_NAME_MAX];
+  while (*list) {
+    size_t n = 0;
+    while (list[n] && list[n] != ',') n++;
+    strlcpy(name, list, MIN(n + 1, sizeof(name)));
+    int pid = proc_spawn(name, "", 0);
+    if (pid < 0) kprintf("RUN name=%s error=%d\n", name, pid);
+    list += n + (list[n] == ',');
+  }
+  scenario_done(sched_run());
+}
 
 /* Parked, interrupts off, spinning rather than halting: a CPU halted with
  * interrupts off would never run an inferior call GDB sets up. */
@@ -37,9 +63,13 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   memory_init();
   vmm_init();
   heap_init();
+  modules_init();
+  timer_init();
+  aslr_init();
 
   kprintf("READY\n");
   kernel_ready();
+  run_from_cmdline();
   if (cmdline_bool("poweroff", false)) poweroff(0);
   idle();
 }

@@ -1,3 +1,158 @@
+/* The process table: spawn, exit, kill, wait.  Scheduling is in sched.c. */
 #include "kernel/proc.h"
+#include "arch/i386/cpu.h"
+#include "arch/i386/gdt.h"
+#include "arch/i386/trapframe.h"
+#include "kernel/cmdline.h"
+#include "kernel/errno.h"
+#include "kernel/kprintf.h"
+#include "kernel/modules.h"
+#include "kernel/panic.h"
+#include "lib/string.h"
+#include "memlayout.h"
+#include "mm/pmm.h"
+#include "mm/shm.h"
+#include "mm/uvm.h"
 
-uint32_t current_pid(void) { return 0; }
+#define EFLAGS_RESERVED 0x2u
+#define KSTACK_SLOT ((PROC_KSTACK_PAGES + 1) * PAGE_SIZE) /* guard page + stack */
+
+struct process proc_table[PROC_MAX];
+struct process *current;
+struct proc_record proc_history[PROC_HISTORY];
+uint32_t proc_finished;
+static uint32_t next_pid = 1;
+
+void trap_return(void);
+bool timer_preemption(void);
+
+uint32_t current_pid(void) { return current ? current->pid : 0; }
+
+/* The kernel stack of table slot i: unmapped guard page, then the stack. */
+static int kstack_alloc(struct process *p, uint32_t slot) {
+  vaddr_t guard = KSTACK_AREA_BASE + slot * KSTACK_SLOT;
+  p->kstack_base = guard + PAGE_SIZE;
+  p->kstack_top = p->kstack_base + PROC_KSTACK_PAGES * PAGE_SIZE;
+  for (vaddr_t va = p->kstack_base; va < p->kstack_top; va += PAGE_SIZE) {
+    paddr_t frame = alloc_kernel_frame();
+    if (!frame || vmm_map(&kernel_page_directory, va, frame, PAGE_WRITE | PAGE_OWNED) != 0) {
+      if (frame) free_page((void *)frame);
+      for (vaddr_t done = p->kstack_base; done < va; done += PAGE_SIZE)
+        vmm_unmap(&kernel_page_directory, done, NULL);
+      return -ENOMEM;
+    }
+  }
+  return 0;
+}
+
+static void kstack_free(struct process *p) {
+  for (vaddr_t va = p->kstack_base; va < p->kstack_top; va += PAGE_SIZE)
+    vmm_unmap(&kernel_page_directory, va, NULL); /* PAGE_OWNED: frames freed */
+}
+
+/* A kernel stack that switch_context can switch to: a trap frame for the
+ * first iret to ring 3, trap_return as the return address, and the four
+ * callee-saved registers switch_context pops. */
+static void prepare_first_run(struct process *p, vaddr_t entry, vaddr_t esp) {
+  struct trapframe *tf = (struct trapframe *)p->kstack_top - 1;
+  memset(tf, 0, sizeof(*tf));
+  tf->gs = tf->fs = tf->es = tf->ds = SEG_UDATA;
+  tf->cs = SEG_UCODE;
+  tf->user_ss = SEG_UDATA;
+  tf->eip = entry;
+  tf->user_esp = esp;
+  tf->eflags = EFLAGS_RESERVED | (timer_preemption() ? EFLAGS_IF : 0);
+  uint32_t *sp = (uint32_t *)tf;
+  *--sp = (uint32_t)trap_return;
+  for (int i = 0; i < 4; i++) *--sp = 0; /* ebp, ebx, esi, edi */
+  p->saved_esp = (uint32_t)sp;
+}
+
+int proc_spawn(const char *name, const char *args, uint32_t parent) {
+  const struct module *m = module_find(name);
+  if (!m) return -ENOENT;
+  uint32_t slot = PROC_MAX;
+  for (uint32_t i = 0; i < PROC_MAX && slot == PROC_MAX; i++)
+    if (proc_table[i].state == PROC_FREE) slot = i;
+  if (slot == PROC_MAX) return -EAGAIN;
+  struct process *p = &proc_table[slot];
+  memset(p, 0, sizeof(*p));
+  for (uint32_t i = 0; i < PROC_SHM_MAX; i++) p->shm[i].id = -1;
+  strlcpy(p->name, name, sizeof(p->name));
+  p->parent = parent;
+  int rc = kstack_alloc(p, slot);
+  if (rc) return rc;
+  /* argv[0] is the program's name, then its arguments (or the module's own). */
+  char argv_text[PROC_ARGS_MAX];
+  ksnprintf(argv_text, sizeof(argv_text), "%s %s", name, args && *args ? args : m->args);
+  vaddr_t entry, esp;
+  rc = uvm_create(p, m, argv_text, &entry, &esp);
+  if (rc) {
+    uvm_destroy(p);
+    kstack_free(p);
+    return rc;
+  }
+  prepare_first_run(p, entry, esp);
+  p->pid = next_pid++;
+  p->state = PROC_READY;
+  kprintf("SPAWN pid=%u name=%s parent=%u cr3=%p heap=%p shm=%p stack=%p\n", p->pid, p->name,
+          parent, (void *)p->cr3, (void *)p->heap_base, (void *)p->shm_base,
+          (void *)p->stack_top);
+  return (int)p->pid;
+}
+
+/* Records how p ended, wakes a parent waiting for it, and hands the CPU
+ * back for good: the scheduler frees what is left (stack, address space). */
+static void __attribute__((noreturn)) finish(struct process *p, struct proc_record *r) {
+  shm_release_all(p);
+  r->pid = p->pid;
+  strlcpy(r->name, p->name, sizeof(r->name));
+  proc_history[proc_finished++ % PROC_HISTORY] = *r;
+  kprintf("EXIT pid=%u name=%s status=%d killed=%u reason=%s\n", r->pid, r->name, r->status,
+          r->killed, r->killed ? r->reason : "exit");
+  for (uint32_t i = 0; i < PROC_MAX; i++) {
+    struct process *q = &proc_table[i];
+    if (q->state == PROC_BLOCKED && q->waiting_for == p->pid) {
+      q->wait_result = r->status;
+      q->state = PROC_READY;
+    }
+  }
+  p->state = PROC_ZOMBIE;
+  sched_switch_out();
+  PANIC("a finished process was scheduled again (pid %u)", p->pid);
+}
+
+void proc_exit(int32_t status) {
+  struct proc_record r = {.status = status};
+  finish(current, &r);
+}
+
+void proc_kill(const char *reason, vaddr_t addr, uint32_t err, vaddr_t eip) {
+  struct proc_record r = {.status = -1, .killed = 1, .addr = addr, .err = err, .eip = eip};
+  strlcpy(r.reason, reason, sizeof(r.reason));
+  finish(current, &r);
+}
+
+/* Called by the scheduler, in the kernel's address space, once p will never
+ * run again. */
+void proc_reap(struct process *p) {
+  uvm_destroy(p);
+  kstack_free(p);
+  p->state = PROC_FREE;
+}
+
+int32_t proc_wait(uint32_t pid) {
+  for (uint32_t i = 0; i < PROC_MAX; i++) {
+    struct process *q = &proc_table[i];
+    if (q->pid != pid || q->state == PROC_FREE || q->state == PROC_ZOMBIE) continue;
+    if (q->parent != current->pid) return -EPERM;
+    current->waiting_for = pid;
+    current->state = PROC_BLOCKED;
+    sched_switch_out(); /* back here once it ended (finish() wakes us) */
+    current->waiting_for = 0;
+    return current->wait_result;
+  }
+  for (uint32_t i = 0; i < MIN(proc_finished, (uint32_t)PROC_HISTORY); i++)
+    if (proc_history[i].pid == pid) return proc_history[i].status; /* already ended */
+  return -ESRCH;
+}

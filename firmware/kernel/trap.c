@@ -4,6 +4,9 @@
 #include "arch/i386/idt.h"
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
+#include "kernel/proc.h"
+#include "kernel/syscall.h"
+#include "kernel/timer.h"
 #include "mm/fault.h"
 
 static const char *const names[VEC_EXCEPTIONS] = {
@@ -22,17 +25,39 @@ void exception_report(const struct trapframe *tf, uint32_t cr2) {
   kprintf("\n");
 }
 
+/* Why a process dies of an exception other than a page fault. */
+static const char *kill_reason(uint32_t vector) {
+  switch (vector) {
+  case VEC_DIVIDE: return "divide-error";
+  case VEC_INVALID_OPCODE: return "invalid-opcode";
+  case VEC_GENERAL_PROTECTION: return "general-protection";
+  case VEC_STACK_FAULT: return "stack-fault";
+  case VEC_BREAKPOINT: return "breakpoint";
+  default: return "exception";
+  }
+}
+
+#define IRQ_TIMER (VEC_IRQ_BASE + 0)
+#define IRQ_LAST (VEC_IRQ_BASE + 15)
+
 void trap(struct trapframe *tf) {
-  if (tf->vector == VEC_PAGE_FAULT) {
-    page_fault_handler(tf);
+  uint32_t vector = tf->vector;
+  if (vector == VEC_SYSCALL) return syscall_dispatch(tf);
+  if (vector == VEC_PAGE_FAULT) return page_fault_handler(tf);
+  if (vector == IRQ_TIMER) {
+    timer_irq();
+    if (current && TRAP_FROM_USER(tf)) sched_yield(); /* preemption */
     return;
   }
-  if (tf->vector < VEC_EXCEPTIONS) {
+  if ((vector > IRQ_TIMER && vector <= IRQ_LAST) || vector == VEC_SPURIOUS)
+    return; /* masked lines fire only spuriously (IRQ 7/15), and need no EOI */
+  if (vector < VEC_EXCEPTIONS) {
     exception_report(tf, 0);
-    PANIC("unhandled %s in %s mode at eip=%p", exception_name(tf->vector),
+    if (TRAP_FROM_USER(tf) && current) proc_kill(kill_reason(vector), 0, tf->err, tf->eip);
+    PANIC("unhandled %s in %s mode at eip=%p", exception_name(vector),
           TRAP_FROM_USER(tf) ? "user" : "kernel", (void *)tf->eip);
   }
-  PANIC("unexpected interrupt vector %u", tf->vector);
+  PANIC("unexpected interrupt vector %u", vector);
 }
 
 /* The double-fault task.  A #DF arrives through a task gate, so this runs on

@@ -7,6 +7,7 @@
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/proc.h"
+#include "mm/uvm.h"
 #include "lib/string.h"
 #include "memlayout.h"
 
@@ -105,14 +106,28 @@ void page_fault_handler(struct trapframe *tf) {
   struct page_fault pf = decode(tf);
   enum fault_kind kind = classify(&pf);
   uint32_t pid = current_pid();
+  vaddr_t fixup = pf.user ? 0 : extable_lookup(pf.eip);
 
-  if (!pf.user) {
-    vaddr_t fixup = extable_lookup(pf.eip);
-    if (fixup) {
-      record(&pf, pid, kind, FAULT_FIXUP, unresolved_reason(&pf));
-      tf->eip = fixup;
+  /* A process's own fault, or the kernel's user-copy routines touching its
+   * memory: demand paging may resolve it. */
+  if (current && (pf.user || (fixup && pf.addr < USER_TOP))) {
+    enum fault_reason reason = uvm_fault(current, &pf);
+    if (reason == REASON_DEMAND_PAGE || reason == REASON_STACK_GROWTH) {
+      record(&pf, pid, kind, FAULT_RESOLVED, reason);
       return;
     }
+    if (pf.user) {
+      record(&pf, pid, kind, FAULT_KILL, reason);
+      proc_kill(fault_reason_name(reason), pf.addr, pf.err, pf.eip);
+    }
+    record(&pf, pid, kind, FAULT_FIXUP, reason); /* copy_*_user returns -EFAULT */
+    tf->eip = fixup;
+    return;
+  }
+  if (fixup) {
+    record(&pf, pid, kind, FAULT_FIXUP, unresolved_reason(&pf));
+    tf->eip = fixup;
+    return;
   }
   enum fault_reason reason = unresolved_reason(&pf);
   record(&pf, pid, kind, FAULT_PANIC, reason);

@@ -7,6 +7,8 @@
 #define CPUID1_EDX_TSC (1u << 4)
 #define CPUID1_EDX_PSE (1u << 3)
 #define CPUID1_EDX_PGE (1u << 13)
+#define CPUID1_EDX_MSR (1u << 5)
+#define CPUID1_EDX_APIC (1u << 9)
 #define CPUID1_ECX_RDRAND (1u << 30)
 #define CPUID7_EBX_SMEP (1u << 7)
 #define CPUID7_EBX_SMAP (1u << 20)
@@ -39,6 +41,8 @@ void cpu_features_init(void) {
       f->tsc = d & CPUID1_EDX_TSC;
       f->pse = d & CPUID1_EDX_PSE;
       f->pge = d & CPUID1_EDX_PGE;
+      f->msr = d & CPUID1_EDX_MSR;
+      f->apic = d & CPUID1_EDX_APIC;
       f->rdrand = c & CPUID1_ECX_RDRAND;
     }
     if (f->max_leaf >= 7) {

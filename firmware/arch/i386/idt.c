@@ -15,7 +15,7 @@ _Static_assert(sizeof(struct idt_gate) == 8, "a gate is 8 bytes");
 #define GATE_TASK 0x05
 
 extern const uint32_t isr_stub_table[48];
-extern const uint32_t isr_stub_syscall;
+extern const uint32_t isr_stub_syscall, isr_stub_spurious;
 static struct idt_gate idt[256];
 
 static void set_gate(int vector, uint32_t handler, uint8_t type_attr) {
@@ -33,6 +33,8 @@ void idt_init(void) {
    * stack overflow becomes, and the overflowed stack cannot take a frame. */
   idt[VEC_DOUBLE_FAULT] = (struct idt_gate){
       .selector = SEG_DF_TSS, .type_attr = GATE_PRESENT | GATE_TASK};
+  /* The local APIC's spurious interrupt (kernel/timer.c's virtual wire). */
+  set_gate(VEC_SPURIOUS, isr_stub_spurious, GATE_PRESENT | GATE_INTERRUPT32);
   /* int 0x80 is the only gate ring 3 may use. */
   set_gate(VEC_SYSCALL, isr_stub_syscall, GATE_PRESENT | GATE_DPL3 | GATE_INTERRUPT32);
 

@@ -28,6 +28,7 @@ isr_stub_\vector:
   .set i, i + 1
 .endr
 stub 128
+stub 255
 
 trap_common:
   pusha
@@ -64,8 +65,10 @@ isr_stub_table:
   stub_address %i
   .set i, i + 1
 .endr
-.global isr_stub_syscall
+.global isr_stub_syscall, isr_stub_spurious
 isr_stub_syscall:
   .long isr_stub_128
+isr_stub_spurious:
+  .long isr_stub_255
 
 .section .note.GNU-stack, "", @progbits

@@ -24,4 +24,5 @@ enum {
   VEC_EXCEPTIONS = 32,  /* 0-31 are reserved for exceptions */
   VEC_IRQ_BASE = 32,    /* the PIC's 16 lines are remapped here */
   VEC_SYSCALL = 0x80,
+  VEC_SPURIOUS = 0xFF,   /* the local APIC's spurious vector: ignored, no EOI */
 };

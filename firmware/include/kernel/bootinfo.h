@@ -6,7 +6,7 @@
 #include "types.h"
 
 #define BOOT_MAX_MEMORY_REGIONS 32
-#define BOOT_MAX_MODULES 16
+#define BOOT_MAX_MODULES 32
 #define BOOT_CMDLINE_MAX 512
 #define BOOT_MODULE_NAME_MAX 96
 

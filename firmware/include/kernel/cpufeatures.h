@@ -5,7 +5,7 @@
 
 struct cpu_features {
   bool cpuid;   /* the CPUID instruction exists (not on every 486) */
-  bool tsc, pse, pge, smep, smap, rdrand;
+  bool tsc, pse, pge, smep, smap, rdrand, msr, apic;
   uint32_t max_leaf;
   char vendor[13];
 };

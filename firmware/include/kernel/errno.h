@@ -1,5 +1,7 @@
 /* Error numbers.  Kernel functions that can fail return 0 or a positive value
- * on success and a negated one of these on failure, as Linux does. */
+ * on success and a negated one of these on failure, as Linux does.  Calls
+ * that return user addresses (which are >= 2 GiB, so negative as int32_t)
+ * fail with a value IS_ERR_VALUE recognises. */
 #pragma once
 
 #define EPERM 1    /* not allowed */
@@ -12,3 +14,6 @@
 #define EEXIST 17  /* already exists */
 #define EINVAL 22  /* invalid argument */
 #define ENOSYS 38  /* no such system call */
+
+#define MAX_ERRNO 4095
+#define IS_ERR_VALUE(x) ((uint32_t)(x) >= (uint32_t)-MAX_ERRNO)

@@ -1,6 +1,81 @@
-/* Processes.  Until the first user process runs, the kernel itself is pid 0. */
+/* Processes: ring-3 programs, each in its own address space, scheduled round
+ * robin.  The kernel itself is pid 0 (no process is current). */
 #pragma once
 
+#include "mm/vmm.h"
 #include "types.h"
 
+#define PROC_MAX 16               /* processes at once (spawn beyond: -EAGAIN) */
+#define PROC_NAME_MAX 32
+#define PROC_ARGS_MAX 128
+#define PROC_MAX_PAGES 4096       /* user pages a process may reserve (16 MiB) */
+#define PROC_KSTACK_PAGES 2       /* kernel stack, below it an unmapped guard page */
+#define PROC_SHM_MAX 4            /* shared-memory attachments per process */
+#define PROC_HISTORY 32           /* finished processes remembered for the harness */
+
+enum proc_state { PROC_FREE, PROC_READY, PROC_RUNNING, PROC_BLOCKED, PROC_ZOMBIE };
+
+struct shm_attachment {
+  int32_t id;                     /* -1: unused */
+  vaddr_t va;
+  uint32_t pages;
+};
+
+struct process {
+  uint32_t pid;
+  uint32_t state;                 /* enum proc_state */
+  char name[PROC_NAME_MAX];
+  page_directory_t *dir;
+  paddr_t cr3;
+  vaddr_t kstack_base, kstack_top; /* [base, top) mapped; the guard page is below */
+  uint32_t saved_esp;             /* kernel stack pointer while switched out */
+  vaddr_t image_end;              /* end of the ELF segments */
+  vaddr_t heap_base, brk;         /* heap: [heap_base, brk), pages on first touch */
+  vaddr_t stack_top, stack_limit; /* stack: [stack_limit, stack_top); guard page below */
+  vaddr_t shm_base;               /* where shared memory is attached */
+  uint32_t pages;                 /* user frames mapped (shared ones included) */
+  uint32_t reserved_pages;        /* image + heap + stack limit + shm: <= PROC_MAX_PAGES */
+  struct shm_attachment shm[PROC_SHM_MAX];
+  uint32_t parent;                /* pid of the spawner, 0 for the kernel */
+  uint32_t waiting_for;           /* blocked in wait(pid) */
+  int32_t wait_result;
+  uint32_t demand_faults;
+};
+
+/* What became of a finished process (the harness compares it with the log). */
+struct proc_record {
+  uint32_t pid;
+  char name[PROC_NAME_MAX];
+  int32_t status;                 /* exit status; -1 when killed */
+  uint32_t killed;                /* 1 if the kernel killed it */
+  char reason[24];                /* why it was killed ("" for a normal exit) */
+  vaddr_t addr;                   /* the fault address, for faults */
+  uint32_t err;
+  vaddr_t eip;
+};
+
+extern struct process proc_table[PROC_MAX];
+extern struct process *current;   /* NULL while the kernel runs for itself */
+extern struct proc_record proc_history[PROC_HISTORY];
+extern uint32_t proc_finished;    /* processes finished since boot */
+
 uint32_t current_pid(void);
+
+/* Starts module `name` with `args` ("" for none) as a new READY process.
+ * Returns its pid, or -ENOENT (no such module), -EINVAL (not a valid
+ * program), -EAGAIN (process table full), -ENOMEM. */
+int proc_spawn(const char *name, const char *args, uint32_t parent);
+/* Ends the current process with `status` (never returns). */
+void proc_exit(int32_t status) __attribute__((noreturn));
+/* Ends the current process for a fault or exception (never returns). */
+void proc_kill(const char *reason, vaddr_t addr, uint32_t err, vaddr_t eip)
+    __attribute__((noreturn));
+/* Blocks until child `pid` ends; its exit status, or -ESRCH / -EPERM. */
+int32_t proc_wait(uint32_t pid);
+
+/* Runs processes until none is runnable; returns how many finished meanwhile. */
+uint32_t sched_run(void);
+/* Gives the CPU to the next runnable process (from a system call or IRQ). */
+void sched_yield(void);
+/* Back to the scheduler after the current process blocked or ended. */
+void sched_switch_out(void);

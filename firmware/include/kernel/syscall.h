@@ -1,0 +1,23 @@
+/* System calls: `int 0x80` with the number in EAX and arguments in EBX, ECX,
+ * EDX; the result comes back in EAX (negative errno on failure).  Shared with
+ * the user programs' libc (firmware/user/), so it holds numbers only. */
+#pragma once
+
+#define SYS_EXIT 1        /* exit(status): does not return */
+#define SYS_WRITE 2       /* write(fd, buf, len): bytes written; fd 1 and 2 go to COM1 */
+#define SYS_SBRK 3        /* sbrk(increment): the old break */
+#define SYS_BRK 4         /* brk(address): 0 */
+#define SYS_SHM_CREATE 5  /* shm_create(pages): a segment id */
+#define SYS_SHM_ATTACH 6  /* shm_attach(id): the address it is mapped at */
+#define SYS_SHM_DETACH 7  /* shm_detach(address): 0 */
+#define SYS_YIELD 8       /* yield(): 0 */
+#define SYS_GETPID 9      /* getpid(): the caller's pid */
+#define SYS_SPAWN 10      /* spawn(module name, args): the child's pid */
+#define SYS_WAIT 11       /* wait(pid): the child's exit status (blocks until it ends) */
+#define SYS_COUNT 12
+
+#ifndef __ASSEMBLER__
+#include "types.h"
+struct trapframe;
+void syscall_dispatch(struct trapframe *tf);
+#endif

@@ -1,0 +1,53 @@
+/* Round-robin scheduling.  The scheduler runs on the stack of whoever called
+ * sched_run (the boot stack, or the harness's call); each process runs on its
+ * own kernel stack, and switching goes process -> scheduler -> process, so
+ * the scheduler is the one place that picks, switches address spaces and
+ * frees what finished processes leave behind. */
+#include "arch/i386/gdt.h"
+#include "kernel/kprintf.h"
+#include "kernel/panic.h"
+#include "kernel/proc.h"
+#include "mm/vmm.h"
+
+void switch_context(uint32_t *save_esp, uint32_t new_esp);
+void proc_reap(struct process *p);
+
+static uint32_t scheduler_esp;
+static uint32_t last; /* slot that ran last: the search for the next starts after it */
+
+static struct process *pick_next(void) {
+  for (uint32_t n = 1; n <= PROC_MAX; n++) {
+    struct process *p = &proc_table[(last + n) % PROC_MAX];
+    if (p->state == PROC_READY) {
+      last = (last + n) % PROC_MAX;
+      return p;
+    }
+  }
+  return NULL;
+}
+
+uint32_t sched_run(void) {
+  uint32_t finished = proc_finished;
+  ASSERT(!current);
+  for (struct process *p; (p = pick_next()) != NULL;) {
+    p->state = PROC_RUNNING;
+    current = p;
+    tss_set_kernel_stack(p->kstack_top);
+    switch_page_directory(p->dir);
+    switch_context(&scheduler_esp, p->saved_esp);
+    current = NULL;
+    if (p->state == PROC_ZOMBIE) {
+      switch_page_directory(&kernel_page_directory); /* not the one being freed */
+      proc_reap(p);
+    }
+  }
+  switch_page_directory(&kernel_page_directory);
+  return proc_finished - finished;
+}
+
+void sched_switch_out(void) { switch_context(&current->saved_esp, scheduler_esp); }
+
+void sched_yield(void) {
+  current->state = PROC_READY;
+  sched_switch_out();
+}

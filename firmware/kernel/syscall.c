@@ -1,0 +1,54 @@
+/* System call dispatch: validate, copy across the boundary, call the
+ * subsystem.  Every pointer from user space goes through copy_*_user. */
+#include "kernel/syscall.h"
+#include "arch/i386/trapframe.h"
+#include "kernel/errno.h"
+#include "kernel/proc.h"
+#include "kernel/serial.h"
+#include "mm/shm.h"
+#include "mm/uvm.h"
+
+#define WRITE_CHUNK 256
+#define STDOUT 1
+#define STDERR 2
+
+static int32_t sys_write(uint32_t fd, vaddr_t buf, uint32_t len) {
+  if (fd != STDOUT && fd != STDERR) return -EINVAL;
+  char chunk[WRITE_CHUNK];
+  for (uint32_t done = 0; done < len;) {
+    uint32_t n = len - done < WRITE_CHUNK ? len - done : WRITE_CHUNK;
+    if (copy_from_user(chunk, buf + done, n) != 0) return done ? (int32_t)done : -EFAULT;
+    serial_write(chunk, n);
+    done += n;
+  }
+  return (int32_t)len;
+}
+
+static int32_t sys_spawn(vaddr_t name_ptr, vaddr_t args_ptr) {
+  char name[PROC_NAME_MAX], args[PROC_ARGS_MAX];
+  int rc = strncpy_from_user(name, name_ptr, sizeof(name));
+  if (rc < 0) return rc;
+  args[0] = '\0';
+  if (args_ptr && (rc = strncpy_from_user(args, args_ptr, sizeof(args))) < 0) return rc;
+  return proc_spawn(name, args, current->pid);
+}
+
+void syscall_dispatch(struct trapframe *tf) {
+  uint32_t a = tf->ebx, b = tf->ecx, c = tf->edx;
+  int32_t ret;
+  switch (tf->eax) {
+  case SYS_EXIT: proc_exit((int32_t)a);
+  case SYS_WRITE: ret = sys_write(a, b, c); break;
+  case SYS_SBRK: ret = uvm_sbrk(current, (int32_t)a); break;
+  case SYS_BRK: ret = uvm_brk(current, a); break;
+  case SYS_SHM_CREATE: ret = shm_create(current, a); break;
+  case SYS_SHM_ATTACH: ret = shm_attach(current, (int32_t)a); break;
+  case SYS_SHM_DETACH: ret = shm_detach(current, a); break;
+  case SYS_YIELD: sched_yield(); ret = 0; break;
+  case SYS_GETPID: ret = (int32_t)current->pid; break;
+  case SYS_SPAWN: ret = sys_spawn(a, b); break;
+  case SYS_WAIT: ret = proc_wait(a); break;
+  default: ret = -ENOSYS;
+  }
+  tf->eax = (uint32_t)ret;
+}

@@ -1,0 +1,204 @@
+/* User address spaces (see include/mm/uvm.h). */
+#include "mm/uvm.h"
+#include "kernel/elf.h"
+#include "kernel/errno.h"
+#include "kernel/kprintf.h"
+#include "kernel/modules.h"
+#include "kernel/proc.h"
+#include "lib/string.h"
+#include "memlayout.h"
+#include "mm/aslr.h"
+#include "mm/pmm.h"
+#include "mm/vmm.h"
+
+#define USER_FLAGS (PAGE_USER | PAGE_WRITE | PAGE_OWNED)
+
+static uint32_t pages_for(uint32_t bytes) { return (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
+
+/* A zeroed frame mapped at va in p's space (user, writable, owned). */
+static int map_zeroed(struct process *p, vaddr_t va) {
+  paddr_t frame = (paddr_t)allocate_page();
+  if (!frame) return -ENOMEM;
+  void *k = kmap(frame);
+  memset(k, 0, PAGE_SIZE);
+  kunmap(k);
+  if (vmm_map(p->dir, va, frame, USER_FLAGS) != 0) {
+    free_page((void *)frame);
+    return -ENOMEM;
+  }
+  p->pages++;
+  return 0;
+}
+
+/* The first stack page: args, argv[], argc, as crt0.S expects them. */
+static int build_stack(struct process *p, const char *args, vaddr_t *esp) {
+  vaddr_t page = p->stack_top - PAGE_SIZE;
+  int rc = map_zeroed(p, page);
+  if (rc) return rc;
+  paddr_t frame;
+  vmm_lookup(p->dir, page, &frame, NULL);
+  uint8_t *k = kmap(frame);
+  uint32_t len = MIN(strlen(args), (size_t)PROC_ARGS_MAX - 1);
+  vaddr_t strings = p->stack_top - ALIGN_UP(len + 1, 4);
+  uint8_t *s = k + (strings - page);
+  memcpy(s, args, len);
+  s[len] = '\0';
+  vaddr_t argv[PROC_ARGS_MAX / 2 + 1];
+  uint32_t argc = 0;
+  for (uint32_t i = 0; i < len; i++) { /* split on spaces, in place */
+    if (s[i] == ' ') s[i] = '\0';
+    else if (i == 0 || s[i - 1] == '\0') argv[argc++] = strings + i;
+  }
+  argv[argc] = 0;
+  vaddr_t argv_at = strings - (argc + 1) * 4;
+  memcpy(k + (argv_at - page), argv, (argc + 1) * 4);
+  vaddr_t sp = argv_at - 8;
+  uint32_t frame_words[2] = {argc, argv_at};
+  memcpy(k + (sp - page), frame_words, sizeof(frame_words));
+  kunmap(k);
+  *esp = sp;
+  return 0;
+}
+
+int uvm_create(struct process *p, const struct module *m, const char *args, vaddr_t *entry,
+               vaddr_t *esp) {
+  p->dir = create_page_directory();
+  if (!p->dir) return -ENOMEM;
+  p->cr3 = directory_phys(p->dir);
+  p->pages = 0;
+  int rc = elf_load(p->dir, m->image, m->size, entry, &p->image_end, &p->pages);
+  if (rc) return rc;
+  struct user_layout layout = aslr_layout();
+  p->heap_base = p->brk = layout.heap_base;
+  p->shm_base = layout.shm_base;
+  p->stack_top = layout.stack_top;
+  p->stack_limit = p->stack_top - USER_STACK_MAX;
+  p->reserved_pages = pages_for(p->image_end) + pages_for(USER_STACK_MAX);
+  if (p->reserved_pages > PROC_MAX_PAGES) return -ENOMEM;
+  return build_stack(p, args, esp);
+}
+
+void uvm_destroy(struct process *p) {
+  if (p->dir) destroy_page_directory(p->dir);
+  p->dir = NULL;
+}
+
+enum fault_reason uvm_fault(struct process *p, const struct page_fault *pf) {
+  vaddr_t page = ALIGN_DOWN(pf->addr, PAGE_SIZE);
+  if (pf->reserved) return REASON_RESERVED_BIT;
+  if (pf->addr < PAGE_SIZE) return REASON_NULL_POINTER;
+  if (pf->addr >= KERNEL_BASE) return REASON_KERNEL_ADDRESS;
+  if (pf->present) return pf->write ? REASON_WRITE_TO_READ_ONLY : REASON_UNMAPPED;
+  enum fault_reason resolved;
+  if (pf->addr >= p->heap_base && pf->addr < p->brk) resolved = REASON_DEMAND_PAGE;
+  else if (pf->addr >= p->stack_limit && pf->addr < p->stack_top) resolved = REASON_STACK_GROWTH;
+  else if (pf->addr >= p->stack_limit - PAGE_SIZE && pf->addr < p->stack_limit)
+    return REASON_STACK_OVERFLOW;
+  else return REASON_UNMAPPED;
+  if (map_zeroed(p, page) != 0) return REASON_OUT_OF_MEMORY;
+  p->demand_faults++;
+  return resolved;
+}
+
+int32_t uvm_sbrk(struct process *p, int32_t increment) {
+  vaddr_t old = p->brk;
+  if (increment == 0) return (int32_t)old;
+  if (uvm_brk(p, old + (uint32_t)increment) != 0 ||
+      (increment > 0) != (old + (uint32_t)increment > old)) /* wrapped */
+    return increment > 0 ? -ENOMEM : -EINVAL;
+  return (int32_t)old;
+}
+
+int uvm_brk(struct process *p, vaddr_t addr) {
+  if (addr < p->heap_base) return -EINVAL;
+  if (addr - p->heap_base > USER_HEAP_MAX || addr > p->shm_base) return -ENOMEM;
+  uint32_t old_pages = pages_for(p->brk - p->heap_base), new_pages = pages_for(addr - p->heap_base);
+  if (p->reserved_pages - old_pages + new_pages > PROC_MAX_PAGES) return -ENOMEM;
+  /* Shrinking: give back the pages above the new break that were touched. */
+  for (vaddr_t va = p->heap_base + new_pages * PAGE_SIZE; va < p->brk; va += PAGE_SIZE)
+    if (vmm_lookup(p->dir, va, NULL, NULL) == 0) {
+      vmm_unmap(p->dir, va, NULL);
+      p->pages--;
+    }
+  p->reserved_pages = p->reserved_pages - old_pages + new_pages;
+  p->brk = addr;
+  return 0;
+}
+
+int32_t uvm_map_shared(struct process *p, const paddr_t *frames, uint32_t pages) {
+  if (p->reserved_pages + pages > PROC_MAX_PAGES) return -ENOMEM;
+  /* First fit in the attachment area, after the attachments already there. */
+  vaddr_t va = p->shm_base;
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (uint32_t i = 0; i < PROC_SHM_MAX; i++) {
+      const struct shm_attachment *a = &p->shm[i];
+      if (a->id >= 0 && va < a->va + a->pages * PAGE_SIZE && a->va < va + pages * PAGE_SIZE) {
+        va = a->va + a->pages * PAGE_SIZE;
+        moved = true;
+      }
+    }
+  }
+  if (va + pages * PAGE_SIZE > p->shm_base + USER_SHM_SPAN) return -ENOMEM;
+  for (uint32_t i = 0; i < pages; i++)
+    if (vmm_map(p->dir, va + i * PAGE_SIZE, frames[i], PAGE_USER | PAGE_WRITE) != 0) {
+      uvm_unmap_shared(p, va, i);
+      return -ENOMEM;
+    }
+  p->pages += pages;
+  p->reserved_pages += pages;
+  return (int32_t)va;
+}
+
+void uvm_unmap_shared(struct process *p, vaddr_t va, uint32_t pages) {
+  for (uint32_t i = 0; i < pages; i++)
+    if (vmm_unmap(p->dir, va + i * PAGE_SIZE, NULL) == 0) p->pages--;
+  p->reserved_pages -= pages;
+}
+
+/* -- copying across the user/kernel boundary -------------------------------- */
+
+static bool user_range(vaddr_t addr, size_t n) {
+  return addr >= USER_BASE && addr <= USER_TOP && n <= USER_TOP - addr;
+}
+
+/* rep movsb with a fixup: a fault the kernel cannot resolve (demand paging
+ * happens inside the fault handler) ends the copy with -EFAULT. */
+static int user_copy(void *dst, const void *src, size_t n) {
+  int ret;
+  __asm__ volatile(
+      "1: rep movsb\n\t"
+      "xorl %0, %0\n"
+      "2:\n\t"
+      ".pushsection .extable, \"a\"\n\t"
+      ".long 1b, 3f\n\t"
+      ".popsection\n\t"
+      ".pushsection .text.fixup, \"ax\"\n"
+      "3: movl %4, %0\n\t"
+      "jmp 2b\n\t"
+      ".popsection"
+      : "=&a"(ret), "+D"(dst), "+S"(src), "+c"(n)
+      : "i"(-EFAULT)
+      : "memory");
+  return ret;
+}
+
+int copy_from_user(void *dst, vaddr_t src, size_t n) {
+  if (n == 0) return 0;
+  if (!user_range(src, n)) return -EFAULT;
+  return user_copy(dst, (const void *)src, n);
+}
+
+int copy_to_user(vaddr_t dst, const void *src, size_t n) {
+  if (n == 0) return 0;
+  if (!user_range(dst, n)) return -EFAULT;
+  return user_copy((void *)dst, src, n);
+}
+
+int strncpy_from_user(char *dst, vaddr_t src, size_t max) {
+  for (size_t i = 0; i < max; i++) {
+    if (copy_from_user(&dst[i], src + i, 1) != 0) return -EFAULT;
+    if (dst[i] == '\0') return (int)i;
+  }
+  return -EINVAL;
+}

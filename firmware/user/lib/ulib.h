@@ -1,0 +1,39 @@
+/* The user programs' whole C library: system call stubs and a little
+ * formatting.  Results are the kernel's: negative errno on failure. */
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+void exit(int status) __attribute__((noreturn));
+int write(int fd, const void *buf, size_t len);
+void *sbrk(intptr_t increment); /* (void *)-errno on failure */
+int brk(void *addr);
+int shm_create(unsigned pages);
+void *shm_attach(int id);       /* (void *)-errno on failure */
+int shm_detach(void *addr);
+int yield(void);
+int getpid(void);
+int spawn(const char *name, const char *args);
+int wait(int pid);
+/* A raw system call, for programs that pass what the stubs would not. */
+int syscall3(int number, uint32_t a, uint32_t b, uint32_t c);
+
+size_t strlen(const char *s);
+void *memset(void *dst, int c, size_t n);
+int atoi(const char *s);
+/* printf subset: %d %u %x %p %s %c; printf writes to COM1 through write(). */
+int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+/* Instructions since boot under -icount (the TSC), for the benchmarks. */
+static inline uint32_t rdtsc32(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)::"memory");
+  (void)hi;
+  return lo;
+}
+/* The harness puts breakpoints here: an out-of-line no-op with an argument. */
+void checkpoint(int n) __attribute__((noinline));
+#define IS_ERR(p) ((uint32_t)(p) >= 0xFFFFF000u)

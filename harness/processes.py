@@ -1,0 +1,199 @@
+"""User processes seen from the harness: the kernel's process table and
+history, spawning and running programs, their symbols, their memory.
+
+Everything is read from the machine: the process table and the record of
+finished processes from kernel memory (struct layouts from the debug info),
+exits and kills also from the serial log, and the two are compared.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+
+from harness import paging
+from harness.kernel import KERNEL_BASE, Kernel
+from harness.machine import Machine
+
+STATES = ("free", "ready", "running", "blocked", "zombie")
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """A live process, as the kernel's process table has it."""
+
+    pid: int
+    name: str
+    state: str
+    cr3: int
+    heap_base: int
+    brk: int
+    shm_base: int
+    stack_top: int
+    stack_limit: int
+    pages: int
+    demand_faults: int
+    kstack_top: int
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """How a process ended: its exit status, or the kill and its reason."""
+
+    pid: int
+    name: str
+    status: int
+    killed: bool
+    reason: str  # "exit", or why it was killed (null-pointer, stack-overflow...)
+    addr: int = 0
+    err: int = 0
+    eip: int = 0
+
+
+def _text(raw: list[int]) -> str:
+    return bytes(raw).split(b"\0", 1)[0].decode(errors="replace")
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+@functools.cache
+def elf_symbols(path: Path) -> dict[str, int]:
+    """Function and object symbols of an ELF file (a user program)."""
+    with open(path, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        return {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name}
+
+
+class Userland:
+    """Processes on one machine (whose modules include the user programs)."""
+
+    def __init__(self, machine: Machine, user_dir: Path) -> None:
+        self.m = machine
+        self.k = Kernel(machine)
+        self.user_dir = user_dir
+
+    # -- the kernel's records ---------------------------------------------------------
+
+    def processes(self) -> list[ProcessInfo]:
+        """Every process in the table that is not free."""
+        table = self.k.read_array("process", self.m.symbol("proc_table"),
+                                  self.k.sizeof("proc_table") // self.k.layout("process").size)
+        out = []
+        for p in table:
+            if p["state"] == 0:
+                continue
+            out.append(ProcessInfo(p["pid"], _text(p["name"]), STATES[p["state"]], p["cr3"],
+                                   p["heap_base"], p["brk"], p["shm_base"], p["stack_top"],
+                                   p["stack_limit"], p["pages"], p["demand_faults"],
+                                   p["kstack_top"]))
+        return out
+
+    def process(self, pid: int) -> ProcessInfo:
+        for p in self.processes():
+            if p.pid == pid:
+                return p
+        raise KeyError(f"no live process {pid}")
+
+    def history(self) -> dict[int, ProcessResult]:
+        """Finished processes the kernel remembers (the last PROC_HISTORY)."""
+        finished = self.k.u32("proc_finished")
+        size = self.k.sizeof("proc_history") // self.k.layout("proc_record").size
+        records = self.k.read_array("proc_record", self.m.symbol("proc_history"), size)
+        out = {}
+        for r in records[:min(finished, size)]:
+            out[r["pid"]] = ProcessResult(r["pid"], _text(r["name"]), _signed(r["status"]),
+                                          bool(r["killed"]),
+                                          _text(r["reason"]) if r["killed"] else "exit",
+                                          r["addr"], r["err"], r["eip"])
+        return out
+
+    def results_from_log(self, since: int = 0) -> dict[int, ProcessResult]:
+        """The same, from the EXIT records (and the PF record of a fault kill)."""
+        faults = {r.int("pid"): r for r in self.m.records("PF", since=since)
+                  if r["action"] == "kill"}
+        out = {}
+        for r in self.m.records("EXIT", since=since):
+            pid, killed = r.int("pid"), r["killed"] == "1"
+            pf = faults.get(pid) if killed else None
+            out[pid] = ProcessResult(pid, r["name"], int(r["status"]), killed, r["reason"],
+                                     pf.int("addr") if pf else 0, pf.int("err") if pf else 0,
+                                     pf.int("eip") if pf else 0)
+        return out
+
+    # -- running programs -----------------------------------------------------------------
+
+    def spawn(self, name: str, args: str = "") -> int:
+        """Start a user program (a module) as a new process; its pid."""
+        scratch = self.m.symbol("agent_scratch")
+        self.m.write(scratch, name.encode() + b"\0")
+        self.m.write(scratch + 64, args.encode() + b"\0")
+        pid = self.m.call("proc_spawn", scratch, scratch + 64, 0)
+        if pid < 0:
+            raise RuntimeError(f"spawn {name!r} failed: {pid}")
+        return pid
+
+    def run(self, timeout: float = 60) -> dict[int, ProcessResult]:
+        """Run the scheduler until no process is runnable; the processes that
+        ended meanwhile, after checking the log and the kernel agree."""
+        mark = self.m.console.mark()
+        self.m.call("sched_run", timeout=timeout)
+        return self.finished_since(mark)
+
+    def finished_since(self, mark: int) -> dict[int, ProcessResult]:
+        """Processes that ended since log offset ``mark``; for each one the
+        kernel still remembers (its last PROC_HISTORY), log and kernel agree."""
+        from_log = self.results_from_log(mark)
+        kernel = self.history()
+        compared = 0
+        for pid, result in from_log.items():
+            if pid in kernel:
+                assert kernel[pid] == result, (
+                    f"pid {pid}: the serial log says {result}, the kernel says {kernel[pid]}")
+                compared += 1
+        assert compared or not from_log, "the kernel remembers none of the processes that ended"
+        return from_log
+
+    # -- symbols and memory --------------------------------------------------------------
+
+    def symbol(self, program: str, name: str) -> int:
+        """Address of a symbol of a user program (from its ELF file)."""
+        return elf_symbols(self.user_dir / f"{program}.elf")[name]
+
+    def address_space(self, pid: int) -> paging.AddressSpace:
+        return self.m.address_space(self.process(pid).cr3)
+
+    def read(self, pid: int, va: int, size: int) -> bytes:
+        """Process memory through its own page tables (any process, whatever
+        CR3 is loaded)."""
+        aspace = self.address_space(pid)
+        out = b""
+        while size > 0:
+            t = aspace.translate(va)
+            if t.pa is None:
+                raise KeyError(f"{va:#x} is not mapped in process {pid}")
+            chunk = min(size, paging.PAGE_SIZE - (va & 0xFFF))
+            out += self.m.read_phys(t.pa, chunk)
+            va, size = va + chunk, size - chunk
+        return out
+
+    def write(self, pid: int, va: int, data: bytes) -> None:
+        aspace = self.address_space(pid)
+        while data:
+            t = aspace.translate(va)
+            if t.pa is None:
+                raise KeyError(f"{va:#x} is not mapped in process {pid}")
+            chunk = min(len(data), paging.PAGE_SIZE - (va & 0xFFF))
+            self.m.write_phys(t.pa, data[:chunk])
+            va, data = va + chunk, data[chunk:]
+
+    def kernel_stack_of(self, pid: int) -> int:
+        return self.process(pid).kstack_top
+
+    @staticmethod
+    def directory_virtual(cr3: int) -> int:
+        return cr3 + KERNEL_BASE
