@@ -240,7 +240,30 @@ def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
         pool.close_machine(machine)
 
 
-GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "heap", "process")
+def bench_aslr(cfg: QemuConfig, user_dir: Path, out: Results, samples: int = 1024) -> None:
+    """aslr_entropy_bits: the Shannon entropy estimate of each base over
+    ``samples`` spawned processes (at most log2(samples) = 10 bits for 1024)."""
+    from harness.layouts import entropy_bits, spawned_layouts
+    from harness.processes import Userland
+
+    modules = (str(user_dir / "cycler.elf"), str(user_dir / "hello.elf"))
+    pool = MachinePool()
+    machine = pool.boot_to_ready(replace(cfg, memory="64M", modules=modules))
+    try:
+        userland = Userland(machine, user_dir)
+        userland.spawn("cycler", f"{samples} hello")
+        userland.run(timeout=600)
+        layouts = spawned_layouts(machine, "hello")
+    finally:
+        pool.close_machine(machine)
+    out["aslr_samples"] = len(layouts)
+    out["aslr_entropy_bits"] = {
+        name: round(entropy_bits([getattr(layout, name) for layout in layouts]), 3)
+        for name in ("stack", "heap", "shm")}
+
+
+GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "heap", "process",
+          "aslr")
 
 
 def run(only: set[str] | None = None) -> Results:
@@ -274,6 +297,8 @@ def run(only: set[str] | None = None) -> Results:
         bench_heap(cfg, out)
     if "process" in wanted:
         bench_processes(cfg, artifacts.user_dir, out)
+    if "aslr" in wanted:
+        bench_aslr(cfg, artifacts.user_dir, out)
     return out
 
 

@@ -165,7 +165,8 @@ def machine(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: M
     try:
         yield m
     finally:
-        del request.node.stash[machine_key]
+        if machine_key in request.node.stash:
+            del request.node.stash[machine_key]
         if cold:
             machine_pool.close_machine(m)
         else:

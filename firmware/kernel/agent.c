@@ -2,10 +2,12 @@
  * exceptions, powering off, and a trivial call to time the call path.  They
  * are ordinary kernel code and run with the kernel's own state. */
 #include "arch/i386/cpu.h"
+#include "kernel/cpufeatures.h"
 #include "kernel/panic.h"
 #include "mm/fault.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
+#include "mm/uvm.h"
 #include "mm/vmm.h"
 #include "types.h"
 
@@ -158,4 +160,50 @@ HARNESS_VISIBLE uint32_t agent_heap_release(void) {
     count++;
   }
   return count;
+}
+
+/* The same read with user access open (SMAP's EFLAGS.AC), as copy_from_user
+ * reads user memory. */
+HARNESS_VISIBLE int agent_probe_read_user(uint32_t va) {
+  user_access_begin();
+  int rc = probe_read32(va, &agent_probe_value);
+  user_access_end();
+  return rc;
+}
+
+/* -- security ------------------------------------------------------------------ */
+
+/* Recursion `depth` frames deep (1 KiB each): far deeper than any kernel
+ * stack, it overflows into the guard page. */
+HARNESS_VISIBLE uint32_t agent_recurse(uint32_t depth) {
+  volatile uint8_t frame[1024];
+  frame[depth % sizeof(frame)] = (uint8_t)depth;
+  return depth ? agent_recurse(depth - 1) + frame[0] : 0;
+}
+
+/* The harness stops here, inside agent_canary_victim's frame, to smash its
+ * canary; the victim then returns through the stack protector's check. */
+HARNESS_VISIBLE void agent_canary_hook(volatile char *buffer) {
+  __asm__ volatile("" : : "r"(buffer) : "memory");
+}
+
+HARNESS_VISIBLE uint32_t agent_canary_victim(void) {
+  volatile char buffer[32];
+  for (uint32_t i = 0; i < sizeof(buffer); i++) buffer[i] = 0; /* no stale canary copies */
+  buffer[0] = 1;
+  agent_canary_hook(buffer);
+  return buffer[0];
+}
+
+/* A plain kernel read of a user address in another address space, the way
+ * kernel code must not do it (SMAP forbids it); and the same read through
+ * copy_from_user, the way it may.  0 or -EFAULT; the value in
+ * agent_probe_value.  The caller's address space is restored. */
+HARNESS_VISIBLE int agent_read_user_in(page_directory_t *dir, uint32_t va, int use_copy) {
+  page_directory_t *saved = current_directory;
+  switch_page_directory(dir);
+  int rc = use_copy ? copy_from_user(&agent_probe_value, va, 4)
+                    : probe_read32(va, &agent_probe_value);
+  switch_page_directory(saved);
+  return rc;
 }

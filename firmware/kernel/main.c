@@ -66,6 +66,8 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   modules_init();
   timer_init();
   aslr_init();
+  __stack_chk_guard = aslr_random() | 0xFF; /* never 0-terminated text */
+  cpu_protections_init();
 
   kprintf("READY\n");
   kernel_ready();

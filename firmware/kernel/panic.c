@@ -33,3 +33,12 @@ void poweroff(uint32_t status) {
   outb(DEBUG_EXIT_PORT, DEBUG_EXIT_POWEROFF);
   halt_forever();
 }
+
+/* -fstack-protector-strong: the canary every protected frame holds, chosen
+ * at boot (stack_guard_init) from the same entropy as ASLR. */
+uint32_t __stack_chk_guard = 0xE2A1C0DEu;
+
+__attribute__((noreturn)) void __stack_chk_fail(void);
+void __stack_chk_fail(void) {
+  PANIC("stack protector: a smashed canary in the frame returning to %p", (void *)CALLER());
+}

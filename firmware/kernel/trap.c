@@ -5,6 +5,8 @@
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/proc.h"
+#include "arch/i386/paging.h"
+#include "memlayout.h"
 #include "kernel/syscall.h"
 #include "kernel/timer.h"
 #include "mm/fault.h"
@@ -66,11 +68,25 @@ void trap(struct trapframe *tf) {
 extern struct tss kernel_tss, double_fault_tss;
 static uint8_t double_fault_stack[4096] __attribute__((aligned(16)));
 
+/* Whose kernel stack esp has run off: its guard page is unmapped, so an
+ * overflow faults there, and the fault cannot push its frame: a #DF. */
+static bool in_guard(vaddr_t esp, vaddr_t guard) {
+  return esp >= guard && esp < guard + PAGE_SIZE + 64; /* a frame's worth above it too */
+}
+
 static void __attribute__((noreturn)) double_fault_task(void) {
+  vaddr_t esp = kernel_tss.esp;
   kprintf("EXC vec=%u name=%s err=0x0 eip=%p cs=0x%x eflags=0x%x esp=%p\n", VEC_DOUBLE_FAULT,
           exception_name(VEC_DOUBLE_FAULT), (void *)kernel_tss.eip, kernel_tss.cs,
-          kernel_tss.eflags, (void *)kernel_tss.esp);
-  PANIC("double fault at eip=%p esp=%p", (void *)kernel_tss.eip, (void *)kernel_tss.esp);
+          kernel_tss.eflags, (void *)esp);
+  if (in_guard(esp, (vaddr_t)boot_stack_guard))
+    PANIC("kernel stack overflow: boot stack, eip=%p esp=%p", (void *)kernel_tss.eip,
+          (void *)esp);
+  for (uint32_t i = 0; i < PROC_MAX; i++)
+    if (proc_table[i].state != PROC_FREE && in_guard(esp, proc_table[i].kstack_base - PAGE_SIZE))
+      PANIC("kernel stack overflow: pid %u (%s), eip=%p esp=%p", proc_table[i].pid,
+            proc_table[i].name, (void *)kernel_tss.eip, (void *)esp);
+  PANIC("double fault at eip=%p esp=%p", (void *)kernel_tss.eip, (void *)esp);
 }
 
 void trap_init(void) {

@@ -1,5 +1,6 @@
 /* User address spaces (see include/mm/uvm.h). */
 #include "mm/uvm.h"
+#include "kernel/cpufeatures.h"
 #include "kernel/elf.h"
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
@@ -186,13 +187,19 @@ static int user_copy(void *dst, const void *src, size_t n) {
 int copy_from_user(void *dst, vaddr_t src, size_t n) {
   if (n == 0) return 0;
   if (!user_range(src, n)) return -EFAULT;
-  return user_copy(dst, (const void *)src, n);
+  user_access_begin();
+  int rc = user_copy(dst, (const void *)src, n);
+  user_access_end();
+  return rc;
 }
 
 int copy_to_user(vaddr_t dst, const void *src, size_t n) {
   if (n == 0) return 0;
   if (!user_range(dst, n)) return -EFAULT;
-  return user_copy((void *)dst, src, n);
+  user_access_begin();
+  int rc = user_copy((void *)dst, src, n);
+  user_access_end();
+  return rc;
 }
 
 int strncpy_from_user(char *dst, vaddr_t src, size_t max) {

@@ -57,3 +57,4 @@ def test_runs(bits):
 def test_padding_beyond_count_is_ignored():
     bm = Bitmap(b"\xff\xff", 10)
     assert bm.set_count() == 10 and bm.first_clear() is None
+

@@ -46,7 +46,7 @@ def test_vmm_against_a_model(request, firmware, machine_pool):
             """A kernel read through va, if d is the current directory."""
             if d != self.current:
                 return
-            rc = self.m.call("agent_probe_read", va)
+            rc = self.m.call("agent_probe_read_user", va)  # user pages too (SMAP)
             entry = self.table(d, va).get(va)
             if entry is None:
                 assert rc == EFAULT, f"{va:#x} unmapped but readable: stale TLB entry?"

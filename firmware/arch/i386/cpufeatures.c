@@ -54,3 +54,15 @@ void cpu_features_init(void) {
   kprintf("CPU vendor=%s cpuid=%d tsc=%d pse=%d pge=%d smep=%d smap=%d rdrand=%d\n",
           f->vendor, f->cpuid, f->tsc, f->pse, f->pge, f->smep, f->smap, f->rdrand);
 }
+
+bool smap_enabled;
+
+void cpu_protections_init(void) {
+  uint32_t cr4 = read_cr4();
+  if (cpu_features.smep) cr4 |= CR4_SMEP;
+  if (cpu_features.smap) cr4 |= CR4_SMAP;
+  write_cr4(cr4);
+  smap_enabled = cpu_features.smap;
+  kprintf("SECURITY smep=%s smap=%s\n", cpu_features.smep ? "on" : "unavailable",
+          cpu_features.smap ? "on" : "unavailable");
+}

@@ -15,3 +15,17 @@ extern struct cpu_features cpu_features;
 /* Detects the features and prints one CPU record:
  *   CPU vendor=<v> cpuid=<0|1> tsc=.. pse=.. pge=.. smep=.. smap=.. rdrand=.. */
 void cpu_features_init(void);
+
+/* Turns on SMEP and SMAP where the CPU has them, and says so:
+ *   SECURITY smep=on|unavailable smap=on|unavailable */
+void cpu_protections_init(void);
+extern bool smap_enabled;
+
+/* SMAP: user pages are off limits to the kernel unless EFLAGS.AC is set;
+ * copy_from_user/copy_to_user open that window and close it again. */
+static inline void user_access_begin(void) {
+  if (smap_enabled) __asm__ volatile("stac" ::: "memory", "cc");
+}
+static inline void user_access_end(void) {
+  if (smap_enabled) __asm__ volatile("clac" ::: "memory", "cc");
+}

@@ -24,6 +24,10 @@ __attribute__((noreturn)) void poweroff(uint32_t status);
 /* Stops the CPU for good, interrupts off. */
 __attribute__((noreturn)) void halt_forever(void);
 
+/* The stack-protector canary (set once at boot, before anything protected
+ * that is live then returns). */
+extern uint32_t __stack_chk_guard;
+
 #define ASSERT(cond)                                                      \
   do {                                                                    \
     if (!(cond)) panic_at(__func__, "assertion failed: %s", #cond);       \
