@@ -3,6 +3,9 @@
 #   make test    set up everything, run the whole suite (tox: tests + lint)
 #   make debug   QEMU paused + an interactive GDB attached to it
 #   make bench   the performance numbers (JSON on the last line)
+#   make iso     a bootable GRUB image (build/mmverify.iso), the hardware path
+#   make test-iso     boot, PMM and process tests booted from GRUB images
+#   make test-matrix  the suite on several CPU models (features they lack are skipped)
 # Setup installs what is missing: Debian/Ubuntu packages with apt-get (sudo
 # when not root), Python packages into .venv/ from PyPI.
 
@@ -10,10 +13,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := qemu-system-x86 qemu-utils gdb cmake ninja-build
+APT_PACKAGES := qemu-system-x86 qemu-utils gdb cmake ninja-build \
+                grub-pc-bin grub-common xorriso mtools tmux
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps venv build test demo debug bench lint clean
+.PHONY: all deps venv build test demo debug bench lint clean iso test-iso test-matrix
 
 all: build
 
@@ -51,6 +55,21 @@ debug: build
 
 bench: build
 	$(PY) -m harness bench
+
+iso: build
+	$(PY) -m harness iso
+
+PYTEST := $(VENV)/bin/pytest -n auto
+MATRIX_CPUS := qemu32 pentium3 max
+
+test-iso: build
+	$(PYTEST) --boot iso tests/boot tests/pmm tests/process
+
+# Every CPU model runs the whole suite; a 486 (no TSC, PGE, PSE36...) the
+# boot, memory-manager and process tests.
+test-matrix: build
+	@set -e; for cpu in $(MATRIX_CPUS); do echo "== cpu $$cpu"; $(PYTEST) -q --cpu $$cpu; done
+	@echo "== cpu 486"; $(PYTEST) -q --cpu 486 tests/boot tests/pmm tests/vmm tests/process
 
 lint: venv
 	$(VENV)/bin/tox -e lint

@@ -11,6 +11,7 @@ def main() -> int:
         "bench": "measure the performance numbers (see harness/bench.py)",
         "demo": "boot the firmware and show the memory manager under GDB",
         "debug": "QEMU paused at reset with an interactive GDB attached",
+        "iso": "build a bootable GRUB image with the kernel and every user program",
     }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print("usage: python -m harness COMMAND [options]\n")
@@ -27,6 +28,18 @@ def main() -> int:
         from harness.bench import main as bench_main
 
         return bench_main(rest)
+    if command == "iso":
+        from harness.build import build
+        from harness.iso import build_iso
+
+        artifacts = build()
+        modules = tuple(str(p) for p in sorted(artifacts.user_dir.glob("*.elf")))
+        iso = build_iso(artifacts.kernel, modules, " ".join(rest), artifacts.build_dir / "iso")
+        target = artifacts.build_dir / "mmverify.iso"
+        target.unlink(missing_ok=True)
+        target.symlink_to(iso.relative_to(artifacts.build_dir))
+        print(target)
+        return 0
     if command == "debug":
         from harness.debug import main as debug_main
 

@@ -53,6 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--artifacts", default=str(REPO / "artifacts"),
                     help="where failed tests' artifacts go (default: %(default)s)")
     group.addoption("--build-dir", default=str(DEFAULT_BUILD_DIR), help="firmware build directory")
+    group.addoption("--boot", choices=("kernel", "iso"), default="kernel",
+                    help="boot with QEMU -kernel, or from a GRUB image (the hardware path)")
     group.addoption("--timeout-scale", type=float,
                     default=float(os.environ.get("MMV_TIMEOUT_SCALE", "1") or 1),
                     help="multiply every harness timeout (slow machines)")
@@ -140,6 +142,16 @@ def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
     fields.update(overrides)
     modules = fields.get("modules", ())
     fields["modules"] = tuple(m for spec in modules for m in resolve_module(firmware, spec))
+    if opts("--boot") == "iso":
+        from filelock import FileLock
+
+        from harness.iso import build_iso
+
+        iso_dir = firmware.build_dir / "iso"
+        iso_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(iso_dir / ".lock")):  # one grub-mkrescue per image, workers share
+            fields["iso"] = build_iso(firmware.kernel, fields["modules"],
+                                      fields.get("cmdline", ""), iso_dir)
     return QemuConfig(kernel=firmware.kernel, **fields)
 
 

@@ -11,6 +11,12 @@ static uint32_t option_count;
 
 static bool is_space(char c) { return c == ' ' || c == '\t'; }
 
+/* QEMU -kernel puts the kernel's file name first; GRUB does not. */
+static bool looks_like_path(const char *word) {
+  size_t len = strlen(word);
+  return strchr(word, '/') || (len > 4 && strcmp(word + len - 4, ".elf") == 0);
+}
+
 void cmdline_init(const char *raw) {
   strlcpy(buffer, raw, sizeof(buffer));
   option_count = 0;
@@ -23,7 +29,7 @@ void cmdline_init(const char *raw) {
     while (*p && !is_space(*p)) p++;
     if (*p) *p++ = '\0';
     char *eq = strchr(word, '=');
-    if (first && !eq) { /* the image path */
+    if (first && !eq && looks_like_path(word)) { /* the image path (QEMU -kernel) */
       first = false;
       continue;
     }

@@ -31,14 +31,14 @@ static uint32_t rdrand(void) {
     __asm__ volatile("rdrand %0" : "=r"(v), "=@ccc"(ok));
     if (ok) return v;
   }
-  return (uint32_t)rdtsc() ^ xorshift(); /* the SDM's advice: retry, then fall back */
+  return (uint32_t)rdtsc() ^ xorshift(); /* retry, then fall back (RDRAND implies TSC) */
 }
 
 uint32_t aslr_random(void) {
   switch (source) {
   case RDRAND: return rdrand();
   case TSC_PIT:
-    state ^= (uint32_t)rdtsc() * 0x9E3779B9u ^ pit_counter();
+    state ^= (cpu_features.tsc ? (uint32_t)rdtsc() * 0x9E3779B9u : 0) ^ pit_counter();
     return xorshift();
   default: return xorshift();
   }

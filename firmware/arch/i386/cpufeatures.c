@@ -1,6 +1,7 @@
 #include "kernel/cpufeatures.h"
 #include "arch/i386/cpu.h"
 #include "kernel/kprintf.h"
+#include "kernel/panic.h"
 #include "lib/string.h"
 
 /* CPUID leaf 1 EDX, leaf 1 ECX, leaf 7 EBX feature bits. */
@@ -24,8 +25,20 @@ static bool has_cpuid(void) {
   return (before ^ after) & EFLAGS_ID;
 }
 
+/* EFLAGS.AC can be flipped on a 486 and later, not on a 386. */
+static bool is_486_or_later(void) {
+  uint32_t before = read_eflags();
+  write_eflags(before ^ EFLAGS_AC);
+  uint32_t after = read_eflags();
+  write_eflags(before);
+  return (before ^ after) & EFLAGS_AC;
+}
+
 void cpu_features_init(void) {
   struct cpu_features *f = &cpu_features;
+  /* invlpg, used for every mapping change, arrived with the 486. */
+  if (!is_486_or_later())
+    PANIC("CPU lacks the i486 instruction set (invlpg): need a 486 or later");
   f->cpuid = has_cpuid();
   strlcpy(f->vendor, "unknown", sizeof(f->vendor));
   if (f->cpuid) {
@@ -58,10 +71,10 @@ void cpu_features_init(void) {
 bool smap_enabled;
 
 void cpu_protections_init(void) {
-  uint32_t cr4 = read_cr4();
-  if (cpu_features.smep) cr4 |= CR4_SMEP;
-  if (cpu_features.smap) cr4 |= CR4_SMAP;
-  write_cr4(cr4);
+  /* Only touch CR4 when there is something to turn on: a 486 has none. */
+  if (cpu_features.smep || cpu_features.smap)
+    write_cr4(read_cr4() | (cpu_features.smep ? CR4_SMEP : 0) |
+              (cpu_features.smap ? CR4_SMAP : 0));
   smap_enabled = cpu_features.smap;
   kprintf("SECURITY smep=%s smap=%s\n", cpu_features.smep ? "on" : "unavailable",
           cpu_features.smap ? "on" : "unavailable");

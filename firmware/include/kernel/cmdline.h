@@ -1,8 +1,8 @@
 /* The kernel command line: `key=value` options and bare `flag` words.
  *
- * Both QEMU -kernel and GRUB put the kernel image's path first; a first word
- * without '=' is taken to be that path and skipped.  Later occurrences of a key
- * override earlier ones. */
+ * QEMU -kernel puts the kernel image's file name first (GRUB does not): a
+ * first word with a '/' or ending in ".elf" is taken to be that and skipped.
+ * Later occurrences of a key override earlier ones. */
 #pragma once
 
 #include "types.h"
