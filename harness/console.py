@@ -112,6 +112,14 @@ class Console(SpawnBase):
         data = s.encode() if isinstance(s, str) else s
         return self.send(data + b"\r")
 
+    def discard(self) -> None:
+        """Forget the output no expect() has consumed yet (the log keeps it):
+        the next expect() sees only what the guest sends from now on, not a
+        prompt left over from an earlier test on the same (restored) machine."""
+        self.drain()
+        self._unread.clear()
+        self.buffer = self.string_type()
+
     # -- the kept log ------------------------------------------------------------
 
     def mark(self) -> int:

@@ -11,6 +11,7 @@
 #include "mm/aslr.h"
 #include "kernel/panic.h"
 #include "kernel/serial.h"
+#include "kernel/shell.h"
 #include "kernel/trap.h"
 #include "mm/fault.h"
 #include "mm/heap.h"
@@ -72,6 +73,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   kprintf("READY\n");
   kernel_ready();
   run_from_cmdline();
+  if (cmdline_bool("shell", false)) shell_run(); /* never returns: it wins over poweroff */
   if (cmdline_bool("poweroff", false)) poweroff(0);
   idle();
 }

@@ -20,6 +20,7 @@ static void put_buffer(struct sink *s, char c) {
   s->len++;
 }
 
+/* pad is ' ' or '0'; a negative width pads on the right (the '-' flag). */
 static void put_number(struct sink *s, uint32_t v, unsigned base, bool upper,
                        bool negative, int width, char pad) {
   const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
@@ -34,6 +35,7 @@ static void put_number(struct sink *s, uint32_t v, unsigned base, bool upper,
   for (; width > len; width--) s->put(s, pad);
   if (negative && pad != '0') s->put(s, '-');
   while (n) s->put(s, tmp[--n]);
+  for (; -width > len; width++) s->put(s, ' ');
 }
 
 static void format(struct sink *s, const char *fmt, va_list ap) {
@@ -45,8 +47,11 @@ static void format(struct sink *s, const char *fmt, va_list ap) {
     fmt++;
     char pad = ' ';
     int width = 0;
-    if (*fmt == '0') pad = '0', fmt++;
+    bool left = false;
+    if (*fmt == '-') left = true, fmt++;
+    if (*fmt == '0') pad = left ? ' ' : '0', fmt++;
     while (*fmt >= '0' && *fmt <= '9') width = width * 10 + (*fmt++ - '0');
+    if (left) width = -width;
     while (*fmt == 'l') fmt++;
     switch (*fmt) {
     case 'c':
@@ -58,6 +63,7 @@ static void format(struct sink *s, const char *fmt, va_list ap) {
       int len = (int)strnlen(str, 4096);
       for (; width > len; width--) s->put(s, ' ');
       while (*str) s->put(s, *str++);
+      for (; -width > len; width++) s->put(s, ' ');
       break;
     }
     case 'd':

@@ -34,6 +34,14 @@ const char *fault_reason_name(enum fault_reason r) {
   return r < REASON_COUNT ? reason_names[r] : "?";
 }
 
+const char *fault_kind_name(enum fault_kind k) {
+  return (uint32_t)k < ARRAY_SIZE(kind_names) ? kind_names[k] : "?";
+}
+
+const char *fault_action_name(enum fault_action a) {
+  return (uint32_t)a < ARRAY_SIZE(action_names) ? action_names[a] : "?";
+}
+
 /* Kernel instructions allowed to fault, and where to continue when they do
  * (pairs emitted by the probe functions below into the .extable section). */
 struct extable_entry {

@@ -26,6 +26,10 @@ static const char *const error_names[HEAP_ERR_COUNT] = {
     [HEAP_ERR_USE_AFTER_FREE] = "use-after-free",
 };
 
+const char *heap_error_name(enum heap_error kind) {
+  return (uint32_t)kind < HEAP_ERR_COUNT ? error_names[kind] : "?";
+}
+
 void heap_init(void) {
   const char *mode = cmdline_get("heap_debug");
   heap_debug_full = mode && strcmp(mode, "full") == 0;

@@ -1,8 +1,8 @@
 /* Formatted output to COM1.
  *
- * Supported conversions: %c %s %d %i %u %x %X %p %%, with an optional '0'
- * flag, a field width, and an 'l' length modifier that is accepted and
- * ignored (long is 32 bits here).  %p prints 0x followed by 8 hex digits.
+ * Supported conversions: %c %s %d %i %u %x %X %p %%, with an optional '-'
+ * (left-justify, for aligned tables) or '0' flag, a field width, and an 'l'
+ * length modifier that is accepted and ignored (long is 32 bits here).  %p prints 0x followed by 8 hex digits.
  *
  * Every structured record the harness parses is one line written with a
  * single kprintf call: a TAG, then key=value pairs (see README "Serial

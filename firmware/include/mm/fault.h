@@ -65,7 +65,11 @@ extern struct fault_record fault_log[FAULT_LOG_SIZE];
 
 void fault_init(void);
 void page_fault_handler(struct trapframe *tf);
+/* The names the PF record uses ("null-pointer", "not-present", "kill"), or
+ * "?" for a value out of range. */
 const char *fault_reason_name(enum fault_reason r);
+const char *fault_kind_name(enum fault_kind k);
+const char *fault_action_name(enum fault_action a);
 
 /* Kernel accesses that may fault on purpose.  Each returns 0 on success and
  * -EFAULT if the access faulted; the fault is recorded with action=fixup.

@@ -54,6 +54,9 @@ struct heap_stats {
   vaddr_t last_error_caller;
 };
 
+/* The name a HEAP error record uses for `kind` ("double-free"...), or "?". */
+const char *heap_error_name(enum heap_error kind);
+
 /* Recomputed by heap_update_stats(); bytes_mapped/peak_mapped, the error
  * counters and failed_allocations are always current. */
 extern struct heap_stats heap_stats;

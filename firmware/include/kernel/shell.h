@@ -1,0 +1,13 @@
+/* The serial debug shell: a command line on COM1 for looking at the memory
+ * manager while the kernel runs (`shell` on the kernel command line).
+ *
+ * Polled, interrupts off, no heap of its own: it reads lines with
+ * serial_getc_nonblock(), echoes them, and answers with readable tables plus,
+ * where a test wants to compare numbers, one record in the usual
+ * `TAG key=value` form (MEMINFO, MAP, HEAPSTAT, FAULTS, PS, MARK).  Human
+ * lines never start with an upper-case word, so they never parse as records.
+ * The commands are listed by `help` and in the README. */
+#pragma once
+
+/* Prints the prompt `mm> `, reads a line, runs it; forever. */
+void shell_run(void) __attribute__((noreturn));
