@@ -1,7 +1,7 @@
 # Entry points (see README):
 #   make demo    set up everything, boot the firmware, show it under GDB
 #   make test    set up everything, run the whole suite (tox: tests + lint)
-#   make debug   QEMU paused + an interactive GDB attached to it
+#   make debug   QEMU paused + an interactive GDB attached to it (mm commands loaded)
 #   make bench   the performance numbers (JSON on the last line)
 # Setup installs what is missing: Debian/Ubuntu packages with apt-get (sudo
 # when not root), Python packages into .venv/ from PyPI.
@@ -10,7 +10,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := qemu-system-x86 qemu-utils gdb cmake ninja-build
+APT_PACKAGES := qemu-system-x86 qemu-utils gdb cmake ninja-build tmux
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps venv build test demo debug bench lint clean
