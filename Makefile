@@ -1,7 +1,7 @@
 # Entry points (see README):
 #   make demo    set up everything, boot the firmware, show it under GDB
 #   make test    set up everything, run the whole suite (tox: tests + lint)
-#   make debug   QEMU paused + an interactive GDB attached to it
+#   make debug   QEMU paused + an interactive GDB attached to it (mm commands loaded)
 #   make bench   the performance numbers (JSON on the last line)
 #   make iso     a bootable GRUB image (build/mmverify.iso), the hardware path
 #   make test-iso     boot, PMM and process tests booted from GRUB images

@@ -1,8 +1,10 @@
 """``make debug``: QEMU paused at reset and an interactive GDB attached to it.
 
 QEMU runs in its own session (Ctrl-C in GDB interrupts the guest, not QEMU);
-the serial console is copied to a log file whose path is printed.  Quitting
-GDB stops QEMU and removes the run directory."""
+the serial console is copied to a log file whose path is printed.  The user
+programs are loaded as modules (spawn one by name with proc_spawn), and GDB
+has the mm commands (harness/gdbcmds/mm.py).  Quitting GDB stops QEMU and
+removes the run directory."""
 
 from __future__ import annotations
 
@@ -36,6 +38,14 @@ def _copy_serial(sock_path: Path, log: Path) -> None:
             out.write(data)
 
 
+def user_modules(artifacts: build.Artifacts, spec: str) -> tuple[str, ...]:
+    """Paths of the user programs named in ``spec`` ("*": all of them)."""
+    if spec == "*":
+        return tuple(str(p) for p in sorted(artifacts.user_dir.glob("*.elf")))
+    return tuple(str(artifacts.user_program(name.strip()))
+                 for name in spec.split(",") if name.strip())
+
+
 def main(argv: list[str]) -> int:
     import argparse
 
@@ -44,13 +54,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cpu", default="max")
     parser.add_argument("--cmdline", default="")
     parser.add_argument("--gdb", default="gdb")
+    parser.add_argument("--user", default="*",
+                        help="user programs loaded as modules, to spawn by name: "
+                             "comma-separated names, '*' for all (default), '' for none")
     args = parser.parse_args(argv)
 
     artifacts = build.build()
     gdb = find_binary(args.gdb, GDB_HINT)
+    modules = user_modules(artifacts, args.user)
     run_dir = rundir.new_run_dir()
     qemu = Qemu(QemuConfig(kernel=artifacts.kernel, memory=args.memory, cpu=args.cpu,
-                           cmdline=args.cmdline), run_dir)
+                           cmdline=args.cmdline, modules=modules), run_dir)
     qemu.start()
     try:
         qemu.wait_sockets(10)

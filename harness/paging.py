@@ -269,12 +269,14 @@ def walk(reader: PhysReader, cr3: int, *, pse: bool = False) -> AddressSpace:
 
 
 def format_regions(regions: list[Region]) -> str:
-    """A table a person can read: start, end, size, rights."""
-    lines = [f"{'start':>10}  {'end':>10}  {'size':>10}  rights"]
+    """A table a person can read: start, end, size, rights.  The end column
+    widens by one digit when a region ends at 4 GiB (0x100000000)."""
+    width = max([10, *(len(f"{r.end:#x}") for r in regions)])
+    lines = [f"{'start':>10}  {'end':>{width}}  {'size':>10}  rights"]
     for r in regions:
         size = f"{r.size >> 10} KiB" if r.size < 1 << 20 else f"{r.size >> 20} MiB"
         if r.size % (1 << 20) and r.size >= 1 << 20:
             size = f"{r.size >> 10} KiB"
-        lines.append(f"{r.start:#010x}  {r.end:#010x}  {size:>10}  {r.perms()}"
+        lines.append(f"{r.start:#010x}  {f'{r.end:#010x}':>{width}}  {size:>10}  {r.perms()}"
                      + ("  global" if r.global_ else ""))
     return "\n".join(lines)

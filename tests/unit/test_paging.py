@@ -146,6 +146,18 @@ def test_format_regions():
     assert "16 MiB  -rw  global" in text
 
 
+def test_format_regions_aligned_up_to_4gib():
+    """A region ending at 4 GiB (the kmap page at 0xFFFFF000) has an 11-digit
+    end; every row widens with it, so the columns stay aligned."""
+    text = paging.format_regions([Region(0xC0100000, 0xC0105000, False, False),
+                                  Region(0xFFFFF000, 1 << 32, False, True, True)])
+    lines = text.splitlines()
+    assert "0xc0100000   0xc0105000      20 KiB  -r-" in text
+    assert "0xfffff000  0x100000000       4 KiB  -rw  global" in text
+    assert len({line.index("KiB") for line in lines[1:]}) == 1
+    assert lines[0].index("rights") == lines[1].index("-r-")
+
+
 @pytest.mark.parametrize("va,expected", [(0, (0, 0)), (0xC0100000, (768, 256)),
                                          (0xFFFFFFFF, (1023, 1023))])
 def test_index_split(va, expected):

@@ -1,0 +1,140 @@
+"""``mm pmm``: the physical memory manager's counters and its frame bitmaps.
+
+The totals are the kernel's own counters (``pmm_stats``); the ranges are
+decoded from the bitmaps themselves (``pmm_bitmap``: frame in use,
+``pmm_reserved``: frame never handed out) with :class:`harness.bitmap.Bitmap`,
+the helper the PMM tests use, so a counter that drifted from the bitmap
+shows up as a disagreement between the two halves of the output.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from harness.bitmap import Bitmap
+from harness.gdbcmds.common import (
+    KERNEL_BASE,
+    PAGE_SIZE,
+    CommandError,
+    Subcommand,
+    c_string,
+    count_of,
+    human,
+    read,
+    symbol_address,
+    table,
+    u32,
+    value,
+    write,
+)
+
+ROW_LIMIT = 60
+
+
+def landmarks() -> list[tuple[int, int, str]]:
+    """Physical ranges with a known purpose, to name what a used range holds:
+    the first MiB, the kernel image, the modules, the PMM's bitmaps."""
+    marks = [(0, 0x100000, "first MiB")]
+    start, end = symbol_address("__kernel_start"), symbol_address("__kernel_end")
+    if start is not None and end is not None:
+        marks.append((start - KERNEL_BASE, end - KERNEL_BASE, "kernel image"))
+    modules = value("boot_info.modules")
+    for i in range(min(u32("boot_info.module_count"), count_of("boot_info.modules"))):
+        m = modules[i]
+        name = c_string(m["name"]).split(" ", 1)[0].rsplit("/", 1)[-1]
+        marks.append((u32(m["start"]), u32(m["end"]), f"module {name}"))
+    bitmap = u32("pmm_bitmap_phys")
+    marks.append((bitmap, bitmap + u32("pmm_bitmap_bytes"), "PMM bitmaps"))
+    return marks
+
+
+def kernel_page_tables() -> list[int]:
+    """Frames of the 256 kernel page tables (PDEs 768-1023 of the kernel's
+    directory, shared by every address space)."""
+    directory = symbol_address("kernel_page_directory")
+    if directory is None:
+        return []
+    pdes = struct.unpack("<256I", read(directory + 768 * 4, 256 * 4))
+    return sorted(pde & ~0xFFF for pde in pdes if pde & 1)
+
+
+def holds(start: int, stop: int, marks: list[tuple[int, int, str]], tables: list[int]) -> str:
+    """What is known to live in [start, stop): many modules are summed up."""
+    names = [name for a, b, name in marks if a < stop and start < b]
+    modules = [n for n in names if n.startswith("module ")]
+    if len(modules) > 2:
+        first = names.index(modules[0])
+        names = [n for n in names if n not in modules]
+        names.insert(first, f"{len(modules)} modules ({modules[0][7:]} .. {modules[-1][7:]})")
+    n = sum(1 for t in tables if start <= t < stop)
+    if n:
+        names.append(f"{n} kernel page table{'s' if n > 1 else ''}")
+    return ", ".join(names)
+
+
+def used_ranges(used: Bitmap, reserved: Bitmap) -> list[tuple[int, int, bool]]:
+    """(first frame, end frame, reserved?) for every run of used frames, split
+    where a run changes between reserved and merely allocated."""
+    n = used.count
+    both = used.value & reserved.value
+    allocated = used.value & ~reserved.value
+    out = [(s, e, True) for s, e in Bitmap(both.to_bytes((n + 7) // 8, "little"), n).runs(True)]
+    out += [(s, e, False)
+            for s, e in Bitmap(allocated.to_bytes((n + 7) // 8, "little"), n).runs(True)]
+    return sorted(out)
+
+
+class PmmCommand(Subcommand):
+    """Show physical memory: mm pmm [all]
+
+    Totals from the kernel's pmm_stats, in frames, KiB and MiB: the frames the
+    bitmap covers, usable (RAM the loader reported available), reserved (never
+    handed out: the first MiB, holes, the kernel, modules, the bitmaps), free,
+    and used; the failed allocations and refused frees.  Then the used frames
+    as ranges decoded from the bitmap (pmm_bitmap), each marked "reserved"
+    (pmm_reserved set) or "allocated", with what is known to live there.
+    Long lists stop after a screenful; "mm pmm all" shows every range."""
+
+    name = "pmm"
+    usage = "mm pmm [all]"
+
+    def run(self, argv: list[str]) -> None:
+        if argv not in ([], ["all"]):
+            raise CommandError(f"unexpected argument {' '.join(argv)!r}")
+        stats = value("pmm_stats")
+        s = {f.name: u32(stats[f.name]) for f in stats.type.strip_typedefs().fields()}
+        frames = s["frame_count"]
+        if frames == 0:
+            write("the PMM is not initialised yet (pmm_stats.frame_count is 0): "
+                  "stop after memory_init, e.g. at kernel_ready")
+            return
+        used = frames - s["free_frames"]
+        rows = [[name, str(count), f"{count * 4}", f"{count * 4 / 1024:.1f}"] for name, count in (
+            ("total", frames), ("usable", s["usable_frames"]),
+            ("reserved", s["reserved_frames"]), ("free", s["free_frames"]), ("used", used))]
+        write("physical memory (pmm_stats):")
+        write(table(["frames", "count", "KiB", "MiB"], rows, left=(0,)))
+        write(f"failed allocations {s['failed_allocations']}; refused frees: "
+              f"double {s['double_frees']}, reserved {s['reserved_frees']}, "
+              f"unaligned {s['unaligned_frees']}, out of range {s['out_of_range_frees']}")
+
+        size = (frames + 31) // 32 * 4
+        in_use = Bitmap(read(u32("pmm_bitmap"), size), frames)
+        reserved = Bitmap(read(u32("pmm_reserved"), size), frames)
+        agree = "agrees" if in_use.set_count() == used else "DISAGREES with pmm_stats"
+        write(f"\nused frames in pmm_bitmap ({u32('pmm_bitmap'):#010x}): "
+              f"{in_use.set_count()} set bits ({agree}), {reserved.set_count()} reserved")
+        marks, tables = landmarks(), kernel_page_tables()
+        rows = []
+        for first, end, is_reserved in used_ranges(in_use, reserved):
+            start, stop = first * PAGE_SIZE, end * PAGE_SIZE
+            rows.append([f"{start:#010x}", f"{stop:#010x}", str(end - first),
+                         human(stop - start), "reserved" if is_reserved else "allocated",
+                         holds(start, stop, marks, tables)])
+        shown = rows if argv == ["all"] else rows[:ROW_LIMIT]
+        write(table(["start", "end", "frames", "size", "kind", "holds"], shown, left=(4, 5)))
+        if len(shown) < len(rows):
+            write(f"... {len(rows) - len(shown)} more ranges ('mm pmm all' lists them all)")
+
+
+COMMANDS = (PmmCommand,)

@@ -1,0 +1,93 @@
+"""Address spaces and processes, for the commands that take ``[CR3|PID]``:
+the live processes of proc_table, whose address space a CR3 is, and what an
+argument names (a pid, 0 for the kernel, or a CR3 value)."""
+
+from __future__ import annotations
+
+import gdb
+
+from harness.gdbcmds.common import (
+    KERNEL_BASE,
+    PAGE_SIZE,
+    CommandError,
+    c_string,
+    count_of,
+    number,
+    register,
+    symbol_address,
+    u32,
+    value,
+)
+
+CR0_PG = 0x80000000
+CR4_PSE = 0x10
+
+
+def processes() -> list[dict]:
+    """Every process of proc_table whose state is not free, as plain values."""
+    table = value("proc_table")
+    out = []
+    for i in range(count_of("proc_table")):
+        p = table[i]
+        if int(p["state"]) == 0:
+            continue
+        out.append({field: u32(p[field]) for field in (
+            "pid", "state", "cr3", "heap_base", "brk", "stack_top", "stack_limit", "shm_base",
+            "pages", "demand_faults")} | {"name": c_string(p["name"])})
+    return out
+
+
+def kernel_cr3() -> int | None:
+    """Physical address of the kernel's page directory (pid 0's address space)."""
+    addr = symbol_address("kernel_page_directory")
+    return None if addr is None else addr - KERNEL_BASE
+
+
+def ram_limit() -> int | None:
+    try:
+        return u32("pmm_stats.frame_count") * PAGE_SIZE or None
+    except gdb.error:
+        return None
+
+
+def describe_space(cr3: int) -> str:
+    """Whose address space ``cr3`` is: a process, the kernel, or nobody's."""
+    frame = cr3 & ~0xFFF
+    owner = next((f"pid {p['pid']} ({p['name']})" for p in processes()
+                  if p["cr3"] & ~0xFFF == frame), None)
+    if owner is None and frame == kernel_cr3():
+        owner = "the kernel (kernel_page_directory)"
+    current = " [current]" if register("cr3") & ~0xFFF == frame else ""
+    return f"cr3 {cr3:#010x}: {owner or 'no live process uses it'}{current}"
+
+
+def resolve_space(arg: str | None) -> int:
+    """The CR3 an argument names: none = the current $cr3; the pid of a live
+    process = its cr3; 0 = the kernel's directory; otherwise a CR3 value,
+    which must be page aligned (and inside RAM when the PMM knows its size)."""
+    if arg is None:
+        if not register("cr0") & CR0_PG:
+            raise gdb.GdbError("mm: paging is off (CR0.PG is 0), $cr3 means nothing yet: "
+                               "continue at least past boot.S, e.g. to kernel_ready")
+        return register("cr3")
+    n = number(arg, "cr3 or pid")
+    live = {p["pid"]: p for p in processes()}
+    if n in live:
+        return live[n]["cr3"]
+    if n == 0 and kernel_cr3() is not None:
+        return kernel_cr3()
+    pids = ", ".join(str(pid) for pid in sorted(live)) or "none"
+    if n % PAGE_SIZE:
+        raise CommandError(f"{arg} is neither the pid of a live process (live pids: {pids}) "
+                           "nor a CR3 value (a page directory's physical address is "
+                           "4 KiB aligned)")
+    limit = ram_limit()
+    if limit is not None and n >= limit:
+        raise CommandError(f"{arg}: no live process has this pid (live pids: {pids}) and "
+                           f"{n:#x} is beyond RAM ({limit:#x}), so not a CR3 value")
+    return n
+
+
+def pse() -> bool:
+    """CR4.PSE: whether a PDE's PS bit means a 4 MiB page."""
+    return bool(register("cr4") & CR4_PSE)
