@@ -1,5 +1,6 @@
 /* The page-fault handler: decode once, decide once, record, then act. */
 #include "mm/fault.h"
+#include "mm/extable.h"
 #include "arch/i386/cpu.h"
 #include "arch/i386/paging.h"
 #include "kernel/cmdline.h"
@@ -43,7 +44,7 @@ const char *fault_action_name(enum fault_action a) {
 }
 
 /* Kernel instructions allowed to fault, and where to continue when they do
- * (pairs emitted by the probe functions below into the .extable section). */
+ * (pairs emitted by EXTABLE_EFAULT, mm/extable.h, into the .extable section). */
 struct extable_entry {
   vaddr_t insn, fixup;
 };
@@ -151,14 +152,7 @@ int probe_read32(vaddr_t addr, uint32_t *out) {
   __asm__ volatile(
       "1: movl (%2), %1\n\t"
       "xorl %0, %0\n"
-      "2:\n\t"
-      ".pushsection .extable, \"a\"\n\t"
-      ".long 1b, 3f\n\t"
-      ".popsection\n\t"
-      ".pushsection .text.fixup, \"ax\"\n"
-      "3: movl %3, %0\n\t"
-      "jmp 2b\n\t"
-      ".popsection"
+      EXTABLE_EFAULT("%3")
       : "=&r"(ret), "=&r"(value)
       : "r"(addr), "i"(-EFAULT)
       : "memory");
@@ -171,14 +165,7 @@ int probe_write32(vaddr_t addr, uint32_t value) {
   __asm__ volatile(
       "1: movl %2, (%1)\n\t"
       "xorl %0, %0\n"
-      "2:\n\t"
-      ".pushsection .extable, \"a\"\n\t"
-      ".long 1b, 3f\n\t"
-      ".popsection\n\t"
-      ".pushsection .text.fixup, \"ax\"\n"
-      "3: movl %3, %0\n\t"
-      "jmp 2b\n\t"
-      ".popsection"
+      EXTABLE_EFAULT("%3")
       : "=&r"(ret)
       : "r"(addr), "r"(value), "i"(-EFAULT)
       : "memory");

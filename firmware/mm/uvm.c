@@ -9,6 +9,7 @@
 #include "lib/string.h"
 #include "memlayout.h"
 #include "mm/aslr.h"
+#include "mm/extable.h"
 #include "mm/pmm.h"
 #include "mm/vmm.h"
 
@@ -170,14 +171,7 @@ static int user_copy(void *dst, const void *src, size_t n) {
   __asm__ volatile(
       "1: rep movsb\n\t"
       "xorl %0, %0\n"
-      "2:\n\t"
-      ".pushsection .extable, \"a\"\n\t"
-      ".long 1b, 3f\n\t"
-      ".popsection\n\t"
-      ".pushsection .text.fixup, \"ax\"\n"
-      "3: movl %4, %0\n\t"
-      "jmp 2b\n\t"
-      ".popsection"
+      EXTABLE_EFAULT("%4")
       : "=&a"(ret), "+D"(dst), "+S"(src), "+c"(n)
       : "i"(-EFAULT)
       : "memory");
