@@ -48,24 +48,9 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def size(n: int) -> str:
-    return f"{n >> 20} MiB" if n >= 1 << 20 and not n % (1 << 20) else f"{n >> 10} KiB"
-
-
-def region_rows(regions: list[paging.Region], limit: int = 12) -> list[list]:
-    rows = [
-        [
-            f"{r.start:#010x}",
-            f"{r.end:#010x}",
-            size(r.size),
-            r.perms(),
-            "global" if r.global_ else "",
-        ]
-        for r in regions[:limit]
-    ]
-    if len(regions) > limit:
-        rows.append(["...", "", f"{len(regions) - limit} more", "", ""])
-    return rows
+def region_map(regions: list[paging.Region], limit: int = 12) -> str:
+    text = paging.format_regions(regions[:limit])
+    return text + (f"\n... {len(regions) - limit} more" if len(regions) > limit else "")
 
 
 CR0_BITS = {0: "PE", 16: "WP", 31: "PG"}
@@ -111,7 +96,7 @@ class Tour:
                     [
                         f"{r['start']:#010x}",
                         f"{r['end']:#010x}",
-                        size(r["end"] - r["start"]),
+                        paging.size_text(r["end"] - r["start"]),
                         "available" if r["type"] == 1 else f"reserved ({r['type']})",
                     ]
                     for r in self.k.memory_regions()
@@ -123,7 +108,7 @@ class Tour:
             [
                 f"{a * 4096:#010x}",
                 f"{b * 4096:#010x}",
-                size((b - a) * 4096),
+                paging.size_text((b - a) * 4096),
                 "reserved" if all(reserved[f] for f in range(a, b)) else "allocated",
             ]
             for a, b in used.runs(True)
@@ -145,7 +130,7 @@ class Tour:
                 "page tables, one read each)"
             )
         )
-        print(table(["start", "end", "size", "rights", ""], region_rows(regions)))
+        print(region_map(regions))
         text = aspace.translate(self.m.symbol("kernel_ready"))
         self.check(
             text.pa is not None and not text.write and all(r.start >= KERNEL_BASE for r in regions),
@@ -163,7 +148,7 @@ class Tour:
         )
         aspace = self.u.address_space(pid)
         user = [r for r in aspace.regions() if r.start < KERNEL_BASE]
-        print(table(["start", "end", "size", "rights", ""], region_rows(user)))
+        print(region_map(user))
         print(
             self.s.dim(
                 "the null page, the heap and the rest of the stack: not mapped "

@@ -268,15 +268,18 @@ def walk(reader: PhysReader, cr3: int, *, pse: bool = False) -> AddressSpace:
     return AddressSpace(cr3, directory, tables, pse)
 
 
+def size_text(n: int) -> str:
+    """Bytes as a person reads them: whole MiB when exact, else KiB."""
+    return f"{n >> 20} MiB" if n >= 1 << 20 and not n % (1 << 20) else f"{n >> 10} KiB"
+
+
 def format_regions(regions: list[Region]) -> str:
     """A table a person can read: start, end, size, rights.  The end column
     widens by one digit when a region ends at 4 GiB (0x100000000)."""
     width = max([10, *(len(f"{r.end:#x}") for r in regions)])
     lines = [f"{'start':>10}  {'end':>{width}}  {'size':>10}  rights"]
     for r in regions:
-        size = f"{r.size >> 10} KiB" if r.size < 1 << 20 else f"{r.size >> 20} MiB"
-        if r.size % (1 << 20) and r.size >= 1 << 20:
-            size = f"{r.size >> 10} KiB"
+        size = size_text(r.size)
         lines.append(f"{r.start:#010x}  {f'{r.end:#010x}':>{width}}  {size:>10}  {r.perms()}"
                      + ("  global" if r.global_ else ""))
     return "\n".join(lines)
