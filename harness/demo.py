@@ -15,6 +15,7 @@ from harness.kernel import KERNEL_BASE, Kernel
 from harness.layouts import USER_SHM_SPAN
 from harness.machine import Machine
 from harness.processes import ProcessInfo, Userland
+from harness.text import table
 
 
 class Style:
@@ -35,17 +36,6 @@ class Style:
 
     def bad(self, text: str) -> str:
         return self._wrap("31", text)
-
-
-def table(headers: list[str], rows: list[list]) -> str:
-    cells = [[str(c) for c in row] for row in rows]
-    widths = [max(len(x) for x in col) for col in zip(headers, *cells, strict=False)]
-    lines = [
-        "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
-        "  ".join("-" * w for w in widths),
-    ]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 def region_map(regions: list[paging.Region], limit: int = 12) -> str:
@@ -83,6 +73,7 @@ class Tour:
                     ["cr4", f"{regs['cr4']:#010x}", bits(regs["cr4"], CR4_BITS)],
                     ["eip", f"{regs['eip']:#010x}", "kernel_ready"],
                 ],
+                left=(0, 2),
             )
         )
 
@@ -101,6 +92,7 @@ class Tour:
                     ]
                     for r in self.k.memory_regions()
                 ],
+                left=(3,),
             )
         )
         used, reserved = self.k.pmm_bitmaps()
@@ -114,7 +106,7 @@ class Tour:
             for a, b in used.runs(True)
         ]
         print(self.s.dim("frames in use (from the kernel's bitmap, read from guest RAM):"))
-        print(table(["start", "end", "size", "why"], rows))
+        print(table(["start", "end", "size", "why"], rows, left=(3,)))
         self.check(
             stats["free_frames"] == used.clear_count(),
             f"{stats['free_frames'] * 4 // 1024} MiB free of "
@@ -193,6 +185,7 @@ class Tour:
                     for va, pa in pages.items()
                     if pa in common
                 ],
+                left=(1,),
             )
         )
         self.m.cont()
@@ -221,6 +214,7 @@ class Tour:
                     ["live blocks", stats["live_blocks"]],
                     ["largest free (large region)", stats["largest_free"]],
                 ],
+                left=(0,),
             )
         )
         classes = [

@@ -227,20 +227,6 @@ def human(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-def table(headers: list[str], rows: list[list[str]], left: tuple[int, ...] = ()) -> str:
-    """Aligned columns: numbers right-aligned, the columns in ``left`` left-aligned."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-
-    def line(cells: list[str]) -> str:
-        out = [c.ljust(w) if i in left else c.rjust(w)
-               for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
-        return "  ".join(out).rstrip()
-
-    return "\n".join([line(headers), *(line(r) for r in rows)])
-
-
 def write(text: str) -> None:
     gdb.write(text + "\n")
 

@@ -27,11 +27,11 @@ from harness.gdbcmds.common import (
     read,
     read_u32s,
     symbolize,
-    table,
     u32,
     value,
     write,
 )
+from harness.text import table
 
 # firmware/mm/heap_internal.h (macros are not in the debug info)
 SLAB_BASE = 0xF0000000

@@ -22,11 +22,11 @@ from harness.gdbcmds.common import (
     human,
     read,
     symbol_address,
-    table,
     u32,
     value,
     write,
 )
+from harness.text import table
 
 ROW_LIMIT = 60
 

@@ -16,12 +16,12 @@ from harness.gdbcmds.common import (
     count_of,
     enum_names,
     symbolize,
-    table,
     u32,
     value,
     write,
 )
 from harness.gdbcmds.spaces import processes
+from harness.text import table
 
 
 def _range(lo: int, hi: int) -> str:
