@@ -6,6 +6,7 @@
 static char buffer[BOOT_CMDLINE_MAX];
 static struct {
   const char *key, *value;
+  bool asked; /* some cmdline_get() looked this key up */
 } options[CMDLINE_MAX_OPTIONS];
 static uint32_t option_count;
 
@@ -34,21 +35,31 @@ void cmdline_init(const char *raw) {
       continue;
     }
     first = false;
-    if (option_count == CMDLINE_MAX_OPTIONS) {
-      kprintf("CMDLINE truncated max=%u\n", CMDLINE_MAX_OPTIONS);
-      return;
-    }
     if (eq) *eq = '\0';
     options[option_count].key = word;
     options[option_count].value = eq ? eq + 1 : "";
+    options[option_count].asked = false;
     option_count++;
   }
 }
 
 const char *cmdline_get(const char *key) {
-  for (uint32_t i = option_count; i-- > 0;)
-    if (strcmp(options[i].key, key) == 0) return options[i].value;
-  return NULL;
+  const char *value = NULL; /* the last occurrence wins; every one is known */
+  for (uint32_t i = 0; i < option_count; i++) {
+    if (strcmp(options[i].key, key) != 0) continue;
+    options[i].asked = true;
+    value = options[i].value;
+  }
+  return value;
+}
+
+void cmdline_report_bad(const char *key, const char *value, const char *expected) {
+  kprintf("CMDLINE bad=%s value=\"%s\" expected=%s\n", key, value, expected);
+}
+
+void cmdline_report_unknown(void) {
+  for (uint32_t i = 0; i < option_count; i++)
+    if (!options[i].asked) kprintf("CMDLINE unknown=%s\n", options[i].key);
 }
 
 bool parse_uint(const char *s, uint32_t *out) {
@@ -68,13 +79,17 @@ bool parse_uint(const char *s, uint32_t *out) {
   return true;
 }
 
-uint32_t cmdline_uint(const char *key, uint32_t dflt) {
+bool cmdline_number(const char *key, uint32_t *out) {
   const char *s = cmdline_get(key);
+  if (!s) return false;
+  if (parse_uint(s, out)) return true;
+  cmdline_report_bad(key, s, "number");
+  return false;
+}
+
+uint32_t cmdline_uint(const char *key, uint32_t dflt) {
   uint32_t v;
-  if (!s) return dflt;
-  if (parse_uint(s, &v)) return v;
-  kprintf("CMDLINE bad=%s value=\"%s\" expected=number\n", key, s);
-  return dflt;
+  return cmdline_number(key, &v) ? v : dflt;
 }
 
 bool cmdline_bool(const char *key, bool dflt) {
@@ -86,6 +101,21 @@ bool cmdline_bool(const char *key, bool dflt) {
     if (strcmp(s, yes[i]) == 0) return true;
   for (size_t i = 0; i < ARRAY_SIZE(no); i++)
     if (strcmp(s, no[i]) == 0) return false;
-  kprintf("CMDLINE bad=%s value=\"%s\" expected=on|off\n", key, s);
+  cmdline_report_bad(key, s, "on|off");
+  return dflt;
+}
+
+uint32_t cmdline_choice(const char *key, const char *const *choices, uint32_t count,
+                        uint32_t dflt) {
+  const char *s = cmdline_get(key);
+  if (!s) return dflt;
+  for (uint32_t i = 0; i < count; i++)
+    if (strcmp(s, choices[i]) == 0) return i;
+  char expected[64]; /* "a|b|c" */
+  size_t len = 0;
+  for (uint32_t i = 0; i < count && len < sizeof(expected); i++)
+    len += (size_t)ksnprintf(expected + len, sizeof(expected) - len, i ? "|%s" : "%s",
+                             choices[i]);
+  cmdline_report_bad(key, s, expected);
   return dflt;
 }

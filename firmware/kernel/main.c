@@ -28,19 +28,34 @@ HARNESS_VISIBLE void kernel_ready(void) { __asm__ volatile("" ::: "memory"); }
  * `run=` has ended (or blocked for good). */
 HARNESS_VISIBLE void scenario_done(uint32_t finished) { __asm__ volatile("" : : "r"(finished)); }
 
-/* `run=a,b,c`: spawn those modules (with their own command lines) and run
- * them to the end. */
-static void run_from_cmdline(void) {
+/* A comma-separated list of non-empty names. */
+static bool is_name_list(const char *list) {
+  char prev = ',';
+  for (; *list; prev = *list++)
+    if (*list == ',' && prev == ',') return false;
+  return prev != ',';
+}
+
+/* `run=a,b,c`, checked: the list, or NULL (a list with an empty name is
+ * refused whole, before anything runs). */
+static const char *run_list(void) {
   const char *list = cmdline_get("run");
+  if (!list || is_name_list(list)) return list;
+  cmdline_report_bad("run", list, "module[,module...]");
+  return NULL;
+}
+
+/* Spawn the `run=` modules (with their own command lines) and run them to
+ * the end. */
+static void run_from_cmdline(const char *list) {
   if (!list) return;
-  char name[MODULE_NAME_MAX];
-  while (*list) {
-    size_t n = 0;
-    while (list[n] && list[n] != ',') n++;
-    strlcpy(name, list, MIN(n + 1, sizeof(name)));
+  char names[BOOT_CMDLINE_MAX];
+  strlcpy(names, list, sizeof(names));
+  for (char *name = names, *next; name; name = next) {
+    next = strchr(name, ',');
+    if (next) *next++ = '\0';
     int pid = proc_spawn(name, "", 0);
     if (pid < 0) kprintf("RUN name=%s error=%d\n", name, pid);
-    list += n + (list[n] == ',');
   }
   scenario_done(sched_run());
 }
@@ -70,10 +85,16 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   __stack_chk_guard = aslr_random() | 0xFF; /* never 0-terminated text */
   cpu_protections_init();
 
+  /* The options read after kernel_ready are read now, so every option has
+   * been asked for when the unknown ones are reported. */
+  const char *run = run_list();
+  bool shell = cmdline_bool("shell", false), off = cmdline_bool("poweroff", false);
+  cmdline_report_unknown();
+
   kprintf("READY\n");
   kernel_ready();
-  run_from_cmdline();
-  if (cmdline_bool("shell", false)) shell_run(); /* never returns: it wins over poweroff */
-  if (cmdline_bool("poweroff", false)) poweroff(0);
+  run_from_cmdline(run);
+  if (shell) shell_run(); /* never returns: it wins over poweroff */
+  if (off) poweroff(0);
   idle();
 }

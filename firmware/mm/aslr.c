@@ -46,9 +46,10 @@ uint32_t aslr_random(void) {
 
 void aslr_init(void) {
   uint32_t seed;
+  bool seeded = cmdline_number("aslr_seed", &seed); /* read (and checked) either way */
   if (!cmdline_bool("aslr", true)) {
     source = FIXED;
-  } else if (cmdline_get("aslr_seed") && parse_uint(cmdline_get("aslr_seed"), &seed)) {
+  } else if (seeded) {
     source = SEEDED;
     state = seed ? seed : 1;
   } else if (cpu_features.rdrand) {

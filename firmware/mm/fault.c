@@ -105,10 +105,8 @@ static void record(const struct page_fault *pf, uint32_t pid, enum fault_kind ki
 }
 
 void fault_init(void) {
-  const char *mode = cmdline_get("fault_log");
-  log_resolved = mode && strcmp(mode, "all") == 0;
-  if (mode && !log_resolved && strcmp(mode, "errors") != 0)
-    kprintf("CMDLINE bad=fault_log value=\"%s\" expected=all|errors\n", mode);
+  static const char *const modes[] = {"errors", "all"};
+  log_resolved = cmdline_choice("fault_log", modes, ARRAY_SIZE(modes), 0) == 1;
 }
 
 void page_fault_handler(struct trapframe *tf) {

@@ -31,10 +31,8 @@ const char *heap_error_name(enum heap_error kind) {
 }
 
 void heap_init(void) {
-  const char *mode = cmdline_get("heap_debug");
-  heap_debug_full = mode && strcmp(mode, "full") == 0;
-  if (mode && !heap_debug_full && strcmp(mode, "off") != 0)
-    kprintf("CMDLINE bad=heap_debug value=\"%s\" expected=full|off\n", mode);
+  static const char *const modes[] = {"off", "full"};
+  heap_debug_full = cmdline_choice("heap_debug", modes, ARRAY_SIZE(modes), 0) == 1;
   slab_init();
   kprintf("HEAP base=%p slabs=%p large=%p limit=%p debug=%s\n", (void *)KHEAP_BASE,
           (void *)SLAB_BASE, (void *)LARGE_BASE, (void *)LARGE_LIMIT,

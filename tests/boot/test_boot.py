@@ -1,9 +1,5 @@
 """The firmware boots, reaches kernel_ready, and is what GDB says it is."""
 
-import pytest
-
-from harness.qemu import EXIT_POWEROFF
-
 CR0_PE = 1 << 0
 CR0_WP = 1 << 16
 CR0_PG = 1 << 31
@@ -77,34 +73,3 @@ def test_registers_include_control_registers(machine):
 def test_register_write_is_seen_by_the_guest(machine):
     machine.set_reg("eax", 0x1234ABCD)
     assert machine.reg("eax") == 0x1234ABCD
-
-
-@pytest.mark.machine(cmdline="alpha=1 beta=0x20 flag gamma=some-text")
-def test_command_line_options_are_parsed(machine):
-    scratch = machine.symbol("agent_scratch")
-
-    def option(key: str, default: int) -> int:
-        machine.write(scratch, key.encode() + b"\0")
-        return machine.call("cmdline_uint", scratch, default)
-
-    assert option("alpha", 7) == 1
-    assert option("beta", 7) == 0x20
-    assert option("missing", 7) == 7
-    machine.write(scratch, b"flag\0")
-    assert machine.call("cmdline_bool", scratch, 0) == 1
-    raw = machine.records("CMDLINE")[0]["raw"]
-    assert raw.endswith("alpha=1 beta=0x20 flag gamma=some-text")
-
-
-@pytest.mark.machine(cmdline="fault_log=sometimes")
-def test_malformed_option_is_reported(machine):
-    bad = [r for r in machine.records("CMDLINE") if r.get("bad")]
-    assert bad and bad[0]["bad"] == "fault_log"
-    assert bad[0]["value"] == "sometimes"
-
-
-@pytest.mark.cold_boot
-@pytest.mark.machine(cmdline="poweroff")
-def test_poweroff_option_exits_qemu_with_the_poweroff_status(machine):
-    assert machine.wait_exit() == EXIT_POWEROFF
-    assert machine.records("POWEROFF")
