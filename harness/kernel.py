@@ -137,9 +137,20 @@ class Kernel:
         return self.read_array("boot_memory_region", addr, info["region_count"])
 
     def modules(self) -> list[dict]:
+        """The loader's modules as the kernel copied them (start, end, and
+        ``cmdline``: the module's command line, path first)."""
         info = self.read_struct("boot_info", "boot_info")
-        addr = self.field_address("boot_info", "boot_info", "modules")
-        return self.read_array("boot_module", addr, info["module_count"])
+        if not info["module_count"]:
+            return []
+        modules = self.read_array("boot_module", info["modules"], info["module_count"])
+        for m in modules:
+            m["cmdline"] = self.read_kernel_string(m["cmdline"])
+        return modules
+
+    def read_kernel_string(self, addr: int, limit: int = 4096) -> str:
+        """A NUL-terminated string in kernel memory (at most ``limit`` bytes)."""
+        data = self.read_kernel(addr, limit)
+        return data.split(b"\0", 1)[0].decode("utf-8", "replace")
 
     # -- physical memory manager ------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import collections
 
-from harness import timeouts
+from harness import bootlimits, timeouts
 from harness.errors import HarnessError
 from harness.machine import Machine
 from harness.qemu import QemuConfig
@@ -35,10 +35,13 @@ class MachinePool:
         self.restores = 0
 
     def boot_to_ready(self, cfg: QemuConfig) -> Machine:
-        """A freshly booted machine stopped at kernel_ready (not pooled)."""
+        """A freshly booted machine stopped at kernel_ready (not pooled).
+        Raises ConfigError, before the kernel runs, for a configuration the
+        kernel could not take whole (see bootlimits)."""
         machine = Machine(cfg, gdb=self.gdb)
         machine.start()
         try:
+            bootlimits.check(cfg, bootlimits.BootLimits.of(machine))
             machine.run_to(READY_SYMBOL, timeout=timeouts.scaled(timeouts.BOOT))
         except BaseException:
             self.close_machine(machine)

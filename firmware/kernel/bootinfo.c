@@ -4,6 +4,7 @@
 #include "kernel/panic.h"
 #include "lib/string.h"
 #include "memlayout.h"
+#include "mm/pmm.h"
 
 struct boot_info boot_info;
 
@@ -48,19 +49,69 @@ static void copy_memory_map(const struct multiboot_info *mbi) {
   }
 }
 
-static void copy_modules(const struct multiboot_info *mbi) {
-  const struct multiboot_module *m =
-      early_ptr(mbi->mods_addr, mbi->mods_count * sizeof(*m), "module list");
-  for (uint32_t i = 0; i < mbi->mods_count; i++) {
-    if (i == BOOT_MAX_MODULES) {
-      kprintf("BOOTINFO truncated=modules max=%u\n", BOOT_MAX_MODULES);
-      break;
+/* A NUL-terminated string of the loader's, and its length. */
+static const char *early_string(paddr_t pa, size_t *len, const char *what) {
+  const char *s = early_ptr(pa, 1, what);
+  *len = strnlen(s, BOOT_MAPPED_LIMIT - pa);
+  if (*len == BOOT_MAPPED_LIMIT - pa) PANIC("multiboot %s at %p is not terminated", what, (void *)pa);
+  return s;
+}
+
+/* The arena starts past everything the copy reads or must not disturb. */
+static paddr_t arena_base(const struct multiboot_module *m, uint32_t count, paddr_t list) {
+  paddr_t base = MAX(V2P(__kernel_end), list + count * (uint32_t)sizeof(*m));
+  size_t len;
+  for (uint32_t i = 0; i < count; i++) {
+    base = MAX(base, m[i].mod_end);
+    if (m[i].string) {
+      early_string(m[i].string, &len, "module command line");
+      base = MAX(base, m[i].string + (paddr_t)len + 1);
     }
-    struct boot_module *out = &boot_info.modules[boot_info.module_count++];
-    out->start = m[i].mod_start;
-    out->end = m[i].mod_end;
-    if (m[i].string) copy_string(out->name, sizeof(out->name), m[i].string, "module name");
   }
+  return ALIGN_UP(base, FRAME_SIZE);
+}
+
+static bool is_available(paddr_t start, paddr_t end) {
+  for (uint32_t i = 0; i < boot_info.region_count; i++) {
+    const struct boot_memory_region *r = &boot_info.regions[i];
+    if (r->type == MULTIBOOT_MEMORY_AVAILABLE && r->start <= start && end <= r->end)
+      return true;
+  }
+  return false;
+}
+
+static void copy_modules(const struct multiboot_info *mbi) {
+  uint32_t count = mbi->mods_count;
+  if (count == 0) return;
+  const struct multiboot_module *m =
+      early_ptr(mbi->mods_addr, count * sizeof(*m), "module list");
+  size_t bytes = count * sizeof(struct boot_module), len;
+  for (uint32_t i = 0; i < count; i++) {
+    if (m[i].string) early_string(m[i].string, &len, "module command line");
+    bytes += m[i].string ? len + 1 : 1;
+  }
+  paddr_t start = arena_base(m, count, mbi->mods_addr);
+  paddr_t end = ALIGN_UP(start + (paddr_t)bytes, FRAME_SIZE);
+  if (end > BOOT_MAPPED_LIMIT || end < start || !is_available(start, end))
+    PANIC("no room for the table of %u modules (%u bytes at %p, below %u MiB): modules too "
+          "large?", count, (uint32_t)bytes, (void *)start, BOOT_MAPPED_LIMIT >> 20);
+
+  struct boot_module *table = P2V(start);
+  char *strings = (char *)(table + count);
+  for (uint32_t i = 0; i < count; i++) {
+    table[i].start = m[i].mod_start;
+    table[i].end = m[i].mod_end;
+    table[i].cmdline = strings;
+    const char *s = m[i].string ? early_string(m[i].string, &len, "module command line") : "";
+    if (!m[i].string) len = 0;
+    memcpy(strings, s, len);
+    strings[len] = '\0';
+    strings += len + 1;
+  }
+  boot_info.modules = table;
+  boot_info.module_count = count;
+  boot_info.arena_start = start;
+  boot_info.arena_end = end;
 }
 
 void bootinfo_init(uint32_t magic, paddr_t mbi_phys) {

@@ -69,8 +69,9 @@ static void prepare_first_run(struct process *p, vaddr_t entry, vaddr_t esp) {
 }
 
 int proc_spawn(const char *name, const char *args, uint32_t parent) {
-  const struct module *m = module_find(name);
-  if (!m) return -ENOENT;
+  struct module module;
+  if (!module_find(name, &module)) return -ENOENT;
+  const struct module *m = &module;
   uint32_t slot = PROC_MAX;
   for (uint32_t i = 0; i < PROC_MAX && slot == PROC_MAX; i++)
     if (proc_table[i].state == PROC_FREE) slot = i;

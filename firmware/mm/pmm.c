@@ -273,10 +273,11 @@ static void reserve(uint32_t from, uint32_t to) {
   set_range(pmm_reserved, from, to, true);
 }
 
-/* Where the bitmaps go: the first page boundary after the kernel image and
- * every module, which must be available RAM reachable by the boot mapping. */
+/* Where the bitmaps go: the first page boundary after the kernel image,
+ * every module and the boot arena, which must be available RAM reachable by
+ * the boot mapping. */
 static paddr_t place_bitmaps(uint32_t bytes) {
-  paddr_t start = ALIGN_UP(V2P(__kernel_end), FRAME_SIZE);
+  paddr_t start = MAX(ALIGN_UP(V2P(__kernel_end), FRAME_SIZE), boot_info.arena_end);
   for (uint32_t i = 0; i < boot_info.module_count; i++)
     start = MAX(start, ALIGN_UP(boot_info.modules[i].end, FRAME_SIZE));
   uint64_t end = (uint64_t)start + bytes;
@@ -349,6 +350,8 @@ void memory_init(void) {
   reserve(frame_floor(KERNEL_LOAD_PHYS), frame_ceil(V2P(__kernel_end)));
   for (uint32_t i = 0; i < boot_info.module_count; i++)
     reserve(frame_floor(boot_info.modules[i].start), frame_ceil(boot_info.modules[i].end));
+  if (boot_info.arena_end > boot_info.arena_start)
+    reserve(frame_floor(boot_info.arena_start), frame_ceil(boot_info.arena_end));
   reserve(frame_floor(pmm_bitmap_phys), frame_ceil(pmm_bitmap_phys + pmm_bitmap_bytes));
 
   /* Summaries from scratch: a bit per full word below (padding stays set). */

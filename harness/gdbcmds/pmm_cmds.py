@@ -17,8 +17,6 @@ from harness.gdbcmds.common import (
     PAGE_SIZE,
     CommandError,
     Subcommand,
-    c_string,
-    count_of,
     human,
     read,
     symbol_address,
@@ -39,10 +37,13 @@ def landmarks() -> list[tuple[int, int, str]]:
     if start is not None and end is not None:
         marks.append((start - KERNEL_BASE, end - KERNEL_BASE, "kernel image"))
     modules = value("boot_info.modules")
-    for i in range(min(u32("boot_info.module_count"), count_of("boot_info.modules"))):
+    for i in range(u32("boot_info.module_count")):
         m = modules[i]
-        name = c_string(m["name"]).split(" ", 1)[0].rsplit("/", 1)[-1]
+        name = m["cmdline"].string(errors="replace").split(" ", 1)[0].rsplit("/", 1)[-1]
         marks.append((u32(m["start"]), u32(m["end"]), f"module {name}"))
+    arena = u32("boot_info.arena_start"), u32("boot_info.arena_end")
+    if arena[1] > arena[0]:
+        marks.append((*arena, "module table"))
     bitmap = u32("pmm_bitmap_phys")
     marks.append((bitmap, bitmap + u32("pmm_bitmap_bytes"), "PMM bitmaps"))
     return marks

@@ -91,6 +91,8 @@ def test_everything_not_free_ram_is_used_and_reserved(machine, kernel):
                 region["start"], min(region["end"], used.count * FRAME))
     for module in kernel.modules():
         must_reserve[f"module {module['start']:#x}"] = frames_of(module["start"], module["end"])
+    info = kernel.read_struct("boot_info", "boot_info")
+    must_reserve["module table"] = frames_of(info["arena_start"], info["arena_end"])
     for what, frames in must_reserve.items():
         bad = [f for f in frames if f < used.count and not (used[f] and reserved[f])]
         assert not bad, f"{what}: frames {bad[:5]} not marked used+reserved"

@@ -6,9 +6,7 @@
 #include "types.h"
 
 #define BOOT_MAX_MEMORY_REGIONS 32
-#define BOOT_MAX_MODULES 32
 #define BOOT_CMDLINE_MAX 512
-#define BOOT_MODULE_NAME_MAX 96
 
 /* One memory-map entry, clipped to the 32-bit physical address space.
  * end is exclusive and 64-bit so a region ending exactly at 4 GiB fits. */
@@ -18,8 +16,8 @@ struct boot_memory_region {
 };
 
 struct boot_module {
-  paddr_t start, end; /* end exclusive */
-  char name[BOOT_MODULE_NAME_MAX]; /* the module's command line (its path first) */
+  paddr_t start, end;  /* end exclusive */
+  const char *cmdline; /* the module's whole command line (its path first), in the arena */
 };
 
 struct boot_info {
@@ -27,8 +25,13 @@ struct boot_info {
   uint32_t mem_lower_kib, mem_upper_kib;
   uint32_t region_count;
   struct boot_memory_region regions[BOOT_MAX_MEMORY_REGIONS];
+  /* The module table and its command lines, however many and however long
+   * the loader passed, live in the boot arena: whole pages of their own
+   * after the kernel, the modules and everything of the loader's that is
+   * copied (so the copy never overwrites its source).  The PMM reserves it. */
   uint32_t module_count;
-  struct boot_module modules[BOOT_MAX_MODULES];
+  struct boot_module *modules;
+  paddr_t arena_start, arena_end; /* page aligned; empty without modules */
   char cmdline[BOOT_CMDLINE_MAX];
 };
 
@@ -36,5 +39,5 @@ extern struct boot_info boot_info;
 
 /* Copies the loader's information.  Panics on a wrong magic number or on
  * information the early mappings cannot reach; truncation of an over-long
- * table is reported on COM1 with a BOOTINFO record. */
+ * command line or memory map is reported with a BOOTINFO record. */
 void bootinfo_init(uint32_t magic, paddr_t mbi_phys);
