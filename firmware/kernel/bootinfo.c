@@ -21,7 +21,7 @@ static void copy_string(char *dst, size_t size, paddr_t src, const char *what) {
   const char *s = early_ptr(src, 1, what);
   size_t len = strnlen(s, BOOT_MAPPED_LIMIT - src);
   if (len >= size) {
-    kprintf("BOOTINFO truncated=%s max=%u\n", what, size - 1);
+    krecord("BOOTINFO truncated=%s max=%u\n", what, size - 1);
     len = size - 1;
   }
   memcpy(dst, s, len);
@@ -38,7 +38,7 @@ static void copy_memory_map(const struct multiboot_info *mbi) {
     if (e->len == 0 || start >= FOUR_GIB) continue; /* unreachable without PAE */
     if (stop > FOUR_GIB) stop = FOUR_GIB;
     if (boot_info.region_count == BOOT_MAX_MEMORY_REGIONS) {
-      kprintf("BOOTINFO truncated=memory-map max=%u\n", BOOT_MAX_MEMORY_REGIONS);
+      krecord("BOOTINFO truncated=memory-map max=%u\n", BOOT_MAX_MEMORY_REGIONS);
       return;
     }
     struct boot_memory_region *r = &boot_info.regions[boot_info.region_count++];
@@ -53,7 +53,7 @@ static void copy_modules(const struct multiboot_info *mbi) {
       early_ptr(mbi->mods_addr, mbi->mods_count * sizeof(*m), "module list");
   for (uint32_t i = 0; i < mbi->mods_count; i++) {
     if (i == BOOT_MAX_MODULES) {
-      kprintf("BOOTINFO truncated=modules max=%u\n", BOOT_MAX_MODULES);
+      krecord("BOOTINFO truncated=modules max=%u\n", BOOT_MAX_MODULES);
       break;
     }
     struct boot_module *out = &boot_info.modules[boot_info.module_count++];

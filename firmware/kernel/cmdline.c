@@ -35,7 +35,7 @@ void cmdline_init(const char *raw) {
     }
     first = false;
     if (option_count == CMDLINE_MAX_OPTIONS) {
-      kprintf("CMDLINE truncated max=%u\n", CMDLINE_MAX_OPTIONS);
+      krecord("CMDLINE truncated max=%u\n", CMDLINE_MAX_OPTIONS);
       return;
     }
     if (eq) *eq = '\0';
@@ -73,7 +73,7 @@ uint32_t cmdline_uint(const char *key, uint32_t dflt) {
   uint32_t v;
   if (!s) return dflt;
   if (parse_uint(s, &v)) return v;
-  kprintf("CMDLINE bad=%s value=\"%s\" expected=number\n", key, s);
+  krecord("CMDLINE bad=%s value=%pq expected=number\n", key, s);
   return dflt;
 }
 
@@ -86,6 +86,6 @@ bool cmdline_bool(const char *key, bool dflt) {
     if (strcmp(s, yes[i]) == 0) return true;
   for (size_t i = 0; i < ARRAY_SIZE(no); i++)
     if (strcmp(s, no[i]) == 0) return false;
-  kprintf("CMDLINE bad=%s value=\"%s\" expected=on|off\n", key, s);
+  krecord("CMDLINE bad=%s value=%pq expected=on|off\n", key, s);
   return dflt;
 }

@@ -39,7 +39,7 @@ static void run_from_cmdline(void) {
     while (list[n] && list[n] != ',') n++;
     strlcpy(name, list, MIN(n + 1, sizeof(name)));
     int pid = proc_spawn(name, "", 0);
-    if (pid < 0) kprintf("RUN name=%s error=%d\n", name, pid);
+    if (pid < 0) krecord("RUN name=%pq error=%d\n", name, pid);
     list += n + (list[n] == ',');
   }
   scenario_done(sched_run());
@@ -54,10 +54,10 @@ static void __attribute__((noreturn)) idle(void) {
 void __attribute__((noreturn)) kmain(uint32_t magic, paddr_t mbi_phys);
 void kmain(uint32_t magic, paddr_t mbi_phys) {
   serial_init();
-  kprintf("BOOT kernel=mmverify version=%s\n", MMVERIFY_VERSION);
+  krecord("BOOT kernel=mmverify version=%s\n", MMVERIFY_VERSION);
   bootinfo_init(magic, mbi_phys);
   cmdline_init(boot_info.cmdline);
-  kprintf("CMDLINE raw=\"%s\"\n", boot_info.cmdline);
+  krecord("CMDLINE raw=%pq\n", boot_info.cmdline);
   trap_init();
   cpu_features_init();
   fault_init();
@@ -70,7 +70,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   __stack_chk_guard = aslr_random() | 0xFF; /* never 0-terminated text */
   cpu_protections_init();
 
-  kprintf("READY\n");
+  krecord("READY\n");
   kernel_ready();
   run_from_cmdline();
   if (cmdline_bool("shell", false)) shell_run(); /* never returns: it wins over poweroff */

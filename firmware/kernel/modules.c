@@ -26,14 +26,14 @@ void modules_init(void) {
   for (uint32_t i = 0; i < boot_info.module_count; i++) {
     const struct boot_module *b = &boot_info.modules[i];
     if (b->end > DIRECT_MAP_LIMIT || b->end < b->start) {
-      kprintf("MODULE skipped=%s reason=outside-direct-map\n", b->name);
+      krecord("MODULE skipped=%pq reason=outside-direct-map\n", b->name);
       continue;
     }
     struct module *m = &modules[count++];
     split_name(m, b->name);
     m->image = P2V(b->start);
     m->size = b->end - b->start;
-    kprintf("MODULE name=%s size=%u addr=%p\n", m->name, m->size, (void *)b->start);
+    krecord("MODULE name=%pq size=%u addr=%p\n", m->name, m->size, (void *)b->start);
   }
 }
 

@@ -95,7 +95,7 @@ int proc_spawn(const char *name, const char *args, uint32_t parent) {
   prepare_first_run(p, entry, esp);
   p->pid = next_pid++;
   p->state = PROC_READY;
-  kprintf("SPAWN pid=%u name=%s parent=%u cr3=%p heap=%p shm=%p stack=%p\n", p->pid, p->name,
+  krecord("SPAWN pid=%u name=%pq parent=%u cr3=%p heap=%p shm=%p stack=%p\n", p->pid, p->name,
           parent, (void *)p->cr3, (void *)p->heap_base, (void *)p->shm_base,
           (void *)p->stack_top);
   return (int)p->pid;
@@ -108,7 +108,7 @@ static void __attribute__((noreturn)) finish(struct process *p, struct proc_reco
   r->pid = p->pid;
   strlcpy(r->name, p->name, sizeof(r->name));
   proc_history[proc_finished++ % PROC_HISTORY] = *r;
-  kprintf("EXIT pid=%u name=%s status=%d killed=%u reason=%s\n", r->pid, r->name, r->status,
+  krecord("EXIT pid=%u name=%pq status=%d killed=%u reason=%s\n", r->pid, r->name, r->status,
           r->killed, r->killed ? r->reason : "exit");
   for (uint32_t i = 0; i < PROC_MAX; i++) {
     struct process *q = &proc_table[i];

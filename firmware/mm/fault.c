@@ -97,7 +97,7 @@ static void record(const struct page_fault *pf, uint32_t pid, enum fault_kind ki
       .seq = seq, .addr = pf->addr, .err = pf->err, .eip = pf->eip, .pid = pid,
       .kind = (uint8_t)kind, .action = (uint8_t)action, .reason = (uint8_t)reason};
   if (action == FAULT_RESOLVED && !log_resolved) return;
-  kprintf("PF vec=14 addr=%p err=0x%x eip=%p cs=0x%x pid=%u kind=%s access=%s mode=%s "
+  krecord("PF vec=14 addr=%p err=0x%x eip=%p cs=0x%x pid=%u kind=%s access=%s mode=%s "
           "action=%s reason=%s\n",
           (void *)pf->addr, pf->err, (void *)pf->eip, pf->cs, pid, kind_names[kind],
           pf->fetch ? "fetch" : pf->write ? "write" : "read", pf->user ? "user" : "kernel",
@@ -108,7 +108,7 @@ void fault_init(void) {
   const char *mode = cmdline_get("fault_log");
   log_resolved = mode && strcmp(mode, "all") == 0;
   if (mode && !log_resolved && strcmp(mode, "errors") != 0)
-    kprintf("CMDLINE bad=fault_log value=\"%s\" expected=all|errors\n", mode);
+    krecord("CMDLINE bad=fault_log value=%pq expected=all|errors\n", mode);
 }
 
 void page_fault_handler(struct trapframe *tf) {
