@@ -2,7 +2,8 @@
 
 :class:`QemuConfig` describes a machine; :func:`build_argv` turns it into a
 command line (pure, unit-tested); :class:`Qemu` runs one instance in a private
-run directory where the gdbstub, QMP and the serial console are unix sockets,
+run directory where the gdbstub, QMP and the two serial ports (the console and
+the kernel's record channel) are unix sockets,
 so any number of instances run side by side without ports to collide on.
 
 Guest RAM is a file in the run directory (``memory-backend-file``, shared), so
@@ -131,6 +132,9 @@ def build_argv(cfg: QemuConfig, run_dir: Path, qemu_path: str) -> list[str]:
         "-mon", "chardev=qmp0,mode=control",
         "-chardev", f"socket,id=ser0,path={run_dir / 'serial.sock'},server=on,wait=off",
         "-serial", "chardev:ser0",
+        # COM2: the kernel's record channel (harness.record_channel)
+        "-chardev", f"socket,id=ser1,path={run_dir / 'records.sock'},server=on,wait=off",
+        "-serial", "chardev:ser1",
         "-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
         "-drive", f"if=none,id=snapshots,format=qcow2,file={run_dir / 'snapshots.qcow2'}",
     ]
@@ -189,7 +193,7 @@ class Qemu:
     def wait_sockets(self, timeout: float) -> None:
         """Wait until QEMU has created its sockets (or died)."""
         deadline = time.monotonic() + timeout
-        names = ("gdb.sock", "qmp.sock", "serial.sock")
+        names = ("gdb.sock", "qmp.sock", "serial.sock", "records.sock")
         while not all((self.run_dir / n).exists() for n in names):
             if self.poll() is not None:
                 return
