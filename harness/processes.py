@@ -81,6 +81,9 @@ class Userland:
         self.m = machine
         self.k = Kernel(machine)
         self.user_dir = user_dir
+        # Pids start again at 1 on a machine restored from its snapshot, so
+        # output is read from here on unless asked otherwise.
+        self.start = machine.mark()
 
     # -- the kernel's records ---------------------------------------------------------
 
@@ -118,16 +121,13 @@ class Userland:
         return out
 
     def results_from_log(self, since: Mark | int = 0) -> dict[int, ProcessResult]:
-        """The same, from the EXIT records (and the PF record of a fault kill)."""
-        faults = {r.int("pid"): r for r in self.m.records("PF", since=since)
-                  if r["action"] == "kill"}
+        """The same, from the EXIT records (a kill's carries where it happened)."""
         out = {}
         for r in self.m.records("EXIT", since=since):
             pid, killed = r.int("pid"), r["killed"] == "1"
-            pf = faults.get(pid) if killed else None
+            where = (r.int("addr"), r.int("err"), r.int("eip")) if killed else (0, 0, 0)
             out[pid] = ProcessResult(pid, r["name"], int(r["status"]), killed, r["reason"],
-                                     pf.int("addr") if pf else 0, pf.int("err") if pf else 0,
-                                     pf.int("eip") if pf else 0)
+                                     *where)
         return out
 
     # -- running programs -----------------------------------------------------------------
@@ -165,17 +165,19 @@ class Userland:
 
     # -- what programs printed --------------------------------------------------------
 
-    def writes(self, since: Mark | int = 0) -> list[tuple[int, bytes]]:
-        """Every write() since ``since``, in order, as (pid, bytes) from the
-        kernel's OUT records (a long write is several)."""
-        return [(r.int("pid"), r.bytes("data")) for r in self.m.records("OUT", since=since)]
+    def writes(self, since: Mark | None = None) -> list[tuple[int, bytes]]:
+        """Every write() since ``since`` (default: since this Userland was
+        made), in order, as (pid, bytes) from the kernel's OUT records (a long
+        write is several)."""
+        records = self.m.records("OUT", since=self.start if since is None else since)
+        return [(r.int("pid"), r.bytes("data")) for r in records]
 
-    def output(self, pid: int, since: Mark | int = 0) -> bytes:
+    def output(self, pid: int, since: Mark | None = None) -> bytes:
         """All that process ``pid`` wrote (stdout and stderr) since ``since``."""
         return b"".join(data for who, data in self.writes(since) if who == pid)
 
     def claims(self, tag: str | None = None, pid: int | None = None,
-               since: Mark | int = 0) -> list[Record]:
+               since: Mark | None = None) -> list[Record]:
         """Records that user programs printed (``USER prog=...`` lines): what a
         program says about itself, for tests of that program, never evidence
         about the kernel.  Each process's output is split into lines on its

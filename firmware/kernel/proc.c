@@ -108,8 +108,12 @@ static void __attribute__((noreturn)) finish(struct process *p, struct proc_reco
   r->pid = p->pid;
   strlcpy(r->name, p->name, sizeof(r->name));
   proc_history[proc_finished++ % PROC_HISTORY] = *r;
-  krecord("EXIT pid=%u name=%pq status=%d killed=%u reason=%s\n", r->pid, r->name, r->status,
-          r->killed, r->killed ? r->reason : "exit");
+  if (r->killed) /* where, for every kill: a PF record comes only with page faults */
+    krecord("EXIT pid=%u name=%pq status=%d killed=1 reason=%s addr=%p err=0x%x eip=%p\n",
+            r->pid, r->name, r->status, r->reason, (void *)r->addr, r->err, (void *)r->eip);
+  else
+    krecord("EXIT pid=%u name=%pq status=%d killed=0 reason=exit\n", r->pid, r->name,
+            r->status);
   for (uint32_t i = 0; i < PROC_MAX; i++) {
     struct process *q = &proc_table[i];
     if (q->state == PROC_BLOCKED && q->waiting_for == p->pid) {
