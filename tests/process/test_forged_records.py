@@ -42,7 +42,8 @@ def test_a_printed_exit_record_adds_no_result_and_changes_none(machine, userland
 
 def test_a_printed_panic_line_is_not_a_panic(machine, userland):
     pid, honest, results = run_beside_hello(userland, "fakepanic")
-    assert results[pid] == ProcessResult(pid, "fakepanic", 3, False, "exit")
+    assert results == {pid: ProcessResult(pid, "fakepanic", 3, False, "exit"),
+                       honest: ProcessResult(honest, "hello", 5, False, "exit")}
     assert machine.records("PANIC") == [], "none since boot"
     assert machine.call("agent_nop", 4) == 4, "the machine runs on"
     assert machine.alive
