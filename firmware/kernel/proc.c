@@ -137,6 +137,22 @@ void proc_kill(const char *reason, vaddr_t addr, uint32_t err, vaddr_t eip) {
   finish(current, &r);
 }
 
+int32_t proc_kill_request(uint32_t pid) {
+  for (uint32_t i = 0; i < PROC_MAX; i++) {
+    struct process *q = &proc_table[i];
+    if (q->pid != pid || q->state == PROC_FREE || q->state == PROC_ZOMBIE) continue;
+    if (q != current && q->parent != current_pid()) return -EPERM;
+    q->kill_pending = 1;
+    if (q->state == PROC_BLOCKED) q->state = PROC_READY; /* to die, not to wait on */
+    return 0;
+  }
+  return -ESRCH;
+}
+
+void proc_kill_if_pending(void) {
+  if (current && current->kill_pending) proc_kill("killed", 0, 0, 0);
+}
+
 /* Called by the scheduler, in the kernel's address space, once p will never
  * run again. */
 void proc_reap(struct process *p) {

@@ -14,7 +14,8 @@
 #define SYS_GETPID 9      /* getpid(): the caller's pid */
 #define SYS_SPAWN 10      /* spawn(module name, args): the child's pid */
 #define SYS_WAIT 11       /* wait(pid): the child's exit status (blocks until it ends) */
-#define SYS_COUNT 12
+#define SYS_KILL 12       /* kill(pid): 0; the caller or its child ends, reason "killed" */
+#define SYS_COUNT 13
 
 #ifndef __ASSEMBLER__
 #include "types.h"
