@@ -125,11 +125,12 @@ class Machine(CallsMixin, StateMixin):
                                            self.run_dir / "serial.log",
                                            deadline - time.monotonic())
             self.gdb.watch(self.console.fileno(), self.console.drain)
-            self.record_channel = RecordChannel.connect(self.run_dir / "records.sock",
-                                                        self.run_dir / "records.log",
-                                                        deadline - time.monotonic())
-            self.gdb.watch(self.record_channel.fileno(), self.record_channel.drain)
-            self.console.companions.append(self.record_channel)
+            if self.cfg.record_channel:
+                self.record_channel = RecordChannel.connect(self.run_dir / "records.sock",
+                                                            self.run_dir / "records.log",
+                                                            deadline - time.monotonic())
+                self.gdb.watch(self.record_channel.fileno(), self.record_channel.drain)
+                self.console.companions.append(self.record_channel)
             self._qemu_fd = procutil.pidfd(self.qemu.proc)
             if self._qemu_fd is not None:
                 self.gdb.watch(self._qemu_fd, self._on_qemu_exit)
@@ -378,16 +379,21 @@ class Machine(CallsMixin, StateMixin):
 
     def mark(self) -> Mark:
         """Where the record channel is now: pass it to records() as ``since``."""
-        assert self.record_channel is not None
-        return self.record_channel.mark()
+        return self._records_channel().mark()
 
     def records(self, tag: str | None = None, since: Mark | int = 0):
         """The kernel's structured records (see harness.records) from ``since``
         (a :meth:`mark`), read from its record channel: nothing a user program
         prints can add, hide or change one (their output is in OUT records,
         read through Userland.output)."""
-        assert self.record_channel is not None
-        return self.record_channel.records(tag, since)
+        return self._records_channel().records(tag, since)
+
+    def _records_channel(self) -> RecordChannel:
+        if self.record_channel is None:
+            raise ConfigError("this machine has no record channel (QemuConfig "
+                              "record_channel=False, or it is not started): its records are "
+                              "only on the console, for people")
+        return self.record_channel
 
     def wait_exit(self, timeout: float | None = None) -> int:
         """Let the guest run until QEMU exits; returns QEMU's exit status."""

@@ -70,6 +70,7 @@ class QemuConfig:
     modules: tuple[str, ...] = ()    # paths, each optionally followed by " args"
     cmdline: str = ""
     icount: bool = False             # -icount shift=0: one TSC tick per instruction
+    record_channel: bool = True      # COM2, the kernel's records; False: a machine without
     bios: str = "auto"               # "auto" (qboot if installed), "seabios", or a path
     iso: Path | None = None          # boot this CD image (GRUB) instead of -kernel
     qemu: str = "qemu-system-i386"
@@ -132,12 +133,12 @@ def build_argv(cfg: QemuConfig, run_dir: Path, qemu_path: str) -> list[str]:
         "-mon", "chardev=qmp0,mode=control",
         "-chardev", f"socket,id=ser0,path={run_dir / 'serial.sock'},server=on,wait=off",
         "-serial", "chardev:ser0",
-        # COM2: the kernel's record channel (harness.record_channel)
-        "-chardev", f"socket,id=ser1,path={run_dir / 'records.sock'},server=on,wait=off",
-        "-serial", "chardev:ser1",
         "-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
         "-drive", f"if=none,id=snapshots,format=qcow2,file={run_dir / 'snapshots.qcow2'}",
     ]
+    if cfg.record_channel:  # COM2 (harness.record_channel)
+        argv += ["-chardev", f"socket,id=ser1,path={run_dir / 'records.sock'},server=on,wait=off",
+                 "-serial", "chardev:ser1"]
     if cfg.icount:
         argv += ["-icount", "shift=0,align=off,sleep=off"]
     if cfg.iso is not None:
@@ -193,7 +194,8 @@ class Qemu:
     def wait_sockets(self, timeout: float) -> None:
         """Wait until QEMU has created its sockets (or died)."""
         deadline = time.monotonic() + timeout
-        names = ("gdb.sock", "qmp.sock", "serial.sock", "records.sock")
+        names = ("gdb.sock", "qmp.sock", "serial.sock",
+                 *(("records.sock",) if self.cfg.record_channel else ()))
         while not all((self.run_dir / n).exists() for n in names):
             if self.poll() is not None:
                 return
