@@ -149,10 +149,6 @@ int32_t proc_kill_request(uint32_t pid) {
   return -ESRCH;
 }
 
-void proc_kill_if_pending(void) {
-  if (current && current->kill_pending) proc_kill("killed", 0, 0, 0);
-}
-
 /* Called by the scheduler, in the kernel's address space, once p will never
  * run again. */
 void proc_reap(struct process *p) {

@@ -79,8 +79,11 @@ int32_t proc_wait(uint32_t pid);
  * system call, or when its current system call returns.  A blocked process is
  * woken for it.  0, or -ESRCH (no such live process) / -EPERM. */
 int32_t proc_kill_request(uint32_t pid);
-/* Ends the current process if a kill is pending for it. */
-void proc_kill_if_pending(void);
+/* Ends the current process if a kill is pending for it (inline: it is on
+ * every system call's and every switch's path). */
+static inline void proc_kill_if_pending(void) {
+  if (current && current->kill_pending) proc_kill("killed", 0, 0, 0);
+}
 
 /* Runs processes until none is runnable; returns how many finished meanwhile. */
 uint32_t sched_run(void);
