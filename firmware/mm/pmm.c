@@ -139,9 +139,14 @@ static __attribute__((noinline)) void *allocate_slow(void) {
       hint = first_free_word();
       continue;
     }
-    pmm_bitmap[wi] = w | (w + 1); /* the lowest clear bit; the word is now full */
-    summary_set_full(wi);
-    hint = first_free_word();
+    uint32_t taken = w | (w + 1); /* the lowest clear bit */
+    pmm_bitmap[wi] = taken;
+    /* Full now, unless this word was found only after the hint word turned
+     * out to be full (above): then it may have many free frames left. */
+    if (taken == FULL) {
+      summary_set_full(wi);
+      hint = first_free_word();
+    }
     pmm_stats.free_frames--;
     return (void *)((wi * WORD_BITS + ctz(~w)) << FRAME_SHIFT);
   }
