@@ -157,6 +157,7 @@ void krecord(const char *fmt, ...) {
   va_start(ap, fmt);
   format(&s, fmt, ap);
   va_end(ap);
+  serial_record_flush();
 }
 
 void krecord_quiet(const char *fmt, ...) {
@@ -165,6 +166,7 @@ void krecord_quiet(const char *fmt, ...) {
   va_start(ap, fmt);
   format(&s, fmt, ap);
   va_end(ap);
+  serial_record_flush();
 }
 
 int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {

@@ -16,6 +16,7 @@
 #define MCR_DTR_RTS_OUT2 0x0B
 #define LSR_DATA_READY 0x01
 #define LSR_THR_EMPTY 0x20
+#define LSR_TX_EMPTY 0x40   /* holding register and shift register both empty */
 #define BAUD_DIVISOR 1      /* 115200 baud */
 
 static bool record_uart;
@@ -70,6 +71,12 @@ void serial_line_start(void) {
 
 void serial_record_putc(char c) {
   if (record_uart) put_raw(COM2, c);
+}
+
+void serial_record_flush(void) {
+  if (!record_uart) return;
+  while (!(inb(COM2 + UART_LSR) & LSR_TX_EMPTY)) {
+  }
 }
 
 int serial_getc_nonblock(void) {

@@ -22,3 +22,7 @@ int serial_getc_nonblock(void);
 bool serial_record_channel(void);
 /* One byte on COM2 (nothing without it); "\n" is sent as is. */
 void serial_record_putc(char c);
+/* Waits until COM2 has sent every byte: a record is out of the UART (under
+ * QEMU, in the socket) before the kernel goes on, so a debugger that stops
+ * the CPU right after it finds the whole record there. */
+void serial_record_flush(void);
