@@ -12,7 +12,7 @@
 /* A write() of any length goes out in chunks of WRITE_CHUNK bytes with a
  * preemption point between them, so the time the CPU spends in it without a
  * chance to switch or end the process is one chunk's (README, "Processes"). */
-#define WRITE_CHUNK 256
+#define WRITE_CHUNK 64
 #define STDOUT 1
 #define STDERR 2
 

@@ -1,4 +1,4 @@
-"""A write() of any length is cut into 256-byte chunks with a preemption point
+"""A write() of any length is cut into 64-byte chunks with a preemption point
 between them (interrupts are off in the kernel, so nothing else could break
 it up): with preempt=on another process runs while a 4 MiB write is in
 progress, and a kill pending for the writer ends it there.  Between two
@@ -14,12 +14,12 @@ from harness.processes import ProcessResult
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
-CHUNK = 256
-CHUNK_INSNS = 45_000  # measured: 4 000 + 135 per byte = 38 600 (README, "Processes")
+CHUNK = 64
+CHUNK_INSNS = 15_000  # measured: 4 000 + 63 * 135 = 12 500 (README, "Processes")
 
 
 def test_a_write_reaches_a_preemption_point_after_every_chunk(machine, userland):
-    pid = userland.spawn("bigwrite", "4096")
+    pid = userland.spawn("bigwrite", "1024")
     point = machine.symbol("sched_preempt_point")
     machine.break_at(point)
     written = []
@@ -29,7 +29,7 @@ def test_a_write_reaches_a_preemption_point_after_every_chunk(machine, userland)
     while stop.addr == point:
         written.append(len(userland.output(pid)))  # what the write had sent by then
         stop = machine.cont()
-    assert written == [CHUNK * k for k in range(1, 4096 // CHUNK)]
+    assert written == [CHUNK * k for k in range(1, 1024 // CHUNK)]
     assert [len(data) for who, data in userland.writes() if who == pid][:16] == [CHUNK] * 16
     assert userland.finished_since(userland.start)[pid].status == 0
 
