@@ -4,7 +4,7 @@
 #pragma once
 
 #define SYS_EXIT 1        /* exit(status): does not return */
-#define SYS_WRITE 2       /* write(fd, buf, len): bytes written; fd 1 and 2 go to COM1 */
+#define SYS_WRITE 2       /* write(fd, buf, len): bytes written; fd 1, 2: COM1, and OUT records */
 #define SYS_SBRK 3        /* sbrk(increment): the old break */
 #define SYS_BRK 4         /* brk(address): 0 */
 #define SYS_SHM_CREATE 5  /* shm_create(pages): a segment id */
