@@ -24,11 +24,15 @@ def run_beside_hello(userland, program):
     return pid, honest, results
 
 
-def test_output_without_a_newline_does_not_hide_the_next_exit(userland):
+def test_output_without_a_newline_does_not_hide_the_next_exit(machine, userland):
+    console = machine.console.mark()
     pid, honest, results = run_beside_hello(userland, "nonewline")
     assert results == {pid: ProcessResult(pid, "nonewline", 7, False, "exit"),
                        honest: ProcessResult(honest, "hello", 5, False, "exit")}
     assert userland.output(pid) == b"USER prog=nonewline the line goes on"
+    # for people, on the console, the kernel ends the open line before its record
+    assert (f'the line goes on\nEXIT pid={pid} name="nonewline" status=7'
+            in machine.console.text(console))
 
 
 def test_a_printed_exit_record_adds_no_result_and_changes_none(machine, userland):
