@@ -76,7 +76,8 @@ int32_t proc_wait(uint32_t pid);
 /* Asks process `pid` (the caller or a child of it) to end.  It is killed,
  * reason "killed", the next time it is in the kernel and could be switched
  * out: when it is switched back in, at the next preemption point of a long
- * system call, or when its current system call returns.  A blocked process is
+ * system call, or when its current system call returns (one that has never
+ * run yet: at its first system call or timer tick).  A blocked process is
  * woken for it.  0, or -ESRCH (no such live process) / -EPERM. */
 int32_t proc_kill_request(uint32_t pid);
 /* Ends the current process if a kill is pending for it (inline: it is on
