@@ -1,7 +1,7 @@
 """What a failed test leaves behind for the person who has to debug it.
 
 :func:`collect` writes, into one folder per failed test: the test's share of
-the serial log (and the whole log), the GDB/MI transcript, the registers,
+the console log and the record channel (and both whole), the GDB/MI transcript, the registers,
 QEMU's own view of the page tables (``info mem``, ``info tlb``), the harness
 walker's map of the current address space, and how QEMU was started.  It
 returns a short summary for the test report.  Each item is best-effort: a dead
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.machine import Machine
+from harness.record_channel import Mark
 
 SUMMARY_REGISTERS = ("eip", "esp", "ebp", "eax", "ecx", "edx", "ebx", "esi", "edi",
                      "eflags", "cs", "cr0", "cr2", "cr3", "cr4")
@@ -43,13 +44,18 @@ def format_registers(regs: dict[str, int]) -> str:
     return "\n".join(f"{name:8} {value:#010x}" for name, value in regs.items()) + "\n"
 
 
-def collect(machine: Machine, dest: Path, *, serial_since: int = 0) -> str:
+def collect(machine: Machine, dest: Path, *, serial_since: int = 0,
+            records_since: int = 0) -> str:
     """Write the artifacts of ``machine`` to ``dest``; return a report summary."""
     dest.mkdir(parents=True, exist_ok=True)
     usable = machine.alive and machine.gdb is not None and not machine.gdb.running
     if machine.console is not None:
         (dest / "serial.log").write_text(machine.console.text(serial_since))
         (dest / "serial-full.log").write_text(machine.console.text())
+    if machine.record_channel is not None:
+        channel = machine.record_channel
+        (dest / "records.log").write_text(channel.text(Mark(records_since)))
+        (dest / "records-full.log").write_text(channel.text())
     if machine.gdb is not None and machine.gdb._log is not None:
         machine.gdb._log.flush()
     if machine.run_dir is not None:

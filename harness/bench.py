@@ -226,14 +226,14 @@ def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
         userland = Userland(machine, user_dir)
         userland.spawn("demand", "64")
         userland.run()
-        demand = next(r for r in machine.records("USER") if r["prog"] == "demand")
+        demand = next(r for r in userland.claims("USER") if r["prog"] == "demand")
         out["demand_fault_insns"] = demand.int("touch_insns")
         yields = 2000
         userland.spawn("yielder", str(yields))
         userland.spawn("yielder", str(yields))
-        mark = machine.console.mark()
+        mark = machine.mark()
         userland.run()
-        spent = [r.int("insns") for r in machine.records("USER", since=mark)
+        spent = [r.int("insns") for r in userland.claims("USER", since=mark)
                  if r["prog"] == "yielder"]
         out["ctx_switch_insns"] = round(min(spent) / yields / 2, 1)
     finally:

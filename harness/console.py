@@ -3,8 +3,11 @@
 :class:`Console` is a pexpect spawn object, so ``expect()``, ``before``,
 ``after`` and ``match`` work as in any pexpect session.  Every byte the guest
 sends is also kept: in ``serial.log`` in the run directory and in memory, where
-:meth:`Console.text` and :meth:`Console.records` read it from any offset (a
-test's share of the log starts at the :meth:`Console.mark` taken before it).
+:meth:`Console.text` reads it from any offset (a test's share of the log
+starts at the :meth:`Console.mark` taken before it).
+
+The console is for people: user programs write to it too, so it is never
+parsed for records (those come from :mod:`harness.record_channel`).
 
 The socket is drained whenever the harness waits for anything (the MI client
 watches it), so the guest never blocks on a full socket buffer.
@@ -21,7 +24,6 @@ import pexpect
 from pexpect.spawnbase import SpawnBase
 
 from harness import timeouts
-from harness.records import Record, parse_records
 
 
 class Console(SpawnBase):
@@ -37,6 +39,10 @@ class Console(SpawnBase):
         self._all = bytearray()
         self._unread = bytearray()
         self.closed_by_peer = False
+        # Other channels of the same guest (the record channel) that must be
+        # drained while expect() waits here, or a guest writing to them would
+        # block on a full socket and never send what expect() waits for.
+        self.companions: list = []
 
     @classmethod
     def connect(cls, path: Path, log_path: Path, timeout: float) -> Console:
@@ -86,9 +92,16 @@ class Console(SpawnBase):
             timeout = self.timeout
         if not self._unread:
             self.drain()
-        if not self._unread and not self.closed_by_peer:
-            ready, _, _ = select.select([self._sock], [], [], timeout)
-            if ready:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._unread and not self.closed_by_peer:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining < 0:
+                break
+            ready, _, _ = select.select([self._sock, *self.companions], [], [], remaining)
+            for other in self.companions:
+                if other in ready:
+                    other.drain()
+            if self._sock in ready:
                 self.drain()
         if not self._unread:
             if self.closed_by_peer:
@@ -134,10 +147,6 @@ class Console(SpawnBase):
 
     def tail(self, lines: int = 25, since: int = 0) -> str:
         return "\n".join(self.text(since).splitlines()[-lines:])
-
-    def records(self, tag: str | None = None, since: int = 0) -> list[Record]:
-        """Structured records from offset ``since`` (optionally of one tag)."""
-        return parse_records(self.text(since), tag)
 
     def close(self) -> None:
         try:

@@ -1,7 +1,8 @@
 """``make debug``: QEMU paused at reset and an interactive GDB attached to it.
 
 QEMU runs in its own session (Ctrl-C in GDB interrupts the guest, not QEMU);
-the serial console is copied to a log file whose path is printed.  The user
+the serial console and the kernel's record channel (COM2) are copied to log
+files whose paths are printed.  The user
 programs are loaded as modules (spawn one by name with proc_spawn), and GDB
 has the mm commands (harness/gdbcmds/mm.py).  Quitting GDB stops QEMU and
 removes the run directory."""
@@ -69,10 +70,13 @@ def main(argv: list[str]) -> int:
     try:
         qemu.wait_sockets(10)
         log = build.REPO / "artifacts" / "debug-serial.log"
+        records = log.with_name("debug-records.log")
         log.parent.mkdir(exist_ok=True)
-        threading.Thread(target=_copy_serial, args=(run_dir / "serial.sock", log),
-                         daemon=True).start()
+        for sock, path in (("serial.sock", log), ("records.sock", records)):
+            threading.Thread(target=_copy_serial, args=(run_dir / sock, path),
+                             daemon=True).start()
         print(f"serial console -> {log}   (tail -f it in another terminal)")
+        print(f"record channel -> {records}")
         print("the guest is paused at reset: 'continue' to boot, Ctrl-C to stop it")
         commands = ["-ex", "set pagination off", "-ex", "set osabi none",
                     "-ex", f"target remote {run_dir / 'gdb.sock'}",

@@ -39,6 +39,7 @@ from harness.errors import (
 from harness.mi import MiClient, StopEvent, mi_quote
 from harness.physmem import GuestRam
 from harness.qemu import EXIT_PANIC, GUEST_EXITS, Qemu, QemuConfig, find_binary
+from harness.record_channel import Mark, RecordChannel
 from harness.state import StateMixin
 
 GDB_HINT = "install it with: sudo apt-get install gdb (or pass --gdb with its path)"
@@ -76,6 +77,7 @@ class Machine(CallsMixin, StateMixin):
         self.qemu: Qemu | None = None
         self.gdb: MiClient | None = None
         self.console: Console | None = None
+        self.record_channel: RecordChannel | None = None
         self.ram: GuestRam | None = None
         self._qemu_fd: int | None = None
         self._reg_numbers: dict[str, int] = {}
@@ -123,6 +125,12 @@ class Machine(CallsMixin, StateMixin):
                                            self.run_dir / "serial.log",
                                            deadline - time.monotonic())
             self.gdb.watch(self.console.fileno(), self.console.drain)
+            if self.cfg.record_channel:
+                self.record_channel = RecordChannel.connect(self.run_dir / "records.sock",
+                                                            self.run_dir / "records.log",
+                                                            deadline - time.monotonic())
+                self.gdb.watch(self.record_channel.fileno(), self.record_channel.drain)
+                self.console.companions.append(self.record_channel)
             self._qemu_fd = procutil.pidfd(self.qemu.proc)
             if self._qemu_fd is not None:
                 self.gdb.watch(self._qemu_fd, self._on_qemu_exit)
@@ -156,6 +164,9 @@ class Machine(CallsMixin, StateMixin):
         if self.console is not None:
             self.console.close()
             self.console = None
+        if self.record_channel is not None:
+            self.record_channel.close()
+            self.record_channel = None
         if self.ram is not None:
             self.ram.close()
             self.ram = None
@@ -202,13 +213,15 @@ class Machine(CallsMixin, StateMixin):
             self.gdb.unwatch(self._qemu_fd)
         if self.console:
             self.console.drain()
+        if self.record_channel:
+            self.record_channel.drain()
         self.dead = self._death_error(status)
         raise self.dead
 
     def _death_error(self, status: int | None) -> MachineDied:
         tail, mi = self._serial_tail(), self._mi_tail()
         if status == EXIT_PANIC:
-            panics = self.console.records("PANIC") if self.console else []
+            panics = self.record_channel.records("PANIC") if self.record_channel else []
             panic = dict(panics[-1].fields) if panics else None
             msg = panic.get("msg", "?") if panic else "?"
             return GuestPanic(f"the kernel panicked: {msg}", exit_status=status, panic=panic,
@@ -364,10 +377,23 @@ class Machine(CallsMixin, StateMixin):
                 self.qemu.exit_status = self.qemu.proc.wait(5)
             raise self._death_error(self.qemu.exit_status if self.qemu else None) from None
 
-    def records(self, tag: str | None = None, since: int = 0):
-        """Structured serial records (see harness.records) from offset ``since``."""
-        assert self.console is not None
-        return self.console.records(tag, since)
+    def mark(self) -> Mark:
+        """Where the record channel is now: pass it to records() as ``since``."""
+        return self._records_channel().mark()
+
+    def records(self, tag: str | None = None, since: Mark | int = 0):
+        """The kernel's structured records (see harness.records) from ``since``
+        (a :meth:`mark`), read from its record channel: nothing a user program
+        prints can add, hide or change one (their output is in OUT records,
+        read through Userland.output)."""
+        return self._records_channel().records(tag, since)
+
+    def _records_channel(self) -> RecordChannel:
+        if self.record_channel is None:
+            raise ConfigError("this machine has no record channel (QemuConfig "
+                              "record_channel=False, or it is not started): its records are "
+                              "only on the console, for people")
+        return self.record_channel
 
     def wait_exit(self, timeout: float | None = None) -> int:
         """Let the guest run until QEMU exits; returns QEMU's exit status."""

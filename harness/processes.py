@@ -3,7 +3,10 @@ history, spawning and running programs, their symbols, their memory.
 
 Everything is read from the machine: the process table and the record of
 finished processes from kernel memory (struct layouts from the debug info),
-exits and kills also from the serial log, and the two are compared.
+exits and kills also from the kernel's record channel, and the two are
+compared.  What a program printed is read from the OUT records in which the
+kernel attributes every write() to its process: :meth:`Userland.output` (the
+bytes) and :meth:`Userland.claims` (records in them, the program's own words).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from elftools.elf.elffile import ELFFile
 from harness import paging
 from harness.kernel import KERNEL_BASE, Kernel
 from harness.machine import Machine
+from harness.record_channel import Mark
+from harness.records import Record, parse_record
 
 STATES = ("free", "ready", "running", "blocked", "zombie")
 
@@ -76,6 +81,9 @@ class Userland:
         self.m = machine
         self.k = Kernel(machine)
         self.user_dir = user_dir
+        # Pids start again at 1 on a machine restored from its snapshot, so
+        # output is read from here on unless asked otherwise.
+        self.start = machine.mark()
 
     # -- the kernel's records ---------------------------------------------------------
 
@@ -112,17 +120,14 @@ class Userland:
                                           r["addr"], r["err"], r["eip"])
         return out
 
-    def results_from_log(self, since: int = 0) -> dict[int, ProcessResult]:
-        """The same, from the EXIT records (and the PF record of a fault kill)."""
-        faults = {r.int("pid"): r for r in self.m.records("PF", since=since)
-                  if r["action"] == "kill"}
+    def results_from_log(self, since: Mark | int = 0) -> dict[int, ProcessResult]:
+        """The same, from the EXIT records (a kill's carries where it happened)."""
         out = {}
         for r in self.m.records("EXIT", since=since):
             pid, killed = r.int("pid"), r["killed"] == "1"
-            pf = faults.get(pid) if killed else None
+            where = (r.int("addr"), r.int("err"), r.int("eip")) if killed else (0, 0, 0)
             out[pid] = ProcessResult(pid, r["name"], int(r["status"]), killed, r["reason"],
-                                     pf.int("addr") if pf else 0, pf.int("err") if pf else 0,
-                                     pf.int("eip") if pf else 0)
+                                     *where)
         return out
 
     # -- running programs -----------------------------------------------------------------
@@ -140,11 +145,11 @@ class Userland:
     def run(self, timeout: float = 60) -> dict[int, ProcessResult]:
         """Run the scheduler until no process is runnable; the processes that
         ended meanwhile, after checking the log and the kernel agree."""
-        mark = self.m.console.mark()
+        mark = self.m.mark()
         self.m.call("sched_run", timeout=timeout)
         return self.finished_since(mark)
 
-    def finished_since(self, mark: int) -> dict[int, ProcessResult]:
+    def finished_since(self, mark: Mark | int) -> dict[int, ProcessResult]:
         """Processes that ended since log offset ``mark``; for each one the
         kernel still remembers (its last PROC_HISTORY), log and kernel agree."""
         from_log = self.results_from_log(mark)
@@ -157,6 +162,38 @@ class Userland:
                 compared += 1
         assert compared or not from_log, "the kernel remembers none of the processes that ended"
         return from_log
+
+    # -- what programs printed --------------------------------------------------------
+
+    def writes(self, since: Mark | None = None) -> list[tuple[int, bytes]]:
+        """Every write() since ``since`` (default: since this Userland was
+        made), in order, as (pid, bytes) from the kernel's OUT records (a long
+        write is several)."""
+        records = self.m.records("OUT", since=self.start if since is None else since)
+        return [(r.int("pid"), r.bytes("data")) for r in records]
+
+    def output(self, pid: int, since: Mark | None = None) -> bytes:
+        """All that process ``pid`` wrote (stdout and stderr) since ``since``."""
+        return b"".join(data for who, data in self.writes(since) if who == pid)
+
+    def claims(self, tag: str | None = None, pid: int | None = None,
+               since: Mark | None = None) -> list[Record]:
+        """Records that user programs printed (``USER prog=...`` lines): what a
+        program says about itself, for tests of that program, never evidence
+        about the kernel.  Each process's output is split into lines on its
+        own, so processes that interleave cannot merge or split each other's
+        lines; the lines come in the order they were completed (a last line
+        without a newline comes at the end).  ``pid`` picks one process."""
+        pending: dict[int, bytes] = {}
+        lines: list[str] = []
+        for who, data in self.writes(since):
+            if pid is not None and who != pid:
+                continue
+            *complete, pending[who] = (pending.get(who, b"") + data).split(b"\n")
+            lines += [line.decode("latin-1") for line in complete]
+        lines += [rest.decode("latin-1") for rest in pending.values() if rest]
+        records = (parse_record(line) for line in lines)
+        return [r for r in records if r is not None and (tag is None or r.tag == tag)]
 
     # -- symbols and memory --------------------------------------------------------------
 

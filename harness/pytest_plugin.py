@@ -34,7 +34,7 @@ from harness.qemu import DEFAULT_CPU, DEFAULT_MEMORY, QemuConfig
 
 MACHINE_OPTIONS = ("memory", "cpu", "modules", "cmdline", "icount", "bios")
 call_report_key = pytest.StashKey[pytest.TestReport]()
-machine_key = pytest.StashKey[tuple[Machine, int]]()
+machine_key = pytest.StashKey[tuple[Machine, int, int]]()  # machine, console and record marks
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,9 +81,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.when == "call":
         item.stash[call_report_key] = report
     if report.failed and report.when in ("setup", "call") and machine_key in item.stash:
-        machine, since = item.stash[machine_key]
+        machine, serial_since, records_since = item.stash[machine_key]
         dest = Path(item.config.getoption("--artifacts")) / artifacts.safe_name(item.nodeid)
-        summary = artifacts.collect(machine, dest, serial_since=since)
+        summary = artifacts.collect(machine, dest, serial_since=serial_since,
+                                    records_since=records_since)
         report.sections.append(("mmverify", summary))
     return report
 
@@ -173,7 +174,7 @@ def machine(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: M
     cold = request.node.get_closest_marker("cold_boot") is not None
     m = machine_pool.boot_to_ready(cfg) if cold else machine_pool.acquire(cfg)
     assert m.console is not None
-    request.node.stash[machine_key] = (m, m.console.mark())
+    request.node.stash[machine_key] = (m, m.console.mark(), m.mark())
     try:
         yield m
     finally:
@@ -212,7 +213,7 @@ def boot(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: Mach
         m.start()
         made.append(m)
         assert m.console is not None
-        request.node.stash[machine_key] = (m, 0)
+        request.node.stash[machine_key] = (m, 0, 0)
         return m
 
     try:

@@ -2,7 +2,8 @@
 
 :class:`QemuConfig` describes a machine; :func:`build_argv` turns it into a
 command line (pure, unit-tested); :class:`Qemu` runs one instance in a private
-run directory where the gdbstub, QMP and the serial console are unix sockets,
+run directory where the gdbstub, QMP and the two serial ports (the console and
+the kernel's record channel) are unix sockets,
 so any number of instances run side by side without ports to collide on.
 
 Guest RAM is a file in the run directory (``memory-backend-file``, shared), so
@@ -69,6 +70,7 @@ class QemuConfig:
     modules: tuple[str, ...] = ()    # paths, each optionally followed by " args"
     cmdline: str = ""
     icount: bool = False             # -icount shift=0: one TSC tick per instruction
+    record_channel: bool = True      # COM2, the kernel's records; False: a machine without
     bios: str = "auto"               # "auto" (qboot if installed), "seabios", or a path
     iso: Path | None = None          # boot this CD image (GRUB) instead of -kernel
     qemu: str = "qemu-system-i386"
@@ -134,6 +136,9 @@ def build_argv(cfg: QemuConfig, run_dir: Path, qemu_path: str) -> list[str]:
         "-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
         "-drive", f"if=none,id=snapshots,format=qcow2,file={run_dir / 'snapshots.qcow2'}",
     ]
+    if cfg.record_channel:  # COM2 (harness.record_channel)
+        argv += ["-chardev", f"socket,id=ser1,path={run_dir / 'records.sock'},server=on,wait=off",
+                 "-serial", "chardev:ser1"]
     if cfg.icount:
         argv += ["-icount", "shift=0,align=off,sleep=off"]
     if cfg.iso is not None:
@@ -189,7 +194,8 @@ class Qemu:
     def wait_sockets(self, timeout: float) -> None:
         """Wait until QEMU has created its sockets (or died)."""
         deadline = time.monotonic() + timeout
-        names = ("gdb.sock", "qmp.sock", "serial.sock")
+        names = ("gdb.sock", "qmp.sock", "serial.sock",
+                 *(("records.sock",) if self.cfg.record_channel else ()))
         while not all((self.run_dir / n).exists() for n in names):
             if self.poll() is not None:
                 return

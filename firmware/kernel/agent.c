@@ -3,6 +3,7 @@
  * are ordinary kernel code and run with the kernel's own state. */
 #include "arch/i386/cpu.h"
 #include "kernel/cpufeatures.h"
+#include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "mm/fault.h"
 #include "mm/heap.h"
@@ -206,4 +207,10 @@ HARNESS_VISIBLE int agent_read_user_in(page_directory_t *dir, uint32_t va, int u
                     : probe_read32(va, &agent_probe_value);
   switch_page_directory(saved);
   return rc;
+}
+
+/* A record holding `len` bytes at p, escaped by %*pq, and the same bytes up
+ * to the first NUL by %pq: the firmware's half of the escaping round trip. */
+HARNESS_VISIBLE void agent_record_bytes(const char *p, uint32_t len) {
+  krecord("AGENT bytes=%*pq len=%u text=%pq\n", (int)len, p, len, p);
 }

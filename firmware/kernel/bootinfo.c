@@ -22,7 +22,7 @@ static void copy_string(char *dst, size_t size, paddr_t src, const char *what) {
   const char *s = early_ptr(src, 1, what);
   size_t len = strnlen(s, BOOT_MAPPED_LIMIT - src);
   if (len >= size) {
-    kprintf("BOOTINFO truncated=%s max=%u\n", what, size - 1);
+    krecord("BOOTINFO truncated=%s max=%u\n", what, size - 1);
     len = size - 1;
   }
   memcpy(dst, s, len);
@@ -39,7 +39,7 @@ static void copy_memory_map(const struct multiboot_info *mbi) {
     if (e->len == 0 || start >= FOUR_GIB) continue; /* unreachable without PAE */
     if (stop > FOUR_GIB) stop = FOUR_GIB;
     if (boot_info.region_count == BOOT_MAX_MEMORY_REGIONS) {
-      kprintf("BOOTINFO truncated=memory-map max=%u\n", BOOT_MAX_MEMORY_REGIONS);
+      krecord("BOOTINFO truncated=memory-map max=%u\n", BOOT_MAX_MEMORY_REGIONS);
       return;
     }
     struct boot_memory_region *r = &boot_info.regions[boot_info.region_count++];

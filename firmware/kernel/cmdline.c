@@ -54,12 +54,12 @@ const char *cmdline_get(const char *key) {
 }
 
 void cmdline_report_bad(const char *key, const char *value, const char *expected) {
-  kprintf("CMDLINE bad=%s value=\"%s\" expected=%s\n", key, value, expected);
+  krecord("CMDLINE bad=%s value=%pq expected=%s\n", key, value, expected);
 }
 
 void cmdline_report_unknown(void) {
   for (uint32_t i = 0; i < option_count; i++)
-    if (!options[i].asked) kprintf("CMDLINE unknown=%s\n", options[i].key);
+    if (!options[i].asked) krecord("CMDLINE unknown=%pq\n", options[i].key);
 }
 
 bool parse_uint(const char *s, uint32_t *out) {

@@ -55,7 +55,7 @@ static void run_from_cmdline(const char *list) {
     next = strchr(name, ',');
     if (next) *next++ = '\0';
     int pid = proc_spawn(name, "", 0);
-    if (pid < 0) kprintf("RUN name=%s error=%d\n", name, pid);
+    if (pid < 0) krecord("RUN name=%pq error=%d\n", name, pid);
   }
   scenario_done(sched_run());
 }
@@ -69,10 +69,10 @@ static void __attribute__((noreturn)) idle(void) {
 void __attribute__((noreturn)) kmain(uint32_t magic, paddr_t mbi_phys);
 void kmain(uint32_t magic, paddr_t mbi_phys) {
   serial_init();
-  kprintf("BOOT kernel=mmverify version=%s\n", MMVERIFY_VERSION);
+  krecord("BOOT kernel=mmverify version=%s\n", MMVERIFY_VERSION);
   bootinfo_init(magic, mbi_phys);
   cmdline_init(boot_info.cmdline);
-  kprintf("CMDLINE raw=\"%s\"\n", boot_info.cmdline);
+  krecord("CMDLINE raw=%pq\n", boot_info.cmdline);
   trap_init();
   cpu_features_init();
   fault_init();
@@ -91,7 +91,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   bool shell = cmdline_bool("shell", false), off = cmdline_bool("poweroff", false);
   cmdline_report_unknown();
 
-  kprintf("READY\n");
+  krecord("READY\n");
   kernel_ready();
   run_from_cmdline(run);
   if (shell) shell_run(); /* never returns: it wins over poweroff */

@@ -49,8 +49,8 @@ void modules_init(void) {
     const char *why = inspect(i, &m);
     for (uint32_t j = 0; j < i && !why; j++)
       if (same_name(j, m.name, strlen(m.name))) why = "duplicate-name";
-    if (why) kprintf("MODULE skipped=\"%s\" reason=%s\n", b->cmdline, why);
-    else kprintf("MODULE name=%s size=%u addr=%p\n", m.name, m.size, (void *)b->start);
+    if (why) krecord("MODULE skipped=%pq reason=%s\n", b->cmdline, why);
+    else krecord("MODULE name=%pq size=%u addr=%p\n", m.name, m.size, (void *)b->start);
   }
 }
 

@@ -12,6 +12,9 @@ void halt_forever(void) {
 
 /* Nested panics (a fault while panicking) must not recurse forever. */
 static bool panicking;
+/* The message is formatted first so the record goes out in one krecord call,
+ * escaped like any record value (a module name in it cannot end the line). */
+static char panic_message[256];
 
 void panic_at(const char *where, const char *fmt, ...) {
   cli();
@@ -19,17 +22,16 @@ void panic_at(const char *where, const char *fmt, ...) {
     panicking = true;
     va_list ap;
     va_start(ap, fmt);
-    kprintf("PANIC where=%s msg=\"", where);
-    kvprintf(fmt, ap);
-    kprintf("\"\n");
+    kvsnprintf(panic_message, sizeof(panic_message), fmt, ap);
     va_end(ap);
+    krecord("PANIC where=%s msg=%pq\n", where, panic_message);
   }
   outb(DEBUG_EXIT_PORT, DEBUG_EXIT_PANIC);
   halt_forever();
 }
 
 void poweroff(uint32_t status) {
-  kprintf("POWEROFF status=%u\n", status);
+  krecord("POWEROFF status=%u\n", status);
   outb(DEBUG_EXIT_PORT, DEBUG_EXIT_POWEROFF);
   halt_forever();
 }

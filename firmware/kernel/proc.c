@@ -96,7 +96,7 @@ int proc_spawn(const char *name, const char *args, uint32_t parent) {
   prepare_first_run(p, entry, esp);
   p->pid = next_pid++;
   p->state = PROC_READY;
-  kprintf("SPAWN pid=%u name=%s parent=%u cr3=%p heap=%p shm=%p stack=%p\n", p->pid, p->name,
+  krecord("SPAWN pid=%u name=%pq parent=%u cr3=%p heap=%p shm=%p stack=%p\n", p->pid, p->name,
           parent, (void *)p->cr3, (void *)p->heap_base, (void *)p->shm_base,
           (void *)p->stack_top);
   return (int)p->pid;
@@ -109,8 +109,12 @@ static void __attribute__((noreturn)) finish(struct process *p, struct proc_reco
   r->pid = p->pid;
   strlcpy(r->name, p->name, sizeof(r->name));
   proc_history[proc_finished++ % PROC_HISTORY] = *r;
-  kprintf("EXIT pid=%u name=%s status=%d killed=%u reason=%s\n", r->pid, r->name, r->status,
-          r->killed, r->killed ? r->reason : "exit");
+  if (r->killed) /* where, for every kill: a PF record comes only with page faults */
+    krecord("EXIT pid=%u name=%pq status=%d killed=1 reason=%s addr=%p err=0x%x eip=%p\n",
+            r->pid, r->name, r->status, r->reason, (void *)r->addr, r->err, (void *)r->eip);
+  else
+    krecord("EXIT pid=%u name=%pq status=%d killed=0 reason=exit\n", r->pid, r->name,
+            r->status);
   for (uint32_t i = 0; i < PROC_MAX; i++) {
     struct process *q = &proc_table[i];
     if (q->state == PROC_BLOCKED && q->waiting_for == p->pid) {
@@ -132,6 +136,18 @@ void proc_kill(const char *reason, vaddr_t addr, uint32_t err, vaddr_t eip) {
   struct proc_record r = {.status = -1, .killed = 1, .addr = addr, .err = err, .eip = eip};
   strlcpy(r.reason, reason, sizeof(r.reason));
   finish(current, &r);
+}
+
+int32_t proc_kill_request(uint32_t pid) {
+  for (uint32_t i = 0; i < PROC_MAX; i++) {
+    struct process *q = &proc_table[i];
+    if (q->pid != pid || q->state == PROC_FREE || q->state == PROC_ZOMBIE) continue;
+    if (q != current && q->parent != current_pid()) return -EPERM;
+    q->kill_pending = 1;
+    if (q->state == PROC_BLOCKED) q->state = PROC_READY; /* to die, not to wait on */
+    return 0;
+  }
+  return -ESRCH;
 }
 
 /* Called by the scheduler, in the kernel's address space, once p will never

@@ -3,10 +3,12 @@
  * own kernel stack, and switching goes process -> scheduler -> process, so
  * the scheduler is the one place that picks, switches address spaces and
  * frees what finished processes leave behind. */
+#include "arch/i386/cpu.h"
 #include "arch/i386/gdt.h"
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/proc.h"
+#include "kernel/timer.h"
 #include "mm/vmm.h"
 
 void switch_context(uint32_t *save_esp, uint32_t new_esp);
@@ -14,6 +16,7 @@ void proc_reap(struct process *p);
 
 static uint32_t scheduler_esp;
 static uint32_t last; /* slot that ran last: the search for the next starts after it */
+static uint32_t slice_start; /* timer_ticks when the current process was switched in */
 
 static struct process *pick_next(void) {
   for (uint32_t n = 1; n <= PROC_MAX; n++) {
@@ -32,6 +35,7 @@ uint32_t sched_run(void) {
   for (struct process *p; (p = pick_next()) != NULL;) {
     p->state = PROC_RUNNING;
     current = p;
+    slice_start = timer_ticks;
     tss_set_kernel_stack(p->kstack_top);
     switch_page_directory(p->dir);
     switch_context(&scheduler_esp, p->saved_esp);
@@ -45,7 +49,22 @@ uint32_t sched_run(void) {
   return proc_finished - finished;
 }
 
-void sched_switch_out(void) { switch_context(&current->saved_esp, scheduler_esp); }
+void sched_switch_out(void) {
+  switch_context(&current->saved_esp, scheduler_esp);
+  proc_kill_if_pending();
+}
+
+void sched_preempt_point(void) {
+  if (timer_preemption()) {
+    /* An interrupt window: a tick that came while interrupts were off is
+     * taken here (the timer handler only counts ticks from kernel mode). */
+    sti();
+    __asm__ volatile("nop");
+    cli();
+    if (timer_ticks != slice_start) sched_yield();
+  }
+  proc_kill_if_pending();
+}
 
 void sched_yield(void) {
   current->state = PROC_READY;

@@ -62,7 +62,7 @@ int shell_cmd_meminfo(const struct shell_args *a) {
   print_frames("free", s->free_frames);
   print_frames("reserved", s->reserved_frames);
   print_heap_summary();
-  kprintf("MEMINFO total_kib=%u free_kib=%u reserved_kib=%u frames=%u free_frames=%u "
+  krecord("MEMINFO total_kib=%u free_kib=%u reserved_kib=%u frames=%u free_frames=%u "
           "reserved_frames=%u\n",
           s->usable_frames * FRAME_KIB, s->free_frames * FRAME_KIB,
           s->reserved_frames * FRAME_KIB, s->usable_frames, s->free_frames, s->reserved_frames);
@@ -83,7 +83,7 @@ int shell_cmd_heap(const struct shell_args *a) {
     kprintf("  %-18s %6u\n", heap_error_name((enum heap_error)k), h->errors[k]);
     errors += h->errors[k];
   }
-  kprintf("HEAPSTAT requested=%u in_use=%u mapped=%u peak=%u largest_free=%u live=%u "
+  krecord("HEAPSTAT requested=%u in_use=%u mapped=%u peak=%u largest_free=%u live=%u "
           "quarantined=%u failed=%u errors=%u\n",
           h->bytes_requested, h->bytes_in_use, h->bytes_mapped, h->peak_mapped,
           h->largest_free, h->live_blocks, h->quarantined, h->failed_allocations, errors);
@@ -101,7 +101,7 @@ int shell_cmd_leaks(const struct shell_args *a) {
 int shell_cmd_mark(const struct shell_args *a) {
   (void)a;
   uint32_t mark = heap_mark();
-  kprintf("MARK mark=%u\n", mark);
+  krecord("MARK mark=%u\n", mark);
   kprintf("blocks allocated from now on: leaks %u\n", mark);
   return SHELL_OK;
 }
@@ -183,7 +183,7 @@ int shell_cmd_map(const struct shell_args *a) {
   kprintf("%-8s %-8s %-8s %s\n", "start", "end", "size", "rights");
   struct region_walk w = {0};
   walk_directory(dir, &w);
-  kprintf("MAP pid=%u cr3=%p regions=%u mapped_kib=%u\n", pid, (void *)directory_phys(dir),
+  krecord("MAP pid=%u cr3=%p regions=%u mapped_kib=%u\n", pid, (void *)directory_phys(dir),
           w.regions, (uint32_t)(w.mapped / KIB));
   return SHELL_OK;
 }
@@ -224,7 +224,7 @@ int shell_cmd_faults(const struct shell_args *a) {
             fault_reason_name((enum fault_reason)f->reason));
     shown++;
   }
-  kprintf("FAULTS total=%u shown=%u user=%u kernel=%u resolved=%u fixup=%u kill=%u panic=%u\n",
+  krecord("FAULTS total=%u shown=%u user=%u kernel=%u resolved=%u fixup=%u kill=%u panic=%u\n",
           s->total, shown, s->user, s->kernel, s->by_action[FAULT_RESOLVED],
           s->by_action[FAULT_FIXUP], s->by_action[FAULT_KILL], s->by_action[FAULT_PANIC]);
   return SHELL_OK;
@@ -246,7 +246,7 @@ int shell_cmd_ps(const struct shell_args *a) {
             p->pages, p->demand_faults);
     count++;
   }
-  kprintf("PS processes=%u\n", count);
+  krecord("PS processes=%u\n", count);
   return SHELL_OK;
 }
 
@@ -272,7 +272,7 @@ int shell_cmd_run(const struct shell_args *a) {
   const char *name = a->argv[1];
   int pid = proc_spawn(name, a->argc > 2 ? a->rest[2] : "", 0);
   if (pid < 0) {
-    kprintf("RUN name=%s error=%d\n", name, pid);
+    krecord("RUN name=%pq error=%d\n", name, pid);
     kprintf("run: cannot start '%s': %s\n", name, spawn_error(pid));
     return SHELL_OK;
   }

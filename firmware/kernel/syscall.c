@@ -3,12 +3,16 @@
 #include "kernel/syscall.h"
 #include "arch/i386/trapframe.h"
 #include "kernel/errno.h"
+#include "kernel/kprintf.h"
 #include "kernel/proc.h"
 #include "kernel/serial.h"
 #include "mm/shm.h"
 #include "mm/uvm.h"
 
-#define WRITE_CHUNK 256
+/* A write() of any length goes out in chunks of WRITE_CHUNK bytes with a
+ * preemption point between them, so the time the CPU spends in it without a
+ * chance to switch or end the process is one chunk's (README, "Processes"). */
+#define WRITE_CHUNK 64
 #define STDOUT 1
 #define STDERR 2
 
@@ -16,9 +20,13 @@ static int32_t sys_write(uint32_t fd, vaddr_t buf, uint32_t len) {
   if (fd != STDOUT && fd != STDERR) return -EINVAL;
   char chunk[WRITE_CHUNK];
   for (uint32_t done = 0; done < len;) {
+    if (done) sched_preempt_point();
     uint32_t n = len - done < WRITE_CHUNK ? len - done : WRITE_CHUNK;
     if (copy_from_user(chunk, buf + done, n) != 0) return done ? (int32_t)done : -EFAULT;
     serial_write(chunk, n);
+    /* The harness's copy, on the channel user code cannot write, says whose
+     * bytes these are; the console's raw copy is for people. */
+    krecord_quiet("OUT pid=%u fd=%u data=%*pq\n", current->pid, fd, (int)n, chunk);
     done += n;
   }
   return (int32_t)len;
@@ -48,7 +56,9 @@ void syscall_dispatch(struct trapframe *tf) {
   case SYS_GETPID: ret = (int32_t)current->pid; break;
   case SYS_SPAWN: ret = sys_spawn(a, b); break;
   case SYS_WAIT: ret = proc_wait(a); break;
+  case SYS_KILL: ret = proc_kill_request(a); break;
   default: ret = -ENOSYS;
   }
+  proc_kill_if_pending(); /* kill(own pid) */
   tf->eax = (uint32_t)ret;
 }

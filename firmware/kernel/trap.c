@@ -21,10 +21,13 @@ const char *exception_name(uint32_t vector) {
 }
 
 void exception_report(const struct trapframe *tf, uint32_t cr2) {
-  kprintf("EXC vec=%u name=%s err=0x%x eip=%p cs=0x%x eflags=0x%x", tf->vector,
-          exception_name(tf->vector), tf->err, (void *)tf->eip, tf->cs, tf->eflags);
-  if (tf->vector == VEC_PAGE_FAULT) kprintf(" cr2=%p", (void *)cr2);
-  kprintf("\n");
+  if (tf->vector == VEC_PAGE_FAULT)
+    krecord("EXC vec=%u name=%s err=0x%x eip=%p cs=0x%x eflags=0x%x cr2=%p\n", tf->vector,
+            exception_name(tf->vector), tf->err, (void *)tf->eip, tf->cs, tf->eflags,
+            (void *)cr2);
+  else
+    krecord("EXC vec=%u name=%s err=0x%x eip=%p cs=0x%x eflags=0x%x\n", tf->vector,
+            exception_name(tf->vector), tf->err, (void *)tf->eip, tf->cs, tf->eflags);
 }
 
 /* Why a process dies of an exception other than a page fault. */
@@ -76,7 +79,7 @@ static bool in_guard(vaddr_t esp, vaddr_t guard) {
 
 static void __attribute__((noreturn)) double_fault_task(void) {
   vaddr_t esp = kernel_tss.esp;
-  kprintf("EXC vec=%u name=%s err=0x0 eip=%p cs=0x%x eflags=0x%x esp=%p\n", VEC_DOUBLE_FAULT,
+  krecord("EXC vec=%u name=%s err=0x0 eip=%p cs=0x%x eflags=0x%x esp=%p\n", VEC_DOUBLE_FAULT,
           exception_name(VEC_DOUBLE_FAULT), (void *)kernel_tss.eip, kernel_tss.cs,
           kernel_tss.eflags, (void *)esp);
   if (in_guard(esp, (vaddr_t)boot_stack_guard))

@@ -2,8 +2,9 @@
 #include "kernel/serial.h"
 #include "lib/string.h"
 
-/* Output goes through a sink so kprintf (serial) and ksnprintf (buffer) share
- * one formatter. */
+/* Output goes through a sink so kprintf (the console), krecord (both
+ * channels), krecord_quiet (the record channel) and ksnprintf (a buffer)
+ * share one formatter. */
 struct sink {
   void (*put)(struct sink *, char);
   char *buf;
@@ -15,9 +16,42 @@ static void put_serial(struct sink *s, char c) {
   s->len++;
 }
 
+static void put_record(struct sink *s, char c) {
+  serial_putc(c);
+  serial_record_putc(c);
+  s->len++;
+}
+
+static void put_record_only(struct sink *s, char c) {
+  serial_record_putc(c);
+  s->len++;
+}
+
 static void put_buffer(struct sink *s, char c) {
   if (s->len + 1 < s->size) s->buf[s->len] = c;
   s->len++;
+}
+
+/* %pq: a record's string value, quoted, every byte that could end or fake a
+ * record escaped (the harness's records.py decodes exactly this). */
+static void put_quoted(struct sink *s, const uint8_t *p, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  s->put(s, '"');
+  for (size_t i = 0; i < len; i++) {
+    uint8_t c = p[i];
+    if (c == '"' || c == '\\') {
+      s->put(s, '\\');
+      s->put(s, (char)c);
+    } else if (c < 0x20 || c >= 0x7F) {
+      s->put(s, '\\');
+      s->put(s, 'x');
+      s->put(s, hex[c >> 4]);
+      s->put(s, hex[c & 0xF]);
+    } else {
+      s->put(s, (char)c);
+    }
+  }
+  s->put(s, '"');
 }
 
 /* pad is ' ' or '0'; a negative width pads on the right (the '-' flag). */
@@ -47,9 +81,10 @@ static void format(struct sink *s, const char *fmt, va_list ap) {
     fmt++;
     char pad = ' ';
     int width = 0;
-    bool left = false;
+    bool left = false, star = false;
     if (*fmt == '-') left = true, fmt++;
     if (*fmt == '0') pad = left ? ' ' : '0', fmt++;
+    if (*fmt == '*') width = va_arg(ap, int), star = true, fmt++;
     while (*fmt >= '0' && *fmt <= '9') width = width * 10 + (*fmt++ - '0');
     if (left) width = -width;
     while (*fmt == 'l') fmt++;
@@ -80,6 +115,13 @@ static void format(struct sink *s, const char *fmt, va_list ap) {
       put_number(s, va_arg(ap, uint32_t), 16, *fmt == 'X', false, width, pad);
       break;
     case 'p':
+      if (fmt[1] == 'q') { /* %pq, %*pq: see kprintf.h */
+        const char *str = va_arg(ap, const char *);
+        if (!str) str = "";
+        fmt++;
+        put_quoted(s, (const uint8_t *)str, star ? (size_t)width : strnlen(str, 4096));
+        break;
+      }
       s->put(s, '0');
       s->put(s, 'x');
       put_number(s, (uint32_t)va_arg(ap, void *), 16, false, false, 8, '0');
@@ -108,12 +150,36 @@ void kprintf(const char *fmt, ...) {
   va_end(ap);
 }
 
-int ksnprintf(char *buf, size_t size, const char *fmt, ...) {
-  struct sink s = {.put = put_buffer, .buf = buf, .size = size};
+void krecord(const char *fmt, ...) {
+  struct sink s = {.put = put_record};
+  va_list ap;
+  serial_line_start();
+  va_start(ap, fmt);
+  format(&s, fmt, ap);
+  va_end(ap);
+  serial_record_flush();
+}
+
+void krecord_quiet(const char *fmt, ...) {
+  struct sink s = {.put = put_record_only};
   va_list ap;
   va_start(ap, fmt);
   format(&s, fmt, ap);
   va_end(ap);
+  serial_record_flush();
+}
+
+int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
+  struct sink s = {.put = put_buffer, .buf = buf, .size = size};
+  format(&s, fmt, ap);
   if (size) buf[s.len < size ? s.len : size - 1] = '\0';
   return (int)s.len;
+}
+
+int ksnprintf(char *buf, size_t size, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int len = kvsnprintf(buf, size, fmt, ap);
+  va_end(ap);
+  return len;
 }

@@ -60,7 +60,7 @@ void aslr_init(void) {
     if (!state) state = 1;
   }
   static const char *const names[] = {"off", "seed", "rdrand", "tsc-pit"};
-  kprintf("ASLR mode=%s\n", names[source]);
+  krecord("ASLR mode=%s\n", names[source]);
 }
 
 /* A page-aligned address in [base, base + span), uniformly. */

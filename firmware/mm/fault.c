@@ -97,7 +97,7 @@ static void record(const struct page_fault *pf, uint32_t pid, enum fault_kind ki
       .seq = seq, .addr = pf->addr, .err = pf->err, .eip = pf->eip, .pid = pid,
       .kind = (uint8_t)kind, .action = (uint8_t)action, .reason = (uint8_t)reason};
   if (action == FAULT_RESOLVED && !log_resolved) return;
-  kprintf("PF vec=14 addr=%p err=0x%x eip=%p cs=0x%x pid=%u kind=%s access=%s mode=%s "
+  krecord("PF vec=14 addr=%p err=0x%x eip=%p cs=0x%x pid=%u kind=%s access=%s mode=%s "
           "action=%s reason=%s\n",
           (void *)pf->addr, pf->err, (void *)pf->eip, pf->cs, pid, kind_names[kind],
           pf->fetch ? "fetch" : pf->write ? "write" : "read", pf->user ? "user" : "kernel",

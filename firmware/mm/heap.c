@@ -34,7 +34,7 @@ void heap_init(void) {
   static const char *const modes[] = {"off", "full"};
   heap_debug_full = cmdline_choice("heap_debug", modes, ARRAY_SIZE(modes), 0) == 1;
   slab_init();
-  kprintf("HEAP base=%p slabs=%p large=%p limit=%p debug=%s\n", (void *)KHEAP_BASE,
+  krecord("HEAP base=%p slabs=%p large=%p limit=%p debug=%s\n", (void *)KHEAP_BASE,
           (void *)SLAB_BASE, (void *)LARGE_BASE, (void *)LARGE_LIMIT,
           heap_debug_full ? "full" : "default");
 }
@@ -42,13 +42,13 @@ void heap_init(void) {
 void heap_report(enum heap_error kind, const void *addr, vaddr_t caller, uint32_t size) {
   heap_stats.errors[kind]++;
   heap_stats.last_error_caller = caller;
-  if (size) kprintf("HEAP error=%s addr=%p caller=%p size=%u\n", error_names[kind], addr,
+  if (size) krecord("HEAP error=%s addr=%p caller=%p size=%u\n", error_names[kind], addr,
                     (void *)caller, size);
-  else kprintf("HEAP error=%s addr=%p caller=%p\n", error_names[kind], addr, (void *)caller);
+  else krecord("HEAP error=%s addr=%p caller=%p\n", error_names[kind], addr, (void *)caller);
 }
 
 void heap_check_fail(const char *what, const void *addr) {
-  kprintf("HEAP check=fail what=%s addr=%p\n", what, addr);
+  krecord("HEAP check=fail what=%s addr=%p\n", what, addr);
 }
 
 /* Backs [start, end) with fresh frames where nothing is mapped yet: all of
@@ -185,6 +185,6 @@ uint32_t heap_mark(void) { return ++heap_epoch; }
 uint32_t heap_leak_report(uint32_t mark) {
   uint32_t bytes = 0;
   uint32_t count = slab_leaks(mark, &bytes) + large_leaks(mark, &bytes);
-  kprintf("LEAKS count=%u bytes=%u since=%u\n", count, bytes, mark);
+  krecord("LEAKS count=%u bytes=%u since=%u\n", count, bytes, mark);
   return count;
 }

@@ -358,7 +358,7 @@ uint32_t large_leaks(uint32_t mark, uint32_t *bytes) {
     void *p = payload_of(t);
     struct block_header *h = header_of(p);
     if ((t->size_flags & USED) && h->canary == canary(CANARY_LIVE, p) && h->epoch >= mark) {
-      kprintf("LEAK addr=%p size=%u caller=%p epoch=%u\n", p, h->size, (void *)h->caller,
+      krecord("LEAK addr=%p size=%u caller=%p epoch=%u\n", p, h->size, (void *)h->caller,
               h->epoch);
       count++;
       *bytes += h->size;

@@ -139,9 +139,14 @@ static __attribute__((noinline)) void *allocate_slow(void) {
       hint = first_free_word();
       continue;
     }
-    pmm_bitmap[wi] = w | (w + 1); /* the lowest clear bit; the word is now full */
-    summary_set_full(wi);
-    hint = first_free_word();
+    uint32_t taken = w | (w + 1); /* the lowest clear bit */
+    pmm_bitmap[wi] = taken;
+    /* Full now, unless this word was found only after the hint word turned
+     * out to be full (above): then it may have many free frames left. */
+    if (taken == FULL) {
+      summary_set_full(wi);
+      hint = first_free_word();
+    }
     pmm_stats.free_frames--;
     return (void *)((wi * WORD_BITS + ctz(~w)) << FRAME_SHIFT);
   }
@@ -197,7 +202,7 @@ void *allocate_pages(uint32_t n) {
 static void refuse(const char *kind, uint32_t *counter, paddr_t pa, vaddr_t caller) {
   (*counter)++;
   pmm_stats.last_error_caller = caller;
-  kprintf("PMM error=%s addr=%p caller=%p\n", kind, (void *)pa, (void *)caller);
+  krecord("PMM error=%s addr=%p caller=%p\n", kind, (void *)pa, (void *)caller);
 }
 
 /* The checked path: bad input is refused here, and frees that un-fill a word
@@ -367,7 +372,7 @@ void memory_init(void) {
   pmm_stats.free_frames = level_words[0] * WORD_BITS - count_set(pmm_bitmap);
   pmm_stats.reserved_frames = count_set(pmm_reserved) - padding;
 
-  kprintf("PMM frames=%u usable=%u free=%u reserved=%u bitmap=%p bytes=%u levels=%u\n",
+  krecord("PMM frames=%u usable=%u free=%u reserved=%u bitmap=%p bytes=%u levels=%u\n",
           frames, pmm_stats.usable_frames, pmm_stats.free_frames, pmm_stats.reserved_frames,
           (void *)pmm_bitmap_phys, pmm_bitmap_bytes, level_count);
   if (get_free_memory() < MIN_FREE_BYTES)

@@ -274,7 +274,7 @@ uint32_t slab_leaks(uint32_t mark, uint32_t *bytes) {
       void *p = slot_payload(s, i);
       struct block_header *h = header_of(p);
       if (is_live(p) && h->epoch >= mark) {
-        kprintf("LEAK addr=%p size=%u caller=%p epoch=%u\n", p, h->size, (void *)h->caller,
+        krecord("LEAK addr=%p size=%u caller=%p epoch=%u\n", p, h->size, (void *)h->caller,
                 h->epoch);
         count++;
         *bytes += h->size;

@@ -52,7 +52,7 @@ static int refuse(int err, const char *kind, const char *op, vaddr_t va, paddr_t
                   uint32_t flags, vaddr_t caller) {
   vmm_stats.errors++;
   vmm_stats.last_error_caller = caller;
-  kprintf("VMM error=%s op=%s va=%p pa=%p flags=0x%x caller=%p\n", kind, op, (void *)va,
+  krecord("VMM error=%s op=%s va=%p pa=%p flags=0x%x caller=%p\n", kind, op, (void *)va,
           (void *)pa, flags, (void *)caller);
   return err;
 }
@@ -283,7 +283,7 @@ void vmm_init(void) {
   switch_page_directory(&kernel_page_directory);
   if (global_flag) write_cr4(read_cr4() | CR4_PGE);
   trap_set_double_fault_cr3(directory_phys(&kernel_page_directory));
-  kprintf("VMM kernel_pd=%p tables=%u direct_map_end=%p global=%d\n",
+  krecord("VMM kernel_pd=%p tables=%u direct_map_end=%p global=%d\n",
           (void *)directory_phys(&kernel_page_directory), KERNEL_TABLES,
           (void *)(KERNEL_BASE + DIRECT_MAP_LIMIT), global_flag != 0);
 }

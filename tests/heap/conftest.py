@@ -9,6 +9,6 @@ def pytest_runtest_call(item):
     result = yield
     m = item.funcargs.get("machine")
     if m is not None and m.alive and not m.gdb.running:
-        mark = m.console.mark()
-        assert m.call("heap_check") == 0, "final state: " + m.console.text(mark)
+        mark = m.mark()
+        assert m.call("heap_check") == 0, "final state: " + m.record_channel.text(mark)
     return result

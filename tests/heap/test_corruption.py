@@ -22,7 +22,7 @@ def caller_in(machine, rec, function):
 def test_overflow_into_the_red_zone(machine, kernel, size):
     p = machine.call("agent_kmalloc", size)
     machine.write(p + size, b"!")  # one byte past the end
-    mark = machine.console.mark()
+    mark = machine.mark()
     machine.call("agent_kfree", p)
     rec = report(machine, mark)
     assert rec["error"] == "red-zone" and rec.int("addr") == p and rec.int("size") == size
@@ -37,7 +37,7 @@ def test_write_after_free(machine, kernel, size):
     p = machine.call("kmalloc", size)
     machine.call("kfree", p)
     machine.write(p + 8, b"\x00\x00\x00\x00")  # a dangling pointer writes
-    mark = machine.console.mark()
+    mark = machine.mark()
     q = machine.call("agent_kmalloc", size)
     rec = report(machine, mark)
     assert rec["error"] == "use-after-free" and rec.int("addr") == p
@@ -51,7 +51,7 @@ def test_double_free(machine, kernel, size):
     p = machine.call("kmalloc", size)
     machine.call("kfree", p)
     before = kernel.heap_stats()
-    mark = machine.console.mark()
+    mark = machine.mark()
     machine.call("agent_kfree", p)
     rec = report(machine, mark)
     assert rec["error"] == "double-free" and rec.int("addr") == p
@@ -67,7 +67,7 @@ def test_double_free(machine, kernel, size):
 @pytest.mark.parametrize("size", [256, 4000])
 def test_interior_pointer(machine, size, offset):
     p = machine.call("kmalloc", size)
-    mark = machine.console.mark()
+    mark = machine.mark()
     machine.call("agent_kfree", p + offset)
     rec = report(machine, mark)
     assert rec["error"] in ("interior-pointer", "invalid-pointer") and rec.int("addr") == p + offset
@@ -77,7 +77,7 @@ def test_interior_pointer(machine, size, offset):
 
 
 def test_free_of_a_kernel_stack_address(machine):
-    mark = machine.console.mark()
+    mark = machine.mark()
     machine.call("agent_kfree_stack_address")
     rec = report(machine, mark)
     assert rec["error"] == "invalid-pointer"
@@ -88,7 +88,7 @@ def test_free_of_a_kernel_stack_address(machine):
 @pytest.mark.parametrize("where", ["agent_scratch", "kmain", 0xF3FF0000, 0xFE000000])
 def test_free_of_pointers_the_heap_never_returned(machine, where):
     addr = machine.symbol(where) if isinstance(where, str) else where
-    mark = machine.console.mark()
+    mark = machine.mark()
     machine.call("agent_kfree", addr)
     rec = report(machine, mark)
     assert rec["error"] == "invalid-pointer" and rec.int("addr") == addr
@@ -98,7 +98,7 @@ def test_free_of_pointers_the_heap_never_returned(machine, where):
 def test_corrupted_header_is_quarantined(machine, kernel):
     p = machine.call("kmalloc", 64)
     machine.write(p - 16, b"\xde\xad\xbe\xef")  # the canary
-    mark = machine.console.mark()
+    mark = machine.mark()
     machine.call("agent_kfree", p)
     assert report(machine, mark)["error"] == "header-corrupt"
     assert kernel.heap_stats()["quarantined"] == 1
@@ -111,7 +111,7 @@ def test_corrupted_free_list_header_is_survived(machine, kernel):
     b = machine.call("kmalloc", 64)
     machine.call("kfree", b)
     machine.write(b - 16, b"\x00" * 8)  # canary and link of the free slot
-    mark = machine.console.mark()
+    mark = machine.mark()
     c = machine.call("agent_kmalloc", 64)
     assert report(machine, mark)["error"] == "header-corrupt"
     assert c not in (0, a, b)

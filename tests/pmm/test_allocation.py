@@ -105,3 +105,16 @@ def test_poked_full_word_is_skipped(machine, kernel):
     expected = kernel.pmm_bitmaps()[0].first_clear()  # the poked word is skipped
     assert expected // 32 != victim // 32
     assert machine.call("allocate_page") == expected * FRAME
+
+
+def test_a_word_filled_behind_the_allocators_back_loses_no_frames(machine, kernel):
+    """A debugger marks the rest of the lowest free word used (as the model
+    test's poke can): the allocator must skip that word and go on taking
+    frames lowest first from the next one, not lose the next word's frames."""
+    used, _ = kernel.pmm_bitmaps()
+    first = used.first_clear()
+    machine.write_u32(kernel.pmm_bitmap_word_address(first), 0xFFFFFFFF)
+    expected = [used.first_clear((first // 32 + 1) * 32)]
+    for _ in range(2):
+        expected.append(used.first_clear(expected[-1] + 1))
+    assert [machine.call("allocate_page") for _ in range(3)] == [f * FRAME for f in expected]

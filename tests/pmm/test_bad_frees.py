@@ -14,7 +14,7 @@ def snapshot(kernel):
 
 def free_badly(machine, kernel, pa, kind, counter):
     used, reserved, stats = snapshot(kernel)
-    mark = machine.console.mark()
+    mark = machine.mark()
     machine.call("agent_free_page", pa)
     records = machine.records("PMM", since=mark)
     assert len(records) == 1, records

@@ -34,7 +34,7 @@ def test_pages_appear_on_first_touch_one_fault_each(machine, userland):
 
 def test_resolved_faults_are_counted_not_printed(machine, userland, kernel):
     before = kernel.fault_stats()
-    mark = machine.console.mark()
+    mark = machine.mark()
     pid = userland.spawn("demand", "8")
     userland.run()
     after = kernel.fault_stats()
@@ -45,7 +45,7 @@ def test_resolved_faults_are_counted_not_printed(machine, userland, kernel):
 
 @pytest.mark.machine(modules=["user/*"], cmdline="aslr=off fault_log=all")
 def test_fault_log_all_prints_resolved_faults(machine, userland):
-    mark = machine.console.mark()
+    mark = machine.mark()
     pid = userland.spawn("demand", "2")
     userland.run()
     demand = [r for r in machine.records("PF", since=mark)

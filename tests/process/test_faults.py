@@ -76,7 +76,7 @@ def test_fault_records_reach_the_ring_buffer(userland, kernel):
 def test_a_scenario_from_the_command_line(machine, userland):
     """run= on the command line: the kernel spawns and runs them after
     kernel_ready; the harness collects how each ended, from both records."""
-    mark = machine.console.mark()
+    mark = machine.mark()
     machine.run_to("scenario_done")
     results = userland.finished_since(mark)
     assert sorted((r.name, r.reason) for r in results.values()) == [

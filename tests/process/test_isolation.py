@@ -36,7 +36,7 @@ def test_same_address_different_frames(machine, userland):
     assert machine.read(heap, 4) == userland.read(current.pid, heap, 4), "GDB: current view"
     machine.delete_breakpoints()
     machine.cont()  # lets sched_run finish
-    records = {r.int("pid"): r for r in machine.records("USER") if r["prog"] == "isolation"}
+    records = {r.int("pid"): r for r in userland.claims("USER") if r["prog"] == "isolation"}
     assert records[a]["intact"] == "1" and records[b]["intact"] == "1"
 
 

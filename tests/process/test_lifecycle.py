@@ -14,7 +14,7 @@ def test_exit_status_reaches_the_parent_through_wait(machine, userland):
     assert results[pid].status == 0
     child = next(r for r in results.values() if r.name == "hello")
     assert child.status == 42
-    rec = next(r for r in machine.records("USER") if r["prog"] == "spawner")
+    rec = next(r for r in userland.claims("USER") if r["prog"] == "spawner")
     assert rec.int("status") == 42
 
 
@@ -34,7 +34,7 @@ def test_hundred_spawn_exit_cycles_leak_nothing(machine, userland, kernel):
     pid = userland.spawn("cycler", "100 worker")
     results = userland.run(timeout=120)
     assert results[pid].status == 0
-    assert next(r for r in machine.records("USER") if r["prog"] == "cycler").int("ok") == 100
+    assert next(r for r in userland.claims("USER") if r["prog"] == "cycler").int("ok") == 100
     assert baseline(machine, kernel) == before
 
 
@@ -66,7 +66,7 @@ def test_timer_preemption_interleaves_processes_that_never_yield(machine, userla
     a = userland.spawn("spinner", "4")
     b = userland.spawn("spinner", "4")
     userland.run(timeout=120)
-    order = [r.int("pid") for r in machine.records("USER") if r["prog"] == "spinner"]
+    order = [r.int("pid") for r in userland.claims("USER") if r["prog"] == "spinner"]
     assert sorted(order) == sorted([a] * 4 + [b] * 4)
     switches = sum(1 for x, y in itertools.pairwise(order) if x != y)
     assert switches >= 2, f"the two took turns: {order}"
@@ -76,5 +76,5 @@ def test_without_preemption_a_spinner_runs_to_its_end(machine, userland):
     a = userland.spawn("spinner", "3")
     b = userland.spawn("spinner", "3")
     userland.run(timeout=120)
-    order = [r.int("pid") for r in machine.records("USER") if r["prog"] == "spinner"]
+    order = [r.int("pid") for r in userland.claims("USER") if r["prog"] == "spinner"]
     assert order in ([a] * 3 + [b] * 3, [b] * 3 + [a] * 3)

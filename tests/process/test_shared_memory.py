@@ -12,7 +12,7 @@ def test_ping_pong_then_frames_freed(machine, userland, kernel):
     ping = userland.spawn("pingpong", "ping 10")
     results = userland.run()
     assert len(results) == 2 and all(r.status == 0 for r in results.values())
-    records = {r["role"]: r for r in machine.records("USER") if r["prog"] == "pingpong"}
+    records = {r["role"]: r for r in userland.claims("USER") if r["prog"] == "pingpong"}
     assert records["ping"].int("counter") == records["pong"].int("counter") == 20
     assert records["ping"]["addr"] != records["pong"]["addr"], "attached at different places"
     assert records["ping"].int("pid") == ping

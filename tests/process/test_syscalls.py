@@ -10,7 +10,7 @@ def test_every_bad_pointer_is_refused(machine, userland):
     pid = userland.spawn("badptrs")
     r = userland.run()[pid]
     assert not r.killed and r.status == 0
-    cases = [rec for rec in machine.records("USER") if rec.get("call")]
+    cases = [rec for rec in userland.claims("USER") if rec.get("call")]
     assert len(cases) >= 20
     assert {rec["ret"] for rec in cases} == {"-14"}
     assert {rec["call"] for rec in cases} == {"write", "spawn-name", "spawn-args"}

@@ -10,7 +10,7 @@ SAMPLES = 1024
 
 
 def sample(machine, userland, count):
-    mark = machine.console.mark()
+    mark = machine.mark()
     userland.spawn("cycler", f"{count} hello")
     userland.run(timeout=300)
     return spawned_layouts(machine, "hello", mark)

@@ -41,15 +41,15 @@ def test_kills(userland, baseline, program, reason):
 def test_refusals(machine, userland, baseline, program):
     results, pid = attack(userland, program)
     assert not results[pid].killed
-    summary = [r for r in machine.records("USER") if r["prog"] == program and r.get("failures")]
+    summary = [r for r in userland.claims("USER") if r["prog"] == program and r.get("failures")]
     assert summary and summary[-1]["failures"] == "0", [
-        r.line for r in machine.records("USER") if r["prog"] == program]
+        r.line for r in userland.claims("USER") if r["prog"] == program]
     assert results[pid].status == 0
 
 
 def test_sbrk_stops_at_the_page_limit(machine, userland, baseline):
     attack(userland, "sbrkattack")
-    limit = next(r for r in machine.records("USER") if r.get("case") == "limit")
+    limit = next(r for r in userland.claims("USER") if r.get("case") == "limit")
     assert 4 <= limit.int("mib") <= 16, "PROC_MAX_PAGES (16 MiB) minus stack and image"
 
 
@@ -57,6 +57,6 @@ def test_sbrk_stops_at_the_page_limit(machine, userland, baseline):
 def test_spawn_bomb_is_refused_and_cleaned_up(machine, userland, kernel, baseline, mode):
     results, pid = attack(userland, "bomb", mode)
     assert results[pid].status == 0
-    refused = [r for r in machine.records("USER") if r["prog"] == "bomb" and r.get("refused")]
+    refused = [r for r in userland.claims("USER") if r["prog"] == "bomb" and r.get("refused")]
     assert refused and refused[0]["refused"] == "-11", "spawn said -EAGAIN when full"
     assert not userland.processes(), "every process ended"

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from harness.qemuview import parse_info_mem
-from harness.records import Record, parse_records
+from harness.records import Record
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="shell aslr=off")
 
@@ -24,6 +24,13 @@ COMMANDS = {"help", "meminfo", "map", "heap", "leaks", "mark", "faults", "ps", "
 # "c0100000-c010d000 0000d000 -r-" (9 digits for an end at 4 GiB), as QEMU's info mem
 REGION = re.compile(r"^([0-9a-f]{8,9})-([0-9a-f]{8,9}) ([0-9a-f]{8,9}) ([-u])r([-w])$", re.M)
 USER_TEXT = 0x1000
+
+
+class Reply(str):
+    """A command's output on the console, and in ``records`` the records the
+    kernel wrote on its record channel meanwhile (the ones a test believes)."""
+
+    records: list[Record]
 
 
 class Shell:
@@ -43,21 +50,24 @@ class Shell:
         """Continue after an interrupt; the shell is still waiting for a line."""
         self.m.cont(wait=False)
 
-    def run(self, command: str, timeout: float | None = None) -> str:
+    def run(self, command: str, timeout: float | None = None) -> Reply:
         """Type ``command``; its output (the echo and the prompt stripped)."""
+        mark = self.m.mark()
         self.console.sendline(command)
         self.m.expect(re.escape(command) + "\r\n")
         early = self.console.before
         assert early == "", f"output before the echo of {command!r}: {early!r}"
         self.m.expect(PROMPT, timeout)
-        return self.console.before.replace("\r\n", "\n")
+        reply = Reply(self.console.before.replace("\r\n", "\n"))
+        reply.records = self.m.records(since=mark)  # written before the prompt was
+        return reply
 
     def stop(self) -> None:
         self.m.interrupt()
 
 
-def record(text: str, tag: str) -> Record:
-    [rec] = parse_records(text, tag)
+def record(reply: Reply, tag: str) -> Record:
+    [rec] = [r for r in reply.records if r.tag == tag]
     return rec
 
 
@@ -159,7 +169,7 @@ def test_map_and_ps_of_a_live_process(userland, shell):
 
 def test_run_hello_then_ps_is_empty(machine, userland, shell):
     sh = shell()
-    mark = machine.console.mark()
+    mark = machine.mark()
     out = sh.run("run hello 3")
     exit_rec = record(out, "EXIT")
     pid = exit_rec.int("pid")
@@ -208,7 +218,7 @@ def test_heap_and_leaks_after_mark(machine, kernel, shell):
     kept = [machine.call("agent_kmalloc", n) for n in sizes]
     sh.resume()
     out = sh.run(f"leaks {mark}")
-    leaks = {r.int("addr"): r for r in parse_records(out, "LEAK")}
+    leaks = {r.int("addr"): r for r in (r for r in out.records if r.tag == "LEAK")}
     assert set(leaks) == set(kept)
     agent = machine.symbol("agent_kmalloc")
     for p, size in zip(kept, sizes, strict=True):

@@ -10,6 +10,8 @@ from harness.build import REPO
 FAILING_TEST = '''
 def test_fails_after_touching_the_machine(machine):
     machine.call("agent_nop", 1)
+    machine.write(machine.symbol("agent_scratch"), b"\\0")
+    machine.call("agent_record_bytes", machine.symbol("agent_scratch"), 0)
     assert machine.reg("eax") == 0x12345678, "deliberate failure"
 '''
 
@@ -45,6 +47,8 @@ def test_failure_writes_artifacts_and_junit(tmp_path, firmware):
     assert {"serial.log", "gdb-mi.log", "registers.txt", "info-mem.txt", "info-tlb.txt",
             "qemu-argv.txt"} <= files
     assert "READY" in (folder / "serial-full.log").read_text()
+    assert (folder / "records.log").read_text() == 'AGENT bytes="" len=0 text=""\n'
+    assert "\nREADY\n" in (folder / "records-full.log").read_text()
     assert "agent_nop" in (folder / "gdb-mi.log").read_text()
     assert "cr3" in (folder / "registers.txt").read_text()
 

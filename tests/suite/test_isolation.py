@@ -28,7 +28,7 @@ def test_restore_undoes_memory_registers_breakpoints_and_watchpoints(machine_poo
 
 def test_serial_log_is_split_per_test(machine_pool, cfg):
     m = machine_pool.acquire(cfg)
-    mark = m.console.mark()
+    mark = m.mark()
     with pytest.raises(GuestPanic):
         m.call("agent_raise_ud")
     assert [r.tag for r in m.records(since=mark)] == ["EXC", "PANIC"]

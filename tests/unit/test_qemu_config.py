@@ -28,7 +28,8 @@ def option_values(argv, option):
 def test_every_channel_is_a_unix_socket_in_the_run_directory(kernel, tmp_path):
     argv = argv_for(QemuConfig(kernel=kernel), tmp_path)
     chardevs = option_values(argv, "-chardev")
-    assert len(chardevs) == 3
+    assert len(chardevs) == 4  # gdbstub, QMP, COM1 (console), COM2 (record channel)
+    assert option_values(argv, "-serial") == ["chardev:ser0", "chardev:ser1"]
     for spec in chardevs:
         assert spec.startswith("socket,") and f"path={tmp_path / 'run'}/" in spec
         assert "server=on,wait=off" in spec

@@ -1,6 +1,9 @@
 """Parsing of the firmware's structured serial records."""
 
-from harness.records import parse_record, parse_records
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.records import parse_record, parse_records, quote
 
 
 def test_tag_and_fields():
@@ -35,3 +38,21 @@ def test_records_filters_by_tag_and_keeps_order():
     text = "BOOT a=1\nnoise\nPF addr=0x1\nPF addr=0x2\nREADY\n"
     assert [r.tag for r in parse_records(text)] == ["BOOT", "PF", "PF", "READY"]
     assert [r["addr"] for r in parse_records(text, "PF")] == ["0x1", "0x2"]
+
+
+def test_quote_escapes_what_could_end_or_fake_a_record():
+    assert quote(b'a"b') == '"a\\"b"'
+    assert quote(b"a\\b") == '"a\\\\b"'
+    assert quote(b"x\nPANIC where=cmdline\r") == '"x\\x0aPANIC where=cmdline\\x0d"'
+    assert quote(b"\x00\x7f\xff ~") == '"\\x00\\x7f\\xff ~"'
+
+
+@given(st.binary(max_size=300), st.binary(max_size=30))
+def test_any_bytes_round_trip_through_a_quoted_value(data, other):
+    line = f"OUT pid=3 data={quote(data)} other={quote(other)} fd=1"
+    assert "\n" not in line and "\r" not in line
+    records = parse_records(line + "\n" + line + "\n")
+    assert len(records) == 2, "a value never ends its line"
+    for rec in records:
+        assert rec.bytes("data") == data and rec.bytes("other") == other
+        assert (rec.int("pid"), rec.int("fd")) == (3, 1)

@@ -13,7 +13,7 @@ def refused(machine, kernel, call, args, rc, kind, op):
     before_pd = machine.read_phys(machine.reg("cr3"), 4096)
     before_pmm = kernel.pmm_stats()
     before_errors = kernel.read_struct("vmm_stats", "vmm_stats")["errors"]
-    mark = machine.console.mark()
+    mark = machine.mark()
     assert machine.call(call, *args) == rc
     records = machine.records("VMM", since=mark)
     assert len(records) == 1 and records[0]["error"] == kind and records[0]["op"] == op
@@ -76,7 +76,7 @@ def test_out_of_frames_for_a_page_table_leaves_no_partial_state(machine, kernel)
 
 
 def test_destroying_the_kernel_or_current_directory_is_refused(machine, kernel):
-    mark = machine.console.mark()
+    mark = machine.mark()
     machine.call("destroy_page_directory", kernel.kernel_directory())
     assert machine.records("VMM", since=mark)[0]["error"] == "destroy-kernel"
     assert machine.call("agent_nop", 3) == 3, "the kernel still runs"

@@ -64,7 +64,7 @@ void cpu_features_init(void) {
       f->smap = b & CPUID7_EBX_SMAP;
     }
   }
-  kprintf("CPU vendor=%s cpuid=%d tsc=%d pse=%d pge=%d smep=%d smap=%d rdrand=%d\n",
+  krecord("CPU vendor=%pq cpuid=%d tsc=%d pse=%d pge=%d smep=%d smap=%d rdrand=%d\n",
           f->vendor, f->cpuid, f->tsc, f->pse, f->pge, f->smep, f->smap, f->rdrand);
 }
 
@@ -76,6 +76,6 @@ void cpu_protections_init(void) {
     write_cr4(read_cr4() | (cpu_features.smep ? CR4_SMEP : 0) |
               (cpu_features.smap ? CR4_SMAP : 0));
   smap_enabled = cpu_features.smap;
-  kprintf("SECURITY smep=%s smap=%s\n", cpu_features.smep ? "on" : "unavailable",
+  krecord("SECURITY smep=%s smap=%s\n", cpu_features.smep ? "on" : "unavailable",
           cpu_features.smap ? "on" : "unavailable");
 }

@@ -67,7 +67,7 @@ void timer_init(void) {
     outb(PIT_CH0, divisor & 0xFF);
     outb(PIT_CH0, divisor >> 8);
   }
-  kprintf("TIMER preempt=%d hz=%u\n", preempt, preempt ? TIMER_HZ : 0);
+  krecord("TIMER preempt=%d hz=%u\n", preempt, preempt ? TIMER_HZ : 0);
 }
 
 void timer_irq(void) {

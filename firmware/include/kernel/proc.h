@@ -40,6 +40,7 @@ struct process {
   uint32_t waiting_for;           /* blocked in wait(pid) */
   int32_t wait_result;
   uint32_t demand_faults;
+  uint32_t kill_pending;          /* kill(pid) asked for its end: see proc_kill_request */
 };
 
 /* What became of a finished process (the harness compares it with the log). */
@@ -72,10 +73,28 @@ void proc_kill(const char *reason, vaddr_t addr, uint32_t err, vaddr_t eip)
     __attribute__((noreturn));
 /* Blocks until child `pid` ends; its exit status, or -ESRCH / -EPERM. */
 int32_t proc_wait(uint32_t pid);
+/* Asks process `pid` (the caller or a child of it) to end.  It is killed,
+ * reason "killed", the next time it is in the kernel and could be switched
+ * out: when it is switched back in, at the next preemption point of a long
+ * system call, or when its current system call returns (one that has never
+ * run yet: at its first system call or timer tick).  A blocked process is
+ * woken for it.  0, or -ESRCH (no such live process) / -EPERM. */
+int32_t proc_kill_request(uint32_t pid);
+/* Ends the current process if a kill is pending for it (inline: it is on
+ * every system call's and every switch's path). */
+static inline void proc_kill_if_pending(void) {
+  if (current && current->kill_pending) proc_kill("killed", 0, 0, 0);
+}
 
 /* Runs processes until none is runnable; returns how many finished meanwhile. */
 uint32_t sched_run(void);
 /* Gives the CPU to the next runnable process (from a system call or IRQ). */
 void sched_yield(void);
-/* Back to the scheduler after the current process blocked or ended. */
+/* Back to the scheduler after the current process blocked or ended; when it
+ * is switched back in, a pending kill ends it. */
 void sched_switch_out(void);
+/* Long system calls call this between bounded chunks of work (interrupts
+ * are off in the kernel, so nothing else can interrupt them): a timer tick
+ * since the process was switched in yields the CPU (with preempt=on), and a
+ * pending kill ends the process. */
+void sched_preempt_point(void);

@@ -4,7 +4,7 @@
 #pragma once
 
 #define SYS_EXIT 1        /* exit(status): does not return */
-#define SYS_WRITE 2       /* write(fd, buf, len): bytes written; fd 1 and 2 go to COM1 */
+#define SYS_WRITE 2       /* write(fd, buf, len): bytes written; fd 1, 2: COM1, and OUT records */
 #define SYS_SBRK 3        /* sbrk(increment): the old break */
 #define SYS_BRK 4         /* brk(address): 0 */
 #define SYS_SHM_CREATE 5  /* shm_create(pages): a segment id */
@@ -14,7 +14,8 @@
 #define SYS_GETPID 9      /* getpid(): the caller's pid */
 #define SYS_SPAWN 10      /* spawn(module name, args): the child's pid */
 #define SYS_WAIT 11       /* wait(pid): the child's exit status (blocks until it ends) */
-#define SYS_COUNT 12
+#define SYS_KILL 12       /* kill(pid): 0; the caller or its child ends, reason "killed" */
+#define SYS_COUNT 13
 
 #ifndef __ASSEMBLER__
 #include "types.h"

@@ -27,6 +27,7 @@ int spawn(const char *name, const char *args) {
   return syscall3(SYS_SPAWN, (uint32_t)name, (uint32_t)args, 0);
 }
 int wait(int pid) { return syscall3(SYS_WAIT, (uint32_t)pid, 0, 0); }
+int kill(int pid) { return syscall3(SYS_KILL, (uint32_t)pid, 0, 0); }
 
 void checkpoint(int n) { __asm__ volatile("" : : "r"(n) : "memory"); }
 

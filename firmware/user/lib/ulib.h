@@ -17,6 +17,7 @@ int yield(void);
 int getpid(void);
 int spawn(const char *name, const char *args);
 int wait(int pid);
+int kill(int pid);
 /* A raw system call, for programs that pass what the stubs would not. */
 int syscall3(int number, uint32_t a, uint32_t b, uint32_t c);
 
