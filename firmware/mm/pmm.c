@@ -125,7 +125,9 @@ static void mark_used(uint32_t frame) {
 }
 
 /* Everything allocate_page does not do inline: the hint word fills up (or was
- * found full), or memory is exhausted. */
+ * found full), or memory is exhausted.  After a repair the word taken from
+ * is a different one, with any number of free bits: whether it is now full
+ * is read from the word, never assumed. */
 static __attribute__((noinline)) void *allocate_slow(void) {
   for (;;) {
     uint32_t wi = hint;
@@ -139,9 +141,12 @@ static __attribute__((noinline)) void *allocate_slow(void) {
       hint = first_free_word();
       continue;
     }
-    pmm_bitmap[wi] = w | (w + 1); /* the lowest clear bit; the word is now full */
-    summary_set_full(wi);
-    hint = first_free_word();
+    uint32_t taken = w | (w + 1); /* the lowest clear bit */
+    pmm_bitmap[wi] = taken;
+    if (taken == FULL) {
+      summary_set_full(wi);
+      hint = first_free_word();
+    }
     pmm_stats.free_frames--;
     return (void *)((wi * WORD_BITS + ctz(~w)) << FRAME_SHIFT);
   }
