@@ -1,21 +1,26 @@
-/* Sets EFLAGS.AC, as ring 3 may, and makes system calls with it set: SMAP
- * must stay on inside them.  First getpid(); then spawn() of a name on a heap
- * page never touched, so the kernel's copy of the name takes a demand fault
- * (with user access open) and the fault handler runs inside the system call.
- * checkpoint(1) and (2) are back in ring 3 after each.  Exits 0 when spawn
- * failed as it must (an empty name: -ENOENT). */
+/* Sets EFLAGS.AC, as ring 3 may, and enters the kernel every way there is
+ * with it set: SMAP must stay on inside.  First getpid(); then spawn() of a
+ * name on a heap page never touched, so the kernel's copy of the name takes
+ * a demand fault (with user access open) inside the system call; then a
+ * touch of another fresh page (a fault from ring 3); then, with an argument
+ * N, N rounds of counting, for timer ticks to interrupt (with preempt=on).
+ * checkpoint(1) and (2) are back in ring 3 after the system calls.  Exits 0
+ * when spawn failed as it must (an empty name: -ENOENT). */
 #include "ulib.h"
 
 #define EFLAGS_AC 0x40000u
 #define ENOENT 2
 
-int main(void) {
+int main(int argc, char **argv) {
+  int rounds = argc > 1 ? atoi(argv[1]) : 0;
   __asm__ volatile("pushfl; orl %0, (%%esp); popfl" : : "i"(EFLAGS_AC) : "cc");
   int pid = getpid();
   checkpoint(1);
-  char *untouched = sbrk(4096);
+  char *untouched = sbrk(2 * 4096);
   int rc = spawn(untouched, "");
   checkpoint(2);
+  untouched[4096] = 1;
+  for (volatile int i = 0; i < rounds; i++) continue;
   printf("USER prog=acsyscall pid=%d spawn=%d\n", pid, rc);
   return rc == -ENOENT ? 0 : 1;
 }

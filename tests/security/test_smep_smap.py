@@ -3,13 +3,14 @@ unavailable when not (-cpu qemu32); each attacked to show it works."""
 
 import pytest
 
-from harness import GuestPanic
+from harness import CallStopped, GuestPanic
 from harness.faults import expect_fault
 from harness.kernel import KERNEL_BASE
 
 CR4_SMEP, CR4_SMAP = 1 << 20, 1 << 21
 EFLAGS_AC = 1 << 18
 SYS_GETPID = 9
+IRQ_TIMER = 32
 ENTRY_TRAPFRAME = "((struct trapframe *)*(unsigned *)($esp + 4))"  # a handler's argument
 
 
@@ -117,3 +118,34 @@ def test_a_fault_inside_copy_from_user_is_handled_with_ac_clear(machine, kernel,
     assert (result.name, result.killed, result.status) == ("acsyscall", False, 0)
     [fault] = [f for f in kernel.fault_log() if f.fault.addr == process.heap_base]
     assert (fault.action, fault.fault.user) == ("resolved", False)
+
+
+@pytest.mark.machine(modules=["user/*"], cmdline="run=acsyscall")
+def test_a_fault_from_ring3_with_ac_set_is_handled_with_ac_clear(machine, kernel, userland):
+    requires(machine, "smap")
+    machine.break_at("page_fault_handler", condition=(
+        f"({ENTRY_TRAPFRAME}->cs & 3) == 3 && ({ENTRY_TRAPFRAME}->eflags & {EFLAGS_AC})"))
+    assert machine.cont().addr == machine.symbol("page_fault_handler")
+    [process] = userland.processes()
+    assert machine.reg("cr2") == process.heap_base + 4096, "the touch of the second page"
+    assert not machine.reg("eflags") & EFLAGS_AC, "the handler runs with AC clear"
+    result = acsyscall_exit(machine, userland)
+    assert (result.name, result.killed, result.status) == ("acsyscall", False, 0)
+
+
+@pytest.mark.machine(modules=["user/*"], cmdline="preempt=on")
+def test_a_timer_tick_in_ring3_with_ac_set_is_handled_with_ac_clear(machine, kernel, userland):
+    requires(machine, "smap")
+    pid = userland.spawn("acsyscall", "2000000")  # counts long enough for ticks to come
+    machine.break_at("trap", condition=(
+        f"{ENTRY_TRAPFRAME}->vector == {IRQ_TIMER} && ({ENTRY_TRAPFRAME}->cs & 3) == 3"
+        f" && ({ENTRY_TRAPFRAME}->eflags & {EFLAGS_AC})"))
+    with pytest.raises(CallStopped) as stopped:
+        machine.call("sched_run")
+    assert stopped.value.stop.addr == machine.symbol("trap")
+    assert entry_trapframe(machine, kernel)["eip"] < 0x80000000, "ring 3 code was interrupted"
+    assert not machine.reg("eflags") & EFLAGS_AC, "the interrupt runs with AC clear"
+    machine.delete_breakpoints()
+    machine.cont()  # sched_run finishes
+    result = userland.history()[pid]
+    assert (result.name, result.killed, result.status) == ("acsyscall", False, 0)
