@@ -136,7 +136,7 @@ def test_a_fault_from_ring3_with_ac_set_is_handled_with_ac_clear(machine, kernel
 @pytest.mark.machine(modules=["user/*"], cmdline="preempt=on")
 def test_a_timer_tick_in_ring3_with_ac_set_is_handled_with_ac_clear(machine, kernel, userland):
     requires(machine, "smap")
-    pid = userland.spawn("acsyscall", "2000000")  # counts long enough for ticks to come
+    pid = userland.spawn("acsyscall", "spin")  # spins with AC set until released
     machine.break_at("trap", condition=(
         f"{ENTRY_TRAPFRAME}->vector == {IRQ_TIMER} && ({ENTRY_TRAPFRAME}->cs & 3) == 3"
         f" && ({ENTRY_TRAPFRAME}->eflags & {EFLAGS_AC})"))
@@ -145,6 +145,7 @@ def test_a_timer_tick_in_ring3_with_ac_set_is_handled_with_ac_clear(machine, ker
     assert stopped.value.stop.addr == machine.symbol("trap")
     assert entry_trapframe(machine, kernel)["eip"] < 0x80000000, "ring 3 code was interrupted"
     assert not machine.reg("eflags") & EFLAGS_AC, "the interrupt runs with AC clear"
+    userland.write(pid, userland.symbol("acsyscall", "released"), (1).to_bytes(4, "little"))
     machine.delete_breakpoints()
     machine.cont()  # sched_run finishes
     result = userland.history()[pid]
