@@ -66,7 +66,8 @@ static int cmd_help(const struct shell_args *a) {
 }
 
 /* Input that arrived while `run` was watching COM1 for Ctrl-C: read_line
- * takes it first, so what is typed during a run is not lost. */
+ * takes it first, so what is typed during a run is not lost.  Ctrl-C drops
+ * what came before it, as a terminal does; beyond a line's worth is dropped. */
 static char typeahead[SHELL_LINE_MAX];
 static uint32_t typeahead_len, typeahead_pos;
 static volatile bool ctrl_c_seen;
@@ -75,6 +76,7 @@ void shell_watch_input(void) {
   for (int c; (c = serial_getc_nonblock()) >= 0;) {
     if (c == CHAR_CTRL_C) {
       ctrl_c_seen = true;
+      typeahead_len = typeahead_pos = 0;
       sched_interrupt();
     } else if (typeahead_len < sizeof(typeahead)) {
       typeahead[typeahead_len++] = (char)c;

@@ -216,6 +216,23 @@ def test_ctrl_c_stops_a_run_whose_process_never_yields(machine, userland, shell)
     assert record(sh.run("ps"), "PS").int("processes") == 0  # the shell goes on
 
 
+def test_typing_during_a_run_is_kept_and_ctrl_c_drops_what_came_before_it(
+        machine, userland, shell):
+    main = userland.symbol("forever", "main")
+    machine.break_at(main)
+    sh = shell()
+    machine.console.sendline("run forever")
+    assert machine.wait_stopped().addr == main
+    machine.delete_breakpoints()
+    sh.resume()
+    machine.console.send("ps" + CTRL_C + "help ma")  # read by the timer, in one go
+    machine.expect(re.escape("run: 1 process finished\r\n" + PROMPT + "help ma"))
+    assert sh.run("p").splitlines() == [  # the rest of the line, typed now
+        "usage: map [pid]", "  regions of the kernel's (or process pid's) address space"]
+    sh.stop()
+    assert userland.processes() == []
+
+
 def test_run_reports_every_process_that_ended_however_many(machine, kernel, userland, shell):
     """`chain 40` ends first and 40 processes end after it: more than the
     kernel's history of finished processes (PROC_HISTORY) remembers."""
