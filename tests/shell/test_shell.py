@@ -213,7 +213,7 @@ def test_ctrl_c_stops_a_run_whose_process_never_yields(machine, userland, shell)
         "run: 1 process finished"]
     assert userland.processes() == []
     sh.resume()
-    assert record(sh.run("ps"), "PS").int("processes") == 0  # the shell goes on
+    assert sh.run("help ps").splitlines()[0] == "usage: ps"  # the shell goes on
 
 
 def test_typing_during_a_run_is_kept_and_ctrl_c_drops_what_came_before_it(
