@@ -24,7 +24,6 @@ uint32_t proc_finished;
 static uint32_t next_pid = 1;
 
 void trap_return(void);
-bool timer_preemption(void);
 
 uint32_t current_pid(void) { return current ? current->pid : 0; }
 
@@ -61,7 +60,9 @@ static void prepare_first_run(struct process *p, vaddr_t entry, vaddr_t esp) {
   tf->user_ss = SEG_UDATA;
   tf->eip = entry;
   tf->user_esp = esp;
-  tf->eflags = EFLAGS_RESERVED | (timer_preemption() ? EFLAGS_IF : 0);
+  /* Interrupts on in ring 3: the PIC lets only the timer through, and only
+   * while it ticks (preempt=on, or the shell's run watching for Ctrl-C). */
+  tf->eflags = EFLAGS_RESERVED | EFLAGS_IF;
   uint32_t *sp = (uint32_t *)tf;
   *--sp = (uint32_t)trap_return;
   for (int i = 0; i < 4; i++) *--sp = 0; /* ebp, ebx, esi, edi */

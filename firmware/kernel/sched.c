@@ -29,7 +29,13 @@ static struct process *pick_next(void) {
   return NULL;
 }
 
-uint32_t sched_run(void) {
+bool sched_interrupting;
+
+void sched_interrupt(void) { sched_interrupting = true; }
+
+uint32_t sched_run(void) { return sched_run_reporting(NULL); }
+
+uint32_t sched_run_reporting(void (*ended)(const struct proc_record *r)) {
   uint32_t finished = proc_finished;
   ASSERT(!current);
   for (struct process *p; (p = pick_next()) != NULL;) {
@@ -42,10 +48,16 @@ uint32_t sched_run(void) {
     current = NULL;
     if (p->state == PROC_ZOMBIE) {
       switch_page_directory(&kernel_page_directory); /* not the one being freed */
+      /* A process records how it ended, then switches here at once: its
+       * record is the latest, whatever the history has forgotten since. */
+      const struct proc_record *r = &proc_history[(proc_finished - 1) % PROC_HISTORY];
+      ASSERT(r->pid == p->pid);
+      if (ended) ended(r);
       proc_reap(p);
     }
   }
   switch_page_directory(&kernel_page_directory);
+  sched_interrupting = false;
   return proc_finished - finished;
 }
 

@@ -3,6 +3,7 @@
 #include "kernel/shell.h"
 #include "arch/i386/cpu.h"
 #include "kernel/kprintf.h"
+#include "kernel/proc.h"
 #include "kernel/serial.h"
 #include "kernel/shell_internal.h"
 #include "lib/string.h"
@@ -64,6 +65,37 @@ static int cmd_help(const struct shell_args *a) {
   return SHELL_OK;
 }
 
+/* Input that arrived while `run` was watching COM1 for Ctrl-C: read_line
+ * takes it first, so what is typed during a run is not lost.  Ctrl-C drops
+ * what came before it, as a terminal does; beyond a line's worth is dropped. */
+static char typeahead[SHELL_LINE_MAX];
+static uint32_t typeahead_len, typeahead_pos;
+static volatile bool ctrl_c_seen;
+
+void shell_watch_input(void) {
+  for (int c; (c = serial_getc_nonblock()) >= 0;) {
+    if (c == CHAR_CTRL_C) {
+      ctrl_c_seen = true;
+      typeahead_len = typeahead_pos = 0;
+      sched_interrupt();
+    } else if (typeahead_len < sizeof(typeahead)) {
+      typeahead[typeahead_len++] = (char)c;
+    }
+  }
+}
+
+bool shell_take_ctrl_c(void) {
+  bool seen = ctrl_c_seen;
+  ctrl_c_seen = false;
+  return seen;
+}
+
+static int shell_getc(void) {
+  if (typeahead_pos < typeahead_len) return (unsigned char)typeahead[typeahead_pos++];
+  typeahead_pos = typeahead_len = 0;
+  return serial_getc_nonblock();
+}
+
 /* One line from COM1 into buf (at most size - 1 characters), echoed as it
  * is typed.  Backspace and DEL erase, Ctrl-C abandons the line, other
  * control characters and characters beyond the buffer are dropped.  '\r'
@@ -74,7 +106,7 @@ static size_t read_line(char *buf, size_t size) {
   static bool after_cr; /* the last line ended with '\r' */
   size_t len = 0;
   for (;;) {
-    int c = serial_getc_nonblock();
+    int c = shell_getc();
     if (c < 0) {
       cpu_relax(); /* interrupts are off: polling is the only way to wait */
       continue;

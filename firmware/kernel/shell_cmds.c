@@ -9,6 +9,7 @@
 #include "kernel/kprintf.h"
 #include "kernel/proc.h"
 #include "kernel/shell_internal.h"
+#include "kernel/timer.h"
 #include "lib/string.h"
 #include "mm/fault.h"
 #include "mm/heap.h"
@@ -260,14 +261,20 @@ static const char *spawn_error(int err) {
   }
 }
 
-/* How pid ended, from the history of finished processes; NULL if it has
- * not (or is too old to be remembered). */
-static const struct proc_record *finished_record(uint32_t pid) {
-  for (uint32_t i = 0; i < MIN(proc_finished, (uint32_t)PROC_HISTORY); i++)
-    if (proc_history[i].pid == pid) return &proc_history[i];
-  return NULL;
+static void report_finished(const struct proc_record *r) {
+  if (r->killed && strcmp(r->reason, PROC_REASON_INTERRUPTED) == 0)
+    kprintf("run: pid %u (%s) was stopped by Ctrl-C at eip %p\n", r->pid, r->name,
+            (void *)r->eip);
+  else if (r->killed)
+    kprintf("run: pid %u (%s) was killed: %s at %p, eip %p, err 0x%x\n", r->pid, r->name,
+            r->reason, (void *)r->addr, (void *)r->eip, r->err);
+  else
+    kprintf("run: pid %u (%s) exited with status %d\n", r->pid, r->name, r->status);
 }
 
+/* Runs every ready process, not only the one started, and reports each one
+ * as it ends; Ctrl-C (seen from the timer, so also while a process never
+ * yields) stops them all. */
 int shell_cmd_run(const struct shell_args *a) {
   const char *name = a->argv[1];
   int pid = proc_spawn(name, a->argc > 2 ? a->rest[2] : "", 0);
@@ -276,18 +283,13 @@ int shell_cmd_run(const struct shell_args *a) {
     kprintf("run: cannot start '%s': %s\n", name, spawn_error(pid));
     return SHELL_OK;
   }
-  uint32_t finished = sched_run(); /* every ready process, not only this one */
-  const struct proc_record *r = finished_record((uint32_t)pid);
-  if (r && r->killed)
-    kprintf("run: pid %d (%s) was killed: %s at %p, eip %p, err 0x%x\n", pid, r->name,
-            r->reason, (void *)r->addr, (void *)r->eip, r->err);
-  else if (r)
-    kprintf("run: pid %d (%s) exited with status %d\n", pid, r->name, r->status);
-  else {
-    const struct process *p = live_process((uint32_t)pid);
-    kprintf("run: pid %d (%s) has not finished: it is %s\n", pid, name,
-            p ? state_names[p->state] : "gone");
-  }
+  timer_watch(shell_watch_input);
+  uint32_t finished = sched_run_reporting(report_finished);
+  timer_unwatch();
+  if (shell_take_ctrl_c()) kprintf("run: interrupted (Ctrl-C)\n");
+  const struct process *p = live_process((uint32_t)pid);
+  if (p) /* blocked for good: nothing else can run */
+    kprintf("run: pid %d (%s) has not finished: it is %s\n", pid, name, state_names[p->state]);
   kprintf("run: %u process%s finished\n", finished, finished == 1 ? "" : "es");
   return SHELL_OK;
 }

@@ -27,3 +27,10 @@ int shell_cmd_mark(const struct shell_args *a);
 int shell_cmd_faults(const struct shell_args *a);
 int shell_cmd_ps(const struct shell_args *a);
 int shell_cmd_run(const struct shell_args *a);
+
+/* While `run` runs processes, the timer calls this on every tick: it reads
+ * what has arrived on COM1, stops the run on Ctrl-C (sched_interrupt) and
+ * keeps anything else for the next command line. */
+void shell_watch_input(void);
+/* Whether Ctrl-C stopped the last run (and forgets it). */
+bool shell_take_ctrl_c(void);

@@ -47,11 +47,13 @@ static const char *kill_reason(uint32_t vector) {
 
 void trap(struct trapframe *tf) {
   uint32_t vector = tf->vector;
+  if (vector == IRQ_TIMER) timer_irq(); /* first: its watch may interrupt the run */
+  if (__builtin_expect(sched_interrupting, 0) && current && TRAP_FROM_USER(tf))
+    proc_kill(PROC_REASON_INTERRUPTED, 0, 0, tf->eip);
   if (vector == VEC_SYSCALL) return syscall_dispatch(tf);
   if (vector == VEC_PAGE_FAULT) return page_fault_handler(tf);
   if (vector == IRQ_TIMER) {
-    timer_irq();
-    if (current && TRAP_FROM_USER(tf)) sched_yield(); /* preemption */
+    if (current && TRAP_FROM_USER(tf) && timer_preemption()) sched_yield();
     return;
   }
   if ((vector > IRQ_TIMER && vector <= IRQ_LAST) || vector == VEC_SPURIOUS)

@@ -125,7 +125,9 @@ static void mark_used(uint32_t frame) {
 }
 
 /* Everything allocate_page does not do inline: the hint word fills up (or was
- * found full), or memory is exhausted. */
+ * found full), or memory is exhausted.  After a repair the word taken from
+ * is a different one, with any number of free bits: whether it is now full
+ * is read from the word, never assumed. */
 static __attribute__((noinline)) void *allocate_slow(void) {
   for (;;) {
     uint32_t wi = hint;
@@ -141,8 +143,6 @@ static __attribute__((noinline)) void *allocate_slow(void) {
     }
     uint32_t taken = w | (w + 1); /* the lowest clear bit */
     pmm_bitmap[wi] = taken;
-    /* Full now, unless this word was found only after the hint word turned
-     * out to be full (above): then it may have many free frames left. */
     if (taken == FULL) {
       summary_set_full(wi);
       hint = first_free_word();

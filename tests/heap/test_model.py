@@ -2,23 +2,62 @@
 krealloc and kfree through GDB against a Python model: results aligned,
 never overlapping, inside the heap; contents written by the harness survive
 until freed (and across krealloc); statistics exact; heap_check clean after
-every step."""
+every step.
+
+Random sizes rarely land on a size-class boundary or fill a slab, where the
+slab allocator changes course, so the sizes include each class's largest
+request and one byte more (from the class table in the kernel), sizes at page
+boundaries of the large region, and a rule fills the slabs of a large class
+until it takes another; the test fails if a run did not reach every one."""
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+)
 
 from harness.kernel import Kernel
 from harness.pytest_plugin import machine_config
 
 HEAP_BASE, HEAP_LIMIT = 0xF0000000, 0xFF000000
-SIZES = st.one_of(st.integers(1, 64), st.integers(65, 2048), st.integers(2049, 20000))
+HEAP_SMALL_MAX = 2048
+HEADER, RED_ZONE = 16, 4
+RANDOM_SIZES = st.one_of(st.integers(1, 64), st.integers(65, 2048), st.integers(2049, 20000))
+BOUNDARIES = {"a block of a class's largest size", "a block one byte over a class's largest size",
+              "a slab filled up"}
+
+
+def largest_sizes(capacities: list[int]) -> list[int]:
+    """The largest request each slab class takes (its slot holds the block
+    and its red zone)."""
+    return [min(c - RED_ZONE, HEAP_SMALL_MAX) for c in capacities]
+
+
+def boundary_sizes(capacities: list[int]) -> list[int]:
+    """Each class's largest request and one byte more (the next class, or the
+    large region), and sizes whose block with its header and red zone ends
+    just before, at and just after a page boundary."""
+    pages = [k * 4096 - HEADER - RED_ZONE + d for k in range(1, 6) for d in (-1, 0, 1)]
+    return sorted({n + d for n in largest_sizes(capacities) for d in (0, 1)} | set(pages))
 
 
 @pytest.mark.machine(memory="64M")
 def test_heap_against_a_model(request, firmware, machine_pool):
     cfg = machine_config(request, firmware)
+    kernel = Kernel(machine_pool.acquire(cfg))
+    capacities = [c for c in kernel.heap_stats()["class_size"] if c]
+    classes = kernel.read_array("slab_class", kernel.m.symbol("slab_classes"), len(capacities))
+    largest = largest_sizes(capacities)
+    few_per_slab = [i for i, c in enumerate(classes) if c["slot_count"] <= 16]
+    sizes = st.one_of(RANDOM_SIZES, st.sampled_from(boundary_sizes(capacities)))
+    reached: set[str] = set()
 
     class HeapModel(RuleBasedStateMachine):
         blocks = Bundle("blocks")
@@ -40,15 +79,32 @@ def test_heap_against_a_model(request, firmware, machine_pool):
                 assert p + size <= q or q + len(data) <= p, "overlaps a live block"
             if zeroed:
                 assert self.m.read(p, size) == bytes(size)
+            if size in largest:
+                reached.add("a block of a class's largest size")
+            if size - 1 in largest:
+                reached.add("a block one byte over a class's largest size")
             self.counter += 1
             data = bytes((self.counter + i) & 0xFF for i in range(size))
             self.m.write(p, data)
             self.live[p] = data
             return p
 
-        @rule(target=blocks, size=SIZES)
+        @rule(target=blocks, size=sizes)
         def kmalloc(self, size):
             return self.adopt(self.m.call("kmalloc", size), size)
+
+        @rule(target=blocks, c=st.sampled_from(few_per_slab))
+        def fill_a_slab(self, c):
+            """One more block of class c than its slabs have free slots: they
+            fill up and the class takes another slab."""
+            size = largest[c]
+            stats = self.k.heap_stats()
+            slabs, live = stats["class_slabs"][c], stats["class_live"][c]
+            blocks = [self.adopt(self.m.call("kmalloc", size), size)
+                      for _ in range(slabs * classes[c]["slot_count"] - live + 1)]
+            assert self.k.heap_stats()["class_slabs"][c] == slabs + 1
+            reached.add("a slab filled up")
+            return multiple(*blocks)
 
         @rule(target=blocks, n=st.integers(1, 16), size=st.integers(1, 512))
         def kcalloc(self, n, size):
@@ -58,7 +114,7 @@ def test_heap_against_a_model(request, firmware, machine_pool):
         def kmalloc_aligned(self, size):
             return self.adopt(self.m.call("kmalloc_aligned", size), size, align=4096)
 
-        @rule(target=blocks, p=consumes(blocks), size=SIZES)
+        @rule(target=blocks, p=consumes(blocks), size=sizes)
         def krealloc(self, p, size):
             old = self.live.pop(p)
             q = self.m.call("krealloc", p, size)
@@ -88,3 +144,4 @@ def test_heap_against_a_model(request, firmware, machine_pool):
         max_examples=15, stateful_step_count=30, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     HeapModel.TestCase().runTest()
+    assert reached == BOUNDARIES, f"the strategies never reached {BOUNDARIES - reached}"

@@ -10,15 +10,18 @@ read the truth, and may let it go on (``cont(wait=False)``) to keep talking.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
+from harness.processes import elf_symbols
 from harness.qemuview import parse_info_mem
 from harness.records import Record
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="shell aslr=off")
 
 PROMPT = "mm> "
+CTRL_C = "\x03"
 BANNER = "mmverify debug shell"
 COMMANDS = {"help", "meminfo", "map", "heap", "leaks", "mark", "faults", "ps", "run"}
 # "c0100000-c010d000 0000d000 -r-" (9 digits for an end at 4 GiB), as QEMU's info mem
@@ -181,6 +184,81 @@ def test_run_hello_then_ps_is_empty(machine, userland, shell):
     assert not re.search(r"^\s+\d+\s+\w+\s+hello", table, re.M)
     sh.stop()
     assert userland.finished_since(mark)[pid].status == 3  # the log and the kernel agree
+    assert userland.processes() == []
+
+
+def run_lines(text: str) -> list[str]:
+    """The shell's own lines about a run (its programs' output and the
+    records left out)."""
+    return [line for line in text.splitlines() if line.startswith("run: ")]
+
+
+def test_ctrl_c_stops_a_run_whose_process_never_yields(machine, userland, shell):
+    main = userland.symbol("forever", "main")
+    machine.break_at(main)
+    sh = shell()
+    machine.console.sendline("run forever")
+    assert machine.wait_stopped().addr == main
+    [proc] = userland.processes()
+    machine.delete_breakpoints()
+    spins = userland.symbol("forever", "spins")
+    sh.resume()
+    time.sleep(0.2)
+    sh.stop()
+    assert userland.process(proc.pid).state == "running"
+    assert int.from_bytes(userland.read(proc.pid, spins, 4), "little") > 0, "it spins"
+    sh.resume()
+    machine.console.send(CTRL_C)
+    machine.expect(PROMPT)
+    out = machine.console.before.replace("\r\n", "\n")
+    sh.stop()
+    result = userland.history()[proc.pid]
+    assert (result.name, result.killed, result.reason) == ("forever", True, "interrupted")
+    after_main = min(a for a in elf_symbols(userland.user_dir / "forever.elf").values()
+                     if a > main)
+    assert main <= result.eip < after_main, "stopped in its loop"
+    assert run_lines(out) == [
+        f"run: pid {proc.pid} (forever) was stopped by Ctrl-C at eip {result.eip:#010x}",
+        "run: interrupted (Ctrl-C)",
+        "run: 1 process finished"]
+    assert userland.processes() == []
+    sh.resume()
+    assert sh.run("help ps").splitlines()[0] == "usage: ps"  # the shell goes on
+
+
+def test_typing_during_a_run_is_kept_and_ctrl_c_drops_what_came_before_it(
+        machine, userland, shell):
+    main = userland.symbol("forever", "main")
+    machine.break_at(main)
+    sh = shell()
+    machine.console.sendline("run forever")
+    assert machine.wait_stopped().addr == main
+    machine.delete_breakpoints()
+    sh.resume()
+    machine.console.send("ps" + CTRL_C + "help ma")  # read by the timer, in one go
+    machine.expect(re.escape("run: 1 process finished\r\n" + PROMPT + "help ma"))
+    assert sh.run("p").splitlines() == [  # the rest of the line, typed now
+        "usage: map [pid]", "  regions of the kernel's (or process pid's) address space"]
+    sh.stop()
+    assert userland.processes() == []
+
+
+def test_run_reports_every_process_that_ended_however_many(machine, kernel, userland, shell):
+    """`chain 40` ends first and 40 processes end after it: more than the
+    kernel's history of finished processes (PROC_HISTORY) remembers."""
+    finished_before = kernel.u32("proc_finished")
+    sh = shell()
+    out = sh.run("run chain 40")
+    sh.stop()
+    lines = run_lines(out)
+    first = int(re.match(r"run: pid (\d+) ", lines[0]).group(1))
+    assert lines == [f"run: pid {first + k} (chain) exited with status {40 - k}"
+                     for k in range(41)] + ["run: 41 processes finished"]
+    assert kernel.u32("proc_finished") - finished_before == 41
+    remembered = userland.history()
+    assert len(remembered) < 41
+    assert {pid: (r.name, r.status) for pid, r in remembered.items()} == {
+        first + k: ("chain", 40 - k) for k in range(41 - len(remembered), 41)}
     assert userland.processes() == []
 
 

@@ -1,7 +1,13 @@
 """A hypothesis state machine of map/unmap/protect/switch over three page
 directories, against a Python model; after every step the harness walker and
 QEMU's info mem/info tlb must agree with the model, and a kernel read through
-the touched address must see what the model says (a missing invlpg shows)."""
+the touched address must see what the model says (a missing invlpg shows).
+
+The pages include both sides of two page-table boundaries (the last slot of
+one table, the first of the next) and a rule maps such a pair at once, so
+every run has mappings that run across a table boundary, where the kernel
+and the region merging of both walkers change tables; the test fails if a
+run did not."""
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -14,7 +20,10 @@ from harness.paging import PRESENT, USER, WRITE
 from harness.pytest_plugin import machine_config
 
 EFAULT, ENOENT, EEXIST = -14, -2, -17
-USER_PAGES = [0x40000000 + i * 0x1000 for i in range(4)] + [0x40400000, 0x7FFFF000]
+# Page-table boundaries: 0x3FFFF000 | 0x40000000 and 0x403FF000 | 0x40400000.
+TABLE_BOUNDARIES = [(0x3FFFF000, 0x40000000), (0x403FF000, 0x40400000)]
+USER_PAGES = [0x3FFFF000] + [0x40000000 + i * 0x1000 for i in range(4)] + [
+    0x403FF000, 0x40400000, 0x7FFFF000]
 KERNEL_PAGES = [0xF0000000, 0xF0001000]  # shared by every directory
 FLAGS = st.sampled_from([PRESENT, PRESENT | WRITE, PRESENT | USER, PRESENT | WRITE | USER])
 
@@ -22,6 +31,7 @@ FLAGS = st.sampled_from([PRESENT, PRESENT | WRITE, PRESENT | USER, PRESENT | WRI
 @pytest.mark.machine(memory="32M")
 def test_vmm_against_a_model(request, firmware, machine_pool):
     cfg = machine_config(request, firmware)
+    reached: set[str] = set()
 
     class VmmModel(RuleBasedStateMachine):
         @initialize()
@@ -68,6 +78,16 @@ def test_vmm_against_a_model(request, firmware, machine_pool):
                 assert rc == 0
                 table[va] = (self.frames[frame], flags)
             self.check_access(d, va)
+
+        @rule(d=st.integers(0, 2), pair=st.sampled_from(TABLE_BOUNDARIES),
+              frame=st.integers(0, 4), flags=FLAGS)
+        def map_across_a_table_boundary(self, d, pair, frame, flags):
+            """The last page of one page table and the first of the next,
+            with the same rights: one region in every map."""
+            for i, va in enumerate(pair):
+                self.map(d, va, frame + i, flags)
+            if all(self.user[d].get(va, (0, 0))[1] == flags for va in pair):
+                reached.add("mappings across a page-table boundary")
 
         @rule(d=st.integers(0, 2), va=st.sampled_from(USER_PAGES + KERNEL_PAGES))
         def unmap(self, d, va):
@@ -117,3 +137,4 @@ def test_vmm_against_a_model(request, firmware, machine_pool):
         max_examples=15, stateful_step_count=25, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     VmmModel.TestCase().runTest()
+    assert reached == {"mappings across a page-table boundary"}, "the strategies never got there"

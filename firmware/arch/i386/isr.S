@@ -42,6 +42,15 @@ trap_common:
   mov %ax, %fs
   mov %ax, %gs
   cld
+  /* SMAP: the kernel starts every trap with user access closed, whatever
+   * EFLAGS.AC it came in with: ring 3 may set AC itself, and a fault inside
+   * copy_*_user arrives with it open.  iret gives the interrupted code its
+   * own flags back.  Without SMAP, AC means nothing in ring 0 (and clac does
+   * not exist). */
+  cmpb $0, smap_enabled
+  je 1f
+  clac
+1:
   push %esp                 /* struct trapframe * */
   call trap
   add $4, %esp

@@ -21,6 +21,8 @@
 volatile uint32_t timer_ticks;
 static bool preempt;
 
+static void timer_start(void);
+
 bool timer_preemption(void) { return preempt; }
 
 #define MSR_APIC_BASE 0x1B
@@ -59,18 +61,35 @@ void timer_init(void) {
   outb(PIC1_DATA, ICW4_8086);
   outb(PIC2_DATA, ICW4_8086);
   preempt = cmdline_bool("preempt", false);
-  outb(PIC1_DATA, preempt ? 0xFE : 0xFF); /* only IRQ 0, and only when preempting */
   outb(PIC2_DATA, 0xFF);
-  if (preempt) {
-    uint32_t divisor = PIT_FREQUENCY / TIMER_HZ;
-    outb(PIT_CMD, PIT_RATE_GENERATOR);
-    outb(PIT_CH0, divisor & 0xFF);
-    outb(PIT_CH0, divisor >> 8);
-  }
+  if (preempt) timer_start();
+  else outb(PIC1_DATA, 0xFF);
   krecord("TIMER preempt=%d hz=%u\n", preempt, preempt ? TIMER_HZ : 0);
+}
+
+/* The PIT at TIMER_HZ on IRQ 0, the only line unmasked. */
+static void timer_start(void) {
+  uint32_t divisor = PIT_FREQUENCY / TIMER_HZ;
+  outb(PIT_CMD, PIT_RATE_GENERATOR);
+  outb(PIT_CH0, divisor & 0xFF);
+  outb(PIT_CH0, divisor >> 8);
+  outb(PIC1_DATA, 0xFE);
+}
+
+static void (*watch)(void);
+
+void timer_watch(void (*fn)(void)) {
+  watch = fn;
+  if (!preempt) timer_start();
+}
+
+void timer_unwatch(void) {
+  watch = NULL;
+  if (!preempt) outb(PIC1_DATA, 0xFF); /* as timer_init left it: no ticks */
 }
 
 void timer_irq(void) {
   timer_ticks++;
   outb(PIC1_CMD, PIC_EOI);
+  if (watch) watch();
 }

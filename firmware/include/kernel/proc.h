@@ -88,6 +88,15 @@ static inline void proc_kill_if_pending(void) {
 
 /* Runs processes until none is runnable; returns how many finished meanwhile. */
 uint32_t sched_run(void);
+/* The same, calling ended (if not NULL) with each process's record as it
+ * ends, however many end: the history keeps only the last PROC_HISTORY. */
+uint32_t sched_run_reporting(void (*ended)(const struct proc_record *r));
+/* Stops the run: every process is killed (reason PROC_REASON_INTERRUPTED)
+ * the next time it enters the kernel, by a system call, a fault or a timer
+ * tick, until sched_run returns.  Safe from an interrupt handler. */
+void sched_interrupt(void);
+extern bool sched_interrupting;
+#define PROC_REASON_INTERRUPTED "interrupted"
 /* Gives the CPU to the next runnable process (from a system call or IRQ). */
 void sched_yield(void);
 /* Back to the scheduler after the current process blocked or ended; when it

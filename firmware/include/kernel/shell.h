@@ -6,7 +6,8 @@
  * where a test wants to compare numbers, one record in the usual
  * `TAG key=value` form (MEMINFO, MAP, HEAPSTAT, FAULTS, PS, MARK).  Human
  * lines never start with an upper-case word, so they never parse as records.
- * The commands are listed by `help` and in the README. */
+ * While `run` runs processes, the timer reads COM1 instead, so Ctrl-C
+ * can stop them.  The commands are listed by `help` and in the README. */
 #pragma once
 
 /* Prints the prompt `mm> `, reads a line, runs it; forever. */
