@@ -67,13 +67,13 @@ void sched_switch_out(void) {
 }
 
 void sched_preempt_point(void) {
-  if (timer_preemption()) {
+  if (timer_ticking()) {
     /* An interrupt window: a tick that came while interrupts were off is
-     * taken here (the timer handler only counts ticks from kernel mode). */
+     * taken here, and with it the watch (the shell's Ctrl-C). */
     sti();
     __asm__ volatile("nop");
     cli();
-    if (timer_ticks != slice_start) sched_yield();
+    if (timer_preemption() && timer_ticks != slice_start) sched_yield();
   }
   proc_kill_if_pending();
 }

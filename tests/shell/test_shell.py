@@ -226,6 +226,27 @@ def test_ctrl_c_stops_a_run_whose_process_never_yields(machine, userland, shell)
     assert sh.run("help ps").splitlines()[0] == "usage: ps"  # the shell goes on
 
 
+def test_ctrl_c_stops_a_run_inside_a_long_write(machine, userland, shell):
+    """Ctrl-C reaches a process that is inside one long system call: the
+    write's preemption points let the tick (and its look at COM1) in, and
+    the process ends there, not after its 4 MiB."""
+    sh = shell()
+    machine.console.sendline("run bigwrite")
+    deadline = time.monotonic() + 30
+    while not userland.writes() and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the write is under way
+    [(pid, _)] = userland.writes()[:1]
+    machine.console.send(CTRL_C)
+    machine.expect(PROMPT)
+    out = machine.console.before.replace("\r\n", "\n")
+    sh.stop()
+    result = userland.history()[pid]
+    assert (result.name, result.killed, result.reason) == ("bigwrite", True, "interrupted")
+    assert 0 < len(userland.output(pid)) < 4 << 20, "stopped in the middle of its write"
+    assert run_lines(out)[-2:] == ["run: interrupted (Ctrl-C)", "run: 1 process finished"]
+    assert userland.processes() == []
+
+
 def test_typing_during_a_run_is_kept_and_ctrl_c_drops_what_came_before_it(
         machine, userland, shell):
     main = userland.symbol("forever", "main")

@@ -23,7 +23,10 @@ static bool preempt;
 
 static void timer_start(void);
 
+static void (*watch)(void);
+
 bool timer_preemption(void) { return preempt; }
+bool timer_ticking(void) { return preempt || watch; }
 
 #define MSR_APIC_BASE 0x1B
 #define APIC_BASE_MASK 0xFFFFF000u
@@ -75,8 +78,6 @@ static void timer_start(void) {
   outb(PIT_CH0, divisor >> 8);
   outb(PIC1_DATA, 0xFE);
 }
-
-static void (*watch)(void);
 
 void timer_watch(void (*fn)(void)) {
   watch = fn;

@@ -80,10 +80,15 @@ int32_t proc_wait(uint32_t pid);
  * run yet: at its first system call or timer tick).  A blocked process is
  * woken for it.  0, or -ESRCH (no such live process) / -EPERM. */
 int32_t proc_kill_request(uint32_t pid);
-/* Ends the current process if a kill is pending for it (inline: it is on
- * every system call's and every switch's path). */
+extern bool sched_interrupting; /* see sched_interrupt */
+#define PROC_REASON_INTERRUPTED "interrupted"
+
+/* Ends the current process if a kill is pending for it, or the run is being
+ * interrupted (inline: it is on every system call's and every switch's path). */
 static inline void proc_kill_if_pending(void) {
-  if (current && current->kill_pending) proc_kill("killed", 0, 0, 0);
+  if (!current) return;
+  if (__builtin_expect(sched_interrupting, 0)) proc_kill(PROC_REASON_INTERRUPTED, 0, 0, 0);
+  if (current->kill_pending) proc_kill("killed", 0, 0, 0);
 }
 
 /* Runs processes until none is runnable; returns how many finished meanwhile. */
@@ -95,8 +100,6 @@ uint32_t sched_run_reporting(void (*ended)(const struct proc_record *r));
  * the next time it enters the kernel, by a system call, a fault or a timer
  * tick, until sched_run returns.  Safe from an interrupt handler. */
 void sched_interrupt(void);
-extern bool sched_interrupting;
-#define PROC_REASON_INTERRUPTED "interrupted"
 /* Gives the CPU to the next runnable process (from a system call or IRQ). */
 void sched_yield(void);
 /* Back to the scheduler after the current process blocked or ended; when it

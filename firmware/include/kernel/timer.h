@@ -10,6 +10,8 @@
 
 void timer_init(void);
 bool timer_preemption(void);
+/* Whether IRQ 0 fires at all: preempting, or watched. */
+bool timer_ticking(void);
 /* IRQ 0: acknowledges it, counts the tick, and calls the watch, if any. */
 void timer_irq(void);
 /* Ticks at TIMER_HZ (preempting or not) and calls fn on every tick until
