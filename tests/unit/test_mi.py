@@ -68,7 +68,7 @@ def test_a_command_gdb_will_not_give_up_breaks_the_client(mi, monkeypatch):
     with pytest.raises(GdbError, match="out of step"):
         mi.command("-deaf", timeout=0.2)
     assert not mi.alive()
-    with pytest.raises(GdbError, match="cannot send '-anything'.*out of step"):
+    with pytest.raises(GdbError, match=r"cannot send '-anything'.*out of step"):
         mi.command("-anything")
 
 
