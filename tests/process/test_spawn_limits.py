@@ -44,8 +44,9 @@ def test_what_the_kernel_cannot_take_is_refused_before_anything_is_written(
 def test_the_longest_arguments_the_kernel_takes_reach_the_program_whole(machine, userland):
     args = " ".join(["7"] * 61)  # 121 bytes: "hello " and these fill argv_text
     assert len("hello " + args) == userland.spawn_limits.argv - 1
+    mark = machine.console.mark()
     pid = userland.spawn("hello", args)
     result = userland.run()[pid]
     assert (result.status, result.killed) == (7, False)
-    user = [r for r in machine.records("USER") if r.int("pid") == pid]
-    assert [r["argc"] for r in user] == ["62"], "argv[0] and all 61 arguments arrived"
+    said = [r["argc"] for r in machine.records("USER", since=mark) if r["prog"] == "hello"]
+    assert said == ["62"], "argv[0] and all 61 arguments arrived"
