@@ -3,8 +3,9 @@
 A pool boots each configuration once, runs it to ``kernel_ready``, saves a
 snapshot there, and from then on hands out the same machine restored to that
 snapshot (a loadvm, ~6 ms, instead of a boot).  A machine that a test left
-broken (QEMU gone, GDB gone, a target that will not stop) is closed and the
-next request for its configuration boots a fresh one.
+broken (QEMU gone, GDB gone or out of step, a target that will not stop,
+registers a timed-out call could not put back: ``Machine.alive`` is False) is
+closed and the next request for its configuration boots a fresh one.
 
 One pool per process: pytest-xdist workers each have their own.
 """
