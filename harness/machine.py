@@ -144,18 +144,20 @@ class Machine(CallsMixin, StateMixin):
         except HarnessError as exc:
             self.close()
             raise BootError(f"machine did not start: {exc}") from exc
-        except Exception:
-            self.close()
+        except BaseException as exc:  # a Ctrl-C too: no QEMU or GDB may outlive a failed start
+            self.close(kill=isinstance(exc, KeyboardInterrupt))
             raise
 
-    def close(self) -> None:
+    def close(self, *, kill: bool = False) -> None:
         """Stop GDB and QEMU and remove the run directory (unless kept).
-        Safe to call more than once and on a half-started machine."""
+        Safe to call more than once and on a half-started machine.  With
+        ``kill`` (an interrupted run), both get SIGKILL at once: nothing waits
+        on the guest, GDB or QMP."""
         if self.gdb is not None:
-            self.gdb.close()
+            self.gdb.close(kill=kill)
             self.gdb = None
         if self.qemu is not None:
-            self.qemu.stop()
+            self.qemu.stop(kill=kill)
         if self._qemu_fd is not None:
             procutil.close_fd(self._qemu_fd)
             self._qemu_fd = None

@@ -119,10 +119,11 @@ class MiClient:
         """GDB runs and its answers are in step with the commands."""
         return self._proc is not None and self._proc.poll() is None and self.broken is None
 
-    def close(self) -> None:
-        """Stop GDB (without touching the target: the owner stops QEMU)."""
+    def close(self, *, kill: bool = False) -> None:
+        """Stop GDB (without touching the target: the owner stops QEMU);
+        with ``kill``, SIGKILL at once instead of giving it time to detach."""
         if self._proc is not None:
-            procutil.terminate(self._proc, grace=0.5)
+            procutil.terminate(self._proc, grace=0 if kill else 0.5)
             self._proc = None
         if self._log is not None:
             self._log.close()

@@ -41,8 +41,8 @@ class MachinePool:
         machine.start()
         try:
             machine.run_to(READY_SYMBOL, timeout=timeouts.scaled(timeouts.BOOT))
-        except BaseException:
-            self.close_machine(machine)
+        except BaseException as exc:
+            self.close_machine(machine, kill=isinstance(exc, KeyboardInterrupt))
             raise
         self.boots += 1
         return machine
@@ -61,8 +61,8 @@ class MachinePool:
         machine = self.boot_to_ready(cfg)
         try:
             machine.save_snapshot(READY_SNAPSHOT)
-        except BaseException:
-            self.close_machine(machine)
+        except BaseException as exc:
+            self.close_machine(machine, kill=isinstance(exc, KeyboardInterrupt))
             raise
         self._machines[cfg] = machine
         while len(self._machines) > self.max_machines:
@@ -82,19 +82,20 @@ class MachinePool:
         if not healthy:
             self.discard(machine)
 
-    def discard(self, machine: Machine) -> None:
+    def discard(self, machine: Machine, *, kill: bool = False) -> None:
         for cfg, pooled in list(self._machines.items()):
             if pooled is machine:
                 del self._machines[cfg]
-        self.close_machine(machine)
+        self.close_machine(machine, kill=kill)
 
-    def close_machine(self, machine: Machine) -> None:
+    def close_machine(self, machine: Machine, *, kill: bool = False) -> None:
+        """Close one machine; ``kill`` as in Machine.close (an interrupted run)."""
         if self._on_close is not None:
             self._on_close(machine)
-        machine.close()
+        machine.close(kill=kill)
 
-    def close(self) -> None:
+    def close(self, *, kill: bool = False) -> None:
         while self._machines:
             _, machine = self._machines.popitem()
-            self.close_machine(machine)
+            self.close_machine(machine, kill=kill)
 

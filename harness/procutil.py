@@ -62,22 +62,25 @@ def spawn(argv: Sequence[str | os.PathLike], *, stdin: Any = subprocess.DEVNULL,
 
 
 def terminate(proc: subprocess.Popen, *, grace: float = 1.0) -> int | None:
-    """Stop ``proc`` and its process group: SIGTERM, then SIGKILL after ``grace``.
+    """Stop ``proc`` and its process group: SIGTERM, then SIGKILL after
+    ``grace`` (at once when ``grace`` is 0).
 
     Returns the exit status (None if it could not be collected)."""
     from harness import reaper
 
     status = proc.poll()
-    if status is None:
+    if status is None and grace > 0:
         _signal_group(proc.pid, signal.SIGTERM)
         try:
             status = proc.wait(grace)
         except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
-            try:
-                status = proc.wait(5)
-            except subprocess.TimeoutExpired:
-                status = None
+            pass
+    if status is None:
+        _signal_group(proc.pid, signal.SIGKILL)
+        try:
+            status = proc.wait(5)
+        except subprocess.TimeoutExpired:
+            status = None
     reaper.unwatch_pid(proc.pid)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         _close_quietly(stream)
