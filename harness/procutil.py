@@ -3,8 +3,8 @@
 Every QEMU and GDB the harness starts is created by :func:`spawn`:
 
 * in its own session (``start_new_session``), so a Ctrl-C in the terminal
-  reaches pytest, which then cleans up in order, instead of killing QEMU and
-  GDB under it at random points;
+  reaches pytest alone, which then kills its machines (the plugin's
+  ``interrupted``), instead of QEMU and GDB dying under it at random points;
 * with ``PR_SET_PDEATHSIG`` = SIGKILL, so the kernel kills it when the thread
   that started it dies, even by SIGKILL, where no Python cleanup runs;
 * registered with the :mod:`harness.reaper` watchdog, a separate process that
