@@ -128,14 +128,15 @@ class StateMixin:
     def _read_through_page_tables(self, addr: int, size: int) -> bytes:
         """A large virtual read: walk the current page tables as the CPU would
         (GDB's own reads do the same walk inside QEMU) and read each run of
-        physically contiguous pages with read_phys."""
+        physically contiguous pages with read_phys, or through GDB where the
+        pages are not RAM (a device's registers)."""
         regs = self.registers("cr0", "cr3", "cr4")
         if not regs["cr0"] & CR0_PG:  # paging off: virtual is physical
             return self.read_phys(addr, size)
         if regs["cr4"] & CR4_PAE:  # not a layout harness.paging walks
             return self._read_gdb(addr, size)
         aspace = paging.walk(self, regs["cr3"], pse=bool(regs["cr4"] & CR4_PSE))
-        runs: list[list[int]] = []  # [physical start, length]
+        runs: list[list[int]] = []  # [virtual start, physical start, length]
         va, end = addr, addr + size
         while va < end:
             t = aspace.translate(va)
@@ -145,12 +146,14 @@ class StateMixin:
                                serial_tail=self._serial_tail())
             page = paging.LARGE_PAGE_SIZE if t.pte is None else paging.PAGE_SIZE
             n = min(end - va, page - (va & (page - 1)))
-            if runs and runs[-1][0] + runs[-1][1] == t.pa:
-                runs[-1][1] += n
+            if runs and runs[-1][1] + runs[-1][2] == t.pa:
+                runs[-1][2] += n
             else:
-                runs.append([t.pa, n])
+                runs.append([va, t.pa, n])
             va += n
-        return b"".join(self.read_phys(pa, n) for pa, n in runs)
+        ram_end = self.physical_end()
+        return b"".join(self.read_phys(pa, n) if pa + n <= ram_end else self._read_gdb(va, n)
+                        for va, pa, n in runs)
 
     def write(self, addr: int, data: bytes) -> None:
         """Write guest-virtual memory (GDB's debug access ignores page protections)."""
