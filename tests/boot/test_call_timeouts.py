@@ -4,6 +4,7 @@ the call, or marked broken so the pool replaces it; never half restored."""
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -54,8 +55,16 @@ def test_a_call_that_cannot_be_interrupted_marks_the_machine_broken(machine, use
     spin_in_user_mode(userland)
     monkeypatch.setattr(timeouts, "COMMAND", 0.5)  # how long an interrupt may take to stop it
     qemu = machine.qemu.proc.pid
-    # QEMU frozen while the guest runs: GDB's interrupt never gets an answer.
-    freeze = threading.Timer(0.2, os.kill, (qemu, signal.SIGSTOP))
+
+    def freeze_once_running():
+        # QEMU frozen while the guest runs: GDB's interrupt never gets an answer.
+        deadline = time.monotonic() + 10
+        while not machine.gdb.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        os.kill(qemu, signal.SIGSTOP)
+
+    freeze = threading.Thread(target=freeze_once_running)
     freeze.start()
     try:
         with pytest.raises(GuestTimeout, match=r"sched_run\(\) did not return.*machine is broken"):
