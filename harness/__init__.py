@@ -14,9 +14,9 @@ _EXPORTS = {
     "Machine": "harness.machine",
     "QemuConfig": "harness.qemu",
     **{name: "harness.errors" for name in (
-        "BootError", "BuildError", "CallStopped", "ConfigError", "GdbError", "GuestPanic",
-        "GuestTimeout", "HarnessError", "MachineDied", "MachineError", "QmpError",
-        "TargetStateError", "ToolMissingError")},
+        "ArgumentError", "BootError", "BuildError", "CallStopped", "ConfigError", "GdbError",
+        "GuestPanic", "GuestTimeout", "HarnessError", "MachineDied", "MachineError",
+        "MemoryRangeError", "QmpError", "TargetStateError", "ToolMissingError")},
 }
 
 __all__ = sorted(_EXPORTS)

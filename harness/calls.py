@@ -7,13 +7,19 @@ GDB connection and state checks).
 from __future__ import annotations
 
 from harness import timeouts
-from harness.errors import CallStopped, GuestTimeout, TargetStateError
+from harness.errors import CallStopped, GuestTimeout, HarnessError, TargetStateError
 from harness.mi import StopEvent, mi_quote, parse_gdb_int
 
 # The kernel's call gate for harness calls (firmware/kernel/agent_call.S).
 CALL_TRAMPOLINE = "agent_call_trampoline"
 CALL_DONE = "agent_call_done"
 CALL_RESULT = "agent_call_result"
+# What a call saves and, if it has to be abandoned, puts back: everything the
+# callee may have changed on its way, segment selectors included (a callee
+# that ran a process was stopped with user selectors, hence CPL 3) and CR3.
+# QEMU reloads a selector's descriptor from the GDT when GDB writes it.
+CALL_SAVED = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags",
+              "cs", "ss", "ds", "es", "fs", "gs", "cr3")
 SIGNED_TYPES = ("int", "long", "int32_t", "long int", "signed char", "short", "int8_t",
                 "int16_t", "ssize_t")
 
@@ -34,16 +40,17 @@ class CallsMixin:
         The call goes through the kernel's agent_call_trampoline rather than
         GDB's inferior-call machinery, which restores every register after the
         call, CR3 included: here a callee that switches address spaces leaves
-        them switched, as a call from kernel code would.  EAX, ECX, EDX, EFLAGS,
-        EIP and ESP are restored.  A breakpoint inside the callee raises
-        CallStopped; ``cont()`` later finishes the call.  A call that does not
-        return in time is interrupted, the registers restored, and
-        GuestTimeout raised."""
+        them switched, as a call from kernel code would.  EIP and ESP are
+        restored.  A breakpoint inside the callee raises CallStopped;
+        ``cont()`` later finishes the call.  A call that does not return in
+        time is interrupted, every register in CALL_SAVED put back as it was
+        before the call (and checked), and GuestTimeout raised; if they cannot
+        be put back, the machine is marked broken (the pool replaces it)."""
         self._require(f"call {function}")
         if self._pending_call is not None:
             raise TargetStateError(f"cannot call {function}: the call to "
                                    f"{self._pending_call[1]} has not finished (cont() ends it)")
-        regs = self.registers("eip", "esp", "eax", "ecx", "edx", "eflags", "cs")
+        regs = self.registers(*CALL_SAVED)
         if regs["cs"] & 3:
             raise TargetStateError(f"cannot call {function}: the CPU is in user mode "
                                    f"(cs={regs['cs']:#x}); stop it in the kernel first")
@@ -60,9 +67,10 @@ class CallsMixin:
             stop = self.cont(timeout=timeout)
         except GuestTimeout as exc:
             self._abandon_call()
-            raise GuestTimeout(f"{name}() did not return within {timeout:.1f} s; it was "
-                               "interrupted and the registers restored",
-                               serial_tail=exc.serial_tail, mi_tail=exc.mi_tail) from None
+            outcome = (f"the machine is broken: {self.broken}" if self.broken else
+                       "it was interrupted and every register restored")
+            raise GuestTimeout(f"{name}() did not return within {timeout:.1f} s; {outcome}",
+                               serial_tail=exc.serial_tail, mi_tail=self._mi_tail()) from None
         if self._pending_call is not None:  # stopped somewhere inside the callee
             raise CallStopped(f"{name}() stopped at {stop.addr and hex(stop.addr)} "
                               f"({stop.reason}) before returning", stop=stop,
@@ -84,9 +92,26 @@ class CallsMixin:
         self.last_call_result = self.read_u32(self.symbol(CALL_RESULT))
 
     def _abandon_call(self) -> None:
-        regs, _ = self._pending_call
+        """Put back every register saved before the pending call, and read
+        them back from QEMU (not from GDB's cache of what it wrote); when that
+        fails, or they differ, mark the machine broken."""
+        regs, name = self._pending_call
         self._pending_call = None
-        self.write_registers(**{r: regs[r] for r in ("eip", "esp", "eax", "ecx", "edx", "eflags")})
+        if self.broken is not None:
+            return
+        try:
+            self.write_registers(**regs)
+            self.gdb.console("maintenance flush register-cache")
+            now = self.registers(*regs)
+        except HarnessError as exc:
+            self.broken = (f"the registers from before {name}() could not be put back: "
+                           f"{getattr(exc, 'reason', exc)}")
+            return
+        wrong = [f"{r}={now.get(r, 0):#x} (was {v:#x})" for r, v in regs.items()
+                 if now.get(r) != v]
+        if wrong:
+            self.broken = (f"the registers from before {name}() did not take: "
+                           + ", ".join(wrong))
 
     def _typed_result(self, function: str, value: int) -> int | None:
         """Interpret the raw EAX by the function's declared return type."""

@@ -9,12 +9,14 @@ without anyone having to open the run directory.
     ├── ToolMissingError      a binary (qemu-system-i386, gdb, cmake) is not installed
     ├── BuildError            the firmware did not build
     ├── ConfigError           a Machine option is invalid (bad memory size, missing module)
+    ├── ArgumentError         an argument the harness or the kernel cannot take (also a ValueError)
+    │   └── MemoryRangeError  an address range outside guest memory (addr, size, valid range)
     └── MachineError          something went wrong with a running machine
         ├── BootError         QEMU or GDB did not come up
         ├── GdbError          GDB answered ^error (or died)
         │   └── CallStopped   an inferior call hit a breakpoint before returning
         ├── GuestTimeout      the guest did not do what was awaited in time
-        ├── TargetStateError  a call made in the wrong state (e.g. reading while running)
+        ├── TargetStateError  a call made in the wrong state (running, or broken)
         ├── QmpError          a QMP / monitor command failed
         └── MachineDied       QEMU exited (guest_exit tells how)
             └── GuestPanic    the kernel panicked (isa-debug-exit panic status)
@@ -37,6 +39,25 @@ class BuildError(HarnessError):
 
 class ConfigError(HarnessError):
     """An invalid machine configuration (memory size, kernel or module path...)."""
+
+
+class ArgumentError(HarnessError, ValueError):
+    """An argument the harness, or the kernel behind it, cannot take (a size
+    out of range, a string longer than the kernel's buffer).  Raised before
+    anything is sent to the machine, so nothing in it changed."""
+
+
+class MemoryRangeError(ArgumentError):
+    """A memory access outside what exists: ``addr`` and ``size`` as given,
+    ``valid`` the range [start, end) the access must fit in, and what it is."""
+
+    def __init__(self, what: str, addr: int, size: int, valid: tuple[int, int],
+                 valid_name: str, why: str) -> None:
+        self.addr = addr
+        self.size = size
+        self.valid = valid
+        super().__init__(f"{what} of {size} bytes at {addr:#x}: {why}; the valid range is "
+                         f"[{valid[0]:#x}, {valid[1]:#x}), {valid_name}")
 
 
 class MachineError(HarnessError):

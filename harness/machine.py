@@ -61,6 +61,11 @@ GDB_SETUP = (
     "-gdb-set print pretty off",
 )
 
+def reason_of(error: HarnessError) -> str:
+    """An error's message without the serial and MI tails."""
+    return getattr(error, "reason", str(error))
+
+
 def location(where: str | int) -> str:
     """A breakpoint location for an exact address: a symbol or a number."""
     return f"*{where:#x}" if isinstance(where, int) else f"*{where}"
@@ -83,6 +88,7 @@ class Machine(CallsMixin, StateMixin):
         self._reg_numbers: dict[str, int] = {}
         self._symbols: dict[str, int] = {}
         self.dead: MachineDied | None = None
+        self.broken: str | None = None  # why the machine's state cannot be trusted any more
         self.keep_run_dir = False
         self.last_stop: StopEvent | None = None
         self.last_call_result = 0
@@ -146,18 +152,20 @@ class Machine(CallsMixin, StateMixin):
         except HarnessError as exc:
             self.close()
             raise BootError(f"machine did not start: {exc}") from exc
-        except Exception:
-            self.close()
+        except BaseException as exc:  # a Ctrl-C too: no QEMU or GDB may outlive a failed start
+            self.close(kill=isinstance(exc, KeyboardInterrupt))
             raise
 
-    def close(self) -> None:
+    def close(self, *, kill: bool = False) -> None:
         """Stop GDB and QEMU and remove the run directory (unless kept).
-        Safe to call more than once and on a half-started machine."""
+        Safe to call more than once and on a half-started machine.  With
+        ``kill`` (an interrupted run), both get SIGKILL at once: nothing waits
+        on the guest, GDB or QMP."""
         if self.gdb is not None:
-            self.gdb.close()
+            self.gdb.close(kill=kill)
             self.gdb = None
         if self.qemu is not None:
-            self.qemu.stop()
+            self.qemu.stop(kill=kill)
         if self._qemu_fd is not None:
             procutil.close_fd(self._qemu_fd)
             self._qemu_fd = None
@@ -181,8 +189,10 @@ class Machine(CallsMixin, StateMixin):
 
     @property
     def alive(self) -> bool:
-        return (self.dead is None and self.qemu is not None and self.qemu.poll() is None
-                and self.gdb is not None and self.gdb.alive())
+        """QEMU and GDB run, and the machine is in a state the harness knows;
+        the pool replaces a machine that is not."""
+        return (self.dead is None and self.broken is None and self.qemu is not None
+                and self.qemu.poll() is None and self.gdb is not None and self.gdb.alive())
 
     # -- errors ------------------------------------------------------------------
 
@@ -239,6 +249,10 @@ class Machine(CallsMixin, StateMixin):
                                    serial_tail=self._serial_tail())
         if self.gdb is None:
             raise TargetStateError(f"cannot {what}: the machine is not started")
+        broken = self.broken or self.gdb.broken
+        if broken is not None:
+            raise TargetStateError(f"cannot {what}: the machine is broken ({broken}); use a "
+                                   "new one", serial_tail=self._serial_tail())
         self.gdb.require_stopped(what)
         return self.gdb
 
@@ -256,13 +270,19 @@ class Machine(CallsMixin, StateMixin):
 
     def wait_stopped(self, timeout: float | None = None) -> StopEvent:
         """Wait for the running guest to stop.  On timeout the guest is
-        interrupted (so the machine stays usable) and GuestTimeout raised."""
+        interrupted (so the machine stays usable) and GuestTimeout raised; if
+        it will not stop even then, the machine is marked broken."""
         assert self.gdb is not None
         timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
         try:
             self.last_stop = self.gdb.wait_stopped(timeout)
-        except GuestTimeout:
-            self.interrupt()
+        except GuestTimeout as exc:
+            try:
+                self.interrupt()
+            except HarnessError as stuck:
+                self.broken = f"the guest did not stop when interrupted: {reason_of(stuck)}"
+                raise GuestTimeout(f"{exc.reason}; {self.broken}", serial_tail=exc.serial_tail,
+                                   mi_tail=self._mi_tail()) from stuck
             raise
         if self.last_stop.reason.startswith("exited"):  # GDB lost QEMU
             self._raise_if_dead("remote connection closed")
@@ -287,7 +307,8 @@ class Machine(CallsMixin, StateMixin):
         try:
             stop = self.cont(timeout=timeout)
         except GuestTimeout as exc:
-            self.delete_breakpoints()
+            if self.broken is None:
+                self.delete_breakpoints()
             raise GuestTimeout(f"the guest did not reach {where}: {exc.reason}",
                                serial_tail=exc.serial_tail, mi_tail=exc.mi_tail) from None
         target = where if isinstance(where, int) else self.symbol(where)

@@ -10,6 +10,12 @@ While it waits, the client also services other file descriptors registered
 with :meth:`MiClient.watch` (the serial console, a pidfd of QEMU), so the
 guest's output is drained and QEMU's death is noticed at once rather than at
 the end of a timeout.
+
+GDB answers commands one at a time, in order, so a command that gets no
+answer in time would delay every later one.  The client therefore interrupts
+GDB (SIGINT makes it give the command up) and drains to the lost command's
+result before raising; if even that does not come, the client is ``broken``
+and refuses further commands, and its owner replaces the machine.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import collections
 import os
 import re
 import select
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -79,6 +86,7 @@ class MiClient:
         self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self._log: Any = None
         self.running = False
+        self.broken: str | None = None  # why GDB can no longer be trusted to answer
         # Set by the owner so errors can show the guest's side too, and so a
         # GDB error caused by the target dying is reported as that death.
         self.serial_tail: Callable[[], str] = lambda: ""
@@ -108,12 +116,14 @@ class MiClient:
         return self._proc.pid if self._proc else None
 
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        """GDB runs and its answers are in step with the commands."""
+        return self._proc is not None and self._proc.poll() is None and self.broken is None
 
-    def close(self) -> None:
-        """Stop GDB (without touching the target: the owner stops QEMU)."""
+    def close(self, *, kill: bool = False) -> None:
+        """Stop GDB (without touching the target: the owner stops QEMU);
+        with ``kill``, SIGKILL at once instead of giving it time to detach."""
         if self._proc is not None:
-            procutil.terminate(self._proc, grace=0.5)
+            procutil.terminate(self._proc, grace=0 if kill else 0.5)
             self._proc = None
         if self._log is not None:
             self._log.close()
@@ -196,6 +206,8 @@ class MiClient:
         """Write ``command`` with a fresh token and return the token."""
         if self._proc is None or self._proc.stdin is None:
             raise self._error(GdbError, "gdb is not running")
+        if self.broken is not None:
+            raise self._error(GdbError, f"cannot send {command!r}: {self.broken}")
         self._token += 1
         line = f"{self._token}{command}\n"
         self._tail.append("> " + line.rstrip())
@@ -208,16 +220,48 @@ class MiClient:
         return self._token
 
     def result(self, token: int, command: str, timeout: float | None = None) -> MiResult:
-        """Wait for the result of ``token``; raise GdbError for ^error."""
-        deadline = time.monotonic() + (timeout if timeout is not None
-                                       else timeouts.scaled(timeouts.COMMAND))
+        """Wait for the result of ``token``; raise GdbError for ^error, and
+        for no answer in time (after putting GDB back in step, see below)."""
+        start = time.monotonic()
+        deadline = start + (timeout if timeout is not None else timeouts.scaled(timeouts.COMMAND))
         while token not in self._results:
             if not self._pump(deadline):
-                raise self._error(GdbError, f"no answer from gdb to {command!r} in time")
+                raise self._resynchronise(token, command, deadline - start)
         result = self._results.pop(token)
         if result.message == "error":
             raise self._error(GdbError, f"{command!r} failed: {result.payload.get('msg', '?')}")
         return result
+
+    def _resynchronise(self, token: int, command: str, waited: float) -> GdbError:
+        """``command`` got no answer in ``waited`` seconds.  Make GDB give it
+        up (SIGINT: GDB quits the command with ^error "Quit") and drain to its
+        result, so the next command's answer is the next command's.  Returns
+        the error to raise; when GDB does not answer even then, marks the
+        client broken."""
+        lost = f"no answer from gdb to {command!r} within {waited:.1f} s"
+        if self._proc is not None:
+            procutil.signal_pid(self._proc.pid, signal.SIGINT)
+        deadline = time.monotonic() + timeouts.scaled(timeouts.COMMAND)
+        while token not in self._results:
+            if not self._pump(deadline):
+                self.broken = (f"gdb is out of step: it never answered {command!r}, not even "
+                               "when interrupted; this machine cannot be used (the pool "
+                               "replaces it)")
+                return self._error(GdbError, f"{lost}; {self.broken}")
+        del self._results[token]
+        # An interrupt that reached GDB only after it had answered is handled
+        # in its idle loop, but it could also cut short the next command: a
+        # harmless one takes it if so.
+        for _ in range(2):
+            barrier = self.send("-gdb-show confirm")
+            while barrier not in self._results:
+                if not self._pump(deadline):
+                    self.broken = f"gdb stopped answering after {command!r} timed out"
+                    return self._error(GdbError, f"{lost}; {self.broken}")
+            if self._results.pop(barrier).message != "error":
+                break
+        return self._error(GdbError, f"{lost}; gdb gave it up when interrupted and answers "
+                                     "in step again")
 
     def command(self, command: str, timeout: float | None = None) -> MiResult:
         """Send one MI command and wait for its result."""

@@ -3,8 +3,9 @@
 A pool boots each configuration once, runs it to ``kernel_ready``, saves a
 snapshot there, and from then on hands out the same machine restored to that
 snapshot (a loadvm, ~6 ms, instead of a boot).  A machine that a test left
-broken (QEMU gone, GDB gone, a target that will not stop) is closed and the
-next request for its configuration boots a fresh one.
+broken (QEMU gone, GDB gone or out of step, a target that will not stop,
+registers a timed-out call could not put back: ``Machine.alive`` is False) is
+closed and the next request for its configuration boots a fresh one.
 
 One pool per process: pytest-xdist workers each have their own.
 """
@@ -43,8 +44,8 @@ class MachinePool:
         try:
             bootlimits.check(cfg, bootlimits.BootLimits.of(machine))
             machine.run_to(READY_SYMBOL, timeout=timeouts.scaled(timeouts.BOOT))
-        except BaseException:
-            self.close_machine(machine)
+        except BaseException as exc:
+            self.close_machine(machine, kill=isinstance(exc, KeyboardInterrupt))
             raise
         self.boots += 1
         return machine
@@ -63,8 +64,8 @@ class MachinePool:
         machine = self.boot_to_ready(cfg)
         try:
             machine.save_snapshot(READY_SNAPSHOT)
-        except BaseException:
-            self.close_machine(machine)
+        except BaseException as exc:
+            self.close_machine(machine, kill=isinstance(exc, KeyboardInterrupt))
             raise
         self._machines[cfg] = machine
         while len(self._machines) > self.max_machines:
@@ -84,19 +85,20 @@ class MachinePool:
         if not healthy:
             self.discard(machine)
 
-    def discard(self, machine: Machine) -> None:
+    def discard(self, machine: Machine, *, kill: bool = False) -> None:
         for cfg, pooled in list(self._machines.items()):
             if pooled is machine:
                 del self._machines[cfg]
-        self.close_machine(machine)
+        self.close_machine(machine, kill=kill)
 
-    def close_machine(self, machine: Machine) -> None:
+    def close_machine(self, machine: Machine, *, kill: bool = False) -> None:
+        """Close one machine; ``kill`` as in Machine.close (an interrupted run)."""
         if self._on_close is not None:
             self._on_close(machine)
-        machine.close()
+        machine.close(kill=kill)
 
-    def close(self) -> None:
+    def close(self, *, kill: bool = False) -> None:
         while self._machines:
             _, machine = self._machines.popitem()
-            self.close_machine(machine)
+            self.close_machine(machine, kill=kill)
 

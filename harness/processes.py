@@ -18,6 +18,7 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 
 from harness import paging
+from harness.errors import ArgumentError
 from harness.kernel import KERNEL_BASE, Kernel
 from harness.machine import Machine
 from harness.record_channel import Mark
@@ -42,6 +43,15 @@ class ProcessInfo:
     pages: int
     demand_faults: int
     kstack_top: int
+
+
+@dataclass(frozen=True)
+class SpawnLimits:
+    """The kernel's buffers behind proc_spawn, in bytes, from its debug info."""
+
+    name: int     # a module's (and a process's) name, NUL included
+    argv: int     # proc_spawn's "name args" line, NUL included
+    scratch: int  # agent_scratch, where the harness puts both strings
 
 
 @dataclass(frozen=True)
@@ -133,14 +143,50 @@ class Userland:
     # -- running programs -----------------------------------------------------------------
 
     def spawn(self, name: str, args: str = "") -> int:
-        """Start a user program (a module) as a new process; its pid."""
+        """Start a user program (a module) as a new process; its pid.
+
+        ``name`` and ``args`` are checked against the kernel's own buffers
+        (spawn_limits()) before anything is written: a string the kernel
+        would cut short, or that would not fit the scratch buffer, raises
+        ArgumentError and the guest is not touched."""
+        name_bytes, args_bytes = self._spawn_strings(name, args)
         scratch = self.m.symbol("agent_scratch")
-        self.m.write(scratch, name.encode() + b"\0")
-        self.m.write(scratch + 64, args.encode() + b"\0")
-        pid = self.m.call("proc_spawn", scratch, scratch + 64, 0)
+        self.m.write(scratch, name_bytes + b"\0" + args_bytes + b"\0")
+        pid = self.m.call("proc_spawn", scratch, scratch + len(name_bytes) + 1, 0)
         if pid < 0:
             raise RuntimeError(f"spawn {name!r} failed: {pid}")
         return pid
+
+    @functools.cached_property
+    def spawn_limits(self) -> SpawnLimits:
+        return SpawnLimits(name=self.k.sizeof("((struct module *)0)->name"),
+                           argv=self.k.sizeof("proc_spawn::argv_text"),
+                           scratch=self.k.sizeof("agent_scratch"))
+
+    def _spawn_strings(self, name: str, args: str) -> tuple[bytes, bytes]:
+        limits = self.spawn_limits
+        name_bytes, args_bytes = name.encode(), args.encode()
+        if not name_bytes or b"\0" in name_bytes or b" " in name_bytes:
+            raise ArgumentError(f"spawn {name!r}: a program name is a module's file name, "
+                                "not empty, without spaces or NUL bytes")
+        if b"\0" in args_bytes:
+            raise ArgumentError(f"spawn {name!r}: the arguments contain a NUL byte "
+                                f"(at {args_bytes.index(0)}); the kernel would stop there")
+        if len(name_bytes) >= limits.name:
+            raise ArgumentError(f"spawn: the name {name!r} is {len(name_bytes)} bytes; module "
+                                f"names are at most {limits.name - 1} (struct module's name "
+                                f"is {limits.name} bytes)")
+        room = limits.argv - 1 - len(name_bytes) - 1  # "name args" and its NUL
+        if len(args_bytes) > room:
+            raise ArgumentError(f"spawn {name!r}: the arguments are {len(args_bytes)} bytes; "
+                                f"the kernel's command line for a process (proc_spawn's "
+                                f"argv_text, {limits.argv} bytes) leaves room for {room} after "
+                                "the name, and would cut the rest off")
+        needed = len(name_bytes) + len(args_bytes) + 2
+        if needed > limits.scratch:  # not with today's sizes, but the buffers are separate
+            raise ArgumentError(f"spawn {name!r}: name and arguments need {needed} bytes; "
+                                f"agent_scratch has {limits.scratch}")
+        return name_bytes, args_bytes
 
     def run(self, timeout: float = 60) -> dict[int, ProcessResult]:
         """Run the scheduler until no process is runnable; the processes that

@@ -3,8 +3,8 @@
 Every QEMU and GDB the harness starts is created by :func:`spawn`:
 
 * in its own session (``start_new_session``), so a Ctrl-C in the terminal
-  reaches pytest, which then cleans up in order, instead of killing QEMU and
-  GDB under it at random points;
+  reaches pytest alone, which then kills its machines (the plugin's
+  ``interrupted``), instead of QEMU and GDB dying under it at random points;
 * with ``PR_SET_PDEATHSIG`` = SIGKILL, so the kernel kills it when the thread
   that started it dies, even by SIGKILL, where no Python cleanup runs;
 * registered with the :mod:`harness.reaper` watchdog, a separate process that
@@ -62,22 +62,25 @@ def spawn(argv: Sequence[str | os.PathLike], *, stdin: Any = subprocess.DEVNULL,
 
 
 def terminate(proc: subprocess.Popen, *, grace: float = 1.0) -> int | None:
-    """Stop ``proc`` and its process group: SIGTERM, then SIGKILL after ``grace``.
+    """Stop ``proc`` and its process group: SIGTERM, then SIGKILL after
+    ``grace`` (at once when ``grace`` is 0).
 
     Returns the exit status (None if it could not be collected)."""
     from harness import reaper
 
     status = proc.poll()
-    if status is None:
+    if status is None and grace > 0:
         _signal_group(proc.pid, signal.SIGTERM)
         try:
             status = proc.wait(grace)
         except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
-            try:
-                status = proc.wait(5)
-            except subprocess.TimeoutExpired:
-                status = None
+            pass
+    if status is None:
+        _signal_group(proc.pid, signal.SIGKILL)
+        try:
+            status = proc.wait(5)
+        except subprocess.TimeoutExpired:
+            status = None
     reaper.unwatch_pid(proc.pid)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         _close_quietly(stream)

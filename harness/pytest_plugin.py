@@ -36,6 +36,12 @@ MACHINE_OPTIONS = ("memory", "cpu", "modules", "cmdline", "icount", "bios")
 call_report_key = pytest.StashKey[pytest.TestReport]()
 machine_key = pytest.StashKey[tuple[Machine, int, int]]()  # machine, console and record marks
 
+# Set once the run is interrupted (Ctrl-C, SIGINT).  Fixture teardown then
+# kills its machines instead of stopping the guest and asking GDB and QEMU to
+# quit: after an interrupt nothing waits on a guest, a GDB or a monitor that
+# may be slow or stuck, so the run ends at once.
+interrupted = False
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mmverify", "mmverify machines")
@@ -73,6 +79,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if {"machine", "boot", "machine_pool"} & set(getattr(item, "fixturenames", ())):
             item.add_marker("qemu")
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
+    global interrupted
+    interrupted = True
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -122,7 +133,7 @@ def machine_pool(request: pytest.FixtureRequest):
 
     pool = MachinePool(gdb=request.config.getoption("--gdb"), on_close=keep_logs)
     yield pool
-    pool.close()
+    pool.close(kill=interrupted)
 
 
 def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
@@ -180,7 +191,9 @@ def machine(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: M
     finally:
         if machine_key in request.node.stash:
             del request.node.stash[machine_key]
-        if cold:
+        if interrupted:
+            machine_pool.discard(m, kill=True)
+        elif cold:
             machine_pool.close_machine(m)
         else:
             machine_pool.release(m)
@@ -222,4 +235,4 @@ def boot(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: Mach
         if machine_key in request.node.stash:
             del request.node.stash[machine_key]
         for m in made:
-            machine_pool.close_machine(m)
+            machine_pool.close_machine(m, kill=interrupted)

@@ -244,11 +244,14 @@ class Qemu:
 
     # -- stopping ----------------------------------------------------------------
 
-    def stop(self) -> int | None:
-        """Quit QEMU (QMP quit, then signals); returns its exit status."""
+    def stop(self, *, kill: bool = False) -> int | None:
+        """Quit QEMU (QMP quit, then signals); returns its exit status.  With
+        ``kill``, SIGKILL first, so nothing waits on QEMU or its monitor."""
         if self.proc is None:
             return self.exit_status
-        if self.proc.poll() is None and self._qmp is not None:
+        if kill:
+            procutil.terminate(self.proc, grace=0)
+        elif self.proc.poll() is None and self._qmp is not None:
             try:
                 self._qmp.cmd("quit")
             except Exception:

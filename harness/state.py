@@ -7,16 +7,31 @@ GDB connection, RAM mapping and state checks).
 
 from __future__ import annotations
 
-from harness import paging
-from harness.errors import GdbError
+from harness import paging, physmem
+from harness.errors import GdbError, MemoryRangeError
 from harness.mi import parse_gdb_int
 
+CR0_PG = 0x80000000
 CR4_PSE = 0x10
+CR4_PAE = 0x20
+VIRTUAL_END = 1 << 32
+# The most one GDB command reads or writes.  GDB moves about 10 MiB/s through
+# QEMU's gdbstub, so 64 KiB is a few milliseconds, far inside the command
+# timeout even on a loaded machine; larger reads come from the RAM file.
+GDB_READ_LIMIT = 64 << 10
 # What registers() returns when no names are given: the integer state a person
 # debugging the kernel looks at (not x87/SSE/MMX or sub-registers).
 CORE_REGISTERS = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags",
                   "cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base", "cr0", "cr2",
                   "cr3", "cr4", "efer")
+
+
+def check_range(what: str, addr: int, size: int, valid: tuple[int, int], valid_name: str) -> None:
+    """MemoryRangeError unless [addr, addr + size) is a non-empty part of ``valid``."""
+    if size < 1:
+        raise MemoryRangeError(what, addr, size, valid, valid_name, "the size must be at least 1")
+    if addr < valid[0] or addr + size > valid[1]:
+        raise MemoryRangeError(what, addr, size, valid, valid_name, "the range does not fit")
 
 
 class StateMixin:
@@ -74,18 +89,83 @@ class StateMixin:
     # -- memory ------------------------------------------------------------------------
 
     def read(self, addr: int, size: int) -> bytes:
-        """Read guest-virtual memory (through the current page tables)."""
+        """Read guest-virtual memory (through the current page tables).
+
+        Up to GDB_READ_LIMIT bytes go through GDB; larger reads are translated
+        by the harness's page-table walk and served from the RAM file, so they
+        take milliseconds instead of outlasting GDB's command timeout.  An
+        unmapped page raises GdbError naming it; a range outside the 32-bit
+        address space raises MemoryRangeError."""
+        check_range("read", addr, size, (0, VIRTUAL_END), "the 32-bit address space")
+        self._require("read memory")
+        if size > GDB_READ_LIMIT and self.ram is not None:
+            return self._read_through_page_tables(addr, size)
+        return self._read_gdb(addr, size)
+
+    def _read_gdb(self, addr: int, size: int) -> bytes:
+        """Read through GDB (virtual, or physical in QEMU's physical-memory
+        mode), in pieces that each finish well within the command timeout."""
         gdb = self._require("read memory")
-        payload = gdb.command(f"-data-read-memory-bytes {addr:#x} {size}").payload
-        data = b"".join(bytes.fromhex(chunk["contents"]) for chunk in payload["memory"])
-        if len(data) != size:
-            raise GdbError(f"read of {size} bytes at {addr:#x} returned {len(data)} "
-                           "(part of the range is unmapped)", serial_tail=self._serial_tail())
-        return data
+        out = bytearray()
+        for start in range(addr, addr + size, GDB_READ_LIMIT):
+            want = min(GDB_READ_LIMIT, addr + size - start)
+            try:
+                payload = gdb.command(f"-data-read-memory-bytes {start:#x} {want}").payload
+            except GdbError as exc:
+                if "memory" not in exc.reason:  # not "Unable to read memory."
+                    raise
+                payload = {"memory": []}
+            got = b"".join(bytes.fromhex(chunk["contents"]) for chunk in payload["memory"])
+            out += got
+            if len(got) != want:
+                # GDB's answer to a read that runs into an unmapped page can
+                # end a byte into that page: name the page.
+                page = (start + len(got)) & paging.FRAME_MASK
+                raise GdbError(f"read of {size} bytes at {addr:#x}: the page at {page:#x} is not "
+                               "mapped", serial_tail=self._serial_tail(), mi_tail=self._mi_tail())
+        return bytes(out)
+
+    def _read_through_page_tables(self, addr: int, size: int) -> bytes:
+        """A large virtual read: walk the current page tables as the CPU would
+        (GDB's own reads do the same walk inside QEMU) and read each run of
+        physically contiguous pages with read_phys, or through GDB where the
+        pages are not RAM (a device's registers)."""
+        regs = self.registers("cr0", "cr3", "cr4")
+        if not regs["cr0"] & CR0_PG:  # paging off: virtual is physical
+            return self.read_phys(addr, size)
+        if regs["cr4"] & CR4_PAE:  # not a layout harness.paging walks
+            return self._read_gdb(addr, size)
+        aspace = paging.walk(self, regs["cr3"], pse=bool(regs["cr4"] & CR4_PSE))
+        runs: list[list[int]] = []  # [virtual start, physical start, length]
+        va, end = addr, addr + size
+        while va < end:
+            t = aspace.translate(va)
+            if t.pa is None:
+                raise GdbError(f"read of {size} bytes at {addr:#x}: the page at "
+                               f"{va & paging.FRAME_MASK:#x} is not mapped (cr3 {regs['cr3']:#x})",
+                               serial_tail=self._serial_tail())
+            page = paging.LARGE_PAGE_SIZE if t.pte is None else paging.PAGE_SIZE
+            n = min(end - va, page - (va & (page - 1)))
+            if runs and runs[-1][1] + runs[-1][2] == t.pa:
+                runs[-1][2] += n
+            else:
+                runs.append([va, t.pa, n])
+            va += n
+        ram_end = self.physical_end()
+        return b"".join(self.read_phys(pa, n) if pa + n <= ram_end else self._read_gdb(va, n)
+                        for va, pa, n in runs)
 
     def write(self, addr: int, data: bytes) -> None:
         """Write guest-virtual memory (GDB's debug access ignores page protections)."""
-        self._require("write memory").command(f"-data-write-memory-bytes {addr:#x} {data.hex()}")
+        check_range("write", addr, len(data), (0, VIRTUAL_END),
+                    "the 32-bit address space")
+        self._write_gdb(addr, data)
+
+    def _write_gdb(self, addr: int, data: bytes) -> None:
+        gdb = self._require("write memory")
+        for offset in range(0, len(data), GDB_READ_LIMIT):
+            piece = data[offset:offset + GDB_READ_LIMIT]
+            gdb.command(f"-data-write-memory-bytes {addr + offset:#x} {piece.hex()}")
 
     def read_u32(self, addr: int) -> int:
         return int.from_bytes(self.read(addr, 4), "little")
@@ -100,24 +180,40 @@ class StateMixin:
             raise GdbError(f"QEMU refused physical memory mode: {out.strip()}",
                            mi_tail=self._mi_tail())
 
+    def physical_end(self) -> int:
+        """The end of guest-physical RAM the harness can reach (RAM that QEMU
+        puts above 4 GiB is out of reach of 32-bit paging, and of this)."""
+        return physmem.ram_below_4g(self.cfg.memory_mib << 20)
+
+    def _check_phys(self, what: str, addr: int, size: int) -> None:
+        end = self.physical_end()
+        above = self.cfg.memory_mib - (end >> 20)
+        ram = (f"guest RAM ({self.cfg.memory_mib} MiB" +
+               (f", of which {above} MiB lie above 4 GiB, out of reach)" if above else ")"))
+        check_range(what, addr, size, (0, end), ram)
+
     def read_phys(self, addr: int, size: int) -> bytes:
-        """Read guest-physical memory: from the mapped RAM file when the range is
-        plain RAM, else through GDB in QEMU's physical-memory mode."""
+        """Read guest-physical RAM: from the mapped RAM file when the range is
+        plain RAM, else through GDB in QEMU's physical-memory mode.  A range
+        not wholly in RAM raises MemoryRangeError."""
+        self._check_phys("read_phys", addr, size)
         self._require("read physical memory")
         if self.ram is not None and self.ram.covers(addr, size):
             return self.ram.read(addr, size)
         self._physical_mode(True)
         try:
-            return self.read(addr, size)
+            return self._read_gdb(addr, size)
         finally:
             self._physical_mode(False)
 
     def write_phys(self, addr: int, data: bytes) -> None:
-        """Write guest-physical memory through GDB (so QEMU drops any code it
-        translated from those bytes; it does not flush the guest's TLB)."""
+        """Write guest-physical RAM through GDB (so QEMU drops any code it
+        translated from those bytes; it does not flush the guest's TLB).  A
+        range not wholly in RAM raises MemoryRangeError (QEMU would drop it)."""
+        self._check_phys("write_phys", addr, len(data))
         self._physical_mode(True)
         try:
-            self.write(addr, data)
+            self._write_gdb(addr, data)
         finally:
             self._physical_mode(False)
 

@@ -1,4 +1,5 @@
-"""Interrupting or killing pytest leaves no QEMU, no GDB and no run directory.
+"""Interrupting or killing pytest leaves no QEMU, no GDB and no run directory,
+and an interrupted run ends without waiting on its machines.
 
 Each case runs a real pytest in a subprocess whose tests hold running machines,
 interrupts it once every machine is up, and then looks for anything left
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import timeouts
 from harness.build import REPO
 
 HOLDING_TESTS = '''
@@ -28,6 +30,18 @@ import pytest
 def test_hold_a_running_machine(machine, i):
     machine.cont(wait=False)  # the guest runs; QEMU and GDB are busy
     open(os.path.join(os.environ["MMV_READY_DIR"], f"{{os.getpid()}}-{{i}}"), "w").close()
+    time.sleep(120)
+'''
+
+# QEMU stopped by SIGSTOP: the guest cannot be interrupted, GDB's detach and
+# QMP's quit get no answer; only SIGKILL ends it.
+FROZEN_MACHINE_TEST = '''
+import os, signal, time
+
+def test_hold_a_frozen_machine(machine):
+    machine.cont(wait=False)
+    os.kill(machine.qemu.proc.pid, signal.SIGSTOP)
+    open(os.path.join(os.environ["MMV_READY_DIR"], str(os.getpid())), "w").close()
     time.sleep(120)
 '''
 
@@ -60,12 +74,10 @@ def leftovers(marker: bytes, run_base) -> tuple[list[int], list[str]]:
     return processes_with(marker), sorted(os.listdir(run_base))
 
 
-@pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist2"])
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
-                         ids=["SIGINT", "SIGTERM", "SIGKILL"])
-def test_interrupted_run_leaves_nothing_behind(tmp_path, firmware, sig, workers):
-    count = max(workers, 1)
-    (tmp_path / "test_hold.py").write_text(HOLDING_TESTS.format(count=count))
+def start_run(tmp_path, firmware, tests: str, workers: int):
+    """A pytest child running ``tests``; returns it, its ready folder, its
+    run base and the marker in its environment."""
+    (tmp_path / "test_hold.py").write_text(tests)
     (tmp_path / "conftest.py").write_text(USE_EXISTING_BUILD)
     ready = tmp_path / "ready"
     ready.mkdir()
@@ -84,31 +96,73 @@ def test_interrupted_run_leaves_nothing_behind(tmp_path, firmware, sig, workers)
         argv += ["-n", str(workers)]
     child = subprocess.Popen(argv, cwd=tmp_path, env=env, start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return child, ready, run_base, marker.encode()
+
+
+def wait_until_ready(child, ready, count, marker, run_base) -> None:
+    deadline = time.monotonic() + 60
+    while len(os.listdir(ready)) < count:
+        assert child.poll() is None, child.stdout.read().decode()
+        assert time.monotonic() < deadline, "the machines never came up"
+        time.sleep(0.05)
+    assert processes_with(marker), "the marker must find the running machines"
+    assert os.listdir(run_base)
+
+
+def assert_nothing_left(marker, run_base, sig) -> None:
+    deadline = time.monotonic() + 15
+    while any(leftovers(marker, run_base)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    procs, dirs = leftovers(marker, run_base)
+    described = [open(f"/proc/{p}/cmdline", "rb").read().replace(b"\0", b" ")[:120]
+                 for p in procs if os.path.exists(f"/proc/{p}")]
+    assert procs == [], f"left running after {sig.name}: {described}"
+    assert dirs == [], f"run directories left after {sig.name}: {dirs}"
+
+
+def clean_up(child, marker, run_base) -> None:
+    if child.poll() is None:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    for pid in processes_with(marker):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    shutil.rmtree(run_base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist2"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["SIGINT", "SIGTERM", "SIGKILL"])
+def test_interrupted_run_leaves_nothing_behind(tmp_path, firmware, sig, workers):
+    count = max(workers, 1)
+    child, ready, run_base, marker = start_run(tmp_path, firmware,
+                                               HOLDING_TESTS.format(count=count), workers)
     try:
-        deadline = time.monotonic() + 60
-        while len(os.listdir(ready)) < count:
-            assert child.poll() is None, child.stdout.read().decode()
-            assert time.monotonic() < deadline, "the machines never came up"
-            time.sleep(0.05)
-        assert processes_with(marker.encode()), "the marker must find the running machines"
-        assert os.listdir(run_base)
+        wait_until_ready(child, ready, count, marker, run_base)
         child.send_signal(sig)
         child.wait(timeout=60)
-        deadline = time.monotonic() + 15
-        while any(leftovers(marker.encode(), run_base)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        procs, dirs = leftovers(marker.encode(), run_base)
-        described = [open(f"/proc/{p}/cmdline", "rb").read().replace(b"\0", b" ")[:120]
-                     for p in procs if os.path.exists(f"/proc/{p}")]
-        assert procs == [], f"left running after {sig.name}: {described}"
-        assert dirs == [], f"run directories left after {sig.name}: {dirs}"
+        assert_nothing_left(marker, run_base, sig)
     finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-        for pid in processes_with(marker.encode()):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        shutil.rmtree(run_base, ignore_errors=True)
+        clean_up(child, marker, run_base)
+
+
+def test_an_interrupted_run_does_not_wait_on_a_frozen_machine(tmp_path, firmware):
+    """Stopping the guest, GDB's detach and QMP's quit would each wait out a
+    timeout on this machine; after SIGINT the run kills it instead and ends in
+    the seconds pytest itself needs."""
+    child, ready, run_base, marker = start_run(tmp_path, firmware, FROZEN_MACHINE_TEST, 0)
+    try:
+        wait_until_ready(child, ready, 1, marker, run_base)
+        child.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        child.wait(timeout=60)
+        took = time.monotonic() - start
+        # Waiting on the machine costs at least 16.5 s (times the timeout
+        # scale); pytest's own shutdown takes a few seconds on a busy machine.
+        assert took < timeouts.scaled(14), (
+            f"{took:.1f} s after SIGINT:\n{child.stdout.read().decode()[-2000:]}")
+        assert_nothing_left(marker, run_base, signal.SIGINT)
+    finally:
+        clean_up(child, marker, run_base)

@@ -49,6 +49,29 @@ def test_no_answer_raises_within_the_timeout(mi):
     assert time.monotonic() - start < 2
 
 
+def test_a_command_without_answer_is_given_up_before_the_next_one(mi, tmp_path):
+    with pytest.raises(GdbError, match="gave it up when interrupted"):
+        mi.command("-hang", timeout=0.2)
+    assert mi.command("-echo next").console == "next\n"
+    assert mi.alive()
+    mi.close()
+    log = (tmp_path / "gdb-mi.log").read_text().splitlines()
+    hang, quit_, following = (log.index("> 1-hang"), log.index('1^error,msg="Quit"'),
+                              next(i for i, line in enumerate(log) if "-echo next" in line))
+    assert hang < quit_ < following, "the lost command's answer was drained first"
+
+
+def test_a_command_gdb_will_not_give_up_breaks_the_client(mi, monkeypatch):
+    from harness import timeouts
+
+    monkeypatch.setattr(timeouts, "COMMAND", 0.2)
+    with pytest.raises(GdbError, match="out of step"):
+        mi.command("-deaf", timeout=0.2)
+    assert not mi.alive()
+    with pytest.raises(GdbError, match=r"cannot send '-anything'.*out of step"):
+        mi.command("-anything")
+
+
 def test_gdb_exiting_raises(mi):
     with pytest.raises(GdbError, match="exited"):
         mi.command("-die")

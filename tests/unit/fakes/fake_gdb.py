@@ -5,12 +5,14 @@ for testing the MI client's protocol handling without GDB or QEMU.
     -exec-continue   ^running, *running, then *stopped (breakpoint-hit at 0x1000)
     -echo TEXT       console stream "TEXT\n", then ^done
     -fail            ^error,msg="boom"
-    -hang            no answer at all
+    -hang            no answer until SIGINT, which quits it as GDB does (^error "Quit")
+    -deaf            no answer at all, and SIGINT ignored from then on
     -die             exit with status 3
     -late            answer with the previous token first, then its own
     anything else    ^done,value="42"
 """
 
+import signal
 import sys
 import time
 
@@ -20,6 +22,19 @@ def out(line: str) -> None:
     sys.stdout.flush()
 
 
+hanging = None  # the token of a -hang command, which SIGINT quits
+
+
+def quit_command(signum, frame):
+    global hanging
+    if hanging is None:
+        out('&"Quit\\n"')  # GDB idle: it only says so
+    else:
+        out(f'{hanging}^error,msg="Quit"')
+        hanging = None
+
+
+signal.signal(signal.SIGINT, quit_command)
 out('=thread-group-added,id="i1"')
 out("(gdb) ")
 previous = None
@@ -40,6 +55,10 @@ for raw in sys.stdin:
     elif cmd == "-fail":
         out(f'{token}^error,msg="boom"')
     elif cmd == "-hang":
+        hanging = token
+        continue
+    elif cmd == "-deaf":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         continue
     elif cmd == "-die":
         sys.exit(3)
