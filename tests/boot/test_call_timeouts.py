@@ -40,7 +40,7 @@ def test_a_call_timing_out_in_user_mode_restores_every_register(machine, userlan
     assert machine.call("agent_nop", 3) == 3
     # Resuming runs the kernel from where the call began, not the user
     # program's loop at CPL 0 or the kernel at CPL 3 (a fault and a kill).
-    mark = machine.console.mark()
+    mark = machine.mark()
     machine.cont(wait=False)
     machine.gdb.pump_for(0.2)
     machine.interrupt()

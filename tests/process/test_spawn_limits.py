@@ -33,7 +33,7 @@ def test_what_the_kernel_cannot_take_is_refused_before_anything_is_written(
         machine, userland, name, args, message):
     scratch = machine.symbol("agent_scratch")
     before = machine.read(scratch, WATCHED)
-    mark = machine.console.mark()
+    mark = machine.mark()
     with pytest.raises(ArgumentError, match=message):
         userland.spawn(name, args)
     assert machine.read(scratch, WATCHED) == before
@@ -44,9 +44,8 @@ def test_what_the_kernel_cannot_take_is_refused_before_anything_is_written(
 def test_the_longest_arguments_the_kernel_takes_reach_the_program_whole(machine, userland):
     args = " ".join(["7"] * 61)  # 121 bytes: "hello " and these fill argv_text
     assert len("hello " + args) == userland.spawn_limits.argv - 1
-    mark = machine.console.mark()
     pid = userland.spawn("hello", args)
     result = userland.run()[pid]
     assert (result.status, result.killed) == (7, False)
-    said = [r["argc"] for r in machine.records("USER", since=mark) if r["prog"] == "hello"]
+    said = [r["argc"] for r in userland.claims("USER", pid=pid)]
     assert said == ["62"], "argv[0] and all 61 arguments arrived"
