@@ -1,0 +1,1 @@
+"""Target profiles: what the harness needs to know about a kernel it boots."""
