@@ -217,6 +217,9 @@ def build_initramfs(assets: LinuxAssets) -> Path:
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tmp.write_bytes(initramfs_bytes(busybox, probe))
         os.replace(tmp, path)
+        for old in assets.cache.glob("initrd-*.cpio"):  # earlier inputs' archives
+            if old != path and time.time() - old.stat().st_mtime > 3600:
+                old.unlink(missing_ok=True)
     return path
 
 
