@@ -8,12 +8,20 @@
  * The harness learns everything it asserts from this ELF's symbol table and
  * from the machine, never from what the program prints:
  *
- *   mmvprobe fault   writes to address 0 at the instruction labelled
+ *   mmvprobe fault   reads one byte from standard input (the console), then
+ *                    writes to address 0 at the instruction labelled
  *                    mmv_fault_insn: a user-mode write to a not-present page
- *                    (#PF error code 0x6); Linux sends SIGSEGV.
+ *                    (#PF error code 0x6); Linux sends SIGSEGV.  The read lets
+ *                    the harness arm its breakpoint once exec's own page faults
+ *                    are over: the next user fault after the line is this one.
  *   mmvprobe block   reads from a pipe whose write end it holds itself: it sleeps
  *                    in the read() system call until it is killed, so the harness
  *                    can stop inside a system call of this process.
+ *
+ * Both modes wait in read_labelled(), whose `int $0x80` returns to the global
+ * label mmv_syscall_ret: a breakpoint on the kernel's read system call with
+ * the condition "the saved user EIP is mmv_syscall_ret" stops in a system call
+ * of this process and of no other.
  *
  * mmv_marker is a page-aligned data page holding MARKER_WORDS (the first word
  * is written at run time, so the page is present and dirty): finding those
@@ -53,6 +61,15 @@ static void say(const char *s)
 	syscall3(SYS_write, 1, (long)s, n);
 }
 
+/* The one read() the harness stops in (see above). */
+__attribute__((noinline)) static long read_labelled(long fd, char *buf)
+{
+	long r;
+	__asm__ volatile("int $0x80\n.globl mmv_syscall_ret\nmmv_syscall_ret:"
+			 : "=a"(r) : "a"(SYS_read), "b"(fd), "c"(buf), "d"(1) : "memory");
+	return r;
+}
+
 __attribute__((aligned(4096), used))
 volatile unsigned int mmv_marker[1024] = { 0, 0x4d4d5646, 0xdeadbeef, 0x12345678 };
 
@@ -68,6 +85,8 @@ __attribute__((used)) void mmv_main(long *sp)
 
 	mmv_marker[0] = 0x4b52414d; /* "MARK": the page is present and dirty */
 	if (streq(mode, "fault")) {
+		char c;
+		read_labelled(0, &c);
 		null_write();
 		say("mmvprobe: survived the null write\n");
 		syscall1(SYS_exit, 2);
@@ -76,7 +95,7 @@ __attribute__((used)) void mmv_main(long *sp)
 		char c;
 		syscall1(SYS_pipe, (long)fds);
 		say("mmvprobe: blocking\n");
-		syscall3(SYS_read, fds[0], (long)&c, 1); /* never returns: we hold the write end */
+		read_labelled(fds[0], &c); /* never returns: we hold the write end */
 		syscall1(SYS_exit, 3);
 	}
 	say("usage: mmvprobe fault|block\n");
