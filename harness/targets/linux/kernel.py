@@ -88,12 +88,16 @@ def cached_symbols(machine) -> dict[str, int]:
 def symbols(machine, names: tuple[str, ...] | list[str] = COMMON_SYMBOLS) -> dict[str, int]:
     """Addresses of kernel text symbols.  Those not cached are read from
     ``/proc/kallsyms`` through the shell, so the guest must then be at the
-    prompt (it is left running).  KeyError names a symbol the kernel lacks."""
+    prompt (a stopped guest is resumed for that and stopped again at the
+    prompt).  KeyError names a symbol the kernel lacks."""
     known = cached_symbols(machine)
     missing = [n for n in names if n not in known]
     if missing:
         ask = sorted(set(missing) | (set(COMMON_SYMBOLS) - set(known)))
+        was_stopped = machine.gdb is not None and not machine.gdb.running
         found = ksyms.parse_kallsyms(Shell(machine).run(ksyms.kallsyms_command(ask)))
+        if was_stopped:  # as it was: stopped (at the prompt again)
+            machine.interrupt()
         if _kaslr_off(machine):
             path = _cache_file(machine.cfg.kernel, "kallsyms")
             _write_json(path, {**_load_json(path), **found})
