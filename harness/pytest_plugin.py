@@ -9,8 +9,8 @@ Fixtures
     boot          a factory: ``boot(memory="8M", ...)`` starts a machine paused at
                   reset; every machine it made is closed after the test
     machine_pool  the worker's pool of snapshot-restored machines
-    kernel        harness.kernel.Kernel on the test's machine (structs, bitmaps)
-    userland      harness.processes.Userland: spawn/run user programs, read processes
+    kernel        harness.targets.mmverify.kernel.Kernel on the test's machine (structs, bitmaps)
+    userland      harness.targets.mmverify.processes.Userland: spawn and run user programs
 
 Markers
     @pytest.mark.machine(memory=..., cpu=..., modules=[...], cmdline=..., icount=...)
@@ -26,11 +26,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import artifacts, procutil, timeouts
-from harness.build import DEFAULT_BUILD_DIR, REPO, Artifacts, build
-from harness.machine import Machine
-from harness.pool import MachinePool
-from harness.qemu import DEFAULT_CPU, DEFAULT_MEMORY, QemuConfig
+from harness import timeouts
+from harness.machine import artifacts
+from harness.machine.machine import Machine
+from harness.machine.pool import MachinePool
+from harness.machine.qemu import DEFAULT_CPU, DEFAULT_MEMORY, QemuConfig
+from harness.targets.mmverify.build import DEFAULT_BUILD_DIR, REPO, Artifacts, build
+from harness.transport import procutil
 
 MACHINE_OPTIONS = ("memory", "cpu", "modules", "cmdline", "icount", "bios")
 call_report_key = pytest.StashKey[pytest.TestReport]()
@@ -128,7 +130,7 @@ def machine_pool(request: pytest.FixtureRequest):
 
     def keep_logs(machine: Machine) -> None:
         if keep and machine.run_dir is not None:
-            from harness import rundir
+            from harness.transport import rundir
             rundir.keep(machine.run_dir, root / "runs" / machine.run_dir.name)
 
     pool = MachinePool(gdb=request.config.getoption("--gdb"), on_close=keep_logs)
@@ -157,7 +159,7 @@ def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
     if opts("--boot") == "iso":
         from filelock import FileLock
 
-        from harness.iso import build_iso
+        from harness.targets.mmverify.iso import build_iso
 
         iso_dir = firmware.build_dir / "iso"
         iso_dir.mkdir(parents=True, exist_ok=True)
@@ -202,7 +204,7 @@ def machine(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: M
 @pytest.fixture
 def kernel(machine: Machine):
     """Typed access to the firmware's state on the test's machine."""
-    from harness.kernel import Kernel
+    from harness.targets.mmverify.kernel import Kernel
 
     return Kernel(machine)
 
@@ -210,7 +212,7 @@ def kernel(machine: Machine):
 @pytest.fixture
 def userland(machine: Machine, firmware: Artifacts):
     """Processes on the test's machine (give it modules=["user/*"])."""
-    from harness.processes import Userland
+    from harness.targets.mmverify.processes import Userland
 
     return Userland(machine, firmware.user_dir)
 

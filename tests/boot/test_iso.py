@@ -3,9 +3,9 @@ multiboot modules boots (SeaBIOS + GRUB), and the kernel finds its command
 line and modules as on -kernel.  (`make test-iso` runs the boot, PMM and
 process suites this way.)"""
 
-from harness.iso import build_iso, grub_cfg
-from harness.machine import Machine
-from harness.qemu import QemuConfig
+from harness.machine.machine import Machine
+from harness.machine.qemu import QemuConfig
+from harness.targets.mmverify.iso import build_iso, grub_cfg
 
 
 def test_grub_config_names_every_module_after_its_file():

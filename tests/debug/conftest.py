@@ -10,9 +10,10 @@ import subprocess
 
 import pytest
 
-from harness import rundir, timeouts
-from harness.build import REPO
-from harness.qemu import Qemu, QemuConfig
+from harness import timeouts
+from harness.machine.qemu import Qemu, QemuConfig
+from harness.targets.mmverify.build import REPO
+from harness.transport import rundir
 
 from .gdbrun import MM_SCRIPT, PYTHON_ERRORS, Transcript, gdb_argv
 

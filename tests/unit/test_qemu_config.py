@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.decode.mi_text import parse_gdb_int
 from harness.errors import ConfigError, ToolMissingError
-from harness.machine import location
-from harness.mi import parse_gdb_int
-from harness.qemu import QemuConfig, build_argv, find_binary, parse_memory
+from harness.machine.machine import location
+from harness.machine.qemu import QemuConfig, build_argv, find_binary, parse_memory
 
 
 @pytest.fixture

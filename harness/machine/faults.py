@@ -147,7 +147,7 @@ class expect_fault:
         return True
 
     def _read_fault(self) -> PageFault:
-        from harness.kernel import Kernel
+        from harness.targets.mmverify.kernel import Kernel
 
         regs = self.m.registers("esp", "cr2")
         frame_addr = self.m.read_u32(regs["esp"] + 4)  # the handler's argument

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import collections
 
-from harness import bootlimits, timeouts
+from harness import timeouts
 from harness.errors import HarnessError
-from harness.machine import Machine
-from harness.qemu import QemuConfig
+from harness.machine.machine import Machine
+from harness.machine.qemu import QemuConfig
+from harness.targets.mmverify import bootlimits
 
 READY_SNAPSHOT = "ready"
 READY_SYMBOL = "kernel_ready"

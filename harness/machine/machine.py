@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import build, procutil, rundir, timeouts
-from harness.calls import CallsMixin
-from harness.console import Console
+from harness import timeouts
+from harness.decode.mi_text import mi_quote
 from harness.errors import (
     BootError,
     ConfigError,
@@ -36,11 +35,15 @@ from harness.errors import (
     TargetStateError,
     ToolMissingError,
 )
-from harness.mi import MiClient, StopEvent, mi_quote
-from harness.physmem import GuestRam
-from harness.qemu import EXIT_PANIC, GUEST_EXITS, Qemu, QemuConfig, find_binary
-from harness.record_channel import Mark, RecordChannel
-from harness.state import StateMixin
+from harness.machine.calls import CallsMixin
+from harness.machine.qemu import EXIT_PANIC, GUEST_EXITS, Qemu, QemuConfig, find_binary
+from harness.machine.state import StateMixin
+from harness.targets.mmverify import build
+from harness.transport import procutil, rundir
+from harness.transport.console import Console
+from harness.transport.gdbmi import MiClient, StopEvent
+from harness.transport.physmem import GuestRam
+from harness.transport.record_channel import Mark, RecordChannel
 
 GDB_HINT = "install it with: sudo apt-get install gdb (or pass --gdb with its path)"
 
@@ -403,7 +406,7 @@ class Machine(CallsMixin, StateMixin):
         return self._records_channel().mark()
 
     def records(self, tag: str | None = None, since: Mark | int = 0):
-        """The kernel's structured records (see harness.records) from ``since``
+        """The kernel's structured records (see harness.decode.records) from ``since``
         (a :meth:`mark`), read from its record channel: nothing a user program
         prints can add, hide or change one (their output is in OUT records,
         read through Userland.output)."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 import sys
 import time
 
-from harness import build, paging
+from harness.decode import paging
+from harness.decode.text import table
 from harness.errors import CallStopped
-from harness.kernel import KERNEL_BASE, Kernel
-from harness.layouts import USER_SHM_SPAN
-from harness.machine import Machine
-from harness.processes import ProcessInfo, Userland
-from harness.text import table
+from harness.machine.machine import Machine
+from harness.targets.mmverify import build
+from harness.targets.mmverify.kernel import KERNEL_BASE, Kernel
+from harness.targets.mmverify.layouts import USER_SHM_SPAN
+from harness.targets.mmverify.processes import ProcessInfo, Userland
 
 
 class Style:

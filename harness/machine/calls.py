@@ -1,14 +1,15 @@
 """Calling kernel functions from the harness, and evaluating expressions.
 
-Part of :class:`harness.machine.Machine` (a mixin: it relies on the machine's
+Part of :class:`harness.machine.machine.Machine` (a mixin: it relies on the machine's
 GDB connection and state checks).
 """
 
 from __future__ import annotations
 
 from harness import timeouts
+from harness.decode.mi_text import mi_quote, parse_gdb_int
 from harness.errors import CallStopped, GuestTimeout, HarnessError, TargetStateError
-from harness.mi import StopEvent, mi_quote, parse_gdb_int
+from harness.transport.gdbmi import StopEvent
 
 # The kernel's call gate for harness calls (firmware/kernel/agent_call.S).
 CALL_TRAMPOLINE = "agent_call_trampoline"

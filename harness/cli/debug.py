@@ -16,11 +16,12 @@ import threading
 import time
 from pathlib import Path
 
-from harness import build, rundir
-from harness.machine import GDB_HINT
-from harness.qemu import Qemu, QemuConfig, find_binary
+from harness.machine.machine import GDB_HINT
+from harness.machine.qemu import Qemu, QemuConfig, find_binary
+from harness.targets.mmverify import build
+from harness.transport import rundir
 
-GDBCMDS = Path(__file__).resolve().parent / "gdbcmds" / "mm.py"
+GDBCMDS = Path(__file__).resolve().parent.parent / "gdbcmds" / "mm.py"
 
 
 def _copy_serial(sock_path: Path, log: Path) -> None:

@@ -22,8 +22,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import procutil, timeouts
+from harness import timeouts
 from harness.errors import ConfigError, QmpError, ToolMissingError
+from harness.transport import procutil
 
 INSTALL_HINT = ("install it with: sudo apt-get install qemu-system-x86 qemu-utils "
                 "(or pass --qemu / QemuConfig.qemu with its path)")
@@ -136,7 +137,7 @@ def build_argv(cfg: QemuConfig, run_dir: Path, qemu_path: str) -> list[str]:
         "-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
         "-drive", f"if=none,id=snapshots,format=qcow2,file={run_dir / 'snapshots.qcow2'}",
     ]
-    if cfg.record_channel:  # COM2 (harness.record_channel)
+    if cfg.record_channel:  # COM2 (harness.transport.record_channel)
         argv += ["-chardev", f"socket,id=ser1,path={run_dir / 'records.sock'},server=on,wait=off",
                  "-serial", "chardev:ser1"]
     if cfg.icount:
