@@ -24,6 +24,7 @@ from harness.machine.machine import Machine
 from harness.machine.pool import MachinePool
 from harness.machine.qemu import QemuConfig
 from harness.targets.mmverify import build
+from harness.targets.mmverify.profile import profile
 
 Results = dict[str, object]
 
@@ -268,7 +269,7 @@ GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "hea
 
 def run(only: set[str] | None = None) -> Results:
     artifacts = build.build()
-    cfg = QemuConfig(kernel=artifacts.kernel)
+    cfg = QemuConfig(kernel=artifacts.kernel, target=profile(artifacts))
     out: Results = {}
     wanted = only or set(GROUPS)
     if "boot" in wanted:
