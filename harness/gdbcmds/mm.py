@@ -8,7 +8,7 @@ then ``mm`` lists the commands: ``mm map``, ``mm vtop``, ``mm pmm``,
 ``mm heap``, ``mm faults``, ``mm procs``.  They read the machine through GDB
 itself (variables and struct fields from the kernel's debug info, page tables
 in QEMU's physical-memory mode) and decode it with the harness's pure modules
-(harness.paging, harness.faults, harness.bitmap), so they need nothing but
+(harness.decode: paging, pagefault, bitmap), so they need nothing but
 GDB's own Python and show what the test suite's harness would see.
 
 Sourcing the file again reloads the command modules (after editing them).

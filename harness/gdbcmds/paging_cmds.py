@@ -1,13 +1,13 @@
 """``mm map`` and ``mm vtop``: an address space as the MMU sees it.
 
 Both read the page tables from guest-physical memory (QEMU's physical mode)
-and hand them to :mod:`harness.paging`, the same walker the harness and its
+and hand them to :mod:`harness.decode.paging`, the same walker the harness and its
 tests use, so what a person sees here is what the tests assert on.
 """
 
 from __future__ import annotations
 
-from harness import paging
+from harness.decode import paging
 from harness.gdbcmds.common import (
     KERNEL_BASE,
     CommandError,
@@ -36,7 +36,7 @@ class MapCommand(Subcommand):
     whether the pages are global.  Without an argument: the address space in
     $cr3.  With the pid of a live process: that process's (its proc_table
     cr3); 0 is the kernel's own directory; any other number is taken as a
-    CR3 value (a page-aligned physical address).  Walked by harness.paging,
+    CR3 value (a page-aligned physical address).  Walked by harness.decode.paging,
     the walker the tests use, from the page tables in physical memory."""
 
     name = "map"

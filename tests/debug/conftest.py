@@ -10,9 +10,11 @@ import subprocess
 
 import pytest
 
-from harness import rundir, timeouts
-from harness.build import REPO
-from harness.qemu import Qemu, QemuConfig
+from harness import timeouts
+from harness.machine.qemu import Qemu, QemuConfig
+from harness.targets.mmverify.build import REPO
+from harness.targets.mmverify.profile import profile
+from harness.transport import rundir
 
 from .gdbrun import MM_SCRIPT, PYTHON_ERRORS, Transcript, gdb_argv
 
@@ -30,7 +32,8 @@ def run_gdb(request: pytest.FixtureRequest, firmware):
 
     def run(commands: list[str], *, modules: tuple[str, ...] = ("hello",),
             cmdline: str = "aslr=off", boot: bool = True, timeout: float = 30) -> Transcript:
-        cfg = QemuConfig(kernel=firmware.kernel, cmdline=cmdline, qemu=qemu_bin,
+        cfg = QemuConfig(kernel=firmware.kernel, target=profile(firmware), cmdline=cmdline,
+                         qemu=qemu_bin,
                          modules=tuple(str(firmware.user_program(m)) for m in modules))
         run_dir = rundir.new_run_dir()
         qemu = Qemu(cfg, run_dir)
