@@ -23,8 +23,8 @@ import os
 from functools import cache
 from pathlib import Path
 
+from harness.decode.pagefault import PageFault
 from harness.errors import ConfigError
-from harness.faults import PageFault
 from harness.targets.linux import ksyms
 from harness.targets.linux.shell import Shell
 
