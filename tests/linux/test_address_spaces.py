@@ -59,3 +59,13 @@ def test_the_kernel_address_space_walker_equals_qemu(machine, ksym):
     assert text.pte is None and text.pde.global_ and not text.pde.write  # a 4 MiB RO page
     handler = aspace.translate(ksym["exc_page_fault"])
     assert handler.pa == ksym["exc_page_fault"] - PAGE_OFFSET
+
+
+def test_the_image_ksymtab_and_the_running_kallsyms_agree(machine, ksym, linux_assets):
+    """Both sources of addresses without a symbol file name the same places."""
+    exported = kernel.exported(linux_assets.vmlinuz)
+    assert exported["handle_mm_fault"] == ksym["handle_mm_fault"]  # cached kallsyms
+    live = kernel.read_kallsyms(machine, ["copy_from_user_nmi", "handle_mm_fault"])
+    assert live == {"copy_from_user_nmi": exported["copy_from_user_nmi"],
+                    "handle_mm_fault": ksym["handle_mm_fault"]}
+    assert not machine.gdb.running, "read at the prompt, stopped again"

@@ -85,6 +85,17 @@ def cached_symbols(machine) -> dict[str, int]:
     return _load_json(_cache_file(machine.cfg.kernel, "kallsyms"))
 
 
+def read_kallsyms(machine, names: list[str]) -> dict[str, int]:
+    """The ``/proc/kallsyms`` addresses of ``names`` (those it has), read
+    through the shell now: the guest must be at the prompt; a stopped guest is
+    resumed for it and stopped again at the prompt."""
+    was_stopped = machine.gdb is not None and not machine.gdb.running
+    found = ksyms.parse_kallsyms(Shell(machine).run(ksyms.kallsyms_command(names)))
+    if was_stopped:
+        machine.interrupt()
+    return found
+
+
 def symbols(machine, names: tuple[str, ...] | list[str] = COMMON_SYMBOLS) -> dict[str, int]:
     """Addresses of kernel text symbols.  Those not cached are read from
     ``/proc/kallsyms`` through the shell, so the guest must then be at the
@@ -93,11 +104,7 @@ def symbols(machine, names: tuple[str, ...] | list[str] = COMMON_SYMBOLS) -> dic
     known = cached_symbols(machine)
     missing = [n for n in names if n not in known]
     if missing:
-        ask = sorted(set(missing) | (set(COMMON_SYMBOLS) - set(known)))
-        was_stopped = machine.gdb is not None and not machine.gdb.running
-        found = ksyms.parse_kallsyms(Shell(machine).run(ksyms.kallsyms_command(ask)))
-        if was_stopped:  # as it was: stopped (at the prompt again)
-            machine.interrupt()
+        found = read_kallsyms(machine, sorted(set(missing) | (set(COMMON_SYMBOLS) - set(known))))
         if _kaslr_off(machine):
             path = _cache_file(machine.cfg.kernel, "kallsyms")
             _write_json(path, {**_load_json(path), **found})

@@ -31,17 +31,18 @@ class Shell:
 
     def run(self, command: str, timeout: float | None = None) -> str:
         """Run ``command`` and return its output (\\n line ends, no terminal
-        escapes); GuestTimeout when the prompt does not come back."""
+        escapes); the output must be empty or end a line.  GuestTimeout when
+        the prompt does not come back."""
         timeout = timeouts.scaled(timeouts.SERIAL) if timeout is None else timeout
         console = self.m.console
         self._resume()
         console.discard()
         console.sendline(f"echo @@''B; {command}; echo @@''E")
-        self.m.expect(r"\n@@B\r?\n", timeout)
-        self.m.expect(r"\r?\n@@E\r?\n", timeout)
-        out = console.before
+        self.m.expect(r"\n@@B", timeout)
+        self.m.expect(r"\n@@E\r?\n", timeout)
+        out = _ANSI.sub("", console.before.replace("\r", "")).removeprefix("\n")
         self.m.expect(re.escape(PROMPT), timeout)
-        return _ANSI.sub("", out.replace("\r", ""))
+        return out + "\n" if out else ""
 
     def start(self, command: str) -> None:
         """Type ``command`` at the prompt without waiting for it to end (a
