@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from harness.errors import ConfigError
+
 pytestmark = pytest.mark.machine(target="linux")
 
 
@@ -26,3 +28,12 @@ def test_a_restore_undoes_what_a_test_did_and_the_shell_answers(machine, machine
     assert shell.run("cat /root/mark 2>&1; echo rc=$?") == (
         "cat: can't open '/root/mark': No such file or directory\nrc=1\n")
     assert restore_ms < 2000, f"a restore took {restore_ms:.0f} ms"  # see bench: restore
+
+
+def test_what_the_linux_profile_leaves_out_is_an_error_naming_the_field(machine):
+    with pytest.raises(ConfigError, match=r"machine.call\('printk'\) needs "
+                                          r"TargetProfile.call_method, which target 'linux' "
+                                          r"does not set"):
+        machine.call("printk", 0)
+    with pytest.raises(ConfigError, match="has no record channel"):
+        machine.records()
