@@ -1,5 +1,6 @@
 """A snapshot restore of the booted Linux machine: everything a test changed
-is gone, the shell answers, and the pool hands the same machine back."""
+is gone, the shell answers, and the pool hands the same machine back.  And
+what the Linux profile leaves out says so."""
 
 from __future__ import annotations
 

@@ -61,9 +61,14 @@ def _cache_file(image: Path, kind: str) -> Path:
 
 
 def _write_json(path: Path, data: dict) -> None:
+    """Cache ``data`` beside the kernel image; a cache that cannot be written
+    (an image in a read-only place) only costs the next reader a new read."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=0, sort_keys=True))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=0, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def _load_json(path: Path) -> dict:
