@@ -12,9 +12,15 @@ from __future__ import annotations
 
 import pytest
 
+from harness import timeouts
 from harness.targets.linux import kernel
 from harness.targets.linux.profile import prepare
 from harness.targets.linux.shell import Shell
+
+# Seconds for the guest to get somewhere (a program started at the prompt to
+# its system call, a fault), before --timeout-scale: Linux under TCG on a
+# loaded host.
+WAIT = 30.0
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +55,6 @@ def stop_in_read(machine, shell, ksym, probe, mode: str) -> None:
                           condition=f"*(unsigned int*)($eax + {kernel.PT_REGS_IP}) == "
                                     f"{probe['mmv_syscall_ret']:#x}")
     shell.start(f"mmvprobe {mode}")
-    stop = machine.wait_stopped(30)
+    stop = machine.wait_stopped(timeouts.scaled(WAIT))
     machine.delete_breakpoint(bp)
     assert stop.addr == ksym["__ia32_sys_read"]

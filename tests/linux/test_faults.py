@@ -8,9 +8,10 @@ import re
 
 import pytest
 
+from harness import timeouts
 from harness.machine.faults import expect_fault
 
-from .conftest import stop_in_read
+from .conftest import WAIT, stop_in_read
 
 pytestmark = pytest.mark.machine(target="linux")
 
@@ -21,7 +22,7 @@ def test_the_user_null_write_is_caught_at_linux_page_fault_entry(machine, shell,
     stop_in_read(machine, shell, ksym, probe, "fault")
     with expect_fault(machine, addr=0, write=True, user=True, present=False) as caught:
         shell.type("\r")
-        machine.wait_stopped(30)
+        machine.wait_stopped(timeouts.scaled(WAIT))
     assert machine.reg("eip") == ksym["exc_page_fault"]
     fault = caught.fault
     assert (fault.addr, fault.err, fault.eip) == (0, 0x6, probe["mmv_fault_insn"])
@@ -31,7 +32,7 @@ def test_the_user_null_write_is_caught_at_linux_page_fault_entry(machine, shell,
     # same address, EIP and error code.
     machine.cont(wait=False)
     machine.expect(r"mmvprobe\[\d+\]: segfault at [0-9a-f]+ ip [0-9a-f]+ sp [0-9a-f]+ "
-                   r"error \d+", timeout=10)
+                   r"error \d+", timeout=timeouts.scaled(WAIT))
     said = re.search(r"segfault at (\w+) ip (\w+) sp \w+ error (\d+)", machine.console.after)
     assert said is not None
     assert (int(said[1], 16), int(said[2], 16), int(said[3], 16)) == (0, fault.eip, fault.err)

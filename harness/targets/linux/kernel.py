@@ -23,6 +23,7 @@ import os
 from functools import cache
 from pathlib import Path
 
+from harness import timeouts
 from harness.decode.pagefault import PageFault
 from harness.errors import ConfigError
 from harness.targets.linux import ksyms
@@ -35,6 +36,7 @@ PT_REGS_IP = 48
 PT_REGS_CS = 52
 PT_REGS_SP = 60
 PAGE_FAULT_HANDLER = "exc_page_fault"
+KALLSYMS_TIMEOUT = 30.0  # seconds, before --timeout-scale
 # Read in one grep when the cache has none of a kernel's symbols yet.
 COMMON_SYMBOLS = ("_stext", "_etext", "asm_exc_page_fault", "exc_page_fault",
                   "do_user_addr_fault", "handle_mm_fault", "entry_INT80_32",
@@ -95,7 +97,9 @@ def read_kallsyms(machine, names: list[str]) -> dict[str, int]:
     through the shell now: the guest must be at the prompt; a stopped guest is
     resumed for it and stopped again at the prompt."""
     was_stopped = machine.gdb is not None and not machine.gdb.running
-    found = ksyms.parse_kallsyms(Shell(machine).run(ksyms.kallsyms_command(names)))
+    # grep reads all 1.4 MB of /proc/kallsyms: ~1 s under TCG, more on a busy host.
+    found = ksyms.parse_kallsyms(Shell(machine).run(ksyms.kallsyms_command(names),
+                                                    timeout=timeouts.scaled(KALLSYMS_TIMEOUT)))
     if was_stopped:
         machine.interrupt()
     return found
