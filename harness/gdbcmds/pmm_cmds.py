@@ -13,10 +13,10 @@ import struct
 
 from harness.bitmap import Bitmap
 from harness.gdbcmds.common import (
-    KERNEL_BASE,
     PAGE_SIZE,
     CommandError,
     Subcommand,
+    firmware_base,
     human,
     read,
     symbol_address,
@@ -35,7 +35,7 @@ def landmarks() -> list[tuple[int, int, str]]:
     marks = [(0, 0x100000, "first MiB")]
     start, end = symbol_address("__kernel_start"), symbol_address("__kernel_end")
     if start is not None and end is not None:
-        marks.append((start - KERNEL_BASE, end - KERNEL_BASE, "kernel image"))
+        marks.append((start - firmware_base(), end - firmware_base(), "kernel image"))
     modules = value("boot_info.modules")
     for i in range(u32("boot_info.module_count")):
         m = modules[i]
