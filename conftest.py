@@ -1,2 +1,3 @@
-# Loads the harness's pytest plugin (options, fixtures, markers, artifacts).
-pytest_plugins = ["harness.pytest_plugin"]
+# The harness's pytest plugin (options, fixtures, markers, artifacts) is
+# loaded through its pytest11 entry point (pyproject.toml), as it is for any
+# project that installs the harness: nothing to do here.

@@ -1,28 +1,35 @@
-"""mmverify's harness: build the firmware, boot it in QEMU, drive it with GDB.
+"""A harness for i386 kernels: boot one in QEMU, drive it with GDB, QMP and its
+serial console, and test it with pytest.  Its first target is this
+repository's firmware (mmverify).
 
-The test-facing entry point is :class:`harness.machine.Machine`; errors are in
-:mod:`harness.errors`.  Names are imported on first use, so the pure modules
-(``harness.paging``, ``harness.faults``, ``harness.bitmap``...) import with the
-standard library alone: GDB's own Python loads them for the ``mm`` commands.
-"""
+Layers, each a folder, imports pointing down only (tests/unit/test_layers.py):
+``errors``/``timeouts`` (base), ``decode`` (pure), ``transport``, ``machine``,
+``targets``, then the tools (``cli``, ``gdbcmds``, ``pytest_plugin``).
+
+The errors are re-exported here (``from harness import GuestPanic``); they
+import nothing, so GDB's Python can import the pure layer through this
+package with nothing else installed."""
 
 from __future__ import annotations
 
-import importlib
+from harness.errors import (
+    ArgumentError,
+    BootError,
+    BuildError,
+    CallStopped,
+    ConfigError,
+    GdbError,
+    GuestPanic,
+    GuestTimeout,
+    HarnessError,
+    MachineDied,
+    MachineError,
+    MemoryRangeError,
+    QmpError,
+    TargetStateError,
+    ToolMissingError,
+)
 
-_EXPORTS = {
-    "Machine": "harness.machine",
-    "QemuConfig": "harness.qemu",
-    **{name: "harness.errors" for name in (
-        "ArgumentError", "BootError", "BuildError", "CallStopped", "ConfigError", "GdbError",
-        "GuestPanic", "GuestTimeout", "HarnessError", "MachineDied", "MachineError",
-        "MemoryRangeError", "QmpError", "TargetStateError", "ToolMissingError")},
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'harness' has no attribute {name!r}")
+__all__ = ["ArgumentError", "BootError", "BuildError", "CallStopped", "ConfigError", "GdbError",
+           "GuestPanic", "GuestTimeout", "HarnessError", "MachineDied", "MachineError",
+           "MemoryRangeError", "QmpError", "TargetStateError", "ToolMissingError"]

@@ -20,17 +20,17 @@ def main() -> int:
         return 2
     command, rest = sys.argv[1], sys.argv[2:]
     if command == "build":
-        from harness.build import build
+        from harness.targets.mmverify.build import build
 
         print(build().kernel)
         return 0
     if command == "bench":
-        from harness.bench import main as bench_main
+        from harness.cli.bench import main as bench_main
 
         return bench_main(rest)
     if command == "iso":
-        from harness.build import build
-        from harness.iso import build_iso
+        from harness.targets.mmverify.build import build
+        from harness.targets.mmverify.iso import build_iso
 
         artifacts = build()
         modules = tuple(str(p) for p in sorted(artifacts.user_dir.glob("*.elf")))
@@ -41,10 +41,10 @@ def main() -> int:
         print(target)
         return 0
     if command == "debug":
-        from harness.debug import main as debug_main
+        from harness.cli.debug import main as debug_main
 
         return debug_main(rest)
-    from harness.demo import main as demo_main
+    from harness.cli.demo import main as demo_main
 
     return demo_main(rest)
 

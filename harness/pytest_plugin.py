@@ -9,8 +9,8 @@ Fixtures
     boot          a factory: ``boot(memory="8M", ...)`` starts a machine paused at
                   reset; every machine it made is closed after the test
     machine_pool  the worker's pool of snapshot-restored machines
-    kernel        harness.kernel.Kernel on the test's machine (structs, bitmaps)
-    userland      harness.processes.Userland: spawn/run user programs, read processes
+    kernel        harness.targets.mmverify.kernel.Kernel on the test's machine (structs, bitmaps)
+    userland      harness.targets.mmverify.processes.Userland: spawn and run user programs
 
 Markers
     @pytest.mark.machine(memory=..., cpu=..., modules=[...], cmdline=..., icount=...)
@@ -26,13 +26,18 @@ from pathlib import Path
 
 import pytest
 
-from harness import artifacts, procutil, timeouts
-from harness.build import DEFAULT_BUILD_DIR, REPO, Artifacts, build
-from harness.machine import Machine
-from harness.pool import MachinePool
-from harness.qemu import DEFAULT_CPU, DEFAULT_MEMORY, QemuConfig
+from harness import timeouts
+from harness.machine import artifacts
+from harness.machine.machine import Machine
+from harness.machine.pool import MachinePool
+from harness.machine.qemu import DEFAULT_CPU, DEFAULT_MEMORY, QemuConfig
+from harness.machine.target import TargetProfile
+from harness.targets.mmverify.build import DEFAULT_BUILD_DIR, REPO, Artifacts, build
+from harness.targets.mmverify.profile import profile as mmverify_profile
+from harness.transport import procutil
 
-MACHINE_OPTIONS = ("memory", "cpu", "modules", "cmdline", "icount", "bios")
+MACHINE_OPTIONS = ("target", "kernel", "memory", "cpu", "modules", "cmdline", "icount", "bios",
+                   "record_channel")
 call_report_key = pytest.StashKey[pytest.TestReport]()
 machine_key = pytest.StashKey[tuple[Machine, int, int]]()  # machine, console and record marks
 
@@ -59,6 +64,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--artifacts", default=str(REPO / "artifacts"),
                     help="where failed tests' artifacts go (default: %(default)s)")
     group.addoption("--build-dir", default=str(DEFAULT_BUILD_DIR), help="firmware build directory")
+    group.addoption("--target", default="mmverify",
+                    help="the kernel under test when a test does not name one: mmverify (this "
+                         "repository's firmware) or linux (stock Debian Linux i386)")
     group.addoption("--boot", choices=("kernel", "iso"), default="kernel",
                     help="boot with QEMU -kernel, or from a GRUB image (the hardware path)")
     group.addoption("--timeout-scale", type=float,
@@ -128,7 +136,7 @@ def machine_pool(request: pytest.FixtureRequest):
 
     def keep_logs(machine: Machine) -> None:
         if keep and machine.run_dir is not None:
-            from harness import rundir
+            from harness.transport import rundir
             rundir.keep(machine.run_dir, root / "runs" / machine.run_dir.name)
 
     pool = MachinePool(gdb=request.config.getoption("--gdb"), on_close=keep_logs)
@@ -139,7 +147,8 @@ def machine_pool(request: pytest.FixtureRequest):
 def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
                    **overrides) -> QemuConfig:
     """The QemuConfig for this test: command-line defaults, then the machine
-    marker, then ``overrides``."""
+    marker, then ``overrides``.  ``target`` is a target's name ("mmverify",
+    "linux") or a TargetProfile of the test's own (then ``kernel`` is needed)."""
     opts = request.config.getoption
     fields: dict = {"memory": opts("--memory"), "cpu": opts("--cpu"),
                     "icount": opts("--icount"), "qemu": opts("--qemu")}
@@ -152,19 +161,33 @@ def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
                                     f"{sorted(unknown)}")
         fields.update(marker.kwargs)
     fields.update(overrides)
+    target = fields.pop("target", opts("--target"))
+    if isinstance(target, TargetProfile):
+        if "kernel" not in fields:
+            raise pytest.UsageError(f"{request.node.nodeid}: target {target.name!r} is a "
+                                    "profile of the test's own: give the kernel too")
+        return QemuConfig(target=target, **fields)
+    if target == "linux":
+        from harness.targets.linux.profile import qemu_config
+
+        return qemu_config(firmware.build_dir, **fields)
+    if target != "mmverify":
+        raise pytest.UsageError(f"{request.node.nodeid}: unknown target {target!r} "
+                                "(mmverify, linux, or a TargetProfile)")
     modules = fields.get("modules", ())
     fields["modules"] = tuple(m for spec in modules for m in resolve_module(firmware, spec))
     if opts("--boot") == "iso":
         from filelock import FileLock
 
-        from harness.iso import build_iso
+        from harness.targets.mmverify.iso import build_iso
 
         iso_dir = firmware.build_dir / "iso"
         iso_dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(iso_dir / ".lock")):  # one grub-mkrescue per image, workers share
             fields["iso"] = build_iso(firmware.kernel, fields["modules"],
                                       fields.get("cmdline", ""), iso_dir)
-    return QemuConfig(kernel=firmware.kernel, **fields)
+    fields.setdefault("kernel", firmware.kernel)
+    return QemuConfig(target=mmverify_profile(firmware), **fields)
 
 
 def resolve_module(firmware: Artifacts, module: str) -> list[str]:
@@ -202,7 +225,7 @@ def machine(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: M
 @pytest.fixture
 def kernel(machine: Machine):
     """Typed access to the firmware's state on the test's machine."""
-    from harness.kernel import Kernel
+    from harness.targets.mmverify.kernel import Kernel
 
     return Kernel(machine)
 
@@ -210,7 +233,7 @@ def kernel(machine: Machine):
 @pytest.fixture
 def userland(machine: Machine, firmware: Artifacts):
     """Processes on the test's machine (give it modules=["user/*"])."""
-    from harness.processes import Userland
+    from harness.targets.mmverify.processes import Userland
 
     return Userland(machine, firmware.user_dir)
 

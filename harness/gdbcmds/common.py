@@ -174,7 +174,7 @@ def c_string(v: gdb.Value) -> str:
 
 class PhysReader:
     """Guest-physical memory through QEMU's gdbstub (``Qqemu.PhyMemMode``),
-    for :func:`harness.paging.walk`.
+    for :func:`harness.decode.paging.walk`.
 
     Use it as a context manager around a whole walk: physical mode is switched
     on once and always switched back off, also when a read fails or the user

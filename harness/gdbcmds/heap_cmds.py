@@ -17,6 +17,7 @@ import struct
 
 import gdb
 
+from harness.decode.text import table
 from harness.gdbcmds.common import (
     CommandError,
     Subcommand,
@@ -31,7 +32,6 @@ from harness.gdbcmds.common import (
     value,
     write,
 )
-from harness.text import table
 
 # firmware/mm/heap_internal.h (macros are not in the debug info)
 SLAB_BASE = 0xF0000000

@@ -9,8 +9,8 @@ then ``mm`` lists the commands: ``mm map``, ``mm vtop``, ``mm pt``, ``mm pmm``,
 ``mm heap``, ``mm faults``, ``mm procs``, ``mm set``/``mm show``.  They read
 the machine through GDB itself (variables and struct fields from the kernel's
 debug info, page tables in QEMU's physical-memory mode) and decode it with
-the harness's pure modules (harness.paging, harness.faults, harness.bitmap),
-so they need nothing but GDB's own Python and show what the test suite's
+the harness's pure modules (harness.decode: paging, pagefault, bitmap), so
+they need nothing but GDB's own Python and show what the test suite's
 harness would see.  The page-table commands need no symbols at all.
 
 Sourcing the file again reloads the command modules (after editing them).

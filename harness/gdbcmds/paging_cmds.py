@@ -1,7 +1,7 @@
 """``mm map``, ``mm vtop`` and ``mm pt``: an address space as the MMU sees it.
 
 All three read the page tables from guest-physical memory (QEMU's physical
-mode) and decode them with :mod:`harness.paging`, the same code the harness
+mode) and decode them with :mod:`harness.decode.paging`, the same code the harness
 and its tests use, so what a person sees here is what the tests assert on.
 They need no symbols: given a CR3 (or ``$cr3``) they work on any i386 kernel
 behind QEMU's gdbstub; with this firmware's symbols they also take a pid and
@@ -14,7 +14,7 @@ import struct
 
 import gdb
 
-from harness import paging
+from harness.decode import paging
 from harness.gdbcmds.common import (
     CommandError,
     PhysReader,
@@ -61,7 +61,7 @@ class MapCommand(Subcommand):
     page-aligned physical address, or $cr3) works on any i386 kernel, with or
     without a symbol file.  With this firmware's symbols also: the pid of a
     live process (its proc_table cr3), 0 for the kernel's own directory, and
-    the header names whose address space it is.  Walked by harness.paging,
+    the header names whose address space it is.  Walked by harness.decode.paging,
     the walker the tests use, from the page tables in physical memory."""
 
     name = "map"

@@ -2,7 +2,7 @@
 
 The totals are the kernel's own counters (``pmm_stats``); the ranges are
 decoded from the bitmaps themselves (``pmm_bitmap``: frame in use,
-``pmm_reserved``: frame never handed out) with :class:`harness.bitmap.Bitmap`,
+``pmm_reserved``: frame never handed out) with :class:`harness.decode.bitmap.Bitmap`,
 the helper the PMM tests use, so a counter that drifted from the bitmap
 shows up as a disagreement between the two halves of the output.
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import struct
 
-from harness.bitmap import Bitmap
+from harness.decode.bitmap import Bitmap
+from harness.decode.text import table
 from harness.gdbcmds.common import (
     PAGE_SIZE,
     CommandError,
@@ -24,7 +25,6 @@ from harness.gdbcmds.common import (
     value,
     write,
 )
-from harness.text import table
 
 ROW_LIMIT = 60
 

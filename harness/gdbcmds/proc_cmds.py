@@ -3,13 +3,14 @@ buffer, the two places where the kernel keeps what happened to user memory.
 
 Field names come from the kernel's debug info (struct process, struct
 fault_record) and state/kind/action/reason names from its enums, so the
-output follows the C code; faults are decoded with harness.faults, as the
+output follows the C code; faults are decoded with harness.machine.faults, as the
 tests decode them.
 """
 
 from __future__ import annotations
 
-from harness.faults import PageFault
+from harness.decode.pagefault import PageFault
+from harness.decode.text import table
 from harness.gdbcmds.common import (
     CommandError,
     Subcommand,
@@ -21,7 +22,6 @@ from harness.gdbcmds.common import (
     write,
 )
 from harness.gdbcmds.spaces import processes
-from harness.text import table
 
 
 def _range(lo: int, hi: int) -> str:
@@ -71,7 +71,7 @@ class FaultsCommand(Subcommand):
     (0: the kernel), what the kernel did (resolved by demand paging, fixed up
     for a probe or copy_*_user, killed the process, panic) and why, the fault
     as the CPU reported it (address, error code bits, kind, mode, access,
-    eip, decoded by harness.faults.PageFault) and where eip is.  Above them:
+    eip, decoded by harness.machine.faults.PageFault) and where eip is.  Above them:
     fault_stats, the counts since boot."""
 
     name = "faults"

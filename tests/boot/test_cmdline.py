@@ -5,7 +5,7 @@ from what the kernel prints about itself."""
 
 import pytest
 
-from harness.qemu import EXIT_POWEROFF
+from harness.machine.qemu import EXIT_POWEROFF
 
 NUMBER = "number"
 ON_OFF = "on|off"

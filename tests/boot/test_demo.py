@@ -1,7 +1,7 @@
 """`make demo` is the first thing a new user runs: it must keep working, and
 every fact it reports as "ok" is checked against the machine."""
 
-from harness import demo
+from harness.cli import demo
 
 
 def test_demo_tour_checks_every_fact(firmware, capsys):

@@ -3,7 +3,7 @@
 import pytest
 
 from harness import GuestPanic
-from harness.qemu import EXIT_PANIC
+from harness.machine.qemu import EXIT_PANIC
 
 
 def panic_from(call):

@@ -80,7 +80,7 @@ def test_a_read_across_an_unmapped_page_names_that_page(machine, before, size):
 
 
 def test_a_page_table_read_of_a_device_page_reads_it_as_gdb_does(machine, monkeypatch):
-    from harness import state
+    from harness.machine import state
 
     monkeypatch.setattr(state, "GDB_READ_LIMIT", 1024)  # a page is a "big" read now
     assert machine.translate(0xFFFFF000).pa == 0xFEE00000, "the local APIC: a device, not RAM"

@@ -3,9 +3,10 @@ multiboot modules boots (SeaBIOS + GRUB), and the kernel finds its command
 line and modules as on -kernel.  (`make test-iso` runs the boot, PMM and
 process suites this way.)"""
 
-from harness.iso import build_iso, grub_cfg
-from harness.machine import Machine
-from harness.qemu import QemuConfig
+from harness.machine.machine import Machine
+from harness.machine.qemu import QemuConfig
+from harness.targets.mmverify.iso import build_iso, grub_cfg
+from harness.targets.mmverify.profile import profile
 
 
 def test_grub_config_names_every_module_after_its_file():
@@ -22,7 +23,7 @@ def test_grub_image_boots_and_runs_a_program(firmware):
                     firmware.build_dir / "iso")
     assert iso == build_iso(firmware.kernel, (f"{hello} 5",), "aslr=off run=hello",
                             firmware.build_dir / "iso"), "cached by content"
-    with Machine(QemuConfig(kernel=firmware.kernel, iso=iso)) as m:
+    with Machine(QemuConfig(kernel=firmware.kernel, target=profile(firmware), iso=iso)) as m:
         m.start()
         m.run_to("scenario_done", timeout=60)
         assert m.records("CMDLINE")[0]["raw"] == "aslr=off run=hello", "GRUB: no path first"

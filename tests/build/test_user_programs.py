@@ -4,7 +4,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from harness.build import FIRMWARE, TOOLCHAIN
+from harness.targets.mmverify.build import FIRMWARE, TOOLCHAIN
 
 USER_SOURCES = FIRMWARE / "user"
 

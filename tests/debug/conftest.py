@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from harness import rundir, timeouts
-from harness.build import REPO
-from harness.qemu import Qemu, QemuConfig
+from harness import timeouts
+from harness.machine.qemu import Qemu, QemuConfig
+from harness.targets.mmverify.build import REPO
+from harness.targets.mmverify.profile import profile
+from harness.transport import rundir
 
 from .gdbrun import MM_SCRIPT, PYTHON_ERRORS, Transcript, gdb_argv
 
@@ -46,7 +48,8 @@ def run_gdb(request: pytest.FixtureRequest, firmware):
     def run(commands: list[str], *, modules: tuple[str, ...] = ("hello",),
             cmdline: str = "aslr=off", boot: bool = True, timeout: float = 30,
             symbols: str | Path | None = FIRMWARE, after=None) -> Transcript:
-        cfg = QemuConfig(kernel=firmware.kernel, cmdline=cmdline, qemu=qemu_bin,
+        cfg = QemuConfig(kernel=firmware.kernel, target=profile(firmware), cmdline=cmdline,
+                         qemu=qemu_bin,
                          modules=tuple(str(firmware.user_program(m)) for m in modules))
         run_dir = rundir.new_run_dir()
         qemu = Qemu(cfg, run_dir)

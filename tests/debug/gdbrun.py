@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.build import REPO
+from harness.targets.mmverify.build import REPO
 
 MM_SCRIPT = REPO / "harness" / "gdbcmds" / "mm.py"
 MARK = "@@@ mm-test "

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from harness import timeouts
-from harness.build import REPO
+from harness.targets.mmverify.build import REPO
 
 pytestmark = pytest.mark.qemu
 

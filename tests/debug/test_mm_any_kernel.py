@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from harness import paging
-from harness.physmem import GuestRam
-from harness.qemuview import parse_info_mem, parse_info_tlb
+from harness.decode import paging
+from harness.decode.qemuview import parse_info_mem, parse_info_tlb
+from harness.transport.physmem import GuestRam
 
 from .test_mm_kernel import merged
 

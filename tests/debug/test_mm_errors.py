@@ -80,8 +80,8 @@ def test_without_a_target_the_commands_refuse(firmware, request):
 
 
 def test_the_script_reloads_and_imports_only_pure_modules(firmware, request):
-    heavy = ("pygdbmi", "pexpect", "elftools", "qemu", "filelock", "harness.machine",
-             "harness.mi", "harness.kernel")
+    heavy = ("pygdbmi", "pexpect", "elftools", "qemu", "filelock", "harness.machine.machine",
+             "harness.transport.gdbmi", "harness.targets.mmverify.kernel")
     out = gdb_batch(firmware, request, f"source {MM_SCRIPT}", f"source {MM_SCRIPT}",
                     "python import sys; print('loaded:', sorted(m for m in sys.modules "
                     f"if m.split('.')[0] in {heavy!r} or m in {heavy!r}))",

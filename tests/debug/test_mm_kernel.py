@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from harness.qemuview import parse_info_mem
+from harness.decode.qemuview import parse_info_mem
 
 pytestmark = pytest.mark.qemu
 

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from harness import timeouts
-from harness.build import REPO
+from harness.targets.mmverify.build import REPO
 
 from .gdbrun import MM_SCRIPT, PYTHON_ERRORS
 

@@ -23,8 +23,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from harness.kernel import Kernel
 from harness.pytest_plugin import machine_config
+from harness.targets.mmverify.kernel import Kernel
 
 HEAP_BASE, HEAP_LIMIT = 0xF0000000, 0xFF000000
 HEAP_SMALL_MAX = 2048

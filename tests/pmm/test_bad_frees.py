@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.kernel import KERNEL_BASE
+from harness.targets.mmverify.kernel import KERNEL_BASE
 
 FRAME = 4096
 

@@ -6,8 +6,8 @@ of the BIOS, the loader and the kernel."""
 import pytest
 
 from harness import GuestPanic
-from harness.kernel import KERNEL_BASE, Kernel
-from harness.qemuview import ram_ranges
+from harness.decode.qemuview import ram_ranges
+from harness.targets.mmverify.kernel import KERNEL_BASE, Kernel
 
 FRAME = 4096
 AVAILABLE = 1

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from harness.bitmap import Bitmap
-from harness.kernel import Kernel
+from harness.decode.bitmap import Bitmap
 from harness.pytest_plugin import machine_config
+from harness.targets.mmverify.kernel import Kernel
 
 FRAME = 4096
 WORD = 32                 # frames per bitmap word

@@ -7,7 +7,7 @@ view to exactly what the kernel remembers (its proc_history, through GDB)."""
 import pytest
 
 from harness.errors import CallStopped
-from harness.processes import ProcessResult
+from harness.targets.mmverify.processes import ProcessResult
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 

@@ -10,7 +10,7 @@ to accept that chunk's bytes.  bigwrite writes zeros, the costliest bytes
 import pytest
 
 from harness.errors import CallStopped
-from harness.processes import ProcessResult
+from harness.targets.mmverify.processes import ProcessResult
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 

@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 from harness.errors import ConfigError
-from harness.kernel import Kernel
-from harness.processes import Userland
 from harness.pytest_plugin import machine_config
+from harness.targets.mmverify.kernel import Kernel
+from harness.targets.mmverify.processes import Userland
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ repeat; aslr=off gives the documented bases."""
 
 import pytest
 
-from harness.layouts import Layout, entropy_bits, spawned_layouts
+from harness.targets.mmverify.layouts import Layout, entropy_bits, spawned_layouts
 
 SAMPLES = 1024
 
@@ -34,7 +34,7 @@ def test_a_seed_repeats_the_layouts(machine, userland, boot):
     first = sample(machine, userland, 5)
     again = boot(modules=["user/*"], cmdline="aslr_seed=4242")
     again.run_to("kernel_ready")
-    from harness.processes import Userland
+    from harness.targets.mmverify.processes import Userland
 
     assert sample(again, Userland(again, userland.user_dir), 5) == first
     assert machine.records("ASLR")[0]["mode"] == "seed"

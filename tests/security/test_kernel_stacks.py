@@ -5,7 +5,7 @@ triple-fault reset.  The stack protector catches a smashed canary."""
 import pytest
 
 from harness import GuestPanic
-from harness.qemu import EXIT_PANIC
+from harness.machine.qemu import EXIT_PANIC
 
 pytestmark = pytest.mark.machine(modules=["user/*"])
 

@@ -4,8 +4,8 @@ unavailable when not (-cpu qemu32); each attacked to show it works."""
 import pytest
 
 from harness import CallStopped, GuestPanic
-from harness.faults import expect_fault
-from harness.kernel import KERNEL_BASE
+from harness.machine.faults import expect_fault
+from harness.targets.mmverify.kernel import KERNEL_BASE
 
 CR4_SMEP, CR4_SMAP = 1 << 20, 1 << 21
 EFLAGS_AC = 1 << 18

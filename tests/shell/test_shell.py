@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from harness.processes import elf_symbols
-from harness.qemuview import parse_info_mem
-from harness.records import Record
+from harness.decode.qemuview import parse_info_mem
+from harness.decode.records import Record
+from harness.targets.mmverify.processes import elf_symbols
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="shell aslr=off")
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-from harness.build import REPO
+from harness.targets.mmverify.build import REPO
 
 FAILING_TEST = '''
 def test_fails_after_touching_the_machine(machine):
@@ -19,7 +19,7 @@ USE_EXISTING_BUILD = '''
 import os
 from pathlib import Path
 import pytest
-from harness.build import Artifacts
+from harness.targets.mmverify.build import Artifacts
 
 @pytest.fixture(scope="session")
 def firmware():
@@ -33,7 +33,7 @@ def test_failure_writes_artifacts_and_junit(tmp_path, firmware):
     artifacts, junit = tmp_path / "artifacts", tmp_path / "junit.xml"
     env = dict(os.environ, MMV_TEST_BUILD_DIR=str(firmware.build_dir), PYTHONPATH=str(REPO))
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
          "--rootdir", str(tmp_path), f"--artifacts={artifacts}", f"--junitxml={junit}",
          str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stdout

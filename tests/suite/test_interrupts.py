@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness import timeouts
-from harness.build import REPO
+from harness.targets.mmverify.build import REPO
 
 HOLDING_TESTS = '''
 import os, time
@@ -49,7 +49,7 @@ USE_EXISTING_BUILD = '''
 import os
 from pathlib import Path
 import pytest
-from harness.build import Artifacts
+from harness.targets.mmverify.build import Artifacts
 
 @pytest.fixture(scope="session")
 def firmware():
@@ -90,7 +90,7 @@ def start_run(tmp_path, firmware, tests: str, workers: int):
     env.pop("PYTEST_XDIST_WORKER", None)
     key, value = marker.split("=")
     env[key] = value
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "harness.pytest_plugin",
+    argv = [sys.executable, "-m", "pytest", "-q",
             "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path)]
     if workers:
         argv += ["-n", str(workers)]

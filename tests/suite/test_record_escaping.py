@@ -1,12 +1,12 @@
 """Every string a record carries is escaped by the firmware (its %pq) and
-decoded by harness.records to the same bytes: no value can end its record or
+decoded by harness.decode.records to the same bytes: no value can end its record or
 forge another, whatever it holds (a command-line value, a name, output)."""
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.records import quote
+from harness.decode.records import quote
 
 
 @settings(max_examples=60, deadline=None,

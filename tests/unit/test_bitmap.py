@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.bitmap import Bitmap
+from harness.decode.bitmap import Bitmap
 
 bit_lists = st.lists(st.booleans(), min_size=1, max_size=300)
 

@@ -1,6 +1,6 @@
 """Layout soundness and the entropy estimate (pure)."""
 
-from harness.layouts import Layout, entropy_bits
+from harness.targets.mmverify.layouts import Layout, entropy_bits
 
 
 def test_entropy_estimate():

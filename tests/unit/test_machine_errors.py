@@ -5,7 +5,9 @@ import stat
 
 import pytest
 
-from harness import BootError, Machine, QemuConfig, ToolMissingError
+from harness import BootError, ToolMissingError
+from harness.machine.machine import Machine
+from harness.machine.qemu import QemuConfig
 
 
 @pytest.fixture
@@ -73,7 +75,8 @@ def processes_mentioning(text):
 
 
 def test_run_directory_too_deep_for_sockets_is_a_config_error(kernel, tmp_path, monkeypatch):
-    from harness import ConfigError, rundir
+    from harness import ConfigError
+    from harness.transport import rundir
 
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)

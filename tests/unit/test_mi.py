@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.decode.mi_text import mi_quote
 from harness.errors import GdbError, GuestTimeout, TargetStateError
-from harness.mi import MiClient, mi_quote
+from harness.transport.gdbmi import MiClient
 
 FAKE_GDB = Path(__file__).parent / "fakes" / "fake_gdb.py"
 
@@ -134,7 +135,7 @@ class TestFastResultParser:
     def check(line):
         from pygdbmi.gdbmiparser import parse_response
 
-        from harness.mi import parse_simple_result
+        from harness.decode.mi_text import parse_simple_result
 
         fast = parse_simple_result(line)
         assert fast is not None, f"fast path should handle {line!r}"
@@ -152,7 +153,7 @@ class TestFastResultParser:
                    '{begin="0x1002",offset="0x2",end="0x1004",contents="ef01"}]')
 
     def test_other_shapes_fall_back(self):
-        from harness.mi import parse_simple_result
+        from harness.decode.mi_text import parse_simple_result
 
         for line in ('1^error,msg="boom"', '2^done,value="a \\"quoted\\" b"',
                      '3^done,bkpt={number="1"}', '*stopped,reason="x"', '~"text"'):

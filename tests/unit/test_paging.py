@@ -7,8 +7,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import paging
-from harness.paging import ACCESSED, DIRTY, GLOBAL, PRESENT, PS, USER, WRITE, Entry, Region, walk
+from harness.decode import paging
+from harness.decode.paging import (
+    ACCESSED,
+    DIRTY,
+    GLOBAL,
+    PRESENT,
+    PS,
+    USER,
+    WRITE,
+    Entry,
+    Region,
+    walk,
+)
 
 
 class FakeMemory:

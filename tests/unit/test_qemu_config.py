@@ -4,10 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.decode.mi_text import parse_gdb_int
 from harness.errors import ConfigError, ToolMissingError
-from harness.machine import location
-from harness.mi import parse_gdb_int
-from harness.qemu import QemuConfig, build_argv, find_binary, parse_memory
+from harness.machine.machine import location
+from harness.machine.qemu import QemuConfig, build_argv, find_binary, parse_memory
+from harness.machine.target import TargetProfile
+from harness.targets.mmverify.build import Artifacts
+from harness.targets.mmverify.profile import profile
 
 
 @pytest.fixture
@@ -25,8 +28,13 @@ def option_values(argv, option):
     return [argv[i + 1] for i, a in enumerate(argv) if a == option]
 
 
+def firmware_like(kernel):
+    """The firmware's profile for a kernel that is only a path here."""
+    return profile(Artifacts(kernel.parent))
+
+
 def test_every_channel_is_a_unix_socket_in_the_run_directory(kernel, tmp_path):
-    argv = argv_for(QemuConfig(kernel=kernel), tmp_path)
+    argv = argv_for(QemuConfig(kernel=kernel, target=firmware_like(kernel)), tmp_path)
     chardevs = option_values(argv, "-chardev")
     assert len(chardevs) == 4  # gdbstub, QMP, COM1 (console), COM2 (record channel)
     assert option_values(argv, "-serial") == ["chardev:ser0", "chardev:ser1"]
@@ -56,8 +64,40 @@ def test_modules_cmdline_cpu_and_icount(kernel, tmp_path):
 
 
 def test_debug_exit_device_is_present(kernel, tmp_path):
-    devices = option_values(argv_for(QemuConfig(kernel=kernel), tmp_path), "-device")
+    devices = option_values(argv_for(QemuConfig(kernel=kernel, target=firmware_like(kernel)),
+                                     tmp_path), "-device")
     assert any(d.startswith("isa-debug-exit,iobase=0xf4") for d in devices)
+
+
+def test_a_plain_target_gets_neither_the_record_channel_nor_the_exit_device(kernel, tmp_path):
+    argv = argv_for(QemuConfig(kernel=kernel), tmp_path)
+    assert option_values(argv, "-serial") == ["chardev:ser0"]
+    assert not any(d.startswith("isa-debug-exit") for d in option_values(argv, "-device"))
+    assert "-nodefaults" in argv
+
+
+def test_a_target_that_needs_default_devices_gets_them(kernel, tmp_path):
+    vga = TargetProfile(name="needs-vga", nodefaults=False)
+    assert "-nodefaults" not in argv_for(QemuConfig(kernel=kernel, target=vga), tmp_path)
+
+
+def test_the_linux_boot_protocol_takes_one_initramfs(kernel, tmp_path):
+    linux = TargetProfile(name="linux-like", boot="linux")
+    initrd = tmp_path / "initrd"
+    initrd.write_bytes(b"070701")
+    cfg = QemuConfig(kernel=kernel, target=linux, modules=(str(initrd),), cmdline="console=ttyS0")
+    argv = argv_for(cfg, tmp_path)
+    assert option_values(argv, "-initrd") == [str(initrd)]
+    assert option_values(argv, "-append") == ["console=ttyS0"]
+    with pytest.raises(ConfigError, match="takes one initramfs, got 2"):
+        QemuConfig(kernel=kernel, target=linux, modules=(str(initrd), str(initrd))).validate()
+
+
+def test_a_bad_profile_names_its_field():
+    with pytest.raises(ConfigError, match="boot='floppy'"):
+        TargetProfile(name="x", boot="floppy")
+    with pytest.raises(ConfigError, match="call_method='gate' needs call_gate"):
+        TargetProfile(name="x", call_method="gate")
 
 
 @pytest.mark.parametrize("text,mib", [("64M", 64), ("1G", 1024), ("3584M", 3584), (8, 8),

@@ -1,6 +1,6 @@
 """Parsers of QEMU monitor output, on text captured from QEMU 7.2."""
 
-from harness.qemuview import parse_info_mem, parse_info_tlb, ram_ranges
+from harness.decode.qemuview import parse_info_mem, parse_info_tlb, ram_ranges
 
 MTREE = """\
 FlatView #0

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from harness.record_channel import RecordChannel
+from harness.transport.record_channel import RecordChannel
 
 
 @pytest.fixture

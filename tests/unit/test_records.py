@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.records import parse_record, parse_records, quote
+from harness.decode.records import parse_record, parse_records, quote
 
 
 def test_tag_and_fields():

@@ -4,7 +4,7 @@ test body, while its machine is still there)."""
 
 import pytest
 
-from harness.oracle import walker_disagreements
+from harness.machine.oracle import walker_disagreements
 
 
 @pytest.hookimpl(wrapper=True)

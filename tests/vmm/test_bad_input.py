@@ -3,7 +3,7 @@ and nothing half-done."""
 
 import pytest
 
-from harness.paging import PRESENT, USER, WRITE
+from harness.decode.paging import PRESENT, USER, WRITE
 
 VA = 0x40000000
 ENOENT, ENOMEM, EEXIST, EINVAL = -2, -12, -17, -22

@@ -1,9 +1,9 @@
 """The kernel's own address space after boot: least privilege, no low
 mappings, and three independent readings of it that agree."""
 
-from harness.kernel import KERNEL_BASE
-from harness.oracle import walker_disagreements
-from harness.paging import ACCESSED, DIRTY, GLOBAL
+from harness.decode.paging import ACCESSED, DIRTY, GLOBAL
+from harness.machine.oracle import walker_disagreements
+from harness.targets.mmverify.kernel import KERNEL_BASE
 
 PAGE = 4096
 

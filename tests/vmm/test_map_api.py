@@ -4,8 +4,8 @@ back every frame they own."""
 
 import pytest
 
-from harness.kernel import KERNEL_BASE
-from harness.paging import ACCESSED, DIRTY, PRESENT, USER, WRITE
+from harness.decode.paging import ACCESSED, DIRTY, PRESENT, USER, WRITE
+from harness.targets.mmverify.kernel import KERNEL_BASE
 
 PAGE = 4096
 OWNED = 0x200

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from harness.kernel import KERNEL_BASE, Kernel
-from harness.oracle import info_mem_disagreements, walker_disagreements
-from harness.paging import PRESENT, USER, WRITE
+from harness.decode.paging import PRESENT, USER, WRITE
+from harness.machine.oracle import info_mem_disagreements, walker_disagreements
 from harness.pytest_plugin import machine_config
+from harness.targets.mmverify.kernel import KERNEL_BASE, Kernel
 
 EFAULT, ENOENT, EEXIST = -14, -2, -17
 # Page-table boundaries: 0x3FFFF000 | 0x40000000 and 0x403FF000 | 0x40400000.

@@ -1,8 +1,8 @@
 """The protection matrix from the kernel side, with the error code the CPU
 pushed checked at the page-fault handler's entry (expect_fault)."""
 
-from harness.faults import expect_fault
-from harness.paging import PRESENT, PS, WRITE
+from harness.decode.paging import PRESENT, PS, WRITE
+from harness.machine.faults import expect_fault
 
 EFAULT = -14
 

@@ -5,7 +5,7 @@ reach the TLB, on QEMU as on hardware).
 Global pages are not tested for surviving a CR3 reload: the SDM allows a CPU
 to keep them, and QEMU's TCG flushes its whole TLB on any CR3 write."""
 
-from harness.paging import PRESENT, WRITE
+from harness.decode.paging import PRESENT, WRITE
 
 VA = 0x40000000
 EFAULT = -14

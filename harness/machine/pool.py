@@ -1,11 +1,12 @@
 """Booted machines reused across tests through QEMU snapshots.
 
-A pool boots each configuration once, runs it to ``kernel_ready``, saves a
-snapshot there, and from then on hands out the same machine restored to that
-snapshot (a loadvm, ~6 ms, instead of a boot).  A machine that a test left
-broken (QEMU gone, GDB gone or out of step, a target that will not stop,
-registers a timed-out call could not put back: ``Machine.alive`` is False) is
-closed and the next request for its configuration boots a fresh one.
+A pool boots each configuration once, runs it to its target's ready point
+(``TargetProfile.ready`` or ``ready_serial``), saves a snapshot there, and
+from then on hands out the same machine restored to that snapshot (a loadvm,
+~6 ms, instead of a boot).  A machine that a test left broken (QEMU gone, GDB
+gone or out of step, a target that will not stop, registers a timed-out call
+could not put back: ``Machine.alive`` is False) is closed and the next request
+for its configuration boots a fresh one.
 
 One pool per process: pytest-xdist workers each have their own.
 """
@@ -14,13 +15,23 @@ from __future__ import annotations
 
 import collections
 
-from harness import bootlimits, timeouts
-from harness.errors import HarnessError
-from harness.machine import Machine
-from harness.qemu import QemuConfig
+from harness import timeouts
+from harness.errors import ConfigError, HarnessError
+from harness.machine.machine import Machine
+from harness.machine.qemu import QemuConfig
 
 READY_SNAPSHOT = "ready"
-READY_SYMBOL = "kernel_ready"
+
+
+def run_to_ready(machine: Machine, timeout: float) -> None:
+    """Run a machine stopped at reset to its target's ready point and stop it there."""
+    target = machine.cfg.target
+    if target.ready is not None:
+        machine.run_to(target.ready, timeout=timeout)
+        return
+    machine.cont(wait=False)
+    machine.expect(target.ready_serial, timeout=timeout)
+    machine.interrupt()
 
 
 class MachinePool:
@@ -36,14 +47,20 @@ class MachinePool:
         self.restores = 0
 
     def boot_to_ready(self, cfg: QemuConfig) -> Machine:
-        """A freshly booted machine stopped at kernel_ready (not pooled).
-        Raises ConfigError, before the kernel runs, for a configuration the
-        kernel could not take whole (see bootlimits)."""
+        """A freshly booted machine stopped at its target's ready point (not
+        pooled).  Raises ConfigError, before the kernel runs, for a target
+        without a ready point or a configuration the target's
+        ``check_config`` refuses; GuestTimeout when it is not ready in time."""
+        target = cfg.target
+        if target.ready is None and target.ready_serial is None:
+            raise ConfigError(f"a pooled machine needs TargetProfile.ready or ready_serial, "
+                              f"which target {target.name!r} does not set")
         machine = Machine(cfg, gdb=self.gdb)
         machine.start()
         try:
-            bootlimits.check(cfg, bootlimits.BootLimits.of(machine))
-            machine.run_to(READY_SYMBOL, timeout=timeouts.scaled(timeouts.BOOT))
+            if target.check_config is not None:
+                target.check_config(cfg, machine)
+            run_to_ready(machine, timeouts.scaled(timeouts.BOOT))
         except BaseException as exc:
             self.close_machine(machine, kill=isinstance(exc, KeyboardInterrupt))
             raise

@@ -16,8 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness import reaper
 from harness.errors import ConfigError
+from harness.transport import reaper
 
 # Large artefacts that are not worth keeping with a failed test's logs.
 BULKY = ("ram", "snapshots.qcow2", "gdb.sock", "qmp.sock", "serial.sock")

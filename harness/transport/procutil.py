@@ -7,7 +7,7 @@ Every QEMU and GDB the harness starts is created by :func:`spawn`:
   ``interrupted``), instead of QEMU and GDB dying under it at random points;
 * with ``PR_SET_PDEATHSIG`` = SIGKILL, so the kernel kills it when the thread
   that started it dies, even by SIGKILL, where no Python cleanup runs;
-* registered with the :mod:`harness.reaper` watchdog, a separate process that
+* registered with the :mod:`harness.transport.reaper` watchdog, a separate process that
   kills what is left and removes the run directories when this process is gone.
 """
 
@@ -50,7 +50,7 @@ def spawn(argv: Sequence[str | os.PathLike], *, stdin: Any = subprocess.DEVNULL,
           stdout: Any = subprocess.DEVNULL, stderr: Any = subprocess.DEVNULL,
           cwd: str | Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start a child that dies with us (see the module docstring)."""
-    from harness import reaper
+    from harness.transport import reaper
 
     parent = os.getpid()
     proc = subprocess.Popen(
@@ -66,7 +66,7 @@ def terminate(proc: subprocess.Popen, *, grace: float = 1.0) -> int | None:
     ``grace`` (at once when ``grace`` is 0).
 
     Returns the exit status (None if it could not be collected)."""
-    from harness import reaper
+    from harness.transport import reaper
 
     status = proc.poll()
     if status is None and grace > 0:

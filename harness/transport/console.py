@@ -7,7 +7,7 @@ sends is also kept: in ``serial.log`` in the run directory and in memory, where
 starts at the :meth:`Console.mark` taken before it).
 
 The console is for people: user programs write to it too, so it is never
-parsed for records (those come from :mod:`harness.record_channel`).
+parsed for records (those come from :mod:`harness.transport.record_channel`).
 
 The socket is drained whenever the harness waits for anything (the MI client
 watches it), so the guest never blocks on a full socket buffer.

@@ -9,13 +9,15 @@ from __future__ import annotations
 import sys
 import time
 
-from harness import build, paging
+from harness.decode import paging
+from harness.decode.text import table
 from harness.errors import CallStopped
-from harness.kernel import KERNEL_BASE, Kernel
-from harness.layouts import USER_SHM_SPAN
-from harness.machine import Machine
-from harness.processes import ProcessInfo, Userland
-from harness.text import table
+from harness.machine.machine import Machine
+from harness.targets.mmverify import build
+from harness.targets.mmverify.kernel import KERNEL_BASE, Kernel
+from harness.targets.mmverify.layouts import USER_SHM_SPAN
+from harness.targets.mmverify.processes import ProcessInfo, Userland
+from harness.targets.mmverify.profile import profile
 
 
 class Style:
@@ -234,7 +236,8 @@ def tour(artifacts: build.Artifacts, style: Style) -> bool:
     fact checked held."""
     modules = [str(p) for p in sorted(artifacts.user_dir.glob("*.elf"))]
     start = time.perf_counter()
-    with Machine.boot(artifacts.kernel, memory="64M", modules=modules) as m:
+    with Machine.boot(artifacts.kernel, target=profile(artifacts), memory="64M",
+                      modules=modules) as m:
         m.run_to("kernel_ready")
         boot_ms = (time.perf_counter() - start) * 1000
         print(style.title(f"booted to kernel_ready in {boot_ms:.0f} ms (QEMU + GDB in parallel)"))

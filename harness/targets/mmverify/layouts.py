@@ -7,7 +7,7 @@ import collections
 import math
 from dataclasses import dataclass
 
-from harness.machine import Machine
+from harness.machine.machine import Machine
 
 # Room each region needs (mm/uvm.h): the layouts must never overlap with it.
 USER_HEAP_MAX = 256 << 20

@@ -20,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from harness import build
-from harness.machine import Machine
-from harness.pool import MachinePool
-from harness.qemu import QemuConfig
+from harness.machine.machine import Machine
+from harness.machine.pool import MachinePool
+from harness.machine.qemu import QemuConfig
+from harness.targets.mmverify import build
+from harness.targets.mmverify.profile import profile
 
 Results = dict[str, object]
 
@@ -142,7 +143,7 @@ def bench_test_overhead(out: Results, tests: int = 40) -> None:
         result_file = root / "durations.json"
         env = dict(os.environ, MMV_OVERHEAD_OUT=str(result_file),
                    PYTHONPATH=f"{root}{os.pathsep}{build.REPO}")
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "harness.pytest_plugin",
+        subprocess.run([sys.executable, "-m", "pytest", "-q",
                         "-p", "overhead_plugin", "-p", "no:cacheprovider", "--rootdir", tmp,
                         str(root / "test_overhead.py")],
                        cwd=tmp, env=env, check=True, capture_output=True)
@@ -217,7 +218,7 @@ def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
     (the mean of 64 touches, -icount).
     ctx_switch_insns: two processes yielding to each other 2000 times; each
     yield is a switch there and one back, so half of a yield's cost."""
-    from harness.processes import Userland
+    from harness.targets.mmverify.processes import Userland
 
     modules = (str(user_dir / "demand.elf"), str(user_dir / "yielder.elf"))
     pool = MachinePool()
@@ -243,8 +244,8 @@ def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
 def bench_aslr(cfg: QemuConfig, user_dir: Path, out: Results, samples: int = 1024) -> None:
     """aslr_entropy_bits: the Shannon entropy estimate of each base over
     ``samples`` spawned processes (at most log2(samples) = 10 bits for 1024)."""
-    from harness.layouts import entropy_bits, spawned_layouts
-    from harness.processes import Userland
+    from harness.targets.mmverify.layouts import entropy_bits, spawned_layouts
+    from harness.targets.mmverify.processes import Userland
 
     modules = (str(user_dir / "cycler.elf"), str(user_dir / "hello.elf"))
     pool = MachinePool()
@@ -268,7 +269,7 @@ GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "hea
 
 def run(only: set[str] | None = None) -> Results:
     artifacts = build.build()
-    cfg = QemuConfig(kernel=artifacts.kernel)
+    cfg = QemuConfig(kernel=artifacts.kernel, target=profile(artifacts))
     out: Results = {}
     wanted = only or set(GROUPS)
     if "boot" in wanted:

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
-from harness import paging
+from harness.decode import paging
+from harness.decode.records import Record, parse_record
 from harness.errors import ArgumentError
-from harness.kernel import KERNEL_BASE, Kernel
-from harness.machine import Machine
-from harness.record_channel import Mark
-from harness.records import Record, parse_record
+from harness.machine.machine import Machine
+from harness.targets.mmverify.kernel import KERNEL_BASE, Kernel
+from harness.transport.record_channel import Mark
 
 STATES = ("free", "ready", "running", "blocked", "zombie")
 

@@ -16,11 +16,13 @@ import threading
 import time
 from pathlib import Path
 
-from harness import build, rundir
-from harness.machine import GDB_HINT
-from harness.qemu import Qemu, QemuConfig, find_binary
+from harness.machine.machine import GDB_HINT
+from harness.machine.qemu import Qemu, QemuConfig, find_binary
+from harness.targets.mmverify import build
+from harness.targets.mmverify.profile import profile
+from harness.transport import rundir
 
-GDBCMDS = Path(__file__).resolve().parent / "gdbcmds" / "mm.py"
+GDBCMDS = Path(__file__).resolve().parent.parent / "gdbcmds" / "mm.py"
 
 
 def _copy_serial(sock_path: Path, log: Path) -> None:
@@ -64,8 +66,9 @@ def main(argv: list[str]) -> int:
     gdb = find_binary(args.gdb, GDB_HINT)
     modules = user_modules(artifacts, args.user)
     run_dir = rundir.new_run_dir()
-    qemu = Qemu(QemuConfig(kernel=artifacts.kernel, memory=args.memory, cpu=args.cpu,
-                           cmdline=args.cmdline, modules=modules), run_dir)
+    qemu = Qemu(QemuConfig(kernel=artifacts.kernel, target=profile(artifacts),
+                           memory=args.memory, cpu=args.cpu, cmdline=args.cmdline,
+                           modules=modules), run_dir)
     qemu.start()
     try:
         qemu.wait_sockets(10)

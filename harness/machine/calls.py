@@ -1,19 +1,16 @@
 """Calling kernel functions from the harness, and evaluating expressions.
 
-Part of :class:`harness.machine.Machine` (a mixin: it relies on the machine's
+Part of :class:`harness.machine.machine.Machine` (a mixin: it relies on the machine's
 GDB connection and state checks).
 """
 
 from __future__ import annotations
 
 from harness import timeouts
+from harness.decode.mi_text import mi_quote, parse_gdb_int
 from harness.errors import CallStopped, GuestTimeout, HarnessError, TargetStateError
-from harness.mi import StopEvent, mi_quote, parse_gdb_int
+from harness.transport.gdbmi import StopEvent
 
-# The kernel's call gate for harness calls (firmware/kernel/agent_call.S).
-CALL_TRAMPOLINE = "agent_call_trampoline"
-CALL_DONE = "agent_call_done"
-CALL_RESULT = "agent_call_result"
 # What a call saves and, if it has to be abandoned, puts back: everything the
 # callee may have changed on its way, segment selectors included (a callee
 # that ran a process was stopped with user selectors, hence CPL 3) and CR3.
@@ -37,16 +34,22 @@ class CallsMixin:
         """Call a kernel function with integer arguments; returns its result
         (signed if the function returns a signed type, None for void).
 
-        The call goes through the kernel's agent_call_trampoline rather than
-        GDB's inferior-call machinery, which restores every register after the
-        call, CR3 included: here a callee that switches address spaces leaves
-        them switched, as a call from kernel code would.  EIP and ESP are
+        How depends on the target profile's ``call_method``: "gdb" is GDB's
+        inferior call; "gate" goes through the kernel's own call gate
+        (``TargetProfile.call_gate``) rather than GDB's inferior-call
+        machinery, which restores every register after the call, CR3 included:
+        through the gate a callee that switches address spaces leaves them
+        switched, as a call from kernel code would.  EIP and ESP are
         restored.  A breakpoint inside the callee raises CallStopped;
         ``cont()`` later finishes the call.  A call that does not return in
         time is interrupted, every register in CALL_SAVED put back as it was
         before the call (and checked), and GuestTimeout raised; if they cannot
-        be put back, the machine is marked broken (the pool replaces it)."""
+        be put back, the machine is marked broken (the pool replaces it).
+        Raises ConfigError on a target without a call method."""
+        method = self.cfg.target.require("call_method", f"machine.call({function!r})")
         self._require(f"call {function}")
+        if method == "gdb":
+            return self._gdb_call(function, args, timeout)
         if self._pending_call is not None:
             raise TargetStateError(f"cannot call {function}: the call to "
                                    f"{self._pending_call[1]} has not finished (cont() ends it)")
@@ -60,7 +63,7 @@ class CallsMixin:
         esp = regs["esp"] - 4 * len(frame)
         self._ensure_call_breakpoint()
         self.write(esp, b"".join(v.to_bytes(4, "little") for v in frame))
-        self.write_registers(esp=esp, eip=self.symbol(CALL_TRAMPOLINE))
+        self.write_registers(esp=esp, eip=self.symbol(self.cfg.target.call_gate.trampoline))
         self._pending_call = (regs, name)
         timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
         try:
@@ -77,19 +80,30 @@ class CallsMixin:
                               serial_tail=self._serial_tail(), mi_tail=self._mi_tail())
         return self._typed_result(name, self.last_call_result)
 
+    def _gdb_call(self, function: str | int, args: tuple[int, ...],
+                  timeout: float | None) -> int | None:
+        """GDB's own inferior call: GDB restores every register afterwards."""
+        callee = function if isinstance(function, str) else f"((unsigned int (*)()){function:#x})"
+        value = self.evaluate(f"{callee}({', '.join(str(a & 0xFFFFFFFF) for a in args)})",
+                              timeout)
+        return None if value in ("", "void") else parse_gdb_int(value)
+
     def _ensure_call_breakpoint(self) -> None:
         if self._call_breakpoint is None:
-            self._call_breakpoint = self.break_at(CALL_DONE)
+            self._call_breakpoint = self.break_at(self.cfg.target.call_gate.done)
 
     def _after_stop(self, stop: StopEvent) -> None:
-        """A stop at agent_call_done ends the pending call: read its result and
-        put EIP/ESP back as they were before it."""
-        if self._pending_call is None or stop.addr != self.symbol(CALL_DONE):
+        """A stop at the gate's ``done`` ends the pending call: read its result
+        and put EIP/ESP back as they were before it."""
+        if self._pending_call is None:
+            return
+        gate = self.cfg.target.call_gate
+        if stop.addr != self.symbol(gate.done):
             return
         regs, _ = self._pending_call
         self._pending_call = None
         self.write_registers(eip=regs["eip"], esp=regs["esp"])
-        self.last_call_result = self.read_u32(self.symbol(CALL_RESULT))
+        self.last_call_result = self.read_u32(self.symbol(gate.result))
 
     def _abandon_call(self) -> None:
         """Put back every register saved before the pending call, and read

@@ -22,8 +22,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import procutil, timeouts
+from harness import timeouts
 from harness.errors import ConfigError, QmpError, ToolMissingError
+from harness.machine.target import PLAIN_MULTIBOOT, TargetProfile
+from harness.transport import procutil
 
 INSTALL_HINT = ("install it with: sudo apt-get install qemu-system-x86 qemu-utils "
                 "(or pass --qemu / QemuConfig.qemu with its path)")
@@ -65,12 +67,14 @@ class QemuConfig:
     """
 
     kernel: Path
+    target: TargetProfile = PLAIN_MULTIBOOT  # what the harness knows about the kernel
     memory: str | int = DEFAULT_MEMORY
     cpu: str = DEFAULT_CPU
-    modules: tuple[str, ...] = ()    # paths, each optionally followed by " args"
+    modules: tuple[str, ...] = ()    # multiboot: paths, each optionally followed by " args";
+                                     # linux: the one initramfs
     cmdline: str = ""
     icount: bool = False             # -icount shift=0: one TSC tick per instruction
-    record_channel: bool = True      # COM2, the kernel's records; False: a machine without
+    record_channel: bool = True      # COM2 when the target has one; False: a machine without
     bios: str = "auto"               # "auto" (qboot if installed), "seabios", or a path
     iso: Path | None = None          # boot this CD image (GRUB) instead of -kernel
     qemu: str = "qemu-system-i386"
@@ -80,6 +84,11 @@ class QemuConfig:
     def memory_mib(self) -> int:
         return parse_memory(self.memory)
 
+    @property
+    def has_record_channel(self) -> bool:
+        """COM2 is there: the target writes records on it and it is wanted."""
+        return self.record_channel and self.target.record_channel
+
     def validate(self) -> None:
         """Raise ConfigError for anything that would make QEMU refuse to start."""
         self.memory_mib  # noqa: B018 - parses and range-checks
@@ -88,6 +97,11 @@ class QemuConfig:
                               "python -m harness build)")
         if self.iso is not None and not Path(self.iso).is_file():
             raise ConfigError(f"boot image {self.iso} does not exist (make iso)")
+        if self.target.boot == "iso" and self.iso is None:
+            raise ConfigError(f"target {self.target.name!r} boots from an ISO: set QemuConfig.iso")
+        if self.target.boot == "linux" and len(self.modules) > 1:
+            raise ConfigError(f"target {self.target.name!r} (Linux boot protocol) takes one "
+                              f"initramfs, got {len(self.modules)} modules")
         for module in self.modules:
             path = module.split(" ", 1)[0]
             if not Path(path).is_file():
@@ -122,7 +136,8 @@ def build_argv(cfg: QemuConfig, run_dir: Path, qemu_path: str) -> list[str]:
     mib = cfg.memory_mib
     argv = [
         qemu_path,
-        "-nodefaults", "-display", "none", "-no-reboot", "-S",
+        *(("-nodefaults",) if cfg.target.nodefaults else ()),
+        "-display", "none", "-no-reboot", "-S",
         "-machine", "pc,memory-backend=ram",
         "-cpu", cfg.cpu,
         "-m", f"{mib}M",
@@ -133,10 +148,11 @@ def build_argv(cfg: QemuConfig, run_dir: Path, qemu_path: str) -> list[str]:
         "-mon", "chardev=qmp0,mode=control",
         "-chardev", f"socket,id=ser0,path={run_dir / 'serial.sock'},server=on,wait=off",
         "-serial", "chardev:ser0",
-        "-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
         "-drive", f"if=none,id=snapshots,format=qcow2,file={run_dir / 'snapshots.qcow2'}",
     ]
-    if cfg.record_channel:  # COM2 (harness.record_channel)
+    if cfg.target.debug_exit:
+        argv += ["-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04"]
+    if cfg.has_record_channel:  # COM2 (harness.transport.record_channel)
         argv += ["-chardev", f"socket,id=ser1,path={run_dir / 'records.sock'},server=on,wait=off",
                  "-serial", "chardev:ser1"]
     if cfg.icount:
@@ -195,7 +211,7 @@ class Qemu:
         """Wait until QEMU has created its sockets (or died)."""
         deadline = time.monotonic() + timeout
         names = ("gdb.sock", "qmp.sock", "serial.sock",
-                 *(("records.sock",) if self.cfg.record_channel else ()))
+                 *(("records.sock",) if self.cfg.has_record_channel else ()))
         while not all((self.run_dir / n).exists() for n in names):
             if self.poll() is not None:
                 return

@@ -3,7 +3,7 @@
 Only the kernel drives COM2 (ring 3 has no I/O privilege), so what arrives
 here is the kernel's word: every structured record, and user programs' output
 only inside the ``OUT`` records the kernel frames and attributes to a pid.
-The console (COM1, :mod:`harness.console`) carries the same records for
+The console (COM1, :mod:`harness.transport.console`) carries the same records for
 people, mixed with whatever user programs print, and is never parsed for
 results.
 
@@ -19,7 +19,7 @@ import socket
 import time
 from pathlib import Path
 
-from harness.records import Record, parse_records
+from harness.decode.records import Record, parse_records
 
 
 class Mark(int):

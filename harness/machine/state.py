@@ -1,15 +1,16 @@
 """Registers, guest memory (virtual and physical) and page tables of a
 stopped machine.
 
-Part of :class:`harness.machine.Machine` (a mixin: it relies on the machine's
+Part of :class:`harness.machine.machine.Machine` (a mixin: it relies on the machine's
 GDB connection, RAM mapping and state checks).
 """
 
 from __future__ import annotations
 
-from harness import paging, physmem
+from harness.decode import paging
+from harness.decode.mi_text import parse_gdb_int
 from harness.errors import GdbError, MemoryRangeError
-from harness.mi import parse_gdb_int
+from harness.transport import physmem
 
 CR0_PG = 0x80000000
 CR4_PSE = 0x10
@@ -133,7 +134,7 @@ class StateMixin:
         regs = self.registers("cr0", "cr3", "cr4")
         if not regs["cr0"] & CR0_PG:  # paging off: virtual is physical
             return self.read_phys(addr, size)
-        if regs["cr4"] & CR4_PAE:  # not a layout harness.paging walks
+        if regs["cr4"] & CR4_PAE:  # not a layout harness.decode.paging walks
             return self._read_gdb(addr, size)
         aspace = paging.walk(self, regs["cr3"], pse=bool(regs["cr4"] & CR4_PSE))
         runs: list[list[int]] = []  # [virtual start, physical start, length]

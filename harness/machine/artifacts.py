@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.machine import Machine
-from harness.record_channel import Mark
+from harness.machine.machine import Machine
+from harness.transport.record_channel import Mark
 
 SUMMARY_REGISTERS = ("eip", "esp", "ebp", "eax", "ecx", "edx", "ebx", "esi", "edi",
                      "eflags", "cs", "cr0", "cr2", "cr3", "cr4")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.errors import BuildError, ToolMissingError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]  # harness/targets/mmverify/build.py
 FIRMWARE = REPO / "firmware"
 TOOLCHAIN = REPO / "toolchain.cmake"
 DEFAULT_BUILD_DIR = Path(os.environ.get("MMV_BUILD_DIR", REPO / "build"))

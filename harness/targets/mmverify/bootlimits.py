@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from harness.errors import ConfigError
-from harness.machine import Machine
-from harness.qemu import QemuConfig
+from harness.machine.machine import Machine
+from harness.machine.qemu import QemuConfig
 
 
 @dataclass(frozen=True)

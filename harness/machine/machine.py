@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import build, procutil, rundir, timeouts
-from harness.calls import CallsMixin
-from harness.console import Console
+from harness import timeouts
+from harness.decode.mi_text import mi_quote
 from harness.errors import (
     BootError,
     ConfigError,
@@ -36,11 +35,14 @@ from harness.errors import (
     TargetStateError,
     ToolMissingError,
 )
-from harness.mi import MiClient, StopEvent, mi_quote
-from harness.physmem import GuestRam
-from harness.qemu import EXIT_PANIC, GUEST_EXITS, Qemu, QemuConfig, find_binary
-from harness.record_channel import Mark, RecordChannel
-from harness.state import StateMixin
+from harness.machine.calls import CallsMixin
+from harness.machine.qemu import GUEST_EXITS, Qemu, QemuConfig, find_binary
+from harness.machine.state import StateMixin
+from harness.transport import procutil, rundir
+from harness.transport.console import Console
+from harness.transport.gdbmi import MiClient, StopEvent
+from harness.transport.physmem import GuestRam
+from harness.transport.record_channel import Mark, RecordChannel
 
 GDB_HINT = "install it with: sudo apt-get install gdb (or pass --gdb with its path)"
 
@@ -99,10 +101,11 @@ class Machine(CallsMixin, StateMixin):
     # -- lifecycle ---------------------------------------------------------------
 
     @classmethod
-    def boot(cls, kernel: Path | str | None = None, *, gdb: str = "gdb", **options: Any) -> Machine:
+    def boot(cls, kernel: Path | str, *, gdb: str = "gdb", **options: Any) -> Machine:
         """Start QEMU paused at reset with GDB attached.  ``options`` are
-        :class:`QemuConfig` fields (memory, cpu, modules, cmdline, icount...)."""
-        kernel = Path(kernel) if kernel else build.default_artifacts().kernel
+        :class:`QemuConfig` fields (target, memory, cpu, modules, cmdline...).
+        Raises BootError, ToolMissingError or ConfigError."""
+        kernel = Path(kernel)
         if "modules" in options:
             options["modules"] = tuple(str(m) for m in options["modules"])
         machine = cls(QemuConfig(kernel=kernel, **options), gdb=gdb)
@@ -117,8 +120,9 @@ class Machine(CallsMixin, StateMixin):
         try:
             self.qemu = Qemu(self.cfg, self.run_dir)
             self.qemu.start()
+            symbols = self.cfg.target.symbol_file
             self.gdb = MiClient([gdb_path, "--nx", "--quiet", "--interpreter=mi3",
-                                 str(self.cfg.kernel)], log_dir=self.run_dir)
+                                 *((str(symbols),) if symbols else ())], log_dir=self.run_dir)
             self.gdb.serial_tail = self._serial_tail
             self.gdb.check_target = self._raise_if_dead
             self.gdb.start()
@@ -131,7 +135,7 @@ class Machine(CallsMixin, StateMixin):
                                            self.run_dir / "serial.log",
                                            deadline - time.monotonic())
             self.gdb.watch(self.console.fileno(), self.console.drain)
-            if self.cfg.record_channel:
+            if self.cfg.has_record_channel:
                 self.record_channel = RecordChannel.connect(self.run_dir / "records.sock",
                                                             self.run_dir / "records.log",
                                                             deadline - time.monotonic())
@@ -140,7 +144,8 @@ class Machine(CallsMixin, StateMixin):
             self._qemu_fd = procutil.pidfd(self.qemu.proc)
             if self._qemu_fd is not None:
                 self.gdb.watch(self._qemu_fd, self._on_qemu_exit)
-            tokens = [(self.gdb.send(c), c) for c in GDB_SETUP]
+            setup = GDB_SETUP if symbols else (*GDB_SETUP, "-gdb-set architecture i386")
+            tokens = [(self.gdb.send(c), c) for c in setup]
             tokens.append((self.gdb.send(f"-target-select remote {self.run_dir / 'gdb.sock'}"),
                            "-target-select"))
             for token, command in tokens:
@@ -230,18 +235,30 @@ class Machine(CallsMixin, StateMixin):
 
     def _death_error(self, status: int | None) -> MachineDied:
         tail, mi = self._serial_tail(), self._mi_tail()
-        if status == EXIT_PANIC:
-            panics = self.record_channel.records("PANIC") if self.record_channel else []
-            panic = dict(panics[-1].fields) if panics else None
-            msg = panic.get("msg", "?") if panic else "?"
-            return GuestPanic(f"the kernel panicked: {msg}", exit_status=status, panic=panic,
-                              serial_tail=tail, mi_tail=mi)
+        panic = self._panic(status)
+        if panic is not None:
+            return GuestPanic(f"the kernel panicked: {panic.get('msg', '?')}", exit_status=status,
+                              panic=panic or None, serial_tail=tail, mi_tail=mi)
         guest_exit = GUEST_EXITS.get(status) if status is not None else None
         detail = f"guest {guest_exit}" if guest_exit else f"status {status}"
         stderr = self.qemu.stderr_text().strip() if self.qemu else ""
         return MachineDied(f"QEMU exited ({detail}){': ' + stderr if stderr else ''}",
                            exit_status=status, guest_exit=guest_exit, serial_tail=tail,
                            mi_tail=mi)
+
+    def _panic(self, status: int | None) -> dict[str, str] | None:
+        """How the kernel said it panicked, as the target profile tells it to be
+        read ({} when it did not say what); None when it did not panic."""
+        target = self.cfg.target
+        if target.panic_exit_status is not None and status == target.panic_exit_status:
+            records = (self.record_channel.records(target.panic_record)
+                       if self.record_channel and target.panic_record else [])
+            return dict(records[-1].fields) if records else {}
+        if target.panic_serial and self.console is not None:
+            found = re.search(target.panic_serial, self.console.text(), re.MULTILINE)
+            if found:
+                return {"msg": found.group(1) if found.groups() else found.group(0)}
+        return None
 
     def _require(self, what: str) -> MiClient:
         if self.dead is not None:
@@ -403,7 +420,7 @@ class Machine(CallsMixin, StateMixin):
         return self._records_channel().mark()
 
     def records(self, tag: str | None = None, since: Mark | int = 0):
-        """The kernel's structured records (see harness.records) from ``since``
+        """The kernel's structured records (see harness.decode.records) from ``since``
         (a :meth:`mark`), read from its record channel: nothing a user program
         prints can add, hide or change one (their output is in OUT records,
         read through Userland.output)."""

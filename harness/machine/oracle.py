@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from harness import paging
-from harness.qemuview import parse_info_mem, parse_info_tlb
+from harness.decode import paging
+from harness.decode.qemuview import parse_info_mem, parse_info_tlb
 
 
 def walker_disagreements(machine) -> list[str]:

@@ -11,9 +11,9 @@ import re
 import struct
 from dataclasses import dataclass
 
-from harness.bitmap import Bitmap
-from harness.faults import ACTIONS, KINDS, FaultRecord, PageFault, enum_names
-from harness.machine import Machine
+from harness.decode.bitmap import Bitmap
+from harness.decode.pagefault import ACTIONS, KINDS, FaultRecord, PageFault, enum_names
+from harness.machine.machine import Machine
 
 KERNEL_BASE = 0xC0000000
 FRAME_SIZE = 4096
