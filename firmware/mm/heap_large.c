@@ -22,6 +22,7 @@
 #include "mm/fault.h"
 #include "arch/i386/paging.h"
 #include "mm/heap_internal.h"
+#include "mm/slab.h"
 
 #define USED 0x1u
 #define POISONED 0x2u            /* free: the freed payload's poison is still in place */
@@ -41,6 +42,22 @@ struct tag {
 _Static_assert(sizeof(struct tag) == 16, "tag + header keep payloads 16-byte aligned");
 
 #define OVERHEAD ((uint32_t)(sizeof(struct tag) + sizeof(struct block_header)))
+
+/* The heap's layout and magic numbers, for debuggers: a #define is not in the
+ * debug info, this variable is.  The harness's `mm heap` GDB command reads it
+ * (and sizeof the structs) instead of keeping copies of the macros; nothing
+ * in the kernel reads it. */
+__attribute__((used)) const struct heap_layout {
+  uint32_t slab_base, slab_limit, slab_chunk, slab_magic;
+  uint32_t large_base, large_limit, large_min_block, tag_used, tag_flags;
+  uint32_t canary_live, canary_live_debug, canary_free, canary_quarantined;
+} heap_layout = {
+    .slab_base = SLAB_BASE, .slab_limit = SLAB_LIMIT, .slab_chunk = SLAB_CHUNK,
+    .slab_magic = SLAB_MAGIC, .large_base = LARGE_BASE, .large_limit = LARGE_LIMIT,
+    .large_min_block = MIN_BLOCK, .tag_used = USED, .tag_flags = FLAGS,
+    .canary_live = CANARY_LIVE, .canary_live_debug = CANARY_LIVE_DEBUG,
+    .canary_free = CANARY_FREE, .canary_quarantined = CANARY_QUARANTINED,
+};
 
 static vaddr_t top = LARGE_BASE;
 static struct tag *last; /* the block that ends at top, NULL while empty */

@@ -50,12 +50,13 @@ def landmarks() -> list[tuple[int, int, str]]:
 
 
 def kernel_page_tables() -> list[int]:
-    """Frames of the 256 kernel page tables (PDEs 768-1023 of the kernel's
-    directory, shared by every address space)."""
+    """Frames of the kernel's page tables: the PDEs of the kernel's directory
+    from its KERNEL_BASE up (768-1023), shared by every address space."""
     directory = symbol_address("kernel_page_directory")
     if directory is None:
         return []
-    pdes = struct.unpack("<256I", read(directory + 768 * 4, 256 * 4))
+    first = firmware_base() >> 22
+    pdes = struct.unpack(f"<{1024 - first}I", read(directory + first * 4, (1024 - first) * 4))
     return sorted(pde & ~0xFFF for pde in pdes if pde & 1)
 
 
