@@ -267,18 +267,31 @@ def symbol_address(name: str) -> int | None:
 # What the user set; a setting not here has its default.  Kept across a
 # reload of the command modules (source mm.py again), not across GDB runs.
 SETTINGS: dict[str, int] = globals().get("SETTINGS", {})
+# The target profile of the harness tool that started this GDB (make debug
+# calls use_profile): its name and kernel base.
+PROFILE: dict[str, object] = globals().get("PROFILE", {})
+
+
+def use_profile(name: str, kernel_base: int) -> None:
+    """What a harness tool knows of its target (harness.machine.target's
+    TargetProfile), for the settings the user has not set."""
+    PROFILE.clear()
+    PROFILE.update(name=name, kernel_base=kernel_base)
 
 
 def kernel_base() -> int:
     """Where the kernel half of the address space starts: what ``mm set
-    kernel-base`` set, else this firmware's own KERNEL_BASE (its linker
-    script defines the symbol) when its symbols are loaded, else 0xC0000000."""
+    kernel-base`` set, else the target profile's (``make debug`` passes it),
+    else this firmware's own KERNEL_BASE (its linker script defines the
+    symbol) when its symbols are loaded, else 0xC0000000."""
     return kernel_base_and_source()[0]
 
 
 def kernel_base_and_source() -> tuple[int, str]:
     if "kernel-base" in SETTINGS:
         return SETTINGS["kernel-base"], "set by mm set kernel-base"
+    if PROFILE:
+        return int(PROFILE["kernel_base"]), f"the {PROFILE['name']} target profile"
     if firmware() and symbol_address("KERNEL_BASE") is not None:
         return firmware_base(), "the firmware's KERNEL_BASE (linker.ld)"
     return DEFAULT_KERNEL_BASE, "the default"

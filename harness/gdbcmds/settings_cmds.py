@@ -26,8 +26,9 @@ class SetCommand(Subcommand):
 
     kernel-base: where the kernel half of every address space starts; "mm
     map" sums what is mapped below and above it.  ADDR is any GDB expression;
-    "default" forgets the setting: this firmware's KERNEL_BASE (from its
-    linker script) when its symbols are loaded, else 0xc0000000.  Another
+    "default" forgets the setting: the target profile's kernel base when a
+    harness tool started GDB (make debug), else this firmware's KERNEL_BASE
+    (from its linker script) when its symbols are loaded, else 0xc0000000.  Another
     kernel with a different split (a 2G/2G one: mm set kernel-base 0x80000000)
     needs it set.  Without arguments: the settings and where each value comes
     from, as "mm show" lists them.  Settings last until GDB exits (sourcing
