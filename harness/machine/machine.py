@@ -151,12 +151,15 @@ class Machine(CallsMixin, StateMixin):
             for token, command in tokens:
                 self.gdb.result(token, command, deadline - time.monotonic())
             self.ram = GuestRam(self.run_dir / "ram", self.cfg.memory_mib << 20)
-        except (BootError, ToolMissingError, ConfigError):
+        except (ToolMissingError, ConfigError):
             self.close()
             raise
         except HarnessError as exc:
+            tails = {"serial_tail": self._serial_tail(), "mi_tail": self._mi_tail()}
             self.close()
-            raise BootError(f"machine did not start: {exc}") from exc
+            reason = getattr(exc, "reason", str(exc))
+            raise BootError(reason if isinstance(exc, BootError) else
+                            f"machine did not start: {reason}", **tails) from exc
         except BaseException as exc:  # a Ctrl-C too: no QEMU or GDB may outlive a failed start
             self.close(kill=isinstance(exc, KeyboardInterrupt))
             raise

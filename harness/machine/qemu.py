@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import timeouts
-from harness.errors import ConfigError, QmpError, ToolMissingError
+from harness.errors import BootError, ConfigError, QmpError, ToolMissingError
 from harness.machine.target import PLAIN_MULTIBOOT, TargetProfile
 from harness.transport import procutil
 
@@ -216,7 +216,10 @@ class Qemu:
             if self.poll() is not None:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError("QEMU did not create its sockets in time")
+                missing = [n for n in names if not (self.run_dir / n).exists()]
+                raise BootError(f"QEMU did not create {', '.join(missing)} within {timeout:.1f} s "
+                                f"(run directory {self.run_dir}); its stderr: "
+                                f"{self.stderr_text().strip() or '(empty)'}")
             time.sleep(0.001)
 
     def poll(self) -> int | None:

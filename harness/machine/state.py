@@ -7,6 +7,8 @@ GDB connection, RAM mapping and state checks).
 
 from __future__ import annotations
 
+import re
+
 from harness.decode import paging
 from harness.decode.mi_text import parse_gdb_int
 from harness.errors import GdbError, MemoryRangeError
@@ -113,7 +115,10 @@ class StateMixin:
             try:
                 payload = gdb.command(f"-data-read-memory-bytes {start:#x} {want}").payload
             except GdbError as exc:
-                if "memory" not in exc.reason:  # not "Unable to read memory."
+                # Only GDB's own answer for an unreadable address counts as a
+                # short read; a GDB that died mid-command names the command,
+                # whose name has "memory" in it too.
+                if not re.search(r"Unable to read memory|Cannot access memory", exc.reason):
                     raise
                 payload = {"memory": []}
             got = b"".join(bytes.fromhex(chunk["contents"]) for chunk in payload["memory"])

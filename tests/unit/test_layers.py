@@ -66,7 +66,7 @@ def test_no_import_cycles():
 
     def visit(module: str, path: list[str]) -> None:
         if module in path:
-            cycle = path[path.index(module):] + [module]
+            cycle = [*path[path.index(module):], module]
             pytest.fail("import cycle: " + " -> ".join(cycle))
         if module in done:
             return

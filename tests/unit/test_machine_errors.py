@@ -84,3 +84,20 @@ def test_run_directory_too_deep_for_sockets_is_a_config_error(kernel, tmp_path, 
     monkeypatch.setattr(rundir, "_base", None)
     with pytest.raises(ConfigError, match="MMV_RUN_BASE"):
         Machine(QemuConfig(kernel=kernel)).start()
+
+
+def test_qemu_that_never_creates_its_sockets_gives_a_boot_error(kernel, tmp_path, monkeypatch):
+    """Not a bare TimeoutError: a harness error naming what is missing, with
+    QEMU's stderr, and nothing left running."""
+    from harness import timeouts
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    script(bindir / "qemu-img", ': > "$(eval echo \\$$(($#-1)))"')
+    qemu = script(bindir / "qemu-system-i386", 'echo "stuck before the sockets" >&2; sleep 60')
+    monkeypatch.setattr(timeouts, "BOOT", 0.5)
+    m = Machine(QemuConfig(kernel=kernel, qemu=str(qemu)))
+    with pytest.raises(BootError, match=r"did not create gdb.sock, qmp.sock, serial.sock within "
+                                        r".*stuck before the sockets"):
+        m.start()
+    assert processes_mentioning(str(bindir)) == [], "an orphan from this test still runs"

@@ -15,9 +15,6 @@ from harness.decode.bitmap import Bitmap
 from harness.decode.pagefault import ACTIONS, KINDS, FaultRecord, PageFault, enum_names
 from harness.machine.machine import Machine
 
-KERNEL_BASE = 0xC0000000
-FRAME_SIZE = 4096
-
 # "/*     12      |       4 */    uint32_t free_frames;" (also bitfields "12: 0")
 _FIELD = re.compile(r"^/\*\s+(\d+)(?::\s*\d+)?\s*\|\s*(\d+)\s*\*/(\s+)(.+?)\s*;\s*$")
 _DECL = re.compile(r"^(?P<type>.*?[\s*])(?P<name>\w+)(?P<dims>(?:\[\d+\])*)$")
@@ -90,6 +87,7 @@ class Kernel:
 
     def __init__(self, machine: Machine) -> None:
         self.m = machine
+        self.kernel_base = machine.cfg.target.kernel_base  # the direct map starts there
         self._layouts: dict[str, StructLayout] = {}
         self._enums: dict[str, list[str]] = {}
 
@@ -110,8 +108,8 @@ class Kernel:
 
     def read_kernel(self, addr: int, size: int) -> bytes:
         """Kernel memory in the direct map, read from guest RAM when possible."""
-        pa = addr - KERNEL_BASE
-        if addr >= KERNEL_BASE and self.m.ram is not None and self.m.ram.covers(pa, size):
+        pa = addr - self.kernel_base
+        if addr >= self.kernel_base and self.m.ram is not None and self.m.ram.covers(pa, size):
             return self.m.ram.read(pa, size)
         return self.m.read(addr, size)
 
