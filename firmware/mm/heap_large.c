@@ -43,21 +43,23 @@ _Static_assert(sizeof(struct tag) == 16, "tag + header keep payloads 16-byte ali
 
 #define OVERHEAD ((uint32_t)(sizeof(struct tag) + sizeof(struct block_header)))
 
-/* The heap's layout and magic numbers, for debuggers: a #define is not in the
- * debug info, this variable is.  The harness's `mm heap` GDB command reads it
- * (and sizeof the structs) instead of keeping copies of the macros; nothing
- * in the kernel reads it. */
-__attribute__((used)) const struct heap_layout {
-  uint32_t slab_base, slab_limit, slab_chunk, slab_magic;
-  uint32_t large_base, large_limit, large_min_block, tag_used, tag_flags;
-  uint32_t canary_live, canary_live_debug, canary_free, canary_quarantined;
-} heap_layout = {
-    .slab_base = SLAB_BASE, .slab_limit = SLAB_LIMIT, .slab_chunk = SLAB_CHUNK,
-    .slab_magic = SLAB_MAGIC, .large_base = LARGE_BASE, .large_limit = LARGE_LIMIT,
-    .large_min_block = MIN_BLOCK, .tag_used = USED, .tag_flags = FLAGS,
-    .canary_live = CANARY_LIVE, .canary_live_debug = CANARY_LIVE_DEBUG,
-    .canary_free = CANARY_FREE, .canary_quarantined = CANARY_QUARANTINED,
-};
+/* The heap's layout and magic numbers, for the harness's `mm heap` GDB
+ * command, exported as kernel/harness_constants.c exports the headers'
+ * values (harness_const_NAME): a #define is not in the debug info, a
+ * variable is.  Here because MIN_BLOCK and the tag flags are this file's own;
+ * nothing in the kernel reads them. */
+#define EXPORT(name, value) __attribute__((used)) const uint32_t harness_const_##name = (value)
+EXPORT(SLAB_BASE, SLAB_BASE);
+EXPORT(SLAB_CHUNK, SLAB_CHUNK);
+EXPORT(SLAB_MAGIC, SLAB_MAGIC);
+EXPORT(LARGE_BASE, LARGE_BASE);
+EXPORT(LARGE_MIN_BLOCK, MIN_BLOCK);
+EXPORT(LARGE_TAG_USED, USED);
+EXPORT(LARGE_TAG_FLAGS, FLAGS);
+EXPORT(CANARY_LIVE, CANARY_LIVE);
+EXPORT(CANARY_LIVE_DEBUG, CANARY_LIVE_DEBUG);
+EXPORT(CANARY_QUARANTINED, CANARY_QUARANTINED);
+#undef EXPORT
 
 static vaddr_t top = LARGE_BASE;
 static struct tag *last; /* the block that ends at top, NULL while empty */

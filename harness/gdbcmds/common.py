@@ -262,6 +262,20 @@ def symbol_address(name: str) -> int | None:
         return None
 
 
+CONST_PREFIX = "harness_const_"
+
+
+def firmware_const(name: str) -> int:
+    """A constant the firmware exports from its C headers as the variable
+    ``harness_const_NAME`` (firmware/kernel/harness_constants.c): the one
+    source, instead of a copy of the #define here."""
+    try:
+        return u32(value(CONST_PREFIX + name))
+    except gdb.error:
+        raise gdb.GdbError(f"mm: the kernel exports no {CONST_PREFIX}{name}: symbols of an "
+                           "older or different build? (python -m harness build)") from None
+
+
 # -- settings (mm set / mm show) ---------------------------------------------------------
 
 # What the user set; a setting not here has its default.  Kept across a
@@ -282,8 +296,8 @@ def use_profile(name: str, kernel_base: int) -> None:
 def kernel_base() -> int:
     """Where the kernel half of the address space starts: what ``mm set
     kernel-base`` set, else the target profile's (``make debug`` passes it),
-    else this firmware's own KERNEL_BASE (its linker script defines the
-    symbol) when its symbols are loaded, else 0xC0000000."""
+    else this firmware's own KERNEL_BASE (harness_const_KERNEL_BASE) when its
+    symbols are loaded, else 0xC0000000."""
     return kernel_base_and_source()[0]
 
 
@@ -292,16 +306,15 @@ def kernel_base_and_source() -> tuple[int, str]:
         return SETTINGS["kernel-base"], "set by mm set kernel-base"
     if PROFILE:
         return int(PROFILE["kernel_base"]), f"the {PROFILE['name']} target profile"
-    if firmware() and symbol_address("KERNEL_BASE") is not None:
-        return firmware_base(), "the firmware's KERNEL_BASE (linker.ld)"
+    if firmware():
+        return firmware_base(), f"the firmware's {CONST_PREFIX}KERNEL_BASE"
     return DEFAULT_KERNEL_BASE, "the default"
 
 
 def firmware_base() -> int:
     """This firmware's own KERNEL_BASE, to turn its symbols' addresses into
     physical ones (whatever the user set for the split)."""
-    base = symbol_address("KERNEL_BASE")
-    return DEFAULT_KERNEL_BASE if base is None else base
+    return firmware_const("KERNEL_BASE")
 
 
 # -- output --------------------------------------------------------------------------------

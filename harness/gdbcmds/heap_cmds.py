@@ -11,8 +11,8 @@ whose canary is tied to the payload address, so a live block cannot be
 mistaken for a free or stale one.
 
 Every number comes from the kernel being debugged, never a copy: the bases,
-sizes, flags and canaries from its ``heap_layout`` variable (heap_large.c
-fills it from the macros, which the debug info cannot carry), the header and
+flags and canaries from the ``harness_const_*`` variables heap_large.c
+exports from its macros (which the debug info cannot carry), the header and
 tag sizes from ``sizeof`` of the structs.
 """
 
@@ -28,6 +28,7 @@ from harness.gdbcmds.common import (
     Subcommand,
     count_of,
     enum_names,
+    firmware_const,
     human,
     kernel_mode,
     read,
@@ -42,14 +43,17 @@ ROW_LIMIT = 100
 
 
 class Layout:
-    """The heap's constants as the kernel has them: ``heap_layout``'s fields
-    as attributes, plus ``header`` and ``tag``, the sizes of struct
+    """The heap's constants as the kernel has them (harness_const_NAME as
+    attribute name.lower()), plus ``header`` and ``tag``, the sizes of struct
     block_header and struct tag."""
 
+    NAMES = ("SLAB_BASE", "SLAB_CHUNK", "SLAB_MAGIC", "LARGE_BASE", "LARGE_MIN_BLOCK",
+             "LARGE_TAG_USED", "LARGE_TAG_FLAGS", "CANARY_LIVE", "CANARY_LIVE_DEBUG",
+             "CANARY_QUARANTINED")
+
     def __init__(self) -> None:
-        v = value("heap_layout")
-        for field in v.type.strip_typedefs().fields():
-            setattr(self, field.name, u32(v[field.name]))
+        for name in self.NAMES:
+            setattr(self, name.lower(), firmware_const(name))
         self.header = int(gdb.lookup_type("struct block_header").sizeof)
         self.tag = int(gdb.lookup_type("struct tag").sizeof)
 
@@ -104,14 +108,14 @@ def large_blocks(heap: Layout, problems: list[str]) -> tuple[list[dict], int, in
             break
         size_flags = struct.unpack_from("<I", tag)[0]  # struct tag's first field
         canary, size, caller, epoch = struct.unpack_from("<4I", tag, heap.tag)
-        block = size_flags & ~heap.tag_flags
+        block = size_flags & ~heap.large_tag_flags
         if block < heap.large_min_block or block % 16 or t + block > top:
             problems.append(f"large block {t:#010x}: size {block:#x} breaks the chain "
                             f"(top {top:#010x}); walk stopped")
             break
         count += 1
         payload = t + heap.tag + heap.header
-        state = heap.block_state(canary, payload) if size_flags & heap.tag_used else None
+        state = heap.block_state(canary, payload) if size_flags & heap.large_tag_used else None
         if state:
             blocks.append(dict(addr=payload, size=size, caller=caller, epoch=epoch,
                                state=state, where=f"large {human(block)}"))

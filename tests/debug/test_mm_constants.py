@@ -1,6 +1,7 @@
 """The mm commands share no constant with the firmware by copy: what the C
-code defines they read from the kernel being debugged (heap_layout, sizeof,
-enums, symbols), so a changed #define cannot leave them silently wrong."""
+code defines they read from the kernel being debugged (its harness_const_*
+exports, sizeof, enums, symbols), so a changed #define cannot leave them
+silently wrong."""
 
 import ast
 import re
@@ -52,11 +53,11 @@ def test_no_gdbcmds_module_copies_a_firmware_define():
 
 @pytest.mark.qemu
 def test_mm_heap_reads_the_kernels_own_canary(run_gdb):
-    """heap_layout changed in the running kernel (as a rebuilt kernel with
-    another CANARY_LIVE would have it): mm heap follows, so no live block
-    matches any more, while the kernel's own check still passes."""
-    t = run_gdb(["call kmalloc(100)", "mm heap", "set var heap_layout.canary_live = 0x12345678",
-                 "mm heap"])
+    """harness_const_CANARY_LIVE changed in the running kernel (as a rebuilt
+    kernel with another CANARY_LIVE would have it): mm heap follows, so no
+    live block matches any more, while the kernel's own check still passes."""
+    t = run_gdb(["call kmalloc(100)", "mm heap",
+                 "set var harness_const_CANARY_LIVE = 0x12345678", "mm heap"])
     before, after = t.after("mm heap")
     assert "live blocks: 1, 100 bytes requested" in before, before
     assert "live blocks: 0, 0 bytes requested" in after, after

@@ -75,7 +75,7 @@ def test_without_a_target_the_commands_refuse(firmware, request):
     out = gdb_batch(firmware, request, f"source {MM_SCRIPT}", "mm map", "mm pmm", "mm heap",
                     "mm pt", "mm show", "echo alive\\n")
     assert out.count("mm: no live target; attach first") == 4, out
-    assert "kernel-base  0xc0000000  (the firmware's KERNEL_BASE (linker.ld))" in out, out
+    assert "kernel-base  0xc0000000  (the firmware's harness_const_KERNEL_BASE)" in out, out
     assert "alive" in out
 
 

@@ -97,7 +97,7 @@ def test_with_the_firmwares_symbols_labels_and_kernel_base(run_gdb):
     t = run_gdb(["mm map", "mm show", "mm set kernel-base 0x80000000", "mm map 0",
                  "mm pt 0 0xc0100000+0x1000"])
     assert "the kernel (kernel_page_directory) [current]" in t["mm map"]
-    assert "kernel-base  0xc0000000  (the firmware's KERNEL_BASE (linker.ld))" in t["mm show"]
+    assert "kernel-base  0xc0000000  (the firmware's harness_const_KERNEL_BASE)" in t["mm show"]
     assert re.search(r"regions: 0 B below 0xc0000000, [\d.]+ MiB from it up", t["mm map"])
     assert re.search(r"regions: 0 B below 0x80000000, [\d.]+ MiB from it up", t["mm map 0"])
     pt = t["mm pt 0 0xc0100000+0x1000"]
