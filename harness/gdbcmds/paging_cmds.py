@@ -41,6 +41,16 @@ def walk(cr3: int) -> paging.AddressSpace:
         return paging.walk(reader, cr3, pse=pse())
 
 
+def empty_directory_note(cr3: int, directory: bytes) -> str | None:
+    """A directory with no present PDE maps nothing, not even a kernel: say
+    that ``cr3`` is likely no page directory (physical memory past RAM reads
+    as zeros, so a wrong number gives an empty map, not an error)."""
+    if any(raw & paging.PRESENT for raw in struct.unpack(f"<{paging.ENTRIES}I", directory)):
+        return None
+    return (f"note: no PDE is present in the page directory at {cr3 & paging.FRAME_MASK:#010x}:"
+            " is it one?  A CR3 is a physical address ('mm map $cr3' for the current one)")
+
+
 def split_summary(regions: list[paging.Region]) -> str:
     """How much is mapped below and above the kernel base (mm set kernel-base)."""
     base = kernel_base()
@@ -78,18 +88,25 @@ class MapCommand(Subcommand):
         write(paging.format_regions(regions))
         write(f"{len(regions)} regions: {split_summary(regions)}; "
               f"{aspace.page_tables()} page tables")
+        note = empty_directory_note(cr3, aspace.directory)
+        if note:
+            write(note)
 
 
-def format_translation(t: paging.Translation, large: bool) -> list[str]:
+def format_translation(t: paging.Translation, large: bool, raw_pde: int) -> list[str]:
     """One address through the levels.  A 4 MiB page has no PTX and no PTE:
-    the PDE maps it, and the offset is the low 22 bits."""
+    the PDE maps it, and the offset is the low 22 bits.  ``raw_pde`` is the
+    PDE as in memory: with CR4.PSE off the walk reads it without PS."""
     if large:
         return [f"va {t.va:#010x}: PDX {paging.pdx(t.va)}, 4 MiB page, "
                 f"offset {t.va & (paging.LARGE_PAGE_SIZE - 1):#x}",
                 f"  {t.pde} (4 MiB page)",
                 f"  -> {t.pa:#010x}"]
+    pde = (f"  {t.pde}" if raw_pde == t.pde.raw else
+           f"  PDE {raw_pde:#010x} -> {raw_pde & paging.FRAME_MASK:#010x} "
+           f"[{paging.flag_string(raw_pde)}] (PS ignored: CR4.PSE is off, so a page table)")
     lines = [f"va {t.va:#010x}: PDX {paging.pdx(t.va)} PTX {paging.ptx(t.va)} "
-             f"offset {t.va & 0xFFF:#x}", f"  {t.pde}"]
+             f"offset {t.va & 0xFFF:#x}", pde]
     if t.pte is not None:
         lines.append(f"  {t.pte}")
     lines.append(f"  -> {t.pa:#010x}" if t.pa is not None else "  -> not mapped")
@@ -124,11 +141,14 @@ class VtopCommand(Subcommand):
         t = aspace.translate(va)
         large = t.pde.present and aspace.pse and t.pde.large
         write(f"in the address space of {describe_space(cr3)}")
-        for line in format_translation(t, large):
+        for line in format_translation(t, large, aspace.pde(paging.pdx(va)).raw):
             write(line)
         if t.pa is not None:
             write(f"  effective: {'user' if t.user else 'supervisor'}, "
                   f"{'read-write' if t.write else 'read-only'}")
+        note = empty_directory_note(cr3, aspace.directory)
+        if note:
+            write(note)
 
 
 def bound(text: str, what: str) -> int:
@@ -225,9 +245,8 @@ class PtCommand(Subcommand):
         large_pages = pse()
         first, last = paging.pdx(start), paging.pdx(end - 1)
         with PhysReader() as reader:
-            directory = struct.unpack(f"<{paging.ENTRIES}I",
-                                      reader.read_phys(cr3 & paging.FRAME_MASK,
-                                                       paging.TABLE_BYTES))
+            raw_directory = reader.read_phys(cr3 & paging.FRAME_MASK, paging.TABLE_BYTES)
+            directory = struct.unpack(f"<{paging.ENTRIES}I", raw_directory)
             tables = {i: reader.read_phys(directory[i] & paging.FRAME_MASK, paging.TABLE_BYTES)
                       for i in range(first, last + 1)
                       if directory[i] & paging.PRESENT
@@ -267,6 +286,9 @@ class PtCommand(Subcommand):
                 write(f"  ({absent} not-present PTE{'s' if absent > 1 else ''} skipped)")
         write(f"present: {pdes} PDEs ({large} 4 MiB pages, {pdes - large} page tables), "
               f"{ptes} PTEs; not present, skipped: {skipped_pdes} PDEs, {skipped_ptes} PTEs")
+        note = empty_directory_note(cr3, raw_directory)
+        if note:
+            write(note)
 
 
 COMMANDS = (MapCommand, VtopCommand, PtCommand)

@@ -111,7 +111,8 @@ def test_no_symbol_file_map_vtop_pt_match_qemu_and_the_walker(run_gdb):
                  "mm vtop 0x00400000 $cr3", "mm pt $cr3 0xc0100000-0xc0120000",
                  "mm pt 0xc3ff0000+0x20000", *FIRMWARE_ONLY, "mm map 1", "mm map 0",
                  "mm show", "mm set kernel-base 0xc4000000", "mm map", "mm set",
-                 "mm set kernel-base default", "mm map $cr3"],
+                 "mm set kernel-base default", "mm map $cr3", "mm map 0x7000000",
+                 "mm pt 0x20000000"],
                 symbols=None, after=machine_view)
     view = t.seen
     cr3, aspace = view["cr3"], view["aspace"]
@@ -165,6 +166,14 @@ def test_no_symbol_file_map_vtop_pt_match_qemu_and_the_walker(run_gdb):
     assert t["mm set"].strip() == "kernel-base  0xc4000000  (set by mm set kernel-base)"
     assert t["mm set kernel-base default"].strip() == "kernel-base  0xc0000000  (the default)"
 
+    # A number that is no page directory (past RAM: reads as zeros) gives an
+    # empty map, and a note saying why.
+    for command, directory in (("mm map 0x7000000", 0x7000000), ("mm pt 0x20000000", 0x20000000)):
+        assert t[command].rstrip().endswith(
+            f"note: no PDE is present in the page directory at {directory:#010x}: is it one?  "
+            "A CR3 is a physical address ('mm map $cr3' for the current one)"), t[command]
+    assert first.rstrip().endswith("page tables"), "no note for a real directory"
+
 
 def test_another_programs_symbols_get_no_labels_and_no_pid_lookups(run_gdb, firmware):
     hello = firmware.user_program("hello")
@@ -186,22 +195,38 @@ PS_PDE = 0x008000E7  # 4 MiB at 0x00800000: P W U A D PS
 
 
 def test_a_4mib_page_in_vtop_and_pt_matches_info_tlb(run_gdb):
-    # The firmware maps only 4 KiB pages: turn on CR4.PSE and put a PS PDE in
-    # the kernel directory's unused PDE 1 (va 0x00400000), through physical
-    # memory.  The machine is thrown away afterwards, so it stays there for
-    # QEMU and the walker to see.
-    t = run_gdb(["set $cr4 = $cr4 | 0x10", "maintenance packet Qqemu.PhyMemMode:1",
+    # The firmware maps only 4 KiB pages: put a PS PDE in the kernel
+    # directory's unused PDE 1 (va 0x00400000), through physical memory, then
+    # turn on CR4.PSE.  The machine is thrown away afterwards, so it stays
+    # there for QEMU and the walker to see.
+    t = run_gdb(["maintenance packet Qqemu.PhyMemMode:1",
                  f"set var *(unsigned int *)(($cr3 & 0xfffff000) + 4) = {PS_PDE:#x}",
                  "maintenance packet Qqemu.PhyMemMode:0", "mm vtop 0x512345 $cr3",
+                 "monitor gva2gpa 0x512345", "mm pt $cr3 0x400000+0x2000",
+                 "set $cr4 = $cr4 | 0x10", "mm vtop 0x512345 $cr3",
                  "monitor gva2gpa 0x512345", "mm pt $cr3 0x400000-0x800000",
                  "mm pt $cr3 0x3ff000-0x401000", "mm map $cr3"],
                 symbols=None, after=machine_view)
     view = t.seen
-    assert t["mm vtop 0x512345 $cr3"].splitlines()[1:] == [
+    # CR4.PSE off: the CPU ignores PS and reads the PDE as a page table (at
+    # 8 MiB, zeros: nothing mapped); the dumps show the raw PDE and say so.
+    off, on = t.after("mm vtop 0x512345 $cr3")
+    assert off.splitlines()[1:] == [
+        "va 0x00512345: PDX 1 PTX 274 offset 0x345",
+        f"  PDE {PS_PDE:#010x} -> 0x00800000 [PWUADS] (PS ignored: CR4.PSE is off, so a "
+        "page table)", "  PTE 0x00000000 -> 0x00000000 [-]", "  -> not mapped"], off
+    assert "Unmapped" in t.after("monitor gva2gpa 0x512345")[0]
+    assert t["mm pt $cr3 0x400000+0x2000"].splitlines()[2:] == [
+        f"PDE      1  0x00400000  {PS_PDE:#010x}  0x00800000  PWU--ADS-  page table; PS "
+        "ignored: CR4.PSE is off", "  (2 not-present PTEs skipped)",
+        "present: 1 PDEs (0 4 MiB pages, 1 page tables), 0 PTEs; not present, skipped: "
+        "0 PDEs, 2 PTEs"]
+
+    assert on.splitlines()[1:] == [
         "va 0x00512345: PDX 1, 4 MiB page, offset 0x112345",
         f"  PDE {PS_PDE:#010x} -> 0x00800000 [PWUADS] (4 MiB page)",
         "  -> 0x00912345", "  effective: user, read-write"]
-    assert "gpa: 0x912345" in t["monitor gva2gpa 0x512345"]
+    assert "gpa: 0x912345" in t.after("monitor gva2gpa 0x512345")[1]
     assert view["aspace"].translate(0x512345).pa == 0x912345
     tlb = view["tlb"][0x400000]
     assert (tlb.pa, tlb.large, tlb.user, tlb.write, tlb.accessed, tlb.dirty) == (
