@@ -215,8 +215,8 @@ class PtCommand(Subcommand):
     ('-' where the bit is clear); under a page table, every present PTE in
     RANGE the same way, then how many not-present PTEs were skipped.  A PDE
     with PS set is a 4 MiB page when CR4.PSE is on (marked "4 MiB page"); with
-    CR4.PSE off the CPU ignores PS and so does the dump.  The last line counts
-    present and skipped entries.
+    CR4.PSE off the CPU ignores PS and reads a page table, and the dump says
+    so.  The last line counts present and skipped entries.
 
     RANGE is START-END (END excluded, up to 0x100000000), START+LEN, or one
     ADDR (the entries that map it); each part a number or a GDB expression

@@ -74,7 +74,8 @@ def describe_space(cr3: int) -> str:
 def current_space() -> int:
     if not register("cr0") & CR0_PG:
         raise gdb.GdbError("mm: paging is off (CR0.PG is 0), $cr3 means nothing yet: "
-                           "continue at least past boot.S, e.g. to kernel_ready")
+                           "continue until the kernel turns paging on (this firmware: "
+                           "past boot.S, e.g. to kernel_ready)")
     return register("cr3")
 
 
