@@ -35,7 +35,7 @@ def test_a_linux_machine_boots_debians_kernel_with_our_initramfs(build_dir: Path
     cfg = profile.qemu_config(build_dir, cpu="qemu32")
     cache = build_dir / "linux"
     assert cfg.target is profile.LINUX and cfg.kernel == cache / "vmlinuz"
-    assert cfg.cmdline == "console=ttyS0 nokaslr" and cfg.memory == "64M"
+    assert cfg.cmdline == "console=ttyS0 nokaslr init_on_free=1" and cfg.memory == "64M"
     (initrd,) = cfg.modules
     names = {e.name: e.data for e in parse(Path(initrd).read_bytes())}
     assert names["bin/busybox"] == b"busybox" and names["bin/mmvprobe"] == b"probe"
@@ -45,7 +45,7 @@ def test_a_linux_machine_boots_debians_kernel_with_our_initramfs(build_dir: Path
     joined = " ".join(argv)
     assert argv[argv.index("-kernel") + 1] == str(cache / "vmlinuz")
     assert argv[argv.index("-initrd") + 1] == initrd
-    assert argv[argv.index("-append") + 1] == "console=ttyS0 nokaslr"
+    assert argv[argv.index("-append") + 1] == "console=ttyS0 nokaslr init_on_free=1"
     assert "-nodefaults" in argv
     assert "isa-debug-exit" not in joined and "records.sock" not in joined  # Linux has neither
 
