@@ -131,7 +131,11 @@ class GuestState:
             try:
                 payload = gdb.command(f"-data-read-memory-bytes {start:#x} {want}").payload
             except GdbError as exc:
-                if "memory" not in exc.reason:  # not "Unable to read memory."
+                # Only GDB's own answer about the memory ("'-data-read...'
+                # failed: Unable to read memory."), not any error whose text
+                # names memory ("gdb exited before '-data-read-memory-bytes...'").
+                answer = exc.reason.rpartition(" failed: ")[2]
+                if not answer.startswith(("Unable to read memory", "Cannot access memory")):
                     raise
                 payload = {"memory": []}
             got = b"".join(bytes.fromhex(chunk["contents"]) for chunk in payload["memory"])
