@@ -13,8 +13,10 @@ from typing import Protocol
 from harness import timeouts
 from harness.decode.mi_text import mi_quote, parse_gdb_int
 from harness.errors import (
+    ArgumentError,
     CallStopped,
     ConfigError,
+    GdbError,
     GuestTimeout,
     HarnessError,
     TargetStateError,
@@ -199,8 +201,19 @@ class Calls:
             host.broken = (f"the registers from before {pending.name}() did not take: "
                            + ", ".join(wrong))
 
-    def _typed_result(self, function: str, value: int) -> int | None:
-        """Interpret the raw EAX by the function's declared return type."""
+    def call_value(self, function: str | int, args: tuple[int, ...],
+                   timeout: float | None = None) -> int:
+        name = function if isinstance(function, str) else f"{function:#x}"
+        if self.return_kind(name) == "void":
+            raise ArgumentError(f"{name}() returns void: use machine.call() for it")
+        value = self.call(function, args, timeout)
+        if value is None:  # a "gdb" call_method whose GDB printed no value
+            raise GdbError(f"{name}() returned no value", **self.host.tails())
+        return value
+
+    def return_kind(self, function: str) -> str:
+        """How ``function`` returns (cached): "void", "signed" or "unsigned"
+        (an address, "0x...", is "unsigned")."""
         if function not in self._return_types:
             kind = "unsigned"
             if not function.startswith("0x"):
@@ -212,7 +225,11 @@ class Calls:
                 elif ret in SIGNED_TYPES:
                     kind = "signed"
             self._return_types[function] = kind
-        kind = self._return_types[function]
+        return self._return_types[function]
+
+    def _typed_result(self, function: str, value: int) -> int | None:
+        """Interpret the raw EAX by the function's declared return type."""
+        kind = self.return_kind(function)
         if kind == "void":
             return None
         if kind == "signed" and value & 0x80000000:

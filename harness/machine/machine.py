@@ -518,6 +518,12 @@ class Machine:
         when the machine cannot be used."""
         return self._calls.call(function, args, timeout)
 
+    def call_value(self, function: str | int, *args: int, timeout: float | None = None) -> int:
+        """:meth:`call` for a function that returns a value: its result, never
+        None.  Raises ArgumentError (before calling) when the function returns
+        void, and what :meth:`call` raises."""
+        return self._calls.call_value(function, args, timeout)
+
     def evaluate(self, expression: str, timeout: float | None = None) -> str:
         """Evaluate a C expression in GDB; returns GDB's text of the value.
         Raises GdbError when GDB cannot evaluate it."""
