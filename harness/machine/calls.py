@@ -8,6 +8,7 @@ state of a call in progress; it reaches the machine only through
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from harness import timeouts
@@ -62,13 +63,13 @@ class CallHost(Protocol):
     def read_u32(self, addr: int) -> int: ...
 
 
+@dataclass(frozen=True)
 class PendingCall:
     """A call through the gate that has not returned: the registers from
     before it, and the callee's name."""
 
-    def __init__(self, saved: dict[str, int], name: str) -> None:
-        self.saved = saved
-        self.name = name
+    saved: dict[str, int]
+    name: str
 
 
 class Calls:

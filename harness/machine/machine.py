@@ -120,7 +120,9 @@ class Machine:
         return machine
 
     def start(self) -> None:
-        """Start QEMU and GDB in parallel and connect everything; BootError on failure."""
+        """Start QEMU and GDB in parallel and connect everything.  Raises
+        ToolMissingError or ConfigError before anything runs, and BootError,
+        with the serial and MI tails, for any other failure to start."""
         self.cfg.validate()
         gdb_path = find_binary(self.gdb_binary, GDB_HINT)
         self.run_dir = rundir.new_run_dir()
@@ -148,7 +150,7 @@ class Machine:
                                                             deadline - time.monotonic())
                 self.gdb.watch(self.record_channel.fileno(), self.record_channel.drain)
                 self.console.companions.append(self.record_channel)
-            self._qemu_fd = procutil.pidfd(self.qemu.proc)
+            self._qemu_fd = procutil.pidfd(self.qemu.proc) if self.qemu.proc else None
             if self._qemu_fd is not None:
                 self.gdb.watch(self._qemu_fd, self._on_qemu_exit)
             setup = GDB_SETUP if symbols else (*GDB_SETUP, "-gdb-set architecture i386")
@@ -161,10 +163,11 @@ class Machine:
         except (ToolMissingError, ConfigError):
             self.close()
             raise
-        except HarnessError as exc:
-            tails = {"serial_tail": self._serial_tail(), "mi_tail": self._mi_tail()}
+        except Exception as exc:  # a harness error or not (an OSError from a socket)
+            tails = self.tails()
             self.close()
-            reason = getattr(exc, "reason", str(exc))
+            reason = reason_of(exc) if isinstance(exc, HarnessError) else (
+                f"{type(exc).__name__}: {exc}")
             raise BootError(reason if isinstance(exc, BootError) else
                             f"machine did not start: {reason}", **tails) from exc
         except BaseException as exc:  # a Ctrl-C too: no QEMU or GDB may outlive a failed start
@@ -361,7 +364,8 @@ class Machine:
 
     def run_to(self, where: str | int, timeout: float | None = None) -> StopEvent:
         """Run until the guest executes ``where`` (a symbol or an address).
-        GuestTimeout names the location and shows the serial tail."""
+        Raises GuestTimeout naming the location, with the serial tail, when it
+        does not get there in time; GdbError when it stops somewhere else."""
         gdb = self.require_gdb(f"run to {where}")
         gdb.command(f"-break-insert -t {location(where)}")
         try:
@@ -380,7 +384,8 @@ class Machine:
 
     def break_at(self, where: str | int, *, hardware: bool = False, temporary: bool = False,
                  condition: str | None = None) -> int:
-        """Set a breakpoint at an exact address/symbol; returns its number."""
+        """Set a breakpoint at an exact address/symbol; returns its number.
+        Raises GdbError for a symbol GDB does not know."""
         gdb = self.require_gdb("set a breakpoint")
         flags = " -h" * hardware + " -t" * temporary
         if condition:
@@ -388,7 +393,9 @@ class Machine:
         return int(gdb.command(f"-break-insert{flags} {location(where)}").payload["bkpt"]["number"])
 
     def watch(self, expression: str, *, kind: str = "write") -> int:
-        """Set a watchpoint (kind: write, read, access); returns its number."""
+        """Set a watchpoint (kind: write, read, access); returns its number.
+        Raises KeyError for another kind, GdbError for an expression GDB
+        cannot watch."""
         gdb = self.require_gdb("set a watchpoint")
         flag = {"write": "", "read": " -r", "access": " -a"}[kind]
         result = gdb.command(f"-break-watch{flag} {mi_quote(expression)}").payload
@@ -407,13 +414,15 @@ class Machine:
     # -- snapshots -----------------------------------------------------------------------
 
     def save_snapshot(self, name: str) -> None:
-        """savevm ``name`` on the qcow2 scratch drive (the guest must be stopped)."""
+        """savevm ``name`` on the qcow2 scratch drive (the guest must be
+        stopped).  Raises QmpError with QEMU's message when it fails."""
         self.require_gdb("save a snapshot")
         self._monitor_checked(f"savevm {name}")
 
     def restore_snapshot(self, name: str) -> None:
         """loadvm ``name``, then make GDB forget what it knew: registers are
-        re-read, breakpoints and watchpoints are deleted, stale stops dropped."""
+        re-read, breakpoints and watchpoints are deleted, stale stops dropped.
+        Raises QmpError with QEMU's message when there is no such snapshot."""
         gdb = self.require_gdb("restore a snapshot")
         self._monitor_checked(f"loadvm {name}")
         flush = gdb.send("-interpreter-exec console \"maintenance flush register-cache\"")
@@ -432,7 +441,9 @@ class Machine:
     # -- QEMU's monitor and the console ---------------------------------------------------
 
     def monitor(self, command: str) -> str:
-        """A QEMU human-monitor command (``info tlb``, ``info mem``, ``xp``...)."""
+        """A QEMU human-monitor command (``info tlb``, ``info mem``, ``xp``...)
+        and its output.  Raises TargetStateError when QEMU is gone or not
+        started, QmpError when the monitor refuses the command."""
         if self.qemu is None or self.dead is not None:
             raise TargetStateError(f"cannot run monitor command {command!r}: machine is gone")
         return self.qemu.hmp(command)
@@ -460,14 +471,17 @@ class Machine:
             raise self._death_error(self.qemu.exit_status if self.qemu else None) from None
 
     def mark(self) -> Mark:
-        """Where the record channel is now: pass it to records() as ``since``."""
+        """Where the record channel is now: pass it to records() as ``since``.
+        Raises ConfigError on a machine without a record channel."""
         return self._records_channel().mark()
 
     def records(self, tag: str | None = None, since: Mark | int = 0) -> list[Record]:
         """The kernel's structured records (see harness.decode.records) from ``since``
         (a :meth:`mark`), read from its record channel: nothing a user program
         prints can add, hide or change one (their output is in OUT records,
-        read through Userland.output)."""
+        read through Userland.output).  Raises ConfigError on a machine
+        without a record channel, TypeError when ``since`` is not a mark
+        (a console offset, say)."""
         return self._records_channel().records(tag, since)
 
     def _records_channel(self) -> RecordChannel:
