@@ -1,6 +1,6 @@
 /* Bench-only: the seed design's frame allocator, kept as the baseline the
  * bench measures ours against.  It scans the bitmap bit by bit from frame 0
- * on every allocation, exactly as SEED.md's allocate_page does; free_page (not
+ * on every allocation, exactly as the original design's allocate_page does; free_page (not
  * spelled out in the seed) clears the bit.  It runs on its own copy of the
  * bitmap so both allocators see the same occupancy. */
 #include "bench/bench.h"

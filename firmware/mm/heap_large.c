@@ -22,6 +22,7 @@
 #include "mm/fault.h"
 #include "arch/i386/paging.h"
 #include "mm/heap_internal.h"
+#include "mm/slab.h"
 
 #define USED 0x1u
 #define POISONED 0x2u            /* free: the freed payload's poison is still in place */
@@ -41,6 +42,24 @@ struct tag {
 _Static_assert(sizeof(struct tag) == 16, "tag + header keep payloads 16-byte aligned");
 
 #define OVERHEAD ((uint32_t)(sizeof(struct tag) + sizeof(struct block_header)))
+
+/* The heap's layout and magic numbers, for the harness's `mm heap` GDB
+ * command, exported as kernel/harness_constants.c exports the headers'
+ * values (harness_const_NAME): a #define is not in the debug info, a
+ * variable is.  Here because MIN_BLOCK and the tag flags are this file's own;
+ * nothing in the kernel reads them. */
+#define EXPORT(name, value) __attribute__((used)) const uint32_t harness_const_##name = (value)
+EXPORT(SLAB_BASE, SLAB_BASE);
+EXPORT(SLAB_CHUNK, SLAB_CHUNK);
+EXPORT(SLAB_MAGIC, SLAB_MAGIC);
+EXPORT(LARGE_BASE, LARGE_BASE);
+EXPORT(LARGE_MIN_BLOCK, MIN_BLOCK);
+EXPORT(LARGE_TAG_USED, USED);
+EXPORT(LARGE_TAG_FLAGS, FLAGS);
+EXPORT(CANARY_LIVE, CANARY_LIVE);
+EXPORT(CANARY_LIVE_DEBUG, CANARY_LIVE_DEBUG);
+EXPORT(CANARY_QUARANTINED, CANARY_QUARANTINED);
+#undef EXPORT
 
 static vaddr_t top = LARGE_BASE;
 static struct tag *last; /* the block that ends at top, NULL while empty */

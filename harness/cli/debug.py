@@ -66,7 +66,8 @@ def main(argv: list[str]) -> int:
     gdb = find_binary(args.gdb, GDB_HINT)
     modules = user_modules(artifacts, args.user)
     run_dir = rundir.new_run_dir()
-    qemu = Qemu(QemuConfig(kernel=artifacts.kernel, target=profile(artifacts),
+    target = profile(artifacts)
+    qemu = Qemu(QemuConfig(kernel=artifacts.kernel, target=target,
                            memory=args.memory, cpu=args.cpu, cmdline=args.cmdline,
                            modules=modules), run_dir)
     qemu.start()
@@ -84,8 +85,10 @@ def main(argv: list[str]) -> int:
         commands = ["-ex", "set pagination off", "-ex", "set osabi none",
                     "-ex", f"target remote {run_dir / 'gdb.sock'}",
                     "-ex", "hbreak kernel_ready"]
-        if GDBCMDS.exists():
-            commands = ["-ex", f"source {GDBCMDS}", *commands]
+        if GDBCMDS.exists():  # the commands, told what the profile knows
+            commands = ["-ex", f"source {GDBCMDS}", "-ex",
+                        "python import harness.gdbcmds.common as mm; "
+                        f"mm.use_profile({target.name!r}, {target.kernel_base:#x})", *commands]
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is GDB's
         try:
             return subprocess.call([gdb, "--nx", "-q", *commands, str(artifacts.kernel)])

@@ -15,8 +15,8 @@ from harness.decode.text import table
 from harness.errors import CallStopped
 from harness.machine.machine import Machine
 from harness.targets.mmverify import build
-from harness.targets.mmverify.kernel import KERNEL_BASE, Kernel
-from harness.targets.mmverify.layouts import USER_SHM_SPAN
+from harness.targets.mmverify.constants import firmware_constants
+from harness.targets.mmverify.kernel import Kernel
 from harness.targets.mmverify.processes import ProcessInfo, Userland
 from harness.targets.mmverify.profile import profile
 
@@ -127,8 +127,9 @@ class Tour:
         )
         print(region_map(regions))
         text = aspace.translate(self.m.symbol("kernel_ready"))
+        kernel_base = self.m.cfg.target.kernel_base
         self.check(
-            text.pa is not None and not text.write and all(r.start >= KERNEL_BASE for r in regions),
+            text.pa is not None and not text.write and all(r.start >= kernel_base for r in regions),
             "kernel text read-only, nothing mapped below 0xc0000000",
         )
 
@@ -142,7 +143,7 @@ class Tour:
             )
         )
         aspace = self.u.address_space(pid)
-        user = [r for r in aspace.regions() if r.start < KERNEL_BASE]
+        user = [r for r in aspace.regions() if r.start < self.m.cfg.target.kernel_base]
         print(region_map(user))
         print(
             self.s.dim(
@@ -201,7 +202,8 @@ class Tour:
         """Virtual to physical, for the present pages of a process's
         shared-memory area."""
         aspace = self.u.address_space(info.pid)
-        return {m.va: m.pa for m in aspace.mappings(info.shm_base, info.shm_base + USER_SHM_SPAN)}
+        span = firmware_constants(self.m.cfg.kernel)["USER_SHM_SPAN"]
+        return {m.va: m.pa for m in aspace.mappings(info.shm_base, info.shm_base + span)}
 
     def heap(self) -> None:
         blocks = [self.m.call_value("kmalloc", n) for n in (24, 100, 700, 5000, 20000)]

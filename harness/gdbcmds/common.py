@@ -1,9 +1,11 @@
 """What every ``mm`` command needs: memory and registers through GDB itself,
-physical reads through QEMU's gdbstub, symbols, enum names, and tables.
+physical reads through QEMU's gdbstub, symbols, enum names, settings, and tables.
 
 Runs inside GDB's own Python (``import gdb``), with the standard library and
 the pure harness modules only; nothing here knows about the harness's MI
-client, so the commands work in any GDB attached to the firmware.
+client.  The page-table commands (``mm map``, ``mm vtop``, ``mm pt``) work in
+any GDB attached to any i386 target behind QEMU's gdbstub, with or without a
+symbol file; the rest need this firmware's symbols (:func:`firmware`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import struct
 
 import gdb
 
-KERNEL_BASE = 0xC0000000
+DEFAULT_KERNEL_BASE = 0xC0000000
 PAGE_SIZE = 4096
 PHYS_MODE = "maintenance packet Qqemu.PhyMemMode:{}"
 
@@ -30,13 +32,18 @@ class Subcommand(gdb.Command):
 
     name = ""
     usage = ""
+    needs_target = True    # reads the machine (else: only settings)
+    needs_firmware = True  # reads this firmware's variables by name
 
     def __init__(self) -> None:
         super().__init__(f"mm {self.name}", gdb.COMMAND_DATA)
 
     def invoke(self, arg: str, from_tty: bool) -> None:
         try:
-            require_target()
+            if self.needs_target:
+                require_target()
+            if self.needs_firmware:
+                require_firmware(f"mm {self.name}")
             self.run(gdb.string_to_argv(arg))
         except gdb.GdbError:
             raise
@@ -55,6 +62,43 @@ def require_target() -> None:
     if gdb.selected_thread() is None:
         raise gdb.GdbError("mm: no live target; attach first, e.g. "
                            "'target remote <run_dir>/gdb.sock' (make debug does it)")
+
+
+# The symbols every firmware-only command reads; a kernel that has them all
+# is taken to be this firmware (another kernel's symbol file, or none, lacks them).
+FIRMWARE_SYMBOLS = ("proc_table", "kernel_page_directory", "pmm_stats", "heap_stats",
+                    "fault_log", "fault_stats")
+
+
+def firmware() -> bool:
+    """Whether the loaded symbols are this firmware's.  Asked anew each time:
+    ``file``/``symbol-file`` can change them at any moment."""
+    try:
+        return all(gdb.lookup_global_symbol(name) is not None
+                   or gdb.lookup_static_symbol(name) is not None
+                   for name in FIRMWARE_SYMBOLS)
+    except gdb.error:  # no symbol table at all
+        return False
+
+
+def symbols_state() -> str:
+    """Which symbols GDB has, for a message saying why this firmware's are missing."""
+    loaded = [o.filename for o in gdb.objfiles() if o.is_valid() and o.filename]
+    return (f"the loaded symbols ({', '.join(loaded)}) are not this firmware's"
+            if loaded else "no symbol file is loaded")
+
+
+def firmware_missing(command: str) -> str:
+    """The one message for a command that needs this firmware's symbols."""
+    return (f"{command}: needs the mmverify firmware's symbols (proc_table, pmm_stats, "
+            f"heap_stats, fault_log...), and {symbols_state()}; load them with "
+            "'symbol-file /path/to/mmverify/build/kernel.elf'.  Without them, mm map, "
+            "mm vtop and mm pt work on any i386 kernel given a CR3 (e.g. $cr3).")
+
+
+def require_firmware(command: str) -> None:
+    if not firmware():
+        raise gdb.GdbError(firmware_missing(command))
 
 
 def _hint() -> str:
@@ -78,6 +122,8 @@ def u32(expr: str | gdb.Value) -> int:
     v = value(expr) if isinstance(expr, str) else expr
     if v.type.strip_typedefs().code == gdb.TYPE_CODE_PTR:
         v = v.cast(gdb.lookup_type("unsigned long"))
+    elif v.type.strip_typedefs().code == gdb.TYPE_CODE_FLAGS:  # $cr3, $cr4 from QEMU
+        v = v.cast(gdb.lookup_type("unsigned int"))
     return int(v) & 0xFFFFFFFF
 
 
@@ -106,7 +152,7 @@ def count_of(array: str | gdb.Value) -> int:
 
 
 def register(name: str) -> int:
-    return int(value(f"${name}")) & 0xFFFFFFFF
+    return u32(value(f"${name}"))
 
 
 def kernel_mode() -> bool:
@@ -214,6 +260,61 @@ def symbol_address(name: str) -> int | None:
         return u32(value(f"&{name}"))
     except gdb.error:
         return None
+
+
+CONST_PREFIX = "harness_const_"
+
+
+def firmware_const(name: str) -> int:
+    """A constant the firmware exports from its C headers as the variable
+    ``harness_const_NAME`` (firmware/kernel/harness_constants.c): the one
+    source, instead of a copy of the #define here."""
+    try:
+        return u32(value(CONST_PREFIX + name))
+    except gdb.error:
+        raise gdb.GdbError(f"mm: the kernel exports no {CONST_PREFIX}{name}: symbols of an "
+                           "older or different build? (python -m harness build)") from None
+
+
+# -- settings (mm set / mm show) ---------------------------------------------------------
+
+# What the user set; a setting not here has its default.  Kept across a
+# reload of the command modules (source mm.py again), not across GDB runs.
+SETTINGS: dict[str, int] = globals().get("SETTINGS", {})
+# The target profile of the harness tool that started this GDB (make debug
+# calls use_profile): its name and kernel base.
+PROFILE: dict[str, object] = globals().get("PROFILE", {})
+
+
+def use_profile(name: str, kernel_base: int) -> None:
+    """What a harness tool knows of its target (harness.machine.target's
+    TargetProfile), for the settings the user has not set."""
+    PROFILE.clear()
+    PROFILE.update(name=name, kernel_base=kernel_base)
+
+
+def kernel_base() -> int:
+    """Where the kernel half of the address space starts: what ``mm set
+    kernel-base`` set, else the target profile's (``make debug`` passes it),
+    else this firmware's own KERNEL_BASE (harness_const_KERNEL_BASE) when its
+    symbols are loaded, else 0xC0000000."""
+    return kernel_base_and_source()[0]
+
+
+def kernel_base_and_source() -> tuple[int, str]:
+    if "kernel-base" in SETTINGS:
+        return SETTINGS["kernel-base"], "set by mm set kernel-base"
+    if PROFILE:
+        return int(PROFILE["kernel_base"]), f"the {PROFILE['name']} target profile"
+    if firmware():
+        return firmware_base(), f"the firmware's {CONST_PREFIX}KERNEL_BASE"
+    return DEFAULT_KERNEL_BASE, "the default"
+
+
+def firmware_base() -> int:
+    """This firmware's own KERNEL_BASE, to turn its symbols' addresses into
+    physical ones (whatever the user set for the split)."""
+    return firmware_const("KERNEL_BASE")
 
 
 # -- output --------------------------------------------------------------------------------

@@ -9,6 +9,11 @@ blocks from LARGE_BASE up to ``top``, each a 16-byte boundary tag.  Every
 block starts with a ``struct block_header`` {canary, size, caller, epoch}
 whose canary is tied to the payload address, so a live block cannot be
 mistaken for a free or stale one.
+
+Every number comes from the kernel being debugged, never a copy: the bases,
+flags and canaries from the ``harness_const_*`` variables heap_large.c
+exports from its macros (which the debug info cannot carry), the header and
+tag sizes from ``sizeof`` of the structs.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from harness.gdbcmds.common import (
     Subcommand,
     count_of,
     enum_names,
+    firmware_const,
     human,
     kernel_mode,
     read,
@@ -33,31 +39,33 @@ from harness.gdbcmds.common import (
     write,
 )
 
-# firmware/mm/heap_internal.h (macros are not in the debug info)
-SLAB_BASE = 0xF0000000
-SLAB_CHUNK = 0x4000
-LARGE_BASE = 0xF4000000
-HEADER = 16                    # struct block_header
-TAG = 16                       # struct tag (heap_large.c)
-TAG_FLAGS = 0xF
-TAG_USED = 0x1
-MIN_BLOCK = 64
-CANARY_LIVE = 0xA110C8ED
-CANARY_LIVE_DEBUG = 0xA110DEB6
-CANARY_QUARANTINED = 0xBADB10C5
-SLAB_MAGIC = 0x51AB51AB
 ROW_LIMIT = 100
 
 
-def block_state(canary: int, payload: int) -> str | None:
-    if canary in (CANARY_LIVE ^ payload, CANARY_LIVE_DEBUG ^ payload):
-        return "live"
-    if canary == CANARY_QUARANTINED ^ payload:
-        return "quarantined"
-    return None
+class Layout:
+    """The heap's constants as the kernel has them (harness_const_NAME as
+    attribute name.lower()), plus ``header`` and ``tag``, the sizes of struct
+    block_header and struct tag."""
+
+    NAMES = ("SLAB_BASE", "SLAB_CHUNK", "SLAB_MAGIC", "LARGE_BASE", "LARGE_MIN_BLOCK",
+             "LARGE_TAG_USED", "LARGE_TAG_FLAGS", "CANARY_LIVE", "CANARY_LIVE_DEBUG",
+             "CANARY_QUARANTINED")
+
+    def __init__(self) -> None:
+        for name in self.NAMES:
+            setattr(self, name.lower(), firmware_const(name))
+        self.header = int(gdb.lookup_type("struct block_header").sizeof)
+        self.tag = int(gdb.lookup_type("struct tag").sizeof)
+
+    def block_state(self, canary: int, payload: int) -> str | None:
+        if canary in (self.canary_live ^ payload, self.canary_live_debug ^ payload):
+            return "live"
+        if canary == self.canary_quarantined ^ payload:
+            return "quarantined"
+        return None
 
 
-def slab_blocks(problems: list[str]) -> tuple[list[dict], int]:
+def slab_blocks(heap: Layout, problems: list[str]) -> tuple[list[dict], int]:
     """Live and quarantined slots of every slab, and the number of slabs."""
     words = read_u32s(u32("&slab_chunk_used"), count_of("slab_chunk_used"))
     chunks = [w * 32 + b for w, word in enumerate(words) for b in range(32) if word >> b & 1]
@@ -65,9 +73,9 @@ def slab_blocks(problems: list[str]) -> tuple[list[dict], int]:
     classes = value("slab_classes")
     blocks = []
     for chunk in chunks:
-        base = SLAB_BASE + chunk * SLAB_CHUNK
+        base = heap.slab_base + chunk * heap.slab_chunk
         slab = value(f"*(struct slab *){base:#x}")
-        if u32(slab["magic"]) != SLAB_MAGIC ^ base:
+        if u32(slab["magic"]) != heap.slab_magic ^ base:
             problems.append(f"slab {base:#010x}: bad magic {u32(slab['magic']):#010x}")
             continue
         index, count = u32(slab["class_index"]), u32(slab["slot_count"])
@@ -80,33 +88,34 @@ def slab_blocks(problems: list[str]) -> tuple[list[dict], int]:
         for i in range(count):
             off = header_size + i * slot_size
             canary, size, caller, epoch = struct.unpack_from("<4I", data, off)
-            state = block_state(canary, base + off + HEADER)
+            state = heap.block_state(canary, base + off + heap.header)
             if state:
-                blocks.append(dict(addr=base + off + HEADER, size=size, caller=caller,
+                blocks.append(dict(addr=base + off + heap.header, size=size, caller=caller,
                                    epoch=epoch, state=state,
-                                   where=f"slab {slot_size - HEADER}"))
+                                   where=f"slab {slot_size - heap.header}"))
     return blocks, len(chunks)
 
 
-def large_blocks(problems: list[str]) -> tuple[list[dict], int, int]:
+def large_blocks(heap: Layout, problems: list[str]) -> tuple[list[dict], int, int]:
     """Used blocks of the large region, its total block count and its top."""
     top = u32("'heap_large.c'::top")
-    blocks, count, t = [], 0, LARGE_BASE
+    blocks, count, t = [], 0, heap.large_base
     while t < top:
         try:
-            size_flags, _prev, _next, _prev_free, canary, size, caller, epoch = \
-                struct.unpack("<8I", read(t, TAG + HEADER))
+            tag = read(t, heap.tag + heap.header)
         except gdb.MemoryError:
             problems.append(f"large block {t:#010x}: its tag is not mapped; walk stopped")
             break
-        block = size_flags & ~TAG_FLAGS
-        if block < MIN_BLOCK or block % 16 or t + block > top:
+        size_flags = struct.unpack_from("<I", tag)[0]  # struct tag's first field
+        canary, size, caller, epoch = struct.unpack_from("<4I", tag, heap.tag)
+        block = size_flags & ~heap.large_tag_flags
+        if block < heap.large_min_block or block % 16 or t + block > top:
             problems.append(f"large block {t:#010x}: size {block:#x} breaks the chain "
                             f"(top {top:#010x}); walk stopped")
             break
         count += 1
-        payload = t + TAG + HEADER
-        state = block_state(canary, payload) if size_flags & TAG_USED else None
+        payload = t + heap.tag + heap.header
+        state = heap.block_state(canary, payload) if size_flags & heap.large_tag_used else None
         if state:
             blocks.append(dict(addr=payload, size=size, caller=caller, epoch=epoch,
                                state=state, where=f"large {human(block)}"))
@@ -163,10 +172,12 @@ class HeapCommand(Subcommand):
             write(f"last error caller: {caller:#010x} {symbolize(caller, return_address=True)}")
 
         problems: list[str] = []
-        small, slabs = slab_blocks(problems)
-        large, large_count, top = large_blocks(problems)
-        write(f"slabs: {slabs} in use (16 KiB each from {SLAB_BASE:#010x}); large region "
-              f"{LARGE_BASE:#010x}-{top:#010x}: {large_count} blocks")
+        heap = Layout()
+        small, slabs = slab_blocks(heap, problems)
+        large, large_count, top = large_blocks(heap, problems)
+        write(f"slabs: {slabs} in use ({human(heap.slab_chunk)} each from "
+              f"{heap.slab_base:#010x}); large region "
+              f"{heap.large_base:#010x}-{top:#010x}: {large_count} blocks")
         blocks = small + large
         live = [b for b in blocks if b["state"] == "live"]
         write(f"live blocks: {len(live)}, {sum(b['size'] for b in live)} bytes requested"

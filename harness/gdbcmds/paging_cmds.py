@@ -1,23 +1,37 @@
-"""``mm map`` and ``mm vtop``: an address space as the MMU sees it.
+"""``mm map``, ``mm vtop`` and ``mm pt``: an address space as the MMU sees it.
 
-Both read the page tables from guest-physical memory (QEMU's physical mode)
-and hand them to :mod:`harness.decode.paging`, the same walker the harness and its
-tests use, so what a person sees here is what the tests assert on.
+All three read the page tables from guest-physical memory (QEMU's physical
+mode) and decode them with :mod:`harness.decode.paging`, the same code the harness
+and its tests use, so what a person sees here is what the tests assert on.
+They need no symbols: given a CR3 (or ``$cr3``) they work on any i386 kernel
+behind QEMU's gdbstub; with this firmware's symbols they also take a pid and
+say whose address space it is.
 """
 
 from __future__ import annotations
 
+import struct
+
+import gdb
+
 from harness.decode import paging
 from harness.gdbcmds.common import (
-    KERNEL_BASE,
     CommandError,
     PhysReader,
     Subcommand,
     human,
+    kernel_base,
     number,
+    u32,
+    value,
     write,
 )
 from harness.gdbcmds.spaces import describe_space, pse, resolve_space
+
+# Flag letters in fixed columns for mm pt: P W U T(PWT) C(PCD) A D S(PS) G.
+FLAG_COLUMNS = "PWUTCADSG"
+FLAG_BITS = (paging.PRESENT, paging.WRITE, paging.USER, paging.PWT, paging.PCD,
+             paging.ACCESSED, paging.DIRTY, paging.PS, paging.GLOBAL)
 
 
 def walk(cr3: int) -> paging.AddressSpace:
@@ -27,20 +41,42 @@ def walk(cr3: int) -> paging.AddressSpace:
         return paging.walk(reader, cr3, pse=pse())
 
 
+def empty_directory_note(cr3: int, directory: bytes) -> str | None:
+    """A directory with no present PDE maps nothing, not even a kernel: say
+    that ``cr3`` is likely no page directory (physical memory past RAM reads
+    as zeros, so a wrong number gives an empty map, not an error)."""
+    if any(raw & paging.PRESENT for raw in struct.unpack(f"<{paging.ENTRIES}I", directory)):
+        return None
+    return (f"note: no PDE is present in the page directory at {cr3 & paging.FRAME_MASK:#010x}:"
+            " is it one?  A CR3 is a physical address ('mm map $cr3' for the current one)")
+
+
+def split_summary(regions: list[paging.Region]) -> str:
+    """How much is mapped below and above the kernel base (mm set kernel-base)."""
+    base = kernel_base()
+    user = sum(max(0, min(r.end, base) - r.start) for r in regions)
+    kernel = sum(r.size for r in regions) - user
+    return f"{human(user)} below {base:#010x}, {human(kernel)} from it up"
+
+
 class MapCommand(Subcommand):
     """Show the merged region map of an address space: mm map [CR3|PID]
 
     Contiguous virtual ranges with the same effective rights, as the MMU
     applies them (a PDE limits every PTE below it): start, end, size, rights
     (u = user, r = readable, w = writable; "-r-" is supervisor read-only) and
-    whether the pages are global.  Without an argument: the address space in
-    $cr3.  With the pid of a live process: that process's (its proc_table
-    cr3); 0 is the kernel's own directory; any other number is taken as a
-    CR3 value (a page-aligned physical address).  Walked by harness.decode.paging,
+    whether the pages are global; then how much is mapped below and above the
+    kernel base ("mm show": 0xc0000000 unless set with "mm set kernel-base").
+    Without an argument: the address space in $cr3.  A CR3 value (a
+    page-aligned physical address, or $cr3) works on any i386 kernel, with or
+    without a symbol file.  With this firmware's symbols also: the pid of a
+    live process (its proc_table cr3), 0 for the kernel's own directory, and
+    the header names whose address space it is.  Walked by harness.decode.paging,
     the walker the tests use, from the page tables in physical memory."""
 
     name = "map"
     usage = "mm map [CR3|PID]"
+    needs_firmware = False
 
     def run(self, argv: list[str]) -> None:
         if len(argv) > 1:
@@ -50,23 +86,49 @@ class MapCommand(Subcommand):
         regions = aspace.regions(split_global=True)
         write(f"address space of {describe_space(cr3)}")
         write(paging.format_regions(regions))
-        user = sum(r.size for r in regions if r.end <= KERNEL_BASE)
-        kernel = sum(r.size for r in regions) - user
-        write(f"{len(regions)} regions: {human(user)} below {KERNEL_BASE:#x}, "
-              f"{human(kernel)} above; {aspace.page_tables()} page tables")
+        write(f"{len(regions)} regions: {split_summary(regions)}; "
+              f"{aspace.page_tables()} page tables")
+        note = empty_directory_note(cr3, aspace.directory)
+        if note:
+            write(note)
+
+
+def format_translation(t: paging.Translation, large: bool, raw_pde: int) -> list[str]:
+    """One address through the levels.  A 4 MiB page has no PTX and no PTE:
+    the PDE maps it, and the offset is the low 22 bits.  ``raw_pde`` is the
+    PDE as in memory: with CR4.PSE off the walk reads it without PS."""
+    if large:
+        return [f"va {t.va:#010x}: PDX {paging.pdx(t.va)}, 4 MiB page, "
+                f"offset {t.va & (paging.LARGE_PAGE_SIZE - 1):#x}",
+                f"  {t.pde} (4 MiB page)",
+                f"  -> {t.pa:#010x}"]
+    pde = (f"  {t.pde}" if raw_pde == t.pde.raw else
+           f"  PDE {raw_pde:#010x} -> {raw_pde & paging.FRAME_MASK:#010x} "
+           f"[{paging.flag_string(raw_pde)}] (PS ignored: CR4.PSE is off, so a page table)")
+    lines = [f"va {t.va:#010x}: PDX {paging.pdx(t.va)} PTX {paging.ptx(t.va)} "
+             f"offset {t.va & 0xFFF:#x}", pde]
+    if t.pte is not None:
+        lines.append(f"  {t.pte}")
+    lines.append(f"  -> {t.pa:#010x}" if t.pa is not None else "  -> not mapped")
+    return lines
 
 
 class VtopCommand(Subcommand):
     """Translate a virtual address, level by level: mm vtop ADDR [CR3|PID]
 
     Shows the page-directory index (PDX) and page-table index (PTX), the PDE
-    and the PTE with their flags (P present, W writable, U user, A accessed,
-    D dirty, G global...), and the physical address, or "not mapped" when the
-    access would fault.  ADDR is any GDB expression (0xc0100000, &pmm_stats,
-    $eip).  The address space is chosen as for "mm map"."""
+    and the PTE with their flags (P present, W writable, U user, T write-
+    through, C cache-disabled, A accessed, D dirty, S 4 MiB page, G global),
+    and the physical address, or "not mapped" when the access would fault.
+    A 4 MiB page (PS in the PDE, with CR4.PSE on) has no PTX and no PTE: the
+    PDE and the offset in the 4 MiB page.  ADDR is any GDB expression
+    (0xc0100000, &pmm_stats, $eip).  The address space is chosen as for
+    "mm map": a CR3 value or $cr3 on any kernel, a pid with this firmware's
+    symbols."""
 
     name = "vtop"
     usage = "mm vtop ADDR [CR3|PID]"
+    needs_firmware = False
 
     def run(self, argv: list[str]) -> None:
         if not argv:
@@ -75,12 +137,158 @@ class VtopCommand(Subcommand):
             raise CommandError("too many arguments")
         va = number(argv[0], "address")
         cr3 = resolve_space(argv[1] if len(argv) > 1 else None)
-        t = walk(cr3).translate(va)
+        aspace = walk(cr3)
+        t = aspace.translate(va)
+        large = t.pde.present and aspace.pse and t.pde.large
         write(f"in the address space of {describe_space(cr3)}")
-        write(str(t))
+        for line in format_translation(t, large, aspace.pde(paging.pdx(va)).raw):
+            write(line)
         if t.pa is not None:
             write(f"  effective: {'user' if t.user else 'supervisor'}, "
                   f"{'read-write' if t.write else 'read-only'}")
+        note = empty_directory_note(cr3, aspace.directory)
+        if note:
+            write(note)
 
 
-COMMANDS = (MapCommand, VtopCommand)
+def bound(text: str, what: str) -> int:
+    """A range bound: a GDB expression from 0 to 4 GiB inclusive."""
+    try:
+        v = value(text)
+        n = u32(v) if v.type.strip_typedefs().code != gdb.TYPE_CODE_INT else int(v)
+    except gdb.error as exc:
+        raise CommandError(f"cannot parse {what} {text!r}: {exc}") from None
+    if not 0 <= n <= 1 << 32:
+        raise CommandError(f"{what} {text!r} ({n:#x}) is outside the 32-bit address space")
+    return n
+
+
+def split_range(text: str) -> tuple[str, str, str] | None:
+    """``START-END`` or ``START+LEN`` split at the operator outside
+    parentheses (the first character is never one: -1 is not a range)."""
+    depth = 0
+    for i, c in enumerate(text):
+        depth += c == "("
+        depth -= c == ")"
+        if i and depth == 0 and c in "-+":
+            return text[:i], c, text[i + 1:]
+    return None
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """[start, end) from START-END, START+LEN or a single ADDR (its page)."""
+    parts = split_range(text)
+    if parts is None:
+        start = bound(text, "address")
+        if start == 1 << 32:
+            raise CommandError(f"address {text!r} is outside the 32-bit address space")
+        return start, start + 1
+    left, op, right = parts
+    start = bound(left, "range start")
+    end = start + bound(right, "range length") if op == "+" else bound(right, "range end")
+    if end > 1 << 32:
+        raise CommandError(f"{text!r} ends at {end:#x}, beyond 4 GiB")
+    if end <= start:
+        raise CommandError(f"{text!r} is empty (the end must be above the start)")
+    return start, end
+
+
+def flag_columns(raw: int) -> str:
+    return "".join(name if raw & bit else "-" for name, bit in zip(FLAG_COLUMNS, FLAG_BITS,
+                                                                     strict=True))
+
+
+def entry_row(kind: str, index: int, va: int, raw: int, points_to: int, note: str = "") -> str:
+    level = kind if kind == "PDE" else f"  {kind}"
+    return (f"{level:<5} {index:>4}  {va:#010x}  {raw:#010x}  {points_to:#010x}  "
+            f"{flag_columns(raw)}" + (f"  {note}" if note else "")).rstrip()
+
+
+class PtCommand(Subcommand):
+    """Dump page-table entries one by one: mm pt [CR3|PID] [RANGE]
+
+    Every present PDE whose 4 MiB overlaps RANGE, with its index, the virtual
+    address it starts, its raw value, what it points to (a page table, or the
+    4 MiB page itself) and its flags in fixed columns:
+      P present  W writable  U user  T write-through  C cache-disabled
+      A accessed  D dirty  S 4 MiB page (PS)  G global
+    ('-' where the bit is clear); under a page table, every present PTE in
+    RANGE the same way, then how many not-present PTEs were skipped.  A PDE
+    with PS set is a 4 MiB page when CR4.PSE is on (marked "4 MiB page"); with
+    CR4.PSE off the CPU ignores PS and reads a page table, and the dump says
+    so.  The last line counts present and skipped entries.
+
+    RANGE is START-END (END excluded, up to 0x100000000), START+LEN, or one
+    ADDR (the entries that map it); each part a number or a GDB expression
+    (wrap one that has a + or - in parentheses).  Without RANGE: all 4 GiB.
+    With one argument, it is RANGE when written START-END or START+LEN and
+    the address space otherwise ("mm pt $cr3 ADDR" for one address of the
+    current space).  The address space is chosen as for "mm map".  Entries
+    are read raw from physical memory, as the MMU reads them."""
+
+    name = "pt"
+    usage = "mm pt [CR3|PID] [START-END|START+LEN|ADDR]"
+    needs_firmware = False
+
+    def run(self, argv: list[str]) -> None:
+        if len(argv) > 2:
+            raise CommandError("too many arguments")
+        space, span = None, None
+        if len(argv) == 2:
+            space, span = argv
+        elif len(argv) == 1 and split_range(argv[0]) is not None:
+            span = argv[0]
+        elif argv:
+            space = argv[0]
+        start, end = parse_range(span) if span is not None else (0, 1 << 32)
+        cr3 = resolve_space(space)
+        large_pages = pse()
+        first, last = paging.pdx(start), paging.pdx(end - 1)
+        with PhysReader() as reader:
+            raw_directory = reader.read_phys(cr3 & paging.FRAME_MASK, paging.TABLE_BYTES)
+            directory = struct.unpack(f"<{paging.ENTRIES}I", raw_directory)
+            tables = {i: reader.read_phys(directory[i] & paging.FRAME_MASK, paging.TABLE_BYTES)
+                      for i in range(first, last + 1)
+                      if directory[i] & paging.PRESENT
+                      and not (large_pages and directory[i] & paging.PS)}
+
+        write(f"page tables of {describe_space(cr3)}, {start:#010x}-{end:#010x}; "
+              f"CR4.PSE {'on' if large_pages else 'off'}")
+        write(f"{'':5} {'idx':>4}  {'virtual':10}  {'entry':10}  {'points to':10}  "
+              f"{FLAG_COLUMNS}")
+        pdes = large = ptes = skipped_pdes = skipped_ptes = 0
+        for i in range(first, last + 1):
+            raw, base = directory[i], i << 22
+            if not raw & paging.PRESENT:
+                skipped_pdes += 1
+                continue
+            pdes += 1
+            if large_pages and raw & paging.PS:
+                large += 1
+                write(entry_row("PDE", i, base, raw, raw & paging.LARGE_FRAME_MASK,
+                                "4 MiB page"))
+                continue
+            note = "page table" + ("; PS ignored: CR4.PSE is off" if raw & paging.PS else "")
+            write(entry_row("PDE", i, base, raw, raw & paging.FRAME_MASK, note))
+            entries = struct.unpack(f"<{paging.ENTRIES}I", tables[i])
+            lo = paging.ptx(start) if i == first else 0
+            hi = paging.ptx(end - 1) if i == last else paging.ENTRIES - 1
+            absent = 0
+            for j in range(lo, hi + 1):
+                pte = entries[j]
+                if pte & paging.PRESENT:
+                    ptes += 1
+                    write(entry_row("PTE", j, base | j << 12, pte, pte & paging.FRAME_MASK))
+                else:
+                    absent += 1
+            skipped_ptes += absent
+            if absent:
+                write(f"  ({absent} not-present PTE{'s' if absent > 1 else ''} skipped)")
+        write(f"present: {pdes} PDEs ({large} 4 MiB pages, {pdes - large} page tables), "
+              f"{ptes} PTEs; not present, skipped: {skipped_pdes} PDEs, {skipped_ptes} PTEs")
+        note = empty_directory_note(cr3, raw_directory)
+        if note:
+            write(note)
+
+
+COMMANDS = (MapCommand, VtopCommand, PtCommand)

@@ -14,10 +14,10 @@ import struct
 from harness.decode.bitmap import Bitmap
 from harness.decode.text import table
 from harness.gdbcmds.common import (
-    KERNEL_BASE,
     PAGE_SIZE,
     CommandError,
     Subcommand,
+    firmware_base,
     human,
     read,
     symbol_address,
@@ -35,7 +35,7 @@ def landmarks() -> list[tuple[int, int, str]]:
     marks = [(0, 0x100000, "first MiB")]
     start, end = symbol_address("__kernel_start"), symbol_address("__kernel_end")
     if start is not None and end is not None:
-        marks.append((start - KERNEL_BASE, end - KERNEL_BASE, "kernel image"))
+        marks.append((start - firmware_base(), end - firmware_base(), "kernel image"))
     modules = value("boot_info.modules")
     for i in range(u32("boot_info.module_count")):
         m = modules[i]
@@ -50,12 +50,13 @@ def landmarks() -> list[tuple[int, int, str]]:
 
 
 def kernel_page_tables() -> list[int]:
-    """Frames of the 256 kernel page tables (PDEs 768-1023 of the kernel's
-    directory, shared by every address space)."""
+    """Frames of the kernel's page tables: the PDEs of the kernel's directory
+    from its KERNEL_BASE up (768-1023), shared by every address space."""
     directory = symbol_address("kernel_page_directory")
     if directory is None:
         return []
-    pdes = struct.unpack("<256I", read(directory + 768 * 4, 256 * 4))
+    first = firmware_base() >> 22
+    pdes = struct.unpack(f"<{1024 - first}I", read(directory + first * 4, (1024 - first) * 4))
     return sorted(pde & ~0xFFF for pde in pdes if pde & 1)
 
 

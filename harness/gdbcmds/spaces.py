@@ -1,26 +1,33 @@
 """Address spaces and processes, for the commands that take ``[CR3|PID]``:
 the live processes of proc_table, whose address space a CR3 is, and what an
-argument names (a pid, 0 for the kernel, or a CR3 value)."""
+argument names (a pid, 0 for the kernel, or a CR3 value).
+
+Pids and labels ("pid 1 (hello)", "the kernel") need this firmware's symbols;
+a CR3 value (or ``$cr3``) never does, so the page-table commands work on any
+i386 kernel, with another kernel's symbol file or none."""
 
 from __future__ import annotations
 
 import gdb
 
 from harness.gdbcmds.common import (
-    KERNEL_BASE,
     PAGE_SIZE,
     CommandError,
     c_string,
     count_of,
+    firmware,
+    firmware_base,
     number,
     register,
     symbol_address,
+    symbols_state,
     u32,
     value,
 )
 
 CR0_PG = 0x80000000
 CR4_PSE = 0x10
+CR3_FLAGS = 0x18  # PWT, PCD: the only low bits a non-PCID CR3 may carry
 
 
 def processes() -> list[dict]:
@@ -40,7 +47,7 @@ def processes() -> list[dict]:
 def kernel_cr3() -> int | None:
     """Physical address of the kernel's page directory (pid 0's address space)."""
     addr = symbol_address("kernel_page_directory")
-    return None if addr is None else addr - KERNEL_BASE
+    return None if addr is None else addr - firmware_base()
 
 
 def ram_limit() -> int | None:
@@ -51,33 +58,48 @@ def ram_limit() -> int | None:
 
 
 def describe_space(cr3: int) -> str:
-    """Whose address space ``cr3`` is: a process, the kernel, or nobody's."""
+    """Whose address space ``cr3`` is: with this firmware's symbols a process,
+    the kernel, or nobody's; without them, just the value."""
     frame = cr3 & ~0xFFF
+    current = " [current]" if register("cr3") & ~0xFFF == frame else ""
+    if not firmware():
+        return f"cr3 {cr3:#010x}{current}"
     owner = next((f"pid {p['pid']} ({p['name']})" for p in processes()
                   if p["cr3"] & ~0xFFF == frame), None)
     if owner is None and frame == kernel_cr3():
         owner = "the kernel (kernel_page_directory)"
-    current = " [current]" if register("cr3") & ~0xFFF == frame else ""
     return f"cr3 {cr3:#010x}: {owner or 'no live process uses it'}{current}"
 
 
+def current_space() -> int:
+    if not register("cr0") & CR0_PG:
+        raise gdb.GdbError("mm: paging is off (CR0.PG is 0), $cr3 means nothing yet: "
+                           "continue until the kernel turns paging on (this firmware: "
+                           "past boot.S, e.g. to kernel_ready)")
+    return register("cr3")
+
+
 def resolve_space(arg: str | None) -> int:
-    """The CR3 an argument names: none = the current $cr3; the pid of a live
-    process = its cr3; 0 = the kernel's directory; otherwise a CR3 value,
-    which must be page aligned (and inside RAM when the PMM knows its size)."""
+    """The CR3 an argument names: none = the current $cr3; with this
+    firmware's symbols, the pid of a live process = its cr3 and 0 = the
+    kernel's directory; otherwise a CR3 value, which must be page aligned
+    (PWT/PCD allowed) and, when the PMM knows the RAM size, inside RAM."""
     if arg is None:
-        if not register("cr0") & CR0_PG:
-            raise gdb.GdbError("mm: paging is off (CR0.PG is 0), $cr3 means nothing yet: "
-                               "continue at least past boot.S, e.g. to kernel_ready")
-        return register("cr3")
+        return current_space()
     n = number(arg, "cr3 or pid")
+    if not firmware():
+        if n < PAGE_SIZE or n & (PAGE_SIZE - 1) & ~CR3_FLAGS:
+            raise CommandError(f"{arg} ({n:#x}) is not a CR3 value (a page directory's "
+                               "physical address, 4 KiB aligned); pids need the mmverify "
+                               f"firmware's symbols, and {symbols_state()}")
+        return n
     live = {p["pid"]: p for p in processes()}
     if n in live:
         return live[n]["cr3"]
     if n == 0 and kernel_cr3() is not None:
         return kernel_cr3()
     pids = ", ".join(str(pid) for pid in sorted(live)) or "none"
-    if n % PAGE_SIZE:
+    if n & (PAGE_SIZE - 1) & ~CR3_FLAGS:
         raise CommandError(f"{arg} is neither the pid of a live process (live pids: {pids}) "
                            "nor a CR3 value (a page directory's physical address is "
                            "4 KiB aligned)")

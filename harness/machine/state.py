@@ -8,6 +8,7 @@ them); it reaches the machine only through :class:`StateHost`.
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from harness.decode import paging
@@ -131,11 +132,10 @@ class GuestState:
             try:
                 payload = gdb.command(f"-data-read-memory-bytes {start:#x} {want}").payload
             except GdbError as exc:
-                # Only GDB's own answer about the memory ("'-data-read...'
-                # failed: Unable to read memory."), not any error whose text
-                # names memory ("gdb exited before '-data-read-memory-bytes...'").
-                answer = exc.reason.rpartition(" failed: ")[2]
-                if not answer.startswith(("Unable to read memory", "Cannot access memory")):
+                # Only GDB's own answer for an unreadable address counts as a
+                # short read; a GDB that died mid-command names the command,
+                # whose name has "memory" in it too.
+                if not re.search(r"Unable to read memory|Cannot access memory", exc.reason):
                     raise
                 payload = {"memory": []}
             got = b"".join(bytes.fromhex(chunk["contents"]) for chunk in payload["memory"])

@@ -28,6 +28,7 @@ class Transcript:
     commands: list[str]
     text: str
     returncode: int
+    seen: object = None  # what run_gdb's after() hook returned
 
     def __getitem__(self, command: str) -> str:
         """The output of ``command`` (its first occurrence)."""
@@ -51,11 +52,13 @@ class Transcript:
                 for m in REGION_ROW.finditer(output)]
 
 
-def gdb_argv(gdb: str, kernel: Path, setup: list[str], commands: list[str]) -> list[str]:
+def gdb_argv(gdb: str, kernel: Path | None, setup: list[str], commands: list[str]) -> list[str]:
+    """GDB in batch mode: the setup, then each command after its marker;
+    ``kernel`` is the symbol file (None: a plain GDB with none)."""
     argv = [gdb, "--nx", "-batch", "-ex", "set pagination off", "-ex", "set width 0"]
     for c in setup:
         argv += ["-ex", c]
     for i, c in enumerate(commands):
         argv += ["-ex", f"echo {MARK}{i}\\n", "-ex", c]
-    argv += ["-ex", f"echo {MARK}end\\n", str(kernel)]
-    return argv
+    argv += ["-ex", f"echo {MARK}end\\n"]
+    return argv + ([str(kernel)] if kernel is not None else [])

@@ -138,6 +138,10 @@ def test_make_debug_session_in_tmux(firmware):
         text = session.wait_for(r"^0xc0100000 +0xc01[0-9a-f]{5} +\d+ KiB  -r-  global$", 10,
                                 mark)
         assert "the kernel (kernel_page_directory) [current]" in text[mark:]
+        mark = len(text)
+        session.type("mm show")
+        session.wait_for(r"^kernel-base  0xc0000000  \(the mmverify target profile\)$", 10, mark)
+        text = session.pane()
         assert "Traceback" not in text and "Python Exception" not in text
 
         session.type("quit")

@@ -25,6 +25,16 @@ BAD = {
     "mm pmm 3": ["mm pmm: unexpected argument '3'", "usage: mm pmm [all]"],
     "mm procs x": ["mm procs: mm procs takes no arguments", "usage: mm procs"],
     "mm faults x": ["mm faults: mm faults takes no arguments"],
+    "mm pt 1 2 3": ["mm pt: too many arguments",
+                    "usage: mm pt [CR3|PID] [START-END|START+LEN|ADDR]"],
+    "mm pt 0xc0001000-0xc0000000": ["mm pt: '0xc0001000-0xc0000000' is empty"],
+    "mm pt 0xffff0000+0x20000": ["mm pt: '0xffff0000+0x20000' ends at 0x100010000, "
+                                 "beyond 4 GiB"],
+    "mm pt $cr3 zzz": ["mm pt: cannot parse address 'zzz'"],
+    "mm set bogus 1": ["mm set: unknown setting 'bogus' (settings: kernel-base)"],
+    "mm set kernel-base": ["mm set: kernel-base needs one value"],
+    "mm set kernel-base 0xc0001000": ["mm set: kernel base 0xc0001000 is not 4 MiB aligned"],
+    "mm show x": ["mm show: mm show takes no arguments"],
 }
 
 
@@ -63,8 +73,9 @@ def gdb_batch(firmware, request, *commands: str) -> str:
 
 def test_without_a_target_the_commands_refuse(firmware, request):
     out = gdb_batch(firmware, request, f"source {MM_SCRIPT}", "mm map", "mm pmm", "mm heap",
-                    "echo alive\\n")
-    assert out.count("mm: no live target; attach first") == 3, out
+                    "mm pt", "mm show", "echo alive\\n")
+    assert out.count("mm: no live target; attach first") == 4, out
+    assert "kernel-base  0xc0000000  (the firmware's harness_const_KERNEL_BASE)" in out, out
     assert "alive" in out
 
 

@@ -86,6 +86,20 @@ def test_pmm_totals_and_ranges_match_the_kernel(run_gdb):
 def test_help_lists_every_subcommand(run_gdb):
     t = run_gdb(["mm", "mm help", "help mm", "help mm map"])
     for command in ("mm", "mm help", "help mm"):
-        for sub in ("map", "vtop", "pmm", "heap", "faults", "procs"):
+        for sub in ("map", "vtop", "pt", "pmm", "heap", "faults", "procs", "set"):
             assert re.search(rf"^mm {sub}\b", t[command], re.MULTILINE), (command, sub)
     assert "mm map [CR3|PID]" in t["help mm map"] and "global" in t["help mm map"]
+
+
+def test_with_the_firmwares_symbols_labels_and_kernel_base(run_gdb):
+    """The firmware's own symbols: labels, pids, and the kernel base from its
+    linker script; mm set still overrides the split."""
+    t = run_gdb(["mm map", "mm show", "mm set kernel-base 0x80000000", "mm map 0",
+                 "mm pt 0 0xc0100000+0x1000"])
+    assert "the kernel (kernel_page_directory) [current]" in t["mm map"]
+    assert "kernel-base  0xc0000000  (the firmware's harness_const_KERNEL_BASE)" in t["mm show"]
+    assert re.search(r"regions: 0 B below 0xc0000000, [\d.]+ MiB from it up", t["mm map"])
+    assert re.search(r"regions: 0 B below 0x80000000, [\d.]+ MiB from it up", t["mm map 0"])
+    pt = t["mm pt 0 0xc0100000+0x1000"]
+    assert "the kernel (kernel_page_directory) [current], 0xc0100000-0xc0101000" in pt, pt
+    assert re.search(r"^  PTE  256  0xc0100000  0x00100\w{3}  0x00100000  P----A--G$", pt, re.M)

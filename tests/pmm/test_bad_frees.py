@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.targets.mmverify.kernel import KERNEL_BASE
+from tests.expected import KERNEL_BASE
 
 FRAME = 4096
 

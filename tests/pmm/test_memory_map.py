@@ -7,7 +7,8 @@ import pytest
 
 from harness import GuestPanic
 from harness.decode.qemuview import ram_ranges
-from harness.targets.mmverify.kernel import KERNEL_BASE, Kernel
+from harness.targets.mmverify.kernel import Kernel
+from tests.expected import KERNEL_BASE
 
 FRAME = 4096
 AVAILABLE = 1

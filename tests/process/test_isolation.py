@@ -5,7 +5,7 @@ can reach the other's memory by any pointer."""
 import pytest
 
 from harness import CallStopped
-from harness.targets.mmverify.kernel import KERNEL_BASE
+from tests.expected import KERNEL_BASE
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 

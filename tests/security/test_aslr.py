@@ -4,6 +4,7 @@ repeat; aslr=off gives the documented bases."""
 
 import pytest
 
+from harness.targets.mmverify.constants import firmware_constants
 from harness.targets.mmverify.layouts import Layout, entropy_bits, spawned_layouts
 
 SAMPLES = 1024
@@ -17,11 +18,12 @@ def sample(machine, userland, count):
 
 
 @pytest.mark.machine(modules=["user/*"])
-def test_entropy_of_a_thousand_layouts(machine, userland):
+def test_entropy_of_a_thousand_layouts(machine, userland, firmware):
     samples = sample(machine, userland, SAMPLES)
     assert len(samples) == SAMPLES
+    room = firmware_constants(firmware.kernel)
     for layout in samples:
-        assert layout.problems() == [], layout
+        assert layout.problems(room) == [], layout
     for name in ("heap", "shm", "stack"):
         values = [getattr(s, name) for s in samples]
         bits = entropy_bits(values)

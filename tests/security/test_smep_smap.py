@@ -5,7 +5,7 @@ import pytest
 
 from harness import CallStopped, GuestPanic
 from harness.machine.faults import expect_fault
-from harness.targets.mmverify.kernel import KERNEL_BASE
+from tests.expected import KERNEL_BASE
 
 CR4_SMEP, CR4_SMAP = 1 << 20, 1 << 21
 EFLAGS_AC = 1 << 18

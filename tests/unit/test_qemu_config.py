@@ -9,7 +9,6 @@ from harness.errors import ConfigError, ToolMissingError
 from harness.machine.machine import location
 from harness.machine.qemu import QemuConfig, build_argv, find_binary, parse_memory
 from harness.machine.target import TargetProfile
-from harness.targets.mmverify.build import Artifacts
 from harness.targets.mmverify.profile import profile
 
 
@@ -28,13 +27,14 @@ def option_values(argv, option):
     return [argv[i + 1] for i, a in enumerate(argv) if a == option]
 
 
-def firmware_like(kernel):
-    """The firmware's profile for a kernel that is only a path here."""
-    return profile(Artifacts(kernel.parent))
+@pytest.fixture
+def firmware_like(firmware):
+    """The firmware's profile (its kernel.elf is built, not booted)."""
+    return profile(firmware)
 
 
-def test_every_channel_is_a_unix_socket_in_the_run_directory(kernel, tmp_path):
-    argv = argv_for(QemuConfig(kernel=kernel, target=firmware_like(kernel)), tmp_path)
+def test_every_channel_is_a_unix_socket_in_the_run_directory(kernel, tmp_path, firmware_like):
+    argv = argv_for(QemuConfig(kernel=kernel, target=firmware_like), tmp_path)
     chardevs = option_values(argv, "-chardev")
     assert len(chardevs) == 4  # gdbstub, QMP, COM1 (console), COM2 (record channel)
     assert option_values(argv, "-serial") == ["chardev:ser0", "chardev:ser1"]
@@ -63,8 +63,8 @@ def test_modules_cmdline_cpu_and_icount(kernel, tmp_path):
     assert option_values(argv, "-icount")[0].startswith("shift=0")
 
 
-def test_debug_exit_device_is_present(kernel, tmp_path):
-    devices = option_values(argv_for(QemuConfig(kernel=kernel, target=firmware_like(kernel)),
+def test_debug_exit_device_is_present(kernel, tmp_path, firmware_like):
+    devices = option_values(argv_for(QemuConfig(kernel=kernel, target=firmware_like),
                                      tmp_path), "-device")
     assert any(d.startswith("isa-debug-exit,iobase=0xf4") for d in devices)
 

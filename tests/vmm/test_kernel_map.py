@@ -3,7 +3,7 @@ mappings, and three independent readings of it that agree."""
 
 from harness.decode.paging import ACCESSED, DIRTY, GLOBAL
 from harness.machine.oracle import walker_disagreements
-from harness.targets.mmverify.kernel import KERNEL_BASE
+from tests.expected import KERNEL_BASE
 
 PAGE = 4096
 

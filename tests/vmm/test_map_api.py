@@ -5,7 +5,7 @@ back every frame they own."""
 import pytest
 
 from harness.decode.paging import ACCESSED, DIRTY, PRESENT, USER, WRITE
-from harness.targets.mmverify.kernel import KERNEL_BASE
+from tests.expected import KERNEL_BASE
 
 PAGE = 4096
 OWNED = 0x200

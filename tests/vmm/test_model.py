@@ -17,7 +17,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from harness.decode.paging import PRESENT, USER, WRITE
 from harness.machine.oracle import info_mem_disagreements, walker_disagreements
 from harness.pytest_plugin import machine_config
-from harness.targets.mmverify.kernel import KERNEL_BASE, Kernel
+from harness.targets.mmverify.kernel import Kernel
+from tests.expected import KERNEL_BASE
 
 EFAULT, ENOENT, EEXIST = -14, -2, -17
 # Page-table boundaries: 0x3FFFF000 | 0x40000000 and 0x403FF000 | 0x40400000.

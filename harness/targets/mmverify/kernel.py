@@ -16,9 +16,6 @@ from harness.decode.bitmap import Bitmap
 from harness.decode.pagefault import ACTIONS, KINDS, FaultRecord, PageFault, enum_names
 from harness.machine.machine import Machine
 
-KERNEL_BASE = 0xC0000000
-FRAME_SIZE = 4096
-
 # A decoded struct: field name to an int, or a list of ints for an array.
 # Which fields are arrays comes from the ELF's debug info at run time, not
 # from anything a type checker sees, hence Any.
@@ -97,6 +94,7 @@ class Kernel:
 
     def __init__(self, machine: Machine) -> None:
         self.m = machine
+        self.kernel_base = machine.cfg.target.kernel_base  # the direct map starts there
         self._layouts: dict[str, StructLayout] = {}
         self._enums: dict[str, list[str]] = {}
 
@@ -118,8 +116,8 @@ class Kernel:
 
     def read_kernel(self, addr: int, size: int) -> bytes:
         """Kernel memory in the direct map, read from guest RAM when possible."""
-        pa = addr - KERNEL_BASE
-        if addr >= KERNEL_BASE and self.m.ram is not None and self.m.ram.covers(pa, size):
+        pa = addr - self.kernel_base
+        if addr >= self.kernel_base and self.m.ram is not None and self.m.ram.covers(pa, size):
             return self.m.ram.read(pa, size)
         return self.m.read(addr, size)
 

@@ -10,10 +10,6 @@ from dataclasses import dataclass
 
 from harness.machine.machine import Machine
 
-# Room each region needs (mm/uvm.h): the layouts must never overlap with it.
-USER_HEAP_MAX = 256 << 20
-USER_SHM_SPAN = 64 << 20
-USER_STACK_MAX = 1 << 20
 PAGE = 4096
 
 
@@ -23,16 +19,18 @@ class Layout:
     shm: int
     stack: int
 
-    def problems(self) -> list[str]:
-        """Why this layout is unsound (empty when it is fine)."""
+    def problems(self, room: dict[str, int]) -> list[str]:
+        """Why this layout is unsound (empty when it is fine), given the room
+        each region needs (the firmware's USER_HEAP_MAX, USER_SHM_SPAN,
+        USER_STACK_MAX and USER_TOP: harness.targets.mmverify.constants)."""
         out = []
         if any(v % PAGE for v in (self.heap, self.shm, self.stack)):
             out.append("not page aligned")
-        if not (self.heap >= 0x80000000 and self.heap + USER_HEAP_MAX <= self.shm):
+        if not (self.heap >= 0x80000000 and self.heap + room["USER_HEAP_MAX"] <= self.shm):
             out.append("heap and its room overlap shared memory")
-        if self.shm + USER_SHM_SPAN > self.stack - USER_STACK_MAX - PAGE:
+        if self.shm + room["USER_SHM_SPAN"] > self.stack - room["USER_STACK_MAX"] - PAGE:
             out.append("shared memory overlaps the stack or its guard page")
-        if self.stack > 0xC0000000:
+        if self.stack > room["USER_TOP"]:
             out.append("stack reaches the kernel")
         return out
 

@@ -22,7 +22,7 @@ from harness.decode import paging
 from harness.decode.records import Record, parse_record
 from harness.errors import ArgumentError, ConfigError
 from harness.machine.machine import Machine
-from harness.targets.mmverify.kernel import KERNEL_BASE, Kernel
+from harness.targets.mmverify.kernel import Kernel
 from harness.transport.record_channel import Mark
 
 STATES = ("free", "ready", "running", "blocked", "zombie")
@@ -288,7 +288,3 @@ class Userland:
 
     def kernel_stack_of(self, pid: int) -> int:
         return self.process(pid).kstack_top
-
-    @staticmethod
-    def directory_virtual(cr3: int) -> int:
-        return cr3 + KERNEL_BASE

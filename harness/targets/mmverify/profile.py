@@ -10,6 +10,7 @@ from harness.machine.qemu import EXIT_PANIC, QemuConfig
 from harness.machine.target import CallGate, TargetProfile
 from harness.targets.mmverify import bootlimits
 from harness.targets.mmverify.build import Artifacts
+from harness.targets.mmverify.constants import firmware_constants
 
 
 def read_page_fault(machine: Machine) -> PageFault:
@@ -29,13 +30,15 @@ def check_config(cfg: QemuConfig, machine: Machine) -> None:
 
 
 def profile(artifacts: Artifacts) -> TargetProfile:
-    """The firmware built in ``artifacts``: its kernel.elf is also the symbol file."""
+    """The firmware built in ``artifacts``: its kernel.elf is also the symbol
+    file, and the source of its constants.  Raises ConfigError when it has no
+    symbol table, OSError when it is not there."""
     return TargetProfile(
         name="mmverify",
         boot="multiboot",
         symbol_file=artifacts.kernel,
         ready="kernel_ready",
-        kernel_base=0xC0000000,
+        kernel_base=firmware_constants(artifacts.kernel)["KERNEL_BASE"],
         page_fault_entry="page_fault_handler",
         read_page_fault=read_page_fault,
         panic_exit_status=EXIT_PANIC,

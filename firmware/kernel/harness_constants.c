@@ -1,0 +1,16 @@
+/* Constants the harness needs, exported from the headers that define them:
+ * the harness reads these symbols from kernel.elf
+ * (harness/targets/mmverify/constants.py) instead of keeping copies that
+ * could drift.  A #define is not in the debug info; a variable is. */
+#include "memlayout.h"
+#include "mm/uvm.h"
+#include "mm/pmm.h"
+
+#define EXPORT(name) __attribute__((used)) const uint32_t harness_const_##name = (name)
+
+EXPORT(KERNEL_BASE);
+EXPORT(FRAME_SIZE);
+EXPORT(USER_HEAP_MAX);
+EXPORT(USER_SHM_SPAN);
+EXPORT(USER_STACK_MAX);
+EXPORT(USER_TOP);
