@@ -267,7 +267,8 @@ class Qemu:
             raise QmpError(f"QMP {name} failed: {exc}") from exc
 
     def hmp(self, command_line: str) -> str:
-        """A human-monitor command (``info tlb``, ``savevm x``) and its output."""
+        """A human-monitor command (``info tlb``, ``savevm x``) and its output.
+        Raises QmpError when QMP fails or answers with anything but text."""
         out = self.command("human-monitor-command", **{"command-line": command_line})
         if not isinstance(out, str):
             raise QmpError(f"human-monitor-command {command_line!r} returned {out!r}, not text")
