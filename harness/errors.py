@@ -24,6 +24,8 @@ without anyone having to open the run directory.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HarnessError(Exception):
     """Base of every error the harness raises on purpose."""
@@ -99,7 +101,9 @@ class CallStopped(GdbError):
     """An inferior call stopped at a breakpoint before returning; ``stop`` is the
     stop event.  Continuing lets the call finish (GDB then stops silently)."""
 
-    def __init__(self, message: str, *, stop, serial_tail: str = "", mi_tail: str = "") -> None:
+    # ``stop`` is a harness.transport.gdbmi.StopEvent, a layer above this module.
+    def __init__(self, message: str, *, stop: Any, serial_tail: str = "",
+                 mi_tail: str = "") -> None:
         self.stop = stop
         super().__init__(message, serial_tail=serial_tail, mi_tail=mi_tail)
 
@@ -129,7 +133,7 @@ class MachineDied(MachineError):
 class GuestPanic(MachineDied):
     """The kernel panicked; ``panic`` is its PANIC record (a dict) when one was seen."""
 
-    def __init__(self, message: str, *, exit_status: int | None, panic: dict | None,
+    def __init__(self, message: str, *, exit_status: int | None, panic: dict[str, str] | None,
                  serial_tail: str = "", mi_tail: str = "") -> None:
         self.panic = panic
         super().__init__(message, exit_status=exit_status, guest_exit="panic",

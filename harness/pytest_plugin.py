@@ -22,11 +22,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness import timeouts
+from harness.errors import TargetStateError
 from harness.machine import artifacts
 from harness.machine.machine import Machine
 from harness.machine.pool import MachinePool
@@ -35,6 +38,10 @@ from harness.machine.target import TargetProfile
 from harness.targets.mmverify.build import DEFAULT_BUILD_DIR, REPO, Artifacts, build
 from harness.targets.mmverify.profile import profile as mmverify_profile
 from harness.transport import procutil
+
+if TYPE_CHECKING:
+    from harness.targets.mmverify.kernel import Kernel
+    from harness.targets.mmverify.processes import Userland
 
 MACHINE_OPTIONS = ("target", "kernel", "memory", "cpu", "modules", "cmdline", "icount", "bios",
                    "record_channel")
@@ -95,7 +102,8 @@ def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.when == "call":
         item.stash[call_report_key] = report
@@ -130,7 +138,7 @@ def firmware(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="session")
-def machine_pool(request: pytest.FixtureRequest):
+def machine_pool(request: pytest.FixtureRequest) -> Iterator[MachinePool]:
     keep = request.config.getoption("--keep-runs")
     root = Path(request.config.getoption("--artifacts"))
 
@@ -145,10 +153,11 @@ def machine_pool(request: pytest.FixtureRequest):
 
 
 def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
-                   **overrides) -> QemuConfig:
+                   **overrides: Any) -> QemuConfig:
     """The QemuConfig for this test: command-line defaults, then the machine
     marker, then ``overrides``.  ``target`` is a target's name ("mmverify",
-    "linux") or a TargetProfile of the test's own (then ``kernel`` is needed)."""
+    "linux") or a TargetProfile of the test's own (then ``kernel`` is needed).
+    Raises pytest.UsageError for an unknown option or target."""
     opts = request.config.getoption
     fields: dict = {"memory": opts("--memory"), "cpu": opts("--cpu"),
                     "icount": opts("--icount"), "qemu": opts("--qemu")}
@@ -202,12 +211,15 @@ def resolve_module(firmware: Artifacts, module: str) -> list[str]:
 
 
 @pytest.fixture
-def machine(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: MachinePool):
+def machine(request: pytest.FixtureRequest, firmware: Artifacts,
+            machine_pool: MachinePool) -> Iterator[Machine]:
     """A machine at kernel_ready, pristine for this test."""
     cfg = machine_config(request, firmware)
     cold = request.node.get_closest_marker("cold_boot") is not None
     m = machine_pool.boot_to_ready(cfg) if cold else machine_pool.acquire(cfg)
-    assert m.console is not None
+    if m.console is None:
+        raise TargetStateError(f"{request.node.nodeid}: the pool gave a machine that is not "
+                               "started")
     records = m.mark() if m.record_channel is not None else 0  # a target without COM2
     request.node.stash[machine_key] = (m, m.console.mark(), records)
     try:
@@ -224,7 +236,7 @@ def machine(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: M
 
 
 @pytest.fixture
-def kernel(machine: Machine):
+def kernel(machine: Machine) -> Kernel:
     """Typed access to the firmware's state on the test's machine."""
     from harness.targets.mmverify.kernel import Kernel
 
@@ -232,7 +244,7 @@ def kernel(machine: Machine):
 
 
 @pytest.fixture
-def userland(machine: Machine, firmware: Artifacts):
+def userland(machine: Machine, firmware: Artifacts) -> Userland:
     """Processes on the test's machine (give it modules=["user/*"])."""
     from harness.targets.mmverify.processes import Userland
 
@@ -240,16 +252,16 @@ def userland(machine: Machine, firmware: Artifacts):
 
 
 @pytest.fixture
-def boot(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: MachinePool):
+def boot(request: pytest.FixtureRequest, firmware: Artifacts,
+         machine_pool: MachinePool) -> Iterator[Callable[..., Machine]]:
     """Factory for machines this test boots itself (paused at reset)."""
     made: list[Machine] = []
 
-    def start(**options) -> Machine:
+    def start(**options: Any) -> Machine:
         m = Machine(machine_config(request, firmware, **options),
                     gdb=request.config.getoption("--gdb"))
         m.start()
         made.append(m)
-        assert m.console is not None
         request.node.stash[machine_key] = (m, 0, 0)
         return m
 

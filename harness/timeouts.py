@@ -20,7 +20,8 @@ SERIAL = 5.0       # console.expect default
 
 
 def set_scale(scale: float) -> None:
-    """Set the multiplier (the pytest plugin calls this for --timeout-scale)."""
+    """Set the multiplier (the pytest plugin calls this for --timeout-scale).
+    Raises ValueError unless it is positive."""
     global _scale
     if scale <= 0:
         raise ValueError(f"timeout scale must be positive, got {scale}")

@@ -55,9 +55,9 @@ def bench_mi(machine: Machine, out: Results, repeats: int = 3000) -> None:
     same read as a bare loop on GDB's pipes (no tokens, no parsing, no
     bookkeeping), i.e. what GDB and QEMU cost by themselves.  The two are
     interleaved sample by sample so machine noise hits both alike."""
-    assert machine.gdb is not None
     addr = machine.symbol("agent_scratch")
-    fd_in, fd_out = machine.gdb.raw_fds()
+    gdb = machine.require_gdb("time GDB's pipes")
+    fd_in, fd_out = gdb.raw_fds()
     command = f"-data-read-memory-bytes {addr:#x} 4\n".encode()
 
     def bare() -> None:
@@ -79,7 +79,7 @@ def bench_mi(machine: Machine, out: Results, repeats: int = 3000) -> None:
         if i >= 100:  # warm-up
             ours.append(t1 - t0)
             floor.append(t2 - t1)
-    machine.gdb.pump_for(0.05)  # the bare loop leaves GDB's prompts unread; harmless
+    gdb.pump_for(0.05)  # the bare loop leaves GDB's prompts unread; harmless
     out["mi_roundtrip_us"] = round(statistics.median(ours) * 1e6, 1)
     out["mi_floor_us"] = round(statistics.median(floor) * 1e6, 1)
     out["mi_overhead_ratio"] = round(statistics.median(ours) / statistics.median(floor), 3)
@@ -106,13 +106,17 @@ def bench_restore(pool: MachinePool, cfg: QemuConfig, out: Results, repeats: int
         start = time.perf_counter()
         machine = pool.acquire(cfg)
         samples.append((time.perf_counter() - start) * 1000)
-    assert machine.reg("eip") == machine.symbol("kernel_ready")
+    if machine.reg("eip") != machine.symbol("kernel_ready"):
+        raise RuntimeError("the restored machine is not at kernel_ready: no restore time")
     _per_target(out, "snapshot_restore_ms", "mmverify", round(statistics.median(samples), 2))
 
 
 def _per_target(out: Results, key: str, target: str, value: object) -> None:
     """A key measured for each target: {"mmverify": ..., "linux": ...}."""
-    out.setdefault(key, {})[target] = value  # type: ignore[index]
+    per_target = out.setdefault(key, {})
+    if not isinstance(per_target, dict):
+        raise TypeError(f"{key} is measured per target, but holds {per_target!r}")
+    per_target[target] = value
 
 
 def bench_linux(out: Results, repeats: int = 30) -> None:
@@ -135,7 +139,8 @@ def bench_linux(out: Results, repeats: int = 30) -> None:
             start = time.perf_counter()
             machine = pool.acquire(cfg)
             samples.append((time.perf_counter() - start) * 1000)
-        assert machine.registers("eip", "esp", "cr3") == at_ready
+        if machine.registers("eip", "esp", "cr3") != at_ready:
+            raise RuntimeError("the restored Linux machine is not where it was saved")
         _per_target(out, "snapshot_restore_ms", "linux", round(statistics.median(samples), 2))
     finally:
         pool.close()
@@ -192,9 +197,9 @@ def bench_pmm(cfg: QemuConfig, out: Results, pairs: int = 2000, seed_pairs: int 
         ours, seed = {}, {}
         for percent in (0, 50, 99):
             machine.call("bench_pmm_fill", percent, timeout=60)
-            ours[str(percent)] = round(machine.call("bench_pmm_pairs", pairs) / pairs, 1)
-            seed[str(percent)] = round(machine.call("bench_seed_pairs", seed_pairs,
-                                                    timeout=120) / seed_pairs, 1)
+            ours[str(percent)] = round(machine.call_value("bench_pmm_pairs", pairs) / pairs, 1)
+            seed[str(percent)] = round(machine.call_value("bench_seed_pairs", seed_pairs,
+                                                          timeout=120) / seed_pairs, 1)
     finally:
         pool.close_machine(machine)
     out["pmm_pair_insns"] = ours
@@ -209,8 +214,8 @@ def bench_vmm(cfg: QemuConfig, out: Results, pairs: int = 2000, walks: int = 30)
     pool = MachinePool()
     machine = pool.boot_to_ready(replace(cfg, memory="128M", icount=True))
     try:
-        out["map_unmap_insns"] = round(machine.call("bench_vmm_map_unmap", pairs) / pairs, 1)
-        directory = machine.call("create_page_directory")
+        out["map_unmap_insns"] = round(machine.call_value("bench_vmm_map_unmap", pairs) / pairs, 1)
+        directory = machine.call_value("create_page_directory")
         if machine.call("bench_vmm_populate", directory, 64, 16) != 0:
             raise RuntimeError("could not populate the bench address space")
         cr3 = directory - 0xC0000000
@@ -220,7 +225,9 @@ def bench_vmm(cfg: QemuConfig, out: Results, pairs: int = 2000, walks: int = 30)
             aspace = machine.address_space(cr3)
             aspace.regions()
             samples.append((time.perf_counter() - start) * 1000)
-        assert aspace.page_tables() == 256 + 64
+        if aspace.page_tables() != 256 + 64:
+            raise RuntimeError(f"the bench address space has {aspace.page_tables()} page "
+                               "tables, not 256 + 64")
     finally:
         pool.close_machine(machine)
     out["pt_walk_ms"] = round(statistics.median(samples), 2)
@@ -236,9 +243,9 @@ def bench_heap(cfg: QemuConfig, out: Results, pairs: int = 2000) -> None:
     pool = MachinePool()
     machine = pool.boot_to_ready(replace(cfg, memory="128M", icount=True))
     try:
-        out["heap_pair_insns"] = {str(size): round(machine.call(
+        out["heap_pair_insns"] = {str(size): round(machine.call_value(
             "bench_heap_pairs", size, pairs) / pairs, 1) for size in HEAP_SIZES}
-        ratio = machine.call("bench_heap_footprint", 12345, 50000, timeout=600)
+        ratio = machine.call_value("bench_heap_footprint", 12345, 50000, timeout=600)
         out["heap_footprint_ratio"] = round(ratio / 1000, 3)
     finally:
         pool.close_machine(machine)

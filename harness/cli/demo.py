@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from harness.decode import paging
 from harness.decode.text import table
@@ -54,7 +55,7 @@ def bits(value: int, names: dict[int, str]) -> str:
 
 
 class Tour:
-    def __init__(self, m: Machine, user_dir, style: Style) -> None:
+    def __init__(self, m: Machine, user_dir: Path, style: Style) -> None:
         self.m, self.s = m, style
         self.k = Kernel(m)
         self.u = Userland(m, user_dir)
@@ -205,7 +206,7 @@ class Tour:
         return {m.va: m.pa for m in aspace.mappings(info.shm_base, info.shm_base + span)}
 
     def heap(self) -> None:
-        blocks = [self.m.call("kmalloc", n) for n in (24, 100, 700, 5000, 20000)]
+        blocks = [self.m.call_value("kmalloc", n) for n in (24, 100, 700, 5000, 20000)]
         stats = self.k.heap_stats()
         print(self.s.title("kernel heap (after five kmallocs)"))
         print(
@@ -243,7 +244,7 @@ def tour(artifacts: build.Artifacts, style: Style) -> bool:
         m.run_to("kernel_ready")
         boot_ms = (time.perf_counter() - start) * 1000
         print(style.title(f"booted to kernel_ready in {boot_ms:.0f} ms (QEMU + GDB in parallel)"))
-        print(style.dim(m.console.text().rstrip()))
+        print(style.dim(m.console.text().rstrip() if m.console else ""))
         t = Tour(m, artifacts.user_dir, style)
         for step in (t.cpu, t.physical, t.kernel_map, t.process, t.faults, t.shared, t.heap):
             step()

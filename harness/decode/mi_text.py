@@ -39,7 +39,8 @@ _VALUE_NUMBER = re.compile(r"^(?:\([^)]*\)\s*)?(-?(?:0x[0-9a-fA-F]+|\d+))")
 
 def parse_gdb_int(value: str) -> int:
     """An integer from a GDB value: "5", "-3", "0xc0100000", "(void *) 0x1000",
-    "0xc0101234 <kmain+4>", "65 'A'", "true"."""
+    "0xc0101234 <kmain+4>", "65 'A'", "true".  Raises ValueError for a value
+    that is not a number."""
     value = value.strip()
     if value in ("true", "false"):
         return int(value == "true")

@@ -78,7 +78,7 @@ def enum_names(ptype_text: str, prefix: str) -> list[str]:
     return names
 
 
-def mismatches(fault: PageFault, **expected) -> list[str]:
+def mismatches(fault: PageFault, **expected: int | bool | str | None) -> list[str]:
     """The expectations (addr, present, write, user, reserved, fetch, kind)
     that ``fault`` does not meet, described."""
     out = []

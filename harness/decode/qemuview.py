@@ -17,7 +17,8 @@ _INFO_TLB = re.compile(r"^([0-9a-f]+): ([0-9a-f]+) ([-X])([-G])([-P])([-D])([-A]
 
 def ram_ranges(mtree_flat: str) -> list[tuple[int, int]]:
     """Guest-physical RAM [start, end) as the CPU sees it, from ``info mtree -f``
-    (the flat view whose address spaces include "memory")."""
+    (the flat view whose address spaces include "memory").  Raises ValueError
+    when the text has no such view."""
     for block in mtree_flat.split("FlatView #")[1:]:
         if ' AS "memory"' not in block:
             continue

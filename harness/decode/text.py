@@ -3,12 +3,15 @@ Pure Python, importable inside GDB."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 
-def table(headers: list[str], rows: list[list[object]], left: tuple[int, ...] = ()) -> str:
+
+def table(headers: list[str], rows: Sequence[Sequence[object]],
+          left: tuple[int, ...] = ()) -> str:
     """Aligned columns: numbers right-aligned, the columns in ``left`` left-aligned."""
-    rows = [[str(c) for c in row] for row in rows]
+    cells = [[str(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
-    for row in rows:
+    for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
 
     def line(cells: list[str]) -> str:
@@ -18,4 +21,4 @@ def table(headers: list[str], rows: list[list[object]], left: tuple[int, ...] = 
         ]
         return "  ".join(out).rstrip()
 
-    return "\n".join([line(headers), *(line(r) for r in rows)])
+    return "\n".join([line(headers), *(line(r) for r in cells)])

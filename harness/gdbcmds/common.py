@@ -188,7 +188,7 @@ class PhysReader:
         self.active = True
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.active = False
         _phys_mode(False)
 
@@ -283,7 +283,7 @@ def firmware_const(name: str) -> int:
 SETTINGS: dict[str, int] = globals().get("SETTINGS", {})
 # The target profile of the harness tool that started this GDB (make debug
 # calls use_profile): its name and kernel base.
-PROFILE: dict[str, object] = globals().get("PROFILE", {})
+PROFILE: dict[str, int | str] = globals().get("PROFILE", {})
 
 
 def use_profile(name: str, kernel_base: int) -> None:

@@ -43,7 +43,7 @@ ROW_LIMIT = 100
 
 
 class Layout:
-    """The heap's constants as the kernel has them (harness_const_NAME as
+    """The heap's constants as the kernel has them (harness_const_NAME as the
     attribute name.lower()), plus ``header`` and ``tag``, the sizes of struct
     block_header and struct tag."""
 
@@ -52,8 +52,13 @@ class Layout:
              "CANARY_QUARANTINED")
 
     def __init__(self) -> None:
-        for name in self.NAMES:
-            setattr(self, name.lower(), firmware_const(name))
+        c = {name: firmware_const(name) for name in self.NAMES}
+        self.slab_base, self.slab_chunk, self.slab_magic = (
+            c["SLAB_BASE"], c["SLAB_CHUNK"], c["SLAB_MAGIC"])
+        self.large_base, self.large_min_block = c["LARGE_BASE"], c["LARGE_MIN_BLOCK"]
+        self.large_tag_used, self.large_tag_flags = c["LARGE_TAG_USED"], c["LARGE_TAG_FLAGS"]
+        self.canary_live, self.canary_live_debug, self.canary_quarantined = (
+            c["CANARY_LIVE"], c["CANARY_LIVE_DEBUG"], c["CANARY_QUARANTINED"])
         self.header = int(gdb.lookup_type("struct block_header").sizeof)
         self.tag = int(gdb.lookup_type("struct tag").sizeof)
 

@@ -286,9 +286,9 @@ class PtCommand(Subcommand):
                 write(f"  ({absent} not-present PTE{'s' if absent > 1 else ''} skipped)")
         write(f"present: {pdes} PDEs ({large} 4 MiB pages, {pdes - large} page tables), "
               f"{ptes} PTEs; not present, skipped: {skipped_pdes} PDEs, {skipped_ptes} PTEs")
-        note = empty_directory_note(cr3, raw_directory)
-        if note:
-            write(note)
+        empty = empty_directory_note(cr3, raw_directory)
+        if empty:
+            write(empty)
 
 
 COMMANDS = (MapCommand, VtopCommand, PtCommand)

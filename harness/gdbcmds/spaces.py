@@ -96,8 +96,9 @@ def resolve_space(arg: str | None) -> int:
     live = {p["pid"]: p for p in processes()}
     if n in live:
         return live[n]["cr3"]
-    if n == 0 and kernel_cr3() is not None:
-        return kernel_cr3()
+    kernel = kernel_cr3() if n == 0 else None
+    if kernel is not None:
+        return kernel
     pids = ", ".join(str(pid) for pid in sorted(live)) or "none"
     if n & (PAGE_SIZE - 1) & ~CR3_FLAGS:
         raise CommandError(f"{arg} is neither the pid of a live process (live pids: {pids}) "

@@ -1,15 +1,30 @@
 """Calling kernel functions from the harness, and evaluating expressions.
 
-Part of :class:`harness.machine.machine.Machine` (a mixin: it relies on the machine's
-GDB connection and state checks).
+:class:`Calls` does the work behind :class:`harness.machine.machine.Machine`'s
+``call``, ``evaluate`` and ``symbol`` (which document them) and keeps the
+state of a call in progress; it reaches the machine only through
+:class:`CallHost`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 from harness import timeouts
 from harness.decode.mi_text import mi_quote, parse_gdb_int
-from harness.errors import CallStopped, GuestTimeout, HarnessError, TargetStateError
-from harness.transport.gdbmi import StopEvent
+from harness.errors import (
+    ArgumentError,
+    CallStopped,
+    ConfigError,
+    GdbError,
+    GuestTimeout,
+    HarnessError,
+    TargetStateError,
+)
+from harness.machine.qemu import QemuConfig
+from harness.machine.target import CallGate
+from harness.transport.gdbmi import MiClient, StopEvent
 
 # What a call saves and, if it has to be abandoned, puts back: everything the
 # callee may have changed on its way, segment selectors included (a callee
@@ -21,64 +36,103 @@ SIGNED_TYPES = ("int", "long", "int32_t", "long int", "signed char", "short", "i
                 "int16_t", "ssize_t")
 
 
-class CallsMixin:
-    # -- inferior calls and expressions ------------------------------------------------
+class CallHost(Protocol):
+    """What :class:`Calls` needs from its machine: its configuration, the
+    run control and the guest's registers and memory."""
+
+    broken: str | None
+
+    @property
+    def cfg(self) -> QemuConfig: ...
+
+    def require_gdb(self, what: str) -> MiClient: ...
+
+    def tails(self) -> dict[str, str]: ...
+
+    def cont(self, *, timeout: float | None = None) -> StopEvent: ...
+
+    def break_at(self, where: str | int, *, hardware: bool = False, temporary: bool = False,
+                 condition: str | None = None) -> int: ...
+
+    def registers(self, *names: str) -> dict[str, int]: ...
+
+    def write_registers(self, **values: int) -> None: ...
+
+    def write(self, addr: int, data: bytes) -> None: ...
+
+    def read_u32(self, addr: int) -> int: ...
+
+
+@dataclass(frozen=True)
+class PendingCall:
+    """A call through the gate that has not returned: the registers from
+    before it, and the callee's name."""
+
+    saved: dict[str, int]
+    name: str
+
+
+class Calls:
+    """Kernel calls and expressions on ``host``; keeps the call in progress,
+    the breakpoint that ends it and the caches of symbols and return types."""
+
+    def __init__(self, host: CallHost) -> None:
+        self.host = host
+        self.pending: PendingCall | None = None
+        self.last_result = 0
+        self._breakpoint: int | None = None
+        self._return_types: dict[str, str] = {}
+        self._symbols: dict[str, int] = {}
 
     def evaluate(self, expression: str, timeout: float | None = None) -> str:
-        """Evaluate a C expression in GDB; returns GDB's text of the value."""
-        gdb = self._require(f"evaluate {expression}")
-        return gdb.command(f"-data-evaluate-expression {mi_quote(expression)}",
-                           timeout).payload.get("value", "")
+        gdb = self.host.require_gdb(f"evaluate {expression}")
+        value = gdb.command(f"-data-evaluate-expression {mi_quote(expression)}",
+                            timeout).payload.get("value", "")
+        return str(value)
 
-    def call(self, function: str | int, *args: int, timeout: float | None = None) -> int | None:
-        """Call a kernel function with integer arguments; returns its result
-        (signed if the function returns a signed type, None for void).
+    def symbol(self, name: str) -> int:
+        if name not in self._symbols:
+            self._symbols[name] = parse_gdb_int(self.evaluate(f"(unsigned int)&{name}"))
+        return self._symbols[name]
 
-        How depends on the target profile's ``call_method``: "gdb" is GDB's
-        inferior call; "gate" goes through the kernel's own call gate
-        (``TargetProfile.call_gate``) rather than GDB's inferior-call
-        machinery, which restores every register after the call, CR3 included:
-        through the gate a callee that switches address spaces leaves them
-        switched, as a call from kernel code would.  EIP and ESP are
-        restored.  A breakpoint inside the callee raises CallStopped;
-        ``cont()`` later finishes the call.  A call that does not return in
-        time is interrupted, every register in CALL_SAVED put back as it was
-        before the call (and checked), and GuestTimeout raised; if they cannot
-        be put back, the machine is marked broken (the pool replaces it).
-        Raises ConfigError on a target without a call method."""
-        method = self.cfg.target.require("call_method", f"machine.call({function!r})")
-        self._require(f"call {function}")
+    def call(self, function: str | int, args: tuple[int, ...],
+             timeout: float | None = None) -> int | None:
+        host = self.host
+        method = host.cfg.target.require("call_method", f"machine.call({function!r})")
+        host.require_gdb(f"call {function}")
         if method == "gdb":
             return self._gdb_call(function, args, timeout)
-        if self._pending_call is not None:
-            raise TargetStateError(f"cannot call {function}: the call to "
-                                   f"{self._pending_call[1]} has not finished (cont() ends it)")
-        regs = self.registers(*CALL_SAVED)
+        if self.pending is not None:
+            raise TargetStateError(f"cannot call {function}: the call to {self.pending.name} has "
+                                   "not finished (cont() ends it)", **host.tails())
+        regs = host.registers(*CALL_SAVED)
         if regs["cs"] & 3:
             raise TargetStateError(f"cannot call {function}: the CPU is in user mode "
-                                   f"(cs={regs['cs']:#x}); stop it in the kernel first")
+                                   f"(cs={regs['cs']:#x}); stop it in the kernel first",
+                                   **host.tails())
+        gate = self._gate()
         name = function if isinstance(function, str) else f"{function:#x}"
         address = self.symbol(function) if isinstance(function, str) else function
         frame = [address, 4 * len(args), *(a & 0xFFFFFFFF for a in args), regs["eip"]]
         esp = regs["esp"] - 4 * len(frame)
-        self._ensure_call_breakpoint()
-        self.write(esp, b"".join(v.to_bytes(4, "little") for v in frame))
-        self.write_registers(esp=esp, eip=self.symbol(self.cfg.target.call_gate.trampoline))
-        self._pending_call = (regs, name)
+        self.ensure_breakpoint()
+        host.write(esp, b"".join(v.to_bytes(4, "little") for v in frame))
+        host.write_registers(esp=esp, eip=self.symbol(gate.trampoline))
+        self.pending = PendingCall(regs, name)
         timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
         try:
-            stop = self.cont(timeout=timeout)
+            stop = host.cont(timeout=timeout)
         except GuestTimeout as exc:
-            self._abandon_call()
-            outcome = (f"the machine is broken: {self.broken}" if self.broken else
+            self._abandon()
+            outcome = (f"the machine is broken: {host.broken}" if host.broken else
                        "it was interrupted and every register restored")
             raise GuestTimeout(f"{name}() did not return within {timeout:.1f} s; {outcome}",
-                               serial_tail=exc.serial_tail, mi_tail=self._mi_tail()) from None
-        if self._pending_call is not None:  # stopped somewhere inside the callee
+                               serial_tail=exc.serial_tail,
+                               mi_tail=host.tails()["mi_tail"]) from None
+        if self.pending is not None:  # stopped somewhere inside the callee
             raise CallStopped(f"{name}() stopped at {stop.addr and hex(stop.addr)} "
-                              f"({stop.reason}) before returning", stop=stop,
-                              serial_tail=self._serial_tail(), mi_tail=self._mi_tail())
-        return self._typed_result(name, self.last_call_result)
+                              f"({stop.reason}) before returning", stop=stop, **host.tails())
+        return self._typed_result(name, self.last_result)
 
     def _gdb_call(self, function: str | int, args: tuple[int, ...],
                   timeout: float | None) -> int | None:
@@ -88,67 +142,97 @@ class CallsMixin:
                               timeout)
         return None if value in ("", "void") else parse_gdb_int(value)
 
-    def _ensure_call_breakpoint(self) -> None:
-        if self._call_breakpoint is None:
-            self._call_breakpoint = self.break_at(self.cfg.target.call_gate.done)
+    def ensure_breakpoint(self) -> None:
+        """Set the breakpoint at the gate's ``done`` unless it is set."""
+        if self._breakpoint is None:
+            self._breakpoint = self.host.break_at(self._gate().done)
 
-    def _after_stop(self, stop: StopEvent) -> None:
+    def breakpoints_deleted(self) -> None:
+        """Every breakpoint was deleted: put back the one a pending call needs."""
+        self._breakpoint = None
+        if self.pending is not None:
+            self.ensure_breakpoint()
+
+    def forget(self) -> None:
+        """The guest was restored from a snapshot: no call is in progress and
+        no breakpoint is set."""
+        self._breakpoint = None
+        self.pending = None
+
+    def after_stop(self, stop: StopEvent) -> None:
         """A stop at the gate's ``done`` ends the pending call: read its result
         and put EIP/ESP back as they were before it."""
-        if self._pending_call is None:
+        if self.pending is None:
             return
-        gate = self.cfg.target.call_gate
+        gate = self._gate()
         if stop.addr != self.symbol(gate.done):
             return
-        regs, _ = self._pending_call
-        self._pending_call = None
-        self.write_registers(eip=regs["eip"], esp=regs["esp"])
-        self.last_call_result = self.read_u32(self.symbol(gate.result))
+        saved = self.pending.saved
+        self.pending = None
+        self.host.write_registers(eip=saved["eip"], esp=saved["esp"])
+        self.last_result = self.host.read_u32(self.symbol(gate.result))
 
-    def _abandon_call(self) -> None:
+    def _gate(self) -> CallGate:
+        target = self.host.cfg.target
+        if target.call_gate is None:  # TargetProfile.validate() makes "gate" need one
+            raise ConfigError(f"target {target.name!r} has no call_gate: machine.call goes "
+                              "through a call gate only when call_method is 'gate'")
+        return target.call_gate
+
+    def _abandon(self) -> None:
         """Put back every register saved before the pending call, and read
         them back from QEMU (not from GDB's cache of what it wrote); when that
         fails, or they differ, mark the machine broken."""
-        regs, name = self._pending_call
-        self._pending_call = None
-        if self.broken is not None:
+        host, pending = self.host, self.pending
+        self.pending = None
+        if pending is None or host.broken is not None:
             return
+        regs = pending.saved
         try:
-            self.write_registers(**regs)
-            self.gdb.console("maintenance flush register-cache")
-            now = self.registers(*regs)
+            host.write_registers(**regs)
+            host.require_gdb("put the registers back").console("maintenance flush register-cache")
+            now = host.registers(*regs)
         except HarnessError as exc:
-            self.broken = (f"the registers from before {name}() could not be put back: "
+            host.broken = (f"the registers from before {pending.name}() could not be put back: "
                            f"{getattr(exc, 'reason', exc)}")
             return
         wrong = [f"{r}={now.get(r, 0):#x} (was {v:#x})" for r, v in regs.items()
                  if now.get(r) != v]
         if wrong:
-            self.broken = (f"the registers from before {name}() did not take: "
+            host.broken = (f"the registers from before {pending.name}() did not take: "
                            + ", ".join(wrong))
 
-    def _typed_result(self, function: str, value: int) -> int | None:
-        """Interpret the raw EAX by the function's declared return type."""
+    def call_value(self, function: str | int, args: tuple[int, ...],
+                   timeout: float | None = None) -> int:
+        name = function if isinstance(function, str) else f"{function:#x}"
+        if self.return_kind(name) == "void":
+            raise ArgumentError(f"{name}() returns void: use machine.call() for it")
+        value = self.call(function, args, timeout)
+        if value is None:  # a "gdb" call_method whose GDB printed no value
+            raise GdbError(f"{name}() returned no value", **self.host.tails())
+        return value
+
+    def return_kind(self, function: str) -> str:
+        """How ``function`` returns (cached): "void", "signed" or "unsigned"
+        (an address, "0x...", is "unsigned")."""
         if function not in self._return_types:
             kind = "unsigned"
             if not function.startswith("0x"):
-                text = self.gdb.console(f"whatis {function}")
+                text = self.host.require_gdb(f"read the type of {function}").console(
+                    f"whatis {function}")
                 ret = text.partition("=")[2].split("(")[0].strip()
                 if ret == "void":
                     kind = "void"
                 elif ret in SIGNED_TYPES:
                     kind = "signed"
             self._return_types[function] = kind
-        kind = self._return_types[function]
+        return self._return_types[function]
+
+    def _typed_result(self, function: str, value: int) -> int | None:
+        """Interpret the raw EAX by the function's declared return type."""
+        kind = self.return_kind(function)
         if kind == "void":
             return None
         if kind == "signed" and value & 0x80000000:
             return value - (1 << 32)
         return value
-
-    def symbol(self, name: str) -> int:
-        """Address of a kernel symbol (cached)."""
-        if name not in self._symbols:
-            self._symbols[name] = parse_gdb_int(self.evaluate(f"(unsigned int)&{name}"))
-        return self._symbols[name]
-

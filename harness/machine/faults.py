@@ -3,7 +3,10 @@ the CPU reported (decoding is :mod:`harness.decode.pagefault`'s)."""
 
 from __future__ import annotations
 
+from types import TracebackType
+
 from harness.decode.pagefault import PageFault, mismatches
+from harness.machine.machine import Machine
 
 
 class expect_fault:
@@ -26,7 +29,7 @@ class expect_fault:
     the machine is left stopped at the handler's entry.
     """
 
-    def __init__(self, machine, *, addr: int | None = None, present: bool | None = None,
+    def __init__(self, machine: Machine, *, addr: int | None = None, present: bool | None = None,
                  write: bool | None = None, user: bool | None = None,
                  reserved: bool | None = None, fetch: bool | None = None,
                  kind: str | None = None) -> None:
@@ -44,7 +47,8 @@ class expect_fault:
         self.breakpoint = self.m.break_at(self.entry)
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         from harness.errors import CallStopped
 
         stop = exc.stop if isinstance(exc, CallStopped) else self.m.last_stop

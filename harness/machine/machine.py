@@ -19,10 +19,12 @@ import re
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from harness import timeouts
+from harness.decode import paging
 from harness.decode.mi_text import mi_quote
+from harness.decode.records import Record
 from harness.errors import (
     BootError,
     ConfigError,
@@ -35,9 +37,9 @@ from harness.errors import (
     TargetStateError,
     ToolMissingError,
 )
-from harness.machine.calls import CallsMixin
+from harness.machine.calls import Calls
 from harness.machine.qemu import GUEST_EXITS, Qemu, QemuConfig, find_binary
-from harness.machine.state import StateMixin
+from harness.machine.state import GuestState
 from harness.transport import procutil, rundir
 from harness.transport.console import Console
 from harness.transport.gdbmi import MiClient, StopEvent
@@ -73,9 +75,18 @@ def location(where: str | int) -> str:
     return f"*{where:#x}" if isinstance(where, int) else f"*{where}"
 
 
-class Machine(CallsMixin, StateMixin):
+class Machine:
     """A booted (or booting) machine.  Use :meth:`boot`, or construct and
-    :meth:`start`; always :meth:`close` (or use ``with``)."""
+    :meth:`start`; always :meth:`close` (or use ``with``).
+
+    Every method that talks to the guest raises TargetStateError when the
+    machine is not started, is gone or broken, or (for those that need it
+    stopped) the guest runs; MachineDied (GuestPanic) when QEMU exits on the
+    way.  The docstrings name the other errors.
+
+    Kernel calls are :class:`harness.machine.calls.Calls`' work, registers,
+    memory and page tables :class:`harness.machine.state.GuestState`'s; the
+    machine holds one of each and forwards to them."""
 
     def __init__(self, cfg: QemuConfig, *, gdb: str = "gdb") -> None:
         self.cfg = cfg
@@ -87,16 +98,12 @@ class Machine(CallsMixin, StateMixin):
         self.record_channel: RecordChannel | None = None
         self.ram: GuestRam | None = None
         self._qemu_fd: int | None = None
-        self._reg_numbers: dict[str, int] = {}
-        self._symbols: dict[str, int] = {}
         self.dead: MachineDied | None = None
         self.broken: str | None = None  # why the machine's state cannot be trusted any more
         self.keep_run_dir = False
         self.last_stop: StopEvent | None = None
-        self.last_call_result = 0
-        self._pending_call: tuple[dict[str, int], str] | None = None
-        self._call_breakpoint: int | None = None
-        self._return_types: dict[str, str] = {}
+        self._state = GuestState(self)
+        self._calls = Calls(self)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -113,7 +120,9 @@ class Machine(CallsMixin, StateMixin):
         return machine
 
     def start(self) -> None:
-        """Start QEMU and GDB in parallel and connect everything; BootError on failure."""
+        """Start QEMU and GDB in parallel and connect everything.  Raises
+        ToolMissingError or ConfigError before anything runs, and BootError,
+        with the serial and MI tails, for any other failure to start."""
         self.cfg.validate()
         gdb_path = find_binary(self.gdb_binary, GDB_HINT)
         self.run_dir = rundir.new_run_dir()
@@ -141,7 +150,7 @@ class Machine(CallsMixin, StateMixin):
                                                             deadline - time.monotonic())
                 self.gdb.watch(self.record_channel.fileno(), self.record_channel.drain)
                 self.console.companions.append(self.record_channel)
-            self._qemu_fd = procutil.pidfd(self.qemu.proc)
+            self._qemu_fd = procutil.pidfd(self.qemu.proc) if self.qemu.proc else None
             if self._qemu_fd is not None:
                 self.gdb.watch(self._qemu_fd, self._on_qemu_exit)
             setup = GDB_SETUP if symbols else (*GDB_SETUP, "-gdb-set architecture i386")
@@ -154,10 +163,11 @@ class Machine(CallsMixin, StateMixin):
         except (ToolMissingError, ConfigError):
             self.close()
             raise
-        except HarnessError as exc:
-            tails = {"serial_tail": self._serial_tail(), "mi_tail": self._mi_tail()}
+        except Exception as exc:  # a harness error or not (an OSError from a socket)
+            tails = self.tails()
             self.close()
-            reason = getattr(exc, "reason", str(exc))
+            reason = reason_of(exc) if isinstance(exc, HarnessError) else (
+                f"{type(exc).__name__}: {exc}")
             raise BootError(reason if isinstance(exc, BootError) else
                             f"machine did not start: {reason}", **tails) from exc
         except BaseException as exc:  # a Ctrl-C too: no QEMU or GDB may outlive a failed start
@@ -263,25 +273,54 @@ class Machine(CallsMixin, StateMixin):
                 return {"msg": found.group(1) if found.groups() else found.group(0)}
         return None
 
-    def _require(self, what: str) -> MiClient:
+    def tails(self) -> dict[str, str]:
+        """The serial and GDB/MI tails, as keyword arguments of a MachineError."""
+        return {"serial_tail": self._serial_tail(), "mi_tail": self._mi_tail()}
+
+    @property
+    def memory_mib(self) -> int:
+        """Guest RAM in MiB, as configured."""
+        return self.cfg.memory_mib
+
+    def require_gdb(self, what: str) -> MiClient:
+        """GDB, for a command that needs the guest stopped and the machine
+        trusted.  Raises TargetStateError saying why it cannot ``what`` (not
+        started, gone, broken, running)."""
         if self.dead is not None:
             raise TargetStateError(f"cannot {what}: the machine is gone ({self.dead.reason})",
                                    serial_tail=self._serial_tail())
-        if self.gdb is None:
-            raise TargetStateError(f"cannot {what}: the machine is not started")
-        broken = self.broken or self.gdb.broken
+        gdb = self._started(what)
+        broken = self.broken or gdb.broken
         if broken is not None:
             raise TargetStateError(f"cannot {what}: the machine is broken ({broken}); use a "
                                    "new one", serial_tail=self._serial_tail())
-        self.gdb.require_stopped(what)
+        gdb.require_stopped(what)
+        return gdb
+
+    def _started(self, what: str) -> MiClient:
+        """GDB, running guest or not; TargetStateError before start() or after close()."""
+        if self.gdb is None:
+            raise TargetStateError(f"cannot {what}: the machine is not started (start() it, "
+                                   "or use Machine.boot) or already closed",
+                                   serial_tail=self._serial_tail())
         return self.gdb
 
     # -- running -------------------------------------------------------------------
 
+    @overload
+    def cont(self, *, wait: Literal[True] = ..., timeout: float | None = None) -> StopEvent: ...
+
+    @overload
+    def cont(self, *, wait: Literal[False], timeout: float | None = None) -> None: ...
+
+    @overload
+    def cont(self, *, wait: bool, timeout: float | None = None) -> StopEvent | None: ...
+
     def cont(self, *, wait: bool = True, timeout: float | None = None) -> StopEvent | None:
         """Resume the guest; with ``wait``, return the next stop (also kept as
-        ``last_stop``)."""
-        gdb = self._require("continue")
+        ``last_stop``).  Raises TargetStateError when the guest is not stopped
+        or the machine cannot be used, and what :meth:`wait_stopped` raises."""
+        gdb = self.require_gdb("continue")
         gdb.drain_stops()  # stale stops (the connect-time one) are not this run's
         gdb.command("-exec-continue")
         if not wait:
@@ -291,11 +330,13 @@ class Machine(CallsMixin, StateMixin):
     def wait_stopped(self, timeout: float | None = None) -> StopEvent:
         """Wait for the running guest to stop.  On timeout the guest is
         interrupted (so the machine stays usable) and GuestTimeout raised; if
-        it will not stop even then, the machine is marked broken."""
-        assert self.gdb is not None
+        it will not stop even then, the machine is marked broken.  Raises
+        TargetStateError on a machine not started, MachineDied (GuestPanic)
+        when QEMU exits, GdbError when GDB loses it."""
+        gdb = self._started("wait for a stop")
         timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
         try:
-            self.last_stop = self.gdb.wait_stopped(timeout)
+            self.last_stop = gdb.wait_stopped(timeout)
         except GuestTimeout as exc:
             try:
                 self.interrupt()
@@ -308,21 +349,24 @@ class Machine(CallsMixin, StateMixin):
             self._raise_if_dead("remote connection closed")
             raise GdbError(f"gdb reports the target {self.last_stop.reason} but QEMU runs",
                            serial_tail=self._serial_tail(), mi_tail=self._mi_tail())
-        self._after_stop(self.last_stop)
+        self._calls.after_stop(self.last_stop)
         return self.last_stop
 
     def interrupt(self) -> StopEvent | None:
-        """Stop a running guest; returns the stop (None if it was not running)."""
-        assert self.gdb is not None
-        if not self.gdb.running:
+        """Stop a running guest; returns the stop (None if it was not running).
+        Raises TargetStateError on a machine not started, GuestTimeout when
+        the guest does not stop."""
+        gdb = self._started("interrupt the guest")
+        if not gdb.running:
             return None
-        self.gdb.command("-exec-interrupt")
-        return self.gdb.wait_stopped(timeouts.scaled(timeouts.COMMAND))
+        gdb.command("-exec-interrupt")
+        return gdb.wait_stopped(timeouts.scaled(timeouts.COMMAND))
 
     def run_to(self, where: str | int, timeout: float | None = None) -> StopEvent:
         """Run until the guest executes ``where`` (a symbol or an address).
-        GuestTimeout names the location and shows the serial tail."""
-        gdb = self._require(f"run to {where}")
+        Raises GuestTimeout naming the location, with the serial tail, when it
+        does not get there in time; GdbError when it stops somewhere else."""
+        gdb = self.require_gdb(f"run to {where}")
         gdb.command(f"-break-insert -t {location(where)}")
         try:
             stop = self.cont(timeout=timeout)
@@ -340,16 +384,19 @@ class Machine(CallsMixin, StateMixin):
 
     def break_at(self, where: str | int, *, hardware: bool = False, temporary: bool = False,
                  condition: str | None = None) -> int:
-        """Set a breakpoint at an exact address/symbol; returns its number."""
-        gdb = self._require("set a breakpoint")
+        """Set a breakpoint at an exact address/symbol; returns its number.
+        Raises GdbError for a symbol GDB does not know."""
+        gdb = self.require_gdb("set a breakpoint")
         flags = " -h" * hardware + " -t" * temporary
         if condition:
             flags += f" -c {mi_quote(condition)}"
         return int(gdb.command(f"-break-insert{flags} {location(where)}").payload["bkpt"]["number"])
 
     def watch(self, expression: str, *, kind: str = "write") -> int:
-        """Set a watchpoint (kind: write, read, access); returns its number."""
-        gdb = self._require("set a watchpoint")
+        """Set a watchpoint (kind: write, read, access); returns its number.
+        Raises KeyError for another kind, GdbError for an expression GDB
+        cannot watch."""
+        gdb = self.require_gdb("set a watchpoint")
         flag = {"write": "", "read": " -r", "access": " -a"}[kind]
         result = gdb.command(f"-break-watch{flag} {mi_quote(expression)}").payload
         wpt = result.get("wpt") or result.get("hw-rwpt") or result.get("hw-awpt") or {}
@@ -358,33 +405,32 @@ class Machine(CallsMixin, StateMixin):
     def delete_breakpoints(self) -> None:
         """Delete every breakpoint and watchpoint (but the one that ends a
         pending call, which is put back)."""
-        self._require("delete breakpoints").command("-break-delete")
-        self._call_breakpoint = None
-        if self._pending_call is not None:
-            self._ensure_call_breakpoint()
+        self.require_gdb("delete breakpoints").command("-break-delete")
+        self._calls.breakpoints_deleted()
 
     def delete_breakpoint(self, number: int) -> None:
-        self._require("delete a breakpoint").command(f"-break-delete {number}")
+        self.require_gdb("delete a breakpoint").command(f"-break-delete {number}")
 
     # -- snapshots -----------------------------------------------------------------------
 
     def save_snapshot(self, name: str) -> None:
-        """savevm ``name`` on the qcow2 scratch drive (the guest must be stopped)."""
-        self._require("save a snapshot")
+        """savevm ``name`` on the qcow2 scratch drive (the guest must be
+        stopped).  Raises QmpError with QEMU's message when it fails."""
+        self.require_gdb("save a snapshot")
         self._monitor_checked(f"savevm {name}")
 
     def restore_snapshot(self, name: str) -> None:
         """loadvm ``name``, then make GDB forget what it knew: registers are
-        re-read, breakpoints and watchpoints are deleted, stale stops dropped."""
-        gdb = self._require("restore a snapshot")
+        re-read, breakpoints and watchpoints are deleted, stale stops dropped.
+        Raises QmpError with QEMU's message when there is no such snapshot."""
+        gdb = self.require_gdb("restore a snapshot")
         self._monitor_checked(f"loadvm {name}")
         flush = gdb.send("-interpreter-exec console \"maintenance flush register-cache\"")
         delete = gdb.send("-break-delete")
         gdb.result(flush, "flush register-cache")
         gdb.result(delete, "-break-delete")
         gdb.drain_stops()
-        self._call_breakpoint = None
-        self._pending_call = None
+        self._calls.forget()
 
     def _monitor_checked(self, command: str) -> None:
         # savevm/loadvm report failure as text, not as a QMP error.
@@ -395,15 +441,21 @@ class Machine(CallsMixin, StateMixin):
     # -- QEMU's monitor and the console ---------------------------------------------------
 
     def monitor(self, command: str) -> str:
-        """A QEMU human-monitor command (``info tlb``, ``info mem``, ``xp``...)."""
+        """A QEMU human-monitor command (``info tlb``, ``info mem``, ``xp``...)
+        and its output.  Raises TargetStateError when QEMU is gone or not
+        started, QmpError when the monitor refuses the command."""
         if self.qemu is None or self.dead is not None:
             raise TargetStateError(f"cannot run monitor command {command!r}: machine is gone")
         return self.qemu.hmp(command)
 
     def expect(self, pattern: str | list[str], timeout: float | None = None) -> int:
         """Wait for ``pattern`` (regex, or a list of them) on the serial console
-        while the guest runs; returns the index of the match."""
-        assert self.console is not None
+        while the guest runs; returns the index of the match.  Raises
+        GuestTimeout when it does not appear in time, MachineDied (GuestPanic)
+        when QEMU exits first, TargetStateError on a machine not started."""
+        if self.console is None:
+            raise TargetStateError(f"cannot wait for {pattern!r} on the serial console: the "
+                                   "machine is not started (start() it first)")
         import pexpect
 
         timeout = timeouts.scaled(timeouts.SERIAL) if timeout is None else timeout
@@ -419,14 +471,17 @@ class Machine(CallsMixin, StateMixin):
             raise self._death_error(self.qemu.exit_status if self.qemu else None) from None
 
     def mark(self) -> Mark:
-        """Where the record channel is now: pass it to records() as ``since``."""
+        """Where the record channel is now: pass it to records() as ``since``.
+        Raises ConfigError on a machine without a record channel."""
         return self._records_channel().mark()
 
-    def records(self, tag: str | None = None, since: Mark | int = 0):
+    def records(self, tag: str | None = None, since: Mark | int = 0) -> list[Record]:
         """The kernel's structured records (see harness.decode.records) from ``since``
         (a :meth:`mark`), read from its record channel: nothing a user program
         prints can add, hide or change one (their output is in OUT records,
-        read through Userland.output)."""
+        read through Userland.output).  Raises ConfigError on a machine
+        without a record channel, TypeError when ``since`` is not a mark
+        (a console offset, say)."""
         return self._records_channel().records(tag, since)
 
     def _records_channel(self) -> RecordChannel:
@@ -437,13 +492,15 @@ class Machine(CallsMixin, StateMixin):
         return self.record_channel
 
     def wait_exit(self, timeout: float | None = None) -> int:
-        """Let the guest run until QEMU exits; returns QEMU's exit status."""
-        assert self.gdb is not None
+        """Let the guest run until QEMU exits; returns QEMU's exit status.
+        Raises GuestTimeout when it runs on, GdbError when it stops instead,
+        TargetStateError on a machine not started."""
+        gdb = self._started("wait for the guest to exit")
         timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
         try:
-            if not self.gdb.running:
-                self.gdb.command("-exec-continue")
-            self.gdb.wait_stopped(timeout)
+            if not gdb.running:
+                gdb.command("-exec-continue")
+            gdb.wait_stopped(timeout)
         except MachineDied as died:
             return died.exit_status if died.exit_status is not None else -1
         except GdbError:
@@ -452,3 +509,141 @@ class Machine(CallsMixin, StateMixin):
             raise
         raise GdbError("the guest stopped instead of exiting", serial_tail=self._serial_tail(),
                        mi_tail=self._mi_tail())
+
+    # -- kernel calls and expressions (harness.machine.calls) -----------------------------
+
+    def call(self, function: str | int, *args: int, timeout: float | None = None) -> int | None:
+        """Call a kernel function with integer arguments; returns its result
+        (signed if the function returns a signed type, None for void).
+
+        How depends on the target profile's ``call_method``: "gdb" is GDB's
+        inferior call; "gate" goes through the kernel's own call gate
+        (``TargetProfile.call_gate``) rather than GDB's inferior-call
+        machinery, which restores every register after the call, CR3 included:
+        through the gate a callee that switches address spaces leaves them
+        switched, as a call from kernel code would.  EIP and ESP are
+        restored.  A breakpoint inside the callee raises CallStopped;
+        ``cont()`` later finishes the call.  A call that does not return in
+        time is interrupted, every register in CALL_SAVED put back as it was
+        before the call (and checked), and GuestTimeout raised; if they cannot
+        be put back, the machine is marked broken (the pool replaces it).
+        Raises ConfigError on a target without a call method,
+        TargetStateError while another call is pending, in user mode, or
+        when the machine cannot be used."""
+        return self._calls.call(function, args, timeout)
+
+    def call_value(self, function: str | int, *args: int, timeout: float | None = None) -> int:
+        """:meth:`call` for a function that returns a value: its result, never
+        None.  Raises ArgumentError (before calling) when the function returns
+        void, and what :meth:`call` raises."""
+        return self._calls.call_value(function, args, timeout)
+
+    def evaluate(self, expression: str, timeout: float | None = None) -> str:
+        """Evaluate a C expression in GDB; returns GDB's text of the value.
+        Raises GdbError when GDB cannot evaluate it."""
+        return self._calls.evaluate(expression, timeout)
+
+    def symbol(self, name: str) -> int:
+        """Address of a kernel symbol (cached).  Raises GdbError when there is
+        no such symbol."""
+        return self._calls.symbol(name)
+
+    # -- registers (harness.machine.state) --------------------------------------------
+
+    def registers(self, *names: str) -> dict[str, int]:
+        """Current values of the named registers (CORE_REGISTERS when none are
+        named), including cr0, cr2, cr3 and cr4.  Raises KeyError naming a
+        register this target does not have or that is not an integer."""
+        return self._state.registers(*names)
+
+    def reg(self, name: str) -> int:
+        """One register's value.  Raises KeyError as :meth:`registers` does."""
+        return self._state.reg(name)
+
+    def set_reg(self, name: str, value: int) -> None:
+        """Write one register.  Raises KeyError for an unknown register."""
+        self._state.write_registers(**{name: value})
+
+    def write_registers(self, **values: int) -> None:
+        """Write registers of the stopped CPU in one command.  Raw registers,
+        whatever frame GDB has selected (``$eip = ...`` in an expression would
+        write the selected frame's saved PC instead when it is not frame 0).
+        Raises KeyError for an unknown register."""
+        self._state.write_registers(**values)
+
+    # -- memory (harness.machine.state) -------------------------------------------------
+
+    def read(self, addr: int, size: int) -> bytes:
+        """Read guest-virtual memory (through the current page tables).
+
+        Up to GDB_READ_LIMIT bytes go through GDB; larger reads are translated
+        by the harness's page-table walk and served from the RAM file, so they
+        take milliseconds instead of outlasting GDB's command timeout.  An
+        unmapped page raises GdbError naming it; a range outside the 32-bit
+        address space raises MemoryRangeError."""
+        return self._state.read(addr, size)
+
+    def write(self, addr: int, data: bytes) -> None:
+        """Write guest-virtual memory (GDB's debug access ignores page
+        protections).  Raises MemoryRangeError for a range outside the 32-bit
+        address space, GdbError for an unmapped page."""
+        self._state.write(addr, data)
+
+    def read_u32(self, addr: int) -> int:
+        """A little-endian 32-bit word of guest-virtual memory; raises as :meth:`read`."""
+        return self._state.read_u32(addr)
+
+    def write_u32(self, addr: int, value: int) -> None:
+        """Write a little-endian 32-bit word; raises as :meth:`write`."""
+        self._state.write_u32(addr, value)
+
+    def physical_end(self) -> int:
+        """The end of guest-physical RAM the harness can reach (RAM that QEMU
+        puts above 4 GiB is out of reach of 32-bit paging, and of this)."""
+        return self._state.physical_end()
+
+    def read_phys(self, addr: int, size: int) -> bytes:
+        """Read guest-physical RAM: from the mapped RAM file when the range is
+        plain RAM, else through GDB in QEMU's physical-memory mode.  A range
+        not wholly in RAM raises MemoryRangeError."""
+        return self._state.read_phys(addr, size)
+
+    def write_phys(self, addr: int, data: bytes) -> None:
+        """Write guest-physical RAM through GDB (so QEMU drops any code it
+        translated from those bytes; it does not flush the guest's TLB).  A
+        range not wholly in RAM raises MemoryRangeError (QEMU would drop it)."""
+        self._state.write_phys(addr, data)
+
+    def read_phys_u32(self, addr: int) -> int:
+        """A 32-bit word of guest-physical RAM; raises as :meth:`read_phys`."""
+        return self._state.read_phys_u32(addr)
+
+    def write_phys_u32(self, addr: int, value: int) -> None:
+        """Write a 32-bit word of guest-physical RAM; raises as :meth:`write_phys`."""
+        self._state.write_phys_u32(addr, value)
+
+    # -- page tables (harness.decode.paging on this machine's memory) ----------------------
+
+    def address_space(self, cr3: int | None = None) -> paging.AddressSpace:
+        """Walk the address space of ``cr3`` (default: the current one).
+        Raises MemoryRangeError when a table lies outside guest RAM."""
+        return self._state.address_space(cr3)
+
+    def translate(self, va: int, cr3: int | None = None) -> paging.Translation:
+        """Each level of the walk for ``va``; raises as :meth:`address_space`."""
+        return self._state.translate(va, cr3)
+
+    def pte_address(self, va: int, cr3: int | None = None) -> int:
+        """Physical address of the entry that maps ``va`` (the PDE for a 4 MiB
+        page).  Raises KeyError when no page table covers it."""
+        return self._state.pte_address(va, cr3)
+
+    def write_pte(self, va: int, value: int, cr3: int | None = None) -> None:
+        """Overwrite the entry mapping ``va``.  Like any write to a page table,
+        this does not flush the TLB: the kernel's old translation may stay.
+        Raises KeyError when no page table covers it."""
+        self._state.write_pte(va, value, cr3)
+
+    def page_map_text(self) -> str:
+        """The current address space as a region map (for artifacts)."""
+        return self._state.page_map_text()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from harness.decode import paging
 from harness.decode.qemuview import parse_info_mem, parse_info_tlb
+from harness.machine.machine import Machine
 
 
-def walker_disagreements(machine) -> list[str]:
+def walker_disagreements(machine: Machine) -> list[str]:
     """Differences between the walker and QEMU (``info mem`` and ``info tlb``)
     for the current CR3, described for an assertion message; empty when they
     agree."""
@@ -15,7 +16,7 @@ def walker_disagreements(machine) -> list[str]:
     return info_mem_disagreements(machine, aspace) + info_tlb_disagreements(machine, aspace)
 
 
-def info_mem_disagreements(machine, aspace: paging.AddressSpace) -> list[str]:
+def info_mem_disagreements(machine: Machine, aspace: paging.AddressSpace) -> list[str]:
     """The walker's region map against QEMU's ``info mem``."""
     problems = []
     ours = [(r.start, r.end, r.user, r.write) for r in aspace.regions()]
@@ -28,7 +29,7 @@ def info_mem_disagreements(machine, aspace: paging.AddressSpace) -> list[str]:
     return problems
 
 
-def info_tlb_disagreements(machine, aspace: paging.AddressSpace) -> list[str]:
+def info_tlb_disagreements(machine: Machine, aspace: paging.AddressSpace) -> list[str]:
     """Every present page of the walker against QEMU's ``info tlb``."""
     problems = []
     tlb = parse_info_tlb(machine.monitor("info tlb"))
@@ -52,6 +53,6 @@ def info_tlb_disagreements(machine, aspace: paging.AddressSpace) -> list[str]:
     return problems
 
 
-def _fmt(regions) -> str:
+def _fmt(regions: list[tuple[int, int, bool, bool]]) -> str:
     return ", ".join(f"{s:#x}-{e:#x} {'u' if u else '-'}{'w' if w else '-'}"
                      for s, e, u, w in regions) or "none"

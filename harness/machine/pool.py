@@ -14,6 +14,7 @@ One pool per process: pytest-xdist workers each have their own.
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 
 from harness import timeouts
 from harness.errors import ConfigError, HarnessError
@@ -24,11 +25,17 @@ READY_SNAPSHOT = "ready"
 
 
 def run_to_ready(machine: Machine, timeout: float) -> None:
-    """Run a machine stopped at reset to its target's ready point and stop it there."""
+    """Run a machine stopped at reset to its target's ready point and stop it
+    there.  Raises ConfigError for a target without one (neither ``ready`` nor
+    ``ready_serial``), GuestTimeout when it is not ready in time."""
     target = machine.cfg.target
     if target.ready is not None:
         machine.run_to(target.ready, timeout=timeout)
         return
+    if target.ready_serial is None:
+        raise ConfigError(f"target {target.name!r} sets neither ready nor ready_serial, so "
+                          "nothing tells when it is ready for tests: set one in its "
+                          "TargetProfile, or boot it with Machine.boot and run it yourself")
     machine.cont(wait=False)
     machine.expect(target.ready_serial, timeout=timeout)
     machine.interrupt()
@@ -38,7 +45,7 @@ class MachinePool:
     """Machines keyed by configuration, least recently used closed first."""
 
     def __init__(self, *, gdb: str = "gdb", max_machines: int = 4,
-                 on_close=None) -> None:
+                 on_close: Callable[[Machine], object] | None = None) -> None:
         self.gdb = gdb
         self.max_machines = max_machines
         self._machines: collections.OrderedDict[QemuConfig, Machine] = collections.OrderedDict()
@@ -68,7 +75,8 @@ class MachinePool:
         return machine
 
     def acquire(self, cfg: QemuConfig) -> Machine:
-        """The pooled machine for ``cfg``, restored to kernel_ready."""
+        """The pooled machine for ``cfg``, restored to kernel_ready.  Raises
+        what :meth:`boot_to_ready` raises when it has to boot one."""
         machine = self._machines.pop(cfg, None)
         if machine is not None:
             try:

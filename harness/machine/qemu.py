@@ -21,11 +21,15 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness import timeouts
 from harness.errors import BootError, ConfigError, QmpError, ToolMissingError
 from harness.machine.target import PLAIN_MULTIBOOT, TargetProfile
 from harness.transport import procutil
+
+if TYPE_CHECKING:
+    from qemu.qmp.legacy import QEMUMonitorProtocol
 
 INSTALL_HINT = ("install it with: sudo apt-get install qemu-system-x86 qemu-utils "
                 "(or pass --qemu / QemuConfig.qemu with its path)")
@@ -46,7 +50,8 @@ DEFAULT_MEMORY = "64M"
 
 
 def parse_memory(size: str | int) -> int:
-    """A QEMU-style memory size ("64M", "1G", "3584M", or MiB as int) in MiB."""
+    """A QEMU-style memory size ("64M", "1G", "3584M", or MiB as int) in MiB.
+    Raises ConfigError for anything else, or a size out of range."""
     if isinstance(size, int):
         mib = size
     else:
@@ -111,7 +116,8 @@ class QemuConfig:
 
 
 def find_binary(name: str, hint: str) -> str:
-    """The full path of ``name`` (a path or a command on PATH)."""
+    """The full path of ``name`` (a path or a command on PATH).  Raises
+    ToolMissingError, with ``hint`` on how to install it, when there is none."""
     if os.sep in name:
         if os.access(name, os.X_OK):
             return name
@@ -193,7 +199,7 @@ class Qemu:
         self.cfg = cfg
         self.run_dir = run_dir
         self.proc: subprocess.Popen | None = None
-        self._qmp = None
+        self._qmp: QEMUMonitorProtocol | None = None
         self.exit_status: int | None = None
 
     def start(self) -> None:
@@ -208,7 +214,8 @@ class Qemu:
             self.proc = procutil.spawn(self.argv, stderr=stderr)
 
     def wait_sockets(self, timeout: float) -> None:
-        """Wait until QEMU has created its sockets (or died)."""
+        """Wait until QEMU has created its sockets (or died).  Raises BootError,
+        with QEMU's stderr, when they are not there in ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         names = ("gdb.sock", "qmp.sock", "serial.sock",
                  *(("records.sock",) if self.cfg.has_record_channel else ()))
@@ -235,8 +242,9 @@ class Qemu:
 
     # -- QMP -------------------------------------------------------------------
 
-    def qmp(self):
-        """The QMP connection (qemu.qmp's synchronous client), made on first use."""
+    def qmp(self) -> QEMUMonitorProtocol:
+        """The QMP connection (qemu.qmp's synchronous client), made on first
+        use.  Raises QmpError when it cannot connect."""
         if self._qmp is None:
             from qemu.qmp.legacy import QEMUMonitorProtocol
             conn = QEMUMonitorProtocol(str(self.run_dir / "qmp.sock"))
@@ -248,8 +256,9 @@ class Qemu:
             self._qmp = conn
         return self._qmp
 
-    def command(self, name: str, **args):
-        """Execute a QMP command; raises QmpError with QEMU's message on failure."""
+    def command(self, name: str, **args: object) -> object:
+        """Execute a QMP command and return its result; raises QmpError with
+        QEMU's message on failure."""
         try:
             return self.qmp().cmd(name, **args)
         except QmpError:
@@ -258,8 +267,12 @@ class Qemu:
             raise QmpError(f"QMP {name} failed: {exc}") from exc
 
     def hmp(self, command_line: str) -> str:
-        """A human-monitor command (``info tlb``, ``savevm x``) and its output."""
-        return self.command("human-monitor-command", **{"command-line": command_line})
+        """A human-monitor command (``info tlb``, ``savevm x``) and its output.
+        Raises QmpError when QMP fails or answers with anything but text."""
+        out = self.command("human-monitor-command", **{"command-line": command_line})
+        if not isinstance(out, str):
+            raise QmpError(f"human-monitor-command {command_line!r} returned {out!r}, not text")
+        return out
 
     # -- stopping ----------------------------------------------------------------
 

@@ -1,18 +1,22 @@
 """Registers, guest memory (virtual and physical) and page tables of a
 stopped machine.
 
-Part of :class:`harness.machine.machine.Machine` (a mixin: it relies on the machine's
-GDB connection, RAM mapping and state checks).
+:class:`GuestState` does the work behind :class:`harness.machine.machine.Machine`'s
+``registers``, ``read``, ``read_phys``, ``address_space``... (which document
+them); it reaches the machine only through :class:`StateHost`.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 from harness.decode import paging
 from harness.decode.mi_text import parse_gdb_int
 from harness.errors import GdbError, MemoryRangeError
 from harness.transport import physmem
+from harness.transport.gdbmi import MiClient
+from harness.transport.physmem import GuestRam
 
 CR0_PG = 0x80000000
 CR4_PSE = 0x10
@@ -37,25 +41,48 @@ def check_range(what: str, addr: int, size: int, valid: tuple[int, int], valid_n
         raise MemoryRangeError(what, addr, size, valid, valid_name, "the range does not fit")
 
 
-class StateMixin:
+class StateHost(Protocol):
+    """What :class:`GuestState` needs from its machine."""
+
+    @property
+    def memory_mib(self) -> int: ...
+
+    @property
+    def ram(self) -> GuestRam | None: ...
+
+    def require_gdb(self, what: str) -> MiClient:
+        """GDB, when the machine is stopped and trusted; else TargetStateError
+        saying why it cannot ``what``."""
+        ...
+
+    def tails(self) -> dict[str, str]:
+        """``serial_tail`` and ``mi_tail`` for a MachineError."""
+        ...
+
+
+class GuestState:
+    """Registers, memory and page tables of ``host``'s stopped guest."""
+
+    def __init__(self, host: StateHost) -> None:
+        self.host = host
+        self._reg_numbers: dict[str, int] = {}
+
     # -- registers ---------------------------------------------------------------------
 
     def _register_numbers(self) -> dict[str, int]:
         if not self._reg_numbers:
-            names = self._require("read registers").command(
+            names = self.host.require_gdb("read registers").command(
                 "-data-list-register-names").payload["register-names"]
             self._reg_numbers = {n: i for i, n in enumerate(names) if n}
         return self._reg_numbers
 
     def registers(self, *names: str) -> dict[str, int]:
-        """Current values of the named registers (CORE_REGISTERS when none are
-        named), including cr0, cr2, cr3 and cr4."""
         numbers = self._register_numbers()
         wanted = names or tuple(n for n in CORE_REGISTERS if n in numbers)
         unknown = [n for n in wanted if n not in numbers]
         if unknown:
             raise KeyError(f"unknown register(s) {unknown}; this target has {sorted(numbers)}")
-        gdb = self._require("read registers")
+        gdb = self.host.require_gdb("read registers")
         index = " ".join(str(numbers[n]) for n in wanted)
         values = gdb.command(f"-data-list-register-values --skip-unavailable x {index}"
                              ).payload["register-values"]
@@ -79,36 +106,26 @@ class StateMixin:
         self.write_registers(**{name: value})
 
     def write_registers(self, **values: int) -> None:
-        """Write registers of the stopped CPU in one command.  Raw registers,
-        whatever frame GDB has selected (``$eip = ...`` in an expression would
-        write the selected frame's saved PC instead when it is not frame 0)."""
         numbers = self._register_numbers()
         unknown = [n for n in values if n not in numbers]
         if unknown:
             raise KeyError(f"unknown register(s) {unknown}")
         pairs = " ".join(f"{numbers[n]} {v & 0xFFFFFFFF:#x}" for n, v in values.items())
-        self._require("write registers").command(f"-data-write-register-values x {pairs}")
+        self.host.require_gdb("write registers").command(f"-data-write-register-values x {pairs}")
 
     # -- memory ------------------------------------------------------------------------
 
     def read(self, addr: int, size: int) -> bytes:
-        """Read guest-virtual memory (through the current page tables).
-
-        Up to GDB_READ_LIMIT bytes go through GDB; larger reads are translated
-        by the harness's page-table walk and served from the RAM file, so they
-        take milliseconds instead of outlasting GDB's command timeout.  An
-        unmapped page raises GdbError naming it; a range outside the 32-bit
-        address space raises MemoryRangeError."""
         check_range("read", addr, size, (0, VIRTUAL_END), "the 32-bit address space")
-        self._require("read memory")
-        if size > GDB_READ_LIMIT and self.ram is not None:
+        self.host.require_gdb("read memory")
+        if size > GDB_READ_LIMIT and self.host.ram is not None:
             return self._read_through_page_tables(addr, size)
         return self._read_gdb(addr, size)
 
     def _read_gdb(self, addr: int, size: int) -> bytes:
         """Read through GDB (virtual, or physical in QEMU's physical-memory
         mode), in pieces that each finish well within the command timeout."""
-        gdb = self._require("read memory")
+        gdb = self.host.require_gdb("read memory")
         out = bytearray()
         for start in range(addr, addr + size, GDB_READ_LIMIT):
             want = min(GDB_READ_LIMIT, addr + size - start)
@@ -128,7 +145,7 @@ class StateMixin:
                 # end a byte into that page: name the page.
                 page = (start + len(got)) & paging.FRAME_MASK
                 raise GdbError(f"read of {size} bytes at {addr:#x}: the page at {page:#x} is not "
-                               "mapped", serial_tail=self._serial_tail(), mi_tail=self._mi_tail())
+                               "mapped", **self.host.tails())
         return bytes(out)
 
     def _read_through_page_tables(self, addr: int, size: int) -> bytes:
@@ -149,7 +166,7 @@ class StateMixin:
             if t.pa is None:
                 raise GdbError(f"read of {size} bytes at {addr:#x}: the page at "
                                f"{va & paging.FRAME_MASK:#x} is not mapped (cr3 {regs['cr3']:#x})",
-                               serial_tail=self._serial_tail())
+                               **self.host.tails())
             page = paging.LARGE_PAGE_SIZE if t.pte is None else paging.PAGE_SIZE
             n = min(end - va, page - (va & (page - 1)))
             if runs and runs[-1][1] + runs[-1][2] == t.pa:
@@ -162,13 +179,12 @@ class StateMixin:
                         for va, pa, n in runs)
 
     def write(self, addr: int, data: bytes) -> None:
-        """Write guest-virtual memory (GDB's debug access ignores page protections)."""
         check_range("write", addr, len(data), (0, VIRTUAL_END),
                     "the 32-bit address space")
         self._write_gdb(addr, data)
 
     def _write_gdb(self, addr: int, data: bytes) -> None:
-        gdb = self._require("write memory")
+        gdb = self.host.require_gdb("write memory")
         for offset in range(0, len(data), GDB_READ_LIMIT):
             piece = data[offset:offset + GDB_READ_LIMIT]
             gdb.command(f"-data-write-memory-bytes {addr + offset:#x} {piece.hex()}")
@@ -180,32 +196,27 @@ class StateMixin:
         self.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
 
     def _physical_mode(self, on: bool) -> None:
-        out = self._require("switch to physical memory").console(
+        out = self.host.require_gdb("switch to physical memory").console(
             f"maintenance packet Qqemu.PhyMemMode:{int(on)}")
         if '"OK"' not in out:
             raise GdbError(f"QEMU refused physical memory mode: {out.strip()}",
-                           mi_tail=self._mi_tail())
+                           **self.host.tails())
 
     def physical_end(self) -> int:
-        """The end of guest-physical RAM the harness can reach (RAM that QEMU
-        puts above 4 GiB is out of reach of 32-bit paging, and of this)."""
-        return physmem.ram_below_4g(self.cfg.memory_mib << 20)
+        return physmem.ram_below_4g(self.host.memory_mib << 20)
 
     def _check_phys(self, what: str, addr: int, size: int) -> None:
         end = self.physical_end()
-        above = self.cfg.memory_mib - (end >> 20)
-        ram = (f"guest RAM ({self.cfg.memory_mib} MiB" +
+        above = self.host.memory_mib - (end >> 20)
+        ram = (f"guest RAM ({self.host.memory_mib} MiB" +
                (f", of which {above} MiB lie above 4 GiB, out of reach)" if above else ")"))
         check_range(what, addr, size, (0, end), ram)
 
     def read_phys(self, addr: int, size: int) -> bytes:
-        """Read guest-physical RAM: from the mapped RAM file when the range is
-        plain RAM, else through GDB in QEMU's physical-memory mode.  A range
-        not wholly in RAM raises MemoryRangeError."""
         self._check_phys("read_phys", addr, size)
-        self._require("read physical memory")
-        if self.ram is not None and self.ram.covers(addr, size):
-            return self.ram.read(addr, size)
+        self.host.require_gdb("read physical memory")
+        if self.host.ram is not None and self.host.ram.covers(addr, size):
+            return self.host.ram.read(addr, size)
         self._physical_mode(True)
         try:
             return self._read_gdb(addr, size)
@@ -213,9 +224,6 @@ class StateMixin:
             self._physical_mode(False)
 
     def write_phys(self, addr: int, data: bytes) -> None:
-        """Write guest-physical RAM through GDB (so QEMU drops any code it
-        translated from those bytes; it does not flush the guest's TLB).  A
-        range not wholly in RAM raises MemoryRangeError (QEMU would drop it)."""
         self._check_phys("write_phys", addr, len(data))
         self._physical_mode(True)
         try:
@@ -232,18 +240,14 @@ class StateMixin:
     # -- page tables (harness/paging.py on this machine's physical memory) ----------------
 
     def address_space(self, cr3: int | None = None) -> paging.AddressSpace:
-        """Walk the address space of ``cr3`` (default: the current one)."""
         regs = self.registers("cr3", "cr4")
         return paging.walk(self, regs["cr3"] if cr3 is None else cr3,
                            pse=bool(regs["cr4"] & CR4_PSE))
 
     def translate(self, va: int, cr3: int | None = None) -> paging.Translation:
-        """Each level of the walk for ``va``."""
         return self.address_space(cr3).translate(va)
 
     def pte_address(self, va: int, cr3: int | None = None) -> int:
-        """Physical address of the entry that maps ``va`` (the PDE for a 4 MiB
-        page); KeyError when no page table covers it."""
         t = self.translate(va, cr3)
         if t.pte is None:
             if not t.pde.present:
@@ -253,12 +257,9 @@ class StateMixin:
         return t.pde.frame + paging.ptx(va) * 4
 
     def write_pte(self, va: int, value: int, cr3: int | None = None) -> None:
-        """Overwrite the entry mapping ``va``.  Like any write to a page table,
-        this does not flush the TLB: the kernel's old translation may stay."""
         self.write_phys_u32(self.pte_address(va, cr3), value)
 
     def page_map_text(self) -> str:
-        """The current address space as a region map (for artifacts)."""
         aspace = self.address_space()
         return (f"cr3 {aspace.cr3:#010x}, {aspace.page_tables()} page tables\n"
                 + paging.format_regions(aspace.regions(split_global=True)) + "\n")

@@ -29,15 +29,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pygdbmi.gdbmiparser import parse_response
 
 from harness import timeouts
 from harness.decode.mi_text import mi_quote, parse_simple_result
-from harness.errors import GdbError, GuestTimeout, TargetStateError
+from harness.errors import GdbError, GuestTimeout, MachineError, TargetStateError
 from harness.transport import procutil
 
+ErrorT = TypeVar("ErrorT", bound=MachineError)
 
 @dataclass
 class MiResult:
@@ -83,7 +84,7 @@ class MiClient:
         self._results: dict[int, MiResult] = {}
         self._stream: list[str] = []
         self._stops: collections.deque[StopEvent] = collections.deque()
-        self._watches: dict[int, Callable[[], None]] = {}
+        self._watches: dict[int, Callable[[], object]] = {}
         self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self._log: Any = None
         self.running = False
@@ -103,13 +104,16 @@ class MiClient:
                                         stdout=subprocess.PIPE, stderr=stderr)
         finally:
             stderr.close()
-        assert self._proc.stdout is not None
+        assert self._proc.stdout is not None  # stdout=PIPE: for the type checker
         self._out_fd = self._proc.stdout.fileno()
 
     def raw_fds(self) -> tuple[int, int]:
         """GDB's stdin and stdout descriptors, for the benchmark's bare-loop
-        floor (bypassing this client entirely)."""
-        assert self._proc is not None and self._proc.stdin is not None
+        floor (bypassing this client entirely).  Raises TargetStateError
+        before start()."""
+        if self._proc is None or self._proc.stdin is None:
+            raise TargetStateError("cannot give GDB's descriptors: it is not started (start() "
+                                   "it first)")
         return self._proc.stdin.fileno(), self._out_fd
 
     @property
@@ -132,7 +136,7 @@ class MiClient:
 
     # -- waiting -------------------------------------------------------------
 
-    def watch(self, fd: int, on_ready: Callable[[], None]) -> None:
+    def watch(self, fd: int, on_ready: Callable[[], object]) -> None:
         """Call ``on_ready`` whenever ``fd`` is readable during a wait; it may
         raise to abort the wait (e.g. when the fd is QEMU's pidfd)."""
         self._watches[fd] = on_ready
@@ -204,7 +208,8 @@ class MiClient:
     # -- commands ------------------------------------------------------------
 
     def send(self, command: str) -> int:
-        """Write ``command`` with a fresh token and return the token."""
+        """Write ``command`` with a fresh token and return the token.  Raises
+        GdbError when GDB is not running, has exited or is out of step."""
         if self._proc is None or self._proc.stdin is None:
             raise self._error(GdbError, "gdb is not running")
         if self.broken is not None:
@@ -222,7 +227,8 @@ class MiClient:
 
     def result(self, token: int, command: str, timeout: float | None = None) -> MiResult:
         """Wait for the result of ``token``; raise GdbError for ^error, and
-        for no answer in time (after putting GDB back in step, see below)."""
+        for no answer in time (after putting GDB back in step, see below).
+        What a watch raises (MachineDied when QEMU exits) ends the wait."""
         start = time.monotonic()
         deadline = start + (timeout if timeout is not None else timeouts.scaled(timeouts.COMMAND))
         while token not in self._results:
@@ -265,20 +271,23 @@ class MiClient:
                                      "in step again")
 
     def command(self, command: str, timeout: float | None = None) -> MiResult:
-        """Send one MI command and wait for its result."""
+        """Send one MI command and wait for its result; raises as :meth:`send`
+        and :meth:`result`."""
         return self.result(self.send(command), command, timeout)
 
     def console(self, cli: str, timeout: float | None = None) -> str:
-        """Run a CLI command; returns what it printed."""
+        """Run a CLI command; returns what it printed.  Raises as :meth:`command`."""
         return self.command(f"-interpreter-exec console {mi_quote(cli)}", timeout).console
 
     def require_stopped(self, what: str) -> None:
+        """Raises TargetStateError, saying it cannot ``what``, while the target runs."""
         if self.running:
             raise self._error(TargetStateError, f"cannot {what} while the target is running; "
                               "stop it first (interrupt() or wait_stopped())")
 
     def wait_stopped(self, timeout: float) -> StopEvent:
-        """Wait for the next ``*stopped`` record."""
+        """Wait for the next ``*stopped`` record.  Raises GuestTimeout when
+        none comes in ``timeout`` seconds; what a watch raises ends the wait."""
         deadline = time.monotonic() + timeout
         while not self._stops:
             if not self._pump(deadline):
@@ -304,7 +313,7 @@ class MiClient:
         return "\n".join(line if len(line) <= width else line[:width] + " ..."
                          for line in list(self._tail)[-lines:])
 
-    def _error(self, cls: type, message: str) -> Exception:
+    def _error(self, cls: type[ErrorT], message: str) -> ErrorT:
         if self._log:
             self._log.flush()
         self.check_target(message)  # raises instead if the target is gone

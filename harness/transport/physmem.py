@@ -45,6 +45,8 @@ class GuestRam:
         return addr >= LOW_MEMORY_END and addr + size <= self.end
 
     def read(self, addr: int, size: int) -> bytes:
+        """Bytes of guest RAM from the file.  Raises ValueError outside it
+        (see :meth:`covers`)."""
         if not self.covers(addr, size):
             raise ValueError(f"physical range {addr:#x}+{size:#x} is outside mapped RAM")
         return self._view[addr:addr + size].tobytes()

@@ -42,7 +42,7 @@ def _ensure() -> subprocess.Popen:
 def _send(line: str) -> None:
     proc = _ensure()
     try:
-        assert proc.stdin is not None
+        assert proc.stdin is not None  # stdin=PIPE: for the type checker
         proc.stdin.write((line + "\n").encode())
         proc.stdin.flush()
     except BrokenPipeError:

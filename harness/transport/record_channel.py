@@ -88,14 +88,16 @@ class RecordChannel:
 
     def text(self, since: int = 0) -> str:
         """The channel from offset ``since``.  The kernel escapes every byte of
-        a value that is not printable ASCII, so latin-1 loses nothing."""
+        a value that is not printable ASCII, so latin-1 loses nothing.  Raises
+        TypeError when ``since`` is not a :class:`Mark` (or 0)."""
         since = _offset(since)
         self.drain()
         return self._all[since:].decode("latin-1")
 
     def records(self, tag: str | None = None, since: int = 0) -> list[Record]:
         """Records from offset ``since`` (optionally of one tag), in order.  A
-        line the kernel has not finished yet is not a record."""
+        line the kernel has not finished yet is not a record.  Raises
+        TypeError when ``since`` is not a :class:`Mark` (or 0)."""
         text = self.text(since)
         complete = text[:text.rfind("\n") + 1]
         return parse_records(complete, tag)

@@ -50,3 +50,13 @@ def test_gdb_dying_mid_test_raises_gdb_error(machine):
     os.kill(machine.gdb.pid, signal.SIGKILL)
     with pytest.raises(GdbError, match="gdb exited"):
         machine.read(0xC0100000, 4)
+
+
+def test_call_value_of_a_void_function_is_refused_before_the_call(machine):
+    from harness import ArgumentError
+
+    eip = machine.reg("eip")
+    with pytest.raises(ArgumentError, match=r"kfree\(\) returns void: use machine.call"):
+        machine.call_value("kfree", 0)
+    assert machine.reg("eip") == eip
+    assert machine.call_value("agent_nop", 3) == 3

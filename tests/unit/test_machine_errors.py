@@ -101,3 +101,48 @@ def test_qemu_that_never_creates_its_sockets_gives_a_boot_error(kernel, tmp_path
                                         r".*stuck before the sockets"):
         m.start()
     assert processes_mentioning(str(bindir)) == [], "an orphan from this test still runs"
+
+
+def test_a_serial_socket_that_refuses_gives_a_boot_error(kernel, tmp_path, monkeypatch):
+    """QEMU "creates" its sockets as plain files: connecting to the console
+    fails with an OSError, which start() reports as a BootError (with the
+    serial and MI tails, empty this early), not as a bare ConnectionRefusedError."""
+    from harness import timeouts
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    script(bindir / "qemu-img", ': > "$(eval echo \\$$(($#-1)))"')
+    qemu = script(bindir / "qemu-system-i386",
+                  'for a in "$@"; do case "$a" in *path=*) p=${a#*path=}; : > "${p%%,*}";; '
+                  'esac; done; sleep 60')
+    monkeypatch.setattr(timeouts, "BOOT", 0.5)
+    m = Machine(QemuConfig(kernel=kernel, qemu=str(qemu)))
+    with pytest.raises(BootError, match="machine did not start: ConnectionRefusedError") as caught:
+        m.start()
+    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+    assert processes_mentioning(str(bindir)) == [], "an orphan from this test still runs"
+
+
+@pytest.mark.parametrize("use", [
+    lambda m: m.wait_stopped(1),
+    lambda m: m.interrupt(),
+    lambda m: m.expect("READY", 1),
+    lambda m: m.wait_exit(1),
+    lambda m: m.cont(),
+    lambda m: m.read(0x1000, 4),
+    lambda m: m.registers("eip"),
+], ids=["wait_stopped", "interrupt", "expect", "wait_exit", "cont", "read", "registers"])
+def test_a_machine_not_started_says_so(kernel, use):
+    from harness import TargetStateError
+
+    with pytest.raises(TargetStateError, match=r"cannot .*: the machine is not started"):
+        use(Machine(QemuConfig(kernel=kernel)))
+
+
+def test_a_target_without_a_ready_point_cannot_be_run_to_it(kernel):
+    from harness import ConfigError
+    from harness.machine.pool import run_to_ready
+
+    m = Machine(QemuConfig(kernel=kernel))  # PLAIN_MULTIBOOT: neither ready nor ready_serial
+    with pytest.raises(ConfigError, match="neither ready nor ready_serial"):
+        run_to_ready(m, 1)

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,7 +127,8 @@ def _stamp(cache: Path) -> dict | None:
     return stamp
 
 
-def fetch(cache: Path = DEFAULT_CACHE, *, offline: bool = False, log=None) -> LinuxAssets:
+def fetch(cache: Path = DEFAULT_CACHE, *, offline: bool = False,
+          log: Callable[[str], object] | None = None) -> LinuxAssets:
     """Make sure the cache holds Debian's current i386 kernel and busybox.
 
     ``offline``: a complete cache is used as it is, without asking apt

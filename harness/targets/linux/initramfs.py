@@ -102,7 +102,7 @@ class Newc:
 def parse(archive: bytes) -> list[Entry]:
     """Every entry of a newc archive up to the trailer (not included).
     ValueError for anything that is not well-formed newc."""
-    entries = []
+    entries: list[Entry] = []
     pos = 0
     while True:
         header = archive[pos:pos + HEADER_SIZE]

@@ -26,6 +26,7 @@ from pathlib import Path
 from harness import timeouts
 from harness.decode.pagefault import PageFault
 from harness.errors import ConfigError
+from harness.machine.machine import Machine
 from harness.targets.linux import ksyms
 from harness.targets.linux.shell import Shell
 
@@ -80,11 +81,11 @@ def _load_json(path: Path) -> dict:
         return {}
 
 
-def _kaslr_off(machine) -> bool:
+def _kaslr_off(machine: Machine) -> bool:
     return "nokaslr" in machine.cfg.cmdline.split()
 
 
-def cached_symbols(machine) -> dict[str, int]:
+def cached_symbols(machine: Machine) -> dict[str, int]:
     """The kallsyms addresses known for this machine's kernel image without
     asking the guest (empty with KASLR: they change on every boot)."""
     if not _kaslr_off(machine):
@@ -92,7 +93,7 @@ def cached_symbols(machine) -> dict[str, int]:
     return _load_json(_cache_file(machine.cfg.kernel, "kallsyms"))
 
 
-def read_kallsyms(machine, names: list[str]) -> dict[str, int]:
+def read_kallsyms(machine: Machine, names: list[str]) -> dict[str, int]:
     """The ``/proc/kallsyms`` addresses of ``names`` (those it has), read
     through the shell now: the guest must be at the prompt; a stopped guest is
     resumed for it and stopped again at the prompt."""
@@ -105,7 +106,8 @@ def read_kallsyms(machine, names: list[str]) -> dict[str, int]:
     return found
 
 
-def symbols(machine, names: tuple[str, ...] | list[str] = COMMON_SYMBOLS) -> dict[str, int]:
+def symbols(machine: Machine,
+            names: tuple[str, ...] | list[str] = COMMON_SYMBOLS) -> dict[str, int]:
     """Addresses of kernel text symbols.  Those not cached are read from
     ``/proc/kallsyms`` through the shell, so the guest must then be at the
     prompt (a stopped guest is resumed for that and stopped again at the
@@ -124,7 +126,7 @@ def symbols(machine, names: tuple[str, ...] | list[str] = COMMON_SYMBOLS) -> dic
     return {n: known[n] for n in names}
 
 
-def symbol(machine, name: str) -> int:
+def symbol(machine: Machine, name: str) -> int:
     return symbols(machine, (name,))[name]
 
 
@@ -147,13 +149,13 @@ def swapper_pg_dir(image: Path) -> int:
     return zero - 0x1000 - PAGE_OFFSET
 
 
-def page_fault_entry(machine) -> int:
+def page_fault_entry(machine: Machine) -> int:
     """Where the profile's expect_fault stops: exc_page_fault's first
     instruction (needs the symbol cached or the guest at the prompt)."""
     return symbol(machine, PAGE_FAULT_HANDLER)
 
 
-def read_page_fault(machine) -> PageFault:
+def read_page_fault(machine: Machine) -> PageFault:
     """The fault being handled, at exc_page_fault's entry."""
     regs = machine.registers("eax", "edx", "cr2")
     frame = machine.read(regs["eax"] + PT_REGS_IP, 8)
@@ -165,9 +167,10 @@ def read_page_fault(machine) -> PageFault:
 def elf_symbols(path: Path) -> dict[str, int]:
     """A program's symbol table (our probe: mmv_fault_insn, mmv_marker)."""
     from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
 
     with open(path, "rb") as f:
         table = ELFFile(f).get_section_by_name(".symtab")
-        if table is None:
+        if not isinstance(table, SymbolTableSection):
             raise ConfigError(f"{path} has no symbol table (stripped?)")
         return {s.name: s["st_value"] for s in table.iter_symbols() if s.name}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 from harness.machine.qemu import QemuConfig
 from harness.machine.target import TargetProfile
@@ -71,10 +72,10 @@ def prepare(build_dir: Path) -> tuple[assets.LinuxAssets, Path]:
 
 
 def qemu_config(build_dir: Path, *, cmdline: str | None = None, memory: str | int | None = None,
-                modules: tuple[str, ...] | list[str] = (), kernel: Path | None = None,
-                **fields) -> QemuConfig:
+                modules: tuple[str, ...] | list[str] = (), kernel: Path | str | None = None,
+                **fields: Any) -> QemuConfig:
     """The QemuConfig of a Linux machine: Debian's kernel, our initramfs (or
-    the one file in ``modules``), ``console=ttyS0 nokaslr``.  ``fields`` are
+    the one file in ``modules``), DEFAULT_CMDLINE.  ``fields`` are
     other QemuConfig fields (cpu, icount, qemu...)."""
     found, initrd = prepare(build_dir)
     return QemuConfig(kernel=Path(kernel) if kernel else found.vmlinuz, target=LINUX,

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 
 from harness import timeouts
+from harness.errors import TargetStateError
+from harness.machine.machine import Machine
+from harness.transport.console import Console
 
 PROMPT = "mmv# "
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -21,8 +24,13 @@ class Shell:
     """The shell at ``PROMPT`` on ``machine``'s console (the guest must be at
     the prompt; the shell resumes a stopped guest and leaves it running)."""
 
-    def __init__(self, machine) -> None:
+    def __init__(self, machine: Machine) -> None:
         self.m = machine
+
+    def _console(self) -> Console:
+        if self.m.console is None:
+            raise TargetStateError("the machine has no console: it is not started")
+        return self.m.console
 
     def _resume(self) -> None:
         gdb = self.m.gdb
@@ -34,7 +42,7 @@ class Shell:
         escapes); the output must be empty or end a line.  GuestTimeout when
         the prompt does not come back."""
         timeout = timeouts.scaled(timeouts.SERIAL) if timeout is None else timeout
-        console = self.m.console
+        console = self._console()
         self._resume()
         console.discard()
         console.sendline(f"echo @@''B; {command}; echo @@''E")
@@ -48,11 +56,12 @@ class Shell:
         """Type ``command`` at the prompt without waiting for it to end (a
         program the test will stop in, or that will fault)."""
         self._resume()
-        self.m.console.discard()
-        self.m.console.sendline(command)
+        console = self._console()
+        console.discard()
+        console.sendline(command)
 
     def type(self, text: str) -> None:
         """Send raw keystrokes (a line for a program reading the console),
         resuming the guest if it is stopped."""
         self._resume()
-        self.m.console.send(text)
+        self._console().send(text)

@@ -54,7 +54,9 @@ def _run(argv: list[str], what: str) -> None:
 
 
 def build(build_dir: Path = DEFAULT_BUILD_DIR, *, build_type: str | None = None) -> Artifacts:
-    """Configure (first time only) and build; returns where the results are."""
+    """Configure (first time only) and build; returns where the results are.
+    Raises ToolMissingError without cmake or ninja, BuildError with the tail
+    of the output when the build fails."""
     cmake = _require("cmake", "cmake")
     _require("ninja", "ninja-build")
     if not (build_dir / "build.ninja").exists():

@@ -10,6 +10,7 @@ import functools
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 from harness.errors import ConfigError
 
@@ -21,7 +22,7 @@ def _read(path: Path, mtime_ns: int) -> dict[str, int]:
     with open(path, "rb") as f:
         elf = ELFFile(f)
         symtab = elf.get_section_by_name(".symtab")
-        if symtab is None:
+        if not isinstance(symtab, SymbolTableSection):
             raise ConfigError(f"{path} has no symbol table: build the firmware with its "
                               "debug info (python -m harness build)")
         out = {}

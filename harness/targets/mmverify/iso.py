@@ -34,7 +34,8 @@ def grub_cfg(cmdline: str, modules: list[tuple[str, str]]) -> str:
 
 def build_iso(kernel: Path, modules: tuple[str, ...], cmdline: str, out_dir: Path) -> Path:
     """The ISO for this kernel, modules ("path args") and command line, built
-    unless an identical one exists.  Returns its path."""
+    unless an identical one exists.  Returns its path.  Raises
+    ToolMissingError without grub-mkrescue or xorriso, BuildError when they fail."""
     if not shutil.which("grub-mkrescue") or not shutil.which("xorriso"):
         raise ToolMissingError(f"grub-mkrescue or xorriso is missing; {GRUB_HINT}")
     files = [(Path(m.split(" ", 1)[0]), m.split(" ", 1)[1] if " " in m else "") for m in modules]

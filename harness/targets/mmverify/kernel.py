@@ -10,10 +10,16 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from harness.decode.bitmap import Bitmap
 from harness.decode.pagefault import ACTIONS, KINDS, FaultRecord, PageFault, enum_names
 from harness.machine.machine import Machine
+
+# A decoded struct: field name to an int, or a list of ints for an array.
+# Which fields are arrays comes from the ELF's debug info at run time, not
+# from anything a type checker sees, hence Any.
+StructValues = dict[str, Any]
 
 # "/*     12      |       4 */    uint32_t free_frames;" (also bitfields "12: 0")
 _FIELD = re.compile(r"^/\*\s+(\d+)(?::\s*\d+)?\s*\|\s*(\d+)\s*\*/(\s+)(.+?)\s*;\s*$")
@@ -39,9 +45,9 @@ class StructLayout:
     size: int
     fields: dict[str, Field]
 
-    def decode(self, data: bytes) -> dict[str, int | list[int]]:
+    def decode(self, data: bytes) -> StructValues:
         """Integer fields (and arrays of them) from the struct's bytes."""
-        out: dict[str, int | list[int]] = {}
+        out: StructValues = {}
         for f in self.fields.values():
             fmt = {1: "B", 2: "H", 4: "I", 8: "Q"}.get(f.element_size)
             if fmt is None:
@@ -52,7 +58,8 @@ class StructLayout:
 
 
 def parse_ptype_offsets(text: str, name: str) -> StructLayout:
-    """A StructLayout from GDB's ``ptype/o struct NAME`` output (top-level fields)."""
+    """A StructLayout from GDB's ``ptype/o struct NAME`` output (top-level
+    fields).  Raises ValueError when the text has no fields."""
     fields: dict[str, Field] = {}
     depth_indent = None
     size = 0
@@ -93,14 +100,15 @@ class Kernel:
 
     def layout(self, struct_name: str) -> StructLayout:
         if struct_name not in self._layouts:
-            text = self.m.gdb.console(f"ptype/o struct {struct_name}")
+            text = self.m.require_gdb(f"read struct {struct_name}'s layout").console(
+                f"ptype/o struct {struct_name}")
             self._layouts[struct_name] = parse_ptype_offsets(text, struct_name)
         return self._layouts[struct_name]
 
     def sizeof(self, type_name: str) -> int:
         return int(self.m.evaluate(f"sizeof({type_name})"), 0)
 
-    def read_struct(self, struct_name: str, where: str | int) -> dict[str, int | list[int]]:
+    def read_struct(self, struct_name: str, where: str | int) -> StructValues:
         """The integer fields of a struct at a symbol or a kernel address."""
         layout = self.layout(struct_name)
         addr = self.m.symbol(where) if isinstance(where, str) else where
@@ -116,7 +124,7 @@ class Kernel:
     def u32(self, symbol: str) -> int:
         return int.from_bytes(self.read_kernel(self.m.symbol(symbol), 4), "little")
 
-    def read_array(self, struct_name: str, addr: int, count: int) -> list[dict]:
+    def read_array(self, struct_name: str, addr: int, count: int) -> list[StructValues]:
         """``count`` consecutive structs at a kernel address."""
         layout = self.layout(struct_name)
         data = self.read_kernel(addr, layout.size * count)
@@ -128,13 +136,13 @@ class Kernel:
 
     # -- boot information ---------------------------------------------------------------
 
-    def memory_regions(self) -> list[dict]:
+    def memory_regions(self) -> list[StructValues]:
         """The loader's memory map as the kernel copied it (start, end, type)."""
         info = self.read_struct("boot_info", "boot_info")
         addr = self.field_address("boot_info", "boot_info", "regions")
         return self.read_array("boot_memory_region", addr, info["region_count"])
 
-    def modules(self) -> list[dict]:
+    def modules(self) -> list[StructValues]:
         """The loader's modules as the kernel copied them (start, end, and
         ``cmdline``: the module's command line, path first)."""
         info = self.read_struct("boot_info", "boot_info")
@@ -153,7 +161,7 @@ class Kernel:
     # -- physical memory manager ------------------------------------------------------
 
     def pmm_stats(self) -> dict[str, int]:
-        return self.read_struct("pmm_stats", "pmm_stats")  # type: ignore[return-value]
+        return self.read_struct("pmm_stats", "pmm_stats")
 
     def pmm_bitmaps(self) -> tuple[Bitmap, Bitmap]:
         """(used, reserved) frame bitmaps as the kernel has them right now."""
@@ -183,7 +191,7 @@ class Kernel:
 
     # -- kernel heap -------------------------------------------------------------------
 
-    def heap_stats(self) -> dict:
+    def heap_stats(self) -> StructValues:
         """heap_stats after heap_update_stats() (the walked figures are fresh)."""
         self.m.call("heap_update_stats")
         return self.read_struct("heap_stats", "heap_stats")
@@ -196,13 +204,14 @@ class Kernel:
 
     # -- page faults -------------------------------------------------------------------
 
-    def fault_stats(self) -> dict:
+    def fault_stats(self) -> StructValues:
         return self.read_struct("fault_stats", "fault_stats")
 
     def _enum(self, name: str, prefix: str) -> list[str]:
         key = f"enum {name}"
         if key not in self._enums:
-            self._enums[key] = enum_names(self.m.gdb.console(f"ptype enum {name}"), prefix)
+            text = self.m.require_gdb(f"read enum {name}").console(f"ptype enum {name}")
+            self._enums[key] = enum_names(text, prefix)
         return self._enums[key]
 
     def fault_log(self) -> list[FaultRecord]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import math
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
 from harness.machine.machine import Machine
@@ -39,7 +40,7 @@ def spawned_layouts(machine: Machine, name: str, since: int = 0) -> list[Layout]
             for r in machine.records("SPAWN", since=since) if r["name"] == name]
 
 
-def entropy_bits(values) -> float:
+def entropy_bits(values: Iterable[Hashable]) -> float:
     """Shannon entropy of the sample's empirical distribution, in bits (at
     most log2 of the sample count)."""
     counts = collections.Counter(values)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 from harness.decode import paging
 from harness.decode.records import Record, parse_record
-from harness.errors import ArgumentError
+from harness.errors import ArgumentError, ConfigError
 from harness.machine.machine import Machine
 from harness.targets.mmverify.kernel import Kernel
 from harness.transport.record_channel import Mark
@@ -78,9 +79,12 @@ def _signed(v: int) -> int:
 
 @functools.cache
 def elf_symbols(path: Path) -> dict[str, int]:
-    """Function and object symbols of an ELF file (a user program)."""
+    """Function and object symbols of an ELF file (a user program).  Raises
+    ConfigError for an ELF without a symbol table."""
     with open(path, "rb") as f:
         symtab = ELFFile(f).get_section_by_name(".symtab")
+        if not isinstance(symtab, SymbolTableSection):
+            raise ConfigError(f"{path} has no symbol table (.symtab): build it unstripped")
         return {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name}
 
 
@@ -112,6 +116,7 @@ class Userland:
         return out
 
     def process(self, pid: int) -> ProcessInfo:
+        """The live process ``pid``.  Raises KeyError when there is none."""
         for p in self.processes():
             if p.pid == pid:
                 return p
@@ -148,11 +153,12 @@ class Userland:
         ``name`` and ``args`` are checked against the kernel's own buffers
         (spawn_limits()) before anything is written: a string the kernel
         would cut short, or that would not fit the scratch buffer, raises
-        ArgumentError and the guest is not touched."""
+        ArgumentError and the guest is not touched.  Raises RuntimeError with
+        the kernel's error when it refuses the spawn."""
         name_bytes, args_bytes = self._spawn_strings(name, args)
         scratch = self.m.symbol("agent_scratch")
         self.m.write(scratch, name_bytes + b"\0" + args_bytes + b"\0")
-        pid = self.m.call("proc_spawn", scratch, scratch + len(name_bytes) + 1, 0)
+        pid = self.m.call_value("proc_spawn", scratch, scratch + len(name_bytes) + 1, 0)
         if pid < 0:
             raise RuntimeError(f"spawn {name!r} failed: {pid}")
         return pid
@@ -197,16 +203,20 @@ class Userland:
 
     def finished_since(self, mark: Mark | int) -> dict[int, ProcessResult]:
         """Processes that ended since log offset ``mark``; for each one the
-        kernel still remembers (its last PROC_HISTORY), log and kernel agree."""
+        kernel still remembers (its last PROC_HISTORY), log and kernel agree.
+        Raises AssertionError, as a failed check, when they do not, or when
+        the kernel remembers none of them."""
         from_log = self.results_from_log(mark)
         kernel = self.history()
         compared = 0
         for pid, result in from_log.items():
             if pid in kernel:
-                assert kernel[pid] == result, (
-                    f"pid {pid}: the serial log says {result}, the kernel says {kernel[pid]}")
+                if kernel[pid] != result:
+                    raise AssertionError(f"pid {pid}: the serial log says {result}, the kernel "
+                                         f"says {kernel[pid]}")
                 compared += 1
-        assert compared or not from_log, "the kernel remembers none of the processes that ended"
+        if from_log and not compared:
+            raise AssertionError("the kernel remembers none of the processes that ended")
         return from_log
 
     # -- what programs printed --------------------------------------------------------
@@ -252,7 +262,7 @@ class Userland:
 
     def read(self, pid: int, va: int, size: int) -> bytes:
         """Process memory through its own page tables (any process, whatever
-        CR3 is loaded)."""
+        CR3 is loaded).  Raises KeyError at a page not mapped in it."""
         aspace = self.address_space(pid)
         out = b""
         while size > 0:
@@ -265,6 +275,8 @@ class Userland:
         return out
 
     def write(self, pid: int, va: int, data: bytes) -> None:
+        """Write process memory through its own page tables.  Raises KeyError
+        at a page not mapped in it (the pages before it are written)."""
         aspace = self.address_space(pid)
         while data:
             t = aspace.translate(va)

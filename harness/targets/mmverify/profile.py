@@ -5,14 +5,15 @@ folder: its structs, processes, layouts and boot limits)."""
 from __future__ import annotations
 
 from harness.decode.pagefault import PageFault
-from harness.machine.qemu import EXIT_PANIC
+from harness.machine.machine import Machine
+from harness.machine.qemu import EXIT_PANIC, QemuConfig
 from harness.machine.target import CallGate, TargetProfile
 from harness.targets.mmverify import bootlimits
 from harness.targets.mmverify.build import Artifacts
 from harness.targets.mmverify.constants import firmware_constants
 
 
-def read_page_fault(machine) -> PageFault:
+def read_page_fault(machine: Machine) -> PageFault:
     """At page_fault_handler's entry: CR2, and the error code, EIP and CS the
     CPU pushed, from the trap frame that is the handler's argument."""
     from harness.targets.mmverify.kernel import Kernel
@@ -23,7 +24,7 @@ def read_page_fault(machine) -> PageFault:
     return PageFault(regs["cr2"], frame["err"], frame["eip"], frame["cs"])
 
 
-def check_config(cfg, machine) -> None:
+def check_config(cfg: QemuConfig, machine: Machine) -> None:
     """Refuse what the firmware could not take whole (see bootlimits)."""
     bootlimits.check(cfg, bootlimits.BootLimits.of(machine))
 
