@@ -16,6 +16,8 @@ when the cache is complete) costs nothing at all.  Run it by hand with
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -25,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +181,29 @@ def fetch(cache: Path = DEFAULT_CACHE, *, offline: bool = False,
     return LinuxAssets(cache, versions)
 
 
+@contextlib.contextmanager
+def locked(cache: Path = DEFAULT_CACHE) -> Iterator[None]:
+    """Hold the cache's lock (an flock on ``cache/.lock``): one fetch or build
+    at a time across processes (xdist workers, a `make linux-assets` beside a
+    test run), with the standard library alone."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def prepare(cache: Path = DEFAULT_CACHE, *, offline: bool = True,
+            log: Callable[[str], object] | None = None) -> tuple[LinuxAssets, Path]:
+    """Under the cache's lock: the packages (``offline``: a complete cache as
+    it is) and the initramfs."""
+    with locked(cache):
+        found = fetch(cache, offline=offline, log=log)
+        return found, build_initramfs(found)
+
+
 def build_probe(assets: LinuxAssets) -> Path:
     """Compile mmvprobe (only when its source changed): the host's gcc makes
     i386 code with -m32 and needs no i386 libc for a -nostdlib program."""
@@ -228,8 +253,7 @@ def build_initramfs(assets: LinuxAssets) -> Path:
 def main(argv: list[str]) -> int:
     offline = "--offline" in argv
     try:
-        assets = fetch(offline=offline, log=print)
-        initrd = build_initramfs(assets)
+        assets, initrd = prepare(offline=offline, log=print)
     except (ToolMissingError, ConfigError, BuildError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

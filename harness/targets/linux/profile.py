@@ -55,14 +55,9 @@ LINUX = TargetProfile(
 
 @functools.cache
 def _prepared(cache: Path) -> tuple[assets.LinuxAssets, Path]:
-    """Fetch (once: under a file lock, so xdist workers share one download)
-    and build the initramfs; then cached for this process."""
-    from filelock import FileLock
-
-    cache.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(cache / ".lock")):
-        found = assets.fetch(cache, offline=True)
-        return found, assets.build_initramfs(found)
+    """Fetch (once: under the cache's lock, so xdist workers share one
+    download) and build the initramfs; then cached for this process."""
+    return assets.prepare(cache, offline=True)
 
 
 def prepare(build_dir: Path) -> tuple[assets.LinuxAssets, Path]:
