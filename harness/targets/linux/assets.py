@@ -48,15 +48,19 @@ PROMPT = "mmv# "
 SETUP_HINT = ("run: sudo dpkg --add-architecture i386 && sudo apt-get update "
               "(or `make deps`, which does both)")
 
-# /init: mount what busybox's tools need, install the applets, and give the
-# console to an interactive shell with a controlling tty (cttyhack), so a
-# Ctrl-C on the serial line reaches the foreground program.
+# /init: mount what busybox's tools need, install the applets, keep kernel
+# messages off the console from now on (they stay in dmesg: a message such as
+# the clocksource watchdog's after a long stop would land in the middle of a
+# command's output), and give the console to an interactive shell with a
+# controlling tty (cttyhack), so a Ctrl-C on the serial line reaches the
+# foreground program.
 INIT = f"""#!/bin/busybox sh
 /bin/busybox --install -s
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root PS1='{PROMPT}'
+dmesg -n 1
 echo MMV-INIT
 exec setsid cttyhack sh -i
 """
