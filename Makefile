@@ -7,7 +7,9 @@
 #   make test-iso     boot, PMM and process tests booted from GRUB images
 #   make test-matrix  the suite on several CPU models (features they lack are skipped)
 # Setup installs what is missing: Debian/Ubuntu packages with apt-get (sudo
-# when not root), Python packages into .venv/ from PyPI.
+# when not root), Python packages into .venv/ from PyPI, and (for the Linux
+# target's tests) the i386 architecture and Debian's i386 kernel and busybox
+# downloaded into build/linux/.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -17,7 +19,7 @@ APT_PACKAGES := qemu-system-x86 qemu-utils gdb cmake ninja-build \
                 grub-pc-bin grub-common xorriso mtools tmux
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps venv build test demo debug bench lint clean iso test-iso test-matrix
+.PHONY: all deps venv build linux-assets test demo debug bench lint clean iso test-iso test-matrix
 
 all: build
 
@@ -32,6 +34,17 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# The Linux target (tests/linux) boots Debian's own i386 kernel and busybox:
+	@# dpkg needs the i386 architecture and apt its package lists.  Nothing is
+	@# installed on the host; `linux-assets` downloads the two packages.
+	@update=""; \
+	if [ "$$(dpkg --print-architecture)" != i386 ] && \
+	   ! dpkg --print-foreign-architectures | grep -qx i386; then \
+	  echo "adding the i386 architecture (for the Linux target)"; \
+	  $(SUDO) dpkg --add-architecture i386 && update=1; \
+	fi; \
+	apt-cache show linux-image-686:i386 >/dev/null 2>&1 || update=1; \
+	if [ -n "$$update" ]; then $(SUDO) apt-get update -qq; fi
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +57,12 @@ venv: $(VENV)/.installed
 build: deps venv
 	$(PY) -m harness build
 
-test: deps venv
+# Debian's i386 kernel + busybox in build/linux/ (cached; a ready machine
+# pays one apt-cache call), our probe program and the initramfs.
+linux-assets: deps
+	$(PYTHON) -m harness.targets.linux.assets
+
+test: deps venv linux-assets
 	$(VENV)/bin/tox
 
 demo: build

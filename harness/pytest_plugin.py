@@ -220,7 +220,8 @@ def machine(request: pytest.FixtureRequest, firmware: Artifacts,
     if m.console is None:
         raise TargetStateError(f"{request.node.nodeid}: the pool gave a machine that is not "
                                "started")
-    request.node.stash[machine_key] = (m, m.console.mark(), m.mark())
+    records = m.mark() if m.record_channel is not None else 0  # a target without COM2
+    request.node.stash[machine_key] = (m, m.console.mark(), records)
     try:
         yield m
     finally:

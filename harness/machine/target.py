@@ -63,6 +63,9 @@ class TargetProfile:
     # console prints when ready (the pool stops it there).
     ready: str | int | None = None
     ready_serial: str | None = None
+    # Seconds from reset to ready (before --timeout-scale); None: timeouts.BOOT,
+    # which suits a kernel ready in well under a second.
+    boot_timeout: float | None = None
     # The start of the kernel half of every address space.
     kernel_base: int = 0xC0000000
     # Where the kernel takes #PF (a symbol, an address, or a function of the
