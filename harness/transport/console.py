@@ -24,6 +24,7 @@ import pexpect
 from pexpect.spawnbase import SpawnBase
 
 from harness import timeouts
+from harness.transport import serial_socket
 
 
 class Console(SpawnBase):
@@ -46,18 +47,9 @@ class Console(SpawnBase):
 
     @classmethod
     def connect(cls, path: Path, log_path: Path, timeout: float) -> Console:
-        """Connect to QEMU's serial socket, retrying until QEMU has created it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(str(path))
-                return cls(sock, log_path)
-            except (FileNotFoundError, ConnectionRefusedError):
-                sock.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.002)
+        """Connect to QEMU's serial socket, retrying until QEMU has created it.
+        Raises FileNotFoundError or ConnectionRefusedError after ``timeout``."""
+        return cls(serial_socket.connect(path, timeout), log_path)
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -66,20 +58,12 @@ class Console(SpawnBase):
 
     def drain(self) -> int:
         """Read whatever the guest has sent so far; returns the byte count."""
-        total = 0
-        while not self.closed_by_peer:
-            try:
-                data = self._sock.recv(1 << 16)
-            except BlockingIOError:
-                break
-            except OSError:
-                data = b""
-            if not data:
-                self.closed_by_peer = True
-                break
+        if self.closed_by_peer:
+            return 0
+        data, self.closed_by_peer = serial_socket.read_available(self._sock)
+        if data:
             self._ingest(data)
-            total += len(data)
-        return total
+        return len(data)
 
     def _ingest(self, data: bytes) -> None:
         self._logfile.write(data)

@@ -16,10 +16,10 @@ watches it), so the guest never blocks on a full socket buffer.
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 
 from harness.decode.records import Record, parse_records
+from harness.transport import serial_socket
 
 
 class Mark(int):
@@ -47,39 +47,21 @@ class RecordChannel:
 
     @classmethod
     def connect(cls, path: Path, log_path: Path, timeout: float) -> RecordChannel:
-        """Connect to QEMU's socket for COM2, retrying until QEMU has made it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(str(path))
-                return cls(sock, log_path)
-            except (FileNotFoundError, ConnectionRefusedError):
-                sock.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.002)
+        """Connect to QEMU's socket for COM2, retrying until QEMU has made it.
+        Raises FileNotFoundError or ConnectionRefusedError after ``timeout``."""
+        return cls(serial_socket.connect(path, timeout), log_path)
 
     def fileno(self) -> int:
         return self._sock.fileno()
 
     def drain(self) -> int:
         """Read whatever the kernel has sent so far; returns the byte count."""
-        total = 0
-        while not self.closed_by_peer:
-            try:
-                data = self._sock.recv(1 << 16)
-            except BlockingIOError:
-                break
-            except OSError:
-                data = b""
-            if not data:
-                self.closed_by_peer = True
-                break
-            self._logfile.write(data)
-            self._all += data
-            total += len(data)
-        return total
+        if self.closed_by_peer:
+            return 0
+        data, self.closed_by_peer = serial_socket.read_available(self._sock)
+        self._logfile.write(data)
+        self._all += data
+        return len(data)
 
     def mark(self) -> Mark:
         """The offset of what comes next; pass it to text()/records() as ``since``."""
