@@ -25,13 +25,13 @@ def test_every_kernel_stack_has_a_guard_page(machine, userland):
 
 
 def test_boot_stack_overflow_ends_in_the_double_fault_report(machine):
+    guard = machine.symbol("boot_stack_guard")  # asked before the kernel is gone
     with pytest.raises(GuestPanic) as info:
         machine.call("agent_recurse", 10_000)
     assert info.value.exit_status == EXIT_PANIC, "a clean halt, not a reset"
     assert info.value.panic["msg"].startswith("kernel stack overflow: boot stack")
     df = [r for r in machine.records("EXC") if r.int("vec") == 8]
     assert df, "reported by the double-fault task"
-    guard = machine.symbol("boot_stack_guard")
     assert guard <= df[-1].int("esp") < guard + 4096 + 64
 
 
