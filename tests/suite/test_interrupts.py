@@ -94,8 +94,12 @@ def start_run(tmp_path, firmware, tests: str, workers: int):
             "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path)]
     if workers:
         argv += ["-n", str(workers)]
+    # SIGINT as a terminal's Ctrl-C delivers it: a shell that starts a job in
+    # the background (a CI runner's, nohup's) leaves SIGINT ignored, and a
+    # child would inherit that and never see the signal this test sends.
     child = subprocess.Popen(argv, cwd=tmp_path, env=env, start_new_session=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     return child, ready, run_base, marker.encode()
 
 
