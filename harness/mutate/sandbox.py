@@ -30,7 +30,7 @@ def apply(mutant: Mutant, to: Path, root: Path = REPO) -> Path:
     copy = to / "firmware"
     if not copy.is_dir():
         to.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(root / "firmware", copy)
+        shutil.copytree(root / "firmware", copy, ignore=shutil.ignore_patterns("__pycache__"))
     mark = to / _MARK
     if mark.is_file():
         previous = mark.read_text().splitlines()[0]
