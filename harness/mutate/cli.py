@@ -67,7 +67,10 @@ def _files_for_id(mutant_id: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.sample is not None and args.sample < 0:
+        parser.error("--sample needs N >= 0")
     if args.list:
         selected = _select(args)
         if args.json:

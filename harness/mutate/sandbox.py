@@ -49,6 +49,11 @@ class BuildResult:
     message: str  # the compiler's output for a stillborn mutant, else ""
     artifacts: Artifacts
 
+    @property
+    def error(self) -> str:
+        """The compiler's first error line of a stillborn mutant ("" if none)."""
+        return next((line for line in self.message.splitlines() if ": error: " in line), "")
+
 
 def build_mutant(mutant: Mutant, to: Path, root: Path = REPO) -> BuildResult:
     """Applies ``mutant`` in ``to`` (see ``apply``) and builds that copy in

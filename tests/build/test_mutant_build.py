@@ -25,7 +25,8 @@ def test_a_mutant_builds_and_one_that_does_not_compile_is_stillborn(tmp_path):
 
     dead = build_mutant(swapped, tmp_path)  # the same copy: vmm.c is put back first
     assert dead.status == "stillborn"
-    assert "proc.c:" in dead.message and "error:" in dead.message and "strlcpy" in dead.message
+    assert "proc.c:" in dead.error and "strlcpy" in dead.error, dead.message
+    assert dead.error in dead.message
     assert (tmp_path / no_invlpg.file).read_bytes() == before[REPO / no_invlpg.file]
 
     assert build_mutant(no_invlpg, tmp_path).status == "built"  # proc.c put back

@@ -243,3 +243,9 @@ def test_apply_writes_a_copy_and_puts_the_previous_mutant_back(tmp_path):
     apply(vmm[0], tmp_path)
     assert path.read_bytes() == (REPO / "firmware/mm/pmm.c").read_bytes()
     assert (tmp_path / "firmware/mm/vmm.c").read_bytes() == vmm[0].mutated()
+
+
+def test_apply_copies_only_the_firmware_tree(tmp_path):
+    (outside,) = [m for m in mutants_of_text("void f(void) { g(); }", "harness/x.c")]
+    with pytest.raises(ValueError, match="not in the firmware tree"):
+        apply(outside, tmp_path)
