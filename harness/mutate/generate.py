@@ -298,8 +298,8 @@ def mutants_of_text(text: str | bytes, path: str = "snippet.c") -> list[Mutant]:
 
 
 def mutants(files: Iterable[Path], root: Path) -> list[Mutant]:
-    """Every mutant of ``files`` (ids name them relative to ``root``), in the
-    order of the files as given sorted by path."""
+    """Every mutant of ``files`` (ids name them relative to ``root``): the
+    files sorted by path whatever order they came in, each in source order."""
     out: list[Mutant] = []
     for path in sorted({Path(f).resolve() for f in files}):
         out.extend(_of_source(Source(path.relative_to(root.resolve()).as_posix(),
