@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import random
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -36,6 +37,7 @@ OPERATORS = {
     "stmt-del": "expression statement deleted (a store, a counter update, a call)",
     "return-del": "early return inside an if (or else) deleted",
     "bit-drop": "one side of a | or & kept, the other dropped",
+    "bit-add": "a flag of the same family (PAGE_USER to PAGE_WRITE) or-ed into a | or |=",
     "arg-swap": "two adjacent call arguments of the same apparent kind swapped",
 }
 
@@ -203,8 +205,69 @@ def _contains_comment(node: Node) -> bool:
     return any(n.type == "comment" for n in _walk(node))
 
 
-def _edits(src: bytes, node: Node) -> Iterator[_Edit]:
-    """The mutants at one node, by operator."""
+_FLAG = re.compile(r"[A-Z][A-Z0-9]*_[A-Z0-9_]+")  # PAGE_USER, EFLAGS_IF: a family, a bit
+# What `| FLAG` can follow without changing how the rest parses.
+_OR_SAFE = ("binary_expression", "identifier", "call_expression", "parenthesized_expression",
+            "number_literal", "field_expression")
+
+
+def _is_or(node: Node | None) -> bool:
+    return (node is not None and node.type == "binary_expression"
+            and _text(node.child_by_field_name("operator")) == "|")
+
+
+def _or_operands(node: Node) -> list[Node]:
+    if _is_or(node):
+        return [*_or_operands(node.child_by_field_name("left")),  # type: ignore[arg-type]
+                *_or_operands(node.child_by_field_name("right"))]  # type: ignore[arg-type]
+    return [node]
+
+
+def _or_site(node: Node) -> Node | None:
+    """The expression flags are or-ed into at ``node``: a whole ``a | b | c``
+    (not its inner ``a | b``), or the right side of ``x |= ...``."""
+    if _is_or(node) and not _is_or(node.parent):
+        return node
+    if node.type == "assignment_expression" \
+            and _text(node.child_by_field_name("operator")) == "|=":
+        right = node.child_by_field_name("right")
+        if right is not None and right.type in _OR_SAFE and not _is_or(right):
+            return right  # a | chain on the right is a site of its own
+    return None
+
+
+def flag_names(root: Node) -> list[str]:
+    """The flags a file ors together (PAGE_WRITE in ``PAGE_PRESENT | PAGE_WRITE``
+    or ``e |= PAGE_WRITE``): what ``bit-add`` may add, sorted."""
+    out = set()
+    for n in _walk(root):
+        site = _or_site(n)
+        for leaf in _or_operands(site) if site is not None else ():
+            if leaf.type == "identifier" and _FLAG.fullmatch(_text(leaf)):
+                out.add(_text(leaf))
+    return sorted(out)
+
+
+def _family(flag: str) -> str:
+    return flag.split("_", 1)[0]
+
+
+def _bit_adds(node: Node, flags: Sequence[str]) -> Iterator[_Edit]:
+    site = _or_site(node)
+    if site is None or _contains_comment(site):
+        return
+    present = {_text(leaf) for leaf in _or_operands(site)}
+    families = {_family(f) for f in present if _FLAG.fullmatch(f)}
+    for flag in flags:
+        if _family(flag) in families and flag not in present:
+            yield _Edit(site.start_point, "bit-add",
+                        f"`{_short(_text(site), 40)}` -> `... | {flag}` (adds `{flag}`)",
+                        site.end_byte, site.end_byte, f" | {flag}".encode())
+
+
+def _edits(src: bytes, node: Node, flags: Sequence[str] = ()) -> Iterator[_Edit]:
+    """The mutants at one node, by operator (``flags``: what bit-add may add)."""
+    yield from _bit_adds(node, flags)
     t = node.type
     if t in ("binary_expression", "assignment_expression"):
         op = node.child_by_field_name("operator")
@@ -267,6 +330,7 @@ def _edits(src: bytes, node: Node) -> Iterator[_Edit]:
 
 def _of_source(source: Source) -> list[Mutant]:
     tree = _parser().parse(source.text)
+    flags = flag_names(tree.root_node)
     out: list[Mutant] = []
     for fn in tree.root_node.children if tree.root_node else ():
         fns = [fn] if fn.type == "function_definition" else [
@@ -276,7 +340,7 @@ def _of_source(source: Source) -> list[Mutant]:
             if body is None or body.has_error:
                 continue
             name = _function_name(f)
-            edits = [e for n in _walk(body) for e in _edits(source.text, n)]
+            edits = [e for n in _walk(body) for e in _edits(source.text, n, flags)]
             edits.sort(key=lambda e: (e.node_point, list(OPERATORS).index(e.operator)))
             seen: dict[tuple[int, int, str], int] = {}
             for e in edits:

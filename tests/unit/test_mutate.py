@@ -108,6 +108,24 @@ def test_bit_drops_keep_one_side_of_or_and_and():
     ]
 
 
+def test_bit_adds_or_in_a_flag_of_the_same_family_that_the_file_uses():
+    src = ("void f(void) {\n"
+           "  e = pa | PAGE_PRESENT;\n"
+           "  e |= PAGE_WRITE;\n"
+           "  m = a | b;\n"                 # no flag: nothing to add
+           "  cr4 |= CR4_PGE;\n"            # CR4 is another family
+           "  u = PAGE_USER;\n"             # not or-ed anywhere: not in the vocabulary
+           "}\n")
+    got = only(src, "bit-add")
+    assert [(i, d) for i, d, _ in got] == [
+        ("snippet.c:2:7:bit-add:0",
+         "`pa | PAGE_PRESENT` -> `... | PAGE_WRITE` (adds `PAGE_WRITE`)"),
+        ("snippet.c:3:8:bit-add:0", "`PAGE_WRITE` -> `... | PAGE_PRESENT` (adds `PAGE_PRESENT`)"),
+    ]
+    assert got[0][2].splitlines()[1] == "  e = pa | PAGE_PRESENT | PAGE_WRITE;"
+    assert got[1][2].splitlines()[2] == "  e |= PAGE_WRITE | PAGE_PRESENT;"
+
+
 def test_argument_swaps_need_two_arguments_of_one_kind():
     src = 'void f(void) { memset(p, 0, 4096); g(a, b->c, "s", 1); h(&x, &y); k(n, n); }'
     assert only(src, "arg-swap") == [
