@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.mutate.generate import OPERATORS, Mutant, find, mutants, sample
+from harness.mutate.generate import OPERATORS, Mutant, find, mutants, sample, unparsed
 from harness.mutate.sandbox import REPO, apply, build_mutant, default_files
 
 
@@ -83,6 +83,10 @@ def main(argv: list[str]) -> int:
         for m in selected:
             print(f"{m.id:{width}}  {m.function:{fwidth}}  {m.description}")
         print(f"{len(selected)} mutants", file=sys.stderr)
+        skipped = unparsed(_files(args.files), REPO)
+        if skipped and not args.function:
+            print("not mutated (tree-sitter could not parse the body): " + ", ".join(skipped),
+                  file=sys.stderr)
         return 0
     mutant_id = args.show or args.apply
     try:

@@ -355,6 +355,21 @@ def _of_source(source: Source) -> list[Mutant]:
     return out
 
 
+def unparsed(files: Iterable[Path], root: Path) -> list[str]:
+    """``FILE:LINE FUNCTION`` of every function left out because tree-sitter
+    could not parse its body (GNU asm whose template has a macro in it): a
+    syntax tree recovered from an error can put operators inside strings."""
+    out = []
+    for path in sorted({Path(f).resolve() for f in files}):
+        tree = _parser().parse(path.read_bytes())
+        rel = path.relative_to(root.resolve()).as_posix()
+        for f in _walk(tree.root_node):
+            body = f.child_by_field_name("body") if f.type == "function_definition" else None
+            if body is not None and body.has_error:
+                out.append(f"{rel}:{f.start_point[0] + 1} {_function_name(f)}")
+    return out
+
+
 def mutants_of_text(text: str | bytes, path: str = "snippet.c") -> list[Mutant]:
     """Every mutant of one C source, in order (for a file on disk see ``mutants``)."""
     data = text.encode() if isinstance(text, str) else text
