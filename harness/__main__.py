@@ -1,4 +1,4 @@
-"""Command line: ``python -m harness {build,bench,demo} ...``."""
+"""Command line: ``python -m harness {build,bench,demo,debug,iso,mutate} ...``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ def main() -> int:
         "demo": "boot the firmware and show the memory manager under GDB",
         "debug": "QEMU paused at reset with an interactive GDB attached",
         "iso": "build a bootable GRUB image with the kernel and every user program",
+        "mutate": "mutants of the firmware's C: --list, --show ID, --apply ID --to DIR",
     }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print("usage: python -m harness COMMAND [options]\n")
@@ -40,6 +41,10 @@ def main() -> int:
         target.symlink_to(iso.relative_to(artifacts.build_dir))
         print(target)
         return 0
+    if command == "mutate":
+        from harness.mutate.cli import main as mutate_main
+
+        return mutate_main(rest)
     if command == "debug":
         from harness.cli.debug import main as debug_main
 

@@ -17,7 +17,8 @@ LAYERS = [
     ("transport", ("harness.transport",)),
     ("machine", ("harness.machine",)),
     ("targets", ("harness.targets",)),
-    ("tools", ("harness.cli", "harness.gdbcmds", "harness.pytest_plugin", "harness.__main__")),
+    ("tools", ("harness.cli", "harness.gdbcmds", "harness.mutate", "harness.pytest_plugin",
+               "harness.__main__")),
 ]
 
 

@@ -53,19 +53,23 @@ def _run(argv: list[str], what: str) -> None:
         raise BuildError(f"{what} failed (exit {proc.returncode}): {' '.join(argv)}\n{tail}")
 
 
-def build(build_dir: Path = DEFAULT_BUILD_DIR, *, build_type: str | None = None) -> Artifacts:
+def build(build_dir: Path = DEFAULT_BUILD_DIR, *, build_type: str | None = None,
+          source_dir: Path = FIRMWARE, target: str | None = None) -> Artifacts:
     """Configure (first time only) and build; returns where the results are.
-    Raises ToolMissingError without cmake or ninja, BuildError with the tail
-    of the output when the build fails."""
+    ``source_dir`` is another firmware tree (a mutant's copy), ``target`` one
+    CMake target instead of all (e.g. "kernel.elf").  Raises ToolMissingError
+    without cmake or ninja, BuildError with the tail of the output when the
+    build fails."""
     cmake = _require("cmake", "cmake")
     _require("ninja", "ninja-build")
     if not (build_dir / "build.ninja").exists():
-        argv = [cmake, "-S", str(FIRMWARE), "-B", str(build_dir), "-G", "Ninja",
+        argv = [cmake, "-S", str(source_dir), "-B", str(build_dir), "-G", "Ninja",
                 f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN}"]
         if build_type:
             argv.append(f"-DCMAKE_BUILD_TYPE={build_type}")
         _run(argv, "cmake configure")
-    _run([cmake, "--build", str(build_dir)], "firmware build")
+    _run([cmake, "--build", str(build_dir), *(["--target", target] if target else [])],
+         "firmware build")
     artifacts = Artifacts(build_dir)
     if not artifacts.kernel.is_file():
         raise BuildError(f"the build succeeded but {artifacts.kernel} is missing")
