@@ -12,6 +12,15 @@ from harness.targets.mmverify.kernel import Kernel
 from harness.targets.mmverify.processes import Userland
 
 
+@pytest.fixture(autouse=True)
+def multiboot_paths_only(request):
+    if request.config.getoption("--boot") == "iso":
+        # A GRUB image holds every module as /boot/user/NAME.elf and its
+        # command line has no kernel path in front: the paths and lengths
+        # these tests build exist only with QEMU's -kernel.
+        pytest.skip("module paths and command-line room are -kernel's; GRUB images rename them")
+
+
 @pytest.fixture
 def modules_dir(tmp_path, firmware):
     """place(program, as_path) copies a built user program to tmp/as_path."""
