@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from harness.errors import HarnessError
 from harness.machine.machine import Machine
 from harness.machine.pool import MachinePool
 from harness.machine.qemu import QemuConfig
@@ -187,6 +189,38 @@ def bench_test_overhead(out: Results, tests: int = 40) -> None:
     out["test_overhead_ms"] = round(statistics.median(durations[1:]) * 1000, 2)
 
 
+_SUMMARY = re.compile(r"(?:^|\s)(?:(\d+) failed, )?(\d+) passed\b.* in ([\d.]+)s")
+
+
+def passed_count(pytest_output: str) -> int:
+    """How many tests passed, from pytest's closing line ("582 passed in
+    52.84s", "1 failed, 581 passed, 2 skipped in 60.1s").  Raises
+    HarnessError when there is no such line, or tests failed."""
+    for line in reversed(pytest_output.splitlines()):
+        m = _SUMMARY.search(line)
+        if m:
+            if m.group(1):
+                raise HarnessError(f"the suite failed: {line.strip()}")
+            return int(m.group(2))
+    tail = "\n".join(pytest_output.splitlines()[-15:])
+    raise HarnessError(f"pytest printed no closing line:\n{tail}")
+
+
+def bench_suite(out: Results, workers: int = 2) -> None:
+    """suite_seconds, tests_per_second: the firmware's whole suite (tests/
+    without tests/linux, another target's) under pytest -n 2, wall clock,
+    the firmware already built."""
+    tests = build.REPO / "tests"
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", str(workers),
+                           "-p", "no:cacheprovider", "--ignore", str(tests / "linux"), str(tests)],
+                          cwd=build.REPO, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    passed = passed_count(proc.stdout)
+    out["suite_seconds"] = round(seconds, 1)
+    out["tests_per_second"] = round(passed / seconds, 2)
+
+
 def bench_pmm(cfg: QemuConfig, out: Results, pairs: int = 2000, seed_pairs: int = 20) -> None:
     """pmm_pair_insns / pmm_seed_pair_insns: instructions per allocate_page +
     free_page pair at 0, 50 and 99 % occupancy on a 128 MiB machine, ours and
@@ -302,7 +336,7 @@ def bench_aslr(cfg: QemuConfig, user_dir: Path, out: Results, samples: int = 102
 
 
 GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "heap", "process",
-          "aslr", "linux")
+          "aslr", "linux", "suite")
 
 
 def run(only: set[str] | None = None) -> Results:
@@ -340,6 +374,8 @@ def run(only: set[str] | None = None) -> Results:
         bench_aslr(cfg, artifacts.user_dir, out)
     if "linux" in wanted:
         bench_linux(out)
+    if "suite" in wanted:
+        bench_suite(out)
     return out
 
 
