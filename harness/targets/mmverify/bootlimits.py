@@ -18,6 +18,7 @@ from pathlib import PurePath
 from harness.errors import ConfigError
 from harness.machine.machine import Machine
 from harness.machine.qemu import QemuConfig
+from harness.targets.mmverify.kernel import Kernel
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,9 @@ class BootLimits:
     @classmethod
     def of(cls, machine: Machine) -> BootLimits:
         """The limits of the kernel loaded in ``machine`` (stopped, GDB attached)."""
-        def size(expression: str) -> int:
-            return int(machine.evaluate(f"sizeof({expression})"), 0)
-
-        return cls(cmdline_bytes=size("boot_info.cmdline"),
-                   module_name_bytes=size("((struct module *)0)->name"))
+        kernel = Kernel(machine)
+        return cls(cmdline_bytes=kernel.sizeof("boot_info.cmdline"),
+                   module_name_bytes=kernel.sizeof("((struct module *)0)->name"))
 
 
 def module_name(module: str) -> str:
