@@ -76,6 +76,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "repository's firmware) or linux (stock Debian Linux i386)")
     group.addoption("--boot", choices=("kernel", "iso"), default="kernel",
                     help="boot with QEMU -kernel, or from a GRUB image (the hardware path)")
+    group.addoption("--shrink-budget", type=float,
+                    default=float(os.environ.get("MMV_SHRINK_BUDGET", "30") or 30),
+                    help="seconds hypothesis may spend shrinking one failure (default "
+                         "%(default)s): a model test shrinking through GDB must report, not hang")
     group.addoption("--timeout-scale", type=float,
                     default=float(os.environ.get("MMV_TIMEOUT_SCALE", "1") or 1),
                     help="multiply every harness timeout (slow machines)")
@@ -83,6 +87,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     timeouts.set_scale(config.getoption("--timeout-scale"))
+    # Hypothesis stops shrinking after MAX_SHRINKING_SECONDS (300; documented
+    # as the knob to patch).  Every step of a model test is a GDB round trip,
+    # so five minutes of shrinking reads as a hung suite; with -x -n 2 the
+    # other worker's shrink even outlives the failure that stopped the run.
+    from hypothesis.internal.conjecture import engine
+
+    engine.MAX_SHRINKING_SECONDS = config.getoption("--shrink-budget")
     if hasattr(config, "workerinput"):
         # An xdist worker must not outlive the controller: if it is killed
         # (even by SIGKILL) the worker gets SIGTERM, and its QEMU and GDB
