@@ -54,10 +54,12 @@ def _run(argv: list[str], what: str) -> None:
 
 
 def build(build_dir: Path = DEFAULT_BUILD_DIR, *, build_type: str | None = None,
-          source_dir: Path = FIRMWARE, target: str | None = None) -> Artifacts:
+          source_dir: Path = FIRMWARE, target: str | None = None,
+          options: dict[str, str] | None = None) -> Artifacts:
     """Configure (first time only) and build; returns where the results are.
     ``source_dir`` is another firmware tree (a mutant's copy), ``target`` one
-    CMake target instead of all (e.g. "kernel.elf").  Raises ToolMissingError
+    CMake target instead of all (e.g. "kernel.elf"), ``options`` CMake cache
+    settings given at configure time (e.g. {"MMV_COVERAGE": "ON"}).  Raises ToolMissingError
     without cmake or ninja, BuildError with the tail of the output when the
     build fails."""
     cmake = _require("cmake", "cmake")
@@ -67,6 +69,7 @@ def build(build_dir: Path = DEFAULT_BUILD_DIR, *, build_type: str | None = None,
                 f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN}"]
         if build_type:
             argv.append(f"-DCMAKE_BUILD_TYPE={build_type}")
+        argv += [f"-D{name}={value}" for name, value in (options or {}).items()]
         _run(argv, "cmake configure")
     _run([cmake, "--build", str(build_dir), *(["--target", target] if target else [])],
          "firmware build")
