@@ -1,4 +1,5 @@
-"""``python -m harness mutate``: list, show, apply and build mutants."""
+"""``python -m harness mutate``: list, show, apply and build mutants; judge
+them with the suite (``--run``) and report what survived."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import json
 import sys
 from pathlib import Path
 
+from harness.mutate.changes import functions_changed_since
 from harness.mutate.generate import OPERATORS, Mutant, find, mutants, sample, unparsed
+from harness.mutate.results import RunResults
+from harness.mutate.run import DEFAULT_WORK, RunOptions, run_mutants
 from harness.mutate.sandbox import REPO, apply, build_mutant, default_files
+from harness.mutate.testmap import ensure_map
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,12 +26,39 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--show", metavar="ID", help="print one mutant's unified diff")
     what.add_argument("--apply", metavar="ID",
                       help="write the mutant into a copy of the firmware tree (--to DIR)")
+    what.add_argument("--run", action="store_true",
+                      help="judge the selected mutants with the suite (pytest-xdist workers)")
+    what.add_argument("--map", action="store_true",
+                      help="measure the map from kernel functions to tests (coverage image)")
+    what.add_argument("--report", action="store_true",
+                      help="print the last run's report again (from WORK/results.json)")
     p.add_argument("--files", help="comma-separated C files (default: firmware/mm/*.c and "
                                    "kernel/syscall.c, proc.c, trap.c)")
     p.add_argument("--function", help="only mutants in this function")
     p.add_argument("--operator", help="only mutants of these operators (comma-separated)")
     p.add_argument("--sample", type=int, metavar="N", help="N mutants picked with --seed")
     p.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
+    p.add_argument("--diff", metavar="BASE",
+                   help="only mutants of functions changed since BASE (a git commit or branch)")
+    p.add_argument("-n", "--workers", type=int, default=2,
+                   help="--run/--map: local pytest-xdist workers (0: none; default 2)")
+    p.add_argument("--tx", action="append", default=[], metavar="SPEC",
+                   help="--run: xdist --tx spec, repeatable (e.g. ssh=host//python=python3"
+                        "//chdir=/src/mmverify: a checkout with `make venv` done there)")
+    p.add_argument("--budget-factor", type=float, default=3.0,
+                   help="--run: a mutant may take this times its tests' measured time, "
+                        "plus startup (default %(default)s)")
+    p.add_argument("--rest", choices=("unmeasured", "all"), default="unmeasured",
+                   help="--run: after the tests that reach the mutant's function, run the "
+                        "tests whose reach is unknown (default), or all")
+    p.add_argument("--check-equivalents", action="store_true",
+                   help="--run: judge the reviewed equivalents too (else they are not run)")
+    p.add_argument("--rebuild-map", action="store_true", help="--run: measure the map again")
+    p.add_argument("--work", type=Path, default=DEFAULT_WORK,
+                   help="--run: work directory (default build/mutate)")
+    p.add_argument("--html", type=Path, metavar="DIR", help="--run/--report: write the HTML report")
+    p.add_argument("--fail-under", type=float, metavar="SCORE",
+                   help="--run/--report: exit 1 when the score is below SCORE")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--to", type=Path, metavar="DIR", help="where --apply copies the tree")
     p.add_argument("--build", action="store_true",
@@ -57,9 +89,34 @@ def _select(args: argparse.Namespace) -> list[Mutant]:
             raise SystemExit(f"mutate: unknown operator(s) {sorted(unknown)}; "
                              f"known: {', '.join(OPERATORS)}")
         found = [m for m in found if m.operator in wanted]
+    if args.diff:
+        changed = functions_changed_since(args.diff, _files(args.files), REPO)
+        found = [m for m in found if m.function in changed.get(m.file, ())]
     if args.sample is not None:
         found = sample(found, args.sample, args.seed)
     return found
+
+
+def _judge(args: argparse.Namespace) -> int:
+    from harness.mutate.report_html import write_html
+    from harness.mutate.report_text import text_report
+
+    if args.run:
+        results = run_mutants(_select(args), RunOptions(
+            work=args.work, workers=args.workers, tx=tuple(args.tx),
+            budget_factor=args.budget_factor, rest=args.rest,
+            check_equivalents=args.check_equivalents,
+            rebuild_map=args.rebuild_map, base=args.diff or ""))
+    else:
+        results = RunResults.load(args.work / "results.json")
+    print(text_report(results))
+    if args.html:
+        print(f"HTML report: {write_html(results, args.html)}")
+    summary = results.summary()
+    print(json.dumps(summary))
+    score = summary["score"]
+    below = args.fail_under is not None and isinstance(score, float) and score < args.fail_under
+    return 1 if below else 0
 
 
 def _files_for_id(mutant_id: str) -> str:
@@ -71,6 +128,13 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.sample is not None and args.sample < 0:
         parser.error("--sample needs N >= 0")
+    if args.run or args.report:
+        return _judge(args)
+    if args.map:
+        testmap = ensure_map(args.work, workers=args.workers, rebuild=True)
+        print(f"{len(testmap.usable())} usable tests of {len(testmap.tests)}, "
+              f"{len(testmap.keys)} functions, {testmap.seconds} s: {args.work / 'testmap.json'}")
+        return 0
     if args.list:
         selected = _select(args)
         if args.json:

@@ -95,6 +95,22 @@ class Mutant:
         after = self.mutated().decode("utf-8", "replace").splitlines(keepends=True)
         return "".join(difflib.unified_diff(before, after, f"a/{self.file}", f"b/{self.file}"))
 
+    def signature(self) -> str:
+        """The mutant without its line number: file, function, operator, and the
+        source line it changes before and after.  The reviewed equivalents are
+        kept by signature, so an edit elsewhere in the file does not make an
+        entry stale, and a change to that line does (it needs a new review)."""
+        t = self.source.text
+        first = t.rfind(b"\n", 0, self.start) + 1
+        end = t.find(b"\n", self.start)
+        end = len(t) if end < 0 else end
+        after = self.mutated()
+        end_after = after.find(b"\n", first)
+        end_after = len(after) if end_after < 0 else end_after
+        before_line = " ".join(t[first:end].decode("utf-8", "replace").split())
+        after_line = " ".join(after[first:end_after].decode("utf-8", "replace").split())
+        return f"{self.file}:{self.function}:{self.operator}: {before_line} => {after_line}"
+
     def summary(self) -> dict[str, object]:
         """Everything but the source, as JSON takes it."""
         return {"id": self.id, "file": self.file, "function": self.function,
@@ -353,6 +369,14 @@ def _of_source(source: Source) -> list[Mutant]:
                     operator=e.operator, index=index, description=e.description,
                     start=e.start, end=e.end, replacement=e.replacement, source=source))
     return out
+
+
+def function_spans(text: bytes) -> list[tuple[str, int, int]]:
+    """(name, first line, last line), 1-based, of every function defined in a C
+    source: what ``--diff`` intersects with the lines a change touched."""
+    tree = _parser().parse(text)
+    return [(_function_name(f), f.start_point[0] + 1, f.end_point[0] + 1)
+            for f in _walk(tree.root_node) if f.type == "function_definition"]
 
 
 def unparsed(files: Iterable[Path], root: Path) -> list[str]:
