@@ -153,6 +153,16 @@ def _file_page(file: str, mutants: list[MutantResult], summary: dict[str, object
     return _page(f"mutants of {file}", body)
 
 
+def _survivors(results: RunResults, pages: dict[str, str]) -> list[str]:
+    """The index's list of survivors, each linked to its line."""
+    survivors = sorted((m for m in results.mutants if m.status == "survived"),
+                       key=lambda m: (m.file, m.line, m.col, m.id))
+    items = [f'<li data-id="{escape(m.id)}"><a href="{escape(pages[m.file])}#L{m.line}">'
+             f"<code>{escape(m.id)}</code></a> {escape(m.function)}: {escape(m.description)}"
+             + ("" if m.covered else " (not covered)") + "</li>" for m in survivors]
+    return [f"<h2>Survivors ({len(survivors)})</h2>", '<ul class="survivors">', *items, "</ul>"]
+
+
 def write_html(results: RunResults, out_dir: Path, root: Path = REPO) -> Path:
     """Write the report into ``out_dir`` (source files read from ``root``);
     return the path of its index.html."""
@@ -181,7 +191,8 @@ def write_html(results: RunResults, out_dir: Path, root: Path = REPO) -> Path:
             f'<p class="summary">{escape(summary_text(results))}</p>',
             *([f'<p class="about">{escape(about)}</p>'] if about else []),
             _legend(), "<h2>Files</h2>", *_scores("file", files, pages),
-            "<h2>Functions</h2>", *_scores("function", functions, function_links)]
+            "<h2>Functions</h2>", *_scores("function", functions, function_links),
+            *_survivors(results, pages)]
     index = out_dir / "index.html"
     index.write_text(_page("mutation testing", body))
     return index

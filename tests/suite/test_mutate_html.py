@@ -268,3 +268,9 @@ def test_the_index_scores_files_and_functions_and_links_to_their_lines(report, d
         "src/util/bits.c:h": ("src_util_bits.c.html", "L3")}
     page = dom(targets["src/list.c:g"][0])
     assert page.one("tr", id="L12").attrs["data-status"] == "stillborn"
+
+    survivors = index.one("ul", class_="survivors").find("li")
+    assert [(li.attrs["data-id"], follow(index_url, li.one("a").attrs["href"])[1], li.text())
+            for li in survivors] == [
+        (SURVIVOR.id, "L4", f"{SURVIVOR.id} f: a < b -> a <= b"),
+        (UNCOVERED.id, "L13", f"{UNCOVERED.id} g: << -> >> (not covered)")]
