@@ -15,8 +15,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# chromium: tests/suite/test_mutate_html.py loads the mutation report headless.
 APT_PACKAGES := qemu-system-x86 qemu-utils gdb cmake ninja-build \
-                grub-pc-bin grub-common xorriso mtools tmux
+                grub-pc-bin grub-common xorriso mtools tmux chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps venv build linux-assets test demo debug bench lint clean iso test-iso test-matrix
