@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.mutate.generate import Mutant, find, mutants
+from harness.mutate.results import RunResults
 from harness.mutate.run_plugin import worker_dir
 from harness.mutate.runner import MutantRunner
 from harness.mutate.sandbox import REPO
@@ -27,9 +28,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def runner(request: pytest.FixtureRequest) -> MutantRunner:
     work = Path(request.config.getoption("--mutate-work"))
-    return MutantRunner(TestMap.load(work / "testmap.json"), worker_dir(request.config),
-                        budget_factor=request.config.getoption("--budget-factor"),
-                        rest=request.config.getoption("--rest"))
+    runner = MutantRunner(TestMap.load(work / "testmap.json"), worker_dir(request.config),
+                          budget_factor=request.config.getoption("--budget-factor"),
+                          rest=request.config.getoption("--rest"))
+    if (work / "results.json").is_file():  # the last run's kills order this run's tests
+        runner.learn(RunResults.load(work / "results.json").mutants)
+    return runner
 
 
 @pytest.fixture(scope="session")

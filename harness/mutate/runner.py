@@ -22,6 +22,8 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +95,26 @@ class MutantRunner:
     rest: str = "unmeasured"  # which other tests run after the reaching ones (TestMap.order)
     set_aside: set[str] = field(default_factory=set)  # tests that fail unmutated
     trusted: set[str] = field(default_factory=set)  # killers checked on a pristine build
+    # Kills so far, per function key and per file: a test that killed
+    # mutants of a function is likely to kill its other mutants, and goes first.
+    kills: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def learn(self, results: Iterable[MutantResult]) -> None:
+        """Adds the kills of ``results`` (a previous run's, or this one's) to
+        the history that orders the tests."""
+        for r in results:
+            if r.status == "killed" and r.killed_by:
+                for where in (self.testmap.key_for(r.file, r.function), r.file):
+                    self.kills.setdefault(where, Counter())[r.killed_by] += 1
+
+    def _kills(self, key: str, file: str) -> Counter[str]:
+        # a kill in this function counts for more than one elsewhere in the file
+        ranked: Counter[str] = Counter()
+        for test, n in self.kills.get(file, Counter()).items():
+            ranked[test] += n
+        for test, n in self.kills.get(key, Counter()).items():
+            ranked[test] += 1000 * n
+        return ranked
 
     def budget(self, tests: list[str]) -> float:
         measured = sum(self.testmap.tests[t].seconds for t in tests)
@@ -128,12 +150,14 @@ class MutantRunner:
             result.status, result.detail = "stillborn", built.error or built.message[:300]
         else:
             self._judge(result, key, built.artifacts.build_dir)
+            self.learn([result])
         result.seconds = round(time.monotonic() - started, 2)
         return result
 
     def _judge(self, result: MutantResult, key: str, build_dir: Path) -> None:
         while True:
-            tests = [t for t in self.testmap.order(key, self.rest) if t not in self.set_aside]
+            tests = [t for t in self.testmap.order(key, self.rest, self._kills(key, result.file))
+                     if t not in self.set_aside]
             budget = self.budget(tests)
             run = run_tests(build_dir, tests, budget, self.work / "run")
             result.tests_run += run.tests_run

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -68,11 +69,14 @@ class TestMap:
         return sorted((t for t in self.usable() if key in self.tests[t].functions),
                       key=lambda t: (self.tests[t].seconds, t))
 
-    def order(self, key: str, rest: str = "unmeasured") -> list[str]:
+    def order(self, key: str, rest: str = "unmeasured",
+              kills: Mapping[str, int] | None = None) -> list[str]:
         """The tests to run against a mutant of ``key``, those that reach it
-        first, then the rest, each group fastest first (a run stops at its
-        first failure).  ``rest`` is "unmeasured", the tests whose machines
-        could not be read (no harness machine, or it died), or "all".
+        first, then the rest, each group by the ``kills`` it has made (most
+        first: the runner's history of this function and file), then fastest
+        first (a run stops at its first failure).  ``rest`` is "unmeasured",
+        the tests whose machines could not be read (no harness machine, or it
+        died), or "all".
 
         A test that ran and never entered the function cannot see a mutant
         of it: the guest executes the same instructions as unmutated up to
@@ -86,7 +90,12 @@ class TestMap:
             others = {t for t in others if not self.tests[t].functions}
         elif rest != "all":
             raise ValueError(f"rest is 'unmeasured' or 'all', not {rest!r}")
-        return first + sorted(others, key=lambda t: (self.tests[t].seconds, t))
+        made = kills or {}
+
+        def rank(t: str) -> tuple[int, float, str]:
+            return -made.get(t, 0), self.tests[t].seconds, t
+
+        return sorted(first, key=rank) + sorted(others, key=rank)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

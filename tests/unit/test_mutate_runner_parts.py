@@ -47,6 +47,12 @@ def test_the_order_is_the_reaching_tests_fastest_first_then_the_rest():
         "t/b.py::other", "t/a.py::fast_reaching", "t/d.py::unmeasured", "t/a.py::slow_reaching"]
 
 
+def test_tests_that_killed_before_go_first_in_their_group():
+    kills = {"t/a.py::slow_reaching": 3, "t/d.py::unmeasured": 1, "t/b.py::other": 9}
+    assert MAP.order("alloc", kills=kills) == [
+        "t/a.py::slow_reaching", "t/a.py::fast_reaching", "t/d.py::unmeasured"]
+
+
 def test_by_default_the_rest_is_only_the_tests_whose_reach_is_unknown():
     assert MAP.order("alloc") == ["t/a.py::fast_reaching", "t/a.py::slow_reaching",
                                   "t/d.py::unmeasured"]
