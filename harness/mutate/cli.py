@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from harness.mutate.changes import functions_changed_since
+from harness.mutate.equivalents import EQUIVALENTS
 from harness.mutate.generate import OPERATORS, Mutant, find, mutants, sample, unparsed
 from harness.mutate.results import RunResults
 from harness.mutate.run import DEFAULT_WORK, RunOptions, run_mutants
@@ -53,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                         "tests whose reach is unknown (default), or all")
     p.add_argument("--check-equivalents", action="store_true",
                    help="--run: judge the reviewed equivalents too (else they are not run)")
+    p.add_argument("--equivalents", type=Path, default=EQUIVALENTS,
+                   help="--run: the reviewed equivalent mutants (default: %(default)s)")
     p.add_argument("--rebuild-map", action="store_true", help="--run: measure the map again")
     p.add_argument("--work", type=Path, default=DEFAULT_WORK,
                    help="--run: work directory (default build/mutate)")
@@ -105,7 +108,7 @@ def _judge(args: argparse.Namespace) -> int:
         results = run_mutants(_select(args), RunOptions(
             work=args.work, workers=args.workers, tx=tuple(args.tx),
             budget_factor=args.budget_factor, rest=args.rest,
-            check_equivalents=args.check_equivalents,
+            check_equivalents=args.check_equivalents, equivalents=args.equivalents,
             rebuild_map=args.rebuild_map, base=args.diff or ""))
     else:
         results = RunResults.load(args.work / "results.json")

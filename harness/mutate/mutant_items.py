@@ -29,6 +29,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def runner(request: pytest.FixtureRequest) -> MutantRunner:
     work = Path(request.config.getoption("--mutate-work"))
     runner = MutantRunner(TestMap.load(work / "testmap.json"), worker_dir(request.config),
+                          work / "pristine",
                           budget_factor=request.config.getoption("--budget-factor"),
                           rest=request.config.getoption("--rest"))
     if (work / "results.json").is_file():  # the last run's kills order this run's tests

@@ -42,6 +42,7 @@ class RunOptions:
     rest: str = "unmeasured"  # see TestMap.order
     check_equivalents: bool = False  # run the reviewed equivalents too
     rebuild_map: bool = False
+    equivalents: Path = equivalents.EQUIVALENTS  # the reviewed list
     base: str = ""  # the --diff BASE the mutants were chosen by, for the record
 
 
@@ -67,7 +68,7 @@ def run_mutants(selected: Sequence[Mutant], options: RunOptions) -> RunResults:
     work = options.work
     work.mkdir(parents=True, exist_ok=True)
     ensure_map(work, workers=options.workers or 2, rebuild=options.rebuild_map)
-    reviewed = equivalents.load()
+    reviewed = equivalents.load(options.equivalents)
     skipped = [] if options.check_equivalents else [
         _equivalent(m, reviewed[m.signature()]) for m in selected if m.signature() in reviewed]
     skipped_ids = {r.id for r in skipped}

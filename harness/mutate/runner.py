@@ -91,6 +91,7 @@ def run_tests(build_dir: Path, tests: list[str], budget: float, work: Path) -> T
 class MutantRunner:
     testmap: TestMap
     work: Path  # this runner's own directory
+    pristine_dir: Path  # the unmutated build, shared by the runners of one host
     budget_factor: float = 3.0  # times the tests' measured duration, plus STARTUP_SECONDS
     rest: str = "unmeasured"  # which other tests run after the reaching ones (TestMap.order)
     set_aside: set[str] = field(default_factory=set)  # tests that fail unmutated
@@ -123,7 +124,7 @@ class MutantRunner:
     def _pristine(self) -> Path:
         from filelock import FileLock
 
-        where = self.work.parent / "pristine"
+        where = self.pristine_dir
         where.mkdir(parents=True, exist_ok=True)
         with FileLock(str(where) + ".lock"):  # runners on one host share it
             return build(where, source_dir=FIRMWARE).build_dir
