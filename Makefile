@@ -4,6 +4,9 @@
 #   make debug   QEMU paused + an interactive GDB attached to it (mm commands loaded)
 #   make bench   the performance numbers (JSON on the last line)
 #   make iso     a bootable GRUB image (build/mmverify.iso), the hardware path
+#   make mutate       mutation testing: a fixed sample of the firmware's mutants
+#                     judged by the suite (report in build/mutate/html/)
+#   make mutate-diff  only the functions changed since BASE (default origin/main)
 #   make test-iso     boot, PMM and process tests booted from GRUB images
 #   make test-matrix  the suite on several CPU models (features they lack are skipped)
 # Setup installs what is missing: Debian/Ubuntu packages with apt-get (sudo
@@ -20,7 +23,8 @@ APT_PACKAGES := qemu-system-x86 qemu-utils gdb cmake ninja-build \
                 grub-pc-bin grub-common xorriso mtools tmux chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps venv build linux-assets test demo debug bench lint clean iso test-iso test-matrix
+.PHONY: all deps venv build linux-assets test demo debug bench lint clean iso test-iso test-matrix \
+        mutate mutate-diff mutate-ci
 
 all: build
 
@@ -77,6 +81,27 @@ bench: build
 
 iso: build
 	$(PY) -m harness iso
+
+# Mutation testing (harness/mutate/): the score must stay at 0.95 or above.
+# The sample is fixed (seed) so runs compare; MUTATE_SAMPLE=0 judges every mutant.
+MUTATE_SAMPLE ?= 250
+MUTATE_SEED ?= 1
+MUTATE_FAIL_UNDER ?= 0.95
+BASE ?= origin/main
+MUTATE := $(PY) -m harness mutate --run --html build/mutate/html
+
+mutate: build
+	$(MUTATE) $(if $(filter 0,$(MUTATE_SAMPLE)),,--sample $(MUTATE_SAMPLE) --seed $(MUTATE_SEED)) \
+	  --fail-under $(MUTATE_FAIL_UNDER)
+
+mutate-diff: build
+	$(MUTATE) --diff $(BASE) --fail-under $(MUTATE_FAIL_UNDER)
+
+# CI: the change itself (the last commit; a merge's whole branch), then a
+# small fixed sample of everything, so the score cannot fall unseen.
+mutate-ci: build
+	$(MUTATE) --diff HEAD~1 --sample 40 --seed 1 --fail-under $(MUTATE_FAIL_UNDER)
+	$(MUTATE) --sample 24 --seed 7 --fail-under $(MUTATE_FAIL_UNDER)
 
 PYTEST := $(VENV)/bin/pytest -n auto
 MATRIX_CPUS := qemu32 pentium3 max
