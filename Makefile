@@ -84,7 +84,7 @@ iso: build
 
 # Mutation testing (harness/mutate/): the score must stay at 0.95 or above.
 # The sample is fixed (seed) so runs compare; MUTATE_SAMPLE=0 judges every mutant.
-MUTATE_SAMPLE ?= 250
+MUTATE_SAMPLE ?= 200
 MUTATE_SEED ?= 1
 MUTATE_FAIL_UNDER ?= 0.95
 BASE ?= origin/main

@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="--run: judge the reviewed equivalents too (else they are not run)")
     p.add_argument("--equivalents", type=Path, default=EQUIVALENTS,
                    help="--run: the reviewed equivalent mutants (default: %(default)s)")
+    p.add_argument("--again", metavar="STATUSES",
+                   help="--run: judge again the mutants the last run (WORK/results.json) gave "
+                        "these statuses (e.g. survived,timeout: after adding tests), keeping "
+                        "the rest of its results")
     p.add_argument("--rebuild-map", action="store_true", help="--run: measure the map again")
     p.add_argument("--work", type=Path, default=DEFAULT_WORK,
                    help="--run: work directory (default build/mutate)")
@@ -105,11 +109,22 @@ def _judge(args: argparse.Namespace) -> int:
     from harness.mutate.report_text import text_report
 
     if args.run:
-        results = run_mutants(_select(args), RunOptions(
+        previous = RunResults.load(args.work / "results.json") if args.again else None
+        selected = _select(args)
+        if previous is not None:
+            again = {m.id for m in previous.mutants if m.status in args.again.split(",")}
+            selected = [m for m in mutants(_files(args.files), REPO) if m.id in again]
+            if len(selected) != len(again):
+                raise SystemExit("mutate: --again: the source changed since the last run "
+                                 "(some of its mutants are gone); run the selection anew")
+        results = run_mutants(selected, RunOptions(
             work=args.work, workers=args.workers, tx=tuple(args.tx),
             budget_factor=args.budget_factor, rest=args.rest,
             check_equivalents=args.check_equivalents, equivalents=args.equivalents,
             rebuild_map=args.rebuild_map, base=args.diff or ""))
+        if previous is not None:
+            results = previous.updated(results)
+            results.save(args.work / "results.json")
     else:
         results = RunResults.load(args.work / "results.json")
     print(text_report(results))

@@ -68,6 +68,14 @@ class RunResults:
                 "score": round(killed / scored, 4) if scored else 1.0,
                 "seconds": round(self.seconds, 1)}
 
+    def updated(self, again: RunResults) -> RunResults:
+        """These results with the mutants ``again`` judged anew replaced by
+        their new verdicts, in this run's order; the time is both runs'."""
+        new = {m.id: m for m in again.mutants}
+        return RunResults(mutants=[new.get(m.id, m) for m in self.mutants],
+                          seconds=self.seconds + again.seconds, commit=again.commit,
+                          base=self.base, command=self.command)
+
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

@@ -45,3 +45,12 @@ def test_the_results_file_round_trips(tmp_path):
 def test_an_unknown_status_is_refused():
     with pytest.raises(ValueError, match="unknown status 'dead'"):
         result("x", "dead")
+
+
+def test_a_second_look_replaces_only_the_mutants_judged_again():
+    again = RunResults(mutants=[result("c", "killed")], seconds=2.0, commit="abc")
+    updated = RUN.updated(again)
+    assert [m.status for m in updated.mutants] == ["killed", "timeout", "killed", "stillborn",
+                                                   "equivalent", "killed"]
+    assert (updated.seconds, updated.commit) == (14.34, "abc")
+    assert updated.summary()["score"] == 1.0
