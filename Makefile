@@ -100,8 +100,8 @@ mutate-diff: build
 # CI: the change itself (the last commit; a merge's whole branch), then a
 # small fixed sample of everything, so the score cannot fall unseen.
 mutate-ci: build
-	$(MUTATE) --diff HEAD~1 --sample 40 --seed 1 --fail-under $(MUTATE_FAIL_UNDER)
-	$(MUTATE) --sample 24 --seed 7 --fail-under $(MUTATE_FAIL_UNDER)
+	$(MUTATE) --diff HEAD~1 --sample 20 --seed 1 --fail-under $(MUTATE_FAIL_UNDER)
+	$(MUTATE) --sample 16 --seed 7 --fail-under $(MUTATE_FAIL_UNDER)
 
 PYTEST := $(VENV)/bin/pytest -n auto
 MATRIX_CPUS := qemu32 pentium3 max

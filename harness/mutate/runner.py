@@ -52,6 +52,12 @@ class TestRun:
     seconds: float = 0.0
 
 
+def _child_env(log: Path) -> dict[str, str]:
+    # PYTEST_ADDOPTS is the outer run's (CI's junit file, -n): not the child's
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    return env | {"MMV_MUTATE_LOG": str(log)}
+
+
 def run_tests(build_dir: Path, tests: list[str], budget: float, work: Path) -> TestRun:
     """Runs ``tests`` in this order against the firmware in ``build_dir``,
     stopping at the first failure; kills the run after ``budget`` seconds."""
@@ -64,7 +70,7 @@ def run_tests(build_dir: Path, tests: list[str], budget: float, work: Path) -> T
     started = time.monotonic()
     with open(work / "pytest.log", "w") as out:
         proc = procutil.spawn(argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
-                              env=dict(os.environ, MMV_MUTATE_LOG=str(log)))
+                              env=_child_env(log))
         try:
             proc.wait(budget)
             timed_out = False
