@@ -5,7 +5,8 @@ sets one bit per byte of kernel text at the entry address of every function
 that runs.  ``FunctionIndex`` names those addresses from the ELF's symbol
 table; ``reached`` turns the bitmap read from guest RAM into function keys.
 
-A key is ``FILE.c:NAME`` for a static function (the symbol table's file
+A key is ``FILE.c:NAME`` for a static function (a clone GCC made of it,
+``NAME.part.0`` or ``NAME.constprop.0``, counts as the function) (the symbol table's file
 entries give only base names; the firmware's are unique) and ``NAME`` for a
 global one, which the linker already makes unique.  ``key_for`` gives the key
 a mutant's (file, function) has.
@@ -55,7 +56,10 @@ def _index(path: Path, mtime_ns: int) -> FunctionIndex:
             if kind == "STT_FILE":
                 source = sym.name
             elif kind == "STT_FUNC" and sym["st_value"]:
-                key = f"{source}:{sym.name}" if bind == "STB_LOCAL" else sym.name
+                # GCC's clones (get_page_table.part.0, .constprop.0, .isra.0,
+                # .cold) are the function they were cut from
+                name = sym.name.split(".", 1)[0]
+                key = f"{source}:{name}" if bind == "STB_LOCAL" else name
                 by_address.setdefault(sym["st_value"], key)
             elif sym.name in (BITMAP_SYMBOL, TEXT_START):
                 where[sym.name] = (sym["st_value"], sym["st_size"])
