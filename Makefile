@@ -19,7 +19,8 @@ APT_PACKAGES := qemu-system-x86 qemu-utils gdb cmake ninja-build \
                 grub-pc-bin grub-common xorriso mtools tmux
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps venv build linux-assets test demo debug bench lint clean iso test-iso test-matrix
+.PHONY: all deps venv build linux-assets test demo debug bench lint clean iso test-iso test-matrix \
+        mutate-python
 
 all: build
 
@@ -88,6 +89,11 @@ test-iso: build
 test-matrix: build
 	@set -e; for cpu in $(MATRIX_CPUS); do echo "== cpu $$cpu"; $(PYTEST) -q --cpu $$cpu; done
 	@echo "== cpu 486"; $(PYTEST) -q --cpu 486 tests/boot tests/pmm tests/vmm tests/process
+
+# Mutation testing of the harness's pure decoders (mutmut, unit tests only;
+# mutmut's copy stays in build/pymut/).  Fails below a score of 0.9.
+mutate-python: venv
+	$(PY) -m harness mutate python
 
 lint: venv
 	$(VENV)/bin/tox -e lint

@@ -132,22 +132,25 @@ class TestRegions:
         assert len(aspace.regions()) == 1
         assert len(aspace.regions(split_global=True)) == 2
 
-    @given(st.lists(st.tuples(st.integers(0, 3000), st.sampled_from([PRESENT, PRESENT | WRITE,
-                                                                      PRESENT | USER, 0])),
-                    max_size=60, unique_by=lambda t: t[0]))
-    def test_regions_agree_with_mappings(self, pages):
-        """Every mapped page lies in exactly one region with its rights, and
-        regions cover nothing else."""
-        _, aspace = space([(p << 12, 0x800000 + (p << 12), f) for p, f in pages])
-        regions = aspace.regions()
-        covered = {va for r in regions for va in range(r.start, r.end, 4096)}
-        maps = {m.va: m for m in aspace.mappings()}
-        assert covered == set(maps)
-        for r in regions:
-            for va in range(r.start, r.end, 4096):
-                assert (maps[va].user, maps[va].write) == (r.user, r.write)
-        for a, b in itertools.pairwise(regions):
-            assert a.end < b.start or (a.user, a.write) != (b.user, b.write)
+
+# A function, not a method: mutmut runs the tests several times in one process,
+# and Hypothesis refuses a test method called on different instances.
+@given(st.lists(st.tuples(st.integers(0, 3000), st.sampled_from([PRESENT, PRESENT | WRITE,
+                                                                  PRESENT | USER, 0])),
+                max_size=60, unique_by=lambda t: t[0]))
+def test_regions_agree_with_mappings(pages):
+    """Every mapped page lies in exactly one region with its rights, and
+    regions cover nothing else."""
+    _, aspace = space([(p << 12, 0x800000 + (p << 12), f) for p, f in pages])
+    regions = aspace.regions()
+    covered = {va for r in regions for va in range(r.start, r.end, 4096)}
+    maps = {m.va: m for m in aspace.mappings()}
+    assert covered == set(maps)
+    for r in regions:
+        for va in range(r.start, r.end, 4096):
+            assert (maps[va].user, maps[va].write) == (r.user, r.write)
+    for a, b in itertools.pairwise(regions):
+        assert a.end < b.start or (a.user, a.write) != (b.user, b.write)
 
 
 def test_format_regions():
