@@ -6,6 +6,7 @@
 #   make iso     a bootable GRUB image (build/mmverify.iso), the hardware path
 #   make test-iso     boot, PMM and process tests booted from GRUB images
 #   make test-matrix  the suite on several CPU models (features they lack are skipped)
+#   make mutate-python  mutation score of the harness's pure decoders (mutmut, no QEMU)
 # Setup installs what is missing: Debian/Ubuntu packages with apt-get (sudo
 # when not root), Python packages into .venv/ from PyPI, and (for the Linux
 # target's tests) the i386 architecture and Debian's i386 kernel and busybox

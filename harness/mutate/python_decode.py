@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,6 +55,7 @@ class PyMutant:
     function: str  # Bitmap.first_clear
     diff: str      # unified diff of the function, original -> mutant
     status: str = "not checked"
+    nth: int = 0   # 1, 2... when several mutants of the function make the same change
 
     @property
     def change(self) -> str:
@@ -68,7 +69,9 @@ class PyMutant:
 
     @property
     def key(self) -> str:
-        return f"{self.file}:{self.function}:{self.change}"
+        """FILE:FUNCTION:CHANGE, and " [n]" for the n-th of identical changes
+        (e.g. either of two ``continue`` made ``break``) in mutmut's order."""
+        return f"{self.file}:{self.function}:{self.change}" + (f" [{self.nth}]" if self.nth else "")
 
     @property
     def verdict(self) -> str:
@@ -106,12 +109,13 @@ def generated_functions(mutated_code: str) -> dict[str, str]:
 
 
 def mutant_diff(functions: dict[str, str], name: str, file: str) -> str:
-    """The unified diff of one mutant against its original (the function
-    keeps its generated name on both sides, so only the mutation differs)."""
+    """The unified diff of one mutant against its original, both renamed to
+    the function's own name, so that only the mutation differs."""
     local = name.rpartition(".")[2]
     base = local.partition("__mutmut_")[0]
-    orig = functions[base + "__mutmut_orig"].replace(base + "__mutmut_orig", base, 1)
-    mutant = functions[local].replace(local, base, 1)
+    plain = function_of(name).rpartition(".")[2]
+    orig = functions[base + "__mutmut_orig"].replace(base + "__mutmut_orig", plain, 1)
+    mutant = functions[local].replace(local, plain, 1)
     return "\n".join(difflib.unified_diff(orig.splitlines(), mutant.splitlines(),
                                           fromfile=file, tofile=file, lineterm=""))
 
@@ -120,44 +124,64 @@ def module_prefix(file: str) -> str:
     return file.removesuffix(".py").replace("/", ".")
 
 
+def mutant_number(name: str) -> int:
+    return int(name.rpartition("__mutmut_")[2])
+
+
 def mutants_of(file: str, mutated_code: str, statuses: dict[str, str]) -> list[PyMutant]:
-    """PyMutants for one file: ``statuses`` maps mutmut's names to statuses."""
+    """PyMutants for one file: ``statuses`` maps mutmut's names (all of the
+    file's mutants) to statuses."""
     functions = generated_functions(mutated_code)
-    return [PyMutant(name, file, function_of(name), mutant_diff(functions, name, file), status)
-            for name, status in statuses.items()]
+    made = [PyMutant(name, file, function_of(name), mutant_diff(functions, name, file), status)
+            for name, status in sorted(statuses.items(), key=lambda kv: (
+                kv[0].partition("__mutmut_")[0], mutant_number(kv[0])))]
+    same: dict[tuple[str, str], list[int]] = {}
+    for i, m in enumerate(made):
+        same.setdefault((m.function, m.change), []).append(i)
+    for indices in same.values():
+        if len(indices) > 1:
+            for nth, i in enumerate(indices, 1):
+                made[i] = replace(made[i], nth=nth)
+    return made
 
 
 def decoder_files(repo: Path = REPO) -> list[str]:
     return sorted(str(p.relative_to(repo)) for p in (repo / DECODE).glob("*.py"))
 
 
-def generate(files: Iterable[str], repo: Path = REPO) -> list[PyMutant]:
-    """Every mutant mutmut makes of ``files`` (paths relative to ``repo``),
-    without running anything: what the run would test."""
+def mutate_source(file: str, source: str, repo: Path = REPO) -> tuple[str, list[str]]:
+    """mutmut's mutated module for ``source`` (as ``file``, relative to
+    ``repo``) and its mutants' full names, without running anything."""
     import os
 
     from mutmut.mutation.file_mutation import mutate_file_contents  # the dev/test extra
 
-    out: list[PyMutant] = []
     old_cwd = Path.cwd()
     os.chdir(repo)  # mutmut reads its configuration from ./pyproject.toml
     try:
-        for file in files:
-            mutated = mutate_file_contents(file, (repo / file).read_text())
-            names = {f"{module_prefix(file)}.{n}": "not checked" for n in mutated.mutant_names}
-            out.extend(mutants_of(file, mutated.code, names))
+        mutated = mutate_file_contents(file, source)
     finally:
         os.chdir(old_cwd)
+    return mutated.code, [f"{module_prefix(file)}.{n}" for n in mutated.mutant_names]
+
+
+def generate(files: Iterable[str], repo: Path = REPO) -> list[PyMutant]:
+    """Every mutant mutmut makes of ``files`` (paths relative to ``repo``):
+    what a run would test."""
+    out: list[PyMutant] = []
+    for file in files:
+        code, names = mutate_source(file, (repo / file).read_text(), repo)
+        out.extend(mutants_of(file, code, dict.fromkeys(names, "not checked")))
     return out
 
 
-def read_results(workdir: Path = WORKDIR, files: Iterable[str] | None = None) -> list[PyMutant]:
+def read_results(workdir: Path, files: Iterable[str]) -> list[PyMutant]:
     """The verdicts of the last run: mutants/FILE.meta (mutmut's exit code per
     mutant) and mutants/FILE (the mutated module, for the diffs)."""
     from mutmut.stats import status_by_exit_code
 
     out: list[PyMutant] = []
-    for file in files if files is not None else decoder_files():
+    for file in files:
         meta = workdir / "mutants" / (file + ".meta")
         if not meta.exists():
             continue
@@ -185,7 +209,7 @@ def parse_equivalents(text: str) -> dict[str, str]:
     return out
 
 
-def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
+def load_equivalents(path: Path) -> dict[str, str]:
     return parse_equivalents(path.read_text()) if path.exists() else {}
 
 
@@ -224,7 +248,7 @@ def summarize(mutants: list[PyMutant], equivalents: dict[str, str]) -> Summary:
                    stale=sorted(set(equivalents) - matched))
 
 
-def prepare_workdir(workdir: Path = WORKDIR, repo: Path = REPO) -> None:
+def prepare_workdir(workdir: Path, repo: Path = REPO) -> None:
     """build/pymut with links to what mutmut copies, and no mutants/ yet."""
     workdir.mkdir(parents=True, exist_ok=True)
     for name in LINKED:
@@ -264,14 +288,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
-        equivalents = load_equivalents()
+        equivalents = load_equivalents(EQUIVALENTS)
     except ValueError as e:
         print(f"mutate python: {e}", file=sys.stderr)
         return 2
     seconds = None
-    log = WORKDIR / "mutmut.log"
     if not args.no_run:
-        prepare_workdir()
+        prepare_workdir(WORKDIR)
+        log = WORKDIR / "mutmut.log"
         start = time.monotonic()
         status = run_mutmut(WORKDIR, args.max_children, log)
         seconds = time.monotonic() - start
@@ -281,7 +305,7 @@ def main(argv: list[str]) -> int:
             print(f"mutate python: mutmut run failed with status {status} (log: {log})",
                   file=sys.stderr)
             return 2
-    mutants = read_results()
+    mutants = read_results(WORKDIR, decoder_files())
     if not mutants:
         print(f"mutate python: no results in {WORKDIR / 'mutants'} (run without --no-run)",
               file=sys.stderr)
