@@ -199,7 +199,8 @@ class TestTranslate:
     def test_frames_above_2_gib(self):
         """Bit 31 of an entry: an unsigned read, both for a PTE and a 4 MiB PDE."""
         _, aspace = space([(0x1000, 0xFFFFF000, PRESENT)])
-        assert aspace.translate(0x1ABC).pa == 0xFFFFFABC
+        t = aspace.translate(0x1ABC)
+        assert t.pa == 0xFFFFFABC and t.pte.raw == 0xFFFFF001
         _, large = space([], pse=True, large=[(0x00400000, 0x80000000, PRESENT)])
         assert large.translate(0x007FFFFF).pa == 0x803FFFFF
         assert large.translate(0x00400000).pde == Entry(0x80000000 | PRESENT | PS, 2)
@@ -374,6 +375,13 @@ class TestRegions:
             Region(0x00400000, 0x00800000, True, False, True),
             Region(0x00800000, 0x00C00000, False, True, True),
             Region(0x00C00000, 0x00C01000, True, True, True)]
+
+    def test_large_pages_split_on_their_own_global_bit(self):
+        _, aspace = space([], pse=True, large=[(0x00400000, 0x00400000, PRESENT),
+                                               (0x00800000, 0x00800000, PRESENT | GLOBAL)])
+        assert aspace.regions(split_global=True) == [
+            Region(0x00400000, 0x00800000, False, False, False),
+            Region(0x00800000, 0x00C00000, False, False, True)]
 
     def test_large_pages_merge_with_their_neighbours(self):
         _, aspace = space([(0x00800000, 0x5000, PRESENT | WRITE)], pse=True,
