@@ -240,6 +240,9 @@ class TestTranslate:
         mem.set_u32(CR3, 0x00100000 | PRESENT)  # the PDE: read-only, supervisor
         t = walk(mem, CR3).translate(0x1000)
         assert (t.pte.user, t.pte.write, t.user, t.write) == (True, True, False, False)
+        _, aspace = space([(0x1000, 0x5000, PRESENT)])  # the PDE allows everything
+        t = aspace.translate(0x1000)
+        assert (t.pde.user, t.pde.write, t.user, t.write) == (True, True, False, False)
 
     def test_str(self):
         _, aspace = space([(0xC0101000, 0x00101000, PRESENT | WRITE)])
