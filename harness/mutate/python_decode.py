@@ -60,12 +60,11 @@ class PyMutant:
     @property
     def change(self) -> str:
         """The mutated line(s) as the mutant has them, stripped, joined by " / "."""
-        lines = self.diff.splitlines()
-        added = [s[1:].strip() for s in lines if s.startswith("+") and not s.startswith("+++")]
+        lines = self.diff.splitlines()[2:]  # after the ---/+++ file header
+        added = [s[1:].strip() for s in lines if s.startswith("+")]
         if added:
             return " / ".join(added)
-        removed = [s[1:].strip() for s in lines if s.startswith("-") and not s.startswith("---")]
-        return "removed: " + " / ".join(removed)
+        return "removed: " + " / ".join(s[1:].strip() for s in lines if s.startswith("-"))
 
     @property
     def key(self) -> str:
@@ -253,8 +252,9 @@ def prepare_workdir(workdir: Path, repo: Path = REPO) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     for name in LINKED:
         link = workdir / name
-        if not link.is_symlink():
-            link.symlink_to(repo / name)
+        if link.is_symlink() or link.exists():
+            link.unlink()  # made fresh: the tree may have moved since
+        link.symlink_to(repo / name)
     shutil.rmtree(workdir / "mutants", ignore_errors=True)
 
 

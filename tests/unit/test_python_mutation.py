@@ -210,3 +210,17 @@ def test_keys_name_one_mutant_each(live_mutants):
 def test_every_entry_gives_a_reason():
     short = [k for k, reason in load_equivalents(EQUIVALENTS).items() if len(reason) < 10]
     assert not short, f"entries without a real reason: {short}"
+
+
+def test_workdir_links_the_tree_and_starts_without_mutants(tmp_path):
+    repo, workdir = tmp_path / "repo", tmp_path / "build" / "pymut"
+    for name in ("harness", "tests"):
+        (repo / name).mkdir(parents=True)
+    (repo / "pyproject.toml").write_text("")
+    (workdir / "mutants" / "harness").mkdir(parents=True)
+    (workdir / "harness").symlink_to(tmp_path / "elsewhere")  # a link from an old place
+    python_decode.prepare_workdir(workdir, repo)
+    assert not (workdir / "mutants").exists()
+    assert {p.name: p.resolve() for p in workdir.iterdir()} == {
+        "harness": repo / "harness", "tests": repo / "tests",
+        "pyproject.toml": repo / "pyproject.toml"}
