@@ -9,6 +9,7 @@
 #   make mutate-diff  only the functions changed since BASE (default origin/main)
 #   make test-iso     boot, PMM and process tests booted from GRUB images
 #   make test-matrix  the suite on several CPU models (features they lack are skipped)
+#   make mutate-python  mutation score of the harness's pure decoders (mutmut, no QEMU)
 # Setup installs what is missing: Debian/Ubuntu packages with apt-get (sudo
 # when not root), Python packages into .venv/ from PyPI, and (for the Linux
 # target's tests) the i386 architecture and Debian's i386 kernel and busybox
@@ -24,7 +25,7 @@ APT_PACKAGES := qemu-system-x86 qemu-utils gdb cmake ninja-build \
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps venv build linux-assets test demo debug bench lint clean iso test-iso test-matrix \
-        mutate mutate-diff mutate-ci
+        mutate mutate-diff mutate-ci mutate-python
 
 all: build
 
@@ -114,6 +115,11 @@ test-iso: build
 test-matrix: build
 	@set -e; for cpu in $(MATRIX_CPUS); do echo "== cpu $$cpu"; $(PYTEST) -q --cpu $$cpu; done
 	@echo "== cpu 486"; $(PYTEST) -q --cpu 486 tests/boot tests/pmm tests/vmm tests/process
+
+# Mutation testing of the harness's pure decoders (mutmut, unit tests only;
+# mutmut's copy stays in build/pymut/).  Fails below a score of 0.9.
+mutate-python: venv
+	$(PY) -m harness mutate python
 
 lint: venv
 	$(VENV)/bin/tox -e lint

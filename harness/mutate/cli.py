@@ -142,6 +142,9 @@ def _files_for_id(mutant_id: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["python"]:  # mutmut on harness/decode/, not the firmware's C
+        from harness.mutate.python_decode import main as python_main
+        return python_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if args.sample is not None and args.sample < 0:

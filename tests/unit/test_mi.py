@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.decode.mi_text import mi_quote
+from harness.decode.mi_text import mi_quote, parse_gdb_int, parse_simple_result
 from harness.errors import GdbError, GuestTimeout, TargetStateError
 from harness.transport.gdbmi import MiClient
 
@@ -126,6 +126,35 @@ def test_transcript_is_written_to_the_run_directory(mi, tmp_path):
 
 def test_mi_quote_escapes_quotes_and_backslashes():
     assert mi_quote('a "b" \\c') == '"a \\"b\\" \\\\c"'
+
+
+@pytest.mark.parametrize("text,value", [
+    ("5", 5), ("-3", -3), ("0", 0), ("0x10", 16), ("0xAbC", 0xABC), ("  42 \n", 42),
+    ("0xffffffff", 0xFFFFFFFF), ("(void *) 0xc0100000", 0xC0100000),
+    ("(struct page *) 0x0", 0), ("0xc0101234 <kmain+4>", 0xC0101234), ("65 'A'", 65),
+    ("true", 1), ("false", 0), (" true ", 1),
+])
+def test_parse_gdb_int(text, value):
+    assert parse_gdb_int(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "abc", "TRUE", "False", "<optimized out>", "{a = 1}"])
+def test_parse_gdb_int_refuses_what_is_no_number(text):
+    with pytest.raises(ValueError) as e:
+        parse_gdb_int(text)
+    assert str(e.value) == f"not an integer value: {text.strip()!r}"
+
+
+def test_simple_results_exactly():
+    assert parse_simple_result('^done,value="7"') == {
+        "type": "result", "message": "done", "payload": {"value": "7"}, "token": None}
+    assert parse_simple_result("12^running") == {
+        "type": "result", "message": "running", "payload": None, "token": 12}
+    chunk = {"begin": "0x10", "offset": "0x0", "end": "0x11", "contents": "ab"}
+    line = '^done,memory=[{begin="0x10",offset="0x0",end="0x11",contents="ab"}]'
+    assert parse_simple_result(line) == {
+        "type": "result", "message": "done", "payload": {"memory": [chunk]}, "token": None}
+    assert parse_simple_result("3" + line)["token"] == 3
 
 
 class TestFastResultParser:

@@ -1,9 +1,10 @@
 """Parsing of the firmware's structured serial records."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.decode.records import parse_record, parse_records, quote
+from harness.decode.records import Record, parse_record, parse_records, quote, unescape
 
 
 def test_tag_and_fields():
@@ -56,3 +57,45 @@ def test_any_bytes_round_trip_through_a_quoted_value(data, other):
     for rec in records:
         assert rec.bytes("data") == data and rec.bytes("other") == other
         assert (rec.int("pid"), rec.int("fd")) == (3, 1)
+
+
+def test_line_keeps_the_text_without_its_line_end():
+    assert parse_record("PF a=1\r\n").line == "PF a=1"
+    assert parse_record("PF a=1 \n").line == "PF a=1 "   # only \r and \n are stripped
+    assert parse_record("PF a=MAX\r\n")["a"] == "MAX"
+    assert parse_record("PF a=1") == Record("PF", {"a": "1"}, "PF a=1")
+
+
+def test_get_with_and_without_default():
+    rec = parse_record("BOOT version=1")
+    assert rec.get("version") == "1" and rec.get("version", "x") == "1"
+    assert rec.get("missing") is None and rec.get("missing", "x") == "x"
+
+
+def test_bytes_of_a_quoted_value_with_high_bytes():
+    rec = parse_record('OUT data="\\xe9\\x00a"')
+    assert rec.bytes("data") == b"\xe9\x00a" and rec["data"] == "\xe9\x00a"
+
+
+def test_quote_of_a_str_is_its_latin1_bytes():
+    assert quote("é\n\"") == '"\\xe9\\x0a\\""'
+    assert quote("") == '""'
+
+
+@pytest.mark.parametrize("byte", range(256))
+def test_quote_escapes_exactly_control_quote_backslash_and_high_bytes(byte):
+    data = bytes([byte])
+    if byte == 0x22:
+        expected = '"\\""'
+    elif byte == 0x5C:
+        expected = '"\\\\"'
+    elif byte < 0x20 or byte > 0x7E:
+        expected = f'"\\x{byte:02x}"'
+    else:
+        expected = f'"{chr(byte)}"'
+    assert quote(data) == expected
+    assert unescape(expected[1:-1]) == chr(byte)
+
+
+def test_unescape_takes_hex_in_either_case_and_any_escaped_char():
+    assert unescape("\\x0A\\x0a\\q\\\\\\\"") == '\n\nq\\"'
