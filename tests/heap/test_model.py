@@ -11,7 +11,7 @@ boundaries of the large region, and a rule fills the slabs of a large class
 until it takes another; the test fails if a run did not reach every one."""
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -32,6 +32,12 @@ HEADER, RED_ZONE = 16, 4
 RANDOM_SIZES = st.one_of(st.integers(1, 64), st.integers(65, 2048), st.integers(2049, 20000))
 BOUNDARIES = {"a block of a class's largest size", "a block one byte over a class's largest size",
               "a slab filled up"}
+
+# Shrinking a failure replays it hundreds of times through GDB, each on a
+# fresh machine: minutes, during which a -x run (a mutant killed) cannot end.
+# The failing steps are reported unshrunk (at most stateful_step_count).
+NO_SHRINKING = (Phase.explicit, Phase.reuse, Phase.generate)
+
 
 
 def largest_sizes(capacities: list[int]) -> list[int]:
@@ -142,6 +148,7 @@ def test_heap_against_a_model(request, firmware, machine_pool):
 
     HeapModel.TestCase.settings = settings(
         max_examples=15, stateful_step_count=30, deadline=None,
+        phases=NO_SHRINKING,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     HeapModel.TestCase().runTest()
     assert reached == BOUNDARIES, f"the strategies never reached {BOUNDARIES - reached}"

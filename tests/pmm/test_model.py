@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -37,6 +37,12 @@ BOUNDARIES = {
     "a free emptied a full summary word",
     "memory ran out",
 }
+
+# Shrinking a failure replays it hundreds of times through GDB, each on a
+# fresh machine: minutes, during which a -x run (a mutant killed) cannot end.
+# The failing steps are reported unshrunk (at most stateful_step_count).
+NO_SHRINKING = (Phase.explicit, Phase.reuse, Phase.generate)
+
 
 
 class PmmModel(RuleBasedStateMachine):
@@ -267,6 +273,7 @@ def test_pmm_against_a_model(request, firmware, machine_pool):
     model = bound(lambda: machine_pool.acquire(cfg), reached)
     model.TestCase.settings = settings(
         max_examples=20, stateful_step_count=40, deadline=None,
+        phases=NO_SHRINKING,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     model.TestCase().runTest()
     assert reached == BOUNDARIES, f"the strategies never reached {BOUNDARIES - reached}"
