@@ -25,10 +25,9 @@ from hypothesis.stateful import (
 
 from harness.pytest_plugin import machine_config
 from harness.targets.mmverify.kernel import Kernel
+from tests.heap.rules import HEADER, RED_ZONE, largest_sizes
 
 HEAP_BASE, HEAP_LIMIT = 0xF0000000, 0xFF000000
-HEAP_SMALL_MAX = 2048
-HEADER, RED_ZONE = 16, 4
 RANDOM_SIZES = st.one_of(st.integers(1, 64), st.integers(65, 2048), st.integers(2049, 20000))
 BOUNDARIES = {"a block of a class's largest size", "a block one byte over a class's largest size",
               "a slab filled up"}
@@ -37,13 +36,6 @@ BOUNDARIES = {"a block of a class's largest size", "a block one byte over a clas
 # fresh machine: minutes, during which a -x run (a mutant killed) cannot end.
 # The failing steps are reported unshrunk (at most stateful_step_count).
 NO_SHRINKING = (Phase.explicit, Phase.reuse, Phase.generate)
-
-
-
-def largest_sizes(capacities: list[int]) -> list[int]:
-    """The largest request each slab class takes (its slot holds the block
-    and its red zone)."""
-    return [min(c - RED_ZONE, HEAP_SMALL_MAX) for c in capacities]
 
 
 def boundary_sizes(capacities: list[int]) -> list[int]:
