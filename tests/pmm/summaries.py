@@ -23,16 +23,21 @@ def level0_words(used: int, frames: int) -> list[int]:
     return [padded >> (i * WORD) & FULL for i in range(words)]
 
 
+def summary_of(below: list[int]) -> list[int]:
+    """The summary level over the words ``below``: a bit per full word,
+    the bits past the last word set."""
+    words = [FULL] * ((len(below) + WORD - 1) // WORD)
+    for j, w in enumerate(below):
+        if w != FULL:
+            words[j // WORD] &= ~(1 << (j % WORD)) & FULL
+    return words
+
+
 def summary_levels(level0: list[int]) -> list[list[int]]:
     """Every level, level 0 first, as the kernel must have them over ``level0``."""
     levels = [list(level0)]
     while len(levels[-1]) > 1:
-        below = levels[-1]
-        words = [FULL] * ((len(below) + WORD - 1) // WORD)
-        for j, w in enumerate(below):
-            if w != FULL:
-                words[j // WORD] &= ~(1 << (j % WORD)) & FULL
-        levels.append(words)
+        levels.append(summary_of(levels[-1]))
     return levels
 
 
