@@ -3,6 +3,8 @@
 The oracle is QEMU: its flat memory tree says where guest RAM is, independently
 of the BIOS, the loader and the kernel."""
 
+import re
+
 import pytest
 
 from harness import GuestPanic
@@ -70,7 +72,13 @@ def test_too_little_ram_is_a_clear_panic(boot, memory, request):
     with pytest.raises(GuestPanic) as info:
         m.run_to("kernel_ready")
     msg = info.value.panic["msg"]
-    assert msg.startswith("too little RAM: need 2048 KiB free") and "found" in msg
+    numbers = re.fullmatch(r"too little RAM: need 2048 KiB free after the kernel, "
+                           r"found (\d+) KiB \(RAM top (\d+) KiB\)", msg)
+    assert numbers, msg
+    found, top = (int(n) for n in numbers.groups())
+    ram = int(memory.removesuffix("M")) << 10
+    assert ram - (BIOS_TOP_RESERVE >> 10) <= top <= ram, "the top of RAM QEMU was given"
+    assert found < min(2048, top - 1024), "less than needed, the first MiB never free"
 
 
 def frames_of(start: int, end: int) -> range:
