@@ -3,6 +3,9 @@ everything is freed (and trimmed) the PMM and the heap are back to baseline."""
 
 import pytest
 
+from harness.targets.mmverify.constants import firmware_constants
+from tests.heap.rules import largest_sizes
+
 
 def baseline(machine, kernel):
     machine.call("heap_trim")
@@ -38,3 +41,29 @@ def test_trim_keeps_live_blocks_intact(machine, kernel):
     assert machine.read(live, 5000) == b"L" * 5000
     assert kernel.heap_stats()["bytes_mapped"] >= 5000
     machine.call("kfree", live)
+
+
+@pytest.mark.machine(memory="128M")
+def test_the_slab_range_fills_to_its_last_chunk(machine, kernel, firmware):
+    """With frames to spare, blocks of the top class fill every free chunk of
+    the slab range: exactly the free slots there were plus a full slab per
+    free chunk, and then every chunk is in use."""
+    const = firmware_constants(firmware.kernel)
+    chunks = (const["LARGE_BASE"] - const["SLAB_BASE"]) // const["SLAB_CHUNK"]
+    used = machine.symbol("slab_chunk_used")
+
+    def chunks_in_use() -> int:
+        return int.from_bytes(kernel.read_kernel(used, chunks // 8), "little").bit_count()
+
+    capacities = [c for c in kernel.heap_stats()["class_size"] if c]
+    top = len(capacities) - 1
+    slot_count = kernel.read_array("slab_class", machine.symbol("slab_classes"),
+                                   len(capacities))[top]["slot_count"]
+    stats = kernel.heap_stats()
+    free_slots = stats["class_slabs"][top] * slot_count - stats["class_live"][top]
+    expected = free_slots + (chunks - chunks_in_use()) * slot_count
+    size = largest_sizes(capacities)[top]
+    assert machine.call("agent_heap_exhaust", size, timeout=60) == expected
+    assert chunks_in_use() == chunks, "the last chunk too"
+    assert kernel.pmm_stats()["free_frames"] > 0, "the range ran out, not the frames"
+    assert machine.call("agent_heap_release", timeout=60) == expected

@@ -1,8 +1,10 @@
 """A hypothesis state machine drives kmalloc, kcalloc, kmalloc_aligned,
 krealloc and kfree through GDB against a Python model: results aligned,
 never overlapping, inside the heap; contents written by the harness survive
-until freed (and across krealloc); statistics exact; heap_check clean after
-every step.
+until freed (and across krealloc); statistics exact, per class too (each
+block's class from the size-class rule, checked in its slab's header);
+krealloc keeps a block in place exactly when the rule says it fits;
+heap_check clean after every step.
 
 Random sizes rarely land on a size-class boundary or fill a slab, where the
 slab allocator changes course, so the sizes include each class's largest
@@ -11,7 +13,7 @@ boundaries of the large region, and a rule fills the slabs of a large class
 until it takes another; the test fails if a run did not reach every one."""
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -24,20 +26,26 @@ from hypothesis.stateful import (
 )
 
 from harness.pytest_plugin import machine_config
+from harness.targets.mmverify.constants import firmware_constants
 from harness.targets.mmverify.kernel import Kernel
+from tests.heap.rules import (
+    HEADER,
+    HEAP_SMALL_MAX,
+    RED_ZONE,
+    class_for,
+    largest_sizes,
+    realloc_stays,
+)
 
 HEAP_BASE, HEAP_LIMIT = 0xF0000000, 0xFF000000
-HEAP_SMALL_MAX = 2048
-HEADER, RED_ZONE = 16, 4
 RANDOM_SIZES = st.one_of(st.integers(1, 64), st.integers(65, 2048), st.integers(2049, 20000))
 BOUNDARIES = {"a block of a class's largest size", "a block one byte over a class's largest size",
               "a slab filled up"}
 
-
-def largest_sizes(capacities: list[int]) -> list[int]:
-    """The largest request each slab class takes (its slot holds the block
-    and its red zone)."""
-    return [min(c - RED_ZONE, HEAP_SMALL_MAX) for c in capacities]
+# Shrinking a failure replays it hundreds of times through GDB, each on a
+# fresh machine: minutes, during which a -x run (a mutant killed) cannot end.
+# The failing steps are reported unshrunk (at most stateful_step_count).
+NO_SHRINKING = (Phase.explicit, Phase.reuse, Phase.generate)
 
 
 def boundary_sizes(capacities: list[int]) -> list[int]:
@@ -57,6 +65,8 @@ def test_heap_against_a_model(request, firmware, machine_pool):
     largest = largest_sizes(capacities)
     few_per_slab = [i for i, c in enumerate(classes) if c["slot_count"] <= 16]
     sizes = st.one_of(RANDOM_SIZES, st.sampled_from(boundary_sizes(capacities)))
+    const = firmware_constants(firmware.kernel)
+    large_overhead = kernel.sizeof("struct tag") + HEADER  # the tag, then the block header
     reached: set[str] = set()
 
     class HeapModel(RuleBasedStateMachine):
@@ -67,12 +77,24 @@ def test_heap_against_a_model(request, firmware, machine_pool):
             self.m = machine_pool.acquire(cfg)
             self.k = Kernel(self.m)
             self.live: dict[int, bytes] = {}  # address -> contents the harness wrote
+            self.cls: dict[int, int | None] = {}  # address -> its slab class, None: large
             self.counter = 0
             stats = self.k.heap_stats()
             self.base_requested, self.base_live = stats["bytes_requested"], stats["live_blocks"]
+            self.base_class_live = stats["class_live"]
 
-        def adopt(self, p, size, align=16, zeroed=False):
+        def adopt(self, p, size, cls, align=16, zeroed=False):
+            """Takes a block the kernel returned, which must be in slab class
+            ``cls`` (None: the large region), judged from the slab's header."""
             assert p != 0, "out of memory in a 64 MiB machine"
+            if cls is None:
+                assert p >= const["LARGE_BASE"], f"{size} bytes: a large block"
+            else:
+                slab = p & ~(const["SLAB_CHUNK"] - 1)
+                header = self.k.read_struct("slab", slab)
+                assert header["magic"] == const["SLAB_MAGIC"] ^ slab, f"{p:#x}: not in a slab"
+                assert header["class_index"] == cls, f"{size} bytes: class {cls}"
+            self.cls[p] = cls
             assert HEAP_BASE <= p < HEAP_LIMIT and p + size <= HEAP_LIMIT
             assert p % (align if size >= 16 or align > 16 else 8) == 0
             for q, data in self.live.items():
@@ -91,7 +113,7 @@ def test_heap_against_a_model(request, firmware, machine_pool):
 
         @rule(target=blocks, size=sizes)
         def kmalloc(self, size):
-            return self.adopt(self.m.call("kmalloc", size), size)
+            return self.adopt(self.m.call("kmalloc", size), size, class_for(capacities, size))
 
         @rule(target=blocks, c=st.sampled_from(few_per_slab))
         def fill_a_slab(self, c):
@@ -100,7 +122,7 @@ def test_heap_against_a_model(request, firmware, machine_pool):
             size = largest[c]
             stats = self.k.heap_stats()
             slabs, live = stats["class_slabs"][c], stats["class_live"][c]
-            blocks = [self.adopt(self.m.call("kmalloc", size), size)
+            blocks = [self.adopt(self.m.call("kmalloc", size), size, c)
                       for _ in range(slabs * classes[c]["slot_count"] - live + 1)]
             assert self.k.heap_stats()["class_slabs"][c] == slabs + 1
             reached.add("a slab filled up")
@@ -108,23 +130,34 @@ def test_heap_against_a_model(request, firmware, machine_pool):
 
         @rule(target=blocks, n=st.integers(1, 16), size=st.integers(1, 512))
         def kcalloc(self, n, size):
-            return self.adopt(self.m.call("kcalloc", n, size), n * size, zeroed=True)
+            return self.adopt(self.m.call("kcalloc", n, size), n * size,
+                              class_for(capacities, n * size), zeroed=True)
 
         @rule(target=blocks, size=st.integers(1, 9000))
         def kmalloc_aligned(self, size):
-            return self.adopt(self.m.call("kmalloc_aligned", size), size, align=4096)
+            return self.adopt(self.m.call("kmalloc_aligned", size), size, None, align=4096)
 
         @rule(target=blocks, p=consumes(blocks), size=sizes)
         def krealloc(self, p, size):
-            old = self.live.pop(p)
+            old, cls = self.live.pop(p), self.cls.pop(p)
+            if cls is None:  # a large block holds what its boundary tag's size leaves
+                tag = int.from_bytes(self.m.read(p - large_overhead, 4), "little")
+                stays = size <= (tag & ~const["LARGE_TAG_FLAGS"]) - large_overhead - RED_ZONE
+            else:
+                stays = realloc_stays(capacities[cls], size)
             q = self.m.call("krealloc", p, size)
             keep = min(len(old), size)
             assert self.m.read(q, keep) == old[:keep], "contents kept up to the smaller size"
-            return self.adopt(q, size)
+            if stays:
+                assert q == p, "it fits where it is: krealloc keeps it there"
+                return self.adopt(q, size, cls)
+            if cls is None and size > HEAP_SMALL_MAX:
+                return self.adopt(q, size, None)  # grown in place or moved: large either way
+            return self.adopt(q, size, class_for(capacities, size))
 
         @rule(p=consumes(blocks))
         def kfree(self, p):
-            del self.live[p]
+            del self.live[p], self.cls[p]
             self.m.call("kfree", p)
 
         @invariant()
@@ -138,10 +171,14 @@ def test_heap_against_a_model(request, firmware, machine_pool):
             assert stats["bytes_requested"] - self.base_requested == sum(
                 len(d) for d in self.live.values())
             assert stats["live_blocks"] - self.base_live == len(self.live)
+            for i, base in enumerate(self.base_class_live[:len(capacities)]):
+                assert stats["class_live"][i] - base == list(self.cls.values()).count(i), (
+                    f"live blocks of class {i}")
             assert sum(self.k.heap_error_counts().values()) == 0
 
     HeapModel.TestCase.settings = settings(
         max_examples=15, stateful_step_count=30, deadline=None,
+        phases=NO_SHRINKING,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     HeapModel.TestCase().runTest()
     assert reached == BOUNDARIES, f"the strategies never reached {BOUNDARIES - reached}"

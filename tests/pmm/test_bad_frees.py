@@ -54,9 +54,11 @@ def test_reserved_frames(machine, kernel, where):
     free_badly(machine, kernel, pa, "reserved", "reserved_frees")
 
 
-def test_unaligned(machine, kernel):
+@pytest.mark.parametrize("offset", [1, 8, FRAME // 2, FRAME - 1])
+def test_unaligned(machine, kernel, offset):
+    """Any of the low 12 bits set, the lowest and the highest included."""
     pa = machine.call("allocate_page")
-    free_badly(machine, kernel, pa + 8, "unaligned", "unaligned_frees")
+    free_badly(machine, kernel, pa + offset, "unaligned", "unaligned_frees")
     machine.call("free_page", pa)  # the real frame is still freeable
 
 

@@ -3,6 +3,8 @@
 The oracle is QEMU: its flat memory tree says where guest RAM is, independently
 of the BIOS, the loader and the kernel."""
 
+import re
+
 import pytest
 
 from harness import GuestPanic
@@ -70,14 +72,25 @@ def test_too_little_ram_is_a_clear_panic(boot, memory, request):
     with pytest.raises(GuestPanic) as info:
         m.run_to("kernel_ready")
     msg = info.value.panic["msg"]
-    assert msg.startswith("too little RAM: need 2048 KiB free") and "found" in msg
+    numbers = re.fullmatch(r"too little RAM: need 2048 KiB free after the kernel, "
+                           r"found (\d+) KiB \(RAM top (\d+) KiB\)", msg)
+    assert numbers, msg
+    found, top = (int(n) for n in numbers.groups())
+    ram = int(memory.removesuffix("M")) << 10
+    assert ram - (BIOS_TOP_RESERVE >> 10) <= top <= ram, "the top of RAM QEMU was given"
+    assert found < min(2048, top - 1024), "less than needed, the first MiB never free"
 
 
 def frames_of(start: int, end: int) -> range:
     return range(start // FRAME, (end + FRAME - 1) // FRAME)
 
 
-def test_everything_not_free_ram_is_used_and_reserved(machine, kernel):
+# With modules the loader's module table is copied to an arena the PMM must
+# also keep; without, there is none.
+@pytest.mark.parametrize("with_modules", [
+    False, pytest.param(True, marks=pytest.mark.machine(modules=["user/hello", "user/worker"]))],
+    ids=["no-modules", "modules"])
+def test_everything_not_free_ram_is_used_and_reserved(machine, kernel, with_modules):
     used, reserved = kernel.pmm_bitmaps()
     must_reserve = {
         "first MiB": frames_of(0, 1 << 20),
@@ -93,6 +106,7 @@ def test_everything_not_free_ram_is_used_and_reserved(machine, kernel):
     for module in kernel.modules():
         must_reserve[f"module {module['start']:#x}"] = frames_of(module["start"], module["end"])
     info = kernel.read_struct("boot_info", "boot_info")
+    assert (info["arena_end"] > info["arena_start"]) == with_modules
     must_reserve["module table"] = frames_of(info["arena_start"], info["arena_end"])
     for what, frames in must_reserve.items():
         bad = [f for f in frames if f < used.count and not (used[f] and reserved[f])]

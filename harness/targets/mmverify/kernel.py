@@ -175,6 +175,26 @@ class Kernel:
         """Kernel address of the bitmap word holding ``frame``'s bit."""
         return self.u32("pmm_bitmap") + frame // 32 * 4
 
+    def pmm_levels(self) -> list[list[int]]:
+        """Every level of the PMM's bitmap as the kernel has it, as 32-bit
+        words: level 0 is the frame bitmap (with its padding bits), level k
+        has bit j set when word j of level k-1 is full (pmm.c's statics)."""
+        count = self.u32("'pmm.c'::level_count")
+        table = self.read_kernel(self.m.symbol("'pmm.c'::levels"), 4 * count)
+        sizes = self.read_kernel(self.m.symbol("'pmm.c'::level_words"), 4 * count)
+        out = []
+        for k in range(count):
+            addr = int.from_bytes(table[4 * k:4 * k + 4], "little")
+            words = int.from_bytes(sizes[4 * k:4 * k + 4], "little")
+            data = self.read_kernel(addr, 4 * words)
+            out.append([int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)])
+        return out
+
+    def pmm_hint(self) -> int:
+        """pmm.c's hint: the level-0 word allocate_page takes from next
+        (0xFFFFFFFF when no word has a free frame)."""
+        return self.u32("'pmm.c'::hint")
+
     # -- virtual memory ----------------------------------------------------------------
 
     def kernel_directory(self) -> int:
