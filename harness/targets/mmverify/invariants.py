@@ -133,8 +133,9 @@ class _Checker:
         self.out: list[str] = []
         self.kernel_directory = b""
         self.kernel_frames: dict[int, str] = {}   # frame -> what the kernel uses it for
-        # frame -> every (pid, va, shared) user mapping of it; shared: a checked shm page
-        self.mapped: dict[int, list[tuple[int, int, bool]]] = defaultdict(list)
+        # frame -> every (process, va, shared) user mapping of it; shared: in an
+        # attachment of the segment that has this frame there
+        self.mapped: dict[int, list[tuple[str, int, bool]]] = defaultdict(list)
 
     def fail(self, text: str) -> None:
         self.out.append(text)
@@ -187,7 +188,7 @@ class _Checker:
                 for j, pte in enumerate(struct.unpack(f"<{paging.ENTRIES}I", table)):
                     frame = pte & paging.FRAME_MASK
                     if pte & paging.PRESENT and frame != (va | j << 12) - base:
-                        where = f"kernel page at {va | j << 12:#010x}"
+                        where = f"the kernel's page at {va | j << 12:#010x}"
                         self.kernel_frames.setdefault(frame, where)
                         if frame >> 12 < self.s.used.count:  # else a device's (LAPIC)
                             self.frame_in_use(frame, where)
@@ -275,31 +276,30 @@ class _Checker:
             shared = False
             if va in attached:
                 a, k, seg = attached[va]
-                if seg is not None and k < len(seg.frames) and frame != seg.frames[k]:
+                shared = seg is None or (k < len(seg.frames) and frame == seg.frames[k])
+                if not shared:
                     self.fail(f"{what}: page {k} of segment {a.id} should map its frame "
-                              f"{seg.frames[k]:#x}")
-                elif pte & OWNED:
+                              f"{seg.frames[k] if seg and k < len(seg.frames) else 0:#x}")
+                if pte & OWNED:
                     self.fail(f"{what}: shared-memory page marked PAGE_OWNED (freed with "
                               "the process, while others map it)")
-                else:
-                    shared = seg is not None
             elif not pte & OWNED:
                 self.fail(f"{what}: not PAGE_OWNED and in no shared-memory attachment")
             elif frame in shm_frames:
                 self.fail(f"{what}: frame of segment {shm_frames[frame]}, outside any "
                           "attachment of it")
-            self.mapped[frame].append((p.pid, va, shared))
+            self.mapped[frame].append((who, va, shared))
 
     # -- across processes -------------------------------------------------------------
 
     def sharing(self) -> None:
         for frame, users in self.mapped.items():
             if frame in self.kernel_frames:
-                pid, va, _ = users[0]
-                self.fail(f"pid {pid} va {va:#010x}: maps frame {frame:#x}, which is "
+                who, va, _ = users[0]
+                self.fail(f"{who} va {va:#010x}: maps frame {frame:#x}, which is "
                           f"{self.kernel_frames[frame]}")
             if len(users) > 1 and not all(shared for _, _, shared in users):
-                where = ", ".join(f"pid {pid} va {va:#010x}" for pid, va, _ in users)
+                where = ", ".join(f"{who} va {va:#010x}" for who, va, _ in users)
                 self.fail(f"frame {frame:#x} is mapped by {where}, and not as shared memory")
 
     def segments(self) -> None:
