@@ -23,6 +23,8 @@ FRAMES = 4096          # 16 MiB of RAM
 KERNEL_IMAGE = range(0x100, 0x110)  # frames, reserved like the first MiB
 HEAP_VA = 0xF0000000
 SHM_VA = 0xA0000000
+# image, heap (empty: the break at its base), stack
+REGIONS = ((0x1000, 0x3000), (0x80000000, 0x80000000), (0xBFF00000, 0xC0000000))
 
 
 class World:
@@ -86,7 +88,7 @@ class World:
             for k in range(a.pages):
                 self.map(cr3, a.va + k * 4096, seg.frames[k] | PRESENT | USER | WRITE)
         space = Space(pid, f"prog{pid}", cr3, 3 + sum(a.pages for a in shm),
-                      ((0x1000, 0x2000),), tuple(shm))
+                      ((0x1000, 0x2000),), tuple(shm), REGIONS)
         self.spaces.append(space)
         return space
 
@@ -214,7 +216,7 @@ def test_an_owned_frame_mapped_by_two_processes(world):
 
 def test_the_pages_counter(world):
     p = world.spaces[0]
-    world.spaces[0] = Space(p.pid, p.name, p.cr3, p.pages + 1, p.readonly, p.shm)
+    world.spaces[0] = Space(p.pid, p.name, p.cr3, p.pages + 1, p.readonly, p.shm, p.regions)
     assert world.check() == ["pid 1 (prog1): 4 present user PTEs, the kernel counts pages=5"]
 
 
@@ -268,7 +270,7 @@ def test_a_shared_frame_outside_an_attachment(world):
 def test_an_attachment_that_is_not_mapped(world):
     p = world.spaces[0]
     world.set_u32(world.pte_address(p.cr3, SHM_VA), 0)
-    world.spaces[0] = Space(p.pid, p.name, p.cr3, p.pages - 1, p.readonly, p.shm)
+    world.spaces[0] = Space(p.pid, p.name, p.cr3, p.pages - 1, p.readonly, p.shm, p.regions)
     assert world.check() == ["pid 1 (prog1): page 0 of segment 1 at 0xa0000000 is not mapped"]
 
 
@@ -305,3 +307,14 @@ def test_an_attachment_that_maps_another_frame(world):
     world.set_u32(at, other | PRESENT | USER | WRITE)
     assert world.check() == [f"pid 2 (prog2) va 0xa0005000 PTE {other | 7:#010x}: page 0 of "
                              f"segment 1 should map its frame {world.segments[0].frames[0]:#x}"]
+
+
+def test_a_page_outside_every_region(world):
+    """A heap page left mapped above the break (a brk that shrank without
+    unmapping it)."""
+    p = world.spaces[0]
+    frame = world.alloc()
+    world.map(p.cr3, 0x80000000, frame | PRESENT | USER | WRITE | OWNED)
+    world.spaces[0] = Space(p.pid, p.name, p.cr3, p.pages + 1, p.readonly, p.shm, p.regions)
+    assert world.check() == [f"pid 1 (prog1) va 0x80000000 PTE {frame | 0x207:#010x}: outside "
+                             "the process's image, heap, stack and attachments"]

@@ -15,8 +15,8 @@ violations as sentences naming pid, address, entry and what is wrong:
   directory, a page table, the kernel heap or a kernel stack);
 - no PTE of a process's read-only ELF segments has W;
 - a user PTE inside a shared-memory attachment maps exactly that segment's
-  frame, without PAGE_OWNED; every other user PTE is PAGE_OWNED and maps a
-  frame of that process alone;
+  frame, without PAGE_OWNED; every other user PTE is PAGE_OWNED, lies in the
+  process's image, heap or stack, and maps a frame of that process alone;
 - each segment's reference count is its attachments plus its creator's
   reference, its creator is a live process, its frames are used;
 - a process's ``pages`` counter is the number of its present user PTEs.
@@ -79,6 +79,9 @@ class Space:
     pages: int                         # the kernel's count of its user frames
     readonly: tuple[tuple[int, int], ...]  # [start, end) pages of read-only ELF segments
     shm: tuple[Attachment, ...]
+    # [start, end) ranges it may have pages in besides attachments: its image,
+    # heap (up to the page holding the break) and stack
+    regions: tuple[tuple[int, int], ...]
     zombie: bool = False
 
 
@@ -285,6 +288,8 @@ class _Checker:
                               "the process, while others map it)")
             elif not pte & OWNED:
                 self.fail(f"{what}: not PAGE_OWNED and in no shared-memory attachment")
+            elif not any(s <= va < e for s, e in p.regions):
+                self.fail(f"{what}: outside the process's image, heap, stack and attachments")
             elif frame in shm_frames:
                 self.fail(f"{what}: frame of segment {shm_frames[frame]}, outside any "
                           "attachment of it")
@@ -352,9 +357,12 @@ def read_state(kernel: Kernel) -> MemoryState:
         readonly: list[tuple[int, int]] = []
         if p["name"] in modules:
             readonly = _module_readonly_pages(kernel, modules[p["name"]])
+        heap_end = -(-p["brk"] // paging.PAGE_SIZE) * paging.PAGE_SIZE
+        regions = ((paging.PAGE_SIZE, p["image_end"]), (p["heap_base"], heap_end),
+                   (p["stack_limit"], p["stack_top"]))
         spaces.append(Space(p["pid"], p["name"], p["cr3"], p["pages"], tuple(readonly),
                             tuple(Attachment(*a) for a in p["shm"] if a[0] >= 0),
-                            p["state"] == ZOMBIE))
+                            regions, p["state"] == ZOMBIE))
     segments = tuple(Segment(s["id"], s["refs"], s["creator"], tuple(s["frames"]))
                      for s in kernel.shm_segments())
     kernel_cr3 = kernel.kernel_directory() - kernel.kernel_base
