@@ -5,6 +5,8 @@ import itertools
 import pytest
 
 from harness import CallStopped
+from harness.targets.mmverify.invariants import violations
+from harness.targets.mmverify.kernel import Kernel
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
@@ -25,6 +27,7 @@ def test_pages_appear_on_first_touch_one_fault_each(machine, userland):
         mapped = [aspace.translate(proc.heap_base + n * 4096).pa is not None
                   for n in range(pages)]
         assert mapped == [n < i for n in range(pages)], f"at checkpoint {i}"
+        assert violations(Kernel(machine)) == [], f"at checkpoint {i}"
         seen.append(proc.demand_faults)
         machine.cont()
     assert [b - a for a, b in itertools.pairwise(seen)] == [1] * pages, \
