@@ -17,6 +17,9 @@ def pytest_runtest_call(item):
     result = yield  # a failing test raises here and is reported as it is
     m = item.funcargs.get("machine")
     if m is not None and m.alive and not m.gdb.running:
-        problems = walker_disagreements(m) + violations(Kernel(m))
+        # A module can set WALKER_CHECK = False when QEMU's views would take
+        # too long (info tlb of a 768 MiB direct map: ~12 s); saying why.
+        walker = getattr(item.module, "WALKER_CHECK", True)
+        problems = (walker_disagreements(m) if walker else []) + violations(Kernel(m))
         assert not problems, "final state: " + "\n".join(problems)
     return result

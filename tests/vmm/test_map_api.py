@@ -66,7 +66,9 @@ def test_switch_changes_cr3_and_back(machine, kernel):
     d = machine.call("create_page_directory")
     frame = machine.call("allocate_page")
     machine.call("vmm_map", d, USER_VA, frame, PRESENT | WRITE)
+    loads = kernel.read_struct("vmm_stats", "vmm_stats")["cr3_loads"]
     machine.call("switch_page_directory", d)
+    assert kernel.read_struct("vmm_stats", "vmm_stats")["cr3_loads"] == loads + 1
     assert machine.reg("cr3") == d - KERNEL_BASE
     assert machine.call("agent_probe_write", USER_VA, 0xABCD) == 0
     assert machine.read_phys_u32(frame) == 0xABCD
