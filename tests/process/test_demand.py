@@ -54,3 +54,19 @@ def test_fault_log_all_prints_resolved_faults(machine, userland):
     demand = [r for r in machine.records("PF", since=mark)
               if r.int("pid") == pid and r["reason"] == "demand-page"]
     assert len(demand) == 2 and all(r["action"] == "resolved" for r in demand)
+
+
+@pytest.mark.machine(modules=["user/*"], cmdline="aslr=off fault_log=all")
+def test_the_stack_grows_one_page_per_fault_down_to_its_guard(machine, userland):
+    """stackoverflow touches every page of its 1 MiB stack on the way down:
+    one resolved stack-growth fault for each page but the first (mapped at
+    spawn), then the guard page kills it."""
+    mark = machine.mark()
+    pid = userland.spawn("stackoverflow")
+    proc = userland.process(pid)
+    userland.run()
+    faults = [(r["reason"], r["action"], r.int("addr") & ~0xFFF)
+              for r in machine.records("PF", since=mark) if r.int("pid") == pid]
+    pages = range(proc.stack_top - 2 * 4096, proc.stack_limit - 1, -4096)
+    assert faults[:-1] == [("stack-growth", "resolved", page) for page in pages]
+    assert faults[-1][:2] == ("stack-overflow", "kill")
