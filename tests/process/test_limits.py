@@ -98,3 +98,27 @@ def test_pages_a_process_may_reserve(machine, userland, kernel):
     assert entry(kernel, pid)["reserved_pages"] == PROC_MAX_PAGES
     assert violations(kernel) == []
     userland.run()
+
+
+def test_an_attachment_that_runs_out_of_page_tables_half_way_maps_nothing(machine, userland,
+                                                                          kernel):
+    """A 3-page attachment whose last page needs a new page table, with no
+    frame left for it: -ENOMEM, and the two pages already mapped are taken
+    back.  The attachment area is moved (shm_base, written in the process
+    table) to end two pages before a page-table boundary."""
+    pid, p = spawned(machine, userland, kernel)
+    shm_base = kernel.field_address("process", p, "shm_base")
+    machine.write_u32(shm_base, 0xA0400000 - 2 * PAGE)
+    first = machine.call("shm_create", p, 1)
+    assert machine.call("shm_attach", p, first) & 0xFFFFFFFF == 0xA0400000 - 2 * PAGE
+    assert machine.call("shm_detach", p, 0xA0400000 - 2 * PAGE) == 0  # its page table stays
+    seg = machine.call("shm_create", p, 3)
+    before = kernel.process_table(), kernel.shm_segments()
+    assert machine.call("agent_pmm_exhaust") > 0
+    assert machine.call("shm_attach", p, seg) == ENOMEM
+    machine.call("agent_pmm_release")
+    assert (kernel.process_table(), kernel.shm_segments()) == before
+    aspace = userland.address_space(pid)
+    assert [aspace.translate(0xA0400000 + k * PAGE).pa for k in (-2, -1, 0)] == [None] * 3
+    assert violations(kernel) == []
+    userland.run()
