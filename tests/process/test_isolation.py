@@ -5,6 +5,8 @@ can reach the other's memory by any pointer."""
 import pytest
 
 from harness import CallStopped
+from harness.targets.mmverify.invariants import violations
+from harness.targets.mmverify.kernel import Kernel
 from tests.expected import KERNEL_BASE
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
@@ -32,6 +34,7 @@ def test_same_address_different_frames(machine, userland):
     assert frame_a is not None and frame_b is not None and frame_a != frame_b
     assert userland.read(a, heap, 4) == (111).to_bytes(4, "little")
     assert userland.read(b, heap, 4) == (222).to_bytes(4, "little")
+    assert violations(Kernel(machine)) == [], "two live processes, no frame in common"
     current = userland.process(a if machine.reg("cr3") == userland.process(a).cr3 else b)
     assert machine.read(heap, 4) == userland.read(current.pid, heap, 4), "GDB: current view"
     machine.delete_breakpoints()

@@ -39,14 +39,25 @@ def test_hundred_spawn_exit_cycles_leak_nothing(machine, userland, kernel):
 
 
 def test_process_table_limit(machine, userland, kernel):
+    """PROC_MAX (16) processes exactly; the 17th is refused with -EAGAIN and
+    takes nothing: no frame, no heap, no directory, no pid, no record."""
     before = baseline(machine, kernel)
     pids = [userland.spawn("hello") for _ in range(16)]
+    assert pids == list(range(1, 17))
+    assert len(userland.processes()) == 16
     scratch = machine.symbol("agent_scratch")
     machine.write(scratch, b"hello\0")
+    table = machine.read(machine.symbol("proc_table"), kernel.sizeof("proc_table"))
+    full = baseline(machine, kernel), kernel.read_struct("vmm_stats", "vmm_stats")["directories"]
+    mark = machine.mark()
     assert machine.call("proc_spawn", scratch, 0, 0) == -11, "-EAGAIN when full"
+    assert machine.records("SPAWN", since=mark) == []
+    assert machine.read(machine.symbol("proc_table"), kernel.sizeof("proc_table")) == table
+    assert (baseline(machine, kernel),
+            kernel.read_struct("vmm_stats", "vmm_stats")["directories"]) == full
     results = userland.run()
-    assert set(pids) <= set(results)
-    assert userland.spawn("hello") > 0, "room again"
+    assert set(results) == set(pids)
+    assert userland.spawn("hello") == 17, "room again, and the refused spawn used no pid"
     userland.run()
     assert baseline(machine, kernel) == before
 

@@ -8,6 +8,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.pytest_plugin import machine_config
+from harness.targets.mmverify.invariants import violations
 from harness.targets.mmverify.kernel import Kernel
 from harness.targets.mmverify.processes import Userland
 
@@ -114,3 +115,36 @@ def test_the_pool_refuses_a_command_line_the_kernel_would_cut(booted, firmware):
     assert machine.evaluate("'aslr.c'::source") == "FIXED", "the last option arrived"
     with pytest.raises(ConfigError, match="the kernel keeps 511"):
         booted([], cmdline="x" * (room + 1))
+
+
+def with_memsz(source, dest, memsz):
+    """A copy of the ELF ``source`` whose first program header (hello's one
+    PT_LOAD, its text at 0x1000) claims ``memsz`` bytes in memory."""
+    data = bytearray(source.read_bytes())
+    phoff = int.from_bytes(data[28:32], "little")
+    assert int.from_bytes(data[phoff:phoff + 4], "little") == 1, "PT_LOAD first"
+    assert int.from_bytes(data[phoff + 8:phoff + 12], "little") == 0x1000
+    data[phoff + 20:phoff + 24] = memsz.to_bytes(4, "little")
+    dest.write_bytes(bytes(data))
+    return str(dest)
+
+
+def test_an_image_up_to_the_page_limit_and_one_page_over(booted, tmp_path, firmware):
+    """PROC_MAX_PAGES (4096) counts the image from address 0 and the stack's
+    1 MiB (256 pages): an image ending at 0xF00000 fits exactly, one page more
+    is refused with -ENOMEM, and takes nothing with it."""
+    hello = firmware.user_program("hello")
+    fits = with_memsz(hello, tmp_path / "fits.elf", 0xF00000 - 0x1000)
+    over = with_memsz(hello, tmp_path / "over.elf", 0xF01000 - 0x1000)
+    machine = booted([fits, over])
+    kernel, userland = Kernel(machine), Userland(machine, firmware.user_dir)
+    machine.call("heap_trim")
+    free = kernel.pmm_stats()["free_frames"]
+    with pytest.raises(RuntimeError, match=r"spawn 'over' failed: -12"):
+        userland.spawn("over")
+    machine.call("heap_trim")
+    assert kernel.pmm_stats()["free_frames"] == free, "every frame of the image came back"
+    pid = userland.spawn("fits")
+    assert kernel.process_table()[0]["reserved_pages"] == 4096
+    assert violations(kernel) == []
+    assert userland.run()[pid].status == 0

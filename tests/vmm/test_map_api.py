@@ -4,7 +4,7 @@ back every frame they own."""
 
 import pytest
 
-from harness.decode.paging import ACCESSED, DIRTY, PRESENT, USER, WRITE
+from harness.decode.paging import ACCESSED, DIRTY, PRESENT, PS, USER, WRITE
 from tests.expected import KERNEL_BASE
 
 PAGE = 4096
@@ -66,7 +66,9 @@ def test_switch_changes_cr3_and_back(machine, kernel):
     d = machine.call("create_page_directory")
     frame = machine.call("allocate_page")
     machine.call("vmm_map", d, USER_VA, frame, PRESENT | WRITE)
+    loads = kernel.read_struct("vmm_stats", "vmm_stats")["cr3_loads"]
     machine.call("switch_page_directory", d)
+    assert kernel.read_struct("vmm_stats", "vmm_stats")["cr3_loads"] == loads + 1
     assert machine.reg("cr3") == d - KERNEL_BASE
     assert machine.call("agent_probe_write", USER_VA, 0xABCD) == 0
     assert machine.read_phys_u32(frame) == 0xABCD
@@ -112,3 +114,28 @@ def test_the_cpu_sets_accessed_and_dirty(machine):
     assert not machine.translate(USER_VA).pte.raw & DIRTY
     machine.call("agent_probe_write", USER_VA, 1)
     assert machine.translate(USER_VA).pte.raw & DIRTY
+
+
+def test_lookup_inside_a_4mib_page(machine, kernel):
+    """The kernel maps 4 KiB pages only, but vmm_lookup reads a 4 MiB PDE
+    (one written here into a directory of its own) down to the page."""
+    d = machine.call("create_page_directory")
+    machine.write_u32(d + 1 * 4, 0x00800000 | PS | WRITE | PRESENT)  # va 4-8 MiB -> 8-12 MiB
+    assert kernel.lookup(d, 0x00512000) == (0x00912000, PS | WRITE | PRESENT)
+    assert kernel.lookup(d, 0x00400000) == (0x00800000, PS | WRITE | PRESENT)
+    machine.write_u32(d + 1 * 4, 0)  # destroy_page_directory would free it as a table
+
+
+def test_get_page_table_makes_one_table_and_counts_it(machine, kernel):
+    """get_page_table (the seed's API) on the current directory."""
+    index = USER_VA >> 22
+    stats = kernel.read_struct("vmm_stats", "vmm_stats")["user_page_tables"]
+    assert machine.call("get_page_table", index, 0) == 0, "absent, not made"
+    table = machine.call("get_page_table", index, 1) & 0xFFFFFFFF
+    pde = machine.address_space().pde(index)
+    assert (pde.frame, pde.raw & 0xFFF & ~0x20) == (table - KERNEL_BASE, PRESENT | WRITE | USER)
+    assert machine.read(table, 4096) == bytes(4096), "zeroed"
+    assert kernel.read_struct("vmm_stats", "vmm_stats")["user_page_tables"] == stats + 1
+    assert machine.call("get_page_table", index, 1) & 0xFFFFFFFF == table, "the same one"
+    assert kernel.read_struct("vmm_stats", "vmm_stats")["user_page_tables"] == stats + 1
+    assert machine.call("get_page_table", 1024, 1) == 0, "no PDE 1024"

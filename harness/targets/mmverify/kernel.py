@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harness.decode.bitmap import Bitmap
@@ -89,14 +90,37 @@ def parse_ptype_offsets(text: str, name: str) -> StructLayout:
     return StructLayout(name, size, fields)
 
 
+@dataclass
+class _DebugInfo:
+    """What GDB said about one kernel.elf's types: the same on every machine
+    booted from that file, so it is asked once per file, not once per test."""
+
+    layouts: dict[str, StructLayout]
+    enums: dict[str, list[str]]
+    sizes: dict[str, int]
+
+
+_DEBUG_INFO: dict[tuple[str, int], _DebugInfo] = {}
+
+
+def _debug_info(machine: Machine) -> _DebugInfo:
+    symbols = machine.cfg.target.symbol_file
+    if symbols is None or not Path(symbols).is_file():
+        return _DebugInfo({}, {}, {})
+    key = (str(symbols), Path(symbols).stat().st_mtime_ns)  # a rebuilt kernel is a new key
+    return _DEBUG_INFO.setdefault(key, _DebugInfo({}, {}, {}))
+
+
 class Kernel:
     """Typed access to the firmware's state on one machine."""
 
     def __init__(self, machine: Machine) -> None:
         self.m = machine
         self.kernel_base = machine.cfg.target.kernel_base  # the direct map starts there
-        self._layouts: dict[str, StructLayout] = {}
-        self._enums: dict[str, list[str]] = {}
+        info = _debug_info(machine)
+        self._layouts = info.layouts
+        self._enums = info.enums
+        self._sizes = info.sizes
 
     def layout(self, struct_name: str) -> StructLayout:
         if struct_name not in self._layouts:
@@ -106,7 +130,9 @@ class Kernel:
         return self._layouts[struct_name]
 
     def sizeof(self, type_name: str) -> int:
-        return int(self.m.evaluate(f"sizeof({type_name})"), 0)
+        if type_name not in self._sizes:
+            self._sizes[type_name] = int(self.m.evaluate(f"sizeof({type_name})"), 0)
+        return self._sizes[type_name]
 
     def read_struct(self, struct_name: str, where: str | int) -> StructValues:
         """The integer fields of a struct at a symbol or a kernel address."""
@@ -208,6 +234,40 @@ class Kernel:
             return None
         data = self.m.read(out, 8)
         return int.from_bytes(data[:4], "little"), int.from_bytes(data[4:], "little")
+
+    # -- processes and shared memory ----------------------------------------------------
+
+    def process_table(self) -> list[StructValues]:
+        """The slots of proc_table that are not free, raw; ``name`` as text and
+        ``shm`` (nested structs, which decode skips) as (id, va, pages) tuples."""
+        layout = self.layout("process")
+        count = self.sizeof("proc_table") // layout.size
+        data = self.read_kernel(self.m.symbol("proc_table"), layout.size * count)
+        shm = layout.fields["shm"]
+        out = []
+        for i in range(count):
+            raw = data[i * layout.size:(i + 1) * layout.size]
+            p = layout.decode(raw)
+            if p["state"] == 0:
+                continue
+            p["name"] = bytes(p["name"]).split(b"\0", 1)[0].decode(errors="replace")
+            p["shm"] = [struct.unpack_from("<iII", raw, shm.offset + k * shm.element_size)
+                        for k in range(shm.count)]
+            out.append(p)
+        return out
+
+    def shm_segments(self) -> list[StructValues]:
+        """shm.c's live segments (id, pages, refs, creator), each with
+        ``frames``: its frame list, read from the kernel heap."""
+        layout = self.layout("segment")
+        count = self.sizeof("segments") // layout.size
+        out = []
+        for s in self.read_array("segment", self.m.symbol("segments"), count):
+            if s["id"]:
+                data = self.m.read(s["frames"], 4 * s["pages"]) if s["pages"] else b""
+                s["frames"] = list(struct.unpack(f"<{s['pages']}I", data))
+                out.append(s)
+        return out
 
     # -- kernel heap -------------------------------------------------------------------
 

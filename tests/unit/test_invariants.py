@@ -1,0 +1,320 @@
+"""The entry-level invariant checker on synthetic page tables (no QEMU): a
+consistent world passes, and each kind of broken entry, counter or sharing
+is reported once, naming where."""
+
+import struct
+
+import pytest
+
+from harness.decode.bitmap import Bitmap
+from harness.decode.paging import ACCESSED, PRESENT, USER, WRITE, pdx, ptx
+from harness.targets.mmverify.invariants import (
+    OWNED,
+    Attachment,
+    MemoryState,
+    Segment,
+    Space,
+    check,
+    readonly_pages,
+)
+
+BASE = 0xC0000000
+FRAMES = 4096          # 16 MiB of RAM
+KERNEL_IMAGE = range(0x100, 0x110)  # frames, reserved like the first MiB
+HEAP_VA = 0xF0000000
+SHM_VA = 0xA0000000
+# image, heap (empty: the break at its base), stack
+REGIONS = ((0x1000, 0x3000), (0x80000000, 0x80000000), (0xBFF00000, 0xC0000000))
+
+
+class World:
+    """Physical memory (dict of pages), a PMM bitmap and a process table."""
+
+    def __init__(self):
+        self.pages: dict[int, bytearray] = {}
+        self.reads = 0
+        self.used = set(range(0x110))          # first MiB and the kernel image
+        self.reserved = set(range(0x110))
+        self.next_frame = 0x200000
+        self.kernel_cr3 = self.alloc()
+        for pa in range(0x100000, 0x110000, 4096):  # some of the direct map
+            self.map(self.kernel_cr3, BASE + pa, pa | PRESENT | WRITE)
+        self.heap_frame = self.alloc()
+        self.map(self.kernel_cr3, HEAP_VA, self.heap_frame | PRESENT | WRITE)
+        self.spaces: list[Space] = []
+        self.segments: list[Segment] = []
+
+    def alloc(self):
+        frame, self.next_frame = self.next_frame, self.next_frame + 4096
+        self.used.add(frame >> 12)
+        return frame
+
+    def page(self, addr):
+        return self.pages.setdefault(addr & ~0xFFF, bytearray(4096))
+
+    def u32(self, addr):
+        return struct.unpack_from("<I", self.page(addr), addr & 0xFFF)[0]
+
+    def set_u32(self, addr, value):
+        struct.pack_into("<I", self.page(addr), addr & 0xFFF, value)
+
+    def read_phys(self, addr, size):
+        self.reads += 1
+        assert size == 4096 and addr % 4096 == 0, "whole tables only"
+        return bytes(self.page(addr))
+
+    def map(self, cr3, va, pte):
+        """Write va's PTE in cr3's tables, making the page table if needed
+        (a user table's PDE allows everything, as the kernel's do)."""
+        pde = self.u32(cr3 + pdx(va) * 4)
+        if not pde & PRESENT:
+            pde = self.alloc() | PRESENT | WRITE | (USER if va < BASE else 0)
+            self.set_u32(cr3 + pdx(va) * 4, pde)
+        self.set_u32((pde & ~0xFFF) + ptx(va) * 4, pte)
+
+    def pte_address(self, cr3, va):
+        return (self.u32(cr3 + pdx(va) * 4) & ~0xFFF) + ptx(va) * 4
+
+    def process(self, pid, shm=()):
+        """A process with a text page, a data page and a stack page, its kernel
+        half shared with the kernel directory."""
+        cr3 = self.alloc()
+        self.page(cr3)[768 * 4:] = self.page(self.kernel_cr3)[768 * 4:]
+        self.map(cr3, 0x1000, self.alloc() | PRESENT | USER | OWNED)
+        self.map(cr3, 0x2000, self.alloc() | PRESENT | USER | WRITE | OWNED)
+        self.map(cr3, 0xBFFFF000, self.alloc() | PRESENT | USER | WRITE | OWNED)
+        for a in shm:
+            seg = next(s for s in self.segments if s.id == a.id)
+            for k in range(a.pages):
+                self.map(cr3, a.va + k * 4096, seg.frames[k] | PRESENT | USER | WRITE)
+        space = Space(pid, f"prog{pid}", cr3, 3 + sum(a.pages for a in shm),
+                      ((0x1000, 0x2000),), tuple(shm), REGIONS)
+        self.spaces.append(space)
+        return space
+
+    def state(self):
+        def bitmap(frames):
+            return Bitmap(sum(1 << f for f in frames).to_bytes(FRAMES // 8, "little"), FRAMES)
+        return MemoryState(BASE, self.kernel_cr3, tuple(self.spaces), tuple(self.segments),
+                           bitmap(self.used), bitmap(self.reserved))
+
+    def check(self):
+        return check(self, self.state())
+
+
+@pytest.fixture
+def world():
+    """Two processes sharing one segment (pid 1 created it), attached at
+    different addresses: refs = creator + two attachments."""
+    w = World()
+    w.segments.append(Segment(1, 3, 1, (w.alloc(),)))
+    w.process(1, [Attachment(1, SHM_VA, 1)])
+    w.process(2, [Attachment(1, SHM_VA + 0x5000, 1)])
+    return w
+
+
+def test_a_consistent_world_has_no_violations(world):
+    assert world.check() == []
+
+
+def test_one_read_per_table(world):
+    world.reads = 0
+    world.check()
+    # kernel: directory + 2 tables; each process: directory + 3 user tables
+    assert world.reads == 3 + 2 * 4
+
+
+def test_a_kernel_pte_with_user(world):
+    at = world.pte_address(world.kernel_cr3, BASE + 0x105000)
+    world.set_u32(at, world.u32(at) | USER)
+    assert world.check() == ["kernel PTE at va 0xc0105000 0x00105007 has U"]
+
+
+def test_a_user_mapping_at_the_kernel_base(world):
+    """What a map check of `va > KERNEL_BASE` lets through."""
+    world.map(world.kernel_cr3, BASE, world.alloc() | PRESENT | USER)
+    frame = world.next_frame - 4096
+    assert world.check() == [f"kernel PTE at va 0xc0000000 {frame | 5:#010x} has U"]
+
+
+def test_a_kernel_pde_with_user(world):
+    pde = world.u32(world.kernel_cr3 + 960 * 4)
+    world.set_u32(world.kernel_cr3 + 960 * 4, pde | USER)
+    for p in world.spaces:
+        world.set_u32(p.cr3 + 960 * 4, pde | USER)
+    assert world.check() == [f"kernel PDE 960 (va 0xf0000000) {pde | USER:#010x} has U"]
+
+
+def test_a_process_whose_kernel_half_differs(world):
+    p = world.spaces[1]
+    pde = world.u32(p.cr3 + 960 * 4)
+    world.set_u32(p.cr3 + 960 * 4, pde | ACCESSED)
+    assert world.check() == [], "the CPU sets A in each directory's own copy"
+    world.set_u32(p.cr3 + 960 * 4, 0)
+    assert world.check() == [f"pid 2 (prog2): kernel-half PDEs differ from the kernel "
+                             f"directory's (960: 0x00000000 != {pde:#010x})"]
+
+
+def test_writable_text(world):
+    p = world.spaces[0]
+    at = world.pte_address(p.cr3, 0x1000)
+    world.set_u32(at, world.u32(at) | WRITE)
+    assert world.check() == [f"pid 1 (prog1) va 0x00001000 PTE {world.u32(at):#010x}: "
+                             "read-only ELF segment (text) mapped writable"]
+
+
+def test_a_user_page_without_user(world):
+    p = world.spaces[0]
+    at = world.pte_address(p.cr3, 0x2000)
+    world.set_u32(at, world.u32(at) & ~USER)
+    assert world.check() == [f"pid 1 (prog1) va 0x00002000 PTE {world.u32(at):#010x}: "
+                             "a user-half page without U"]
+
+
+def test_a_user_frame_that_is_free(world):
+    p = world.spaces[0]
+    frame = world.u32(world.pte_address(p.cr3, 0xBFFFF000)) & ~0xFFF
+    world.used.discard(frame >> 12)
+    pte = world.u32(world.pte_address(p.cr3, 0xBFFFF000))
+    assert world.check() == [f"pid 1 (prog1) va 0xbffff000 PTE {pte:#010x}: frame "
+                             f"{frame:#x} is free in the PMM's bitmap"]
+
+
+def test_a_user_frame_that_is_reserved(world):
+    p = world.spaces[0]
+    at = world.pte_address(p.cr3, 0x2000)
+    world.set_u32(at, 0x105000 | PRESENT | USER | WRITE | OWNED)  # the kernel image
+    assert world.check() == ["pid 1 (prog1) va 0x00002000 PTE 0x00105207: frame 0x105000 is "
+                             "reserved (firmware, kernel image, bitmaps)"]
+
+
+def test_a_user_pte_at_a_page_table(world):
+    p = world.spaces[0]
+    table = world.u32(p.cr3) & ~0xFFF
+    at = world.pte_address(p.cr3, 0x2000)
+    world.set_u32(at, table | PRESENT | USER | WRITE | OWNED)
+    assert world.check() == [f"pid 1 (prog1) va 0x00002000: maps frame {table:#x}, which is "
+                             "pid 1 (prog1)'s page table 0"]
+
+
+def test_a_user_pte_at_the_kernel_heap(world):
+    p = world.spaces[1]
+    at = world.pte_address(p.cr3, 0x2000)
+    world.set_u32(at, world.heap_frame | PRESENT | USER | WRITE | OWNED)
+    assert world.check() == [f"pid 2 (prog2) va 0x00002000: maps frame {world.heap_frame:#x}, "
+                             "which is the kernel's page at 0xf0000000"]
+
+
+def test_an_owned_frame_mapped_by_two_processes(world):
+    a, b = world.spaces
+    theirs = world.u32(world.pte_address(a.cr3, 0x2000))
+    world.set_u32(world.pte_address(b.cr3, 0x2000), theirs)
+    frame = theirs & ~0xFFF
+    assert world.check() == [f"frame {frame:#x} is mapped by pid 1 (prog1) va 0x00002000, "
+                             "pid 2 (prog2) va 0x00002000, and not as shared memory"]
+
+
+def test_the_pages_counter(world):
+    p = world.spaces[0]
+    world.spaces[0] = Space(p.pid, p.name, p.cr3, p.pages + 1, p.readonly, p.shm, p.regions)
+    assert world.check() == ["pid 1 (prog1): 4 present user PTEs, the kernel counts pages=5"]
+
+
+def test_an_attach_that_took_no_reference(world):
+    """shm_attach without refs++: the count is one short."""
+    s = world.segments[0]
+    world.segments[0] = Segment(s.id, 2, s.creator, s.frames)
+    assert world.check() == ["segment 1: refs=2, but 2 attachments and the creator hold it "
+                             "(expected 3)"]
+
+
+def test_a_segment_freed_while_attached(world):
+    """What that missing reference leads to: the last put frees the frames
+    while another process still maps them."""
+    frame = world.segments[0].frames[0]
+    world.segments.clear()
+    world.used.discard(frame >> 12)
+    pte = frame | PRESENT | USER | WRITE
+    assert world.check() == [
+        "pid 1 (prog1): attachment of segment 1 at 0xa0000000, which does not exist "
+        "(freed while attached?)",
+        f"pid 1 (prog1) va 0xa0000000 PTE {pte:#010x}: frame {frame:#x} is free in the "
+        "PMM's bitmap",
+        "pid 2 (prog2): attachment of segment 1 at 0xa0005000, which does not exist "
+        "(freed while attached?)",
+        f"pid 2 (prog2) va 0xa0005000 PTE {pte:#010x}: frame {frame:#x} is free in the "
+        "PMM's bitmap"]
+
+
+def test_a_shared_page_marked_owned(world):
+    at = world.pte_address(world.spaces[1].cr3, SHM_VA + 0x5000)
+    world.set_u32(at, world.u32(at) | OWNED)
+    assert world.check() == [f"pid 2 (prog2) va 0xa0005000 PTE {world.u32(at):#010x}: "
+                             "shared-memory page marked PAGE_OWNED (freed with the process, "
+                             "while others map it)"]
+
+
+def test_a_shared_frame_outside_an_attachment(world):
+    p = world.spaces[0]
+    frame = world.segments[0].frames[0]
+    at = world.pte_address(p.cr3, 0x2000)
+    world.set_u32(at, frame | PRESENT | USER | WRITE | OWNED)
+    own = world.u32(world.pte_address(p.cr3, 0x2000))
+    assert world.check() == [f"pid 1 (prog1) va 0x00002000 PTE {own:#010x}: frame of "
+                             "segment 1, outside any attachment of it",
+                             f"frame {frame:#x} is mapped by pid 1 (prog1) va 0x00002000, "
+                             "pid 1 (prog1) va 0xa0000000, pid 2 (prog2) va 0xa0005000, and "
+                             "not as shared memory"]
+
+
+def test_an_attachment_that_is_not_mapped(world):
+    p = world.spaces[0]
+    world.set_u32(world.pte_address(p.cr3, SHM_VA), 0)
+    world.spaces[0] = Space(p.pid, p.name, p.cr3, p.pages - 1, p.readonly, p.shm, p.regions)
+    assert world.check() == ["pid 1 (prog1): page 0 of segment 1 at 0xa0000000 is not mapped"]
+
+
+def test_a_creator_that_is_gone(world):
+    world.spaces.pop(0)
+    s = world.segments[0]
+    world.segments[0] = Segment(s.id, 2, s.creator, s.frames)
+    assert world.check() == ["segment 1: its creator pid 1 is not a live process (the "
+                             "reference would never be dropped)"]
+
+
+def elf(*segments):
+    """An ELF header and program headers: segments are (type, vaddr, memsz, flags)."""
+    head = bytearray(52)
+    struct.pack_into("<I", head, 28, 52)
+    struct.pack_into("<HH", head, 42, 32, len(segments))
+    for ptype, vaddr, memsz, flags in segments:
+        head += struct.pack("<8I", ptype, 0, vaddr, vaddr, memsz, memsz, flags, 0x1000)
+    return bytes(head)
+
+
+def test_readonly_pages_of_an_elf():
+    text, data, stack = (1, 0x1000, 0x2100, 5), (1, 0x4000, 0x10, 6), (0x6474E551, 0, 0, 6)
+    assert readonly_pages(elf(text, data, stack)) == [(0x1000, 0x4000)]
+    shares = (1, 0x3800, 0x1000, 6)  # a writable segment in text's last page and the next
+    assert readonly_pages(elf(text, shares)) == [(0x1000, 0x3000)]
+    assert readonly_pages(elf((1, 0x1000, 0, 5))) == [], "nothing loaded"
+
+
+def test_an_attachment_that_maps_another_frame(world):
+    p = world.spaces[1]
+    at = world.pte_address(p.cr3, SHM_VA + 0x5000)
+    other = world.alloc()
+    world.set_u32(at, other | PRESENT | USER | WRITE)
+    assert world.check() == [f"pid 2 (prog2) va 0xa0005000 PTE {other | 7:#010x}: page 0 of "
+                             f"segment 1 should map its frame {world.segments[0].frames[0]:#x}"]
+
+
+def test_a_page_outside_every_region(world):
+    """A heap page left mapped above the break (a brk that shrank without
+    unmapping it)."""
+    p = world.spaces[0]
+    frame = world.alloc()
+    world.map(p.cr3, 0x80000000, frame | PRESENT | USER | WRITE | OWNED)
+    world.spaces[0] = Space(p.pid, p.name, p.cr3, p.pages + 1, p.readonly, p.shm, p.regions)
+    assert world.check() == [f"pid 1 (prog1) va 0x80000000 PTE {frame | 0x207:#010x}: outside "
+                             "the process's image, heap, stack and attachments"]
