@@ -1,0 +1,35 @@
+"""The large region's rules, judged exactly: first fit reuses a freed block
+of the same size at its address, and heap_check finds a free block its bin
+list lost (read and written through the boundary tags in guest RAM)."""
+
+EINVAL = 22
+SIZE = 5000  # a large block (over HEAP_SMALL_MAX)
+
+
+def test_a_freed_block_is_reused_by_a_request_of_its_size(machine):
+    a, b = machine.call("kmalloc", SIZE), machine.call("kmalloc", SIZE)
+    machine.call("kfree", a)  # b keeps it from merging with the free space above
+    assert machine.call("kmalloc", SIZE) == a, "it fits exactly: first fit takes it"
+    for p in (a, b):
+        machine.call("kfree", p)
+
+
+def test_a_free_block_missing_from_its_bin_is_reported(machine, kernel):
+    blocks = [machine.call("kmalloc", SIZE) for _ in range(4)]
+    a, c = blocks[0], blocks[2]
+    machine.call("kfree", a)
+    machine.call("kfree", c)  # same size, same bin, inserted in front: c -> a
+    tag = kernel.layout("tag")
+    overhead = tag.size + kernel.sizeof("struct block_header")
+    link = c - overhead + tag.fields["next_free"].offset
+    assert machine.read_u32(link) == a - overhead, "c's bin link is a"
+    a_next = machine.read_u32(a - overhead + tag.fields["next_free"].offset)
+    machine.write_u32(link, a_next)  # the list skips a
+    mark = machine.mark()
+    assert machine.call("heap_check") == -EINVAL
+    assert [(r["what"], r.int("addr")) for r in machine.records("HEAP", since=mark)] == \
+        [("free-list", a)]
+    machine.write_u32(link, a - overhead)
+    assert machine.call("heap_check") == 0
+    for p in (blocks[1], blocks[3]):
+        machine.call("kfree", p)
