@@ -122,3 +122,22 @@ def test_an_attachment_that_runs_out_of_page_tables_half_way_maps_nothing(machin
     assert [aspace.translate(0xA0400000 + k * PAGE).pa for k in (-2, -1, 0)] == [None] * 3
     assert violations(kernel) == []
     userland.run()
+
+
+def test_first_fit_steps_over_attachments_in_any_slot_order(machine, userland, kernel):
+    """The attachment area is searched until no attachment is in the way,
+    whichever table slot each sits in: here slot 2's moves the search onto
+    slot 1's, and that one onto slot 0's."""
+    _, p = spawned(machine, userland, kernel)
+    base = 0xA0000000
+
+    def attach(pages):
+        return machine.call("shm_attach", p, machine.call("shm_create", p, pages)) & 0xFFFFFFFF
+    x = attach(1)
+    assert (x, attach(1)) == (base, base + PAGE)          # slots 0 and 1
+    assert machine.call("shm_detach", p, x) == 0          # slot 0 free
+    assert attach(2) == base + 2 * PAGE                   # slot 0, past slot 1's
+    assert attach(1) == base                              # slot 2, the hole
+    assert attach(1) == base + 4 * PAGE                   # slot 3: past 2, then 1, then 0
+    assert violations(kernel) == []
+    userland.run()

@@ -234,19 +234,8 @@ class _Checker:
         directory = self.r.read_phys(p.cr3, paging.TABLE_BYTES)
         self.kernel_frames[p.cr3] = f"{who}'s page directory"
         self.frame_in_use(p.cr3, f"{who}: page directory")
-        first = paging.pdx(self.s.kernel_base)
-        if directory[first * 4:] != kernel_half:
-            # The CPU sets A in whichever copy of a PDE it walks through.
-            mine = struct.unpack(f"<{paging.ENTRIES - first}I", directory[first * 4:])
-            theirs = struct.unpack(f"<{paging.ENTRIES - first}I", kernel_half)
-            bad = [f"{first + k}: {a:#010x} != {b:#010x}"
-                   for k, (a, b) in enumerate(zip(mine, theirs, strict=True))
-                   if (a ^ b) & ~paging.ACCESSED]
-            if bad:
-                self.fail(f"{who}: kernel-half PDEs differ from the kernel directory's "
-                          f"({', '.join(bad[:4])})")
-        segments = {s.id: s for s in self.s.segments}
-        present: dict[int, int] = {}
+        self.same_kernel_half(who, directory, kernel_half)
+        present: dict[int, int] = {}  # va -> PTE
         for i, table in self.user_tables(p.cr3, directory, who).items():
             if table == paging.EMPTY_TABLE:
                 continue
@@ -256,6 +245,30 @@ class _Checker:
         if len(present) != p.pages:
             self.fail(f"{who}: {len(present)} present user PTEs, the kernel counts "
                       f"pages={p.pages}")
+        attached = self.attachments(p, who, present)
+        shm_frames = {f: s.id for s in self.s.segments for f in s.frames}
+        for va, pte in present.items():
+            self.user_pte(p, who, va, pte, attached, shm_frames)
+
+    def same_kernel_half(self, who: str, directory: bytes, kernel_half: bytes) -> None:
+        first = paging.pdx(self.s.kernel_base)
+        if directory[first * 4:] == kernel_half:
+            return
+        # The CPU sets A in whichever copy of a PDE it walks through.
+        mine = struct.unpack(f"<{paging.ENTRIES - first}I", directory[first * 4:])
+        theirs = struct.unpack(f"<{paging.ENTRIES - first}I", kernel_half)
+        bad = [f"{first + k}: {a:#010x} != {b:#010x}"
+               for k, (a, b) in enumerate(zip(mine, theirs, strict=True))
+               if (a ^ b) & ~paging.ACCESSED]
+        if bad:
+            self.fail(f"{who}: kernel-half PDEs differ from the kernel directory's "
+                      f"({', '.join(bad[:4])})")
+
+    def attachments(self, p: Space, who: str, present: dict[int, int]
+                    ) -> dict[int, tuple[Attachment, int, Segment | None]]:
+        """va -> (attachment, page index, its segment) for every attached
+        page, each of which must be mapped."""
+        segments = {s.id: s for s in self.s.segments}
         attached = {}
         for a in p.shm:
             seg = segments.get(a.id)
@@ -263,37 +276,40 @@ class _Checker:
                 self.fail(f"{who}: attachment of segment {a.id} at {a.va:#010x}, which "
                           "does not exist (freed while attached?)")
             for k in range(a.pages):
-                attached[a.va + k * paging.PAGE_SIZE] = (a, k, seg)
-                if a.va + k * paging.PAGE_SIZE not in present:
-                    self.fail(f"{who}: page {k} of segment {a.id} at "
-                              f"{a.va + k * paging.PAGE_SIZE:#010x} is not mapped")
-        shm_frames = {f: s.id for s in self.s.segments for f in s.frames}
-        for va, pte in present.items():
-            frame = pte & paging.FRAME_MASK
-            what = f"{who} va {va:#010x} PTE {pte:#010x}"
-            if not pte & paging.USER:
-                self.fail(f"{what}: a user-half page without U")
-            if pte & paging.WRITE and any(s <= va < e for s, e in p.readonly):
-                self.fail(f"{what}: read-only ELF segment (text) mapped writable")
-            self.frame_in_use(frame, what)
-            shared = False
-            if va in attached:
-                a, k, seg = attached[va]
-                shared = seg is None or (k < len(seg.frames) and frame == seg.frames[k])
-                if not shared:
-                    self.fail(f"{what}: page {k} of segment {a.id} should map its frame "
-                              f"{seg.frames[k] if seg and k < len(seg.frames) else 0:#x}")
-                if pte & OWNED:
-                    self.fail(f"{what}: shared-memory page marked PAGE_OWNED (freed with "
-                              "the process, while others map it)")
-            elif not pte & OWNED:
-                self.fail(f"{what}: not PAGE_OWNED and in no shared-memory attachment")
-            elif not any(s <= va < e for s, e in p.regions):
-                self.fail(f"{what}: outside the process's image, heap, stack and attachments")
-            elif frame in shm_frames:
-                self.fail(f"{what}: frame of segment {shm_frames[frame]}, outside any "
-                          "attachment of it")
-            self.mapped[frame].append((who, va, shared))
+                va = a.va + k * paging.PAGE_SIZE
+                attached[va] = (a, k, seg)
+                if va not in present:
+                    self.fail(f"{who}: page {k} of segment {a.id} at {va:#010x} is not mapped")
+        return attached
+
+    def user_pte(self, p: Space, who: str, va: int, pte: int,
+                 attached: dict[int, tuple[Attachment, int, Segment | None]],
+                 shm_frames: dict[int, int]) -> None:
+        frame = pte & paging.FRAME_MASK
+        what = f"{who} va {va:#010x} PTE {pte:#010x}"
+        if not pte & paging.USER:
+            self.fail(f"{what}: a user-half page without U")
+        if pte & paging.WRITE and any(s <= va < e for s, e in p.readonly):
+            self.fail(f"{what}: read-only ELF segment (text) mapped writable")
+        self.frame_in_use(frame, what)
+        shared = False
+        if va in attached:
+            a, k, seg = attached[va]
+            shared = seg is None or (k < len(seg.frames) and frame == seg.frames[k])
+            if not shared:
+                self.fail(f"{what}: page {k} of segment {a.id} should map its frame "
+                          f"{seg.frames[k] if seg and k < len(seg.frames) else 0:#x}")
+            if pte & OWNED:
+                self.fail(f"{what}: shared-memory page marked PAGE_OWNED (freed with "
+                          "the process, while others map it)")
+        elif not pte & OWNED:
+            self.fail(f"{what}: not PAGE_OWNED and in no shared-memory attachment")
+        elif not any(s <= va < e for s, e in p.regions):
+            self.fail(f"{what}: outside the process's image, heap, stack and attachments")
+        elif frame in shm_frames:
+            self.fail(f"{what}: frame of segment {shm_frames[frame]}, outside any "
+                      "attachment of it")
+        self.mapped[frame].append((who, va, shared))
 
     # -- across processes -------------------------------------------------------------
 
