@@ -67,7 +67,6 @@ def run_mutants(selected: Sequence[Mutant], options: RunOptions) -> RunResults:
     started = time.monotonic()
     work = options.work
     work.mkdir(parents=True, exist_ok=True)
-    ensure_map(work, workers=options.workers or 2, rebuild=options.rebuild_map)
     reviewed = equivalents.load(options.equivalents)
     skipped = [] if options.check_equivalents else [
         _equivalent(m, reviewed[m.signature()]) for m in selected if m.signature() in reviewed]
@@ -76,7 +75,8 @@ def run_mutants(selected: Sequence[Mutant], options: RunOptions) -> RunResults:
     results_file = work / "run-results.json"
     results_file.unlink(missing_ok=True)
     judged: list[MutantResult] = []
-    if to_run:
+    if to_run:  # the map only when there is something to judge (a --diff may select none)
+        ensure_map(work, workers=options.workers or 2, rebuild=options.rebuild_map)
         (work / "mutants.json").write_text(json.dumps(to_run))
         spread = [a for spec in options.tx for a in ("--tx", spec)] if options.tx else (
             ["-n", str(options.workers)] if options.workers > 0 else ["-p", "no:xdist"])
