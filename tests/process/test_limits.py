@@ -67,6 +67,7 @@ def test_segments_at_once(machine, userland, kernel):
 
 def test_attachments_per_process(machine, userland, kernel):
     pid, p = spawned(machine, userland, kernel)
+    assert entry(kernel, pid)["shm"] == [(-1, 0, 0)] * PROC_SHM_MAX, "all unused: id -1"
     ids = [machine.call("shm_create", p, 1) for _ in range(PROC_SHM_MAX + 1)]
     vas = [machine.call("shm_attach", p, i) & 0xFFFFFFFF for i in ids[:PROC_SHM_MAX]]
     assert vas == [0xA0000000 + k * PAGE for k in range(PROC_SHM_MAX)], "first fit, in order"
