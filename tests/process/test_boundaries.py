@@ -15,8 +15,8 @@ from tests.expected import KERNEL_BASE
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
-SYS_WRITE = 2  # the system call ABI (include/kernel/syscall.h)
-EFAULT = -14
+SYS_WRITE, SYS_WAIT = 2, 11  # the system call ABI (include/kernel/syscall.h)
+EFAULT, EPERM = -14, -1
 PAGE = 4096
 
 
@@ -32,12 +32,12 @@ def int80_in(path, function):
     return sym["st_value"] + code.index(b"\xcd\x80")
 
 
-def hello_making_syscall(machine, userland, number, a=0, b=0, c=0, before=None):
-    """Spawn hello, stop it at the int $0x80 of its first system call
-    (getpid, whose registers are free to change there), make that call
-    ``number`` with (a, b, c) instead, and run everything to its end.
-    ``before(pid)`` runs while it is stopped.  Returns (pid, the call's result)."""
-    pid = userland.spawn("hello")
+def syscall_in(machine, userland, pid, number, a=0, b=0, c=0, before=None):
+    """Run the scheduler until hello ``pid`` stops at the int $0x80 of its
+    first system call (getpid, whose registers are free to change there),
+    make that call ``number`` with (a, b, c) instead, and run everything to
+    its end.  ``before(pid)`` runs while it is stopped.  Returns the call's
+    result."""
     cr3 = userland.process(pid).cr3
     at = int80_in(userland.user_dir / "hello.elf", "getpid")
     machine.break_at(at, condition=f"$cr3 == {cr3:#x}")
@@ -52,7 +52,7 @@ def hello_making_syscall(machine, userland, number, a=0, b=0, c=0, before=None):
     result = machine.reg("eax")
     machine.delete_breakpoints()
     machine.cont()  # sched_run goes on to its end
-    return pid, result - (1 << 32) if result & 1 << 31 else result
+    return result - (1 << 32) if result & 1 << 31 else result
 
 
 @pytest.mark.parametrize(("buf", "length", "written"), [
@@ -61,20 +61,31 @@ def hello_making_syscall(machine, userland, number, a=0, b=0, c=0, before=None):
     (KERNEL_BASE - 1, 2, EFAULT),         # one byte over
     (KERNEL_BASE, 1, EFAULT),             # the first kernel byte
     (KERNEL_BASE - 64, 128, 64),          # the first chunk made it, the second did not
-], ids=["last-byte", "last-page", "over-by-one", "kernel-base", "partial"])
+    (KERNEL_BASE - 100, 100, 100),        # a whole chunk, then a short one up to the top
+], ids=["last-byte", "last-page", "over-by-one", "kernel-base", "partial", "short-chunk"])
 def test_write_at_the_top_of_user_space(machine, userland, buf, length, written):
     """aslr=off: the stack's first page, mapped at spawn, is the last user page."""
     seen = {}
 
     def read_top(pid):
         seen["top"] = userland.read(pid, KERNEL_BASE - PAGE, PAGE)
-    pid, result = hello_making_syscall(machine, userland, SYS_WRITE, 1, buf, length,
-                                       before=read_top)
+    pid = userland.spawn("hello")
+    result = syscall_in(machine, userland, pid, SYS_WRITE, 1, buf, length, before=read_top)
     assert result == written
     sent = seen["top"][buf - (KERNEL_BASE - PAGE):][:max(written, 0)]
     hello_says = b"USER prog=hello pid=%d argc=1\n" % result  # getpid() was our call
     assert userland.output(pid) == sent + hello_says
     assert userland.history()[pid].status == 0
+
+
+def test_waiting_for_a_process_that_is_not_a_child(machine, userland):
+    """Both spawned by the kernel: one may not wait for the other, which is
+    alive (ready, not yet run: the scheduler starts after slot 0, so the
+    second spawned runs first)."""
+    other = userland.spawn("hello")
+    waiter = userland.spawn("hello")
+    assert syscall_in(machine, userland, waiter, SYS_WAIT, other) == EPERM
+    assert userland.history()[other].status == 0
 
 
 def test_a_user_read_at_either_side_of_the_kernel_base(userland):

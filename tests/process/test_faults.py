@@ -81,3 +81,15 @@ def test_a_scenario_from_the_command_line(machine, userland):
     results = userland.finished_since(mark)
     assert sorted((r.name, r.reason) for r in results.values()) == [
         ("hello", "exit"), ("hello", "exit"), ("nullread", "null-pointer")]
+
+
+def test_the_kernels_record_of_a_kill_and_of_an_exit(machine, userland, kernel):
+    """proc_history's raw entries (proc.h): status -1 and killed 1 for a
+    kill, the exit status and killed 0 for an exit."""
+    killed, exited = userland.spawn("nullwrite"), userland.spawn("hello", "3")
+    userland.run()
+    size = kernel.sizeof("proc_history") // kernel.layout("proc_record").size
+    records = {r["pid"]: r for r in kernel.read_array("proc_record",
+                                                      machine.symbol("proc_history"), size)}
+    assert (records[killed]["status"], records[killed]["killed"]) == (0xFFFFFFFF, 1)
+    assert (records[exited]["status"], records[exited]["killed"]) == (3, 0)

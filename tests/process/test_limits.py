@@ -66,7 +66,8 @@ def test_segments_at_once(machine, userland, kernel):
 
 
 def test_attachments_per_process(machine, userland, kernel):
-    _, p = spawned(machine, userland, kernel)
+    pid, p = spawned(machine, userland, kernel)
+    assert entry(kernel, pid)["shm"] == [(-1, 0, 0)] * PROC_SHM_MAX, "all unused: id -1"
     ids = [machine.call("shm_create", p, 1) for _ in range(PROC_SHM_MAX + 1)]
     vas = [machine.call("shm_attach", p, i) & 0xFFFFFFFF for i in ids[:PROC_SHM_MAX]]
     assert vas == [0xA0000000 + k * PAGE for k in range(PROC_SHM_MAX)], "first fit, in order"
@@ -75,6 +76,7 @@ def test_attachments_per_process(machine, userland, kernel):
     assert violations(kernel) == []
     # A detached slot is free again, and its place in the area too.
     assert machine.call("shm_detach", p, vas[1]) == 0
+    assert entry(kernel, pid)["shm"][1] == (-1, vas[1], 1), "slot 1 unused: id -1 (proc.h)"
     assert machine.call("shm_attach", p, ids[-1]) & 0xFFFFFFFF == vas[1]
     assert violations(kernel) == []
     userland.run()

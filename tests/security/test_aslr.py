@@ -8,6 +8,7 @@ from harness.targets.mmverify.constants import firmware_constants
 from harness.targets.mmverify.layouts import Layout, entropy_bits, spawned_layouts
 
 SAMPLES = 1024
+PAGE = 4096
 
 
 def sample(machine, userland, count):
@@ -54,3 +55,36 @@ def test_without_rdrand_the_tsc_and_pit_are_mixed(machine, userland):
     assert machine.records("ASLR")[0]["mode"] == "tsc-pit"
     samples = sample(machine, userland, 64)
     assert len(set(samples)) == 64, "distinct layouts without RDRAND too"
+
+
+def xorshift32(state):
+    """Marsaglia's xorshift32 (shifts 13, 17, 5): the stream a seeded kernel draws from."""
+    while True:
+        state ^= state << 13 & 0xFFFFFFFF
+        state ^= state >> 17
+        state ^= state << 5 & 0xFFFFFFFF
+        yield state
+
+
+def pick(base, span, r):
+    """A page in [base, base + span), as aslr.c's pick() draws it from r."""
+    return base + r % (span // PAGE) * PAGE
+
+
+@pytest.mark.parametrize("seed", [
+    pytest.param(seed, marks=pytest.mark.machine(modules=["user/*"], cmdline=f"aslr_seed={seed}"))
+    for seed in (4242, 0)])
+def test_a_seed_gives_exactly_its_xorshift_stream(machine, userland, seed):
+    """With aslr_seed=N (0 counts as 1) the boot's stack canary takes the
+    first value, then each spawn picks heap, shm and stack from the next three
+    (sample's cycler first, then its hellos)."""
+    stream = xorshift32(seed or 1)
+    assert machine.read_u32(machine.symbol("__stack_chk_guard")) == next(stream) | 0xFF
+    for _ in range(3):  # the cycler's
+        next(stream)
+    want = []
+    for _ in range(3):
+        heap, shm, stack = next(stream), next(stream), next(stream)
+        want.append(Layout(pick(0x80000000, 0x08000000, heap), pick(0x98000000, 0x10000000, shm),
+                           pick(0xB0000000, 0x10000000, stack) + PAGE))
+    assert sample(machine, userland, 3) == want

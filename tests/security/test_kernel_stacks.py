@@ -52,3 +52,21 @@ def test_a_smashed_canary_is_reported(machine):
     with pytest.raises(GuestPanic) as info:
         machine.cont()
     assert info.value.panic["msg"].startswith("stack protector: a smashed canary")
+
+
+@pytest.mark.parametrize("victim", [0, 1])
+def test_a_process_kernel_stack_overflow_names_the_process(machine, userland, victim):
+    """The kernel recursing on a process's kernel stack (the harness points
+    ESP there before the call) runs into that stack's guard page: the
+    double-fault task names the process, whichever table slot it is in."""
+    pids = [userland.spawn("hello") for _ in range(2)]
+    info = userland.process(pids[victim])
+    guard = info.kstack_top - 3 * 4096
+    machine.set_reg("esp", info.kstack_top - 64)
+    with pytest.raises(GuestPanic) as raised:
+        machine.call("agent_recurse", 10_000)
+    assert raised.value.exit_status == EXIT_PANIC
+    assert raised.value.panic["msg"].startswith(
+        f"kernel stack overflow: pid {pids[victim]} (hello), eip=")
+    df = [r for r in machine.records("EXC") if r.int("vec") == 8]
+    assert guard <= df[-1].int("esp") < guard + 4096 + 64

@@ -150,3 +150,19 @@ def test_a_timer_tick_in_ring3_with_ac_set_is_handled_with_ac_clear(machine, ker
     machine.cont()  # sched_run finishes
     result = userland.history()[pid]
     assert (result.name, result.killed, result.status) == ("acsyscall", False, 0)
+
+
+@pytest.mark.machine(modules=["user/*"], cpu="max")
+def test_a_kernel_read_stopped_by_smap_is_recorded_as_user_access(machine, userland):
+    """On a CPU with SMAP whatever --cpu says: the fault of a plain kernel
+    read of a user page is fixed up and recorded with its reason."""
+    requires(machine, "smap")
+    pid = userland.spawn("isolation", "8")
+    directory = userland.process(pid).cr3 + KERNEL_BASE
+    text = userland.symbol("isolation", "main")
+    mark = machine.mark()
+    assert machine.call("agent_read_user_in", directory, text, 0) == -14
+    [pf] = machine.records("PF", since=mark)
+    assert (pf.int("addr"), pf["mode"], pf["action"], pf["reason"]) == (
+        text, "kernel", "fixup", "user-access")
+    userland.run()
