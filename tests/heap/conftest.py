@@ -1,14 +1,12 @@
 """Every heap test ends with heap_check() finding the heap consistent: a
 detected corruption is quarantined, never left to spread."""
 
-import pytest
+from tests.final_state import after_each_test
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    result = yield
-    m = item.funcargs.get("machine")
-    if m is not None and m.alive and not m.gdb.running:
-        mark = m.mark()
-        assert m.call("heap_check") == 0, "final state: " + m.record_channel.text(mark)
-    return result
+def heap_consistent(item, m):
+    mark = m.mark()
+    return [] if m.call("heap_check") == 0 else [m.record_channel.text(mark)]
+
+
+pytest_runtest_call = after_each_test(heap_consistent)
