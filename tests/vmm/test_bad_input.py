@@ -20,13 +20,16 @@ def refused(machine, kernel, call, args, rc, kind, op):
     assert records[0].int("caller") != 0
     assert machine.read_phys(machine.reg("cr3"), 4096) == before_pd, "directory unchanged"
     assert kernel.pmm_stats()["free_frames"] == before_pmm["free_frames"], "no frame taken"
-    assert kernel.read_struct("vmm_stats", "vmm_stats")["errors"] == before_errors + 1
+    after = kernel.read_struct("vmm_stats", "vmm_stats")
+    assert after["errors"] == before_errors + 1
+    assert after["last_error_caller"] == records[0].int("caller"), "the stats name it too"
     return records[0]
 
 
 @pytest.mark.parametrize("va,pa", [(VA + 1, 0x200000), (VA, 0x200010)])
 def test_unaligned(machine, kernel, va, pa):
-    refused(machine, kernel, "map_page", (va, pa, PRESENT), EINVAL, "unaligned", "map")
+    record = refused(machine, kernel, "map_page", (va, pa, PRESENT), EINVAL, "unaligned", "map")
+    assert (record.int("va"), record.int("pa")) == (va, pa), "each address in its own field"
     assert machine.translate(VA).pa is None
 
 

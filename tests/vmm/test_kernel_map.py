@@ -64,3 +64,15 @@ def test_kernel_pages_are_global_when_the_cpu_has_pge(machine, kernel):
 def test_every_kernel_page_table_exists_from_boot(machine):
     aspace = machine.address_space()
     assert sorted(aspace.tables) == list(range(768, 1024))
+
+
+def test_boot_record_describes_the_kernel_tables(machine):
+    """vmm_init's one record: the kernel directory CR3 holds, its 256 tables
+    (PDE 768-1023), the end of the 768 MiB direct map, and whether kernel
+    pages are global (as the CPU record says PGE is there)."""
+    vmm = machine.records("VMM")[0]
+    assert vmm.int("kernel_pd") == machine.symbol("kernel_page_directory") - KERNEL_BASE
+    assert vmm.int("kernel_pd") == machine.reg("cr3")
+    assert vmm.int("tables") == 256
+    assert vmm.int("direct_map_end") == KERNEL_BASE + 0x30000000
+    assert vmm["global"] == machine.records("CPU")[0]["pge"]

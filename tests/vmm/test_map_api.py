@@ -139,3 +139,46 @@ def test_get_page_table_makes_one_table_and_counts_it(machine, kernel):
     assert machine.call("get_page_table", index, 1) & 0xFFFFFFFF == table, "the same one"
     assert kernel.read_struct("vmm_stats", "vmm_stats")["user_page_tables"] == stats + 1
     assert machine.call("get_page_table", 1024, 1) == 0, "no PDE 1024"
+
+
+def test_protect_keeps_the_page_present_when_flags_leave_present_out(machine, kernel):
+    """Like map (elf.c maps with USER | OWNED | WRITE), protect implies
+    PRESENT: flags 0 mean read-only, supervisor, still mapped."""
+    frame = machine.call("allocate_page")
+    machine.write_phys(frame, (0x5AFE).to_bytes(4, "little"))
+    machine.call("map_page", USER_VA, frame, PRESENT | WRITE)
+    assert machine.call("vmm_protect", kernel.kernel_directory(), USER_VA, 0) == 0
+    assert machine.translate(USER_VA).pte.raw == frame | PRESENT
+    assert kernel.lookup(kernel.kernel_directory(), USER_VA) == (frame, PRESENT)
+    assert machine.call("agent_probe_read", USER_VA) == 0
+    assert machine.read_u32(machine.symbol("agent_probe_value")) == 0x5AFE
+    assert machine.call("agent_probe_write", USER_VA, 1) == -14, "read-only now"
+
+
+def test_map_over_a_not_present_entry_with_other_bits_set(machine, kernel):
+    """With P clear the CPU ignores the rest of an entry (an OS may keep a
+    swap slot there), so it is free: map takes it and counts no error."""
+    frame, other = machine.call("allocate_page"), machine.call("allocate_page")
+    machine.call("map_page", USER_VA, other, PRESENT)  # makes the page table
+    machine.call("unmap_page", USER_VA)
+    machine.write_pte(USER_VA, other | WRITE)  # not present
+    errors = kernel.read_struct("vmm_stats", "vmm_stats")["errors"]
+    assert machine.call("map_page", USER_VA, frame, PRESENT | WRITE) == 0
+    assert machine.translate(USER_VA).pte.raw == frame | PRESENT | WRITE
+    assert kernel.read_struct("vmm_stats", "vmm_stats")["errors"] == errors
+
+
+def test_get_page_table_has_none_for_a_4mib_page(machine, kernel):
+    """A PS directory entry maps a large page, not a table: no table to give,
+    made or not (the PDE, written here into the live directory, is put back)."""
+    index = USER_VA >> 22
+    pde_address = kernel.kernel_directory() + index * 4
+    tables = kernel.read_struct("vmm_stats", "vmm_stats")["user_page_tables"]
+    machine.write_u32(pde_address, 0x00800000 | PS | WRITE | PRESENT)
+    try:
+        assert machine.call("get_page_table", index, 0) == 0
+        assert machine.call("get_page_table", index, 1) == 0
+        assert machine.read_u32(pde_address) == 0x00800000 | PS | WRITE | PRESENT, "untouched"
+    finally:
+        machine.write_u32(pde_address, 0)
+    assert kernel.read_struct("vmm_stats", "vmm_stats")["user_page_tables"] == tables
