@@ -4,12 +4,25 @@ list lost (read and written through the boundary tags in guest RAM)."""
 
 EINVAL = 22
 SIZE = 5000  # a large block (over HEAP_SMALL_MAX)
+OVERHEAD = 32  # boundary tag + block header before each payload
+BLOCK = 5040  # the block SIZE takes: OVERHEAD + SIZE + the 4-byte red zone, 16-aligned
+USED = 0x1
+FLAGS = 0xF
+
+
+def tag_at(machine, tag):
+    """(block bytes, flags, prev_size) of the boundary tag at `tag`, from guest RAM."""
+    size_flags = machine.read_u32(tag)
+    return size_flags & ~FLAGS, size_flags & FLAGS, machine.read_u32(tag + 4)
 
 
 def test_a_freed_block_is_reused_by_a_request_of_its_size(machine):
     a, b = machine.call("kmalloc", SIZE), machine.call("kmalloc", SIZE)
     machine.call("kfree", a)  # b keeps it from merging with the free space above
     assert machine.call("kmalloc", SIZE) == a, "it fits exactly: first fit takes it"
+    assert tag_at(machine, a - OVERHEAD) == (BLOCK, USED, 0)
+    assert tag_at(machine, b - OVERHEAD) == (BLOCK, USED, BLOCK), "b's boundary tag of a"
+    assert machine.call("heap_check") == 0
     for p in (a, b):
         machine.call("kfree", p)
 
