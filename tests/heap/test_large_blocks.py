@@ -46,3 +46,28 @@ def test_a_free_block_missing_from_its_bin_is_reported(machine, kernel):
     assert machine.call("heap_check") == 0
     for p in (blocks[1], blocks[3]):
         machine.call("kfree", p)
+
+
+GROW_MIN = 256 << 10  # the region grows (virtually) by at least this
+PAGE = 4096
+
+
+def test_the_region_grows_by_what_the_free_top_block_lacks(machine, kernel):
+    base = kernel.u32("harness_const_LARGE_BASE")
+    top = "'heap_large.c'::top"
+    assert kernel.u32(top) == base, "the region starts empty"
+    a = machine.call("kmalloc", SIZE)
+    assert kernel.u32(top) == base + GROW_MIN
+    have = GROW_MIN - BLOCK  # the free block above a, at the top
+    big = 600_000
+    need = (OVERHEAD + big + 4 + 15) & ~15
+    assert need - have > GROW_MIN, "so the growth is need - have, rounded up to a page"
+    p = machine.call("kmalloc", big)
+    assert p == a + BLOCK, "the free top block is extended, not a new one made"
+    grown = (need - have + PAGE - 1) & ~(PAGE - 1)
+    assert kernel.u32(top) == base + GROW_MIN + grown
+    rest = GROW_MIN + grown - BLOCK - need
+    size, flags, prev_size = tag_at(machine, p - OVERHEAD + need)
+    assert (size, flags & USED, prev_size) == (rest, 0, need), "the free rest up to top"
+    for q in (a, p):
+        machine.call("kfree", q)
