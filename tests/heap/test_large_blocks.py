@@ -2,6 +2,8 @@
 of the same size at its address, and heap_check finds a free block its bin
 list lost (read and written through the boundary tags in guest RAM)."""
 
+import pytest
+
 EINVAL = 22
 SIZE = 5000  # a large block (over HEAP_SMALL_MAX)
 OVERHEAD = 32  # boundary tag + block header before each payload
@@ -71,3 +73,26 @@ def test_the_region_grows_by_what_the_free_top_block_lacks(machine, kernel):
     assert (size, flags & USED, prev_size) == (rest, 0, need), "the free rest up to top"
     for q in (a, p):
         machine.call("kfree", q)
+
+
+@pytest.mark.machine(cmdline="heap_debug=full")
+def test_heap_debug_full_poisons_a_large_block_up_to_its_end_only(machine):
+    a, b = machine.call("kmalloc", SIZE), machine.call("kmalloc", SIZE)
+    machine.call("kfree", a)
+    payload = BLOCK - OVERHEAD  # all of a's block after its tag and header
+    assert machine.read(a, payload) == b"\x6b" * payload
+    assert tag_at(machine, b - OVERHEAD) == (BLOCK, USED, BLOCK), "b's tag is untouched"
+    assert machine.read_u32(b - 16 + 4) == SIZE, "and so is b's header"
+    machine.call("kfree", b)
+
+
+def test_shrinking_in_place_frees_the_tail_before_a_used_block(machine):
+    a, b = machine.call("kmalloc", SIZE), machine.call("kmalloc", SIZE)
+    assert machine.call("krealloc", a, 1000) == a
+    need = (OVERHEAD + 1000 + 4 + 15) & ~15
+    assert tag_at(machine, a - OVERHEAD) == (need, USED, 0)
+    size, flags, prev_size = tag_at(machine, a - OVERHEAD + need)
+    assert (size, flags & USED, prev_size) == (BLOCK - need, 0, need), "the tail is free"
+    assert tag_at(machine, b - OVERHEAD) == (BLOCK, USED, BLOCK - need)
+    for p in (a, b):
+        machine.call("kfree", p)
