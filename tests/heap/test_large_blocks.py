@@ -1,6 +1,9 @@
-"""The large region's rules, judged exactly: first fit reuses a freed block
-of the same size at its address, and heap_check finds a free block its bin
-list lost (read and written through the boundary tags in guest RAM)."""
+"""The large region's rules, judged exactly through the boundary tags in
+guest RAM: first fit reuses a freed block of the same size at its address,
+the region grows by what its free top block lacks, a shrink in place frees
+the tail, heap_debug=full poisons no further than the block, the statistics'
+largest free payload and the leak report follow the tags, and heap_check
+finds a free block its bin list lost."""
 
 import pytest
 
@@ -96,3 +99,32 @@ def test_shrinking_in_place_frees_the_tail_before_a_used_block(machine):
     assert tag_at(machine, b - OVERHEAD) == (BLOCK, USED, BLOCK - need)
     for p in (a, b):
         machine.call("kfree", p)
+
+
+CANARY_LIVE = 0xA110C8ED
+CANARY_FREE = 0xF7EEB10C
+REDZONE = 4
+
+
+def test_largest_free_is_the_biggest_free_blocks_payload(machine, kernel):
+    a, b = machine.call("kmalloc", SIZE), machine.call("kmalloc", SIZE)
+    machine.call("kfree", a)  # a free block of BLOCK below b, a bigger one above
+    top_free = GROW_MIN - 2 * BLOCK
+    assert tag_at(machine, b - OVERHEAD + BLOCK)[0] == top_free
+    assert kernel.heap_stats()["largest_free"] == top_free - OVERHEAD - REDZONE
+    machine.call("kfree", b)
+
+
+def test_a_free_block_whose_header_looks_live_is_no_leak(machine):
+    a, b = machine.call("kmalloc", SIZE), machine.call("kmalloc", SIZE)
+    mark = machine.call("heap_mark")
+    machine.call("kfree", a)
+    header = a - 16  # canary, size, caller, epoch
+    assert machine.read_u32(header) == CANARY_FREE ^ a
+    machine.write_u32(header, CANARY_LIVE ^ a)  # a stray write makes it look live
+    machine.write_u32(header + 12, mark)        # and allocated after the mark
+    log = machine.mark()
+    assert machine.call("heap_leak_report", mark) == 0, "its tag says free: no leak"
+    assert machine.records("LEAK", since=log) == []
+    machine.write_u32(header, CANARY_FREE ^ a)
+    machine.call("kfree", b)
