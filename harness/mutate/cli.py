@@ -147,6 +147,7 @@ def main(argv: list[str]) -> int:
         return python_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
+    args.work = args.work.resolve()  # the child pytest runs in the repository, not here
     if args.sample is not None and args.sample < 0:
         parser.error("--sample needs N >= 0")
     if args.run or args.report:
