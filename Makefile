@@ -98,11 +98,14 @@ mutate: build
 mutate-diff: build
 	$(MUTATE) --diff $(BASE) --fail-under $(MUTATE_FAIL_UNDER)
 
-# CI: the change itself (the last commit; a merge's whole branch), then a
-# small fixed sample of everything, so the score cannot fall unseen.
+# CI: the change itself (the last commit; a merge's whole branch) must score
+# 0.95; then a small fixed sample of everything must not fall below the score
+# it had when the floor was set (0.643 on 2026-11-30: 9 killed, 5 survived of
+# 14 that compiled; raise the floor as they are killed or reviewed).
+MUTATE_CI_FLOOR ?= 0.64
 mutate-ci: build
 	$(MUTATE) --diff HEAD~1 --sample 20 --seed 1 --fail-under $(MUTATE_FAIL_UNDER)
-	$(MUTATE) --sample 16 --seed 7 --fail-under $(MUTATE_FAIL_UNDER)
+	$(MUTATE) --sample 16 --seed 7 --fail-under $(MUTATE_CI_FLOOR)
 
 PYTEST := $(VENV)/bin/pytest -n auto
 MATRIX_CPUS := qemu32 pentium3 max
