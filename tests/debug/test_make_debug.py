@@ -27,6 +27,7 @@ import pytest
 
 from harness import timeouts
 from harness.targets.mmverify.build import REPO
+from harness.transport import reaper
 
 pytestmark = pytest.mark.qemu
 
@@ -38,6 +39,12 @@ class Tmux:
         self.name = f"mmv-debug-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.tmux(["-f", "/dev/null", "new-session", "-d", "-s", self.name, "-x", "200",
                    "-y", "50", command])
+        # tmux daemonizes, out of pytest's process tree: if pytest dies before
+        # kill() (SIGKILL, or a mutation run's budget), the reaper kills the
+        # server and the pane's process group (make, the harness, its QEMU).
+        self.watched = [int(self.tmux(["display-message", "-p", "#{pid}"])), self.pane_pid()]
+        for pid in self.watched:
+            reaper.watch_pid(pid)
 
     def tmux(self, args: list[str]) -> str:
         return subprocess.run(["tmux", "-L", self.name, *args], check=True, text=True,
@@ -70,6 +77,8 @@ class Tmux:
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.name, "kill-server"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=10)
+        for pid in self.watched:
+            reaper.unwatch_pid(pid)
 
 
 def descendants(root: int) -> dict[int, list[str]]:
