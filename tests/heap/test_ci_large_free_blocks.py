@@ -7,7 +7,6 @@ SIZE = 5000  # a large block (over HEAP_SMALL_MAX), well under RELEASE_MIN
 OVERHEAD = 32  # boundary tag + block header before each payload
 BLOCK = 5040  # the block SIZE takes: OVERHEAD + SIZE + the 4-byte red zone, 16-aligned
 USED, POISONED, CLEAN, FLAGS = 0x1, 0x2, 0x4, 0xF
-BINS = 24
 
 
 def test_a_block_freed_after_its_free_neighbour_merges_all_mapped_and_clean(machine, kernel):
@@ -26,15 +25,15 @@ def test_a_block_freed_after_its_free_neighbour_merges_all_mapped_and_clean(mach
 
 def test_free_blocks_sit_in_the_bin_of_their_power_of_two(machine, kernel):
     bins = machine.symbol("'heap_large.c'::bins")
-    sizes = [5000, 9000, 40_000]  # blocks 5040, 9040, 40048: bins 8, 9, 11
-    blocks = []
-    for size in sizes:  # each freed block kept apart from the next by a live one
-        blocks.append((machine.call("kmalloc", size), size))
+    # (request, its block, that block's bin = floor(log2(block / 16)))
+    cases = [(5000, 5040, 8), (9000, 9040, 9), (40_000, 40_048, 11)]
+    payloads = []
+    for size, _, _ in cases:  # each freed block kept apart from the next by a live one
+        payloads.append(machine.call("kmalloc", size))
         machine.call("kmalloc", SIZE)  # large: slab blocks live elsewhere
-    for p, size in blocks:
+    for p, (_, block, bin_) in zip(payloads, cases, strict=True):
         machine.call("kfree", p)
-        block = machine.read_u32(p - OVERHEAD) & ~FLAGS
-        want = (block >> 4).bit_length() - 1
-        assert 16 << want <= block < 32 << want
-        assert machine.read_u32(bins + 4 * want) == p - OVERHEAD, f"{block} bytes: bin {want}"
-        assert kernel.u32("'heap_large.c'::bin_map") >> want & 1
+        assert machine.read_u32(p - OVERHEAD) & ~FLAGS == block
+        assert 16 << bin_ <= block < 32 << bin_
+        assert machine.read_u32(bins + 4 * bin_) == p - OVERHEAD, f"{block} bytes: bin {bin_}"
+        assert kernel.u32("'heap_large.c'::bin_map") >> bin_ & 1
