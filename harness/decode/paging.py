@@ -137,6 +137,9 @@ class Region:
     user: bool
     write: bool
     global_: bool = False
+    # Legacy paging has no execute-disable bit: every mapped byte can be
+    # executed.  PAE with EFER.NXE can take it away (harness/decode/pae.py).
+    execute: bool = True
 
     @property
     def size(self) -> int:
@@ -144,6 +147,10 @@ class Region:
 
     def perms(self) -> str:
         return ("u" if self.user else "-") + "r" + ("w" if self.write else "-")
+
+    def rights(self) -> str:
+        """perms() with the execute column, e.g. "-rwx" or "ur--"."""
+        return self.perms() + ("x" if self.execute else "-")
 
 
 @dataclass(frozen=True)
@@ -251,8 +258,10 @@ class AddressSpace:
 def _append(runs: list[Region], region: Region) -> None:
     last = runs[-1] if runs else None
     if (last is not None and last.end == region.start and last.user == region.user
-            and last.write == region.write and last.global_ == region.global_):
-        runs[-1] = Region(last.start, region.end, last.user, last.write, last.global_)
+            and last.write == region.write and last.global_ == region.global_
+            and last.execute == region.execute):
+        runs[-1] = Region(last.start, region.end, last.user, last.write, last.global_,
+                          last.execute)
     else:
         runs.append(region)
 
@@ -273,13 +282,15 @@ def size_text(n: int) -> str:
     return f"{n >> 20} MiB" if n >= 1 << 20 and not n % (1 << 20) else f"{n >> 10} KiB"
 
 
-def format_regions(regions: list[Region]) -> str:
-    """A table a person can read: start, end, size, rights.  The end column
-    widens by one digit when a region ends at 4 GiB (0x100000000)."""
+def format_regions(regions: list[Region], *, execute: bool = False) -> str:
+    """A table a person can read: start, end, size, rights (with the execute
+    column when ``execute``).  The end column widens by one digit when a
+    region ends at 4 GiB (0x100000000)."""
     width = max([10, *(len(f"{r.end:#x}") for r in regions)])
     lines = [f"{'start':>10}  {'end':>{width}}  {'size':>10}  rights"]
     for r in regions:
         size = size_text(r.size)
-        lines.append(f"{r.start:#010x}  {f'{r.end:#010x}':>{width}}  {size:>10}  {r.perms()}"
+        lines.append(f"{r.start:#010x}  {f'{r.end:#010x}':>{width}}  {size:>10}  "
+                     f"{r.rights() if execute else r.perms()}"
                      + ("  global" if r.global_ else ""))
     return "\n".join(lines)

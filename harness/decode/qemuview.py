@@ -10,7 +10,8 @@ from dataclasses import dataclass
 _MTREE_RAM = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) \(prio -?\d+, ram\): (\S+)")
 # "00000000c0100000-00000000c0105000 0000000000005000 -r-"
 _INFO_MEM = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ([0-9a-f]+) ([-u])r([-w])$")
-# "00000000c0100000: 0000000000100000 -G--A----"
+# "00000000c0100000: 0000000000100000 -G--A----"; the columns are X(NX) G(global)
+# P(PS) D A C(PCD) T(PWT) U W, each from the entry that maps the page itself.
 _INFO_TLB = re.compile(r"^([0-9a-f]+): ([0-9a-f]+) ([-X])([-G])([-P])([-D])([-A])([-C])([-T])"
                        r"([-U])([-W])$")
 
@@ -33,7 +34,9 @@ def ram_ranges(mtree_flat: str) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class MemRegion:
-    """One line of ``info mem``: a virtual range with the same protection."""
+    """One line of ``info mem``: a virtual range with the same protection.
+    QEMU prints the same format under PAE, user and write only (ANDed over
+    PDE and PTE): it has no execute column."""
 
     start: int
     end: int
@@ -53,7 +56,8 @@ def parse_info_mem(text: str) -> list[MemRegion]:
 
 @dataclass(frozen=True)
 class TlbEntry:
-    """One line of ``info tlb``: a present page (4 KiB, or 4 MiB when large)."""
+    """One line of ``info tlb``: a present page (4 KiB, or 4 MiB when large;
+    2 MiB when large under PAE)."""
 
     va: int
     pa: int
@@ -65,6 +69,13 @@ class TlbEntry:
     pwt: bool
     user: bool
     write: bool
+    nx: bool = False  # the entry's own bit 63 (PAE), whatever EFER.NXE says
+
+
+# Under PAE QEMU prints the 64-bit entry ANDed only with a mask of the low
+# bits, so bit 63 (NX) and bits 62:52 show up in the "physical address"
+# column; a physical address has at most 52 bits.
+_PHYS_ADDR_MASK = (1 << 52) - 1
 
 
 def parse_info_tlb(text: str) -> dict[int, TlbEntry]:
@@ -73,8 +84,8 @@ def parse_info_tlb(text: str) -> dict[int, TlbEntry]:
         m = _INFO_TLB.match(line.strip())
         if m:
             g = m.groups()
-            entry = TlbEntry(int(g[0], 16), int(g[1], 16), g[3] == "G", g[4] == "P",
-                             g[5] == "D", g[6] == "A", g[7] == "C", g[8] == "T",
-                             g[9] == "U", g[10] == "W")
+            entry = TlbEntry(int(g[0], 16), int(g[1], 16) & _PHYS_ADDR_MASK, g[3] == "G",
+                             g[4] == "P", g[5] == "D", g[6] == "A", g[7] == "C", g[8] == "T",
+                             g[9] == "U", g[10] == "W", g[2] == "X")
             out[entry.va] = entry
     return out

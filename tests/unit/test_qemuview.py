@@ -89,7 +89,7 @@ TLB_BITS = """\
 
 def test_info_tlb_each_flag_alone():
     """QEMU's columns: X(NX) G(global) P(PSE) D A C(PCD) T(PWT) U W."""
-    fields = ["global_", "large", "dirty", "accessed", "pcd", "pwt", "user", "write"]
+    fields = ["nx", "global_", "large", "dirty", "accessed", "pcd", "pwt", "user", "write"]
     tlb = parse_info_tlb(TLB_BITS)
     assert sorted(tlb) == list(range(0x1000, 0x13000, 0x2000))
     seen = []
@@ -97,5 +97,5 @@ def test_info_tlb_each_flag_alone():
         entry = tlb[va]
         assert entry.pa == va + 0x1000
         seen.append([f for f in fields if getattr(entry, f)])
-    assert seen == [[], ["global_"], ["large"], ["dirty"], ["accessed"], ["pcd"], ["pwt"],
+    assert seen == [["nx"], ["global_"], ["large"], ["dirty"], ["accessed"], ["pcd"], ["pwt"],
                     ["user"], ["write"]]

@@ -1,0 +1,337 @@
+"""x86 PAE paging as pure Python: 32-bit linear addresses translated through
+64-bit entries to physical addresses of up to MAXPHYADDR (at most 52) bits.
+
+Three levels: a 4-entry page-directory-pointer table (PDPT) at the 32-byte
+aligned address in CR3, then 512-entry page directories and page tables.  A
+PDE with PS maps a 2 MiB page (CR4.PSE does not matter under PAE).  Bit 63
+of a PDE or PTE is execute-disable (XD/NX) when EFER.NXE is set, and a
+reserved bit when it is not; in a PDPTE it is always reserved.  An entry with
+a reserved bit set faults (#PF with RSVD, or #GP at the MOV to CR3 for a
+PDPTE), so nothing below it is mapped: the walker reports it and maps
+nothing through it.  QEMU's monitor (``info mem``/``info tlb``) does not check
+reserved bits, so they are where the two are allowed to differ.
+
+Layout of a linear address under PAE::
+
+    31 30 29         21 20         12 11           0
+    |PDPI| PDX (9 bit)  | PTX (9 bit)  | offset (12)  |
+
+Reads go through the same ``read_phys(addr, size)`` reader as paging.py: one
+read for the PDPT, one per present directory and one per present table.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from harness.decode.paging import (
+    ACCESSED,
+    DIRTY,
+    GLOBAL,
+    PAGE_SIZE,
+    PCD,
+    PRESENT,
+    PS,
+    PWT,
+    USER,
+    WRITE,
+    PhysReader,
+    Region,
+    _append,
+    flag_string,
+)
+
+PDPT_ENTRIES = 4
+PDPT_BYTES = PDPT_ENTRIES * 8
+ENTRIES = 512
+TABLE_BYTES = ENTRIES * 8
+EMPTY_TABLE = bytes(TABLE_BYTES)
+HUGE_PAGE_SIZE = 2 << 20
+NX = 1 << 63
+# QEMU's i386 target under TCG has 36 physical address bits (64 GiB).
+DEFAULT_MAXPHYADDR = 36
+CR3_PDPT_MASK = 0xFFFFFFE0   # CR3 bits 31:5 hold the PDPT's address
+# PDPTE bits 2:1 (where R/W and U/S would be) and 8:5 are reserved.
+PDPTE_RESERVED_LOW = 0x1E6
+# A 2 MiB PDE's bits 20:13 are reserved (bit 12 is PAT).
+HUGE_RESERVED_LOW = 0x1FE000
+LEVEL_NAMES = {3: "PDPTE", 2: "PDE", 1: "PTE"}
+
+
+def pdpi(va: int) -> int:
+    return va >> 30 & 0x3
+
+
+def pdx(va: int) -> int:
+    return va >> 21 & 0x1FF
+
+
+def ptx(va: int) -> int:
+    return va >> 12 & 0x1FF
+
+
+def phys_mask(maxphyaddr: int) -> int:
+    if not 32 <= maxphyaddr <= 52:
+        raise ValueError(f"MAXPHYADDR {maxphyaddr} is outside 32..52")
+    return (1 << maxphyaddr) - 1
+
+
+@dataclass(frozen=True)
+class PaeEntry:
+    """A decoded PDPTE (level 3), PDE (level 2) or PTE (level 1).  ``nxe`` is
+    EFER.NXE and ``maxphyaddr`` the CPU's physical address width: both decide
+    which bits are reserved."""
+
+    raw: int
+    level: int
+    nxe: bool = False
+    maxphyaddr: int = DEFAULT_MAXPHYADDR
+
+    present = property(lambda self: bool(self.raw & PRESENT))
+    write = property(lambda self: bool(self.raw & WRITE))
+    user = property(lambda self: bool(self.raw & USER))
+    pwt = property(lambda self: bool(self.raw & PWT))
+    pcd = property(lambda self: bool(self.raw & PCD))
+    accessed = property(lambda self: bool(self.raw & ACCESSED))
+    dirty = property(lambda self: bool(self.raw & DIRTY) and self.maps_page)
+    global_ = property(lambda self: bool(self.raw & GLOBAL) and self.maps_page)
+
+    @property
+    def large(self) -> bool:
+        """A PDE mapping a 2 MiB page."""
+        return self.level == 2 and bool(self.raw & PS)
+
+    @property
+    def maps_page(self) -> bool:
+        return self.level == 1 or self.large
+
+    @property
+    def nx(self) -> bool:
+        """Execute-disable: only a PDE's or PTE's bit 63, and only with EFER.NXE."""
+        return self.nxe and self.level < 3 and bool(self.raw & NX)
+
+    @property
+    def frame(self) -> int:
+        """The physical address the entry points at (a table, a 4 KiB or a 2 MiB page)."""
+        low = HUGE_PAGE_SIZE - 1 if self.large else PAGE_SIZE - 1
+        return self.raw & phys_mask(self.maxphyaddr) & ~low
+
+    @property
+    def reserved_mask(self) -> int:
+        """The bits that must be clear in this entry."""
+        mask = (NX - 1) & ~phys_mask(self.maxphyaddr)  # bits 62:MAXPHYADDR
+        if self.level == 3 or not self.nxe:
+            mask |= NX
+        if self.level == 3:
+            mask |= PDPTE_RESERVED_LOW
+        elif self.large:
+            mask |= HUGE_RESERVED_LOW
+        return mask
+
+    @property
+    def reserved_bits_set(self) -> bool:
+        return self.present and bool(self.raw & self.reserved_mask)
+
+    @property
+    def usable(self) -> bool:
+        """Present and without reserved bits: the CPU goes on through it."""
+        return self.present and not self.raw & self.reserved_mask
+
+    def __str__(self) -> str:
+        flags = flag_string(self.raw & 0xFFF) + ("X" if self.raw & NX else "")
+        note = " reserved bits set" if self.reserved_bits_set else ""
+        return (f"{LEVEL_NAMES[self.level]} {self.raw:#018x} -> {self.frame:#x} "
+                f"[{flags}]{note}")
+
+
+@dataclass(frozen=True)
+class PaeTranslation:
+    """One address walked through the levels; ``pa`` is None when the access
+    would fault (an entry not present, or one with reserved bits set)."""
+
+    va: int
+    pdpte: PaeEntry
+    pde: PaeEntry | None
+    pte: PaeEntry | None
+    pa: int | None
+
+    def _leaves(self) -> list[PaeEntry]:
+        return [e for e in (self.pde, self.pte) if e is not None]
+
+    @property
+    def reserved(self) -> bool:
+        """The walk stopped on an entry with reserved bits set."""
+        return any(e.reserved_bits_set for e in (self.pdpte, *self._leaves()))
+
+    @property
+    def user(self) -> bool:
+        return self.pa is not None and all(e.user for e in self._leaves())
+
+    @property
+    def write(self) -> bool:
+        return self.pa is not None and all(e.write for e in self._leaves())
+
+    @property
+    def execute(self) -> bool:
+        """No XD on the path (the PDPTE has no XD bit under PAE)."""
+        return self.pa is not None and not any(e.nx for e in self._leaves())
+
+    def rights(self) -> str:
+        if self.pa is None:
+            return "----"
+        return (("u" if self.user else "-") + "r" + ("w" if self.write else "-")
+                + ("x" if self.execute else "-"))
+
+    def __str__(self) -> str:
+        lines = [f"va {self.va:#010x}: PDPI {pdpi(self.va)} PDX {pdx(self.va)} "
+                 f"PTX {ptx(self.va)} offset {self.va & 0xFFF:#x}", f"  {self.pdpte}"]
+        lines += [f"  {e}" for e in self._leaves()]
+        lines.append(f"  -> {self.pa:#x} {self.rights()}" if self.pa is not None
+                     else "  -> not mapped")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PaeMapping:
+    """One mapped page (4 KiB, or 2 MiB when ``pte`` is None) with the raw
+    entries that map it and its effective rights."""
+
+    va: int
+    pa: int
+    size: int
+    pdpte: int
+    pde: int
+    pte: int | None
+    nxe: bool
+
+    @property
+    def leaf(self) -> int:
+        """The entry that maps the page itself (what ``info tlb`` prints)."""
+        return self.pte if self.pte is not None else self.pde
+
+    @property
+    def flags(self) -> int:
+        return self.leaf & 0xFFF
+
+    @property
+    def user(self) -> bool:
+        return bool(self.pde & USER) and (self.pte is None or bool(self.pte & USER))
+
+    @property
+    def write(self) -> bool:
+        return bool(self.pde & WRITE) and (self.pte is None or bool(self.pte & WRITE))
+
+    @property
+    def execute(self) -> bool:
+        return not (self.nxe and (self.pde | (self.pte or 0)) & NX)
+
+
+class PaeAddressSpace:
+    """The PAE page tables reachable from one CR3, read once."""
+
+    def __init__(self, cr3: int, pdpt: bytes, directories: dict[int, bytes],
+                 tables: dict[int, bytes], *, nxe: bool, maxphyaddr: int) -> None:
+        self.cr3 = cr3
+        self.nxe = nxe
+        self.maxphyaddr = maxphyaddr
+        self._pdptes = struct.unpack(f"<{PDPT_ENTRIES}Q", pdpt)
+        # PDPT index -> that directory's 512 raw PDEs (usable PDPTEs only)
+        self._pdes = {i: struct.unpack(f"<{ENTRIES}Q", d) for i, d in directories.items()}
+        self.tables = tables  # va >> 21 (the 2 MiB slot) -> the page table's 4 KiB
+
+    def entry(self, raw: int, level: int) -> PaeEntry:
+        return PaeEntry(raw, level, self.nxe, self.maxphyaddr)
+
+    def pdpte(self, index: int) -> PaeEntry:
+        return self.entry(self._pdptes[index], 3)
+
+    def translate(self, va: int) -> PaeTranslation:
+        pdpte = self.pdpte(pdpi(va))
+        if not pdpte.usable:
+            return PaeTranslation(va, pdpte, None, None, None)
+        pde = self.entry(self._pdes[pdpi(va)][pdx(va)], 2)
+        if not pde.usable:
+            return PaeTranslation(va, pdpte, pde, None, None)
+        if pde.large:
+            return PaeTranslation(va, pdpte, pde, None, pde.frame | va & (HUGE_PAGE_SIZE - 1))
+        table = self.tables[va >> 21]
+        pte = self.entry(struct.unpack_from("<Q", table, ptx(va) * 8)[0], 1)
+        pa = pte.frame | va & 0xFFF if pte.usable else None
+        return PaeTranslation(va, pdpte, pde, pte, pa)
+
+    def _slots(self) -> Iterator[tuple[int, int, PaeEntry]]:
+        """(2 MiB slot, raw PDPTE, usable PDE) for every usable PDE, in order."""
+        for i, pdes in sorted(self._pdes.items()):
+            for j, raw in enumerate(pdes):
+                pde = self.entry(raw, 2)
+                if pde.usable:
+                    yield i << 9 | j, self._pdptes[i], pde
+
+    def _ptes(self, slot: int) -> Iterator[tuple[int, PaeEntry]]:
+        table = self.tables[slot]
+        if table == EMPTY_TABLE:  # most tables are mostly empty: skip decoding them
+            return
+        for k, raw in enumerate(struct.unpack(f"<{ENTRIES}Q", table)):
+            if raw & PRESENT:
+                yield k, self.entry(raw, 1)
+
+    def mappings(self, start: int = 0, end: int = 1 << 32) -> Iterator[PaeMapping]:
+        """Every page the CPU would map in [start, end), in address order
+        (entries with reserved bits set map nothing)."""
+        for slot, pdpte, pde in self._slots():
+            base = slot << 21
+            if base + HUGE_PAGE_SIZE <= start or base >= end:
+                continue
+            if pde.large:
+                yield PaeMapping(base, pde.frame, HUGE_PAGE_SIZE, pdpte, pde.raw, None, self.nxe)
+                continue
+            for k, pte in self._ptes(slot):
+                va = base | k << 12
+                if pte.usable and start <= va < end:
+                    yield PaeMapping(va, pte.frame, PAGE_SIZE, pdpte, pde.raw, pte.raw, self.nxe)
+
+    def regions(self, *, split_global: bool = False) -> list[Region]:
+        """Contiguous virtual ranges with the same effective user, write and
+        execute rights (and global bit when ``split_global``)."""
+        runs: list[Region] = []
+        for m in self.mappings():
+            glob = split_global and bool(m.leaf & GLOBAL)
+            _append(runs, Region(m.va, m.va + m.size, m.user, m.write, glob, m.execute))
+        return runs
+
+    def page_tables(self) -> int:
+        return len(self.tables)
+
+
+def user_write_runs(regions: list[Region]) -> list[tuple[int, int, bool, bool]]:
+    """(start, end, user, write) runs merged whatever their execute right:
+    what QEMU's ``info mem`` prints (it has no execute column)."""
+    runs: list[tuple[int, int, bool, bool]] = []
+    for r in regions:
+        if runs and runs[-1][1] == r.start and runs[-1][2:] == (r.user, r.write):
+            runs[-1] = (runs[-1][0], r.end, r.user, r.write)
+        else:
+            runs.append((r.start, r.end, r.user, r.write))
+    return runs
+
+
+def walk_pae(reader: PhysReader, cr3: int, *, nxe: bool = False,
+             maxphyaddr: int = DEFAULT_MAXPHYADDR) -> PaeAddressSpace:
+    """Read the PAE address space at ``cr3``: the PDPT, then every directory
+    and table below a usable (present, no reserved bits) entry.  ``nxe`` is
+    EFER.NXE; ``maxphyaddr`` the CPU's physical address width."""
+    pdpt = reader.read_phys(cr3 & CR3_PDPT_MASK, PDPT_BYTES)
+    directories: dict[int, bytes] = {}
+    tables: dict[int, bytes] = {}
+    for i, raw in enumerate(struct.unpack(f"<{PDPT_ENTRIES}Q", pdpt)):
+        pdpte = PaeEntry(raw, 3, nxe, maxphyaddr)
+        if not pdpte.usable:
+            continue
+        directories[i] = reader.read_phys(pdpte.frame, TABLE_BYTES)
+        for j, pde_raw in enumerate(struct.unpack(f"<{ENTRIES}Q", directories[i])):
+            pde = PaeEntry(pde_raw, 2, nxe, maxphyaddr)
+            if pde.usable and not pde.large:
+                tables[i << 9 | j] = reader.read_phys(pde.frame, TABLE_BYTES)
+    return PaeAddressSpace(cr3, pdpt, directories, tables, nxe=nxe, maxphyaddr=maxphyaddr)
