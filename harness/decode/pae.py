@@ -27,16 +27,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from harness.decode.paging import (
-    ACCESSED,
-    DIRTY,
     GLOBAL,
     PAGE_SIZE,
-    PCD,
     PRESENT,
-    PS,
-    PWT,
     USER,
     WRITE,
+    EntryBits,
     PhysReader,
     Region,
     _append,
@@ -79,7 +75,7 @@ def phys_mask(maxphyaddr: int) -> int:
 
 
 @dataclass(frozen=True)
-class PaeEntry:
+class PaeEntry(EntryBits):
     """A decoded PDPTE (level 3), PDE (level 2) or PTE (level 1).  ``nxe`` is
     EFER.NXE and ``maxphyaddr`` the CPU's physical address width: both decide
     which bits are reserved."""
@@ -88,24 +84,6 @@ class PaeEntry:
     level: int
     nxe: bool = False
     maxphyaddr: int = DEFAULT_MAXPHYADDR
-
-    present = property(lambda self: bool(self.raw & PRESENT))
-    write = property(lambda self: bool(self.raw & WRITE))
-    user = property(lambda self: bool(self.raw & USER))
-    pwt = property(lambda self: bool(self.raw & PWT))
-    pcd = property(lambda self: bool(self.raw & PCD))
-    accessed = property(lambda self: bool(self.raw & ACCESSED))
-    dirty = property(lambda self: bool(self.raw & DIRTY) and self.maps_page)
-    global_ = property(lambda self: bool(self.raw & GLOBAL) and self.maps_page)
-
-    @property
-    def large(self) -> bool:
-        """A PDE mapping a 2 MiB page."""
-        return self.level == 2 and bool(self.raw & PS)
-
-    @property
-    def maps_page(self) -> bool:
-        return self.level == 1 or self.large
 
     @property
     def nx(self) -> bool:

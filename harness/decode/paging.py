@@ -62,12 +62,12 @@ def flag_string(raw: int) -> str:
     return "".join(name for bit, name in FLAG_NAMES if raw & bit) or "-"
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A decoded page-directory or page-table entry."""
+class EntryBits:
+    """The low flag bits every x86 paging entry shares, legacy (32-bit) and
+    PAE (64-bit) alike; ``level`` 2 is a directory entry, 1 a table entry."""
 
     raw: int
-    level: int  # 2: page directory entry, 1: page table entry
+    level: int
 
     present = property(lambda self: bool(self.raw & PRESENT))
     write = property(lambda self: bool(self.raw & WRITE))
@@ -77,16 +77,26 @@ class Entry:
     accessed = property(lambda self: bool(self.raw & ACCESSED))
     dirty = property(lambda self: bool(self.raw & DIRTY) and self.maps_page)
     global_ = property(lambda self: bool(self.raw & GLOBAL) and self.maps_page)
-    avail = property(lambda self: self.raw >> 9 & 0x7)
 
     @property
     def large(self) -> bool:
+        """A directory entry mapping a page itself (4 MiB legacy, 2 MiB PAE)."""
         return self.level == 2 and bool(self.raw & PS)
 
     @property
     def maps_page(self) -> bool:
-        """True when the entry maps memory itself (a PTE, or a 4 MiB PDE)."""
+        """True when the entry maps memory itself (a PTE, or a large PDE)."""
         return self.level == 1 or self.large
+
+
+@dataclass(frozen=True)
+class Entry(EntryBits):
+    """A decoded page-directory or page-table entry."""
+
+    raw: int
+    level: int  # 2: page directory entry, 1: page table entry
+
+    avail = property(lambda self: self.raw >> 9 & 0x7)
 
     @property
     def frame(self) -> int:
