@@ -14,7 +14,7 @@ import struct
 
 import gdb
 
-from harness.decode import paging
+from harness.decode import modes, pae, paging
 from harness.gdbcmds.common import (
     CommandError,
     PhysReader,
@@ -22,11 +22,12 @@ from harness.gdbcmds.common import (
     human,
     kernel_base,
     number,
+    register,
     u32,
     value,
     write,
 )
-from harness.gdbcmds.spaces import describe_space, pse, resolve_space
+from harness.gdbcmds.spaces import describe_space, efer, pae_enabled, pse, resolve_space
 
 # Flag letters in fixed columns for mm pt: P W U T(PWT) C(PCD) A D S(PS) G.
 FLAG_COLUMNS = "PWUTCADSG"
@@ -34,11 +35,27 @@ FLAG_BITS = (paging.PRESENT, paging.WRITE, paging.USER, paging.PWT, paging.PCD,
              paging.ACCESSED, paging.DIRTY, paging.PS, paging.GLOBAL)
 
 
-def walk(cr3: int) -> paging.AddressSpace:
-    """The whole address space at ``cr3``: the directory and every present
-    page table, each in one 4 KiB read, in one stretch of physical mode."""
+def walk(cr3: int) -> paging.AddressSpace | pae.PaeAddressSpace:
+    """The whole address space at ``cr3`` in the CPU's paging mode (legacy,
+    or PAE with NX when EFER.NXE is on): every present table in one read
+    each, in one stretch of physical mode."""
+    mode = modes.PagingMode.from_registers(register("cr4"), efer())
     with PhysReader() as reader:
-        return paging.walk(reader, cr3, pse=pse())
+        return modes.walk(reader, cr3, mode)
+
+
+def empty_pdpt_note(aspace: pae.PaeAddressSpace) -> str | None:
+    """As empty_directory_note, for a PDPT with no usable entry."""
+    if any(aspace.pdpte(i).usable for i in range(pae.PDPT_ENTRIES)):
+        return None
+    return (f"note: no PDPTE is present in the PDPT at {aspace.cr3 & pae.CR3_PDPT_MASK:#010x}:"
+            " is it one?  A CR3 is a physical address ('mm map $cr3' for the current one)")
+
+
+def space_note(aspace: paging.AddressSpace | pae.PaeAddressSpace) -> str | None:
+    if isinstance(aspace, pae.PaeAddressSpace):
+        return empty_pdpt_note(aspace)
+    return empty_directory_note(aspace.cr3, aspace.directory)
 
 
 def empty_directory_note(cr3: int, directory: bytes) -> str | None:
@@ -72,7 +89,9 @@ class MapCommand(Subcommand):
     without a symbol file.  With this firmware's symbols also: the pid of a
     live process (its proc_table cr3), 0 for the kernel's own directory, and
     the header names whose address space it is.  Walked by harness.decode.paging,
-    the walker the tests use, from the page tables in physical memory."""
+    the walker the tests use, from the page tables in physical memory.  With
+    CR4.PAE on, the PAE walker reads the PDPT and 64-bit entries and the
+    rights gain an x column (cleared by NX when EFER.NXE is on)."""
 
     name = "map"
     usage = "mm map [CR3|PID]"
@@ -84,11 +103,15 @@ class MapCommand(Subcommand):
         cr3 = resolve_space(argv[0] if argv else None)
         aspace = walk(cr3)
         regions = aspace.regions(split_global=True)
-        write(f"address space of {describe_space(cr3)}")
-        write(paging.format_regions(regions))
+        is_pae = isinstance(aspace, pae.PaeAddressSpace)
+        mode = ""
+        if isinstance(aspace, pae.PaeAddressSpace):
+            mode = f" (PAE, EFER.NXE {'on' if aspace.nxe else 'off'})"
+        write(f"address space of {describe_space(cr3)}{mode}")
+        write(paging.format_regions(regions, execute=is_pae))
         write(f"{len(regions)} regions: {split_summary(regions)}; "
               f"{aspace.page_tables()} page tables")
-        note = empty_directory_note(cr3, aspace.directory)
+        note = space_note(aspace)
         if note:
             write(note)
 
@@ -124,7 +147,9 @@ class VtopCommand(Subcommand):
     PDE and the offset in the 4 MiB page.  ADDR is any GDB expression
     (0xc0100000, &pmm_stats, $eip).  The address space is chosen as for
     "mm map": a CR3 value or $cr3 on any kernel, a pid with this firmware's
-    symbols."""
+    symbols.  With CR4.PAE on: the PDPT index (PDPI), PDX and PTX of 9 bits,
+    the PDPTE, PDE and PTE as 64-bit values (X when bit 63, NX, is set) and
+    whether the page is executable."""
 
     name = "vtop"
     usage = "mm vtop ADDR [CR3|PID]"
@@ -138,15 +163,25 @@ class VtopCommand(Subcommand):
         va = number(argv[0], "address")
         cr3 = resolve_space(argv[1] if len(argv) > 1 else None)
         aspace = walk(cr3)
-        t = aspace.translate(va)
-        large = t.pde.present and aspace.pse and t.pde.large
         write(f"in the address space of {describe_space(cr3)}")
-        for line in format_translation(t, large, aspace.pde(paging.pdx(va)).raw):
-            write(line)
-        if t.pa is not None:
-            write(f"  effective: {'user' if t.user else 'supervisor'}, "
-                  f"{'read-write' if t.write else 'read-only'}")
-        note = empty_directory_note(cr3, aspace.directory)
+        if isinstance(aspace, pae.PaeAddressSpace):
+            p = aspace.translate(va)
+            write(str(p))  # PDPI, PDX, PTX; each 64-bit entry, X marking bit 63
+            if p.pa is not None:
+                write(f"  effective: {'user' if p.user else 'supervisor'}, "
+                      f"{'read-write' if p.write else 'read-only'}, "
+                      f"{'executable' if p.execute else 'not executable (NX)'}")
+            elif p.reserved:
+                write("  (an entry has reserved bits set: the CPU faults here)")
+        else:
+            t = aspace.translate(va)
+            large = t.pde.present and aspace.pse and t.pde.large
+            for line in format_translation(t, large, aspace.pde(paging.pdx(va)).raw):
+                write(line)
+            if t.pa is not None:
+                write(f"  effective: {'user' if t.user else 'supervisor'}, "
+                      f"{'read-write' if t.write else 'read-only'}")
+        note = space_note(aspace)
         if note:
             write(note)
 
@@ -242,6 +277,9 @@ class PtCommand(Subcommand):
             space = argv[0]
         start, end = parse_range(span) if span is not None else (0, 1 << 32)
         cr3 = resolve_space(space)
+        if pae_enabled():
+            raise CommandError("the CPU is in PAE mode and mm pt dumps only 32-bit tables "
+                               "so far; 'mm map' and 'mm vtop ADDR' decode PAE")
         large_pages = pse()
         first, last = paging.pdx(start), paging.pdx(end - 1)
         with PhysReader() as reader:

@@ -27,6 +27,8 @@ from harness.gdbcmds.common import (
 
 CR0_PG = 0x80000000
 CR4_PSE = 0x10
+CR4_PAE = 0x20
+PDPT_ALIGN = 32  # under PAE, CR3 holds a 32-byte aligned PDPT address
 CR3_FLAGS = 0x18  # PWT, PCD: the only low bits a non-PCID CR3 may carry
 
 
@@ -64,7 +66,13 @@ def describe_space(cr3: int) -> str:
     current = " [current]" if register("cr3") & ~0xFFF == frame else ""
     if not firmware():
         return f"cr3 {cr3:#010x}{current}"
-    owner = next((f"pid {p['pid']} ({p['name']})" for p in processes()
+    try:
+        live = processes()
+    except gdb.MemoryError:
+        # The current tables do not map the kernel's data (a space built by
+        # hand, e.g. a PAE test's): the proc_table cannot be read through them.
+        return f"cr3 {cr3:#010x}: unknown (proc_table is not mapped in the current space){current}"
+    owner = next((f"pid {p['pid']} ({p['name']})" for p in live
                   if p["cr3"] & ~0xFFF == frame), None)
     if owner is None and frame == kernel_cr3():
         owner = "the kernel (kernel_page_directory)"
@@ -87,8 +95,9 @@ def resolve_space(arg: str | None) -> int:
     if arg is None:
         return current_space()
     n = number(arg, "cr3 or pid")
+    low_bits = (PDPT_ALIGN if pae_enabled() else PAGE_SIZE) - 1
     if not firmware():
-        if n < PAGE_SIZE or n & (PAGE_SIZE - 1) & ~CR3_FLAGS:
+        if n < PAGE_SIZE or n & low_bits & ~CR3_FLAGS:
             raise CommandError(f"{arg} ({n:#x}) is not a CR3 value (a page directory's "
                                "physical address, 4 KiB aligned); pids need the mmverify "
                                f"firmware's symbols, and {symbols_state()}")
@@ -100,7 +109,7 @@ def resolve_space(arg: str | None) -> int:
     if kernel is not None:
         return kernel
     pids = ", ".join(str(pid) for pid in sorted(live)) or "none"
-    if n & (PAGE_SIZE - 1) & ~CR3_FLAGS:
+    if n & low_bits & ~CR3_FLAGS:
         raise CommandError(f"{arg} is neither the pid of a live process (live pids: {pids}) "
                            "nor a CR3 value (a page directory's physical address is "
                            "4 KiB aligned)")
@@ -114,3 +123,17 @@ def resolve_space(arg: str | None) -> int:
 def pse() -> bool:
     """CR4.PSE: whether a PDE's PS bit means a 4 MiB page."""
     return bool(register("cr4") & CR4_PSE)
+
+
+def pae_enabled() -> bool:
+    """CR4.PAE: whether CR3 points at a PDPT of 64-bit entries."""
+    return bool(register("cr4") & CR4_PAE)
+
+
+def efer() -> int:
+    """EFER (its NXE bit makes bit 63 of a PAE entry execute-disable); 0 on
+    a gdbstub that does not expose it, where the CPU has no NX to show."""
+    try:
+        return register("efer")
+    except gdb.error:
+        return 0

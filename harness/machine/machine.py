@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 from harness import timeouts
-from harness.decode import paging
 from harness.decode.mi_text import mi_quote
+from harness.decode.modes import PagingMode
 from harness.decode.records import Record
 from harness.errors import (
     BootError,
@@ -39,7 +39,7 @@ from harness.errors import (
 )
 from harness.machine.calls import Calls
 from harness.machine.qemu import GUEST_EXITS, Qemu, QemuConfig, find_binary
-from harness.machine.state import GuestState
+from harness.machine.state import AnyAddressSpace, AnyTranslation, GuestState
 from harness.transport import procutil, rundir
 from harness.transport.console import Console
 from harness.transport.gdbmi import MiClient, StopEvent
@@ -622,24 +622,32 @@ class Machine:
         """Write a 32-bit word of guest-physical RAM; raises as :meth:`write_phys`."""
         self._state.write_phys_u32(addr, value)
 
-    # -- page tables (harness.decode.paging on this machine's memory) ----------------------
+    # -- page tables (harness.decode's walkers on this machine's memory) ------------------
 
-    def address_space(self, cr3: int | None = None) -> paging.AddressSpace:
-        """Walk the address space of ``cr3`` (default: the current one).
+    def paging_mode(self) -> PagingMode | None:
+        """How the CPU translates addresses now: legacy or PAE, CR4.PSE and
+        EFER.NXE, read through GDB; None when CR0.PG is off."""
+        return self._state.paging_mode()
+
+    def address_space(self, cr3: int | None = None) -> AnyAddressSpace:
+        """Walk the address space of ``cr3`` (default: the current one) in
+        the CPU's current paging mode (legacy or PAE, from CR4 and EFER).
         Raises MemoryRangeError when a table lies outside guest RAM."""
         return self._state.address_space(cr3)
 
-    def translate(self, va: int, cr3: int | None = None) -> paging.Translation:
+    def translate(self, va: int, cr3: int | None = None) -> AnyTranslation:
         """Each level of the walk for ``va``; raises as :meth:`address_space`."""
         return self._state.translate(va, cr3)
 
     def pte_address(self, va: int, cr3: int | None = None) -> int:
         """Physical address of the entry that maps ``va`` (the PDE for a 4 MiB
-        page).  Raises KeyError when no page table covers it."""
+        or 2 MiB page; 8-byte entries under PAE).  Raises KeyError when no
+        page table covers it."""
         return self._state.pte_address(va, cr3)
 
     def write_pte(self, va: int, value: int, cr3: int | None = None) -> None:
-        """Overwrite the entry mapping ``va``.  Like any write to a page table,
+        """Overwrite the entry mapping ``va`` (all 64 bits of it under PAE,
+        so ``value`` may carry NX).  Like any write to a page table,
         this does not flush the TLB: the kernel's old translation may stay.
         Raises KeyError when no page table covers it."""
         self._state.write_pte(va, value, cr3)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-from harness.decode import paging
+from harness.decode import modes, pae, paging
 from harness.decode.mi_text import parse_gdb_int
 from harness.errors import GdbError, MemoryRangeError
 from harness.transport import physmem
@@ -19,9 +19,11 @@ from harness.transport.gdbmi import MiClient
 from harness.transport.physmem import GuestRam
 
 CR0_PG = 0x80000000
-CR4_PSE = 0x10
-CR4_PAE = 0x20
 VIRTUAL_END = 1 << 32
+# Either walker's reading of one CR3 (legacy 32-bit or PAE): both have
+# translate, mappings, regions and page_tables.
+AnyAddressSpace = paging.AddressSpace | pae.PaeAddressSpace
+AnyTranslation = paging.Translation | pae.PaeTranslation
 # The most one GDB command reads or writes.  GDB moves about 10 MiB/s through
 # QEMU's gdbstub, so 64 KiB is a few milliseconds, far inside the command
 # timeout even on a loaded machine; larger reads come from the RAM file.
@@ -153,21 +155,20 @@ class GuestState:
         (GDB's own reads do the same walk inside QEMU) and read each run of
         physically contiguous pages with read_phys, or through GDB where the
         pages are not RAM (a device's registers)."""
-        regs = self.registers("cr0", "cr3", "cr4")
-        if not regs["cr0"] & CR0_PG:  # paging off: virtual is physical
+        mode = self.paging_mode()
+        if mode is None:  # paging off: virtual is physical
             return self.read_phys(addr, size)
-        if regs["cr4"] & CR4_PAE:  # not a layout harness.decode.paging walks
-            return self._read_gdb(addr, size)
-        aspace = paging.walk(self, regs["cr3"], pse=bool(regs["cr4"] & CR4_PSE))
+        cr3 = self.reg("cr3")
+        aspace = modes.walk(self, cr3, mode)
         runs: list[list[int]] = []  # [virtual start, physical start, length]
         va, end = addr, addr + size
         while va < end:
             t = aspace.translate(va)
             if t.pa is None:
                 raise GdbError(f"read of {size} bytes at {addr:#x}: the page at "
-                               f"{va & paging.FRAME_MASK:#x} is not mapped (cr3 {regs['cr3']:#x})",
+                               f"{va & paging.FRAME_MASK:#x} is not mapped (cr3 {cr3:#x})",
                                **self.host.tails())
-            page = paging.LARGE_PAGE_SIZE if t.pte is None else paging.PAGE_SIZE
+            page = _page_size(t)
             n = min(end - va, page - (va & (page - 1)))
             if runs and runs[-1][1] + runs[-1][2] == t.pa:
                 runs[-1][2] += n
@@ -237,30 +238,68 @@ class GuestState:
     def write_phys_u32(self, addr: int, value: int) -> None:
         self.write_phys(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
 
-    # -- page tables (harness/paging.py on this machine's physical memory) ----------------
+    # -- page tables (harness.decode on this machine's physical memory) ---------------------
 
-    def address_space(self, cr3: int | None = None) -> paging.AddressSpace:
+    def _walk_mode(self) -> tuple[int, modes.PagingMode]:
+        """CR3 and the mode its tables are walked in (from CR4 and EFER,
+        whether or not CR0.PG is on)."""
         regs = self.registers("cr3", "cr4")
-        return paging.walk(self, regs["cr3"] if cr3 is None else cr3,
-                           pse=bool(regs["cr4"] & CR4_PSE))
+        # QEMU's i386 gdbstub has EFER; a target without it has no NX either.
+        efer = self.reg("efer") if "efer" in self._register_numbers() else 0
+        return regs["cr3"], modes.PagingMode.from_registers(regs["cr4"], efer)
 
-    def translate(self, va: int, cr3: int | None = None) -> paging.Translation:
+    def paging_mode(self) -> modes.PagingMode | None:
+        mode = self._walk_mode()[1]
+        return mode if self.reg("cr0") & CR0_PG else None
+
+    def address_space(self, cr3: int | None = None) -> AnyAddressSpace:
+        current, mode = self._walk_mode()
+        return modes.walk(self, current if cr3 is None else cr3, mode)
+
+    def translate(self, va: int, cr3: int | None = None) -> AnyTranslation:
         return self.address_space(cr3).translate(va)
 
     def pte_address(self, va: int, cr3: int | None = None) -> int:
-        t = self.translate(va, cr3)
+        current, mode = self._walk_mode()
+        cr3 = current if cr3 is None else cr3
+        t = modes.walk(self, cr3, mode).translate(va)
+        if isinstance(t, pae.PaeTranslation):
+            return _pae_entry_address(t, cr3)
         if t.pte is None:
             if not t.pde.present:
                 raise KeyError(f"no page table covers {va:#x}")
-            directory = (self.reg("cr3") if cr3 is None else cr3) & paging.FRAME_MASK
-            return directory + paging.pdx(va) * 4
+            return (cr3 & paging.FRAME_MASK) + paging.pdx(va) * 4
         return t.pde.frame + paging.ptx(va) * 4
 
     def write_pte(self, va: int, value: int, cr3: int | None = None) -> None:
-        self.write_phys_u32(self.pte_address(va, cr3), value)
+        address = self.pte_address(va, cr3)
+        if self._walk_mode()[1].pae:  # PAE entries are 64 bits wide
+            self.write_phys(address, (value & (1 << 64) - 1).to_bytes(8, "little"))
+        else:
+            self.write_phys_u32(address, value)
 
     def page_map_text(self) -> str:
         aspace = self.address_space()
         return (f"cr3 {aspace.cr3:#010x}, {aspace.page_tables()} page tables\n"
-                + paging.format_regions(aspace.regions(split_global=True)) + "\n")
+                + paging.format_regions(aspace.regions(split_global=True),
+                                        execute=isinstance(aspace, pae.PaeAddressSpace)) + "\n")
 
+
+def _page_size(t: AnyTranslation) -> int:
+    """The size of the page a successful translation landed in."""
+    if t.pte is not None:
+        return paging.PAGE_SIZE
+    return pae.HUGE_PAGE_SIZE if isinstance(t, pae.PaeTranslation) else paging.LARGE_PAGE_SIZE
+
+
+def _pae_entry_address(t: pae.PaeTranslation, cr3: int) -> int:
+    """Physical address of the PAE entry that maps ``t.va``: its PTE, or the
+    PDE of a 2 MiB page.  KeyError when no usable PDPTE and PDE lead there."""
+    if t.pde is None:
+        raise KeyError(f"no page directory covers {t.va:#x} (PDPTE {t.pdpte})")
+    directory = t.pdpte.frame
+    if t.pte is None:
+        if not (t.pde.usable and t.pde.large):
+            raise KeyError(f"no page table covers {t.va:#x} ({t.pde})")
+        return directory + pae.pdx(t.va) * 8
+    return t.pde.frame + pae.ptx(t.va) * 8

@@ -22,6 +22,7 @@ from harness.decode import paging
 from harness.decode.records import Record, parse_record
 from harness.errors import ArgumentError, ConfigError
 from harness.machine.machine import Machine
+from harness.machine.state import AnyAddressSpace
 from harness.targets.mmverify.kernel import Kernel
 from harness.transport.record_channel import Mark
 
@@ -257,7 +258,7 @@ class Userland:
         """Address of a symbol of a user program (from its ELF file)."""
         return elf_symbols(self.user_dir / f"{program}.elf")[name]
 
-    def address_space(self, pid: int) -> paging.AddressSpace:
+    def address_space(self, pid: int) -> AnyAddressSpace:
         return self.m.address_space(self.process(pid).cr3)
 
     def read(self, pid: int, va: int, size: int) -> bytes:
