@@ -598,20 +598,31 @@ class Machine:
         self._state.write_u32(addr, value)
 
     def physical_end(self) -> int:
-        """The end of guest-physical RAM the harness can reach (RAM that QEMU
-        puts above 4 GiB is out of reach of 32-bit paging, and of this)."""
+        """The end of guest-physical RAM below 4 GiB (the RAM 32-bit paging
+        reaches; with 3.5 GiB or more QEMU puts the rest at 4 GiB, see
+        :meth:`ram_ranges`)."""
         return self._state.physical_end()
+
+    def ram_ranges(self) -> list[tuple[int, int]]:
+        """Every guest-physical RAM range [start, end): [(0, physical_end)],
+        plus (4 GiB, 4 GiB + the rest) when QEMU splits RAM around the hole
+        below 4 GiB."""
+        return self._state.ram_ranges()
 
     def read_phys(self, addr: int, size: int) -> bytes:
         """Read guest-physical RAM: from the mapped RAM file when the range is
-        plain RAM, else through GDB in QEMU's physical-memory mode.  A range
-        not wholly in RAM raises MemoryRangeError."""
+        plain RAM (always above 4 GiB), else through GDB in QEMU's
+        physical-memory mode.  A range not wholly in one RAM range (such as
+        one crossing the hole below 4 GiB) raises MemoryRangeError."""
         return self._state.read_phys(addr, size)
 
     def write_phys(self, addr: int, data: bytes) -> None:
         """Write guest-physical RAM through GDB (so QEMU drops any code it
-        translated from those bytes; it does not flush the guest's TLB).  A
-        range not wholly in RAM raises MemoryRangeError (QEMU would drop it)."""
+        translated from those bytes; it does not flush the guest's TLB).
+        Above 4 GiB, where GDB's 32-bit i386 addresses do not reach, the bytes
+        go to the shared RAM file instead: right for data, but code QEMU
+        already translated from them is not dropped.  A range not wholly in
+        one RAM range raises MemoryRangeError (QEMU would drop it)."""
         self._state.write_phys(addr, data)
 
     def read_phys_u32(self, addr: int) -> int:

@@ -175,8 +175,7 @@ class GuestState:
             else:
                 runs.append([va, t.pa, n])
             va += n
-        ram_end = self.physical_end()
-        return b"".join(self.read_phys(pa, n) if pa + n <= ram_end else self._read_gdb(va, n)
+        return b"".join(self.read_phys(pa, n) if self._in_ram(pa, n) else self._read_gdb(va, n)
                         for va, pa, n in runs)
 
     def write(self, addr: int, data: bytes) -> None:
@@ -206,18 +205,27 @@ class GuestState:
     def physical_end(self) -> int:
         return physmem.ram_below_4g(self.host.memory_mib << 20)
 
+    def ram_ranges(self) -> list[tuple[int, int]]:
+        return physmem.ram_ranges(self.host.memory_mib << 20)
+
+    def _in_ram(self, addr: int, size: int) -> bool:
+        return physmem.file_offset(addr, size, self.host.memory_mib << 20) is not None
+
     def _check_phys(self, what: str, addr: int, size: int) -> None:
-        end = self.physical_end()
-        above = self.host.memory_mib - (end >> 20)
-        ram = (f"guest RAM ({self.host.memory_mib} MiB" +
-               (f", of which {above} MiB lie above 4 GiB, out of reach)" if above else ")"))
-        check_range(what, addr, size, (0, end), ram)
+        """MemoryRangeError unless the range lies in one RAM range; the error
+        names the range below 4 GiB, or the one above for an address past it."""
+        ranges = self.ram_ranges()
+        names = " and ".join(f"[{s:#x}, {e:#x})" for s, e in ranges)
+        ram = f"guest RAM ({self.host.memory_mib} MiB: {names})"
+        valid = ranges[-1] if addr >= physmem.FOUR_GIB else ranges[0]
+        check_range(what, addr, size, valid, ram)
 
     def read_phys(self, addr: int, size: int) -> bytes:
         self._check_phys("read_phys", addr, size)
         self.host.require_gdb("read physical memory")
         if self.host.ram is not None and self.host.ram.covers(addr, size):
             return self.host.ram.read(addr, size)
+        self._above_4g_needs_ram_file("read_phys", addr)
         self._physical_mode(True)
         try:
             return self._read_gdb(addr, size)
@@ -226,11 +234,25 @@ class GuestState:
 
     def write_phys(self, addr: int, data: bytes) -> None:
         self._check_phys("write_phys", addr, len(data))
+        if addr >= physmem.FOUR_GIB:
+            # GDB's i386 addresses are 32 bits: RAM above 4 GiB is written in
+            # the shared RAM file, which the guest sees at once (plain RAM).
+            self.host.require_gdb("write physical memory")
+            self._above_4g_needs_ram_file("write_phys", addr)
+            assert self.host.ram is not None
+            self.host.ram.write(addr, data)
+            return
         self._physical_mode(True)
         try:
             self._write_gdb(addr, data)
         finally:
             self._physical_mode(False)
+
+    def _above_4g_needs_ram_file(self, what: str, addr: int) -> None:
+        if addr >= physmem.FOUR_GIB and self.host.ram is None:
+            raise GdbError(f"{what} at {addr:#x}: RAM above 4 GiB is reached only through the "
+                           "RAM file (GDB's i386 addresses are 32 bits), and it is not mapped",
+                           **self.host.tails())
 
     def read_phys_u32(self, addr: int) -> int:
         return int.from_bytes(self.read_phys(addr, 4), "little")
