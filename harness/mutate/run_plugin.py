@@ -15,7 +15,6 @@ Controller: collects every report's result and writes them all to
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from harness.mutate.results import MutantResult, RunResults
 
 _found: list[MutantResult] = []
 _started = time.monotonic()
+_worker: str | None = None  # set at configure (see xdist_worker)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,13 +40,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "reach was not measured, or all (see TestMap.order)")
 
 
+def xdist_worker(config: pytest.Config) -> str | None:
+    """This process's xdist worker id, None in the controller or without
+    xdist.  Not $PYTEST_XDIST_WORKER: a run started from inside a worker (a
+    test of the tool) inherits it without being a worker itself."""
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["workerid"] if workerinput is not None else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _worker
+    _worker = xdist_worker(config)
+
+
 def worker_dir(config: pytest.Config) -> Path:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return Path(config.getoption("--mutate-work")) / "workers" / worker
+    return Path(config.getoption("--mutate-work")) / "workers" / (xdist_worker(config) or "main")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if os.environ.get("PYTEST_XDIST_WORKER") is not None or report.when != "call":
+    if _worker is not None or report.when != "call":
         return  # workers report to the controller, which gathers
     for name, value in report.user_properties:
         if name == "mutant":
@@ -55,7 +67,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     out = session.config.getoption("--mutate-results")
-    if not out or os.environ.get("PYTEST_XDIST_WORKER") is not None:
+    if not out or _worker is not None:
         return
     RunResults(mutants=sorted(_found, key=lambda m: (m.file, m.line, m.col, m.id)),
                seconds=time.monotonic() - _started).save(Path(out))

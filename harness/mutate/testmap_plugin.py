@@ -15,7 +15,6 @@ with no functions: it runs among "the rest" of every mutant's tests.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import pytest
 from harness.errors import ConfigError
 from harness.machine.machine import Machine
 from harness.mutate.coverage import function_index, reached
+from harness.mutate.run_plugin import xdist_worker
 
 _tests: dict[str, dict] = {}
 _used: list[Machine] = []  # machines the running test started or restored
@@ -100,7 +100,7 @@ def pytest_runtest_logfinish(nodeid: str) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     out = session.config.getoption("--testmap-out")
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    worker = xdist_worker(session.config) or "main"
     if not out or (worker == "main" and session.config.pluginmanager.hasplugin("dsession")):
         return  # the xdist controller: the workers write their own
     Path(out).mkdir(parents=True, exist_ok=True)
