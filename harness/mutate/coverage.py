@@ -15,6 +15,7 @@ a mutant's (file, function) has.
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -36,10 +37,14 @@ class FunctionIndex:
     keys: frozenset[str]
 
     def key_for(self, file: str, function: str) -> str:
-        """The key of ``function`` defined in ``file`` (a path): the static
-        one of that file if there is one, else the global name."""
-        local = f"{PurePosixPath(file).name}:{function}"
-        return local if local in self.keys else function
+        return key_for(self.keys, file, function)
+
+
+def key_for(keys: Collection[str], file: str, function: str) -> str:
+    """The key of ``function`` defined in ``file`` (a path), among ``keys``:
+    the static one of that file if there is one, else the global name."""
+    local = f"{PurePosixPath(file).name}:{function}"
+    return local if local in keys else function
 
 
 @functools.cache

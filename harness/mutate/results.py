@@ -21,6 +21,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.mutate.generate import Mutant
 
 STATUSES = ("killed", "timeout", "survived", "stillborn", "equivalent")
 
@@ -41,6 +45,13 @@ class MutantResult:
     detail: str = ""  # why: the failure's first line, gcc's error, the timeout, the reason
     tests_run: int = 0
     seconds: float = 0.0
+
+    @classmethod
+    def of(cls, mutant: Mutant, status: str, **fields: object) -> MutantResult:
+        """The record of ``mutant`` (its id, place, description and diff)."""
+        return cls(id=mutant.id, file=mutant.file, function=mutant.function, line=mutant.line,
+                   col=mutant.col, operator=mutant.operator, description=mutant.description,
+                   diff=mutant.diff(), status=status, **fields)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -46,12 +46,6 @@ class RunOptions:
     base: str = ""  # the --diff BASE the mutants were chosen by, for the record
 
 
-def _equivalent(m: Mutant, reason: str) -> MutantResult:
-    return MutantResult(id=m.id, file=m.file, function=m.function, line=m.line, col=m.col,
-                        operator=m.operator, description=m.description, diff=m.diff(),
-                        status="equivalent", detail=reason)
-
-
 def _commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                          text=True)
@@ -69,7 +63,8 @@ def run_mutants(selected: Sequence[Mutant], options: RunOptions) -> RunResults:
     work.mkdir(parents=True, exist_ok=True)
     reviewed = equivalents.load(options.equivalents)
     skipped = [] if options.check_equivalents else [
-        _equivalent(m, reviewed[m.signature()]) for m in selected if m.signature() in reviewed]
+        MutantResult.of(m, "equivalent", detail=reviewed[m.signature()])
+        for m in selected if m.signature() in reviewed]
     skipped_ids = {r.id for r in skipped}
     to_run = [m.id for m in selected if m.id not in skipped_ids]
     results_file = work / "run-results.json"
@@ -96,10 +91,10 @@ def run_mutants(selected: Sequence[Mutant], options: RunOptions) -> RunResults:
         raise HarnessError(f"{len(missing)} mutants were not judged (their items errored; see "
                            f"the output above): {', '.join(missing[:5])}")
     if options.check_equivalents:
+        signature = {m.id: m.signature() for m in selected}
         for r in judged:
-            if r.status == "survived" and (m := next(x for x in selected if x.id == r.id)) \
-                    and m.signature() in reviewed:
-                r.status, r.detail = "equivalent", reviewed[m.signature()]
+            if r.status == "survived" and signature[r.id] in reviewed:
+                r.status, r.detail = "equivalent", reviewed[signature[r.id]]
     order = {m.id: i for i, m in enumerate(selected)}
     results = RunResults(mutants=sorted([*judged, *skipped], key=lambda r: order[r.id]),
                          seconds=time.monotonic() - started, commit=_commit(), base=options.base,

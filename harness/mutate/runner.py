@@ -148,10 +148,7 @@ class MutantRunner:
     def run(self, mutant: Mutant) -> MutantResult:
         started = time.monotonic()
         key = self.testmap.key_for(mutant.file, mutant.function)
-        result = MutantResult(id=mutant.id, file=mutant.file, function=mutant.function,
-                              line=mutant.line, col=mutant.col, operator=mutant.operator,
-                              description=mutant.description, diff=mutant.diff(),
-                              status="survived", covered=bool(self.testmap.reaching(key)))
+        result = MutantResult.of(mutant, "survived", covered=bool(self.testmap.reaching(key)))
         built = build_mutant(mutant, self.work / "tree")
         if built.status == "stillborn":
             result.status, result.detail = "stillborn", built.error or built.message[:300]

@@ -23,10 +23,10 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.mutate.coverage import function_index
+from harness.mutate.coverage import function_index, key_for
 from harness.targets.mmverify.build import REPO, build
 
 # What can kill a firmware mutant: every test that boots the firmware.  Not
@@ -58,8 +58,7 @@ class TestMap:
 
     def key_for(self, file: str, function: str) -> str:
         """The key of a mutant's function (see harness.mutate.coverage)."""
-        local = f"{PurePosixPath(file).name}:{function}"
-        return local if local in self.keys else function
+        return key_for(self.keys, file, function)
 
     def usable(self) -> list[str]:
         return [t for t, info in self.tests.items() if info.outcome == "passed"]
