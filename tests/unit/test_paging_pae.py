@@ -119,6 +119,12 @@ class TestEntry:
             assert PaeEntry(top << 1 | PRESENT, level, maxphyaddr=maxphyaddr).reserved_bits_set
         assert PaeEntry(1 << 62 | PRESENT, level, maxphyaddr=maxphyaddr).reserved_bits_set
 
+    def test_str_marks_nx_with_x_and_reserved_bits(self):
+        assert str(PaeEntry(0x5000 | PRESENT | NX, 1, nxe=True)) == (
+            "PTE 0x8000000000005001 -> 0x5000 [PX]")
+        assert str(PaeEntry(0x5000 | PRESENT | NX, 1)) == (
+            "PTE 0x8000000000005001 -> 0x5000 [PX] reserved bits set")
+
     def test_not_present_entry_has_no_reserved_bits_to_check(self):
         assert not PaeEntry(0xFFFF_FFFF_FFFF_FFFE, 1).reserved_bits_set
 
@@ -152,6 +158,43 @@ class TestTranslate:
         assert t.pa == 0x2_004F_EDCB and t.pte is None and t.user and not t.write
         assert b.mem.reads == [(CR3, 32), (PD_BASE + 0x1000, 4096)]  # no table for 2 MiB
 
+    def test_2_mib_translation_keeps_its_va_and_pdpte(self):
+        b = Builder()
+        b.pde(0x40200000, 0x2_0040_0000 | PRESENT | PS | USER)
+        t = b.walk().translate(0x402FEDCB)
+        assert t.va == 0x402FEDCB and t.pdpte.raw == PD_BASE + 0x1000 | PRESENT
+        assert str(t).splitlines() == [
+            "va 0x402fedcb: PDPI 1 PDX 1 PTX 254 offset 0xdcb",
+            "  PDPTE 0x0000000000011001 -> 0x11000 [P]",
+            "  PDE 0x0000000200400085 -> 0x200400000 [PUS]",
+            "  -> 0x2004fedcb ur-x"]
+
+    def test_nx_pte_is_read_unsigned(self):
+        """Bit 63 is the sign bit of a signed 64-bit read: the raw entry stays positive."""
+        b = Builder()
+        b.pte(0x1000, 0x5000 | PRESENT | NX)
+        t = b.walk(nxe=True).translate(0x1000)
+        assert t.pte.raw == 0x8000000000005001 and t.pa == 0x5000 and t.rights() == "-r--"
+
+    def test_pat_bit_in_a_pte_is_not_a_2_mib_page(self):
+        """Bit 7 of a PTE is PAT, where a PDE has PS: the PTE still maps 4 KiB
+        at its own frame (bits 20:13 of it are address bits, not reserved)."""
+        b = Builder()
+        b.pte(0x1000, 0x1F_E000 | PRESENT | PS)
+        space = b.walk()
+        assert [(m.va, m.pa, m.size) for m in space.mappings()] == [(0x1000, 0x1F_E000, 4096)]
+        assert space.translate(0x1234).pa == 0x1F_E234
+
+    def test_nx_is_reserved_by_default(self):
+        """Without nxe= the walker assumes EFER.NXE clear: bit 63 faults."""
+        b = Builder()
+        b.pte(0x1000, 0x5000 | PRESENT | NX)
+        assert b.walk().translate(0x1000).reserved
+        assert list(b.walk().mappings()) == []
+
+    def test_address_space_keeps_cr3(self):
+        assert Builder().walk().cr3 == CR3
+
     def test_cr4_pse_does_not_matter_under_pae(self):
         """PS in a PAE PDE always means 2 MiB: there is no pse switch to turn off."""
         b = Builder()
@@ -178,7 +221,8 @@ class TestTranslate:
         else:
             b.pte(va, 0x9000)
         t = b.walk().translate(va)
-        assert t.pa is None and not t.reserved and t.rights() == "----"
+        assert t.pa is None and not t.reserved and t.rights() == "----" and t.va == va
+        assert str(t).splitlines()[-1] == "  -> not mapped"
         assert [e is not None for e in (t.pde, t.pte)] == {
             "pdpte": [False, False], "pde": [True, False], "pte": [True, True]}[where]
         assert list(b.walk().mappings()) == []
@@ -211,6 +255,30 @@ class TestTranslate:
         space = b.walk()
         assert space.translate(0x200000).reserved and space.translate(0x200000).pa is None
         assert [m.va for m in space.mappings()] == [0x1000]
+
+    def test_a_pde_with_nx_without_nxe_reads_no_table(self):
+        """NX is reserved without EFER.NXE: the walk stops at that PDE."""
+        b = Builder()
+        b.pte(0x1000, 0x5000 | PRESENT, pde_flags=PRESENT | WRITE | NX)
+        space = b.walk(nxe=False)
+        assert b.mem.reads == [(CR3, 32), (PD_BASE, 4096)] and space.page_tables() == 0
+        assert walk_pae(b.mem, CR3, nxe=True).page_tables() == 1
+
+    @pytest.mark.parametrize("level", ["pdpte", "pde"])
+    def test_tables_past_64_gib_with_a_wider_maxphyaddr(self, level):
+        """A directory or table at 1 TiB is reachable with MAXPHYADDR 40 and
+        past the CPU's width (a reserved bit) with the default 36."""
+        b = Builder()
+        far = 1 << 40 - 1
+        b.pte(0x1000, 0x5000 | PRESENT)
+        if level == "pdpte":
+            b.mem.pages[far] = b.mem.page(PD_BASE)
+            b.pdpte(0, far | PRESENT)
+        else:
+            b.mem.pages[far] = b.mem.page(PT_BASE)
+            b.pde(0x1000, far | PRESENT | WRITE)
+        assert walk_pae(b.mem, CR3, maxphyaddr=40).translate(0x1000).pa == 0x5000
+        assert walk_pae(b.mem, CR3).translate(0x1000).reserved
 
 
 class TestNx:
@@ -276,6 +344,23 @@ class TestMappings:
             Region(0xFFFFF000, 1 << 32, False, True, global_=True)]
         assert [m.va for m in space.mappings(0x40100000, 0xFFFFF000)] == [0x40000000]
         assert space.page_tables() == 1
+        assert [(m.pdpte, m.pde, m.pte) for m in ms] == [
+            (PD_BASE + 0x1000 | PRESENT, 0x1_0000_0000 | PRESENT | PS | USER | WRITE, None),
+            (PD_BASE + 0x3000 | PRESENT, PT_BASE | PRESENT | WRITE | USER,
+             0xF_FFFF_F000 | PRESENT | GLOBAL | WRITE)]
+        assert space.regions() == [Region(0x40000000, 0x40200000, True, True),
+                                   Region(0xFFFFF000, 1 << 32, False, True)]
+
+    def test_range_bounds_for_2_mib_pages(self):
+        """[start, end) is half-open: a 2 MiB page ending at start or starting
+        at end is outside, and pages on both sides of the range are skipped."""
+        b = Builder()
+        for va in (0x0, 0x200000, 0x400000, 0x40000000):
+            b.pde(va, va | PRESENT | PS)
+        space = b.walk()
+        assert [m.va for m in space.mappings(0x200000, 0x400000)] == [0x200000]
+        assert [m.va for m in space.mappings(0x1FFFFF, 0x400001)] == [0x0, 0x200000, 0x400000]
+        assert [m.va for m in space.mappings(0x400000)] == [0x400000, 0x40000000]
 
     def test_flags_and_leaf_are_the_mapping_entrys_own(self):
         b = Builder()
@@ -290,6 +375,15 @@ class TestMode:
             pae=True, pse=True, nxe=True)
         assert modes.PagingMode.from_registers(cr4=0x10) == modes.PagingMode(pse=True)
         assert modes.PagingMode() == modes.PagingMode(False, False, False, 36)
+        assert modes.PagingMode.from_registers(cr4=0x20) == modes.PagingMode(pae=True)
+        assert modes.PagingMode.from_registers(0x20, 0x800, maxphyaddr=40).maxphyaddr == 40
+
+    def test_walk_passes_maxphyaddr(self):
+        b = Builder()
+        b.pte(0x1000, 1 << 39 | PRESENT)
+        mode = modes.PagingMode(pae=True, maxphyaddr=40)
+        assert modes.walk(b.mem, CR3, mode).translate(0x1000).pa == 1 << 39
+        assert modes.walk(b.mem, CR3, modes.PagingMode(pae=True)).translate(0x1000).pa is None
 
     def test_walk_picks_the_walker(self):
         b = Builder()
