@@ -8,9 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.decode import modes, pae, paging
+from harness.decode import modes, pae, pae_dump, paging
 from harness.decode.pae import NX, PaeEntry, user_write_runs, walk_pae
-from harness.decode.paging import ACCESSED, DIRTY, GLOBAL, PRESENT, PS, USER, WRITE, Region
+from harness.decode.paging import (
+    ACCESSED,
+    DIRTY,
+    GLOBAL,
+    PCD,
+    PRESENT,
+    PS,
+    PWT,
+    USER,
+    WRITE,
+    Region,
+)
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -422,3 +433,128 @@ def test_built_pages_round_trip(pages, nxe):
         t = space.translate(va | 0x123)
         assert t.pa == (pa | 0x123 if va in expected else None)
         assert t.reserved == (nx and not nxe)
+
+
+class TestDump:
+    """mm pt's PAE rows (harness/decode/pae_dump.py) on built tables."""
+
+    HEADER = ("       idx  virtual     entry               points to    PWUTCADSGN  rights")
+
+    def build(self):
+        b = Builder()
+        b.pte(0x1000, 0x9_1234_5000 | PRESENT | WRITE | USER | NX)
+        b.pte(0x3000, 0x5000 | PRESENT | USER | PWT | PCD | ACCESSED | DIRTY)
+        b.pde(0x200000, 0x1_0000_0000 | PRESENT | PS | WRITE | NX)
+        b.pte(0xC0000000, 0x100000 | PRESENT | GLOBAL)
+        return b
+
+    def test_whole_space_with_nxe(self):
+        assert pae_dump.dump(self.build().walk(nxe=True), 0, 1 << 32) == [
+            self.HEADER,
+            "PDPTE    0  0x00000000  0x0000000000010001  0x000010000  P---------          "
+            "page directory",
+            " PDE     0  0x00000000  0x0000000000020007  0x000020000  PWU-------          "
+            "page table",
+            "  PTE    1  0x00001000  0x8000000912345007  0x912345000  PWU------N  urw-",
+            "  PTE    3  0x00003000  0x000000000000507d  0x000005000  P-UTCAD---  ur-x",
+            "  (510 not-present PTEs skipped)",
+            " PDE     1  0x00200000  0x8000000100000083  0x100000000  PW-----S-N  -rw-    "
+            "2 MiB page",
+            "PDPTE    3  0xc0000000  0x0000000000013001  0x000013000  P---------          "
+            "page directory",
+            " PDE     0  0xc0000000  0x0000000000021007  0x000021000  PWU-------          "
+            "page table",
+            "  PTE    0  0xc0000000  0x0000000000100101  0x000100000  P-------G-  -r-x",
+            "  (511 not-present PTEs skipped)",
+            "present: 2 PDPTEs, 3 PDEs (1 2 MiB pages, 2 page tables), 3 PTEs; "
+            "not present, skipped: 2 PDPTEs, 1021 PDEs, 1021 PTEs"]
+
+    def test_range_and_reserved_bits_without_nxe(self):
+        """NX without EFER.NXE is a reserved bit: the entry is shown, marked,
+        with no rights; the range keeps only what overlaps [start, end)."""
+        assert pae_dump.dump(self.build().walk(nxe=False), 0x1000, 0x200001)[1:] == [
+            "PDPTE    0  0x00000000  0x0000000000010001  0x000010000  P---------          "
+            "page directory",
+            " PDE     0  0x00000000  0x0000000000020007  0x000020000  PWU-------          "
+            "page table",
+            "  PTE    1  0x00001000  0x8000000912345007  0x912345000  PWU------N  ----    "
+            "reserved bits set: the CPU faults here",
+            "  PTE    3  0x00003000  0x000000000000507d  0x000005000  P-UTCAD---  ur-x",
+            "  (509 not-present PTEs skipped)",
+            " PDE     1  0x00200000  0x8000000100000083  0x100000000  PW-----S-N  ----    "
+            "reserved bits set: the CPU faults here (2 MiB page)",
+            "present: 1 PDPTEs, 2 PDEs (1 2 MiB pages, 1 page tables), 2 PTEs; "
+            "not present, skipped: 0 PDPTEs, 0 PDEs, 509 PTEs"]
+
+    def test_one_page_at_the_top_and_a_single_skipped_pte(self):
+        b = Builder()
+        b.pte(0xFFFFE000, 0x7000 | PRESENT)
+        space = b.walk()
+        assert pae_dump.dump(space, 0xFFFFE000, 0xFFFFF000)[1:] == [
+            "PDPTE    3  0xc0000000  0x0000000000013001  0x000013000  P---------          "
+            "page directory",
+            " PDE   511  0xffe00000  0x0000000000020007  0x000020000  PWU-------          "
+            "page table",
+            "  PTE  510  0xffffe000  0x0000000000007001  0x000007000  P---------  -r-x",
+            "present: 1 PDPTEs, 1 PDEs (0 2 MiB pages, 1 page tables), 1 PTEs; "
+            "not present, skipped: 0 PDPTEs, 0 PDEs, 0 PTEs"]
+        assert pae_dump.dump(space, 0xFFFFE000, 1 << 32)[-2:] == [
+            "  (1 not-present PTE skipped)",
+            "present: 1 PDPTEs, 1 PDEs (0 2 MiB pages, 1 page tables), 1 PTEs; "
+            "not present, skipped: 0 PDPTEs, 0 PDEs, 1 PTEs"]
+
+    def test_reserved_entries_stop_the_dump_below_them(self):
+        """A PDPTE built like a legacy PDE (R/W, U/S are reserved) and a PDE
+        past MAXPHYADDR: each is shown and marked, nothing below is read."""
+        b = Builder()
+        b.pte(0x1000, 0x5000 | PRESENT)
+        b.pte(0x40000000, 0x6000 | PRESENT)
+        b.pdpte(0, PD_BASE | PRESENT | WRITE | USER)
+        b.pde(0x40000000, 1 << 40 | PRESENT | WRITE)
+        b.pte(0x40200000, 0x7000 | PRESENT)
+        assert pae_dump.dump(b.walk(), 0, 0x40201000)[1:] == [
+            "PDPTE    0  0x00000000  0x0000000000010007  0x000010000  PWU-------          "
+            "reserved bits set: the CPU faults here (page directory)",
+            "PDPTE    1  0x40000000  0x0000000000011001  0x000011000  P---------          "
+            "page directory",
+            " PDE     0  0x40000000  0x0000010000000003  0x000000000  PW--------          "
+            "reserved bits set: the CPU faults here (page table)",
+            " PDE     1  0x40200000  0x0000000000022007  0x000022000  PWU-------          "
+            "page table",
+            "  PTE    0  0x40200000  0x0000000000007001  0x000007000  P---------  -r-x",
+            "present: 2 PDPTEs, 2 PDEs (0 2 MiB pages, 2 page tables), 1 PTEs; "
+            "not present, skipped: 0 PDPTEs, 0 PDEs, 0 PTEs"]
+
+    def test_a_range_of_one_byte_past_a_boundary(self):
+        """END is excluded but any byte: [0x40001000, 0x40001001) is one PTE
+        in PDPTE 1 (a range ending one byte into a page or slot still takes it)."""
+        b = Builder()
+        b.pte(0x40001000, 0x7000 | PRESENT)
+        b.pte(0x40000000, 0x8000 | PRESENT)
+        assert [line.split()[:2] for line in pae_dump.dump(b.walk(), 0x40001000, 0x40001001)[1:-1]
+                ] == [["PDPTE", "1"], ["PDE", "0"], ["PTE", "1"]]
+        assert [line.split()[:2] for line in pae_dump.dump(b.walk(), 0x3FFFF000, 0x40000001)[1:-1]
+                ] == [["PDPTE", "1"], ["PDE", "0"], ["PTE", "0"]]
+
+    def test_a_range_across_pdptes_shows_each_directory_to_its_end(self):
+        b = Builder()
+        for va in (0x3FC00000, 0x3FE00000, 0x40000000):
+            b.pde(va, va | PRESENT | PS | USER)
+        b.pte(0x40200000, 0x7000 | PRESENT)
+        b.pte(0x40203000, 0x8000 | PRESENT)
+        rows = pae_dump.dump(b.walk(), 0x3FC00000, 0x40204000)
+        assert [line.split()[:3] for line in rows[1:-2]] == [
+            ["PDPTE", "0", "0x00000000"], ["PDE", "510", "0x3fc00000"],
+            ["PDE", "511", "0x3fe00000"], ["PDPTE", "1", "0x40000000"],
+            ["PDE", "0", "0x40000000"], ["PDE", "1", "0x40200000"],
+            ["PTE", "0", "0x40200000"], ["PTE", "3", "0x40203000"]]
+        assert rows[-2:] == [
+            "  (2 not-present PTEs skipped)",
+            "present: 2 PDPTEs, 4 PDEs (3 2 MiB pages, 1 page tables), 2 PTEs; "
+            "not present, skipped: 0 PDPTEs, 0 PDEs, 2 PTEs"]
+
+    def test_pde_and_pte_accessors(self):
+        space = self.build().walk(nxe=True)
+        assert space.pde(0, 1).raw == 0x8000000100000083 and space.pde(0, 1).level == 2
+        assert space.pte(0, 3).raw == 0x507D and space.pte(0, 3).level == 1
+        assert space.pte(3 << 9, 0).frame == 0x100000
