@@ -435,8 +435,11 @@ class Machine:
         self._calls.forget()
 
     def _monitor_checked(self, command: str) -> None:
-        # savevm/loadvm report failure as text, not as a QMP error.
-        out = self.monitor(command).strip()
+        # savevm/loadvm report failure as text, not as a QMP error; they
+        # copy all of guest RAM, so their wait grows with it.
+        if self.qemu is None or self.dead is not None:
+            raise TargetStateError(f"cannot run monitor command {command!r}: machine is gone")
+        out = self.qemu.hmp(command, timeout=timeouts.snapshot(self.cfg.memory_mib)).strip()
         if out:
             raise QmpError(f"{command!r} failed: {out}", serial_tail=self._serial_tail())
 
