@@ -237,7 +237,7 @@ class PaeAddressSpace:
             return PaeTranslation(va, pdpte, pde, None, None)
         if pde.large:
             return PaeTranslation(va, pdpte, pde, None, pde.frame | va & (HUGE_PAGE_SIZE - 1))
-        table = self.tables[va >> 21 & 0x7FF]  # 2 MiB slot; a negative va (a signed call result) too
+        table = self.tables[va >> 21 & 0x7FF]  # the 2 MiB slot, also of a negative va
         pte = self.entry(struct.unpack_from("<Q", table, ptx(va) * 8)[0], 1)
         pa = pte.frame | va & 0xFFF if pte.usable else None
         return PaeTranslation(va, pdpte, pde, pte, pa)

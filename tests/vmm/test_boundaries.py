@@ -19,7 +19,8 @@ def test_the_last_user_page_takes_a_user_mapping(machine, kernel):
     d = machine.call("create_page_directory")
     frame = machine.call("allocate_page")
     assert machine.call("vmm_map", d, LAST_USER, frame, PRESENT | WRITE | USER) == 0
-    assert kernel.lookup(d, LAST_USER) == (frame, PRESENT | WRITE | USER | lookup_exec(kernel)), "not global"
+    assert kernel.lookup(d, LAST_USER) == (
+        frame, PRESENT | WRITE | USER | lookup_exec(kernel)), "not global"
     assert machine.call("vmm_protect", d, LAST_USER, PRESENT | USER) == 0
     assert kernel.lookup(d, LAST_USER) == (frame, PRESENT | USER | lookup_exec(kernel))
     out = machine.symbol("agent_scratch")
@@ -56,7 +57,8 @@ def test_the_first_kernel_page_takes_a_kernel_mapping_and_refuses_user_rights(ma
     g = kernel_global_bit(machine)
     assert kernel.lookup(kd, KERNEL_BASE) is None, "the first MiB is not direct-mapped"
     assert machine.call("map_page", KERNEL_BASE, frame, PRESENT | WRITE) == 0
-    assert kernel.lookup(kd, KERNEL_BASE) == (frame, PRESENT | WRITE | g | lookup_exec(kernel)), "a global kernel page"
+    assert kernel.lookup(kd, KERNEL_BASE) == (
+        frame, PRESENT | WRITE | g | lookup_exec(kernel)), "a global kernel page"
     pte_before = machine.translate(KERNEL_BASE).pte.raw
     mark = machine.mark()
     assert machine.call("vmm_protect", kd, KERNEL_BASE, PRESENT | USER) == EINVAL

@@ -155,7 +155,8 @@ def test_protect_keeps_the_page_present_when_flags_leave_present_out(machine, ke
     machine.call("map_page", USER_VA, frame, PRESENT | WRITE)
     assert machine.call("vmm_protect", kernel.kernel_directory(), USER_VA, 0) == 0
     assert machine.translate(USER_VA).pte.raw == frame | PRESENT | entry_nx(kernel)
-    assert kernel.lookup(kernel.kernel_directory(), USER_VA) == (frame, PRESENT | lookup_exec(kernel))
+    assert kernel.lookup(kernel.kernel_directory(), USER_VA) == (
+        frame, PRESENT | lookup_exec(kernel))
     assert machine.call("agent_probe_read", USER_VA) == 0
     assert machine.read_u32(machine.symbol("agent_probe_value")) == 0x5AFE
     assert machine.call("agent_probe_write", USER_VA, 1) == -14, "read-only now"
