@@ -407,6 +407,9 @@ static void build_pae_kernel_directory(void) {
     pd[i] = (uint64_t)kernel_tables[i] | PAGE_PRESENT | PAGE_WRITE;
 }
 
+/* The temporary PDPT switch_to_pae goes through (PDPTs are 32-byte aligned). */
+static pae_entry_t __attribute__((aligned(32))) boot_pdpt[PAE_PDPT_ENTRIES];
+
 /* Legacy -> PAE.  The kernel's PDPT will be kernel_page_directory's page (so
  * CR3 still names that symbol), but the boot tables live there until paging
  * is off.  So: switch through a temporary PDPT whose entries 0 and 3 both
@@ -416,7 +419,6 @@ static void build_pae_kernel_directory(void) {
  * new tables, rewrite kernel_page_directory as the real PDPT (user entries
  * 0-2, kernel entry 3, no identity map) and load it. */
 static void switch_to_pae(void) {
-  static pae_entry_t boot_pdpt[PAE_PDPT_ENTRIES] __attribute__((aligned(32)));
   boot_pdpt[0] = boot_pdpt[3] = kernel_pae_pd | PAGE_PRESENT;
   paddr_t user_dirs[PAE_USER_DIRS];
   for (uint32_t i = 0; i < PAE_USER_DIRS; i++) {
