@@ -36,6 +36,7 @@ def requires_nx(machine) -> None:
 # -- which mode ----------------------------------------------------------------------
 
 
+@pytest.mark.machine(cpu="max")
 def test_auto_on_cpu_max_is_pae_with_nx(machine):
     vmm = machine.records("VMM")[0]
     assert (vmm["requested"], vmm["pae"], vmm["nx"]) == ("auto", "on", "on")
@@ -48,7 +49,7 @@ def test_auto_on_cpu_max_is_pae_with_nx(machine):
     assert (cpu["pae"], cpu["nx"]) == ("1", "1")
 
 
-@pytest.mark.machine(cmdline="paging=legacy")
+@pytest.mark.machine(cmdline="paging=legacy", cpu="max")
 def test_paging_legacy_on_cpu_max_leaves_pae_and_nx_off(machine):
     vmm = machine.records("VMM")[0]
     assert (vmm["requested"], vmm["pae"], vmm["nx"]) == ("legacy", "off", "off")
@@ -57,7 +58,7 @@ def test_paging_legacy_on_cpu_max_leaves_pae_and_nx_off(machine):
     assert vmm.int("kernel_pd") == machine.reg("cr3")
 
 
-@pytest.mark.machine(cmdline="paging=pae")
+@pytest.mark.machine(cmdline="paging=pae", cpu="max")
 def test_paging_pae_on_cpu_max(machine):
     assert machine.records("VMM")[0]["requested"] == "pae"
     assert mode_of(machine) == ("pae", 1, 1, CR4_PAE, EFER_NXE)
