@@ -265,3 +265,63 @@ def test_an_elf_segment_both_writable_and_executable_is_refused(boot_mode, firmw
     [text] = [r for r in userland.address_space(pid).regions() if r.start <= 0x1000 < r.end]
     assert text.execute and not text.write
     assert userland.run()[pid].status == 0
+
+
+# -- PAE address spaces ------------------------------------------------------------------
+
+
+def requires_pae(machine) -> None:
+    if not machine.read_u32(machine.symbol("vmm_mode")):
+        pytest.skip("legacy paging: this CPU model has no PAE, or paging=legacy")
+
+
+def pdpt(machine, directory: int) -> list[int]:
+    data = machine.read(directory, 32)
+    return [int.from_bytes(data[i:i + 8], "little") for i in range(0, 32, 8)]
+
+
+def test_every_space_shares_the_kernel_directory_and_owns_three_user_ones(machine, kernel):
+    """PDPT entry 3 of every address space is the kernel's page directory;
+    entries 0-2 are the space's own, present from creation (PDPTEs are read
+    at CR3 loads only), empty, with no bits a PDPTE may not have."""
+    requires_pae(machine)
+    before = kernel.pmm_stats()["free_frames"]
+    dirs = [machine.call("create_page_directory") for _ in range(3)]
+    assert kernel.pmm_stats()["free_frames"] == before - 3 * 4, "a PDPT page and 3 directories"
+    kernel_pdpt = pdpt(machine, kernel.kernel_directory())
+    user_dirs = set()
+    for d in dirs:
+        entries = pdpt(machine, d)
+        assert entries[3] & ~0x20 == kernel_pdpt[3] & ~0x20  # QEMU sets bit 5 on a walk
+        for e in entries[:3]:
+            assert e & 0xFFF == 0x1, f"{e:#x}: present, nothing else"
+            assert machine.read_phys(e & 0xFFFFF000, 4096) == bytes(4096)
+            user_dirs.add(e & 0xFFFFF000)
+        assert machine.read(d + 32, 4096 - 32) == bytes(4096 - 32)
+    assert len(user_dirs) == 9, "no directory shared between spaces"
+    frame = machine.call("allocate_page")
+    heap_va = 0xF0000000
+    assert machine.call("map_page", heap_va, frame, PRESENT | WRITE) == 0
+    for d in dirs:
+        assert machine.address_space(d - KERNEL_BASE).translate(heap_va).pa == frame
+    machine.call("unmap_page", heap_va)
+    machine.call("free_page", frame)
+    for d in dirs:
+        machine.call("destroy_page_directory", d)
+    assert kernel.pmm_stats()["free_frames"] == before, "destroy gives all four back"
+
+
+def test_get_page_table_counts_2mib_slots_in_pae(machine, kernel):
+    requires_pae(machine)
+    index = USER_VA >> 21  # 512: PDPT entry 1, PDE 0
+    stats = kernel.read_struct("vmm_stats", "vmm_stats")["user_page_tables"]
+    assert machine.call("get_page_table", index, 0) == 0, "absent, not made"
+    table = machine.call("get_page_table", index, 1) & 0xFFFFFFFF
+    pde = machine.translate(USER_VA).pde
+    assert (pde.frame, pde.raw & 0xFFF & ~0x20) == (table - KERNEL_BASE, PRESENT | WRITE | USER)
+    assert not pde.raw & NX, "user rights live in the PTEs"
+    assert machine.read(table, 4096) == bytes(4096), "zeroed"
+    assert machine.call("get_page_table", index, 1) & 0xFFFFFFFF == table, "the same one"
+    assert kernel.read_struct("vmm_stats", "vmm_stats")["user_page_tables"] == stats + 1
+    assert machine.call("get_page_table", 2047, 0) != 0, "the kernel's last table"
+    assert machine.call("get_page_table", 2048, 1) == 0, "no PDE 2048"

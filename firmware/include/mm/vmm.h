@@ -65,7 +65,8 @@ extern page_directory_t kernel_page_directory; /* in .bss, set up by boot.S */
 extern page_directory_t *current_directory;
 
 struct vmm_stats {
-  uint32_t directories;        /* live directories besides the kernel's */
+  uint32_t directories;        /* live directories besides the kernel's (PAE: each is
+                                  a PDPT page and three user page directories) */
   uint32_t user_page_tables;   /* live page tables in user halves */
   uint32_t maps, unmaps, protects;
   uint32_t tlb_flushes;        /* invlpg executed */
