@@ -420,15 +420,14 @@ static pae_entry_t __attribute__((aligned(32))) boot_pdpt[PAE_PDPT_ENTRIES];
  * 0-2, kernel entry 3, no identity map) and load it. */
 static void switch_to_pae(void) {
   boot_pdpt[0] = boot_pdpt[3] = kernel_pae_pd | PAGE_PRESENT;
-  paddr_t user_dirs[PAE_USER_DIRS];
-  for (uint32_t i = 0; i < PAE_USER_DIRS; i++) {
-    user_dirs[i] = alloc_kernel_frame();
-    if (!user_dirs[i]) PANIC("no frame for the kernel's user page directories");
-  }
   pae_enable(V2P(boot_pdpt), nx_enabled);
+  /* On the new tables now: the whole direct map is there to zero frames in. */
   memset(&kernel_page_directory, 0, sizeof(kernel_page_directory));
-  for (uint32_t i = 0; i < PAE_USER_DIRS; i++)
-    pdpt_of(&kernel_page_directory)[i] = user_dirs[i] | PAGE_PRESENT;
+  for (uint32_t i = 0; i < PAE_USER_DIRS; i++) {
+    paddr_t pd = alloc_kernel_frame();
+    if (!pd) PANIC("no frame for the kernel's user page directories");
+    pdpt_of(&kernel_page_directory)[i] = pd | PAGE_PRESENT;
+  }
   pdpt_of(&kernel_page_directory)[PAE_USER_DIRS] = kernel_pae_pd | PAGE_PRESENT;
   switch_page_directory(&kernel_page_directory);
 }
