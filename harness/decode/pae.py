@@ -22,6 +22,7 @@ read for the PDPT, one per present directory and one per present table.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,8 +50,11 @@ NX = 1 << 63
 # QEMU's i386 target under TCG has 36 physical address bits (64 GiB).
 DEFAULT_MAXPHYADDR = 36
 CR3_PDPT_MASK = 0xFFFFFFE0   # CR3 bits 31:5 hold the PDPT's address
-# PDPTE bits 2:1 (where R/W and U/S would be) and 8:5 are reserved.
-PDPTE_RESERVED_LOW = 0x1E6
+# PDPTE bits 2:1 (where R/W and U/S would be) and 8:6 are reserved.  The SDM
+# reserves bit 5 too, but QEMU (7.2, TCG) sets it, as an accessed bit, in
+# every PDPTE it walks and never faults on it: counting it reserved would make
+# the walker see nothing where the CPU it judges translates.
+PDPTE_RESERVED_LOW = 0x1C6
 # A 2 MiB PDE's bits 20:13 are reserved (bit 12 is PAT).
 HUGE_RESERVED_LOW = 0x1FE000
 LEVEL_NAMES = {3: "PDPTE", 2: "PDE", 1: "PTE"}
@@ -243,7 +247,8 @@ class PaeAddressSpace:
             return PaeTranslation(va, pdpte, pde, None, None)
         if pde.large:
             return PaeTranslation(va, pdpte, pde, None, pde.frame | va & (HUGE_PAGE_SIZE - 1))
-        pte = self.pte(va >> 21, ptx(va))
+        # The 2 MiB slot, masked: a negative va (a signed call result) too.
+        pte = self.pte(va >> 21 & 0x7FF, ptx(va))
         pa = pte.frame | va & 0xFFF if pte.usable else None
         return PaeTranslation(va, pdpte, pde, pte, pa)
 
@@ -280,11 +285,31 @@ class PaeAddressSpace:
 
     def regions(self, *, split_global: bool = False) -> list[Region]:
         """Contiguous virtual ranges with the same effective user, write and
-        execute rights (and global bit when ``split_global``)."""
+        execute rights (and global bit when ``split_global``).  Works on whole
+        page tables at once, grouping entries by the bits that decide them,
+        not page by page: a PAE space has as many entries as a legacy one."""
         runs: list[Region] = []
-        for m in self.mappings():
-            glob = split_global and bool(m.leaf & GLOBAL)
-            _append(runs, Region(m.va, m.va + m.size, m.user, m.write, glob, m.execute))
+        reserved = self.entry(0, 1).reserved_mask  # the same for every PTE
+        for slot, _pdpte, pde in self._slots():
+            base = slot << 21
+            if pde.large:
+                _append(runs, Region(base, base + HUGE_PAGE_SIZE, pde.user, pde.write,
+                                     split_global and bool(pde.raw & GLOBAL), not pde.nx))
+                continue
+            if self.tables[slot] == EMPTY_TABLE:
+                continue
+            limit = PRESENT | (pde.raw & (USER | WRITE))  # the PDE limits every PTE below it
+            keep = limit | reserved | (GLOBAL if split_global else 0) | (NX if self.nxe else 0)
+            pos = 0
+            for key, group in itertools.groupby(
+                    e & keep for e in struct.unpack(f"<{ENTRIES}Q", self.tables[slot])):
+                count = sum(1 for _ in group)
+                if key & PRESENT and not key & reserved:
+                    start = base | pos << 12
+                    _append(runs, Region(start, start + count * PAGE_SIZE, bool(key & USER),
+                                         bool(key & WRITE), bool(key & GLOBAL),
+                                         not (pde.nx or key & NX)))
+                pos += count
         return runs
 
     def page_tables(self) -> int:

@@ -26,6 +26,7 @@ def test_the_constants_are_the_firmwares_own(firmware):
     assert firmware_constants(firmware.kernel) == {
         "KERNEL_BASE": 0xC0000000, "FRAME_SIZE": 4096, "USER_TOP": 0xC0000000,
         "USER_HEAP_MAX": 256 << 20, "USER_SHM_SPAN": 64 << 20, "USER_STACK_MAX": 1 << 20,
+        "PAGE_EXEC": 0x400,  # vmm.h's software flag: lookup's execute right
         # mm/heap_large.c's, for the mm heap GDB command
         "SLAB_BASE": 0xF0000000, "SLAB_CHUNK": 0x4000, "SLAB_MAGIC": 0x51AB51AB,
         "LARGE_BASE": 0xF4000000, "LARGE_MIN_BLOCK": 64, "LARGE_TAG_USED": 1,
