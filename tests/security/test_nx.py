@@ -42,10 +42,18 @@ def where_the_code_is(userland, pid, where):
 
 
 def stop_at_checkpoint(machine, userland, program, pid):
+    """Runs the processes until `pid` reaches its checkpoint (inside sched_run)."""
     machine.break_at(userland.symbol(program, "checkpoint"),
                      condition=f"$cr3 == {userland.process(pid).cr3:#x}")
-    with pytest.raises(CallStopped):  # the breakpoint, inside sched_run
+    with pytest.raises(CallStopped):
         machine.call("sched_run")
+
+
+def run_to_the_end(machine, userland):
+    """Lets the sched_run stopped at the checkpoint finish: how each process ended."""
+    machine.delete_breakpoints()
+    machine.cont()
+    return userland.history()
 
 
 @pytest.fixture
@@ -68,7 +76,7 @@ def test_code_copied_into_data_does_not_run(machine, userland, no_leaks, paging,
     code = where_the_code_is(userland, pid, where)
     if code is None:  # the stack: the copy is in the page the stack pointer is in
         code = machine.reg("esp") & ~(PAGE - 1)
-        page = userland.read(pid, code, 2 * PAGE)
+        page = userland.read(pid, code, userland.process(pid).stack_top - code)
         assert RET42 in page, "the copy is on the stack"
         code += page.index(RET42)
     assert userland.read(pid, code, len(RET42)) == RET42, "the copy is where we look"
@@ -76,8 +84,7 @@ def test_code_copied_into_data_does_not_run(machine, userland, no_leaks, paging,
     assert walked.pa is not None and walked.user and walked.write
     assert executable(walked) == (not nx_on(machine)), "writable data is NX exactly when NX is on"
 
-    machine.delete_breakpoints()
-    results = userland.run()
+    results = run_to_the_end(machine, userland)
     assert results[bystander].status == 0 and not results[bystander].killed
     r = results[pid]
     if nx_on(machine):
@@ -101,8 +108,7 @@ def test_a_page_that_is_both_text_and_data_is_not_executable(machine, userland, 
     assert shared.write and text.pa is not None and not text.write
     assert executable(text), "the rest of the text runs"
     assert executable(shared) == (not nx_on(machine))
-    machine.delete_breakpoints()
-    r = userland.run()[pid]
+    r = run_to_the_end(machine, userland)[pid]
     if nx_on(machine):
         assert (r.reason, r.addr, r.eip, r.err) == ("exec-nx", function, function, U | P | ID)
     else:
