@@ -16,6 +16,7 @@ without anyone having to open the run directory.
         ├── GdbError          GDB answered ^error (or died)
         │   └── CallStopped   an inferior call hit a breakpoint before returning
         ├── GuestTimeout      the guest did not do what was awaited in time
+        │   └── HungGuest     the kernel stopped making progress (where it spins)
         ├── TargetStateError  a call made in the wrong state (running, or broken)
         ├── QmpError          a QMP / monitor command failed
         └── MachineDied       QEMU exited (guest_exit tells how)
@@ -95,6 +96,27 @@ class GdbError(MachineError):
 
 class GuestTimeout(MachineError):
     """An awaited event (a stop, a serial pattern, a result) did not come in time."""
+
+
+class HungGuest(GuestTimeout):
+    """The kernel made no progress for ``stalled`` seconds while the harness
+    waited for it: every look found the CPU in kernel mode, with no trap taken,
+    no byte of output and no change to the kernel's data
+    (harness/machine/progress.py).  ``eip`` and ``where`` (its symbol) say
+    where the CPU was at the last look, ``backtrace`` GDB's frames there."""
+
+    def __init__(self, message: str, *, eip: int, where: str, backtrace: list[str],
+                 stalled: float, serial_tail: str = "", mi_tail: str = "") -> None:
+        self.eip = eip
+        self.where = where
+        self.backtrace = backtrace
+        self.stalled = stalled
+        super().__init__(message, serial_tail=serial_tail, mi_tail=mi_tail)
+
+    def __str__(self) -> str:
+        head, _, tails = super().__str__().partition("\n")
+        frames = "".join(f"\n  {frame}" for frame in self.backtrace)
+        return head + "\nbacktrace:" + frames + ("\n" + tails if tails else "")
 
 
 class CallStopped(GdbError):

@@ -45,7 +45,13 @@ static const char *kill_reason(uint32_t vector) {
 #define IRQ_TIMER (VEC_IRQ_BASE + 0)
 #define IRQ_LAST (VEC_IRQ_BASE + 15)
 
+/* Every trap taken, counted for the harness (harness/machine/progress.py): a
+ * kernel that takes none, writes nothing and changes none of its data for
+ * seconds is stuck in a loop. */
+volatile uint32_t trap_count;
+
 void trap(struct trapframe *tf) {
+  trap_count++;
   uint32_t vector = tf->vector;
   if (vector == IRQ_TIMER) timer_irq(); /* first: its watch may interrupt the run */
   if (__builtin_expect(sched_interrupting, 0) && current && TRAP_FROM_USER(tf))

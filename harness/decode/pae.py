@@ -225,17 +225,25 @@ class PaeAddressSpace:
     def pdpte(self, index: int) -> PaeEntry:
         return self.entry(self._pdptes[index], 3)
 
+    def pde(self, index: int, slot: int) -> PaeEntry:
+        """PDE ``slot`` of the directory below PDPTE ``index`` (a usable one)."""
+        return self.entry(self._pdes[index][slot], 2)
+
+    def pte(self, slot: int, index: int) -> PaeEntry:
+        """PTE ``index`` of the page table of 2 MiB slot ``slot`` (va >> 21),
+        whose PDE is usable and not a 2 MiB page."""
+        return self.entry(struct.unpack_from("<Q", self.tables[slot], index * 8)[0], 1)
+
     def translate(self, va: int) -> PaeTranslation:
         pdpte = self.pdpte(pdpi(va))
         if not pdpte.usable:
             return PaeTranslation(va, pdpte, None, None, None)
-        pde = self.entry(self._pdes[pdpi(va)][pdx(va)], 2)
+        pde = self.pde(pdpi(va), pdx(va))
         if not pde.usable:
             return PaeTranslation(va, pdpte, pde, None, None)
         if pde.large:
             return PaeTranslation(va, pdpte, pde, None, pde.frame | va & (HUGE_PAGE_SIZE - 1))
-        table = self.tables[va >> 21]
-        pte = self.entry(struct.unpack_from("<Q", table, ptx(va) * 8)[0], 1)
+        pte = self.pte(va >> 21, ptx(va))
         pa = pte.frame | va & 0xFFF if pte.usable else None
         return PaeTranslation(va, pdpte, pde, pte, pa)
 

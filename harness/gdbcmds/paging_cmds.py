@@ -14,7 +14,7 @@ import struct
 
 import gdb
 
-from harness.decode import modes, pae, paging
+from harness.decode import modes, pae, pae_dump, paging
 from harness.gdbcmds.common import (
     CommandError,
     PhysReader,
@@ -259,7 +259,13 @@ class PtCommand(Subcommand):
     With one argument, it is RANGE when written START-END or START+LEN and
     the address space otherwise ("mm pt $cr3 ADDR" for one address of the
     current space).  The address space is chosen as for "mm map".  Entries
-    are read raw from physical memory, as the MMU reads them."""
+    are read raw from physical memory, as the MMU reads them.
+
+    With CR4.PAE on: the PDPTEs, then PDEs and PTEs as 64-bit values (S is a
+    2 MiB page, N bit 63, NX), each entry that maps a page with its
+    effective rights through every level, x for executable (taken away by
+    NX on any level when EFER.NXE is on); an entry with reserved bits set
+    (NX with EFER.NXE off, address bits past the CPU's width) says so."""
 
     name = "pt"
     usage = "mm pt [CR3|PID] [START-END|START+LEN|ADDR]"
@@ -278,8 +284,8 @@ class PtCommand(Subcommand):
         start, end = parse_range(span) if span is not None else (0, 1 << 32)
         cr3 = resolve_space(space)
         if pae_enabled():
-            raise CommandError("the CPU is in PAE mode and mm pt dumps only 32-bit tables "
-                               "so far; 'mm map' and 'mm vtop ADDR' decode PAE")
+            self.dump_pae(cr3, start, end)
+            return
         large_pages = pse()
         first, last = paging.pdx(start), paging.pdx(end - 1)
         with PhysReader() as reader:
@@ -327,6 +333,20 @@ class PtCommand(Subcommand):
         empty = empty_directory_note(cr3, raw_directory)
         if empty:
             write(empty)
+
+    @staticmethod
+    def dump_pae(cr3: int, start: int, end: int) -> None:
+        """Under CR4.PAE: the PDPT, directories and tables (the whole space
+        read, as mm map does), printed by harness.decode.pae_dump."""
+        aspace = walk(cr3)
+        assert isinstance(aspace, pae.PaeAddressSpace)  # walk() follows CR4.PAE
+        write(f"page tables of {describe_space(cr3)}, {start:#010x}-{end:#010x}; PAE, "
+              f"PDPT at {cr3 & pae.CR3_PDPT_MASK:#010x}, EFER.NXE {'on' if aspace.nxe else 'off'}")
+        for line in pae_dump.dump(aspace, start, end):
+            write(line)
+        note = empty_pdpt_note(aspace)
+        if note:
+            write(note)
 
 
 COMMANDS = (MapCommand, VtopCommand, PtCommand)

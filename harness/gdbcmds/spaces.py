@@ -102,7 +102,14 @@ def resolve_space(arg: str | None) -> int:
                                "physical address, 4 KiB aligned); pids need the mmverify "
                                f"firmware's symbols, and {symbols_state()}")
         return n
-    live = {p["pid"]: p for p in processes()}
+    try:
+        live = {p["pid"]: p for p in processes()}
+    except gdb.MemoryError:
+        if not register("cr0") & CR0_PG:
+            raise  # before paging, the kernel is not loaded yet: say that
+        # The current tables do not map proc_table (a space built by hand, as
+        # in a PAE test): no pids to know, the argument can still be a CR3.
+        live = {}
     if n in live:
         return live[n]["cr3"]
     kernel = kernel_cr3() if n == 0 else None

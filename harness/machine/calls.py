@@ -8,6 +8,7 @@ state of a call in progress; it reaches the machine only through
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,7 @@ from harness.errors import (
     GdbError,
     GuestTimeout,
     HarnessError,
+    HungGuest,
     TargetStateError,
 )
 from harness.machine.qemu import QemuConfig
@@ -63,6 +65,16 @@ class CallHost(Protocol):
     def read_u32(self, addr: int) -> int: ...
 
 
+class Watchdog(Protocol):
+    """Something that looks at the stopped guest every ``period`` seconds
+    while a call runs, and raises (HungGuest) to end the call
+    (harness.machine.progress.ProgressWatch)."""
+
+    period: float
+
+    def look(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class PendingCall:
     """A call through the gate that has not returned: the registers from
@@ -83,6 +95,7 @@ class Calls:
         self._breakpoint: int | None = None
         self._return_types: dict[str, str] = {}
         self._symbols: dict[str, int] = {}
+        self.watchdog: Watchdog | None = None  # looks at calls through the gate while they run
 
     def evaluate(self, expression: str, timeout: float | None = None) -> str:
         gdb = self.host.require_gdb(f"evaluate {expression}")
@@ -121,11 +134,16 @@ class Calls:
         self.pending = PendingCall(regs, name)
         timeout = timeouts.scaled(timeouts.RUN) if timeout is None else timeout
         try:
-            stop = host.cont(timeout=timeout)
+            stop = self._run(timeout)
         except GuestTimeout as exc:
             self._abandon()
             outcome = (f"the machine is broken: {host.broken}" if host.broken else
                        "it was interrupted and every register restored")
+            if isinstance(exc, HungGuest):
+                raise HungGuest(f"{name}() did not return: {exc.reason}; {outcome}",
+                                eip=exc.eip, where=exc.where, backtrace=exc.backtrace,
+                                stalled=exc.stalled, serial_tail=exc.serial_tail,
+                                mi_tail=host.tails()["mi_tail"]) from None
             raise GuestTimeout(f"{name}() did not return within {timeout:.1f} s; {outcome}",
                                serial_tail=exc.serial_tail,
                                mi_tail=host.tails()["mi_tail"]) from None
@@ -133,6 +151,31 @@ class Calls:
             raise CallStopped(f"{name}() stopped at {stop.addr and hex(stop.addr)} "
                               f"({stop.reason}) before returning", stop=stop, **host.tails())
         return self._typed_result(name, self.last_result)
+
+    def _run(self, timeout: float) -> StopEvent:
+        """Let the pending call run until it stops, for at most ``timeout``
+        seconds.  With a watchdog, the guest is interrupted every
+        ``watchdog.period`` seconds for it to look (it may raise HungGuest)
+        and then resumed.  Raises GuestTimeout, with the guest stopped."""
+        host, watchdog = self.host, self.watchdog
+        if watchdog is None:
+            return host.cont(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return host.cont(timeout=max(0.0, min(watchdog.period, remaining)))
+            except GuestTimeout:
+                if host.broken is not None or time.monotonic() >= deadline:
+                    raise
+            # Interrupted; the stop that ends the call may have come just
+            # before the interrupt, which then took it: finish the call.
+            eip = host.registers("eip")["eip"]
+            if eip == self.symbol(self._gate().done):
+                stop = StopEvent("breakpoint-hit", {"frame": {"addr": f"{eip:#x}"}})
+                self.after_stop(stop)
+                return stop
+            watchdog.look()
 
     def _gdb_call(self, function: str | int, args: tuple[int, ...],
                   timeout: float | None) -> int | None:

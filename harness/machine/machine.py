@@ -15,9 +15,11 @@ kernel's PANIC record), and every error carries the serial and MI tails.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -37,7 +39,7 @@ from harness.errors import (
     TargetStateError,
     ToolMissingError,
 )
-from harness.machine.calls import Calls
+from harness.machine.calls import Calls, Watchdog
 from harness.machine.qemu import GUEST_EXITS, Qemu, QemuConfig, find_binary
 from harness.machine.state import AnyAddressSpace, AnyTranslation, GuestState
 from harness.transport import procutil, rundir
@@ -433,8 +435,11 @@ class Machine:
         self._calls.forget()
 
     def _monitor_checked(self, command: str) -> None:
-        # savevm/loadvm report failure as text, not as a QMP error.
-        out = self.monitor(command).strip()
+        # savevm/loadvm report failure as text, not as a QMP error; they
+        # copy all of guest RAM, so their wait grows with it.
+        if self.qemu is None or self.dead is not None:
+            raise TargetStateError(f"cannot run monitor command {command!r}: machine is gone")
+        out = self.qemu.hmp(command, timeout=timeouts.snapshot(self.cfg.memory_mib)).strip()
         if out:
             raise QmpError(f"{command!r} failed: {out}", serial_tail=self._serial_tail())
 
@@ -531,6 +536,17 @@ class Machine:
         TargetStateError while another call is pending, in user mode, or
         when the machine cannot be used."""
         return self._calls.call(function, args, timeout)
+
+    @contextlib.contextmanager
+    def watching(self, watchdog: Watchdog) -> Iterator[None]:
+        """Within the block, calls through the gate are interrupted every
+        ``watchdog.period`` seconds for ``watchdog.look()``, which may end
+        them with HungGuest (see harness.machine.progress.ProgressWatch)."""
+        self._calls.watchdog = watchdog
+        try:
+            yield
+        finally:
+            self._calls.watchdog = None
 
     def call_value(self, function: str | int, *args: int, timeout: float | None = None) -> int:
         """:meth:`call` for a function that returns a value: its result, never

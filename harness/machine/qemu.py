@@ -258,20 +258,30 @@ class Qemu:
             self._qmp = conn
         return self._qmp
 
-    def command(self, name: str, **args: object) -> object:
+    def command(self, name: str, *, timeout: float | None = None, **args: object) -> object:
         """Execute a QMP command and return its result; raises QmpError with
-        QEMU's message on failure."""
+        QEMU's message on failure.  ``timeout`` (seconds, already scaled)
+        replaces the usual QMP wait for this command only."""
         try:
-            return self.qmp().cmd(name, **args)
+            conn = self.qmp()
+            if timeout is None:
+                return conn.cmd(name, **args)
+            conn.settimeout(timeout)
+            try:
+                return conn.cmd(name, **args)
+            finally:
+                conn.settimeout(timeouts.scaled(timeouts.QMP))
         except QmpError:
             raise
         except Exception as exc:
             raise QmpError(f"QMP {name} failed: {exc}") from exc
 
-    def hmp(self, command_line: str) -> str:
+    def hmp(self, command_line: str, *, timeout: float | None = None) -> str:
         """A human-monitor command (``info tlb``, ``savevm x``) and its output.
-        Raises QmpError when QMP fails or answers with anything but text."""
-        out = self.command("human-monitor-command", **{"command-line": command_line})
+        Raises QmpError when QMP fails or answers with anything but text;
+        ``timeout`` as for :meth:`command`."""
+        out = self.command("human-monitor-command", timeout=timeout,
+                           **{"command-line": command_line})
         if not isinstance(out, str):
             raise QmpError(f"human-monitor-command {command_line!r} returned {out!r}, not text")
         return out

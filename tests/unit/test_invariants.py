@@ -3,10 +3,12 @@ consistent world passes, and each kind of broken entry, counter or sharing
 is reported once, naming where."""
 
 import struct
+from dataclasses import replace
 
 import pytest
 
 from harness.decode.bitmap import Bitmap
+from harness.decode.modes import PagingMode
 from harness.decode.paging import ACCESSED, PRESENT, USER, WRITE, pdx, ptx
 from harness.targets.mmverify.invariants import (
     OWNED,
@@ -318,3 +320,184 @@ def test_a_page_outside_every_region(world):
     world.spaces[0] = Space(p.pid, p.name, p.cr3, p.pages + 1, p.readonly, p.shm, p.regions)
     assert world.check() == [f"pid 1 (prog1) va 0x80000000 PTE {frame | 0x207:#010x}: outside "
                              "the process's image, heap, stack and attachments"]
+
+
+# -- PAE: 64-bit entries, the kernel's directory under PDPTE 3, NX ------------------
+
+NX = 1 << 63
+TEXT = (BASE + 0x100000, BASE + 0x104000)  # the kernel's code: executable
+
+
+class PaeWorld(World):
+    """World's machine under PAE with EFER.NXE: each space a PDPT whose
+    entry 3 is the kernel's one directory; kernel pages NX but the text,
+    user data and stack NX, user text executable."""
+
+    def __init__(self):
+        self.pages = {}
+        self.reads = 0
+        self.used = set(range(0x110))
+        self.reserved = set(range(0x110))
+        self.next_frame = 0x200000
+        self.kernel_cr3 = self.alloc() + 0x20  # a PDPT need only be 32-byte aligned
+        for pa in range(0x100000, 0x110000, 4096):
+            nx = 0 if TEXT[0] <= BASE + pa < TEXT[1] else NX
+            self.map(self.kernel_cr3, BASE + pa, pa | PRESENT | WRITE | nx)
+        self.heap_frame = self.alloc()
+        self.map(self.kernel_cr3, HEAP_VA, self.heap_frame | PRESENT | WRITE | NX)
+        self.spaces = []
+        self.segments = []
+
+    def u64(self, addr):
+        return struct.unpack_from("<Q", self.page(addr), addr & 0xFFF)[0]
+
+    def set_u64(self, addr, value):
+        struct.pack_into("<Q", self.page(addr), addr & 0xFFF, value)
+
+    def read_phys(self, addr, size):
+        self.reads += 1
+        assert (size, addr % 32) == (32, 0) or (size, addr % 4096) == (4096, 0)
+        return bytes(self.page(addr)[addr % 4096:addr % 4096 + size])
+
+    def pde_address(self, cr3, va):
+        pdpte = self.u64(cr3 + (va >> 30) * 8)
+        if not pdpte & PRESENT:
+            pdpte = self.alloc() | PRESENT
+            self.set_u64(cr3 + (va >> 30) * 8, pdpte)
+        return (pdpte & ~0xFFF) + (va >> 21 & 0x1FF) * 8
+
+    def map(self, cr3, va, pte):
+        at = self.pde_address(cr3, va)
+        pde = self.u64(at)
+        if not pde & PRESENT:
+            pde = self.alloc() | PRESENT | WRITE | (USER if va < BASE else 0)
+            self.set_u64(at, pde)
+        self.set_u64((pde & ~0xFFF) + (va >> 12 & 0x1FF) * 8, pte)
+
+    def pte_address(self, cr3, va):
+        return (self.u64(self.pde_address(cr3, va)) & ~0xFFF) + (va >> 12 & 0x1FF) * 8
+
+    def process(self, pid, shm=()):
+        cr3 = self.alloc()
+        self.set_u64(cr3 + 24, self.u64(self.kernel_cr3 + 24))  # the kernel's directory
+        self.map(cr3, 0x1000, self.alloc() | PRESENT | USER | OWNED)
+        self.map(cr3, 0x2000, self.alloc() | PRESENT | USER | WRITE | OWNED | NX)
+        self.map(cr3, 0xBFFFF000, self.alloc() | PRESENT | USER | WRITE | OWNED | NX)
+        space = Space(pid, f"prog{pid}", cr3, 3, ((0x1000, 0x2000),), (), REGIONS)
+        self.spaces.append(space)
+        return space
+
+    def state(self, nxe=True):
+        return replace(super().state(), mode=PagingMode(pae=True, nxe=nxe), kernel_text=TEXT)
+
+    def check(self, nxe=True):
+        return check(self, self.state(nxe))
+
+
+@pytest.fixture
+def paeworld():
+    w = PaeWorld()
+    w.process(1)
+    w.process(2)
+    return w
+
+
+def test_pae_a_consistent_world_has_no_violations(paeworld):
+    assert paeworld.check() == []
+    # the same tables in legacy mode are nonsense: the checker reads by the mode
+    assert check(paeworld, replace(paeworld.state(), mode=PagingMode())) != []
+
+
+def test_pae_one_read_per_table(paeworld):
+    paeworld.reads = 0
+    paeworld.check()
+    # kernel: PDPT, directory 3, 2 tables; each process: PDPT, directories 0 and 2,
+    # 2 tables (text and data share one), and directory 3 again
+    assert paeworld.reads == 4 + 2 * 6
+
+
+def test_pae_a_kernel_pte_with_user(paeworld):
+    at = paeworld.pte_address(paeworld.kernel_cr3, BASE + 0x105000)
+    paeworld.set_u64(at, paeworld.u64(at) | USER)
+    assert paeworld.check() == [
+        f"kernel PTE at va 0xc0105000 {0x105007 | NX:#018x} has U"]
+
+
+def test_pae_a_kernel_pde_with_user(paeworld):
+    at = paeworld.pde_address(paeworld.kernel_cr3, HEAP_VA)
+    paeworld.set_u64(at, paeworld.u64(at) | USER)
+    pde = paeworld.u64(at)
+    assert paeworld.check() == [f"kernel PDE 1920 (va 0xf0000000) {pde:#018x} has U"]
+
+
+def test_pae_a_pdpte_with_reserved_bits(paeworld):
+    """R/W in a PDPTE, as a legacy PDE would have it, is a reserved bit."""
+    p = paeworld.spaces[0]
+    paeworld.set_u64(p.cr3, paeworld.u64(p.cr3) | WRITE)
+    raw = paeworld.u64(p.cr3)
+    out = paeworld.check()
+    assert out[0] == (f"pid 1 (prog1): PDPTE 0 {raw:#018x} has reserved bits set (the CPU "
+                      "refuses this PDPT)")
+    assert out[1:] == ["pid 1 (prog1): 1 present user PTEs, the kernel counts pages=3"]
+
+
+def test_pae_a_process_with_a_copy_of_the_kernel_directory(paeworld):
+    """The kernel half is the kernel's directory itself: a copy, even an
+    exact one, goes stale at the kernel's next new page table."""
+    p = paeworld.spaces[1]
+    copy = paeworld.alloc()
+    kernel_pdpte3 = paeworld.u64(paeworld.kernel_cr3 + 24)
+    paeworld.pages[copy] = bytearray(paeworld.page(kernel_pdpte3 & ~0xFFF))
+    paeworld.set_u64(p.cr3 + 24, copy | PRESENT)
+    assert paeworld.check() == [
+        f"pid 2 (prog2): kernel-half PDPTEs differ from the kernel's: not its directory "
+        f"(3: {copy | PRESENT:#018x} != {kernel_pdpte3:#018x})"]
+
+
+def test_pae_a_user_page_writable_and_executable(paeworld):
+    p = paeworld.spaces[0]
+    at = paeworld.pte_address(p.cr3, 0xBFFFF000)
+    pte = paeworld.u64(at) & ~NX
+    paeworld.set_u64(at, pte)
+    assert paeworld.check() == [
+        f"pid 1 (prog1) va 0xbffff000 PTE {pte:#018x}: writable and executable (W^X)"]
+    # NX in the PDE covers it; with EFER.NXE off nothing is executable-checked
+    pde_at = paeworld.pde_address(p.cr3, 0xBFFFF000)
+    paeworld.set_u64(pde_at, paeworld.u64(pde_at) | NX)
+    assert paeworld.check() == []
+
+
+def test_pae_writable_and_executable_is_not_checked_without_nxe(paeworld):
+    p = paeworld.spaces[0]
+    at = paeworld.pte_address(p.cr3, 0xBFFFF000)
+    paeworld.set_u64(at, paeworld.u64(at) & ~NX)
+    for space in paeworld.spaces:  # no NX bits at all: they would be reserved bits
+        for va in (0x2000, 0xBFFFF000):
+            a = paeworld.pte_address(space.cr3, va)
+            paeworld.set_u64(a, paeworld.u64(a) & ~NX)
+    assert [v for v in paeworld.check(nxe=False) if "kernel" not in v] == []
+
+
+def test_pae_a_kernel_page_outside_the_text_executable(paeworld):
+    at = paeworld.pte_address(paeworld.kernel_cr3, HEAP_VA)
+    pte = paeworld.u64(at) & ~NX
+    paeworld.set_u64(at, pte)
+    text_end = paeworld.pte_address(paeworld.kernel_cr3, TEXT[1])
+    paeworld.set_u64(text_end, paeworld.u64(text_end) & ~NX)  # the first page past the text
+    assert paeworld.check() == [
+        f"kernel page at va 0xc0104000 PTE {0x104003:#018x} is executable outside the "
+        "kernel's text",
+        f"kernel page at va 0xf0000000 PTE {pte:#018x} is executable outside the kernel's text"]
+
+
+def test_pae_a_user_pte_at_a_process_directory(paeworld):
+    """Under PAE a process's directories hang from its PDPT: they are the
+    kernel's frames too."""
+    p1, p2 = paeworld.spaces
+    directory = paeworld.u64(p2.cr3) & ~0xFFF
+    at = paeworld.pte_address(p1.cr3, 0x2000)
+    pte = directory | PRESENT | USER | WRITE | OWNED | NX
+    paeworld.set_u64(at, pte)
+    assert paeworld.check() == [
+        f"pid 1 (prog1) va 0x00002000: maps frame {directory:#x}, which is pid 2 (prog2)'s "
+        "page directory 0"]

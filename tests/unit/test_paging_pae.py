@@ -8,9 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.decode import modes, pae, paging
+from harness.decode import modes, pae, pae_dump, paging
 from harness.decode.pae import NX, PaeEntry, user_write_runs, walk_pae
-from harness.decode.paging import ACCESSED, DIRTY, GLOBAL, PRESENT, PS, USER, WRITE, Region
+from harness.decode.paging import (
+    ACCESSED,
+    DIRTY,
+    GLOBAL,
+    PCD,
+    PRESENT,
+    PS,
+    PWT,
+    USER,
+    WRITE,
+    Region,
+)
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -119,6 +130,12 @@ class TestEntry:
             assert PaeEntry(top << 1 | PRESENT, level, maxphyaddr=maxphyaddr).reserved_bits_set
         assert PaeEntry(1 << 62 | PRESENT, level, maxphyaddr=maxphyaddr).reserved_bits_set
 
+    def test_str_marks_nx_with_x_and_reserved_bits(self):
+        assert str(PaeEntry(0x5000 | PRESENT | NX, 1, nxe=True)) == (
+            "PTE 0x8000000000005001 -> 0x5000 [PX]")
+        assert str(PaeEntry(0x5000 | PRESENT | NX, 1)) == (
+            "PTE 0x8000000000005001 -> 0x5000 [PX] reserved bits set")
+
     def test_not_present_entry_has_no_reserved_bits_to_check(self):
         assert not PaeEntry(0xFFFF_FFFF_FFFF_FFFE, 1).reserved_bits_set
 
@@ -152,6 +169,43 @@ class TestTranslate:
         assert t.pa == 0x2_004F_EDCB and t.pte is None and t.user and not t.write
         assert b.mem.reads == [(CR3, 32), (PD_BASE + 0x1000, 4096)]  # no table for 2 MiB
 
+    def test_2_mib_translation_keeps_its_va_and_pdpte(self):
+        b = Builder()
+        b.pde(0x40200000, 0x2_0040_0000 | PRESENT | PS | USER)
+        t = b.walk().translate(0x402FEDCB)
+        assert t.va == 0x402FEDCB and t.pdpte.raw == PD_BASE + 0x1000 | PRESENT
+        assert str(t).splitlines() == [
+            "va 0x402fedcb: PDPI 1 PDX 1 PTX 254 offset 0xdcb",
+            "  PDPTE 0x0000000000011001 -> 0x11000 [P]",
+            "  PDE 0x0000000200400085 -> 0x200400000 [PUS]",
+            "  -> 0x2004fedcb ur-x"]
+
+    def test_nx_pte_is_read_unsigned(self):
+        """Bit 63 is the sign bit of a signed 64-bit read: the raw entry stays positive."""
+        b = Builder()
+        b.pte(0x1000, 0x5000 | PRESENT | NX)
+        t = b.walk(nxe=True).translate(0x1000)
+        assert t.pte.raw == 0x8000000000005001 and t.pa == 0x5000 and t.rights() == "-r--"
+
+    def test_pat_bit_in_a_pte_is_not_a_2_mib_page(self):
+        """Bit 7 of a PTE is PAT, where a PDE has PS: the PTE still maps 4 KiB
+        at its own frame (bits 20:13 of it are address bits, not reserved)."""
+        b = Builder()
+        b.pte(0x1000, 0x1F_E000 | PRESENT | PS)
+        space = b.walk()
+        assert [(m.va, m.pa, m.size) for m in space.mappings()] == [(0x1000, 0x1F_E000, 4096)]
+        assert space.translate(0x1234).pa == 0x1F_E234
+
+    def test_nx_is_reserved_by_default(self):
+        """Without nxe= the walker assumes EFER.NXE clear: bit 63 faults."""
+        b = Builder()
+        b.pte(0x1000, 0x5000 | PRESENT | NX)
+        assert b.walk().translate(0x1000).reserved
+        assert list(b.walk().mappings()) == []
+
+    def test_address_space_keeps_cr3(self):
+        assert Builder().walk().cr3 == CR3
+
     def test_cr4_pse_does_not_matter_under_pae(self):
         """PS in a PAE PDE always means 2 MiB: there is no pse switch to turn off."""
         b = Builder()
@@ -178,7 +232,8 @@ class TestTranslate:
         else:
             b.pte(va, 0x9000)
         t = b.walk().translate(va)
-        assert t.pa is None and not t.reserved and t.rights() == "----"
+        assert t.pa is None and not t.reserved and t.rights() == "----" and t.va == va
+        assert str(t).splitlines()[-1] == "  -> not mapped"
         assert [e is not None for e in (t.pde, t.pte)] == {
             "pdpte": [False, False], "pde": [True, False], "pte": [True, True]}[where]
         assert list(b.walk().mappings()) == []
@@ -211,6 +266,30 @@ class TestTranslate:
         space = b.walk()
         assert space.translate(0x200000).reserved and space.translate(0x200000).pa is None
         assert [m.va for m in space.mappings()] == [0x1000]
+
+    def test_a_pde_with_nx_without_nxe_reads_no_table(self):
+        """NX is reserved without EFER.NXE: the walk stops at that PDE."""
+        b = Builder()
+        b.pte(0x1000, 0x5000 | PRESENT, pde_flags=PRESENT | WRITE | NX)
+        space = b.walk(nxe=False)
+        assert b.mem.reads == [(CR3, 32), (PD_BASE, 4096)] and space.page_tables() == 0
+        assert walk_pae(b.mem, CR3, nxe=True).page_tables() == 1
+
+    @pytest.mark.parametrize("level", ["pdpte", "pde"])
+    def test_tables_past_64_gib_with_a_wider_maxphyaddr(self, level):
+        """A directory or table at 1 TiB is reachable with MAXPHYADDR 40 and
+        past the CPU's width (a reserved bit) with the default 36."""
+        b = Builder()
+        far = 1 << 40 - 1
+        b.pte(0x1000, 0x5000 | PRESENT)
+        if level == "pdpte":
+            b.mem.pages[far] = b.mem.page(PD_BASE)
+            b.pdpte(0, far | PRESENT)
+        else:
+            b.mem.pages[far] = b.mem.page(PT_BASE)
+            b.pde(0x1000, far | PRESENT | WRITE)
+        assert walk_pae(b.mem, CR3, maxphyaddr=40).translate(0x1000).pa == 0x5000
+        assert walk_pae(b.mem, CR3).translate(0x1000).reserved
 
 
 class TestNx:
@@ -276,6 +355,23 @@ class TestMappings:
             Region(0xFFFFF000, 1 << 32, False, True, global_=True)]
         assert [m.va for m in space.mappings(0x40100000, 0xFFFFF000)] == [0x40000000]
         assert space.page_tables() == 1
+        assert [(m.pdpte, m.pde, m.pte) for m in ms] == [
+            (PD_BASE + 0x1000 | PRESENT, 0x1_0000_0000 | PRESENT | PS | USER | WRITE, None),
+            (PD_BASE + 0x3000 | PRESENT, PT_BASE | PRESENT | WRITE | USER,
+             0xF_FFFF_F000 | PRESENT | GLOBAL | WRITE)]
+        assert space.regions() == [Region(0x40000000, 0x40200000, True, True),
+                                   Region(0xFFFFF000, 1 << 32, False, True)]
+
+    def test_range_bounds_for_2_mib_pages(self):
+        """[start, end) is half-open: a 2 MiB page ending at start or starting
+        at end is outside, and pages on both sides of the range are skipped."""
+        b = Builder()
+        for va in (0x0, 0x200000, 0x400000, 0x40000000):
+            b.pde(va, va | PRESENT | PS)
+        space = b.walk()
+        assert [m.va for m in space.mappings(0x200000, 0x400000)] == [0x200000]
+        assert [m.va for m in space.mappings(0x1FFFFF, 0x400001)] == [0x0, 0x200000, 0x400000]
+        assert [m.va for m in space.mappings(0x400000)] == [0x400000, 0x40000000]
 
     def test_flags_and_leaf_are_the_mapping_entrys_own(self):
         b = Builder()
@@ -290,6 +386,15 @@ class TestMode:
             pae=True, pse=True, nxe=True)
         assert modes.PagingMode.from_registers(cr4=0x10) == modes.PagingMode(pse=True)
         assert modes.PagingMode() == modes.PagingMode(False, False, False, 36)
+        assert modes.PagingMode.from_registers(cr4=0x20) == modes.PagingMode(pae=True)
+        assert modes.PagingMode.from_registers(0x20, 0x800, maxphyaddr=40).maxphyaddr == 40
+
+    def test_walk_passes_maxphyaddr(self):
+        b = Builder()
+        b.pte(0x1000, 1 << 39 | PRESENT)
+        mode = modes.PagingMode(pae=True, maxphyaddr=40)
+        assert modes.walk(b.mem, CR3, mode).translate(0x1000).pa == 1 << 39
+        assert modes.walk(b.mem, CR3, modes.PagingMode(pae=True)).translate(0x1000).pa is None
 
     def test_walk_picks_the_walker(self):
         b = Builder()
@@ -328,3 +433,128 @@ def test_built_pages_round_trip(pages, nxe):
         t = space.translate(va | 0x123)
         assert t.pa == (pa | 0x123 if va in expected else None)
         assert t.reserved == (nx and not nxe)
+
+
+class TestDump:
+    """mm pt's PAE rows (harness/decode/pae_dump.py) on built tables."""
+
+    HEADER = ("       idx  virtual     entry               points to    PWUTCADSGN  rights")
+
+    def build(self):
+        b = Builder()
+        b.pte(0x1000, 0x9_1234_5000 | PRESENT | WRITE | USER | NX)
+        b.pte(0x3000, 0x5000 | PRESENT | USER | PWT | PCD | ACCESSED | DIRTY)
+        b.pde(0x200000, 0x1_0000_0000 | PRESENT | PS | WRITE | NX)
+        b.pte(0xC0000000, 0x100000 | PRESENT | GLOBAL)
+        return b
+
+    def test_whole_space_with_nxe(self):
+        assert pae_dump.dump(self.build().walk(nxe=True), 0, 1 << 32) == [
+            self.HEADER,
+            "PDPTE    0  0x00000000  0x0000000000010001  0x000010000  P---------          "
+            "page directory",
+            " PDE     0  0x00000000  0x0000000000020007  0x000020000  PWU-------          "
+            "page table",
+            "  PTE    1  0x00001000  0x8000000912345007  0x912345000  PWU------N  urw-",
+            "  PTE    3  0x00003000  0x000000000000507d  0x000005000  P-UTCAD---  ur-x",
+            "  (510 not-present PTEs skipped)",
+            " PDE     1  0x00200000  0x8000000100000083  0x100000000  PW-----S-N  -rw-    "
+            "2 MiB page",
+            "PDPTE    3  0xc0000000  0x0000000000013001  0x000013000  P---------          "
+            "page directory",
+            " PDE     0  0xc0000000  0x0000000000021007  0x000021000  PWU-------          "
+            "page table",
+            "  PTE    0  0xc0000000  0x0000000000100101  0x000100000  P-------G-  -r-x",
+            "  (511 not-present PTEs skipped)",
+            "present: 2 PDPTEs, 3 PDEs (1 2 MiB pages, 2 page tables), 3 PTEs; "
+            "not present, skipped: 2 PDPTEs, 1021 PDEs, 1021 PTEs"]
+
+    def test_range_and_reserved_bits_without_nxe(self):
+        """NX without EFER.NXE is a reserved bit: the entry is shown, marked,
+        with no rights; the range keeps only what overlaps [start, end)."""
+        assert pae_dump.dump(self.build().walk(nxe=False), 0x1000, 0x200001)[1:] == [
+            "PDPTE    0  0x00000000  0x0000000000010001  0x000010000  P---------          "
+            "page directory",
+            " PDE     0  0x00000000  0x0000000000020007  0x000020000  PWU-------          "
+            "page table",
+            "  PTE    1  0x00001000  0x8000000912345007  0x912345000  PWU------N  ----    "
+            "reserved bits set: the CPU faults here",
+            "  PTE    3  0x00003000  0x000000000000507d  0x000005000  P-UTCAD---  ur-x",
+            "  (509 not-present PTEs skipped)",
+            " PDE     1  0x00200000  0x8000000100000083  0x100000000  PW-----S-N  ----    "
+            "reserved bits set: the CPU faults here (2 MiB page)",
+            "present: 1 PDPTEs, 2 PDEs (1 2 MiB pages, 1 page tables), 2 PTEs; "
+            "not present, skipped: 0 PDPTEs, 0 PDEs, 509 PTEs"]
+
+    def test_one_page_at_the_top_and_a_single_skipped_pte(self):
+        b = Builder()
+        b.pte(0xFFFFE000, 0x7000 | PRESENT)
+        space = b.walk()
+        assert pae_dump.dump(space, 0xFFFFE000, 0xFFFFF000)[1:] == [
+            "PDPTE    3  0xc0000000  0x0000000000013001  0x000013000  P---------          "
+            "page directory",
+            " PDE   511  0xffe00000  0x0000000000020007  0x000020000  PWU-------          "
+            "page table",
+            "  PTE  510  0xffffe000  0x0000000000007001  0x000007000  P---------  -r-x",
+            "present: 1 PDPTEs, 1 PDEs (0 2 MiB pages, 1 page tables), 1 PTEs; "
+            "not present, skipped: 0 PDPTEs, 0 PDEs, 0 PTEs"]
+        assert pae_dump.dump(space, 0xFFFFE000, 1 << 32)[-2:] == [
+            "  (1 not-present PTE skipped)",
+            "present: 1 PDPTEs, 1 PDEs (0 2 MiB pages, 1 page tables), 1 PTEs; "
+            "not present, skipped: 0 PDPTEs, 0 PDEs, 1 PTEs"]
+
+    def test_reserved_entries_stop_the_dump_below_them(self):
+        """A PDPTE built like a legacy PDE (R/W, U/S are reserved) and a PDE
+        past MAXPHYADDR: each is shown and marked, nothing below is read."""
+        b = Builder()
+        b.pte(0x1000, 0x5000 | PRESENT)
+        b.pte(0x40000000, 0x6000 | PRESENT)
+        b.pdpte(0, PD_BASE | PRESENT | WRITE | USER)
+        b.pde(0x40000000, 1 << 40 | PRESENT | WRITE)
+        b.pte(0x40200000, 0x7000 | PRESENT)
+        assert pae_dump.dump(b.walk(), 0, 0x40201000)[1:] == [
+            "PDPTE    0  0x00000000  0x0000000000010007  0x000010000  PWU-------          "
+            "reserved bits set: the CPU faults here (page directory)",
+            "PDPTE    1  0x40000000  0x0000000000011001  0x000011000  P---------          "
+            "page directory",
+            " PDE     0  0x40000000  0x0000010000000003  0x000000000  PW--------          "
+            "reserved bits set: the CPU faults here (page table)",
+            " PDE     1  0x40200000  0x0000000000022007  0x000022000  PWU-------          "
+            "page table",
+            "  PTE    0  0x40200000  0x0000000000007001  0x000007000  P---------  -r-x",
+            "present: 2 PDPTEs, 2 PDEs (0 2 MiB pages, 2 page tables), 1 PTEs; "
+            "not present, skipped: 0 PDPTEs, 0 PDEs, 0 PTEs"]
+
+    def test_a_range_of_one_byte_past_a_boundary(self):
+        """END is excluded but any byte: [0x40001000, 0x40001001) is one PTE
+        in PDPTE 1 (a range ending one byte into a page or slot still takes it)."""
+        b = Builder()
+        b.pte(0x40001000, 0x7000 | PRESENT)
+        b.pte(0x40000000, 0x8000 | PRESENT)
+        assert [line.split()[:2] for line in pae_dump.dump(b.walk(), 0x40001000, 0x40001001)[1:-1]
+                ] == [["PDPTE", "1"], ["PDE", "0"], ["PTE", "1"]]
+        assert [line.split()[:2] for line in pae_dump.dump(b.walk(), 0x3FFFF000, 0x40000001)[1:-1]
+                ] == [["PDPTE", "1"], ["PDE", "0"], ["PTE", "0"]]
+
+    def test_a_range_across_pdptes_shows_each_directory_to_its_end(self):
+        b = Builder()
+        for va in (0x3FC00000, 0x3FE00000, 0x40000000):
+            b.pde(va, va | PRESENT | PS | USER)
+        b.pte(0x40200000, 0x7000 | PRESENT)
+        b.pte(0x40203000, 0x8000 | PRESENT)
+        rows = pae_dump.dump(b.walk(), 0x3FC00000, 0x40204000)
+        assert [line.split()[:3] for line in rows[1:-2]] == [
+            ["PDPTE", "0", "0x00000000"], ["PDE", "510", "0x3fc00000"],
+            ["PDE", "511", "0x3fe00000"], ["PDPTE", "1", "0x40000000"],
+            ["PDE", "0", "0x40000000"], ["PDE", "1", "0x40200000"],
+            ["PTE", "0", "0x40200000"], ["PTE", "3", "0x40203000"]]
+        assert rows[-2:] == [
+            "  (2 not-present PTEs skipped)",
+            "present: 2 PDPTEs, 4 PDEs (3 2 MiB pages, 1 page tables), 2 PTEs; "
+            "not present, skipped: 0 PDPTEs, 0 PDEs, 2 PTEs"]
+
+    def test_pde_and_pte_accessors(self):
+        space = self.build().walk(nxe=True)
+        assert space.pde(0, 1).raw == 0x8000000100000083 and space.pde(0, 1).level == 2
+        assert space.pte(0, 3).raw == 0x507D and space.pte(0, 3).level == 1
+        assert space.pte(3 << 9, 0).frame == 0x100000

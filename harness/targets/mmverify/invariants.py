@@ -21,33 +21,66 @@ violations as sentences naming pid, address, entry and what is wrong:
   reference, its creator is a live process, its frames are used;
 - a process's ``pages`` counter is the number of its present user PTEs.
 
-Every table is read once, whole; the kernel's 256 tables are checked as big
-integers (all 1024 entries at once) rather than entry by entry.
+The paging mode comes from the machine (CR4.PAE, EFER.NXE).  Under PAE the
+entries are 64-bit, 512 to a table; every address space's PDPT must be free
+of reserved bits and share the kernel's directory (PDPT entry 3, the kernel
+half) itself, not a copy; and with EFER.NXE on, no user page is both
+writable and executable (W on both levels, NX on neither), and every kernel
+page outside the kernel's text (``__text_start``..``__text_end``) is NX.
+
+Every table is read once, whole; the kernel's tables are checked as big
+integers (all entries of a table at once) rather than entry by entry.
 """
 
 from __future__ import annotations
 
 import struct
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
-from harness.decode import paging
+from harness.decode import pae, paging
 from harness.decode.bitmap import Bitmap
+from harness.decode.modes import PagingMode
 from harness.machine.machine import Machine
 from harness.targets.mmverify.kernel import Kernel
 
 OWNED = 0x200  # PAGE_OWNED (vmm.h): an available bit, the directory owns the frame
 ZOMBIE = 4     # enum proc_state: ended, address space not yet freed
 
-# Masks over a whole table read as one little-endian integer: bit b of every
-# one of the 1024 entries.  Multiplying a "bit 0 of each entry" integer by a
-# 32-bit value puts that value in each entry whose bit was set (no carries).
-_EVERY = sum(1 << 32 * j for j in range(paging.ENTRIES))
-_PRESENT_ALL = _EVERY * paging.PRESENT
-_USER_ALL = _EVERY * paging.USER
-_FRAMES_ALL = _EVERY * paging.FRAME_MASK
-# Entry j of a direct-map table maps the frame (table base + j * 4 KiB).
-_OFFSETS = sum(j << 12 << 32 * j for j in range(paging.ENTRIES))
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A page table's layout: 1024 32-bit entries of 4 MiB-spanning
+    directories (legacy), or 512 64-bit entries of 2 MiB (PAE)."""
+
+    entry_bytes: int
+    pde_shift: int   # log2 of what one PDE maps
+    frame_mask: int
+
+    @property
+    def entries(self) -> int:
+        return paging.TABLE_BYTES // self.entry_bytes
+
+    def unpack(self, table: bytes) -> tuple[int, ...]:
+        return struct.unpack(f"<{self.entries}{'I' if self.entry_bytes == 4 else 'Q'}", table)
+
+    # Masks over a whole table read as one little-endian integer: bit b of
+    # every entry.  Multiplying a "bit 0 of each entry" integer by a value
+    # below 2**(8 * entry_bytes) puts that value in each entry (no carries).
+    @cached_property
+    def every(self) -> int:
+        return sum(1 << 8 * self.entry_bytes * j for j in range(self.entries))
+
+    @cached_property
+    def offsets(self) -> int:
+        """Entry j of a direct-map table maps the frame (table base + j * 4 KiB)."""
+        return sum(j << 12 << 8 * self.entry_bytes * j for j in range(self.entries))
+
+
+LEGACY = Geometry(4, 22, paging.FRAME_MASK)
+PAE = Geometry(8, 21, pae.phys_mask(52) & ~0xFFF)
 
 
 @dataclass(frozen=True)
@@ -93,6 +126,8 @@ class MemoryState:
     segments: tuple[Segment, ...]
     used: Bitmap
     reserved: Bitmap
+    mode: PagingMode = field(default_factory=PagingMode)
+    kernel_text: tuple[int, int] = (0, 0)  # [start, end) of the kernel's code
 
 
 def readonly_pages(head: bytes) -> list[tuple[int, int]]:
@@ -123,9 +158,9 @@ def _runs(pages: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _entries_with(table: bytes, bits: int) -> list[int]:
+def _entries_with(g: Geometry, table: bytes, bits: int) -> list[int]:
     """Indexes of the present entries of ``table`` with all of ``bits`` set."""
-    return [j for j, e in enumerate(struct.unpack(f"<{paging.ENTRIES}I", table))
+    return [j for j, e in enumerate(g.unpack(table))
             if e & paging.PRESENT and e & bits == bits]
 
 
@@ -133,8 +168,11 @@ class _Checker:
     def __init__(self, reader: paging.PhysReader, state: MemoryState) -> None:
         self.r = reader
         self.s = state
+        self.pae = state.mode.pae
+        self.nxe = state.mode.pae and state.mode.nxe
+        self.g = PAE if self.pae else LEGACY
         self.out: list[str] = []
-        self.kernel_directory = b""
+        self.kernel_pdes: list[tuple[int, int]] = []  # the kernel space's (va, PDE)s
         self.kernel_frames: dict[int, str] = {}   # frame -> what the kernel uses it for
         # frame -> every (process, va, shared) user mapping of it; shared: in an
         # attachment of the segment that has this frame there
@@ -153,109 +191,170 @@ class _Checker:
         elif self.s.reserved[n]:
             self.fail(f"{what}: frame {frame:#x} is reserved (firmware, kernel image, bitmaps)")
 
+    def entry(self, raw: int) -> str:
+        return f"{raw:#018x}" if self.pae else f"{raw:#010x}"
+
+    # -- one address space's directories -----------------------------------------------
+
+    def directories(self, cr3: int, who: str) -> tuple[bytes, list[tuple[int, int]]]:
+        """(the kernel half as every space must share it, every (va, PDE) of
+        the space).  Legacy: the directory's PDEs from the kernel base on.
+        PAE: the PDPTEs from the kernel base on (the kernel's directory
+        itself is shared, not copied); a PDPTE with reserved bits set is
+        reported and nothing below it read."""
+        if not self.pae:
+            directory = self.r.read_phys(cr3 & paging.FRAME_MASK, paging.TABLE_BYTES)
+            pdes = [(i << 22, e) for i, e in enumerate(self.g.unpack(directory))]
+            return directory[paging.pdx(self.s.kernel_base) * 4:], pdes
+        pdpt = self.r.read_phys(cr3 & pae.CR3_PDPT_MASK, pae.PDPT_BYTES)
+        out = []
+        for i, raw in enumerate(struct.unpack(f"<{pae.PDPT_ENTRIES}Q", pdpt)):
+            pdpte = pae.PaeEntry(raw, 3, self.nxe, self.s.mode.maxphyaddr)
+            if not pdpte.present:
+                continue
+            if pdpte.reserved_bits_set:
+                self.fail(f"{who}: PDPTE {i} {raw:#018x} has reserved bits set (the CPU "
+                          "refuses this PDPT)")
+                continue
+            self.kernel_frames.setdefault(pdpte.frame, f"{who}'s page directory {i}")
+            directory = self.r.read_phys(pdpte.frame, paging.TABLE_BYTES)
+            out += [(i << 30 | j << 21, e) for j, e in enumerate(self.g.unpack(directory))]
+        return pdpt[pae.pdpi(self.s.kernel_base) * 8:], out
+
     # -- the kernel half, shared by every directory ---------------------------------
 
     def kernel_half(self) -> bytes:
         base = self.s.kernel_base
-        first = paging.pdx(base)
-        directory = self.kernel_directory = self.r.read_phys(self.s.kernel_cr3,
-                                                             paging.TABLE_BYTES)
-        self.kernel_frames[self.s.kernel_cr3] = "the kernel's page directory"
-        pdes = struct.unpack(f"<{paging.ENTRIES}I", directory)
-        for i in range(first, paging.ENTRIES):
-            pde, va = pdes[i], i << 22
-            if not pde & paging.PRESENT:
+        self.kernel_frames[self.s.kernel_cr3 & ~0xFFF] = "the kernel's page directory"
+        shared, pdes = self.directories(self.s.kernel_cr3, "pid 0")
+        self.kernel_pdes = pdes
+        if self.pae:
+            for (raw,) in struct.iter_unpack("<Q", shared):
+                if raw & paging.PRESENT:
+                    self.kernel_frames[raw & self.g.frame_mask] = "the kernel's page directory"
+        g = self.g
+        present_all, user_all = g.every * paging.PRESENT, g.every * paging.USER
+        frames_all = g.every * g.frame_mask
+        for va, pde in pdes:
+            if va < base or not pde & paging.PRESENT:
                 continue
+            i = va >> g.pde_shift
             if pde & paging.USER:
-                self.fail(f"kernel PDE {i} (va {va:#010x}) {pde:#010x} has U")
+                self.fail(f"kernel PDE {i} (va {va:#010x}) {self.entry(pde)} has U")
             if pde & paging.PS:
-                self.fail(f"kernel PDE {i} (va {va:#010x}) {pde:#010x} is a 4 MiB page; "
+                self.fail(f"kernel PDE {i} (va {va:#010x}) {self.entry(pde)} is a large page; "
                           "the kernel maps 4 KiB pages only")
                 continue
-            table_pa = pde & paging.FRAME_MASK
+            table_pa = pde & g.frame_mask
             self.kernel_frames[table_pa] = f"the kernel's page table {i}"
             self.frame_in_use(table_pa, f"kernel PDE {i}")
             table = self.r.read_phys(table_pa, paging.TABLE_BYTES)
             if table == paging.EMPTY_TABLE:
                 continue
             t = int.from_bytes(table, "little")
-            present = t & _PRESENT_ALL
-            if t & _USER_ALL & present << 2:
-                for j in _entries_with(table, paging.USER):
-                    pte, = struct.unpack_from("<I", table, j * 4)
-                    self.fail(f"kernel PTE at va {va | j << 12:#010x} {pte:#010x} has U")
+            present = t & present_all
+            if t & user_all & present << 2:
+                for j in _entries_with(g, table, paging.USER):
+                    pte = g.unpack(table)[j]
+                    self.fail(f"kernel PTE at va {va | j << 12:#010x} {self.entry(pte)} has U")
+            if self.nxe and not pde & pae.NX:
+                self.kernel_nx(va, table, present & ~(t >> 63))
             # Frames the kernel maps anywhere but at their direct-map address are
             # its own (heap, kernel stacks): no user PTE may point at them.
-            direct = ((va - base) & 0xFFFFFFFF) * _EVERY + _OFFSETS
-            if ((t & _FRAMES_ALL) ^ direct) & present * paging.FRAME_MASK:
-                for j, pte in enumerate(struct.unpack(f"<{paging.ENTRIES}I", table)):
-                    frame = pte & paging.FRAME_MASK
+            direct = ((va - base) & 0xFFFFFFFF) * g.every + g.offsets
+            if ((t & frames_all) ^ direct) & present * g.frame_mask:
+                for j, pte in enumerate(g.unpack(table)):
+                    frame = pte & g.frame_mask
                     if pte & paging.PRESENT and frame != (va | j << 12) - base:
                         where = f"the kernel's page at {va | j << 12:#010x}"
                         self.kernel_frames.setdefault(frame, where)
                         if frame >> 12 < self.s.used.count:  # else a device's (LAPIC)
                             self.frame_in_use(frame, where)
-        return directory[first * 4:]
+        return shared
+
+    def kernel_nx(self, va: int, table: bytes, executable: int) -> None:
+        """With EFER.NXE, every kernel page but the kernel's text is NX.
+        ``executable``: bit 0 of each entry set when it is present without NX."""
+        if not executable & self.g.every:
+            return
+        start, end = self.s.kernel_text
+        for j, pte in enumerate(self.g.unpack(table)):
+            page = va | j << 12
+            if pte & paging.PRESENT and not pte & pae.NX and not start <= page < end:
+                self.fail(f"kernel page at va {page:#010x} PTE {pte:#018x} is executable "
+                          "outside the kernel's text")
 
     # -- one directory's user half ---------------------------------------------------
 
-    def user_tables(self, cr3: int, directory: bytes, who: str) -> dict[int, bytes]:
-        """The present page tables below the kernel base, read once each."""
+    def user_tables(self, pdes: list[tuple[int, int]], who: str
+                    ) -> dict[int, tuple[int, bytes]]:
+        """va of each present page table below the kernel base -> (its PDE,
+        the table), read once each."""
         tables = {}
-        first = paging.pdx(self.s.kernel_base)
-        for i, pde in enumerate(struct.unpack(f"<{first}I", directory[:first * 4])):
-            if not pde & paging.PRESENT:
+        g = self.g
+        for va, pde in pdes:
+            if va >= self.s.kernel_base or not pde & paging.PRESENT:
                 continue
+            i = va >> g.pde_shift
             if pde & paging.PS:
-                self.fail(f"{who}: PDE {i} {pde:#010x} is a 4 MiB page; the kernel maps "
-                          "4 KiB pages only")
+                self.fail(f"{who}: PDE {i} {self.entry(pde)} is a large page; the kernel "
+                          "maps 4 KiB pages only")
                 continue
-            table_pa = pde & paging.FRAME_MASK
+            table_pa = pde & g.frame_mask
             self.kernel_frames[table_pa] = f"{who}'s page table {i}"
             self.frame_in_use(table_pa, f"{who}: PDE {i}")
-            tables[i] = self.r.read_phys(table_pa, paging.TABLE_BYTES)
+            tables[va] = (pde, self.r.read_phys(table_pa, paging.TABLE_BYTES))
         return tables
+
+    def present_ptes(self, tables: dict[int, tuple[int, bytes]]) -> dict[int, tuple[int, int]]:
+        """va -> (PTE, its PDE) for every present PTE of ``tables``."""
+        present = {}
+        for base, (pde, table) in tables.items():
+            if table == paging.EMPTY_TABLE:
+                continue
+            for j, pte in enumerate(self.g.unpack(table)):
+                if pte & paging.PRESENT:
+                    present[base | j << 12] = (pte, pde)
+        return present
 
     def kernel_directory_user_half(self) -> None:
         """The kernel's own directory may map pages below the base (tests and
         the VMM API do); they must still be frames the PMM handed out."""
-        tables = self.user_tables(self.s.kernel_cr3, self.kernel_directory, "pid 0")
-        for i, table in tables.items():
-            if table == paging.EMPTY_TABLE:
-                continue
-            for j, pte in enumerate(struct.unpack(f"<{paging.ENTRIES}I", table)):
-                if pte & paging.PRESENT:
-                    va = i << 22 | j << 12
-                    self.frame_in_use(pte & paging.FRAME_MASK,
-                                      f"pid 0 va {va:#010x} PTE {pte:#010x}")
+        tables = self.user_tables(self.kernel_pdes, "pid 0")
+        for va, (pte, _) in self.present_ptes(tables).items():
+            self.frame_in_use(pte & self.g.frame_mask,
+                              f"pid 0 va {va:#010x} PTE {self.entry(pte)}")
 
     def process(self, p: Space, kernel_half: bytes) -> None:
         who = f"pid {p.pid} ({p.name})"
-        directory = self.r.read_phys(p.cr3, paging.TABLE_BYTES)
-        self.kernel_frames[p.cr3] = f"{who}'s page directory"
-        self.frame_in_use(p.cr3, f"{who}: page directory")
-        self.same_kernel_half(who, directory, kernel_half)
-        present: dict[int, int] = {}  # va -> PTE
-        for i, table in self.user_tables(p.cr3, directory, who).items():
-            if table == paging.EMPTY_TABLE:
-                continue
-            for j, pte in enumerate(struct.unpack(f"<{paging.ENTRIES}I", table)):
-                if pte & paging.PRESENT:
-                    present[i << 22 | j << 12] = pte
+        self.kernel_frames[p.cr3 & ~0xFFF] = f"{who}'s page directory"
+        self.frame_in_use(p.cr3 & ~0xFFF, f"{who}: page directory")
+        shared, pdes = self.directories(p.cr3, who)
+        self.same_kernel_half(who, shared, kernel_half)
+        present = self.present_ptes(self.user_tables(pdes, who))
         if len(present) != p.pages:
             self.fail(f"{who}: {len(present)} present user PTEs, the kernel counts "
                       f"pages={p.pages}")
         attached = self.attachments(p, who, present)
         shm_frames = {f: s.id for s in self.s.segments for f in s.frames}
-        for va, pte in present.items():
-            self.user_pte(p, who, va, pte, attached, shm_frames)
+        for va, (pte, pde) in present.items():
+            self.user_pte(p, who, va, pte, pde, attached, shm_frames)
 
-    def same_kernel_half(self, who: str, directory: bytes, kernel_half: bytes) -> None:
-        first = paging.pdx(self.s.kernel_base)
-        if directory[first * 4:] == kernel_half:
+    def same_kernel_half(self, who: str, mine_raw: bytes, kernel_half: bytes) -> None:
+        if mine_raw == kernel_half:
             return
+        if self.pae:
+            first = pae.pdpi(self.s.kernel_base)
+            mine = struct.unpack(f"<{len(mine_raw) // 8}Q", mine_raw)
+            theirs = struct.unpack(f"<{len(kernel_half) // 8}Q", kernel_half)
+            bad = [f"{first + k}: {a:#018x} != {b:#018x}"
+                   for k, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b]
+            self.fail(f"{who}: kernel-half PDPTEs differ from the kernel's: not its "
+                      f"directory ({', '.join(bad)})")
+            return
+        first = paging.pdx(self.s.kernel_base)
         # The CPU sets A in whichever copy of a PDE it walks through.
-        mine = struct.unpack(f"<{paging.ENTRIES - first}I", directory[first * 4:])
+        mine = struct.unpack(f"<{paging.ENTRIES - first}I", mine_raw)
         theirs = struct.unpack(f"<{paging.ENTRIES - first}I", kernel_half)
         bad = [f"{first + k}: {a:#010x} != {b:#010x}"
                for k, (a, b) in enumerate(zip(mine, theirs, strict=True))
@@ -264,7 +363,7 @@ class _Checker:
             self.fail(f"{who}: kernel-half PDEs differ from the kernel directory's "
                       f"({', '.join(bad[:4])})")
 
-    def attachments(self, p: Space, who: str, present: dict[int, int]
+    def attachments(self, p: Space, who: str, present: dict[int, tuple[int, int]]
                     ) -> dict[int, tuple[Attachment, int, Segment | None]]:
         """va -> (attachment, page index, its segment) for every attached
         page, each of which must be mapped."""
@@ -282,15 +381,17 @@ class _Checker:
                     self.fail(f"{who}: page {k} of segment {a.id} at {va:#010x} is not mapped")
         return attached
 
-    def user_pte(self, p: Space, who: str, va: int, pte: int,
+    def user_pte(self, p: Space, who: str, va: int, pte: int, pde: int,
                  attached: dict[int, tuple[Attachment, int, Segment | None]],
                  shm_frames: dict[int, int]) -> None:
-        frame = pte & paging.FRAME_MASK
-        what = f"{who} va {va:#010x} PTE {pte:#010x}"
+        frame = pte & self.g.frame_mask
+        what = f"{who} va {va:#010x} PTE {self.entry(pte)}"
         if not pte & paging.USER:
             self.fail(f"{what}: a user-half page without U")
         if pte & paging.WRITE and any(s <= va < e for s, e in p.readonly):
             self.fail(f"{what}: read-only ELF segment (text) mapped writable")
+        if self.nxe and pte & pde & paging.WRITE and not (pte | pde) & pae.NX:
+            self.fail(f"{what}: writable and executable (W^X)")
         self.frame_in_use(frame, what)
         shared = False
         if va in attached:
@@ -382,7 +483,9 @@ def read_state(kernel: Kernel) -> MemoryState:
     segments = tuple(Segment(s["id"], s["refs"], s["creator"], tuple(s["frames"]))
                      for s in kernel.shm_segments())
     kernel_cr3 = kernel.kernel_directory() - kernel.kernel_base
-    return MemoryState(kernel.kernel_base, kernel_cr3, tuple(spaces), segments, used, reserved)
+    text = (kernel.m.symbol("__text_start"), kernel.m.symbol("__text_end"))
+    return MemoryState(kernel.kernel_base, kernel_cr3, tuple(spaces), segments, used, reserved,
+                       kernel.m.paging_mode() or PagingMode(), text)
 
 
 def _module_readonly_pages(kernel: Kernel, start: int) -> list[tuple[int, int]]:

@@ -22,6 +22,7 @@ from harness.decode import paging
 from harness.decode.records import Record, parse_record
 from harness.errors import ArgumentError, ConfigError
 from harness.machine.machine import Machine
+from harness.machine.progress import ProgressWatch
 from harness.machine.state import AnyAddressSpace
 from harness.targets.mmverify.kernel import Kernel
 from harness.transport.record_channel import Mark
@@ -197,9 +198,14 @@ class Userland:
 
     def run(self, timeout: float = 60) -> dict[int, ProcessResult]:
         """Run the scheduler until no process is runnable; the processes that
-        ended meanwhile, after checking the log and the kernel agree."""
+        ended meanwhile, after checking the log and the kernel agree.  A
+        kernel that stops making progress on the way (an endless loop in a
+        system call) raises HungGuest naming where it spins, within seconds
+        (harness/machine/progress.py); programs that run long in user mode
+        run until ``timeout``."""
         mark = self.m.mark()
-        self.m.call("sched_run", timeout=timeout)
+        with self.m.watching(ProgressWatch(self.m)):
+            self.m.call("sched_run", timeout=timeout)
         return self.finished_since(mark)
 
     def finished_since(self, mark: Mark | int) -> dict[int, ProcessResult]:
