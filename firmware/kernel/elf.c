@@ -1,5 +1,6 @@
 #include "kernel/elf.h"
 #include "kernel/errno.h"
+#include "kernel/kprintf.h"
 #include "lib/string.h"
 #include "memlayout.h"
 #include "mm/pmm.h"
@@ -11,6 +12,7 @@
 #define ET_EXEC 2
 #define EM_386 3
 #define PT_LOAD 1
+#define PF_X 1
 #define PF_W 2
 
 struct elf_header {
@@ -36,6 +38,41 @@ static bool segment_ok(const struct elf_phdr *ph, uint32_t size) {
          ph->vaddr >= USER_BASE && ph->memsz <= USER_HIGH_BASE - ph->vaddr;
 }
 
+/* The rights of the page at va: the union of every loadable segment that
+ * touches it (two segments may share a page). */
+static uint32_t page_rights(const struct elf_phdr *phdrs, uint32_t phnum, vaddr_t va) {
+  uint32_t flags = PAGE_USER | PAGE_OWNED;
+  for (uint32_t i = 0; i < phnum; i++) {
+    const struct elf_phdr *ph = &phdrs[i];
+    if (ph->type != PT_LOAD || ph->memsz == 0) continue;
+    if (va + PAGE_SIZE <= ph->vaddr || va >= ph->vaddr + ph->memsz) continue;
+    if (ph->flags & PF_W) flags |= PAGE_WRITE;
+    if (ph->flags & PF_X) flags |= PAGE_EXEC;
+  }
+  return flags;
+}
+
+/* W^X: a writable and executable segment, or a page that a writable and an
+ * executable segment share, is refused before anything is mapped.  Only a
+ * segment's first and last pages can be shared, so only those are checked. */
+static bool write_and_exec(const struct elf_phdr *phdrs, uint32_t phnum) {
+  for (uint32_t i = 0; i < phnum; i++) {
+    const struct elf_phdr *ph = &phdrs[i];
+    if (ph->type != PT_LOAD || ph->memsz == 0) continue;
+    vaddr_t ends[2] = {ALIGN_DOWN(ph->vaddr, PAGE_SIZE),
+                       ALIGN_DOWN(ph->vaddr + ph->memsz - 1, PAGE_SIZE)};
+    for (uint32_t k = 0; k < 2; k++) {
+      uint32_t rights = page_rights(phdrs, phnum, ends[k]);
+      if ((rights & PAGE_WRITE) && (rights & PAGE_EXEC)) {
+        krecord("ELF error=write-and-exec segment=%u va=%p flags=0x%x\n", i,
+                (void *)ends[k], ph->flags);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 int elf_load(page_directory_t *dir, const uint8_t *image, uint32_t size, vaddr_t *entry,
              vaddr_t *end, uint32_t *pages) {
   const struct elf_header *h = (const void *)image;
@@ -44,24 +81,21 @@ int elf_load(page_directory_t *dir, const uint8_t *image, uint32_t size, vaddr_t
   vaddr_t highest = USER_BASE;
   for (uint32_t i = 0; i < h->phnum; i++)
     if (phdrs[i].type == PT_LOAD && !segment_ok(&phdrs[i], size)) return -EINVAL;
+  if (write_and_exec(phdrs, h->phnum)) return -EINVAL;
   for (uint32_t i = 0; i < h->phnum; i++) {
     const struct elf_phdr *ph = &phdrs[i];
     if (ph->type != PT_LOAD || ph->memsz == 0) continue;
-    uint32_t flags = PAGE_USER | PAGE_OWNED | ((ph->flags & PF_W) ? PAGE_WRITE : 0);
     for (vaddr_t va = ALIGN_DOWN(ph->vaddr, PAGE_SIZE); va < ph->vaddr + ph->memsz;
          va += PAGE_SIZE) {
       paddr_t frame;
-      uint32_t existing;
-      if (vmm_lookup(dir, va, &frame, &existing) == 0) {
-        if ((flags & PAGE_WRITE) && !(existing & PAGE_WRITE)) /* shared page, now writable */
-          vmm_protect(dir, va, existing | PAGE_WRITE);
-      } else {
+      /* A page an earlier segment mapped already has the rights of both. */
+      if (vmm_lookup(dir, va, &frame, NULL) != 0) {
         frame = (paddr_t)allocate_page();
         if (!frame) return -ENOMEM;
         uint8_t *zero = kmap(frame);
         memset(zero, 0, PAGE_SIZE);
         kunmap(zero);
-        if (vmm_map(dir, va, frame, flags) != 0) {
+        if (vmm_map(dir, va, frame, page_rights(phdrs, h->phnum, va)) != 0) {
           free_page((void *)frame);
           return -ENOMEM;
         }

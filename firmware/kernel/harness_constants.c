@@ -5,6 +5,7 @@
 #include "memlayout.h"
 #include "mm/uvm.h"
 #include "mm/pmm.h"
+#include "mm/vmm.h"
 
 #define EXPORT(name) __attribute__((used)) const uint32_t harness_const_##name = (name)
 
@@ -14,3 +15,4 @@ EXPORT(USER_HEAP_MAX);
 EXPORT(USER_SHM_SPAN);
 EXPORT(USER_STACK_MAX);
 EXPORT(USER_TOP);
+EXPORT(PAGE_EXEC);

@@ -110,8 +110,9 @@ int shell_cmd_mark(const struct shell_args *a) {
 /* -- map ---------------------------------------------------------------------- */
 
 /* The region map merges consecutive pages with the same effective rights
- * (present, user, write: the PDE's AND the PTE's) exactly as QEMU's
- * `info mem` does, so the two can be compared line by line. */
+ * (present, user, write: the PDE's AND the PTE's; execute: PAE with NX) as
+ * QEMU's `info mem` does (which has no execute column: merge our regions
+ * whatever their x to compare), each line ending in urwx letters or '-'. */
 struct region_walk {
   uint64_t start;  /* of the open region */
   uint32_t rights; /* of the open region; 0: no region open */
@@ -134,8 +135,8 @@ static void region_step(struct region_walk *w, uint64_t va, uint32_t rights) {
     print_hex33(va);
     kprintf(" ");
     print_hex33(va - w->start);
-    kprintf(" %c%c%c\n", w->rights & PAGE_USER ? 'u' : '-', 'r',
-            w->rights & PAGE_WRITE ? 'w' : '-');
+    kprintf(" %c%c%c%c\n", w->rights & PAGE_USER ? 'u' : '-', 'r',
+            w->rights & PAGE_WRITE ? 'w' : '-', w->rights & PAGE_EXEC ? 'x' : '-');
     w->regions++;
     w->mapped += va - w->start;
   }
@@ -143,7 +144,47 @@ static void region_step(struct region_walk *w, uint64_t va, uint32_t rights) {
   w->rights = rights;
 }
 
+/* Effective rights of a PAE leaf under its directory entry: U and W only
+ * where both allow, X unless either is NX (with NX on). */
+static uint32_t pae_rights(pae_entry_t pde, pae_entry_t leaf) {
+  uint32_t rights = (uint32_t)(pde & leaf) & MAP_RIGHTS;
+  if (!nx_enabled || !((pde | leaf) & PAE_NX)) rights |= PAGE_EXEC;
+  return rights;
+}
+
+static void walk_pae(const page_directory_t *dir, struct region_walk *w) {
+  const pae_entry_t *pdpt = (const pae_entry_t *)dir;
+  for (uint32_t i = 0; i < PAE_PDPT_ENTRIES; i++) {
+    uint64_t base = (uint64_t)i << PAE_PDPT_SHIFT;
+    if (!(pdpt[i] & PAGE_PRESENT)) {
+      region_step(w, base, 0);
+      continue;
+    }
+    pae_entry_t *pd = kmap((paddr_t)(pdpt[i] & PAE_FRAME_MASK));
+    for (uint32_t j = 0; j < PAE_ENTRIES; j++) {
+      pae_entry_t pde = pd[j];
+      uint64_t at = base + ((uint64_t)j << PAE_PD_SHIFT);
+      if (!(pde & PAGE_PRESENT) || (pde & PAGE_PS)) { /* PAE honours PS always */
+        region_step(w, at, (pde & PAGE_PRESENT) ? pae_rights(pde, pde) : 0);
+        continue;
+      }
+      pae_entry_t *table = kmap((paddr_t)(pde & PAE_FRAME_MASK));
+      for (uint32_t k = 0; k < PAE_ENTRIES; k++)
+        region_step(w, at + ((uint64_t)k << PAGE_SHIFT),
+                    (table[k] & PAGE_PRESENT) ? pae_rights(pde, table[k]) : 0);
+      kunmap(table);
+    }
+    kunmap(pd);
+  }
+  region_step(w, ADDRESS_SPACE_END, 0);
+}
+
+/* Legacy paging: every present page is executable. */
 static void walk_directory(const page_directory_t *dir, struct region_walk *w) {
+  if (vmm_mode == VMM_PAE) {
+    walk_pae(dir, w);
+    return;
+  }
   bool pse = read_cr4() & CR4_PSE; /* without it the CPU, and QEMU, ignore PS */
   for (uint32_t i = 0; i < ENTRIES_PER_TABLE; i++) {
     pde_t pde = dir->entries[i];
@@ -153,14 +194,14 @@ static void walk_directory(const page_directory_t *dir, struct region_walk *w) {
       continue;
     }
     if ((pde & PAGE_PS) && pse) {
-      region_step(w, base, pde & MAP_RIGHTS);
+      region_step(w, base, (pde & MAP_RIGHTS) | PAGE_EXEC);
       continue;
     }
     pte_t *table = kmap(PTE_ADDR(pde)); /* a process's tables need not be direct-mapped */
     for (uint32_t j = 0; j < ENTRIES_PER_TABLE; j++) {
       pte_t pte = table[j];
       region_step(w, base + ((uint64_t)j << PAGE_SHIFT),
-                  (pte & PAGE_PRESENT) ? pte & pde & MAP_RIGHTS : 0);
+                  (pte & PAGE_PRESENT) ? (pte & pde & MAP_RIGHTS) | PAGE_EXEC : 0);
     }
     kunmap(table);
   }

@@ -27,6 +27,7 @@ static const char *const reason_names[REASON_COUNT] = {
     [REASON_RESERVED_BIT] = "reserved-bit",
     [REASON_OUT_OF_MEMORY] = "out-of-memory",
     [REASON_USER_ACCESS] = "user-access",
+    [REASON_EXEC_NX] = "exec-nx",
 };
 static const char *const kind_names[] = {"not-present", "protection", "reserved-bit"};
 static const char *const action_names[] = {"resolved", "fixup", "kill", "panic"};
@@ -83,6 +84,9 @@ static enum fault_reason unresolved_reason(const struct page_fault *pf) {
   if (pf->user && pf->addr >= KERNEL_BASE) return REASON_KERNEL_ADDRESS;
   if (pf->present && pf->write) return REASON_WRITE_TO_READ_ONLY;
   if (!pf->user && pf->present && pf->addr < KERNEL_BASE) return REASON_USER_ACCESS;
+  /* The kernel fetching from its own NX page (heap, stack, data) is a bug,
+   * maybe an exploit's: it panics like any kernel fault (SMEP's counterpart). */
+  if (pf->present && pf->fetch) return REASON_EXEC_NX;
   return REASON_UNMAPPED;
 }
 

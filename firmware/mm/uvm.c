@@ -13,6 +13,7 @@
 #include "mm/pmm.h"
 #include "mm/vmm.h"
 
+/* Heap and stack pages: writable, so never executable (no PAGE_EXEC: NX). */
 #define USER_FLAGS (PAGE_USER | PAGE_WRITE | PAGE_OWNED)
 
 static uint32_t pages_for(uint32_t bytes) { return (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
@@ -90,6 +91,7 @@ enum fault_reason uvm_fault(struct process *p, const struct page_fault *pf) {
   if (pf->reserved) return REASON_RESERVED_BIT;
   if (pf->addr < PAGE_SIZE) return REASON_NULL_POINTER;
   if (pf->addr >= KERNEL_BASE) return REASON_KERNEL_ADDRESS;
+  if (pf->present && pf->fetch) return REASON_EXEC_NX; /* data, heap, stack, shm: NX */
   if (pf->present) return pf->write ? REASON_WRITE_TO_READ_ONLY : REASON_UNMAPPED;
   enum fault_reason resolved;
   if (pf->addr >= p->heap_base && pf->addr < p->brk) resolved = REASON_DEMAND_PAGE;
@@ -143,7 +145,7 @@ int32_t uvm_map_shared(struct process *p, const paddr_t *frames, uint32_t pages)
   }
   if (va + pages * PAGE_SIZE > p->shm_base + USER_SHM_SPAN) return -ENOMEM;
   for (uint32_t i = 0; i < pages; i++)
-    if (vmm_map(p->dir, va + i * PAGE_SIZE, frames[i], PAGE_USER | PAGE_WRITE) != 0) {
+    if (vmm_map(p->dir, va + i * PAGE_SIZE, frames[i], PAGE_USER | PAGE_WRITE /* NX */) != 0) {
       /* Count the i pages mapped so far, for uvm_unmap_shared to take back:
        * else the counts end up i lower than before the call. */
       p->pages += i;

@@ -12,20 +12,31 @@
 #include "memlayout.h"
 #include "mm/pmm.h"
 
+#include "kernel/cmdline.h"
+
 #define KERNEL_PDE_FIRST PDX(KERNEL_BASE) /* 768 */
-#define KERNEL_TABLES (ENTRIES_PER_TABLE - KERNEL_PDE_FIRST)
+#define LEGACY_KERNEL_TABLES (ENTRIES_PER_TABLE - KERNEL_PDE_FIRST)    /* 256 */
+#define PAE_KERNEL_TABLES PAE_ENTRIES                                  /* 512 */
+#define PAE_USER_DIRS (PAE_PDPT_ENTRIES - 1) /* PDPT entries 0-2; 3 is the kernel's */
 #define KMAP_SLOTS 4
 
 page_directory_t *current_directory = &kernel_page_directory;
 struct vmm_stats vmm_stats;
+uint32_t vmm_mode;
+uint32_t nx_enabled;
 
-/* Physical addresses of the kernel's page tables, PDE 768 upwards.  Kernel
- * half lookups use these directly: the PDEs are the same in every directory. */
-static paddr_t kernel_tables[KERNEL_TABLES];
-static uint32_t global_flag; /* PAGE_GLOBAL when the CPU has PGE */
+/* Physical addresses of the kernel's page tables, from KERNEL_BASE upwards.
+ * Kernel half lookups use these directly: they are the same in every address
+ * space. */
+static paddr_t kernel_tables[PAE_KERNEL_TABLES];
+static uint32_t kernel_table_count;
+static paddr_t kernel_pae_pd; /* PAE: the kernel half's page directory */
+static uint32_t global_flag;  /* PAGE_GLOBAL when the CPU has PGE */
+static uint64_t nx_bit;       /* PAE_NX when NX is on, else 0 */
 static bool kmap_busy[KMAP_SLOTS];
 
 void trap_set_double_fault_cr3(paddr_t cr3);
+void pae_enable(paddr_t pdpt, uint32_t nxe); /* arch/i386/pae_switch.S */
 
 paddr_t directory_phys(const page_directory_t *dir) { return V2P(dir); }
 
@@ -38,6 +49,86 @@ paddr_t alloc_kernel_frame(void) {
   }
   memset(P2V(pa), 0, PAGE_SIZE);
   return pa;
+}
+
+/* -- entries in either format ------------------------------------------------
+ * An entry is a pointer to a pte_t/pde_t (legacy) or a pae_entry_t (PAE); its
+ * value travels as 64 bits either way. */
+
+static inline uint64_t entry_get(const void *e) {
+  if (vmm_mode == VMM_PAE) return *(const volatile pae_entry_t *)e;
+  return *(const volatile uint32_t *)e;
+}
+
+/* A PAE entry is written in two 32-bit halves: the half with the present bit
+ * (low) goes last when the entry becomes present and first when it stops
+ * being present, so the CPU never walks through half an entry.  (A present
+ * entry changing both halves, vmm_protect, is briefly mixed; nothing walks it
+ * meanwhile: one CPU, interrupts off, and the entry maps no code or data the
+ * two stores use.) */
+static inline void entry_set(void *e, uint64_t v) {
+  if (vmm_mode != VMM_PAE) {
+    *(volatile uint32_t *)e = (uint32_t)v;
+    return;
+  }
+  volatile uint32_t *half = e;
+  if (v & PAGE_PRESENT) {
+    half[1] = (uint32_t)(v >> 32);
+    half[0] = (uint32_t)v;
+  } else {
+    half[0] = (uint32_t)v;
+    half[1] = (uint32_t)(v >> 32);
+  }
+}
+
+static inline paddr_t entry_addr(uint64_t e) {
+  return (paddr_t)(e & (vmm_mode == VMM_PAE ? PAE_FRAME_MASK : PAGE_FRAME_MASK));
+}
+
+static inline uint32_t table_entries(void) {
+  return vmm_mode == VMM_PAE ? PAE_ENTRIES : ENTRIES_PER_TABLE;
+}
+
+static inline uint32_t entry_size(void) {
+  return vmm_mode == VMM_PAE ? sizeof(pae_entry_t) : sizeof(pte_t);
+}
+
+/* The index of va's PTE in its page table. */
+static inline uint32_t pt_index(vaddr_t va) {
+  return vmm_mode == VMM_PAE ? PAE_PTX(va) : PTX(va);
+}
+
+static inline pae_entry_t *pdpt_of(const page_directory_t *dir) {
+  return (pae_entry_t *)dir;
+}
+
+/* The page directory entry covering va in dir.  In PAE mode every PDPT
+ * entry is present (see create_page_directory). */
+static void *find_pde(const page_directory_t *dir, vaddr_t va) {
+  if (vmm_mode == VMM_PAE)
+    return (pae_entry_t *)P2V(entry_addr(pdpt_of(dir)[PAE_PDPX(va)])) + PAE_PDX(va);
+  return (pde_t *)&dir->entries[PDX(va)];
+}
+
+static inline void *table_slot(paddr_t table, vaddr_t va) {
+  return (uint8_t *)P2V(table) + pt_index(va) * entry_size();
+}
+
+/* The leaf entry for (pa, flags) at va: PAGE_EXEC is not stored, its absence
+ * is NX. */
+static uint64_t leaf_entry(vaddr_t va, paddr_t pa, uint32_t flags) {
+  uint64_t e = (uint64_t)pa | (flags & ~PAGE_EXEC) | PAGE_PRESENT;
+  if (va >= KERNEL_BASE) e |= global_flag;
+  if (!(flags & PAGE_EXEC)) e |= nx_bit;
+  return e;
+}
+
+/* The flags lookup reports for a leaf entry: its low bits, and PAGE_EXEC when
+ * the hardware lets the page execute. */
+static uint32_t leaf_flags(uint64_t e) {
+  uint32_t flags = (uint32_t)e & PAGE_FLAGS_MASK & ~PAGE_EXEC;
+  if (!(nx_enabled && (e & PAE_NX))) flags |= PAGE_EXEC;
+  return flags;
 }
 
 static void flush(page_directory_t *dir, vaddr_t va) {
@@ -58,38 +149,44 @@ static int refuse(int err, const char *kind, const char *op, vaddr_t va, paddr_t
 }
 
 /* The PTE for va in dir, or NULL when its page table is absent. */
-static pte_t *find_pte(page_directory_t *dir, vaddr_t va) {
-  pde_t pde = dir->entries[PDX(va)];
+static void *find_pte(page_directory_t *dir, vaddr_t va) {
+  uint64_t pde = entry_get(find_pde(dir, va));
   if (!(pde & PAGE_PRESENT) || (pde & PAGE_PS)) return NULL;
-  return (pte_t *)P2V(PTE_ADDR(pde)) + PTX(va);
+  return table_slot(entry_addr(pde), va);
 }
 
-static int check_flags(uint32_t flags, vaddr_t va) {
-  if (flags & ~PAGE_MAP_FLAGS) return -EINVAL;
-  if ((flags & PAGE_USER) && va >= KERNEL_BASE) return -EINVAL;
-  return 0;
+/* Why flags cannot be mapped at va, or NULL when they can. */
+static const char *flags_problem(uint32_t flags, vaddr_t va) {
+  if (flags & ~PAGE_MAP_FLAGS) return "bad-flags";
+  if ((flags & PAGE_USER) && va >= KERNEL_BASE) return "user-in-kernel-space";
+  if ((flags & PAGE_USER) && (flags & PAGE_WRITE) && (flags & PAGE_EXEC))
+    return "write-and-exec";
+  return NULL;
+}
+
+/* A new user page table for the PDE at pde (user rights live in the PTEs;
+ * the PDE allows everything they allow, execution included). */
+static bool add_user_table(void *pde) {
+  paddr_t table = alloc_kernel_frame(); /* kernel tables are preallocated */
+  if (!table) return false;
+  entry_set(pde, table | PAGE_PRESENT | PAGE_WRITE | PAGE_USER);
+  vmm_stats.user_page_tables++;
+  return true;
 }
 
 static int map_at(page_directory_t *dir, vaddr_t va, paddr_t pa, uint32_t flags,
                   vaddr_t caller) {
   if (!IS_ALIGNED(va, PAGE_SIZE) || !IS_ALIGNED(pa, PAGE_SIZE))
     return refuse(-EINVAL, "unaligned", "map", va, pa, flags, caller);
-  if (check_flags(flags, va))
-    return refuse(-EINVAL, (flags & PAGE_USER) && va >= KERNEL_BASE ? "user-in-kernel-space"
-                                                                     : "bad-flags",
-                  "map", va, pa, flags, caller);
-  pde_t *pde = &dir->entries[PDX(va)];
-  if (!(*pde & PAGE_PRESENT)) {
-    paddr_t table = alloc_kernel_frame(); /* kernel tables are preallocated */
-    if (!table) return refuse(-ENOMEM, "no-frame-for-table", "map", va, pa, flags, caller);
-    /* User rights live in the PTEs; the PDE allows everything they allow. */
-    *pde = table | PAGE_PRESENT | PAGE_WRITE | PAGE_USER;
-    vmm_stats.user_page_tables++;
-  }
-  pte_t *pte = (pte_t *)P2V(PTE_ADDR(*pde)) + PTX(va);
-  if (*pte & PAGE_PRESENT) return refuse(-EEXIST, "exists", "map", va, pa, flags, caller);
-  if (va >= KERNEL_BASE) flags |= global_flag;
-  *pte = pa | flags | PAGE_PRESENT;
+  const char *problem = flags_problem(flags, va);
+  if (problem) return refuse(-EINVAL, problem, "map", va, pa, flags, caller);
+  void *pde = find_pde(dir, va);
+  if (!(entry_get(pde) & PAGE_PRESENT) && !add_user_table(pde))
+    return refuse(-ENOMEM, "no-frame-for-table", "map", va, pa, flags, caller);
+  void *pte = table_slot(entry_addr(entry_get(pde)), va);
+  if (entry_get(pte) & PAGE_PRESENT)
+    return refuse(-EEXIST, "exists", "map", va, pa, flags, caller);
+  entry_set(pte, leaf_entry(va, pa, flags));
   flush(dir, va); /* a not-present entry is never cached, but a racing walk may be */
   vmm_stats.maps++;
   return 0;
@@ -105,14 +202,14 @@ int map_page(uint32_t virtual, uint32_t physical, uint32_t flags) {
 
 static int unmap_at(page_directory_t *dir, vaddr_t va, paddr_t *old, vaddr_t caller) {
   if (!IS_ALIGNED(va, PAGE_SIZE)) return refuse(-EINVAL, "unaligned", "unmap", va, 0, 0, caller);
-  pte_t *pte = find_pte(dir, va);
-  if (!pte || !(*pte & PAGE_PRESENT))
+  void *pte = find_pte(dir, va);
+  if (!pte || !(entry_get(pte) & PAGE_PRESENT))
     return refuse(-ENOENT, "not-mapped", "unmap", va, 0, 0, caller);
-  pte_t entry = *pte;
-  *pte = 0;
+  uint64_t entry = entry_get(pte);
+  entry_set(pte, 0);
   flush(dir, va);
-  if (old) *old = PTE_ADDR(entry);
-  if (entry & PAGE_OWNED) free_page((void *)PTE_ADDR(entry));
+  if (old) *old = entry_addr(entry);
+  if (entry & PAGE_OWNED) free_page((void *)entry_addr(entry));
   vmm_stats.unmaps++;
   return 0;
 }
@@ -124,16 +221,17 @@ int vmm_unmap(page_directory_t *dir, vaddr_t va, paddr_t *old) {
 int unmap_page(uint32_t virtual) { return unmap_at(current_directory, virtual, NULL, CALLER()); }
 
 int vmm_lookup(page_directory_t *dir, vaddr_t va, paddr_t *pa, uint32_t *flags) {
-  pde_t pde = dir->entries[PDX(va)];
+  uint64_t pde = entry_get(find_pde(dir, va));
   if ((pde & PAGE_PRESENT) && (pde & PAGE_PS)) {
-    if (pa) *pa = (pde & ~(LARGE_PAGE_SIZE - 1)) | (va & (LARGE_PAGE_SIZE - 1) & PAGE_FRAME_MASK);
-    if (flags) *flags = PTE_FLAGS(pde);
+    uint32_t size = vmm_mode == VMM_PAE ? PAE_LARGE_PAGE_SIZE : LARGE_PAGE_SIZE;
+    if (pa) *pa = (entry_addr(pde) & ~(size - 1)) | (va & (size - 1) & PAGE_FRAME_MASK);
+    if (flags) *flags = leaf_flags(pde);
     return 0;
   }
-  pte_t *pte = find_pte(dir, va);
-  if (!pte || !(*pte & PAGE_PRESENT)) return -ENOENT;
-  if (pa) *pa = PTE_ADDR(*pte);
-  if (flags) *flags = PTE_FLAGS(*pte);
+  void *pte = find_pte(dir, va);
+  if (!pte || !(entry_get(pte) & PAGE_PRESENT)) return -ENOENT;
+  if (pa) *pa = entry_addr(entry_get(pte));
+  if (flags) *flags = leaf_flags(entry_get(pte));
   return 0;
 }
 
@@ -141,41 +239,79 @@ int vmm_protect(page_directory_t *dir, vaddr_t va, uint32_t flags) {
   vaddr_t caller = CALLER();
   if (!IS_ALIGNED(va, PAGE_SIZE))
     return refuse(-EINVAL, "unaligned", "protect", va, 0, flags, caller);
-  if (check_flags(flags, va)) return refuse(-EINVAL, "bad-flags", "protect", va, 0, flags, caller);
-  pte_t *pte = find_pte(dir, va);
-  if (!pte || !(*pte & PAGE_PRESENT))
+  const char *problem = flags_problem(flags, va);
+  if (problem)
+    return refuse(-EINVAL, problem[0] == 'w' ? problem : "bad-flags", "protect", va, 0, flags,
+                  caller);
+  void *pte = find_pte(dir, va);
+  if (!pte || !(entry_get(pte) & PAGE_PRESENT))
     return refuse(-ENOENT, "not-mapped", "protect", va, 0, flags, caller);
-  if (va >= KERNEL_BASE) flags |= global_flag;
-  *pte = PTE_ADDR(*pte) | flags | PAGE_PRESENT;
+  entry_set(pte, leaf_entry(va, entry_addr(entry_get(pte)), flags));
   flush(dir, va);
   vmm_stats.protects++;
   return 0;
 }
 
-pte_t *get_page_table(uint32_t pd_index, bool create) {
-  if (pd_index >= ENTRIES_PER_TABLE) return NULL;
-  pde_t *pde = &current_directory->entries[pd_index];
-  if (!(*pde & PAGE_PRESENT)) {
-    if (!create) return NULL;
-    paddr_t table = alloc_kernel_frame();
-    if (!table) return NULL;
-    *pde = table | PAGE_PRESENT | PAGE_WRITE | PAGE_USER;
-    vmm_stats.user_page_tables++;
-  }
-  if (*pde & PAGE_PS) return NULL;
-  return P2V(PTE_ADDR(*pde));
+void *get_page_table(uint32_t pd_index, bool create) {
+  if (pd_index >= (vmm_mode == VMM_PAE ? PAE_PDPT_ENTRIES * PAE_ENTRIES : ENTRIES_PER_TABLE))
+    return NULL;
+  vaddr_t va = pd_index << (vmm_mode == VMM_PAE ? PAE_PD_SHIFT : PDX_SHIFT);
+  void *pde = find_pde(current_directory, va);
+  if (!(entry_get(pde) & PAGE_PRESENT) && (!create || !add_user_table(pde))) return NULL;
+  if (entry_get(pde) & PAGE_PS) return NULL;
+  return P2V(entry_addr(entry_get(pde)));
 }
 
 /* -- directories ---------------------------------------------------------- */
 
+/* PAE: a PDPT page and its three user page directories, or NULL. */
+static page_directory_t *create_pae_space(void) {
+  paddr_t pdpt = alloc_kernel_frame();
+  if (!pdpt) return NULL;
+  page_directory_t *dir = P2V(pdpt);
+  for (uint32_t i = 0; i < PAE_USER_DIRS; i++) {
+    paddr_t pd = alloc_kernel_frame();
+    if (!pd) {
+      while (i--) free_page((void *)entry_addr(pdpt_of(dir)[i]));
+      free_page((void *)pdpt);
+      return NULL;
+    }
+    pdpt_of(dir)[i] = pd | PAGE_PRESENT;
+  }
+  pdpt_of(dir)[PAE_USER_DIRS] = kernel_pae_pd | PAGE_PRESENT;
+  return dir;
+}
+
 page_directory_t *create_page_directory(void) {
-  paddr_t pa = alloc_kernel_frame();
-  if (!pa) return NULL;
-  page_directory_t *dir = P2V(pa);
-  memcpy(&dir->entries[KERNEL_PDE_FIRST], &kernel_page_directory.entries[KERNEL_PDE_FIRST],
-         KERNEL_TABLES * sizeof(pde_t));
+  page_directory_t *dir;
+  if (vmm_mode == VMM_PAE) {
+    dir = create_pae_space();
+    if (!dir) return NULL;
+  } else {
+    paddr_t pa = alloc_kernel_frame();
+    if (!pa) return NULL;
+    dir = P2V(pa);
+    memcpy(&dir->entries[KERNEL_PDE_FIRST], &kernel_page_directory.entries[KERNEL_PDE_FIRST],
+           LEGACY_KERNEL_TABLES * sizeof(pde_t));
+  }
   vmm_stats.directories++;
   return dir;
+}
+
+/* Frees the user page tables of the user page directory at pd (and every
+ * owned frame they map): `count` PDEs of `entries_size` bytes. */
+static void free_user_tables(void *pd, uint32_t count) {
+  for (uint32_t i = 0; i < count; i++) {
+    uint64_t pde = entry_get((uint8_t *)pd + i * entry_size());
+    if (!(pde & PAGE_PRESENT)) continue;
+    paddr_t table = entry_addr(pde);
+    for (uint32_t j = 0; j < table_entries(); j++) {
+      uint64_t pte = entry_get((uint8_t *)P2V(table) + j * entry_size());
+      if ((pte & PAGE_PRESENT) && (pte & PAGE_OWNED)) free_page((void *)entry_addr(pte));
+    }
+    free_page((void *)table);
+    vmm_stats.user_page_tables--;
+  }
 }
 
 void destroy_page_directory(page_directory_t *dir) {
@@ -184,15 +320,14 @@ void destroy_page_directory(page_directory_t *dir) {
            (vaddr_t)dir, 0, 0, CALLER());
     return;
   }
-  for (uint32_t i = 0; i < KERNEL_PDE_FIRST; i++) {
-    pde_t pde = dir->entries[i];
-    if (!(pde & PAGE_PRESENT)) continue;
-    pte_t *table = P2V(PTE_ADDR(pde));
-    for (uint32_t j = 0; j < ENTRIES_PER_TABLE; j++)
-      if ((table[j] & PAGE_PRESENT) && (table[j] & PAGE_OWNED))
-        free_page((void *)PTE_ADDR(table[j]));
-    free_page((void *)PTE_ADDR(pde));
-    vmm_stats.user_page_tables--;
+  if (vmm_mode == VMM_PAE) {
+    for (uint32_t i = 0; i < PAE_USER_DIRS; i++) {
+      paddr_t pd = entry_addr(pdpt_of(dir)[i]);
+      free_user_tables(P2V(pd), PAE_ENTRIES);
+      free_page((void *)pd);
+    }
+  } else {
+    free_user_tables(dir->entries, KERNEL_PDE_FIRST);
   }
   free_page((void *)directory_phys(dir));
   vmm_stats.directories--;
@@ -200,16 +335,19 @@ void destroy_page_directory(page_directory_t *dir) {
 
 void switch_page_directory(page_directory_t *dir) {
   current_directory = dir;
-  write_cr3(directory_phys(dir));
+  write_cr3(directory_phys(dir)); /* PAE: the CPU loads the four PDPT entries now */
   vmm_stats.cr3_loads++;
 }
 
-/* -- temporary mappings ----------------------------------------------------- */
+/* -- the kernel half -------------------------------------------------------- */
 
-static pte_t *kmap_pte(uint32_t slot) {
-  vaddr_t va = KMAP_BASE + slot * PAGE_SIZE;
-  return (pte_t *)P2V(kernel_tables[PDX(va) - KERNEL_PDE_FIRST]) + PTX(va);
+/* The kernel-half entry for va (va >= KERNEL_BASE). */
+static void *kernel_pte(vaddr_t va) {
+  uint32_t span = table_entries() * PAGE_SIZE; /* bytes one table maps */
+  return table_slot(kernel_tables[(va - KERNEL_BASE) / span], va);
 }
+
+/* -- temporary mappings ----------------------------------------------------- */
 
 void *kmap(paddr_t pa) {
   if (pa < DIRECT_MAP_LIMIT) return P2V(pa);
@@ -217,7 +355,7 @@ void *kmap(paddr_t pa) {
     if (kmap_busy[slot]) continue;
     kmap_busy[slot] = true;
     vaddr_t va = KMAP_BASE + slot * PAGE_SIZE;
-    *kmap_pte(slot) = ALIGN_DOWN(pa, PAGE_SIZE) | PAGE_PRESENT | PAGE_WRITE;
+    entry_set(kernel_pte(va), (ALIGN_DOWN(pa, PAGE_SIZE) | PAGE_PRESENT | PAGE_WRITE) | nx_bit);
     invlpg(va);
     return (void *)(va + PGOFF(pa));
   }
@@ -229,7 +367,7 @@ void kunmap(void *ptr) {
   if (va < KMAP_BASE) return; /* a direct-map pointer */
   uint32_t slot = (va - KMAP_BASE) / PAGE_SIZE;
   ASSERT(slot < KMAP_SLOTS && kmap_busy[slot]);
-  *kmap_pte(slot) = 0;
+  entry_set(kernel_pte(va), 0);
   invlpg(va);
   kmap_busy[slot] = false;
 }
@@ -237,26 +375,88 @@ void kunmap(void *ptr) {
 /* -- the kernel's own tables --------------------------------------------- */
 
 static void map_kernel_page(vaddr_t va, paddr_t pa, uint32_t flags) {
-  pte_t *table = P2V(kernel_tables[PDX(va) - KERNEL_PDE_FIRST]);
-  table[PTX(va)] = pa | flags | PAGE_PRESENT | global_flag;
+  entry_set(kernel_pte(va), leaf_entry(va, pa, flags));
 }
 
-/* Permissions for a direct-map page: least privilege for the kernel image,
- * no mapping for the boot stack's guard page, read-write for other RAM. */
+/* Permissions for a direct-map page: least privilege for the kernel image
+ * (text read-only and executable, rodata read-only), no mapping for the boot
+ * stack's guard page, read-write and not executable for other RAM. */
 static uint32_t kernel_page_flags(vaddr_t va) {
-  if (va >= (vaddr_t)__text_start && va < (vaddr_t)__rodata_end) return 0; /* read-only */
+  if (va >= (vaddr_t)__text_start && va < (vaddr_t)__text_end) return PAGE_EXEC;
+  if (va >= (vaddr_t)__rodata_start && va < (vaddr_t)__rodata_end) return 0; /* read-only */
   if (va >= (vaddr_t)boot_stack_guard && va < (vaddr_t)boot_stack_bottom) return PAGE_ACCESSED;
   return PAGE_WRITE;
 }
 
+/* paging=auto|legacy|pae: auto and pae mean PAE when the CPU has it. */
+static const char *const paging_options[] = {"auto", "legacy", "pae"};
+enum { PAGING_AUTO, PAGING_LEGACY, PAGING_PAE };
+
+static const char *feature_state(bool cpu_has, bool used) {
+  return used ? "on" : cpu_has ? "off" : "unavailable";
+}
+
+/* The kernel's PAE tables: its page directory, pointing at every kernel
+ * page table.  The PDPT comes later (vmm_init). */
+static void build_pae_kernel_directory(void) {
+  kernel_pae_pd = alloc_kernel_frame();
+  if (!kernel_pae_pd || kernel_pae_pd >= BOOT_MAPPED_LIMIT)
+    PANIC("no frame for the kernel page directory below the boot mapping");
+  pae_entry_t *pd = P2V(kernel_pae_pd);
+  for (uint32_t i = 0; i < PAE_KERNEL_TABLES; i++)
+    pd[i] = (uint64_t)kernel_tables[i] | PAGE_PRESENT | PAGE_WRITE;
+}
+
+/* Legacy -> PAE.  The kernel's PDPT will be kernel_page_directory's page (so
+ * CR3 still names that symbol), but the boot tables live there until paging
+ * is off.  So: switch through a temporary PDPT whose entries 0 and 3 both
+ * point at the kernel page directory: entry 0 maps the first GiB of physical
+ * memory at 0 as entry 3 maps it at KERNEL_BASE, which is the identity map
+ * pae_enable needs to turn paging back on under its own feet.  Then, on the
+ * new tables, rewrite kernel_page_directory as the real PDPT (user entries
+ * 0-2, kernel entry 3, no identity map) and load it. */
+static void switch_to_pae(void) {
+  static pae_entry_t boot_pdpt[PAE_PDPT_ENTRIES] __attribute__((aligned(32)));
+  boot_pdpt[0] = boot_pdpt[3] = kernel_pae_pd | PAGE_PRESENT;
+  paddr_t user_dirs[PAE_USER_DIRS];
+  for (uint32_t i = 0; i < PAE_USER_DIRS; i++) {
+    user_dirs[i] = alloc_kernel_frame();
+    if (!user_dirs[i]) PANIC("no frame for the kernel's user page directories");
+  }
+  pae_enable(V2P(boot_pdpt), nx_enabled);
+  memset(&kernel_page_directory, 0, sizeof(kernel_page_directory));
+  for (uint32_t i = 0; i < PAE_USER_DIRS; i++)
+    pdpt_of(&kernel_page_directory)[i] = user_dirs[i] | PAGE_PRESENT;
+  pdpt_of(&kernel_page_directory)[PAE_USER_DIRS] = kernel_pae_pd | PAGE_PRESENT;
+  switch_page_directory(&kernel_page_directory);
+}
+
+/* Legacy: the live directory's kernel PDEs go over to the new tables, and
+ * the boot identity map goes.  Each PDE changes atomically and the new tables
+ * map the running code the same way as the boot tables did. */
+static void switch_legacy(void) {
+  for (uint32_t i = 0; i < LEGACY_KERNEL_TABLES; i++)
+    kernel_page_directory.entries[KERNEL_PDE_FIRST + i] = kernel_tables[i] | PAGE_PRESENT |
+                                                          PAGE_WRITE;
+  for (uint32_t i = 0; i < KERNEL_PDE_FIRST; i++) kernel_page_directory.entries[i] = 0;
+  switch_page_directory(&kernel_page_directory);
+}
+
 void vmm_init(void) {
+  uint32_t requested = cmdline_choice("paging", paging_options, ARRAY_SIZE(paging_options),
+                                      PAGING_AUTO);
+  vmm_mode = cpu_features.pae && requested != PAGING_LEGACY ? VMM_PAE : VMM_LEGACY;
+  nx_enabled = vmm_mode == VMM_PAE && cpu_features.nx;
+  nx_bit = nx_enabled ? PAE_NX : 0;
+  kernel_table_count = vmm_mode == VMM_PAE ? PAE_KERNEL_TABLES : LEGACY_KERNEL_TABLES;
   if (cpu_features.pge) global_flag = PAGE_GLOBAL;
-  for (uint32_t i = 0; i < KERNEL_TABLES; i++) {
+  for (uint32_t i = 0; i < kernel_table_count; i++) {
     kernel_tables[i] = alloc_kernel_frame();
     if (!kernel_tables[i]) PANIC("out of memory for kernel page tables");
     if (kernel_tables[i] >= BOOT_MAPPED_LIMIT)
       PANIC("kernel page table at %p is beyond the boot mapping", (void *)kernel_tables[i]);
   }
+  if (vmm_mode == VMM_PAE) build_pae_kernel_directory();
 
   /* The direct map: every available frame above the first MiB, below the
    * direct-map limit.  Holes and reserved regions (ACPI, MMIO) stay unmapped. */
@@ -273,17 +473,20 @@ void vmm_init(void) {
     }
   }
 
-  /* Switch the live directory over: kernel PDEs to the new tables, the boot
-   * identity map gone.  Each PDE changes atomically and the new tables map
-   * the running code the same way as the boot tables did. */
-  for (uint32_t i = 0; i < KERNEL_TABLES; i++)
-    kernel_page_directory.entries[KERNEL_PDE_FIRST + i] = kernel_tables[i] | PAGE_PRESENT |
-                                                          PAGE_WRITE;
-  for (uint32_t i = 0; i < KERNEL_PDE_FIRST; i++) kernel_page_directory.entries[i] = 0;
-  switch_page_directory(&kernel_page_directory);
+  if (vmm_mode == VMM_PAE) switch_to_pae();
+  else switch_legacy();
   if (global_flag) write_cr4(read_cr4() | CR4_PGE);
   trap_set_double_fault_cr3(directory_phys(&kernel_page_directory));
-  krecord("VMM kernel_pd=%p tables=%u direct_map_end=%p global=%d\n",
-          (void *)directory_phys(&kernel_page_directory), KERNEL_TABLES,
-          (void *)(KERNEL_BASE + DIRECT_MAP_LIMIT), global_flag != 0);
+  char pdpt[32] = "";
+  if (vmm_mode == VMM_PAE)
+    ksnprintf(pdpt, sizeof(pdpt), "kernel_pdpt=%p ",
+              (void *)directory_phys(&kernel_page_directory));
+  krecord("VMM mode=%s requested=%s pae=%s nx=%s %skernel_pd=%p tables=%u direct_map_end=%p "
+          "global=%d\n",
+          vmm_mode == VMM_PAE ? "pae" : "legacy", paging_options[requested],
+          feature_state(cpu_features.pae, vmm_mode == VMM_PAE),
+          feature_state(cpu_features.nx, nx_enabled), pdpt,
+          (void *)(vmm_mode == VMM_PAE ? kernel_pae_pd
+                                        : directory_phys(&kernel_page_directory)),
+          kernel_table_count, (void *)(KERNEL_BASE + DIRECT_MAP_LIMIT), global_flag != 0);
 }

@@ -49,8 +49,11 @@ NX = 1 << 63
 # QEMU's i386 target under TCG has 36 physical address bits (64 GiB).
 DEFAULT_MAXPHYADDR = 36
 CR3_PDPT_MASK = 0xFFFFFFE0   # CR3 bits 31:5 hold the PDPT's address
-# PDPTE bits 2:1 (where R/W and U/S would be) and 8:5 are reserved.
-PDPTE_RESERVED_LOW = 0x1E6
+# PDPTE bits 2:1 (where R/W and U/S would be) and 8:6 are reserved.  The SDM
+# reserves bit 5 too, but QEMU (7.2, TCG) sets it, as an accessed bit, in
+# every PDPTE it walks and never faults on it: counting it reserved would make
+# the walker see nothing where the CPU it judges translates.
+PDPTE_RESERVED_LOW = 0x1C6
 # A 2 MiB PDE's bits 20:13 are reserved (bit 12 is PAT).
 HUGE_RESERVED_LOW = 0x1FE000
 LEVEL_NAMES = {3: "PDPTE", 2: "PDE", 1: "PTE"}
@@ -243,7 +246,7 @@ class PaeAddressSpace:
             return PaeTranslation(va, pdpte, pde, None, None)
         if pde.large:
             return PaeTranslation(va, pdpte, pde, None, pde.frame | va & (HUGE_PAGE_SIZE - 1))
-        pte = self.pte(va >> 21, ptx(va))
+        pte = self.pte(va >> 21 & 0x7FF, ptx(va))  # 2 MiB slot; a negative va (a signed call result) too
         pa = pte.frame | va & 0xFFF if pte.usable else None
         return PaeTranslation(va, pdpte, pde, pte, pa)
 

@@ -32,13 +32,15 @@ def elf_symbol(path: Path, name: str) -> int:
 
 @pytest.fixture
 def run_gdb(request: pytest.FixtureRequest, firmware):
-    """run_gdb(commands, modules=("hello",), cmdline="aslr=off", boot=True,
+    """run_gdb(commands, modules=("hello",), cmdline="aslr=off paging=legacy", boot=True,
     symbols="firmware") -> Transcript.
 
     Boots a fresh QEMU (paused at reset), runs GDB in batch mode with the mm
     script sourced by its path, attached, stopped at kernel_ready (at reset
     with boot=False), then the commands; QEMU is stopped and its run directory
-    removed afterwards.  ``symbols``: "firmware" (GDB loads kernel.elf), None
+    removed afterwards.  paging=legacy by default: these tests compare the mm
+    commands' exact legacy output, and `mm pt` dumps only 32-bit tables so far
+    (test_mm_pae.py and test_make_debug.py see PAE).  ``symbols``: "firmware" (GDB loads kernel.elf), None
     (a plain GDB with no symbol file: `set architecture i386`, and the
     breakpoint on kernel_ready's address), or the path of another ELF file,
     loaded as the symbol file instead of the firmware's."""
@@ -46,7 +48,7 @@ def run_gdb(request: pytest.FixtureRequest, firmware):
     qemu_bin = request.config.getoption("--qemu")
 
     def run(commands: list[str], *, modules: tuple[str, ...] = ("hello",),
-            cmdline: str = "aslr=off", boot: bool = True, timeout: float = 30,
+            cmdline: str = "aslr=off paging=legacy", boot: bool = True, timeout: float = 30,
             symbols: str | Path | None = FIRMWARE, after=None) -> Transcript:
         cfg = QemuConfig(kernel=firmware.kernel, target=profile(firmware), cmdline=cmdline,
                          qemu=qemu_bin,

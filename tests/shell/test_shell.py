@@ -25,7 +25,8 @@ CTRL_C = "\x03"
 BANNER = "mmverify debug shell"
 COMMANDS = {"help", "meminfo", "map", "heap", "leaks", "mark", "faults", "ps", "run"}
 # "c0100000-c010d000 0000d000 -r-" (9 digits for an end at 4 GiB), as QEMU's info mem
-REGION = re.compile(r"^([0-9a-f]{8,9})-([0-9a-f]{8,9}) ([0-9a-f]{8,9}) ([-u])r([-w])$", re.M)
+REGION = re.compile(r"^([0-9a-f]{8,9})-([0-9a-f]{8,9}) ([0-9a-f]{8,9}) ([-u])r([-w])([-x])$",
+                    re.M)
 USER_TEXT = 0x1000
 
 
@@ -74,11 +75,25 @@ def record(reply: Reply, tag: str) -> Record:
     return rec
 
 
-def regions(text: str) -> list[tuple[int, int, bool, bool]]:
+def regions(text: str) -> list[tuple[int, int, bool, bool, bool]]:
+    """(start, end, user, write, execute) of each region line."""
     out = []
-    for start, end, size, user, write in REGION.findall(text):
+    for start, end, size, user, write, execute in REGION.findall(text):
         assert int(end, 16) - int(start, 16) == int(size, 16)
-        out.append((int(start, 16), int(end, 16), user == "u", write == "w"))
+        out.append((int(start, 16), int(end, 16), user == "u", write == "w", execute == "x"))
+    return out
+
+
+def without_execute(runs: list[tuple[int, int, bool, bool, bool]]
+                    ) -> list[tuple[int, int, bool, bool]]:
+    """The regions merged whatever their execute right, as QEMU's info mem
+    (no execute column) shows them."""
+    out: list[tuple[int, int, bool, bool]] = []
+    for start, end, user, write, _ in runs:
+        if out and out[-1][1] == start and out[-1][2:] == (user, write):
+            out[-1] = (out[-1][0], end, user, write)
+        else:
+            out.append((start, end, user, write))
     return out
 
 
@@ -138,12 +153,15 @@ def test_kernel_map_equals_qemus_info_mem(machine, shell):
     sh.stop()
     ours = regions(out)
     qemu = [(r.start, r.end, r.user, r.write) for r in parse_info_mem(machine.monitor("info mem"))]
-    assert ours == qemu
-    assert any(start >= 0xF0000000 and write for start, _, _, write in ours), "heap pages shown"
+    assert without_execute(ours) == qemu
+    walker = [(r.start, r.end, r.user, r.write, r.execute)
+              for r in machine.address_space().regions()]
+    assert ours == walker, "the execute right splits regions as the walker's"
+    assert any(start >= 0xF0000000 and write for start, _, _, write, _ in ours), "heap shown"
     rec = record(out, "MAP")
     assert rec.int("pid") == 0 and rec.int("regions") == len(ours)
     assert rec.int("cr3") == machine.registers("cr3")["cr3"]
-    assert rec.int("mapped_kib") == sum(end - start for start, end, _, _ in ours) // 1024
+    assert rec.int("mapped_kib") == sum(end - start for start, end, *_ in ours) // 1024
 
 
 def test_map_and_ps_of_a_live_process(userland, shell):
@@ -160,10 +178,11 @@ def test_map_and_ps_of_a_live_process(userland, shell):
     out = sh.run(f"map {pid}")
     sh.stop()
     ours = regions(out)
-    walker = [(r.start, r.end, r.user, r.write) for r in userland.address_space(pid).regions()]
+    walker = [(r.start, r.end, r.user, r.write, r.execute)
+              for r in userland.address_space(pid).regions()]
     assert ours == walker
     text = next(r for r in ours if r[0] <= USER_TEXT < r[1])
-    assert text[0] == USER_TEXT and text[2:] == (True, False), "user text at 0x1000 is ur-"
+    assert text[0] == USER_TEXT and text[2:] == (True, False, True), "user text at 0x1000 is ur-x"
     assert any(r[2] and r[3] and r[1] == 0xC0000000 for r in ours), "the stack is urw"
     assert any(r[0] >= 0xC0000000 and not r[2] for r in ours), "the kernel half is there"
     rec = record(out, "MAP")

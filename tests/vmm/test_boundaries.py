@@ -4,7 +4,7 @@ error and changes nothing, takes supervisor mappings as global kernel pages,
 and an unmap there through any directory leaves no stale TLB entry."""
 
 from harness.decode.paging import GLOBAL, PRESENT, USER, WRITE
-from tests.expected import KERNEL_BASE
+from tests.expected import KERNEL_BASE, lookup_exec
 
 LAST_USER = KERNEL_BASE - 0x1000
 ENOENT, EINVAL = -2, -22
@@ -19,9 +19,9 @@ def test_the_last_user_page_takes_a_user_mapping(machine, kernel):
     d = machine.call("create_page_directory")
     frame = machine.call("allocate_page")
     assert machine.call("vmm_map", d, LAST_USER, frame, PRESENT | WRITE | USER) == 0
-    assert kernel.lookup(d, LAST_USER) == (frame, PRESENT | WRITE | USER), "not global"
+    assert kernel.lookup(d, LAST_USER) == (frame, PRESENT | WRITE | USER | lookup_exec(kernel)), "not global"
     assert machine.call("vmm_protect", d, LAST_USER, PRESENT | USER) == 0
-    assert kernel.lookup(d, LAST_USER) == (frame, PRESENT | USER)
+    assert kernel.lookup(d, LAST_USER) == (frame, PRESENT | USER | lookup_exec(kernel))
     out = machine.symbol("agent_scratch")
     assert machine.call("vmm_unmap", d, LAST_USER, out) == 0
     assert machine.read_u32(out) == frame
@@ -56,7 +56,7 @@ def test_the_first_kernel_page_takes_a_kernel_mapping_and_refuses_user_rights(ma
     g = kernel_global_bit(machine)
     assert kernel.lookup(kd, KERNEL_BASE) is None, "the first MiB is not direct-mapped"
     assert machine.call("map_page", KERNEL_BASE, frame, PRESENT | WRITE) == 0
-    assert kernel.lookup(kd, KERNEL_BASE) == (frame, PRESENT | WRITE | g), "a global kernel page"
+    assert kernel.lookup(kd, KERNEL_BASE) == (frame, PRESENT | WRITE | g | lookup_exec(kernel)), "a global kernel page"
     pte_before = machine.translate(KERNEL_BASE).pte.raw
     mark = machine.mark()
     assert machine.call("vmm_protect", kd, KERNEL_BASE, PRESENT | USER) == EINVAL
@@ -64,7 +64,7 @@ def test_the_first_kernel_page_takes_a_kernel_mapping_and_refuses_user_rights(ma
         [("bad-flags", "protect")]
     assert machine.translate(KERNEL_BASE).pte.raw == pte_before
     assert machine.call("vmm_protect", kd, KERNEL_BASE, PRESENT) == 0
-    assert kernel.lookup(kd, KERNEL_BASE) == (frame, PRESENT | g)
+    assert kernel.lookup(kd, KERNEL_BASE) == (frame, PRESENT | g | lookup_exec(kernel))
     assert machine.call("unmap_page", KERNEL_BASE) == 0
     assert machine.call("unmap_page", KERNEL_BASE) == ENOENT
 

@@ -1,11 +1,13 @@
 """map/unmap/lookup/protect through GDB inferior calls, in the current
 directory and in another one; directories share the kernel half and give
-back every frame they own."""
+back every frame they own.  The tests that write legacy directory entries
+themselves (4 MiB pages, PDE offsets) pin paging=legacy; their PAE
+counterparts are in test_pae_mode.py."""
 
 import pytest
 
 from harness.decode.paging import ACCESSED, DIRTY, PRESENT, PS, USER, WRITE
-from tests.expected import KERNEL_BASE
+from tests.expected import KERNEL_BASE, entry_nx, lookup_exec
 
 PAGE = 4096
 OWNED = 0x200
@@ -18,7 +20,8 @@ def test_map_lookup_unmap_in_the_current_directory(machine, kernel):
     assert machine.call("map_page", USER_VA, frame, PRESENT | WRITE) == 0
     t = machine.translate(USER_VA)
     assert t.pa == frame and t.write and not t.user
-    assert kernel.lookup(kernel.kernel_directory(), USER_VA) == (frame, PRESENT | WRITE)
+    assert kernel.lookup(kernel.kernel_directory(), USER_VA) == (
+        frame, PRESENT | WRITE | lookup_exec(kernel))
     machine.write(USER_VA, b"mapped!")  # GDB reads/writes through the new mapping
     assert machine.read_phys(frame, 7) == b"mapped!"
     assert machine.call("unmap_page", USER_VA) == 0
@@ -44,9 +47,10 @@ def test_map_in_another_directory_leaves_the_current_one_alone(machine, kernel):
     other = machine.address_space(d - KERNEL_BASE)
     t = other.translate(USER_VA)
     assert t.pa == frame and t.user and t.write
-    assert kernel.lookup(d, USER_VA) == (frame, PRESENT | WRITE | USER)
+    assert kernel.lookup(d, USER_VA) == (frame, PRESENT | WRITE | USER | lookup_exec(kernel))
 
 
+@pytest.mark.machine(cmdline="paging=legacy")
 def test_kernel_half_is_identical_in_every_directory(machine, kernel):
     dirs = [machine.call("create_page_directory") for _ in range(3)]
     kd = machine.read(kernel.kernel_directory() + 768 * 4, 256 * 4)
@@ -116,16 +120,18 @@ def test_the_cpu_sets_accessed_and_dirty(machine):
     assert machine.translate(USER_VA).pte.raw & DIRTY
 
 
+@pytest.mark.machine(cmdline="paging=legacy")
 def test_lookup_inside_a_4mib_page(machine, kernel):
     """The kernel maps 4 KiB pages only, but vmm_lookup reads a 4 MiB PDE
     (one written here into a directory of its own) down to the page."""
     d = machine.call("create_page_directory")
     machine.write_u32(d + 1 * 4, 0x00800000 | PS | WRITE | PRESENT)  # va 4-8 MiB -> 8-12 MiB
-    assert kernel.lookup(d, 0x00512000) == (0x00912000, PS | WRITE | PRESENT)
-    assert kernel.lookup(d, 0x00400000) == (0x00800000, PS | WRITE | PRESENT)
+    assert kernel.lookup(d, 0x00512000) == (0x00912000, PS | WRITE | PRESENT | lookup_exec(kernel))
+    assert kernel.lookup(d, 0x00400000) == (0x00800000, PS | WRITE | PRESENT | lookup_exec(kernel))
     machine.write_u32(d + 1 * 4, 0)  # destroy_page_directory would free it as a table
 
 
+@pytest.mark.machine(cmdline="paging=legacy")
 def test_get_page_table_makes_one_table_and_counts_it(machine, kernel):
     """get_page_table (the seed's API) on the current directory."""
     index = USER_VA >> 22
@@ -148,8 +154,8 @@ def test_protect_keeps_the_page_present_when_flags_leave_present_out(machine, ke
     machine.write_phys(frame, (0x5AFE).to_bytes(4, "little"))
     machine.call("map_page", USER_VA, frame, PRESENT | WRITE)
     assert machine.call("vmm_protect", kernel.kernel_directory(), USER_VA, 0) == 0
-    assert machine.translate(USER_VA).pte.raw == frame | PRESENT
-    assert kernel.lookup(kernel.kernel_directory(), USER_VA) == (frame, PRESENT)
+    assert machine.translate(USER_VA).pte.raw == frame | PRESENT | entry_nx(kernel)
+    assert kernel.lookup(kernel.kernel_directory(), USER_VA) == (frame, PRESENT | lookup_exec(kernel))
     assert machine.call("agent_probe_read", USER_VA) == 0
     assert machine.read_u32(machine.symbol("agent_probe_value")) == 0x5AFE
     assert machine.call("agent_probe_write", USER_VA, 1) == -14, "read-only now"
@@ -164,10 +170,11 @@ def test_map_over_a_not_present_entry_with_other_bits_set(machine, kernel):
     machine.write_pte(USER_VA, other | WRITE)  # not present
     errors = kernel.read_struct("vmm_stats", "vmm_stats")["errors"]
     assert machine.call("map_page", USER_VA, frame, PRESENT | WRITE) == 0
-    assert machine.translate(USER_VA).pte.raw == frame | PRESENT | WRITE
+    assert machine.translate(USER_VA).pte.raw == frame | PRESENT | WRITE | entry_nx(kernel)
     assert kernel.read_struct("vmm_stats", "vmm_stats")["errors"] == errors
 
 
+@pytest.mark.machine(cmdline="paging=legacy")
 def test_get_page_table_has_none_for_a_4mib_page(machine, kernel):
     """A PS directory entry maps a large page, not a table: no table to give,
     made or not (the PDE, written here into the live directory, is put back)."""

@@ -1,6 +1,7 @@
 """The PAE walker against QEMU on a real CPU in PAE mode.
 
-The firmware runs legacy paging, so the test builds a small PAE address
+The firmware runs legacy paging here (paging=legacy: both tests start from
+it), so the test builds a small PAE address
 space itself: a PDPT, one directory and one table in frames the kernel hands
 out, written through GDB.  Then it switches the stopped CPU to it through
 GDB (EFER.NXE, CR4.PAE, CR3) and compares the walker's reading with QEMU's
@@ -108,6 +109,7 @@ def pae_cpu(machine, cr3):
 
 
 @pytest.mark.cold_boot
+@pytest.mark.machine(cmdline="paging=legacy")
 def test_walker_equals_qemu_in_pae_mode_with_nx(machine):
     cr3, _, _, data_a, data_b = build_pae_space(machine)
     with pae_cpu(machine, cr3):
@@ -145,6 +147,7 @@ def test_walker_equals_qemu_in_pae_mode_with_nx(machine):
 
 
 @pytest.mark.cold_boot
+@pytest.mark.machine(cmdline="paging=legacy")
 def test_machine_api_and_oracle_follow_the_cpu_into_pae(machine):
     legacy_mode = machine.paging_mode()
     assert legacy_mode is not None and not legacy_mode.pae and not legacy_mode.nxe

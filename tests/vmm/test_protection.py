@@ -1,6 +1,8 @@
 """The protection matrix from the kernel side, with the error code the CPU
 pushed checked at the page-fault handler's entry (expect_fault)."""
 
+import pytest
+
 from harness.decode.paging import PRESENT, PS, WRITE
 from harness.machine.faults import expect_fault
 
@@ -48,6 +50,7 @@ def test_the_probe_reports_efault_and_counts(machine, kernel):
     assert after["kernel"] == before["kernel"] + 1
 
 
+@pytest.mark.machine(cmdline="paging=legacy")  # a legacy 4 MiB PDE, written by hand
 def test_reserved_bit_in_a_large_pde_faults_with_rsvd(machine, kernel):
     """SDM 4.3: with CR4.PSE, bit 21 of a 4 MiB PDE is reserved (32-bit
     physical addresses).  QEMU models it: the walk faults with RSVD=1.  The SDM

@@ -8,9 +8,13 @@
 #define CR0_PG 0x80000000u  /* paging */
 
 #define CR4_PSE 0x00000010u  /* 4 MiB pages */
+#define CR4_PAE 0x00000020u  /* PAE paging: 64-bit entries, a PDPT in CR3 */
 #define CR4_PGE 0x00000080u  /* global pages */
 #define CR4_SMEP 0x00100000u /* supervisor may not execute user pages */
 #define CR4_SMAP 0x00200000u /* supervisor may not touch user pages unless EFLAGS.AC */
+
+#define MSR_EFER 0xC0000080u /* extended feature enable register */
+#define EFER_NXE 0x00000800u /* bit 63 of a PAE entry is execute-disable */
 
 #define EFLAGS_IF 0x00000200u  /* interrupts enabled */
 #define EFLAGS_AC 0x00040000u  /* alignment check / SMAP override */

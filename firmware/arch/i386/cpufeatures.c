@@ -7,12 +7,16 @@
 /* CPUID leaf 1 EDX, leaf 1 ECX, leaf 7 EBX feature bits. */
 #define CPUID1_EDX_TSC (1u << 4)
 #define CPUID1_EDX_PSE (1u << 3)
+#define CPUID1_EDX_PAE (1u << 6)
 #define CPUID1_EDX_PGE (1u << 13)
 #define CPUID1_EDX_MSR (1u << 5)
 #define CPUID1_EDX_APIC (1u << 9)
 #define CPUID1_ECX_RDRAND (1u << 30)
 #define CPUID7_EBX_SMEP (1u << 7)
 #define CPUID7_EBX_SMAP (1u << 20)
+#define CPUID_EXT_BASE 0x80000000u
+#define CPUID_EXT_FEATURES 0x80000001u
+#define CPUID_EXT_EDX_NX (1u << 20)
 
 struct cpu_features cpu_features;
 
@@ -54,6 +58,7 @@ void cpu_features_init(void) {
       f->tsc = d & CPUID1_EDX_TSC;
       f->pse = d & CPUID1_EDX_PSE;
       f->pge = d & CPUID1_EDX_PGE;
+      f->pae = d & CPUID1_EDX_PAE;
       f->msr = d & CPUID1_EDX_MSR;
       f->apic = d & CPUID1_EDX_APIC;
       f->rdrand = c & CPUID1_ECX_RDRAND;
@@ -63,9 +68,18 @@ void cpu_features_init(void) {
       f->smep = b & CPUID7_EBX_SMEP;
       f->smap = b & CPUID7_EBX_SMAP;
     }
+    /* The extended leaves: leaf 0x80000000 gives the highest one; a CPU
+     * without them returns something else (often leaf 0's data). */
+    cpuid(CPUID_EXT_BASE, 0, &a, &b, &c, &d);
+    f->max_ext_leaf = (a & CPUID_EXT_BASE) ? a : 0;
+    if (f->max_ext_leaf >= CPUID_EXT_FEATURES) {
+      cpuid(CPUID_EXT_FEATURES, 0, &a, &b, &c, &d);
+      f->nx = d & CPUID_EXT_EDX_NX;
+    }
   }
-  krecord("CPU vendor=%pq cpuid=%d tsc=%d pse=%d pge=%d smep=%d smap=%d rdrand=%d\n",
-          f->vendor, f->cpuid, f->tsc, f->pse, f->pge, f->smep, f->smap, f->rdrand);
+  krecord("CPU vendor=%pq cpuid=%d tsc=%d pse=%d pge=%d smep=%d smap=%d rdrand=%d pae=%d nx=%d\n",
+          f->vendor, f->cpuid, f->tsc, f->pse, f->pge, f->smep, f->smap, f->rdrand, f->pae,
+          f->nx);
 }
 
 bool smap_enabled;

@@ -48,6 +48,32 @@ _Static_assert(sizeof(pde_t) == 4, "a non-PAE page directory entry is 32 bits");
 #define PTE_ADDR(e) ((paddr_t)((e) & PAGE_FRAME_MASK))
 #define PTE_FLAGS(e) ((uint32_t)((e) & PAGE_FLAGS_MASK))
 
+/* PAE paging (CR4.PAE): the same 4 KiB pages, 64-bit entries, one more level.
+ *
+ *   31 30 29            21 20            12 11                     0
+ *  +-----+----------------+----------------+------------------------+
+ *  |PDPT |  PD index      |  PT index      |    offset in page      |
+ *  +-----+----------------+----------------+------------------------+
+ *
+ * CR3 holds the 32-byte aligned physical address of a PDPT of 4 entries; the
+ * CPU loads all four when CR3 is written (a PDPTE changed later is not seen
+ * until the next CR3 load).  PDPTEs have only P, PWT and PCD: R/W, U/S and NX
+ * are reserved there.  Each PDPTE points to a page directory of 512 entries
+ * (one per 2 MiB), each PDE to a page table of 512 PTEs.  The low 12 bits of
+ * PDEs and PTEs mean what they mean above; bit 63 is NX (execute-disable)
+ * when EFER.NXE is set, and a reserved bit when it is not. */
+typedef uint64_t pae_entry_t;
+#define PAE_PDPT_ENTRIES 4u
+#define PAE_ENTRIES 512u
+#define PAE_PD_SHIFT 21
+#define PAE_PDPT_SHIFT 30
+#define PAE_LARGE_PAGE_SIZE 0x200000u /* 2 MiB page (PDE with PS=1) */
+#define PAE_PDPX(va) ((uint32_t)(va) >> PAE_PDPT_SHIFT)
+#define PAE_PDX(va) (((uint32_t)(va) >> PAE_PD_SHIFT) & 0x1FFu)
+#define PAE_PTX(va) (((uint32_t)(va) >> PAGE_SHIFT) & 0x1FFu)
+#define PAE_NX (1ull << 63)
+#define PAE_FRAME_MASK 0x000FFFFFFFFFF000ull /* bits 51:12, as far as MAXPHYADDR goes */
+
 /* #PF error code bits (Intel SDM vol. 3A, 4.7). */
 #define PF_ERR_PRESENT 0x01u  /* 0: page not present, 1: protection violation */
 #define PF_ERR_WRITE 0x02u    /* the access was a write */

@@ -6,14 +6,16 @@
 struct cpu_features {
   bool cpuid;   /* the CPUID instruction exists (not on every 486) */
   bool tsc, pse, pge, smep, smap, rdrand, msr, apic;
-  uint32_t max_leaf;
+  bool pae;     /* CPUID.1:EDX.PAE: 64-bit page table entries */
+  bool nx;      /* CPUID.80000001h:EDX.NX: EFER.NXE, execute-disable pages */
+  uint32_t max_leaf, max_ext_leaf; /* max_ext_leaf: 0 without extended leaves */
   char vendor[13];
 };
 
 extern struct cpu_features cpu_features;
 
 /* Detects the features and prints one CPU record:
- *   CPU vendor=<v> cpuid=<0|1> tsc=.. pse=.. pge=.. smep=.. smap=.. rdrand=.. */
+ *   CPU vendor=<v> cpuid=<0|1> tsc=.. pse=.. pge=.. smep=.. smap=.. rdrand=.. pae=.. nx=.. */
 void cpu_features_init(void);
 
 /* Turns on SMEP and SMAP where the CPU has them, and says so:

@@ -29,6 +29,7 @@ enum fault_reason {
   REASON_RESERVED_BIT,
   REASON_OUT_OF_MEMORY,
   REASON_USER_ACCESS,      /* kernel touched user memory outside copy_*_user */
+  REASON_EXEC_NX,          /* instruction fetch from a present no-execute page */
   REASON_COUNT
 };
 

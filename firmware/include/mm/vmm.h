@@ -1,9 +1,25 @@
-/* The virtual memory manager: two-level i386 paging, 4 KiB pages.
+/* The virtual memory manager: 4 KiB pages in one of two paging modes, chosen
+ * at boot (`paging=auto|legacy|pae`, default auto: PAE when the CPU has it):
  *
- * Every page directory shares the kernel half (0xC0000000 and up): the kernel
- * preallocates all 256 kernel page tables at boot and every directory's PDEs
- * 768-1023 point at them, so a kernel mapping made once is seen everywhere and
- * those PDEs never change.  The user half of each directory is its own.
+ *   legacy  the seed's two-level 32-bit paging.  A page_directory_t is the
+ *           page directory CR3 points at.  Every page is executable.
+ *   pae     three levels, 64-bit entries (arch/i386/paging.h).  A
+ *           page_directory_t is the page whose first 32 bytes are the PDPT
+ *           CR3 points at; its three user page directories (PDPT entries 0-2)
+ *           are allocated with it, so PDPT entries never change while it is
+ *           live.  With NX (EFER.NXE, when the CPU has it) a page without
+ *           PAGE_EXEC cannot be executed.
+ *
+ * Every address space shares the kernel half (0xC0000000 and up): the kernel
+ * preallocates all its page tables at boot (legacy: 256, PDEs 768-1023 of
+ * every directory point at them; pae: 512, in one kernel page directory that
+ * is PDPT entry 3 of every address space), so a kernel mapping made once is
+ * seen everywhere and those entries never change.  The user half is each
+ * address space's own.
+ *
+ * W^X: a user mapping may not be both writable and executable (map and
+ * protect refuse PAGE_USER|PAGE_WRITE|PAGE_EXEC, kind write-and-exec), in
+ * both modes, so a program behaves the same in either.
  *
  * Seed API, kept: create/destroy_page_directory, map_page, unmap_page,
  * switch_page_directory, get_page_table.  map_page and unmap_page act on the
@@ -26,9 +42,19 @@
  * the kernel image, MMIO) belong to someone else. */
 #define PAGE_OWNED 0x200u
 
+/* Software flag, never stored in an entry: the page may be executed.  map
+ * and protect set NX in a PAE entry without it (when NX is on); lookup
+ * reports it whenever the hardware would let the page execute (always in
+ * legacy mode, or without NX). */
+#define PAGE_EXEC 0x400u
+
 /* Flags a caller may pass to map/protect. */
 #define PAGE_MAP_FLAGS (PAGE_PRESENT | PAGE_WRITE | PAGE_USER | PAGE_PWT | PAGE_PCD | \
-                        PAGE_GLOBAL | PAGE_OWNED)
+                        PAGE_GLOBAL | PAGE_OWNED | PAGE_EXEC)
+
+enum vmm_mode { VMM_LEGACY = 0, VMM_PAE = 1 };
+extern uint32_t vmm_mode;    /* enum vmm_mode, set once by vmm_init */
+extern uint32_t nx_enabled;  /* 1 when EFER.NXE is set (PAE mode only) */
 
 typedef struct page_directory {
   pde_t entries[ENTRIES_PER_TABLE];
@@ -49,8 +75,17 @@ struct vmm_stats {
 };
 extern struct vmm_stats vmm_stats;
 
-/* Builds the kernel's tables (drops the boot identity map, maps the kernel
- * image with least privilege) and switches to them. */
+/* Picks the paging mode, builds the kernel's tables (drops the boot identity
+ * map, maps the kernel image with least privilege: text read-only and
+ * executable, everything else not executable when NX is on) and switches to
+ * them.  One record:
+ *   VMM mode=<legacy|pae> requested=<auto|legacy|pae> pae=<on|off|unavailable>
+ *       nx=<on|off|unavailable> [kernel_pdpt=<hex>] kernel_pd=<hex> tables=<n>
+ *       direct_map_end=<hex> global=<0|1>
+ * pae/nx: on, off (the CPU has it, the mode does not use it), unavailable
+ * (the CPU lacks it: paging=pae then falls back to legacy).  kernel_pd is the
+ * page directory of the kernel half (legacy: also what CR3 holds);
+ * kernel_pdpt, PAE only, is what CR3 holds for the kernel. */
 void vmm_init(void);
 
 /* A new directory with an empty user half, or NULL when out of frames. */
@@ -64,8 +99,11 @@ paddr_t directory_phys(const page_directory_t *dir);
 int map_page(uint32_t virtual, uint32_t physical, uint32_t flags);
 int unmap_page(uint32_t virtual);
 /* The page table for PDE pd_index of the current directory (kernel virtual
- * address), creating it when `create`; NULL if absent or out of frames. */
-pte_t *get_page_table(uint32_t pd_index, bool create);
+ * address), creating it when `create`; NULL if absent or out of frames.
+ * Legacy: pd_index < 1024, a table of 1024 pte_t.  PAE: pd_index < 2048
+ * counts the PDEs of all four page directories in address order, a table of
+ * 512 pae_entry_t. */
+void *get_page_table(uint32_t pd_index, bool create);
 
 int vmm_map(page_directory_t *dir, vaddr_t va, paddr_t pa, uint32_t flags);
 /* Unmaps va; frees the frame if it was PAGE_OWNED.  *old (if not NULL) gets

@@ -223,8 +223,17 @@ class Kernel:
 
     # -- virtual memory ----------------------------------------------------------------
 
+    def paging_mode(self) -> str:
+        """The VMM's paging mode: "legacy" or "pae" (vmm.c's vmm_mode)."""
+        return ("legacy", "pae")[self.u32("vmm_mode")]
+
+    def nx_enabled(self) -> bool:
+        """EFER.NXE as the kernel set it (PAE on a CPU with NX)."""
+        return self.u32("nx_enabled") != 0
+
     def kernel_directory(self) -> int:
-        """Kernel virtual address of the kernel's page directory."""
+        """Kernel virtual address of the kernel's page directory (its PDPT's
+        page in PAE mode): what the VMM API takes for the kernel's space."""
         return self.m.symbol("kernel_page_directory")
 
     def lookup(self, directory: int, va: int) -> tuple[int, int] | None:
