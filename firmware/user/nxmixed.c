@@ -1,8 +1,8 @@
-/* Calls a function that lives in a page its ELF maps twice: as the last page
- * of the read-only, executable text segment and as the first page of the
- * writable data segment (see nxmixed.ld).  A page that is writable may not be
- * executable, so with NX the call is a fetch fault (kill, exec-nx); without
- * NX the function returns 42, the exit status. */
+/* A function in a page its ELF names twice: as the last page of the
+ * read-only, executable text segment and as the first page of the writable
+ * data segment (see nxmixed.ld).  No page may be both writable and
+ * executable, so the kernel refuses to load it; if it ever ran, it would
+ * exit with 42. */
 #include "ulib.h"
 
 __attribute__((section(".mixed"), noinline)) int mixed_page_function(void) { return 42; }
