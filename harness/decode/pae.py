@@ -246,7 +246,8 @@ class PaeAddressSpace:
             return PaeTranslation(va, pdpte, pde, None, None)
         if pde.large:
             return PaeTranslation(va, pdpte, pde, None, pde.frame | va & (HUGE_PAGE_SIZE - 1))
-        pte = self.pte(va >> 21 & 0x7FF, ptx(va))  # 2 MiB slot; a negative va (a signed call result) too
+        # The 2 MiB slot, masked: a negative va (a signed call result) too.
+        pte = self.pte(va >> 21 & 0x7FF, ptx(va))
         pa = pte.frame | va & 0xFFF if pte.usable else None
         return PaeTranslation(va, pdpte, pde, pte, pa)
 

@@ -27,11 +27,6 @@ def nx_on(machine) -> bool:
     return mode is not None and mode.pae and mode.nxe
 
 
-def executable(translation) -> bool:
-    """Whether the CPU would fetch at the walked address (legacy: any mapped page)."""
-    return translation.pa is not None and getattr(translation, "execute", True)
-
-
 def where_the_code_is(userland, pid, where):
     proc = userland.process(pid)
     return {
@@ -83,7 +78,7 @@ def test_code_copied_into_data_does_not_run(machine, userland, no_leaks, paging,
     assert userland.read(pid, code, len(RET42)) == RET42, "the copy is where we look"
     walked = userland.address_space(pid).translate(code)
     assert walked.pa is not None and walked.user and walked.write
-    assert executable(walked) == (not nx_on(machine)), "writable data is NX exactly when NX is on"
+    assert walked.execute == (not nx_on(machine)), "writable data is NX exactly when NX is on"
 
     results = run_to_the_end(machine, userland)
     assert results[bystander].status == 0 and not results[bystander].killed
@@ -115,7 +110,7 @@ def test_a_page_both_text_and_data_is_refused_at_load(machine, userland, no_leak
 def test_text_runs_and_stays_read_only(machine, userland):
     pid = userland.spawn("hello")
     walked = userland.address_space(pid).translate(userland.symbol("hello", "main"))
-    assert walked.user and not walked.write and executable(walked)
+    assert walked.user and not walked.write and walked.execute
     assert userland.run()[pid].status == 0
 
 
@@ -156,10 +151,10 @@ def test_the_kernel_executing_its_data_panics(machine, paging, where):
     address = kernel_address(machine, where)
     walked = machine.translate(address)
     assert walked.pa is not None and not walked.user
-    assert executable(walked) == (not nx_on(machine))
+    assert walked.execute == (not nx_on(machine))
     kernel_calls_into(machine, address)
 
 
 def test_kernel_text_is_executable_and_read_only(machine):
     walked = machine.translate(machine.symbol("kmalloc"))
-    assert executable(walked) and not walked.write and not walked.user
+    assert walked.execute and not walked.write and not walked.user
