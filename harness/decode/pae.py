@@ -22,6 +22,7 @@ read for the PDPT, one per present directory and one per present table.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -284,11 +285,31 @@ class PaeAddressSpace:
 
     def regions(self, *, split_global: bool = False) -> list[Region]:
         """Contiguous virtual ranges with the same effective user, write and
-        execute rights (and global bit when ``split_global``)."""
+        execute rights (and global bit when ``split_global``).  Works on whole
+        page tables at once, grouping entries by the bits that decide them,
+        not page by page: a PAE space has as many entries as a legacy one."""
         runs: list[Region] = []
-        for m in self.mappings():
-            glob = split_global and bool(m.leaf & GLOBAL)
-            _append(runs, Region(m.va, m.va + m.size, m.user, m.write, glob, m.execute))
+        reserved = self.entry(0, 1).reserved_mask  # the same for every PTE
+        for slot, _pdpte, pde in self._slots():
+            base = slot << 21
+            if pde.large:
+                _append(runs, Region(base, base + HUGE_PAGE_SIZE, pde.user, pde.write,
+                                     split_global and bool(pde.raw & GLOBAL), not pde.nx))
+                continue
+            if self.tables[slot] == EMPTY_TABLE:
+                continue
+            limit = PRESENT | (pde.raw & (USER | WRITE))  # the PDE limits every PTE below it
+            keep = limit | reserved | (GLOBAL if split_global else 0) | (NX if self.nxe else 0)
+            pos = 0
+            for key, group in itertools.groupby(
+                    e & keep for e in struct.unpack(f"<{ENTRIES}Q", self.tables[slot])):
+                count = sum(1 for _ in group)
+                if key & PRESENT and not key & reserved:
+                    start = base | pos << 12
+                    _append(runs, Region(start, start + count * PAGE_SIZE, bool(key & USER),
+                                         bool(key & WRITE), bool(key & GLOBAL),
+                                         not (pde.nx or key & NX)))
+                pos += count
         return runs
 
     def page_tables(self) -> int:
