@@ -8,6 +8,9 @@ Fixtures
                   ``@pytest.mark.cold_boot``)
     boot          a factory: ``boot(memory="8M", ...)`` starts a machine paused at
                   reset; every machine it made is closed after the test
+    extra_cmdline words put before the marker's kernel command line ("" here; a
+                  conftest parametrizes it to run its tests in several kernel
+                  configurations, e.g. tests/paging_matrix.py)
     machine_pool  the worker's pool of snapshot-restored machines
     kernel        harness.targets.mmverify.kernel.Kernel on the test's machine (structs, bitmaps)
     userland      harness.targets.mmverify.processes.Userland: spawn and run user programs
@@ -181,6 +184,9 @@ def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
                                     f"{sorted(unknown)}")
         fields.update(marker.kwargs)
     fields.update(overrides)
+    if "extra_cmdline" in request.fixturenames:  # the marker's words come later and win
+        extra = request.getfixturevalue("extra_cmdline")
+        fields["cmdline"] = f"{extra} {fields.get('cmdline', '')}".strip()
     target = fields.pop("target", opts("--target"))
     if isinstance(target, TargetProfile):
         if "kernel" not in fields:
@@ -222,8 +228,15 @@ def resolve_module(firmware: Artifacts, module: str) -> list[str]:
 
 
 @pytest.fixture
-def machine(request: pytest.FixtureRequest, firmware: Artifacts,
-            machine_pool: MachinePool) -> Iterator[Machine]:
+def extra_cmdline() -> str:
+    """Kernel command-line words for every machine of the test, before the
+    marker's (see machine_config); none unless a conftest parametrizes it."""
+    return ""
+
+
+@pytest.fixture
+def machine(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: MachinePool,
+            extra_cmdline: str) -> Iterator[Machine]:
     """A machine at kernel_ready, pristine for this test."""
     cfg = machine_config(request, firmware)
     cold = request.node.get_closest_marker("cold_boot") is not None
@@ -263,8 +276,8 @@ def userland(machine: Machine, firmware: Artifacts) -> Userland:
 
 
 @pytest.fixture
-def boot(request: pytest.FixtureRequest, firmware: Artifacts,
-         machine_pool: MachinePool) -> Iterator[Callable[..., Machine]]:
+def boot(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: MachinePool,
+         extra_cmdline: str) -> Iterator[Callable[..., Machine]]:
     """Factory for machines this test boots itself (paused at reset)."""
     made: list[Machine] = []
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError
 from harness.machine.machine import Machine
@@ -27,6 +28,9 @@ from harness.machine.pool import MachinePool
 from harness.machine.qemu import QemuConfig
 from harness.targets.mmverify import build
 from harness.targets.mmverify.profile import profile
+
+if TYPE_CHECKING:
+    from harness.targets.mmverify.processes import Userland
 
 Results = dict[str, object]
 
@@ -241,30 +245,40 @@ def bench_pmm(cfg: QemuConfig, out: Results, pairs: int = 2000, seed_pairs: int 
     out["pmm_speedup_50"] = round(seed["50"] / ours["50"], 1)
 
 
+# Keys of the PAE measurements: the legacy key with this prefix.  The kernel
+# runs the same VMM code in both modes (paging= on its command line).
+MODES = {"legacy": "", "pae": "pae_"}
+
+
 def bench_vmm(cfg: QemuConfig, out: Results, pairs: int = 2000, walks: int = 30) -> None:
     """map_unmap_insns: instructions per map_page+unmap_page pair on an
     existing page table (-icount).  pt_walk_ms: median full walk + region map
-    of an address space with all 256 kernel page tables and 64 user ones."""
-    pool = MachinePool()
-    machine = pool.boot_to_ready(replace(cfg, memory="128M", icount=True))
-    try:
-        out["map_unmap_insns"] = round(machine.call_value("bench_vmm_map_unmap", pairs) / pairs, 1)
-        directory = machine.call_value("create_page_directory")
-        if machine.call("bench_vmm_populate", directory, 64, 16) != 0:
-            raise RuntimeError("could not populate the bench address space")
-        cr3 = directory - 0xC0000000
-        samples = []
-        for _ in range(walks):
-            start = time.perf_counter()
-            aspace = machine.address_space(cr3)
-            aspace.regions()
-            samples.append((time.perf_counter() - start) * 1000)
-        if aspace.page_tables() != 256 + 64:
-            raise RuntimeError(f"the bench address space has {aspace.page_tables()} page "
-                               "tables, not 256 + 64")
-    finally:
-        pool.close_machine(machine)
-    out["pt_walk_ms"] = round(statistics.median(samples), 2)
+    of an address space with every kernel page table (256 legacy, 512 PAE)
+    and 64 user ones.  Each for legacy paging and, with the pae_ prefix, PAE."""
+    for mode, prefix in MODES.items():
+        pool = MachinePool()
+        machine = pool.boot_to_ready(replace(cfg, memory="128M", icount=True,
+                                             cmdline=f"paging={mode}"))
+        try:
+            out[f"{prefix}map_unmap_insns"] = round(
+                machine.call_value("bench_vmm_map_unmap", pairs) / pairs, 1)
+            directory = machine.call_value("create_page_directory")
+            if machine.call("bench_vmm_populate", directory, 64, 16) != 0:
+                raise RuntimeError("could not populate the bench address space")
+            cr3 = machine.call_value("directory_phys", directory)
+            kernel_tables = 512 if mode == "pae" else 256
+            samples = []
+            for _ in range(walks):
+                start = time.perf_counter()
+                aspace = machine.address_space(cr3)
+                aspace.regions()
+                samples.append((time.perf_counter() - start) * 1000)
+            if aspace.page_tables() != kernel_tables + 64:
+                raise RuntimeError(f"the {mode} bench address space has {aspace.page_tables()}"
+                                   f" page tables, not {kernel_tables} + 64")
+        finally:
+            pool.close_machine(machine)
+        out[f"{prefix}pt_walk_ms"] = round(statistics.median(samples), 2)
 
 
 HEAP_SIZES = (16, 64, 256, 1024, 2048, 8192, 65536)
@@ -285,6 +299,13 @@ def bench_heap(cfg: QemuConfig, out: Results, pairs: int = 2000) -> None:
         pool.close_machine(machine)
 
 
+def demand_fault_insns(userland: Userland) -> int:
+    """The demand program's mean instructions per first touch of 64 heap pages."""
+    userland.spawn("demand", "64")
+    userland.run()
+    return next(r for r in userland.claims("USER") if r["prog"] == "demand").int("touch_insns")
+
+
 def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
     """demand_fault_insns: a user touch of a fresh heap page until it resumes
     (the mean of 64 touches, -icount).
@@ -294,13 +315,17 @@ def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
 
     modules = (str(user_dir / "demand.elf"), str(user_dir / "yielder.elf"))
     pool = MachinePool()
-    machine = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, modules=modules))
+    pae = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, modules=modules,
+                                     cmdline="paging=pae"))
+    try:
+        out["pae_demand_fault_insns"] = demand_fault_insns(Userland(pae, user_dir))
+    finally:
+        pool.close_machine(pae)
+    machine = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, modules=modules,
+                                         cmdline="paging=legacy"))
     try:
         userland = Userland(machine, user_dir)
-        userland.spawn("demand", "64")
-        userland.run()
-        demand = next(r for r in userland.claims("USER") if r["prog"] == "demand")
-        out["demand_fault_insns"] = demand.int("touch_insns")
+        out["demand_fault_insns"] = demand_fault_insns(userland)
         yields = 2000
         userland.spawn("yielder", str(yields))
         userland.spawn("yielder", str(yields))

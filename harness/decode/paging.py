@@ -129,6 +129,11 @@ class Translation:
     def write(self) -> bool:
         return self.pde.write and (self.pte is None or self.pte.write)
 
+    @property
+    def execute(self) -> bool:
+        """Legacy paging has no execute-disable bit: every mapped page runs."""
+        return self.pa is not None
+
     def __str__(self) -> str:
         lines = [f"va {self.va:#010x}: PDX {pdx(self.va)} PTX {ptx(self.va)} "
                  f"offset {self.va & 0xFFF:#x}", f"  {self.pde}"]

@@ -2,6 +2,7 @@
 detected corruption is quarantined, never left to spread."""
 
 from tests.final_state import after_each_test
+from tests.paging_matrix import paging, parametrize  # noqa: F401 (a fixture)
 
 
 def heap_consistent(item, m):
@@ -10,3 +11,7 @@ def heap_consistent(item, m):
 
 
 pytest_runtest_call = after_each_test(heap_consistent)
+
+
+def pytest_generate_tests(metafunc):
+    parametrize(metafunc)  # every test in legacy and PAE paging (tests/paging_matrix.py)

@@ -454,6 +454,17 @@ def test_pae_a_process_with_a_copy_of_the_kernel_directory(paeworld):
         f"(3: {copy | PRESENT:#018x} != {kernel_pdpte3:#018x})"]
 
 
+def test_pae_a_kernel_pdpte_that_differs_only_in_bit_5_is_the_kernels(paeworld):
+    """QEMU sets bit 5 (accessed) in each PDPTE it walks: in one PDPT and not
+    the other is no difference."""
+    p = paeworld.spaces[1]
+    paeworld.set_u64(p.cr3 + 24, paeworld.u64(p.cr3 + 24) ^ 0x20)
+    assert paeworld.check() == []
+    paeworld.set_u64(p.cr3 + 24, paeworld.u64(p.cr3 + 24) ^ 0x08)  # PWT: allowed, and not 5
+    assert [v.split(":")[1] for v in paeworld.check()] == [
+        " kernel-half PDPTEs differ from the kernel's"], "any other bit is a difference"
+
+
 def test_pae_a_user_page_writable_and_executable(paeworld):
     p = paeworld.spaces[0]
     at = paeworld.pte_address(p.cr3, 0xBFFFF000)

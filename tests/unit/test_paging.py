@@ -162,7 +162,9 @@ class TestWalk:
         _, aspace = space([(0x00401000, 0x00abc000, PRESENT | WRITE | USER)])
         t = aspace.translate(0x00401234)
         assert t.pa == 0x00abc234 and t.user and t.write
+        assert t.execute, "no NX in legacy paging: a mapped page executes"
         assert aspace.translate(0x00402000).pa is None
+        assert not aspace.translate(0x00402000).execute, "nothing runs where nothing is mapped"
         far = aspace.translate(0x80000000)
         assert far.pa is None and not far.pde.present
         assert "PDX 1 PTX 1" in str(t)

@@ -436,6 +436,36 @@ def test_built_pages_round_trip(pages, nxe):
         assert t.reserved == (nx and not nxe)
 
 
+RIGHTS_PAGES = st.dictionaries(
+    st.integers(0, 5 * 512 - 1).map(lambda n: n << 12),   # 10 MiB: several tables, runs
+    st.tuples(st.sampled_from([0, WRITE, USER, WRITE | USER]), st.booleans(), st.booleans(),
+              st.sampled_from([0, 1 << 40])),              # global, NX, a reserved bit
+    max_size=60)
+PDE_LIMITS = st.lists(st.sampled_from([PRESENT, PRESENT | WRITE, PRESENT | USER,
+                                       PRESENT | WRITE | USER, PRESENT | USER | NX]),
+                      min_size=5, max_size=5)
+
+
+@given(RIGHTS_PAGES, PDE_LIMITS, st.booleans(), st.booleans(), st.booleans())
+def test_regions_are_the_mappings_merged(pages, pde_flags, nxe, split_global, large):
+    """regions() groups whole tables at once: it must say what merging
+    mappings() page by page says, whatever the PDE limits, NX, global and
+    reserved bits (and with a 2 MiB page among the tables)."""
+    b = Builder()
+    for slot, flags in enumerate(pde_flags):
+        b.table(slot << 21, flags)
+    for va, (flags, glob, nx, bad) in pages.items():
+        b.pte(va, 0x7000 | PRESENT | flags | (GLOBAL if glob else 0) | (NX if nx else 0) | bad)
+    if large:
+        b.pde(5 << 21, 0x1_0000_0000 | PRESENT | PS | USER | NX)
+    space = b.walk(nxe=nxe)
+    expected: list[Region] = []
+    for m in space.mappings():
+        glob = split_global and bool(m.leaf & GLOBAL)
+        paging._append(expected, Region(m.va, m.va + m.size, m.user, m.write, glob, m.execute))
+    assert space.regions(split_global=split_global) == expected
+
+
 class TestDump:
     """mm pt's PAE rows (harness/decode/pae_dump.py) on built tables."""
 

@@ -6,6 +6,7 @@ invariants.py)."""
 
 from harness.machine.oracle import walker_disagreements
 from tests.final_state import after_each_test, invariants
+from tests.paging_matrix import paging, parametrize  # noqa: F401 (a fixture)
 
 
 def walker_matches_qemu(item, m):
@@ -15,3 +16,7 @@ def walker_matches_qemu(item, m):
 
 
 pytest_runtest_call = after_each_test(walker_matches_qemu, invariants)
+
+
+def pytest_generate_tests(metafunc):
+    parametrize(metafunc)  # every test in legacy and PAE paging (tests/paging_matrix.py)
