@@ -13,9 +13,7 @@ from harness import CallStopped
 from harness.targets.mmverify.invariants import violations
 from tests.expected import KERNEL_BASE
 
-# paging=legacy: the entry-level invariants these tests check
-# (harness/targets/mmverify/invariants.py) read legacy tables only so far.
-pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off paging=legacy")
+pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
 SYS_WRITE, SYS_WAIT = 2, 11  # the system call ABI (include/kernel/syscall.h)
 EFAULT, EPERM = -14, -1

@@ -11,9 +11,7 @@ from harness.targets.mmverify.kernel import Kernel
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
 
-# paging=legacy: the entry-level invariants these tests check
-# (harness/targets/mmverify/invariants.py) read legacy tables only so far.
-@pytest.mark.machine(modules=["user/*"], cmdline="aslr=off paging=legacy")
+@pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 def test_pages_appear_on_first_touch_one_fault_each(machine, userland):
     pages = 4
     pid = userland.spawn("demand", str(pages))

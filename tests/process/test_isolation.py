@@ -24,9 +24,7 @@ def start_two_and_stop_at_checkpoint(machine, userland):
     return pids, machine.reg("cr3"), bp
 
 
-# paging=legacy: the entry-level invariants these tests check
-# (harness/targets/mmverify/invariants.py) read legacy tables only so far.
-@pytest.mark.machine(modules=["user/*"], cmdline="aslr=off paging=legacy")
+@pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 def test_same_address_different_frames(machine, userland):
     (a, b), _, _ = start_two_and_stop_at_checkpoint(machine, userland)
     machine.cont()  # the second one reaches its checkpoint: both have written

@@ -8,9 +8,7 @@ import pytest
 
 from harness.targets.mmverify.invariants import violations
 
-# paging=legacy: the entry-level invariants these tests check
-# (harness/targets/mmverify/invariants.py) read legacy tables only so far.
-pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off paging=legacy")
+pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
 PAGE = 4096
 ENOMEM, EAGAIN, EINVAL = -12, -11, -22

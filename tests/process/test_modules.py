@@ -136,7 +136,7 @@ def test_an_image_up_to_the_page_limit_and_one_page_over(booted, tmp_path, firmw
     hello = firmware.user_program("hello")
     fits = with_memsz(hello, tmp_path / "fits.elf", 0xF00000 - 0x1000)
     over = with_memsz(hello, tmp_path / "over.elf", 0xF01000 - 0x1000)
-    machine = booted([fits, over], "paging=legacy")  # invariants.py reads legacy tables only
+    machine = booted([fits, over])
     kernel, userland = Kernel(machine), Userland(machine, firmware.user_dir)
     machine.call("heap_trim")
     free = kernel.pmm_stats()["free_frames"]
