@@ -111,7 +111,8 @@ static void *find_pde(const page_directory_t *dir, vaddr_t va) {
 }
 
 static inline void *table_slot(paddr_t table, vaddr_t va) {
-  return (uint8_t *)P2V(table) + pt_index(va) * entry_size();
+  if (vmm_mode == VMM_PAE) return (pae_entry_t *)P2V(table) + PAE_PTX(va);
+  return (pte_t *)P2V(table) + PTX(va);
 }
 
 /* The leaf entry for (pa, flags) at va: PAGE_EXEC is not stored, its absence
@@ -148,11 +149,18 @@ static int refuse(int err, const char *kind, const char *op, vaddr_t va, paddr_t
   return err;
 }
 
-/* The PTE for va in dir, or NULL when its page table is absent. */
-static void *find_pte(page_directory_t *dir, vaddr_t va) {
-  uint64_t pde = entry_get(find_pde(dir, va));
+/* The PTE for va in dir, or NULL when its page table is absent.  Written
+ * out per format: this is on every map, unmap and lookup, and the legacy
+ * path stays as short as it was before PAE existed. */
+static inline void *find_pte(page_directory_t *dir, vaddr_t va) {
+  if (vmm_mode == VMM_PAE) {
+    pae_entry_t pde = *(const volatile pae_entry_t *)find_pde(dir, va);
+    if (!(pde & PAGE_PRESENT) || (pde & PAGE_PS)) return NULL;
+    return (pae_entry_t *)P2V((paddr_t)(pde & PAE_FRAME_MASK)) + PAE_PTX(va);
+  }
+  pde_t pde = *(const volatile pde_t *)&dir->entries[PDX(va)];
   if (!(pde & PAGE_PRESENT) || (pde & PAGE_PS)) return NULL;
-  return table_slot(entry_addr(pde), va);
+  return (pte_t *)P2V(PTE_ADDR(pde)) + PTX(va);
 }
 
 /* Why flags cannot be mapped at va, or NULL when they can. */
