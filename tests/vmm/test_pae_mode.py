@@ -36,7 +36,7 @@ def requires_nx(machine) -> None:
 # -- which mode ----------------------------------------------------------------------
 
 
-@pytest.mark.machine(cpu="max")
+@pytest.mark.machine(cmdline="paging=auto", cpu="max")  # the default, named: not the matrix
 def test_auto_on_cpu_max_is_pae_with_nx(machine):
     vmm = machine.records("VMM")[0]
     assert (vmm["requested"], vmm["pae"], vmm["nx"]) == ("auto", "on", "on")
@@ -73,7 +73,7 @@ def test_a_486_has_no_pae_and_paging_pae_falls_back_to_legacy_saying_so(machine)
     assert machine.reg("cr4") & CR4_PAE == 0
 
 
-@pytest.mark.machine(cpu="qemu32")
+@pytest.mark.machine(cmdline="paging=auto", cpu="qemu32")
 def test_qemu32_has_pae_without_nx(machine):
     """QEMU's qemu32 model reports PAE in CPUID.1:EDX and no NX in
     CPUID.80000001h:EDX: PAE paging, every page executable."""
