@@ -184,8 +184,9 @@ def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
                                     f"{sorted(unknown)}")
         fields.update(marker.kwargs)
     fields.update(overrides)
-    if "extra_cmdline" in request.fixturenames:  # the marker's words come later and win
-        extra = request.getfixturevalue("extra_cmdline")
+    extra = request.getfixturevalue("extra_cmdline") if "extra_cmdline" in request.fixturenames \
+        else ""
+    if extra:  # the marker's words come later and win; no words: the target's own default
         fields["cmdline"] = f"{extra} {fields.get('cmdline', '')}".strip()
     target = fields.pop("target", opts("--target"))
     if isinstance(target, TargetProfile):
