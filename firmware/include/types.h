@@ -11,6 +11,10 @@
 
 typedef uint32_t paddr_t; /* a physical address */
 typedef uint32_t vaddr_t; /* a virtual address */
+/* A physical frame number (address >> 12): how frames above 4 GiB (PAE)
+ * travel, since their addresses do not fit a paddr_t.  0 is frame 0, which
+ * the PMM never hands out, so it also means "none". */
+typedef uint32_t pfn_t;
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((a)-1))

@@ -8,8 +8,6 @@
 
 struct boot_info boot_info;
 
-#define FOUR_GIB 0x100000000ull
-
 /* The loader's structures are only reachable through the boot mapping. */
 static const void *early_ptr(paddr_t pa, size_t len, const char *what) {
   if (pa >= BOOT_MAPPED_LIMIT || len > BOOT_MAPPED_LIMIT - pa)
@@ -36,8 +34,7 @@ static void copy_memory_map(const struct multiboot_info *mbi) {
     const struct multiboot_mmap_entry *e = (const void *)p;
     p += e->size + sizeof(e->size);
     uint64_t start = e->addr, stop = e->addr + e->len;
-    if (e->len == 0 || start >= FOUR_GIB) continue; /* unreachable without PAE */
-    if (stop > FOUR_GIB) stop = FOUR_GIB;
+    if (e->len == 0) continue; /* RAM above 4 GiB stays: the PMM decides (PAE reaches it) */
     if (boot_info.region_count == BOOT_MAX_MEMORY_REGIONS) {
       krecord("BOOTINFO truncated=memory-map max=%u\n", BOOT_MAX_MEMORY_REGIONS);
       return;

@@ -87,16 +87,16 @@ int elf_load(page_directory_t *dir, const uint8_t *image, uint32_t size, vaddr_t
     if (ph->type != PT_LOAD || ph->memsz == 0) continue;
     for (vaddr_t va = ALIGN_DOWN(ph->vaddr, PAGE_SIZE); va < ph->vaddr + ph->memsz;
          va += PAGE_SIZE) {
-      paddr_t frame;
+      pfn_t frame;
       /* A page an earlier segment mapped already has the rights of both. */
-      if (vmm_lookup(dir, va, &frame, NULL) != 0) {
-        frame = (paddr_t)allocate_page();
+      if (vmm_lookup_pfn(dir, va, &frame, NULL) != 0) {
+        frame = pmm_alloc_user_frame(); /* from above 4 GiB when there is RAM there */
         if (!frame) return -ENOMEM;
-        uint8_t *zero = kmap(frame);
+        uint8_t *zero = kmap_pfn(frame);
         memset(zero, 0, PAGE_SIZE);
         kunmap(zero);
-        if (vmm_map(dir, va, frame, page_rights(phdrs, h->phnum, va)) != 0) {
-          free_page((void *)frame);
+        if (vmm_map_pfn(dir, va, frame, page_rights(phdrs, h->phnum, va)) != 0) {
+          pmm_free_frame(frame);
           return -ENOMEM;
         }
         (*pages)++;
@@ -104,7 +104,7 @@ int elf_load(page_directory_t *dir, const uint8_t *image, uint32_t size, vaddr_t
       /* The part of the file that lands in this page. */
       vaddr_t from = MAX(va, ph->vaddr), to = MIN(va + PAGE_SIZE, ph->vaddr + ph->filesz);
       if (from < to) {
-        uint8_t *dst = kmap(frame);
+        uint8_t *dst = kmap_pfn(frame);
         memcpy(dst + (from - va), image + ph->offset + (from - ph->vaddr), to - from);
         kunmap(dst);
       }

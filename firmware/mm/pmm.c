@@ -4,7 +4,16 @@
  * allocation: O(frames), ~100k instructions at half occupancy on 128 MiB.
  * Here the frame bitmap (level 0, bit set = frame used) has summary levels on
  * top: bit j of level k is set when word j of level k-1 is full.  Each level
- * is 32 times smaller; the top level is a single word (4 levels cover 4 GiB).
+ * is 32 times smaller; the top level is a single word (4 levels cover 4 GiB,
+ * 5 the 64 GiB PAE can address).
+ *
+ * Two zones.  allocate_page hands out frames below 4 GiB only (its result is
+ * a 32-bit address, and kernel tables, PDPTs and stacks must be there).
+ * pmm_alloc_user_frame takes from the top zone first (the lowest free frame
+ * at or above 4 GiB, else at or above the direct-map limit, else the lowest
+ * free frame): user pages go where the kernel needs nothing, as Linux's
+ * HIGHUSER.  Frames above 4 GiB exist only in PAE mode and travel as frame
+ * numbers (pfn_t).
  *
  * `hint` is the index of the lowest level-0 word that has a free bit, always
  * exact.  allocate_page takes the lowest free bit of that word; only when the
@@ -23,10 +32,12 @@
 #include "arch/i386/multiboot.h"
 #include "lib/string.h"
 #include "memlayout.h"
+#include "mm/vmm.h"
 
 #define WORD_BITS 32u
 #define FULL 0xFFFFFFFFu
-#define MAX_LEVELS 4                  /* 32^4 frames = 4 GiB */
+#define MAX_LEVELS 5                  /* 32^5 frames = 128 GiB: past PAE's 64 GiB */
+#define LOW_WORDS (0x100000u / WORD_BITS) /* level-0 words below 4 GiB (2^20 frames) */
 #define NONE 0xFFFFFFFFu
 #define LOW_MEMORY_END 0x100000u      /* the first MiB stays reserved */
 #define MIN_FREE_BYTES (2u << 20)     /* kernel page tables (1 MiB) and room to work */
@@ -40,7 +51,9 @@ uint32_t pmm_bitmap_bytes;
 static uint32_t *levels[MAX_LEVELS]; /* levels[0] == pmm_bitmap */
 static uint32_t level_words[MAX_LEVELS];
 static uint32_t level_count;
-static uint32_t hint; /* lowest level-0 word with a free bit, or level_words[0] if none */
+static uint32_t hint; /* lowest level-0 word with a free bit, or NONE */
+/* Level-0 words allocate_page may take from: below 4 GiB and in the bitmap. */
+static uint32_t low_words;
 
 static inline uint32_t ctz(uint32_t x) { return (uint32_t)__builtin_ctz(x); }
 
@@ -131,7 +144,7 @@ static void mark_used(uint32_t frame) {
 static __attribute__((noinline)) void *allocate_slow(void) {
   for (;;) {
     uint32_t wi = hint;
-    if (wi == NONE) {
+    if (wi >= low_words) { /* none free, or only above 4 GiB */
       pmm_stats.failed_allocations++;
       return NULL;
     }
@@ -154,7 +167,7 @@ static __attribute__((noinline)) void *allocate_slow(void) {
 
 void *allocate_page(void) {
   uint32_t wi = hint;
-  if (__builtin_expect(wi != NONE, 1)) {
+  if (__builtin_expect(wi < low_words, 1)) { /* NONE is above any limit */
     uint32_t w = pmm_bitmap[wi];
     uint32_t taken = w | (w + 1); /* sets the lowest clear bit */
     if (__builtin_expect(taken != FULL, 1)) { /* the word keeps a free bit: done */
@@ -169,8 +182,8 @@ void *allocate_page(void) {
 void *allocate_pages(uint32_t n) {
   if (n <= 1) return n ? allocate_page() : NULL;
   uint32_t run = 0, start = 0;
-  for (uint32_t f = hint == NONE ? pmm_stats.frame_count : hint * WORD_BITS;
-       f < pmm_stats.frame_count;) {
+  uint32_t limit = low_words * WORD_BITS; /* below 4 GiB, as allocate_page */
+  for (uint32_t f = hint >= low_words ? limit : hint * WORD_BITS; f < limit;) {
     uint32_t w = pmm_bitmap[f / WORD_BITS];
     if (f % WORD_BITS == 0 && (w == 0 || w == FULL)) { /* a whole word at once */
       if (w == FULL) {
@@ -199,39 +212,42 @@ void *allocate_pages(uint32_t n) {
   return NULL;
 }
 
-static void refuse(const char *kind, uint32_t *counter, paddr_t pa, vaddr_t caller) {
+/* addr is 64-bit: a frame freed by number may lie above 4 GiB. */
+static void refuse(const char *kind, uint32_t *counter, uint64_t addr, vaddr_t caller) {
   (*counter)++;
   pmm_stats.last_error_caller = caller;
-  krecord("PMM error=%s addr=%p caller=%p\n", kind, (void *)pa, (void *)caller);
+  if (addr >> 32)
+    krecord("PMM error=%s addr=0x%x%08x caller=%p\n", kind, (uint32_t)(addr >> 32),
+            (uint32_t)addr, (void *)caller);
+  else
+    krecord("PMM error=%s addr=%p caller=%p\n", kind, (void *)(paddr_t)addr, (void *)caller);
 }
 
 /* The checked path: bad input is refused here, and frees that un-fill a word
  * update the summaries. */
-static __attribute__((noinline)) void free_slow(paddr_t pa, vaddr_t caller) {
-  uint32_t frame = pa >> FRAME_SHIFT;
-  if (pa & (FRAME_SIZE - 1))
-    return refuse("unaligned", &pmm_stats.unaligned_frees, pa, caller);
-  if (frame >= pmm_stats.frame_count)
-    return refuse("out-of-range", &pmm_stats.out_of_range_frees, pa, caller);
+static __attribute__((noinline)) void free_slow(uint64_t addr, vaddr_t caller) {
+  if (addr & (FRAME_SIZE - 1))
+    return refuse("unaligned", &pmm_stats.unaligned_frees, addr, caller);
+  if (addr >> FRAME_SHIFT >= pmm_stats.frame_count)
+    return refuse("out-of-range", &pmm_stats.out_of_range_frees, addr, caller);
+  uint32_t frame = (uint32_t)(addr >> FRAME_SHIFT);
   if (test_bit(pmm_reserved, frame))
-    return refuse("reserved", &pmm_stats.reserved_frees, pa, caller);
+    return refuse("reserved", &pmm_stats.reserved_frees, addr, caller);
   uint32_t wi = frame / WORD_BITS, bit = 1u << (frame % WORD_BITS);
   uint32_t w = pmm_bitmap[wi];
-  if (!(w & bit)) return refuse("double-free", &pmm_stats.double_frees, pa, caller);
+  if (!(w & bit)) return refuse("double-free", &pmm_stats.double_frees, addr, caller);
   pmm_bitmap[wi] = w & ~bit;
   if (w == FULL) summary_clear_full(wi);
   if (wi < hint) hint = wi; /* NONE is the largest index: also covers "none free" */
   pmm_stats.free_frames++;
 }
 
-/* The fast path: an aligned, in-range frame that is in use, not reserved, in a
- * word that was not full.  Anything else goes to free_slow, which changes
- * nothing it has not checked.  bt/btr test and clear a bit anywhere in a
- * bitmap in one instruction, which keeps this path short. */
-static inline bool free_fast(paddr_t pa) {
-  uint32_t frame = pa >> FRAME_SHIFT;
-  if (__builtin_expect((pa & (FRAME_SIZE - 1)) || frame >= pmm_stats.frame_count, 0))
-    return false;
+/* The fast path: an in-range frame that is in use, not reserved, in a word
+ * that was not full.  Anything else goes to free_slow, which changes nothing
+ * it has not checked.  bt/btr test and clear a bit anywhere in a bitmap in
+ * one instruction, which keeps this path short. */
+static inline bool free_fast(uint32_t frame) {
+  if (__builtin_expect(frame >= pmm_stats.frame_count, 0)) return false;
   uint32_t wi = frame / WORD_BITS;
   bool reserved, was_used;
   __asm__("bt %2, %1" : "=@ccc"(reserved) : "m"(*pmm_reserved), "r"(frame));
@@ -244,23 +260,78 @@ static inline bool free_fast(paddr_t pa) {
   return true;
 }
 
-void free_page(void *page) {
-  if (!free_fast((paddr_t)page)) free_slow((paddr_t)page, CALLER());
+static inline void free_checked(paddr_t pa, vaddr_t caller) {
+  if (__builtin_expect((pa & (FRAME_SIZE - 1)) || !free_fast(pa >> FRAME_SHIFT), 0))
+    free_slow(pa, caller);
 }
 
+void free_page(void *page) { free_checked((paddr_t)page, CALLER()); }
+
 void free_pages(void *page, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) {
-    paddr_t pa = (paddr_t)page + i * FRAME_SIZE;
-    if (!free_fast(pa)) free_slow(pa, CALLER());
+  for (uint32_t i = 0; i < n; i++) free_checked((paddr_t)page + i * FRAME_SIZE, CALLER());
+}
+
+void pmm_free_frame(pfn_t pfn) {
+  if (!free_fast(pfn)) free_slow((uint64_t)pfn << FRAME_SHIFT, CALLER());
+}
+
+/* The lowest level-0 word at or after `from` with a free bit, or NONE: up
+ * the summary levels until one has a non-full word to the right, then down
+ * (one ctz per level each way). */
+static uint32_t next_free_word(uint32_t from) {
+  for (;;) {
+    if (from >= level_words[0]) return NONE;
+    if (pmm_bitmap[from] != FULL) return from;
+    uint32_t j = from + 1, k = 1, found = NONE; /* j: a word index of level k-1 */
+    for (; k < level_count; k++) {
+      uint32_t wi = j / WORD_BITS;
+      if (wi >= level_words[k]) return NONE;
+      uint32_t open = ~levels[k][wi] & (FULL << (j % WORD_BITS));
+      if (open) {
+        found = wi * WORD_BITS + ctz(open);
+        break;
+      }
+      j = wi + 1;
+    }
+    if (found == NONE) return NONE;
+    for (uint32_t d = k - 1; d > 0; d--) found = found * WORD_BITS + ctz(~levels[d][found]);
+    if (found >= level_words[0]) return NONE;
+    if (pmm_bitmap[found] != FULL) return found;
+    summary_set_full(found); /* filled behind our back: repair, search again */
   }
 }
 
-uint32_t get_total_memory(void) { return pmm_stats.usable_frames * FRAME_SIZE; }
-uint32_t get_free_memory(void) { return pmm_stats.free_frames * FRAME_SIZE; }
+pfn_t pmm_alloc_user_frame(void) {
+  /* Zones from the top: 4 GiB and up, the direct-map limit and up, all. */
+  const uint32_t zones[] = {LOW_WORDS, DIRECT_MAP_LIMIT / FRAME_SIZE / WORD_BITS, 0};
+  uint32_t wi = NONE;
+  for (uint32_t z = 0; z < ARRAY_SIZE(zones) && wi == NONE; z++)
+    wi = zones[z] == 0 ? hint : next_free_word(zones[z]);
+  if (wi == NONE) {
+    pmm_stats.failed_allocations++;
+    return 0;
+  }
+  uint32_t w = pmm_bitmap[wi];
+  pmm_bitmap[wi] = w | (w + 1); /* the lowest clear bit */
+  if (pmm_bitmap[wi] == FULL) {
+    summary_set_full(wi);
+    if (wi == hint) hint = first_free_word();
+  }
+  pmm_stats.free_frames--;
+  return wi * WORD_BITS + ctz(~w);
+}
 
-bool pmm_frame_used(paddr_t pa) {
-  uint32_t frame = pa >> FRAME_SHIFT;
-  return frame >= pmm_stats.frame_count || test_bit(pmm_bitmap, frame);
+/* Bytes, saturated: the seed's 32-bit API cannot say 4 GiB or more. */
+static uint32_t frames_to_bytes(uint32_t frames) {
+  return frames >= (1u << (32 - FRAME_SHIFT)) ? 0xFFFFFFFFu : frames << FRAME_SHIFT;
+}
+uint32_t get_total_memory(void) { return frames_to_bytes(pmm_stats.usable_frames); }
+uint32_t get_free_memory(void) { return frames_to_bytes(pmm_stats.free_frames); }
+
+bool pmm_frame_used(paddr_t pa) { return pmm_pfn_used(pa >> FRAME_SHIFT); }
+
+bool pmm_pfn_used(pfn_t pfn) {
+  return pfn >= pmm_stats.frame_count || test_bit(pmm_bitmap, pfn);
 }
 
 /* -- initialisation ------------------------------------------------------- */
@@ -298,14 +369,22 @@ static paddr_t place_bitmaps(uint32_t bytes) {
 }
 
 void memory_init(void) {
-  /* Coverage: frame 0 up to the end of the highest available region. */
-  uint64_t top = 0;
-  for (uint32_t i = 0; i < boot_info.region_count; i++)
-    if (boot_info.regions[i].type == MULTIBOOT_MEMORY_AVAILABLE)
-      top = MAX(top, boot_info.regions[i].end);
+  /* Coverage: frame 0 up to the end of the highest available region the
+   * paging mode can map (legacy: 4 GiB; what lies above is counted, and
+   * said, as ignored). */
+  uint64_t top = 0, limit = vmm_phys_limit();
+  pmm_stats.ignored_frames = 0;
+  for (uint32_t i = 0; i < boot_info.region_count; i++) {
+    const struct boot_memory_region *r = &boot_info.regions[i];
+    if (r->type != MULTIBOOT_MEMORY_AVAILABLE) continue;
+    if (r->start < limit) top = MAX(top, MIN(r->end, limit));
+    if (r->end > limit)
+      pmm_stats.ignored_frames += frame_floor(r->end) - frame_ceil(MAX(r->start, limit));
+  }
   if (top == 0) PANIC("the boot loader reported no available memory (memory map missing?)");
   uint32_t frames = frame_floor(top);
   pmm_stats.frame_count = frames;
+  low_words = MIN((frames + WORD_BITS - 1) / WORD_BITS, LOW_WORDS);
 
   /* Level sizes: level 0 has one bit per frame, each next level one bit per
    * word of the one below, up to a level of a single word. */
@@ -372,10 +451,11 @@ void memory_init(void) {
   pmm_stats.free_frames = level_words[0] * WORD_BITS - count_set(pmm_bitmap);
   pmm_stats.reserved_frames = count_set(pmm_reserved) - padding;
 
-  krecord("PMM frames=%u usable=%u free=%u reserved=%u bitmap=%p bytes=%u levels=%u\n",
+  krecord("PMM frames=%u usable=%u free=%u reserved=%u bitmap=%p bytes=%u levels=%u "
+          "ignored=%u\n",
           frames, pmm_stats.usable_frames, pmm_stats.free_frames, pmm_stats.reserved_frames,
-          (void *)pmm_bitmap_phys, pmm_bitmap_bytes, level_count);
-  if (get_free_memory() < MIN_FREE_BYTES)
+          (void *)pmm_bitmap_phys, pmm_bitmap_bytes, level_count, pmm_stats.ignored_frames);
+  if (pmm_stats.free_frames < MIN_FREE_BYTES / FRAME_SIZE)
     PANIC("too little RAM: need %u KiB free after the kernel, found %u KiB (RAM top %u KiB)",
           MIN_FREE_BYTES >> 10, get_free_memory() >> 10, (uint32_t)(top >> 10));
 }

@@ -12,7 +12,7 @@ struct segment {
   uint32_t pages;
   uint32_t refs;
   uint32_t creator;         /* pid holding the creator's reference, 0 once dropped */
-  paddr_t *frames;          /* kmalloc'd */
+  pfn_t *frames;            /* kmalloc'd; frame numbers (user frames may lie above 4 GiB) */
 };
 
 static struct segment segments[SHM_MAX];
@@ -26,7 +26,7 @@ static struct segment *find(int32_t id) {
 
 static void put(struct segment *s) {
   if (--s->refs) return;
-  for (uint32_t i = 0; i < s->pages; i++) free_page((void *)s->frames[i]);
+  for (uint32_t i = 0; i < s->pages; i++) pmm_free_frame(s->frames[i]);
   kfree(s->frames);
   memset(s, 0, sizeof(*s));
 }
@@ -37,16 +37,16 @@ int32_t shm_create(struct process *p, uint32_t pages) {
   for (uint32_t i = 0; i < SHM_MAX && !s; i++)
     if (!segments[i].id) s = &segments[i];
   if (!s) return -EAGAIN;
-  paddr_t *frames = kcalloc(pages, sizeof(paddr_t));
+  pfn_t *frames = kcalloc(pages, sizeof(pfn_t));
   if (!frames) return -ENOMEM;
   for (uint32_t i = 0; i < pages; i++) {
-    frames[i] = (paddr_t)allocate_page();
+    frames[i] = pmm_alloc_user_frame();
     if (!frames[i]) {
-      while (i--) free_page((void *)frames[i]);
+      while (i--) pmm_free_frame(frames[i]);
       kfree(frames);
       return -ENOMEM;
     }
-    void *k = kmap(frames[i]);
+    void *k = kmap_pfn(frames[i]);
     memset(k, 0, PAGE_SIZE);
     kunmap(k);
   }

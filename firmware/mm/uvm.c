@@ -18,15 +18,16 @@
 
 static uint32_t pages_for(uint32_t bytes) { return (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
 
-/* A zeroed frame mapped at va in p's space (user, writable, owned). */
+/* A zeroed frame mapped at va in p's space (user, writable, owned): a user
+ * frame, from above 4 GiB when there is RAM there. */
 static int map_zeroed(struct process *p, vaddr_t va) {
-  paddr_t frame = (paddr_t)allocate_page();
+  pfn_t frame = pmm_alloc_user_frame();
   if (!frame) return -ENOMEM;
-  void *k = kmap(frame);
+  void *k = kmap_pfn(frame);
   memset(k, 0, PAGE_SIZE);
   kunmap(k);
-  if (vmm_map(p->dir, va, frame, USER_FLAGS) != 0) {
-    free_page((void *)frame);
+  if (vmm_map_pfn(p->dir, va, frame, USER_FLAGS) != 0) {
+    pmm_free_frame(frame);
     return -ENOMEM;
   }
   p->pages++;
@@ -38,9 +39,9 @@ static int build_stack(struct process *p, const char *args, vaddr_t *esp) {
   vaddr_t page = p->stack_top - PAGE_SIZE;
   int rc = map_zeroed(p, page);
   if (rc) return rc;
-  paddr_t frame;
-  vmm_lookup(p->dir, page, &frame, NULL);
-  uint8_t *k = kmap(frame);
+  pfn_t frame;
+  vmm_lookup_pfn(p->dir, page, &frame, NULL);
+  uint8_t *k = kmap_pfn(frame);
   uint32_t len = MIN(strlen(args), (size_t)PROC_ARGS_MAX - 1);
   vaddr_t strings = p->stack_top - ALIGN_UP(len + 1, 4);
   uint8_t *s = k + (strings - page);
@@ -129,7 +130,7 @@ int uvm_brk(struct process *p, vaddr_t addr) {
   return 0;
 }
 
-int32_t uvm_map_shared(struct process *p, const paddr_t *frames, uint32_t pages) {
+int32_t uvm_map_shared(struct process *p, const pfn_t *frames, uint32_t pages) {
   if (p->reserved_pages + pages > PROC_MAX_PAGES) return -ENOMEM;
   /* First fit in the attachment area, after the attachments already there. */
   vaddr_t va = p->shm_base;
@@ -145,7 +146,8 @@ int32_t uvm_map_shared(struct process *p, const paddr_t *frames, uint32_t pages)
   }
   if (va + pages * PAGE_SIZE > p->shm_base + USER_SHM_SPAN) return -ENOMEM;
   for (uint32_t i = 0; i < pages; i++)
-    if (vmm_map(p->dir, va + i * PAGE_SIZE, frames[i], PAGE_USER | PAGE_WRITE /* NX */) != 0) {
+    if (vmm_map_pfn(p->dir, va + i * PAGE_SIZE, frames[i], PAGE_USER | PAGE_WRITE /* NX */) !=
+        0) {
       /* Count the i pages mapped so far, for uvm_unmap_shared to take back:
        * else the counts end up i lower than before the call. */
       p->pages += i;

@@ -19,6 +19,9 @@
 #define PAE_KERNEL_TABLES PAE_ENTRIES                                  /* 512 */
 #define PAE_USER_DIRS (PAE_PDPT_ENTRIES - 1) /* PDPT entries 0-2; 3 is the kernel's */
 #define KMAP_SLOTS 4
+/* What PAE paging addresses: 36 bits (64 GiB), the first PAE CPUs' MAXPHYADDR
+ * and QEMU's i386 default; the PMM covers RAM up to here. */
+#define PAE_PHYS_LIMIT (1ull << 36)
 
 page_directory_t *current_directory = &kernel_page_directory;
 struct vmm_stats vmm_stats;
@@ -85,6 +88,14 @@ static inline paddr_t entry_addr(uint64_t e) {
   return (paddr_t)(e & (vmm_mode == VMM_PAE ? PAE_FRAME_MASK : PAGE_FRAME_MASK));
 }
 
+/* The frame number in an entry: 64-bit frames above 4 GiB included (entry_addr
+ * is for page tables and directories, always below 4 GiB). */
+static inline pfn_t entry_pfn(uint64_t e) {
+  return (pfn_t)((e & (vmm_mode == VMM_PAE ? PAE_FRAME_MASK : PAGE_FRAME_MASK)) >> PAGE_SHIFT);
+}
+
+static inline uint64_t pfn_addr(pfn_t pfn) { return (uint64_t)pfn << PAGE_SHIFT; }
+
 static inline uint32_t table_entries(void) {
   return vmm_mode == VMM_PAE ? PAE_ENTRIES : ENTRIES_PER_TABLE;
 }
@@ -117,8 +128,8 @@ static inline void *table_slot(paddr_t table, vaddr_t va) {
 
 /* The leaf entry for (pa, flags) at va: PAGE_EXEC is not stored, its absence
  * is NX. */
-static uint64_t leaf_entry(vaddr_t va, paddr_t pa, uint32_t flags) {
-  uint64_t e = (uint64_t)pa | (flags & ~PAGE_EXEC) | PAGE_PRESENT;
+static uint64_t leaf_entry(vaddr_t va, uint64_t pa, uint32_t flags) {
+  uint64_t e = pa | (flags & ~PAGE_EXEC) | PAGE_PRESENT;
   if (va >= KERNEL_BASE) e |= global_flag;
   if (!(flags & PAGE_EXEC)) e |= nx_bit;
   return e;
@@ -182,18 +193,20 @@ static bool add_user_table(void *pde) {
   return true;
 }
 
-static int map_at(page_directory_t *dir, vaddr_t va, paddr_t pa, uint32_t flags,
+/* pa is 64-bit: vmm_map_pfn maps frames above 4 GiB through here (a refusal's
+ * record shows the address's low 32 bits; nothing high is ever unaligned). */
+static int map_at(page_directory_t *dir, vaddr_t va, uint64_t pa, uint32_t flags,
                   vaddr_t caller) {
   if (!IS_ALIGNED(va, PAGE_SIZE) || !IS_ALIGNED(pa, PAGE_SIZE))
-    return refuse(-EINVAL, "unaligned", "map", va, pa, flags, caller);
+    return refuse(-EINVAL, "unaligned", "map", va, (paddr_t)pa, flags, caller);
   const char *problem = flags_problem(flags, va);
-  if (problem) return refuse(-EINVAL, problem, "map", va, pa, flags, caller);
+  if (problem) return refuse(-EINVAL, problem, "map", va, (paddr_t)pa, flags, caller);
   void *pde = find_pde(dir, va);
   if (!(entry_get(pde) & PAGE_PRESENT) && !add_user_table(pde))
-    return refuse(-ENOMEM, "no-frame-for-table", "map", va, pa, flags, caller);
+    return refuse(-ENOMEM, "no-frame-for-table", "map", va, (paddr_t)pa, flags, caller);
   void *pte = table_slot(entry_addr(entry_get(pde)), va);
   if (entry_get(pte) & PAGE_PRESENT)
-    return refuse(-EEXIST, "exists", "map", va, pa, flags, caller);
+    return refuse(-EEXIST, "exists", "map", va, (paddr_t)pa, flags, caller);
   entry_set(pte, leaf_entry(va, pa, flags));
   flush(dir, va); /* a not-present entry is never cached, but a racing walk may be */
   vmm_stats.maps++;
@@ -202,6 +215,12 @@ static int map_at(page_directory_t *dir, vaddr_t va, paddr_t pa, uint32_t flags,
 
 int vmm_map(page_directory_t *dir, vaddr_t va, paddr_t pa, uint32_t flags) {
   return map_at(dir, va, pa, flags, CALLER());
+}
+
+int vmm_map_pfn(page_directory_t *dir, vaddr_t va, pfn_t pfn, uint32_t flags) {
+  if (vmm_mode != VMM_PAE && pfn >= (1u << (32 - PAGE_SHIFT)))
+    return refuse(-EINVAL, "beyond-4g", "map", va, 0, flags, CALLER());
+  return map_at(dir, va, pfn_addr(pfn), flags, CALLER());
 }
 
 int map_page(uint32_t virtual, uint32_t physical, uint32_t flags) {
@@ -217,7 +236,7 @@ static int unmap_at(page_directory_t *dir, vaddr_t va, paddr_t *old, vaddr_t cal
   entry_set(pte, 0);
   flush(dir, va);
   if (old) *old = entry_addr(entry);
-  if (entry & PAGE_OWNED) free_page((void *)entry_addr(entry));
+  if (entry & PAGE_OWNED) pmm_free_frame(entry_pfn(entry)); /* may lie above 4 GiB */
   vmm_stats.unmaps++;
   return 0;
 }
@@ -228,18 +247,27 @@ int vmm_unmap(page_directory_t *dir, vaddr_t va, paddr_t *old) {
 
 int unmap_page(uint32_t virtual) { return unmap_at(current_directory, virtual, NULL, CALLER()); }
 
-int vmm_lookup(page_directory_t *dir, vaddr_t va, paddr_t *pa, uint32_t *flags) {
+int vmm_lookup_pfn(page_directory_t *dir, vaddr_t va, pfn_t *pfn, uint32_t *flags) {
   uint64_t pde = entry_get(find_pde(dir, va));
   if ((pde & PAGE_PRESENT) && (pde & PAGE_PS)) {
-    uint32_t size = vmm_mode == VMM_PAE ? PAE_LARGE_PAGE_SIZE : LARGE_PAGE_SIZE;
-    if (pa) *pa = (entry_addr(pde) & ~(size - 1)) | (va & (size - 1) & PAGE_FRAME_MASK);
+    uint32_t pages = (vmm_mode == VMM_PAE ? PAE_LARGE_PAGE_SIZE : LARGE_PAGE_SIZE) / PAGE_SIZE;
+    if (pfn) *pfn = (entry_pfn(pde) & ~(pages - 1)) | ((va >> PAGE_SHIFT) & (pages - 1));
     if (flags) *flags = leaf_flags(pde);
     return 0;
   }
   void *pte = find_pte(dir, va);
   if (!pte || !(entry_get(pte) & PAGE_PRESENT)) return -ENOENT;
-  if (pa) *pa = entry_addr(entry_get(pte));
+  if (pfn) *pfn = entry_pfn(entry_get(pte));
   if (flags) *flags = leaf_flags(entry_get(pte));
+  return 0;
+}
+
+int vmm_lookup(page_directory_t *dir, vaddr_t va, paddr_t *pa, uint32_t *flags) {
+  pfn_t pfn;
+  int rc = vmm_lookup_pfn(dir, va, &pfn, flags);
+  if (rc) return rc;
+  if (pa && pfn >= (1u << (32 - PAGE_SHIFT))) return -EINVAL; /* no paddr_t can say it */
+  if (pa) *pa = pfn << PAGE_SHIFT;
   return 0;
 }
 
@@ -254,7 +282,7 @@ int vmm_protect(page_directory_t *dir, vaddr_t va, uint32_t flags) {
   void *pte = find_pte(dir, va);
   if (!pte || !(entry_get(pte) & PAGE_PRESENT))
     return refuse(-ENOENT, "not-mapped", "protect", va, 0, flags, caller);
-  entry_set(pte, leaf_entry(va, entry_addr(entry_get(pte)), flags));
+  entry_set(pte, leaf_entry(va, pfn_addr(entry_pfn(entry_get(pte))), flags));
   flush(dir, va);
   vmm_stats.protects++;
   return 0;
@@ -315,7 +343,7 @@ static void free_user_tables(void *pd, uint32_t count) {
     paddr_t table = entry_addr(pde);
     for (uint32_t j = 0; j < table_entries(); j++) {
       uint64_t pte = entry_get((uint8_t *)P2V(table) + j * entry_size());
-      if ((pte & PAGE_PRESENT) && (pte & PAGE_OWNED)) free_page((void *)entry_addr(pte));
+      if ((pte & PAGE_PRESENT) && (pte & PAGE_OWNED)) pmm_free_frame(entry_pfn(pte));
     }
     free_page((void *)table);
     vmm_stats.user_page_tables--;
@@ -357,18 +385,20 @@ static void *kernel_pte(vaddr_t va) {
 
 /* -- temporary mappings ----------------------------------------------------- */
 
-void *kmap(paddr_t pa) {
-  if (pa < DIRECT_MAP_LIMIT) return P2V(pa);
+void *kmap_pfn(pfn_t pfn) {
+  if (pfn < DIRECT_MAP_LIMIT / PAGE_SIZE) return P2V(pfn << PAGE_SHIFT);
   for (uint32_t slot = 0; slot < KMAP_SLOTS; slot++) {
     if (kmap_busy[slot]) continue;
     kmap_busy[slot] = true;
     vaddr_t va = KMAP_BASE + slot * PAGE_SIZE;
-    entry_set(kernel_pte(va), (ALIGN_DOWN(pa, PAGE_SIZE) | PAGE_PRESENT | PAGE_WRITE) | nx_bit);
+    entry_set(kernel_pte(va), pfn_addr(pfn) | PAGE_PRESENT | PAGE_WRITE | nx_bit);
     invlpg(va);
-    return (void *)(va + PGOFF(pa));
+    return (void *)va;
   }
   PANIC("all %u kmap slots are in use", KMAP_SLOTS);
 }
+
+void *kmap(paddr_t pa) { return (uint8_t *)kmap_pfn(pa >> PAGE_SHIFT) + PGOFF(pa); }
 
 void kunmap(void *ptr) {
   vaddr_t va = ALIGN_DOWN((vaddr_t)ptr, PAGE_SIZE);
@@ -398,7 +428,7 @@ static uint32_t kernel_page_flags(vaddr_t va) {
 
 /* paging=auto|legacy|pae: auto and pae mean PAE when the CPU has it. */
 static const char *const paging_options[] = {"auto", "legacy", "pae"};
-enum { PAGING_AUTO, PAGING_LEGACY, PAGING_PAE };
+enum { PAGING_AUTO, PAGING_LEGACY, PAGING_PAE, NONE_REQUESTED };
 
 static const char *feature_state(bool cpu_has, bool used) {
   return used ? "on" : cpu_has ? "off" : "unavailable";
@@ -451,12 +481,25 @@ static void switch_legacy(void) {
   switch_page_directory(&kernel_page_directory);
 }
 
-void vmm_init(void) {
-  uint32_t requested = cmdline_choice("paging", paging_options, ARRAY_SIZE(paging_options),
-                                      PAGING_AUTO);
+static uint32_t requested = NONE_REQUESTED;
+
+/* The paging mode, decided once from the command line and the CPU: memory_init
+ * asks first (vmm_phys_limit), before vmm_init builds the tables. */
+static void choose_mode(void) {
+  if (requested != NONE_REQUESTED) return;
+  requested = cmdline_choice("paging", paging_options, ARRAY_SIZE(paging_options), PAGING_AUTO);
   vmm_mode = cpu_features.pae && requested != PAGING_LEGACY ? VMM_PAE : VMM_LEGACY;
   nx_enabled = vmm_mode == VMM_PAE && cpu_features.nx;
   nx_bit = nx_enabled ? PAE_NX : 0;
+}
+
+uint64_t vmm_phys_limit(void) {
+  choose_mode();
+  return vmm_mode == VMM_PAE ? PAE_PHYS_LIMIT : 1ull << 32;
+}
+
+void vmm_init(void) {
+  choose_mode();
   kernel_table_count = vmm_mode == VMM_PAE ? PAE_KERNEL_TABLES : LEGACY_KERNEL_TABLES;
   if (cpu_features.pge) global_flag = PAGE_GLOBAL;
   for (uint32_t i = 0; i < kernel_table_count; i++) {

@@ -4,12 +4,14 @@
  * available regions start free; holes, reserved regions, the first MiB, the
  * kernel image, the multiboot modules and the bitmap itself are used and also
  * marked reserved, which makes freeing them an error.  One bit per frame,
- * covering RAM up to the end of the highest available region (at most 4 GiB),
- * stored right after the kernel image and modules.
+ * covering RAM up to the end of the highest available region the paging
+ * mode reaches (legacy: 4 GiB, the rest is counted in ignored_frames; PAE:
+ * RAM above 4 GiB too), stored right after the kernel image and modules.
  *
- * Allocation takes the lowest free frame, in O(1): see pmm.c.
- * Frames are physical addresses; the kernel reaches them through the direct
- * map or kmap() (vmm.h).
+ * allocate_page takes the lowest free frame below 4 GiB, in O(1): see pmm.c.
+ * Its frames are physical addresses; user frames (pmm_alloc_user_frame) come
+ * from the top down and are frame numbers, as they may lie above 4 GiB.  The
+ * kernel reaches frames through the direct map or kmap()/kmap_pfn() (vmm.h).
  *
  * Bad input to free_page (a frame that is already free, reserved, unaligned,
  * or outside the bitmap) is refused: one record
@@ -34,6 +36,7 @@ struct pmm_stats {
   uint32_t unaligned_frees;
   uint32_t out_of_range_frees;
   vaddr_t last_error_caller;
+  uint32_t ignored_frames;   /* available RAM the paging mode cannot map (legacy: >= 4 GiB) */
 };
 
 extern struct pmm_stats pmm_stats;
@@ -47,7 +50,8 @@ extern uint32_t pmm_bitmap_bytes;    /* and its size in bytes (page aligned) */
 /* Builds the allocator from boot_info.  Panics when RAM is too small to run. */
 void memory_init(void);
 
-/* A free frame (its physical address), or NULL when memory is exhausted. */
+/* A free frame below 4 GiB (its physical address), or NULL when those are
+ * exhausted: frames above 4 GiB are never returned here. */
 void *allocate_page(void);
 /* n physically contiguous frames (the first one's address), or NULL when no
  * run of n free frames exists.  O(frames) in the worst case. */
@@ -57,10 +61,18 @@ void free_page(void *page);
 /* Frees n contiguous frames starting at page (each checked as free_page). */
 void free_pages(void *page, uint32_t n);
 
+/* A frame for user memory (its number), or 0 when memory is exhausted: the
+ * lowest free frame at or above 4 GiB, else at or above the direct-map
+ * limit, else the lowest free frame (lowest-first within each zone). */
+pfn_t pmm_alloc_user_frame(void);
+/* Frees a frame by number, checked as free_page (errors report its address). */
+void pmm_free_frame(pfn_t pfn);
+
 /* Bytes of RAM the loader reported available (the kernel's own frames
- * included), and bytes free right now. */
+ * included), and bytes free right now; both saturate at 0xFFFFFFFF. */
 uint32_t get_total_memory(void);
 uint32_t get_free_memory(void);
 
 /* Whether frame address pa is currently allocated (for assertions). */
 bool pmm_frame_used(paddr_t pa);
+bool pmm_pfn_used(pfn_t pfn);

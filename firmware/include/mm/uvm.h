@@ -45,7 +45,7 @@ int uvm_brk(struct process *p, vaddr_t addr);
 
 /* Maps `pages` frames at the first free place of p's shared-memory area:
  * the address, or -ENOMEM. */
-int32_t uvm_map_shared(struct process *p, const paddr_t *frames, uint32_t pages);
+int32_t uvm_map_shared(struct process *p, const pfn_t *frames, uint32_t pages);
 void uvm_unmap_shared(struct process *p, vaddr_t va, uint32_t pages);
 
 /* The kernel's only access to user memory.  A range outside user space, or

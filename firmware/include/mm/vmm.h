@@ -88,6 +88,9 @@ extern struct vmm_stats vmm_stats;
  * page directory of the kernel half (legacy: also what CR3 holds);
  * kernel_pdpt, PAE only, is what CR3 holds for the kernel. */
 void vmm_init(void);
+/* The end of what the paging mode can map (legacy 4 GiB, PAE 64 GiB): the
+ * PMM manages RAM below it.  Decides the mode if vmm_init has not yet. */
+uint64_t vmm_phys_limit(void);
 
 /* A new directory with an empty user half, or NULL when out of frames. */
 page_directory_t *create_page_directory(void);
@@ -107,17 +110,25 @@ int unmap_page(uint32_t virtual);
 void *get_page_table(uint32_t pd_index, bool create);
 
 int vmm_map(page_directory_t *dir, vaddr_t va, paddr_t pa, uint32_t flags);
-/* Unmaps va; frees the frame if it was PAGE_OWNED.  *old (if not NULL) gets
- * the frame that was mapped. */
+/* vmm_map by frame number, for frames that may lie above 4 GiB (PAE; in
+ * legacy mode such a frame is refused, kind beyond-4g). */
+int vmm_map_pfn(page_directory_t *dir, vaddr_t va, pfn_t pfn, uint32_t flags);
+/* Unmaps va; frees the frame (by number, wherever it lies) if it was
+ * PAGE_OWNED.  *old (if not NULL) gets the frame that was mapped. */
 int vmm_unmap(page_directory_t *dir, vaddr_t va, paddr_t *old);
-/* The frame and flags mapped at va: 0, or -ENOENT when not mapped. */
+/* The frame and flags mapped at va: 0, or -ENOENT when not mapped; -EINVAL
+ * when pa is asked for and the frame lies above 4 GiB (use vmm_lookup_pfn). */
 int vmm_lookup(page_directory_t *dir, vaddr_t va, paddr_t *pa, uint32_t *flags);
+int vmm_lookup_pfn(page_directory_t *dir, vaddr_t va, pfn_t *pfn, uint32_t *flags);
 /* Replaces the flags of an existing mapping (the frame stays). */
 int vmm_protect(page_directory_t *dir, vaddr_t va, uint32_t flags);
 
 /* A kernel pointer to physical frame pa: the direct map when it covers pa,
  * else a temporary window (one at a time; release it with kunmap). */
 void *kmap(paddr_t pa);
+/* kmap of a frame by number (a window for anything outside the direct map,
+ * frames above 4 GiB included): the frame's first byte. */
+void *kmap_pfn(pfn_t pfn);
 void kunmap(void *va);
 
 /* A zeroed frame the kernel can reach through the direct map (page tables,

@@ -128,6 +128,8 @@ class MemoryState:
     reserved: Bitmap
     mode: PagingMode = field(default_factory=PagingMode)
     kernel_text: tuple[int, int] = (0, 0)  # [start, end) of the kernel's code
+    # [start, end) of guest RAM as QEMU has it; empty: RAM is what the bitmaps cover
+    ram: tuple[tuple[int, int], ...] = ()
 
 
 def readonly_pages(head: bytes) -> list[tuple[int, int]]:
@@ -180,6 +182,13 @@ class _Checker:
 
     def fail(self, text: str) -> None:
         self.out.append(text)
+
+    def is_ram(self, frame: int) -> bool:
+        """Whether ``frame`` is RAM (QEMU's ranges when known), not a device's:
+        the PMM's bitmaps also cover the holes between RAM ranges."""
+        if self.s.ram:
+            return any(start <= frame < end for start, end in self.s.ram)
+        return frame >> 12 < self.s.used.count
 
     def frame_in_use(self, frame: int, what: str) -> None:
         """``frame`` must be one the PMM handed out: used, not reserved."""
@@ -268,7 +277,7 @@ class _Checker:
                     if pte & paging.PRESENT and frame != (va | j << 12) - base:
                         where = f"the kernel's page at {va | j << 12:#010x}"
                         self.kernel_frames.setdefault(frame, where)
-                        if frame >> 12 < self.s.used.count:  # else a device's (LAPIC)
+                        if self.is_ram(frame):  # else a device's (LAPIC)
                             self.frame_in_use(frame, where)
         return shared
 
@@ -488,7 +497,8 @@ def read_state(kernel: Kernel) -> MemoryState:
     kernel_cr3 = kernel.kernel_directory() - kernel.kernel_base
     text = (kernel.m.symbol("__text_start"), kernel.m.symbol("__text_end"))
     return MemoryState(kernel.kernel_base, kernel_cr3, tuple(spaces), segments, used, reserved,
-                       kernel.m.paging_mode() or PagingMode(), text)
+                       kernel.m.paging_mode() or PagingMode(), text,
+                       tuple(kernel.m.ram_ranges()))
 
 
 def _module_readonly_pages(kernel: Kernel, start: int) -> list[tuple[int, int]]:

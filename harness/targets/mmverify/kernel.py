@@ -267,14 +267,15 @@ class Kernel:
 
     def shm_segments(self) -> list[StructValues]:
         """shm.c's live segments (id, pages, refs, creator), each with
-        ``frames``: its frame list, read from the kernel heap."""
+        ``frames``: its frames' physical addresses (the kernel keeps frame
+        numbers, as they may lie above 4 GiB), read from the kernel heap."""
         layout = self.layout("segment")
         count = self.sizeof("segments") // layout.size
         out = []
         for s in self.read_array("segment", self.m.symbol("segments"), count):
             if s["id"]:
                 data = self.m.read(s["frames"], 4 * s["pages"]) if s["pages"] else b""
-                s["frames"] = list(struct.unpack(f"<{s['pages']}I", data))
+                s["frames"] = [pfn << 12 for pfn in struct.unpack(f"<{s['pages']}I", data)]
                 out.append(s)
         return out
 
