@@ -233,6 +233,7 @@ def test_ctrl_c_stops_a_run_whose_process_never_yields(machine, userland, shell)
     sh.stop()
     result = userland.history()[proc.pid]
     assert (result.name, result.killed, result.reason) == ("forever", True, "interrupted")
+    assert (result.addr, result.err) == (0, 0), "no fault: no address, no error code"
     after_main = min(a for a in elf_symbols(userland.user_dir / "forever.elf").values()
                      if a > main)
     assert main <= result.eip < after_main, "stopped in its loop"

@@ -14,7 +14,7 @@ from harness.targets.mmverify.processes import Userland
 from tests.expected import KERNEL_BASE, NX, PAGE_EXEC
 
 PRESENT, WRITE, USER, OWNED = 0x1, 0x2, 0x4, 0x200
-CR4_PAE, EFER_NXE = 0x20, 0x800
+CR4_PAE, CR4_PGE, EFER_NXE = 0x20, 0x80, 0x800
 USER_VA = 0x40000000
 PAGE = 4096
 EINVAL = -22
@@ -71,6 +71,9 @@ def test_a_486_has_no_pae_and_paging_pae_falls_back_to_legacy_saying_so(machine)
         "legacy", "pae", "unavailable", "unavailable")
     assert machine.read_u32(machine.symbol("vmm_mode")) == 0
     assert machine.reg("cr4") & CR4_PAE == 0
+    # Nor PGE: kernel pages are not global, CR4.PGE stays clear, the record says 0.
+    assert machine.records("CPU")[0]["pge"] == "0"
+    assert (vmm["global"], machine.reg("cr4") & CR4_PGE) == ("0", 0)
 
 
 @pytest.mark.machine(cmdline="paging=auto", cpu="qemu32")
