@@ -59,3 +59,22 @@ def test_a_segment_with_no_frame_frees_its_frame_list(machine, userland, kernel)
         (heap_before["live_blocks"], heap_before["bytes_in_use"])
     assert kernel.shm_segments() == []
     userland.run()
+
+
+def test_a_demand_fault_with_no_frame_for_its_page_table_gives_the_page_back(
+        machine, userland, kernel):
+    """One frame left when a process first touches its heap (a region with no
+    page table yet): the zeroed page takes it, the table finds none.  The
+    process is killed out-of-memory and the page goes back: after its
+    teardown every frame is free again."""
+    machine.call("heap_trim")
+    free_before = kernel.pmm_stats()["free_frames"]
+    pid = userland.spawn("demand", "1")
+    heap = userland.process(pid).heap_base
+    assert machine.call("agent_pmm_exhaust") > 0
+    give_back(machine, 1)
+    result = userland.run()[pid]
+    assert (result.killed, result.reason, result.addr) == (True, "out-of-memory", heap)
+    machine.call("agent_pmm_release")
+    machine.call("heap_trim")
+    assert kernel.pmm_stats()["free_frames"] == free_before, "the page came back"
