@@ -7,18 +7,6 @@ import pytest
 pytestmark = pytest.mark.machine(modules=["user/*"])
 
 
-@pytest.fixture
-def baseline(machine, kernel):
-    def measure():
-        machine.call("heap_trim")
-        return kernel.pmm_stats()["free_frames"], kernel.heap_stats()["live_blocks"]
-
-    before = measure()
-    yield
-    assert machine.call("agent_nop", 11) == 11, "the kernel is up"
-    assert measure() == before, "every frame and heap block came back"
-
-
 def attack(userland, program, args=""):
     bystander = userland.spawn("bystander", "40")
     pid = userland.spawn(program, args)
@@ -32,13 +20,13 @@ def attack(userland, program, args=""):
     ("jumpkernel", "kernel-address"), ("writetext", "write-to-read-only"),
     ("stackoverflow", "stack-overflow"),
 ])
-def test_kills(userland, baseline, program, reason):
+def test_kills(userland, no_leaks, program, reason):
     results, pid = attack(userland, program)
     assert results[pid].killed and results[pid].reason == reason
 
 
 @pytest.mark.parametrize("program", ["badptrs", "sbrkattack", "shmattack", "sysattack"])
-def test_refusals(machine, userland, baseline, program):
+def test_refusals(machine, userland, no_leaks, program):
     results, pid = attack(userland, program)
     assert not results[pid].killed
     summary = [r for r in userland.claims("USER") if r["prog"] == program and r.get("failures")]
@@ -47,14 +35,14 @@ def test_refusals(machine, userland, baseline, program):
     assert results[pid].status == 0
 
 
-def test_sbrk_stops_at_the_page_limit(machine, userland, baseline):
+def test_sbrk_stops_at_the_page_limit(machine, userland, no_leaks):
     attack(userland, "sbrkattack")
     limit = next(r for r in userland.claims("USER") if r.get("case") == "limit")
     assert 4 <= limit.int("mib") <= 16, "PROC_MAX_PAGES (16 MiB) minus stack and image"
 
 
 @pytest.mark.parametrize("mode", ["deep", "wide"])
-def test_spawn_bomb_is_refused_and_cleaned_up(machine, userland, kernel, baseline, mode):
+def test_spawn_bomb_is_refused_and_cleaned_up(machine, userland, kernel, no_leaks, mode):
     results, pid = attack(userland, "bomb", mode)
     assert results[pid].status == 0
     refused = [r for r in userland.claims("USER") if r["prog"] == "bomb" and r.get("refused")]

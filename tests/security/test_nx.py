@@ -52,18 +52,6 @@ def run_to_the_end(machine, userland):
     return userland.history()
 
 
-@pytest.fixture
-def no_leaks(machine, kernel):
-    def measure():
-        machine.call("heap_trim")
-        return kernel.pmm_stats()["free_frames"], kernel.heap_stats()["live_blocks"]
-
-    before = measure()
-    yield
-    assert machine.call("agent_nop", 5) == 5, "the kernel is up"
-    assert measure() == before, "every frame and heap block came back"
-
-
 @pytest.mark.parametrize("where", ["stack", "heap", "data", "bss", "shm"])
 def test_code_copied_into_data_does_not_run(machine, userland, no_leaks, paging, where):
     bystander = userland.spawn("bystander", "40")

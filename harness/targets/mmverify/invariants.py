@@ -350,30 +350,26 @@ class _Checker:
             self.user_pte(p, who, va, pte, pde, attached, shm_frames)
 
     def same_kernel_half(self, who: str, mine_raw: bytes, kernel_half: bytes) -> None:
+        """The kernel half of a space equals the kernel's: its PDEs (legacy), or
+        its PDPTE naming the kernel's own directory (PAE).  The CPU sets A in
+        whichever copy of a PDE it walks through, and QEMU sets bit 5 in each
+        PDPTE it walks: neither is a difference."""
         if mine_raw == kernel_half:
             return
         if self.pae:
-            first = pae.pdpi(self.s.kernel_base)
-            mine = struct.unpack(f"<{len(mine_raw) // 8}Q", mine_raw)
-            theirs = struct.unpack(f"<{len(kernel_half) // 8}Q", kernel_half)
-            # QEMU sets bit 5 (as an accessed bit) in each PDPTE it walks.
-            bad = [f"{first + k}: {a:#018x} != {b:#018x}"
-                   for k, (a, b) in enumerate(zip(mine, theirs, strict=True))
-                   if (a ^ b) & ~paging.ACCESSED]
-            if bad:
-                self.fail(f"{who}: kernel-half PDPTEs differ from the kernel's: not its "
-                          f"directory ({', '.join(bad)})")
-            return
-        first = paging.pdx(self.s.kernel_base)
-        # The CPU sets A in whichever copy of a PDE it walks through.
-        mine = struct.unpack(f"<{paging.ENTRIES - first}I", mine_raw)
-        theirs = struct.unpack(f"<{paging.ENTRIES - first}I", kernel_half)
-        bad = [f"{first + k}: {a:#010x} != {b:#010x}"
+            first, fmt, width = pae.pdpi(self.s.kernel_base), "Q", 18
+            what = "kernel-half PDPTEs differ from the kernel's: not its directory"
+        else:
+            first, fmt, width = paging.pdx(self.s.kernel_base), "I", 10
+            what = "kernel-half PDEs differ from the kernel directory's"
+        count = len(mine_raw) // struct.calcsize(fmt)
+        mine = struct.unpack(f"<{count}{fmt}", mine_raw)
+        theirs = struct.unpack(f"<{count}{fmt}", kernel_half)
+        bad = [f"{first + k}: {a:#0{width}x} != {b:#0{width}x}"
                for k, (a, b) in enumerate(zip(mine, theirs, strict=True))
                if (a ^ b) & ~paging.ACCESSED]
         if bad:
-            self.fail(f"{who}: kernel-half PDEs differ from the kernel directory's "
-                      f"({', '.join(bad[:4])})")
+            self.fail(f"{who}: {what} ({', '.join(bad[:4])})")
 
     def attachments(self, p: Space, who: str, present: dict[int, tuple[int, int]]
                     ) -> dict[int, tuple[Attachment, int, Segment | None]]:
