@@ -7,10 +7,14 @@ from guest RAM."""
 
 import pytest
 
+from harness import GuestPanic
+from harness.targets.mmverify.kernel import Kernel
 from tests.expected import KERNEL_BASE
 
 PRESENT, WRITE, USER, OWNED, ACCESSED = 0x1, 0x2, 0x4, 0x200, 0x20
 PAGE = 4096
+AVAILABLE, RESERVED = 1, 2
+BOOT_MAPPED_LIMIT = 16 << 20  # memlayout.h: what the boot page tables map
 USER_FLAGS = PRESENT | WRITE | USER | OWNED
 
 
@@ -115,3 +119,66 @@ def test_the_pae_kernel_directory_holds_exactly_the_kernel_page_tables(machine, 
         table = int.from_bytes(tables[i * 4:i * 4 + 4], "little")
         entry = int.from_bytes(entries[i * 8:i * 8 + 8], "little")
         assert table and entry & ~ACCESSED == table | PRESENT | WRITE, f"PDE {i}: {entry:#x}"
+
+
+def set_region(m, k: Kernel, index: int, start: int, end: int, kind: int) -> None:
+    """Rewrites (or, at index region_count, adds) an entry of the kernel's
+    copy of the loader's memory map, before memory_init reads it."""
+    layout = k.layout("boot_memory_region")
+    base = k.field_address("boot_info", "boot_info", "regions") + index * layout.size
+    m.write(base + layout.fields["start"].offset, start.to_bytes(8, "little"))
+    m.write(base + layout.fields["end"].offset, end.to_bytes(8, "little"))
+    m.write(base + layout.fields["type"].offset, kind.to_bytes(4, "little"))
+    count = k.field_address("boot_info", "boot_info", "region_count")
+    m.write_u32(count, max(m.read_u32(count), index + 1))
+
+
+CASES = {  # where RAM stops: after which kernel table, and what the panic says
+    "directory": (512, "no frame for the kernel page directory below the boot mapping"),
+    "table-300": (300, "no frame for kernel page table 300 below the boot mapping"),
+}
+
+
+@pytest.mark.machine(memory="32M", cmdline="paging=pae")  # PAE only: runs once
+@pytest.mark.parametrize(("missing", "rest"), [
+    ("directory", "none"), ("directory", "above-the-boot-mapping"),
+    # (RAM ending before table 300 is too little for memory_init: its own panic)
+    ("table-300", "above-the-boot-mapping")])
+def test_no_frame_below_the_boot_mapping_for_the_pae_kernel_tables_is_a_panic(
+        boot, missing, rest):
+    """vmm_init writes the 512 kernel page tables and then the kernel's PAE
+    page directory through the boot mapping (the first 16 MiB), each in the
+    lowest free frame.  A memory map whose RAM ends before one of them (none
+    left), or resumes only at 16 MiB, leaves no frame the boot mapping
+    reaches: a panic naming what had none (not a page fault in memset).  A
+    first boot of the same machine measures where the tables go."""
+    tables_before, message = CASES[missing]
+    m = boot()
+    m.run_to("kernel_ready")
+    k = Kernel(m)
+    if m.records("VMM")[0]["mode"] != "pae":
+        pytest.skip("the CPU has no PAE (paging=pae fell back to legacy)")
+    raw = k.read_kernel(m.symbol("kernel_tables"), 512 * 4)
+    tables = [int.from_bytes(raw[i * 4:i * 4 + 4], "little") for i in range(512)]
+    assert tables == [tables[0] + i * PAGE for i in range(512)], "lowest-first, consecutive"
+    assert m.read_u32(m.symbol("kernel_pae_pd")) == tables[0] + 512 * PAGE
+    cut = tables[0] + tables_before * PAGE  # RAM ends here
+    assert cut < BOOT_MAPPED_LIMIT
+
+    m = boot()
+    m.run_to("memory_init")
+    k = Kernel(m)
+    regions = k.memory_regions()
+    for i, r in enumerate(regions):
+        if r["type"] != AVAILABLE:
+            continue
+        if r["start"] < cut <= r["end"]:
+            assert r["end"] > BOOT_MAPPED_LIMIT, "the region goes on past the boot mapping"
+            set_region(m, k, i, r["start"], cut, AVAILABLE)
+            if rest != "none":
+                set_region(m, k, len(regions), BOOT_MAPPED_LIMIT, r["end"], AVAILABLE)
+        elif r["start"] >= cut:
+            set_region(m, k, i, r["start"], r["end"], RESERVED)
+    with pytest.raises(GuestPanic) as info:
+        m.run_to("kernel_ready")
+    assert info.value.panic["msg"] == message
