@@ -81,12 +81,13 @@ static inline void entry_set(void *e, uint64_t v) {
     return;
   }
   volatile uint32_t *half = e;
+  uint32_t low = (uint32_t)v, high = (uint32_t)(v >> 32);
   if (v & PAGE_PRESENT) {
-    half[1] = (uint32_t)(v >> 32);
-    half[0] = (uint32_t)v;
+    half[1] = high;
+    half[0] = low;
   } else {
-    half[0] = (uint32_t)v;
-    half[1] = (uint32_t)(v >> 32);
+    half[0] = low;
+    half[1] = high;
   }
 }
 
