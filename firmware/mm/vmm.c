@@ -43,16 +43,22 @@ void pae_enable(paddr_t pdpt, uint32_t nxe); /* arch/i386/pae_switch.S */
 
 paddr_t directory_phys(const page_directory_t *dir) { return V2P(dir); }
 
-paddr_t alloc_kernel_frame(void) {
+/* A zeroed frame below limit, the end of the mapping the kernel reaches it
+ * through (the boot mapping while vmm_init builds the tables, the direct map
+ * after), or 0.  The check comes before the memset, which could not reach a
+ * frame past the mapping. */
+static paddr_t alloc_frame_below(paddr_t limit) {
   paddr_t pa = (paddr_t)allocate_page();
   if (!pa) return 0;
-  if (pa >= DIRECT_MAP_LIMIT) { /* lowest-first: low memory is exhausted */
+  if (pa >= limit) { /* lowest-first: every frame below limit is taken */
     free_page((void *)pa);
     return 0;
   }
   memset(P2V(pa), 0, PAGE_SIZE);
   return pa;
 }
+
+paddr_t alloc_kernel_frame(void) { return alloc_frame_below(DIRECT_MAP_LIMIT); }
 
 /* -- entries in either format ------------------------------------------------
  * An entry is a pointer to a pte_t/pde_t (legacy) or a pae_entry_t (PAE); its
@@ -75,12 +81,13 @@ static inline void entry_set(void *e, uint64_t v) {
     return;
   }
   volatile uint32_t *half = e;
+  uint32_t low = (uint32_t)v, high = (uint32_t)(v >> 32);
   if (v & PAGE_PRESENT) {
-    half[1] = (uint32_t)(v >> 32);
-    half[0] = (uint32_t)v;
+    half[1] = high;
+    half[0] = low;
   } else {
-    half[0] = (uint32_t)v;
-    half[1] = (uint32_t)(v >> 32);
+    half[0] = low;
+    half[1] = high;
   }
 }
 
@@ -437,9 +444,8 @@ static const char *feature_state(bool cpu_has, bool used) {
 /* The kernel's PAE tables: its page directory, pointing at every kernel
  * page table.  The PDPT comes later (vmm_init). */
 static void build_pae_kernel_directory(void) {
-  kernel_pae_pd = alloc_kernel_frame();
-  if (!kernel_pae_pd || kernel_pae_pd >= BOOT_MAPPED_LIMIT)
-    PANIC("no frame for the kernel page directory below the boot mapping");
+  kernel_pae_pd = alloc_frame_below(BOOT_MAPPED_LIMIT);
+  if (!kernel_pae_pd) PANIC("no frame for the kernel page directory below the boot mapping");
   pae_entry_t *pd = P2V(kernel_pae_pd);
   for (uint32_t i = 0; i < PAE_KERNEL_TABLES; i++)
     pd[i] = (uint64_t)kernel_tables[i] | PAGE_PRESENT | PAGE_WRITE;
@@ -503,10 +509,8 @@ void vmm_init(void) {
   kernel_table_count = vmm_mode == VMM_PAE ? PAE_KERNEL_TABLES : LEGACY_KERNEL_TABLES;
   if (cpu_features.pge) global_flag = PAGE_GLOBAL;
   for (uint32_t i = 0; i < kernel_table_count; i++) {
-    kernel_tables[i] = alloc_kernel_frame();
-    if (!kernel_tables[i]) PANIC("out of memory for kernel page tables");
-    if (kernel_tables[i] >= BOOT_MAPPED_LIMIT)
-      PANIC("kernel page table at %p is beyond the boot mapping", (void *)kernel_tables[i]);
+    kernel_tables[i] = alloc_frame_below(BOOT_MAPPED_LIMIT);
+    if (!kernel_tables[i]) PANIC("no frame for kernel page table %u below the boot mapping", i);
   }
   if (vmm_mode == VMM_PAE) build_pae_kernel_directory();
 

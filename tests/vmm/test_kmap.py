@@ -4,6 +4,7 @@ live window, taken back by kunmap."""
 
 import pytest
 
+from harness import GuestPanic
 from harness.decode.paging import PRESENT, WRITE
 from tests.expected import KERNEL_BASE
 
@@ -39,3 +40,27 @@ def test_high_frames_get_a_window_each(machine):
     for va in windows[:1] + windows[1:]:
         machine.call("kunmap", va)
     assert [machine.translate(KMAP_BASE + i * 0x1000).pa for i in range(4)] == [None] * 4
+
+
+def test_kunmap_flushes_the_window_so_the_next_touch_faults(machine):
+    """kunmap clears the slot's entry and invalidates its TLB entry: a kernel
+    read through the old window, cached a moment before, now faults."""
+    machine.write_phys(HIGH, (0x4B4D4150).to_bytes(4, "little"))
+    window = machine.call("kmap", HIGH) & 0xFFFFFFFF
+    assert machine.call("agent_probe_read", window) == 0  # the translation is now cached
+    assert machine.read_u32(machine.symbol("agent_probe_value")) == 0x4B4D4150
+    machine.call("kunmap", window)
+    assert machine.call("agent_probe_read", window) == -14, "a stale TLB entry survived kunmap"
+    fault = machine.records("PF")[-1]
+    assert (fault.int("addr"), fault["kind"]) == (window, "not-present")
+
+
+def test_kunmap_just_past_the_last_slot_panics_naming_the_check(machine):
+    """There are four slots: an address in the fifth page is no window, and
+    kunmap stops the kernel at its bounds check rather than clear an entry
+    that is not a slot's."""
+    with pytest.raises(GuestPanic):
+        machine.call("kunmap", KMAP_BASE + 4 * 0x1000)
+    panic = machine.records("PANIC")[-1]
+    assert (panic["where"], panic["msg"]) == (
+        "kunmap", "assertion failed: slot < KMAP_SLOTS && kmap_busy[slot]")
