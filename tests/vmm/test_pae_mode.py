@@ -148,6 +148,23 @@ def test_page_exec_round_trip(machine, kernel):
     machine.call("destroy_page_directory", d)
 
 
+def test_an_unmap_clears_the_whole_entry_nx_included(machine):
+    """An NX mapping's entry has bit 63 set, in its upper half: unmapping it
+    leaves the whole entry 0, not a not-present entry with NX still set."""
+    requires_nx(machine)
+    d = machine.call("create_page_directory")
+    frame = machine.call("allocate_page")
+    assert machine.call("vmm_map", d, USER_VA, frame, PRESENT | USER | WRITE) == 0
+    cr3 = d - KERNEL_BASE
+    entry = machine.pte_address(USER_VA, cr3)
+    mapped = NX | frame | PRESENT | USER | WRITE
+    assert machine.read_phys(entry, 8) == mapped.to_bytes(8, "little")
+    assert machine.call("vmm_unmap", d, USER_VA, 0) == 0
+    assert machine.read_phys(entry, 8) == bytes(8), "both halves cleared"
+    machine.call("free_page", frame)
+    machine.call("destroy_page_directory", d)
+
+
 @pytest.mark.parametrize("paging", ["pae", "legacy"])
 def test_a_writable_and_executable_user_mapping_is_refused_in_both_modes(boot_mode, paging):
     machine, kernel = boot_mode(paging)
