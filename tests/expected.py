@@ -21,3 +21,15 @@ def lookup_exec(kernel) -> int:
 def entry_nx(kernel) -> int:
     """The NX bit the VMM sets in an entry mapped without PAGE_EXEC."""
     return NX if kernel.nx_enabled() else 0
+
+
+def kernel_mapping_reaches_every(machine, dirs) -> None:
+    """A kernel mapping made once (map_page at the kernel heap's start) is seen
+    through every directory in ``dirs``, then taken down again."""
+    frame = machine.call("allocate_page")
+    heap_va = 0xF0000000
+    assert machine.call("map_page", heap_va, frame, 0x3) == 0  # present, writable
+    for d in dirs:
+        assert machine.address_space(d - KERNEL_BASE).translate(heap_va).pa == frame
+    machine.call("unmap_page", heap_va)
+    machine.call("free_page", frame)

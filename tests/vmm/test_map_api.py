@@ -7,7 +7,7 @@ counterparts are in test_pae_mode.py."""
 import pytest
 
 from harness.decode.paging import ACCESSED, DIRTY, PRESENT, PS, USER, WRITE
-from tests.expected import KERNEL_BASE, entry_nx, lookup_exec
+from tests.expected import KERNEL_BASE, entry_nx, kernel_mapping_reaches_every, lookup_exec
 
 PAGE = 4096
 OWNED = 0x200
@@ -57,13 +57,7 @@ def test_kernel_half_is_identical_in_every_directory(machine, kernel):
     for d in dirs:
         assert machine.read(d + 768 * 4, 256 * 4) == kd
         assert machine.read(d, 768 * 4) == bytes(768 * 4), "empty user half"
-    # A kernel mapping made once is seen through every directory.
-    frame = machine.call("allocate_page")
-    heap_va = 0xF0000000
-    assert machine.call("map_page", heap_va, frame, PRESENT | WRITE) == 0
-    for d in dirs:
-        assert machine.address_space(d - KERNEL_BASE).translate(heap_va).pa == frame
-    machine.call("unmap_page", heap_va)
+    kernel_mapping_reaches_every(machine, dirs)
 
 
 def test_switch_changes_cr3_and_back(machine, kernel):

@@ -11,7 +11,7 @@ from harness import GuestPanic
 from harness.machine.faults import expect_fault
 from harness.targets.mmverify.kernel import Kernel
 from harness.targets.mmverify.processes import Userland
-from tests.expected import KERNEL_BASE, NX, PAGE_EXEC
+from tests.expected import KERNEL_BASE, NX, PAGE_EXEC, kernel_mapping_reaches_every
 
 PRESENT, WRITE, USER, OWNED = 0x1, 0x2, 0x4, 0x200
 CR4_PAE, CR4_PGE, EFER_NXE = 0x20, 0x80, 0x800
@@ -319,13 +319,7 @@ def test_every_space_shares_the_kernel_directory_and_owns_three_user_ones(machin
             user_dirs.add(e & 0xFFFFF000)
         assert machine.read(d + 32, 4096 - 32) == bytes(4096 - 32)
     assert len(user_dirs) == 9, "no directory shared between spaces"
-    frame = machine.call("allocate_page")
-    heap_va = 0xF0000000
-    assert machine.call("map_page", heap_va, frame, PRESENT | WRITE) == 0
-    for d in dirs:
-        assert machine.address_space(d - KERNEL_BASE).translate(heap_va).pa == frame
-    machine.call("unmap_page", heap_va)
-    machine.call("free_page", frame)
+    kernel_mapping_reaches_every(machine, dirs)
     for d in dirs:
         machine.call("destroy_page_directory", d)
     assert kernel.pmm_stats()["free_frames"] == before, "destroy gives all four back"
