@@ -83,7 +83,7 @@ def parse_ptype_offsets(text: str, name: str) -> StructLayout:
             fields[decl.group("name")] = Field(decl.group("name"), int(m.group(1)),
                                                int(m.group(2)), ctype, count)
         total = re.search(r"total size \(bytes\):\s*(\d+)", line)
-        if total and size == 0:
+        if total:  # a nested struct member's total comes first, the outer struct's last
             size = int(total.group(1))
     if not fields:
         raise ValueError(f"no fields found for struct {name} in:\n{text}")
