@@ -14,6 +14,7 @@
 #include "kernel/shell.h"
 #include "kernel/trap.h"
 #include "mm/fault.h"
+#include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
 #include "mm/vmm.h"
@@ -78,6 +79,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   fault_init();
   memory_init();
   vmm_init();
+  frame_table_init();
   heap_init();
   modules_init();
   timer_init();

@@ -2,15 +2,20 @@
 #include "kernel/errno.h"
 #include "kernel/proc.h"
 #include "lib/string.h"
+#include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
 #include "mm/uvm.h"
 #include "mm/vmm.h"
 
+/* A segment holds one frame reference on each of its frames while it exists
+ * (the kernel reference of mm/frame.h); each attachment maps them PAGE_OWNED,
+ * one more reference each.  A frame is freed when the segment and every
+ * attachment are gone, whichever goes last. */
 struct segment {
   int32_t id;               /* 0: unused; ids are never reused */
   uint32_t pages;
-  uint32_t refs;
+  uint32_t refs;            /* attachments + the creator's reference */
   uint32_t creator;         /* pid holding the creator's reference, 0 once dropped */
   pfn_t *frames;            /* kmalloc'd; frame numbers (user frames may lie above 4 GiB) */
 };
@@ -26,7 +31,7 @@ static struct segment *find(int32_t id) {
 
 static void put(struct segment *s) {
   if (--s->refs) return;
-  for (uint32_t i = 0; i < s->pages; i++) pmm_free_frame(s->frames[i]);
+  for (uint32_t i = 0; i < s->pages; i++) frame_unref(s->frames[i]);
   kfree(s->frames);
   memset(s, 0, sizeof(*s));
 }
@@ -42,13 +47,15 @@ int32_t shm_create(struct process *p, uint32_t pages) {
   for (uint32_t i = 0; i < pages; i++) {
     frames[i] = pmm_alloc_user_frame();
     if (!frames[i]) {
-      while (i--) pmm_free_frame(frames[i]);
+      while (i--) frame_unref(frames[i]);
       kfree(frames);
       return -ENOMEM;
     }
     void *k = kmap_pfn(frames[i]);
     memset(k, 0, PAGE_SIZE);
     kunmap(k);
+    frame_ref(frames[i]); /* a fresh frame: cannot fail */
+    frame_table[frames[i]].flags |= FRAME_PINNED;
   }
   *s = (struct segment){.id = next_id++, .pages = pages, .refs = 1, .creator = p->pid,
                         .frames = frames};

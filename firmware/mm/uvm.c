@@ -146,8 +146,8 @@ int32_t uvm_map_shared(struct process *p, const pfn_t *frames, uint32_t pages) {
   }
   if (va + pages * PAGE_SIZE > p->shm_base + USER_SHM_SPAN) return -ENOMEM;
   for (uint32_t i = 0; i < pages; i++)
-    if (vmm_map_pfn(p->dir, va + i * PAGE_SIZE, frames[i], PAGE_USER | PAGE_WRITE /* NX */) !=
-        0) {
+    if (vmm_map_pfn(p->dir, va + i * PAGE_SIZE, frames[i],
+                    PAGE_USER | PAGE_WRITE | PAGE_OWNED /* a reference; NX */) != 0) {
       /* Count the i pages mapped so far, for uvm_unmap_shared to take back:
        * else the counts end up i lower than before the call. */
       p->pages += i;

@@ -10,6 +10,7 @@
 #include "arch/i386/multiboot.h"
 #include "lib/string.h"
 #include "memlayout.h"
+#include "mm/frame.h"
 #include "mm/pmm.h"
 
 #include "kernel/cmdline.h"
@@ -187,6 +188,7 @@ static const char *flags_problem(uint32_t flags, vaddr_t va) {
   if ((flags & PAGE_USER) && va >= KERNEL_BASE) return "user-in-kernel-space";
   if ((flags & PAGE_USER) && (flags & PAGE_WRITE) && (flags & PAGE_EXEC))
     return "write-and-exec";
+  if ((flags & PAGE_COW) && (flags & PAGE_WRITE)) return "write-and-cow";
   return NULL;
 }
 
@@ -214,6 +216,8 @@ static int map_at(page_directory_t *dir, vaddr_t va, uint64_t pa, uint32_t flags
   void *pte = table_slot(entry_addr(entry_get(pde)), va);
   if (entry_get(pte) & PAGE_PRESENT)
     return refuse(-EEXIST, "exists", "map", va, (paddr_t)pa, flags, caller);
+  if ((flags & PAGE_OWNED) && frame_ref((pfn_t)(pa >> PAGE_SHIFT)) != 0)
+    return refuse(-EINVAL, "bad-frame", "map", va, (paddr_t)pa, flags, caller);
   entry_set(pte, leaf_entry(va, pa, flags));
   flush(dir, va); /* a not-present entry is never cached, but a racing walk may be */
   vmm_stats.maps++;
@@ -243,7 +247,7 @@ static int unmap_at(page_directory_t *dir, vaddr_t va, paddr_t *old, vaddr_t cal
   entry_set(pte, 0);
   flush(dir, va);
   if (old) *old = entry_addr(entry);
-  if (entry & PAGE_OWNED) pmm_free_frame(entry_pfn(entry)); /* may lie above 4 GiB */
+  if (entry & PAGE_OWNED) frame_unref(entry_pfn(entry)); /* freed at zero references */
   vmm_stats.unmaps++;
   return 0;
 }
@@ -350,7 +354,7 @@ static void free_user_tables(void *pd, uint32_t count) {
     paddr_t table = entry_addr(pde);
     for (uint32_t j = 0; j < table_entries(); j++) {
       uint64_t pte = entry_get((uint8_t *)P2V(table) + j * entry_size());
-      if ((pte & PAGE_PRESENT) && (pte & PAGE_OWNED)) pmm_free_frame(entry_pfn(pte));
+      if ((pte & PAGE_PRESENT) && (pte & PAGE_OWNED)) frame_unref(entry_pfn(pte));
     }
     free_page((void *)table);
     vmm_stats.user_page_tables--;

@@ -88,7 +88,7 @@ class World:
         for a in shm:
             seg = next(s for s in self.segments if s.id == a.id)
             for k in range(a.pages):
-                self.map(cr3, a.va + k * 4096, seg.frames[k] | PRESENT | USER | WRITE)
+                self.map(cr3, a.va + k * 4096, seg.frames[k] | PRESENT | USER | WRITE | OWNED)
         space = Space(pid, f"prog{pid}", cr3, 3 + sum(a.pages for a in shm),
                       ((0x1000, 0x2000),), tuple(shm), REGIONS)
         self.spaces.append(space)
@@ -236,7 +236,7 @@ def test_a_segment_freed_while_attached(world):
     frame = world.segments[0].frames[0]
     world.segments.clear()
     world.used.discard(frame >> 12)
-    pte = frame | PRESENT | USER | WRITE
+    pte = frame | PRESENT | USER | WRITE | OWNED
     assert world.check() == [
         "pid 1 (prog1): attachment of segment 1 at 0xa0000000, which does not exist "
         "(freed while attached?)",
@@ -248,12 +248,12 @@ def test_a_segment_freed_while_attached(world):
         "PMM's bitmap"]
 
 
-def test_a_shared_page_marked_owned(world):
+def test_a_shared_page_without_owned(world):
+    """Every mapping holds a reference on its frame, shared memory's too."""
     at = world.pte_address(world.spaces[1].cr3, SHM_VA + 0x5000)
-    world.set_u32(at, world.u32(at) | OWNED)
+    world.set_u32(at, world.u32(at) & ~OWNED)
     assert world.check() == [f"pid 2 (prog2) va 0xa0005000 PTE {world.u32(at):#010x}: "
-                             "shared-memory page marked PAGE_OWNED (freed with the process, "
-                             "while others map it)"]
+                             "not PAGE_OWNED (holds no reference on its frame)"]
 
 
 def test_a_shared_frame_outside_an_attachment(world):
@@ -306,8 +306,8 @@ def test_an_attachment_that_maps_another_frame(world):
     p = world.spaces[1]
     at = world.pte_address(p.cr3, SHM_VA + 0x5000)
     other = world.alloc()
-    world.set_u32(at, other | PRESENT | USER | WRITE)
-    assert world.check() == [f"pid 2 (prog2) va 0xa0005000 PTE {other | 7:#010x}: page 0 of "
+    world.set_u32(at, other | PRESENT | USER | WRITE | OWNED)
+    assert world.check() == [f"pid 2 (prog2) va 0xa0005000 PTE {other | 7 | OWNED:#010x}: page 0 of "
                              f"segment 1 should map its frame {world.segments[0].frames[0]:#x}"]
 
 

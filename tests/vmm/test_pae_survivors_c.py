@@ -35,16 +35,19 @@ def kernel_paging_frames(machine, mode: str) -> set[int]:
 def test_at_boot_the_pmm_has_handed_out_only_the_kernels_paging_structures(
         machine, kernel, paging):
     """At kernel_ready every frame used but not reserved is one of the
-    kernel's page tables or (PAE) directories: vmm_init allocates exactly
-    kernel_table_count tables, no frame more (a leaked frame is used and
-    referenced by nothing)."""
+    kernel's page tables or (PAE) directories, or the frame table (4 bytes a
+    frame): vmm_init allocates exactly kernel_table_count tables, no frame
+    more (a leaked frame is used and referenced by nothing)."""
     used, reserved = kernel.pmm_bitmaps()
-    handed_out = {f * PAGE for f in range(kernel.pmm_stats()["frame_count"])
-                  if used[f] and not reserved[f]}
+    frames = kernel.pmm_stats()["frame_count"]
+    handed_out = {f * PAGE for f in range(frames) if used[f] and not reserved[f]}
     expected = kernel_paging_frames(machine, paging)
     assert len(expected) == (256 if paging == "legacy" else 512 + 4)
     assert 0 not in expected
-    assert sorted(handed_out) == sorted(expected)
+    table = kernel.u32("frame_table_phys")
+    assert kernel.u32("frame_table_frames") == frames
+    table_frames = {table + k * PAGE for k in range(-(-frames * 4 // PAGE))}
+    assert sorted(handed_out) == sorted(expected | table_frames)
 
 
 @pytest.mark.parametrize("addr,reason", [(PAGE - 1, "null-pointer"), (PAGE, "unmapped")])

@@ -37,10 +37,17 @@
 #include "arch/i386/paging.h"
 #include "types.h"
 
-/* Available-to-software PTE bit: the directory owns the frame, so unmapping or
- * destroying the directory frees it.  Frames mapped without it (shared memory,
- * the kernel image, MMIO) belong to someone else. */
+/* Available-to-software PTE bit: the mapping holds a reference on the frame
+ * (mm/frame.h), taken by map and dropped by unmap or by destroying the
+ * directory; the frame is freed when its last reference goes.  Frames mapped
+ * without it (the kernel image, MMIO, kmap windows) belong to someone else. */
 #define PAGE_OWNED 0x200u
+
+/* Available-to-software PTE bit, stored in the entry: the page is private but
+ * its frame may be shared (after fork); it is read-only, and a write fault
+ * copies it, or takes it back when this is its last reference.  Never
+ * together with PAGE_WRITE (map and protect refuse it: write-and-cow). */
+#define PAGE_COW 0x800u
 
 /* Software flag, never stored in an entry: the page may be executed.  map
  * and protect set NX in a PAE entry without it (when NX is on); lookup
@@ -50,7 +57,7 @@
 
 /* Flags a caller may pass to map/protect. */
 #define PAGE_MAP_FLAGS (PAGE_PRESENT | PAGE_WRITE | PAGE_USER | PAGE_PWT | PAGE_PCD | \
-                        PAGE_GLOBAL | PAGE_OWNED | PAGE_EXEC)
+                        PAGE_GLOBAL | PAGE_OWNED | PAGE_COW | PAGE_EXEC)
 
 enum vmm_mode { VMM_LEGACY = 0, VMM_PAE = 1 };
 extern uint32_t vmm_mode;    /* enum vmm_mode, set once by vmm_init */

@@ -14,9 +14,10 @@ violations as sentences naming pid, address, entry and what is wrong:
   marked used and not reserved, and not at one the kernel owns (a page
   directory, a page table, the kernel heap or a kernel stack);
 - no PTE of a process's read-only ELF segments has W;
-- a user PTE inside a shared-memory attachment maps exactly that segment's
-  frame, without PAGE_OWNED; every other user PTE is PAGE_OWNED, lies in the
-  process's image, heap or stack, and maps a frame of that process alone;
+- every user PTE is PAGE_OWNED (it holds a reference on its frame); one
+  inside a shared-memory attachment maps exactly that segment's frame; every
+  other lies in the process's image, heap or stack, and maps a frame of that
+  process alone;
 - each segment's reference count is its attachments plus its creator's
   reference, its creator is a live process, its frames are used;
 - a process's ``pages`` counter is the number of its present user PTEs.
@@ -45,7 +46,7 @@ from harness.decode.modes import PagingMode
 from harness.machine.machine import Machine
 from harness.targets.mmverify.kernel import Kernel
 
-OWNED = 0x200  # PAGE_OWNED (vmm.h): an available bit, the directory owns the frame
+OWNED = 0x200  # PAGE_OWNED (vmm.h): an available bit, the mapping holds a frame reference
 ZOMBIE = 4     # enum proc_state: ended, address space not yet freed
 
 
@@ -408,11 +409,10 @@ class _Checker:
             if not shared:
                 self.fail(f"{what}: page {k} of segment {a.id} should map its frame "
                           f"{seg.frames[k] if seg and k < len(seg.frames) else 0:#x}")
-            if pte & OWNED:
-                self.fail(f"{what}: shared-memory page marked PAGE_OWNED (freed with "
-                          "the process, while others map it)")
-        elif not pte & OWNED:
-            self.fail(f"{what}: not PAGE_OWNED and in no shared-memory attachment")
+        if not pte & OWNED:
+            self.fail(f"{what}: not PAGE_OWNED (holds no reference on its frame)")
+        if va in attached:
+            pass  # checked above
         elif not any(s <= va < e for s, e in p.regions):
             self.fail(f"{what}: outside the process's image, heap, stack and attachments")
         elif frame in shm_frames:
