@@ -12,6 +12,7 @@
 #define PROC_KSTACK_PAGES 2       /* kernel stack, below it an unmapped guard page */
 #define PROC_SHM_MAX 4            /* shared-memory attachments per process */
 #define PROC_HISTORY 32           /* finished processes remembered for the harness */
+#define PROC_REGIONS_MAX 32       /* mmap regions per process (the mappings limit's ceiling) */
 
 enum proc_state { PROC_FREE, PROC_READY, PROC_RUNNING, PROC_BLOCKED, PROC_ZOMBIE };
 
@@ -19,6 +20,22 @@ struct shm_attachment {
   int32_t id;                     /* -1: unused */
   vaddr_t va;
   uint32_t pages;
+};
+
+/* One mmap region: [start, end), page aligned, PROT_* and MAP_SHARED or
+ * MAP_PRIVATE (kernel/mman.h).  The image, heap, stack and shared-memory
+ * areas are not regions: they keep their own fields below. */
+struct vm_region {
+  vaddr_t start, end;
+  uint32_t prot;
+  uint32_t flags;
+};
+
+/* Per-process limits (kernel/mman.h RLIMIT_*), lowered by setrlimit. */
+struct proc_limits {
+  uint32_t as_pages;              /* reserved_pages may not exceed it */
+  uint32_t resident_pages;        /* pages may not exceed it */
+  uint32_t mappings;              /* region_count may not exceed it */
 };
 
 struct process {
@@ -41,6 +58,11 @@ struct process {
   int32_t wait_result;
   uint32_t demand_faults;
   uint32_t kill_pending;          /* kill(pid) asked for its end: see proc_kill_request */
+  struct vm_region regions[PROC_REGIONS_MAX]; /* sorted by start, disjoint */
+  uint32_t region_count;
+  vaddr_t mmap_base;              /* where kernel-chosen mmap addresses start (ASLR) */
+  struct proc_limits limits;
+  uint32_t cow_faults;            /* write faults that copied or took back a COW page */
 };
 
 /* What became of a finished process (the harness compares it with the log). */

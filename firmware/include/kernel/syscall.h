@@ -1,5 +1,5 @@
 /* System calls: `int 0x80` with the number in EAX and arguments in EBX, ECX,
- * EDX; the result comes back in EAX (negative errno on failure).  Shared with
+ * EDX, ESI; the result comes back in EAX (negative errno on failure).  Shared with
  * the user programs' libc (firmware/user/), so it holds numbers only. */
 #pragma once
 
@@ -15,7 +15,16 @@
 #define SYS_SPAWN 10      /* spawn(module name, args): the child's pid */
 #define SYS_WAIT 11       /* wait(pid): the child's exit status (blocks until it ends) */
 #define SYS_KILL 12       /* kill(pid): 0; the caller or its child ends, reason "killed" */
-#define SYS_COUNT 13
+#define SYS_FORK 13       /* fork(): the child's pid in the parent, 0 in the child */
+#define SYS_EXEC 14       /* exec(module name, args): replaces the caller's image; no return */
+#define SYS_WAITPID 15    /* waitpid(pid or -1, int *status): the pid that ended, its status */
+#define SYS_READ 16       /* read(fd, buf, len): bytes read; fd 0 is COM1's input */
+#define SYS_MMAP 17       /* mmap(addr, len, prot, flags in ESI): the address (kernel/mman.h) */
+#define SYS_MUNMAP 18     /* munmap(addr, len): 0 */
+#define SYS_MPROTECT 19   /* mprotect(addr, len, prot): 0 */
+#define SYS_GETRLIMIT 20  /* getrlimit(resource): the limit (kernel/mman.h) */
+#define SYS_SETRLIMIT 21  /* setrlimit(resource, value): 0; a limit can only be lowered */
+#define SYS_COUNT 22
 
 #ifndef __ASSEMBLER__
 #include "types.h"
