@@ -112,11 +112,6 @@ static inline uint32_t entry_size(void) {
   return vmm_mode == VMM_PAE ? sizeof(pae_entry_t) : sizeof(pte_t);
 }
 
-/* The index of va's PTE in its page table. */
-static inline uint32_t pt_index(vaddr_t va) {
-  return vmm_mode == VMM_PAE ? PAE_PTX(va) : PTX(va);
-}
-
 static inline pae_entry_t *pdpt_of(const page_directory_t *dir) {
   return (pae_entry_t *)dir;
 }
