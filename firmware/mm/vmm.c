@@ -180,6 +180,7 @@ static inline void *find_pte(page_directory_t *dir, vaddr_t va) {
 /* Why flags cannot be mapped at va, or NULL when they can. */
 static const char *flags_problem(uint32_t flags, vaddr_t va) {
   if (flags & ~PAGE_MAP_FLAGS) return "bad-flags";
+  if (!(flags & (PAGE_USER | PAGE_COW))) return NULL; /* kernel pages: the short path */
   if ((flags & PAGE_USER) && va >= KERNEL_BASE) return "user-in-kernel-space";
   if ((flags & PAGE_USER) && (flags & PAGE_WRITE) && (flags & PAGE_EXEC))
     return "write-and-exec";
