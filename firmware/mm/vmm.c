@@ -206,14 +206,15 @@ static int map_at(page_directory_t *dir, vaddr_t va, uint64_t pa, uint32_t flags
     return refuse(-EINVAL, "unaligned", "map", va, (paddr_t)pa, flags, caller);
   const char *problem = flags_problem(flags, va);
   if (problem) return refuse(-EINVAL, problem, "map", va, (paddr_t)pa, flags, caller);
+  if ((flags & PAGE_OWNED) && !frame_can_ref((pfn_t)(pa >> PAGE_SHIFT)))
+    return refuse(-EINVAL, "bad-frame", "map", va, (paddr_t)pa, flags, caller);
   void *pde = find_pde(dir, va);
   if (!(entry_get(pde) & PAGE_PRESENT) && !add_user_table(pde))
     return refuse(-ENOMEM, "no-frame-for-table", "map", va, (paddr_t)pa, flags, caller);
   void *pte = table_slot(entry_addr(entry_get(pde)), va);
   if (entry_get(pte) & PAGE_PRESENT)
     return refuse(-EEXIST, "exists", "map", va, (paddr_t)pa, flags, caller);
-  if ((flags & PAGE_OWNED) && frame_ref((pfn_t)(pa >> PAGE_SHIFT)) != 0)
-    return refuse(-EINVAL, "bad-frame", "map", va, (paddr_t)pa, flags, caller);
+  if (flags & PAGE_OWNED) frame_ref((pfn_t)(pa >> PAGE_SHIFT)); /* checked above */
   entry_set(pte, leaf_entry(va, pa, flags));
   flush(dir, va); /* a not-present entry is never cached, but a racing walk may be */
   vmm_stats.maps++;

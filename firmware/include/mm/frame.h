@@ -58,5 +58,10 @@ int frame_ref(pfn_t pfn);
 /* Drops a reference; at zero the frame's flags are cleared and it is freed.
  * 0, or -EINVAL (outside the table, or no reference to drop). */
 int frame_unref(pfn_t pfn);
+/* Whether frame_ref(pfn) would succeed (for callers that must check before
+ * they change anything). */
+static inline bool frame_can_ref(pfn_t pfn) {
+  return pfn < frame_table_frames && frame_table[pfn].refs < FRAME_REFS_MAX;
+}
 /* The frame's reference count (0 outside the table). */
 uint32_t frame_refs(pfn_t pfn);
