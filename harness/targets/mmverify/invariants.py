@@ -20,7 +20,13 @@ violations as sentences naming pid, address, entry and what is wrong:
   process alone;
 - each segment's reference count is its attachments plus its creator's
   reference, its creator is a live process, its frames are used;
-- a process's ``pages`` counter is the number of its present user PTEs.
+- a process's ``pages`` counter is the number of its present user PTEs;
+- the frame table (mm/frame.h) agrees with all of it: every frame's refs is
+  the number of PAGE_OWNED PTEs naming it over every live address space (the
+  kernel half once) plus the kernel's references (one per live shm segment
+  holding it); a frame with references is used in the PMM's bitmap;
+  FRAME_COW only on frames some PTE maps copy-on-write; no copy-on-write PTE
+  is writable (harness/decode/frames.py's audit).
 
 The paging mode comes from the machine (CR4.PAE, EFER.NXE).  Under PAE the
 entries are 64-bit, 512 to a table; every address space's PDPT must be free
@@ -42,11 +48,13 @@ from functools import cached_property
 
 from harness.decode import pae, paging
 from harness.decode.bitmap import Bitmap
+from harness.decode.frames import FrameInfo, FrameTable, PteRef, audit, expected_refs, explain
 from harness.decode.modes import PagingMode
 from harness.machine.machine import Machine
 from harness.targets.mmverify.kernel import Kernel
 
-OWNED = 0x200  # PAGE_OWNED (vmm.h): an available bit, the mapping holds a frame reference
+OWNED = paging.OWNED  # PAGE_OWNED (vmm.h): the mapping holds a frame reference
+COW = paging.COW      # PAGE_COW (vmm.h): private, read-only until a write copies it
 ZOMBIE = 4     # enum proc_state: ended, address space not yet freed
 
 
@@ -131,6 +139,8 @@ class MemoryState:
     kernel_text: tuple[int, int] = (0, 0)  # [start, end) of the kernel's code
     # [start, end) of guest RAM as QEMU has it; empty: RAM is what the bitmaps cover
     ram: tuple[tuple[int, int], ...] = ()
+    # the frame table (refs and flags per frame); None: not audited
+    frames: FrameTable | None = None
 
 
 def readonly_pages(head: bytes) -> list[tuple[int, int]]:
@@ -168,7 +178,8 @@ def _entries_with(g: Geometry, table: bytes, bits: int) -> list[int]:
 
 
 class _Checker:
-    def __init__(self, reader: paging.PhysReader, state: MemoryState) -> None:
+    def __init__(self, reader: paging.PhysReader, state: MemoryState,
+                 want: int | None = None) -> None:
         self.r = reader
         self.s = state
         self.pae = state.mode.pae
@@ -180,6 +191,12 @@ class _Checker:
         # frame -> every (process, va, shared) user mapping of it; shared: in an
         # attachment of the segment that has this frame there
         self.mapped: dict[int, list[tuple[str, int, bool]]] = defaultdict(list)
+        # frame number -> every present PTE naming it with PAGE_OWNED or PAGE_COW
+        # (what the frame table must account for)
+        self.held: dict[int, list[PteRef]] = defaultdict(list)
+        # frame_owners: every present PTE naming frame ``want``, whatever its bits
+        self.want = want
+        self.wanted: list[PteRef] = []
 
     def fail(self, text: str) -> None:
         self.out.append(text)
@@ -203,6 +220,20 @@ class _Checker:
 
     def entry(self, raw: int) -> str:
         return f"{raw:#018x}" if self.pae else f"{raw:#010x}"
+
+    def note(self, who: str, va: int, pte: int) -> None:
+        """Record a present PTE the frame table must account for (PAGE_OWNED
+        or PAGE_COW), and one naming the frame frame_owners asks about."""
+        frame = pte & self.g.frame_mask
+        if pte & (OWNED | COW):
+            self.held[frame >> 12].append(PteRef(who, va, pte, self.pae))
+        if frame == self.want:
+            self.wanted.append(PteRef(who, va, pte, self.pae))
+
+    def note_table(self, who: str, base: int, table: bytes) -> None:
+        for j, pte in enumerate(self.g.unpack(table)):
+            if pte & paging.PRESENT:
+                self.note(who, base | j << 12, pte)
 
     # -- one address space's directories -----------------------------------------------
 
@@ -245,6 +276,7 @@ class _Checker:
         g = self.g
         present_all, user_all = g.every * paging.PRESENT, g.every * paging.USER
         frames_all = g.every * g.frame_mask
+        soft_all = g.every * (OWNED | COW)
         for va, pde in pdes:
             if va < base or not pde & paging.PRESENT:
                 continue
@@ -263,6 +295,8 @@ class _Checker:
                 continue
             t = int.from_bytes(table, "little")
             present = t & present_all
+            if t & soft_all or self.want is not None:
+                self.note_table("the kernel", va, table)
             if t & user_all & present << 2:
                 for j in _entries_with(g, table, paging.USER):
                     pte = g.unpack(table)[j]
@@ -332,6 +366,7 @@ class _Checker:
         the VMM API do); they must still be frames the PMM handed out."""
         tables = self.user_tables(self.kernel_pdes, "pid 0")
         for va, (pte, _) in self.present_ptes(tables).items():
+            self.note("pid 0", va, pte)
             self.frame_in_use(pte & self.g.frame_mask,
                               f"pid 0 va {va:#010x} PTE {self.entry(pte)}")
 
@@ -419,6 +454,7 @@ class _Checker:
             self.fail(f"{what}: frame of segment {shm_frames[frame]}, outside any "
                       "attachment of it")
         self.mapped[frame].append((who, va, shared))
+        self.note(who, va, pte)
 
     # -- across processes -------------------------------------------------------------
 
@@ -451,17 +487,34 @@ class _Checker:
                     self.fail(f"frame {frame:#x} is in segments {seen[frame]} and {seg.id}")
                 seen[frame] = seg.id
 
+    def kernel_references(self) -> dict[int, list[str]]:
+        """frame number -> the references the kernel holds without a mapping:
+        each live shared-memory segment holds one on each of its frames."""
+        refs: dict[int, list[str]] = defaultdict(list)
+        for seg in self.s.segments:
+            for frame in seg.frames:
+                refs[frame >> 12].append(f"segment {seg.id}")
+        return refs
+
+    def frame_table(self) -> None:
+        if self.s.frames is not None:
+            self.out += audit(self.s.frames, self.held, self.kernel_references(),
+                              lambda n: n < self.s.used.count and self.s.used[n])
+
+    def run(self) -> list[str]:
+        kernel_half = self.kernel_half()
+        self.kernel_directory_user_half()
+        for p in self.s.spaces:
+            self.process(p, kernel_half)
+        self.sharing()
+        self.segments()
+        self.frame_table()
+        return self.out
+
 
 def check(reader: paging.PhysReader, state: MemoryState) -> list[str]:
     """Every violation of the invariants above; empty when all hold."""
-    c = _Checker(reader, state)
-    kernel_half = c.kernel_half()
-    c.kernel_directory_user_half()
-    for p in state.spaces:
-        c.process(p, kernel_half)
-    c.sharing()
-    c.segments()
-    return c.out
+    return _Checker(reader, state).run()
 
 
 # -- reading the state from a machine ------------------------------------------------------
@@ -494,7 +547,7 @@ def read_state(kernel: Kernel) -> MemoryState:
     text = (kernel.m.symbol("__text_start"), kernel.m.symbol("__text_end"))
     return MemoryState(kernel.kernel_base, kernel_cr3, tuple(spaces), segments, used, reserved,
                        kernel.m.paging_mode() or PagingMode(), text,
-                       tuple(kernel.m.ram_ranges()))
+                       tuple(kernel.m.ram_ranges()), kernel.frame_table())
 
 
 def _module_readonly_pages(kernel: Kernel, start: int) -> list[tuple[int, int]]:
@@ -523,3 +576,45 @@ class _RamReader:
 def violations(kernel: Kernel) -> list[str]:
     """The invariants checked on ``kernel``'s machine as it is now."""
     return check(_RamReader(kernel.m), read_state(kernel))
+
+
+# -- one frame: who holds it ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FrameOwners:
+    """Everything that names one frame, read from the machine: its frame
+    table entry, every present PTE pointing at it (all live address spaces,
+    the kernel half once; PAGE_OWNED or not), the kernel's references, and
+    the PMM's bit."""
+
+    pa: int
+    info: FrameInfo
+    ptes: tuple[PteRef, ...]
+    kernel: tuple[str, ...]
+    used: bool
+
+    @property
+    def expected_refs(self) -> int:
+        return expected_refs(list(self.ptes), list(self.kernel))
+
+    @property
+    def consistent(self) -> bool:
+        """refs == PAGE_OWNED PTEs + kernel references."""
+        return self.info.refs == self.expected_refs
+
+    def explain(self) -> str:
+        return explain(self.pa, self.info, list(self.ptes), list(self.kernel))
+
+
+def frame_owners(kernel: Kernel, pa: int) -> FrameOwners:
+    """Who holds the frame at ``pa`` (any address inside it) right now."""
+    frame = pa & ~0xFFF
+    state = read_state(kernel)
+    c = _Checker(_RamReader(kernel.m), state, want=frame)
+    c.run()
+    assert state.frames is not None
+    pfn = frame >> 12
+    info = state.frames[pfn] if pfn < state.frames.count else FrameInfo(0, 0, 0)
+    return FrameOwners(frame, info, tuple(c.wanted),
+                       tuple(c.kernel_references().get(pfn, [])),
+                       pfn < state.used.count and state.used[pfn])

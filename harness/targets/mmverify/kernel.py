@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.decode.bitmap import Bitmap
+from harness.decode.frames import ENTRY_BYTES, FrameTable
 from harness.decode.pagefault import ACTIONS, KINDS, FaultRecord, PageFault, enum_names
 from harness.machine.machine import Machine
 
@@ -196,6 +197,11 @@ class Kernel:
         used = self.read_kernel(self.u32("pmm_bitmap"), size)
         reserved = self.read_kernel(self.u32("pmm_reserved"), size)
         return Bitmap(used, frames), Bitmap(reserved, frames)
+
+    def frame_table(self) -> FrameTable:
+        """The frame table (mm/frame.h: refs and flags per frame), one read."""
+        count = self.u32("frame_table_frames")
+        return FrameTable(self.read_kernel(self.u32("frame_table"), count * ENTRY_BYTES))
 
     def pmm_bitmap_word_address(self, frame: int) -> int:
         """Kernel address of the bitmap word holding ``frame``'s bit."""
