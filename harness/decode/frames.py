@@ -108,7 +108,7 @@ def _some(items: list, limit: int = MESSAGE_PTES) -> str:
     return text + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
@@ -121,9 +121,9 @@ def explain(pa: int, info: FrameInfo, ptes: list[PteRef], kernel: list[str]) -> 
     """One frame's count against what holds it, as a failure names it."""
     owned = [p for p in ptes if p.owned]
     return (f"frame {pa:#x}: refs={info.refs} in the frame table, expected "
-            f"{expected_refs(ptes, kernel)} ({_plural(len(owned), 'PAGE_OWNED PTE')}"
+            f"{expected_refs(ptes, kernel)} ({plural(len(owned), 'PAGE_OWNED PTE')}"
             + (f": {_some(owned)}" if owned else "")
-            + f"; {_plural(len(kernel), 'kernel reference')}"
+            + f"; {plural(len(kernel), 'kernel reference')}"
             + (f": {_some(kernel)}" if kernel else "") + ")")
 
 
