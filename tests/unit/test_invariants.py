@@ -307,8 +307,9 @@ def test_an_attachment_that_maps_another_frame(world):
     at = world.pte_address(p.cr3, SHM_VA + 0x5000)
     other = world.alloc()
     world.set_u32(at, other | PRESENT | USER | WRITE | OWNED)
-    assert world.check() == [f"pid 2 (prog2) va 0xa0005000 PTE {other | 7 | OWNED:#010x}: page 0 of "
-                             f"segment 1 should map its frame {world.segments[0].frames[0]:#x}"]
+    assert world.check() == [f"pid 2 (prog2) va 0xa0005000 PTE {other | 7 | OWNED:#010x}: "
+                             f"page 0 of segment 1 should map its frame "
+                             f"{world.segments[0].frames[0]:#x}"]
 
 
 def test_a_page_outside_every_region(world):
