@@ -323,6 +323,48 @@ def test_pae_a_consistent_world_with_a_frame_table():
         f"(a write would reach the shared frame {w.u64(at) & 0xFFFFF000:#x})"]
 
 
+MMAP_VA = 0x60000000
+
+
+def share_after_fork(world, flags):
+    """pid 2's data page made to map pid 1's frame as fork leaves a private
+    writable page (``flags``: the bits both PTEs get)."""
+    a, b = (world.pte_address(p.cr3, 0x2000) for p in world.spaces)
+    frame, dropped = world.u32(a) & ~0xFFF, world.u32(b) & ~0xFFF
+    world.set_u32(a, frame | flags)
+    world.set_u32(b, frame | flags)
+    world.refs[frame >> 12] += 1
+    del world.refs[dropped >> 12]
+    world.used.discard(dropped >> 12)
+    return frame
+
+
+def test_a_private_frame_shared_copy_on_write_by_two_processes(world):
+    frame = share_after_fork(world, PRESENT | USER | OWNED | COW)
+    world.flags[frame >> 12] = FRAME_COW
+    assert world.check() == []
+
+
+def test_a_private_frame_shared_writable_by_two_processes(world):
+    frame = share_after_fork(world, PRESENT | USER | OWNED | WRITE)
+    assert world.check() == [f"frame {frame:#x} is mapped by pid 1 (prog1) va 0x00002000, "
+                             "pid 2 (prog2) va 0x00002000, and not as shared memory"]
+
+
+def test_a_shared_mmap_region_may_share_writable_frames(world):
+    frame = world.alloc()
+    for i, p in enumerate(world.spaces):
+        world.map(p.cr3, MMAP_VA, frame | PRESENT | USER | WRITE | OWNED)
+        world.spaces[i] = replace(p, pages=p.pages + 1,
+                                  mmap=((MMAP_VA, MMAP_VA + 0x4000, 0x22),))
+    assert world.check() == [f"frame {frame:#x} is mapped by pid 1 (prog1) va 0x60000000, "
+                             "pid 2 (prog2) va 0x60000000, and not as shared memory"], \
+        "MAP_PRIVATE | MAP_ANONYMOUS: private"
+    world.spaces = [replace(p, mmap=((MMAP_VA, MMAP_VA + 0x4000, 0x21),))
+                    for p in world.spaces]
+    assert world.check() == [], "MAP_SHARED | MAP_ANONYMOUS"
+
+
 def test_without_a_frame_table_nothing_is_audited(world):
     world.refs.clear()
     assert check(world, replace(world.state(), frames=None)) == []

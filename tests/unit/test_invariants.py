@@ -320,7 +320,7 @@ def test_a_page_outside_every_region(world):
     world.map(p.cr3, 0x80000000, frame | PRESENT | USER | WRITE | OWNED)
     world.spaces[0] = Space(p.pid, p.name, p.cr3, p.pages + 1, p.readonly, p.shm, p.regions)
     assert world.check() == [f"pid 1 (prog1) va 0x80000000 PTE {frame | 0x207:#010x}: outside "
-                             "the process's image, heap, stack and attachments"]
+                             "the process's image, heap, stack, mmap regions and attachments"]
 
 
 # -- PAE: 64-bit entries, the kernel's directory under PDPTE 3, NX ------------------

@@ -16,8 +16,10 @@ violations as sentences naming pid, address, entry and what is wrong:
 - no PTE of a process's read-only ELF segments has W;
 - every user PTE is PAGE_OWNED (it holds a reference on its frame); one
   inside a shared-memory attachment maps exactly that segment's frame; every
-  other lies in the process's image, heap or stack, and maps a frame of that
-  process alone;
+  other lies in the process's image, heap, stack or mmap regions; a frame in
+  several processes' PTEs is shared memory in all of them (one segment, or
+  MAP_SHARED mmap regions) or read-only in all of them (copy-on-write or
+  text shared by fork);
 - each segment's reference count is its attachments plus its creator's
   reference, its creator is a live process, its frames are used;
 - a process's ``pages`` counter is the number of its present user PTEs;
@@ -56,6 +58,7 @@ from harness.targets.mmverify.kernel import Kernel
 OWNED = paging.OWNED  # PAGE_OWNED (vmm.h): the mapping holds a frame reference
 COW = paging.COW      # PAGE_COW (vmm.h): private, read-only until a write copies it
 ZOMBIE = 4     # enum proc_state: ended, address space not yet freed
+MAP_SHARED = 0x01  # mman.h: an mmap region whose frames fork shares writable
 
 
 
@@ -125,6 +128,8 @@ class Space:
     # heap (up to the page holding the break) and stack
     regions: tuple[tuple[int, int], ...]
     zombie: bool = False
+    # its mmap regions (struct vm_region): [start, end) and the MAP_* flags
+    mmap: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,9 +193,10 @@ class _Checker:
         self.out: list[str] = []
         self.kernel_pdes: list[tuple[int, int]] = []  # the kernel space's (va, PDE)s
         self.kernel_frames: dict[int, str] = {}   # frame -> what the kernel uses it for
-        # frame -> every (process, va, shared) user mapping of it; shared: in an
-        # attachment of the segment that has this frame there
-        self.mapped: dict[int, list[tuple[str, int, bool]]] = defaultdict(list)
+        # frame -> every (process, va, kind, writable) user mapping of it; kind:
+        # "shm" (in an attachment of the segment that has this frame there),
+        # "mmap-shared" (in a MAP_SHARED mmap region) or "private"
+        self.mapped: dict[int, list[tuple[str, int, str, bool]]] = defaultdict(list)
         # frame number -> every present PTE naming it with PAGE_OWNED or PAGE_COW
         # (what the frame table must account for)
         self.held: dict[int, list[PteRef]] = defaultdict(list)
@@ -437,35 +443,49 @@ class _Checker:
         if self.nxe and pte & pde & paging.WRITE and not (pte | pde) & pae.NX:
             self.fail(f"{what}: writable and executable (W^X)")
         self.frame_in_use(frame, what)
-        shared = False
+        kind = "private"
         if va in attached:
             a, k, seg = attached[va]
-            shared = seg is None or (k < len(seg.frames) and frame == seg.frames[k])
-            if not shared:
+            if seg is None or (k < len(seg.frames) and frame == seg.frames[k]):
+                kind = "shm"
+            else:
                 self.fail(f"{what}: page {k} of segment {a.id} should map its frame "
                           f"{seg.frames[k] if seg and k < len(seg.frames) else 0:#x}")
         if not pte & OWNED:
             self.fail(f"{what}: not PAGE_OWNED (holds no reference on its frame)")
+        mmap = next((flags for s, e, flags in p.mmap if s <= va < e), None)
+        if mmap is not None and mmap & MAP_SHARED and va not in attached:
+            kind = "mmap-shared"
         if va in attached:
             pass  # checked above
-        elif not any(s <= va < e for s, e in p.regions):
-            self.fail(f"{what}: outside the process's image, heap, stack and attachments")
+        elif mmap is None and not any(s <= va < e for s, e in p.regions):
+            self.fail(f"{what}: outside the process's image, heap, stack, mmap regions and "
+                      "attachments")
         elif frame in shm_frames:
             self.fail(f"{what}: frame of segment {shm_frames[frame]}, outside any "
                       "attachment of it")
-        self.mapped[frame].append((who, va, shared))
+        self.mapped[frame].append((who, va, kind, bool(pte & paging.WRITE)))
         self.note(who, va, pte)
 
     # -- across processes -------------------------------------------------------------
 
     def sharing(self) -> None:
+        """A frame in several user PTEs is shared memory in all of them (one
+        segment's attachments, or MAP_SHARED mmap regions), or private and
+        read-only in all of them (copy-on-write or text after fork): a
+        writable private page on a shared frame would leak writes."""
         for frame, users in self.mapped.items():
             if frame in self.kernel_frames:
-                who, va, _ = users[0]
+                who, va, _, _ = users[0]
                 self.fail(f"{who} va {va:#010x}: maps frame {frame:#x}, which is "
                           f"{self.kernel_frames[frame]}")
-            if len(users) > 1 and not all(shared for _, _, shared in users):
-                where = ", ".join(f"{who} va {va:#010x}" for who, va, _ in users)
+            if len(users) < 2:
+                continue
+            kinds = {kind for _, _, kind, _ in users}
+            readonly = not any(writable for _, _, _, writable in users)
+            if kinds not in ({"shm"}, {"mmap-shared"}) and not (kinds == {"private"}
+                                                                and readonly):
+                where = ", ".join(f"{who} va {va:#010x}" for who, va, _, _ in users)
                 self.fail(f"frame {frame:#x} is mapped by {where}, and not as shared memory")
 
     def segments(self) -> None:
@@ -540,7 +560,8 @@ def read_state(kernel: Kernel) -> MemoryState:
                    (p["stack_limit"], p["stack_top"]))
         spaces.append(Space(p["pid"], p["name"], p["cr3"], p["pages"], tuple(readonly),
                             tuple(Attachment(*a) for a in p["shm"] if a[0] >= 0),
-                            regions, p["state"] == ZOMBIE))
+                            regions, p["state"] == ZOMBIE,
+                            tuple((r[0], r[1], r[3]) for r in p.get("regions", ()))))
     segments = tuple(Segment(s["id"], s["refs"], s["creator"], tuple(s["frames"]))
                      for s in kernel.shm_segments())
     kernel_cr3 = kernel.kernel_directory() - kernel.kernel_base

@@ -253,8 +253,9 @@ class Kernel:
     # -- processes and shared memory ----------------------------------------------------
 
     def process_table(self) -> list[StructValues]:
-        """The slots of proc_table that are not free, raw; ``name`` as text and
-        ``shm`` (nested structs, which decode skips) as (id, va, pages) tuples."""
+        """The slots of proc_table that are not free, raw; ``name`` as text,
+        ``shm`` (nested structs, which decode skips) as (id, va, pages) tuples
+        and ``regions`` (the mmap regions) as (start, end, prot, flags) ones."""
         layout = self.layout("process")
         count = self.sizeof("proc_table") // layout.size
         data = self.read_kernel(self.m.symbol("proc_table"), layout.size * count)
@@ -268,6 +269,11 @@ class Kernel:
             p["name"] = bytes(p["name"]).split(b"\0", 1)[0].decode(errors="replace")
             p["shm"] = [struct.unpack_from("<iII", raw, shm.offset + k * shm.element_size)
                         for k in range(shm.count)]
+            regions = layout.fields.get("regions")  # struct vm_region: start, end, prot, flags
+            if regions is not None:
+                p["regions"] = [struct.unpack_from("<4I", raw,
+                                                   regions.offset + k * regions.element_size)
+                                for k in range(min(p["region_count"], regions.count))]
             out.append(p)
         return out
 
