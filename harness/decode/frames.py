@@ -144,23 +144,27 @@ def audit(table: FrameTable, ptes: dict[int, list[PteRef]], kernel: dict[int, li
     out: list[str] = []
     held = dict(table.held())
     for pfn in sorted(set(held) | set(ptes) | set(kernel)):
-        pa = pfn * PAGE_SIZE
-        mine, theirs = ptes.get(pfn, []), kernel.get(pfn, [])
-        for p in mine:
-            if p.cow and p.raw & WRITE:
-                out.append(f"{p}: copy-on-write and writable (a write would reach the "
-                           f"shared frame {pa:#x})")
-        if pfn >= table.count:
-            out.append(f"frame {pa:#x}: beyond the frame table's {table.count} frames, named "
-                       f"by {_some([str(p) for p in mine] + theirs)}")
-            continue
-        info = held.get(pfn, FrameInfo(0, 0, 0))
-        if info.refs != expected_refs(mine, theirs):
-            out.append(explain(pa, info, mine, theirs))
-        if info.refs and not used(pfn):
-            out.append(f"frame {pa:#x}: refs={info.refs}, but free in the PMM's bitmap")
-        if info.cow and not any(p.cow for p in mine):
-            out.append(f"frame {pa:#x}: FRAME_COW set, but no PTE maps it copy-on-write")
+        info = held.get(pfn, FrameInfo(0, 0, 0)) if pfn < table.count else None
+        out += audit_frame(pfn * PAGE_SIZE, info, ptes.get(pfn, []), kernel.get(pfn, []),
+                           used(pfn))
+    return out
+
+
+def audit_frame(pa: int, info: FrameInfo | None, ptes: list[PteRef], kernel: list[str],
+                used: bool) -> list[str]:
+    """:func:`audit`'s rules for one frame (``info`` None: beyond the table)."""
+    out = [f"{p}: copy-on-write and writable (a write would reach the shared frame {pa:#x})"
+           for p in ptes if p.cow and p.raw & WRITE]
+    if info is None:
+        out.append(f"frame {pa:#x}: beyond the frame table, named by "
+                   f"{_some([str(p) for p in ptes] + kernel)}")
+        return out
+    if info.refs != expected_refs(ptes, kernel):
+        out.append(explain(pa, info, ptes, kernel))
+    if info.refs and not used:
+        out.append(f"frame {pa:#x}: refs={info.refs}, but free in the PMM's bitmap")
+    if info.cow and not any(p.cow for p in ptes):
+        out.append(f"frame {pa:#x}: FRAME_COW set, but no PTE maps it copy-on-write")
     return out
 
 

@@ -124,21 +124,13 @@ class FrameCommand(Subcommand):
             return
         owned = sum(1 for p in ptes if p.owned)
         want = frames.expected_refs(ptes, kernel)
-        problems = frames.audit(self._one(pfn, info), {pfn: ptes}, {pfn: kernel},
-                                lambda n: bool(used))
+        problems = frames.audit_frame(frame, info, ptes, kernel, bool(used))
         verdict = "consistent" if info.refs == want else "MISMATCH"
         write(f"refs {info.refs} {'==' if info.refs == want else '!='} "
               f"{frames.plural(owned, 'PAGE_OWNED PTE')} + "
               f"{frames.plural(len(kernel), 'kernel reference')}: {verdict}")
         for line in problems:
             write(f"problem: {line}")
-
-    @staticmethod
-    def _one(pfn: int, info: frames.FrameInfo) -> frames.FrameTable:
-        """A table where only ``pfn`` has an entry, for audit()."""
-        table = bytearray((pfn + 1) * frames.ENTRY_BYTES)
-        table[-4:] = bytes([info.refs & 0xFF, info.refs >> 8, info.flags, info.node])
-        return frames.FrameTable(bytes(table))
 
 
 COMMANDS = (FrameCommand,)
