@@ -11,7 +11,7 @@ import pytest
 
 from harness.decode.frames import FRAME_COW, FRAME_PINNED
 from harness.decode.paging import COW, OWNED, PRESENT, USER, WRITE
-from harness.targets.mmverify.invariants import frame_owners, violations
+from harness.targets.mmverify.invariants import frame_audit, frame_owners, violations
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
@@ -113,16 +113,32 @@ def test_shared_frames_hold_exactly_their_references_in_every_order(
 
 def test_exit_drops_the_references_of_attachments_and_creator(machine, kernel, userland):
     """Both programs exit holding their attachments: the exits alone bring
-    every shared frame to 0 references and back to the PMM."""
+    every shared frame to 0 references and back to the PMM, and the audit's
+    numbers (frame_audit) drop by exactly what the two processes held."""
     a, b = userland.spawn("hello"), userland.spawn("hello")
     pa = process_address(kernel, a)
     seg = machine.call("shm_create", pa, 3)
     machine.call("shm_attach", pa, seg)
     machine.call("shm_attach", process_address(kernel, b), seg)
     frames = kernel.shm_segments()[0]["frames"]
+    # each process's own frames: its user pages (pages counts the 3 shared
+    # too) and its kernel stack (PAGE_OWNED in the kernel half)
+    private = sum(p["pages"] - 3 + (p["kstack_top"] - p["kstack_base"]) // PAGE
+                  for p in kernel.process_table())
     assert refs_and_flags(kernel, frames) == [(3, FRAME_PINNED)] * 3
+    before = frame_audit(kernel)
     userland.run()
+    after = frame_audit(kernel)
     assert refs_and_flags(kernel, frames) == [(0, 0)] * 3
+    # 3 shared frames of 3 references each and every private frame of both
+    # programs went; the kernel's own (its heap) stayed
+    assert before.problems == after.problems == ()
+    assert before.shared_frames - after.shared_frames == 3
+    assert before.kernel_references - after.kernel_references == 3
+    assert before.frames - after.frames == 3 + private
+    assert before.references - after.references == 9 + private
+    assert before.owned_ptes - after.owned_ptes == 6 + private
+    assert after.references == after.owned_ptes + after.kernel_references
     assert used(kernel, frames) == [False] * 3
     assert kernel.shm_segments() == []
 

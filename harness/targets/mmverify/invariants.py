@@ -594,6 +594,41 @@ class _RamReader:
         return self.m.read_phys(addr, size)
 
 
+@dataclass(frozen=True)
+class FrameAudit:
+    """The audit's numbers, for a report (e.g. after a leak test): frames
+    with references in the frame table, the references they hold, the
+    PAGE_OWNED PTEs and kernel references found for them, copy-on-write
+    PTEs, frames with more than one reference; and the violations."""
+
+    frames: int
+    references: int
+    owned_ptes: int
+    kernel_references: int
+    cow_ptes: int
+    shared_frames: int
+    problems: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return (f"frames={self.frames} refs={self.references} owned_ptes={self.owned_ptes} "
+                f"kernel_refs={self.kernel_references} cow_ptes={self.cow_ptes} "
+                f"shared_frames={self.shared_frames} problems={len(self.problems)}")
+
+
+def frame_audit(kernel: Kernel) -> FrameAudit:
+    """The whole audit (every invariant) with the frame table's numbers."""
+    state = read_state(kernel)
+    c = _Checker(_RamReader(kernel.m), state)
+    problems = c.run()
+    assert state.frames is not None
+    held = [info for _, info in state.frames.held() if info.refs]
+    ptes = [p for refs in c.held.values() for p in refs]
+    return FrameAudit(len(held), sum(i.refs for i in held), sum(1 for p in ptes if p.owned),
+                      sum(len(k) for k in c.kernel_references().values()),
+                      sum(1 for p in ptes if p.cow), sum(1 for i in held if i.refs > 1),
+                      tuple(problems))
+
+
 def violations(kernel: Kernel) -> list[str]:
     """The invariants checked on ``kernel``'s machine as it is now."""
     return check(_RamReader(kernel.m), read_state(kernel))
