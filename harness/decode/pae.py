@@ -28,7 +28,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from harness.decode.paging import (
+    COW,
     GLOBAL,
+    OWNED,
     PAGE_SIZE,
     PRESENT,
     USER,
@@ -208,6 +210,9 @@ class PaeMapping:
     @property
     def execute(self) -> bool:
         return not (self.nxe and (self.pde | (self.pte or 0)) & NX)
+
+    owned = property(lambda self: bool(self.flags & OWNED))
+    cow = property(lambda self: bool(self.flags & COW))
 
 
 class PaeAddressSpace:

@@ -35,6 +35,12 @@ ACCESSED = 0x020
 DIRTY = 0x040
 PS = 0x080      # PDE: 4 MiB page
 GLOBAL = 0x100  # PTE (or 4 MiB PDE)
+# Bits 11:9 are the software's.  This firmware uses two of them in a PTE
+# (vmm.h): OWNED, the mapping holds a reference on its frame (the frame
+# table's refs count it); COW, a private page whose frame may be shared,
+# read-only until a write fault copies it (or takes it back).
+OWNED = 0x200
+COW = 0x800
 FRAME_MASK = 0xFFFFF000
 LARGE_FRAME_MASK = 0xFFC00000
 # A 4 MiB PDE must have bits 21:13 clear (with 32-bit physical addresses);
@@ -77,6 +83,8 @@ class EntryBits:
     accessed = property(lambda self: bool(self.raw & ACCESSED))
     dirty = property(lambda self: bool(self.raw & DIRTY) and self.maps_page)
     global_ = property(lambda self: bool(self.raw & GLOBAL) and self.maps_page)
+    owned = property(lambda self: bool(self.raw & OWNED) and self.maps_page)
+    cow = property(lambda self: bool(self.raw & COW) and self.maps_page)
 
     @property
     def large(self) -> bool:
@@ -190,6 +198,9 @@ class Mapping:
     @property
     def write(self) -> bool:
         return bool(self.pde & WRITE) and (self.pte is None or bool(self.pte & WRITE))
+
+    owned = property(lambda self: bool(self.flags & OWNED))
+    cow = property(lambda self: bool(self.flags & COW))
 
 
 class AddressSpace:

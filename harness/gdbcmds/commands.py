@@ -10,7 +10,7 @@ import sys
 import gdb
 
 _MODULES = ("harness.gdbcmds.common", "harness.gdbcmds.spaces", "harness.gdbcmds.paging_cmds",
-            "harness.gdbcmds.pmm_cmds", "harness.gdbcmds.heap_cmds",
+            "harness.gdbcmds.pmm_cmds", "harness.gdbcmds.frame_cmds", "harness.gdbcmds.heap_cmds",
             "harness.gdbcmds.proc_cmds", "harness.gdbcmds.settings_cmds")
 
 
@@ -30,6 +30,7 @@ class MmCommand(gdb.Command):
     mm vtop ADDR [CR3|PID]  one address walked through the page tables
     mm pt [CR3|PID] [RANGE] the raw entries: PDEs, PTEs, flags, 4 MiB pages
     mm pmm [all]            physical frames: totals, used and reserved ranges
+    mm frame PA             who holds a frame: its PTEs, refs, kernel references, cross-checked
     mm heap [all]           heap statistics, live blocks and their callers, heap_check()
     mm faults               the kernel's ring buffer of recent page faults
     mm procs                the process table

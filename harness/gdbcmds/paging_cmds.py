@@ -14,15 +14,18 @@ import struct
 
 import gdb
 
-from harness.decode import modes, pae, pae_dump, paging
+from harness.decode import frames, modes, pae, pae_dump, paging
 from harness.gdbcmds.common import (
     CommandError,
     PhysReader,
     Subcommand,
+    firmware,
     human,
     kernel_base,
     number,
+    read,
     register,
+    symbol_address,
     u32,
     value,
     write,
@@ -91,7 +94,13 @@ class MapCommand(Subcommand):
     the header names whose address space it is.  Walked by harness.decode.paging,
     the walker the tests use, from the page tables in physical memory.  With
     CR4.PAE on, the PAE walker reads the PDPT and 64-bit entries and the
-    rights gain an x column (cleared by NX when EFER.NXE is on)."""
+    rights gain an x column (cleared by NX when EFER.NXE is on).
+
+    With this firmware's symbols, then the pages below the kernel base in
+    runs: rights, whether PAGE_OWNED (the mapping holds a frame reference),
+    the frames' reference count from the frame table (refs; all frames of a
+    run have the same) and "cow" for copy-on-write pages (PAGE_COW); "mm
+    frame PA" shows who holds one frame."""
 
     name = "map"
     usage = "mm map [CR3|PID]"
@@ -114,6 +123,25 @@ class MapCommand(Subcommand):
         note = space_note(aspace)
         if note:
             write(note)
+        if firmware() and symbol_address("frame_table") is not None:
+            write_page_runs(aspace)
+
+
+def write_page_runs(aspace: paging.AddressSpace | pae.PaeAddressSpace) -> None:
+    """The pages below the kernel base in runs of equal rights, PAGE_OWNED,
+    copy-on-write and frame reference count (this firmware's frame table)."""
+    base = kernel_base()
+    table = frames.FrameTable(read(u32("frame_table"),
+                                   u32("frame_table_frames") * frames.ENTRY_BYTES))
+    runs = frames.page_runs(((m.va, m.pa, m.user, m.write, m.flags)
+                             for m in aspace.mappings(0, base) if m.size == paging.PAGE_SIZE),
+                            table)
+    write(f"\npages below {base:#010x}: PAGE_OWNED, frame references (refs), copy-on-write")
+    write(frames.format_page_runs(runs))
+    cow = sum(r.pages for r in runs if r.cow)
+    shared = sum(r.pages for r in runs if r.refs is not None and r.refs > 1)
+    write(f"{sum(r.pages for r in runs)} pages: {cow} copy-on-write, "
+          f"{shared} on frames with more than one reference")
 
 
 def format_translation(t: paging.Translation, large: bool, raw_pde: int) -> list[str]:

@@ -307,8 +307,9 @@ def test_an_attachment_that_maps_another_frame(world):
     at = world.pte_address(p.cr3, SHM_VA + 0x5000)
     other = world.alloc()
     world.set_u32(at, other | PRESENT | USER | WRITE | OWNED)
-    assert world.check() == [f"pid 2 (prog2) va 0xa0005000 PTE {other | 7 | OWNED:#010x}: page 0 of "
-                             f"segment 1 should map its frame {world.segments[0].frames[0]:#x}"]
+    assert world.check() == [f"pid 2 (prog2) va 0xa0005000 PTE {other | 7 | OWNED:#010x}: "
+                             f"page 0 of segment 1 should map its frame "
+                             f"{world.segments[0].frames[0]:#x}"]
 
 
 def test_a_page_outside_every_region(world):
@@ -319,7 +320,7 @@ def test_a_page_outside_every_region(world):
     world.map(p.cr3, 0x80000000, frame | PRESENT | USER | WRITE | OWNED)
     world.spaces[0] = Space(p.pid, p.name, p.cr3, p.pages + 1, p.readonly, p.shm, p.regions)
     assert world.check() == [f"pid 1 (prog1) va 0x80000000 PTE {frame | 0x207:#010x}: outside "
-                             "the process's image, heap, stack and attachments"]
+                             "the process's image, heap, stack, mmap regions and attachments"]
 
 
 # -- PAE: 64-bit entries, the kernel's directory under PDPTE 3, NX ------------------

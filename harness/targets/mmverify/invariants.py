@@ -16,11 +16,19 @@ violations as sentences naming pid, address, entry and what is wrong:
 - no PTE of a process's read-only ELF segments has W;
 - every user PTE is PAGE_OWNED (it holds a reference on its frame); one
   inside a shared-memory attachment maps exactly that segment's frame; every
-  other lies in the process's image, heap or stack, and maps a frame of that
-  process alone;
+  other lies in the process's image, heap, stack or mmap regions; a frame in
+  several processes' PTEs is shared memory in all of them (one segment, or
+  MAP_SHARED mmap regions) or read-only in all of them (copy-on-write or
+  text shared by fork);
 - each segment's reference count is its attachments plus its creator's
   reference, its creator is a live process, its frames are used;
-- a process's ``pages`` counter is the number of its present user PTEs.
+- a process's ``pages`` counter is the number of its present user PTEs;
+- the frame table (mm/frame.h) agrees with all of it: every frame's refs is
+  the number of PAGE_OWNED PTEs naming it over every live address space (the
+  kernel half once) plus the kernel's references (one per live shm segment
+  holding it); a frame with references is used in the PMM's bitmap;
+  FRAME_COW only on frames some PTE maps copy-on-write; no copy-on-write PTE
+  is writable (harness/decode/frames.py's audit).
 
 The paging mode comes from the machine (CR4.PAE, EFER.NXE).  Under PAE the
 entries are 64-bit, 512 to a table; every address space's PDPT must be free
@@ -42,12 +50,15 @@ from functools import cached_property
 
 from harness.decode import pae, paging
 from harness.decode.bitmap import Bitmap
+from harness.decode.frames import FrameInfo, FrameTable, PteRef, audit, expected_refs, explain
 from harness.decode.modes import PagingMode
 from harness.machine.machine import Machine
 from harness.targets.mmverify.kernel import Kernel
 
-OWNED = 0x200  # PAGE_OWNED (vmm.h): an available bit, the mapping holds a frame reference
+OWNED = paging.OWNED  # PAGE_OWNED (vmm.h): the mapping holds a frame reference
+COW = paging.COW      # PAGE_COW (vmm.h): private, read-only until a write copies it
 ZOMBIE = 4     # enum proc_state: ended, address space not yet freed
+MAP_SHARED = 0x01  # mman.h: an mmap region whose frames fork shares writable
 
 
 
@@ -117,6 +128,8 @@ class Space:
     # heap (up to the page holding the break) and stack
     regions: tuple[tuple[int, int], ...]
     zombie: bool = False
+    # its mmap regions (struct vm_region): [start, end) and the MAP_* flags
+    mmap: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,8 @@ class MemoryState:
     kernel_text: tuple[int, int] = (0, 0)  # [start, end) of the kernel's code
     # [start, end) of guest RAM as QEMU has it; empty: RAM is what the bitmaps cover
     ram: tuple[tuple[int, int], ...] = ()
+    # the frame table (refs and flags per frame); None: not audited
+    frames: FrameTable | None = None
 
 
 def readonly_pages(head: bytes) -> list[tuple[int, int]]:
@@ -168,7 +183,8 @@ def _entries_with(g: Geometry, table: bytes, bits: int) -> list[int]:
 
 
 class _Checker:
-    def __init__(self, reader: paging.PhysReader, state: MemoryState) -> None:
+    def __init__(self, reader: paging.PhysReader, state: MemoryState,
+                 want: int | None = None) -> None:
         self.r = reader
         self.s = state
         self.pae = state.mode.pae
@@ -177,9 +193,16 @@ class _Checker:
         self.out: list[str] = []
         self.kernel_pdes: list[tuple[int, int]] = []  # the kernel space's (va, PDE)s
         self.kernel_frames: dict[int, str] = {}   # frame -> what the kernel uses it for
-        # frame -> every (process, va, shared) user mapping of it; shared: in an
-        # attachment of the segment that has this frame there
-        self.mapped: dict[int, list[tuple[str, int, bool]]] = defaultdict(list)
+        # frame -> every (process, va, kind, writable) user mapping of it; kind:
+        # "shm" (in an attachment of the segment that has this frame there),
+        # "mmap-shared" (in a MAP_SHARED mmap region) or "private"
+        self.mapped: dict[int, list[tuple[str, int, str, bool]]] = defaultdict(list)
+        # frame number -> every present PTE naming it with PAGE_OWNED or PAGE_COW
+        # (what the frame table must account for)
+        self.held: dict[int, list[PteRef]] = defaultdict(list)
+        # frame_owners: every present PTE naming frame ``want``, whatever its bits
+        self.want = want
+        self.wanted: list[PteRef] = []
 
     def fail(self, text: str) -> None:
         self.out.append(text)
@@ -203,6 +226,20 @@ class _Checker:
 
     def entry(self, raw: int) -> str:
         return f"{raw:#018x}" if self.pae else f"{raw:#010x}"
+
+    def note(self, who: str, va: int, pte: int) -> None:
+        """Record a present PTE the frame table must account for (PAGE_OWNED
+        or PAGE_COW), and one naming the frame frame_owners asks about."""
+        frame = pte & self.g.frame_mask
+        if pte & (OWNED | COW):
+            self.held[frame >> 12].append(PteRef(who, va, pte, self.pae))
+        if frame == self.want:
+            self.wanted.append(PteRef(who, va, pte, self.pae))
+
+    def note_table(self, who: str, base: int, table: bytes) -> None:
+        for j, pte in enumerate(self.g.unpack(table)):
+            if pte & paging.PRESENT:
+                self.note(who, base | j << 12, pte)
 
     # -- one address space's directories -----------------------------------------------
 
@@ -245,6 +282,7 @@ class _Checker:
         g = self.g
         present_all, user_all = g.every * paging.PRESENT, g.every * paging.USER
         frames_all = g.every * g.frame_mask
+        soft_all = g.every * (OWNED | COW)
         for va, pde in pdes:
             if va < base or not pde & paging.PRESENT:
                 continue
@@ -263,6 +301,8 @@ class _Checker:
                 continue
             t = int.from_bytes(table, "little")
             present = t & present_all
+            if t & soft_all or self.want is not None:
+                self.note_table("the kernel", va, table)
             if t & user_all & present << 2:
                 for j in _entries_with(g, table, paging.USER):
                     pte = g.unpack(table)[j]
@@ -332,6 +372,7 @@ class _Checker:
         the VMM API do); they must still be frames the PMM handed out."""
         tables = self.user_tables(self.kernel_pdes, "pid 0")
         for va, (pte, _) in self.present_ptes(tables).items():
+            self.note("pid 0", va, pte)
             self.frame_in_use(pte & self.g.frame_mask,
                               f"pid 0 va {va:#010x} PTE {self.entry(pte)}")
 
@@ -402,34 +443,49 @@ class _Checker:
         if self.nxe and pte & pde & paging.WRITE and not (pte | pde) & pae.NX:
             self.fail(f"{what}: writable and executable (W^X)")
         self.frame_in_use(frame, what)
-        shared = False
+        kind = "private"
         if va in attached:
             a, k, seg = attached[va]
-            shared = seg is None or (k < len(seg.frames) and frame == seg.frames[k])
-            if not shared:
+            if seg is None or (k < len(seg.frames) and frame == seg.frames[k]):
+                kind = "shm"
+            else:
                 self.fail(f"{what}: page {k} of segment {a.id} should map its frame "
                           f"{seg.frames[k] if seg and k < len(seg.frames) else 0:#x}")
         if not pte & OWNED:
             self.fail(f"{what}: not PAGE_OWNED (holds no reference on its frame)")
+        mmap = next((flags for s, e, flags in p.mmap if s <= va < e), None)
+        if mmap is not None and mmap & MAP_SHARED and va not in attached:
+            kind = "mmap-shared"
         if va in attached:
             pass  # checked above
-        elif not any(s <= va < e for s, e in p.regions):
-            self.fail(f"{what}: outside the process's image, heap, stack and attachments")
+        elif mmap is None and not any(s <= va < e for s, e in p.regions):
+            self.fail(f"{what}: outside the process's image, heap, stack, mmap regions and "
+                      "attachments")
         elif frame in shm_frames:
             self.fail(f"{what}: frame of segment {shm_frames[frame]}, outside any "
                       "attachment of it")
-        self.mapped[frame].append((who, va, shared))
+        self.mapped[frame].append((who, va, kind, bool(pte & paging.WRITE)))
+        self.note(who, va, pte)
 
     # -- across processes -------------------------------------------------------------
 
     def sharing(self) -> None:
+        """A frame in several user PTEs is shared memory in all of them (one
+        segment's attachments, or MAP_SHARED mmap regions), or private and
+        read-only in all of them (copy-on-write or text after fork): a
+        writable private page on a shared frame would leak writes."""
         for frame, users in self.mapped.items():
             if frame in self.kernel_frames:
-                who, va, _ = users[0]
+                who, va, _, _ = users[0]
                 self.fail(f"{who} va {va:#010x}: maps frame {frame:#x}, which is "
                           f"{self.kernel_frames[frame]}")
-            if len(users) > 1 and not all(shared for _, _, shared in users):
-                where = ", ".join(f"{who} va {va:#010x}" for who, va, _ in users)
+            if len(users) < 2:
+                continue
+            kinds = {kind for _, _, kind, _ in users}
+            readonly = not any(writable for _, _, _, writable in users)
+            if kinds not in ({"shm"}, {"mmap-shared"}) and not (kinds == {"private"}
+                                                                and readonly):
+                where = ", ".join(f"{who} va {va:#010x}" for who, va, _, _ in users)
                 self.fail(f"frame {frame:#x} is mapped by {where}, and not as shared memory")
 
     def segments(self) -> None:
@@ -451,17 +507,34 @@ class _Checker:
                     self.fail(f"frame {frame:#x} is in segments {seen[frame]} and {seg.id}")
                 seen[frame] = seg.id
 
+    def kernel_references(self) -> dict[int, list[str]]:
+        """frame number -> the references the kernel holds without a mapping:
+        each live shared-memory segment holds one on each of its frames."""
+        refs: dict[int, list[str]] = defaultdict(list)
+        for seg in self.s.segments:
+            for frame in seg.frames:
+                refs[frame >> 12].append(f"segment {seg.id}")
+        return refs
+
+    def frame_table(self) -> None:
+        if self.s.frames is not None:
+            self.out += audit(self.s.frames, self.held, self.kernel_references(),
+                              lambda n: n < self.s.used.count and self.s.used[n])
+
+    def run(self) -> list[str]:
+        kernel_half = self.kernel_half()
+        self.kernel_directory_user_half()
+        for p in self.s.spaces:
+            self.process(p, kernel_half)
+        self.sharing()
+        self.segments()
+        self.frame_table()
+        return self.out
+
 
 def check(reader: paging.PhysReader, state: MemoryState) -> list[str]:
     """Every violation of the invariants above; empty when all hold."""
-    c = _Checker(reader, state)
-    kernel_half = c.kernel_half()
-    c.kernel_directory_user_half()
-    for p in state.spaces:
-        c.process(p, kernel_half)
-    c.sharing()
-    c.segments()
-    return c.out
+    return _Checker(reader, state).run()
 
 
 # -- reading the state from a machine ------------------------------------------------------
@@ -487,14 +560,15 @@ def read_state(kernel: Kernel) -> MemoryState:
                    (p["stack_limit"], p["stack_top"]))
         spaces.append(Space(p["pid"], p["name"], p["cr3"], p["pages"], tuple(readonly),
                             tuple(Attachment(*a) for a in p["shm"] if a[0] >= 0),
-                            regions, p["state"] == ZOMBIE))
+                            regions, p["state"] == ZOMBIE,
+                            tuple((r[0], r[1], r[3]) for r in p.get("regions", ()))))
     segments = tuple(Segment(s["id"], s["refs"], s["creator"], tuple(s["frames"]))
                      for s in kernel.shm_segments())
     kernel_cr3 = kernel.kernel_directory() - kernel.kernel_base
     text = (kernel.m.symbol("__text_start"), kernel.m.symbol("__text_end"))
     return MemoryState(kernel.kernel_base, kernel_cr3, tuple(spaces), segments, used, reserved,
                        kernel.m.paging_mode() or PagingMode(), text,
-                       tuple(kernel.m.ram_ranges()))
+                       tuple(kernel.m.ram_ranges()), kernel.frame_table())
 
 
 def _module_readonly_pages(kernel: Kernel, start: int) -> list[tuple[int, int]]:
@@ -520,6 +594,83 @@ class _RamReader:
         return self.m.read_phys(addr, size)
 
 
+@dataclass(frozen=True)
+class FrameAudit:
+    """The audit's numbers, for a report (e.g. after a leak test): frames
+    with references in the frame table, the references they hold, the
+    PAGE_OWNED PTEs and kernel references found for them, copy-on-write
+    PTEs, frames with more than one reference; and the violations."""
+
+    frames: int
+    references: int
+    owned_ptes: int
+    kernel_references: int
+    cow_ptes: int
+    shared_frames: int
+    problems: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return (f"frames={self.frames} refs={self.references} owned_ptes={self.owned_ptes} "
+                f"kernel_refs={self.kernel_references} cow_ptes={self.cow_ptes} "
+                f"shared_frames={self.shared_frames} problems={len(self.problems)}")
+
+
+def frame_audit(kernel: Kernel) -> FrameAudit:
+    """The whole audit (every invariant) with the frame table's numbers."""
+    state = read_state(kernel)
+    c = _Checker(_RamReader(kernel.m), state)
+    problems = c.run()
+    assert state.frames is not None
+    held = [info for _, info in state.frames.held() if info.refs]
+    ptes = [p for refs in c.held.values() for p in refs]
+    return FrameAudit(len(held), sum(i.refs for i in held), sum(1 for p in ptes if p.owned),
+                      sum(len(k) for k in c.kernel_references().values()),
+                      sum(1 for p in ptes if p.cow), sum(1 for i in held if i.refs > 1),
+                      tuple(problems))
+
+
 def violations(kernel: Kernel) -> list[str]:
     """The invariants checked on ``kernel``'s machine as it is now."""
     return check(_RamReader(kernel.m), read_state(kernel))
+
+
+# -- one frame: who holds it ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FrameOwners:
+    """Everything that names one frame, read from the machine: its frame
+    table entry, every present PTE pointing at it (all live address spaces,
+    the kernel half once; PAGE_OWNED or not), the kernel's references, and
+    the PMM's bit."""
+
+    pa: int
+    info: FrameInfo
+    ptes: tuple[PteRef, ...]
+    kernel: tuple[str, ...]
+    used: bool
+
+    @property
+    def expected_refs(self) -> int:
+        return expected_refs(list(self.ptes), list(self.kernel))
+
+    @property
+    def consistent(self) -> bool:
+        """refs == PAGE_OWNED PTEs + kernel references."""
+        return self.info.refs == self.expected_refs
+
+    def explain(self) -> str:
+        return explain(self.pa, self.info, list(self.ptes), list(self.kernel))
+
+
+def frame_owners(kernel: Kernel, pa: int) -> FrameOwners:
+    """Who holds the frame at ``pa`` (any address inside it) right now."""
+    frame = pa & ~0xFFF
+    state = read_state(kernel)
+    c = _Checker(_RamReader(kernel.m), state, want=frame)
+    c.run()
+    assert state.frames is not None
+    pfn = frame >> 12
+    info = state.frames[pfn] if pfn < state.frames.count else FrameInfo(0, 0, 0)
+    return FrameOwners(frame, info, tuple(c.wanted),
+                       tuple(c.kernel_references().get(pfn, [])),
+                       pfn < state.used.count and state.used[pfn])

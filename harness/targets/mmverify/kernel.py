@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.decode.bitmap import Bitmap
+from harness.decode.frames import ENTRY_BYTES, FrameTable
 from harness.decode.pagefault import ACTIONS, KINDS, FaultRecord, PageFault, enum_names
 from harness.machine.machine import Machine
 
@@ -197,6 +198,11 @@ class Kernel:
         reserved = self.read_kernel(self.u32("pmm_reserved"), size)
         return Bitmap(used, frames), Bitmap(reserved, frames)
 
+    def frame_table(self) -> FrameTable:
+        """The frame table (mm/frame.h: refs and flags per frame), one read."""
+        count = self.u32("frame_table_frames")
+        return FrameTable(self.read_kernel(self.u32("frame_table"), count * ENTRY_BYTES))
+
     def pmm_bitmap_word_address(self, frame: int) -> int:
         """Kernel address of the bitmap word holding ``frame``'s bit."""
         return self.u32("pmm_bitmap") + frame // 32 * 4
@@ -247,8 +253,9 @@ class Kernel:
     # -- processes and shared memory ----------------------------------------------------
 
     def process_table(self) -> list[StructValues]:
-        """The slots of proc_table that are not free, raw; ``name`` as text and
-        ``shm`` (nested structs, which decode skips) as (id, va, pages) tuples."""
+        """The slots of proc_table that are not free, raw; ``name`` as text,
+        ``shm`` (nested structs, which decode skips) as (id, va, pages) tuples
+        and ``regions`` (the mmap regions) as (start, end, prot, flags) ones."""
         layout = self.layout("process")
         count = self.sizeof("proc_table") // layout.size
         data = self.read_kernel(self.m.symbol("proc_table"), layout.size * count)
@@ -262,6 +269,11 @@ class Kernel:
             p["name"] = bytes(p["name"]).split(b"\0", 1)[0].decode(errors="replace")
             p["shm"] = [struct.unpack_from("<iII", raw, shm.offset + k * shm.element_size)
                         for k in range(shm.count)]
+            regions = layout.fields.get("regions")  # struct vm_region: start, end, prot, flags
+            if regions is not None:
+                p["regions"] = [struct.unpack_from("<4I", raw,
+                                                   regions.offset + k * regions.element_size)
+                                for k in range(min(p["region_count"], regions.count))]
             out.append(p)
         return out
 
