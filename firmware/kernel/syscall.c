@@ -3,6 +3,7 @@
 #include "kernel/syscall.h"
 #include "arch/i386/trapframe.h"
 #include "kernel/errno.h"
+#include "kernel/fork.h"
 #include "kernel/kprintf.h"
 #include "kernel/proc.h"
 #include "kernel/serial.h"
@@ -41,6 +42,15 @@ static int32_t sys_spawn(vaddr_t name_ptr, vaddr_t args_ptr) {
   return proc_spawn(name, args, current->pid);
 }
 
+static int32_t sys_exec(struct trapframe *tf, vaddr_t name_ptr, vaddr_t args_ptr) {
+  char name[PROC_NAME_MAX], args[PROC_ARGS_MAX];
+  int rc = strncpy_from_user(name, name_ptr, sizeof(name));
+  if (rc < 0) return rc;
+  args[0] = '\0';
+  if (args_ptr && (rc = strncpy_from_user(args, args_ptr, sizeof(args))) < 0) return rc;
+  return proc_exec(tf, name, args);
+}
+
 void syscall_dispatch(struct trapframe *tf) {
   uint32_t a = tf->ebx, b = tf->ecx, c = tf->edx;
   int32_t ret;
@@ -57,6 +67,9 @@ void syscall_dispatch(struct trapframe *tf) {
   case SYS_SPAWN: ret = sys_spawn(a, b); break;
   case SYS_WAIT: ret = proc_wait(a); break;
   case SYS_KILL: ret = proc_kill_request(a); break;
+  case SYS_FORK: ret = proc_fork(tf); break;
+  case SYS_EXEC: ret = sys_exec(tf, a, b); break;
+  case SYS_WAITPID: ret = proc_waitpid((int32_t)a, b); break;
   default: ret = -ENOSYS;
   }
   proc_kill_if_pending(); /* kill(own pid) */

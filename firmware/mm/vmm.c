@@ -550,3 +550,76 @@ void vmm_init(void) {
                                         : directory_phys(&kernel_page_directory)),
           kernel_table_count, (void *)(KERNEL_BASE + DIRECT_MAP_LIMIT), global_flag != 0);
 }
+
+/* -- fork: copying a user half ---------------------------------------------- */
+
+/* Bytes of address space one page table maps (legacy 4 MiB, PAE 2 MiB). */
+static inline uint32_t table_span(void) { return table_entries() * PAGE_SIZE; }
+
+int vmm_fork_prepare(page_directory_t *src, page_directory_t *dst) {
+  for (vaddr_t va = 0; va < KERNEL_BASE; va += table_span()) {
+    uint64_t pde = entry_get(find_pde(src, va));
+    if (!(pde & PAGE_PRESENT) || (pde & PAGE_PS)) continue;
+    void *child_pde = find_pde(dst, va);
+    if (!(entry_get(child_pde) & PAGE_PRESENT) && !add_user_table(child_pde)) return -ENOMEM;
+  }
+  return 0;
+}
+
+void vmm_fork_range(page_directory_t *src, page_directory_t *dst, vaddr_t start, vaddr_t end,
+                    bool shared, struct vmm_fork_counts *counts) {
+  uint32_t size = entry_size();
+  for (vaddr_t va = ALIGN_DOWN(start, PAGE_SIZE); va < end && va < KERNEL_BASE;) {
+    vaddr_t table_end = ALIGN_DOWN(va, table_span()) + table_span();
+    if (table_end == 0 || table_end > end) table_end = end; /* 0: wrapped past 4 GiB */
+    uint64_t pde = entry_get(find_pde(src, va));
+    if (!(pde & PAGE_PRESENT) || (pde & PAGE_PS)) {
+      va = table_end;
+      continue;
+    }
+    /* vmm_fork_prepare gave dst a table wherever src has one. */
+    uint8_t *from = table_slot(entry_addr(pde), va);
+    uint8_t *to = table_slot(entry_addr(entry_get(find_pde(dst, va))), va);
+    for (; va < table_end; va += PAGE_SIZE, from += size, to += size) {
+      uint64_t e = entry_get(from);
+      if (!(e & PAGE_PRESENT)) continue;
+      counts->pages++;
+      if (e & PAGE_OWNED) {
+        pfn_t pfn = entry_pfn(e);
+        /* Cannot overflow: a frame has at most one mapping per process per
+         * page (PROC_MAX of them) plus its segments, far below 65535. */
+        frame_ref(pfn);
+        if (!shared && (e & (PAGE_WRITE | PAGE_COW))) {
+          frame_table[pfn].flags |= FRAME_COW;
+          if (e & PAGE_WRITE) {
+            e = (e & ~(uint64_t)PAGE_WRITE) | PAGE_COW;
+            entry_set(from, e);
+            counts->write_protected++;
+          }
+          counts->cow++;
+        } else if (e & PAGE_WRITE) {
+          counts->shared++;
+        }
+      }
+      entry_set(to, e & ~(uint64_t)(PAGE_ACCESSED | PAGE_DIRTY));
+      vmm_stats.maps++;
+    }
+  }
+}
+
+int vmm_remap_pfn(page_directory_t *dir, vaddr_t va, pfn_t pfn, uint32_t flags) {
+  vaddr_t caller = CALLER();
+  const char *problem = flags_problem(flags, va);
+  if (problem) return refuse(-EINVAL, problem, "remap", va, 0, flags, caller);
+  void *pte = find_pte(dir, va);
+  if (!pte || !(entry_get(pte) & PAGE_PRESENT))
+    return refuse(-ENOENT, "not-mapped", "remap", va, 0, flags, caller);
+  if ((flags & PAGE_OWNED) && frame_ref(pfn) != 0)
+    return refuse(-EINVAL, "bad-frame", "remap", va, 0, flags, caller);
+  uint64_t old = entry_get(pte);
+  entry_set(pte, leaf_entry(va, pfn_addr(pfn), flags));
+  flush(dir, va);
+  if (old & PAGE_OWNED) frame_unref(entry_pfn(old));
+  vmm_stats.protects++;
+  return 0;
+}
