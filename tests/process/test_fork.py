@@ -12,6 +12,7 @@ pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 PAGE_COW = 0x800    # include/mm/vmm.h: software PTE bit
 FRAME_COW = 0x01    # include/mm/frame.h
 PAGE = 4096
+USER_STACK_TOP = 0xC0000000  # include/mm/uvm.h, with aslr=off
 
 
 def frame_info(machine, pa):
@@ -136,3 +137,133 @@ def test_text_stays_shared_read_only_without_cow(machine, userland):
     assert not ppte.raw & PAGE_COW and not cpte.raw & PAGE_COW
     machine.delete_breakpoints()
     machine.cont()
+
+
+def user_mappings(userland, pid):
+    """pid's user pages as (va, pa, flags) with the accessed and dirty bits
+    (the CPU's, not the kernel's) masked."""
+    return [(m.va, m.pa, m.flags & ~0x60)
+            for m in userland.address_space(pid).mappings(0, 0xC0000000)]
+
+
+def give_back(machine, count):
+    """Free the first ``count`` frames agent_pmm_exhaust took (unlinked from
+    its chain first, so agent_pmm_release does not free them again)."""
+    chain = machine.symbol("agent_pmm_chain")
+    for _ in range(count):
+        pa = machine.read_u32(chain)
+        assert pa, "the chain is shorter than asked"
+        machine.write_u32(chain, int.from_bytes(machine.read_phys(pa, 4), "little"))
+        machine.call("agent_free_page", pa)
+
+
+# What fork allocates, in order: the kernel stack (2 frames), the directory
+# (legacy 1 frame; PAE the PDPT page and 3 page directories), then a page
+# table for each of forkonce's: text, heap and stack (3).  Each budget runs
+# out at one of these steps.
+FORK_STEPS = {"kernel-stack": lambda d: 1, "directory": lambda d: 2 + d - 1,
+              "first-table": lambda d: 2 + d, "last-table": lambda d: 2 + d + 2}
+
+
+@pytest.mark.parametrize("step", FORK_STEPS)
+def test_a_fork_out_of_frames_fails_and_changes_nothing(machine, userland, kernel, paging, step):
+    """forkonce needs 2 frames to reach its fork (its heap page and the page
+    table for it); fork then gets too few for the step under test.  It must
+    return -ENOMEM with the parent's entries, the free-frame count and the
+    process table exactly as before, and no FORK record."""
+    directory_frames = 4 if paging == "pae" else 1
+    before_run = free_frames(machine, kernel)
+    pid = userland.spawn("forkonce")
+    assert machine.call("agent_pmm_exhaust") > 0
+    give_back(machine, 2 + FORK_STEPS[step](directory_frames))
+    machine.break_at(userland.symbol("forkonce", "checkpoint"))
+    assert stop_at_checkpoint(machine)  # checkpoint(0), before the fork
+    mappings, free = user_mappings(userland, pid), kernel.pmm_stats()["free_frames"]
+    table = [(p["pid"], p["state"]) for p in kernel.process_table()]
+    mark = machine.mark()
+    machine.cont()  # checkpoint(rc), after it
+    esp = machine.registers("esp")["esp"]
+    assert int.from_bytes(userland.read(pid, esp + 4, 4), "little", signed=True) == -12
+    assert user_mappings(userland, pid) == mappings, "the parent's entries are unchanged"
+    assert kernel.pmm_stats()["free_frames"] == free, "every frame fork took came back"
+    assert [(p["pid"], p["state"]) for p in kernel.process_table()] == table
+    assert machine.records("FORK", since=mark) == []
+    machine.delete_breakpoints()
+    machine.cont()
+    machine.call("agent_pmm_release")
+    assert userland.history()[pid].status == 12
+    assert free_frames(machine, kernel) == before_run
+
+
+def test_a_fork_with_just_enough_frames_works_and_a_copy_without_one_kills(
+        machine, userland, kernel, paging):
+    """The budget one frame above the last failing step: the fork works (so
+    the steps above are counted right) and leaves no frame free.  The
+    parent's next write (its call pushes onto its copy-on-write stack) needs
+    a copy and gets none: killed out-of-memory at its stack.  The child, now
+    the last holder of every page, takes them back without a frame."""
+    directory_frames = 4 if paging == "pae" else 1
+    before_run = free_frames(machine, kernel)
+    pid = userland.spawn("forkonce")
+    assert machine.call("agent_pmm_exhaust") > 0
+    give_back(machine, 2 + 2 + directory_frames + 3)
+    mark = machine.mark()
+    results = userland.run()
+    machine.call("agent_pmm_release")
+    [fork] = machine.records("FORK", since=mark)
+    child = fork.int("child")
+    assert (fork.int("parent"), set(results)) == (pid, {pid, child})
+    parent = results[pid]
+    assert (parent.killed, parent.reason) == (True, "out-of-memory")
+    assert USER_STACK_TOP - PAGE <= parent.addr < USER_STACK_TOP, "at its stack page"
+    assert (results[child].killed, results[child].status) == (False, 0)
+    assert free_frames(machine, kernel) == before_run
+
+
+def test_a_system_call_writing_a_cow_page_copies_it_first(machine, userland, kernel):
+    """cowbuf's child waitpid()s with the status pointer in a heap page it
+    shares copy-on-write with its parent: the kernel's copy_to_user must
+    fault and copy, never write the shared frame.  At the child's checkpoint
+    the parent's frame still holds only 0x5A bytes, the child's own copy
+    holds the status 77, and they are different frames."""
+    pid = userland.spawn("cowbuf")
+    heap = userland.process(pid).heap_base
+    machine.break_at(userland.symbol("cowbuf", "checkpoint"))
+    assert stop_at_checkpoint(machine)  # checkpoint(1), in the child after its waitpid
+    child = next(p.pid for p in userland.processes() if p.pid not in (pid,))
+    _, parent_pa = leaf(userland, pid, heap)
+    cpte, child_pa = leaf(userland, child, heap)
+    assert parent_pa != child_pa
+    assert machine.read_phys(parent_pa, PAGE) == b"\x5a" * PAGE, "the shared frame unchanged"
+    assert machine.read_phys(child_pa, PAGE) == (77).to_bytes(4, "little") + b"\x5a" * (PAGE - 4)
+    assert cpte.write and not cpte.raw & PAGE_COW
+    machine.delete_breakpoints()
+    machine.cont()
+    results = userland.history()
+    assert sorted((r.killed, r.status) for r in results.values()) == \
+        [(False, 0), (False, 0), (False, 77)]
+    assert (results[pid].status, results[child].status) == (0, 0)
+
+
+def test_a_thousand_fork_exit_cycles_lose_no_frame(machine, userland, kernel):
+    """forkleak: 1000 rounds of fork, a copying write in the child, exit and
+    waitpid.  Afterwards the PMM's free count, the frame table's total of
+    references and the frame counters are back exactly: every reference
+    taken was dropped."""
+    before = free_frames(machine, kernel)
+    refs_before = total_refs(machine)
+    pid = userland.spawn("forkleak", "1000")
+    results = userland.run(timeout=240)
+    assert len(results) == 1001
+    assert (results[pid].killed, results[pid].status) == (False, 0)
+    assert free_frames(machine, kernel) == before
+    assert total_refs(machine) == refs_before
+
+
+def total_refs(machine):
+    """The sum of every frame's reference count, and how many frames have one."""
+    table = machine.read_u32(machine.symbol("frame_table"))
+    frames = machine.read_u32(machine.symbol("frame_table_frames"))
+    raw = machine.read(table, frames * 4)
+    refs = [int.from_bytes(raw[i:i + 2], "little") for i in range(0, len(raw), 4)]
+    return sum(refs), sum(1 for r in refs if r)
