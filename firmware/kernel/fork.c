@@ -11,43 +11,30 @@
 #include "mm/uvm.h"
 #include "mm/vmm.h"
 
-struct range {
+/* One area of a process's user half, and whether fork shares it writable. */
+struct area {
   vaddr_t start, end;
+  bool shared;
 };
 
-/* The ranges of p that stay shared writable across fork: the shared-memory
- * area and every MAP_SHARED region, in address order.  Returns how many. */
-static uint32_t shared_ranges(const struct process *p, struct range *out) {
-  uint32_t n = 0;
-  bool shm_placed = false;
-  struct range shm = {p->shm_base, p->shm_base + USER_SHM_SPAN};
-  for (uint32_t i = 0; i < p->region_count; i++) {
-    const struct vm_region *r = &p->regions[i];
-    if (!(r->flags & MAP_SHARED)) continue;
-    if (!shm_placed && shm.start < r->start) {
-      out[n++] = shm;
-      shm_placed = true;
-    }
-    out[n++] = (struct range){r->start, r->end};
-  }
-  if (!shm_placed) out[n++] = shm;
-  return n;
-}
+#define AREAS_MAX (3 + PROC_SHM_MAX + PROC_REGIONS_MAX)
 
-/* Copies the whole user half of parent into child: private between the
- * shared ranges, shared within them. */
-static void copy_user_half(const struct process *parent, struct process *child,
-                           struct vmm_fork_counts *counts) {
-  struct range shared[PROC_REGIONS_MAX + 1];
-  uint32_t n = shared_ranges(parent, shared);
-  vaddr_t at = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    if (at < shared[i].start) vmm_fork_range(parent->dir, child->dir, at, shared[i].start, false,
-                                             counts);
-    vmm_fork_range(parent->dir, child->dir, shared[i].start, shared[i].end, true, counts);
-    at = shared[i].end;
-  }
-  vmm_fork_range(parent->dir, child->dir, at, USER_TOP, false, counts);
+/* Every area of p that can hold user pages: the image, the heap, the stack,
+ * each shared-memory attachment (shared) and each mmap region (shared when
+ * MAP_SHARED).  Nothing is mapped in a user half outside them.  Returns how
+ * many. */
+static uint32_t user_areas(const struct process *p, struct area *out) {
+  uint32_t n = 0;
+  out[n++] = (struct area){0, p->image_end, false};
+  out[n++] = (struct area){p->heap_base, p->brk, false};
+  out[n++] = (struct area){p->stack_limit, p->stack_top, false};
+  for (uint32_t i = 0; i < PROC_SHM_MAX; i++)
+    if (p->shm[i].id >= 0)
+      out[n++] = (struct area){p->shm[i].va, p->shm[i].va + p->shm[i].pages * PAGE_SIZE, true};
+  for (uint32_t i = 0; i < p->region_count; i++)
+    out[n++] = (struct area){p->regions[i].start, p->regions[i].end,
+                             (p->regions[i].flags & MAP_SHARED) != 0};
+  return n;
 }
 
 int proc_fork(const struct trapframe *tf) {
@@ -60,10 +47,13 @@ int proc_fork(const struct trapframe *tf) {
     return -ENOMEM;
   }
   child->dir = dir;
-  if (vmm_fork_prepare(parent->dir, dir) != 0) {
-    proc_discard(child); /* destroys dir and the tables it got */
-    return -ENOMEM;
-  }
+  struct area areas[AREAS_MAX];
+  uint32_t n = user_areas(parent, areas);
+  for (uint32_t i = 0; i < n; i++)
+    if (vmm_fork_prepare(parent->dir, dir, areas[i].start, areas[i].end) != 0) {
+      proc_discard(child); /* destroys dir and the tables it got */
+      return -ENOMEM;
+    }
   /* Nothing fails from here on. */
   vaddr_t kstack_base = child->kstack_base, kstack_top = child->kstack_top;
   *child = *parent;
@@ -78,7 +68,8 @@ int proc_fork(const struct trapframe *tf) {
   child->cow_faults = 0;
   child->kill_pending = 0;
   struct vmm_fork_counts counts = {0};
-  copy_user_half(parent, child, &counts);
+  for (uint32_t i = 0; i < n; i++)
+    vmm_fork_range(parent->dir, dir, areas[i].start, areas[i].end, areas[i].shared, &counts);
   /* One CR3 reload drops every stale writable translation of the parent
    * (kernel pages are global and stay); cheaper than an invlpg per page
    * once more than a few pages changed. */

@@ -556,55 +556,129 @@ void vmm_init(void) {
 /* Bytes of address space one page table maps (legacy 4 MiB, PAE 2 MiB). */
 static inline uint32_t table_span(void) { return table_entries() * PAGE_SIZE; }
 
-int vmm_fork_prepare(page_directory_t *src, page_directory_t *dst) {
-  for (vaddr_t va = 0; va < KERNEL_BASE; va += table_span()) {
-    uint64_t pde = entry_get(find_pde(src, va));
-    if (!(pde & PAGE_PRESENT) || (pde & PAGE_PS)) continue;
-    void *child_pde = find_pde(dst, va);
-    if (!(entry_get(child_pde) & PAGE_PRESENT) && !add_user_table(child_pde)) return -ENOMEM;
+/* What one fork's walk has done so far (kept in locals, added up once). */
+struct fork_tally {
+  uint32_t pages, shared, cow, write_protected, refs;
+};
+
+/* Copies entries [first, last) of the page table at from into the one at to
+ * (see vmm_fork_range).  Always inlined with constant pae and shared, so each
+ * of the four loops is straight-line code: this runs for every page a fork
+ * copies.  A frame's reference is taken directly in the frame table: the
+ * frame is mapped here, so it is inside the table, and its count cannot
+ * overflow (one mapping per process per page, PROC_MAX processes, far below
+ * FRAME_REFS_MAX).  Only the low half of an entry changes (PAGE_WRITE and
+ * PAGE_COW live there), one atomic store, so a live PAE entry is never seen
+ * half written. */
+static inline __attribute__((always_inline)) void fork_entries(void *from, void *to,
+                                                              uint32_t first, uint32_t last,
+                                                              bool pae, bool shared,
+                                                              struct fork_tally *t) {
+  volatile uint32_t *src = from, *dst = to;
+  uint32_t step = pae ? 2 : 1;
+  for (uint32_t i = first * step; i < last * step; i += step) {
+    uint32_t low = src[i];
+    if (!(low & PAGE_PRESENT)) continue;
+    t->pages++;
+    if (low & PAGE_OWNED) {
+      uint64_t pfn = low >> PAGE_SHIFT;
+      if (pae) pfn |= (uint64_t)(src[i + 1] & (uint32_t)(PAE_FRAME_MASK >> 32)) << 20;
+      struct frame_info *f = &frame_table[(pfn_t)pfn];
+      f->refs++;
+      t->refs++;
+      if (!shared && (low & (PAGE_WRITE | PAGE_COW))) {
+        f->flags |= FRAME_COW;
+        t->cow++;
+        if (low & PAGE_WRITE) {
+          low = (low & ~PAGE_WRITE) | PAGE_COW;
+          src[i] = low;
+          t->write_protected++;
+        }
+      } else if (low & PAGE_WRITE) {
+        t->shared++;
+      }
+    }
+    if (pae) dst[i + 1] = src[i + 1]; /* dst is not live: any order will do */
+    dst[i] = low & ~(PAGE_ACCESSED | PAGE_DIRTY);
   }
+}
+
+/* The page table under user PDE number g of dir (g counts PDEs in address
+ * order: legacy 4 MiB each, PAE 2 MiB each across the three user page
+ * directories), or 0 when there is none. */
+static inline __attribute__((always_inline)) paddr_t user_table(const page_directory_t *dir,
+                                                               uint32_t g, bool pae) {
+  uint64_t pde;
+  if (pae) pde = ((const pae_entry_t *)P2V(entry_addr(pdpt_of(dir)[g >> 9])))[g & 511];
+  else pde = dir->entries[g];
+  if (!(pde & PAGE_PRESENT) || (pde & PAGE_PS)) return 0;
+  return (paddr_t)(pde & PAGE_FRAME_MASK); /* page tables lie below 4 GiB */
+}
+
+static inline __attribute__((always_inline)) void fork_walk(page_directory_t *src,
+                                                           page_directory_t *dst,
+                                                           vaddr_t start, vaddr_t end,
+                                                           bool pae, bool shared,
+                                                           struct fork_tally *t) {
+  uint32_t shift = pae ? 21 : 22, per_table = pae ? 512 : 1024;
+  uint32_t first_g = start >> shift, last_g = (end - 1) >> shift;
+  for (uint32_t g = first_g; g <= last_g; g++) {
+    paddr_t from = user_table(src, g, pae);
+    if (!from) continue;
+    uint32_t first = g == first_g ? (start >> PAGE_SHIFT) & (per_table - 1) : 0;
+    uint32_t last = g == last_g ? ((end - 1) >> PAGE_SHIFT & (per_table - 1)) + 1 : per_table;
+    /* vmm_fork_prepare gave dst a table wherever src has one. */
+    fork_entries(P2V(from), P2V(user_table(dst, g, pae)), first, last, pae, shared, t);
+  }
+}
+
+/* The PDE of user PDE number g (see user_table). */
+static inline __attribute__((always_inline)) void *user_pde(page_directory_t *dir, uint32_t g,
+                                                           bool pae) {
+  if (pae) return (pae_entry_t *)P2V(entry_addr(pdpt_of(dir)[g >> 9])) + (g & 511);
+  return &dir->entries[g];
+}
+
+static inline __attribute__((always_inline)) int fork_prepare(page_directory_t *src,
+                                                             page_directory_t *dst,
+                                                             uint32_t first_g, uint32_t last_g,
+                                                             bool pae) {
+  for (uint32_t g = first_g; g <= last_g; g++)
+    if (user_table(src, g, pae) && !user_table(dst, g, pae) && !add_user_table(user_pde(dst, g, pae)))
+      return -ENOMEM;
   return 0;
+}
+
+/* Clips [start, end) to the user half; false when nothing is left. */
+static bool user_span(vaddr_t *start, vaddr_t *end) {
+  *start = ALIGN_DOWN(*start, PAGE_SIZE);
+  if (*end > KERNEL_BASE || *end == 0) *end = KERNEL_BASE;
+  return *start < *end;
+}
+
+int vmm_fork_prepare(page_directory_t *src, page_directory_t *dst, vaddr_t start, vaddr_t end) {
+  if (!user_span(&start, &end)) return 0;
+  if (vmm_mode == VMM_PAE) return fork_prepare(src, dst, start >> 21, (end - 1) >> 21, true);
+  return fork_prepare(src, dst, start >> 22, (end - 1) >> 22, false);
 }
 
 void vmm_fork_range(page_directory_t *src, page_directory_t *dst, vaddr_t start, vaddr_t end,
                     bool shared, struct vmm_fork_counts *counts) {
-  uint32_t size = entry_size();
-  for (vaddr_t va = ALIGN_DOWN(start, PAGE_SIZE); va < end && va < KERNEL_BASE;) {
-    vaddr_t table_end = ALIGN_DOWN(va, table_span()) + table_span();
-    if (table_end == 0 || table_end > end) table_end = end; /* 0: wrapped past 4 GiB */
-    uint64_t pde = entry_get(find_pde(src, va));
-    if (!(pde & PAGE_PRESENT) || (pde & PAGE_PS)) {
-      va = table_end;
-      continue;
-    }
-    /* vmm_fork_prepare gave dst a table wherever src has one. */
-    uint8_t *from = table_slot(entry_addr(pde), va);
-    uint8_t *to = table_slot(entry_addr(entry_get(find_pde(dst, va))), va);
-    for (; va < table_end; va += PAGE_SIZE, from += size, to += size) {
-      uint64_t e = entry_get(from);
-      if (!(e & PAGE_PRESENT)) continue;
-      counts->pages++;
-      if (e & PAGE_OWNED) {
-        pfn_t pfn = entry_pfn(e);
-        /* Cannot overflow: a frame has at most one mapping per process per
-         * page (PROC_MAX of them) plus its segments, far below 65535. */
-        frame_ref(pfn);
-        if (!shared && (e & (PAGE_WRITE | PAGE_COW))) {
-          frame_table[pfn].flags |= FRAME_COW;
-          if (e & PAGE_WRITE) {
-            e = (e & ~(uint64_t)PAGE_WRITE) | PAGE_COW;
-            entry_set(from, e);
-            counts->write_protected++;
-          }
-          counts->cow++;
-        } else if (e & PAGE_WRITE) {
-          counts->shared++;
-        }
-      }
-      entry_set(to, e & ~(uint64_t)(PAGE_ACCESSED | PAGE_DIRTY));
-      vmm_stats.maps++;
-    }
+  if (!user_span(&start, &end)) return;
+  struct fork_tally t = {0};
+  if (vmm_mode == VMM_PAE) {
+    if (shared) fork_walk(src, dst, start, end, true, true, &t);
+    else fork_walk(src, dst, start, end, true, false, &t);
+  } else {
+    if (shared) fork_walk(src, dst, start, end, false, true, &t);
+    else fork_walk(src, dst, start, end, false, false, &t);
   }
+  counts->pages += t.pages;
+  counts->shared += t.shared;
+  counts->cow += t.cow;
+  counts->write_protected += t.write_protected;
+  frame_stats.refs_taken += t.refs;
+  vmm_stats.maps += t.pages;
 }
 
 int vmm_remap_pfn(page_directory_t *dir, vaddr_t va, pfn_t pfn, uint32_t flags) {

@@ -16,7 +16,7 @@ int main(int argc, char **argv) {
   /* The child has not run yet (it is READY, the parent keeps the CPU): the
    * page is shared, so this write copies. */
   start = rdtsc32();
-  heap[4096] = 2;
+  heap[0] = 2;
   uint32_t cow_insns = rdtsc32() - start;
   int status = -1;
   waitpid(child, &status);

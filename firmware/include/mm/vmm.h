@@ -143,11 +143,13 @@ void kunmap(void *va);
 paddr_t alloc_kernel_frame(void);
 
 /* -- fork (kernel/fork.c) ----------------------------------------------------
- * Copying a user half takes two steps so that running out of frames changes
- * nothing: vmm_fork_prepare gives dst a page table wherever src has one (the
- * only allocations; -ENOMEM leaves src as it was and dst to be destroyed),
- * then vmm_fork_range copies entries and cannot fail. */
-int vmm_fork_prepare(page_directory_t *src, page_directory_t *dst);
+ * Copying user ranges takes two steps so that running out of frames changes
+ * nothing: vmm_fork_prepare gives dst a page table wherever src has one in
+ * [start, end) (the only allocations; -ENOMEM leaves src as it was and dst
+ * to be destroyed), then vmm_fork_range copies the entries and cannot fail.
+ * Both take ranges, not the whole user half: a walk over every empty page
+ * table entry of 3 GiB would cost more than copying a thousand pages. */
+int vmm_fork_prepare(page_directory_t *src, page_directory_t *dst, vaddr_t start, vaddr_t end);
 
 struct vmm_fork_counts {
   uint32_t pages;           /* present entries copied */
