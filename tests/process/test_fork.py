@@ -226,7 +226,7 @@ def test_a_system_call_writing_a_cow_page_copies_it_first(machine, userland, ker
     fault and copy, never write the shared frame.  At the child's checkpoint
     the parent's frame still holds only 0x5A bytes, the child's own copy
     holds the status 77, and they are different frames."""
-    pid = userland.spawn("cowbuf")
+    pid = userland.spawn("cowbuf", "waitpid")
     heap = userland.process(pid).heap_base
     machine.break_at(userland.symbol("cowbuf", "checkpoint"))
     assert stop_at_checkpoint(machine)  # checkpoint(1), in the child after its waitpid
@@ -242,6 +242,30 @@ def test_a_system_call_writing_a_cow_page_copies_it_first(machine, userland, ker
     results = userland.history()
     assert sorted((r.killed, r.status) for r in results.values()) == \
         [(False, 0), (False, 0), (False, 77)]
+    assert (results[pid].status, results[child].status) == (0, 0)
+
+
+def test_read_into_a_cow_buffer_copies_it_first(machine, userland, kernel):
+    """The same attack through read(0, ...): 8 bytes typed on COM1 land in
+    the child's own copy of the page; the parent's frame keeps its 0x5A."""
+    mark = machine.mark()
+    pid = userland.spawn("cowbuf", "read")
+    heap = userland.process(pid).heap_base
+    machine.console.send(b"ABCDEFGH")
+    machine.break_at(userland.symbol("cowbuf", "checkpoint"))
+    assert stop_at_checkpoint(machine)  # checkpoint(1), in the child after its read
+    child = next(p.pid for p in userland.processes() if p.pid != pid)
+    _, parent_pa = leaf(userland, pid, heap)
+    _, child_pa = leaf(userland, child, heap)
+    assert parent_pa != child_pa
+    assert machine.read_phys(parent_pa, PAGE) == b"\x5a" * PAGE, "the shared frame unchanged"
+    [record] = [r for r in machine.records("IN", since=mark) if r.int("pid") == child]
+    data = record.bytes("data")  # what the kernel read: the typed bytes, maybe not all yet
+    assert data and b"ABCDEFGH".startswith(data)
+    assert machine.read_phys(child_pa, PAGE) == data + b"\x5a" * (PAGE - len(data))
+    machine.delete_breakpoints()
+    machine.cont()
+    results = userland.history()
     assert (results[pid].status, results[child].status) == (0, 0)
 
 
