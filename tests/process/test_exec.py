@@ -23,7 +23,18 @@ def test_exec_replaces_the_image_and_keeps_the_pid(machine, userland, kernel):
     before = free_frames(machine, kernel)
     mark = machine.mark()
     pid = userland.spawn("execer", "hello 42")
-    results = userland.run()
+    # hello's first system call: the process as exec left it.
+    machine.break_at("syscall_dispatch", condition="current->name[0] == 'h'")
+    with pytest.raises(CallStopped):
+        machine.call("sched_run")
+    [entry] = kernel.process_table()
+    user_pages = list(userland.address_space(pid).mappings(0, 0xC0000000))
+    assert entry["pages"] == len(user_pages), "the count is the new image's"
+    assert all(a[0] == -1 for a in entry["shm"]), "the attachment went with the old image"
+    assert [s["refs"] for s in kernel.shm_segments()] == [1], "only the creator's hold is left"
+    machine.delete_breakpoints()
+    machine.cont()
+    results = userland.history()
     assert list(results) == [pid]
     assert (results[pid].name, results[pid].killed, results[pid].status) == ("hello", False, 42)
     [exec_record] = machine.records("EXEC", since=mark)
@@ -32,6 +43,7 @@ def test_exec_replaces_the_image_and_keeps_the_pid(machine, userland, kernel):
     assert [c.int("pid") for c in userland.claims("USER") if c["prog"] == "hello"] == [pid]
     assert not [c for c in userland.claims("USER") if c["prog"] == "execer"], "exec returned"
     assert kernel.shm_segments() == []
+    assert machine.records("VMM", since=mark) == [], "no refused mapping call"
     assert free_frames(machine, kernel) == before
 
 
