@@ -1,6 +1,7 @@
 /* execer NAME [ARGS...]: execs NAME with the rest as its arguments; if exec
  * returns (it failed), reports the error and exits with status 3.  A shared
- * segment is attached first, so the harness can see exec drop it. */
+ * segment is attached and three heap pages touched first, so the harness can
+ * see exec drop them. */
 #include "ulib.h"
 
 int main(int argc, char **argv) {
@@ -10,6 +11,8 @@ int main(int argc, char **argv) {
   args[0] = '\0';
   for (int i = 2; i < argc; i++)
     len += snprintf(args + len, sizeof(args) - (size_t)len, "%s%s", i > 2 ? " " : "", argv[i]);
+  volatile char *heap = sbrk(3 * 4096);
+  for (int i = 0; i < 3; i++) heap[i * 4096] = 1;
   int id = shm_create(1);
   if (id > 0) shm_attach(id);
   int rc = exec(name, args);
