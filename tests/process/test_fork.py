@@ -291,3 +291,27 @@ def total_refs(machine):
     raw = machine.read(table, frames * 4)
     refs = [int.from_bytes(raw[i:i + 2], "little") for i in range(0, len(raw), 4)]
     return sum(refs), sum(1 for r in refs if r)
+
+
+def test_shared_memory_stays_shared_and_writable_across_fork(machine, userland, kernel):
+    """forkshm's segment page after the fork: the same frame in both, writable,
+    no COW bit, three references (the segment's and two mappings), and the
+    segment counts the child's attachment; the child's write is the parent's."""
+    mark = machine.mark()
+    pid = userland.spawn("forkshm")
+    machine.break_at(userland.symbol("forkshm", "checkpoint"))
+    assert stop_at_checkpoint(machine)
+    child = next(p.pid for p in userland.processes() if p.pid != pid)
+    [segment] = kernel.shm_segments()
+    va = next(a[1] for a in kernel.process_table()[0]["shm"] if a[0] == segment["id"])
+    (ppte, ppa), (cpte, cpa) = leaf(userland, pid, va), leaf(userland, child, va)
+    assert ppa == cpa == segment["frames"][0]
+    assert ppte.write and cpte.write and not (ppte.raw | cpte.raw) & PAGE_COW
+    assert frame_info(machine, ppa)[0] == 3
+    assert segment["refs"] == 3, "creator, the parent's attachment, the child's"
+    [fork] = machine.records("FORK", since=mark)
+    assert fork.int("shared") == 1
+    machine.delete_breakpoints()
+    machine.cont()
+    assert userland.history()[pid].status == 0
+    assert kernel.shm_segments() == []
