@@ -315,3 +315,26 @@ def test_shared_memory_stays_shared_and_writable_across_fork(machine, userland, 
     machine.cont()
     assert userland.history()[pid].status == 0
     assert kernel.shm_segments() == []
+
+
+PROC_MAX = 16  # include/kernel/proc.h
+
+
+def test_fork_with_the_process_table_full_is_eagain_and_takes_nothing(machine, userland,
+                                                                     kernel):
+    """forkmany forks 17 times: 15 children fill the table (with the parent,
+    PROC_MAX), the last two forks return -EAGAIN and take no frame."""
+    before = free_frames(machine, kernel)
+    mark = machine.mark()
+    pid = userland.spawn("forkmany", "17")
+    machine.break_at(userland.symbol("forkmany", "checkpoint"))
+    assert stop_at_checkpoint(machine)
+    got = [int.from_bytes(userland.read(pid, userland.symbol("forkmany", "got") + 4 * i, 4),
+                          "little", signed=True) for i in range(17)]
+    children = [f.int("child") for f in machine.records("FORK", since=mark)]
+    assert got == [*children, -11, -11] and len(children) == PROC_MAX - 1
+    assert len(kernel.process_table()) == PROC_MAX
+    machine.delete_breakpoints()
+    machine.cont()
+    assert userland.history()[pid].status == 0
+    assert free_frames(machine, kernel) == before
