@@ -338,3 +338,24 @@ def test_fork_with_the_process_table_full_is_eagain_and_takes_nothing(machine, u
     machine.cont()
     assert userland.history()[pid].status == 0
     assert free_frames(machine, kernel) == before
+
+
+def test_read_blocks_until_input_arrives(machine, userland):
+    """cowbuf's child reads with nothing typed yet: it polls (the kernel's
+    input routine runs again and again, the process stays alive), and once
+    bytes arrive its read returns them."""
+    mark = machine.mark()
+    pid = userland.spawn("cowbuf", "read")
+    machine.break_at("shell_read_input")
+    assert stop_at_checkpoint(machine)  # the first poll: nothing there
+    for _ in range(3):
+        machine.cont()  # polled again: still waiting
+    assert len(userland.processes()) == 2
+    assert machine.records("IN", since=mark) == []
+    machine.console.send(b"xyz")
+    machine.delete_breakpoints()
+    machine.cont()
+    results = userland.history()
+    assert results[pid].status == 0 and len(results) == 2
+    [record] = machine.records("IN", since=mark)
+    assert b"xyz".startswith(record.bytes("data")) and record.bytes("data")
