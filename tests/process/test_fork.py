@@ -35,27 +35,32 @@ def free_frames(machine, kernel):
     return kernel.pmm_stats()["free_frames"]
 
 
-def test_a_fork_tree_gives_every_process_its_own_copy(machine, userland, kernel):
-    """Depth 2, breadth 3: 13 processes, each checking that it inherited its
-    parent's heap page and data word and that its own writes stay its own."""
+@pytest.mark.parametrize(("depth", "breadth"), [(2, 3), (3, 2), (5, 1)])
+def test_a_fork_tree_gives_every_process_its_own_copy(machine, userland, kernel, depth, breadth):
+    """forker DEPTH BREADTH: every process checks that it inherited its
+    parent's heap page and data word and that its own writes stay its own.
+    The FORK records must draw exactly that tree; every frame comes back."""
     before = free_frames(machine, kernel)
     mark = machine.mark()
-    root = userland.spawn("forker", "2 3")
+    root = userland.spawn("forker", f"{depth} {breadth}")
     results = userland.run()
-    assert len(results) == 13
+    total = sum(breadth ** level for level in range(depth + 1))
+    assert len(results) == total
     assert {pid: (r.killed, r.status) for pid, r in results.items()} == \
         {pid: (False, 0) for pid in results}
     forks = machine.records("FORK", since=mark)
-    assert len(forks) == 12
-    children = {f.int("child"): f.int("parent") for f in forks}
-    assert sorted(children) == sorted(pid for pid in results if pid != root)
-    level1 = [c for c, parent in children.items() if parent == root]
-    assert len(level1) == 3
-    assert sorted(p for p in children.values() if p != root) == sorted(level1 * 3)
+    parent_of = {f.int("child"): f.int("parent") for f in forks}
+    assert len(forks) == total - 1 and set(parent_of) == set(results) - {root}
+    level = {root: 0}
+    for child in sorted(parent_of):  # pids grow: a parent forks before its children do
+        level[child] = level[parent_of[child]] + 1
+    for pid, lv in level.items():
+        children = [c for c, p in parent_of.items() if p == pid]
+        assert len(children) == (breadth if lv < depth else 0), f"pid {pid} at level {lv}"
     for f in forks:  # heap, stack, data at least are copy-on-write
         assert f.int("cow") >= 3 and f.int("pages") >= f.int("cow") + f.int("shared")
     claims = [c for c in userland.claims("USER") if c["prog"] == "forker"]
-    assert sorted(c.int("level") for c in claims) == [0] + [1] * 3 + [2] * 9
+    assert sorted((c.int("pid"), c.int("level")) for c in claims) == sorted(level.items())
     assert all(c.int("bad") == 0 for c in claims)
     assert free_frames(machine, kernel) == before, "every frame came back"
 
