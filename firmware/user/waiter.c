@@ -9,7 +9,9 @@
  *   ended     a child exits 5 while the parent yields; waitpid(-1) finds it
  *             in the history; then waitpid(-1) (ECHILD)
  *   none      waitpid(-1) and waitpid(999) with no children (ECHILD both),
- *             waitpid(0) (EINVAL) */
+ *             waitpid(0) (EINVAL)
+ *   badptr    a child exits 3; waitpid(child, a kernel address) (EFAULT: the
+ *             child stays unwaited), then waitpid(child) finds it */
 #include "ulib.h"
 
 int got[16];
@@ -51,6 +53,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 5; i++) yield();
     wait_into(-1);
     wait_into(-1);
+  } else if (mode[0] == 'b') {
+    int pid = child_exiting(3, 0);
+    got[n++] = waitpid(pid, (int *)0xC0000000u);
+    got[n++] = -1000;
+    wait_into(pid);
   } else {
     wait_into(-1);
     wait_into(999);

@@ -74,3 +74,9 @@ def test_waitpid_does_not_return_another_process_child(machine, userland):
     assert (results[a].status, results[b].status) == (0, 0)
     assert sorted(r.status for p, r in results.items() if p not in (a, b)) == [21, 21, 22, 22]
 
+
+
+def test_a_bad_status_pointer_is_efault_and_the_child_stays_unwaited(machine, userland):
+    pid, pairs, exits = waiter_results(machine, userland, "badptr")
+    [child] = [p for p in exits if p != pid]
+    assert pairs[:2] == [(-14, NOT_WRITTEN), (child, 3)]
