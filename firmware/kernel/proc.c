@@ -23,6 +23,8 @@ struct proc_record proc_history[PROC_HISTORY];
 uint32_t proc_finished;
 static uint32_t next_pid = 1;
 
+static void mark_waited(uint32_t pid);
+
 void trap_return(void);
 
 uint32_t current_pid(void) { return current ? current->pid : 0; }
@@ -49,11 +51,20 @@ static void kstack_free(struct process *p) {
     vmm_unmap(&kernel_page_directory, va, NULL); /* PAGE_OWNED: frames freed */
 }
 
-/* A kernel stack that switch_context can switch to: a trap frame for the
- * first iret to ring 3, trap_return as the return address, and the four
+/* A kernel stack that switch_context can switch to: the trap frame tf for
+ * the first iret to ring 3, trap_return as the return address, and the four
  * callee-saved registers switch_context pops. */
-static void prepare_first_run(struct process *p, vaddr_t entry, vaddr_t esp) {
-  struct trapframe *tf = (struct trapframe *)p->kstack_top - 1;
+void proc_set_first_frame(struct process *p, const struct trapframe *tf) {
+  struct trapframe *frame = (struct trapframe *)p->kstack_top - 1;
+  *frame = *tf;
+  uint32_t *sp = (uint32_t *)frame;
+  *--sp = (uint32_t)trap_return;
+  for (int i = 0; i < 4; i++) *--sp = 0; /* ebp, ebx, esi, edi */
+  p->saved_esp = (uint32_t)sp;
+}
+
+/* The trap frame of a program's first instruction. */
+static void user_entry_frame(struct trapframe *tf, vaddr_t entry, vaddr_t esp) {
   memset(tf, 0, sizeof(*tf));
   tf->gs = tf->fs = tf->es = tf->ds = SEG_UDATA;
   tf->cs = SEG_UCODE;
@@ -63,16 +74,9 @@ static void prepare_first_run(struct process *p, vaddr_t entry, vaddr_t esp) {
   /* Interrupts on in ring 3: the PIC lets only the timer through, and only
    * while it ticks (preempt=on, or the shell's run watching for Ctrl-C). */
   tf->eflags = EFLAGS_RESERVED | EFLAGS_IF;
-  uint32_t *sp = (uint32_t *)tf;
-  *--sp = (uint32_t)trap_return;
-  for (int i = 0; i < 4; i++) *--sp = 0; /* ebp, ebx, esi, edi */
-  p->saved_esp = (uint32_t)sp;
 }
 
-int proc_spawn(const char *name, const char *args, uint32_t parent) {
-  struct module module;
-  if (!module_find(name, &module)) return -ENOENT;
-  const struct module *m = &module;
+int proc_new(const char *name, uint32_t parent, struct process **out) {
   uint32_t slot = PROC_MAX;
   for (uint32_t i = 0; i < PROC_MAX && slot == PROC_MAX; i++)
     if (proc_table[i].state == PROC_FREE) slot = i;
@@ -84,19 +88,42 @@ int proc_spawn(const char *name, const char *args, uint32_t parent) {
   p->parent = parent;
   int rc = kstack_alloc(p, slot);
   if (rc) return rc;
+  *out = p;
+  return 0;
+}
+
+void proc_discard(struct process *p) {
+  uvm_destroy(p);
+  kstack_free(p);
+  p->state = PROC_FREE;
+}
+
+uint32_t proc_start(struct process *p) {
+  p->pid = next_pid++;
+  p->state = PROC_READY;
+  return p->pid;
+}
+
+int proc_spawn(const char *name, const char *args, uint32_t parent) {
+  struct module module;
+  if (!module_find(name, &module)) return -ENOENT;
+  const struct module *m = &module;
+  struct process *p;
+  int rc = proc_new(name, parent, &p);
+  if (rc) return rc;
   /* argv[0] is the program's name, then its arguments (or the module's own). */
   char argv_text[PROC_ARGS_MAX];
   ksnprintf(argv_text, sizeof(argv_text), "%s %s", name, args && *args ? args : m->args);
   vaddr_t entry, esp;
   rc = uvm_create(p, m, argv_text, &entry, &esp);
   if (rc) {
-    uvm_destroy(p);
-    kstack_free(p);
+    proc_discard(p);
     return rc;
   }
-  prepare_first_run(p, entry, esp);
-  p->pid = next_pid++;
-  p->state = PROC_READY;
+  struct trapframe tf;
+  user_entry_frame(&tf, entry, esp);
+  proc_set_first_frame(p, &tf);
+  proc_start(p);
   krecord("SPAWN pid=%u name=%pq parent=%u cr3=%p heap=%p shm=%p stack=%p\n", p->pid, p->name,
           parent, (void *)p->cr3, (void *)p->heap_base, (void *)p->shm_base,
           (void *)p->stack_top);
@@ -108,6 +135,7 @@ int proc_spawn(const char *name, const char *args, uint32_t parent) {
 static void __attribute__((noreturn)) finish(struct process *p, struct proc_record *r) {
   shm_release_all(p);
   r->pid = p->pid;
+  r->parent = p->parent;
   strlcpy(r->name, p->name, sizeof(r->name));
   proc_history[proc_finished++ % PROC_HISTORY] = *r;
   if (r->killed) /* where, for every kill: a PF record comes only with page faults */
@@ -118,7 +146,8 @@ static void __attribute__((noreturn)) finish(struct process *p, struct proc_reco
             r->status);
   for (uint32_t i = 0; i < PROC_MAX; i++) {
     struct process *q = &proc_table[i];
-    if (q->state == PROC_BLOCKED && q->waiting_for == p->pid) {
+    if (q->state == PROC_BLOCKED &&
+        (q->waiting_for == p->pid || (q->waiting_for == WAIT_ANY && q->pid == p->parent))) {
       q->wait_result = r->status;
       q->state = PROC_READY;
     }
@@ -168,9 +197,105 @@ int32_t proc_wait(uint32_t pid) {
     current->state = PROC_BLOCKED;
     sched_switch_out(); /* back here once it ended (finish() wakes us) */
     current->waiting_for = 0;
+    mark_waited(pid);
     return current->wait_result;
   }
   for (uint32_t i = 0; i < MIN(proc_finished, (uint32_t)PROC_HISTORY); i++)
-    if (proc_history[i].pid == pid) return proc_history[i].status; /* already ended */
+    if (proc_history[i].pid == pid) { /* already ended */
+      proc_history[i].waited = 1;
+      return proc_history[i].status;
+    }
   return -ESRCH;
+}
+
+/* -- waitpid ----------------------------------------------------------------- */
+
+/* The record of a child of the caller that ended and was not waited for yet
+ * (pid, or any child for WAIT_ANY), or NULL. */
+static struct proc_record *unwaited_child(uint32_t pid) {
+  for (uint32_t i = 0; i < MIN(proc_finished, (uint32_t)PROC_HISTORY); i++) {
+    struct proc_record *r = &proc_history[i];
+    if (!r->waited && r->parent == current->pid && (pid == WAIT_ANY || r->pid == pid)) return r;
+  }
+  return NULL;
+}
+
+/* Whether a child of the caller (pid, or any for WAIT_ANY) is still running. */
+static bool live_child(uint32_t pid) {
+  for (uint32_t i = 0; i < PROC_MAX; i++) {
+    const struct process *q = &proc_table[i];
+    if (q->state == PROC_FREE || q->state == PROC_ZOMBIE || q->parent != current->pid) continue;
+    if (pid == WAIT_ANY || q->pid == pid) return true;
+  }
+  return false;
+}
+
+static void mark_waited(uint32_t pid) {
+  for (uint32_t i = 0; i < MIN(proc_finished, (uint32_t)PROC_HISTORY); i++)
+    if (proc_history[i].pid == pid) proc_history[i].waited = 1;
+}
+
+int32_t proc_waitpid(int32_t pid, vaddr_t status_ptr) {
+  if (pid <= 0 && pid != -1) return -EINVAL;
+  uint32_t want = pid == -1 ? WAIT_ANY : (uint32_t)pid;
+  for (;;) {
+    struct proc_record *r = unwaited_child(want);
+    if (r) {
+      int32_t status = r->status;
+      if (status_ptr && copy_to_user(status_ptr, &status, sizeof(status)) != 0) return -EFAULT;
+      r->waited = 1;
+      return (int32_t)r->pid;
+    }
+    if (!live_child(want)) return -ECHILD;
+    current->waiting_for = want;
+    current->state = PROC_BLOCKED;
+    sched_switch_out(); /* back once a child of ours ended (finish() wakes us) */
+    current->waiting_for = 0;
+  }
+}
+
+/* -- exec -------------------------------------------------------------------- */
+
+/* exec builds the new image here (one CPU, nothing switches in the middle of
+ * exec): the process's own fields change only once it is complete. */
+static struct process exec_scratch;
+
+int proc_exec(struct trapframe *tf, const char *name, const char *args) {
+  struct module module;
+  if (!module_find(name, &module)) return -ENOENT;
+  struct process *p = current, *n = &exec_scratch;
+  *n = *p;
+  char argv_text[PROC_ARGS_MAX];
+  ksnprintf(argv_text, sizeof(argv_text), "%s %s", name, args && *args ? args : module.args);
+  vaddr_t entry, esp;
+  int rc = uvm_create(n, &module, argv_text, &entry, &esp);
+  if (rc) {
+    uvm_destroy(n);
+    return rc;
+  }
+  /* Complete: from here on nothing fails.  Shared memory goes with the old
+   * image (the creator's hold on a segment stays with the pid); so do the
+   * mmap regions. */
+  for (uint32_t i = 0; i < PROC_SHM_MAX; i++)
+    if (p->shm[i].id >= 0) shm_detach(p, p->shm[i].va);
+  page_directory_t *old = p->dir;
+  p->dir = n->dir;
+  p->cr3 = n->cr3;
+  p->image_end = n->image_end;
+  p->heap_base = n->heap_base;
+  p->brk = n->brk;
+  p->stack_top = n->stack_top;
+  p->stack_limit = n->stack_limit;
+  p->shm_base = n->shm_base;
+  p->mmap_base = n->mmap_base;
+  p->pages = n->pages;
+  p->reserved_pages = n->reserved_pages;
+  p->region_count = 0;
+  strlcpy(p->name, name, sizeof(p->name));
+  switch_page_directory(p->dir);
+  destroy_page_directory(old);
+  user_entry_frame(tf, entry, esp);
+  krecord("EXEC pid=%u name=%pq cr3=%p heap=%p shm=%p stack=%p\n", p->pid, p->name,
+          (void *)p->cr3, (void *)p->heap_base, (void *)p->shm_base, (void *)p->stack_top);
+  return 0;
 }

@@ -84,6 +84,14 @@ void shell_watch_input(void) {
   }
 }
 
+uint32_t shell_read_input(char *buf, uint32_t max) {
+  shell_watch_input();
+  uint32_t n = 0;
+  while (n < max && typeahead_pos < typeahead_len) buf[n++] = typeahead[typeahead_pos++];
+  if (typeahead_pos == typeahead_len) typeahead_pos = typeahead_len = 0;
+  return n;
+}
+
 bool shell_take_ctrl_c(void) {
   bool seen = ctrl_c_seen;
   ctrl_c_seen = false;

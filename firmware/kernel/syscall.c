@@ -3,9 +3,11 @@
 #include "kernel/syscall.h"
 #include "arch/i386/trapframe.h"
 #include "kernel/errno.h"
+#include "kernel/fork.h"
 #include "kernel/kprintf.h"
 #include "kernel/proc.h"
 #include "kernel/serial.h"
+#include "kernel/shell.h"
 #include "mm/shm.h"
 #include "mm/uvm.h"
 
@@ -32,6 +34,27 @@ static int32_t sys_write(uint32_t fd, vaddr_t buf, uint32_t len) {
   return (int32_t)len;
 }
 
+/* read(0, buf, len): what arrived on COM1, at most READ_CHUNK bytes a call;
+ * blocks (yielding the CPU, a preemption point each time round) until at
+ * least one byte is there.  The bytes reach the buffer through copy_to_user,
+ * so a copy-on-write buffer is copied first. */
+#define READ_CHUNK 64
+#define STDIN 0
+
+static int32_t sys_read(uint32_t fd, vaddr_t buf, uint32_t len) {
+  if (fd != STDIN) return -EINVAL;
+  if (len == 0) return 0;
+  char chunk[READ_CHUNK];
+  uint32_t n;
+  while ((n = shell_read_input(chunk, MIN(len, (uint32_t)READ_CHUNK))) == 0) {
+    sched_preempt_point();
+    sched_yield();
+  }
+  if (copy_to_user(buf, chunk, n) != 0) return -EFAULT;
+  krecord_quiet("IN pid=%u fd=0 data=%*pq\n", current->pid, (int)n, chunk);
+  return (int32_t)n;
+}
+
 static int32_t sys_spawn(vaddr_t name_ptr, vaddr_t args_ptr) {
   char name[PROC_NAME_MAX], args[PROC_ARGS_MAX];
   int rc = strncpy_from_user(name, name_ptr, sizeof(name));
@@ -39,6 +62,15 @@ static int32_t sys_spawn(vaddr_t name_ptr, vaddr_t args_ptr) {
   args[0] = '\0';
   if (args_ptr && (rc = strncpy_from_user(args, args_ptr, sizeof(args))) < 0) return rc;
   return proc_spawn(name, args, current->pid);
+}
+
+static int32_t sys_exec(struct trapframe *tf, vaddr_t name_ptr, vaddr_t args_ptr) {
+  char name[PROC_NAME_MAX], args[PROC_ARGS_MAX];
+  int rc = strncpy_from_user(name, name_ptr, sizeof(name));
+  if (rc < 0) return rc;
+  args[0] = '\0';
+  if (args_ptr && (rc = strncpy_from_user(args, args_ptr, sizeof(args))) < 0) return rc;
+  return proc_exec(tf, name, args);
 }
 
 void syscall_dispatch(struct trapframe *tf) {
@@ -57,6 +89,10 @@ void syscall_dispatch(struct trapframe *tf) {
   case SYS_SPAWN: ret = sys_spawn(a, b); break;
   case SYS_WAIT: ret = proc_wait(a); break;
   case SYS_KILL: ret = proc_kill_request(a); break;
+  case SYS_FORK: ret = proc_fork(tf); break;
+  case SYS_EXEC: ret = sys_exec(tf, a, b); break;
+  case SYS_WAITPID: ret = proc_waitpid((int32_t)a, b); break;
+  case SYS_READ: ret = sys_read(a, b, c); break;
   default: ret = -ENOSYS;
   }
   proc_kill_if_pending(); /* kill(own pid) */

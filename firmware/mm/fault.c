@@ -28,6 +28,7 @@ static const char *const reason_names[REASON_COUNT] = {
     [REASON_OUT_OF_MEMORY] = "out-of-memory",
     [REASON_USER_ACCESS] = "user-access",
     [REASON_EXEC_NX] = "exec-nx",
+    [REASON_COW] = "cow",
 };
 static const char *const kind_names[] = {"not-present", "protection", "reserved-bit"};
 static const char *const action_names[] = {"resolved", "fixup", "kill", "panic"};
@@ -123,7 +124,7 @@ void page_fault_handler(struct trapframe *tf) {
    * memory: demand paging may resolve it. */
   if (current && (pf.user || (fixup && pf.addr < USER_TOP))) {
     enum fault_reason reason = uvm_fault(current, &pf);
-    if (reason == REASON_DEMAND_PAGE || reason == REASON_STACK_GROWTH) {
+    if (reason == REASON_DEMAND_PAGE || reason == REASON_STACK_GROWTH || reason == REASON_COW) {
       record(&pf, pid, kind, FAULT_RESOLVED, reason);
       return;
     }

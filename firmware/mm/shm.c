@@ -98,3 +98,10 @@ void shm_release_all(struct process *p) {
       put(&segments[i]);
     }
 }
+
+void shm_inherit(const struct process *child) {
+  for (uint32_t i = 0; i < PROC_SHM_MAX; i++) {
+    struct segment *s = child->shm[i].id >= 0 ? find(child->shm[i].id) : NULL;
+    if (s) s->refs++;
+  }
+}

@@ -4,12 +4,14 @@
 #include "kernel/elf.h"
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
+#include "kernel/mman.h"
 #include "kernel/modules.h"
 #include "kernel/proc.h"
 #include "lib/string.h"
 #include "memlayout.h"
 #include "mm/aslr.h"
 #include "mm/extable.h"
+#include "mm/frame.h"
 #include "mm/pmm.h"
 #include "mm/vmm.h"
 
@@ -87,12 +89,51 @@ void uvm_destroy(struct process *p) {
   p->dir = NULL;
 }
 
+/* Whether an mmap region says the page at va may not be written (the image,
+ * heap and stack are writable wherever a COW entry exists). */
+static bool region_forbids_write(const struct process *p, vaddr_t va) {
+  for (uint32_t i = 0; i < p->region_count; i++)
+    if (va >= p->regions[i].start && va < p->regions[i].end)
+      return !(p->regions[i].prot & PROT_WRITE);
+  return false;
+}
+
+/* A write to a present page: a PAGE_COW entry (fork) gets its own frame.
+ * The last holder of the frame takes it back as it is (clear COW, set
+ * WRITE); anyone else copies it into a fresh user frame and drops its
+ * reference on the shared one.  The kernel's copy_to_user into such a page
+ * faults here too (CR0.WP), so a system call never writes a shared frame. */
+static enum fault_reason cow_fault(struct process *p, vaddr_t page) {
+  pfn_t old;
+  uint32_t flags;
+  if (vmm_lookup_pfn(p->dir, page, &old, &flags) != 0 || !(flags & PAGE_COW) ||
+      region_forbids_write(p, page))
+    return REASON_WRITE_TO_READ_ONLY;
+  /* W^X: a writable user page is never executable. */
+  uint32_t writable = (flags & (PAGE_USER | PAGE_OWNED | PAGE_PWT | PAGE_PCD)) | PAGE_WRITE;
+  if (frame_refs(old) == 1) {
+    frame_table[old].flags &= (uint8_t)~FRAME_COW;
+    vmm_protect(p->dir, page, writable);
+  } else {
+    pfn_t copy = pmm_alloc_user_frame();
+    if (!copy) return REASON_OUT_OF_MEMORY;
+    void *from = kmap_pfn(old), *to = kmap_pfn(copy);
+    memcpy(to, from, PAGE_SIZE);
+    kunmap(to);
+    kunmap(from);
+    vmm_remap_pfn(p->dir, page, copy, writable); /* drops the shared frame's reference */
+  }
+  p->cow_faults++;
+  return REASON_COW;
+}
+
 enum fault_reason uvm_fault(struct process *p, const struct page_fault *pf) {
   vaddr_t page = ALIGN_DOWN(pf->addr, PAGE_SIZE);
   if (pf->reserved) return REASON_RESERVED_BIT;
   if (pf->addr < PAGE_SIZE) return REASON_NULL_POINTER;
   if (pf->addr >= KERNEL_BASE) return REASON_KERNEL_ADDRESS;
   if (pf->present && pf->fetch) return REASON_EXEC_NX; /* data, heap, stack, shm: NX */
+  if (pf->present && pf->write) return cow_fault(p, page);
   if (pf->present) return pf->write ? REASON_WRITE_TO_READ_ONLY : REASON_UNMAPPED;
   enum fault_reason resolved;
   if (pf->addr >= p->heap_base && pf->addr < p->brk) resolved = REASON_DEMAND_PAGE;

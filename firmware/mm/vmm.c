@@ -547,3 +547,150 @@ void vmm_init(void) {
                                         : directory_phys(&kernel_page_directory)),
           kernel_table_count, (void *)(KERNEL_BASE + DIRECT_MAP_LIMIT), global_flag != 0);
 }
+
+/* -- fork: copying a user half ---------------------------------------------- */
+
+/* Bytes of address space one page table maps (legacy 4 MiB, PAE 2 MiB). */
+static inline uint32_t table_span(void) { return table_entries() * PAGE_SIZE; }
+
+/* What one fork's walk has done so far (kept in locals, added up once). */
+struct fork_tally {
+  uint32_t pages, shared, cow, write_protected, refs;
+};
+
+/* Copies entries [first, last) of the page table at from into the one at to
+ * (see vmm_fork_range).  Always inlined with constant pae and shared, so each
+ * of the four loops is straight-line code: this runs for every page a fork
+ * copies.  A frame's reference is taken directly in the frame table: the
+ * frame is mapped here, so it is inside the table, and its count cannot
+ * overflow (one mapping per process per page, PROC_MAX processes, far below
+ * FRAME_REFS_MAX).  Only the low half of an entry changes (PAGE_WRITE and
+ * PAGE_COW live there), one atomic store, so a live PAE entry is never seen
+ * half written. */
+static inline __attribute__((always_inline)) void fork_entries(void *from, void *to,
+                                                              uint32_t first, uint32_t last,
+                                                              bool pae, bool shared,
+                                                              struct fork_tally *t) {
+  volatile uint32_t *src = from, *dst = to;
+  uint32_t step = pae ? 2 : 1;
+  for (uint32_t i = first * step; i < last * step; i += step) {
+    uint32_t low = src[i];
+    if (!(low & PAGE_PRESENT)) continue;
+    t->pages++;
+    if (low & PAGE_OWNED) {
+      uint64_t pfn = low >> PAGE_SHIFT;
+      if (pae) pfn |= (uint64_t)(src[i + 1] & (uint32_t)(PAE_FRAME_MASK >> 32)) << 20;
+      struct frame_info *f = &frame_table[(pfn_t)pfn];
+      f->refs++;
+      t->refs++;
+      if (!shared && (low & (PAGE_WRITE | PAGE_COW))) {
+        f->flags |= FRAME_COW;
+        t->cow++;
+        if (low & PAGE_WRITE) {
+          low = (low & ~PAGE_WRITE) | PAGE_COW;
+          src[i] = low;
+          t->write_protected++;
+        }
+      } else if (low & PAGE_WRITE) {
+        t->shared++;
+      }
+    }
+    if (pae) dst[i + 1] = src[i + 1]; /* dst is not live: any order will do */
+    dst[i] = low & ~(PAGE_ACCESSED | PAGE_DIRTY);
+  }
+}
+
+/* The page table under user PDE number g of dir (g counts PDEs in address
+ * order: legacy 4 MiB each, PAE 2 MiB each across the three user page
+ * directories), or 0 when there is none. */
+static inline __attribute__((always_inline)) paddr_t user_table(const page_directory_t *dir,
+                                                               uint32_t g, bool pae) {
+  uint64_t pde;
+  if (pae) pde = ((const pae_entry_t *)P2V(entry_addr(pdpt_of(dir)[g >> 9])))[g & 511];
+  else pde = dir->entries[g];
+  if (!(pde & PAGE_PRESENT) || (pde & PAGE_PS)) return 0;
+  return (paddr_t)(pde & PAGE_FRAME_MASK); /* page tables lie below 4 GiB */
+}
+
+static inline __attribute__((always_inline)) void fork_walk(page_directory_t *src,
+                                                           page_directory_t *dst,
+                                                           vaddr_t start, vaddr_t end,
+                                                           bool pae, bool shared,
+                                                           struct fork_tally *t) {
+  uint32_t shift = pae ? 21 : 22, per_table = pae ? 512 : 1024;
+  uint32_t first_g = start >> shift, last_g = (end - 1) >> shift;
+  for (uint32_t g = first_g; g <= last_g; g++) {
+    paddr_t from = user_table(src, g, pae);
+    if (!from) continue;
+    uint32_t first = g == first_g ? (start >> PAGE_SHIFT) & (per_table - 1) : 0;
+    uint32_t last = g == last_g ? ((end - 1) >> PAGE_SHIFT & (per_table - 1)) + 1 : per_table;
+    /* vmm_fork_prepare gave dst a table wherever src has one. */
+    fork_entries(P2V(from), P2V(user_table(dst, g, pae)), first, last, pae, shared, t);
+  }
+}
+
+/* The PDE of user PDE number g (see user_table). */
+static inline __attribute__((always_inline)) void *user_pde(page_directory_t *dir, uint32_t g,
+                                                           bool pae) {
+  if (pae) return (pae_entry_t *)P2V(entry_addr(pdpt_of(dir)[g >> 9])) + (g & 511);
+  return &dir->entries[g];
+}
+
+static inline __attribute__((always_inline)) int fork_prepare(page_directory_t *src,
+                                                             page_directory_t *dst,
+                                                             uint32_t first_g, uint32_t last_g,
+                                                             bool pae) {
+  for (uint32_t g = first_g; g <= last_g; g++)
+    if (user_table(src, g, pae) && !user_table(dst, g, pae) && !add_user_table(user_pde(dst, g, pae)))
+      return -ENOMEM;
+  return 0;
+}
+
+/* Clips [start, end) to the user half; false when nothing is left. */
+static bool user_span(vaddr_t *start, vaddr_t *end) {
+  *start = ALIGN_DOWN(*start, PAGE_SIZE);
+  if (*end > KERNEL_BASE || *end == 0) *end = KERNEL_BASE;
+  return *start < *end;
+}
+
+int vmm_fork_prepare(page_directory_t *src, page_directory_t *dst, vaddr_t start, vaddr_t end) {
+  if (!user_span(&start, &end)) return 0;
+  if (vmm_mode == VMM_PAE) return fork_prepare(src, dst, start >> 21, (end - 1) >> 21, true);
+  return fork_prepare(src, dst, start >> 22, (end - 1) >> 22, false);
+}
+
+void vmm_fork_range(page_directory_t *src, page_directory_t *dst, vaddr_t start, vaddr_t end,
+                    bool shared, struct vmm_fork_counts *counts) {
+  if (!user_span(&start, &end)) return;
+  struct fork_tally t = {0};
+  if (vmm_mode == VMM_PAE) {
+    if (shared) fork_walk(src, dst, start, end, true, true, &t);
+    else fork_walk(src, dst, start, end, true, false, &t);
+  } else {
+    if (shared) fork_walk(src, dst, start, end, false, true, &t);
+    else fork_walk(src, dst, start, end, false, false, &t);
+  }
+  counts->pages += t.pages;
+  counts->shared += t.shared;
+  counts->cow += t.cow;
+  counts->write_protected += t.write_protected;
+  frame_stats.refs_taken += t.refs;
+  vmm_stats.maps += t.pages;
+}
+
+int vmm_remap_pfn(page_directory_t *dir, vaddr_t va, pfn_t pfn, uint32_t flags) {
+  vaddr_t caller = CALLER();
+  const char *problem = flags_problem(flags, va);
+  if (problem) return refuse(-EINVAL, problem, "remap", va, 0, flags, caller);
+  void *pte = find_pte(dir, va);
+  if (!pte || !(entry_get(pte) & PAGE_PRESENT))
+    return refuse(-ENOENT, "not-mapped", "remap", va, 0, flags, caller);
+  if ((flags & PAGE_OWNED) && frame_ref(pfn) != 0)
+    return refuse(-EINVAL, "bad-frame", "remap", va, 0, flags, caller);
+  uint64_t old = entry_get(pte);
+  entry_set(pte, leaf_entry(va, pfn_addr(pfn), flags));
+  flush(dir, va);
+  if (old & PAGE_OWNED) frame_unref(entry_pfn(old));
+  vmm_stats.protects++;
+  return 0;
+}

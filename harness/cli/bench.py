@@ -306,19 +306,34 @@ def demand_fault_insns(userland: Userland) -> int:
     return next(r for r in userland.claims("USER") if r["prog"] == "demand").int("touch_insns")
 
 
+FORK_BENCH_PAGES = 1024
+
+
+def fork_insns(userland: Userland) -> tuple[float, int]:
+    """forkbench: (instructions of a fork of a process with 1024 touched heap
+    pages, per page; instructions of a write fault that copies a page)."""
+    userland.spawn("forkbench", str(FORK_BENCH_PAGES))
+    userland.run()
+    claim = next(r for r in userland.claims("USER") if r["prog"] == "forkbench")
+    return round(claim.int("fork_insns") / FORK_BENCH_PAGES, 1), claim.int("cow_insns")
+
+
 def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
     """demand_fault_insns: a user touch of a fresh heap page until it resumes
     (the mean of 64 touches, -icount).
     ctx_switch_insns: two processes yielding to each other 2000 times; each
-    yield is a switch there and one back, so half of a yield's cost."""
+    yield is a switch there and one back, so half of a yield's cost.
+    fork_insns_per_page, cow_fault_insns: forkbench (fork_insns)."""
     from harness.targets.mmverify.processes import Userland
 
-    modules = (str(user_dir / "demand.elf"), str(user_dir / "yielder.elf"))
+    modules = tuple(str(user_dir / f"{name}.elf") for name in ("demand", "yielder", "forkbench"))
     pool = MachinePool()
     pae = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, modules=modules,
                                      cmdline="paging=pae"))
     try:
         out["pae_demand_fault_insns"] = demand_fault_insns(Userland(pae, user_dir))
+        out["pae_fork_insns_per_page"], out["pae_cow_fault_insns"] = \
+            fork_insns(Userland(pae, user_dir))
     finally:
         pool.close_machine(pae)
     machine = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, modules=modules,
@@ -326,6 +341,7 @@ def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
     try:
         userland = Userland(machine, user_dir)
         out["demand_fault_insns"] = demand_fault_insns(userland)
+        out["fork_insns_per_page"], out["cow_fault_insns"] = fork_insns(userland)
         yields = 2000
         userland.spawn("yielder", str(yields))
         userland.spawn("yielder", str(yields))

@@ -7,6 +7,7 @@
 #define EPERM 1    /* not allowed */
 #define ENOENT 2   /* no such object */
 #define ESRCH 3    /* no such process */
+#define ECHILD 10  /* no child to wait for */
 #define EAGAIN 11  /* limit reached, try later */
 #define ENOMEM 12  /* out of memory */
 #define EFAULT 14  /* bad address */

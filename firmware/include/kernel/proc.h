@@ -75,6 +75,8 @@ struct proc_record {
   vaddr_t addr;                   /* the fault address, for faults */
   uint32_t err;
   vaddr_t eip;
+  uint32_t parent;                /* pid of its parent when it ended */
+  uint32_t waited;                /* 1 once wait/waitpid returned it */
 };
 
 extern struct process proc_table[PROC_MAX];
@@ -95,6 +97,34 @@ void proc_kill(const char *reason, vaddr_t addr, uint32_t err, vaddr_t eip)
     __attribute__((noreturn));
 /* Blocks until child `pid` ends; its exit status, or -ESRCH / -EPERM. */
 int32_t proc_wait(uint32_t pid);
+/* waiting_for while blocked in waitpid(-1): any child. */
+#define WAIT_ANY 0xFFFFFFFFu
+/* waitpid(pid > 0, or -1 for any child): blocks until such a child of the
+ * caller has ended and not been waited for yet (the history remembers it if
+ * it ended before), writes its status (the exit status, -1 when killed)
+ * through status_ptr unless 0, and returns its pid.  -ECHILD when there is no
+ * such child, -EFAULT for a bad status_ptr (the child stays unwaited),
+ * -EINVAL for pid 0 or below -1. */
+int32_t proc_waitpid(int32_t pid, vaddr_t status_ptr);
+/* Replaces the current process's image with module `name` run with `args`
+ * (argv[0] is the name): a fresh address space built as spawn does, and only
+ * once it is complete the old one is dropped, its shared memory detached and
+ * its mmap regions forgotten; pid, parent and limits stay.  tf (the caller's
+ * trap frame) then enters the new program.  0, or -ENOENT / -EINVAL / -ENOMEM
+ * with the caller untouched.  One record:
+ *   EXEC pid=<n> name=<name> cr3=<hex> heap=<hex> shm=<hex> stack=<hex> */
+struct trapframe;
+int proc_exec(struct trapframe *tf, const char *name, const char *args);
+
+/* The pieces of spawn that fork (kernel/fork.c) uses too.  proc_new takes a
+ * free table slot with a kernel stack (0, or -EAGAIN / -ENOMEM); the process
+ * is not runnable until proc_start gives it a pid (returned) and makes it
+ * READY; proc_discard gives back a process that never started.
+ * proc_set_first_frame makes its first switch-in return to ring 3 with tf. */
+int proc_new(const char *name, uint32_t parent, struct process **out);
+uint32_t proc_start(struct process *p);
+void proc_discard(struct process *p);
+void proc_set_first_frame(struct process *p, const struct trapframe *tf);
 /* Asks process `pid` (the caller or a child of it) to end.  It is killed,
  * reason "killed", the next time it is in the kernel and could be switched
  * out: when it is switched back in, at the next preemption point of a long

@@ -12,3 +12,9 @@
 
 /* Prints the prompt `mm> `, reads a line, runs it; forever. */
 void shell_run(void) __attribute__((noreturn));
+
+#include "types.h"
+/* read(0, ...) for processes: up to max bytes of what arrived on COM1, taken
+ * through the same path as the run's Ctrl-C watch (so a Ctrl-C among them
+ * still stops a run, and nothing typed is read twice); 0 when none. */
+uint32_t shell_read_input(char *buf, uint32_t max);

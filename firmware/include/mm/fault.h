@@ -30,6 +30,7 @@ enum fault_reason {
   REASON_OUT_OF_MEMORY,
   REASON_USER_ACCESS,      /* kernel touched user memory outside copy_*_user */
   REASON_EXEC_NX,          /* instruction fetch from a present no-execute page */
+  REASON_COW,              /* resolved: a write to a copy-on-write page copied or took it back */
   REASON_COUNT
 };
 

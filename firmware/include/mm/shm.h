@@ -21,3 +21,6 @@ int32_t shm_attach(struct process *p, int32_t id);
 int shm_detach(struct process *p, vaddr_t va);
 /* Drops everything p holds (at exit). */
 void shm_release_all(struct process *p);
+/* fork: the child inherits p's attachments (its page tables already map
+ * them); each takes one more reference on its segment. */
+void shm_inherit(const struct process *child);

@@ -141,3 +141,34 @@ void kunmap(void *va);
 /* A zeroed frame the kernel can reach through the direct map (page tables,
  * directories, kernel stacks), or 0 when low memory is exhausted. */
 paddr_t alloc_kernel_frame(void);
+
+/* -- fork (kernel/fork.c) ----------------------------------------------------
+ * Copying user ranges takes two steps so that running out of frames changes
+ * nothing: vmm_fork_prepare gives dst a page table wherever src has one in
+ * [start, end) (the only allocations; -ENOMEM leaves src as it was and dst
+ * to be destroyed), then vmm_fork_range copies the entries and cannot fail.
+ * Both take ranges, not the whole user half: a walk over every empty page
+ * table entry of 3 GiB would cost more than copying a thousand pages. */
+int vmm_fork_prepare(page_directory_t *src, page_directory_t *dst, vaddr_t start, vaddr_t end);
+
+struct vmm_fork_counts {
+  uint32_t pages;           /* present entries copied */
+  uint32_t shared;          /* of them, shared writable (a `shared` range) */
+  uint32_t cow;             /* of them, copy-on-write in both afterwards */
+  uint32_t write_protected; /* src entries that lost PAGE_WRITE: src's TLB is stale */
+};
+
+/* Copies every present entry of src in [start, end) into dst (the same frame;
+ * a PAGE_OWNED one takes one more reference).  A private range (`shared`
+ * false) turns each writable or COW owned page into read-only + PAGE_COW in
+ * both and marks its frame FRAME_COW; read-only pages are copied as they are.
+ * A shared range is copied as it is, writable pages stay writable in both.
+ * src's TLB is not flushed: the caller reloads CR3 once when
+ * counts->write_protected says an entry of the live directory changed. */
+void vmm_fork_range(page_directory_t *src, page_directory_t *dst, vaddr_t start, vaddr_t end,
+                    bool shared, struct vmm_fork_counts *counts);
+
+/* Replaces the frame and flags of an existing mapping at va (the COW fault's
+ * copy): takes a reference on pfn if flags has PAGE_OWNED, then drops the old
+ * entry's (which may free the old frame).  0, or -ENOENT / -EINVAL. */
+int vmm_remap_pfn(page_directory_t *dir, vaddr_t va, pfn_t pfn, uint32_t flags);

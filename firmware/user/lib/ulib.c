@@ -114,3 +114,14 @@ int printf(const char *fmt, ...) {
   va_end(ap);
   return write(1, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
+
+int fork(void) { return syscall3(SYS_FORK, 0, 0, 0); }
+int exec(const char *name, const char *args) {
+  return syscall3(SYS_EXEC, (uint32_t)name, (uint32_t)args, 0);
+}
+int waitpid(int pid, int *status) {
+  return syscall3(SYS_WAITPID, (uint32_t)pid, (uint32_t)status, 0);
+}
+int read(int fd, void *buf, size_t len) {
+  return syscall3(SYS_READ, (uint32_t)fd, (uint32_t)buf, len);
+}

@@ -38,3 +38,9 @@ static inline uint32_t rdtsc32(void) {
 /* The harness puts breakpoints here: an out-of-line no-op with an argument. */
 void checkpoint(int n) __attribute__((noinline));
 #define IS_ERR(p) ((uint32_t)(p) >= 0xFFFFF000u)
+/* Processes (issue 17): fork returns the child's pid, 0 in the child;
+ * exec returns only on failure; waitpid(pid or -1, &status) the pid that ended. */
+int fork(void);
+int exec(const char *name, const char *args);
+int waitpid(int pid, int *status);
+int read(int fd, void *buf, size_t len);
