@@ -10,6 +10,7 @@
 #include "kernel/panic.h"
 #include "lib/string.h"
 #include "memlayout.h"
+#include "mm/mmap.h"
 #include "mm/pmm.h"
 #include "mm/shm.h"
 #include "mm/uvm.h"
@@ -80,6 +81,7 @@ int proc_spawn(const char *name, const char *args, uint32_t parent) {
   struct process *p = &proc_table[slot];
   memset(p, 0, sizeof(*p));
   for (uint32_t i = 0; i < PROC_SHM_MAX; i++) p->shm[i].id = -1;
+  mmap_init_process(p); /* limits first: uvm_create checks them */
   strlcpy(p->name, name, sizeof(p->name));
   p->parent = parent;
   int rc = kstack_alloc(p, slot);

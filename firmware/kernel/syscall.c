@@ -6,6 +6,7 @@
 #include "kernel/kprintf.h"
 #include "kernel/proc.h"
 #include "kernel/serial.h"
+#include "mm/mmap.h"
 #include "mm/shm.h"
 #include "mm/uvm.h"
 
@@ -57,6 +58,11 @@ void syscall_dispatch(struct trapframe *tf) {
   case SYS_SPAWN: ret = sys_spawn(a, b); break;
   case SYS_WAIT: ret = proc_wait(a); break;
   case SYS_KILL: ret = proc_kill_request(a); break;
+  case SYS_MMAP: ret = mmap_map(current, a, b, c, tf->esi); break;
+  case SYS_MUNMAP: ret = mmap_unmap(current, a, b); break;
+  case SYS_MPROTECT: ret = mmap_protect(current, a, b, c); break;
+  case SYS_GETRLIMIT: ret = mmap_getrlimit(current, a); break;
+  case SYS_SETRLIMIT: ret = mmap_setrlimit(current, a, b); break;
   default: ret = -ENOSYS;
   }
   proc_kill_if_pending(); /* kill(own pid) */

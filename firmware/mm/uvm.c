@@ -10,6 +10,7 @@
 #include "memlayout.h"
 #include "mm/aslr.h"
 #include "mm/extable.h"
+#include "mm/mmap.h"
 #include "mm/pmm.h"
 #include "mm/vmm.h"
 
@@ -77,8 +78,9 @@ int uvm_create(struct process *p, const struct module *m, const char *args, vadd
   p->shm_base = layout.shm_base;
   p->stack_top = layout.stack_top;
   p->stack_limit = p->stack_top - USER_STACK_MAX;
+  p->mmap_base = layout.mmap_base;
   p->reserved_pages = pages_for(p->image_end) + pages_for(USER_STACK_MAX);
-  if (p->reserved_pages > PROC_MAX_PAGES) return -ENOMEM;
+  if (p->reserved_pages > p->limits.as_pages) return -ENOMEM;
   return build_stack(p, args, esp);
 }
 
@@ -95,11 +97,14 @@ enum fault_reason uvm_fault(struct process *p, const struct page_fault *pf) {
   if (pf->present && pf->fetch) return REASON_EXEC_NX; /* data, heap, stack, shm: NX */
   if (pf->present) return pf->write ? REASON_WRITE_TO_READ_ONLY : REASON_UNMAPPED;
   enum fault_reason resolved;
+  const struct vm_region *region;
   if (pf->addr >= p->heap_base && pf->addr < p->brk) resolved = REASON_DEMAND_PAGE;
   else if (pf->addr >= p->stack_limit && pf->addr < p->stack_top) resolved = REASON_STACK_GROWTH;
   else if (pf->addr >= p->stack_limit - PAGE_SIZE && pf->addr < p->stack_limit)
     return REASON_STACK_OVERFLOW;
+  else if ((region = mmap_region_at(p, pf->addr))) return mmap_fault(p, region, pf);
   else return REASON_UNMAPPED;
+  if (p->pages >= p->limits.resident_pages) return REASON_LIMIT;
   if (map_zeroed(p, page) != 0) return REASON_OUT_OF_MEMORY;
   p->demand_faults++;
   return resolved;
@@ -118,7 +123,7 @@ int uvm_brk(struct process *p, vaddr_t addr) {
   if (addr < p->heap_base) return -EINVAL;
   if (addr - p->heap_base > USER_HEAP_MAX || addr > p->shm_base) return -ENOMEM;
   uint32_t old_pages = pages_for(p->brk - p->heap_base), new_pages = pages_for(addr - p->heap_base);
-  if (p->reserved_pages - old_pages + new_pages > PROC_MAX_PAGES) return -ENOMEM;
+  if (p->reserved_pages - old_pages + new_pages > p->limits.as_pages) return -ENOMEM;
   /* Shrinking: give back the pages above the new break that were touched. */
   for (vaddr_t va = p->heap_base + new_pages * PAGE_SIZE; va < p->brk; va += PAGE_SIZE)
     if (vmm_lookup(p->dir, va, NULL, NULL) == 0) {
@@ -131,7 +136,9 @@ int uvm_brk(struct process *p, vaddr_t addr) {
 }
 
 int32_t uvm_map_shared(struct process *p, const pfn_t *frames, uint32_t pages) {
-  if (p->reserved_pages + pages > PROC_MAX_PAGES) return -ENOMEM;
+  if (p->reserved_pages + pages > p->limits.as_pages ||
+      p->pages + pages > p->limits.resident_pages)
+    return -ENOMEM;
   /* First fit in the attachment area, after the attachments already there. */
   vaddr_t va = p->shm_base;
   for (bool moved = true; moved;) {

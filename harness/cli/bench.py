@@ -306,19 +306,31 @@ def demand_fault_insns(userland: Userland) -> int:
     return next(r for r in userland.claims("USER") if r["prog"] == "demand").int("touch_insns")
 
 
+def mmap_munmap_insns(userland: Userland) -> int:
+    """The mmapbench program's mean instructions per mmap of 16 anonymous
+    private pages and their munmap, untouched (256 pairs)."""
+    userland.spawn("mmapbench", "256")
+    userland.run()
+    return next(r for r in userland.claims("USER") if r["prog"] == "mmapbench").int("pair_insns")
+
+
 def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
     """demand_fault_insns: a user touch of a fresh heap page until it resumes
     (the mean of 64 touches, -icount).
+    mmap_munmap_insns: mmap of 16 anonymous pages and munmap before any touch,
+    system calls included (the mean of 256 pairs, -icount).
     ctx_switch_insns: two processes yielding to each other 2000 times; each
     yield is a switch there and one back, so half of a yield's cost."""
     from harness.targets.mmverify.processes import Userland
 
-    modules = (str(user_dir / "demand.elf"), str(user_dir / "yielder.elf"))
+    modules = (str(user_dir / "demand.elf"), str(user_dir / "yielder.elf"),
+               str(user_dir / "mmapbench.elf"))
     pool = MachinePool()
     pae = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, modules=modules,
                                      cmdline="paging=pae"))
     try:
         out["pae_demand_fault_insns"] = demand_fault_insns(Userland(pae, user_dir))
+        out["pae_mmap_munmap_insns"] = mmap_munmap_insns(Userland(pae, user_dir))
     finally:
         pool.close_machine(pae)
     machine = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, modules=modules,
@@ -326,6 +338,7 @@ def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
     try:
         userland = Userland(machine, user_dir)
         out["demand_fault_insns"] = demand_fault_insns(userland)
+        out["mmap_munmap_insns"] = mmap_munmap_insns(userland)
         yields = 2000
         userland.spawn("yielder", str(yields))
         userland.spawn("yielder", str(yields))

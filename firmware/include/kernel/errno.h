@@ -9,6 +9,7 @@
 #define ESRCH 3    /* no such process */
 #define EAGAIN 11  /* limit reached, try later */
 #define ENOMEM 12  /* out of memory */
+#define EACCES 13  /* permission denied (a writable and executable mapping) */
 #define EFAULT 14  /* bad address */
 #define EBUSY 16   /* in use */
 #define EEXIST 17  /* already exists */

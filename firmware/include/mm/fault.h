@@ -30,6 +30,8 @@ enum fault_reason {
   REASON_OUT_OF_MEMORY,
   REASON_USER_ACCESS,      /* kernel touched user memory outside copy_*_user */
   REASON_EXEC_NX,          /* instruction fetch from a present no-execute page */
+  REASON_GUARD,            /* an access to a PROT_NONE mmap region (mm/mmap.h) */
+  REASON_LIMIT,            /* a demand fault beyond the resident-pages limit */
   REASON_COUNT
 };
 

@@ -38,3 +38,13 @@ static inline uint32_t rdtsc32(void) {
 /* The harness puts breakpoints here: an out-of-line no-op with an argument. */
 void checkpoint(int n) __attribute__((noinline));
 #define IS_ERR(p) ((uint32_t)(p) >= 0xFFFFF000u)
+
+/* mmap, munmap, mprotect and the resource limits (kernel/mman.h, mm/mmap.h).
+ * mmap returns the address, or (void *)-errno (IS_ERR). */
+#include "kernel/mman.h"
+int syscall4(int number, uint32_t a, uint32_t b, uint32_t c, uint32_t d);
+void *mmap(void *addr, size_t len, int prot, int flags);
+int munmap(void *addr, size_t len);
+int mprotect(void *addr, size_t len, int prot);
+int getrlimit(int resource);            /* the limit, or -errno */
+int setrlimit(int resource, unsigned value); /* lower only: raising is -EPERM */
