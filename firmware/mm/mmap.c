@@ -217,15 +217,20 @@ static pfn_t zeroed_frame(void) {
   return frame;
 }
 
+/* A small shared mapping's frame numbers live on the stack; a larger one's in
+ * the kernel heap. */
+#define SMALL_SHARED 32
+
 /* The frames of a shared mapping, all allocated before anything changes, and
- * page tables for the whole range: mapping them then cannot fail. */
-static pfn_t *shared_frames(struct process *p, vaddr_t start, uint32_t pages) {
-  pfn_t *frames = kcalloc(pages, sizeof(pfn_t));
+ * page tables for the whole range: mapping them then cannot fail.  `small`
+ * holds SMALL_SHARED frame numbers. */
+static pfn_t *shared_frames(struct process *p, vaddr_t start, uint32_t pages, pfn_t *small) {
+  pfn_t *frames = pages <= SMALL_SHARED ? small : kcalloc(pages, sizeof(pfn_t));
   if (!frames) return NULL;
   for (uint32_t i = 0; i < pages; i++)
     if (!(frames[i] = zeroed_frame())) {
       while (i--) pmm_free_frame(frames[i]); /* no references yet */
-      kfree(frames);
+      if (frames != small) kfree(frames);
       return NULL;
     }
   vaddr_t end = start + pages * PAGE_SIZE;
@@ -235,7 +240,7 @@ static pfn_t *shared_frames(struct process *p, vaddr_t start, uint32_t pages) {
       tables = get_page_table(table_index(va), true) != NULL;
   if (!tables) {
     for (uint32_t i = 0; i < pages; i++) pmm_free_frame(frames[i]);
-    kfree(frames);
+    if (frames != small) kfree(frames);
     return NULL;
   }
   return frames;
@@ -311,10 +316,11 @@ int32_t mmap_map(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot, u
   if (!count_allowed(p, count)) return refuse(-ENOMEM, "mappings-limit", &c);
   if (p->reserved_pages - replaced + pages > p->limits.as_pages)
     return refuse(-ENOMEM, "as-limit", &c);
-  pfn_t *frames = NULL;
+  pfn_t *frames = NULL, small[SMALL_SHARED];
   if (kind == MAP_SHARED) {
     if (p->pages + pages > p->limits.resident_pages) return refuse(-ENOMEM, "resident-limit", &c);
-    if (!(frames = shared_frames(p, start, pages))) return refuse(-ENOMEM, "no-memory", &c);
+    if (!(frames = shared_frames(p, start, pages, small)))
+      return refuse(-ENOMEM, "no-memory", &c);
   }
 
   if (replaced) drop_pages(p, start, end);
@@ -322,7 +328,7 @@ int32_t mmap_map(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot, u
     for (uint32_t i = 0; i < pages; i++)
       vmm_map_pfn(p->dir, start + i * PAGE_SIZE, frames[i], page_flags(prot)); /* tables exist */
     p->pages += pages;
-    kfree(frames);
+    if (frames != small) kfree(frames);
   }
   if (replaced) commit(p, list, count);
   else insert_region(p, at, &add, join);

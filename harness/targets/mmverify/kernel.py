@@ -248,7 +248,8 @@ class Kernel:
 
     def process_table(self) -> list[StructValues]:
         """The slots of proc_table that are not free, raw; ``name`` as text and
-        ``shm`` (nested structs, which decode skips) as (id, va, pages) tuples."""
+        ``shm`` (nested structs, which decode skips) as (id, va, pages) tuples,
+        ``regions`` as (start, end, prot, flags) tuples."""
         layout = self.layout("process")
         count = self.sizeof("proc_table") // layout.size
         data = self.read_kernel(self.m.symbol("proc_table"), layout.size * count)
@@ -262,6 +263,10 @@ class Kernel:
             p["name"] = bytes(p["name"]).split(b"\0", 1)[0].decode(errors="replace")
             p["shm"] = [struct.unpack_from("<iII", raw, shm.offset + k * shm.element_size)
                         for k in range(shm.count)]
+            if "regions" in layout.fields:  # mmap regions: (start, end, prot, flags)
+                f = layout.fields["regions"]
+                p["regions"] = [struct.unpack_from("<4I", raw, f.offset + k * f.element_size)
+                                for k in range(min(p["region_count"], f.count))]
             out.append(p)
         return out
 
