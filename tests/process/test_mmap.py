@@ -5,9 +5,29 @@ frame reference counts, the PMM's free frames, how the process ended."""
 import pytest
 
 from tests.process.vmdriver import (
-    EACCES, EEXIST, EINVAL, ENOMEM, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE,
-    MAP_SHARED, MMAP_AREA, PAGE, PAGE_COW, PAGE_OWNED, PRIVATE, PROT_EXEC, PROT_NONE, PROT_READ,
-    PROT_WRITE, RW, SHARED, ProcessEnded, Region, VmDriver,
+    EACCES,
+    EEXIST,
+    EINVAL,
+    ENOMEM,
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_FIXED_NOREPLACE,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MMAP_AREA,
+    PAGE,
+    PAGE_COW,
+    PAGE_OWNED,
+    PRIVATE,
+    PROT_EXEC,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
+    RW,
+    SHARED,
+    ProcessEnded,
+    Region,
+    VmDriver,
 )
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
