@@ -15,6 +15,7 @@ from tests.process.vmdriver import (
     MAP_PRIVATE,
     MAP_SHARED,
     MMAP_AREA,
+    MMAP_BASE_SPAN,
     PAGE,
     PAGE_COW,
     PAGE_OWNED,
@@ -316,3 +317,23 @@ def test_kernel_chosen_addresses_start_at_mmap_base(vm):
     base = vm.process()["mmap_base"]
     assert base == MMAP_AREA[0]
     assert vm.do("mmap", 0, PAGE, RW, PRIVATE) == base
+
+
+@pytest.mark.machine(modules=["user/*"])  # ASLR on
+def test_mmap_base_is_random_per_process_within_its_range(userland, kernel):
+    """Spawned, not run: each process drew its own mmap_base."""
+    pids = [userland.spawn("hello") for _ in range(8)]
+    bases = [p["mmap_base"] for p in kernel.process_table() if p["pid"] in pids]
+    assert len(bases) == 8
+    assert all(MMAP_AREA[0] <= b < MMAP_AREA[0] + MMAP_BASE_SPAN and b % PAGE == 0
+               for b in bases)
+    assert len(set(bases)) > 1, "8 draws of 17 bits, all equal: not random"
+    userland.run()
+
+
+@pytest.mark.machine(modules=["user/*"])  # ASLR on
+def test_with_aslr_the_first_address_is_the_process_mmap_base(userland):
+    vm = VmDriver(userland)
+    base = vm.process()["mmap_base"]
+    assert vm.do("mmap", 0, PAGE, RW, PRIVATE) == base
+    vm.finish()
