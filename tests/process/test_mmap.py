@@ -337,3 +337,15 @@ def test_with_aslr_the_first_address_is_the_process_mmap_base(userland):
     base = vm.process()["mmap_base"]
     assert vm.do("mmap", 0, PAGE, RW, PRIVATE) == base
     vm.finish()
+
+
+def test_fixed_mappings_may_touch_the_areas_they_may_not_overlap(vm):
+    """The page right after the image and the one right below the stack's
+    guard page are free to map."""
+    p = vm.process()
+    after_image = -(-p["image_end"] // PAGE) * PAGE
+    below_guard = p["stack_limit"] - 2 * PAGE
+    assert vm.do("mmap", after_image, PAGE, RW, FIXED) == after_image
+    assert vm.do("mmap", below_guard, PAGE, RW, FIXED) == below_guard
+    assert vm.regions() == [Region(after_image, after_image + PAGE, RW, MAP_PRIVATE),
+                            Region(below_guard, below_guard + PAGE, RW, MAP_PRIVATE)]

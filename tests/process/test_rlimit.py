@@ -11,8 +11,10 @@ from tests.process.vmdriver import (
     EINVAL,
     ENOMEM,
     EPERM,
+    MAP_FIXED,
     PAGE,
     PRIVATE,
+    PROT_EXEC,
     PROT_READ,
     RLIMIT_AS_PAGES,
     RLIMIT_MAPPINGS,
@@ -116,3 +118,15 @@ def test_the_mappings_limit(vm):
     assert vm.do("munmap", b, PAGE) == 0
     assert vm.do("munmap", a + PAGE, PAGE) == 0, "now there is room"
     assert len(vm.regions()) == 2
+
+
+def test_a_process_holds_exactly_proc_regions_max_regions(vm):
+    base = 0x50000000
+    for i in range(PROC_REGIONS_MAX):  # alternating rights: nothing merges
+        prot = RW if i % 2 else PROT_READ
+        assert vm.do("mmap", base + 2 * i * PAGE, PAGE, prot, PRIVATE | MAP_FIXED) > 0
+    assert len(vm.regions()) == PROC_REGIONS_MAX
+    before = vm.state()
+    assert vm.do("mmap", 0, PAGE, PROT_READ | PROT_EXEC, PRIVATE) == -ENOMEM
+    assert vm.do("munmap", base + PAGE * 2, PAGE // 2) == 0, "a whole region may go"
+    assert len(vm.regions()) == PROC_REGIONS_MAX - 1
