@@ -405,9 +405,12 @@ static void reprotect_pages(struct process *p, vaddr_t s, vaddr_t e, uint32_t pr
       uint32_t f = page_flags(prot);
       /* A private frame someone else still maps (after fork) is not ours to
        * write: the first write copies it. */
-      if ((f & PAGE_WRITE) && (flags & MAP_PRIVATE) && frame_refs(pfn) > 1) {
+      uint32_t refs = frame_refs(pfn);
+      if ((f & PAGE_WRITE) && (flags & MAP_PRIVATE) && refs > 1) {
         f = (f & ~PAGE_WRITE) | PAGE_COW;
         frame_table[pfn].flags |= FRAME_COW;
+      } else if (refs == 1) {
+        frame_table[pfn].flags &= ~FRAME_COW; /* no PTE maps it COW any more */
       }
       vmm_protect(p->dir, va, f);
     }

@@ -307,10 +307,13 @@ def test_mprotect_adds_write_as_cow_to_a_frame_shared_elsewhere(vm, machine):
         assert vm.frame_refs(frame) == (2, 0x01), "FRAME_COW"
         assert vm.do("mprotect", a, PAGE, PROT_READ) == 0
         assert vm.ptes(a, a + PAGE)[a][1] & (WRITE_BIT | PAGE_COW) == 0, "no COW when read-only"
+        assert vm.do("mprotect", a, PAGE, RW) == 0
     finally:
-        machine.write(entry, (1).to_bytes(2, "little") + b"\0")
+        machine.write(entry, (1).to_bytes(2, "little"))  # the flags stay the kernel's
+    assert vm.frame_refs(frame) == (1, 0x01), "still mapped COW"
     assert vm.do("mprotect", a, PAGE, RW) == 0
     assert vm.ptes(a, a + PAGE)[a][1] & (WRITE_BIT | PAGE_COW) == WRITE_BIT, "its own: writable"
+    assert vm.frame_refs(frame) == (1, 0), "and no longer COW"
 
 
 def test_kernel_chosen_addresses_start_at_mmap_base(vm):
