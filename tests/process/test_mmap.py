@@ -61,6 +61,7 @@ def test_a_private_mapping_is_demand_zero(vm):
     assert vm.read_page(a + 2 * PAGE)[8:12] == (0xDEADBEEF).to_bytes(4, "little")
     assert vm.read_page(a + PAGE) == bytes(PAGE)
     assert vm.process()["pages"] == before["pages"] + 2
+    assert vm.process()["demand_faults"] == before["demand_faults"] + 2
     assert vm.do("munmap", a, 4 * PAGE) == 0
     assert vm.regions() == [] and vm.ptes(a, a + 4 * PAGE) == {}
     # the page table made for the first touch stays until the process ends
@@ -167,13 +168,15 @@ def test_a_write_to_a_read_only_region_kills(vm):
     assert (ended.value.result.reason, ended.value.result.addr) == ("write-to-read-only", r)
 
 
-def test_an_untouched_read_only_page_refuses_a_write_too(vm):
+def test_an_untouched_read_only_page_refuses_a_write_too(vm, kernel):
+    """Refused at the not-present fault: no page is mapped for it first."""
     r = vm.do("mmap", 0, PAGE, PROT_READ, PRIVATE)
-    free = vm.free_frames()
     with pytest.raises(ProcessEnded) as ended:
         vm.do("write", r + 4, value=1)
     assert (ended.value.result.reason, ended.value.result.addr) == ("write-to-read-only", r + 4)
-    assert vm.free_frames() >= free, "no page was mapped for it"
+    faults = [(f.kind, f.action, f.reason) for f in kernel.fault_log()
+              if f.pid == vm.pid and f.fault.addr >> 12 == r >> 12]
+    assert faults == [("not-present", "kill", "write-to-read-only")]
 
 
 def test_mprotect_to_none_drops_the_pages_and_makes_a_guard(vm):
