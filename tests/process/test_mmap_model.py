@@ -1,9 +1,9 @@
 """Model-based: random sequences of mmap, munmap, mprotect, writes and reads
 through vmdriver, against tests/process/vm_model.py.  After every step the
 result (address or errno), the whole region list (from the process table),
-the set of present pages with their write bit (from the walker) and every
-resident page's contents (guest RAM, through the process's page tables)
-must equal the model's.
+the set of present pages with their write bit (from the walker), every
+resident page's contents (guest RAM, through the process's page tables) and
+the process's resident and reserved page counts must equal the model's.
 
 Operations stay in a 16-page window at the mmap area's base (aslr=off), so
 they collide often: fixed maps over others, splits and merges, holes that
@@ -77,8 +77,12 @@ def apply(vm: VmDriver, model: VmModel, step: tuple) -> None:
     assert got == expected, f"{step}: the kernel returned {got}, the model {expected}"
 
 
-def compare(vm: VmDriver, model: VmModel, step: tuple) -> None:
+def compare(vm: VmDriver, model: VmModel, step: tuple, start: dict) -> None:
     assert vm.regions() == model.regions(), f"region list after {step}"
+    p = vm.process()
+    assert p["pages"] - start["pages"] == len(model.contents), f"resident pages after {step}"
+    assert p["reserved_pages"] - start["reserved_pages"] == len(model.pages), \
+        f"reserved pages after {step}"
     ptes = vm.ptes(BASE, BASE + CHECKED)
     assert sorted(ptes) == sorted(model.contents), f"present pages after {step}"
     for va, (_, bits) in ptes.items():
@@ -91,12 +95,13 @@ def compare(vm: VmDriver, model: VmModel, step: tuple) -> None:
 @given(data=st.data())
 def test_regions_and_contents_follow_the_model(userland, data):
     vm = VmDriver(userland)
-    model = VmModel(mmap_base=vm.process()["mmap_base"])
+    start = vm.process()
+    model = VmModel(mmap_base=start["mmap_base"])
     try:
         for _ in range(data.draw(st.integers(8, 16))):
             step = draw_step(data, model)
             apply(vm, model, step)
-            compare(vm, model, step)
+            compare(vm, model, step, start)
     finally:
         vm.finish()
     assert not vm.ended.killed
