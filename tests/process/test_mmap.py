@@ -258,6 +258,10 @@ BAD_CHANGES = [  # (op, addr, len, prot, errno, why)
     ("mprotect", 0x60000000, 3 * PAGE, PROT_READ, ENOMEM, "beyond the mapping"),
     ("mprotect", 0x50000000, PAGE, PROT_READ, ENOMEM, "nothing mapped"),
     ("mprotect", 0x60000000, PAGE, 0x10, EINVAL, "an unknown prot bit"),
+    ("mprotect", 0x60000800, PAGE, PROT_READ, EINVAL, "mprotect unaligned"),
+    ("mprotect", 0x60000000, 0, PROT_READ, EINVAL, "mprotect len 0"),
+    ("mprotect", 0xC0000000, PAGE, PROT_READ, EINVAL, "mprotect of the kernel half"),
+    ("mprotect", 0, PAGE, PROT_READ, EINVAL, "mprotect of the null page"),
     ("mprotect", 0x61000000, PAGE, PROT_NONE, EINVAL, "a shared mapping to PROT_NONE"),
 ]
 
@@ -355,3 +359,15 @@ def test_fixed_mappings_may_touch_the_areas_they_may_not_overlap(vm):
     assert vm.do("mmap", below_guard, PAGE, RW, FIXED) == below_guard
     assert vm.regions() == [Region(after_image, after_image + PAGE, RW, MAP_PRIVATE),
                             Region(below_guard, below_guard + PAGE, RW, MAP_PRIVATE)]
+
+
+def test_a_mapping_just_below_where_the_last_region_was_is_listed(vm):
+    """The slot past the last region still holds what was unmapped from it;
+    a new region ending where that one started must not be merged into it."""
+    base = 0x50000000
+    vm.do("mmap", base, PAGE, RW, FIXED)
+    vm.do("mmap", base + 4 * PAGE, PAGE, PROT_READ, FIXED)
+    assert vm.do("munmap", base + 4 * PAGE, PAGE) == 0
+    assert vm.do("mmap", base + 3 * PAGE, PAGE, PROT_READ, FIXED) == base + 3 * PAGE
+    assert vm.regions() == [Region(base, base + PAGE, RW, MAP_PRIVATE),
+                            Region(base + 3 * PAGE, base + 4 * PAGE, PROT_READ, MAP_PRIVATE)]

@@ -128,5 +128,6 @@ def test_a_process_holds_exactly_proc_regions_max_regions(vm):
     assert len(vm.regions()) == PROC_REGIONS_MAX
     before = vm.state()
     assert vm.do("mmap", 0, PAGE, PROT_READ | PROT_EXEC, PRIVATE) == -ENOMEM
+    assert vm.state() == before
     assert vm.do("munmap", base + PAGE * 2, PAGE // 2) == 0, "a whole region may go"
     assert len(vm.regions()) == PROC_REGIONS_MAX - 1
