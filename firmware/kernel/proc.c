@@ -10,6 +10,7 @@
 #include "kernel/panic.h"
 #include "lib/string.h"
 #include "memlayout.h"
+#include "mm/mmap.h"
 #include "mm/pmm.h"
 #include "mm/shm.h"
 #include "mm/uvm.h"
@@ -84,6 +85,7 @@ int proc_new(const char *name, uint32_t parent, struct process **out) {
   struct process *p = &proc_table[slot];
   memset(p, 0, sizeof(*p));
   for (uint32_t i = 0; i < PROC_SHM_MAX; i++) p->shm[i].id = -1;
+  mmap_init_process(p); /* limits first: uvm_create checks them */
   strlcpy(p->name, name, sizeof(p->name));
   p->parent = parent;
   int rc = kstack_alloc(p, slot);

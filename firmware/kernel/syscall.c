@@ -8,6 +8,7 @@
 #include "kernel/proc.h"
 #include "kernel/serial.h"
 #include "kernel/shell.h"
+#include "mm/mmap.h"
 #include "mm/shm.h"
 #include "mm/uvm.h"
 
@@ -93,6 +94,11 @@ void syscall_dispatch(struct trapframe *tf) {
   case SYS_EXEC: ret = sys_exec(tf, a, b); break;
   case SYS_WAITPID: ret = proc_waitpid((int32_t)a, b); break;
   case SYS_READ: ret = sys_read(a, b, c); break;
+  case SYS_MMAP: ret = mmap_map(current, a, b, c, tf->esi); break;
+  case SYS_MUNMAP: ret = mmap_unmap(current, a, b); break;
+  case SYS_MPROTECT: ret = mmap_protect(current, a, b, c); break;
+  case SYS_GETRLIMIT: ret = mmap_getrlimit(current, a); break;
+  case SYS_SETRLIMIT: ret = mmap_setrlimit(current, a, b); break;
   default: ret = -ENOSYS;
   }
   proc_kill_if_pending(); /* kill(own pid) */

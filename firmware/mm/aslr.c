@@ -5,6 +5,7 @@
 #include "kernel/cmdline.h"
 #include "kernel/cpufeatures.h"
 #include "kernel/kprintf.h"
+#include "mm/mmap.h"
 #include "mm/uvm.h"
 
 enum source { FIXED, SEEDED, RDRAND, TSC_PIT };
@@ -70,10 +71,11 @@ static vaddr_t pick(vaddr_t base, uint32_t span) {
 
 struct user_layout aslr_layout(void) {
   if (source == FIXED)
-    return (struct user_layout){USER_HEAP_BASE, USER_SHM_BASE, USER_STACK_TOP};
+    return (struct user_layout){USER_HEAP_BASE, USER_SHM_BASE, USER_STACK_TOP, MMAP_AREA_BASE};
   return (struct user_layout){
       .heap_base = pick(0x80000000u, 0x08000000u),
       .shm_base = pick(0x98000000u, 0x10000000u),
       .stack_top = pick(0xB0000000u, 0x10000000u) + PAGE_SIZE,
+      .mmap_base = pick(MMAP_AREA_BASE, MMAP_BASE_SPAN), /* drawn last: seeded layouts keep the rest */
   };
 }

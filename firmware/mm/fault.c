@@ -29,6 +29,8 @@ static const char *const reason_names[REASON_COUNT] = {
     [REASON_USER_ACCESS] = "user-access",
     [REASON_EXEC_NX] = "exec-nx",
     [REASON_COW] = "cow",
+    [REASON_GUARD] = "guard",
+    [REASON_LIMIT] = "limit",
 };
 static const char *const kind_names[] = {"not-present", "protection", "reserved-bit"};
 static const char *const action_names[] = {"resolved", "fixup", "kill", "panic"};

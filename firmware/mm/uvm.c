@@ -12,6 +12,7 @@
 #include "mm/aslr.h"
 #include "mm/extable.h"
 #include "mm/frame.h"
+#include "mm/mmap.h"
 #include "mm/pmm.h"
 #include "mm/vmm.h"
 
@@ -79,23 +80,15 @@ int uvm_create(struct process *p, const struct module *m, const char *args, vadd
   p->shm_base = layout.shm_base;
   p->stack_top = layout.stack_top;
   p->stack_limit = p->stack_top - USER_STACK_MAX;
+  p->mmap_base = layout.mmap_base;
   p->reserved_pages = pages_for(p->image_end) + pages_for(USER_STACK_MAX);
-  if (p->reserved_pages > PROC_MAX_PAGES) return -ENOMEM;
+  if (p->reserved_pages > p->limits.as_pages) return -ENOMEM;
   return build_stack(p, args, esp);
 }
 
 void uvm_destroy(struct process *p) {
   if (p->dir) destroy_page_directory(p->dir);
   p->dir = NULL;
-}
-
-/* Whether an mmap region says the page at va may not be written (the image,
- * heap and stack are writable wherever a COW entry exists). */
-static bool region_forbids_write(const struct process *p, vaddr_t va) {
-  for (uint32_t i = 0; i < p->region_count; i++)
-    if (va >= p->regions[i].start && va < p->regions[i].end)
-      return !(p->regions[i].prot & PROT_WRITE);
-  return false;
 }
 
 /* A write to a present page: a PAGE_COW entry (fork) gets its own frame.
@@ -106,8 +99,11 @@ static bool region_forbids_write(const struct process *p, vaddr_t va) {
 static enum fault_reason cow_fault(struct process *p, vaddr_t page) {
   pfn_t old;
   uint32_t flags;
+  /* An mmap region without PROT_WRITE forbids it; the image, heap and stack
+   * are writable wherever a COW entry exists. */
+  const struct vm_region *region = mmap_region_at(p, page);
   if (vmm_lookup_pfn(p->dir, page, &old, &flags) != 0 || !(flags & PAGE_COW) ||
-      region_forbids_write(p, page))
+      (region && !(region->prot & PROT_WRITE)))
     return REASON_WRITE_TO_READ_ONLY;
   /* W^X: a writable user page is never executable. */
   uint32_t writable = (flags & (PAGE_USER | PAGE_OWNED | PAGE_PWT | PAGE_PCD)) | PAGE_WRITE;
@@ -136,11 +132,14 @@ enum fault_reason uvm_fault(struct process *p, const struct page_fault *pf) {
   if (pf->present && pf->write) return cow_fault(p, page);
   if (pf->present) return pf->write ? REASON_WRITE_TO_READ_ONLY : REASON_UNMAPPED;
   enum fault_reason resolved;
+  const struct vm_region *region;
   if (pf->addr >= p->heap_base && pf->addr < p->brk) resolved = REASON_DEMAND_PAGE;
   else if (pf->addr >= p->stack_limit && pf->addr < p->stack_top) resolved = REASON_STACK_GROWTH;
   else if (pf->addr >= p->stack_limit - PAGE_SIZE && pf->addr < p->stack_limit)
     return REASON_STACK_OVERFLOW;
+  else if ((region = mmap_region_at(p, pf->addr))) return mmap_fault(p, region, pf);
   else return REASON_UNMAPPED;
+  if (p->pages >= p->limits.resident_pages) return REASON_LIMIT;
   if (map_zeroed(p, page) != 0) return REASON_OUT_OF_MEMORY;
   p->demand_faults++;
   return resolved;
@@ -159,7 +158,7 @@ int uvm_brk(struct process *p, vaddr_t addr) {
   if (addr < p->heap_base) return -EINVAL;
   if (addr - p->heap_base > USER_HEAP_MAX || addr > p->shm_base) return -ENOMEM;
   uint32_t old_pages = pages_for(p->brk - p->heap_base), new_pages = pages_for(addr - p->heap_base);
-  if (p->reserved_pages - old_pages + new_pages > PROC_MAX_PAGES) return -ENOMEM;
+  if (p->reserved_pages - old_pages + new_pages > p->limits.as_pages) return -ENOMEM;
   /* Shrinking: give back the pages above the new break that were touched. */
   for (vaddr_t va = p->heap_base + new_pages * PAGE_SIZE; va < p->brk; va += PAGE_SIZE)
     if (vmm_lookup(p->dir, va, NULL, NULL) == 0) {
@@ -172,7 +171,9 @@ int uvm_brk(struct process *p, vaddr_t addr) {
 }
 
 int32_t uvm_map_shared(struct process *p, const pfn_t *frames, uint32_t pages) {
-  if (p->reserved_pages + pages > PROC_MAX_PAGES) return -ENOMEM;
+  if (p->reserved_pages + pages > p->limits.as_pages ||
+      p->pages + pages > p->limits.resident_pages)
+    return -ENOMEM;
   /* First fit in the attachment area, after the attachments already there. */
   vaddr_t va = p->shm_base;
   for (bool moved = true; moved;) {

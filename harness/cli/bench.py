@@ -30,6 +30,7 @@ from harness.targets.mmverify import build
 from harness.targets.mmverify.profile import profile
 
 if TYPE_CHECKING:
+    from harness.decode.records import Record
     from harness.targets.mmverify.processes import Userland
 
 Results = dict[str, object]
@@ -299,11 +300,16 @@ def bench_heap(cfg: QemuConfig, out: Results, pairs: int = 2000) -> None:
         pool.close_machine(machine)
 
 
+def program_claim(userland: Userland, prog: str, args: str) -> Record:
+    """Runs one user program to its end: its USER claim (the numbers it measured)."""
+    userland.spawn(prog, args)
+    userland.run()
+    return next(r for r in userland.claims("USER") if r["prog"] == prog)
+
+
 def demand_fault_insns(userland: Userland) -> int:
     """The demand program's mean instructions per first touch of 64 heap pages."""
-    userland.spawn("demand", "64")
-    userland.run()
-    return next(r for r in userland.claims("USER") if r["prog"] == "demand").int("touch_insns")
+    return program_claim(userland, "demand", "64").int("touch_insns")
 
 
 FORK_BENCH_PAGES = 1024
@@ -312,21 +318,28 @@ FORK_BENCH_PAGES = 1024
 def fork_insns(userland: Userland) -> tuple[float, int]:
     """forkbench: (instructions of a fork of a process with 1024 touched heap
     pages, per page; instructions of a write fault that copies a page)."""
-    userland.spawn("forkbench", str(FORK_BENCH_PAGES))
-    userland.run()
-    claim = next(r for r in userland.claims("USER") if r["prog"] == "forkbench")
+    claim = program_claim(userland, "forkbench", str(FORK_BENCH_PAGES))
     return round(claim.int("fork_insns") / FORK_BENCH_PAGES, 1), claim.int("cow_insns")
+
+
+def mmap_munmap_insns(userland: Userland) -> int:
+    """The mmapbench program's mean instructions per mmap of 16 anonymous
+    private pages and their munmap, untouched (256 pairs)."""
+    return program_claim(userland, "mmapbench", "256").int("pair_insns")
 
 
 def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
     """demand_fault_insns: a user touch of a fresh heap page until it resumes
     (the mean of 64 touches, -icount).
+    mmap_munmap_insns: mmap of 16 anonymous pages and munmap before any touch,
+    system calls included (the mean of 256 pairs, -icount).
     ctx_switch_insns: two processes yielding to each other 2000 times; each
     yield is a switch there and one back, so half of a yield's cost.
     fork_insns_per_page, cow_fault_insns: forkbench (fork_insns)."""
     from harness.targets.mmverify.processes import Userland
 
-    modules = tuple(str(user_dir / f"{name}.elf") for name in ("demand", "yielder", "forkbench"))
+    modules = tuple(str(user_dir / f"{name}.elf")
+                    for name in ("demand", "yielder", "forkbench", "mmapbench"))
     pool = MachinePool()
     pae = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, modules=modules,
                                      cmdline="paging=pae"))
@@ -334,6 +347,7 @@ def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
         out["pae_demand_fault_insns"] = demand_fault_insns(Userland(pae, user_dir))
         out["pae_fork_insns_per_page"], out["pae_cow_fault_insns"] = \
             fork_insns(Userland(pae, user_dir))
+        out["pae_mmap_munmap_insns"] = mmap_munmap_insns(Userland(pae, user_dir))
     finally:
         pool.close_machine(pae)
     machine = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, modules=modules,
@@ -342,6 +356,7 @@ def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
         userland = Userland(machine, user_dir)
         out["demand_fault_insns"] = demand_fault_insns(userland)
         out["fork_insns_per_page"], out["cow_fault_insns"] = fork_insns(userland)
+        out["mmap_munmap_insns"] = mmap_munmap_insns(userland)
         yields = 2000
         userland.spawn("yielder", str(yields))
         userland.spawn("yielder", str(yields))

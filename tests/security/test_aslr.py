@@ -76,15 +76,16 @@ def pick(base, span, r):
     for seed in (4242, 0)])
 def test_a_seed_gives_exactly_its_xorshift_stream(machine, userland, seed):
     """With aslr_seed=N (0 counts as 1) the boot's stack canary takes the
-    first value, then each spawn picks heap, shm and stack from the next three
-    (sample's cycler first, then its hellos)."""
+    first value, then each spawn picks heap, shm, stack and mmap base from the
+    next four (sample's cycler first, then its hellos)."""
     stream = xorshift32(seed or 1)
     assert machine.read_u32(machine.symbol("__stack_chk_guard")) == next(stream) | 0xFF
-    for _ in range(3):  # the cycler's
+    for _ in range(4):  # the cycler's
         next(stream)
     want = []
     for _ in range(3):
         heap, shm, stack = next(stream), next(stream), next(stream)
+        next(stream)  # its mmap_base (tests/process/test_mmap.py checks those)
         want.append(Layout(pick(0x80000000, 0x08000000, heap), pick(0x98000000, 0x10000000, shm),
                            pick(0xB0000000, 0x10000000, stack) + PAGE))
     assert sample(machine, userland, 3) == want

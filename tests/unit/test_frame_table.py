@@ -356,11 +356,11 @@ def test_a_shared_mmap_region_may_share_writable_frames(world):
     for i, p in enumerate(world.spaces):
         world.map(p.cr3, MMAP_VA, frame | PRESENT | USER | WRITE | OWNED)
         world.spaces[i] = replace(p, pages=p.pages + 1,
-                                  mmap=((MMAP_VA, MMAP_VA + 0x4000, 0x22),))
+                                  mmap=((MMAP_VA, MMAP_VA + 0x4000, 3, 0x22),))
     assert world.check() == [f"frame {frame:#x} is mapped by pid 1 (prog1) va 0x60000000, "
                              "pid 2 (prog2) va 0x60000000, and not as shared memory"], \
         "MAP_PRIVATE | MAP_ANONYMOUS: private"
-    world.spaces = [replace(p, mmap=((MMAP_VA, MMAP_VA + 0x4000, 0x21),))
+    world.spaces = [replace(p, mmap=((MMAP_VA, MMAP_VA + 0x4000, 3, 0x21),))
                     for p in world.spaces]
     assert world.check() == [], "MAP_SHARED | MAP_ANONYMOUS"
 

@@ -10,6 +10,7 @@
 #define ECHILD 10  /* no child to wait for */
 #define EAGAIN 11  /* limit reached, try later */
 #define ENOMEM 12  /* out of memory */
+#define EACCES 13  /* permission denied (a writable and executable mapping) */
 #define EFAULT 14  /* bad address */
 #define EBUSY 16   /* in use */
 #define EEXIST 17  /* already exists */

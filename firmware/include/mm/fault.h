@@ -31,6 +31,8 @@ enum fault_reason {
   REASON_USER_ACCESS,      /* kernel touched user memory outside copy_*_user */
   REASON_EXEC_NX,          /* instruction fetch from a present no-execute page */
   REASON_COW,              /* resolved: a write to a copy-on-write page copied or took it back */
+  REASON_GUARD,            /* an access to a PROT_NONE mmap region (mm/mmap.h) */
+  REASON_LIMIT,            /* a demand fault beyond the resident-pages limit */
   REASON_COUNT
 };
 

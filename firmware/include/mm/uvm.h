@@ -3,6 +3,8 @@
  *
  *   0x00000000            null guard page, never mapped
  *   0x00001000 -          the program's ELF segments (text read-only)
+ *   0x40000000 -          mmap regions the kernel places (mm/mmap.h); fixed
+ *                         ones may lie anywhere outside the other areas
  *   heap_base  - brk      the heap (sbrk/brk), a zeroed page on first touch
  *   shm_base   -          shared-memory attachments
  *   stack_limit - stack_top  the stack, a zeroed page on first touch;
@@ -35,7 +37,9 @@ int uvm_create(struct process *p, const struct module *m, const char *args, vadd
 void uvm_destroy(struct process *p);
 
 /* A page fault in p's user range.  Returns REASON_DEMAND_PAGE or
- * REASON_STACK_GROWTH when a page was provided, else why not. */
+ * REASON_STACK_GROWTH when a page was provided, else why not (REASON_LIMIT
+ * when p is at its resident-pages limit; faults in mmap regions are
+ * mmap_fault's). */
 enum fault_reason uvm_fault(struct process *p, const struct page_fault *pf);
 
 /* Moves the break by `increment` bytes: the old break, or -ENOMEM (limit) /
@@ -44,7 +48,7 @@ int32_t uvm_sbrk(struct process *p, int32_t increment);
 int uvm_brk(struct process *p, vaddr_t addr);
 
 /* Maps `pages` frames at the first free place of p's shared-memory area:
- * the address, or -ENOMEM. */
+ * the address, or -ENOMEM (no room, or p's as_pages or resident_pages limit). */
 int32_t uvm_map_shared(struct process *p, const pfn_t *frames, uint32_t pages);
 void uvm_unmap_shared(struct process *p, vaddr_t va, uint32_t pages);
 

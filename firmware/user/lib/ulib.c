@@ -125,3 +125,22 @@ int waitpid(int pid, int *status) {
 int read(int fd, void *buf, size_t len) {
   return syscall3(SYS_READ, (uint32_t)fd, (uint32_t)buf, len);
 }
+int syscall4(int number, uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+  int ret;
+  __asm__ volatile("int $0x80"
+                   : "=a"(ret)
+                   : "a"(number), "b"(a), "c"(b), "d"(c), "S"(d)
+                   : "memory");
+  return ret;
+}
+void *mmap(void *addr, size_t len, int prot, int flags) {
+  return (void *)syscall4(SYS_MMAP, (uint32_t)addr, len, (uint32_t)prot, (uint32_t)flags);
+}
+int munmap(void *addr, size_t len) { return syscall3(SYS_MUNMAP, (uint32_t)addr, len, 0); }
+int mprotect(void *addr, size_t len, int prot) {
+  return syscall3(SYS_MPROTECT, (uint32_t)addr, len, (uint32_t)prot);
+}
+int getrlimit(int resource) { return syscall3(SYS_GETRLIMIT, (uint32_t)resource, 0, 0); }
+int setrlimit(int resource, unsigned value) {
+  return syscall3(SYS_SETRLIMIT, (uint32_t)resource, value, 0);
+}

@@ -44,3 +44,13 @@ int fork(void);
 int exec(const char *name, const char *args);
 int waitpid(int pid, int *status);
 int read(int fd, void *buf, size_t len);
+
+/* mmap, munmap, mprotect and the resource limits (kernel/mman.h, mm/mmap.h).
+ * mmap returns the address, or (void *)-errno (IS_ERR). */
+#include "kernel/mman.h"
+int syscall4(int number, uint32_t a, uint32_t b, uint32_t c, uint32_t d);
+void *mmap(void *addr, size_t len, int prot, int flags);
+int munmap(void *addr, size_t len);
+int mprotect(void *addr, size_t len, int prot);
+int getrlimit(int resource);            /* the limit, or -errno */
+int setrlimit(int resource, unsigned value); /* lower only: raising is -EPERM */

@@ -128,8 +128,10 @@ class Space:
     # heap (up to the page holding the break) and stack
     regions: tuple[tuple[int, int], ...]
     zombie: bool = False
-    # its mmap regions (struct vm_region): [start, end) and the MAP_* flags
-    mmap: tuple[tuple[int, int, int], ...] = ()
+    # its mmap regions (struct vm_region): (start, end, prot, flags); pages may
+    # be there too, with no more rights than prot gives (PROT_WRITE is 2;
+    # PROT_NONE has no pages), and MAP_SHARED ones are shared writable by fork
+    mmap: tuple[tuple[int, int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -453,12 +455,16 @@ class _Checker:
                           f"{seg.frames[k] if seg and k < len(seg.frames) else 0:#x}")
         if not pte & OWNED:
             self.fail(f"{what}: not PAGE_OWNED (holds no reference on its frame)")
-        mmap = next((flags for s, e, flags in p.mmap if s <= va < e), None)
-        if mmap is not None and mmap & MAP_SHARED and va not in attached:
+        region = next((r for r in p.mmap if r[0] <= va < r[1]), None)
+        if region is not None and region[3] & MAP_SHARED and va not in attached:
             kind = "mmap-shared"
+        if region is not None and region[2] == 0:
+            self.fail(f"{what}: a page in a PROT_NONE (guard) mmap region")
+        if region is not None and pte & paging.WRITE and not region[2] & 2:
+            self.fail(f"{what}: writable in an mmap region without PROT_WRITE")
         if va in attached:
             pass  # checked above
-        elif mmap is None and not any(s <= va < e for s, e in p.regions):
+        elif region is None and not any(s <= va < e for s, e in p.regions):
             self.fail(f"{what}: outside the process's image, heap, stack, mmap regions and "
                       "attachments")
         elif frame in shm_frames:
@@ -561,7 +567,7 @@ def read_state(kernel: Kernel) -> MemoryState:
         spaces.append(Space(p["pid"], p["name"], p["cr3"], p["pages"], tuple(readonly),
                             tuple(Attachment(*a) for a in p["shm"] if a[0] >= 0),
                             regions, p["state"] == ZOMBIE,
-                            tuple((r[0], r[1], r[3]) for r in p.get("regions", ()))))
+                            tuple(tuple(r) for r in p.get("regions", ()))))
     segments = tuple(Segment(s["id"], s["refs"], s["creator"], tuple(s["frames"]))
                      for s in kernel.shm_segments())
     kernel_cr3 = kernel.kernel_directory() - kernel.kernel_base

@@ -1,0 +1,146 @@
+"""A Python model of one process's mmap regions and page contents, for the
+model-based test (tests/process/test_mmap_model.py): what mmap, munmap,
+mprotect, reads and writes should do, by the rules of include/mm/mmap.h,
+written independently of the kernel's code.
+
+The model keeps pages, not regions: every mapped page has its (prot, kind),
+and the region list is the pages grouped into maximal runs of equal
+(prot, kind), which is what the kernel's sorted, merged list must equal.
+Contents are kept per resident page (a bytearray), so a fork step can later
+copy the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tests.process.vmdriver import (
+    EACCES,
+    EEXIST,
+    EINVAL,
+    ENOMEM,
+    MAP_FIXED,
+    MAP_FIXED_NOREPLACE,
+    MAP_SHARED,
+    PAGE,
+    PROT_EXEC,
+    PROT_NONE,
+    PROT_WRITE,
+    Region,
+)
+
+REGIONS_MAX = 32  # PROC_REGIONS_MAX, the default mappings limit
+
+
+@dataclass
+class VmModel:
+    mmap_base: int
+    area_end: int = 0x80000000
+    pages: dict[int, tuple[int, int]] = field(default_factory=dict)  # va -> (prot, kind)
+    contents: dict[int, bytearray] = field(default_factory=dict)     # resident pages only
+
+    # -- what the kernel's state must equal ---------------------------------------------
+
+    def regions(self, pages: dict[int, tuple[int, int]] | None = None) -> list[Region]:
+        pages = self.pages if pages is None else pages
+        out: list[Region] = []
+        for va in sorted(pages):
+            prot, kind = pages[va]
+            last = out[-1] if out else None
+            if last and last.end == va and (last.prot, last.flags) == (prot, kind):
+                out[-1] = Region(last.start, va + PAGE, prot, kind)
+            else:
+                out.append(Region(va, va + PAGE, prot, kind))
+        return out
+
+    def writable(self, va: int) -> bool:
+        return bool(self.pages[va][0] & PROT_WRITE)
+
+    # -- the operations: each returns what the system call must return ----------------------
+
+    def _free(self, start: int, npages: int) -> bool:
+        return all(start + i * PAGE not in self.pages for i in range(npages))
+
+    def _count_ok(self, new_pages: dict[int, tuple[int, int]]) -> bool:
+        count = len(self.regions(new_pages))
+        return count <= REGIONS_MAX or count <= len(self.regions())
+
+    def _drop(self, va: int) -> None:
+        self.pages.pop(va, None)
+        self.contents.pop(va, None)
+
+    def mmap(self, addr: int, npages: int, prot: int, flags: int) -> int:
+        kind = flags & 0x3
+        if prot & PROT_WRITE and prot & PROT_EXEC:
+            return -EACCES
+        if kind == MAP_SHARED and prot == PROT_NONE:
+            return -EINVAL
+        fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)
+        if flags & MAP_FIXED_NOREPLACE and not self._free(addr, npages):
+            return -EEXIST
+        if fixed or (addr and self._free(addr, npages)):
+            start = addr
+        else:
+            start = self._first_fit(npages)
+            if start is None:
+                return -ENOMEM
+        new = dict(self.pages)
+        for i in range(npages):
+            new[start + i * PAGE] = (prot, kind)
+        if not self._count_ok(new):
+            return -ENOMEM
+        for i in range(npages):
+            self._drop(start + i * PAGE)
+        self.pages = new
+        if kind == MAP_SHARED:  # backed at once
+            for i in range(npages):
+                self.contents[start + i * PAGE] = bytearray(PAGE)
+        return start
+
+    def _first_fit(self, npages: int) -> int | None:
+        for lo, hi in ((self.mmap_base, self.area_end), (0x40000000, self.mmap_base)):
+            at = lo
+            while at + npages * PAGE <= hi:
+                if self._free(at, npages):
+                    return at
+                at += PAGE
+        return None
+
+    def munmap(self, addr: int, npages: int) -> int:
+        span = [addr + i * PAGE for i in range(npages)]
+        if not any(va in self.pages for va in span):
+            return 0
+        new = {va: v for va, v in self.pages.items() if va not in span}
+        if not self._count_ok(new):
+            return -ENOMEM
+        for va in span:
+            self._drop(va)
+        return 0
+
+    def mprotect(self, addr: int, npages: int, prot: int) -> int:
+        span = [addr + i * PAGE for i in range(npages)]
+        if prot & PROT_WRITE and prot & PROT_EXEC:
+            return -EACCES
+        if not all(va in self.pages for va in span):
+            return -ENOMEM
+        if prot == PROT_NONE and any(self.pages[va][1] == MAP_SHARED for va in span):
+            return -EINVAL
+        new = dict(self.pages)
+        for va in span:
+            new[va] = (prot, self.pages[va][1])
+        if not self._count_ok(new):
+            return -ENOMEM
+        self.pages = new
+        if prot == PROT_NONE:  # a guard keeps no page (mm/mmap.h)
+            for va in span:
+                self.contents.pop(va, None)
+        return 0
+
+    def write(self, va: int, value: int) -> None:
+        page = va & ~(PAGE - 1)
+        data = self.contents.setdefault(page, bytearray(PAGE))
+        data[va - page:va - page + 4] = value.to_bytes(4, "little")
+
+    def read(self, va: int) -> int:
+        page = va & ~(PAGE - 1)
+        data = self.contents.setdefault(page, bytearray(PAGE))  # a read maps it too
+        return int.from_bytes(data[va - page:va - page + 4], "little")

@@ -1,0 +1,154 @@
+"""Drives firmware/user/vmdriver.c one memory operation at a time, and reads
+what the operation did from outside the process: its region list, limits and
+counters from the kernel's process table, its PTEs through the walker, frame
+reference counts from ``frame_table``, the PMM's free-frame count.
+
+The program stops at ``checkpoint(step)``; :meth:`VmDriver.do` writes the next
+operation into its ``request`` (through the process's own page tables) and
+continues to the next checkpoint.  Nothing the program prints is believed."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from harness import CallStopped
+from harness.targets.mmverify.processes import ProcessResult, Userland
+
+PAGE = 4096
+
+# kernel/mman.h and kernel/errno.h, written down (tests/expected.py's rule).
+PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
+MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
+MAP_FIXED_NOREPLACE = 0x100000
+RLIMIT_AS_PAGES, RLIMIT_RESIDENT_PAGES, RLIMIT_MAPPINGS = 0, 1, 2
+EPERM, ENOMEM, EACCES, EEXIST, EINVAL = 1, 12, 13, 17, 22
+PRIVATE = MAP_PRIVATE | MAP_ANONYMOUS
+SHARED = MAP_SHARED | MAP_ANONYMOUS
+RW = PROT_READ | PROT_WRITE
+PAGE_OWNED, PAGE_COW = 0x200, 0x800  # the VMM's software PTE bits (mm/vmm.h)
+MMAP_AREA = (0x40000000, 0x80000000)  # where the kernel chooses (mm/mmap.h)
+MMAP_BASE_SPAN = 0x20000000
+
+# firmware/user/vmdriver.c's enum vm_op
+OPS = {"exit": 0, "mmap": 1, "munmap": 2, "mprotect": 3, "write": 4, "read": 5,
+       "getrlimit": 6, "setrlimit": 7, "sbrk": 8, "shm": 9}
+
+
+@dataclass(frozen=True)
+class Region:
+    start: int
+    end: int
+    prot: int
+    flags: int
+
+
+class ProcessEnded(Exception):
+    """The operation ended the process (a fault killed it); ``result`` says how."""
+
+    def __init__(self, result: ProcessResult) -> None:
+        super().__init__(f"pid {result.pid} ended: {result.reason} at {result.addr:#x}")
+        self.result = result
+
+
+def signed(value: int) -> int:
+    """A system call's result: a negative errno, or the value (an address)."""
+    return value - (1 << 32) if value >= 0xFFFFF001 else value
+
+
+class VmDriver:
+    """One vmdriver process on a machine whose modules include it."""
+
+    def __init__(self, userland: Userland) -> None:
+        self.u, self.m, self.k = userland, userland.m, userland.k
+        self.pid = userland.spawn("vmdriver")
+        self.request = userland.symbol("vmdriver", "request")
+        self.checkpoint = userland.symbol("vmdriver", "checkpoint")
+        self.m.break_at(self.checkpoint)
+        try:
+            self.m.call("sched_run")
+        except CallStopped as stopped:
+            assert stopped.stop.addr == self.checkpoint
+        else:
+            raise AssertionError("vmdriver never reached its first checkpoint")
+        self.ended: ProcessResult | None = None
+
+    def do(self, op: str, addr: int = 0, length: int = 0, prot: int = 0, flags: int = 0,
+           value: int = 0) -> int:
+        """Performs one operation; its result (see :func:`signed`).  Raises
+        ProcessEnded when it ended the process instead."""
+        assert self.ended is None, "the process has ended"
+        words = (OPS[op], addr, length, prot, flags, value & 0xFFFFFFFF)
+        self.u.write(self.pid, self.request, struct.pack("<6I", *words))
+        stop = self.m.cont()
+        if stop.addr != self.checkpoint:  # sched_run returned: the process is gone
+            self.m.delete_breakpoints()
+            self.ended = self.u.history()[self.pid]
+            raise ProcessEnded(self.ended)
+        return signed(struct.unpack("<I", self.u.read(self.pid, self.request + 24, 4))[0])
+
+    def finish(self, status: int = 0) -> ProcessResult:
+        """Lets the program exit with ``status``; how it ended."""
+        if self.ended is None:
+            self.u.write(self.pid, self.request, struct.pack("<6I", 0, 0, 0, 0, 0, status))
+            self.m.delete_breakpoints()
+            self.m.cont()
+            self.ended = self.u.history()[self.pid]
+        return self.ended
+
+    # -- what the kernel holds, read from guest RAM -----------------------------------
+
+    def _raw(self) -> tuple[bytes, dict]:
+        layout = self.k.layout("process")
+        table = self.m.symbol("proc_table")
+        count = self.k.sizeof("proc_table") // layout.size
+        data = self.k.read_kernel(table, layout.size * count)
+        for i in range(count):
+            raw = data[i * layout.size:(i + 1) * layout.size]
+            p = layout.decode(raw)
+            if p["pid"] == self.pid and p["state"]:
+                return raw, p
+        raise KeyError(f"no live process {self.pid}")
+
+    def process(self) -> dict:
+        """The process table entry's integer fields."""
+        return self._raw()[1]
+
+    def regions(self) -> list[Region]:
+        """The region list, exactly as the kernel keeps it."""
+        raw, p = self._raw()
+        f = self.k.layout("process").fields["regions"]
+        return [Region(*struct.unpack_from("<4I", raw, f.offset + i * f.element_size))
+                for i in range(p["region_count"])]
+
+    def limits(self) -> tuple[int, int, int]:
+        """(as_pages, resident_pages, mappings) from the process table."""
+        raw, _ = self._raw()
+        # a nested struct, which the layout does not list: its offset from GDB
+        offset = int(self.m.evaluate("(unsigned)&((struct process *)0)->limits"), 0)
+        return struct.unpack_from("<3I", raw, offset)
+
+    def ptes(self, start: int = 0x1000, end: int = 0xC0000000) -> dict[int, tuple[int, int]]:
+        """Every present user page in [start, end): va -> (frame, low PTE bits)."""
+        aspace = self.u.address_space(self.pid)
+        return {m.va: (m.pa, m.flags) for m in aspace.mappings(start, end)}
+
+    def frame_refs(self, pa: int) -> tuple[int, int]:
+        """(refs, flags) of frame_table[pa >> 12], read from guest RAM."""
+        table = self.k.read_kernel(self.m.symbol("frame_table"), 4)
+        base = struct.unpack("<I", table)[0]
+        refs, flags, _ = struct.unpack("<HBB", self.k.read_kernel(base + (pa >> 12) * 4, 4))
+        return refs, flags
+
+    def free_frames(self) -> int:
+        return self.k.pmm_stats()["free_frames"]
+
+    def state(self) -> tuple:
+        """Everything a refused call must leave as it was."""
+        p = self.process()
+        return (self.regions(), self.ptes(), self.free_frames(), self.limits(), p["pages"],
+                p["reserved_pages"], p["brk"])
+
+    def read_page(self, va: int) -> bytes:
+        """A page's contents through the process's page tables (the walker)."""
+        return self.u.read(self.pid, va, PAGE)
