@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.decode.paging import COW, OWNED, PAGE_SIZE, WRITE
 
@@ -170,11 +170,12 @@ def audit_frame(pa: int, info: FrameInfo | None, ptes: list[PteRef], kernel: lis
 
 @dataclass(frozen=True)
 class PageRun:
-    """Consecutive 4 KiB pages with the same rights, copy-on-write bit,
-    PAGE_OWNED bit and frame reference count."""
+    """Consecutive 4 KiB pages on consecutive frames with the same rights,
+    copy-on-write bit, PAGE_OWNED bit and frame reference count."""
 
     start: int
     end: int
+    frame: int  # the first page's frame (physical address)
     user: bool
     write: bool
     cow: bool
@@ -189,30 +190,33 @@ class PageRun:
 def page_runs(pages: Iterable[tuple[int, int, bool, bool, int]], table: FrameTable
               ) -> list[PageRun]:
     """Runs of ``(va, pa, user, write, leaf flags)`` pages in address order,
-    split where any of rights, COW, OWNED or the frame's refs change."""
+    split where the frames stop being consecutive or any of rights, COW,
+    OWNED or the frame's refs change: two processes' runs with the same
+    frames share them."""
     runs: list[PageRun] = []
     for va, pa, user, write, flags in pages:
         pfn = pa // PAGE_SIZE
         refs = table[pfn].refs if pfn < table.count else None
-        run = PageRun(va, va + PAGE_SIZE, user, write, bool(flags & COW), bool(flags & OWNED),
+        run = PageRun(va, va + PAGE_SIZE, pa, user, write, bool(flags & COW), bool(flags & OWNED),
                       refs)
         last = runs[-1] if runs else None
-        if (last is not None and last.end == va
+        if (last is not None and last.end == va and last.frame + (va - last.start) == pa
                 and (last.user, last.write, last.cow, last.owned, last.refs)
                 == (user, write, run.cow, run.owned, refs)):
-            runs[-1] = PageRun(last.start, run.end, user, write, run.cow, run.owned, refs)
+            runs[-1] = replace(last, end=run.end)
         else:
             runs.append(run)
     return runs
 
 
 def format_page_runs(runs: list[PageRun]) -> str:
-    """A table of page runs: start, end, pages, rights, owned, refs, cow."""
-    lines = [f"{'start':>10}  {'end':>10}  {'pages':>6}  rights  owned  refs  cow"]
+    """A table of page runs: start, end, pages, first frame, rights, owned,
+    refs, cow."""
+    lines = [f"{'start':>10}  {'end':>10}  {'pages':>6}  {'frame':>12}  rights  owned  refs  cow"]
     for r in runs:
         rights = ("u" if r.user else "-") + "r" + ("w" if r.write else "-")
         refs = "?" if r.refs is None else str(r.refs)
-        lines.append(f"{r.start:#010x}  {r.end:#010x}  {r.pages:>6}  {rights:<6}  "
-                     f"{'yes' if r.owned else 'no':<5}  {refs:>4}  {'cow' if r.cow else ''}"
-                     .rstrip())
+        lines.append(f"{r.start:#010x}  {r.end:#010x}  {r.pages:>6}  {r.frame:#012x}  "
+                     f"{rights:<6}  {'yes' if r.owned else 'no':<5}  {refs:>4}  "
+                     f"{'cow' if r.cow else ''}".rstrip())
     return "\n".join(lines)

@@ -153,9 +153,18 @@ def test_page_runs_split_on_refs_cow_and_gaps():
         (0x1000, 0x3000, False, 1), (0x3000, 0x5000, True, 2), (0x6000, 0x7000, True, 2),
         (0x7000, 0x8000, False, None)]
     assert format_page_runs(runs).splitlines()[1:3] == [
-        "0x00001000  0x00003000       2  urw     yes       1",
-        "0x00003000  0x00005000       2  ur-     yes       2  cow"]
-    assert format_page_runs(runs).splitlines()[-1].endswith("no        ?")
+        "0x00001000  0x00003000       2  0x0000001000  urw     yes       1",
+        "0x00003000  0x00005000       2  0x0000003000  ur-     yes       2  cow"]
+    assert format_page_runs(runs).splitlines()[-1].endswith("0x0000900000  ur-     no        ?")
+
+
+def test_page_runs_split_where_frames_stop_being_consecutive():
+    t = FrameTable(table_bytes({1: (1, 0, 0), 2: (1, 0, 0), 7: (1, 0, 0)}))
+    rw = PRESENT | USER | WRITE | OWNED
+    runs = page_runs([(0x1000, 0x1000, True, True, rw), (0x2000, 0x2000, True, True, rw),
+                      (0x3000, 0x7000, True, True, rw)], t)
+    assert [(r.start, r.end, r.frame) for r in runs] == [(0x1000, 0x3000, 0x1000),
+                                                         (0x3000, 0x4000, 0x7000)]
 
 
 # -- the audit inside the invariant checker ------------------------------------------------
