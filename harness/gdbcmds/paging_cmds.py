@@ -133,10 +133,12 @@ def write_page_runs(aspace: paging.AddressSpace | pae.PaeAddressSpace) -> None:
     base = kernel_base()
     table = frames.FrameTable(read(u32("frame_table"),
                                    u32("frame_table_frames") * frames.ENTRY_BYTES))
+    pages = [m for m in aspace.mappings(0, base) if m.size == paging.PAGE_SIZE]
+    pages += aspace.protnone_pages(0, base)  # kept PROT_NONE pages: not present, a frame each
     runs = frames.page_runs(((m.va, m.pa, m.user, m.write, m.flags)
-                             for m in aspace.mappings(0, base) if m.size == paging.PAGE_SIZE),
-                            table)
-    write(f"\npages below {base:#010x}: PAGE_OWNED, frame references (refs), copy-on-write")
+                             for m in sorted(pages, key=lambda m: m.va)), table)
+    write(f"\npages below {base:#010x}: PAGE_OWNED, frame references (refs), copy-on-write"
+          ", PROT_NONE entries (protnone)")
     write(frames.format_page_runs(runs))
     cow = sum(r.pages for r in runs if r.cow)
     shared = sum(r.pages for r in runs if r.refs is not None and r.refs > 1)
