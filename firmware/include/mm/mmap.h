@@ -13,7 +13,9 @@
  *   MAP_SHARED   every frame is allocated, zeroed and mapped (PAGE_OWNED) at
  *                mmap time, so fork can share it writable with the child;
  *                PROT_NONE is refused for it (EINVAL), as is mprotect to
- *                PROT_NONE: a shared page has no way to be "not there".
+ *                PROT_NONE (kept so: fork shares these pages writable, and
+ *                a PAGE_PROTNONE entry in a shared region would need its own
+ *                rules there; nothing asks for it yet).
  * PROT_NONE regions are guard regions: any access kills with reason `guard`
  * (a system call given such an address gets EFAULT).  mprotect to PROT_NONE
  * keeps the private pages already touched in the range, as Linux does: each
