@@ -420,8 +420,9 @@ class _Checker:
         tables = self.user_tables(pdes, who)
         present, kept = self.present_ptes(tables), self.protnone_ptes(tables)
         if len(present) + len(kept) != p.pages:
-            self.fail(f"{who}: {len(present)} present user PTEs and {len(kept)} PROT_NONE "
-                      f"entries, the kernel counts pages={p.pages}")
+            also = f" and {len(kept)} PROT_NONE entries" if kept else ""
+            self.fail(f"{who}: {len(present)} present user PTEs{also}, the kernel counts "
+                      f"pages={p.pages}")
         for va, pte in kept.items():
             self.protnone_pte(p, who, va, pte)
         attached = self.attachments(p, who, present)
