@@ -68,3 +68,29 @@ def test_mm_map_and_mm_frame_show_a_copy_on_write_page(run_gdb, paging):
         ["0x00001000", "0x00002000", "1", "ur-", "yes", "1"],
         ["0xbffff000", "0xc0000000", "1", "ur-", "yes", "1", "cow"]], t["mm map 1"]
     assert summary == "2 pages: 1 copy-on-write, 0 on frames with more than one reference"
+
+
+# The stack page's PTE of pid 1 (legacy: PDE 767, PTE 1023), read through the direct map.
+STACK_PTE = "*(unsigned *)((proc_table[0].dir->entries[767] & 0xfffff000) + 0xc0000000 + 4092)"
+
+
+def test_mm_map_and_mm_frame_show_a_prot_none_page(run_gdb):
+    """The stack page made a PROT_NONE entry by vmm_protnone (not present,
+    its frame and reference kept): mm map shows its own run, protnone, and
+    mm frame names the entry as the frame's one PAGE_OWNED holder."""
+    protnone = "print vmm_protnone(proc_table[0].dir, 0xbffff000)"
+    t = run_gdb([*SPAWN[:2], f"set $pa = {STACK_PTE} & 0xfffff000", "print/x $pa", protnone,
+                 "mm map 1", FRAME])
+    assert t[protnone].split("=")[1].strip() == "0"
+    pa = int(t["print/x $pa"].split("=")[1], 16)
+    header, *rows, summary = t["mm map 1"].split("copy-on-write\n", 1)[1].splitlines()
+    assert header.split()[-2:] == ["cow", "protnone"]
+    assert [row.split()[:3] + row.split()[4:] for row in rows] == [
+        ["0x00001000", "0x00002000", "1", "ur-", "yes", "1"],
+        ["0xbffff000", "0xc0000000", "1", "ur-", "yes", "1", "protnone"]], t["mm map 1"]
+    assert int(rows[1].split()[3], 16) == pa, "the kept frame"
+    assert summary == "2 pages: 0 copy-on-write, 0 on frames with more than one reference"
+    frame = t[FRAME].splitlines()
+    assert f"  pid 1 (hello)  va 0xbffff000  PTE {pa | 0x304:#010x}  owned user protnone" \
+        in frame, t[FRAME]
+    assert frame[-1] == "refs 1 == 1 PAGE_OWNED PTE + 0 kernel references: consistent"

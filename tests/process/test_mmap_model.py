@@ -84,7 +84,10 @@ def compare(vm: VmDriver, model: VmModel, step: tuple, start: dict) -> None:
     assert p["reserved_pages"] - start["reserved_pages"] == len(model.pages), \
         f"reserved pages after {step}"
     ptes = vm.ptes(BASE, BASE + CHECKED)
-    assert sorted(ptes) == sorted(model.contents), f"present pages after {step}"
+    guarded = {va for va in model.contents if model.pages[va][0] == PROT_NONE}
+    assert sorted(ptes) == sorted(set(model.contents) - guarded), f"present pages after {step}"
+    assert sorted(vm.protnone(BASE, BASE + CHECKED)) == sorted(guarded), \
+        f"PROT_NONE pages kept after {step}"
     for va, (_, bits) in ptes.items():
         assert bool(bits & WRITE_BIT) == model.writable(va), f"{va:#x}'s write bit after {step}"
         assert vm.read_page(va) == model.contents[va], f"contents of {va:#x} after {step}"

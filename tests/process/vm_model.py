@@ -129,10 +129,7 @@ class VmModel:
             new[va] = (prot, self.pages[va][1])
         if not self._count_ok(new):
             return -ENOMEM
-        self.pages = new
-        if prot == PROT_NONE:  # a guard keeps no page (mm/mmap.h)
-            for va in span:
-                self.contents.pop(va, None)
+        self.pages = new  # PROT_NONE keeps the pages' contents (mm/mmap.h)
         return 0
 
     def write(self, va: int, value: int) -> None:
