@@ -56,22 +56,27 @@ static int32_t sys_read(uint32_t fd, vaddr_t buf, uint32_t len) {
   return (int32_t)n;
 }
 
-static int32_t sys_spawn(vaddr_t name_ptr, vaddr_t args_ptr) {
-  char name[PROC_NAME_MAX], args[PROC_ARGS_MAX];
-  int rc = strncpy_from_user(name, name_ptr, sizeof(name));
+/* A program's name and arguments from user space, for spawn and exec: 0 or
+ * -errno (a NULL args pointer means no arguments). */
+static int copy_program(vaddr_t name_ptr, vaddr_t args_ptr, char name[PROC_NAME_MAX],
+                        char args[PROC_ARGS_MAX]) {
+  int rc = strncpy_from_user(name, name_ptr, PROC_NAME_MAX);
   if (rc < 0) return rc;
   args[0] = '\0';
-  if (args_ptr && (rc = strncpy_from_user(args, args_ptr, sizeof(args))) < 0) return rc;
-  return proc_spawn(name, args, current->pid);
+  if (args_ptr && (rc = strncpy_from_user(args, args_ptr, PROC_ARGS_MAX)) < 0) return rc;
+  return 0;
+}
+
+static int32_t sys_spawn(vaddr_t name_ptr, vaddr_t args_ptr) {
+  char name[PROC_NAME_MAX], args[PROC_ARGS_MAX];
+  int rc = copy_program(name_ptr, args_ptr, name, args);
+  return rc ? rc : proc_spawn(name, args, current->pid);
 }
 
 static int32_t sys_exec(struct trapframe *tf, vaddr_t name_ptr, vaddr_t args_ptr) {
   char name[PROC_NAME_MAX], args[PROC_ARGS_MAX];
-  int rc = strncpy_from_user(name, name_ptr, sizeof(name));
-  if (rc < 0) return rc;
-  args[0] = '\0';
-  if (args_ptr && (rc = strncpy_from_user(args, args_ptr, sizeof(args))) < 0) return rc;
-  return proc_exec(tf, name, args);
+  int rc = copy_program(name_ptr, args_ptr, name, args);
+  return rc ? rc : proc_exec(tf, name, args);
 }
 
 void syscall_dispatch(struct trapframe *tf) {

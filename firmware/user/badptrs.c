@@ -36,8 +36,12 @@ int main(int argc, char **argv) {
     expect("write", cases[i].what, syscall3(SYS_WRITE, 1, addr, cases[i].len));
     if (addr == 0xBFFFFFF8u) continue; /* for strings: covered by straddle-top */
     expect("spawn-name", cases[i].what, syscall3(SYS_SPAWN, addr, 0, 0));
-    if (addr) /* a NULL argument string means "no arguments" */
+    expect("exec-name", cases[i].what, syscall3(SYS_EXEC, addr, 0, 0));
+    if (addr) { /* a NULL argument string means "no arguments" */
       expect("spawn-args", cases[i].what, syscall3(SYS_SPAWN, (uint32_t)"hello", addr, 0));
+      /* exec must not go ahead with arguments it could not read */
+      expect("exec-args", cases[i].what, syscall3(SYS_EXEC, (uint32_t)"hello", addr, 0));
+    }
   }
   printf("USER prog=badptrs pid=%d failures=%d\n", getpid(), failures);
   return failures;

@@ -13,7 +13,8 @@ def test_every_bad_pointer_is_refused(machine, userland):
     cases = [rec for rec in userland.claims("USER") if rec.get("call")]
     assert len(cases) >= 20
     assert {rec["ret"] for rec in cases} == {"-14"}
-    assert {rec["call"] for rec in cases} == {"write", "spawn-name", "spawn-args"}
+    assert {rec["call"] for rec in cases} == {"write", "spawn-name", "spawn-args", "exec-name",
+                                              "exec-args"}
     assert machine.call("agent_nop", 3) == 3
 
 
