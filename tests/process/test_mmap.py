@@ -105,8 +105,12 @@ def test_partial_munmap_and_mprotect_split_and_merge(vm):
     assert vm.do("munmap", a + 7 * PAGE, PAGE) == 0  # the tail of the second
     assert vm.regions() == [Region(a + PAGE, a + 3 * PAGE, RW, MAP_PRIVATE),
                             Region(a + 4 * PAGE, a + 7 * PAGE, RW, MAP_PRIVATE)]
+    assert vm.do("mmap", a, PAGE, RW, FIXED) == a  # joins the region after it only
+    assert vm.do("mmap", a + 7 * PAGE, PAGE, RW, FIXED) == a + 7 * PAGE  # the one before only
+    assert vm.regions() == [Region(a, a + 3 * PAGE, RW, MAP_PRIVATE),
+                            Region(a + 4 * PAGE, a + 8 * PAGE, RW, MAP_PRIVATE)]
     assert vm.do("mmap", a + 3 * PAGE, PAGE, RW, FIXED) == a + 3 * PAGE
-    assert vm.regions() == [Region(a + PAGE, a + 7 * PAGE, RW, MAP_PRIVATE)], "filled: one"
+    assert vm.regions() == [Region(a, a + 8 * PAGE, RW, MAP_PRIVATE)], "filled: one"
     assert vm.do("munmap", a, 16 * PAGE) == 0, "gaps in the range are fine"
     assert vm.regions() == []
 
