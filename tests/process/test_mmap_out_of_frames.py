@@ -6,7 +6,16 @@ pages than it has)."""
 
 import pytest
 
-from tests.process.vmdriver import ENOMEM, PAGE, PRIVATE, RW, SHARED, ProcessEnded, VmDriver
+from tests.process.vmdriver import (
+    ENOMEM,
+    MAP_FIXED,
+    PAGE,
+    PRIVATE,
+    RW,
+    SHARED,
+    ProcessEnded,
+    VmDriver,
+)
 
 pytestmark = pytest.mark.machine(modules=["user/vmdriver"], cmdline="aslr=off", memory="16M")
 
@@ -33,3 +42,28 @@ def test_shared_mmap_without_frames_changes_nothing_then_a_fault_is_out_of_memor
     with pytest.raises(ProcessEnded) as ended:
         vm.do("write", a, value=1)
     assert (ended.value.result.reason, ended.value.result.addr) == ("out-of-memory", a)
+
+
+def test_a_shared_mmap_that_would_need_a_page_table_it_cannot_get_changes_nothing(userland):
+    """Exactly as many frames free as the mapping has pages, at an address with
+    no page table yet: the table is one frame too many.  mmap must see that
+    before it maps anything (ENOMEM, not a frame or a table kept); one frame
+    more and the same call succeeds, taking every frame."""
+    vm = VmDriver(userland)
+    spare = vm.do("mmap", 0, 64 * PAGE, RW, SHARED)  # frames to give back, in one table
+    assert spare > 0
+    chunk = 1024
+    while chunk:  # take every frame left
+        if vm.do("mmap", 0, chunk * PAGE, RW, SHARED) < 0:
+            chunk //= 2
+    give = 3
+    pages = vm.free_frames() + give
+    assert vm.do("munmap", spare, give * PAGE) == 0
+    assert vm.free_frames() == pages
+    target = 0x50000000  # in the mmap area, far from every table the fill made
+    before = vm.state()
+    assert vm.do("mmap", target, pages * PAGE, RW, SHARED | MAP_FIXED) == -ENOMEM
+    assert vm.state() == before, "no frame, no table, no region kept"
+    assert vm.do("munmap", spare + give * PAGE, PAGE) == 0  # the table's frame
+    assert vm.do("mmap", target, pages * PAGE, RW, SHARED | MAP_FIXED) == target
+    assert vm.free_frames() == 0
