@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from harness.decode.paging import COW, OWNED, PAGE_SIZE, PRESENT, PROTNONE, WRITE
 
 ENTRY_BYTES = 4  # _Static_assert in frame.h
-FRAME_COW = 0x01         # some PTE maps the frame copy-on-write
+FRAME_COW = 0x01         # may be shared copy-on-write (every COW PTE's frame has it)
 FRAME_PINNED = 0x02      # held by the kernel (shared memory)
 FRAME_SWAP_DIRTY = 0x04  # RAM newer than the swap slot
 FLAG_NAMES = ((FRAME_COW, "cow"), (FRAME_PINNED, "pinned"), (FRAME_SWAP_DIRTY, "swap-dirty"))
@@ -142,7 +142,9 @@ def audit(table: FrameTable, ptes: dict[int, list[PteRef]], kernel: dict[int, li
 
     - refs == PAGE_OWNED PTEs + kernel references, for every frame;
     - a frame with references is used in the PMM's bitmap;
-    - FRAME_COW only on a frame some PTE maps copy-on-write;
+    - a frame some PTE maps copy-on-write has FRAME_COW (the flag may
+      outlive its last COW PTE: after a copy the other holders' PTEs need
+      not be copy-on-write, when an mprotect made only one of them so);
     - no copy-on-write PTE is writable.
     """
     out: list[str] = []
@@ -167,8 +169,10 @@ def audit_frame(pa: int, info: FrameInfo | None, ptes: list[PteRef], kernel: lis
         out.append(explain(pa, info, ptes, kernel))
     if info.refs and not used:
         out.append(f"frame {pa:#x}: refs={info.refs}, but free in the PMM's bitmap")
-    if info.cow and not any(p.cow for p in ptes):
-        out.append(f"frame {pa:#x}: FRAME_COW set, but no PTE maps it copy-on-write")
+    cow = [str(p) for p in ptes if p.cow]
+    if cow and not info.cow:
+        out.append(f"frame {pa:#x}: mapped copy-on-write by {_some(cow)}, but FRAME_COW "
+                   "is not set")
     return out
 
 

@@ -174,7 +174,7 @@ def test_the_audit_catches_a_wrong_refcount(machine, kernel, userland, shared, p
 def test_the_audit_catches_a_writable_cow_pte(machine, kernel, userland, shared, paging):
     """The stack page made copy-on-write the legal way (vmm_protect: read-only,
     PAGE_COW, FRAME_COW on its frame) passes; W poked into its PTE does not,
-    and neither does FRAME_COW left on the frame once the PTE is private again."""
+    and neither does the COW PTE on a frame whose FRAME_COW was cleared."""
     (a, _), _ = shared
     p = userland.process(a)
     directory = p.cr3 + kernel.kernel_base
@@ -194,10 +194,12 @@ def test_the_audit_catches_a_writable_cow_pte(machine, kernel, userland, shared,
         f"pid {a} (hello) va 0xbffff000 PTE {entry_text(raw | WRITE, paging)}: copy-on-write "
         f"and writable (a write would reach the shared frame {frame:#x})"]
 
-    machine.write_phys(at, (raw & ~COW | WRITE).to_bytes(width, "little"))
-    assert violations(kernel) == [f"frame {frame:#x}: FRAME_COW set, but no PTE maps it "
-                                  "copy-on-write"]
+    machine.write_phys(at, raw.to_bytes(width, "little"))
     machine.write_phys(flags_at, bytes([0]))
+    assert violations(kernel) == [
+        f"frame {frame:#x}: mapped copy-on-write by pid {a} (hello) va 0xbffff000 PTE "
+        f"{entry_text(raw, paging)}, but FRAME_COW is not set"]
+    machine.write_phys(at, (raw & ~COW | WRITE).to_bytes(width, "little"))  # private again
     assert violations(kernel) == []
 
 

@@ -29,7 +29,11 @@ struct frame_info {
 _Static_assert(sizeof(struct frame_info) == 4, "the harness reads 4 bytes a frame");
 
 /* Flags.  A frame's flags are cleared when it returns to the PMM. */
-#define FRAME_COW 0x01        /* mapped copy-on-write (PAGE_COW) by at least one PTE */
+/* FRAME_COW: may be shared copy-on-write.  Set whenever a PTE maps the frame
+ * PAGE_COW (fork, mprotect); cleared when its last holder takes it back or it
+ * is freed.  It may outlive the last PAGE_COW entry: after a copy, the other
+ * holders' entries need not be COW (an mprotect made only one of them so). */
+#define FRAME_COW 0x01
 #define FRAME_PINNED 0x02     /* held by the kernel (shared memory): never swapped or moved */
 #define FRAME_SWAP_DIRTY 0x04 /* for swap: RAM holds newer data than the swap slot */
 
