@@ -5,7 +5,6 @@ frame reference counts, the PMM's free frames, how the process ended."""
 import pytest
 
 from harness.targets.mmverify.invariants import violations
-
 from tests.process.vmdriver import (
     EACCES,
     EEXIST,

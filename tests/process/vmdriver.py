@@ -93,19 +93,21 @@ class VmDriver:
             raise AssertionError("vmdriver never reached its first checkpoint")
         self.family.stopped = self.pid
 
+    def _stopped_pid(self) -> int | None:
+        """The process whose address space is loaded (the one at the checkpoint)."""
+        here = self.m.registers("cr3")["cr3"]
+        return next((p.pid for p in self.u.processes() if p.cr3 == here), None)
+
     def _to_checkpoint(self) -> bool:
         """Runs until this process stops at its checkpoint (other processes of
         the family stopping there on their way are let go on); False when it
         ended instead."""
-        cr3 = self.u.process(self.pid).cr3
         while True:
             stop = self.m.cont()
             if stop.addr != self.checkpoint:  # sched_run returned: no process is left
                 self.family.stopped = None
                 return False
-            here = self.m.registers("cr3")["cr3"]
-            self.family.stopped = next((p.pid for p in self.u.processes() if p.cr3 == here),
-                                       None)
+            self.family.stopped = self._stopped_pid()
             if self.family.stopped == self.pid:
                 return True
             if all(p.pid != self.pid for p in self.u.processes()):
@@ -152,8 +154,7 @@ class VmDriver:
         else:  # another member comes to its checkpoint next
             stop = self.m.cont()
             assert stop.addr == self.checkpoint
-            here = self.m.registers("cr3")["cr3"]
-            self.family.stopped = next(p.pid for p in self.u.processes() if p.cr3 == here)
+            self.family.stopped = self._stopped_pid()
         self.ended = self.u.history()[self.pid]
         del self.family.members[self.pid]
         return self.ended
