@@ -30,7 +30,7 @@ PAGE_OWNED, PAGE_COW = 0x200, 0x800  # the VMM's software PTE bits (mm/vmm.h)
 MMAP_AREA = (0x40000000, 0x80000000)  # where the kernel chooses (mm/mmap.h)
 MMAP_BASE_SPAN = 0x20000000
 
-# firmware/user/vmdriver.c's enum vm_op
+# firmware/user/vmdriver.c's enum vm_op (VM_WAIT, 11, is the program's own: never sent)
 OPS = {"exit": 0, "mmap": 1, "munmap": 2, "mprotect": 3, "write": 4, "read": 5,
        "getrlimit": 6, "setrlimit": 7, "sbrk": 8, "shm": 9, "fork": 10,
        "touch": 12}
@@ -145,7 +145,7 @@ class VmDriver:
         if self.ended is not None:
             return self.ended
         if self.family.stopped != self.pid and not self._to_checkpoint():
-            raise self._gone()
+            return self._gone().result  # it ended on its way there
         self.u.write(self.pid, self.request, struct.pack("<6I", OPS["exit"], 0, 0, 0, 0, status))
         if len(self.family.members) == 1:
             self.m.delete_breakpoints()
