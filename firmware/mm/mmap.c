@@ -40,7 +40,8 @@ static int32_t refuse(int32_t err, const char *kind, const struct call *c) {
 
 static bool overlaps(vaddr_t s, vaddr_t e, vaddr_t as, vaddr_t ae) { return s < ae && as < e; }
 
-/* The PTE flags of a page in a region with `prot` (PROT_NONE has no pages). */
+/* The PTE flags of a page in a region with `prot` (a PROT_NONE region's
+ * pages are PAGE_PROTNONE entries instead, made by vmm_protnone). */
 static uint32_t page_flags(uint32_t prot) {
   uint32_t f = PAGE_USER | PAGE_OWNED;
   if (prot & PROT_WRITE) f |= PAGE_WRITE;
@@ -191,15 +192,16 @@ static bool table_may_exist(const struct process *p, vaddr_t va) {
   return get_page_table(table_index(va), false) != NULL;
 }
 
-/* Unmaps every page mapped in [s, e), skipping page tables that do not exist
- * (a mapping never touched costs one check per table, not per page). */
+/* Unmaps every page mapped in [s, e), PAGE_PROTNONE ones included, skipping
+ * page tables that do not exist (a mapping never touched costs one check per
+ * table, not per page). */
 static void drop_pages(struct process *p, vaddr_t s, vaddr_t e) {
   for (vaddr_t va = s; va < e;) {
     if (!table_may_exist(p, va)) {
       va = ALIGN_DOWN(va, table_span()) + table_span();
       continue;
     }
-    if (vmm_lookup_pfn(p->dir, va, NULL, NULL) == 0) {
+    if (vmm_lookup_kept(p->dir, va, NULL, NULL) == 0) {
       vmm_unmap(p->dir, va, NULL); /* drops the reference; frees the frame at zero */
       p->pages--;
     }
@@ -388,20 +390,21 @@ int32_t mmap_unmap(struct process *p, vaddr_t addr, uint32_t len) {
   return 0;
 }
 
-/* New rights for the mapped pages of [s, e), all in one region with `flags`. */
+/* New rights for the mapped pages of [s, e), all in one region with `flags`.
+ * PROT_NONE keeps each page's frame in a PAGE_PROTNONE entry (not present:
+ * every access faults); other rights make present and protnone pages
+ * present with them.  The pages stay resident either way (p->pages). */
 static void reprotect_pages(struct process *p, vaddr_t s, vaddr_t e, uint32_t prot,
                             uint32_t flags) {
-  if (prot == PROT_NONE) { /* guard: no page may stay present (mmap.h) */
-    drop_pages(p, s, e);
-    return;
-  }
   for (vaddr_t va = s; va < e;) {
     if (!table_may_exist(p, va)) {
       va = ALIGN_DOWN(va, table_span()) + table_span();
       continue;
     }
     pfn_t pfn;
-    if (vmm_lookup_pfn(p->dir, va, &pfn, NULL) == 0) {
+    if (prot == PROT_NONE) {
+      if (vmm_lookup_pfn(p->dir, va, NULL, NULL) == 0) vmm_protnone(p->dir, va);
+    } else if (vmm_lookup_kept(p->dir, va, &pfn, NULL) == 0) {
       uint32_t f = page_flags(prot);
       /* A private frame someone else still maps (after fork) is not ours to
        * write: the first write copies it. */

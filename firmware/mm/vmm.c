@@ -104,6 +104,11 @@ static inline pfn_t entry_pfn(uint64_t e) {
 
 static inline uint64_t pfn_addr(pfn_t pfn) { return (uint64_t)pfn << PAGE_SHIFT; }
 
+/* A not-present entry that keeps its frame (PAGE_PROTNONE in vmm.h). */
+static inline bool is_protnone(uint64_t e) {
+  return (e & (PAGE_PRESENT | PAGE_PROTNONE)) == PAGE_PROTNONE;
+}
+
 static inline uint32_t table_entries(void) {
   return vmm_mode == VMM_PAE ? PAE_ENTRIES : ENTRIES_PER_TABLE;
 }
@@ -212,7 +217,7 @@ static int map_at(page_directory_t *dir, vaddr_t va, uint64_t pa, uint32_t flags
   if (!(entry_get(pde) & PAGE_PRESENT) && !add_user_table(pde))
     return refuse(-ENOMEM, "no-frame-for-table", "map", va, (paddr_t)pa, flags, caller);
   void *pte = table_slot(entry_addr(entry_get(pde)), va);
-  if (entry_get(pte) & PAGE_PRESENT)
+  if (entry_get(pte) & (PAGE_PRESENT | PAGE_PROTNONE)) /* a protnone entry holds a frame */
     return refuse(-EEXIST, "exists", "map", va, (paddr_t)pa, flags, caller);
   if (flags & PAGE_OWNED) frame_ref((pfn_t)(pa >> PAGE_SHIFT)); /* checked above */
   entry_set(pte, leaf_entry(va, pa, flags));
@@ -238,7 +243,7 @@ int map_page(uint32_t virtual, uint32_t physical, uint32_t flags) {
 static int unmap_at(page_directory_t *dir, vaddr_t va, paddr_t *old, vaddr_t caller) {
   if (!IS_ALIGNED(va, PAGE_SIZE)) return refuse(-EINVAL, "unaligned", "unmap", va, 0, 0, caller);
   void *pte = find_pte(dir, va);
-  if (!pte || !(entry_get(pte) & PAGE_PRESENT))
+  if (!pte || !(entry_get(pte) & PAGE_PRESENT || is_protnone(entry_get(pte))))
     return refuse(-ENOENT, "not-mapped", "unmap", va, 0, 0, caller);
   uint64_t entry = entry_get(pte);
   entry_set(pte, 0);
@@ -270,6 +275,16 @@ int vmm_lookup_pfn(page_directory_t *dir, vaddr_t va, pfn_t *pfn, uint32_t *flag
   return 0;
 }
 
+int vmm_lookup_kept(page_directory_t *dir, vaddr_t va, pfn_t *pfn, uint32_t *flags) {
+  if (vmm_lookup_pfn(dir, va, pfn, flags) == 0) return 0;
+  void *pte = find_pte(dir, va);
+  if (!pte || !is_protnone(entry_get(pte))) return -ENOENT;
+  uint64_t e = entry_get(pte);
+  if (pfn) *pfn = entry_pfn(e);
+  if (flags) *flags = (uint32_t)e & (PAGE_PROTNONE | PAGE_USER | PAGE_OWNED | PAGE_COW);
+  return 0;
+}
+
 int vmm_lookup(page_directory_t *dir, vaddr_t va, paddr_t *pa, uint32_t *flags) {
   pfn_t pfn;
   int rc = vmm_lookup_pfn(dir, va, &pfn, flags);
@@ -288,9 +303,28 @@ int vmm_protect(page_directory_t *dir, vaddr_t va, uint32_t flags) {
     return refuse(-EINVAL, problem[0] == 'w' ? problem : "bad-flags", "protect", va, 0, flags,
                   caller);
   void *pte = find_pte(dir, va);
-  if (!pte || !(entry_get(pte) & PAGE_PRESENT))
+  if (!pte || !(entry_get(pte) & PAGE_PRESENT || is_protnone(entry_get(pte))))
     return refuse(-ENOENT, "not-mapped", "protect", va, 0, flags, caller);
   entry_set(pte, leaf_entry(va, pfn_addr(entry_pfn(entry_get(pte))), flags));
+  flush(dir, va);
+  vmm_stats.protects++;
+  return 0;
+}
+
+int vmm_protnone(page_directory_t *dir, vaddr_t va) {
+  vaddr_t caller = CALLER();
+  if (!IS_ALIGNED(va, PAGE_SIZE))
+    return refuse(-EINVAL, "unaligned", "protnone", va, 0, 0, caller);
+  void *pte = find_pte(dir, va);
+  uint64_t e = pte ? entry_get(pte) : 0;
+  if (is_protnone(e)) return 0;
+  if (!(e & PAGE_PRESENT)) return refuse(-ENOENT, "not-mapped", "protnone", va, 0, 0, caller);
+  if ((e & (PAGE_OWNED | PAGE_USER)) != (PAGE_OWNED | PAGE_USER))
+    return refuse(-EINVAL, "not-owned", "protnone", va, 0, (uint32_t)e & 0xFFF, caller);
+  /* Keep the frame (both halves under PAE), U, OWNED and COW; entry_set
+   * clears P first, so the CPU never sees the entry half changed. */
+  uint64_t frame = e & (vmm_mode == VMM_PAE ? PAE_FRAME_MASK : PAGE_FRAME_MASK);
+  entry_set(pte, frame | PAGE_PROTNONE | ((uint32_t)e & (PAGE_USER | PAGE_OWNED | PAGE_COW)));
   flush(dir, va);
   vmm_stats.protects++;
   return 0;
@@ -351,7 +385,9 @@ static void free_user_tables(void *pd, uint32_t count) {
     paddr_t table = entry_addr(pde);
     for (uint32_t j = 0; j < table_entries(); j++) {
       uint64_t pte = entry_get((uint8_t *)P2V(table) + j * entry_size());
-      if ((pte & PAGE_PRESENT) && (pte & PAGE_OWNED)) frame_unref(entry_pfn(pte));
+      /* present or protnone: either holds a reference */
+      if ((pte & (PAGE_PRESENT | PAGE_PROTNONE)) && (pte & PAGE_OWNED))
+        frame_unref(entry_pfn(pte));
     }
     free_page((void *)table);
     vmm_stats.user_page_tables--;
@@ -575,7 +611,10 @@ static inline __attribute__((always_inline)) void fork_entries(void *from, void 
   uint32_t step = pae ? 2 : 1;
   for (uint32_t i = first * step; i < last * step; i += step) {
     uint32_t low = src[i];
-    if (!(low & PAGE_PRESENT)) continue;
+    /* Present or PAGE_PROTNONE: an empty entry has neither bit, a present one
+     * never has PAGE_PROTNONE's G (user pages are not global), so one test
+     * serves both, as cheap as the present test alone. */
+    if (!(low & (PAGE_PRESENT | PAGE_PROTNONE))) continue;
     t->pages++;
     if (low & PAGE_OWNED) {
       uint64_t pfn = low >> PAGE_SHIFT;
@@ -583,10 +622,12 @@ static inline __attribute__((always_inline)) void fork_entries(void *from, void 
       struct frame_info *f = &frame_table[(pfn_t)pfn];
       f->refs++;
       t->refs++;
-      if (!shared && (low & (PAGE_WRITE | PAGE_COW))) {
+      /* A protnone page of a private range is COW-marked too, for when its
+       * rights come back (mprotect gives it PAGE_COW while refs > 1). */
+      if (!shared && (low & (PAGE_WRITE | PAGE_COW | PAGE_PROTNONE))) {
         f->flags |= FRAME_COW;
         t->cow++;
-        if (low & PAGE_WRITE) {
+        if (!(low & PAGE_COW)) { /* writable, or protnone without the mark */
           low = (low & ~PAGE_WRITE) | PAGE_COW;
           src[i] = low;
           t->write_protected++;

@@ -4,9 +4,10 @@ bytes, and compare it with the page tables (the reference-count audit).
 The table is one ``struct frame_info`` per frame the PMM covers, 4 bytes
 each: ``refs`` (u16, little-endian), ``flags`` (u8: FRAME_COW, FRAME_PINNED,
 FRAME_SWAP_DIRTY) and ``node`` (u8).  A frame's ``refs`` counts every
-PAGE_OWNED PTE naming it, in any address space (the kernel half once), plus
-every reference the kernel holds without a mapping (a shared-memory segment
-holds one on each of its frames).  :func:`audit` checks exactly that, with
+PAGE_OWNED PTE naming it (present, or a PROT_NONE entry keeping its page), in
+any address space (the kernel half once), plus every reference the kernel
+holds without a mapping (a shared-memory segment holds one on each of its
+frames).  :func:`audit` checks exactly that, with
 what the caller found in the page tables and the kernel's structures; the
 harness (harness/targets/mmverify/invariants.py) and ``mm frame`` both use it.
 """
@@ -15,9 +16,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from harness.decode.paging import COW, OWNED, PAGE_SIZE, WRITE
+from harness.decode.paging import COW, OWNED, PAGE_SIZE, PRESENT, PROTNONE, WRITE
 
 ENTRY_BYTES = 4  # _Static_assert in frame.h
 FRAME_COW = 0x01         # some PTE maps the frame copy-on-write
@@ -88,7 +89,8 @@ class FrameTable:
 
 @dataclass(frozen=True)
 class PteRef:
-    """A present PTE naming a frame: whose space, which address, the raw entry."""
+    """A present or PROT_NONE PTE naming a frame: whose space, which address,
+    the raw entry."""
 
     who: str   # "pid 1 (hello)", "the kernel"
     va: int
@@ -97,10 +99,12 @@ class PteRef:
 
     owned = property(lambda self: bool(self.raw & OWNED))
     cow = property(lambda self: bool(self.raw & COW))
+    protnone = property(lambda self: self.raw & (PRESENT | PROTNONE) == PROTNONE)
 
     def __str__(self) -> str:
         entry = f"{self.raw:#018x}" if self.pae else f"{self.raw:#010x}"
-        return f"{self.who} va {self.va:#010x} PTE {entry}"
+        kind = "PROT_NONE entry" if self.protnone else "PTE"
+        return f"{self.who} va {self.va:#010x} {kind} {entry}"
 
 
 def _some(items: list, limit: int = MESSAGE_PTES) -> str:
@@ -131,7 +135,7 @@ def audit(table: FrameTable, ptes: dict[int, list[PteRef]], kernel: dict[int, li
           used: Callable[[int], bool]) -> list[str]:
     """Every way the frame table disagrees with the page tables.
 
-    ``ptes``: frame number -> every present PTE naming it that is PAGE_OWNED
+    ``ptes``: frame number -> every present or PROT_NONE PTE naming it that is PAGE_OWNED
     or copy-on-write (all live address spaces, the kernel half once);
     ``kernel``: frame number -> the kernel's own references (e.g. "segment
     3"); ``used``: whether the PMM's bitmap has the frame in use.  Rules:
@@ -170,16 +174,19 @@ def audit_frame(pa: int, info: FrameInfo | None, ptes: list[PteRef], kernel: lis
 
 @dataclass(frozen=True)
 class PageRun:
-    """Consecutive 4 KiB pages with the same rights, copy-on-write bit,
-    PAGE_OWNED bit and frame reference count."""
+    """Consecutive 4 KiB pages on consecutive frames with the same rights,
+    copy-on-write bit, PAGE_OWNED bit, frame reference count and PROT_NONE
+    state (``protnone``: a not-present entry that keeps its frame)."""
 
     start: int
     end: int
+    frame: int  # the first page's frame (physical address)
     user: bool
     write: bool
     cow: bool
     owned: bool
     refs: int | None  # None: the frame is outside the table
+    protnone: bool = False
 
     @property
     def pages(self) -> int:
@@ -189,30 +196,36 @@ class PageRun:
 def page_runs(pages: Iterable[tuple[int, int, bool, bool, int]], table: FrameTable
               ) -> list[PageRun]:
     """Runs of ``(va, pa, user, write, leaf flags)`` pages in address order,
-    split where any of rights, COW, OWNED or the frame's refs change."""
+    split where the frames stop being consecutive or any of rights, COW,
+    OWNED, PROT_NONE or the frame's refs change (a PROT_NONE entry's flags
+    have PROTNONE without PRESENT): two processes' runs with the same frames
+    share them."""
     runs: list[PageRun] = []
     for va, pa, user, write, flags in pages:
         pfn = pa // PAGE_SIZE
         refs = table[pfn].refs if pfn < table.count else None
-        run = PageRun(va, va + PAGE_SIZE, user, write, bool(flags & COW), bool(flags & OWNED),
-                      refs)
+        protnone = flags & (PRESENT | PROTNONE) == PROTNONE
+        run = PageRun(va, va + PAGE_SIZE, pa, user, write, bool(flags & COW), bool(flags & OWNED),
+                      refs, protnone)
         last = runs[-1] if runs else None
-        if (last is not None and last.end == va
-                and (last.user, last.write, last.cow, last.owned, last.refs)
-                == (user, write, run.cow, run.owned, refs)):
-            runs[-1] = PageRun(last.start, run.end, user, write, run.cow, run.owned, refs)
+        if (last is not None and last.end == va and last.frame + (va - last.start) == pa
+                and (last.user, last.write, last.cow, last.owned, last.refs, last.protnone)
+                == (user, write, run.cow, run.owned, refs, protnone)):
+            runs[-1] = replace(last, end=run.end)
         else:
             runs.append(run)
     return runs
 
 
 def format_page_runs(runs: list[PageRun]) -> str:
-    """A table of page runs: start, end, pages, rights, owned, refs, cow."""
-    lines = [f"{'start':>10}  {'end':>10}  {'pages':>6}  rights  owned  refs  cow"]
+    """A table of page runs: start, end, pages, first frame, rights, owned,
+    refs, cow, protnone."""
+    header = f"{'start':>10}  {'end':>10}  {'pages':>6}  {'frame':>12}  rights  owned  refs  cow"
+    lines = [header + ("  protnone" if any(r.protnone for r in runs) else "")]
     for r in runs:
         rights = ("u" if r.user else "-") + "r" + ("w" if r.write else "-")
         refs = "?" if r.refs is None else str(r.refs)
-        lines.append(f"{r.start:#010x}  {r.end:#010x}  {r.pages:>6}  {rights:<6}  "
-                     f"{'yes' if r.owned else 'no':<5}  {refs:>4}  {'cow' if r.cow else ''}"
-                     .rstrip())
+        lines.append(f"{r.start:#010x}  {r.end:#010x}  {r.pages:>6}  {r.frame:#012x}  "
+                     f"{rights:<6}  {'yes' if r.owned else 'no':<5}  {refs:>4}  "
+                     f"{'cow' if r.cow else '':<3}  {'protnone' if r.protnone else ''}".rstrip())
     return "\n".join(lines)

@@ -33,6 +33,7 @@ from harness.decode.paging import (
     OWNED,
     PAGE_SIZE,
     PRESENT,
+    PROTNONE,
     USER,
     WRITE,
     EntryBits,
@@ -287,6 +288,20 @@ class PaeAddressSpace:
                 va = base | k << 12
                 if pte.usable and start <= va < end:
                     yield PaeMapping(va, pte.frame, PAGE_SIZE, pdpte, pde.raw, pte.raw, self.nxe)
+
+    def protnone_pages(self, start: int = 0, end: int = 1 << 32) -> Iterator[PaeMapping]:
+        """Every PROT_NONE entry in [start, end) (not present, PROTNONE set:
+        the page keeps its frame, every access faults), in address order."""
+        for slot, pdpte, pde in self._slots():
+            base = slot << 21
+            if (pde.large or base + HUGE_PAGE_SIZE <= start or base >= end
+                    or self.tables[slot] == EMPTY_TABLE):
+                continue
+            for k, raw in enumerate(struct.unpack(f"<{ENTRIES}Q", self.tables[slot])):
+                va = base | k << 12
+                if raw & (PRESENT | PROTNONE) == PROTNONE and start <= va < end:
+                    yield PaeMapping(va, self.entry(raw, 1).frame, PAGE_SIZE, pdpte,
+                                     pde.raw, raw, self.nxe)
 
     def regions(self, *, split_global: bool = False) -> list[Region]:
         """Contiguous virtual ranges with the same effective user, write and

@@ -41,6 +41,10 @@ GLOBAL = 0x100  # PTE (or 4 MiB PDE)
 # read-only until a write fault copies it (or takes it back).
 OWNED = 0x200
 COW = 0x800
+# Bit 8 of a NOT-present PTE (the CPU ignores it there; G only when present):
+# PAGE_PROTNONE (vmm.h), a page mprotect(PROT_NONE) keeps with its frame and
+# reference; every access to it faults.
+PROTNONE = 0x100
 FRAME_MASK = 0xFFFFF000
 LARGE_FRAME_MASK = 0xFFC00000
 # A 4 MiB PDE must have bits 21:13 clear (with 32-bit physical addresses);
@@ -247,6 +251,18 @@ class AddressSpace:
             for j, pte in enumerate(struct.unpack(f"<{ENTRIES}I", table)):
                 va = base | j << 12
                 if pte & PRESENT and start <= va < end:
+                    yield Mapping(va, pte & FRAME_MASK, PAGE_SIZE, raw, pte)
+
+    def protnone_pages(self, start: int = 0, end: int = 1 << 32) -> Iterator[Mapping]:
+        """Every PROT_NONE entry in [start, end) (not present, PROTNONE set:
+        the page keeps its frame, every access faults), in address order."""
+        for i in range(pdx(start), pdx(end - 1) + 1):
+            raw = self._pdes[i]
+            if not raw & PRESENT or self._is_large(raw) or self.tables[i] == EMPTY_TABLE:
+                continue
+            for j, pte in enumerate(struct.unpack(f"<{ENTRIES}I", self.tables[i])):
+                va = i << 22 | j << 12
+                if pte & (PRESENT | PROTNONE) == PROTNONE and start <= va < end:
                     yield Mapping(va, pte & FRAME_MASK, PAGE_SIZE, raw, pte)
 
     def regions(self, *, split_global: bool = False) -> list[Region]:

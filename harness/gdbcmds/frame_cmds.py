@@ -64,8 +64,8 @@ def segment_references(pfn: int) -> list[str]:
 
 
 def ptes_naming(frame: int) -> list[frames.PteRef]:
-    """Every present PTE pointing at ``frame``: the kernel's directory
-    whole, then each live process below the kernel base."""
+    """Every present or PROT_NONE PTE pointing at ``frame``: the kernel's
+    directory whole, then each live process below the kernel base."""
     pae = pae_enabled()
     base = kernel_base()
     spaces = [("the kernel", kernel_cr3(), 1 << 32)]
@@ -75,7 +75,8 @@ def ptes_naming(frame: int) -> list[frames.PteRef]:
     for who, cr3, end in spaces:
         if cr3 is None:
             continue
-        for m in walk(cr3).mappings(0, end):
+        aspace = walk(cr3)
+        for m in [*aspace.mappings(0, end), *aspace.protnone_pages(0, end)]:
             if m.pa == frame and m.size == PAGE_SIZE and m.pte is not None:
                 out.append(frames.PteRef(who, m.va, m.pte, pae))
     return out
@@ -84,7 +85,7 @@ def ptes_naming(frame: int) -> list[frames.PteRef]:
 class FrameCommand(Subcommand):
     """Show who holds a physical frame: mm frame PA
 
-    Every present PTE that points at the frame (the kernel's directory, both
+    Every present or PROT_NONE PTE that points at the frame (the kernel's directory, both
     halves, and every live process's user half), each with its pid, virtual
     address, raw entry and whether it is PAGE_OWNED (holds a reference) or
     copy-on-write; the frame table's refs, flags (cow, pinned, swap-dirty)
@@ -117,7 +118,8 @@ class FrameCommand(Subcommand):
             entry = f"{p.raw:#018x}" if p.pae else f"{p.raw:#010x}"
             kinds = [k for k, on in (("owned", p.owned), ("cow", p.cow),
                                      ("writable", bool(p.raw & paging.WRITE)),
-                                     ("user", bool(p.raw & paging.USER))) if on]
+                                     ("user", bool(p.raw & paging.USER)),
+                                     ("protnone", p.protnone)) if on]
             write(f"  {p.who:<{width}}  va {p.va:#010x}  PTE {entry}  {' '.join(kinds)}")
         write(f"kernel references: {len(kernel)}" + (f" ({', '.join(kernel)})" if kernel else ""))
         if info is None:

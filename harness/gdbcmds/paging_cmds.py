@@ -99,7 +99,8 @@ class MapCommand(Subcommand):
     With this firmware's symbols, then the pages below the kernel base in
     runs: rights, whether PAGE_OWNED (the mapping holds a frame reference),
     the frames' reference count from the frame table (refs; all frames of a
-    run have the same) and "cow" for copy-on-write pages (PAGE_COW); "mm
+    run have the same), "cow" for copy-on-write pages (PAGE_COW) and
+    "protnone" for pages mprotect(PROT_NONE) keeps (not present, frame kept); "mm
     frame PA" shows who holds one frame."""
 
     name = "map"
@@ -133,10 +134,12 @@ def write_page_runs(aspace: paging.AddressSpace | pae.PaeAddressSpace) -> None:
     base = kernel_base()
     table = frames.FrameTable(read(u32("frame_table"),
                                    u32("frame_table_frames") * frames.ENTRY_BYTES))
+    pages = [m for m in aspace.mappings(0, base) if m.size == paging.PAGE_SIZE]
+    pages += aspace.protnone_pages(0, base)  # kept PROT_NONE pages: not present, a frame each
     runs = frames.page_runs(((m.va, m.pa, m.user, m.write, m.flags)
-                             for m in aspace.mappings(0, base) if m.size == paging.PAGE_SIZE),
-                            table)
-    write(f"\npages below {base:#010x}: PAGE_OWNED, frame references (refs), copy-on-write")
+                             for m in sorted(pages, key=lambda m: m.va)), table)
+    write(f"\npages below {base:#010x}: PAGE_OWNED, PROT_NONE entries (protnone), frame "
+          "references (refs), copy-on-write")
     write(frames.format_page_runs(runs))
     cow = sum(r.pages for r in runs if r.cow)
     shared = sum(r.pages for r in runs if r.refs is not None and r.refs > 1)

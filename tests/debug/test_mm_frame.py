@@ -41,13 +41,14 @@ def test_mm_frame_names_both_mappings_and_the_segment(run_gdb, paging):
         f"pid 1 (hello) va 0xa0000000 PTE {entry.format(pa | 0x207 | nx)}, pid 2 (hello) va "
         f"0xa0000000 PTE {entry.format(pa | 0x207 | nx)}; 1 kernel reference: segment 1)"], bad
 
-    runs = t["mm map 1"].split("copy-on-write\n", 1)[1].splitlines()
-    assert runs == [
-        "     start         end   pages  rights  owned  refs  cow",
-        "0x00001000  0x00002000       1  ur-     yes       1",
-        "0xa0000000  0xa0002000       2  urw     yes       3",
-        "0xbffff000  0xc0000000       1  urw     yes       1",
-        "4 pages: 0 copy-on-write, 2 on frames with more than one reference"], t["mm map 1"]
+    header, *rows, summary = t["mm map 1"].split("copy-on-write\n", 1)[1].splitlines()
+    assert header.split() == ["start", "end", "pages", "frame", "rights", "owned", "refs", "cow"]
+    assert [row.split()[:3] + row.split()[4:] for row in rows] == [
+        ["0x00001000", "0x00002000", "1", "ur-", "yes", "1"],
+        ["0xa0000000", "0xa0002000", "2", "urw", "yes", "3"],  # the segment's 2 frames
+        ["0xbffff000", "0xc0000000", "1", "urw", "yes", "1"]], t["mm map 1"]
+    assert int(rows[1].split()[3], 16) == pa, "the run starts at the segment's first frame"
+    assert summary == "4 pages: 0 copy-on-write, 2 on frames with more than one reference"
 
 
 COW_FLAGS = 0x1 | 0x4 | 0x200 | 0x800  # present, user, PAGE_OWNED, PAGE_COW: read-only
@@ -62,9 +63,34 @@ def test_mm_map_and_mm_frame_show_a_copy_on_write_page(run_gdb, paging):
                 cmdline=f"aslr=off paging={paging}")
     assert t[f"print vmm_protect(proc_table[0].dir, 0xbffff000, {COW_FLAGS})"].split("=")[1] \
         .strip() == "0"
-    runs = t["mm map 1"].split("copy-on-write\n", 1)[1].splitlines()
-    assert runs == [
-        "     start         end   pages  rights  owned  refs  cow",
-        "0x00001000  0x00002000       1  ur-     yes       1",
-        "0xbffff000  0xc0000000       1  ur-     yes       1  cow",
-        "2 pages: 1 copy-on-write, 0 on frames with more than one reference"], t["mm map 1"]
+    _, *rows, summary = t["mm map 1"].split("copy-on-write\n", 1)[1].splitlines()
+    assert [row.split()[:3] + row.split()[4:] for row in rows] == [
+        ["0x00001000", "0x00002000", "1", "ur-", "yes", "1"],
+        ["0xbffff000", "0xc0000000", "1", "ur-", "yes", "1", "cow"]], t["mm map 1"]
+    assert summary == "2 pages: 1 copy-on-write, 0 on frames with more than one reference"
+
+
+# The stack page's PTE of pid 1 (legacy: PDE 767, PTE 1023), read through the direct map.
+STACK_PTE = "*(unsigned *)((proc_table[0].dir->entries[767] & 0xfffff000) + 0xc0000000 + 4092)"
+
+
+def test_mm_map_and_mm_frame_show_a_prot_none_page(run_gdb):
+    """The stack page made a PROT_NONE entry by vmm_protnone (not present,
+    its frame and reference kept): mm map shows its own run, protnone, and
+    mm frame names the entry as the frame's one PAGE_OWNED holder."""
+    protnone = "print vmm_protnone(proc_table[0].dir, 0xbffff000)"
+    t = run_gdb([*SPAWN[:2], f"set $pa = {STACK_PTE} & 0xfffff000", "print/x $pa", protnone,
+                 "mm map 1", FRAME])
+    assert t[protnone].split("=")[1].strip() == "0"
+    pa = int(t["print/x $pa"].split("=")[1], 16)
+    header, *rows, summary = t["mm map 1"].split("copy-on-write\n", 1)[1].splitlines()
+    assert header.split()[-2:] == ["cow", "protnone"]
+    assert [row.split()[:3] + row.split()[4:] for row in rows] == [
+        ["0x00001000", "0x00002000", "1", "ur-", "yes", "1"],
+        ["0xbffff000", "0xc0000000", "1", "ur-", "yes", "1", "protnone"]], t["mm map 1"]
+    assert int(rows[1].split()[3], 16) == pa, "the kept frame"
+    assert summary == "2 pages: 0 copy-on-write, 0 on frames with more than one reference"
+    frame = t[FRAME].splitlines()
+    assert f"  pid 1 (hello)  va 0xbffff000  PTE {pa | 0x304:#010x}  owned user protnone" \
+        in frame, t[FRAME]
+    assert frame[-1] == "refs 1 == 1 PAGE_OWNED PTE + 0 kernel references: consistent"

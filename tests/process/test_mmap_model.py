@@ -104,12 +104,15 @@ def compare(vm: VmDriver, model: VmModel, step: tuple, start: dict,
     assert p["reserved_pages"] - start["reserved_pages"] == len(model.pages), \
         f"reserved pages of {who}"
     ptes = vm.ptes(BASE, BASE + CHECKED)
-    assert sorted(ptes) == sorted(model.contents), f"present pages of {who}"
-    for va, (pa, bits) in ptes.items():
-        page = model.contents[va]
+    guarded = {va for va in model.contents if model.pages[va][0] == PROT_NONE}
+    assert sorted(ptes) == sorted(set(model.contents) - guarded), f"present pages of {who}"
+    kept = vm.protnone(BASE, BASE + CHECKED)
+    assert sorted(kept) == sorted(guarded), f"PROT_NONE pages kept, {who}"
+    for va, (_, bits) in ptes.items():
         assert bool(bits & WRITE_BIT) == model.pte_writable(va), f"{va:#x}'s write bit, {who}"
-        assert vm.read_page(va) == page.data, f"contents of {va:#x}, {who}"
-        seen = frames.setdefault(page, pa)
+        assert vm.read_page(va) == model.contents[va].data, f"contents of {va:#x}, {who}"
+    for va, (pa, _) in {**ptes, **kept}.items():
+        seen = frames.setdefault(model.contents[va], pa)
         assert seen == pa, f"{va:#x} of {who}: frame {pa:#x}, where this page was {seen:#x}"
 
 

@@ -95,9 +95,9 @@ class VmModel:
         self._release(va)
 
     def _make_guard(self, va: int) -> None:
-        """mprotect(PROT_NONE) of a mapped page: today a guard keeps no page
-        (mm/mmap.h); were it to keep the contents, this is the one place."""
-        self._release(va)
+        """mprotect(PROT_NONE) of a mapped page: the page is kept, frame,
+        reference, contents and COW mark, in a not-present entry (mm/mmap.h).
+        Were a guard to drop its pages, ``self._release(va)`` here is all."""
 
     def mmap(self, addr: int, npages: int, prot: int, flags: int) -> int:
         kind = flags & 0x3
@@ -196,13 +196,15 @@ class VmModel:
 
     def fork(self) -> VmModel:
         """The child's model: the same pages (one more reference each); every
-        private page that is writable or COW becomes COW in both, read-only
-        private pages and shared pages are shared as they are."""
+        private page that is writable, COW or kept under PROT_NONE becomes COW
+        in both, read-only private pages and shared pages are shared as they
+        are."""
         child = VmModel(self.mmap_base, self.area_end, dict(self.pages),
                         dict(self.contents), set(self.cow))
         for va, frame in self.contents.items():
             frame.refs += 1
-            if self.pages[va][1] != MAP_SHARED and (self.writable(va) or va in self.cow):
+            prot, kind = self.pages[va]
+            if kind != MAP_SHARED and (prot & PROT_WRITE or prot == PROT_NONE or va in self.cow):
                 self.cow.add(va)
                 child.cow.add(va)
         return child

@@ -202,6 +202,12 @@ class VmDriver:
         aspace = self.u.address_space(self.pid)
         return {m.va: (m.pa, m.flags) for m in aspace.mappings(start, end)}
 
+    def protnone(self, start: int = 0x1000, end: int = 0xC0000000) -> dict[int, tuple[int, int]]:
+        """Every PROT_NONE entry (a kept, not-present page) in [start, end):
+        va -> (frame, low PTE bits)."""
+        aspace = self.u.address_space(self.pid)
+        return {m.va: (m.pa, m.flags) for m in aspace.protnone_pages(start, end)}
+
     def frame_refs(self, pa: int) -> tuple[int, int]:
         """(refs, flags) of frame_table[pa >> 12], read from guest RAM."""
         table = self.k.read_kernel(self.m.symbol("frame_table"), 4)

@@ -23,7 +23,7 @@ from harness.decode.frames import (
     page_runs,
 )
 from harness.decode.pae import PaeEntry
-from harness.decode.paging import COW, OWNED, PRESENT, USER, WRITE, Entry, Mapping
+from harness.decode.paging import COW, OWNED, PRESENT, PROTNONE, USER, WRITE, Entry, Mapping
 from harness.targets.mmverify.invariants import Segment, check
 from tests.unit.test_invariants import FRAMES, SHM_VA, Attachment, PaeWorld, World
 
@@ -153,9 +153,18 @@ def test_page_runs_split_on_refs_cow_and_gaps():
         (0x1000, 0x3000, False, 1), (0x3000, 0x5000, True, 2), (0x6000, 0x7000, True, 2),
         (0x7000, 0x8000, False, None)]
     assert format_page_runs(runs).splitlines()[1:3] == [
-        "0x00001000  0x00003000       2  urw     yes       1",
-        "0x00003000  0x00005000       2  ur-     yes       2  cow"]
-    assert format_page_runs(runs).splitlines()[-1].endswith("no        ?")
+        "0x00001000  0x00003000       2  0x0000001000  urw     yes       1",
+        "0x00003000  0x00005000       2  0x0000003000  ur-     yes       2  cow"]
+    assert format_page_runs(runs).splitlines()[-1].endswith("0x0000900000  ur-     no        ?")
+
+
+def test_page_runs_split_where_frames_stop_being_consecutive():
+    t = FrameTable(table_bytes({1: (1, 0, 0), 2: (1, 0, 0), 7: (1, 0, 0)}))
+    rw = PRESENT | USER | WRITE | OWNED
+    runs = page_runs([(0x1000, 0x1000, True, True, rw), (0x2000, 0x2000, True, True, rw),
+                      (0x3000, 0x7000, True, True, rw)], t)
+    assert [(r.start, r.end, r.frame) for r in runs] == [(0x1000, 0x3000, 0x1000),
+                                                         (0x3000, 0x4000, 0x7000)]
 
 
 # -- the audit inside the invariant checker ------------------------------------------------
@@ -368,3 +377,26 @@ def test_a_shared_mmap_region_may_share_writable_frames(world):
 def test_without_a_frame_table_nothing_is_audited(world):
     world.refs.clear()
     assert check(world, replace(world.state(), frames=None)) == []
+
+
+def test_a_prot_none_entry_counts_like_a_present_one():
+    """A kept PROT_NONE page (not present, PAGE_PROTNONE) holds its reference:
+    the audit counts it and names it as such."""
+    kept = PteRef("pid 2 (b)", 0x3000, 0x5000 | PROTNONE | USER | OWNED | COW)
+    assert kept.protnone and not A.protnone
+    assert run_audit({5: (2, FRAME_COW, 0)}, {5: [A, kept]}) == []
+    assert run_audit({5: (1, FRAME_COW, 0)}, {5: [A, kept]}) == [
+        "frame 0x5000: refs=1 in the frame table, expected 2 (2 PAGE_OWNED PTEs: pid 1 (a) "
+        "va 0x00001000 PTE 0x00005205, pid 2 (b) va 0x00003000 PROT_NONE entry 0x00005b04; "
+        "0 kernel references)"]
+
+
+def test_page_runs_split_at_prot_none_pages():
+    t = FrameTable(table_bytes({5: (1, 0, 0), 6: (1, 0, 0), 7: (1, 0, 0)}))
+    runs = page_runs([(0x1000, 0x5000, True, True, 0x207),
+                      (0x2000, 0x6000, True, False, 0x304),
+                      (0x3000, 0x7000, True, False, 0x304)], t)
+    assert [(r.start, r.end, r.protnone) for r in runs] == [(0x1000, 0x2000, False),
+                                                            (0x2000, 0x4000, True)]
+    assert format_page_runs(runs).splitlines()[0].endswith("cow  protnone")
+    assert format_page_runs(runs).splitlines()[2].endswith("   1       protnone")

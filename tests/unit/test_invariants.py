@@ -9,7 +9,7 @@ import pytest
 
 from harness.decode.bitmap import Bitmap
 from harness.decode.modes import PagingMode
-from harness.decode.paging import ACCESSED, PRESENT, USER, WRITE, pdx, ptx
+from harness.decode.paging import ACCESSED, PRESENT, PROTNONE, USER, WRITE, pdx, ptx
 from harness.targets.mmverify.invariants import (
     OWNED,
     Attachment,
@@ -513,3 +513,36 @@ def test_pae_a_user_pte_at_a_process_directory(paeworld):
     assert paeworld.check() == [
         f"pid 1 (prog1) va 0x00002000: maps frame {directory:#x}, which is pid 2 (prog2)'s "
         "page directory 0"]
+
+
+
+def with_guard(world, entry_flags):
+    """pid 1 with a PROT_NONE mmap region at 0x40000000 holding one kept
+    page (a PROT_NONE entry with ``entry_flags``), counted in its pages."""
+    p = world.spaces[0]
+    frame = world.alloc()
+    world.map(p.cr3, 0x40000000, frame | entry_flags)
+    world.spaces[0] = replace(p, pages=p.pages + 1,
+                              mmap=((0x40000000, 0x40001000, 0, 0x02),))
+    return frame
+
+
+def test_a_kept_prot_none_page_in_a_prot_none_region(world):
+    with_guard(world, PROTNONE | USER | OWNED)
+    assert world.check() == []
+
+
+def test_a_prot_none_entry_outside_a_prot_none_region(world):
+    frame = with_guard(world, PROTNONE | USER | OWNED)
+    p = world.spaces[0]
+    world.spaces[0] = replace(p, mmap=((0x40000000, 0x40001000, 3, 0x02),))
+    assert world.check() == [f"pid 1 (prog1) va 0x40000000 PROT_NONE entry {frame | 0x304:#010x}"
+                             ": outside every PROT_NONE mmap region"]
+
+
+def test_a_prot_none_entry_without_owned_or_with_write(world):
+    frame = with_guard(world, PROTNONE | USER | WRITE)
+    assert world.check() == [
+        f"pid 1 (prog1) va 0x40000000 PROT_NONE entry {frame | 0x106:#010x}: without U and "
+        "PAGE_OWNED",
+        f"pid 1 (prog1) va 0x40000000 PROT_NONE entry {frame | 0x106:#010x}: has W"]

@@ -14,6 +14,7 @@ from harness.decode.paging import (
     GLOBAL,
     PCD,
     PRESENT,
+    PROTNONE,
     PS,
     PWT,
     USER,
@@ -473,3 +474,15 @@ def test_format_regions_aligned_up_to_4gib():
                                          (0xFFFFFFFF, (1023, 1023))])
 def test_index_split(va, expected):
     assert (paging.pdx(va), paging.ptx(va)) == expected
+
+
+def test_protnone_pages_are_the_not_present_entries_with_bit_8():
+    """A kept PROT_NONE page (vmm.h's PAGE_PROTNONE): not in mappings(), in
+    protnone_pages() with its frame and raw entry; bit 8 in a present entry
+    is G, not this."""
+    _, aspace = space([(0x1000, 0x5000, PRESENT | USER | GLOBAL),
+                       (0x2000, 0x6000, PROTNONE | USER | paging.OWNED),
+                       (0x3000, 0x7000, USER | paging.OWNED)])  # no marker: nothing
+    assert [m.va for m in aspace.mappings()] == [0x1000]
+    assert [(m.va, m.pa, m.pte) for m in aspace.protnone_pages()] == [(0x2000, 0x6000, 0x6304)]
+    assert list(aspace.protnone_pages(0x3000)) == []

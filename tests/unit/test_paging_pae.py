@@ -12,10 +12,13 @@ from harness.decode import modes, pae, pae_dump, paging
 from harness.decode.pae import NX, PaeEntry, user_write_runs, walk_pae
 from harness.decode.paging import (
     ACCESSED,
+    COW,
     DIRTY,
     GLOBAL,
+    OWNED,
     PCD,
     PRESENT,
+    PROTNONE,
     PS,
     PWT,
     USER,
@@ -589,3 +592,17 @@ class TestDump:
         assert space.pde(0, 1).raw == 0x8000000100000083 and space.pde(0, 1).level == 2
         assert space.pte(0, 3).raw == 0x507D and space.pte(0, 3).level == 1
         assert space.pte(3 << 9, 0).frame == 0x100000
+
+
+def test_protnone_pages_are_the_not_present_entries_with_bit_8():
+    """A kept PROT_NONE page (vmm.h's PAGE_PROTNONE): not in mappings(), in
+    protnone_pages() with its frame, past 4 GiB too."""
+    b = Builder()
+    b.pte(0x1000, 0x5000 | PRESENT | USER | OWNED)
+    b.pte(0x2000, 0x2_0000_6000 | PROTNONE | USER | OWNED | COW)
+    b.pte(0x3000, 0x7000 | USER | OWNED)  # not present, no marker: nothing
+    space = b.walk()
+    assert [m.va for m in space.mappings()] == [0x1000]
+    ((m),) = space.protnone_pages()
+    assert (m.va, m.pa, m.pte) == (0x2000, 0x2_0000_6000, 0x2_0000_6000 | 0xB04)
+    assert list(space.protnone_pages(0x3000)) == []

@@ -51,7 +51,7 @@ def test_split_and_merge():
     assert [r.flags for r in m.regions()] == [MAP_PRIVATE, MAP_SHARED, MAP_PRIVATE]
 
 
-def test_contents_go_with_munmap_fixed_replacement_and_prot_none():
+def test_contents_go_with_munmap_and_fixed_replacement_and_stay_through_prot_none():
     m = VmModel(BASE)
     m.mmap(0, 3, RW, MAP_PRIVATE)
     for i in range(3):
@@ -59,8 +59,8 @@ def test_contents_go_with_munmap_fixed_replacement_and_prot_none():
     m.munmap(BASE, 1)
     m.mmap(BASE + PAGE, 1, RW, MAP_PRIVATE | MAP_FIXED)
     assert m.mprotect(BASE + 2 * PAGE, 1, PROT_NONE) == 0
-    assert m.contents == {}
-    assert m.mprotect(BASE + 2 * PAGE, 1, RW) == 0 and m.read(BASE + 2 * PAGE + 4) == 0
+    assert sorted(m.contents) == [BASE + 2 * PAGE], "kept (mm/mmap.h)"
+    assert m.mprotect(BASE + 2 * PAGE, 1, RW) == 0 and m.read(BASE + 2 * PAGE + 4) == 3
 
 
 def test_shared_pages_are_resident_at_once_and_refuse_prot_none():
@@ -136,12 +136,27 @@ def test_untouched_pages_stay_untouched_and_exit_drops_references():
     assert parent.contents[a] is frame and a not in parent.cow
 
 
-def test_munmap_and_prot_none_in_one_process_leave_the_other_its_page():
+def test_munmap_in_one_process_leaves_the_other_its_page_and_prot_none_keeps_it():
     parent = VmModel(BASE)
     a = parent.mmap(0, 2, RW, MAP_PRIVATE)
     parent.write(a, 7)
     parent.write(a + PAGE, 8)
     child = parent.fork()
     assert child.munmap(a, 1) == 0 and parent.contents[a].refs == 1
-    assert child.mprotect(a + PAGE, 1, PROT_NONE) == 0 and parent.contents[a + PAGE].refs == 1
+    assert child.mprotect(a + PAGE, 1, PROT_NONE) == 0, "kept (mm/mmap.h)"
+    assert parent.contents[a + PAGE] is child.contents[a + PAGE]
+    assert parent.contents[a + PAGE].refs == 2
     assert (parent.read(a), parent.read(a + PAGE)) == (7, 8)
+
+
+def test_a_kept_prot_none_page_is_cow_after_fork_and_copies_when_written_again():
+    parent = VmModel(BASE)
+    a = parent.mmap(0, 1, RW, MAP_PRIVATE)
+    parent.write(a, 9)
+    assert parent.mprotect(a, 1, PROT_NONE) == 0
+    child = parent.fork()
+    assert a in parent.cow and a in child.cow and parent.contents[a].refs == 2
+    assert child.mprotect(a, 1, RW) == 0 and not child.pte_writable(a), "COW: shared frame"
+    child.write(a + 4, 1)
+    assert child.contents[a] is not parent.contents[a] and child.read(a) == 9
+    assert parent.mprotect(a, 1, RW) == 0 and parent.pte_writable(a), "the only holder now"

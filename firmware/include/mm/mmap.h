@@ -13,11 +13,18 @@
  *   MAP_SHARED   every frame is allocated, zeroed and mapped (PAGE_OWNED) at
  *                mmap time, so fork can share it writable with the child;
  *                PROT_NONE is refused for it (EINVAL), as is mprotect to
- *                PROT_NONE: a shared page has no way to be "not there".
- * PROT_NONE regions are guard regions: any access kills with reason `guard`.
- * mprotect to PROT_NONE drops the private pages already touched in the range
- * (x86 cannot keep a page present and inaccessible to its user, and every
- * present user PTE has U): after mprotect back, they read as zero.
+ *                PROT_NONE (kept so: fork shares these pages writable, and
+ *                a PAGE_PROTNONE entry in a shared region would need its own
+ *                rules there; nothing asks for it yet).
+ * PROT_NONE regions are guard regions: any access kills with reason `guard`
+ * (a system call given such an address gets EFAULT).  mprotect to PROT_NONE
+ * keeps the private pages already touched in the range, as Linux does: each
+ * becomes a PAGE_PROTNONE entry (mm/vmm.h), not present to the CPU but
+ * holding its frame and reference.  They stay resident (they count in
+ * p->pages and against resident_pages); mprotect back makes them present
+ * again with the new rights and their contents (PAGE_COW instead of write
+ * while the frame has other references); munmap and exit free them; fork
+ * copies them (one more reference, COW-marked in both).
  *
  * Where (USER_* in mm/uvm.h, areas as in uvm.h's comment):
  *   - MAP_FIXED: exactly at addr; mmap regions there are replaced.  A range

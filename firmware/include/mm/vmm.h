@@ -49,6 +49,19 @@
  * together with PAGE_WRITE (map and protect refuse it: write-and-cow). */
 #define PAGE_COW 0x800u
 
+/* Software bit of a NOT-present entry (bit 8; the CPU ignores every bit of
+ * an entry whose P is clear, and bit 8 is G only in a present one): a
+ * PROT_NONE page that keeps its frame, as Linux's PROT_NONE PTEs do.  Such
+ * an entry is frame | PAGE_PROTNONE | PAGE_USER | PAGE_OWNED [| PAGE_COW],
+ * without PAGE_PRESENT or PAGE_WRITE: every access faults (user and kernel
+ * alike), but the frame, its reference and the COW mark stay.  vmm_protnone
+ * makes one from a present owned entry; vmm_protect gives it rights again;
+ * vmm_unmap and destroying the directory drop its reference; vmm_lookup and
+ * vmm_lookup_pfn say -ENOENT for it (it maps nothing), vmm_lookup_kept
+ * finds it; vmm_map over it is refused (exists); fork copies it (one more
+ * reference; in a private range it becomes PAGE_COW in both). */
+#define PAGE_PROTNONE 0x100u
+
 /* Software flag, never stored in an entry: the page may be executed.  map
  * and protect set NX in a PAE entry without it (when NX is on); lookup
  * reports it whenever the hardware would let the page execute (always in
@@ -127,8 +140,18 @@ int vmm_unmap(page_directory_t *dir, vaddr_t va, paddr_t *old);
  * when pa is asked for and the frame lies above 4 GiB (use vmm_lookup_pfn). */
 int vmm_lookup(page_directory_t *dir, vaddr_t va, paddr_t *pa, uint32_t *flags);
 int vmm_lookup_pfn(page_directory_t *dir, vaddr_t va, pfn_t *pfn, uint32_t *flags);
-/* Replaces the flags of an existing mapping (the frame stays). */
+/* vmm_lookup_pfn that also finds a PAGE_PROTNONE entry: 0 with its frame and
+ * flags PAGE_PROTNONE plus the entry's PAGE_USER, PAGE_OWNED and PAGE_COW
+ * (no PAGE_PRESENT); -ENOENT when neither present nor protnone. */
+int vmm_lookup_kept(page_directory_t *dir, vaddr_t va, pfn_t *pfn, uint32_t *flags);
+/* Replaces the flags of an existing mapping, present or PAGE_PROTNONE (the
+ * frame stays; the entry is present afterwards). */
 int vmm_protect(page_directory_t *dir, vaddr_t va, uint32_t flags);
+/* Turns the present, PAGE_OWNED user mapping at va into a PAGE_PROTNONE entry
+ * (see above): the frame and its reference stay, every access faults.
+ * -ENOENT when nothing is mapped, -EINVAL (kind not-owned) for a page
+ * without PAGE_OWNED or PAGE_USER.  A protnone entry stays as it is (0). */
+int vmm_protnone(page_directory_t *dir, vaddr_t va);
 
 /* A kernel pointer to physical frame pa: the direct map when it covers pa,
  * else a temporary window (one at a time; release it with kunmap). */
@@ -152,19 +175,22 @@ paddr_t alloc_kernel_frame(void);
 int vmm_fork_prepare(page_directory_t *src, page_directory_t *dst, vaddr_t start, vaddr_t end);
 
 struct vmm_fork_counts {
-  uint32_t pages;           /* present entries copied */
+  uint32_t pages;           /* present and PAGE_PROTNONE entries copied */
   uint32_t shared;          /* of them, shared writable (a `shared` range) */
   uint32_t cow;             /* of them, copy-on-write in both afterwards */
   uint32_t write_protected; /* src entries that lost PAGE_WRITE: src's TLB is stale */
 };
 
-/* Copies every present entry of src in [start, end) into dst (the same frame;
- * a PAGE_OWNED one takes one more reference).  A private range (`shared`
- * false) turns each writable or COW owned page into read-only + PAGE_COW in
- * both and marks its frame FRAME_COW; read-only pages are copied as they are.
+/* Copies every present or PAGE_PROTNONE entry of src in [start, end) into
+ * dst (the same frame; a PAGE_OWNED one takes one more reference).  A
+ * private range (`shared` false) turns each writable, COW or protnone owned
+ * page into read-only + PAGE_COW in both and marks its frame FRAME_COW;
+ * read-only pages are copied as they are.
  * A shared range is copied as it is, writable pages stay writable in both.
  * src's TLB is not flushed: the caller reloads CR3 once when
- * counts->write_protected says an entry of the live directory changed. */
+ * counts->write_protected says an entry of the live directory changed (a
+ * protnone entry that gains PAGE_COW counts too: it is never cached, but
+ * the rule stays one test in the loop). */
 void vmm_fork_range(page_directory_t *src, page_directory_t *dst, vaddr_t start, vaddr_t end,
                     bool shared, struct vmm_fork_counts *counts);
 

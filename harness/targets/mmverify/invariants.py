@@ -22,10 +22,14 @@ violations as sentences naming pid, address, entry and what is wrong:
   text shared by fork);
 - each segment's reference count is its attachments plus its creator's
   reference, its creator is a live process, its frames are used;
-- a process's ``pages`` counter is the number of its present user PTEs;
+- a PROT_NONE entry (not present, PAGE_PROTNONE: a page mprotect(PROT_NONE)
+  kept) lies inside a PROT_NONE mmap region, has U and PAGE_OWNED, and names
+  a frame in use; the frame table counts its reference like a present one's;
+- a process's ``pages`` counter is the number of its present user PTEs plus
+  its PROT_NONE entries (they stay resident);
 - the frame table (mm/frame.h) agrees with all of it: every frame's refs is
-  the number of PAGE_OWNED PTEs naming it over every live address space (the
-  kernel half once) plus the kernel's references (one per live shm segment
+  the number of PAGE_OWNED PTEs (present or PROT_NONE) naming it over every
+  live address space (the kernel half once) plus the kernel's references (one per live shm segment
   holding it); a frame with references is used in the PMM's bitmap;
   FRAME_COW only on frames some PTE maps copy-on-write; no copy-on-write PTE
   is writable (harness/decode/frames.py's audit).
@@ -57,6 +61,7 @@ from harness.targets.mmverify.kernel import Kernel
 
 OWNED = paging.OWNED  # PAGE_OWNED (vmm.h): the mapping holds a frame reference
 COW = paging.COW      # PAGE_COW (vmm.h): private, read-only until a write copies it
+PROTNONE = paging.PROTNONE  # PAGE_PROTNONE (vmm.h), in a not-present entry: a kept page
 ZOMBIE = 4     # enum proc_state: ended, address space not yet freed
 MAP_SHARED = 0x01  # mman.h: an mmap region whose frames fork shares writable
 
@@ -130,7 +135,8 @@ class Space:
     zombie: bool = False
     # its mmap regions (struct vm_region): (start, end, prot, flags); pages may
     # be there too, with no more rights than prot gives (PROT_WRITE is 2;
-    # PROT_NONE has no pages), and MAP_SHARED ones are shared writable by fork
+    # PROT_NONE has only PROT_NONE entries), and MAP_SHARED ones are shared
+    # writable by fork
     mmap: tuple[tuple[int, int, int, int], ...] = ()
 
 
@@ -369,6 +375,33 @@ class _Checker:
                     present[base | j << 12] = (pte, pde)
         return present
 
+    def protnone_ptes(self, tables: dict[int, tuple[int, bytes]]) -> dict[int, int]:
+        """va -> PTE for every PROT_NONE entry (P clear, PAGE_PROTNONE set)."""
+        kept = {}
+        for base, (_, table) in tables.items():
+            if table == paging.EMPTY_TABLE:
+                continue
+            for j, pte in enumerate(self.g.unpack(table)):
+                if pte & (paging.PRESENT | PROTNONE) == PROTNONE:
+                    kept[base | j << 12] = pte
+        return kept
+
+    def protnone_pte(self, p: Space, who: str, va: int, pte: int) -> None:
+        """A kept PROT_NONE page: only in a PROT_NONE region, U and
+        PAGE_OWNED (its reference), a frame in use, counted in the frame table."""
+        frame = pte & self.g.frame_mask
+        what = f"{who} va {va:#010x} PROT_NONE entry {self.entry(pte)}"
+        region = next((r for r in p.mmap if r[0] <= va < r[1]), None)
+        if region is None or region[2] != 0:
+            self.fail(f"{what}: outside every PROT_NONE mmap region")
+        if pte & (paging.USER | OWNED) != paging.USER | OWNED:
+            self.fail(f"{what}: without U and PAGE_OWNED")
+        if pte & paging.WRITE:
+            self.fail(f"{what}: has W")
+        self.frame_in_use(frame, what)
+        self.mapped[frame].append((who, va, "private", False))
+        self.note(who, va, pte)
+
     def kernel_directory_user_half(self) -> None:
         """The kernel's own directory may map pages below the base (tests and
         the VMM API do); they must still be frames the PMM handed out."""
@@ -384,10 +417,14 @@ class _Checker:
         self.frame_in_use(p.cr3 & ~0xFFF, f"{who}: page directory")
         shared, pdes = self.directories(p.cr3, who)
         self.same_kernel_half(who, shared, kernel_half)
-        present = self.present_ptes(self.user_tables(pdes, who))
-        if len(present) != p.pages:
-            self.fail(f"{who}: {len(present)} present user PTEs, the kernel counts "
+        tables = self.user_tables(pdes, who)
+        present, kept = self.present_ptes(tables), self.protnone_ptes(tables)
+        if len(present) + len(kept) != p.pages:
+            also = f" and {len(kept)} PROT_NONE entries" if kept else ""
+            self.fail(f"{who}: {len(present)} present user PTEs{also}, the kernel counts "
                       f"pages={p.pages}")
+        for va, pte in kept.items():
+            self.protnone_pte(p, who, va, pte)
         attached = self.attachments(p, who, present)
         shm_frames = {f: s.id for s in self.s.segments for f in s.frames}
         for va, (pte, pde) in present.items():
