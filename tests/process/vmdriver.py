@@ -77,6 +77,7 @@ class VmDriver:
         self.request = userland.symbol("vmdriver", "request")
         self.checkpoint = userland.symbol("vmdriver", "checkpoint")
         self.ended: ProcessResult | None = None
+        self.step = 0  # request.step at this process's last stop
         self.family = family or Family()
         if pid is not None:  # forked: it reaches its checkpoint when first asked
             self.pid = pid
@@ -92,6 +93,7 @@ class VmDriver:
         else:
             raise AssertionError("vmdriver never reached its first checkpoint")
         self.family.stopped = self.pid
+        self.step = struct.unpack("<I", self.u.read(self.pid, self.request + 28, 4))[0]
 
     def _stopped_pid(self) -> int | None:
         """The process whose address space is loaded (the one at the checkpoint)."""
@@ -109,6 +111,10 @@ class VmDriver:
                 return False
             self.family.stopped = self._stopped_pid()
             if self.family.stopped == self.pid:
+                step = struct.unpack("<I", self.u.read(self.pid, self.request + 28, 4))[0]
+                if step == self.step:  # the same checkpoint reported again: not there yet
+                    continue
+                self.step = step
                 return True
             if all(p.pid != self.pid for p in self.u.processes()):
                 return False
