@@ -364,3 +364,27 @@ def test_read_blocks_until_input_arrives(machine, userland):
     assert results[pid].status == 0 and len(results) == 2
     [record] = machine.records("IN", since=mark)
     assert b"xyz".startswith(record.bytes("data")) and record.bytes("data")
+
+
+def test_the_audit_holds_in_the_middle_of_a_fork_tree(machine, userland, kernel):
+    """forker 2 3 stopped at every waitpid (a process about to wait for its
+    children, or to learn one ended): each time the host-side audit
+    (references, COW bits, sharing, over every live address space) must find
+    nothing, once with the whole tree of 13 processes alive."""
+    from harness.targets.mmverify.invariants import violations
+
+    userland.spawn("forker", "2 3")
+    waitpid = machine.symbol("proc_waitpid")
+    machine.break_at(waitpid)
+    stops, most = 0, 0
+    stopped = stop_at_checkpoint(machine)
+    while stopped:
+        assert machine.registers("eip")["eip"] == waitpid
+        most = max(most, len(userland.processes()))
+        assert violations(kernel) == [], f"at waitpid stop {stops}"
+        stops += 1
+        stopped = machine.cont().addr == waitpid
+    machine.delete_breakpoints()
+    assert most == 13 and stops >= 13
+    results = userland.history()
+    assert len(results) == 13 and all(not r.killed and r.status == 0 for r in results.values())

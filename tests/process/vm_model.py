@@ -1,13 +1,18 @@
 """A Python model of one process's mmap regions and page contents, for the
 model-based test (tests/process/test_mmap_model.py): what mmap, munmap,
-mprotect, reads and writes should do, by the rules of include/mm/mmap.h,
-written independently of the kernel's code.
+mprotect, reads, writes and fork should do, by the rules of
+include/mm/mmap.h and issue 17's fork contract, written independently of
+the kernel's code.
 
 The model keeps pages, not regions: every mapped page has its (prot, kind),
 and the region list is the pages grouped into maximal runs of equal
 (prot, kind), which is what the kernel's sorted, merged list must equal.
-Contents are kept per resident page (a bytearray), so a fork step can later
-copy the model."""
+Each resident page is a :class:`Page` object standing for one frame: fork
+gives the child the very same objects (a shared region's pages stay one
+frame for good, a private one's until a write copies it), so two processes
+holding the same object must map the same frame, different objects different
+frames, and ``Page.refs`` (the models holding it) is the frame's reference
+count."""
 
 from __future__ import annotations
 
@@ -31,12 +36,21 @@ from tests.process.vmdriver import (
 REGIONS_MAX = 32  # PROC_REGIONS_MAX, the default mappings limit
 
 
+class Page:
+    """One frame: its contents and how many process models map it."""
+
+    def __init__(self, data: bytes = bytes(PAGE)) -> None:
+        self.data = bytearray(data)
+        self.refs = 1
+
+
 @dataclass
 class VmModel:
     mmap_base: int
     area_end: int = 0x80000000
     pages: dict[int, tuple[int, int]] = field(default_factory=dict)  # va -> (prot, kind)
-    contents: dict[int, bytearray] = field(default_factory=dict)     # resident pages only
+    contents: dict[int, Page] = field(default_factory=dict)          # resident pages only
+    cow: set[int] = field(default_factory=set)  # resident pages mapped copy-on-write
 
     # -- what the kernel's state must equal ---------------------------------------------
 
@@ -53,7 +67,12 @@ class VmModel:
         return out
 
     def writable(self, va: int) -> bool:
+        """The region allows writes (a write does not kill the process)."""
         return bool(self.pages[va][0] & PROT_WRITE)
+
+    def pte_writable(self, va: int) -> bool:
+        """The resident page's PTE has the write bit (COW ones do not)."""
+        return self.writable(va) and va not in self.cow
 
     # -- the operations: each returns what the system call must return ----------------------
 
@@ -64,9 +83,21 @@ class VmModel:
         count = len(self.regions(new_pages))
         return count <= REGIONS_MAX or count <= len(self.regions())
 
+    def _release(self, va: int) -> None:
+        """The page's frame is unmapped here (one reference less)."""
+        page = self.contents.pop(va, None)
+        if page is not None:
+            page.refs -= 1
+        self.cow.discard(va)
+
     def _drop(self, va: int) -> None:
         self.pages.pop(va, None)
-        self.contents.pop(va, None)
+        self._release(va)
+
+    def _make_guard(self, va: int) -> None:
+        """mprotect(PROT_NONE) of a mapped page: the page is kept, frame,
+        reference, contents and COW mark, in a not-present entry (mm/mmap.h).
+        Were a guard to drop its pages, ``self._release(va)`` here is all."""
 
     def mmap(self, addr: int, npages: int, prot: int, flags: int) -> int:
         kind = flags & 0x3
@@ -93,7 +124,7 @@ class VmModel:
         self.pages = new
         if kind == MAP_SHARED:  # backed at once
             for i in range(npages):
-                self.contents[start + i * PAGE] = bytearray(PAGE)
+                self.contents[start + i * PAGE] = Page()
         return start
 
     def _first_fit(self, npages: int) -> int | None:
@@ -129,15 +160,56 @@ class VmModel:
             new[va] = (prot, self.pages[va][1])
         if not self._count_ok(new):
             return -ENOMEM
-        self.pages = new  # PROT_NONE keeps the pages' contents (mm/mmap.h)
+        self.pages = new
+        for va in span:
+            if prot == PROT_NONE:
+                self._make_guard(va)
+            elif va in self.contents and new[va][1] != MAP_SHARED:
+                # Writable only if no one else maps the frame: else COW.
+                if prot & PROT_WRITE and self.contents[va].refs > 1:
+                    self.cow.add(va)
+                else:
+                    self.cow.discard(va)
         return 0
+
+    def _resident(self, page: int) -> Page:
+        if page not in self.contents:  # demand-zero
+            self.contents[page] = Page()
+        return self.contents[page]
 
     def write(self, va: int, value: int) -> None:
         page = va & ~(PAGE - 1)
-        data = self.contents.setdefault(page, bytearray(PAGE))
-        data[va - page:va - page + 4] = value.to_bytes(4, "little")
+        frame = self._resident(page)
+        if page in self.cow:  # copy, or take back as the last holder
+            self.cow.discard(page)
+            if frame.refs > 1:
+                frame.refs -= 1
+                frame = self.contents[page] = Page(frame.data)
+        frame.data[va - page:va - page + 4] = value.to_bytes(4, "little")
 
     def read(self, va: int) -> int:
         page = va & ~(PAGE - 1)
-        data = self.contents.setdefault(page, bytearray(PAGE))  # a read maps it too
+        data = self._resident(page).data  # a read maps it too
         return int.from_bytes(data[va - page:va - page + 4], "little")
+
+    # -- fork and exit --------------------------------------------------------------------
+
+    def fork(self) -> VmModel:
+        """The child's model: the same pages (one more reference each); every
+        private page that is writable, COW or kept under PROT_NONE becomes COW
+        in both, read-only private pages and shared pages are shared as they
+        are."""
+        child = VmModel(self.mmap_base, self.area_end, dict(self.pages),
+                        dict(self.contents), set(self.cow))
+        for va, frame in self.contents.items():
+            frame.refs += 1
+            prot, kind = self.pages[va]
+            if kind != MAP_SHARED and (prot & PROT_WRITE or prot == PROT_NONE or va in self.cow):
+                self.cow.add(va)
+                child.cow.add(va)
+        return child
+
+    def exit(self) -> None:
+        """The process ends: every page's reference goes."""
+        for va in list(self.pages):
+            self._drop(va)

@@ -30,9 +30,10 @@ PAGE_OWNED, PAGE_COW = 0x200, 0x800  # the VMM's software PTE bits (mm/vmm.h)
 MMAP_AREA = (0x40000000, 0x80000000)  # where the kernel chooses (mm/mmap.h)
 MMAP_BASE_SPAN = 0x20000000
 
-# firmware/user/vmdriver.c's enum vm_op
+# firmware/user/vmdriver.c's enum vm_op (VM_WAIT, 11, is the program's own: never sent)
 OPS = {"exit": 0, "mmap": 1, "munmap": 2, "mprotect": 3, "write": 4, "read": 5,
-       "getrlimit": 6, "setrlimit": 7, "sbrk": 8, "shm": 9}
+       "getrlimit": 6, "setrlimit": 7, "sbrk": 8, "shm": 9, "fork": 10,
+       "touch": 12}
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,34 @@ def signed(value: int) -> int:
     return value - (1 << 32) if value >= 0xFFFFF001 else value
 
 
-class VmDriver:
-    """One vmdriver process on a machine whose modules include it."""
+class Family:
+    """The vmdriver processes of one fork tree on a machine, and which of them
+    (if any) is stopped at its checkpoint: only that one may be given a
+    request, the others go round yielding (firmware/user/vmdriver.c)."""
 
-    def __init__(self, userland: Userland) -> None:
+    def __init__(self) -> None:
+        self.members: dict[int, VmDriver] = {}  # live ones, by pid
+        self.stopped: int | None = None
+
+
+class VmDriver:
+    """One vmdriver process on a machine whose modules include it: spawned,
+    or (with ``pid`` and ``family``) a child one of them forked."""
+
+    def __init__(self, userland: Userland, pid: int | None = None,
+                 family: Family | None = None) -> None:
         self.u, self.m, self.k = userland, userland.m, userland.k
-        self.pid = userland.spawn("vmdriver")
         self.request = userland.symbol("vmdriver", "request")
         self.checkpoint = userland.symbol("vmdriver", "checkpoint")
+        self.ended: ProcessResult | None = None
+        self.step = 0  # request.step at this process's last stop
+        self.family = family or Family()
+        if pid is not None:  # forked: it reaches its checkpoint when first asked
+            self.pid = pid
+            self.family.members[pid] = self
+            return
+        self.pid = userland.spawn("vmdriver")
+        self.family.members[self.pid] = self
         self.m.break_at(self.checkpoint)
         try:
             self.m.call("sched_run")
@@ -71,30 +92,84 @@ class VmDriver:
             assert stopped.stop.addr == self.checkpoint
         else:
             raise AssertionError("vmdriver never reached its first checkpoint")
-        self.ended: ProcessResult | None = None
+        self.family.stopped = self.pid
+        self.step = struct.unpack("<I", self.u.read(self.pid, self.request + 28, 4))[0]
+
+    def _stopped_pid(self) -> int | None:
+        """The process whose address space is loaded (the one at the checkpoint)."""
+        here = self.m.registers("cr3")["cr3"]
+        return next((p.pid for p in self.u.processes() if p.cr3 == here), None)
+
+    def _to_checkpoint(self) -> bool:
+        """Runs until this process stops at its checkpoint (other processes of
+        the family stopping there on their way are let go on); False when it
+        ended instead."""
+        while True:
+            stop = self.m.cont()
+            if stop.addr != self.checkpoint:  # sched_run returned: no process is left
+                self.family.stopped = None
+                return False
+            self.family.stopped = self._stopped_pid()
+            if self.family.stopped == self.pid:
+                step = struct.unpack("<I", self.u.read(self.pid, self.request + 28, 4))[0]
+                if step == self.step:  # the same checkpoint reported again: not there yet
+                    continue
+                self.step = step
+                return True
+            if all(p.pid != self.pid for p in self.u.processes()):
+                return False
+
+    def _gone(self) -> ProcessEnded:
+        """The process has ended: how, and it leaves the family."""
+        if self.family.stopped is None:
+            self.m.delete_breakpoints()
+        self.ended = self.u.history()[self.pid]
+        del self.family.members[self.pid]
+        return ProcessEnded(self.ended)
 
     def do(self, op: str, addr: int = 0, length: int = 0, prot: int = 0, flags: int = 0,
            value: int = 0) -> int:
         """Performs one operation; its result (see :func:`signed`).  Raises
         ProcessEnded when it ended the process instead."""
         assert self.ended is None, "the process has ended"
+        if self.family.stopped != self.pid and not self._to_checkpoint():
+            raise self._gone()
         words = (OPS[op], addr, length, prot, flags, value & 0xFFFFFFFF)
         self.u.write(self.pid, self.request, struct.pack("<6I", *words))
-        stop = self.m.cont()
-        if stop.addr != self.checkpoint:  # sched_run returned: the process is gone
-            self.m.delete_breakpoints()
-            self.ended = self.u.history()[self.pid]
-            raise ProcessEnded(self.ended)
+        if not self._to_checkpoint():
+            raise self._gone()
         return signed(struct.unpack("<I", self.u.read(self.pid, self.request + 24, 4))[0])
+
+    def fork(self) -> VmDriver:
+        """fork() in this process; the child's driver."""
+        child = self.do("fork")
+        assert child > 0, f"fork returned {child}"
+        return VmDriver(self.u, child, self.family)
 
     def finish(self, status: int = 0) -> ProcessResult:
         """Lets the program exit with ``status``; how it ended."""
-        if self.ended is None:
-            self.u.write(self.pid, self.request, struct.pack("<6I", 0, 0, 0, 0, 0, status))
+        if self.ended is not None:
+            return self.ended
+        if self.family.stopped != self.pid and not self._to_checkpoint():
+            return self._gone().result  # it ended on its way there
+        self.u.write(self.pid, self.request, struct.pack("<6I", OPS["exit"], 0, 0, 0, 0, status))
+        if len(self.family.members) == 1:
             self.m.delete_breakpoints()
-            self.m.cont()
-            self.ended = self.u.history()[self.pid]
+            self.m.cont()  # sched_run returns
+            self.family.stopped = None
+        else:  # another member comes to its checkpoint next
+            stop = self.m.cont()
+            assert stop.addr == self.checkpoint
+            self.family.stopped = self._stopped_pid()
+        self.ended = self.u.history()[self.pid]
+        del self.family.members[self.pid]
         return self.ended
+
+    def finish_all(self) -> None:
+        """Ends every live member of the family, children before this one."""
+        for other in [d for d in self.family.members.values() if d is not self]:
+            other.finish()
+        self.finish()
 
     # -- what the kernel holds, read from guest RAM -----------------------------------
 
