@@ -5,6 +5,7 @@ kernel's records, its process table and the PMM's counters."""
 import pytest
 
 from harness import CallStopped
+from tests.process.pmm_budget import give_back
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
@@ -64,14 +65,6 @@ def test_exec_of_a_missing_module_returns_enoent_and_the_caller_goes_on(machine,
     assert claim.int("rc") == ENOENT
     assert machine.records("EXEC", since=mark) == []
 
-
-def give_back(machine, count):
-    chain = machine.symbol("agent_pmm_chain")
-    for _ in range(count):
-        pa = machine.read_u32(chain)
-        assert pa, "the chain is shorter than asked"
-        machine.write_u32(chain, int.from_bytes(machine.read_phys(pa, 4), "little"))
-        machine.call("agent_free_page", pa)
 
 
 @pytest.mark.parametrize("frames_for_exec", [0, 1, 3])

@@ -6,6 +6,7 @@ the programs' own reports are only checked to agree."""
 import pytest
 
 from harness import CallStopped
+from tests.process.pmm_budget import give_back
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
@@ -131,7 +132,9 @@ def test_the_last_holder_takes_the_page_back_without_a_copy(machine, userland, k
     assert all(not r.killed and r.status == 0 for r in userland.history().values())
 
 
-def test_text_stays_shared_read_only_without_cow(machine, userland):
+def test_text_stays_shared_read_only_without_cow(machine, userland, kernel):
+    """Both processes map the one text frame, read-only, no PAGE_COW, and fork
+    did not mark the frame FRAME_COW either (only writable pages are)."""
     pid = userland.spawn("cowpair", "child")
     text = userland.symbol("cowpair", "main") & ~(PAGE - 1)
     machine.break_at(userland.symbol("cowpair", "checkpoint"))
@@ -140,6 +143,8 @@ def test_text_stays_shared_read_only_without_cow(machine, userland):
     (ppte, ppa), (cpte, cpa) = leaf(userland, pid, text), leaf(userland, child, text)
     assert ppa == cpa and not ppte.write and not cpte.write
     assert not ppte.raw & PAGE_COW and not cpte.raw & PAGE_COW
+    text_frame = kernel.frame_table()[ppa >> 12]
+    assert (text_frame.refs, text_frame.flags) == (2, 0)
     machine.delete_breakpoints()
     machine.cont()
 
@@ -150,16 +155,6 @@ def user_mappings(userland, pid):
     return [(m.va, m.pa, m.flags & ~0x60)
             for m in userland.address_space(pid).mappings(0, 0xC0000000)]
 
-
-def give_back(machine, count):
-    """Free the first ``count`` frames agent_pmm_exhaust took (unlinked from
-    its chain first, so agent_pmm_release does not free them again)."""
-    chain = machine.symbol("agent_pmm_chain")
-    for _ in range(count):
-        pa = machine.read_u32(chain)
-        assert pa, "the chain is shorter than asked"
-        machine.write_u32(chain, int.from_bytes(machine.read_phys(pa, 4), "little"))
-        machine.call("agent_free_page", pa)
 
 
 # What fork allocates, in order: the kernel stack (2 frames), the directory

@@ -39,12 +39,6 @@ FRAME_COW = 0x01  # include/mm/frame.h
 FIXED = PRIVATE | MAP_FIXED
 
 
-@pytest.fixture
-def vm(userland):
-    driver = VmDriver(userland)
-    yield driver
-    driver.finish_all()
-
 
 def test_a_private_mapping_is_demand_zero(vm):
     free, before = vm.free_frames(), vm.process()

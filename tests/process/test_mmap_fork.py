@@ -18,7 +18,6 @@ from tests.process.vmdriver import (
     SHARED,
     ProcessEnded,
     Region,
-    VmDriver,
 )
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
@@ -26,12 +25,6 @@ pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 WRITE_BIT = 0x2
 FRAME_COW = 0x01  # include/mm/frame.h
 
-
-@pytest.fixture
-def vm(userland):
-    driver = VmDriver(userland)
-    yield driver
-    driver.finish_all()
 
 
 def bits(pte_flags):

@@ -6,22 +6,13 @@ back so that the call gets exactly as far as the step under test."""
 
 import pytest
 
+from tests.process.pmm_budget import give_back
+
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
 ENOMEM = -12
 PROC_KSTACK_PAGES = 2  # include/kernel/proc.h: a kernel stack's frames
 
-
-def give_back(machine, count):
-    """Free the ``count`` frames at the head of agent_pmm_exhaust's chain
-    (each frame's first word links to the next), unlinking them first so that
-    agent_pmm_release does not free them again."""
-    chain = machine.symbol("agent_pmm_chain")
-    for _ in range(count):
-        pa = machine.read_u32(chain)
-        assert pa, "the chain is shorter than asked"
-        machine.write_u32(chain, int.from_bytes(machine.read_phys(pa, 4), "little"))
-        machine.call("agent_free_page", pa)
 
 
 def test_a_spawn_with_no_frame_for_its_page_directory_is_enomem(machine, userland, kernel):

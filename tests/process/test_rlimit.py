@@ -22,19 +22,12 @@ from tests.process.vmdriver import (
     RW,
     SHARED,
     ProcessEnded,
-    VmDriver,
 )
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
 PROC_MAX_PAGES, PROC_REGIONS_MAX = 4096, 32  # include/kernel/proc.h, written down
 
-
-@pytest.fixture
-def vm(userland):
-    driver = VmDriver(userland)
-    yield driver
-    driver.finish()
 
 
 def test_defaults_are_read(vm):
