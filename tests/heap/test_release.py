@@ -30,3 +30,18 @@ def test_a_large_free_range_gives_its_interior_pages_back(machine, kernel):
     machine.write(b + 50_000, b"ok")
     for p in (a, c):
         machine.call("kfree", p)
+
+
+def test_the_kept_slab_stays_kept_however_often_it_empties(machine, kernel):
+    """One block of a class with no slab yet, freed and allocated again three
+    times: the same slab serves every round (the same block comes back) and
+    stays mapped between them, kept, not released and remade each time."""
+    size = 1500
+    first = machine.call("kmalloc", size)
+    slabs = kernel.heap_stats()["class_slabs"]
+    for _ in range(3):
+        machine.call("kfree", first)
+        assert kernel.heap_stats()["class_slabs"] == slabs, "the empty slab is kept"
+        assert machine.translate(first).pa is not None, "and stays mapped"
+        assert machine.call("kmalloc", size) == first
+    machine.call("kfree", first)
