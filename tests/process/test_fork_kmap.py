@@ -22,5 +22,6 @@ def test_every_copy_gives_its_kmap_windows_back(machine, userland, kernel):
     assert all((r.killed, r.status) == (False, 0) for r in results.values()), results
     copies = [f for f in kernel.fault_log() if f.reason == "cow"]
     assert len(copies) > KMAP_SLOTS, "more copies than windows"
+    assert {(f.kind, f.action) for f in copies} == {("protection", "resolved")}
     busy = machine.read(machine.symbol("kmap_busy"), KMAP_SLOTS)
     assert busy == bytes(KMAP_SLOTS), "every window given back"
