@@ -4,6 +4,8 @@ import itertools
 
 import pytest
 
+from tests.heap.rules import HEAP_SMALL_MAX, RED_ZONE, realloc_stays
+
 PAGE = 4096
 HEAP_BASE, HEAP_LIMIT = 0xF0000000, 0xFF000000
 
@@ -64,6 +66,23 @@ def test_krealloc_keeps_contents_and_handles_null_and_zero(machine):
     mark = machine.mark()
     machine.call("kfree", r)
     assert machine.records("HEAP", since=mark)[0]["error"] == "double-free"
+
+
+def test_krealloc_shrinks_a_small_block_in_place_down_to_half_its_slot(machine, kernel):
+    """A slab block of at most HEAP_SMALL_MAX / 2 bytes stays where it is for
+    a new size down to half its slot's usable bytes, and moves below that
+    (rules.realloc_stays): the boundary from both sides, contents kept."""
+    capacities = [c for c in kernel.heap_stats()["class_size"] if c]
+    capacity = max(c for c in capacities if c - RED_ZONE <= HEAP_SMALL_MAX // 2)
+    usable = capacity - RED_ZONE
+    assert realloc_stays(capacity, usable // 2) and not realloc_stays(capacity, usable // 2 - 1)
+    p = machine.call("kmalloc", usable)
+    machine.write(p, bytes(range(256)) * (usable // 256) + bytes(usable % 256))
+    assert machine.call("krealloc", p, usable // 2) == p, "half the slot: in place"
+    q = machine.call("krealloc", p, usable // 2 - 1)
+    assert q != p, "less than half: a smaller class"
+    assert machine.read(q, usable // 2 - 1) == (bytes(range(256)) * 8)[:usable // 2 - 1]
+    machine.call("kfree", q)
 
 
 def test_krealloc_grows_large_blocks_in_place(machine):
