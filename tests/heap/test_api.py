@@ -85,6 +85,21 @@ def test_krealloc_shrinks_a_small_block_in_place_down_to_half_its_slot(machine, 
     machine.call("kfree", q)
 
 
+def test_krealloc_keeps_a_big_small_block_in_place_below_half_its_slot(machine, kernel):
+    """Over HEAP_SMALL_MAX / 2 bytes a slab block stays where it is even when
+    that wastes more than half its slot: the top class's slot holds 2060
+    bytes, and 1025 stays in it (the half is 1030) while 1024 moves."""
+    usable = max(c for c in kernel.heap_stats()["class_size"] if c) - RED_ZONE
+    big = HEAP_SMALL_MAX // 2 + 1
+    assert big < usable // 2, "the rule under test decides, not the half-slot one"
+    assert realloc_stays(usable + RED_ZONE, big) and not realloc_stays(usable + RED_ZONE, big - 1)
+    p = machine.call("kmalloc", HEAP_SMALL_MAX)  # the top class; more is a large block
+    assert machine.call("krealloc", p, big) == p
+    q = machine.call("krealloc", p, big - 1)
+    assert q != p
+    machine.call("kfree", q)
+
+
 def test_krealloc_grows_large_blocks_in_place(machine):
     p = machine.call("kmalloc", 5000)
     machine.write(p, b"x" * 5000)
