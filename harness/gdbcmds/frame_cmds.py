@@ -27,12 +27,6 @@ from harness.gdbcmds.paging_cmds import walk
 from harness.gdbcmds.spaces import kernel_cr3, pae_enabled, processes
 
 
-def frame_table() -> frames.FrameTable:
-    """The whole frame table, read through the kernel's direct map."""
-    count = u32("frame_table_frames")
-    return frames.FrameTable(read(u32("frame_table"), count * frames.ENTRY_BYTES))
-
-
 def frame_info(pfn: int) -> frames.FrameInfo | None:
     """One frame's entry, or None beyond the table."""
     if pfn >= u32("frame_table_frames"):

@@ -128,12 +128,17 @@ class MapCommand(Subcommand):
             write_page_runs(aspace)
 
 
+def frame_table() -> frames.FrameTable:
+    """The whole frame table, read through the kernel's direct map."""
+    count = u32("frame_table_frames")
+    return frames.FrameTable(read(u32("frame_table"), count * frames.ENTRY_BYTES))
+
+
 def write_page_runs(aspace: paging.AddressSpace | pae.PaeAddressSpace) -> None:
     """The pages below the kernel base in runs of equal rights, PAGE_OWNED,
     copy-on-write and frame reference count (this firmware's frame table)."""
     base = kernel_base()
-    table = frames.FrameTable(read(u32("frame_table"),
-                                   u32("frame_table_frames") * frames.ENTRY_BYTES))
+    table = frame_table()
     pages = [m for m in aspace.mappings(0, base) if m.size == paging.PAGE_SIZE]
     pages += aspace.protnone_pages(0, base)  # kept PROT_NONE pages: not present, a frame each
     runs = frames.page_runs(((m.va, m.pa, m.user, m.write, m.flags)
