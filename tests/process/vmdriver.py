@@ -216,10 +216,8 @@ class VmDriver:
 
     def frame_refs(self, pa: int) -> tuple[int, int]:
         """(refs, flags) of frame_table[pa >> 12], read from guest RAM."""
-        table = self.k.read_kernel(self.m.symbol("frame_table"), 4)
-        base = struct.unpack("<I", table)[0]
-        refs, flags, _ = struct.unpack("<HBB", self.k.read_kernel(base + (pa >> 12) * 4, 4))
-        return refs, flags
+        info = self.k.frame_table()[pa >> 12]
+        return info.refs, info.flags
 
     def free_frames(self) -> int:
         return self.k.pmm_stats()["free_frames"]
