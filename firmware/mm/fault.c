@@ -31,6 +31,10 @@ static const char *const reason_names[REASON_COUNT] = {
     [REASON_COW] = "cow",
     [REASON_GUARD] = "guard",
     [REASON_LIMIT] = "limit",
+    [REASON_SWAP_IN] = "swap-in",
+    [REASON_SWAP_IO] = "swap-io",
+    [REASON_FILE_PAGE] = "file-page",
+    [REASON_FILE_IO] = "file-io",
 };
 static const char *const kind_names[] = {"not-present", "protection", "reserved-bit"};
 static const char *const action_names[] = {"resolved", "fixup", "kill", "panic"};

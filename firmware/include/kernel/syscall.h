@@ -24,7 +24,19 @@
 #define SYS_MPROTECT 19   /* mprotect(addr, len, prot): 0 */
 #define SYS_GETRLIMIT 20  /* getrlimit(resource): the limit (kernel/mman.h) */
 #define SYS_SETRLIMIT 21  /* setrlimit(resource, value): 0; a limit can only be lowered */
-#define SYS_COUNT 22
+#define SYS_OPEN 22       /* open(path, O_* flags): a descriptor >= 3 (kernel/fcntl.h) */
+#define SYS_CLOSE 23      /* close(fd): 0 */
+#define SYS_PREAD 24      /* pread(fd, buf, len, offset in ESI): bytes read */
+#define SYS_PWRITE 25     /* pwrite(fd, buf, len, offset in ESI): bytes written (raw disks) */
+#define SYS_FSYNC 26      /* fsync(fd): 0 once the descriptor's disk has its data */
+#define SYS_SYNC 27       /* sync(): 0 once every dirty buffer is on its disk */
+#define SYS_STAT 28       /* stat(path, struct stat *): 0 */
+#define SYS_FSTAT 29      /* fstat(fd, struct stat *): 0 */
+#define SYS_LSEEK 30      /* lseek(fd, offset, whence): the new offset */
+#define SYS_COUNT 31
+/* read(fd >= 3) and write(fd >= 3) use and advance the descriptor's offset.
+ * mmap of a file: flags without MAP_ANONYMOUS, the descriptor in EDI and the
+ * file offset (bytes, page aligned) in EBP. */
 
 #ifndef __ASSEMBLER__
 #include "types.h"

@@ -33,6 +33,10 @@ enum fault_reason {
   REASON_COW,              /* resolved: a write to a copy-on-write page copied or took it back */
   REASON_GUARD,            /* an access to a PROT_NONE mmap region (mm/mmap.h) */
   REASON_LIMIT,            /* a demand fault beyond the resident-pages limit */
+  REASON_SWAP_IN,          /* resolved: the page came back from swap (pool or disk) */
+  REASON_SWAP_IO,          /* the page's swap slot could not be read back */
+  REASON_FILE_PAGE,        /* resolved: a file page mapped from the page cache */
+  REASON_FILE_IO,          /* a file page could not be read, or lies past the file's end */
   REASON_COUNT
 };
 

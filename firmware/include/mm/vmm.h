@@ -62,6 +62,13 @@
  * reference; in a private range it becomes PAGE_COW in both). */
 #define PAGE_PROTNONE 0x100u
 
+/* Software bit of a NOT-present entry (bit 7; PS/PAT only in a present one):
+ * the page is in swap (mm/swap.h).  Such an entry is
+ *   slot << PAGE_SHIFT | PAGE_SWAP | PAGE_USER [| PAGE_WRITE] [| PAGE_COW] [| NX]
+ * without PAGE_PRESENT or PAGE_OWNED: the bits other than P and the frame keep
+ * the rights the page gets back when the fault path swaps it in. */
+#define PAGE_SWAP 0x080u
+
 /* Software flag, never stored in an entry: the page may be executed.  map
  * and protect set NX in a PAE entry without it (when NX is on); lookup
  * reports it whenever the hardware would let the page execute (always in
