@@ -131,3 +131,44 @@ def test_output_never_passes_cap(clz: ctypes.CDLL) -> None:
     assert (n, guard) == (-1, b"\xa5" * 64)
     with pytest.raises(lz.LzError):
         lz.decompress(packed, limit=PAGE - 1)
+
+
+def mixed_page(seed: int) -> bytes:
+    """Text with random runs and short-period runs: every kind of token, at
+    every distance from both ends of the buffers."""
+    rnd = random.Random(seed)
+    out = bytearray()
+    while len(out) < PAGE:
+        kind = rnd.randrange(4)
+        if kind == 0:
+            out += rnd.randbytes(rnd.randrange(1, 40))
+        elif kind == 1:
+            out += bytes([rnd.randrange(256)]) * rnd.randrange(1, 30)
+        elif kind == 2:
+            out += b"xyz"[: rnd.randrange(1, 4)] * rnd.randrange(2, 12)
+        else:
+            out += text_page(rnd.randrange(1000))[: rnd.randrange(5, 120)]
+    return bytes(out[:PAGE])
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_round_trips_of_every_token_kind(clz: ctypes.CDLL, seed: int) -> None:
+    for data in (text_page(100 + seed), mixed_page(seed), mixed_page(seed)[: 1000 + 97 * seed]):
+        packed = c_compress(clz, data, cap=PAGE + PAGE // 2)
+        assert packed and lz.decompress(packed) == data
+        n, out, guard = c_decompress(clz, packed, cap=len(data))
+        assert (n, out, guard) == (len(data), data, b"\xa5" * 64)
+
+
+def test_damaged_input_never_writes_outside_the_output(clz: ctypes.CDLL) -> None:
+    # The fast loop copies fixed-size words past each run; whatever the input
+    # says, nothing lands beyond cap.
+    rnd = random.Random(5)
+    packed = bytearray(c_compress(clz, text_page(7)))
+    for _ in range(400):
+        damaged = bytearray(packed)
+        for _ in range(rnd.randrange(1, 6)):
+            damaged[rnd.randrange(len(damaged))] = rnd.randrange(256)
+        n, _, guard = c_decompress(clz, bytes(damaged[: rnd.randrange(1, len(damaged) + 1)]),
+                                   cap=rnd.choice([PAGE, 100, 37]))
+        assert guard == b"\xa5" * 64 and n <= PAGE

@@ -1,5 +1,5 @@
 /* An LZ77-family compressor for 4 KiB pages (the compressed swap pool,
- * mm/zswap.h): greedy matching through hash chains of 4-byte sequences (the
+ * mm/zswap.h): lazy matching through hash chains of 4-byte sequences (the
  * longest of up to LZ_CHAIN_DEPTH earlier positions, at distances below
  * LZ_WINDOW), matches of at least LZ_MIN_MATCH bytes.
  *
@@ -16,7 +16,7 @@
 #define LZ_MIN_MATCH 4
 #define LZ_HASH_BITS 12
 #define LZ_WINDOW 4096u      /* matches reach back less than this */
-#define LZ_CHAIN_DEPTH 8     /* earlier positions tried per position */
+#define LZ_CHAIN_DEPTH 16     /* earlier positions tried per position */
 
 /* Scratch space.  Never needs clearing: an entry is only a hint, checked
  * against the data before it is used. */
