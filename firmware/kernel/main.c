@@ -2,6 +2,7 @@
 #include "arch/i386/cpu.h"
 #include "dev/blk.h"
 #include "dev/pci.h"
+#include "fs/bcache.h"
 #include "kernel/bootinfo.h"
 #include "kernel/cmdline.h"
 #include "kernel/cpufeatures.h"
@@ -90,6 +91,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   cpu_protections_init();
   pci_init();
   blk_init();
+  bcache_init();
 
   /* The options read after kernel_ready are read now, so every option has
    * been asked for when the unknown ones are reported. */
