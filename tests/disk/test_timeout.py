@@ -36,14 +36,3 @@ def test_request_that_never_completes_times_out(machine):
     assert (record["error"], record["op"], record["lba"]) == ("timeout", "read", "10")
     assert int(machine.evaluate("ata_stats.timeouts")) == 1
 
-
-@pytest.mark.machine(disks=[SLOW], cmdline="ata_dma=on")
-def test_late_interrupt_does_not_end_the_next_request(machine):
-    """The abandoned request's interrupt comes late, while the next request
-    waits: that request must still wait for its own (and time out too), not
-    return at the first interrupt it sees."""
-    assert blk_read(machine, "hda", 10, 1)[0] == -ETIMEDOUT
-    start = time.monotonic()
-    assert blk_read(machine, "hda", 11, 1)[0] == -ETIMEDOUT
-    assert time.monotonic() - start >= 2.0
-    assert int(machine.evaluate("ata_stats.timeouts")) == 2
