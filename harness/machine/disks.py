@@ -31,7 +31,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, HarnessError, ToolMissingError
 
 IDE_NAMES = ("hda", "hdb", "hdc", "hdd")  # IDE index 0..3, as firmware/include/dev/blk.h
 SECTOR = 512
@@ -237,9 +237,14 @@ def blockstats_by_name(result: object, names: tuple[str, ...]) -> dict[str, dict
 
 
 def find_qemu_io(qemu_img: str) -> str:
-    """qemu-io next to qemu-img (both come with qemu-utils)."""
+    """qemu-io next to qemu-img (both come with qemu-utils), or on PATH.
+    Raises ToolMissingError when there is none."""
     sibling = Path(qemu_img).with_name("qemu-io")
-    return str(sibling) if sibling.exists() else shutil.which("qemu-io") or "qemu-io"
+    found = str(sibling) if sibling.exists() else shutil.which("qemu-io")
+    if not found:
+        raise ToolMissingError("qemu-io was not found on PATH; install it with: "
+                               "sudo apt-get install qemu-utils")
+    return found
 
 
 def raw_image(sectors: dict[int, bytes], size: str = "64M") -> Path:

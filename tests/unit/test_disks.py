@@ -121,3 +121,11 @@ def test_latency_disk_is_null_aio_with_a_geometry():
 def test_latency_disk_takes_no_image_or_errors():
     with pytest.raises(ConfigError, match="latency disk"):
         disks.validate((DiskSpec("hda", latency_ms=5, errors=(DiskError("read"),)),))
+
+
+def test_missing_qemu_io_names_the_package(tmp_path, monkeypatch):
+    from harness.errors import ToolMissingError
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolMissingError, match="qemu-utils"):
+        disks.find_qemu_io(str(tmp_path / "qemu-img"))
