@@ -84,8 +84,14 @@ def test_missing_disk_is_enxio(machine, userland):
 @pytest.mark.machine(modules=MODULES, disks=[HDA])
 def test_descriptor_table_limits(machine, userland):
     """Descriptors 3..15 (FD_MAX 16): the 14th open is -EMFILE; closing 15
-    frees it for the next open; 16 and 2 are not descriptors close knows."""
-    run = run_diskio(userland, "/dev/hda ro o:12 o:1 C:16 C:15 o:1 C:2 C:3 C:3")
-    assert run.rc("open") == [3]
-    assert run.rc("o") == [15, -EMFILE, 15]
-    assert run.rc("C") == [-EBADF, 0, -EBADF, 0, -EBADF]
+    frees it for the next open; 16 and 2 are not descriptors close knows.
+    A second process runs meanwhile, so the memory right after the first
+    one's table (the next process's slot) is not all zeros."""
+    first = userland.spawn("diskio", "/dev/hda ro o:12 o:1 C:16 C:15 o:1 C:2 C:3 C:3")
+    second = userland.spawn("diskio", "/dev/hda ro y:3")
+    results = userland.run()
+    assert [(results[p].status, results[p].killed) for p in (first, second)] == [
+        (0, False), (0, False)]
+    ops = userland.claims("USER", pid=first)
+    rc = {op: [r.int("rc") for r in ops if r["op"] == op] for op in ("open", "o", "C")}
+    assert rc == {"open": [3], "o": [15, -EMFILE, 15], "C": [-EBADF, 0, -EBADF, 0, -EBADF]}
