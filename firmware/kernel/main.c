@@ -17,6 +17,7 @@
 #include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
+#include "mm/swap.h"
 #include "mm/vmm.h"
 
 #define MMVERIFY_VERSION "0.1"
@@ -86,6 +87,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   aslr_init();
   __stack_chk_guard = aslr_random() | 0xFF; /* never 0-terminated text */
   cpu_protections_init();
+  swap_init(); /* after the disks: swap= names one */
 
   /* The options read after kernel_ready are read now, so every option has
    * been asked for when the unknown ones are reported. */

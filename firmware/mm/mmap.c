@@ -15,6 +15,8 @@
 #include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
+#include "mm/reclaim.h"
+#include "mm/swap.h"
 #include "mm/uvm.h"
 #include "mm/vmm.h"
 
@@ -204,6 +206,9 @@ static void drop_pages(struct process *p, vaddr_t s, vaddr_t e) {
     if (vmm_lookup_kept(p->dir, va, NULL, NULL) == 0) {
       vmm_unmap(p->dir, va, NULL); /* drops the reference; frees the frame at zero */
       p->pages--;
+    } else if (vmm_lookup_swap(p->dir, va, NULL, NULL) == 0) {
+      vmm_unmap(p->dir, va, NULL); /* drops the slot's reference */
+      p->swapped_pages--;
     }
     va += PAGE_SIZE;
   }
@@ -211,7 +216,7 @@ static void drop_pages(struct process *p, vaddr_t s, vaddr_t e) {
 
 /* A zeroed user frame (not yet mapped), or 0. */
 static pfn_t zeroed_frame(void) {
-  pfn_t frame = pmm_alloc_user_frame();
+  pfn_t frame = reclaim_user_frame();
   if (!frame) return 0;
   void *k = kmap_pfn(frame);
   memset(k, 0, PAGE_SIZE);
@@ -402,7 +407,16 @@ static void reprotect_pages(struct process *p, vaddr_t s, vaddr_t e, uint32_t pr
       continue;
     }
     pfn_t pfn;
-    if (prot == PROT_NONE) {
+    uint32_t slot;
+    if (vmm_lookup_swap(p->dir, va, &slot, NULL) == 0) {
+      /* A swapped page gets its rights in the entry; PROT_NONE leaves them
+       * (the region's PROT_NONE refuses the fault).  A write right on a
+       * slot someone else names waits for the copy. */
+      uint32_t f = page_flags(prot);
+      if ((f & PAGE_WRITE) && (flags & MAP_PRIVATE) && swap_map[slot] > 1)
+        f = (f & ~PAGE_WRITE) | PAGE_COW;
+      if (prot != PROT_NONE) vmm_swap_protect(p->dir, va, f);
+    } else if (prot == PROT_NONE) {
       if (vmm_lookup_pfn(p->dir, va, NULL, NULL) == 0) vmm_protnone(p->dir, va);
     } else if (vmm_lookup_kept(p->dir, va, &pfn, NULL) == 0) {
       uint32_t f = page_flags(prot);

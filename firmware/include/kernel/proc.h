@@ -63,6 +63,7 @@ struct process {
   vaddr_t mmap_base;              /* where kernel-chosen mmap addresses start (ASLR) */
   struct proc_limits limits;
   uint32_t cow_faults;            /* write faults that copied or took back a COW page */
+  uint32_t swapped_pages;         /* swap entries in its page tables (mm/swap.h) */
 };
 
 /* What became of a finished process (the harness compares it with the log). */
@@ -133,6 +134,8 @@ void proc_set_first_frame(struct process *p, const struct trapframe *tf);
  * woken for it.  0, or -ESRCH (no such live process) / -EPERM. */
 int32_t proc_kill_request(uint32_t pid);
 extern bool sched_interrupting; /* see sched_interrupt */
+/* kill_pending's value when the OOM rule (mm/reclaim.h) chose the process. */
+#define PROC_KILL_OOM 2
 #define PROC_REASON_INTERRUPTED "interrupted"
 
 /* Ends the current process if a kill is pending for it, or the run is being
@@ -140,7 +143,8 @@ extern bool sched_interrupting; /* see sched_interrupt */
 static inline void proc_kill_if_pending(void) {
   if (!current) return;
   if (__builtin_expect(sched_interrupting, 0)) proc_kill(PROC_REASON_INTERRUPTED, 0, 0, 0);
-  if (current->kill_pending) proc_kill("killed", 0, 0, 0);
+  if (current->kill_pending)
+    proc_kill(current->kill_pending == PROC_KILL_OOM ? "out-of-memory" : "killed", 0, 0, 0);
 }
 
 /* Runs processes until none is runnable; returns how many finished meanwhile. */
