@@ -1,6 +1,7 @@
 /* System call dispatch: validate, copy across the boundary, call the
  * subsystem.  Every pointer from user space goes through copy_*_user. */
 #include "kernel/syscall.h"
+#include "mm/swap.h"
 #include "arch/i386/trapframe.h"
 #include "kernel/errno.h"
 #include "kernel/fork.h"
@@ -104,6 +105,7 @@ void syscall_dispatch(struct trapframe *tf) {
   case SYS_MPROTECT: ret = mmap_protect(current, a, b, c); break;
   case SYS_GETRLIMIT: ret = mmap_getrlimit(current, a); break;
   case SYS_SETRLIMIT: ret = mmap_setrlimit(current, a, b); break;
+  case SYS_PAGEOUT: ret = swap_pageout(current, a, b); break;
   default: ret = -ENOSYS;
   }
   proc_kill_if_pending(); /* kill(own pid) */

@@ -192,15 +192,24 @@ static uint32_t evict(struct process *p, vaddr_t va, pfn_t pfn) {
   return 1;
 }
 
-/* Looks at the page at va of p: evicts it (1) or gives it a second chance. */
-static uint32_t clock_visit(struct process *p, vaddr_t va) {
+/* Whether the clock may evict the page at va of p: its frame, or 0. */
+static pfn_t evictable(struct process *p, vaddr_t va) {
   pfn_t pfn;
   uint32_t flags;
   if (vmm_lookup_pfn(p->dir, va, &pfn, &flags) != 0) return 0; /* absent, protnone, swapped */
-  swap_stats.scanned++;
   if ((flags & (PAGE_USER | PAGE_OWNED)) != (PAGE_USER | PAGE_OWNED)) return 0;
   if (frame_refs(pfn) != 1 || (frame_table[pfn].flags & (FRAME_PINNED | FRAME_PAGECACHE)))
     return 0;
+  const struct vm_region *region = mmap_region_at(p, va);
+  if (region && (region->flags & MAP_SHARED)) return 0;
+  return pfn;
+}
+
+/* Looks at the page at va of p: evicts it (1) or gives it a second chance. */
+static uint32_t clock_visit(struct process *p, vaddr_t va) {
+  swap_stats.scanned++;
+  pfn_t pfn = evictable(p, va);
+  if (!pfn) return 0;
   if (vmm_clear_accessed(p->dir, va)) {
     swap_stats.second_chances++;
     return 0;
@@ -226,6 +235,18 @@ uint32_t swap_out_pages(uint32_t want) {
     budget--;
   }
   return got;
+}
+
+int32_t swap_pageout(struct process *p, vaddr_t addr, uint32_t len) {
+  if (!IS_ALIGNED(addr, PAGE_SIZE) || addr < USER_BASE || len > USER_TOP - addr)
+    return -EINVAL;
+  if (swap_stats.slots == 0) return 0;
+  int32_t evicted = 0;
+  for (vaddr_t va = addr; va < addr + len; va += PAGE_SIZE) {
+    pfn_t pfn = evictable(p, va);
+    if (pfn) evicted += (int32_t)evict(p, va, pfn);
+  }
+  return evicted;
 }
 
 /* -- swap-in -------------------------------------------------------------------- */
@@ -263,7 +284,10 @@ enum fault_reason swap_fault(struct process *p, vaddr_t page) {
   }
   uint32_t flags = (rights & (PAGE_USER | PAGE_WRITE | PAGE_COW | PAGE_EXEC)) | PAGE_OWNED;
   if (flags & PAGE_COW) frame_table[pfn].flags |= FRAME_COW; /* the audit's rule */
-  vmm_swap_in(p->dir, page, pfn, flags);
+  if (vmm_swap_in(p->dir, page, pfn, flags) != 0) { /* recorded by the VMM: a kernel bug */
+    if (!frame_refs(pfn)) pmm_free_frame(pfn);
+    return REASON_SWAP_IO;
+  }
   swap_put(s);
   p->pages++;
   p->swapped_pages--;

@@ -786,7 +786,11 @@ int vmm_lookup_swap(page_directory_t *dir, vaddr_t va, uint32_t *slot, uint32_t 
   uint64_t e = pte ? entry_get(pte) : 0;
   if (!is_swap(e)) return -ENOENT;
   if (slot) *slot = swap_slot_of(e);
-  if (flags) *flags = leaf_flags(e) & (PAGE_USER | PAGE_WRITE | PAGE_COW | PAGE_EXEC);
+  /* PAGE_EXEC only where NX could take it away: map refuses a writable
+   * user page with PAGE_EXEC, and without NX every page executes anyway. */
+  if (flags)
+    *flags = ((uint32_t)e & (PAGE_USER | PAGE_WRITE | PAGE_COW)) |
+             (nx_enabled && !(e & PAE_NX) ? PAGE_EXEC : 0);
   return 0;
 }
 

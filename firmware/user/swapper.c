@@ -1,9 +1,10 @@
-/* `swapper PAGES PATTERN SEED [fork]`: grows the heap by PAGES pages, fills
- * every byte of them with PATTERN, stops at checkpoint(1) (the harness may
- * push pages out there), yields (so that several swappers all hold their
- * pages at once), optionally forks (parent and child both go on),
+/* `swapper PAGES PATTERN SEED [OPTIONS]`: grows the heap by PAGES pages,
+ * fills every byte of them with PATTERN, with option `p` swaps them all out
+ * (pageout), stops at checkpoint(1), yields (so that several swappers all
+ * hold their pages at once), with option `f` forks (parent and child both
+ * go on),
  * then reads every page back and checks each byte against the pattern.
- * Prints "USER swapper pid=<n> pages=<n> bad=<pages that differ>" and exits
+ * Prints "USER prog=swapper pid=<n> pages=<n> bad=<pages that differ>" and exits
  * 0 when every page came back whole, 2 when one did not (1: no memory).
  *
  * Patterns, each a pure function of (seed, page, word) so the check needs
@@ -59,10 +60,16 @@ int main(int argc, char **argv) {
   int pages = atoi(argv[1]);
   char pattern = argv[2][0];
   uint32_t seed = (uint32_t)atoi(argv[3]);
-  int forks = argc > 4 && argv[4][0] == 'f';
+  const char *options = argc > 4 ? argv[4] : "";
+  int forks = 0, pages_out = 0;
+  for (const char *o = options; *o; o++) {
+    forks |= *o == 'f';
+    pages_out |= *o == 'p';
+  }
   uint8_t *heap = sbrk(pages * 4096);
   if (IS_ERR(heap)) return 1;
   for (int i = 0; i < pages; i++) fill(heap + i * 4096, pattern, seed, (uint32_t)i);
+  if (pages_out) pageout(heap, pages * 4096);
   checkpoint(1);
   yield(); /* the others fill theirs too: together they outgrow RAM */
   if (forks && fork() < 0) return 1;
@@ -72,7 +79,7 @@ int main(int argc, char **argv) {
     fill(expect, pattern, seed, (uint32_t)i);
     bad += !same(heap + i * 4096, expect);
   }
-  printf("USER swapper pid=%d pages=%d bad=%d\n", getpid(), pages, bad);
+  printf("USER prog=swapper pid=%d pages=%d bad=%d\n", getpid(), pages, bad);
   checkpoint(2);
   return bad ? 2 : 0;
 }

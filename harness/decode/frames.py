@@ -24,7 +24,10 @@ ENTRY_BYTES = 4  # _Static_assert in frame.h
 FRAME_COW = 0x01         # may be shared copy-on-write (every COW PTE's frame has it)
 FRAME_PINNED = 0x02      # held by the kernel (shared memory)
 FRAME_SWAP_DIRTY = 0x04  # RAM newer than the swap slot
-FLAG_NAMES = ((FRAME_COW, "cow"), (FRAME_PINNED, "pinned"), (FRAME_SWAP_DIRTY, "swap-dirty"))
+FRAME_PAGECACHE = 0x08   # a file page: the page cache holds one reference
+FRAME_SWAPCACHE = 0x10   # in the swap cache: it holds one reference (mm/swap.h)
+FLAG_NAMES = ((FRAME_COW, "cow"), (FRAME_PINNED, "pinned"), (FRAME_SWAP_DIRTY, "swap-dirty"),
+              (FRAME_PAGECACHE, "pagecache"), (FRAME_SWAPCACHE, "swapcache"))
 _EMPTY_CHUNK = bytes(PAGE_SIZE)  # 1024 entries with nothing in them
 MESSAGE_PTES = 6  # PTEs named in one failure before "and N more"
 

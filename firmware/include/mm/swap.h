@@ -44,6 +44,8 @@
 #include "mm/fault.h"
 #include "types.h"
 
+struct process;
+
 #define SWAP_SLOTS_LIMIT (1u << 20)  /* slots fit the low half of a PAE entry */
 #define SWAP_POOL_SLOTS 16384u       /* pool-only slots (64 MiB of pages) */
 #define SWAP_RETIRED 0xFFu           /* swap_map value of a retired slot */
@@ -79,10 +81,13 @@ void swap_put(uint32_t slot);
 /* Runs the clock until `want` pages were evicted or every page had its
  * chance: how many were evicted. */
 uint32_t swap_out_pages(uint32_t want);
+/* pageout(addr, len) for p: evicts every page of [addr, addr + len) the
+ * clock could evict, now, without the second chance (as Linux's
+ * MADV_PAGEOUT): how many went, or -EINVAL (unaligned, outside user space). */
+int32_t swap_pageout(struct process *p, vaddr_t addr, uint32_t len);
 /* Whether a slot is free to take (for the OOM rule: swap exhausted). */
 bool swap_has_free_slot(void);
 
-struct process;
 struct page_fault;
 /* The fault at page (not present) of p, when its PTE is a swap entry:
  * REASON_SWAP_IN (resolved), REASON_SWAP_IO, REASON_OUT_OF_MEMORY or

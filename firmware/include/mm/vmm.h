@@ -209,8 +209,8 @@ void vmm_fork_range(page_directory_t *src, page_directory_t *dst, vaddr_t start,
 /* Whether a page table covers va (walkers skip the span of an absent one). */
 bool vmm_table_present(page_directory_t *dir, vaddr_t va);
 /* The swap entry at va: 0 with its slot and the rights it keeps (PAGE_USER,
- * PAGE_WRITE, PAGE_COW, and PAGE_EXEC as lookup reports it); -ENOENT when
- * the entry is anything else. */
+ * PAGE_WRITE, PAGE_COW, and PAGE_EXEC when NX is on and the entry lacks it);
+ * -ENOENT when the entry is anything else. */
 int vmm_lookup_swap(page_directory_t *dir, vaddr_t va, uint32_t *slot, uint32_t *flags);
 /* The present, owned user page at va becomes the swap entry for slot (its
  * rights and NX kept) and its frame loses the mapping's reference.  0, or

@@ -144,3 +144,4 @@ int getrlimit(int resource) { return syscall3(SYS_GETRLIMIT, (uint32_t)resource,
 int setrlimit(int resource, unsigned value) {
   return syscall3(SYS_SETRLIMIT, (uint32_t)resource, value, 0);
 }
+int pageout(void *addr, size_t len) { return syscall3(SYS_PAGEOUT, (uint32_t)addr, len, 0); }

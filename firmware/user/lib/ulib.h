@@ -54,3 +54,5 @@ int munmap(void *addr, size_t len);
 int mprotect(void *addr, size_t len, int prot);
 int getrlimit(int resource);            /* the limit, or -errno */
 int setrlimit(int resource, unsigned value); /* lower only: raising is -EPERM */
+/* Swaps out the pages of [addr, addr + len) now (mm/swap.h): how many went. */
+int pageout(void *addr, size_t len);

@@ -32,7 +32,15 @@ violations as sentences naming pid, address, entry and what is wrong:
   live address space (the kernel half once) plus the kernel's references (one per live shm segment
   holding it); a frame with references is used in the PMM's bitmap;
   FRAME_COW only on frames some PTE maps copy-on-write; no copy-on-write PTE
-  is writable (harness/decode/frames.py's audit).
+  is writable (harness/decode/frames.py's audit); the swap cache holds one
+  reference on each frame it keeps (and only those frames have
+  FRAME_SWAPCACHE);
+- swap (harness/decode/swap.py's audit): a swap entry (not present,
+  PAGE_SWAP) lies in the process's image, heap, stack or a private mmap
+  region, has U and no PAGE_OWNED; a process's ``swapped_pages`` is the number
+  of its swap entries; every slot in use is referenced by exactly the swap
+  entries and the swap-cache entry naming it, and no entry names a free or
+  retired slot.
 
 The paging mode comes from the machine (CR4.PAE, EFER.NXE).  Under PAE the
 entries are 64-bit, 512 to a table; every address space's PDPT must be free
@@ -53,8 +61,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from harness.decode import pae, paging
+from harness.decode import swap as swapdec
 from harness.decode.bitmap import Bitmap
-from harness.decode.frames import FrameInfo, FrameTable, PteRef, audit, expected_refs, explain
+from harness.decode.frames import (
+    FRAME_SWAPCACHE,
+    FrameInfo,
+    FrameTable,
+    PteRef,
+    audit,
+    expected_refs,
+    explain,
+)
 from harness.decode.modes import PagingMode
 from harness.machine.machine import Machine
 from harness.targets.mmverify.kernel import Kernel
@@ -138,6 +155,7 @@ class Space:
     # PROT_NONE has only PROT_NONE entries), and MAP_SHARED ones are shared
     # writable by fork
     mmap: tuple[tuple[int, int, int, int], ...] = ()
+    swapped: int = 0                   # the kernel's count of its swap entries
 
 
 @dataclass(frozen=True)
@@ -154,6 +172,8 @@ class MemoryState:
     ram: tuple[tuple[int, int], ...] = ()
     # the frame table (refs and flags per frame); None: not audited
     frames: FrameTable | None = None
+    # the slot map and the swap cache; None: swap is not audited
+    swap: swapdec.SwapState | None = None
 
 
 def readonly_pages(head: bytes) -> list[tuple[int, int]]:
@@ -211,6 +231,7 @@ class _Checker:
         # frame_owners: every present PTE naming frame ``want``, whatever its bits
         self.want = want
         self.wanted: list[PteRef] = []
+        self.swap_entries: list[swapdec.SwapEntry] = []
 
     def fail(self, text: str) -> None:
         self.out.append(text)
@@ -402,6 +423,42 @@ class _Checker:
         self.mapped[frame].append((who, va, "private", False))
         self.note(who, va, pte)
 
+    def swapped(self, p: Space, who: str, tables: dict[int, tuple[int, bytes]]) -> None:
+        """p's swap entries: where they may lie, and the kernel's count."""
+        found = 0
+        for base, (_, table) in tables.items():
+            if table == paging.EMPTY_TABLE:
+                continue
+            for j, pte in enumerate(self.g.unpack(table)):
+                if not swapdec.is_swap(pte):
+                    continue
+                va = base | j << 12
+                found += 1
+                self.swap_entries.append(swapdec.SwapEntry(who, va, pte))
+                region = next((r for r in p.mmap if r[0] <= va < r[1]), None)
+                if region is not None and region[3] & MAP_SHARED:
+                    self.fail(f"{who} va {va:#010x} swap entry {self.entry(pte)}: in a "
+                              "MAP_SHARED region (never swapped)")
+                elif region is None and not any(s <= va < e for s, e in p.regions):
+                    self.fail(f"{who} va {va:#010x} swap entry {self.entry(pte)}: outside the "
+                              "process's image, heap, stack and mmap regions")
+        if found != p.swapped:
+            self.fail(f"{who}: {found} swap entries, the kernel counts swapped_pages="
+                      f"{p.swapped}")
+
+    def swap_audit(self) -> None:
+        if self.s.swap is None:
+            return
+        self.out += swapdec.audit(self.s.swap, self.swap_entries)
+        if self.s.frames is None:
+            return
+        cached = set(self.s.swap.cached().values())
+        flagged = {pfn for pfn, info in self.s.frames.held() if info.flags & FRAME_SWAPCACHE}
+        for pfn in sorted(flagged - cached):
+            self.fail(f"frame {pfn:#x} has FRAME_SWAPCACHE but the swap cache does not hold it")
+        for pfn in sorted(cached - flagged):
+            self.fail(f"frame {pfn:#x} is in the swap cache without FRAME_SWAPCACHE")
+
     def kernel_directory_user_half(self) -> None:
         """The kernel's own directory may map pages below the base (tests and
         the VMM API do); they must still be frames the PMM handed out."""
@@ -425,6 +482,7 @@ class _Checker:
                       f"pages={p.pages}")
         for va, pte in kept.items():
             self.protnone_pte(p, who, va, pte)
+        self.swapped(p, who, tables)
         attached = self.attachments(p, who, present)
         shm_frames = {f: s.id for s in self.s.segments for f in s.frames}
         for va, (pte, pde) in present.items():
@@ -557,6 +615,9 @@ class _Checker:
         for seg in self.s.segments:
             for frame in seg.frames:
                 refs[frame >> 12].append(f"segment {seg.id}")
+        if self.s.swap is not None:
+            for pfn, holders in swapdec.cache_references(self.s.swap).items():
+                refs[pfn] += holders
         return refs
 
     def frame_table(self) -> None:
@@ -572,6 +633,7 @@ class _Checker:
         self.sharing()
         self.segments()
         self.frame_table()
+        self.swap_audit()
         return self.out
 
 
@@ -604,14 +666,15 @@ def read_state(kernel: Kernel) -> MemoryState:
         spaces.append(Space(p["pid"], p["name"], p["cr3"], p["pages"], tuple(readonly),
                             tuple(Attachment(*a) for a in p["shm"] if a[0] >= 0),
                             regions, p["state"] == ZOMBIE,
-                            tuple(tuple(r) for r in p.get("regions", ()))))
+                            tuple(tuple(r) for r in p.get("regions", ())),
+                            p.get("swapped_pages", 0)))
     segments = tuple(Segment(s["id"], s["refs"], s["creator"], tuple(s["frames"]))
                      for s in kernel.shm_segments())
     kernel_cr3 = kernel.kernel_directory() - kernel.kernel_base
     text = (kernel.m.symbol("__text_start"), kernel.m.symbol("__text_end"))
     return MemoryState(kernel.kernel_base, kernel_cr3, tuple(spaces), segments, used, reserved,
                        kernel.m.paging_mode() or PagingMode(), text,
-                       tuple(kernel.m.ram_ranges()), kernel.frame_table())
+                       tuple(kernel.m.ram_ranges()), kernel.frame_table(), kernel.swap_state())
 
 
 def _module_readonly_pages(kernel: Kernel, start: int) -> list[tuple[int, int]]:

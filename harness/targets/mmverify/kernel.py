@@ -16,6 +16,8 @@ from typing import Any
 from harness.decode.bitmap import Bitmap
 from harness.decode.frames import ENTRY_BYTES, FrameTable
 from harness.decode.pagefault import ACTIONS, KINDS, FaultRecord, PageFault, enum_names
+from harness.decode.swap import SwapState
+from harness.errors import GdbError
 from harness.machine.machine import Machine
 
 # A decoded struct: field name to an int, or a list of ints for an array.
@@ -202,6 +204,20 @@ class Kernel:
         """The frame table (mm/frame.h: refs and flags per frame), one read."""
         count = self.u32("frame_table_frames")
         return FrameTable(self.read_kernel(self.u32("frame_table"), count * ENTRY_BYTES))
+
+    def swap_state(self) -> SwapState | None:
+        """The slot map and the swap cache (mm/swap.h), or None for a kernel
+        without swap; empty when swap is off."""
+        try:
+            self.m.symbol("swap_map")
+        except GdbError:  # a kernel from before swap
+            return None
+        stats = self.read_struct("swap_stats", "swap_stats")
+        slots, refs_at, cache_at = stats["slots"], self.u32("swap_map"), self.u32("swap_cache")
+        if not slots or not refs_at:
+            return SwapState(b"", ())
+        return SwapState.decode(self.read_kernel(refs_at, slots),
+                                self.read_kernel(cache_at, 4 * slots))
 
     def pmm_bitmap_word_address(self, frame: int) -> int:
         """Kernel address of the bitmap word holding ``frame``'s bit."""

@@ -1,0 +1,67 @@
+"""Swap through the compressed pool alone (no swap disk: pool-only slots),
+judged from outside: the processes' own checks of every byte, their PTEs
+(swap entries naming slots), the kernel's counters read by GDB, and the
+swap audit after each test (conftest)."""
+
+import pytest
+
+from harness.machine.calls import CallStopped
+from tests.swap.swapping import PAGE, swap_entries, swap_stats
+
+pytestmark = pytest.mark.machine(modules=["user/swapper"], memory="32M", cmdline="aslr=off")
+
+
+def verified(userland, pids):
+    """Every process exited 0 and said it found every page whole."""
+    results = userland.history()
+    assert {p: (results[p].killed, results[p].status) for p in pids} == \
+        {p: (False, 0) for p in pids}
+    claims = {c.int("pid"): c for c in userland.claims("USER") if c["prog"] == "swapper"}
+    assert sorted(claims) == sorted(pids)
+    assert all(c.int("bad") == 0 for c in claims.values())
+    return claims
+
+
+def test_processes_holding_more_than_ram_in_zero_pages_all_finish_whole(
+        machine, userland, kernel):
+    """Four processes of 3500 zero-filled pages each (55 MiB on a 32 MiB
+    machine) hold them all at once: pages go out to the pool and come back,
+    each process checks every byte, nobody is killed, and when they are gone
+    no slot is left in use."""
+    pids = [userland.spawn("swapper", f"3500 z {i}") for i in range(4)]
+    userland.run()
+    verified(userland, pids)
+    s = swap_stats(kernel)
+    assert s["swap_outs"] > 4 * 3500 - 8192, "more pages than RAM went out"
+    assert s["pool_stores"] == s["swap_outs"] and s["disk_writes"] == 0
+    assert s["in_use"] == 0 and s["cache_pages"] == 0
+    assert machine.records("OOM") == []
+
+
+def test_a_forked_swapped_page_is_read_once_and_shared_through_the_swap_cache(
+        machine, userland, kernel):
+    """64 heap pages of text pushed out before the fork: the child's PTEs name
+    the same slots (two references each).  Parent and child both read every
+    page back and find it whole; each slot was read once (64 loads), the
+    second reader of each got the frame the first one's read left in the
+    swap cache (64 hits), and the slots are free at the end."""
+    pid = userland.spawn("swapper", "64 t 7 pf")
+    heap = userland.process(pid).heap_base
+    machine.break_at(userland.symbol("swapper", "checkpoint"),
+                     condition=f"$cr3 == {userland.process(pid).cr3:#x}")
+    with pytest.raises(CallStopped):
+        machine.call("sched_run")  # checkpoint(1): every page written and paged out
+    machine.delete_breakpoints()
+    slots = swap_entries(userland, pid, heap, heap + 64 * PAGE)
+    assert sorted(slots) == [heap + k * PAGE for k in range(64)]
+    assert len(set(slots.values())) == 64
+    before = swap_stats(kernel)
+    machine.cont()  # the fork, both processes' checks, both exits
+    results = userland.history()
+    child = next(p for p in results if p != pid)
+    verified(userland, [pid, child])
+    after = swap_stats(kernel)
+    loads = after["pool_loads"] - before["pool_loads"]
+    hits = after["cache_hits"] - before["cache_hits"]
+    assert (loads, hits) == (64, 64)
+    assert after["in_use"] == 0 and after["cache_pages"] == 0
