@@ -9,6 +9,7 @@
 #define ESRCH 3    /* no such process */
 #define EIO 5      /* the device reported an error */
 #define ENXIO 6    /* no such device */
+#define E2BIG 7    /* too big (a page that does not compress) */
 #define EBADF 9    /* not an open descriptor, or not open for that */
 #define ECHILD 10  /* no child to wait for */
 #define EAGAIN 11  /* limit reached, try later */

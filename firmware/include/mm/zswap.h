@@ -9,12 +9,31 @@
  * the cap first writes back the oldest entries, through the writeback
  * function swap registers, until it fits; when that cannot make room the
  * store is refused with -ENOSPC and swap uses the disk.
- * Entries are keyed by swap slot; the pool never holds two for one slot. */
+ * Entries are keyed by swap slot; the pool never holds two for one slot.
+ * Only compressed entries count against the cap and are written back; a
+ * same-filled entry costs its small header alone.
+ *
+ * The harness reads the pool from guest RAM (tests/swap, `mm swap`): every
+ * entry is in zswap_buckets[slot % ZSWAP_BUCKETS]'s chain, compressed ones
+ * also in the list from zswap_oldest (oldest first), their bytes right after
+ * the header, decoded on the host by harness/decode/lz.py. */
 #pragma once
 
 #include "types.h"
 
 #define ZSWAP_MAX_COMPRESSED 3072u   /* worth keeping: at most 3/4 of a page */
+#define ZSWAP_BUCKETS 1024u
+
+struct zswap_entry {
+  uint32_t slot;
+  uint32_t len;                      /* compressed bytes; 0: same-filled with value */
+  uint32_t value;
+  struct zswap_entry *hash_next;
+  struct zswap_entry *older, *newer; /* compressed entries only */
+  uint8_t data[];                    /* len bytes, lib/lz.h's format */
+};
+extern struct zswap_entry *zswap_buckets[ZSWAP_BUCKETS];
+extern struct zswap_entry *zswap_oldest;
 
 struct zswap_stats {
   uint32_t stored_pages;     /* entries now, same-filled included */
@@ -25,8 +44,8 @@ struct zswap_stats {
   uint32_t rejected;         /* stores refused: incompressible, or no room */
   uint32_t writebacks;       /* entries written back to disk, oldest first */
   uint32_t writeback_errors;
-  uint64_t stored_bytes_in;  /* uncompressed bytes of the compressed entries now */
 };
+/* The compression ratio is (stored_pages - same_filled) * 4096 / pool_bytes. */
 extern struct zswap_stats zswap_stats;
 
 /* Writes page (4096 bytes) to slot on the disk: 0 or a negative errno. */
