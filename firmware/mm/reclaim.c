@@ -1,5 +1,6 @@
 /* Reclaim and the out-of-memory rule (see include/mm/reclaim.h). */
 #include "mm/reclaim.h"
+#include "fs/bcache.h"
 #include "kernel/kprintf.h"
 #include "kernel/proc.h"
 #include "mm/pmm.h"
@@ -20,6 +21,9 @@ uint32_t reclaim_frames(uint32_t want) {
   reclaim_stats.calls++;
   reclaim_stats.wanted += want;
   uint32_t got = 0, n;
+  n = bcache_reclaim(want);
+  reclaim_stats.from_bcache += n;
+  got += n;
 #if __has_include("fs/pagecache.h")
   if (got < want) {
     n = pagecache_reclaim(want - got);

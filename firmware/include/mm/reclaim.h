@@ -5,7 +5,7 @@
  *   1. clean buffers of the buffer cache (bcache_reclaim, fs/bcache.h),
  *   2. file pages no process maps (pagecache_reclaim, fs/pagecache.h),
  *   3. user pages swapped out by the clock (swap_out_pages, mm/swap.h).
- * (1 and 2 are called when their code is built in.)
+ * (2 is called when its code is built in: fs/pagecache.h exists.)
  *
  * Out of memory.  When reclaim frees nothing, RAM and swap are both
  * exhausted (no evictable page, or no free slot and no room in the pool).
