@@ -1,6 +1,7 @@
 /* `swapper PAGES PATTERN SEED [OPTIONS]`: grows the heap by PAGES pages,
  * fills every byte of them with PATTERN, with option `p` swaps them all out
- * (pageout), stops at checkpoint(1), yields (so that several swappers all
+ * (pageout), stops at checkpoint(1) (with option `x` it exits 0 there,
+ * leaving its pages in swap), yields (so that several swappers all
  * hold their pages at once), with option `f` forks (parent and child both
  * go on),
  * then reads every page back and checks each byte against the pattern.
@@ -61,16 +62,18 @@ int main(int argc, char **argv) {
   char pattern = argv[2][0];
   uint32_t seed = (uint32_t)atoi(argv[3]);
   const char *options = argc > 4 ? argv[4] : "";
-  int forks = 0, pages_out = 0;
+  int forks = 0, pages_out = 0, quit = 0;
   for (const char *o = options; *o; o++) {
     forks |= *o == 'f';
     pages_out |= *o == 'p';
+    quit |= *o == 'x';
   }
   uint8_t *heap = sbrk(pages * 4096);
   if (IS_ERR(heap)) return 1;
   for (int i = 0; i < pages; i++) fill(heap + i * 4096, pattern, seed, (uint32_t)i);
   if (pages_out) pageout(heap, pages * 4096);
   checkpoint(1);
+  if (quit) return 0;
   yield(); /* the others fill theirs too: together they outgrow RAM */
   if (forks && fork() < 0) return 1;
   static uint8_t expect[4096];
