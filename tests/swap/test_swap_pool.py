@@ -65,3 +65,47 @@ def test_a_forked_swapped_page_is_read_once_and_shared_through_the_swap_cache(
     hits = after["cache_hits"] - before["cache_hits"]
     assert (loads, hits) == (64, 64)
     assert after["in_use"] == 0 and after["cache_pages"] == 0
+
+
+def counts(kernel, pid):
+    p = next(p for p in kernel.process_table() if p["pid"] == pid)
+    return p["pages"], p["swapped_pages"]
+
+
+def test_the_process_counts_follow_its_pages_out_and_back(machine, userland, kernel):
+    """32 pages of text paged out: the process has 32 swap entries and the
+    kernel counts them (swapped_pages 32, resident pages 32 fewer: the
+    invariants hold mid-run); once it has read them all back, none is left
+    and its resident count is what it was."""
+    from harness.targets.mmverify.invariants import violations
+
+    pid = userland.spawn("swapper", "32 t 3 p")
+    heap = userland.process(pid).heap_base
+    checkpoint = userland.symbol("swapper", "checkpoint")
+    machine.break_at(checkpoint, condition=f"$cr3 == {userland.process(pid).cr3:#x}")
+    with pytest.raises(CallStopped):
+        machine.call("sched_run")  # checkpoint(1): paged out
+    pages, swapped = counts(kernel, pid)
+    assert swapped == 32 and len(swap_entries(userland, pid, heap, heap + 32 * PAGE)) == 32
+    assert violations(kernel) == []
+    machine.cont()  # checkpoint(2): every page read back and checked
+    assert counts(kernel, pid) == (pages + 32, 0)
+    assert swap_entries(userland, pid, heap, heap + 32 * PAGE) == {}
+    assert violations(kernel) == []
+    machine.delete_breakpoints()
+    machine.cont()
+    verified(userland, [pid])
+
+
+def test_a_process_that_exits_with_pages_in_swap_frees_their_slots(machine, userland, kernel):
+    """A process pages out 48 pages and exits without touching them: its
+    slots and pool entries go with it."""
+    before = dict(kernel.read_struct("zswap_stats", "zswap_stats"))
+    pid = userland.spawn("swapper", "48 t 4 px")
+    userland.run()
+    assert userland.history()[pid].status == 0
+    s = swap_stats(kernel)
+    assert s["swap_outs"] == 48 and s["swap_ins"] == 0 and s["in_use"] == 0
+    after = dict(kernel.read_struct("zswap_stats", "zswap_stats"))
+    assert after["stored_pages"] == before["stored_pages"]
+    assert after["invalidates"] - before["invalidates"] == 48
