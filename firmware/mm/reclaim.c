@@ -5,8 +5,12 @@
 #include "kernel/proc.h"
 #include "mm/pmm.h"
 #include "mm/swap.h"
+/* The page cache (the fs helper's) once it is built in. */
 #if __has_include("fs/pagecache.h")
 #include "fs/pagecache.h"
+static uint32_t unmapped_file_pages(uint32_t want) { return pagecache_reclaim(want); }
+#else
+static uint32_t unmapped_file_pages(uint32_t want) { return want - want; }
 #endif
 
 struct reclaim_stats reclaim_stats;
@@ -24,13 +28,11 @@ uint32_t reclaim_frames(uint32_t want) {
   n = bcache_reclaim(want);
   reclaim_stats.from_bcache += n;
   got += n;
-#if __has_include("fs/pagecache.h")
   if (got < want) {
-    n = pagecache_reclaim(want - got);
+    n = unmapped_file_pages(want - got);
     reclaim_stats.from_pagecache += n;
     got += n;
   }
-#endif
   if (got < want) {
     n = swap_out_pages(want - got);
     reclaim_stats.swapped_out += n;
