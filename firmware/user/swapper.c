@@ -1,7 +1,8 @@
 /* `swapper PAGES PATTERN SEED [OPTIONS]`: grows the heap by PAGES pages,
  * fills every byte of them with PATTERN, with option `p` swaps them all out
  * (pageout), stops at checkpoint(1) (with option `x` it exits 0 there,
- * leaving its pages in swap), yields (so that several swappers all
+ * leaving its pages in swap; with option `b` its check measures each
+ * page's first touch, the swap-in, and prints the mean as swapin_insns), yields (so that several swappers all
  * hold their pages at once), with option `f` forks (parent and child both
  * go on),
  * then reads every page back and checks each byte against the pattern.
@@ -62,11 +63,12 @@ int main(int argc, char **argv) {
   char pattern = argv[2][0];
   uint32_t seed = (uint32_t)atoi(argv[3]);
   const char *options = argc > 4 ? argv[4] : "";
-  int forks = 0, pages_out = 0, quit = 0;
+  int forks = 0, pages_out = 0, quit = 0, bench = 0;
   for (const char *o = options; *o; o++) {
     forks |= *o == 'f';
     pages_out |= *o == 'p';
     quit |= *o == 'x';
+    bench |= *o == 'b';
   }
   uint8_t *heap = sbrk(pages * 4096);
   if (IS_ERR(heap)) return 1;
@@ -78,11 +80,18 @@ int main(int argc, char **argv) {
   if (forks && fork() < 0) return 1;
   static uint8_t expect[4096];
   int bad = 0;
+  uint32_t touch_insns = 0;
   for (int i = 0; i < pages; i++) {
+    if (bench) { /* under -icount the TSC counts instructions */
+      uint32_t start = rdtsc32();
+      (void)*(volatile uint8_t *)(heap + i * 4096);
+      touch_insns += rdtsc32() - start;
+    }
     fill(expect, pattern, seed, (uint32_t)i);
     bad += !same(heap + i * 4096, expect);
   }
-  printf("USER prog=swapper pid=%d pages=%d bad=%d\n", getpid(), pages, bad);
+  printf("USER prog=swapper pid=%d pages=%d bad=%d swapin_insns=%u\n", getpid(), pages, bad,
+         bench ? touch_insns / (uint32_t)pages : 0);
   checkpoint(2);
   return bad ? 2 : 0;
 }
