@@ -82,6 +82,14 @@ void swap_put(uint32_t s) {
   if (swap_map[s] == 0) slot_free(s);
 }
 
+/* The slot whose swap-cache frame is pfn (a linear search: only evictions
+ * of swap-cache frames need it), or 0. */
+static uint32_t cached_slot(pfn_t pfn) {
+  for (uint32_t s = 1; s < swap_stats.slots; s++)
+    if (swap_cache[s] == pfn) return s;
+  return 0;
+}
+
 /* -- the disk ---------------------------------------------------------------- */
 
 static int disk_write(uint32_t s, const void *page) {
@@ -160,9 +168,27 @@ static vaddr_t next_candidate(struct process *p, vaddr_t va) {
   return 0;
 }
 
-/* Evicts the page at va of p (present, owned, user, one reference): 1 when it
- * went, 0 when it stays (no slot, or the disk refused it). */
+/* Evicts a page whose frame is in the swap cache: its PTE names the slot
+ * again (no write: the slot still has the page, the frame was never written
+ * while cached), and the cache lets go of the frame, which is then free. */
+static uint32_t evict_cached(struct process *p, vaddr_t va, pfn_t pfn) {
+  uint32_t s = cached_slot(pfn);
+  if (!s) return 0; /* FRAME_SWAPCACHE without a cache entry: the audit names it */
+  swap_map[s]++;                /* this PTE's reference */
+  vmm_swap_out(p->dir, va, s);  /* the frame keeps the cache's reference */
+  swap_map[s]--;                /* the cache's */
+  cache_drop(s);                /* frees the frame */
+  p->pages--;
+  p->swapped_pages++;
+  swap_stats.swap_outs++;
+  return 1;
+}
+
+/* Evicts the page at va of p (present, owned, user, no other holder but
+ * maybe the swap cache): 1 when it went, 0 when it stays (no slot, or the
+ * disk refused it). */
 static uint32_t evict(struct process *p, vaddr_t va, pfn_t pfn) {
+  if (frame_table[pfn].flags & FRAME_SWAPCACHE) return evict_cached(p, va, pfn);
   uint32_t s = slot_alloc();
   if (!s) return 0;
   void *page = kmap_pfn(pfn);
@@ -192,14 +218,17 @@ static uint32_t evict(struct process *p, vaddr_t va, pfn_t pfn) {
   return 1;
 }
 
-/* Whether the clock may evict the page at va of p: its frame, or 0. */
+/* Whether the clock may evict the page at va of p: its frame, or 0.  One
+ * reference (this PTE's), or two when the other is the swap cache's: the
+ * slot still holds the page, so the PTE can name it again. */
 static pfn_t evictable(struct process *p, vaddr_t va) {
   pfn_t pfn;
   uint32_t flags;
   if (vmm_lookup_pfn(p->dir, va, &pfn, &flags) != 0) return 0; /* absent, protnone, swapped */
   if ((flags & (PAGE_USER | PAGE_OWNED)) != (PAGE_USER | PAGE_OWNED)) return 0;
-  if (frame_refs(pfn) != 1 || (frame_table[pfn].flags & (FRAME_PINNED | FRAME_PAGECACHE)))
-    return 0;
+  uint8_t frame_flags = frame_table[pfn].flags;
+  if (frame_flags & (FRAME_PINNED | FRAME_PAGECACHE)) return 0;
+  if (frame_refs(pfn) != ((frame_flags & FRAME_SWAPCACHE) ? 2u : 1u)) return 0;
   const struct vm_region *region = mmap_region_at(p, va);
   if (region && (region->flags & MAP_SHARED)) return 0;
   return pfn;

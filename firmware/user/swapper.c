@@ -2,7 +2,9 @@
  * fills every byte of them with PATTERN, with option `p` swaps them all out
  * (pageout), stops at checkpoint(1) (with option `x` it exits 0 there,
  * leaving its pages in swap; with option `b` its check measures each
- * page's first touch, the swap-in, and prints the mean as swapin_insns), yields (so that several swappers all
+ * page's first touch, the swap-in, and prints the mean as swapin_insns;
+ * with option `P` it pages them out again after its check, before
+ * checkpoint(2)), yields (so that several swappers all
  * hold their pages at once), with option `f` forks (parent and child both
  * go on),
  * then reads every page back and checks each byte against the pattern.
@@ -63,12 +65,13 @@ int main(int argc, char **argv) {
   char pattern = argv[2][0];
   uint32_t seed = (uint32_t)atoi(argv[3]);
   const char *options = argc > 4 ? argv[4] : "";
-  int forks = 0, pages_out = 0, quit = 0, bench = 0;
+  int forks = 0, pages_out = 0, quit = 0, bench = 0, again = 0;
   for (const char *o = options; *o; o++) {
     forks |= *o == 'f';
     pages_out |= *o == 'p';
     quit |= *o == 'x';
     bench |= *o == 'b';
+    again |= *o == 'P';
   }
   uint8_t *heap = sbrk(pages * 4096);
   if (IS_ERR(heap)) return 1;
@@ -92,6 +95,7 @@ int main(int argc, char **argv) {
   }
   printf("USER prog=swapper pid=%d pages=%d bad=%d swapin_insns=%u\n", getpid(), pages, bad,
          bench ? touch_insns / (uint32_t)pages : 0);
+  if (again) pageout(heap, pages * 4096);
   checkpoint(2);
   return bad ? 2 : 0;
 }

@@ -175,3 +175,32 @@ def test_out_of_ram_and_swap_the_process_with_the_most_pages_is_killed(
     assert [r for r in machine.records("PF", since=mark) if r["action"] == "kill"] == []
     s = swap_stats(kernel)
     assert s["disk_writes"] >= 255 and s["in_use"] == 0
+
+
+@pytest.mark.machine(modules=["user/swapper"], memory="32M", cmdline="aslr=off zswap=off",
+                     disks=[SWAP_DISK])
+def test_a_page_in_the_swap_cache_goes_back_to_its_slot_without_a_write(
+        machine, userland, kernel):
+    """After the fork the parent reads its 64 pages back (each kept in the
+    swap cache for the child) and pages them out again: its PTEs name the
+    same slots as before, the swap cache lets every frame go, and the disk
+    sees no write (the slots still hold the pages).  The child then reads
+    every page from the disk and finds it whole."""
+    pid = userland.spawn("swapper", "64 r 9 pfP")
+    heap = userland.process(pid).heap_base
+    stop_at_first_checkpoint(machine, userland, pid)
+    slots = swap_entries(userland, pid, heap, heap + 64 * PAGE)
+    writes = machine.blockstats()["hdc"]["wr_operations"]
+    machine.break_at(userland.symbol("swapper", "checkpoint"),
+                     condition=f"$cr3 == {userland.process(pid).cr3:#x}")
+    machine.cont()  # the parent's checkpoint(2): checked, and paged out again
+    machine.delete_breakpoints()
+    child = next(p.pid for p in userland.processes() if p.pid != pid)
+    assert swap_entries(userland, pid, heap, heap + 64 * PAGE) == slots
+    assert swap_entries(userland, child, heap, heap + 64 * PAGE) == slots
+    assert swap_stats(kernel)["cache_pages"] == 0
+    assert machine.blockstats()["hdc"]["wr_operations"] == writes
+    reads = machine.blockstats()["hdc"]["rd_operations"]
+    machine.cont()
+    verified(userland, [pid, child])
+    assert machine.blockstats()["hdc"]["rd_operations"] - reads == 64, "the child's reads"

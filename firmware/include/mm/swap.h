@@ -19,10 +19,11 @@
  * A present, owned user page whose ACCESSED bit is set loses the bit and is
  * skipped; one without it is evicted: offered to the pool first
  * (zswap_store), else written to its disk slot; its PTE becomes the swap
- * entry and the frame's reference goes.  Skipped, never evicted: frames with
- * more than one reference (shared COW frames after fork, the swap cache's,
- * page-cache frames), pinned frames (shared memory), MAP_SHARED regions,
- * PROT_NONE entries, kernel mappings.  A disk write error retires the slot
+ * entry and the frame's reference goes.  A page whose frame the swap cache
+ * holds (and no one else) goes back to naming its slot, with no write, and
+ * the cache lets the frame go.  Skipped, never evicted: frames other PTEs
+ * still map (shared COW frames after fork), page-cache frames, pinned frames
+ * (shared memory), MAP_SHARED regions, PROT_NONE entries, kernel mappings.  A disk write error retires the slot
  * (one `SWAP error=write` record), the page stays in RAM untouched, and the
  * clock moves on to the next page and slot.
  *
