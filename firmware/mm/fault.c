@@ -130,7 +130,8 @@ void page_fault_handler(struct trapframe *tf) {
    * memory: demand paging may resolve it. */
   if (current && (pf.user || (fixup && pf.addr < USER_TOP))) {
     enum fault_reason reason = uvm_fault(current, &pf);
-    if (reason == REASON_DEMAND_PAGE || reason == REASON_STACK_GROWTH || reason == REASON_COW) {
+    if (reason == REASON_DEMAND_PAGE || reason == REASON_STACK_GROWTH || reason == REASON_COW ||
+        reason == REASON_FILE_PAGE) {
       record(&pf, pid, kind, FAULT_RESOLVED, reason);
       return;
     }
