@@ -32,7 +32,11 @@ violations as sentences naming pid, address, entry and what is wrong:
   live address space (the kernel half once) plus the kernel's references (one per live shm segment
   holding it); a frame with references is used in the PMM's bitmap;
   FRAME_COW only on frames some PTE maps copy-on-write; no copy-on-write PTE
-  is writable (harness/decode/frames.py's audit).
+  is writable (harness/decode/frames.py's audit);
+- the page cache (fs/pagecache.h) holds one reference on each of its frames
+  (a kernel reference in the audit); each cached frame is used, marked
+  FRAME_PAGECACHE, held by one entry only and mapped read-only wherever a
+  process maps it; every FRAME_PAGECACHE frame is in the cache.
 
 The paging mode comes from the machine (CR4.PAE, EFER.NXE).  Under PAE the
 entries are 64-bit, 512 to a table; every address space's PDPT must be free
@@ -54,7 +58,15 @@ from functools import cached_property
 
 from harness.decode import pae, paging
 from harness.decode.bitmap import Bitmap
-from harness.decode.frames import FrameInfo, FrameTable, PteRef, audit, expected_refs, explain
+from harness.decode.frames import (
+    FRAME_PAGECACHE,
+    FrameInfo,
+    FrameTable,
+    PteRef,
+    audit,
+    expected_refs,
+    explain,
+)
 from harness.decode.modes import PagingMode
 from harness.machine.machine import Machine
 from harness.targets.mmverify.kernel import Kernel
@@ -154,6 +166,8 @@ class MemoryState:
     ram: tuple[tuple[int, int], ...] = ()
     # the frame table (refs and flags per frame); None: not audited
     frames: FrameTable | None = None
+    # the page cache's entries: (file's ino, page index, frame's physical address)
+    pagecache: tuple[tuple[int, int, int], ...] = ()
 
 
 def readonly_pages(head: bytes) -> list[tuple[int, int]]:
@@ -203,7 +217,8 @@ class _Checker:
         self.kernel_frames: dict[int, str] = {}   # frame -> what the kernel uses it for
         # frame -> every (process, va, kind, writable) user mapping of it; kind:
         # "shm" (in an attachment of the segment that has this frame there),
-        # "mmap-shared" (in a MAP_SHARED mmap region) or "private"
+        # "mmap-shared" (in a MAP_SHARED mmap region), "file" (a page-cache
+        # frame, in a shared or private file mapping) or "private"
         self.mapped: dict[int, list[tuple[str, int, str, bool]]] = defaultdict(list)
         # frame number -> every present PTE naming it with PAGE_OWNED or PAGE_COW
         # (what the frame table must account for)
@@ -495,6 +510,11 @@ class _Checker:
         region = next((r for r in p.mmap if r[0] <= va < r[1]), None)
         if region is not None and region[3] & MAP_SHARED and va not in attached:
             kind = "mmap-shared"
+        if frame in self.cached:
+            kind = "file"
+            if pte & paging.WRITE:
+                self.fail(f"{what}: writable, on page-cache frame {frame:#x} "
+                          f"({self.cached[frame]}): a write would change the file's page")
         if region is not None and region[2] == 0:
             self.fail(f"{what}: a page in a PROT_NONE (guard) mmap region")
         if region is not None and pte & paging.WRITE and not region[2] & 2:
@@ -526,7 +546,7 @@ class _Checker:
                 continue
             kinds = {kind for _, _, kind, _ in users}
             readonly = not any(writable for _, _, _, writable in users)
-            if kinds not in ({"shm"}, {"mmap-shared"}) and not (kinds == {"private"}
+            if kinds not in ({"shm"}, {"mmap-shared"}) and not (kinds in ({"private"}, {"file"})
                                                                 and readonly):
                 where = ", ".join(f"{who} va {va:#010x}" for who, va, _, _ in users)
                 self.fail(f"frame {frame:#x} is mapped by {where}, and not as shared memory")
@@ -557,7 +577,36 @@ class _Checker:
         for seg in self.s.segments:
             for frame in seg.frames:
                 refs[frame >> 12].append(f"segment {seg.id}")
+        for frame, what in self.cached.items():
+            refs[frame >> 12].append(what)
         return refs
+
+    @cached_property
+    def cached(self) -> dict[int, str]:
+        """frame -> the page-cache entry holding it ("page cache ino 1 page 0")."""
+        return {pa: f"page cache ino {ino} page {index}" for ino, index, pa in self.s.pagecache}
+
+    def pagecache(self) -> None:
+        seen: dict[int, int] = defaultdict(int)
+        for _, _, pa in self.s.pagecache:
+            seen[pa] += 1
+        for pa, what in self.cached.items():
+            self.frame_in_use(pa, what)
+            if seen[pa] > 1:
+                self.fail(f"frame {pa:#x} is in {seen[pa]} page-cache entries")
+            if pa in self.kernel_frames:
+                self.fail(f"{what}: frame {pa:#x} is {self.kernel_frames[pa]}")
+        if self.s.frames is None:
+            return
+        for pfn, info in self.s.frames.held():
+            pa = pfn << 12
+            if info.flags & FRAME_PAGECACHE and pa not in self.cached:
+                self.fail(f"frame {pa:#x}: FRAME_PAGECACHE ({info}), but in no page-cache entry")
+        for pa, what in self.cached.items():
+            if pa >> 12 < self.s.frames.count and not self.s.frames[pa >> 12].flags & \
+                    FRAME_PAGECACHE:
+                self.fail(f"{what}: frame {pa:#x} lacks FRAME_PAGECACHE "
+                          f"({self.s.frames[pa >> 12]})")
 
     def frame_table(self) -> None:
         if self.s.frames is not None:
@@ -571,6 +620,7 @@ class _Checker:
             self.process(p, kernel_half)
         self.sharing()
         self.segments()
+        self.pagecache()
         self.frame_table()
         return self.out
 
@@ -611,7 +661,8 @@ def read_state(kernel: Kernel) -> MemoryState:
     text = (kernel.m.symbol("__text_start"), kernel.m.symbol("__text_end"))
     return MemoryState(kernel.kernel_base, kernel_cr3, tuple(spaces), segments, used, reserved,
                        kernel.m.paging_mode() or PagingMode(), text,
-                       tuple(kernel.m.ram_ranges()), kernel.frame_table())
+                       tuple(kernel.m.ram_ranges()), kernel.frame_table(),
+                       tuple((e["ino"], e["index"], e["pfn"] << 12) for e in kernel.page_cache()))
 
 
 def _module_readonly_pages(kernel: Kernel, start: int) -> list[tuple[int, int]]:
