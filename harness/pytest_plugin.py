@@ -16,7 +16,8 @@ Fixtures
     userland      harness.targets.mmverify.processes.Userland: spawn and run user programs
 
 Markers
-    @pytest.mark.machine(memory=..., cpu=..., modules=[...], cmdline=..., icount=...)
+    @pytest.mark.machine(memory=..., cpu=..., modules=[...], cmdline=..., icount=...,
+                         disks=[DiskSpec(...)])
     @pytest.mark.cold_boot
 """
 
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from harness.targets.mmverify.processes import Userland
 
 MACHINE_OPTIONS = ("target", "kernel", "memory", "cpu", "modules", "cmdline", "icount", "bios",
-                   "record_channel")
+                   "record_channel", "disks")
 call_report_key = pytest.StashKey[pytest.TestReport]()
 machine_key = pytest.StashKey[tuple[Machine, int, int]]()  # machine, console and record marks
 
@@ -184,6 +185,8 @@ def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
                                     f"{sorted(unknown)}")
         fields.update(marker.kwargs)
     fields.update(overrides)
+    if "disks" in fields:  # a list in the marker; the config is hashed (the pool's key)
+        fields["disks"] = tuple(fields["disks"])
     extra = request.getfixturevalue("extra_cmdline") if "extra_cmdline" in request.fixturenames \
         else ""
     if extra:  # the marker's words come later and win; no words: the target's own default
@@ -240,7 +243,8 @@ def machine(request: pytest.FixtureRequest, firmware: Artifacts, machine_pool: M
             extra_cmdline: str) -> Iterator[Machine]:
     """A machine at kernel_ready, pristine for this test."""
     cfg = machine_config(request, firmware)
-    cold = request.node.get_closest_marker("cold_boot") is not None
+    # A machine savevm cannot snapshot (a disk with error rules) boots cold.
+    cold = request.node.get_closest_marker("cold_boot") is not None or not cfg.can_snapshot
     m = machine_pool.boot_to_ready(cfg) if cold else machine_pool.acquire(cfg)
     if m.console is None:
         raise TargetStateError(f"{request.node.nodeid}: the pool gave a machine that is not "

@@ -1,5 +1,7 @@
 /* kmain: the init order, then kernel_ready, then idle. */
 #include "arch/i386/cpu.h"
+#include "dev/blk.h"
+#include "dev/pci.h"
 #include "fs/fs.h"
 #include "kernel/bootinfo.h"
 #include "kernel/cmdline.h"
@@ -87,6 +89,8 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   aslr_init();
   __stack_chk_guard = aslr_random() | 0xFF; /* never 0-terminated text */
   cpu_protections_init();
+  pci_init();
+  blk_init();
   fs_init(); /* after the disks and the buffer cache */
 
   /* The options read after kernel_ready are read now, so every option has

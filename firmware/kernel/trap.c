@@ -2,6 +2,7 @@
 #include "arch/i386/cpu.h"
 #include "arch/i386/gdt.h"
 #include "arch/i386/idt.h"
+#include "dev/ata.h"
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/proc.h"
@@ -44,6 +45,9 @@ static const char *kill_reason(uint32_t vector) {
 
 #define IRQ_TIMER (VEC_IRQ_BASE + 0)
 #define IRQ_LAST (VEC_IRQ_BASE + 15)
+#define IRQ_RTC (VEC_IRQ_BASE + 8)
+#define IRQ_ATA_PRIMARY (VEC_IRQ_BASE + 14)
+#define IRQ_ATA_SECONDARY (VEC_IRQ_BASE + 15)
 
 /* Every trap taken, counted for the harness (harness/machine/progress.py): a
  * kernel that takes none, writes nothing and changes none of its data for
@@ -62,6 +66,8 @@ void trap(struct trapframe *tf) {
     if (current && TRAP_FROM_USER(tf) && timer_preemption()) sched_yield();
     return;
   }
+  if (vector == IRQ_RTC || vector == IRQ_ATA_PRIMARY || vector == IRQ_ATA_SECONDARY)
+    return ata_irq(vector - VEC_IRQ_BASE); /* the disks and their watchdog clock */
   if ((vector > IRQ_TIMER && vector <= IRQ_LAST) || vector == VEC_SPURIOUS)
     return; /* masked lines fire only spuriously (IRQ 7/15), and need no EOI */
   if (vector < VEC_EXCEPTIONS) {

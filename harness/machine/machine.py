@@ -40,6 +40,7 @@ from harness.errors import (
     ToolMissingError,
 )
 from harness.machine.calls import Calls, Watchdog
+from harness.machine.disks import DiskSpec, blockstats_by_name, find_qemu_io, read_image
 from harness.machine.qemu import GUEST_EXITS, Qemu, QemuConfig, find_binary
 from harness.machine.state import AnyAddressSpace, AnyTranslation, GuestState
 from harness.transport import procutil, rundir
@@ -442,6 +443,38 @@ class Machine:
         out = self.qemu.hmp(command, timeout=timeouts.snapshot(self.cfg.memory_mib)).strip()
         if out:
             raise QmpError(f"{command!r} failed: {out}", serial_tail=self._serial_tail())
+
+    # -- disks (harness.machine.disks) -------------------------------------------------
+
+    def _disk(self, name: str) -> DiskSpec:
+        for disk in self.cfg.disks:
+            if disk.name == name:
+                return disk
+        raise ConfigError(f"this machine has no disk {name!r} (its disks: "
+                          f"{', '.join(d.name for d in self.cfg.disks) or 'none'})")
+
+    def disk_path(self, name: str) -> Path:
+        """The image of disk ``name`` in the run directory (qcow2; raw for a
+        disk with error rules).  Raises ConfigError for a disk it does not have."""
+        disk = self._disk(name)
+        if self.run_dir is None:
+            raise TargetStateError("the machine is not started: its disks do not exist yet")
+        return self.run_dir / disk.file_name()
+
+    def read_disk(self, name: str, offset: int, length: int) -> bytes:
+        """``length`` bytes at byte ``offset`` of disk ``name``, read on the
+        host from its image (also while QEMU runs, or after it was killed)."""
+        path = self.disk_path(name)
+        qemu_img = self.qemu.qemu_img if self.qemu is not None else "qemu-img"
+        return read_image(path, self._disk(name).format, offset, length, find_qemu_io(qemu_img))
+
+    def blockstats(self) -> dict[str, dict[str, int]]:
+        """QMP query-blockstats for this machine's disks: {name: {rd_operations,
+        wr_operations, rd_bytes, wr_bytes, flush_operations, failed_*}}."""
+        if self.qemu is None or self.dead is not None:
+            raise TargetStateError("cannot query block stats: machine is gone")
+        return blockstats_by_name(self.qemu.command("query-blockstats"),
+                                  tuple(d.name for d in self.cfg.disks))
 
     # -- QEMU's monitor and the console ---------------------------------------------------
 

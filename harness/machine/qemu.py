@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 from harness import timeouts
 from harness.errors import BootError, ConfigError, QmpError, ToolMissingError
+from harness.machine import disks as disk_images
+from harness.machine.disks import DiskSpec
 from harness.machine.target import PLAIN_MULTIBOOT, TargetProfile
 from harness.transport import procutil
 
@@ -86,10 +88,16 @@ class QemuConfig:
     iso: Path | None = None          # boot this CD image (GRUB) instead of -kernel
     qemu: str = "qemu-system-i386"
     extra_args: tuple[str, ...] = field(default=())
+    disks: tuple[DiskSpec, ...] = ()  # IDE disks (harness.machine.disks), part of the config
 
     @property
     def memory_mib(self) -> int:
         return parse_memory(self.memory)
+
+    @property
+    def can_snapshot(self) -> bool:
+        """savevm works on it (a disk with error rules is raw: cold boots)."""
+        return disk_images.can_snapshot(self.disks)
 
     @property
     def has_record_channel(self) -> bool:
@@ -109,6 +117,7 @@ class QemuConfig:
         if self.target.boot == "linux" and len(self.modules) > 1:
             raise ConfigError(f"target {self.target.name!r} (Linux boot protocol) takes one "
                               f"initramfs, got {len(self.modules)} modules")
+        disk_images.validate(self.disks)
         for module in self.modules:
             path = module.split(" ", 1)[0]
             if not Path(path).is_file():
@@ -174,6 +183,8 @@ def build_argv(cfg: QemuConfig, run_dir: Path, qemu_path: str) -> list[str]:
             argv += ["-append", cfg.cmdline]
         if cfg.modules:
             argv += ["-initrd", ",".join(cfg.modules)]
+    for disk in cfg.disks:
+        argv += disk_images.drive_args(disk, run_dir)
     argv += list(cfg.extra_args)
     return argv
 
@@ -210,6 +221,9 @@ class Qemu:
         qemu_img = find_binary(str(Path(qemu).with_name("qemu-img")) if os.sep in self.cfg.qemu
                                else "qemu-img", INSTALL_HINT)
         _snapshot_drive(self.run_dir, qemu_img)
+        self.qemu_img = qemu_img
+        for disk in self.cfg.disks:
+            disk_images.prepare(disk, self.run_dir, qemu_img)
         self.argv = build_argv(self.cfg, self.run_dir, qemu)
         (self.run_dir / "qemu-argv.txt").write_text(" ".join(self.argv) + "\n")
         with open(self.run_dir / "qemu-stderr.log", "wb") as stderr:
