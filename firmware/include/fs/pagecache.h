@@ -12,12 +12,13 @@
  * Readahead: a miss on page i reads page i and then up to
  * PAGECACHE_READAHEAD more pages of the same file (i+1 .. i+READAHEAD, those
  * that exist and are not cached yet): a sequential reader's next few calls
- * are hits.  A readahead page that cannot be had (no frame, a read error) is
- * simply not cached; only the page asked for reports an error.
+ * are hits.  A readahead page that cannot be had (no frame, a read error)
+ * ends the readahead and is not cached; only the page asked for makes the
+ * call fail.
  *
  * Lookup is a hash of PAGECACHE_BUCKETS chains; a hit moves the page to the
  * front of the LRU list.  Each miss, error and eviction is counted; there
- * are no records on the hot path.  A read error is one record
+ * are no records on the hot path.  A read error (readahead's too) is one record
  *   PAGECACHE error=io ino=<n> page=<n> err=<errno> */
 #pragma once
 
