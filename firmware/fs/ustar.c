@@ -145,9 +145,10 @@ int fs_mount(struct blk_device *dev) {
 }
 
 void fs_init(void) {
-  const char *name = cmdline_get("fs");
-  if (!name) name = "hdb";
-  struct blk_device *dev = strcmp(name, "off") == 0 ? NULL : blk_find(name);
+  static const char *const choices[] = {"hda", "hdb", "hdc", "hdd", "off"};
+  uint32_t choice = cmdline_choice("fs", choices, ARRAY_SIZE(choices), 1);
+  /* A disk that is not there: no file system (its DISK records say so). */
+  struct blk_device *dev = choice < BLK_MAX_DEVICES ? blk_find(choices[choice]) : NULL;
   if (dev && fs_mount(dev) != 0) return; /* the FS error record said why */
   if (!dev) fs_state = (struct fs_state){0};
   krecord("FS dev=%s files=%u bytes=%u skipped=%u\n", dev ? dev->name : "none", fs_state.files,

@@ -85,3 +85,10 @@ def test_a_hostile_header_refuses_the_archive(machine, kernel, kind):
     assert [r.fields for r in machine.records("FS")] == [
         {"error": kind, "dev": "hdb", "offset": str(SECOND)}]
     assert kernel.fs_files() == [] and kernel.read_struct("fs_state", "fs_state")["dev"] == 0
+
+
+@pytest.mark.machine(disks=[ustar_disk(FILES)], cmdline="fs=hdx")
+def test_a_bad_fs_option_is_reported_and_the_default_used(machine, kernel):
+    assert [r.fields for r in machine.records("CMDLINE") if "bad" in r.fields] == [
+        {"bad": "fs", "value": "hdx", "expected": "hda|hdb|hdc|hdd|off"}]
+    assert machine.records("FS")[0]["dev"] == "hdb" and len(kernel.fs_files()) == 3
