@@ -5,6 +5,7 @@
 #include "arch/i386/cpu.h"
 #include "arch/i386/io.h"
 #include "dev/pci.h"
+#include "dev/rtc.h"
 #include "kernel/cmdline.h"
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
@@ -56,28 +57,12 @@
 #define BAR4_DEFAULT 0xC000 /* our choice when the firmware assigned none */
 #define PRD_END 0x8000
 
-/* The 8259s (kernel/timer.c remapped them) and the CMOS clock. */
-#define PIC1_CMD 0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD 0xA0
-#define PIC2_DATA 0xA1
-#define PIC_EOI 0x20
 #define PIC_READ_ISR 0x0B
-#define IRQ_CASCADE 2
-#define IRQ_RTC 8
-#define CMOS_INDEX 0x70
-#define CMOS_DATA 0x71
-#define CMOS_NMI_OFF 0x80
-#define RTC_REG_A 0x0A
-#define RTC_REG_B 0x0B
-#define RTC_REG_C 0x0C      /* reading it acknowledges the clock's interrupt */
-#define RTC_RATE_8HZ 13     /* 32768 >> (rate - 1) */
-#define RTC_PIE 0x40
 
 /* Polls for what the device does synchronously (DRQ before a PIO write, a
  * drive ready for a command): each poll is a port read, a VM exit. */
 #define POLL_LIMIT 1000000u
-#define TIMEOUT_RTC_TICKS (BLK_TIMEOUT_TICKS * ATA_RTC_HZ / TIMER_HZ)
+#define TIMEOUT_RTC_TICKS (BLK_TIMEOUT_TICKS * RTC_HZ / TIMER_HZ)
 
 struct prd {
   uint32_t addr;
@@ -110,16 +95,6 @@ static void delay_400ns(const struct channel *c) {
   for (int i = 0; i < 4; i++) alt_status(c);
 }
 
-static uint8_t cmos_read(uint8_t reg) {
-  outb(CMOS_INDEX, CMOS_NMI_OFF | reg);
-  return inb(CMOS_DATA);
-}
-
-static void cmos_write(uint8_t reg, uint8_t value) {
-  outb(CMOS_INDEX, CMOS_NMI_OFF | reg);
-  outb(CMOS_DATA, value);
-}
-
 /* Polls until BSY is clear (and, with want, until one of want's bits or ERR
  * is set): the status, or -1 when it never happened. */
 static int poll_status(const struct channel *c, uint8_t want) {
@@ -138,11 +113,11 @@ static int wait_irq(struct channel *c) {
   uint8_t mask1 = inb(PIC1_DATA), mask2 = inb(PIC2_DATA);
   outb(PIC1_DATA, mask1 & ~(1u << IRQ_CASCADE));
   outb(PIC2_DATA, mask2 & ~(1u << (IRQ_RTC - 8) | 1u << (c->irq - 8)));
-  cmos_read(RTC_REG_C); /* the clock raises its line again only once this is read */
-  uint32_t start = ata_stats.rtc_ticks;
+  rtc_rearm();
+  uint32_t start = rtc_ticks;
   int rc = 0;
   while (!c->irq_seen || alt_status(c) & ST_BSY) {
-    if (ata_stats.rtc_ticks - start > TIMEOUT_RTC_TICKS) {
+    if (rtc_ticks - start > TIMEOUT_RTC_TICKS) {
       ata_stats.timeouts++;
       rc = -ETIMEDOUT;
       break;
@@ -157,22 +132,17 @@ static int wait_irq(struct channel *c) {
 }
 
 void ata_irq(uint32_t line) {
-  if (line == IRQ_RTC) {
-    cmos_read(RTC_REG_C);
-    ata_stats.rtc_ticks++;
-  } else {
-    if (line == 15) { /* a spurious IRQ 15 is not in the slave's in-service register */
-      outb(PIC2_CMD, PIC_READ_ISR);
-      if (!(inb(PIC2_CMD) & 0x80)) {
-        outb(PIC1_CMD, PIC_EOI);
-        return;
-      }
+  if (line == 15) { /* a spurious IRQ 15 is not in the slave's in-service register */
+    outb(PIC2_CMD, PIC_READ_ISR);
+    if (!(inb(PIC2_CMD) & 0x80)) {
+      outb(PIC1_CMD, PIC_EOI);
+      return;
     }
-    struct channel *c = &channels[line == 14 ? 0 : 1];
-    c->irq_status = inb(c->cmd + REG_STATUS);
-    c->irq_seen = 1;
-    ata_stats.irqs++;
   }
+  struct channel *c = &channels[line == 14 ? 0 : 1];
+  c->irq_status = inb(c->cmd + REG_STATUS);
+  c->irq_seen = 1;
+  ata_stats.irqs++;
   outb(PIC2_CMD, PIC_EOI);
   outb(PIC1_CMD, PIC_EOI);
 }
@@ -365,11 +335,7 @@ void ata_init(void) {
   channels[0].bm = bm;
   channels[1].bm = bm ? bm + 8 : 0;
   ata_dma = bm && cmdline_bool("ata_dma", true);
-  /* The watchdog clock: periodic interrupts at ATA_RTC_HZ, masked at the
-   * PIC except while a request waits. */
-  cmos_write(RTC_REG_A, (cmos_read(RTC_REG_A) & 0xF0) | RTC_RATE_8HZ);
-  cmos_write(RTC_REG_B, cmos_read(RTC_REG_B) | RTC_PIE);
-  cmos_read(RTC_REG_C);
+  rtc_init(); /* the timeout's clock, masked at the PIC except while a request waits */
   for (uint32_t i = 0; i < BLK_MAX_DEVICES; i++) {
     struct blk_device *d = &blk_devices[i];
     d->present = identify(d);

@@ -8,6 +8,7 @@
 #include "kernel/proc.h"
 #include "memlayout.h"
 #include "mm/shm.h"
+#include "kernel/file.h"
 #include "mm/uvm.h"
 #include "mm/vmm.h"
 
@@ -75,6 +76,7 @@ int proc_fork(const struct trapframe *tf) {
    * once more than a few pages changed. */
   if (counts.write_protected) switch_page_directory(parent->dir);
   shm_inherit(child);
+  files_inherit(child);
   struct trapframe child_tf = *tf;
   child_tf.eax = 0; /* fork() returns 0 in the child */
   proc_set_first_frame(child, &child_tf);

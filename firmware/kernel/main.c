@@ -2,6 +2,7 @@
 #include "arch/i386/cpu.h"
 #include "dev/blk.h"
 #include "dev/pci.h"
+#include "fs/bcache.h"
 #include "fs/fs.h"
 #include "kernel/bootinfo.h"
 #include "kernel/cmdline.h"
@@ -91,6 +92,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   cpu_protections_init();
   pci_init();
   blk_init();
+  bcache_init();
   fs_init(); /* after the disks and the buffer cache */
 
   /* The options read after kernel_ready are read now, so every option has

@@ -1,5 +1,6 @@
 /* The process table: spawn, exit, kill, wait.  Scheduling is in sched.c. */
 #include "kernel/proc.h"
+#include "kernel/file.h"
 #include "arch/i386/cpu.h"
 #include "fs/fs.h"
 #include "arch/i386/gdt.h"
@@ -153,6 +154,7 @@ int proc_spawn(const char *name, const char *args, uint32_t parent) {
  * back for good: the scheduler frees what is left (stack, address space). */
 static void __attribute__((noreturn)) finish(struct process *p, struct proc_record *r) {
   shm_release_all(p);
+  files_close_all(p);
   r->pid = p->pid;
   r->parent = p->parent;
   strlcpy(r->name, p->name, sizeof(r->name));

@@ -5,6 +5,7 @@
  * frees what finished processes leave behind. */
 #include "arch/i386/cpu.h"
 #include "arch/i386/gdt.h"
+#include "fs/bcache.h"
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/proc.h"
@@ -46,6 +47,7 @@ uint32_t sched_run_reporting(void (*ended)(const struct proc_record *r)) {
     switch_page_directory(p->dir);
     switch_context(&scheduler_esp, p->saved_esp);
     current = NULL;
+    bcache_periodic_flush(); /* a safe point: between processes, not in an IRQ */
     if (p->state == PROC_ZOMBIE) {
       switch_page_directory(&kernel_page_directory); /* not the one being freed */
       /* A process records how it ended, then switches here at once: its

@@ -3,6 +3,7 @@
 #include "kernel/syscall.h"
 #include "arch/i386/trapframe.h"
 #include "kernel/errno.h"
+#include "kernel/file.h"
 #include "kernel/fork.h"
 #include "kernel/kprintf.h"
 #include "kernel/proc.h"
@@ -20,6 +21,7 @@
 #define STDERR 2
 
 static int32_t sys_write(uint32_t fd, vaddr_t buf, uint32_t len) {
+  if (fd > STDERR) return sys_write_fd(fd, buf, len);
   if (fd != STDOUT && fd != STDERR) return -EINVAL;
   char chunk[WRITE_CHUNK];
   for (uint32_t done = 0; done < len;) {
@@ -43,6 +45,7 @@ static int32_t sys_write(uint32_t fd, vaddr_t buf, uint32_t len) {
 #define STDIN 0
 
 static int32_t sys_read(uint32_t fd, vaddr_t buf, uint32_t len) {
+  if (fd > STDERR) return sys_read_fd(fd, buf, len);
   if (fd != STDIN) return -EINVAL;
   if (len == 0) return 0;
   char chunk[READ_CHUNK];
@@ -104,6 +107,15 @@ void syscall_dispatch(struct trapframe *tf) {
   case SYS_MPROTECT: ret = mmap_protect(current, a, b, c); break;
   case SYS_GETRLIMIT: ret = mmap_getrlimit(current, a); break;
   case SYS_SETRLIMIT: ret = mmap_setrlimit(current, a, b); break;
+  case SYS_OPEN: ret = sys_open(a, b); break;
+  case SYS_CLOSE: ret = sys_close(a); break;
+  case SYS_PREAD: ret = sys_pread(a, b, c, tf->esi); break;
+  case SYS_PWRITE: ret = sys_pwrite(a, b, c, tf->esi); break;
+  case SYS_FSYNC: ret = sys_fsync(a); break;
+  case SYS_SYNC: ret = sys_sync(); break;
+  case SYS_STAT: ret = sys_stat(a, b); break;
+  case SYS_FSTAT: ret = sys_fstat(a, b); break;
+  case SYS_LSEEK: ret = sys_lseek(a, (int32_t)b, c); break;
   default: ret = -ENOSYS;
   }
   proc_kill_if_pending(); /* kill(own pid) */

@@ -3,6 +3,7 @@
 #include "arch/i386/gdt.h"
 #include "arch/i386/idt.h"
 #include "dev/ata.h"
+#include "dev/rtc.h"
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/proc.h"
@@ -45,7 +46,6 @@ static const char *kill_reason(uint32_t vector) {
 
 #define IRQ_TIMER (VEC_IRQ_BASE + 0)
 #define IRQ_LAST (VEC_IRQ_BASE + 15)
-#define IRQ_RTC (VEC_IRQ_BASE + 8)
 #define IRQ_ATA_PRIMARY (VEC_IRQ_BASE + 14)
 #define IRQ_ATA_SECONDARY (VEC_IRQ_BASE + 15)
 
@@ -66,8 +66,9 @@ void trap(struct trapframe *tf) {
     if (current && TRAP_FROM_USER(tf) && timer_preemption()) sched_yield();
     return;
   }
-  if (vector == IRQ_RTC || vector == IRQ_ATA_PRIMARY || vector == IRQ_ATA_SECONDARY)
-    return ata_irq(vector - VEC_IRQ_BASE); /* the disks and their watchdog clock */
+  if (vector == IRQ_ATA_PRIMARY || vector == IRQ_ATA_SECONDARY)
+    return ata_irq(vector - VEC_IRQ_BASE);
+  if (vector == VEC_IRQ_BASE + IRQ_RTC) return rtc_irq(); /* a disk wait's clock */
   if ((vector > IRQ_TIMER && vector <= IRQ_LAST) || vector == VEC_SPURIOUS)
     return; /* masked lines fire only spuriously (IRQ 7/15), and need no EOI */
   if (vector < VEC_EXCEPTIONS) {

@@ -38,6 +38,12 @@ def test_boot_finds_the_disk(machine):
     assert [(r["name"], r["sectors"]) for r in disks] == [("hda", "8192")]
 
 
+@pytest.fixture(params=["ata_dma=on", "ata_dma=off"], ids=["dma", "pio"])
+def extra_cmdline(request):
+    """Every machine test here runs with bus-master DMA and with PIO."""
+    return request.param
+
+
 @pytest.mark.machine(disks=[HDA])
 def test_reads_what_the_host_wrote(machine):
     """Sectors 5..12 come back exactly as the host wrote them; 4 and 13 are zero."""
@@ -49,6 +55,8 @@ def test_reads_what_the_host_wrote(machine):
 @pytest.mark.machine(disks=[HDA])
 def test_dma_is_used_and_irqs_complete(machine, kernel):
     """The controller's bus-master engine moved the data, completed by IRQ 14."""
+    if "ata_dma=off" in machine.cfg.cmdline:
+        pytest.skip("PIO")
     assert [r["dma"] for r in machine.records("DISK") if "name" in r.fields] == ["on"]
     irqs = machine.read_u32(machine.symbol("ata_stats"))
     dma = int(machine.evaluate("ata_stats.dma_commands"))
@@ -71,3 +79,15 @@ def test_write_then_flush_reaches_the_image(machine):
     stats = machine.blockstats()["hda"]
     assert stats["wr_operations"] >= 1 and stats["wr_bytes"] >= 3 * SECTOR
     assert stats["flush_operations"] >= 1
+
+
+@pytest.mark.machine(disks=[HDA])
+def test_pio_moves_data_when_dma_is_off(machine):
+    """ata_dma=off: the same data, by PIO, one interrupt per sector."""
+    if "ata_dma=off" not in machine.cfg.cmdline:
+        pytest.skip("DMA")
+    assert [r["dma"] for r in machine.records("DISK") if "name" in r.fields] == ["off"]
+    irqs = machine.read_u32(machine.symbol("ata_stats"))
+    assert blk_read(machine, "hda", 5, 3) == (0, pattern(5, 3 * SECTOR))
+    assert machine.read_u32(machine.symbol("ata_stats")) == irqs + 3
+    assert int(machine.evaluate("ata_stats.dma_commands")) == 0

@@ -7,7 +7,7 @@
  * Completion is the device's interrupt: the waiter does sti; hlt; cli until
  * the interrupt handler has seen the request end.  The kernel runs with
  * interrupts off and the PIT ticks only when asked to, so the timeout is
- * measured with the CMOS real-time clock's periodic interrupt (IRQ 8, RTC_HZ),
+ * measured with the CMOS real-time clock's periodic interrupt (dev/rtc.h),
  * which runs off the host's clock: it keeps running with or without -icount
  * and whatever the PIT does. */
 #pragma once
@@ -15,13 +15,11 @@
 #include "dev/blk.h"
 #include "types.h"
 
-#define ATA_RTC_HZ 8                  /* the watchdog's rate (CMOS rate 13) */
 #define ATA_PRD_ENTRIES 64            /* per channel: a 256-sector command needs 33 */
 #define ATA_MAX_SECTORS 256           /* per command (LBA28's count 0) */
 
 struct ata_stats {
   uint32_t irqs;                      /* IDE interrupts taken (both channels) */
-  uint32_t rtc_ticks;                 /* watchdog interrupts taken */
   uint32_t dma_commands, pio_commands;
   uint32_t timeouts;
 };
@@ -37,5 +35,5 @@ void ata_init(void);
 int ata_transfer(struct blk_device *d, bool write, uint64_t lba, uint32_t count, void *buf,
                  uint8_t *status, uint8_t *error);
 int ata_flush(struct blk_device *d, uint8_t *status, uint8_t *error);
-/* IRQ 8, 14 and 15 from trap(). */
+/* IRQ 14 and 15, from trap(). */
 void ata_irq(uint32_t line);

@@ -2,6 +2,9 @@
  * robin.  The kernel itself is pid 0 (no process is current). */
 #pragma once
 
+struct file;
+
+#include "kernel/fcntl.h"
 #include "mm/vmm.h"
 #include "types.h"
 
@@ -67,6 +70,7 @@ struct process {
   vaddr_t mmap_base;              /* where kernel-chosen mmap addresses start (ASLR) */
   struct proc_limits limits;
   uint32_t cow_faults;            /* write faults that copied or took back a COW page */
+  struct file *files[FD_MAX];     /* open files by descriptor (kernel/file.h); 0-2 unused */
 };
 
 /* What became of a finished process (the harness compares it with the log). */

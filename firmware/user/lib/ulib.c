@@ -144,3 +144,22 @@ int getrlimit(int resource) { return syscall3(SYS_GETRLIMIT, (uint32_t)resource,
 int setrlimit(int resource, unsigned value) {
   return syscall3(SYS_SETRLIMIT, (uint32_t)resource, value, 0);
 }
+int open(const char *path, int flags) {
+  return syscall3(SYS_OPEN, (uint32_t)path, (uint32_t)flags, 0);
+}
+int close(int fd) { return syscall3(SYS_CLOSE, (uint32_t)fd, 0, 0); }
+int pread(int fd, void *buf, size_t len, unsigned offset) {
+  return syscall4(SYS_PREAD, (uint32_t)fd, (uint32_t)buf, len, offset);
+}
+int pwrite(int fd, const void *buf, size_t len, unsigned offset) {
+  return syscall4(SYS_PWRITE, (uint32_t)fd, (uint32_t)buf, len, offset);
+}
+int fsync(int fd) { return syscall3(SYS_FSYNC, (uint32_t)fd, 0, 0); }
+int sync(void) { return syscall3(SYS_SYNC, 0, 0, 0); }
+int stat(const char *path, struct stat *st) {
+  return syscall3(SYS_STAT, (uint32_t)path, (uint32_t)st, 0);
+}
+int fstat(int fd, struct stat *st) { return syscall3(SYS_FSTAT, (uint32_t)fd, (uint32_t)st, 0); }
+int lseek(int fd, int offset, int whence) {
+  return syscall3(SYS_LSEEK, (uint32_t)fd, (uint32_t)offset, (uint32_t)whence);
+}

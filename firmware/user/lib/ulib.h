@@ -54,3 +54,17 @@ int munmap(void *addr, size_t len);
 int mprotect(void *addr, size_t len, int prot);
 int getrlimit(int resource);            /* the limit, or -errno */
 int setrlimit(int resource, unsigned value); /* lower only: raising is -EPERM */
+
+/* Files and raw disks (kernel/fcntl.h, kernel/file.h): each returns what the
+ * kernel does, a negative errno on failure.  "/dev/hda".."/dev/hdd" are raw
+ * disks; read/write on a descriptor >= 3 use its offset. */
+#include "kernel/fcntl.h"
+int open(const char *path, int flags);
+int close(int fd);
+int pread(int fd, void *buf, size_t len, unsigned offset);
+int pwrite(int fd, const void *buf, size_t len, unsigned offset);
+int fsync(int fd);
+int sync(void);
+int stat(const char *path, struct stat *st);
+int fstat(int fd, struct stat *st);
+int lseek(int fd, int offset, int whence);

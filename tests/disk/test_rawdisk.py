@@ -1,0 +1,79 @@
+"""Raw disks through the buffer cache, from a user program (diskio): what
+it writes and fsyncs is in the image, byte for byte, when the host reads it;
+unaligned offsets read-modify-write their blocks; the descriptor's access
+mode and the disk's end are enforced."""
+
+import pytest
+
+from harness.machine.disks import DiskSpec, raw_image
+from tests.disk.diskio import MODULES, pattern, run_diskio
+
+EBADF, ENXIO, ENOSPC = 9, 6, 28
+OLD = bytes(range(256)) * 64           # 16 KiB the host put at the start of the disk
+HDA = DiskSpec("hda", size="2M", image=raw_image({0: OLD}, "2M"))
+DISK_BYTES = 2 << 20
+
+
+@pytest.mark.machine(modules=MODULES, disks=[HDA])
+def test_fsynced_writes_are_in_the_image(machine, userland):
+    """Three writes at odd offsets (one inside a block, one across two blocks,
+    one of whole blocks), fsync: the host sees exactly them, and the host's
+    own bytes around them untouched."""
+    writes = [(100, 50, 1), (4000, 300, 2), (8192, 8192, 3)]
+    ops = " ".join(f"w:{o}:{n}:{s}" for o, n, s in writes)
+    run = run_diskio(userland, f"/dev/hda rw {ops} f")
+    assert (run.status, run.killed) == (0, False)
+    assert run.rc("w") == [50, 300, 8192] and run.rc("f") == [0]
+    expected = bytearray(OLD + bytes(DISK_BYTES - len(OLD)))[:20000]
+    for offset, length, seed in writes:
+        expected[offset:offset + length] = pattern(offset, length, seed)
+    assert machine.read_disk("hda", 0, 20000) == bytes(expected)
+
+
+@pytest.mark.machine(modules=MODULES, disks=[HDA])
+def test_reads_back_through_the_cache(machine, userland):
+    """Written, then read back in the same process without fsync: the cache
+    serves the new bytes (no difference), and the old ones around them."""
+    run = run_diskio(userland, "/dev/hda rw w:5000:3000:9 r:5000:3000:9 r:4999:1:9")
+    assert run.rc("r") == [3000, 1]
+    assert [r.int("bad") for r in run.ops if r["op"] == "r"] == [0, 1]  # byte 4999 is OLD's
+    assert run.status == 1
+
+
+@pytest.mark.machine(modules=MODULES, disks=[HDA])
+def test_write_and_lseek_advance_the_offset(machine, userland):
+    """write() at the descriptor's offset, lseek SEEK_SET/SEEK_END, then sync."""
+    run = run_diskio(userland, "/dev/hda rw l:6000:0 W:1000:4 l:0:2 s")
+    assert run.rc("l") == [6000, DISK_BYTES] and run.rc("W") == [1000] and run.rc("s") == [0]
+    assert machine.read_disk("hda", 6000, 1000) == pattern(6000, 1000, 4)
+
+
+@pytest.mark.machine(modules=MODULES, disks=[HDA])
+def test_readonly_descriptor_refuses_writes(machine, userland):
+    """O_RDONLY: pwrite is -EBADF and nothing reaches the disk; reads work."""
+    writes = machine.blockstats()["hda"]["wr_operations"]
+    run = run_diskio(userland, "/dev/hda ro w:0:10:1 s")
+    assert run.rc("open") == [3]
+    assert run.rc("w") == [-EBADF]
+    assert machine.blockstats()["hda"]["wr_operations"] == writes
+    assert machine.read_disk("hda", 0, 16) == OLD[:16]
+
+
+@pytest.mark.machine(modules=MODULES, disks=[HDA])
+def test_end_of_disk(machine, userland):
+    """At the end a read gives 0 bytes and a write -ENOSPC; one that runs
+    over the end is cut at it."""
+    end = DISK_BYTES
+    run = run_diskio(userland, f"/dev/hda rw r:{end}:10:0 w:{end}:10:0 w:{end - 6}:10:5 f")
+    assert run.rc("r") == [0]
+    assert run.rc("w") == [-ENOSPC, 6]
+    assert machine.read_disk("hda", end - 6, 6) == pattern(end - 6, 6, 5)
+
+
+@pytest.mark.machine(modules=MODULES, disks=[HDA])
+def test_missing_disk_is_enxio(machine, userland):
+    mark = machine.mark()
+    run = run_diskio(userland, "/dev/hdc rw")
+    assert run.rc("open") == [-ENXIO]
+    assert [(r["error"], r["dev"], r["op"]) for r in machine.records("DISK", since=mark)] == [
+        ("missing", "hdc", "open")]
