@@ -39,7 +39,7 @@ static int fs_file_stat(struct file *f, struct stat *st) {
 }
 
 static void fs_file_release(struct file *f) {
-  (void)f; /* the table entry lives as long as the file system */
+  (void)f; /* file_put frees f; the table entry lives as long as the file system */
 }
 
 static const struct file_ops fs_file_ops = {
@@ -67,10 +67,8 @@ int fs_open(const char *path, uint32_t flags, struct file **out) {
   const struct fs_file *ff = find(path, &err);
   if (!ff) return err;
   if ((flags & O_ACCMODE) != O_RDONLY) return -EROFS;
-  struct file *f = kmalloc(sizeof(*f));
+  struct file *f = file_alloc(&fs_file_ops, flags, ff->size, (void *)ff);
   if (!f) return -ENOMEM;
-  *f = (struct file){.ops = &fs_file_ops, .refs = 1, .flags = flags, .offset = 0,
-                     .size = ff->size, .priv = (void *)ff};
   *out = f;
   return 0;
 }
