@@ -1,0 +1,46 @@
+/* Maps a file and touches it: fmap PATH MODE [PAGES]
+ *   shared   MAP_SHARED, PROT_READ: reads a byte of every page
+ *   private  MAP_PRIVATE, PROT_READ|PROT_WRITE: reads every page, then at
+ *            checkpoint(2) writes "X" over the first byte of page 0
+ *   past     MAP_PRIVATE, PROT_READ, PAGES pages (more than the file has):
+ *            reads a byte of each, and is killed (file-io) past the last
+ *   sharedw  MAP_SHARED, PROT_READ|PROT_WRITE: refused, the error printed
+ * PAGES defaults to the file's size in pages.  It stops at checkpoint(1)
+ * once every page was read (the mapping's address printed before that), so
+ * a test can compare the page tables with the page cache, and reports an
+ * FNV-1a hash of the bytes it read. */
+#include "kernel/fcntl.h"
+#include "ulib.h"
+
+static int is(const char *a, const char *b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  const char *path = argv[1], *mode = argv[2];
+  int fd = open(path, O_RDONLY);
+  struct stat st = {0};
+  if (fd < 0 || fstat(fd, &st) < 0) return 3;
+  uint32_t pages = argc > 3 ? (uint32_t)atoi(argv[3]) : (st.st_size + 4095) / 4096;
+  int prot = PROT_READ, flags = MAP_PRIVATE;
+  if (is(mode, "shared")) flags = MAP_SHARED;
+  if (is(mode, "private")) prot |= PROT_WRITE;
+  if (is(mode, "sharedw")) flags = MAP_SHARED, prot |= PROT_WRITE;
+  volatile uint8_t *map = mmap_file(0, pages * 4096, prot, flags, fd, 0);
+  if (IS_ERR(map)) {
+    printf("USER prog=fmap mode=%s mmap=%d\n", mode, (int)map);
+    return 0;
+  }
+  printf("USER prog=fmap mode=%s addr=%p pages=%u\n", mode, (void *)map, pages);
+  uint32_t h = 2166136261u;
+  for (uint32_t i = 0; i < pages * 4096; i++) h = (h ^ map[i]) * 16777619u;
+  checkpoint(1);
+  if (is(mode, "private")) {
+    map[0] = 'X';
+    checkpoint(2);
+  }
+  printf("USER prog=fmap mode=%s fnv=%x first=%c close=%d\n", mode, h, map[0], close(fd));
+  return 0;
+}
