@@ -7,8 +7,9 @@
  *   sharedw  MAP_SHARED, PROT_READ|PROT_WRITE: refused, the error printed
  * PAGES defaults to the file's size in pages.  It stops at checkpoint(1)
  * once every page was read (the mapping's address printed before that), so
- * a test can compare the page tables with the page cache, and reports an
- * FNV-1a hash of the bytes it read. */
+ * a test can compare the page tables with the page cache, then yields once
+ * (another fmap gets to its checkpoint with this one's mapping still there),
+ * and reports an FNV-1a hash of the bytes it read. */
 #include "kernel/fcntl.h"
 #include "ulib.h"
 
@@ -33,10 +34,11 @@ int main(int argc, char **argv) {
     printf("USER prog=fmap mode=%s mmap=%d\n", mode, (int)map);
     return 0;
   }
-  printf("USER prog=fmap mode=%s addr=%p pages=%u\n", mode, (void *)map, pages);
+  printf("USER prog=fmap pid=%d mode=%s addr=%p pages=%u\n", getpid(), mode, (void *)map, pages);
   uint32_t h = 2166136261u;
   for (uint32_t i = 0; i < pages * 4096; i++) h = (h ^ map[i]) * 16777619u;
   checkpoint(1);
+  yield(); /* a second fmap runs to its checkpoint(1) while this mapping stays */
   if (is(mode, "private")) {
     map[0] = 'X';
     checkpoint(2);

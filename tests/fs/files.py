@@ -38,3 +38,53 @@ def cache_get(machine: Machine, path: str, page: int) -> tuple[int, int]:
 def disk_reads(machine: Machine, disk: str = "hdb") -> int:
     """QEMU's count of read requests the guest made on ``disk`` (QMP)."""
     return machine.blockstats()[disk]["rd_operations"]
+
+
+def fnv(data: bytes) -> int:
+    """FNV-1a, 32 bits: what catfile and fmap print for the bytes they read."""
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+class Checkpoints:
+    """Runs the scheduler until a program of the file system (/bin/NAME)
+    stops at checkpoint(step); the others run on meanwhile."""
+
+    def __init__(self, machine: Machine, userland) -> None:
+        self.m, self.u = machine, userland
+        self.running = False  # inside a sched_run call stopped at a breakpoint
+
+    def stop(self, program: str, step: int) -> int:
+        """The pid stopped at ``program``'s checkpoint(step)."""
+        import pytest
+
+        from harness import CallStopped
+
+        addr = self.u.symbol(program, "checkpoint")
+        self.m.delete_breakpoints()
+        self.m.break_at(addr, condition=f'$_streq(current->name, "/bin/{program}") && '
+                                        f"*(int *)($esp + 4) == {step}")
+        while True:
+            if self.running:
+                at = self.m.cont().addr
+            else:
+                self.running = True
+                with pytest.raises(CallStopped):
+                    self.m.call("sched_run")
+                at = self.m.registers("eip")["eip"]
+            if at != addr:
+                self.running = False
+                raise AssertionError(f"{program} never reached checkpoint({step})")
+            esp = self.m.registers("esp")["esp"]
+            if int.from_bytes(self.m.read(esp + 4, 4), "little") == step:
+                cr3 = self.m.registers("cr3")["cr3"]
+                return next(p.pid for p in self.u.processes() if p.cr3 == cr3)
+
+    def finish(self) -> None:
+        """Lets every process run to its end."""
+        self.m.delete_breakpoints()
+        if self.running:
+            self.m.cont()
+            self.running = False
