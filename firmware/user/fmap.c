@@ -1,11 +1,13 @@
-/* Maps a file and touches it: fmap PATH MODE [PAGES]
+/* Maps a file and touches it: fmap PATH MODE [PAGES [fork]]
  *   shared   MAP_SHARED, PROT_READ: reads a byte of every page
  *   private  MAP_PRIVATE, PROT_READ|PROT_WRITE: reads every page, then at
  *            checkpoint(2) writes "X" over the first byte of page 0
  *   past     MAP_PRIVATE, PROT_READ, PAGES pages (more than the file has):
  *            reads a byte of each, and is killed (file-io) past the last
  *   sharedw  MAP_SHARED, PROT_READ|PROT_WRITE: refused, the error printed
- * PAGES defaults to the file's size in pages.  It stops at checkpoint(1)
+ * PAGES defaults to the file's size in pages.  With "fork" it forks once
+ * the pages were read: the child stops at checkpoint(3) and exits, the
+ * parent waits for it.  It stops at checkpoint(1)
  * once every page was read (the mapping's address printed before that), so
  * a test can compare the page tables with the page cache, then yields once
  * (another fmap gets to its checkpoint with this one's mapping still there),
@@ -37,6 +39,14 @@ int main(int argc, char **argv) {
   printf("USER prog=fmap pid=%d mode=%s addr=%p pages=%u\n", getpid(), mode, (void *)map, pages);
   uint32_t h = 2166136261u;
   for (uint32_t i = 0; i < pages * 4096; i++) h = (h ^ map[i]) * 16777619u;
+  if (argc > 4 && is(argv[4], "fork")) { /* the child stops with the mapping inherited */
+    int child = fork();
+    if (child == 0) {
+      checkpoint(3);
+      exit(0);
+    }
+    waitpid(child, 0);
+  }
   checkpoint(1);
   yield(); /* a second fmap runs to its checkpoint(1) while this mapping stays */
   if (is(mode, "private")) {

@@ -80,3 +80,22 @@ def test_shared_mapping_is_read_only_and_exit_gives_back_its_references(machine,
     stops.finish()
     assert userland.history()[pid].status == 0
     assert kernel.frame_table()[pa >> 12].refs == 1
+
+
+@pytest.mark.parametrize("mode", ["shared", "private"])
+def test_fork_shares_the_file_mapping(machine, userland, kernel, mode):
+    parent = userland.spawn("/bin/fmap", f"/data/big {mode} 6 fork")
+    stops = Checkpoints(machine, userland)
+    child = stops.stop("fmap", 3)
+    assert child != parent
+    addr, cached = mapped_at(userland, parent), cached_frames(kernel, "/data/big")
+    table = kernel.frame_table()
+    for index, pa in cached.items():
+        for pid in (parent, child):
+            t = userland.address_space(pid).translate(addr + index * PAGE)
+            assert (t.pa, t.write, t.pte.cow) == (pa, False, mode == "private")
+        assert table[pa >> 12].refs == 3  # the cache, the parent, the child
+    stops.finish()
+    assert userland.history()[parent].status == 0
+    table = kernel.frame_table()
+    assert all(table[pa >> 12].refs == 1 for pa in cached.values())
