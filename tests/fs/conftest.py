@@ -17,7 +17,7 @@ from tests.fs.files import FILES
 
 pytest_runtest_call = after_each_test(invariants)
 
-PROGRAMS = ("hello", "execer", "catfile", "fmap")
+PROGRAMS = ("hello", "execer", "catfile", "fmap", "fsbench")
 PROGRAMS_IMAGE = CACHE_DIR / "fs-programs.img"
 PROGRAMS_DISK = DiskSpec("hdb", image=PROGRAMS_IMAGE)
 
