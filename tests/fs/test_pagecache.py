@@ -86,3 +86,17 @@ def test_reclaim_takes_the_least_recently_used_first(machine, kernel):
     left = kernel.page_cache()
     assert [(e["index"], e["pfn"]) for e in left] == [(1, exact)]
     assert kernel.pagecache_stats()["evictions"] >= 1
+
+
+def test_reclaim_leaves_pages_someone_else_holds(machine, kernel):
+    """A page with a second reference (a mapping would hold one) stays, the
+    others go; once that reference is dropped it can go too."""
+    cache_get(machine, "/data/big", 0)
+    held = next(e["pfn"] for e in kernel.page_cache() if e["index"] == 2)
+    assert machine.call_value("frame_ref", held) == 0
+    assert machine.call_value("pagecache_reclaim", 100) == READAHEAD
+    assert [(e["index"], e["pfn"]) for e in kernel.page_cache()] == [(2, held)]
+    assert kernel.frame_table()[held].refs == 2
+    assert machine.call_value("frame_unref", held) == 0
+    assert machine.call_value("pagecache_reclaim", 100) == 1 and kernel.page_cache() == []
+    assert kernel.frame_table()[held].refs == 0
