@@ -100,3 +100,15 @@ def test_reclaim_leaves_pages_someone_else_holds(machine, kernel):
     assert machine.call_value("frame_unref", held) == 0
     assert machine.call_value("pagecache_reclaim", 100) == 1 and kernel.page_cache() == []
     assert kernel.frame_table()[held].refs == 0
+
+
+def test_a_recycled_frame_shows_nothing_of_its_past(machine, kernel):
+    """A frame that held another file's page, given back and taken again
+    for hello.txt: past the file's 12 bytes the page is zeros, not what the
+    frame held (the PMM hands out the lowest free frame: one just freed)."""
+    cache_get(machine, "/data/big", 0)
+    freed = {e["pfn"] for e in kernel.page_cache()}
+    assert machine.call_value("pagecache_reclaim", 100) == len(freed)
+    pfn, err = cache_get(machine, "/hello.txt", 0)
+    assert err == 0 and pfn in freed, "the premise: the new page lives in a recycled frame"
+    assert machine.read_phys(pfn << 12, PAGE) == FILES["/hello.txt"].ljust(PAGE, b"\0")
