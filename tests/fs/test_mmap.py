@@ -99,3 +99,23 @@ def test_fork_shares_the_file_mapping(machine, userland, kernel, mode):
     assert userland.history()[parent].status == 0
     table = kernel.frame_table()
     assert all(table[pa >> 12].refs == 1 for pa in cached.values())
+
+
+@pytest.mark.parametrize(("mode", "first"), [("offset", 2), ("split", 1)])
+def test_each_page_maps_its_own_file_page(machine, userland, kernel, mode, first):
+    """A mapping from an offset, and one split in three regions by munmap and
+    mprotect before any touch: page i of what is mapped is file page
+    first + i, in the PTE (the cache's frame for that page) and in the bytes
+    the program read."""
+    big = FILES["/data/big"]
+    pid = userland.spawn("/bin/fmap", f"/data/big {mode}")
+    stops = Checkpoints(machine, userland)
+    stops.stop("fmap", 1)
+    addr, cached = mapped_at(userland, pid), cached_frames(kernel, "/data/big")
+    space = userland.address_space(pid)
+    for i in range(6 - first):
+        assert space.translate(addr + i * PAGE).pa == cached[first + i]
+    stops.finish()
+    [claim] = [c for c in userland.claims("USER", pid=pid) if "fnv" in c.fields]
+    rest = big[first * PAGE:]
+    assert int(claim["fnv"], 16) == fnv(rest.ljust((6 - first) * PAGE, b"\0"))
