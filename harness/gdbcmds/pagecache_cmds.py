@@ -31,7 +31,7 @@ def file_paths() -> dict[int, str]:
 
 def cached_pages(limit: int) -> list[tuple[int, int, int]]:
     """(ino, index, pfn) along the LRU list, most recent first (at most limit)."""
-    out = []
+    out: list[tuple[int, int, int]] = []
     addr = u32("pagecache_lru")
     while addr and len(out) < limit:
         entry = value(f"*(struct pc_page *){addr:#x}")
