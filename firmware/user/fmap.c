@@ -5,6 +5,10 @@
  *   past     MAP_PRIVATE, PROT_READ, PAGES pages (more than the file has):
  *            reads a byte of each, and is killed (file-io) past the last
  *   sharedw  MAP_SHARED, PROT_READ|PROT_WRITE: refused, the error printed
+ *   offset   MAP_PRIVATE, PROT_READ, from the file's third page (offset 8192)
+ *   split    MAP_PRIVATE, PROT_READ, untouched; munmap of page 0 and
+ *            mprotect of page 3 to read-write split it in three regions,
+ *            then pages 1.. are read
  * PAGES defaults to the file's size in pages.  With "fork" it forks once
  * the pages were read: the child stops at checkpoint(3) and exits, the
  * parent waits for it.  It stops at checkpoint(1)
@@ -31,11 +35,20 @@ int main(int argc, char **argv) {
   if (is(mode, "shared")) flags = MAP_SHARED;
   if (is(mode, "private")) prot |= PROT_WRITE;
   if (is(mode, "sharedw")) flags = MAP_SHARED, prot |= PROT_WRITE;
-  volatile uint8_t *map = mmap_file(0, pages * 4096, prot, flags, fd, 0);
+  /* offset: the file from its third page on */
+  uint32_t skip = is(mode, "offset") ? 2 : 0;
+  volatile uint8_t *map = mmap_file(0, (pages - skip) * 4096, prot, flags, fd, skip * 4096);
   if (IS_ERR(map)) {
     printf("USER prog=fmap mode=%s mmap=%d\n", mode, (int)map);
     return 0;
   }
+  if (is(mode, "split")) { /* drop page 0, make page 3 writable: three regions */
+    munmap((void *)map, 4096);
+    mprotect((void *)(map + 3 * 4096), 4096, PROT_READ | PROT_WRITE);
+    map += 4096;
+    skip = 1;
+  }
+  pages -= skip;
   printf("USER prog=fmap pid=%d mode=%s addr=%p pages=%u\n", getpid(), mode, (void *)map, pages);
   uint32_t h = 2166136261u;
   for (uint32_t i = 0; i < pages * 4096; i++) h = (h ^ map[i]) * 16777619u;

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.machine(disks=[PROGRAMS_DISK], cmdline="aslr=off")
 
 def test_spawn_runs_a_program_from_the_file_system(machine, userland, kernel, programs_image):
     pid = userland.spawn("/bin/hello", "7")
-    [spawned] = machine.records("SPAWN")
+    [spawned] = machine.records("SPAWN", since=userland.start)
     assert (spawned.int("pid"), spawned["name"]) == (pid, "/bin/hello")
     result = userland.run()[pid]
     assert (result.status, result.killed) == (7, False)
@@ -30,7 +30,7 @@ def test_spawn_runs_a_program_from_the_file_system(machine, userland, kernel, pr
 def test_exec_replaces_a_program_with_one_from_the_file_system(machine, userland):
     pid = userland.spawn("/bin/execer", "/bin/hello 5")
     result = userland.run()[pid]
-    [execd] = machine.records("EXEC")
+    [execd] = machine.records("EXEC", since=userland.start)
     assert (execd.int("pid"), execd["name"]) == (pid, "/bin/hello")
     assert (result.status, result.name) == (5, "/bin/hello")
     assert userland.output(pid) == f"USER prog=hello pid={pid} argc=2\n".encode()
@@ -41,11 +41,11 @@ def test_exec_replaces_a_program_with_one_from_the_file_system(machine, userland
 def test_what_cannot_run_is_refused(machine, userland, name, errno):
     with pytest.raises(RuntimeError, match=f"failed: -{errno}$"):
         userland.spawn(name)
-    assert machine.records("SPAWN") == []
+    assert machine.records("SPAWN", since=userland.start) == []
 
 
 def test_a_failed_exec_leaves_the_caller_running(machine, userland):
     pid = userland.spawn("/bin/execer", "/hello.txt")
     result = userland.run()[pid]
-    assert result.status == 3 and machine.records("EXEC") == []
+    assert result.status == 3 and machine.records("EXEC", since=userland.start) == []
     assert f"USER prog=execer pid={pid} name=/hello.txt rc=-22".encode() in userland.output(pid)

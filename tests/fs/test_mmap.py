@@ -31,15 +31,16 @@ def test_private_write_copies_the_page_and_leaves_the_file(machine, userland, ke
     for index, pa in cached.items():  # every page: the cache's frame, read-only + COW
         t = space.translate(addr + index * PAGE)
         assert (t.pa, t.write, t.pte.cow, t.pte.owned) == (pa, False, True, True)
-    assert [f["reason"] for f in machine.records("PF") if f["reason"] == "file-page"] == \
-        ["file-page"] * 6
+    faults = machine.records("PF", since=userland.start)
+    assert [f["reason"] for f in faults if f["reason"] == "file-page"] == ["file-page"] * 6
     stops.stop("fmap", 2)             # it wrote "X" over byte 0 of page 0
     t = userland.address_space(pid).translate(addr)
     assert t.pa != cached[0] and t.write and not t.pte.cow
     assert machine.read_phys(t.pa, PAGE) == b"X" + big[1:PAGE]
     assert machine.read_phys(cached[0], PAGE) == big[:PAGE], "the cached page is the file's"
     assert cached_frames(kernel, "/data/big") == cached
-    assert [f["reason"] for f in machine.records("PF") if f["reason"] == "cow"] == ["cow"]
+    faults = machine.records("PF", since=userland.start)
+    assert [f["reason"] for f in faults if f["reason"] == "cow"] == ["cow"]
     stops.finish()
     [claim] = [c for c in userland.claims("USER", pid=pid) if "fnv" in c.fields]
     assert (int(claim["fnv"], 16), claim["first"]) == (fnv(big + bytes(6 * PAGE - len(big))), "X")
@@ -54,7 +55,7 @@ def test_a_page_past_the_end_of_the_file_kills(machine, userland):
     result = userland.run()[pid]
     addr = mapped_at(userland, pid)
     assert (result.killed, result.reason, result.addr) == (True, "file-io", addr + 2 * PAGE)
-    [pf] = [r for r in machine.records("PF") if r["action"] == "kill"]
+    [pf] = [r for r in machine.records("PF", since=userland.start) if r["action"] == "kill"]
     assert (pf["reason"], int(pf["addr"], 16)) == ("file-io", addr + 2 * PAGE)
 
 
@@ -63,7 +64,7 @@ def test_a_shared_writable_mapping_is_refused(machine, userland):
     assert userland.run()[pid].status == 0
     [claim] = userland.claims("USER", pid=pid)
     assert claim.int("mmap") == -EACCES
-    [refused] = machine.records("MMAP")
+    [refused] = machine.records("MMAP", since=userland.start)
     assert refused["error"] == "read-only-file"
 
 
