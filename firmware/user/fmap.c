@@ -9,6 +9,8 @@
  *   split    MAP_PRIVATE, PROT_READ, untouched; munmap of page 0 and
  *            mprotect of page 3 to read-write split it in three regions,
  *            then pages 1.. are read
+ *   twice    MAP_PRIVATE, PROT_READ, and the file's page 0 mapped again
+ *            (MAP_FIXED) right after the first mapping's page 0: two pages
  * PAGES defaults to the file's size in pages.  With "fork" it forks once
  * the pages were read: the child stops at checkpoint(3) and exits, the
  * parent waits for it.  It stops at checkpoint(1)
@@ -37,6 +39,7 @@ int main(int argc, char **argv) {
   if (is(mode, "sharedw")) flags = MAP_SHARED, prot |= PROT_WRITE;
   /* offset: the file from its third page on */
   uint32_t skip = is(mode, "offset") ? 2 : 0;
+  if (is(mode, "twice")) pages = 1;
   volatile uint8_t *map = mmap_file(0, (pages - skip) * 4096, prot, flags, fd, skip * 4096);
   if (IS_ERR(map)) {
     printf("USER prog=fmap mode=%s mmap=%d\n", mode, (int)map);
@@ -49,6 +52,11 @@ int main(int argc, char **argv) {
     skip = 1;
   }
   pages -= skip;
+  if (is(mode, "twice")) { /* page 0 of the file again, right after the first page */
+    if (mmap_file((void *)(map + 4096), 4096, prot, flags | MAP_FIXED, fd, 0) != map + 4096)
+      return 4;
+    pages = 2;
+  }
   printf("USER prog=fmap pid=%d mode=%s addr=%p pages=%u\n", getpid(), mode, (void *)map, pages);
   uint32_t h = 2166136261u;
   for (uint32_t i = 0; i < pages * 4096; i++) h = (h ^ map[i]) * 16777619u;

@@ -120,3 +120,21 @@ def test_each_page_maps_its_own_file_page(machine, userland, kernel, mode, first
     [claim] = [c for c in userland.claims("USER", pid=pid) if "fnv" in c.fields]
     rest = big[first * PAGE:]
     assert int(claim["fnv"], 16) == fnv(rest.ljust((6 - first) * PAGE, b"\0"))
+
+
+def test_the_same_file_page_mapped_twice_side_by_side(machine, userland, kernel):
+    """Page 0 of the file mapped, then mapped again (MAP_FIXED) right after:
+    two regions of one file that touch but do not follow on in the file must
+    stay two, both pages showing file page 0."""
+    big = FILES["/data/big"]
+    pid = userland.spawn("/bin/fmap", "/data/big twice")
+    stops = Checkpoints(machine, userland)
+    stops.stop("fmap", 1)
+    addr, cached = mapped_at(userland, pid), cached_frames(kernel, "/data/big")
+    space = userland.address_space(pid)
+    assert [space.translate(addr + i * PAGE).pa for i in range(2)] == [cached[0]] * 2
+    regions = next(p["regions"] for p in kernel.process_table() if p["pid"] == pid)
+    assert [(r[0], r[1]) for r in regions] == [(addr, addr + PAGE), (addr + PAGE, addr + 2 * PAGE)]
+    stops.finish()
+    [claim] = [c for c in userland.claims("USER", pid=pid) if "fnv" in c.fields]
+    assert int(claim["fnv"], 16) == fnv(big[:PAGE] * 2)
