@@ -50,11 +50,22 @@ pfn_t pagecache_lookup(uint32_t ino, uint32_t index) {
   return p ? p->pfn : 0;
 }
 
+/* A frame for the page asked for: under memory pressure reclaim makes room
+ * (mm/reclaim.h: clean buffers, unmapped file pages, swap), when it is
+ * built in. */
+#if __has_include("mm/reclaim.h")
+#include "mm/reclaim.h"
+static pfn_t page_frame(void) { return reclaim_user_frame(); }
+#else
+static pfn_t page_frame(void) { return pmm_alloc_user_frame(); }
+#endif
+
 /* Reads page `index` of f into a new frame and caches it: the entry, or NULL
- * with *err set. */
-static struct pc_page *fill(const struct fs_file *f, uint32_t index, int *err) {
+ * with *err set.  Readahead takes only a free frame (`reclaim` false): making
+ * room for it could evict the page just read for the caller. */
+static struct pc_page *fill(const struct fs_file *f, uint32_t index, bool reclaim, int *err) {
   struct pc_page *p = kmalloc(sizeof(*p));
-  pfn_t pfn = p ? pmm_alloc_user_frame() : 0;
+  pfn_t pfn = p ? (reclaim ? page_frame() : pmm_alloc_user_frame()) : 0;
   if (!pfn) {
     kfree(p);
     *err = -ENOMEM;
@@ -96,7 +107,7 @@ pfn_t pagecache_get(const struct fs_file *f, uint32_t index, int *err) {
     return p->pfn;
   }
   pagecache_stats.misses++;
-  if (!(p = fill(f, index, err))) return 0;
+  if (!(p = fill(f, index, true, err))) return 0;
   /* Readahead: the next pages, in order, behind the page asked for in the
    * LRU (it stays the most recent; the last page read ahead is the oldest
    * of them, as it will be used last). */
@@ -104,7 +115,7 @@ pfn_t pagecache_get(const struct fs_file *f, uint32_t index, int *err) {
   for (uint32_t next = index + 1; next <= index + PAGECACHE_READAHEAD && next < pages; next++) {
     if (find(f->ino, next)) continue;
     int ignored;
-    struct pc_page *ahead = fill(f, next, &ignored);
+    struct pc_page *ahead = fill(f, next, false, &ignored);
     if (!ahead) break;
     lru_unlink(ahead);
     ahead->lru_prev = after;

@@ -528,7 +528,12 @@ static enum fault_reason file_fault(struct process *p, const struct vm_region *r
     flags |= PAGE_COW;
     frame_table[pfn].flags |= FRAME_COW;
   }
-  if (vmm_map_pfn(p->dir, page, pfn, flags) != 0) return REASON_OUT_OF_MEMORY;
+  /* Held while it is mapped: a page table the mapping needs may be had by
+   * reclaiming, which could otherwise give this page back first. */
+  frame_ref(pfn);
+  int rc = vmm_map_pfn(p->dir, page, pfn, flags);
+  frame_unref(pfn);
+  if (rc != 0) return REASON_OUT_OF_MEMORY;
   p->pages++;
   return REASON_FILE_PAGE;
 }
