@@ -106,17 +106,25 @@ static int poll_status(const struct channel *c, uint8_t want) {
   return -1;
 }
 
-/* Sleeps until the channel's interrupt has come and the device is no longer
- * busy, or TIMEOUT_RTC_TICKS of the clock have passed.  Only this channel's
- * line and the clock's are unmasked meanwhile. */
-static int wait_irq(struct channel *c) {
+/* Whether the command the channel waits for has ended: its interrupt came
+ * and, for DMA, the bus master says the transfer raised it (the device
+ * shows no BSY during a DMA transfer); for PIO, the device is not busy. */
+static bool done(const struct channel *c, bool dma) {
+  if (!c->irq_seen) return false;
+  return dma ? inb(c->bm + BM_STATUS) & BM_ST_IRQ : !(alt_status(c) & ST_BSY);
+}
+
+/* Sleeps until the command has ended (done), or TIMEOUT_RTC_TICKS of the
+ * clock have passed.  Only this channel's line and the clock's are unmasked
+ * meanwhile. */
+static int wait_irq(struct channel *c, bool dma) {
   uint8_t mask1 = inb(PIC1_DATA), mask2 = inb(PIC2_DATA);
   outb(PIC1_DATA, mask1 & ~(1u << IRQ_CASCADE));
   outb(PIC2_DATA, mask2 & ~(1u << (IRQ_RTC - 8) | 1u << (c->irq - 8)));
   rtc_rearm();
   uint32_t start = rtc_ticks;
   int rc = 0;
-  while (!c->irq_seen || alt_status(c) & ST_BSY) {
+  while (!done(c, dma)) {
     if (rtc_ticks - start > TIMEOUT_RTC_TICKS) {
       ata_stats.timeouts++;
       rc = -ETIMEDOUT;
@@ -200,9 +208,9 @@ static int pio_transfer(struct blk_device *d, bool write, uint64_t lba, uint32_t
       if ((rc = finish(c, status, error))) return rc;
       c->irq_seen = 0;
       outsw(c->cmd + REG_DATA, buf, BLK_SECTOR_SIZE / 2);
-      if ((rc = wait_irq(c)) || (rc = finish(c, status, error))) return rc;
+      if ((rc = wait_irq(c, false)) || (rc = finish(c, status, error))) return rc;
     } else {
-      if ((rc = wait_irq(c)) || (rc = finish(c, status, error))) return rc;
+      if ((rc = wait_irq(c, false)) || (rc = finish(c, status, error))) return rc;
       c->irq_seen = 0; /* before the data: the last word starts the next sector */
       insw(c->cmd + REG_DATA, buf, BLK_SECTOR_SIZE / 2);
     }
@@ -255,8 +263,10 @@ static int dma_transfer(struct blk_device *d, bool write, uint64_t lba, uint32_t
   issue(c, write ? (ext ? CMD_WRITE_DMA_EXT : CMD_WRITE_DMA) : (ext ? CMD_READ_DMA_EXT
                                                                     : CMD_READ_DMA));
   outb(c->bm + BM_COMMAND, direction | BM_START);
-  rc = wait_irq(c);
-  outb(c->bm + BM_COMMAND, direction); /* stop the engine, whatever happened */
+  rc = wait_irq(c, true);
+  /* Stop the engine, whatever happened.  After a timeout QEMU finishes the
+   * transfer before it lets this write return (it cancels DMA synchronously). */
+  outb(c->bm + BM_COMMAND, direction);
   uint8_t bm_status = inb(c->bm + BM_STATUS);
   outb(c->bm + BM_STATUS, BM_ST_ERROR | BM_ST_IRQ);
   if (rc) return rc;
@@ -280,7 +290,7 @@ int ata_flush(struct blk_device *d, uint8_t *status, uint8_t *error) {
   int rc = setup(d, 0, 0);
   if (rc) return rc;
   issue(c, lba48[d->index] ? CMD_FLUSH_EXT : CMD_FLUSH);
-  if ((rc = wait_irq(c))) return rc;
+  if ((rc = wait_irq(c, false))) return rc;
   return finish(c, status, error);
 }
 
@@ -315,6 +325,22 @@ static bool identify(struct blk_device *d) {
   return d->sectors != 0;
 }
 
+/* IDENTIFY raised IRQ 14/15 while they were masked; the PICs latched the
+ * edges.  Take them now (the handler sees no request), so that a later wait
+ * is woken by its own command's interrupt only. */
+static void absorb_stale_irqs(void) {
+  uint8_t mask1 = inb(PIC1_DATA), mask2 = inb(PIC2_DATA);
+  outb(PIC1_DATA, mask1 & ~(1u << IRQ_CASCADE));
+  outb(PIC2_DATA, mask2 & ~(1u << (channels[0].irq - 8) | 1u << (channels[1].irq - 8)));
+  sti();
+  __asm__ volatile("nop");
+  cli();
+  outb(PIC2_DATA, mask2);
+  outb(PIC1_DATA, mask1);
+  channels[0].irq_seen = channels[1].irq_seen = 0;
+  ata_stats.irqs = 0;
+}
+
 /* The bus-master base of the IDE function, assigned and enabled if need be. */
 static uint16_t bus_master_base(void) {
   const struct pci_function *ide = pci_find_class(0x01, 0x01);
@@ -340,4 +366,5 @@ void ata_init(void) {
     struct blk_device *d = &blk_devices[i];
     d->present = identify(d);
   }
+  absorb_stale_irqs();
 }

@@ -31,8 +31,8 @@
 
 struct bcache_stats bcache_stats;
 uint32_t bcache_max;
-static struct buf *hash[HASH_BUCKETS];
-static struct buf *lru_head, *lru_tail; /* unheld buffers, most recent first */
+struct buf *bcache_hash[HASH_BUCKETS];            /* read by `mm cache` too */
+struct buf *bcache_lru_head, *bcache_lru_tail; /* unheld buffers, most recent first */
 static uint32_t last_flush;              /* rtc_seconds() at the last periodic flush */
 
 static uint32_t bucket(const struct blk_device *dev, uint32_t block) {
@@ -41,28 +41,28 @@ static uint32_t bucket(const struct blk_device *dev, uint32_t block) {
 
 static void lru_remove(struct buf *b) {
   if (b->lru_prev) b->lru_prev->lru_next = b->lru_next;
-  else lru_head = b->lru_next;
+  else bcache_lru_head = b->lru_next;
   if (b->lru_next) b->lru_next->lru_prev = b->lru_prev;
-  else lru_tail = b->lru_prev;
+  else bcache_lru_tail = b->lru_prev;
   b->lru_prev = b->lru_next = NULL;
 }
 
 static void lru_push_front(struct buf *b) {
   b->lru_prev = NULL;
-  b->lru_next = lru_head;
-  if (lru_head) lru_head->lru_prev = b;
-  else lru_tail = b;
-  lru_head = b;
+  b->lru_next = bcache_lru_head;
+  if (bcache_lru_head) bcache_lru_head->lru_prev = b;
+  else bcache_lru_tail = b;
+  bcache_lru_head = b;
 }
 
 static void hash_insert(struct buf *b) {
   uint32_t i = bucket(b->dev, b->block);
-  b->hash_next = hash[i];
-  hash[i] = b;
+  b->hash_next = bcache_hash[i];
+  bcache_hash[i] = b;
 }
 
 static void hash_remove(struct buf *b) {
-  for (struct buf **p = &hash[bucket(b->dev, b->block)]; *p; p = &(*p)->hash_next)
+  for (struct buf **p = &bcache_hash[bucket(b->dev, b->block)]; *p; p = &(*p)->hash_next)
     if (*p == b) {
       *p = b->hash_next;
       return;
@@ -70,7 +70,7 @@ static void hash_remove(struct buf *b) {
 }
 
 static struct buf *lookup(const struct blk_device *dev, uint32_t block) {
-  for (struct buf *b = hash[bucket(dev, block)]; b; b = b->hash_next)
+  for (struct buf *b = bcache_hash[bucket(dev, block)]; b; b = b->hash_next)
     if (b->dev == dev && b->block == block) return b;
   return NULL;
 }
@@ -113,7 +113,7 @@ static struct buf *new_buffer(void) {
 /* The least recently used unheld buffer, written back if dirty, out of the
  * hash and the LRU; NULL when every buffer is held or none could be written. */
 static struct buf *reuse_buffer(int *err) {
-  for (struct buf *b = lru_tail; b; b = b->lru_prev) {
+  for (struct buf *b = bcache_lru_tail; b; b = b->lru_prev) {
     if (b->flags & BUF_DIRTY && (*err = write_back(b)) != 0) continue;
     lru_remove(b);
     hash_remove(b);
@@ -190,7 +190,7 @@ void bcache_put(struct buf *b) {
 int bcache_sync(struct blk_device *dev) {
   int first = 0;
   for (uint32_t i = 0; i < HASH_BUCKETS; i++)
-    for (struct buf *b = hash[i]; b; b = b->hash_next)
+    for (struct buf *b = bcache_hash[i]; b; b = b->hash_next)
       if (b->flags & BUF_DIRTY && (!dev || b->dev == dev)) {
         int rc = write_back(b);
         if (rc && !first) first = rc;
@@ -206,7 +206,7 @@ int bcache_sync(struct blk_device *dev) {
 
 uint32_t bcache_reclaim(uint32_t frames) {
   uint32_t freed = 0;
-  for (struct buf *b = lru_tail, *prev; b && freed < frames; b = prev) {
+  for (struct buf *b = bcache_lru_tail, *prev; b && freed < frames; b = prev) {
     prev = b->lru_prev;
     if (b->flags & BUF_DIRTY) continue; /* only clean buffers: reclaim never writes */
     lru_remove(b);

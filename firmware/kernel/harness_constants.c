@@ -2,6 +2,7 @@
  * the harness reads these symbols from kernel.elf
  * (harness/targets/mmverify/constants.py) instead of keeping copies that
  * could drift.  A #define is not in the debug info; a variable is. */
+#include "fs/bcache.h"
 #include "memlayout.h"
 #include "mm/uvm.h"
 #include "mm/pmm.h"
@@ -16,3 +17,6 @@ EXPORT(USER_SHM_SPAN);
 EXPORT(USER_STACK_MAX);
 EXPORT(USER_TOP);
 EXPORT(PAGE_EXEC);
+EXPORT(BUF_VALID);
+EXPORT(BUF_DIRTY);
+EXPORT(BCACHE_BLOCK_SIZE);

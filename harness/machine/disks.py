@@ -31,7 +31,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, HarnessError, ToolMissingError
 
 IDE_NAMES = ("hda", "hdb", "hdc", "hdd")  # IDE index 0..3, as firmware/include/dev/blk.h
 SECTOR = 512
@@ -64,6 +64,9 @@ class DiskSpec:
     image: Path | None = None   # raw or qcow2 contents to start from (copied, never changed)
     errors: tuple[DiskError, ...] = ()
     readonly: bool = False
+    # A disk that answers every request after this long and holds nothing
+    # (QEMU's null-co driver: reads give zeros, writes vanish), for timeouts.
+    latency_ms: int = 0
 
     @property
     def index(self) -> int:
@@ -71,7 +74,7 @@ class DiskSpec:
 
     @property
     def format(self) -> str:
-        return "raw" if self.errors else "qcow2"
+        return "null" if self.latency_ms else "raw" if self.errors else "qcow2"
 
     def file_name(self) -> str:
         return f"{self.name}.{self.format}"
@@ -90,6 +93,9 @@ def validate(disks: tuple[DiskSpec, ...]) -> None:
             raise ConfigError(f"disk {disk.name}: size {disk.size!r}: expected e.g. '64M'")
         if disk.image is not None and not Path(disk.image).is_file():
             raise ConfigError(f"disk {disk.name}: image {disk.image} does not exist")
+        if disk.latency_ms and (disk.errors or disk.image is not None):
+            raise ConfigError(f"disk {disk.name}: a latency disk (null-co) holds no image "
+                              "and takes no error rules")
         for rule in disk.errors:
             if rule.op not in BLKDEBUG_EVENTS:
                 raise ConfigError(f"disk {disk.name}: error op {rule.op!r}: expected one of "
@@ -99,7 +105,7 @@ def validate(disks: tuple[DiskSpec, ...]) -> None:
 
 
 def can_snapshot(disks: tuple[DiskSpec, ...]) -> bool:
-    """Whether savevm can snapshot a machine with these disks (no raw ones)."""
+    """Whether savevm can snapshot a machine with these disks (no raw or null ones)."""
     return all(disk.format == "qcow2" for disk in disks)
 
 
@@ -122,6 +128,15 @@ def drive_args(disk: DiskSpec, run_dir: Path) -> list[str]:
     common = f"if=ide,index={disk.index},id={disk.name},media=disk"
     if disk.readonly:
         common += ",readonly=on"
+    if disk.latency_ms:
+        # A geometry of its own (on the device: -drive no longer takes one),
+        # else QEMU reads sector 0 at start-up to guess one, waiting out the
+        # latency before the gdbstub answers.
+        cyls = max(1, _bytes(disk.size) // SECTOR // (16 * 63))
+        return ["-drive", f"if=none,id={disk.name},driver=null-aio,size={_bytes(disk.size)},"
+                          f"read-zeroes=on,latency-ns={disk.latency_ms * 1_000_000}",
+                "-device", f"ide-hd,drive={disk.name},bus=ide.{disk.index // 2},"
+                           f"unit={disk.index % 2},cyls={cyls},heads=16,secs=63"]
     if not disk.errors:
         return ["-drive", f"{common},format=qcow2,file={path}"]
     config = run_dir / f"{disk.name}.blkdebug"
@@ -148,6 +163,8 @@ def _image_format(qemu_img: str, image: Path) -> str:
 def prepare(disk: DiskSpec, run_dir: Path, qemu_img: str) -> Path:
     """Makes ``disk``'s image (and blkdebug file) in ``run_dir``; its path."""
     path = run_dir / disk.file_name()
+    if disk.format == "null":
+        return path  # nothing to make: QEMU's null-co driver has no image
     if disk.image is None:
         _run([qemu_img, "create", "-q", "-f", disk.format, str(path), disk.size],
              "qemu-img create")
@@ -189,6 +206,8 @@ def parse_qemu_io_dump(text: str) -> bytes:
 def read_image(path: Path, fmt: str, offset: int, length: int, qemu_io: str) -> bytes:
     """``length`` bytes at ``offset`` of the guest-visible disk in ``path``,
     read without taking QEMU's lock (so also while it runs)."""
+    if fmt == "null":
+        raise ConfigError(f"{path.name}: a null-co disk (latency_ms) has no image to read")
     if length < 1 or offset < 0:
         raise ValueError(f"read_disk: offset {offset}, length {length}: need offset >= 0 "
                          "and length >= 1")
@@ -218,9 +237,14 @@ def blockstats_by_name(result: object, names: tuple[str, ...]) -> dict[str, dict
 
 
 def find_qemu_io(qemu_img: str) -> str:
-    """qemu-io next to qemu-img (both come with qemu-utils)."""
+    """qemu-io next to qemu-img (both come with qemu-utils), or on PATH.
+    Raises ToolMissingError when there is none."""
     sibling = Path(qemu_img).with_name("qemu-io")
-    return str(sibling) if sibling.exists() else shutil.which("qemu-io") or "qemu-io"
+    found = str(sibling) if sibling.exists() else shutil.which("qemu-io")
+    if not found:
+        raise ToolMissingError("qemu-io was not found on PATH; install it with: "
+                               "sudo apt-get install qemu-utils")
+    return found
 
 
 def raw_image(sectors: dict[int, bytes], size: str = "64M") -> Path:

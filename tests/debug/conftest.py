@@ -33,7 +33,7 @@ def elf_symbol(path: Path, name: str) -> int:
 @pytest.fixture
 def run_gdb(request: pytest.FixtureRequest, firmware):
     """run_gdb(commands, modules=("hello",), cmdline="aslr=off paging=legacy",
-    boot=True, symbols="firmware") -> Transcript.
+    boot=True, symbols="firmware", disks=()) -> Transcript.
 
     Boots a fresh QEMU (paused at reset), runs GDB in batch mode with the mm
     script sourced by its path, attached, stopped at kernel_ready (at reset
@@ -50,9 +50,9 @@ def run_gdb(request: pytest.FixtureRequest, firmware):
 
     def run(commands: list[str], *, modules: tuple[str, ...] = ("hello",),
             cmdline: str = "aslr=off paging=legacy", boot: bool = True, timeout: float = 30,
-            symbols: str | Path | None = FIRMWARE, after=None) -> Transcript:
+            symbols: str | Path | None = FIRMWARE, after=None, disks=()) -> Transcript:
         cfg = QemuConfig(kernel=firmware.kernel, target=profile(firmware), cmdline=cmdline,
-                         qemu=qemu_bin,
+                         qemu=qemu_bin, disks=tuple(disks),
                          modules=tuple(str(firmware.user_program(m)) for m in modules))
         run_dir = rundir.new_run_dir()
         qemu = Qemu(cfg, run_dir)

@@ -105,3 +105,27 @@ def test_raw_image_cached_by_content():
     assert a != disks.raw_image({1: b"xz"}, "1M")
     data = a.read_bytes()
     assert len(data) == 1 << 20 and data[512:514] == b"xy" and data[:512] == bytes(512)
+
+
+def test_latency_disk_is_null_aio_with_a_geometry():
+    """No image, every request answered late; a geometry on the device so QEMU
+    does not read sector 0 at start-up to guess one."""
+    spec = DiskSpec("hdd", size="1M", latency_ms=2600)
+    assert spec.format == "null" and not disks.can_snapshot((spec,))
+    assert disks.drive_args(spec, RUN) == [
+        "-drive", "if=none,id=hdd,driver=null-aio,size=1048576,read-zeroes=on,"
+                  "latency-ns=2600000000",
+        "-device", "ide-hd,drive=hdd,bus=ide.1,unit=1,cyls=2,heads=16,secs=63"]
+
+
+def test_latency_disk_takes_no_image_or_errors():
+    with pytest.raises(ConfigError, match="latency disk"):
+        disks.validate((DiskSpec("hda", latency_ms=5, errors=(DiskError("read"),)),))
+
+
+def test_missing_qemu_io_names_the_package(tmp_path, monkeypatch):
+    from harness.errors import ToolMissingError
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolMissingError, match="qemu-utils"):
+        disks.find_qemu_io(str(tmp_path / "qemu-img"))

@@ -42,6 +42,11 @@ struct bcache_stats {
   uint32_t write_errors;
 };
 extern struct bcache_stats bcache_stats;
+/* The cache itself, for `mm cache` and the tests: the hash chains, the LRU
+ * of unheld buffers (most recent first) and the limit on buffers. */
+extern struct buf *bcache_hash[];
+extern struct buf *bcache_lru_head, *bcache_lru_tail;
+extern uint32_t bcache_max;
 
 void bcache_init(void);
 /* The block, read from the disk unless cached; held until bcache_put. */
