@@ -1,4 +1,5 @@
-"""``mm pagecache`` (harness/gdbcmds/pagecache_cmds.py) in the machine's own
+"""``mm pagecache`` (harness/gdbcmds/pagecache_cmds.py), and ``mm cache``
+which shows it after the buffer cache, in the machine's own
 GDB, mm.py sourced by its path as by hand: its counters and rows against
 the kernel's structures read by the harness, with two processes mapping a
 file so the frames' reference counts show them."""
@@ -36,4 +37,8 @@ def test_mm_pagecache_shows_each_page_its_frame_and_its_holders(machine, userlan
     rows = [(m[1], int(m[2]), int(m[3]), int(m[4], 16), int(m[5])) for m in ROW.finditer(text)]
     assert rows == expected and all(m[6] == "yes" for m in ROW.finditer(text))
     assert [r[4] for r in rows if r[0] == "/hello.txt"] == [3]  # the cache and two mappings
+    # mm cache: the buffer cache's part, then the same page-cache part
+    both = machine.gdb.console("mm cache")
+    assert both.index("buffer cache:") < both.index("page cache:")
+    assert both[both.index("page cache:"):] == text[text.index("page cache:"):]
     stops.finish()
