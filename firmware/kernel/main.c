@@ -3,6 +3,7 @@
 #include "dev/blk.h"
 #include "dev/pci.h"
 #include "fs/bcache.h"
+#include "fs/fs.h"
 #include "kernel/bootinfo.h"
 #include "kernel/cmdline.h"
 #include "kernel/cpufeatures.h"
@@ -93,6 +94,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   pci_init();
   blk_init();
   bcache_init();
+  fs_init(); /* after the disks and the buffer cache */
   swap_init(); /* after the disks: swap= names one */
 
   /* The options read after kernel_ready are read now, so every option has

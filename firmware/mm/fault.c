@@ -131,7 +131,7 @@ void page_fault_handler(struct trapframe *tf) {
   if (current && (pf.user || (fixup && pf.addr < USER_TOP))) {
     enum fault_reason reason = uvm_fault(current, &pf);
     if (reason == REASON_DEMAND_PAGE || reason == REASON_STACK_GROWTH || reason == REASON_COW ||
-        reason == REASON_SWAP_IN) {
+        reason == REASON_SWAP_IN || reason == REASON_FILE_PAGE) {
       record(&pf, pid, kind, FAULT_RESOLVED, reason);
       return;
     }

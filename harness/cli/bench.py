@@ -369,6 +369,25 @@ def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
         pool.close_machine(machine)
 
 
+def bench_files(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
+    """page_cache_hit_insns: a 4 KiB read() of a page the page cache holds,
+    the whole system call, to its return in user mode (fsbench: the mean of
+    64 reads of one page, -icount, paging=legacy)."""
+    from harness.targets.mmverify.fsimage import ustar_disk
+    from harness.targets.mmverify.processes import Userland
+
+    disk = ustar_disk({"/bench/page": bytes(range(256)) * 32})
+    pool = MachinePool()
+    machine = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, disks=(disk,),
+                                         modules=(str(user_dir / "fsbench.elf"),),
+                                         cmdline="paging=legacy"))
+    try:
+        claim = program_claim(Userland(machine, user_dir), "fsbench", "/bench/page 64")
+        out["page_cache_hit_insns"] = claim.int("read_insns")
+    finally:
+        pool.close_machine(machine)
+
+
 def bench_aslr(cfg: QemuConfig, user_dir: Path, out: Results, samples: int = 1024) -> None:
     """aslr_entropy_bits: the Shannon entropy estimate of each base over
     ``samples`` spawned processes (at most log2(samples) = 10 bits for 1024)."""
@@ -460,7 +479,7 @@ def bench_swap(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
 
 
 GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "heap", "process",
-          "aslr", "linux", "suite", "disk", "swap")
+          "aslr", "files", "linux", "suite", "disk", "swap")
 
 
 def bench_disk(cfg: QemuConfig, out: Results, reads: int = 200) -> None:
@@ -519,6 +538,8 @@ def run(only: set[str] | None = None) -> Results:
         bench_disk(cfg, out)
     if "aslr" in wanted:
         bench_aslr(cfg, artifacts.user_dir, out)
+    if "files" in wanted:
+        bench_files(cfg, artifacts.user_dir, out)
     if "linux" in wanted:
         bench_linux(out)
     if "swap" in wanted:

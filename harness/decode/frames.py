@@ -3,11 +3,11 @@ bytes, and compare it with the page tables (the reference-count audit).
 
 The table is one ``struct frame_info`` per frame the PMM covers, 4 bytes
 each: ``refs`` (u16, little-endian), ``flags`` (u8: FRAME_COW, FRAME_PINNED,
-FRAME_SWAP_DIRTY) and ``node`` (u8).  A frame's ``refs`` counts every
+FRAME_SWAP_DIRTY, FRAME_PAGECACHE) and ``node`` (u8).  A frame's ``refs`` counts every
 PAGE_OWNED PTE naming it (present, or a PROT_NONE entry keeping its page), in
 any address space (the kernel half once), plus every reference the kernel
 holds without a mapping (a shared-memory segment holds one on each of its
-frames).  :func:`audit` checks exactly that, with
+frames, the page cache one on each of its pages).  :func:`audit` checks exactly that, with
 what the caller found in the page tables and the kernel's structures; the
 harness (harness/targets/mmverify/invariants.py) and ``mm frame`` both use it.
 """

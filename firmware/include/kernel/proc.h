@@ -27,11 +27,15 @@ struct shm_attachment {
 
 /* One mmap region: [start, end), page aligned, PROT_* and MAP_SHARED or
  * MAP_PRIVATE (kernel/mman.h).  The image, heap, stack and shared-memory
- * areas are not regions: they keep their own fields below. */
+ * areas are not regions: they keep their own fields below.  A file mapping
+ * names its file (fs/fs.h) and the file page at start; anonymous: NULL, 0. */
+struct fs_file;
 struct vm_region {
   vaddr_t start, end;
   uint32_t prot;
   uint32_t flags;
+  const struct fs_file *file;
+  uint32_t pgoff;
 };
 
 /* Per-process limits (kernel/mman.h RLIMIT_*), lowered by setrlimit. */

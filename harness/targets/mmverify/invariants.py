@@ -32,9 +32,13 @@ violations as sentences naming pid, address, entry and what is wrong:
   live address space (the kernel half once) plus the kernel's references (one per live shm segment
   holding it); a frame with references is used in the PMM's bitmap;
   FRAME_COW only on frames some PTE maps copy-on-write; no copy-on-write PTE
-  is writable (harness/decode/frames.py's audit); the swap cache holds one
-  reference on each frame it keeps (and only those frames have
-  FRAME_SWAPCACHE);
+  is writable (harness/decode/frames.py's audit);
+- the page cache (fs/pagecache.h) holds one reference on each of its frames
+  (a kernel reference in the audit); each cached frame is used, marked
+  FRAME_PAGECACHE, held by one entry only and mapped read-only wherever a
+  process maps it; every FRAME_PAGECACHE frame is in the cache;
+- the swap cache holds one reference on each frame it keeps (and only those
+  frames have FRAME_SWAPCACHE);
 - swap (harness/decode/swap.py's audit): a swap entry (not present,
   PAGE_SWAP) lies in the process's image, heap, stack or a private mmap
   region, has U and no PAGE_OWNED; a process's ``swapped_pages`` is the number
@@ -64,6 +68,7 @@ from harness.decode import pae, paging
 from harness.decode import swap as swapdec
 from harness.decode.bitmap import Bitmap
 from harness.decode.frames import (
+    FRAME_PAGECACHE,
     FRAME_SWAPCACHE,
     FrameInfo,
     FrameTable,
@@ -172,6 +177,8 @@ class MemoryState:
     ram: tuple[tuple[int, int], ...] = ()
     # the frame table (refs and flags per frame); None: not audited
     frames: FrameTable | None = None
+    # the page cache's entries: (file's ino, page index, frame's physical address)
+    pagecache: tuple[tuple[int, int, int], ...] = ()
     # the slot map and the swap cache; None: swap is not audited
     swap: swapdec.SwapState | None = None
 
@@ -223,7 +230,8 @@ class _Checker:
         self.kernel_frames: dict[int, str] = {}   # frame -> what the kernel uses it for
         # frame -> every (process, va, kind, writable) user mapping of it; kind:
         # "shm" (in an attachment of the segment that has this frame there),
-        # "mmap-shared" (in a MAP_SHARED mmap region) or "private"
+        # "mmap-shared" (in a MAP_SHARED mmap region), "file" (a page-cache
+        # frame, in a shared or private file mapping) or "private"
         self.mapped: dict[int, list[tuple[str, int, str, bool]]] = defaultdict(list)
         # frame number -> every present PTE naming it with PAGE_OWNED or PAGE_COW
         # (what the frame table must account for)
@@ -553,6 +561,11 @@ class _Checker:
         region = next((r for r in p.mmap if r[0] <= va < r[1]), None)
         if region is not None and region[3] & MAP_SHARED and va not in attached:
             kind = "mmap-shared"
+        if frame in self.cached:
+            kind = "file"
+            if pte & paging.WRITE:
+                self.fail(f"{what}: writable, on page-cache frame {frame:#x} "
+                          f"({self.cached[frame]}): a write would change the file's page")
         if region is not None and region[2] == 0:
             self.fail(f"{what}: a page in a PROT_NONE (guard) mmap region")
         if region is not None and pte & paging.WRITE and not region[2] & 2:
@@ -584,7 +597,7 @@ class _Checker:
                 continue
             kinds = {kind for _, _, kind, _ in users}
             readonly = not any(writable for _, _, _, writable in users)
-            if kinds not in ({"shm"}, {"mmap-shared"}) and not (kinds == {"private"}
+            if kinds not in ({"shm"}, {"mmap-shared"}) and not (kinds in ({"private"}, {"file"})
                                                                 and readonly):
                 where = ", ".join(f"{who} va {va:#010x}" for who, va, _, _ in users)
                 self.fail(f"frame {frame:#x} is mapped by {where}, and not as shared memory")
@@ -618,7 +631,36 @@ class _Checker:
         if self.s.swap is not None:
             for pfn, holders in swapdec.cache_references(self.s.swap).items():
                 refs[pfn] += holders
+        for frame, what in self.cached.items():
+            refs[frame >> 12].append(what)
         return refs
+
+    @cached_property
+    def cached(self) -> dict[int, str]:
+        """frame -> the page-cache entry holding it ("page cache ino 1 page 0")."""
+        return {pa: f"page cache ino {ino} page {index}" for ino, index, pa in self.s.pagecache}
+
+    def pagecache(self) -> None:
+        seen: dict[int, int] = defaultdict(int)
+        for _, _, pa in self.s.pagecache:
+            seen[pa] += 1
+        for pa, what in self.cached.items():
+            self.frame_in_use(pa, what)
+            if seen[pa] > 1:
+                self.fail(f"frame {pa:#x} is in {seen[pa]} page-cache entries")
+            if pa in self.kernel_frames:
+                self.fail(f"{what}: frame {pa:#x} is {self.kernel_frames[pa]}")
+        if self.s.frames is None:
+            return
+        for pfn, info in self.s.frames.held():
+            pa = pfn << 12
+            if info.flags & FRAME_PAGECACHE and pa not in self.cached:
+                self.fail(f"frame {pa:#x}: FRAME_PAGECACHE ({info}), but in no page-cache entry")
+        for pa, what in self.cached.items():
+            if pa >> 12 < self.s.frames.count and not self.s.frames[pa >> 12].flags & \
+                    FRAME_PAGECACHE:
+                self.fail(f"{what}: frame {pa:#x} lacks FRAME_PAGECACHE "
+                          f"({self.s.frames[pa >> 12]})")
 
     def frame_table(self) -> None:
         if self.s.frames is not None:
@@ -632,6 +674,7 @@ class _Checker:
             self.process(p, kernel_half)
         self.sharing()
         self.segments()
+        self.pagecache()
         self.frame_table()
         self.swap_audit()
         return self.out
@@ -674,7 +717,9 @@ def read_state(kernel: Kernel) -> MemoryState:
     text = (kernel.m.symbol("__text_start"), kernel.m.symbol("__text_end"))
     return MemoryState(kernel.kernel_base, kernel_cr3, tuple(spaces), segments, used, reserved,
                        kernel.m.paging_mode() or PagingMode(), text,
-                       tuple(kernel.m.ram_ranges()), kernel.frame_table(), kernel.swap_state())
+                       tuple(kernel.m.ram_ranges()), kernel.frame_table(),
+                       tuple((e["ino"], e["index"], e["pfn"] << 12) for e in kernel.page_cache()),
+                       swap=kernel.swap_state())
 
 
 def _module_readonly_pages(kernel: Kernel, start: int) -> list[tuple[int, int]]:

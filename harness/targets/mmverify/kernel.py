@@ -307,6 +307,35 @@ class Kernel:
                 out.append(s)
         return out
 
+    # -- file system and page cache ---------------------------------------------------
+
+    def fs_files(self) -> list[StructValues]:
+        """The file system's table (fs/fs.h): ino, mode, size, data_offset and
+        ``path`` as text (without the leading "/")."""
+        count = self.read_struct("fs_state", "fs_state")["files"]
+        files = self.read_array("fs_file", self.m.symbol("fs_files"), count) if count else []
+        for f in files:
+            f["path"] = bytes(f["path"]).split(b"\0", 1)[0].decode(errors="replace")
+        return files
+
+    def pagecache_stats(self) -> StructValues:
+        return self.read_struct("pagecache_stats", "pagecache_stats")
+
+    def page_cache(self) -> list[StructValues]:
+        """The page cache's entries (ino, index, pfn), most recently used
+        first, read along its LRU list."""
+        limit = self.pagecache_stats()["pages"]
+        out: list[StructValues] = []
+        addr = self.u32("pagecache_lru")
+        while addr:
+            if len(out) > limit:
+                raise ValueError(f"the page cache's LRU list runs past its {limit} pages "
+                                 "(a cycle?)")
+            entry = self.read_struct("pc_page", addr)
+            out.append(entry)
+            addr = entry["lru_next"]
+        return out
+
     # -- kernel heap -------------------------------------------------------------------
 
     def heap_stats(self) -> StructValues:
