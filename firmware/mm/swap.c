@@ -28,8 +28,27 @@ static uint32_t lowest_free = 1; /* no free slot below it */
 
 /* -- slots ------------------------------------------------------------------ */
 
+/* The slot map and the swap cache come from the heap at the first
+ * swap-out, not at boot: a machine that never swaps keeps its heap and
+ * frames as they were (from the reserve reclaim keeps, when it comes to
+ * that).  False when the heap cannot give them yet. */
+static bool maps_ready(void) {
+  if (swap_map) return true;
+  uint8_t *map = kcalloc(swap_stats.slots, sizeof(*swap_map));
+  pfn_t *cache = kcalloc(swap_stats.slots, sizeof(*swap_cache));
+  if (!map || !cache) {
+    kfree(map);
+    kfree(cache);
+    return false;
+  }
+  swap_cache = cache;
+  swap_map = map;
+  return true;
+}
+
 /* The lowest free slot, taken with one reference, or 0 when none is free. */
 static uint32_t slot_alloc(void) {
+  if (!maps_ready()) return 0;
   for (uint32_t s = lowest_free; s < swap_stats.slots; s++)
     if (swap_map[s] == 0) {
       swap_map[s] = 1;
@@ -42,6 +61,7 @@ static uint32_t slot_alloc(void) {
 }
 
 bool swap_has_free_slot(void) {
+  if (!swap_map) return swap_stats.slots > 1;
   for (uint32_t s = lowest_free; s < swap_stats.slots; s++)
     if (swap_map[s] == 0) return true;
   return false;
@@ -55,7 +75,8 @@ static void slot_free(uint32_t s) {
 }
 
 static bool valid_slot(uint32_t s) {
-  return s > 0 && s < swap_stats.slots && swap_map[s] != 0 && swap_map[s] != SWAP_RETIRED;
+  return swap_map && s > 0 && s < swap_stats.slots && swap_map[s] != 0 &&
+         swap_map[s] != SWAP_RETIRED;
 }
 
 void swap_dup(uint32_t s) {
@@ -340,19 +361,7 @@ void swap_init(void) {
   } else if (pool) {
     slots = SWAP_POOL_SLOTS;
   }
-  if (slots > 1) {
-    swap_map = kcalloc(slots, sizeof(*swap_map));
-    swap_cache = kcalloc(slots, sizeof(*swap_cache));
-    if (!swap_map || !swap_cache) {
-      kfree(swap_map);
-      kfree(swap_cache);
-      swap_map = NULL;
-      swap_cache = NULL;
-      slots = 0;
-    }
-  } else {
-    slots = 0;
-  }
+  if (slots < 2) slots = 0; /* slot 0 is never used */
   swap_stats.slots = slots;
   zswap_init(pool && slots ? max_kib * 1024 : 0, disk ? writeback : NULL);
   krecord("SWAP dev=%s slots=%u pool=%s\n", disk ? disk->name : "none", slots,

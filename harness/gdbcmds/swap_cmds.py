@@ -17,16 +17,15 @@ from harness.gdbcmds.paging_cmds import walk
 from harness.gdbcmds.spaces import processes
 
 PAGE_SIZE = 4096
-IDE_NAMES = ("hda", "hdb", "hdc", "hdd")
-NO_DISK = 0xFFFFFFFF
+IDE_NAMES = ("hda", "hdb", "hdc", "hdd")  # dev/blk.h: the IDE index names the disk
 
 
 def swap_state() -> swap.SwapState:
     """The slot map and the swap cache, from guest memory."""
-    slots = u32("swap_stats.slots")
-    if not slots:
+    slots, refs = u32("swap_stats.slots"), u32("swap_map")
+    if not slots or not refs:  # swap off, or nothing swapped out yet
         return swap.SwapState(b"", ())
-    return swap.SwapState.decode(read(u32("swap_map"), slots), read(u32("swap_cache"), 4 * slots))
+    return swap.SwapState.decode(read(refs, slots), read(u32("swap_cache"), 4 * slots))
 
 
 def swap_entries() -> list[swap.SwapEntry]:
@@ -67,10 +66,10 @@ class SwapCommand(Subcommand):
         s = value("swap_stats")
         field = {name: int(s[name]) for name in (f.name for f in s.type.fields())}
         disk = u32("swap_disk_index")
-        dev = IDE_NAMES[disk] if disk != NO_DISK and disk < len(IDE_NAMES) else "none (pool only)"
+        dev = IDE_NAMES[disk] if disk < len(IDE_NAMES) else "none (pool only)"
         state = swap_state()
         in_use, retired = len(state.in_use()), len(state.retired())
-        usable = max(state.slots - 1, 0)
+        usable = max(field["slots"] - 1, 0)
         write(f"swap: dev {dev}, slots {usable} (1..{usable}): in use {in_use}, "
               f"retired {retired}, free {usable - in_use - retired}")
         write(f"  swap-outs {field['swap_outs']} (pool {field['pool_stores']}, disk "

@@ -6,7 +6,8 @@
  * works from the compressed pool alone (mm/zswap.h) with SWAP_POOL_SLOTS
  * virtual slots and no write-back; without the pool either, swap is off.
  * swap_map[slot] counts the references to a slot: every swap PTE naming it
- * plus one while the swap cache holds a frame for it.  Allocation takes the
+ * plus one while the swap cache holds a frame for it (both arrays come from
+ * the heap at the first swap-out; NULL until then).  Allocation takes the
  * lowest free slot.  A slot whose disk write failed is retired
  * (SWAP_RETIRED): never used again.
  *
@@ -68,8 +69,8 @@ struct swap_stats {
   uint32_t second_chances; /* of them, ACCESSED cleared and skipped */
 };
 extern struct swap_stats swap_stats;
-extern uint8_t *swap_map;        /* references per slot (see above) */
-extern pfn_t *swap_cache;        /* per slot: the swap cache's frame, or 0 */
+extern uint8_t *swap_map;        /* references per slot (see above); NULL before the first swap-out */
+extern pfn_t *swap_cache;        /* per slot: the swap cache's frame, or 0; NULL likewise */
 extern uint32_t swap_disk_index; /* IDE index of the swap disk, or 0xFFFFFFFF */
 
 /* Reads swap= / zswap= / zswap_max=, sizes the slot map, starts the pool

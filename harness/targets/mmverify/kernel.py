@@ -207,7 +207,7 @@ class Kernel:
 
     def swap_state(self) -> SwapState | None:
         """The slot map and the swap cache (mm/swap.h), or None for a kernel
-        without swap; empty when swap is off."""
+        without swap; empty when swap is off or nothing has been swapped out yet."""
         try:
             self.m.symbol("swap_map")
         except GdbError:  # a kernel from before swap
