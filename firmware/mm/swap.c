@@ -28,10 +28,11 @@ static uint32_t lowest_free = 1; /* no free slot below it */
 
 /* -- slots ------------------------------------------------------------------ */
 
-/* The slot map and the swap cache come from the heap at the first
- * swap-out, not at boot: a machine that never swaps keeps its heap and
- * frames as they were (from the reserve reclaim keeps, when it comes to
- * that).  False when the heap cannot give them yet. */
+/* The slot map and the swap cache come from the heap: at boot with a swap
+ * disk (a big disk's map would not fit in the reserve reclaim keeps), at
+ * the first swap-out in pool-only mode (a machine without a swap disk that
+ * never swaps keeps its heap and frames as boot left them; 80 KiB come from
+ * the reserve when it does).  False when the heap cannot give them. */
 static bool maps_ready(void) {
   if (swap_map) return true;
   uint8_t *map = kcalloc(swap_stats.slots, sizeof(*swap_map));
@@ -363,6 +364,7 @@ void swap_init(void) {
   }
   if (slots < 2) slots = 0; /* slot 0 is never used */
   swap_stats.slots = slots;
+  if (disk && slots && !maps_ready()) swap_stats.slots = slots = 0;
   zswap_init(pool && slots ? max_kib * 1024 : 0, disk ? writeback : NULL);
   krecord("SWAP dev=%s slots=%u pool=%s\n", disk ? disk->name : "none", slots,
           pool && slots ? "on" : "off");

@@ -7,7 +7,7 @@
  * virtual slots and no write-back; without the pool either, swap is off.
  * swap_map[slot] counts the references to a slot: every swap PTE naming it
  * plus one while the swap cache holds a frame for it (both arrays come from
- * the heap at the first swap-out; NULL until then).  Allocation takes the
+ * the heap: at boot with a swap disk, at the first swap-out without one).  Allocation takes the
  * lowest free slot.  A slot whose disk write failed is retired
  * (SWAP_RETIRED): never used again.
  *
@@ -69,7 +69,7 @@ struct swap_stats {
   uint32_t second_chances; /* of them, ACCESSED cleared and skipped */
 };
 extern struct swap_stats swap_stats;
-extern uint8_t *swap_map;        /* references per slot (see above); NULL before the first swap-out */
+extern uint8_t *swap_map;        /* references per slot (see above); NULL until allocated */
 extern pfn_t *swap_cache;        /* per slot: the swap cache's frame, or 0; NULL likewise */
 extern uint32_t swap_disk_index; /* IDE index of the swap disk, or 0xFFFFFFFF */
 
