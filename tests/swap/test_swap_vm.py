@@ -101,3 +101,23 @@ def test_text_and_data_come_back_with_their_execute_rights(vm, paging, kernel):
     assert code & PRESENT and not code & WRITE and data & PRESENT and data & WRITE
     if paging == "pae" and kernel.nx_enabled():
         assert not code & NX and data & NX
+
+
+def test_a_page_swapped_before_a_fork_is_copy_on_write_in_both_after_swap_in(vm, userland):
+    """Paged out, then fork: both PTEs name the slot read-only + COW.  Both
+    read it: one frame, mapped read-only + COW in both (the swap cache gave
+    the second reader the first one's frame).  The parent's write copies:
+    the child still reads the old value."""
+    a = mapped_and_out(vm, 1)
+    child = vm.fork()
+    for d in (vm, child):
+        raw = entries(d, a, 1)[a]
+        assert is_swap(raw) and raw & COW and not raw & WRITE
+    assert vm.do("read", a) == 0x5000 and child.do("read", a) == 0x5000
+    (ppa, ppte), (cpa, cpte) = [
+        next((m.pa, m.pte) for m in userland.address_space(d.pid).mappings(a, a + PAGE))
+        for d in (vm, child)]
+    assert ppa == cpa, "one frame for both readers"
+    assert all(pte & COW and not pte & WRITE for pte in (ppte, cpte))
+    assert vm.do("write", a, value=9) == 0
+    assert child.do("read", a) == 0x5000 and vm.do("read", a) == 9
