@@ -71,6 +71,9 @@ pfn_t reclaim_user_frame(void) {
     if (reclaim_frames(RECLAIM_BATCH)) continue;
     struct process *victim = oom_victim();
     if (!victim || !current || tries >= OOM_TRIES) return 0;
+    krecord("RECLAIM got=0 calls=%u bcache=%u pagecache=%u swapped=%u failed=%u free=%u\n",
+            reclaim_stats.calls, reclaim_stats.from_bcache, reclaim_stats.from_pagecache,
+            reclaim_stats.swapped_out, reclaim_stats.failed, pmm_stats.free_frames);
     reclaim_stats.oom_kills++;
     krecord("OOM pid=%u name=%pq pages=%u swapped=%u\n", victim->pid, victim->name,
             victim->pages, victim->swapped_pages);

@@ -167,6 +167,9 @@ def test_out_of_ram_and_swap_the_process_with_the_most_pages_is_killed(
     userland.run()
     ooms = machine.records("OOM", since=mark)
     assert len(ooms) == 1
+    reclaim = machine.records("RECLAIM", since=mark)
+    assert len(reclaim) == 1 and reclaim[0]["got"] == "0"
+    assert int(reclaim[0]["swapped"]) >= 255, "the clock filled every slot first"
     victim = int(ooms[0]["pid"])
     survivor = next(p for p in pids if p != victim)
     assert int(ooms[0]["pages"]) + int(ooms[0]["swapped"]) >= 2000, "it held all its pages"

@@ -10,7 +10,10 @@
  * Out of memory.  When reclaim frees nothing, RAM and swap are both
  * exhausted (no evictable page, or no free slot and no room in the pool).
  * The victim is the live process with the most pages, resident plus swapped
- * (ties: the lowest process-table slot); never the kernel.  One record
+ * (ties: the lowest process-table slot); never the kernel.  Two records:
+ * what reclaim has done since boot, then the victim
+ *   RECLAIM got=0 calls=<n> bcache=<frames> pagecache=<frames> swapped=<pages>
+ *           failed=<calls that freed nothing> free=<free frames>
  *   OOM pid=<n> name=<name> pages=<resident> swapped=<n>
  * When the victim is the process whose allocation failed, the allocation
  * fails and the fault kills it with reason out-of-memory.  Another victim is
