@@ -5,6 +5,7 @@
  *   W:LEN:SEED      write() at the descriptor's offset (then advanced)
  *   l:OFF:WHENCE    lseek
  *   f  fsync   s  sync   c  close   y:N  yield N times
+ *   o:N  open DEVICE N more times (rc: the last result)   C:FD  close(FD)
  * One `USER prog=diskio op=<op> rc=<result> bad=<differing bytes>` line per
  * op; the exit status is the number of reads that found a difference.  The
  * pattern is a function of the byte's disk offset and the seed
@@ -73,6 +74,8 @@ int main(int argc, char **argv) {
     case 's': rc = sync(); break;
     case 'c': rc = close(fd); break;
     case 'y': for (unsigned n = 0; n < v[0]; n++) yield(); rc = 0; break;
+    case 'o': rc = 0; for (unsigned n = 0; n < v[0]; n++) rc = open(argv[1], mode); break;
+    case 'C': rc = close((int)v[0]); break;
     default: rc = -1000;
     }
     failed += bad != 0;

@@ -43,6 +43,27 @@ def buf(kernel, address: int) -> dict:
     return dict(kernel.read_struct("buf", address))
 
 
+def cached_buffers(machine, kernel) -> dict[int, dict]:
+    """Every buffer on the hash chains, by address."""
+    size = int(machine.evaluate("sizeof(bcache_hash) / sizeof(bcache_hash[0])"))
+    found = {}
+    for head in struct_u32s(machine, machine.symbol("bcache_hash"), size):
+        while head and head not in found:
+            found[head] = buf(kernel, head)
+            head = found[head]["hash_next"]
+    return found
+
+
+def held_buffers(machine, kernel) -> list[dict]:
+    """Every cached buffer someone still holds (refs > 0)."""
+    return [b for b in cached_buffers(machine, kernel).values() if b["refs"]]
+
+
+def struct_u32s(machine, addr: int, count: int) -> list[int]:
+    data = machine.read(addr, 4 * count)
+    return [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
+
+
 def data_of(machine, kernel, address: int) -> bytes:
     return machine.read(buf(kernel, address)["data"], BLOCK)
 
@@ -111,6 +132,13 @@ def test_reclaim_gives_back_clean_buffers_only(machine, kernel):
     assert kernel.pmm_stats()["free_frames"] == free0 + freed
     assert all(not machine.call_value("pmm_pfn_used", pfn) for pfn in frames)
     assert buf(kernel, dirty)["flags"] & BUF_DIRTY
+    assert list(cached_buffers(machine, kernel)) == [dirty]  # the freed ones left the hash
+    # Gone from the hash too: the next get of a reclaimed block reads the disk again.
+    reads = machine.blockstats()["hda"]["rd_operations"]
+    again = get(machine, 11)
+    assert machine.blockstats()["hda"]["rd_operations"] == reads + 1
+    assert data_of(machine, kernel, again) == bytes([12]) * BLOCK
+    assert machine.call_value("pmm_pfn_used", buf(kernel, again)["pfn"])
 
 
 @pytest.mark.machine(disks=[DiskSpec("hda", size="4M", errors=(DiskError("write", sector=8),))])

@@ -7,15 +7,16 @@ import pytest
 
 from harness.machine.disks import DiskSpec, raw_image
 from tests.disk.diskio import MODULES, pattern, run_diskio
+from tests.disk.test_bcache import held_buffers
 
-EBADF, ENXIO, ENOSPC = 9, 6, 28
+EBADF, ENXIO, ENOSPC, EMFILE = 9, 6, 28, 24
 OLD = bytes(range(256)) * 64           # 16 KiB the host put at the start of the disk
 HDA = DiskSpec("hda", size="2M", image=raw_image({0: OLD}, "2M"))
 DISK_BYTES = 2 << 20
 
 
 @pytest.mark.machine(modules=MODULES, disks=[HDA])
-def test_fsynced_writes_are_in_the_image(machine, userland):
+def test_fsynced_writes_are_in_the_image(machine, kernel, userland):
     """Three writes at odd offsets (one inside a block, one across two blocks,
     one of whole blocks), fsync: the host sees exactly them, and the host's
     own bytes around them untouched."""
@@ -28,6 +29,7 @@ def test_fsynced_writes_are_in_the_image(machine, userland):
     for offset, length, seed in writes:
         expected[offset:offset + length] = pattern(offset, length, seed)
     assert machine.read_disk("hda", 0, 20000) == bytes(expected)
+    assert held_buffers(machine, kernel) == []  # every block the writes took was put back
 
 
 @pytest.mark.machine(modules=MODULES, disks=[HDA])
@@ -77,3 +79,19 @@ def test_missing_disk_is_enxio(machine, userland):
     assert run.rc("open") == [-ENXIO]
     assert [(r["error"], r["dev"], r["op"]) for r in machine.records("DISK", since=mark)] == [
         ("missing", "hdc", "open")]
+
+
+@pytest.mark.machine(modules=MODULES, disks=[HDA])
+def test_descriptor_table_limits(machine, userland):
+    """Descriptors 3..15 (FD_MAX 16): the 14th open is -EMFILE; closing 15
+    frees it for the next open; 16 and 2 are not descriptors close knows.
+    A second process runs meanwhile, so the memory right after the first
+    one's table (the next process's slot) is not all zeros."""
+    first = userland.spawn("diskio", "/dev/hda ro o:12 o:1 C:16 C:15 o:1 C:2 C:3 C:3")
+    second = userland.spawn("diskio", "/dev/hda ro y:3")
+    results = userland.run()
+    assert [(results[p].status, results[p].killed) for p in (first, second)] == [
+        (0, False), (0, False)]
+    ops = userland.claims("USER", pid=first)
+    rc = {op: [r.int("rc") for r in ops if r["op"] == op] for op in ("open", "o", "C")}
+    assert rc == {"open": [3], "o": [15, -EMFILE, 15], "C": [-EBADF, 0, -EBADF, 0, -EBADF]}
