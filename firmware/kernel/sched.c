@@ -47,7 +47,9 @@ uint32_t sched_run_reporting(void (*ended)(const struct proc_record *r)) {
     switch_page_directory(p->dir);
     switch_context(&scheduler_esp, p->saved_esp);
     current = NULL;
-    bcache_periodic_flush(); /* a safe point: between processes, not in an IRQ */
+    /* A safe point for the buffer cache's periodic flush: between processes,
+     * not in an interrupt; nothing to do (and no call) while nothing is dirty. */
+    if (bcache_stats.dirty) bcache_periodic_flush();
     if (p->state == PROC_ZOMBIE) {
       switch_page_directory(&kernel_page_directory); /* not the one being freed */
       /* A process records how it ended, then switches here at once: its

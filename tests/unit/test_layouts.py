@@ -31,4 +31,6 @@ def test_the_constants_are_the_firmwares_own(firmware):
         "SLAB_BASE": 0xF0000000, "SLAB_CHUNK": 0x4000, "SLAB_MAGIC": 0x51AB51AB,
         "LARGE_BASE": 0xF4000000, "LARGE_MIN_BLOCK": 64, "LARGE_TAG_USED": 1,
         "LARGE_TAG_FLAGS": 0xF, "CANARY_LIVE": 0xA110C8ED, "CANARY_LIVE_DEBUG": 0xA110DEB6,
-        "CANARY_QUARANTINED": 0xBADB10C5}
+        "CANARY_QUARANTINED": 0xBADB10C5,
+        # fs/bcache.h's, for the mm cache GDB command
+        "BUF_VALID": 1, "BUF_DIRTY": 2, "BCACHE_BLOCK_SIZE": 4096}
