@@ -27,10 +27,10 @@ def programs_image(firmware):
     """Writes PROGRAMS_IMAGE from this build's programs (atomically: parallel
     workers write the same bytes)."""
     files = {f"/bin/{name}": firmware.user_program(name).read_bytes() for name in PROGRAMS}
-    data = ustar_archive(files | FILES)
+    data = ustar_archive(FILES | files)  # FILES first: where their data lies is fixed
     PROGRAMS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
     if not PROGRAMS_IMAGE.exists() or PROGRAMS_IMAGE.read_bytes() != data:
         tmp = PROGRAMS_IMAGE.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(data)
         tmp.replace(PROGRAMS_IMAGE)
-    return files | FILES
+    return FILES | files

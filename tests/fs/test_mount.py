@@ -92,3 +92,53 @@ def test_a_bad_fs_option_is_reported_and_the_default_used(machine, kernel):
     assert [r.fields for r in machine.records("CMDLINE") if "bad" in r.fields] == [
         {"bad": "fs", "value": "hdx", "expected": "hda|hdb|hdc|hdd|off"}]
     assert machine.records("FS")[0]["dev"] == "hdb" and len(kernel.fs_files()) == 3
+
+
+# -- how many, and what kinds ---------------------------------------------------------
+
+MAX_FILES = 128  # FS_FILES_MAX (fs/fs.h)
+
+
+def empty_files(n: int) -> dict[str, bytes]:
+    return {f"/f{i}": b"" for i in range(n)}
+
+
+@pytest.mark.machine(disks=[ustar_disk(empty_files(MAX_FILES))])
+def test_the_table_holds_128_files(machine, kernel):
+    assert machine.records("FS")[0].fields["files"] == str(MAX_FILES)
+    assert [f["path"] for f in kernel.fs_files()] == [f"f{i}" for i in range(MAX_FILES)]
+
+
+@pytest.mark.machine(disks=[ustar_disk(empty_files(MAX_FILES + 1))])
+def test_the_129th_file_refuses_the_archive(machine, kernel):
+    """Each empty file is one header: the 129th is at 128 * 512."""
+    assert [r.fields for r in machine.records("FS")] == [
+        {"error": "too-many", "dev": "hdb", "offset": str(MAX_FILES * 512)}]
+    assert kernel.fs_files() == []
+
+
+def mixed_archive() -> bytes:
+    """A directory, a symbolic link and a FIFO around two files, from tarfile."""
+    import io
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, kind, data in (("bin", tarfile.DIRTYPE, b""), ("bin/a", tarfile.REGTYPE, b"A"),
+                                 ("bin/link", tarfile.SYMTYPE, b""),
+                                 ("fifo", tarfile.FIFOTYPE, b""), ("./b", tarfile.REGTYPE, b"BB")):
+            info = tarfile.TarInfo(name)
+            info.type, info.size = kind, len(data)
+            if kind == tarfile.SYMTYPE:
+                info.linkname = "a"
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.mark.machine(disks=[raw_disk(mixed_archive(), size="1M")])
+def test_only_regular_files_are_kept(machine, kernel):
+    """Directories are implied, the link and the FIFO skipped and counted;
+    "./b" is stored as "b"."""
+    assert machine.records("FS")[0].fields == {"dev": "hdb", "files": "2", "bytes": "3",
+                                               "skipped": "2"}
+    assert [(f["path"], f["size"]) for f in kernel.fs_files()] == [("bin/a", 1), ("b", 2)]

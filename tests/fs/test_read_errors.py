@@ -40,3 +40,37 @@ def test_a_failed_readahead_stops_it_quietly(machine, kernel):
     assert sorted(e["index"] for e in kernel.page_cache()) == [1, 2]
     assert [r["page"] for r in machine.records("PAGECACHE")] == ["3"]
     assert cache_get(machine, "/data/big", 3) == (0, -5)
+
+
+# -- through system calls: read() and a file mapping --------------------------------
+
+
+def programs_with_error(page: int) -> list:
+    """The programs disk (tests/fs/conftest.py: FILES first, so /data/big's
+    data lies where it does in FILES' own archive), its reads of /data/big's
+    page ``page`` failing."""
+    from tests.fs.conftest import PROGRAMS_DISK
+
+    spec = PROGRAMS_DISK
+    return [type(spec)(spec.name, spec.size, spec.image,
+                       (DiskError("read", sector=BIG_SECTOR + page * PAGE // 512),))]
+
+
+@pytest.mark.machine(disks=programs_with_error(1), cmdline="aslr=off")
+def test_read_returns_what_it_could_then_the_error(machine, userland):
+    """catfile's first read() gets page 0 (its readahead of page 1 fails), its
+    second the disk's EIO (a read() that copied nothing reports the error);
+    the second pass the same: page 1 is tried again each time, never cached."""
+    pid = userland.spawn("/bin/catfile", "/data/big")
+    assert userland.run()[pid].status == 0
+    [claim] = userland.claims("USER", pid=pid)
+    assert (claim.int("read"), claim.int("reread")) == (-5, -5)
+    assert [r["page"] for r in machine.records("PAGECACHE", since=userland.start)] == ["1"] * 3
+
+
+@pytest.mark.machine(disks=programs_with_error(1), cmdline="aslr=off")
+def test_a_mapped_page_the_disk_cannot_read_kills_file_io(machine, userland):
+    pid = userland.spawn("/bin/fmap", "/data/big shared")
+    result = userland.run()[pid]
+    addr = next(int(c["addr"], 16) for c in userland.claims("USER", pid=pid) if "addr" in c.fields)
+    assert (result.killed, result.reason, result.addr) == (True, "file-io", addr + PAGE)

@@ -53,7 +53,8 @@ struct file;
 void fs_init(void);
 /* Reads the archive on dev: 0, or a negative errno with the FS error record
  * (-EINVAL for a hostile header, -EIO when a block could not be read).  On
- * failure the table is empty.  fs_init calls it; tests call it again. */
+ * failure the table is empty.  Once, from fs_init: the page cache keys pages
+ * by the table's inos, so a second mount would need it emptied first. */
 int fs_mount(struct blk_device *dev);
 /* The file at absolute path, or NULL. */
 const struct fs_file *fs_lookup(const char *path);
