@@ -312,6 +312,7 @@ int proc_exec(struct trapframe *tf, const char *name, const char *args) {
   p->shm_base = n->shm_base;
   p->mmap_base = n->mmap_base;
   p->pages = n->pages;
+  p->swapped_pages = 0; /* the old image's swap entries go with its directory */
   p->reserved_pages = n->reserved_pages;
   p->region_count = 0;
   strlcpy(p->name, name, sizeof(p->name));

@@ -109,3 +109,25 @@ def test_a_process_that_exits_with_pages_in_swap_frees_their_slots(machine, user
     after = dict(kernel.read_struct("zswap_stats", "zswap_stats"))
     assert after["stored_pages"] == before["stored_pages"]
     assert after["invalidates"] - before["invalidates"] == 48
+
+
+def test_exec_drops_the_old_images_swapped_pages(machine, userland, kernel):
+    """A process with 24 pages in swap execs a new image: the old image's
+    slots are freed with its directory and the process counts no swapped
+    page any more (the invariants hold in the new image, mid-run)."""
+    from harness.targets.mmverify.invariants import violations
+
+    pid = userland.spawn("swapper", "24 t 6 pe")
+    checkpoint = userland.symbol("swapper", "checkpoint")
+    machine.break_at(checkpoint, condition=f"$cr3 == {userland.process(pid).cr3:#x}")
+    with pytest.raises(CallStopped):
+        machine.call("sched_run")  # checkpoint(1) of the first image: 24 pages out
+    assert counts(kernel, pid)[1] == 24 and swap_stats(kernel)["in_use"] == 24
+    machine.delete_breakpoints()
+    machine.break_at(checkpoint)
+    machine.cont()  # checkpoint(1) of the new image
+    assert counts(kernel, pid)[1] == 0 and swap_stats(kernel)["in_use"] == 0
+    assert violations(kernel) == []
+    machine.delete_breakpoints()
+    machine.cont()
+    verified(userland, [pid])
