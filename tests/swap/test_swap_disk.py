@@ -207,3 +207,23 @@ def test_a_page_in_the_swap_cache_goes_back_to_its_slot_without_a_write(
     machine.cont()
     verified(userland, [pid, child])
     assert machine.blockstats()["hdc"]["rd_operations"] - reads == 64, "the child's reads"
+
+
+@pytest.mark.machine(modules=["user/swapper"], memory="32M", cmdline="aslr=off zswap_max=512",
+                     disks=[SWAP_DISK])
+def test_a_full_pool_writes_its_oldest_pages_back_to_their_slots(machine, userland, kernel):
+    """A 512 KiB pool and about 35 MiB of text on 32 MiB: the pool fills and
+    writes its oldest entries back to their disk slots (QEMU sees the writes),
+    pages later come back from the disk as well as from the pool, and every
+    byte is whole."""
+    pids = [userland.spawn("swapper", f"3000 t {i}") for i in range(3)]
+    before = machine.blockstats()["hdc"]
+    userland.run()
+    verified(userland, pids)
+    z = dict(kernel.read_struct("zswap_stats", "zswap_stats"))
+    s = swap_stats(kernel)
+    after = machine.blockstats()["hdc"]
+    assert z["max_bytes"] == 512 * 1024 and z["writebacks"] > 0
+    assert after["wr_operations"] - before["wr_operations"] >= z["writebacks"]
+    assert s["disk_reads"] > 0 and s["pool_loads"] > 0
+    assert after["rd_operations"] - before["rd_operations"] == s["disk_reads"]
