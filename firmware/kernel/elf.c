@@ -4,6 +4,7 @@
 #include "lib/string.h"
 #include "memlayout.h"
 #include "mm/pmm.h"
+#include "mm/reclaim.h"
 
 #define EI_NIDENT 16
 #define ELFMAG "\177ELF"
@@ -90,7 +91,7 @@ int elf_load(page_directory_t *dir, const uint8_t *image, uint32_t size, vaddr_t
       pfn_t frame;
       /* A page an earlier segment mapped already has the rights of both. */
       if (vmm_lookup_pfn(dir, va, &frame, NULL) != 0) {
-        frame = pmm_alloc_user_frame(); /* from above 4 GiB when there is RAM there */
+        frame = reclaim_user_frame(); /* from above 4 GiB when there is RAM there */
         if (!frame) return -ENOMEM;
         uint8_t *zero = kmap_pfn(frame);
         memset(zero, 0, PAGE_SIZE);

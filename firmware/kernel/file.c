@@ -3,6 +3,7 @@
 #include "kernel/file.h"
 #include "dev/rawdisk.h"
 #include "fs/bcache.h"
+#include "fs/fs.h"
 #include "kernel/errno.h"
 #include "kernel/proc.h"
 #include "lib/string.h"
@@ -31,7 +32,7 @@ int file_open(const char *path, uint32_t flags, struct file **out) {
   if ((flags & O_ACCMODE) == O_ACCMODE || flags & ~O_ACCMODE) return -EINVAL;
   if (strncmp(path, DEV_PREFIX, sizeof(DEV_PREFIX) - 1) == 0)
     return rawdisk_open(path + sizeof(DEV_PREFIX) - 1, flags, out);
-  return -ENOENT; /* the file system's fs_open(path, flags, out) goes here */
+  return fs_open(path, flags, out);
 }
 
 void files_inherit(struct process *child) {

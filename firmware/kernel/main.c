@@ -3,6 +3,7 @@
 #include "dev/blk.h"
 #include "dev/pci.h"
 #include "fs/bcache.h"
+#include "fs/fs.h"
 #include "kernel/bootinfo.h"
 #include "kernel/cmdline.h"
 #include "kernel/cpufeatures.h"
@@ -20,6 +21,7 @@
 #include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
+#include "mm/swap.h"
 #include "mm/vmm.h"
 
 #define MMVERIFY_VERSION "0.1"
@@ -92,6 +94,8 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   pci_init();
   blk_init();
   bcache_init();
+  fs_init(); /* after the disks and the buffer cache */
+  swap_init(); /* after the disks: swap= names one */
 
   /* The options read after kernel_ready are read now, so every option has
    * been asked for when the unknown ones are reported. */

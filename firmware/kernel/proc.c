@@ -2,6 +2,7 @@
 #include "kernel/proc.h"
 #include "kernel/file.h"
 #include "arch/i386/cpu.h"
+#include "fs/fs.h"
 #include "arch/i386/gdt.h"
 #include "arch/i386/trapframe.h"
 #include "kernel/cmdline.h"
@@ -107,18 +108,34 @@ uint32_t proc_start(struct process *p) {
   return p->pid;
 }
 
+/* The program called name: a module, or for a name starting with '/' a file
+ * of the file system (copied into the kernel heap until release_program). */
+static int find_program(const char *name, struct module *out) {
+  if (name[0] == '/') return fs_program(name, out);
+  return module_find(name, out) ? 0 : -ENOENT;
+}
+
+static void release_program(struct module *m) {
+  if (m->name[0] == '/') fs_program_free(m);
+}
+
 int proc_spawn(const char *name, const char *args, uint32_t parent) {
   struct module module;
-  if (!module_find(name, &module)) return -ENOENT;
+  int rc = find_program(name, &module);
+  if (rc) return rc;
   const struct module *m = &module;
   struct process *p;
-  int rc = proc_new(name, parent, &p);
-  if (rc) return rc;
+  rc = proc_new(name, parent, &p);
+  if (rc) {
+    release_program(&module);
+    return rc;
+  }
   /* argv[0] is the program's name, then its arguments (or the module's own). */
   char argv_text[PROC_ARGS_MAX];
   ksnprintf(argv_text, sizeof(argv_text), "%s %s", name, args && *args ? args : m->args);
   vaddr_t entry, esp;
   rc = uvm_create(p, m, argv_text, &entry, &esp);
+  release_program(&module);
   if (rc) {
     proc_discard(p);
     return rc;
@@ -266,13 +283,15 @@ static struct process exec_scratch;
 
 int proc_exec(struct trapframe *tf, const char *name, const char *args) {
   struct module module;
-  if (!module_find(name, &module)) return -ENOENT;
+  int rc = find_program(name, &module);
+  if (rc) return rc;
   struct process *p = current, *n = &exec_scratch;
   *n = *p;
   char argv_text[PROC_ARGS_MAX];
   ksnprintf(argv_text, sizeof(argv_text), "%s %s", name, args && *args ? args : module.args);
   vaddr_t entry, esp;
-  int rc = uvm_create(n, &module, argv_text, &entry, &esp);
+  rc = uvm_create(n, &module, argv_text, &entry, &esp);
+  release_program(&module);
   if (rc) {
     uvm_destroy(n);
     return rc;
@@ -293,6 +312,7 @@ int proc_exec(struct trapframe *tf, const char *name, const char *args) {
   p->shm_base = n->shm_base;
   p->mmap_base = n->mmap_base;
   p->pages = n->pages;
+  p->swapped_pages = 0; /* the old image's swap entries go with its directory */
   p->reserved_pages = n->reserved_pages;
   p->region_count = 0;
   strlcpy(p->name, name, sizeof(p->name));

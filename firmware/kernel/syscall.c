@@ -1,8 +1,11 @@
 /* System call dispatch: validate, copy across the boundary, call the
  * subsystem.  Every pointer from user space goes through copy_*_user. */
 #include "kernel/syscall.h"
+#include "mm/swap.h"
 #include "arch/i386/trapframe.h"
+#include "fs/fs.h"
 #include "kernel/errno.h"
+#include "kernel/mman.h"
 #include "kernel/file.h"
 #include "kernel/fork.h"
 #include "kernel/kprintf.h"
@@ -82,6 +85,17 @@ static int32_t sys_exec(struct trapframe *tf, vaddr_t name_ptr, vaddr_t args_ptr
   return rc ? rc : proc_exec(tf, name, args);
 }
 
+/* mmap: anonymous, or of the file open on descriptor fd (a file of the file
+ * system: a raw disk cannot be mapped, EINVAL). */
+static int32_t sys_mmap(vaddr_t addr, uint32_t len, uint32_t prot, uint32_t flags, uint32_t fd,
+                        uint32_t offset) {
+  if (flags & MAP_ANONYMOUS) return mmap_map(current, addr, len, prot, flags);
+  struct file *f = fd < FD_MAX ? current->files[fd] : NULL;
+  if (!f) return -EBADF;
+  const struct fs_file *file = fs_file_of(f);
+  return file ? mmap_map_file(current, addr, len, prot, flags, file, offset) : -EINVAL;
+}
+
 void syscall_dispatch(struct trapframe *tf) {
   uint32_t a = tf->ebx, b = tf->ecx, c = tf->edx;
   int32_t ret;
@@ -102,7 +116,7 @@ void syscall_dispatch(struct trapframe *tf) {
   case SYS_EXEC: ret = sys_exec(tf, a, b); break;
   case SYS_WAITPID: ret = proc_waitpid((int32_t)a, b); break;
   case SYS_READ: ret = sys_read(a, b, c); break;
-  case SYS_MMAP: ret = mmap_map(current, a, b, c, tf->esi); break;
+  case SYS_MMAP: ret = sys_mmap(a, b, c, tf->esi, tf->edi, tf->ebp); break;
   case SYS_MUNMAP: ret = mmap_unmap(current, a, b); break;
   case SYS_MPROTECT: ret = mmap_protect(current, a, b, c); break;
   case SYS_GETRLIMIT: ret = mmap_getrlimit(current, a); break;
@@ -116,6 +130,7 @@ void syscall_dispatch(struct trapframe *tf) {
   case SYS_STAT: ret = sys_stat(a, b); break;
   case SYS_FSTAT: ret = sys_fstat(a, b); break;
   case SYS_LSEEK: ret = sys_lseek(a, (int32_t)b, c); break;
+  case SYS_PAGEOUT: ret = swap_pageout(current, a, b); break;
   default: ret = -ENOSYS;
   }
   proc_kill_if_pending(); /* kill(own pid) */

@@ -130,11 +130,13 @@ void page_fault_handler(struct trapframe *tf) {
    * memory: demand paging may resolve it. */
   if (current && (pf.user || (fixup && pf.addr < USER_TOP))) {
     enum fault_reason reason = uvm_fault(current, &pf);
-    if (reason == REASON_DEMAND_PAGE || reason == REASON_STACK_GROWTH || reason == REASON_COW) {
+    if (reason == REASON_DEMAND_PAGE || reason == REASON_STACK_GROWTH || reason == REASON_COW ||
+        reason == REASON_SWAP_IN || reason == REASON_FILE_PAGE) {
       record(&pf, pid, kind, FAULT_RESOLVED, reason);
       return;
     }
-    if (pf.user) {
+    /* A page lost with its swap slot is lost to the kernel's copy too. */
+    if (pf.user || reason == REASON_SWAP_IO) {
       record(&pf, pid, kind, FAULT_KILL, reason);
       proc_kill(fault_reason_name(reason), pf.addr, pf.err, pf.eip);
     }

@@ -6,6 +6,8 @@
  * only then touch page tables and the process: a refused call changes
  * nothing. */
 #include "mm/mmap.h"
+#include "fs/fs.h"
+#include "fs/pagecache.h"
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
 #include "kernel/mman.h"
@@ -15,6 +17,8 @@
 #include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
+#include "mm/reclaim.h"
+#include "mm/swap.h"
 #include "mm/uvm.h"
 #include "mm/vmm.h"
 
@@ -39,6 +43,24 @@ static int32_t refuse(int32_t err, const char *kind, const struct call *c) {
 }
 
 static bool overlaps(vaddr_t s, vaddr_t e, vaddr_t as, vaddr_t ae) { return s < ae && as < e; }
+
+/* The part [s, e) of region r with rights prot (a file mapping's page offset
+ * moves with its start). */
+static struct vm_region piece(const struct vm_region *r, vaddr_t s, vaddr_t e, uint32_t prot) {
+  struct vm_region out = *r;
+  out.start = s;
+  out.end = e;
+  out.prot = prot;
+  if (r->file) out.pgoff += (s - r->start) / PAGE_SIZE;
+  return out;
+}
+
+/* Whether b, starting where a ends, can be one region with a: the same kind,
+ * and for a file the same file with the pages following on. */
+static bool mergeable(const struct vm_region *a, const struct vm_region *b) {
+  return a->end == b->start && a->prot == b->prot && a->flags == b->flags &&
+         a->file == b->file && (!a->file || b->pgoff == a->pgoff + (a->end - a->start) / PAGE_SIZE);
+}
 
 /* The PTE flags of a page in a region with `prot` (a PROT_NONE region's
  * pages are PAGE_PROTNONE entries instead, made by vmm_protnone). */
@@ -96,17 +118,15 @@ static uint32_t rebuild(const struct process *p, vaddr_t s, vaddr_t e, int32_t p
       pieces[n++] = r;
       continue;
     }
-    if (r.start < s) pieces[n++] = (struct vm_region){r.start, s, r.prot, r.flags};
-    if (prot >= 0)
-      pieces[n++] = (struct vm_region){MAX(r.start, s), MIN(r.end, e), (uint32_t)prot, r.flags};
-    if (r.end > e) pieces[n++] = (struct vm_region){e, r.end, r.prot, r.flags};
+    if (r.start < s) pieces[n++] = piece(&r, r.start, s, r.prot);
+    if (prot >= 0) pieces[n++] = piece(&r, MAX(r.start, s), MIN(r.end, e), (uint32_t)prot);
+    if (r.end > e) pieces[n++] = piece(&r, e, r.end, r.prot);
   }
   if (add) pieces[n++] = *add;
   uint32_t count = 0;
   for (uint32_t i = 0; i < n; i++) {
     struct vm_region *last = count ? &out[count - 1] : NULL;
-    if (last && last->end == pieces[i].start && last->prot == pieces[i].prot &&
-        last->flags == pieces[i].flags)
+    if (last && mergeable(last, &pieces[i]))
       last->end = pieces[i].end;
     else
       out[count++] = pieces[i];
@@ -129,9 +149,6 @@ static void commit(struct process *p, const struct vm_region *list, uint32_t cou
 
 /* In-place edits for the common calls (a new region where there was none,
  * a munmap within one region): they cost a fraction of rebuild + commit. */
-static bool same_kind(const struct vm_region *a, const struct vm_region *b) {
-  return a->prot == b->prot && a->flags == b->flags;
-}
 
 /* The index of the first region ending above va (region_count if none). */
 static uint32_t index_after(const struct process *p, vaddr_t va) {
@@ -154,9 +171,8 @@ static void close_slot(struct process *p, uint32_t i) {
  * neighbours: bit 0 the one before, bit 1 the one after. */
 static uint32_t joins(const struct process *p, uint32_t i, const struct vm_region *add) {
   uint32_t j = 0;
-  if (i > 0 && p->regions[i - 1].end == add->start && same_kind(&p->regions[i - 1], add)) j |= 1;
-  if (i < p->region_count && p->regions[i].start == add->end && same_kind(&p->regions[i], add))
-    j |= 2;
+  if (i > 0 && mergeable(&p->regions[i - 1], add)) j |= 1;
+  if (i < p->region_count && mergeable(add, &p->regions[i])) j |= 2;
   return j;
 }
 
@@ -169,6 +185,7 @@ static void insert_region(struct process *p, uint32_t i, const struct vm_region 
     p->regions[i - 1].end = add->end;
   } else if (j == 2) {
     p->regions[i].start = add->start;
+    p->regions[i].pgoff = add->pgoff;
   } else {
     open_slot(p, i);
     p->regions[i] = *add;
@@ -204,6 +221,9 @@ static void drop_pages(struct process *p, vaddr_t s, vaddr_t e) {
     if (vmm_lookup_kept(p->dir, va, NULL, NULL) == 0) {
       vmm_unmap(p->dir, va, NULL); /* drops the reference; frees the frame at zero */
       p->pages--;
+    } else if (vmm_lookup_swap(p->dir, va, NULL, NULL) == 0) {
+      vmm_unmap(p->dir, va, NULL); /* drops the slot's reference */
+      p->swapped_pages--;
     }
     va += PAGE_SIZE;
   }
@@ -211,7 +231,7 @@ static void drop_pages(struct process *p, vaddr_t s, vaddr_t e) {
 
 /* A zeroed user frame (not yet mapped), or 0. */
 static pfn_t zeroed_frame(void) {
-  pfn_t frame = pmm_alloc_user_frame();
+  pfn_t frame = reclaim_user_frame();
   if (!frame) return 0;
   void *k = kmap_pfn(frame);
   memset(k, 0, PAGE_SIZE);
@@ -272,14 +292,21 @@ void mmap_init_process(struct process *p) {
                                    .mappings = PROC_REGIONS_MAX};
 }
 
-int32_t mmap_map(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot, uint32_t flags) {
+/* mmap of an anonymous region (file NULL) or of a file from byte `offset`. */
+static int32_t map_region(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot,
+                          uint32_t flags, const struct fs_file *file, uint32_t offset) {
   const struct call c = {"mmap", addr, len, prot, flags};
   if ((prot & PROT_WRITE) && (prot & PROT_EXEC)) return refuse(-EACCES, "write-and-exec", &c);
   if (prot & ~PROT_ALL) return refuse(-EINVAL, "bad-prot", &c);
   uint32_t kind = flags & MAP_KIND;
   if ((flags & ~MAP_KNOWN) || (kind != MAP_SHARED && kind != MAP_PRIVATE))
     return refuse(-EINVAL, "bad-flags", &c);
-  if (!(flags & MAP_ANONYMOUS)) return refuse(-EINVAL, "not-anonymous", &c);
+  if (!file && !(flags & MAP_ANONYMOUS)) return refuse(-EINVAL, "not-anonymous", &c);
+  if (file && (flags & MAP_ANONYMOUS)) return refuse(-EINVAL, "anonymous-file", &c);
+  if (file && !IS_ALIGNED(offset, PAGE_SIZE)) return refuse(-EINVAL, "unaligned-offset", &c);
+  /* The file system is read-only: a shared mapping could never write back. */
+  if (file && kind == MAP_SHARED && (prot & PROT_WRITE))
+    return refuse(-EACCES, "read-only-file", &c);
   if (kind == MAP_SHARED && prot == PROT_NONE) return refuse(-EINVAL, "shared-none", &c);
   bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
   vaddr_t start, end;
@@ -305,7 +332,7 @@ int32_t mmap_map(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot, u
   end = start + size;
 
   struct vm_region list[SCRATCH_REGIONS];
-  const struct vm_region add = {start, end, prot, kind};
+  const struct vm_region add = {start, end, prot, kind, file, file ? offset / PAGE_SIZE : 0};
   uint32_t replaced = fixed ? covered(p, start, end) / PAGE_SIZE : 0; /* else a free range */
   uint32_t count, at = 0, join = 0;
   if (replaced) {
@@ -319,7 +346,7 @@ int32_t mmap_map(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot, u
   if (p->reserved_pages - replaced + pages > p->limits.as_pages)
     return refuse(-ENOMEM, "as-limit", &c);
   pfn_t *frames = NULL, small[SMALL_SHARED];
-  if (kind == MAP_SHARED) {
+  if (kind == MAP_SHARED && !file) { /* a file's pages come on demand, from the page cache */
     if (p->pages + pages > p->limits.resident_pages) return refuse(-ENOMEM, "resident-limit", &c);
     if (!(frames = shared_frames(p, start, pages, small)))
       return refuse(-ENOMEM, "no-memory", &c);
@@ -336,6 +363,15 @@ int32_t mmap_map(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot, u
   else insert_region(p, at, &add, join);
   p->reserved_pages = p->reserved_pages - replaced + pages;
   return (int32_t)start;
+}
+
+int32_t mmap_map(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot, uint32_t flags) {
+  return map_region(p, addr, len, prot, flags, NULL, 0);
+}
+
+int32_t mmap_map_file(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot,
+                      uint32_t flags, const struct fs_file *file, uint32_t offset) {
+  return map_region(p, addr, len, prot, flags, file, offset);
 }
 
 /* The checks munmap and mprotect share: a range of user pages outside the
@@ -356,11 +392,12 @@ static int32_t unmap_within(struct process *p, uint32_t i, vaddr_t s, vaddr_t e,
     if (!count_allowed(p, p->region_count + 1)) return refuse(-ENOMEM, "mappings-limit", c);
     open_slot(p, i);
     p->regions[i].end = s;
-    p->regions[i + 1].start = e;
+    p->regions[i + 1] = piece(&p->regions[i + 1], e, p->regions[i + 1].end,
+                              p->regions[i + 1].prot);
   } else if (head) {
     r->end = s;
   } else if (tail) {
-    r->start = e;
+    *r = piece(r, e, r->end, r->prot);
   } else {
     close_slot(p, i);
   }
@@ -402,7 +439,16 @@ static void reprotect_pages(struct process *p, vaddr_t s, vaddr_t e, uint32_t pr
       continue;
     }
     pfn_t pfn;
-    if (prot == PROT_NONE) {
+    uint32_t slot;
+    if (vmm_lookup_swap(p->dir, va, &slot, NULL) == 0) {
+      /* A swapped page gets its rights in the entry; PROT_NONE leaves them
+       * (the region's PROT_NONE refuses the fault).  A write right on a
+       * slot someone else names waits for the copy. */
+      uint32_t f = page_flags(prot);
+      if ((f & PAGE_WRITE) && (flags & MAP_PRIVATE) && swap_map[slot] > 1)
+        f = (f & ~PAGE_WRITE) | PAGE_COW;
+      if (prot != PROT_NONE) vmm_swap_protect(p->dir, va, f);
+    } else if (prot == PROT_NONE) {
       if (vmm_lookup_pfn(p->dir, va, NULL, NULL) == 0) vmm_protnone(p->dir, va);
     } else if (vmm_lookup_kept(p->dir, va, &pfn, NULL) == 0) {
       uint32_t f = page_flags(prot);
@@ -431,8 +477,9 @@ int32_t mmap_protect(struct process *p, vaddr_t addr, uint32_t len, uint32_t pro
   if (covered(p, addr, end) != end - addr) return refuse(-ENOMEM, "not-mapped", &c);
   for (uint32_t i = 0; i < p->region_count; i++) {
     const struct vm_region *r = &p->regions[i];
-    if (prot == PROT_NONE && (r->flags & MAP_SHARED) && overlaps(addr, end, r->start, r->end))
-      return refuse(-EINVAL, "shared-none", &c);
+    if (!overlaps(addr, end, r->start, r->end) || !(r->flags & MAP_SHARED)) continue;
+    if (prot == PROT_NONE) return refuse(-EINVAL, "shared-none", &c);
+    if (r->file && (prot & PROT_WRITE)) return refuse(-EACCES, "read-only-file", &c);
   }
   struct vm_region list[SCRATCH_REGIONS];
   uint32_t count = rebuild(p, addr, end, (int32_t)prot, NULL, list);
@@ -479,11 +526,38 @@ const struct vm_region *mmap_region_at(const struct process *p, vaddr_t va) {
   return NULL;
 }
 
+/* A file mapping's page: the page cache's frame, shared read-only (its
+ * rights less PAGE_WRITE) or private copy-on-write (read-only + PAGE_COW
+ * when writable: a write copies it in cow_fault).  A page wholly past the
+ * end of the file is REASON_FILE_IO, as is a read error; the tail of the
+ * last page reads as zeros. */
+static enum fault_reason file_fault(struct process *p, const struct vm_region *r, vaddr_t page) {
+  uint32_t index = r->pgoff + (page - r->start) / PAGE_SIZE;
+  if (index >= (r->file->size + PAGE_SIZE - 1) / PAGE_SIZE) return REASON_FILE_IO;
+  int err;
+  pfn_t pfn = pagecache_get(r->file, index, &err);
+  if (!pfn) return err == -ENOMEM ? REASON_OUT_OF_MEMORY : REASON_FILE_IO;
+  uint32_t flags = page_flags(r->prot) & ~PAGE_WRITE;
+  if ((r->flags & MAP_PRIVATE) && (r->prot & PROT_WRITE)) {
+    flags |= PAGE_COW;
+    frame_table[pfn].flags |= FRAME_COW;
+  }
+  /* Held while it is mapped: a page table the mapping needs may be had by
+   * reclaiming, which could otherwise give this page back first. */
+  frame_ref(pfn);
+  int rc = vmm_map_pfn(p->dir, page, pfn, flags);
+  frame_unref(pfn);
+  if (rc != 0) return REASON_OUT_OF_MEMORY;
+  p->pages++;
+  return REASON_FILE_PAGE;
+}
+
 enum fault_reason mmap_fault(struct process *p, const struct vm_region *r,
                              const struct page_fault *pf) {
   if (r->prot == PROT_NONE) return REASON_GUARD;
   if (pf->write && !(r->prot & PROT_WRITE)) return REASON_WRITE_TO_READ_ONLY;
   if (p->pages >= p->limits.resident_pages) return REASON_LIMIT;
+  if (r->file) return file_fault(p, r, ALIGN_DOWN(pf->addr, PAGE_SIZE));
   pfn_t frame = zeroed_frame();
   if (!frame) return REASON_OUT_OF_MEMORY;
   if (vmm_map_pfn(p->dir, ALIGN_DOWN(pf->addr, PAGE_SIZE), frame, page_flags(r->prot)) != 0) {

@@ -5,6 +5,7 @@
 #include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
+#include "mm/reclaim.h"
 #include "mm/uvm.h"
 #include "mm/vmm.h"
 
@@ -45,7 +46,7 @@ int32_t shm_create(struct process *p, uint32_t pages) {
   pfn_t *frames = kcalloc(pages, sizeof(pfn_t));
   if (!frames) return -ENOMEM;
   for (uint32_t i = 0; i < pages; i++) {
-    frames[i] = pmm_alloc_user_frame();
+    frames[i] = reclaim_user_frame();
     if (!frames[i]) {
       while (i--) frame_unref(frames[i]);
       kfree(frames);

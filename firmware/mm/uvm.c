@@ -14,6 +14,8 @@
 #include "mm/frame.h"
 #include "mm/mmap.h"
 #include "mm/pmm.h"
+#include "mm/reclaim.h"
+#include "mm/swap.h"
 #include "mm/vmm.h"
 
 /* Heap and stack pages: writable, so never executable (no PAGE_EXEC: NX). */
@@ -24,7 +26,7 @@ static uint32_t pages_for(uint32_t bytes) { return (bytes + PAGE_SIZE - 1) / PAG
 /* A zeroed frame mapped at va in p's space (user, writable, owned): a user
  * frame, from above 4 GiB when there is RAM there. */
 static int map_zeroed(struct process *p, vaddr_t va) {
-  pfn_t frame = pmm_alloc_user_frame();
+  pfn_t frame = reclaim_user_frame();
   if (!frame) return -ENOMEM;
   void *k = kmap_pfn(frame);
   memset(k, 0, PAGE_SIZE);
@@ -111,7 +113,7 @@ static enum fault_reason cow_fault(struct process *p, vaddr_t page) {
     frame_table[old].flags &= (uint8_t)~FRAME_COW;
     vmm_protect(p->dir, page, writable);
   } else {
-    pfn_t copy = pmm_alloc_user_frame();
+    pfn_t copy = reclaim_user_frame();
     if (!copy) return REASON_OUT_OF_MEMORY;
     void *from = kmap_pfn(old), *to = kmap_pfn(copy);
     memcpy(to, from, PAGE_SIZE);
@@ -131,6 +133,8 @@ enum fault_reason uvm_fault(struct process *p, const struct page_fault *pf) {
   if (pf->present && pf->fetch) return REASON_EXEC_NX; /* data, heap, stack, shm: NX */
   if (pf->present && pf->write) return cow_fault(p, page);
   if (pf->present) return pf->write ? REASON_WRITE_TO_READ_ONLY : REASON_UNMAPPED;
+  enum fault_reason swapped = swap_fault(p, page); /* a swap entry, wherever it lies */
+  if (swapped != REASON_COUNT) return swapped;
   enum fault_reason resolved;
   const struct vm_region *region;
   if (pf->addr >= p->heap_base && pf->addr < p->brk) resolved = REASON_DEMAND_PAGE;
@@ -164,6 +168,9 @@ int uvm_brk(struct process *p, vaddr_t addr) {
     if (vmm_lookup(p->dir, va, NULL, NULL) == 0) {
       vmm_unmap(p->dir, va, NULL);
       p->pages--;
+    } else if (vmm_lookup_swap(p->dir, va, NULL, NULL) == 0) {
+      vmm_unmap(p->dir, va, NULL); /* frees its slot reference */
+      p->swapped_pages--;
     }
   p->reserved_pages = p->reserved_pages - old_pages + new_pages;
   p->brk = addr;
@@ -215,9 +222,22 @@ static bool user_range(vaddr_t addr, size_t n) {
 }
 
 /* rep movsb with a fixup: a fault the kernel cannot resolve (demand paging
- * happens inside the fault handler) ends the copy with -EFAULT. */
+ * happens inside the fault handler) ends the copy with -EFAULT.  Whole words
+ * (rep movsl) when both ends and the length are 4-aligned: a page-cache
+ * read() of a page is one such copy, and a quarter of the iterations. */
 static int user_copy(void *dst, const void *src, size_t n) {
   int ret;
+  if (IS_ALIGNED((uint32_t)dst | (uint32_t)src | n, 4)) {
+    size_t words = n / 4;
+    __asm__ volatile(
+        "1: rep movsl\n\t"
+        "xorl %0, %0\n"
+        EXTABLE_EFAULT("%4")
+        : "=&a"(ret), "+D"(dst), "+S"(src), "+c"(words)
+        : "i"(-EFAULT)
+        : "memory");
+    return ret;
+  }
   __asm__ volatile(
       "1: rep movsb\n\t"
       "xorl %0, %0\n"

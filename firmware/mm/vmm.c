@@ -12,6 +12,8 @@
 #include "memlayout.h"
 #include "mm/frame.h"
 #include "mm/pmm.h"
+#include "mm/reclaim.h"
+#include "mm/swap.h"
 
 #include "kernel/cmdline.h"
 
@@ -109,6 +111,13 @@ static inline bool is_protnone(uint64_t e) {
   return (e & (PAGE_PRESENT | PAGE_PROTNONE)) == PAGE_PROTNONE;
 }
 
+/* A not-present entry naming a swap slot (PAGE_SWAP in vmm.h). */
+static inline bool is_swap(uint64_t e) { return (e & (PAGE_PRESENT | PAGE_SWAP)) == PAGE_SWAP; }
+
+/* The slot a swap entry names: its frame bits (slots stay below 2^20, so the
+ * low half holds them in either format). */
+static inline uint32_t swap_slot_of(uint64_t e) { return (uint32_t)e >> PAGE_SHIFT; }
+
 static inline uint32_t table_entries(void) {
   return vmm_mode == VMM_PAE ? PAE_ENTRIES : ENTRIES_PER_TABLE;
 }
@@ -197,6 +206,7 @@ static const char *flags_problem(uint32_t flags, vaddr_t va) {
  * the PDE allows everything they allow, execution included). */
 static bool add_user_table(void *pde) {
   paddr_t table = alloc_kernel_frame(); /* kernel tables are preallocated */
+  if (!table && reclaim_frames(1)) table = alloc_kernel_frame(); /* user pages made room */
   if (!table) return false;
   entry_set(pde, table | PAGE_PRESENT | PAGE_WRITE | PAGE_USER);
   vmm_stats.user_page_tables++;
@@ -217,7 +227,8 @@ static int map_at(page_directory_t *dir, vaddr_t va, uint64_t pa, uint32_t flags
   if (!(entry_get(pde) & PAGE_PRESENT) && !add_user_table(pde))
     return refuse(-ENOMEM, "no-frame-for-table", "map", va, (paddr_t)pa, flags, caller);
   void *pte = table_slot(entry_addr(entry_get(pde)), va);
-  if (entry_get(pte) & (PAGE_PRESENT | PAGE_PROTNONE)) /* a protnone entry holds a frame */
+  /* a protnone entry holds a frame, a swap entry a slot */
+  if (entry_get(pte) & (PAGE_PRESENT | PAGE_PROTNONE) || is_swap(entry_get(pte)))
     return refuse(-EEXIST, "exists", "map", va, (paddr_t)pa, flags, caller);
   if (flags & PAGE_OWNED) frame_ref((pfn_t)(pa >> PAGE_SHIFT)); /* checked above */
   entry_set(pte, leaf_entry(va, pa, flags));
@@ -243,11 +254,18 @@ int map_page(uint32_t virtual, uint32_t physical, uint32_t flags) {
 static int unmap_at(page_directory_t *dir, vaddr_t va, paddr_t *old, vaddr_t caller) {
   if (!IS_ALIGNED(va, PAGE_SIZE)) return refuse(-EINVAL, "unaligned", "unmap", va, 0, 0, caller);
   void *pte = find_pte(dir, va);
-  if (!pte || !(entry_get(pte) & PAGE_PRESENT || is_protnone(entry_get(pte))))
+  if (!pte || !(entry_get(pte) & PAGE_PRESENT || is_protnone(entry_get(pte)) ||
+                is_swap(entry_get(pte))))
     return refuse(-ENOENT, "not-mapped", "unmap", va, 0, 0, caller);
   uint64_t entry = entry_get(pte);
   entry_set(pte, 0);
   flush(dir, va);
+  if (is_swap(entry)) { /* the slot loses this reference; nothing was mapped */
+    swap_put(swap_slot_of(entry));
+    if (old) *old = 0;
+    vmm_stats.unmaps++;
+    return 0;
+  }
   if (old) *old = entry_addr(entry);
   if (entry & PAGE_OWNED) frame_unref(entry_pfn(entry)); /* freed at zero references */
   vmm_stats.unmaps++;
@@ -388,6 +406,8 @@ static void free_user_tables(void *pd, uint32_t count) {
       /* present or protnone: either holds a reference */
       if ((pte & (PAGE_PRESENT | PAGE_PROTNONE)) && (pte & PAGE_OWNED))
         frame_unref(entry_pfn(pte));
+      else if (is_swap(pte))
+        swap_put(swap_slot_of(pte));
     }
     free_page((void *)table);
     vmm_stats.user_page_tables--;
@@ -591,7 +611,7 @@ static inline uint32_t table_span(void) { return table_entries() * PAGE_SIZE; }
 
 /* What one fork's walk has done so far (kept in locals, added up once). */
 struct fork_tally {
-  uint32_t pages, shared, cow, write_protected, refs;
+  uint32_t pages, shared, cow, write_protected, refs, swapped;
 };
 
 /* Copies entries [first, last) of the page table at from into the one at to
@@ -614,7 +634,22 @@ static inline __attribute__((always_inline)) void fork_entries(void *from, void 
     /* Present or PAGE_PROTNONE: an empty entry has neither bit, a present one
      * never has PAGE_PROTNONE's G (user pages are not global), so one test
      * serves both, as cheap as the present test alone. */
-    if (!(low & (PAGE_PRESENT | PAGE_PROTNONE))) continue;
+    if (!(low & (PAGE_PRESENT | PAGE_PROTNONE))) {
+      if (low & PAGE_SWAP) { /* a swap entry: one more reference on its slot */
+        swap_dup(low >> PAGE_SHIFT);
+        /* Private: copy-on-write in both once swapped in (the swap cache
+         * gives both the same frame).  The clock never swaps out a page of
+         * a shared range, so `shared` never meets one. */
+        if (low & PAGE_WRITE) {
+          low = (low & ~PAGE_WRITE) | PAGE_COW;
+          src[i] = low; /* not present: nothing cached to flush */
+        }
+        if (pae) dst[i + 1] = src[i + 1];
+        dst[i] = low;
+        t->swapped++;
+      }
+      continue;
+    }
     t->pages++;
     if (low & PAGE_OWNED) {
       uint64_t pfn = low >> PAGE_SHIFT;
@@ -715,6 +750,7 @@ void vmm_fork_range(page_directory_t *src, page_directory_t *dst, vaddr_t start,
   counts->shared += t.shared;
   counts->cow += t.cow;
   counts->write_protected += t.write_protected;
+  counts->swapped += t.swapped;
   frame_stats.refs_taken += t.refs;
   vmm_stats.maps += t.pages;
 }
@@ -734,4 +770,78 @@ int vmm_remap_pfn(page_directory_t *dir, vaddr_t va, pfn_t pfn, uint32_t flags) 
   if (old & PAGE_OWNED) frame_unref(entry_pfn(old));
   vmm_stats.protects++;
   return 0;
+}
+
+/* -- swap entries (mm/swap.c) ----------------------------------------------- */
+
+/* The user PTE at va in dir, or NULL (no page table, or a kernel address). */
+static void *user_pte(page_directory_t *dir, vaddr_t va) {
+  return va < KERNEL_BASE ? find_pte(dir, va) : NULL;
+}
+
+bool vmm_table_present(page_directory_t *dir, vaddr_t va) { return user_pte(dir, va) != NULL; }
+
+int vmm_lookup_swap(page_directory_t *dir, vaddr_t va, uint32_t *slot, uint32_t *flags) {
+  void *pte = user_pte(dir, va);
+  uint64_t e = pte ? entry_get(pte) : 0;
+  if (!is_swap(e)) return -ENOENT;
+  if (slot) *slot = swap_slot_of(e);
+  /* PAGE_EXEC only where NX could take it away: map refuses a writable
+   * user page with PAGE_EXEC, and without NX every page executes anyway. */
+  if (flags)
+    *flags = ((uint32_t)e & (PAGE_USER | PAGE_WRITE | PAGE_COW)) |
+             (nx_enabled && !(e & PAE_NX) ? PAGE_EXEC : 0);
+  return 0;
+}
+
+int vmm_swap_out(page_directory_t *dir, vaddr_t va, uint32_t slot) {
+  void *pte = user_pte(dir, va);
+  uint64_t e = pte ? entry_get(pte) : 0;
+  if ((e & (PAGE_PRESENT | PAGE_OWNED | PAGE_USER)) != (PAGE_PRESENT | PAGE_OWNED | PAGE_USER) ||
+      slot == 0 || slot >= SWAP_SLOTS_LIMIT)
+    return refuse(-EINVAL, "not-swappable", "swap-out", va, 0, (uint32_t)e & 0xFFF, CALLER());
+  /* Rights stay (and NX in the high half); P, OWNED, A, D and the frame go.
+   * entry_set clears P first. */
+  uint64_t rights = (e & (PAGE_USER | PAGE_WRITE | PAGE_COW)) | (e & PAE_NX);
+  entry_set(pte, (uint64_t)slot << PAGE_SHIFT | PAGE_SWAP | rights);
+  flush(dir, va);
+  frame_unref(entry_pfn(e)); /* the caller holds its own reference while it writes */
+  vmm_stats.unmaps++;
+  return 0;
+}
+
+int vmm_swap_in(page_directory_t *dir, vaddr_t va, pfn_t pfn, uint32_t flags) {
+  void *pte = user_pte(dir, va);
+  uint64_t e = pte ? entry_get(pte) : 0;
+  if (!is_swap(e)) return refuse(-ENOENT, "not-swapped", "swap-in", va, 0, flags, CALLER());
+  const char *problem = flags_problem(flags, va);
+  if (problem) return refuse(-EINVAL, problem, "swap-in", va, 0, flags, CALLER());
+  if ((flags & PAGE_OWNED) && frame_ref(pfn) != 0)
+    return refuse(-EINVAL, "bad-frame", "swap-in", va, 0, flags, CALLER());
+  entry_set(pte, leaf_entry(va, pfn_addr(pfn), flags));
+  flush(dir, va);
+  vmm_stats.maps++;
+  return 0;
+}
+
+int vmm_swap_protect(page_directory_t *dir, vaddr_t va, uint32_t flags) {
+  void *pte = user_pte(dir, va);
+  uint64_t e = pte ? entry_get(pte) : 0;
+  if (!is_swap(e)) return -ENOENT;
+  uint64_t kept = e & (PAE_FRAME_MASK | PAGE_SWAP | PAGE_USER);
+  uint64_t rights = (flags & (PAGE_WRITE | PAGE_COW)) | (flags & PAGE_EXEC ? 0 : nx_bit);
+  entry_set(pte, kept | rights);
+  return 0;
+}
+
+bool vmm_clear_accessed(page_directory_t *dir, vaddr_t va) {
+  void *pte = user_pte(dir, va);
+  if (!pte) return false;
+  uint64_t e = entry_get(pte);
+  if ((e & (PAGE_PRESENT | PAGE_ACCESSED)) != (PAGE_PRESENT | PAGE_ACCESSED)) return false;
+  /* The low half only, one store: the CPU's own A/D updates are atomic and
+   * nothing else runs (one CPU, interrupts off). */
+  *(volatile uint32_t *)pte = (uint32_t)e & ~PAGE_ACCESSED;
+  flush(dir, va);
+  return true;
 }

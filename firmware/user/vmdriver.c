@@ -25,6 +25,7 @@ enum vm_op {
   VM_FORK = 10,     /* fork(): the child's pid here, 0 in the child */
   VM_WAIT = 11,     /* nothing to do: yield until the harness writes a request */
   VM_TOUCH = 12,    /* the first word of each page in [addr, addr + len) = value + i */
+  VM_PAGEOUT = 13,  /* pageout(addr, len): swap the range out now (mm/swap.h) */
 };
 
 struct vm_request {
@@ -47,6 +48,7 @@ static int32_t perform(volatile struct vm_request *r) {
   case VM_SETRLIMIT: return setrlimit((int)r->flags, r->value);
   case VM_SBRK: return (int32_t)sbrk((intptr_t)r->value);
   case VM_FORK: return fork();
+  case VM_PAGEOUT: return pageout((void *)r->addr, r->len);
   case VM_TOUCH:
     for (uint32_t i = 0; i < r->len / 4096; i++)
       *(volatile uint32_t *)(r->addr + i * 4096) = r->value + i;

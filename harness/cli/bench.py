@@ -369,6 +369,25 @@ def bench_processes(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
         pool.close_machine(machine)
 
 
+def bench_files(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
+    """page_cache_hit_insns: a 4 KiB read() of a page the page cache holds,
+    the whole system call, to its return in user mode (fsbench: the mean of
+    64 reads of one page, -icount, paging=legacy)."""
+    from harness.targets.mmverify.fsimage import ustar_disk
+    from harness.targets.mmverify.processes import Userland
+
+    disk = ustar_disk({"/bench/page": bytes(range(256)) * 32})
+    pool = MachinePool()
+    machine = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, disks=(disk,),
+                                         modules=(str(user_dir / "fsbench.elf"),),
+                                         cmdline="paging=legacy"))
+    try:
+        claim = program_claim(Userland(machine, user_dir), "fsbench", "/bench/page 64")
+        out["page_cache_hit_insns"] = claim.int("read_insns")
+    finally:
+        pool.close_machine(machine)
+
+
 def bench_aslr(cfg: QemuConfig, user_dir: Path, out: Results, samples: int = 1024) -> None:
     """aslr_entropy_bits: the Shannon entropy estimate of each base over
     ``samples`` spawned processes (at most log2(samples) = 10 bits for 1024)."""
@@ -391,8 +410,76 @@ def bench_aslr(cfg: QemuConfig, user_dir: Path, out: Results, samples: int = 102
         for name in ("stack", "heap", "shm")}
 
 
+SWAP_BENCH_PAGES = 1024       # the text workload: 4 MiB paged out, then read back
+OVERCOMMIT_RAM = "32M"
+OVERCOMMIT_PAGES = 32 * 256   # RAM pages of that machine
+OVERCOMMIT_PROCESS_PAGES = 3800  # one swapper's heap (under PROC_MAX_PAGES with its stack)
+PROC_MAX = 16                 # kernel/proc.h: 7 times RAM is the most 16 swappers hold
+OVERCOMMIT_PATTERNS = "rzt"   # random (to the disk), zero (one value), text (the pool)
+
+
+def overcommit_run(machine: Machine, userland: Userland, multiple: int) -> bool:
+    """``multiple`` times the machine's RAM in swappers (random, zero and text
+    in turn) held at once: True when every one exits 0 having found every
+    byte whole and nobody was killed."""
+    processes = -(-multiple * OVERCOMMIT_PAGES // OVERCOMMIT_PROCESS_PAGES)
+    mark = machine.mark()
+    pids = [userland.spawn("swapper", f"{OVERCOMMIT_PROCESS_PAGES} "
+                           f"{OVERCOMMIT_PATTERNS[i % 3]} {i}") for i in range(processes)]
+    results = userland.run(timeout=600)
+    claims = [c for c in userland.claims("USER", since=mark) if c["prog"] == "swapper"]
+    return (all(p in results and not results[p].killed and results[p].status == 0 for p in pids)
+            and len(claims) == len(pids) and all(c.int("bad") == 0 for c in claims))
+
+
+def bench_swap(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
+    """swap_in_insns: a first touch of a page paged out to the compressed
+    pool, until it resumes (the mean over the 1024 pages of the text
+    workload, -icount).  zswap_ratio: that workload's pages in the pool,
+    their bytes over the pool's compressed bytes.  overcommit_survived: the
+    largest multiple of a 32 MiB machine's RAM (4, 5, 6, 7: 16 processes, the
+    process table's size, hold at most 7) that swappers hold at once and
+    finish with every byte verified (a 1 GiB swap disk; not -icount: only
+    whether it completes counts)."""
+    from harness import CallStopped
+    from harness.machine.disks import DiskSpec
+    from harness.targets.mmverify.kernel import Kernel
+    from harness.targets.mmverify.processes import Userland
+
+    modules = (str(user_dir / "swapper.elf"),)
+    pool = MachinePool()
+    machine = pool.boot_to_ready(replace(cfg, memory="64M", icount=True, modules=modules))
+    try:
+        userland = Userland(machine, user_dir)
+        userland.spawn("swapper", f"{SWAP_BENCH_PAGES} t 1 pb")
+        machine.break_at(userland.symbol("swapper", "checkpoint"))
+        try:
+            machine.call("sched_run")
+        except CallStopped:  # checkpoint(1): every page in the pool
+            z = Kernel(machine).read_struct("zswap_stats", "zswap_stats")
+            out["zswap_ratio"] = round((z["stored_pages"] - z["same_filled"]) * 4096
+                                       / max(z["pool_bytes"], 1), 2)
+        machine.delete_breakpoints()
+        machine.cont()
+        claim = next(c for c in userland.claims("USER") if c["prog"] == "swapper")
+        out["swap_in_insns"] = claim.int("swapin_insns")
+    finally:
+        pool.close_machine(machine)
+    survived = 0
+    for multiple in range(4, PROC_MAX * OVERCOMMIT_PROCESS_PAGES // OVERCOMMIT_PAGES + 1):
+        machine = pool.boot_to_ready(replace(cfg, memory=OVERCOMMIT_RAM, modules=modules,
+                                             disks=(DiskSpec("hdc", size="1G"),)))
+        try:
+            if not overcommit_run(machine, Userland(machine, user_dir), multiple):
+                break
+            survived = multiple
+        finally:
+            pool.close_machine(machine)
+    out["overcommit_survived"] = survived
+
+
 GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "heap", "process",
-          "aslr", "linux", "suite", "disk")
+          "aslr", "files", "linux", "suite", "disk", "swap")
 
 
 def bench_disk(cfg: QemuConfig, out: Results, reads: int = 200) -> None:
@@ -451,8 +538,12 @@ def run(only: set[str] | None = None) -> Results:
         bench_disk(cfg, out)
     if "aslr" in wanted:
         bench_aslr(cfg, artifacts.user_dir, out)
+    if "files" in wanted:
+        bench_files(cfg, artifacts.user_dir, out)
     if "linux" in wanted:
         bench_linux(out)
+    if "swap" in wanted:
+        bench_swap(cfg, artifacts.user_dir, out)
     if "suite" in wanted:
         bench_suite(out)
     return out

@@ -34,6 +34,7 @@ from harness.decode.paging import (
     PAGE_SIZE,
     PRESENT,
     PROTNONE,
+    SWAP,
     USER,
     WRITE,
     EntryBits,
@@ -302,6 +303,19 @@ class PaeAddressSpace:
                 if raw & (PRESENT | PROTNONE) == PROTNONE and start <= va < end:
                     yield PaeMapping(va, self.entry(raw, 1).frame, PAGE_SIZE, pdpte,
                                      pde.raw, raw, self.nxe)
+
+    def swap_pages(self, start: int = 0, end: int = 1 << 32) -> Iterator[tuple[int, int]]:
+        """(va, raw entry) for every swap entry in [start, end) (not present,
+        SWAP set: the page is in the swap slot its frame bits name)."""
+        for slot, _, pde in self._slots():
+            base = slot << 21
+            if (pde.large or base + HUGE_PAGE_SIZE <= start or base >= end
+                    or self.tables[slot] == EMPTY_TABLE):
+                continue
+            for k, raw in enumerate(struct.unpack(f"<{ENTRIES}Q", self.tables[slot])):
+                va = base | k << 12
+                if raw & (PRESENT | SWAP) == SWAP and start <= va < end:
+                    yield va, raw
 
     def regions(self, *, split_global: bool = False) -> list[Region]:
         """Contiguous virtual ranges with the same effective user, write and

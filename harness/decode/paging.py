@@ -45,6 +45,10 @@ COW = 0x800
 # PAGE_PROTNONE (vmm.h), a page mprotect(PROT_NONE) keeps with its frame and
 # reference; every access to it faults.
 PROTNONE = 0x100
+# Bit 7 of a NOT-present PTE: PAGE_SWAP (vmm.h), the page is in swap; the
+# frame bits name its slot (harness/decode/swap.py), the low bits keep its
+# rights.  Such an entry maps nothing.
+SWAP = 0x080
 FRAME_MASK = 0xFFFFF000
 LARGE_FRAME_MASK = 0xFFC00000
 # A 4 MiB PDE must have bits 21:13 clear (with 32-bit physical addresses);
@@ -264,6 +268,19 @@ class AddressSpace:
                 va = i << 22 | j << 12
                 if pte & (PRESENT | PROTNONE) == PROTNONE and start <= va < end:
                     yield Mapping(va, pte & FRAME_MASK, PAGE_SIZE, raw, pte)
+
+    def swap_pages(self, start: int = 0, end: int = 1 << 32) -> Iterator[tuple[int, int]]:
+        """(va, raw entry) for every swap entry in [start, end) (not present,
+        SWAP set: the page is in the swap slot its frame bits name), in
+        address order."""
+        for i in range(pdx(start), pdx(end - 1) + 1):
+            raw = self._pdes[i]
+            if not raw & PRESENT or self._is_large(raw) or self.tables[i] == EMPTY_TABLE:
+                continue
+            for j, pte in enumerate(struct.unpack(f"<{ENTRIES}I", self.tables[i])):
+                va = i << 22 | j << 12
+                if pte & (PRESENT | SWAP) == SWAP and start <= va < end:
+                    yield va, pte
 
     def regions(self, *, split_global: bool = False) -> list[Region]:
         """Contiguous virtual ranges with the same effective user/write rights

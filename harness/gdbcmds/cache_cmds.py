@@ -1,5 +1,6 @@
 """``mm cache``: the buffer cache (firmware/fs/bcache.c) and the disks under
-it (firmware/dev/blk.c).
+it (firmware/dev/blk.c), then the page cache (firmware/fs/pagecache.c, the
+text of ``mm pagecache``: harness/gdbcmds/pagecache_cmds.py).
 
 Everything is read from the kernel being debugged: bcache_stats and
 bcache_max for the totals, the hash chains (bcache_hash) for every buffer
@@ -23,6 +24,7 @@ from harness.gdbcmds.common import (
     value,
     write,
 )
+from harness.gdbcmds.pagecache_cmds import page_cache_report
 
 ROW_LIMIT = 100
 
@@ -66,7 +68,9 @@ class CacheCommand(Subcommand):
     with its capacity and the requests its block layer completed.  With
     "buffers", every cached block: device, block number, holders (refs),
     flags (valid, dirty), its frame, and its place on the LRU list (0 is the
-    most recently used; "held" while someone holds it)."""
+    most recently used; "held" while someone holds it).  Last, the page
+    cache as ``mm pagecache`` shows it: its counters and hit rate, and each
+    cached file page with its frame and the frame's holders."""
 
     name = "cache"
     usage = "mm cache [buffers]"
@@ -101,6 +105,7 @@ class CacheCommand(Subcommand):
             write("no disks")
         if argv == ["buffers"]:
             self.show_buffers()
+        write(page_cache_report())
 
     @staticmethod
     def show_buffers() -> None:

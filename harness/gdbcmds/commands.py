@@ -11,8 +11,9 @@ import gdb
 
 _MODULES = ("harness.gdbcmds.common", "harness.gdbcmds.spaces", "harness.gdbcmds.paging_cmds",
             "harness.gdbcmds.pmm_cmds", "harness.gdbcmds.frame_cmds", "harness.gdbcmds.heap_cmds",
-            "harness.gdbcmds.proc_cmds", "harness.gdbcmds.cache_cmds",
-            "harness.gdbcmds.settings_cmds")
+            "harness.gdbcmds.proc_cmds", "harness.gdbcmds.pagecache_cmds",
+            "harness.gdbcmds.cache_cmds",
+            "harness.gdbcmds.settings_cmds", "harness.gdbcmds.swap_cmds")
 
 
 def _load() -> list:
@@ -35,7 +36,9 @@ class MmCommand(gdb.Command):
     mm heap [all]           heap statistics, live blocks and their callers, heap_check()
     mm faults               the kernel's ring buffer of recent page faults
     mm procs                the process table
-    mm cache [buffers]      the buffer cache: totals, hit rate, disks, each cached block
+    mm cache [buffers]      the buffer cache and the page cache: totals, hit rates, cached blocks
+    mm pagecache            the page cache alone: counters, hit rate, cached pages and their frames
+    mm swap                 swap slots, the compressed pool, which PTEs name which slots, audited
     mm set [NAME VALUE]     change a setting (kernel-base); mm show lists them
     mm help                 this list
 

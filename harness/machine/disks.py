@@ -39,6 +39,8 @@ SECTOR = 512
 # read_aio and write_aio on the node below it for every request, the block
 # layer flush_to_disk for every flush.
 BLKDEBUG_EVENTS = {"read": "read_aio", "write": "write_aio", "flush": "flush_to_disk"}
+# blkdebug's iotype: the kind of request a rule fails (QEMU 4.1 and later).
+BLKDEBUG_IOTYPES = {"read": "read", "write": "write", "flush": "flush"}
 # QMP query-blockstats fields machine.blockstats() keeps.
 BLOCKSTATS_FIELDS = ("rd_operations", "wr_operations", "rd_bytes", "wr_bytes",
                      "flush_operations", "failed_rd_operations", "failed_wr_operations",
@@ -116,6 +118,8 @@ def blkdebug_config(errors: tuple[DiskError, ...]) -> str:
     for rule in errors:
         lines = ["[inject-error]", f'event = "{BLKDEBUG_EVENTS[rule.op]}"',
                  f'errno = "{rule.errno}"', f'once = "{"on" if rule.once else "off"}"']
+        if rule.op in BLKDEBUG_IOTYPES:  # else the rule, once active, fails every kind of request
+            lines.append(f'iotype = "{BLKDEBUG_IOTYPES[rule.op]}"')
         if rule.sector is not None:
             lines.append(f'sector = "{rule.sector}"')
         sections.append("\n".join(lines) + "\n")

@@ -7,7 +7,9 @@ import pytest
 from harness import CallStopped
 from tests.process.pmm_budget import give_back
 
-pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
+# zswap=off (and no swap disk): swap is off, so RAM emptied on purpose stays
+# empty; with swap, reclaim would make room (tests/swap covers that).
+pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off zswap=off")
 
 ENOENT, ENOMEM = -2, -12
 

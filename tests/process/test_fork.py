@@ -9,7 +9,9 @@ from harness import CallStopped
 from harness.targets.mmverify.invariants import frame_audit
 from tests.process.pmm_budget import give_back
 
-pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
+# zswap=off (and no swap disk): swap is off, so RAM emptied on purpose stays
+# empty; with swap, reclaim would make room (tests/swap covers that).
+pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off zswap=off")
 
 PAGE_COW = 0x800    # include/mm/vmm.h: software PTE bit
 FRAME_COW = 0x01    # include/mm/frame.h

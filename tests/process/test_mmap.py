@@ -32,6 +32,8 @@ from tests.process.vmdriver import (
     VmDriver,
 )
 
+EBADF = 9  # not an open descriptor (kernel/errno.h)
+
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
 WRITE_BIT, USER_BIT = 0x2, 0x4
@@ -216,7 +218,8 @@ BAD_MMAPS = [  # (addr, len, prot, flags, errno, why)
     (0xBFFFF000, 2 * PAGE, PROT_READ, FIXED, EINVAL, "across into the kernel half"),
     (0, PAGE, RW, MAP_ANONYMOUS, EINVAL, "neither shared nor private"),
     (0, PAGE, RW, SHARED | MAP_PRIVATE, EINVAL, "both"),
-    (0, PAGE, RW, MAP_PRIVATE, EINVAL, "not anonymous"),
+    # without MAP_ANONYMOUS it maps the file open on descriptor EDI: vmdriver has none
+    (0, PAGE, RW, MAP_PRIVATE, EBADF, "not anonymous"),
     (0, PAGE, RW, PRIVATE | 0x4000, EINVAL, "an unknown flag"),
     (0, PAGE, 0x8, PRIVATE, EINVAL, "an unknown prot bit"),
     (0, PAGE, PROT_NONE, SHARED, EINVAL, "shared guard"),

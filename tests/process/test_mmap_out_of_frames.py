@@ -17,7 +17,10 @@ from tests.process.vmdriver import (
     VmDriver,
 )
 
-pytestmark = pytest.mark.machine(modules=["user/vmdriver"], cmdline="aslr=off", memory="16M")
+# zswap=off (and no swap disk): swap is off, so RAM emptied on purpose stays
+# empty; with swap, reclaim would make room (tests/swap covers that).
+pytestmark = pytest.mark.machine(modules=["user/vmdriver"], cmdline="aslr=off zswap=off",
+                                 memory="16M")
 
 
 def test_shared_mmap_without_frames_changes_nothing_then_a_fault_is_out_of_memory(userland):

@@ -17,8 +17,9 @@ def test_blkdebug_config_one_section_per_rule():
     text = disks.blkdebug_config((DiskError("read", sector=8), DiskError("write", once=True,
                                                                          errno=28)))
     assert text == ('[inject-error]\nevent = "read_aio"\nerrno = "5"\nonce = "off"\n'
-                    'sector = "8"\n\n'
-                    '[inject-error]\nevent = "write_aio"\nerrno = "28"\nonce = "on"\n')
+                    'iotype = "read"\nsector = "8"\n\n'
+                    '[inject-error]\nevent = "write_aio"\nerrno = "28"\nonce = "on"\n'
+                    'iotype = "write"\n')
 
 
 def test_flush_rule_uses_flush_to_disk():

@@ -48,7 +48,8 @@ def test_an_entry_is_refs_flags_node_little_endian():
 def test_flag_names():
     assert flag_text(0) == "-"
     assert flag_text(frames.FRAME_SWAP_DIRTY) == "swap-dirty"
-    assert flag_text(0x31) == "cow,0x30"
+    assert flag_text(0x19) == "cow,pagecache,swapcache"
+    assert flag_text(0x61) == "cow,0x60"
 
 
 def test_outside_the_table_and_a_torn_table_are_errors():

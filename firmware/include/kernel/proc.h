@@ -27,11 +27,15 @@ struct shm_attachment {
 
 /* One mmap region: [start, end), page aligned, PROT_* and MAP_SHARED or
  * MAP_PRIVATE (kernel/mman.h).  The image, heap, stack and shared-memory
- * areas are not regions: they keep their own fields below. */
+ * areas are not regions: they keep their own fields below.  A file mapping
+ * names its file (fs/fs.h) and the file page at start; anonymous: NULL, 0. */
+struct fs_file;
 struct vm_region {
   vaddr_t start, end;
   uint32_t prot;
   uint32_t flags;
+  const struct fs_file *file;
+  uint32_t pgoff;
 };
 
 /* Per-process limits (kernel/mman.h RLIMIT_*), lowered by setrlimit. */
@@ -67,6 +71,7 @@ struct process {
   struct proc_limits limits;
   uint32_t cow_faults;            /* write faults that copied or took back a COW page */
   struct file *files[FD_MAX];     /* open files by descriptor (kernel/file.h); 0-2 unused */
+  uint32_t swapped_pages;         /* swap entries in its page tables (mm/swap.h) */
 };
 
 /* What became of a finished process (the harness compares it with the log). */
@@ -137,6 +142,8 @@ void proc_set_first_frame(struct process *p, const struct trapframe *tf);
  * woken for it.  0, or -ESRCH (no such live process) / -EPERM. */
 int32_t proc_kill_request(uint32_t pid);
 extern bool sched_interrupting; /* see sched_interrupt */
+/* kill_pending's value when the OOM rule (mm/reclaim.h) chose the process. */
+#define PROC_KILL_OOM 2
 #define PROC_REASON_INTERRUPTED "interrupted"
 
 /* Ends the current process if a kill is pending for it, or the run is being
@@ -144,7 +151,8 @@ extern bool sched_interrupting; /* see sched_interrupt */
 static inline void proc_kill_if_pending(void) {
   if (!current) return;
   if (__builtin_expect(sched_interrupting, 0)) proc_kill(PROC_REASON_INTERRUPTED, 0, 0, 0);
-  if (current->kill_pending) proc_kill("killed", 0, 0, 0);
+  if (current->kill_pending)
+    proc_kill(current->kill_pending == PROC_KILL_OOM ? "out-of-memory" : "killed", 0, 0, 0);
 }
 
 /* Runs processes until none is runnable; returns how many finished meanwhile. */

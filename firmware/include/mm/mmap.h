@@ -92,6 +92,20 @@ void mmap_init_process(struct process *p);
 /* The system calls.  mmap returns the address (an IS_ERR_VALUE on failure),
  * the others 0; each a negative errno on failure. */
 int32_t mmap_map(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot, uint32_t flags);
+/* mmap of a file of the file system (flags without MAP_ANONYMOUS), from byte
+ * `offset` (page aligned, else EINVAL): its pages come on demand from the
+ * page cache (fault reason file-page).  MAP_SHARED maps the cache's frame
+ * itself and refuses PROT_WRITE (EACCES, kind read-only-file: the file
+ * system is read-only; mprotect refuses adding it too); MAP_PRIVATE maps it
+ * read-only, PAGE_COW when the region is writable, and the first write
+ * copies it.  A page wholly past the end of the file, or one the disk cannot
+ * read, kills with reason file-io; the rest of the last page reads as
+ * zeros.  fork shares the mapping (the cache's frames, one reference more
+ * each); munmap and exit drop the mappings' references, the cache keeps its
+ * own. */
+struct fs_file;
+int32_t mmap_map_file(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot,
+                      uint32_t flags, const struct fs_file *file, uint32_t offset);
 int32_t mmap_unmap(struct process *p, vaddr_t addr, uint32_t len);
 int32_t mmap_protect(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot);
 int32_t mmap_getrlimit(struct process *p, uint32_t resource);

@@ -186,6 +186,7 @@ struct vmm_fork_counts {
   uint32_t shared;          /* of them, shared writable (a `shared` range) */
   uint32_t cow;             /* of them, copy-on-write in both afterwards */
   uint32_t write_protected; /* src entries that lost PAGE_WRITE: src's TLB is stale */
+  uint32_t swapped;         /* swap entries copied (one more reference on each slot) */
 };
 
 /* Copies every present or PAGE_PROTNONE entry of src in [start, end) into
@@ -200,6 +201,31 @@ struct vmm_fork_counts {
  * the rule stays one test in the loop). */
 void vmm_fork_range(page_directory_t *src, page_directory_t *dst, vaddr_t start, vaddr_t end,
                     bool shared, struct vmm_fork_counts *counts);
+
+/* A swap entry in dir (PAGE_SWAP above) is copied by fork (one more slot
+ * reference: swap_dup; COW in both for a private range), dropped by unmap
+ * and by destroying the directory (swap_put).
+ * -- swap entries, for mm/swap.c (user addresses only) -- */
+/* Whether a page table covers va (walkers skip the span of an absent one). */
+bool vmm_table_present(page_directory_t *dir, vaddr_t va);
+/* The swap entry at va: 0 with its slot and the rights it keeps (PAGE_USER,
+ * PAGE_WRITE, PAGE_COW, and PAGE_EXEC when NX is on and the entry lacks it);
+ * -ENOENT when the entry is anything else. */
+int vmm_lookup_swap(page_directory_t *dir, vaddr_t va, uint32_t *slot, uint32_t *flags);
+/* The present, owned user page at va becomes the swap entry for slot (its
+ * rights and NX kept) and its frame loses the mapping's reference.  0, or
+ * -EINVAL (kind not-swappable) and nothing changes. */
+int vmm_swap_out(page_directory_t *dir, vaddr_t va, uint32_t slot);
+/* The swap entry at va becomes a present mapping of pfn with flags (a
+ * reference taken with PAGE_OWNED); the caller drops the slot's reference.
+ * 0, or -ENOENT (not a swap entry) / -EINVAL. */
+int vmm_swap_in(page_directory_t *dir, vaddr_t va, pfn_t pfn, uint32_t flags);
+/* New rights (PAGE_WRITE, PAGE_COW, PAGE_EXEC; PAGE_USER stays) for the swap
+ * entry at va, for mprotect: 0 or -ENOENT. */
+int vmm_swap_protect(page_directory_t *dir, vaddr_t va, uint32_t flags);
+/* Clears PAGE_ACCESSED in the present entry at va (invlpg when live):
+ * whether it was set (the clock's second chance). */
+bool vmm_clear_accessed(page_directory_t *dir, vaddr_t va);
 
 /* Replaces the frame and flags of an existing mapping at va (the COW fault's
  * copy): takes a reference on pfn if flags has PAGE_OWNED, then drops the old

@@ -163,3 +163,20 @@ int fstat(int fd, struct stat *st) { return syscall3(SYS_FSTAT, (uint32_t)fd, (u
 int lseek(int fd, int offset, int whence) {
   return syscall3(SYS_LSEEK, (uint32_t)fd, (uint32_t)offset, (uint32_t)whence);
 }
+int pageout(void *addr, size_t len) { return syscall3(SYS_PAGEOUT, (uint32_t)addr, len, 0); }
+
+/* mmap of a file: the descriptor in EDI and the offset in EBP, which the
+ * compiler keeps as the frame pointer here, so it is saved around the call. */
+void *mmap_file(void *addr, size_t len, int prot, int flags, int fd, uint32_t offset) {
+  int ret;
+  uint32_t regs[2] = {(uint32_t)fd, offset}, *edi = regs;
+  __asm__ volatile("push %%ebp\n\t"
+                   "movl 4(%%edi), %%ebp\n\t"
+                   "movl (%%edi), %%edi\n\t"
+                   "int $0x80\n\t"
+                   "pop %%ebp"
+                   : "=a"(ret), "+D"(edi)
+                   : "a"(SYS_MMAP), "b"(addr), "c"(len), "d"(prot), "S"(flags)
+                   : "memory");
+  return (void *)ret;
+}

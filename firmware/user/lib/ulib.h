@@ -68,3 +68,8 @@ int sync(void);
 int stat(const char *path, struct stat *st);
 int fstat(int fd, struct stat *st);
 int lseek(int fd, int offset, int whence);
+/* Swaps out the pages of [addr, addr + len) now (mm/swap.h): how many went. */
+int pageout(void *addr, size_t len);
+/* mmap of an open file from byte `offset` (page aligned), flags without
+ * MAP_ANONYMOUS: the address, or (void *)-errno (IS_ERR). */
+void *mmap_file(void *addr, size_t len, int prot, int flags, int fd, uint32_t offset);

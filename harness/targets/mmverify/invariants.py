@@ -32,7 +32,19 @@ violations as sentences naming pid, address, entry and what is wrong:
   live address space (the kernel half once) plus the kernel's references (one per live shm segment
   holding it); a frame with references is used in the PMM's bitmap;
   FRAME_COW only on frames some PTE maps copy-on-write; no copy-on-write PTE
-  is writable (harness/decode/frames.py's audit).
+  is writable (harness/decode/frames.py's audit);
+- the page cache (fs/pagecache.h) holds one reference on each of its frames
+  (a kernel reference in the audit); each cached frame is used, marked
+  FRAME_PAGECACHE, held by one entry only and mapped read-only wherever a
+  process maps it; every FRAME_PAGECACHE frame is in the cache;
+- the swap cache holds one reference on each frame it keeps (and only those
+  frames have FRAME_SWAPCACHE);
+- swap (harness/decode/swap.py's audit): a swap entry (not present,
+  PAGE_SWAP) lies in the process's image, heap, stack or a private mmap
+  region, has U and no PAGE_OWNED; a process's ``swapped_pages`` is the number
+  of its swap entries; every slot in use is referenced by exactly the swap
+  entries and the swap-cache entry naming it, and no entry names a free or
+  retired slot.
 
 The paging mode comes from the machine (CR4.PAE, EFER.NXE).  Under PAE the
 entries are 64-bit, 512 to a table; every address space's PDPT must be free
@@ -53,8 +65,18 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from harness.decode import pae, paging
+from harness.decode import swap as swapdec
 from harness.decode.bitmap import Bitmap
-from harness.decode.frames import FrameInfo, FrameTable, PteRef, audit, expected_refs, explain
+from harness.decode.frames import (
+    FRAME_PAGECACHE,
+    FRAME_SWAPCACHE,
+    FrameInfo,
+    FrameTable,
+    PteRef,
+    audit,
+    expected_refs,
+    explain,
+)
 from harness.decode.modes import PagingMode
 from harness.machine.machine import Machine
 from harness.targets.mmverify.kernel import Kernel
@@ -138,6 +160,7 @@ class Space:
     # PROT_NONE has only PROT_NONE entries), and MAP_SHARED ones are shared
     # writable by fork
     mmap: tuple[tuple[int, int, int, int], ...] = ()
+    swapped: int = 0                   # the kernel's count of its swap entries
 
 
 @dataclass(frozen=True)
@@ -154,6 +177,10 @@ class MemoryState:
     ram: tuple[tuple[int, int], ...] = ()
     # the frame table (refs and flags per frame); None: not audited
     frames: FrameTable | None = None
+    # the page cache's entries: (file's ino, page index, frame's physical address)
+    pagecache: tuple[tuple[int, int, int], ...] = ()
+    # the slot map and the swap cache; None: swap is not audited
+    swap: swapdec.SwapState | None = None
 
 
 def readonly_pages(head: bytes) -> list[tuple[int, int]]:
@@ -203,7 +230,8 @@ class _Checker:
         self.kernel_frames: dict[int, str] = {}   # frame -> what the kernel uses it for
         # frame -> every (process, va, kind, writable) user mapping of it; kind:
         # "shm" (in an attachment of the segment that has this frame there),
-        # "mmap-shared" (in a MAP_SHARED mmap region) or "private"
+        # "mmap-shared" (in a MAP_SHARED mmap region), "file" (a page-cache
+        # frame, in a shared or private file mapping) or "private"
         self.mapped: dict[int, list[tuple[str, int, str, bool]]] = defaultdict(list)
         # frame number -> every present PTE naming it with PAGE_OWNED or PAGE_COW
         # (what the frame table must account for)
@@ -211,6 +239,7 @@ class _Checker:
         # frame_owners: every present PTE naming frame ``want``, whatever its bits
         self.want = want
         self.wanted: list[PteRef] = []
+        self.swap_entries: list[swapdec.SwapEntry] = []
 
     def fail(self, text: str) -> None:
         self.out.append(text)
@@ -402,6 +431,42 @@ class _Checker:
         self.mapped[frame].append((who, va, "private", False))
         self.note(who, va, pte)
 
+    def swapped(self, p: Space, who: str, tables: dict[int, tuple[int, bytes]]) -> None:
+        """p's swap entries: where they may lie, and the kernel's count."""
+        found = 0
+        for base, (_, table) in tables.items():
+            if table == paging.EMPTY_TABLE:
+                continue
+            for j, pte in enumerate(self.g.unpack(table)):
+                if not swapdec.is_swap(pte):
+                    continue
+                va = base | j << 12
+                found += 1
+                self.swap_entries.append(swapdec.SwapEntry(who, va, pte))
+                region = next((r for r in p.mmap if r[0] <= va < r[1]), None)
+                if region is not None and region[3] & MAP_SHARED:
+                    self.fail(f"{who} va {va:#010x} swap entry {self.entry(pte)}: in a "
+                              "MAP_SHARED region (never swapped)")
+                elif region is None and not any(s <= va < e for s, e in p.regions):
+                    self.fail(f"{who} va {va:#010x} swap entry {self.entry(pte)}: outside the "
+                              "process's image, heap, stack and mmap regions")
+        if found != p.swapped:
+            self.fail(f"{who}: {found} swap entries, the kernel counts swapped_pages="
+                      f"{p.swapped}")
+
+    def swap_audit(self) -> None:
+        if self.s.swap is None:
+            return
+        self.out += swapdec.audit(self.s.swap, self.swap_entries)
+        if self.s.frames is None:
+            return
+        cached = set(self.s.swap.cached().values())
+        flagged = {pfn for pfn, info in self.s.frames.held() if info.flags & FRAME_SWAPCACHE}
+        for pfn in sorted(flagged - cached):
+            self.fail(f"frame {pfn:#x} has FRAME_SWAPCACHE but the swap cache does not hold it")
+        for pfn in sorted(cached - flagged):
+            self.fail(f"frame {pfn:#x} is in the swap cache without FRAME_SWAPCACHE")
+
     def kernel_directory_user_half(self) -> None:
         """The kernel's own directory may map pages below the base (tests and
         the VMM API do); they must still be frames the PMM handed out."""
@@ -425,6 +490,7 @@ class _Checker:
                       f"pages={p.pages}")
         for va, pte in kept.items():
             self.protnone_pte(p, who, va, pte)
+        self.swapped(p, who, tables)
         attached = self.attachments(p, who, present)
         shm_frames = {f: s.id for s in self.s.segments for f in s.frames}
         for va, (pte, pde) in present.items():
@@ -495,6 +561,11 @@ class _Checker:
         region = next((r for r in p.mmap if r[0] <= va < r[1]), None)
         if region is not None and region[3] & MAP_SHARED and va not in attached:
             kind = "mmap-shared"
+        if frame in self.cached:
+            kind = "file"
+            if pte & paging.WRITE:
+                self.fail(f"{what}: writable, on page-cache frame {frame:#x} "
+                          f"({self.cached[frame]}): a write would change the file's page")
         if region is not None and region[2] == 0:
             self.fail(f"{what}: a page in a PROT_NONE (guard) mmap region")
         if region is not None and pte & paging.WRITE and not region[2] & 2:
@@ -526,7 +597,7 @@ class _Checker:
                 continue
             kinds = {kind for _, _, kind, _ in users}
             readonly = not any(writable for _, _, _, writable in users)
-            if kinds not in ({"shm"}, {"mmap-shared"}) and not (kinds == {"private"}
+            if kinds not in ({"shm"}, {"mmap-shared"}) and not (kinds in ({"private"}, {"file"})
                                                                 and readonly):
                 where = ", ".join(f"{who} va {va:#010x}" for who, va, _, _ in users)
                 self.fail(f"frame {frame:#x} is mapped by {where}, and not as shared memory")
@@ -557,7 +628,39 @@ class _Checker:
         for seg in self.s.segments:
             for frame in seg.frames:
                 refs[frame >> 12].append(f"segment {seg.id}")
+        if self.s.swap is not None:
+            for pfn, holders in swapdec.cache_references(self.s.swap).items():
+                refs[pfn] += holders
+        for frame, what in self.cached.items():
+            refs[frame >> 12].append(what)
         return refs
+
+    @cached_property
+    def cached(self) -> dict[int, str]:
+        """frame -> the page-cache entry holding it ("page cache ino 1 page 0")."""
+        return {pa: f"page cache ino {ino} page {index}" for ino, index, pa in self.s.pagecache}
+
+    def pagecache(self) -> None:
+        seen: dict[int, int] = defaultdict(int)
+        for _, _, pa in self.s.pagecache:
+            seen[pa] += 1
+        for pa, what in self.cached.items():
+            self.frame_in_use(pa, what)
+            if seen[pa] > 1:
+                self.fail(f"frame {pa:#x} is in {seen[pa]} page-cache entries")
+            if pa in self.kernel_frames:
+                self.fail(f"{what}: frame {pa:#x} is {self.kernel_frames[pa]}")
+        if self.s.frames is None:
+            return
+        for pfn, info in self.s.frames.held():
+            pa = pfn << 12
+            if info.flags & FRAME_PAGECACHE and pa not in self.cached:
+                self.fail(f"frame {pa:#x}: FRAME_PAGECACHE ({info}), but in no page-cache entry")
+        for pa, what in self.cached.items():
+            if pa >> 12 < self.s.frames.count and not self.s.frames[pa >> 12].flags & \
+                    FRAME_PAGECACHE:
+                self.fail(f"{what}: frame {pa:#x} lacks FRAME_PAGECACHE "
+                          f"({self.s.frames[pa >> 12]})")
 
     def frame_table(self) -> None:
         if self.s.frames is not None:
@@ -571,7 +674,9 @@ class _Checker:
             self.process(p, kernel_half)
         self.sharing()
         self.segments()
+        self.pagecache()
         self.frame_table()
+        self.swap_audit()
         return self.out
 
 
@@ -604,14 +709,17 @@ def read_state(kernel: Kernel) -> MemoryState:
         spaces.append(Space(p["pid"], p["name"], p["cr3"], p["pages"], tuple(readonly),
                             tuple(Attachment(*a) for a in p["shm"] if a[0] >= 0),
                             regions, p["state"] == ZOMBIE,
-                            tuple(tuple(r) for r in p.get("regions", ()))))
+                            tuple(tuple(r) for r in p.get("regions", ())),
+                            p.get("swapped_pages", 0)))
     segments = tuple(Segment(s["id"], s["refs"], s["creator"], tuple(s["frames"]))
                      for s in kernel.shm_segments())
     kernel_cr3 = kernel.kernel_directory() - kernel.kernel_base
     text = (kernel.m.symbol("__text_start"), kernel.m.symbol("__text_end"))
     return MemoryState(kernel.kernel_base, kernel_cr3, tuple(spaces), segments, used, reserved,
                        kernel.m.paging_mode() or PagingMode(), text,
-                       tuple(kernel.m.ram_ranges()), kernel.frame_table())
+                       tuple(kernel.m.ram_ranges()), kernel.frame_table(),
+                       tuple((e["ino"], e["index"], e["pfn"] << 12) for e in kernel.page_cache()),
+                       swap=kernel.swap_state())
 
 
 def _module_readonly_pages(kernel: Kernel, start: int) -> list[tuple[int, int]]:

@@ -16,6 +16,8 @@ from typing import Any
 from harness.decode.bitmap import Bitmap
 from harness.decode.frames import ENTRY_BYTES, FrameTable
 from harness.decode.pagefault import ACTIONS, KINDS, FaultRecord, PageFault, enum_names
+from harness.decode.swap import SwapState
+from harness.errors import GdbError
 from harness.machine.machine import Machine
 
 # A decoded struct: field name to an int, or a list of ints for an array.
@@ -203,6 +205,20 @@ class Kernel:
         count = self.u32("frame_table_frames")
         return FrameTable(self.read_kernel(self.u32("frame_table"), count * ENTRY_BYTES))
 
+    def swap_state(self) -> SwapState | None:
+        """The slot map and the swap cache (mm/swap.h), or None for a kernel
+        without swap; empty when swap is off or nothing has been swapped out yet."""
+        try:
+            self.m.symbol("swap_map")
+        except GdbError:  # a kernel from before swap
+            return None
+        stats = self.read_struct("swap_stats", "swap_stats")
+        slots, refs_at, cache_at = stats["slots"], self.u32("swap_map"), self.u32("swap_cache")
+        if not slots or not refs_at:
+            return SwapState(b"", ())
+        return SwapState.decode(self.read_kernel(refs_at, slots),
+                                self.read_kernel(cache_at, 4 * slots))
+
     def pmm_bitmap_word_address(self, frame: int) -> int:
         """Kernel address of the bitmap word holding ``frame``'s bit."""
         return self.u32("pmm_bitmap") + frame // 32 * 4
@@ -289,6 +305,35 @@ class Kernel:
                 data = self.m.read(s["frames"], 4 * s["pages"]) if s["pages"] else b""
                 s["frames"] = [pfn << 12 for pfn in struct.unpack(f"<{s['pages']}I", data)]
                 out.append(s)
+        return out
+
+    # -- file system and page cache ---------------------------------------------------
+
+    def fs_files(self) -> list[StructValues]:
+        """The file system's table (fs/fs.h): ino, mode, size, data_offset and
+        ``path`` as text (without the leading "/")."""
+        count = self.read_struct("fs_state", "fs_state")["files"]
+        files = self.read_array("fs_file", self.m.symbol("fs_files"), count) if count else []
+        for f in files:
+            f["path"] = bytes(f["path"]).split(b"\0", 1)[0].decode(errors="replace")
+        return files
+
+    def pagecache_stats(self) -> StructValues:
+        return self.read_struct("pagecache_stats", "pagecache_stats")
+
+    def page_cache(self) -> list[StructValues]:
+        """The page cache's entries (ino, index, pfn), most recently used
+        first, read along its LRU list."""
+        limit = self.pagecache_stats()["pages"]
+        out: list[StructValues] = []
+        addr = self.u32("pagecache_lru")
+        while addr:
+            if len(out) > limit:
+                raise ValueError(f"the page cache's LRU list runs past its {limit} pages "
+                                 "(a cycle?)")
+            entry = self.read_struct("pc_page", addr)
+            out.append(entry)
+            addr = entry["lru_next"]
         return out
 
     # -- kernel heap -------------------------------------------------------------------

@@ -1,0 +1,57 @@
+/* Reclaim: what the kernel does when a user frame cannot be had.
+ *
+ * reclaim_frames(want) is the one entry point.  It frees frames in this
+ * order, stopping as soon as `want` are free again:
+ *   1. clean buffers of the buffer cache (bcache_reclaim, fs/bcache.h),
+ *   2. file pages no process maps (pagecache_reclaim, fs/pagecache.h),
+ *   3. user pages swapped out by the clock (swap_out_pages, mm/swap.h).
+ * (2 is called when its code is built in: fs/pagecache.h exists.)
+ *
+ * Out of memory.  When reclaim frees nothing, RAM and swap are both
+ * exhausted (no evictable page, or no free slot and no room in the pool).
+ * The victim is the live process with the most pages, resident plus swapped
+ * (ties: the lowest process-table slot); never the kernel.  Two records:
+ * what reclaim has done since boot, then the victim
+ *   RECLAIM got=0 calls=<n> bcache=<frames> pagecache=<frames> swapped=<pages>
+ *           failed=<calls that freed nothing> free=<free frames>
+ *   OOM pid=<n> name=<name> pages=<resident> swapped=<n>
+ * When the victim is the process whose allocation failed, the allocation
+ * fails and the fault kills it with reason out-of-memory.  Another victim is
+ * asked to end (reason out-of-memory, proc_kill_request's mechanism); the
+ * allocating process yields so it runs and ends, and then tries again.
+ * Without a current process (spawn from the kernel) the allocation fails.
+ *
+ * A user allocation that finds RECLAIM_RESERVE frames or fewer free reclaims
+ * first, so the kernel keeps a few frames for the work swap-out needs.
+ *
+ * Callers: every user-frame allocation (demand and stack faults, COW copies,
+ * swap-in, mmap, program loading, shared memory) goes through
+ * reclaim_user_frame; a user page table that cannot be had calls
+ * reclaim_frames(1) and tries once more. */
+#pragma once
+
+#include "types.h"
+
+#define RECLAIM_BATCH 16u  /* frames one reclaim asks for: fewer trips through the clock */
+/* Free frames below which a user allocation reclaims first: the kernel's
+ * reserve (the pool's entries, page tables, the heap need frames while swap
+ * makes room).  When reclaim frees nothing, users take the reserve too. */
+#define RECLAIM_RESERVE 64u
+
+struct reclaim_stats {
+  uint32_t calls;            /* reclaim_frames */
+  uint32_t wanted;           /* frames asked for, in total */
+  uint32_t from_bcache;      /* frames given back by the buffer cache */
+  uint32_t from_pagecache;   /* by the page cache */
+  uint32_t swapped_out;      /* pages the clock evicted for reclaim */
+  uint32_t failed;           /* calls that freed nothing */
+  uint32_t oom_kills;        /* OOM victims chosen */
+};
+extern struct reclaim_stats reclaim_stats;
+
+/* Frees up to `want` frames (see above): how many it freed. */
+uint32_t reclaim_frames(uint32_t want);
+/* pmm_alloc_user_frame, reclaiming and applying the OOM rule when there is
+ * none: the frame number, or 0 when the caller is the OOM victim (or there is
+ * no process to blame). */
+pfn_t reclaim_user_frame(void);
