@@ -121,8 +121,9 @@ int fs_mount(struct blk_device *dev) {
         strnlen(h.prefix, sizeof(h.prefix)) == sizeof(h.prefix))
       return refuse(dev, "name", offset, -EINVAL);
     uint32_t data = offset + USTAR_BLOCK;
-    /* The data, padded to a block, lies wholly on the disk. */
-    if (size > disk_bytes - data || ALIGN_UP(size, USTAR_BLOCK) > disk_bytes - data)
+    /* The data lies wholly on the disk (and its padding then too: the disk's
+     * size and the data's start are whole blocks). */
+    if (size > disk_bytes - data)
       return refuse(dev, "past-end", offset, -EINVAL);
     if (h.typeflag == '0' || h.typeflag == '\0') {
       if (files == FS_FILES_MAX) return refuse(dev, "too-many", offset, -EINVAL);

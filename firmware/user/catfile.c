@@ -44,10 +44,13 @@ int main(int argc, char **argv) {
     int w = write(fd, buf, 1);
     int rw = open(path, O_RDWR);
     int c = close(fd);
-    printf("USER prog=catfile path=%s stat=%d size=%u mode=%x ino=%u fstat=%d fstat_size=%u "
-           "read=%d fnv=%x lseek=%d reread=%d refnv=%x write=%d open_rdwr=%d close=%d\n",
-           path, rs, st.st_size, st.st_mode, st.st_ino, rf, fst.st_size, n1, h1, back, n2, h2,
-           w, rw, c);
+    /* two lines: printf's buffer holds 191 characters */
+    printf("USER prog=catfile path=%s stat=%d size=%u mode=%x ino=%u blocks=%u fstat=%d "
+           "fstat_size=%u\n",
+           path, rs, st.st_size, st.st_mode, st.st_ino, st.st_blocks, rf, fst.st_size);
+    printf("USER prog=catfile path=%s read=%d fnv=%x lseek=%d reread=%d refnv=%x write=%d "
+           "open_rdwr=%d close=%d\n",
+           path, n1, h1, back, n2, h2, w, rw, c);
   }
   return 0;
 }

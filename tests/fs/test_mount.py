@@ -142,3 +142,51 @@ def test_only_regular_files_are_kept(machine, kernel):
     assert machine.records("FS")[0].fields == {"dev": "hdb", "files": "2", "bytes": "3",
                                                "skipped": "2"}
     assert [(f["path"], f["size"]) for f in kernel.fs_files()] == [("bin/a", 1), ("b", 2)]
+
+
+# -- headers other writers make ----------------------------------------------------------
+
+FIRST = 0  # hello.txt's header
+
+VARIANTS = {
+    # numbers led by spaces and ended by a space, as some writers pad them
+    "spaces": (field(field(GOOD, FIRST, 124, b"        14 "), FIRST, 100, b"   644 \0"),
+               ("hello.txt", 0o14, 0o644)),
+    # a prefix joined to the name with "/"
+    "prefix": (field(GOOD, FIRST, 345, b"etc/conf\0"), ("etc/conf/hello.txt", 12, 0o644)),
+    # a leading "/" dropped, as a leading "./" is
+    "absolute": (field(GOOD, FIRST, 0, b"/abs.txt\0"), ("abs.txt", 12, 0o644)),
+    # type bits in the mode field (S_IFREG and more): only the permission bits are kept
+    "mode-bits": (field(GOOD, FIRST, 100, b"0170644\0"), ("hello.txt", 12, 0o644)),
+    # the longest path the table holds: 127 characters, prefix "/" name
+    "longest": (field(field(GOOD, FIRST, 345, b"p" * 60 + b"\0"), FIRST, 0, b"q" * 66 + b"\0"),
+                ("p" * 60 + "/" + "q" * 66, 12, 0o644)),
+}
+
+
+@pytest.mark.parametrize("variant", [
+    pytest.param(name, marks=pytest.mark.machine(disks=[raw_disk(data, size="1M")]))
+    for name, (data, _) in sorted(VARIANTS.items())])
+def test_headers_other_writers_make(machine, kernel, variant):
+    first = kernel.fs_files()[0]
+    assert (first["path"], first["size"], first["mode"]) == VARIANTS[variant][1]
+    assert machine.records("FS")[0].fields["files"] == "3"
+
+
+@pytest.mark.machine(disks=[raw_disk(field(field(GOOD, FIRST, 345, b"p" * 60 + b"\0"), FIRST, 0,
+                                           b"q" * 67 + b"\0"), size="1M")])
+def test_a_path_of_128_characters_is_refused(machine):
+    assert [r.fields for r in machine.records("FS")] == [
+        {"error": "path-too-long", "dev": "hdb", "offset": "0"}]
+
+
+def full_disk() -> bytes:
+    """An archive filling a 1 MiB disk to its last byte, no end marker: one
+    file of 1 MiB less its header."""
+    return ustar_archive({"/fill": bytes(range(256)) * (((1 << 20) - 512) // 256)})[:1 << 20]
+
+
+@pytest.mark.machine(disks=[raw_disk(full_disk(), size="1M")])
+def test_an_archive_may_end_with_the_disk(machine, kernel):
+    assert [(f["path"], f["size"]) for f in kernel.fs_files()] == [("fill", (1 << 20) - 512)]
+    assert machine.records("FS")[0].fields["files"] == "1"

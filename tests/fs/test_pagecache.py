@@ -112,3 +112,11 @@ def test_a_recycled_frame_shows_nothing_of_its_past(machine, kernel):
     pfn, err = cache_get(machine, "/hello.txt", 0)
     assert err == 0 and pfn in freed, "the premise: the new page lives in a recycled frame"
     assert machine.read_phys(pfn << 12, PAGE) == FILES["/hello.txt"].ljust(PAGE, b"\0")
+
+
+def test_readahead_skips_pages_already_cached(machine, kernel):
+    cache_get(machine, "/data/big", 2)         # pages 2..5
+    before = disk_reads(machine)
+    cache_get(machine, "/data/big", 0)         # page 0, and 1 read ahead; 2 and 3 are there
+    assert disk_reads(machine) - before == 2
+    assert sorted(e["index"] for e in kernel.page_cache()) == list(range(6))
