@@ -43,8 +43,6 @@ static struct zswap_entry *find(uint32_t slot) {
   return e;
 }
 
-bool zswap_contains(uint32_t slot) { return find(slot) != NULL; }
-
 /* Whether the page is one 32-bit value repeated; the value in *value. */
 static bool same_filled(const uint32_t *words, uint32_t *value) {
   uint32_t first = words[0];

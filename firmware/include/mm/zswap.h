@@ -11,7 +11,9 @@
  * store is refused with -ENOSPC and swap uses the disk.
  * Entries are keyed by swap slot; the pool never holds two for one slot.
  * Only compressed entries count against the cap and are written back; a
- * same-filled entry costs its small header alone.
+ * same-filled entry costs its small header alone.  The cap counts compressed
+ * bytes, not the heap's headers and rounding around them (about 32 bytes an
+ * entry more).
  *
  * The harness reads the pool from guest RAM (tests/swap, `mm swap`): every
  * entry is in zswap_buckets[slot % ZSWAP_BUCKETS]'s chain, compressed ones
@@ -61,7 +63,6 @@ int zswap_store(uint32_t slot, const void *page);
 /* Fills page from slot's entry: 0, -ENOENT (not in the pool), -EIO (the
  * entry does not decompress to a whole page: a kernel bug, recorded). */
 int zswap_load(uint32_t slot, void *page);
-bool zswap_contains(uint32_t slot);
 /* Forgets slot's entry (the slot was freed or its page is back in RAM). */
 void zswap_invalidate(uint32_t slot);
 /* Writes back entries, oldest first, until pool_bytes <= target: how many
