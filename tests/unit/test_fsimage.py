@@ -66,7 +66,8 @@ def test_ustar_disk_names_the_disk_and_its_image():
     archive = fsimage.ustar_archive({"/a": b"abc"})
     image = spec.image.read_bytes()
     assert len(image) == 8 << 20
-    assert image[:len(archive)] == archive and image[len(archive):] == bytes(len(image) - len(archive))
+    assert image[:len(archive)] == archive
+    assert image[len(archive):] == bytes(len(image) - len(archive))
 
 
 def test_a_directory_of_test_files_becomes_the_archive(tmp_path):
