@@ -95,3 +95,29 @@ def test_descriptor_table_limits(machine, userland):
     ops = userland.claims("USER", pid=first)
     rc = {op: [r.int("rc") for r in ops if r["op"] == op] for op in ("open", "o", "C")}
     assert rc == {"open": [3], "o": [15, -EMFILE, 15], "C": [-EBADF, 0, -EBADF, 0, -EBADF]}
+
+
+EFAULT = 14
+
+
+@pytest.mark.machine(modules=MODULES, disks=[HDA])
+def test_write_from_a_buffer_that_faults_part_way(machine, kernel, userland):
+    """pwrite of 4096 bytes at 41984 (inside block 10, read first) whose
+    second half is unmapped: the copy into block 10 faults after 2048 bytes.
+    Nothing was wholly moved, so the call is -EFAULT, but the 2048 bytes it
+    did put into the cached block are marked dirty and reach the disk at
+    fsync: the cache and the disk agree.  Then 12288 bytes at 16384 whose
+    last 6144 are unmapped: block 4 (wholly overwritten, not read) is moved,
+    block 5's copy (a block not read, as it would be wholly overwritten)
+    faults after 2048 bytes and is dropped: 4096 bytes written, block 5 on
+    the disk keeps its old bytes (no half-filled buffer is written back)."""
+    run = run_diskio(userland, "/dev/hda rw p:41984:4096:7 p:16384:12288:8 f")
+    assert (run.status, run.killed) == (0, False)
+    assert run.rc("p") == [-EFAULT, 4096] and run.rc("f") == [0]
+    assert machine.read_disk("hda", 40960, 1024) == bytes(1024)
+    assert machine.read_disk("hda", 41984, 2048) == pattern(41984, 2048, 7)
+    assert machine.read_disk("hda", 44032, 1024) == bytes(1024)
+    assert machine.read_disk("hda", 0, 16384) == OLD  # the host's bytes, not written
+    assert machine.read_disk("hda", 16384, 4096) == pattern(16384, 4096, 8)
+    assert machine.read_disk("hda", 20480, 4096) == bytes(4096)
+    assert held_buffers(machine, kernel) == []
