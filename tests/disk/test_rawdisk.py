@@ -6,6 +6,7 @@ mode and the disk's end are enforced."""
 import pytest
 
 from harness.machine.disks import DiskSpec, raw_image
+from harness.targets.mmverify.fsimage import ustar_disk
 from tests.disk.diskio import MODULES, pattern, run_diskio
 from tests.disk.test_bcache import held_buffers
 
@@ -121,3 +122,28 @@ def test_write_from_a_buffer_that_faults_part_way(machine, kernel, userland):
     assert machine.read_disk("hda", 16384, 4096) == pattern(16384, 4096, 8)
     assert machine.read_disk("hda", 20480, 4096) == bytes(4096)
     assert held_buffers(machine, kernel) == []
+
+
+EBUSY, EROFS = 16, 30
+FS_FILES = {"/hello.txt": b"hello from the file system\n"}
+
+
+@pytest.mark.machine(modules=MODULES,
+                     disks=[HDA, ustar_disk(FS_FILES, "hdb", "1M"), DiskSpec("hdc", size="8M")])
+def test_the_swap_and_file_system_disks_are_guarded(machine, userland):
+    """hdc is the swap disk (other processes' pages): no open at all,
+    -EBUSY.  hdb holds the mounted file system, under the page cache: open
+    for writing is -EROFS, read-only works and reads the archive.  hda, a
+    plain raw disk, opens read-write as before.  Nothing is written to any."""
+    assert [r["dev"] for r in machine.records("SWAP")] == ["hdc"]
+    assert [r["dev"] for r in machine.records("FS")] == ["hdb"]
+    writes = {name: s["wr_operations"] for name, s in machine.blockstats().items()}
+    assert run_diskio(userland, "/dev/hdc ro").rc("open") == [-EBUSY]
+    assert run_diskio(userland, "/dev/hdc rw").rc("open") == [-EBUSY]
+    assert run_diskio(userland, "/dev/hdb rw w:0:10:1").rc("open") == [-EROFS]
+    assert run_diskio(userland, "/dev/hdb wo").rc("open") == [-EROFS]
+    run = run_diskio(userland, "/dev/hdb ro r:0:512:0")
+    assert run.rc("open") == [3] and run.rc("r") == [512]
+    assert run_diskio(userland, "/dev/hda rw").rc("open") == [3]
+    assert {name: s["wr_operations"] for name, s in machine.blockstats().items()} == writes
+    assert machine.read_disk("hdb", 512, len(FS_FILES["/hello.txt"])) == FS_FILES["/hello.txt"]
