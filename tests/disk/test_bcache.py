@@ -201,3 +201,21 @@ def test_get_reads_a_cached_buffer_nobody_filled(machine, kernel):
     machine.call("bcache_put", kept)
     machine.call("bcache_put", kept)
     assert held_buffers(machine, kernel) == []
+
+
+@pytest.mark.machine(disks=[HDA, DiskSpec("hdd", size="1M")])
+def test_sync_flushes_only_disks_it_wrote(machine, kernel):
+    """A dirty block of hda, bcache_sync(NULL): one write and one flush on
+    hda, no flush on hdd (nothing was written there); a second sync with
+    nothing dirty sends no flush at all."""
+    before = machine.blockstats()
+    b = get(machine, 15)
+    machine.call("bcache_mark_dirty", b)
+    machine.call("bcache_put", b)
+    assert machine.call_value("bcache_sync", 0) == 0
+    after = machine.blockstats()
+    assert after["hda"]["wr_operations"] - before["hda"]["wr_operations"] == 1
+    assert after["hda"]["flush_operations"] - before["hda"]["flush_operations"] == 1
+    assert after["hdd"] == before["hdd"]
+    assert machine.call_value("bcache_sync", 0) == 0
+    assert machine.blockstats() == after
