@@ -147,3 +147,18 @@ def test_the_swap_and_file_system_disks_are_guarded(machine, userland):
     assert run_diskio(userland, "/dev/hda rw").rc("open") == [3]
     assert {name: s["wr_operations"] for name, s in machine.blockstats().items()} == writes
     assert machine.read_disk("hdb", 512, len(FS_FILES["/hello.txt"])) == FS_FILES["/hello.txt"]
+
+
+ODD = DiskSpec("hda", size="2049K")  # 2 MiB and two sectors: a partial last block
+
+
+@pytest.mark.machine(modules=MODULES, disks=[ODD])
+def test_a_partial_last_block_is_not_part_of_the_file(machine, userland):
+    """A disk of 2 MiB + 1 KiB is a 2 MiB file (the buffer cache holds whole
+    4 KiB blocks): SEEK_END is 2 MiB, a write up to it works, one at it is
+    -ENOSPC like any end of disk (not -EINVAL from a block past the end)."""
+    end = DISK_BYTES
+    run = run_diskio(userland, f"/dev/hda rw l:0:2 w:{end - 8}:8:3 w:{end}:10:1 f")
+    assert run.rc("l") == [end] and run.rc("w") == [8, -ENOSPC] and run.rc("f") == [0]
+    assert machine.read_disk("hda", end - 8, 8) == pattern(end - 8, 8, 3)
+    assert machine.read_disk("hda", end, 1024) == bytes(1024)
