@@ -59,6 +59,8 @@
 
 #define PIC_READ_ISR 0x0B
 
+#define CTRL_SRST 0x04   /* device control register: software reset of both drives */
+
 /* Polls for what the device does synchronously (DRQ before a PIO write, a
  * drive ready for a command): each poll is a port read, a VM exit. */
 #define POLL_LIMIT 1000000u
@@ -275,22 +277,44 @@ static int dma_transfer(struct blk_device *d, bool write, uint64_t lba, uint32_t
   return rc;
 }
 
+/* After a command that did not end (a timeout, a drive that stayed busy):
+ * SRST resets both drives of the channel, which abandons the command (QEMU
+ * cancels its request), so the next request does not find the drive busy
+ * or still holding data for the old one (a drive with DRQ set ignores the
+ * drive select, so the other drive's request would go to this one).  SRST
+ * is held 5 us at least, then the drives take up to 2 ms. */
+static void reset_channel(struct channel *c) {
+  ata_stats.resets++;
+  outb(c->ctrl, CTRL_SRST);
+  for (int i = 0; i < 16; i++) alt_status(c); /* 16 x 400 ns-ish reads: > 5 us */
+  outb(c->ctrl, 0);
+  delay_400ns(c);
+  poll_status(c, 0);
+  inb(c->cmd + REG_STATUS); /* acknowledge whatever the abandoned command raised */
+  c->irq_seen = 0;
+}
+
+static int recover(struct channel *c, int rc) {
+  if (rc == -ETIMEDOUT || rc == -EBUSY) reset_channel(c);
+  return rc;
+}
+
 int ata_transfer(struct blk_device *d, bool write, uint64_t lba, uint32_t count, void *buf,
                  uint8_t *status, uint8_t *error) {
   struct channel *c = channel_of(d);
   *status = *error = 0;
   if (ata_dma && c->bm && build_prd(c, buf, count * BLK_SECTOR_SIZE))
-    return dma_transfer(d, write, lba, count, status, error);
-  return pio_transfer(d, write, lba, count, buf, status, error);
+    return recover(c, dma_transfer(d, write, lba, count, status, error));
+  return recover(c, pio_transfer(d, write, lba, count, buf, status, error));
 }
 
 int ata_flush(struct blk_device *d, uint8_t *status, uint8_t *error) {
   struct channel *c = channel_of(d);
   *status = *error = 0;
   int rc = setup(d, 0, 0);
-  if (rc) return rc;
+  if (rc) return recover(c, rc);
   issue(c, lba48[d->index] ? CMD_FLUSH_EXT : CMD_FLUSH);
-  if ((rc = wait_irq(c, false))) return rc;
+  if ((rc = wait_irq(c, false))) return recover(c, rc);
   return finish(c, status, error);
 }
 

@@ -13,10 +13,23 @@ struct blk_device blk_devices[BLK_MAX_DEVICES] = {
 static const char *const ops[] = {"read", "write", "flush"};
 enum { OP_READ, OP_WRITE, OP_FLUSH };
 
+/* v in decimal, into buf (21 bytes): kprintf has no 64-bit conversion, and
+ * an LBA48 disk's sectors (or a wrong caller's lba) go past 32 bits. */
+static const char *u64_decimal(uint64_t v, char buf[21]) {
+  char *p = buf + 20;
+  *p = '\0';
+  do {
+    *--p = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  return p;
+}
+
 static void report(const struct blk_device *d, const char *kind, int op, uint64_t lba,
                    uint32_t count, uint8_t status, uint8_t error) {
-  krecord("DISK error=%s dev=%s op=%s lba=%u count=%u status=0x%x err=0x%x\n", kind,
-          d ? d->name : "none", ops[op], (uint32_t)lba, count, status, error);
+  char digits[21];
+  krecord("DISK error=%s dev=%s op=%s lba=%s count=%u status=0x%x err=0x%x\n", kind,
+          d ? d->name : "none", ops[op], u64_decimal(lba, digits), count, status, error);
 }
 
 static const char *error_kind(int rc) {

@@ -5,14 +5,19 @@
 #include "kernel/errno.h"
 #include "kernel/fcntl.h"
 #include "kernel/file.h"
+#include "fs/fs.h"
 #include "kernel/kprintf.h"
+#include "mm/swap.h"
 #include "mm/uvm.h"
 
 #define SIZE_MAX32 0xFFFFFFFFu
 
+/* The disk's size as a file: whole blocks only (the buffer cache cannot
+ * hold a partial last block), at most 4 GiB - 4 KiB (offsets are 32 bits). */
 static uint32_t disk_bytes(const struct blk_device *d) {
   uint64_t bytes = d->sectors * BLK_SECTOR_SIZE;
-  return bytes > SIZE_MAX32 ? SIZE_MAX32 : (uint32_t)bytes;
+  if (bytes > SIZE_MAX32) bytes = SIZE_MAX32;
+  return (uint32_t)bytes / BCACHE_BLOCK_SIZE * BCACHE_BLOCK_SIZE;
 }
 
 /* Moves len bytes between user memory and the disk at off, one block at a
@@ -35,7 +40,10 @@ static int32_t transfer(struct file *f, vaddr_t user, uint32_t len, uint32_t off
     if (!b) return done ? (int32_t)done : err;
     int rc = write ? copy_from_user(b->data + in_block, user + done, n)
                    : copy_to_user(user + done, b->data + in_block, n);
-    if (write && rc == 0) bcache_mark_dirty(b);
+    /* A copy that faults part-way has changed some bytes of a valid buffer
+     * all the same: dirty, so that the cache and the disk agree after a sync.
+     * A noread buffer it did not fill holds no block: put drops it. */
+    if (write && (rc == 0 || b->flags & BUF_VALID)) bcache_mark_dirty(b);
     bcache_put(b);
     if (rc) return done ? (int32_t)done : rc;
     done += n;
@@ -72,6 +80,10 @@ int rawdisk_open(const char *name, uint32_t flags, struct file **out) {
     krecord("DISK error=missing dev=%pq op=open lba=0 count=0 status=0x0 err=0x0\n", name);
     return -ENXIO;
   }
+  /* The swap disk holds other processes' pages; the file system's disk sits
+   * under the page cache, which would not see a raw write. */
+  if (d->index == swap_disk_index) return -EBUSY;
+  if (d == fs_state.dev && (flags & O_ACCMODE) != O_RDONLY) return -EROFS;
   struct file *f = file_alloc(&rawdisk_ops, flags, disk_bytes(d), d);
   if (!f) return -ENOMEM;
   *out = f;

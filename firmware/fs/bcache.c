@@ -34,6 +34,10 @@ uint32_t bcache_max;
 struct buf *bcache_hash[HASH_BUCKETS];            /* read by `mm cache` too */
 struct buf *bcache_lru_head, *bcache_lru_tail; /* unheld buffers, most recent first */
 static uint32_t last_flush;              /* rtc_seconds() at the last periodic flush */
+/* Devices written to since their last cache flush: sync flushes only these
+ * (a flush of a disk nobody wrote is a wasted ATA command, and a failing
+ * flush of an idle disk would fail every sync). */
+static bool unflushed[BLK_MAX_DEVICES];
 
 static uint32_t bucket(const struct blk_device *dev, uint32_t block) {
   return (block * 31 + dev->index) % HASH_BUCKETS;
@@ -83,6 +87,7 @@ static int write_back(struct buf *b) {
     return rc;
   }
   b->flags &= ~BUF_DIRTY;
+  unflushed[b->dev->index] = true;
   bcache_stats.dirty--;
   bcache_stats.writebacks++;
   return 0;
@@ -111,21 +116,31 @@ static struct buf *new_buffer(void) {
 }
 
 /* The least recently used unheld buffer, written back if dirty, out of the
- * hash and the LRU; NULL when every buffer is held or none could be written. */
+ * hash and the LRU; NULL when every buffer is held or none could be written
+ * (then *err is the last write-back's error; it is untouched on success). */
 static struct buf *reuse_buffer(int *err) {
+  int last = 0;
   for (struct buf *b = bcache_lru_tail; b; b = b->lru_prev) {
-    if (b->flags & BUF_DIRTY && (*err = write_back(b)) != 0) continue;
+    if (b->flags & BUF_DIRTY && (last = write_back(b)) != 0) continue;
     lru_remove(b);
     hash_remove(b);
     b->flags = 0;
     return b;
   }
+  if (last) *err = last;
   return NULL;
+}
+
+/* Reads the block into b: 0 and BUF_VALID, or the blk errno. */
+static int fill(struct buf *b) {
+  int rc = blk_read(b->dev, (uint64_t)b->block * SECTORS_PER_BLOCK, SECTORS_PER_BLOCK, b->data);
+  if (rc == 0) b->flags |= BUF_VALID;
+  return rc;
 }
 
 static struct buf *get(struct blk_device *dev, uint32_t block, int *err, bool read) {
   *err = 0;
-  if (!dev || !dev->present || (uint64_t)(block + 1) * SECTORS_PER_BLOCK > dev->sectors) {
+  if (!dev || !dev->present || ((uint64_t)block + 1) * SECTORS_PER_BLOCK > dev->sectors) {
     /* No such disk, or a block past its end: the blk layer's check refuses
      * it (before any buffer is touched), with its record and errno. */
     *err = blk_read(dev, (uint64_t)block * SECTORS_PER_BLOCK, SECTORS_PER_BLOCK, NULL);
@@ -135,6 +150,13 @@ static struct buf *get(struct blk_device *dev, uint32_t block, int *err, bool re
   if (b) {
     if (b->refs++ == 0) lru_remove(b);
     bcache_stats.hits++;
+    /* A buffer without BUF_VALID is a noread one whose holder has not filled
+     * it (or never will: a failed caller that kept it).  Its data is not the
+     * block, so a reader reads it first. */
+    if (read && !(b->flags & BUF_VALID) && (*err = fill(b)) != 0) {
+      bcache_put(b);
+      return NULL;
+    }
     return b;
   }
   bcache_stats.misses++;
@@ -147,14 +169,9 @@ static struct buf *get(struct blk_device *dev, uint32_t block, int *err, bool re
   b->dev = dev;
   b->block = block;
   b->refs = 1;
-  if (read) {
-    int rc = blk_read(dev, (uint64_t)block * SECTORS_PER_BLOCK, SECTORS_PER_BLOCK, b->data);
-    if (rc) {
-      *err = rc;
-      free_buffer(b);
-      return NULL;
-    }
-    b->flags = BUF_VALID;
+  if (read && (*err = fill(b)) != 0) {
+    free_buffer(b);
+    return NULL;
   }
   hash_insert(b);
   return b;
@@ -197,9 +214,10 @@ int bcache_sync(struct blk_device *dev) {
       }
   for (uint32_t i = 0; i < BLK_MAX_DEVICES; i++) {
     struct blk_device *d = &blk_devices[i];
-    if (!d->present || (dev && d != dev)) continue;
+    if (!unflushed[i] || (dev && d != dev)) continue;
     int rc = blk_flush(d);
     if (rc && !first) first = rc;
+    else if (!rc) unflushed[i] = false;
   }
   return first;
 }

@@ -15,12 +15,6 @@ static int32_t fs_file_read(struct file *f, vaddr_t buf, uint32_t len, uint32_t 
   return pagecache_read(f->priv, buf, len, off);
 }
 
-/* The file system is read-only and every descriptor of it is O_RDONLY. */
-static int32_t fs_file_write(struct file *f, vaddr_t buf, uint32_t len, uint32_t off) {
-  (void)f, (void)buf, (void)len, (void)off;
-  return -EBADF;
-}
-
 static int fs_file_fsync(struct file *f) {
   (void)f;
   return 0; /* nothing is ever dirty */
@@ -44,19 +38,17 @@ static void fs_file_release(struct file *f) {
 
 static const struct file_ops fs_file_ops = {
     .read = fs_file_read,
-    .write = fs_file_write,
+    /* no write: every descriptor of the file system is O_RDONLY (fs_open),
+     * and kernel/file.c refuses a write through one (EBADF) */
     .fsync = fs_file_fsync,
     .stat = fs_file_stat,
     .release = fs_file_release,
 };
 
-/* The file at path, or NULL with *err: -ENAMETOOLONG, -ENOENT. */
+/* The file at path, or NULL with *err -ENOENT.  Paths come from
+ * kernel/file.c (FILE_PATH_MAX with the NUL: too long is its -ENAMETOOLONG)
+ * and from spawn's program names, shorter still. */
 static const struct fs_file *find(const char *path, int *err) {
-  /* The table's paths have no '/' in front: FS_PATH_MAX - 1 characters after it. */
-  if (strnlen(path, FS_PATH_MAX + 1) > FS_PATH_MAX) {
-    *err = -ENAMETOOLONG;
-    return NULL;
-  }
   const struct fs_file *ff = fs_lookup(path);
   if (!ff) *err = -ENOENT;
   return ff;

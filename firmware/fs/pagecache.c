@@ -8,6 +8,7 @@
 #include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/pmm.h"
+#include "mm/reclaim.h"
 #include "mm/uvm.h"
 #include "mm/vmm.h"
 
@@ -45,27 +46,19 @@ static struct pc_page *find(uint32_t ino, uint32_t index) {
   return NULL;
 }
 
-pfn_t pagecache_lookup(uint32_t ino, uint32_t index) {
-  struct pc_page *p = find(ino, index);
-  return p ? p->pfn : 0;
-}
-
-/* A frame for the page asked for: under memory pressure reclaim makes room
- * (mm/reclaim.h: clean buffers, unmapped file pages, swap), when it is
- * built in. */
-#if __has_include("mm/reclaim.h")
-#include "mm/reclaim.h"
-static pfn_t page_frame(void) { return reclaim_user_frame(); }
-#else
-static pfn_t page_frame(void) { return pmm_alloc_user_frame(); }
-#endif
-
 /* Reads page `index` of f into a new frame and caches it: the entry, or NULL
- * with *err set.  Readahead takes only a free frame (`reclaim` false): making
- * room for it could evict the page just read for the caller. */
+ * with *err set.  The page asked for may make room (mm/reclaim.h: clean
+ * buffers, unmapped file pages, swap); readahead (`reclaim` false) takes
+ * only a free frame above RECLAIM_RESERVE: making room for it could evict
+ * the page just read for the caller, and the reserve is for the allocations
+ * that must not fail. */
 static struct pc_page *fill(const struct fs_file *f, uint32_t index, bool reclaim, int *err) {
+  if (!reclaim && pmm_stats.free_frames <= RECLAIM_RESERVE) {
+    *err = -ENOMEM;
+    return NULL;
+  }
   struct pc_page *p = kmalloc(sizeof(*p));
-  pfn_t pfn = p ? (reclaim ? page_frame() : pmm_alloc_user_frame()) : 0;
+  pfn_t pfn = p ? (reclaim ? reclaim_user_frame() : pmm_alloc_user_frame()) : 0;
   if (!pfn) {
     kfree(p);
     *err = -ENOMEM;

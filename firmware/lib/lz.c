@@ -4,10 +4,11 @@
  * chain of earlier positions with the same hash; of those whose bytes really
  * match (the tables are never cleared, so an entry may be stale or from an
  * earlier call: it is only a hint) the longest match is taken, unless the
- * next position has a longer one (lazy matching).  Every position is hashed,
- * those inside matches too.  After every 32 positions without a match the
- * step grows by one, so a page of random bytes is given up on quickly (it
- * ends above the caller's cap).
+ * next position has a longer one (lazy matching).  Every position looked at
+ * is hashed, and so are those inside matches; after every 32 positions
+ * without a match the step grows by one, and the positions it steps over
+ * are not hashed, so a page of random bytes is given up on quickly (it ends
+ * above the caller's cap).
  *
  * Decompression is on the swap-in path the bench measures (swap_in_insns),
  * so its common tokens go through a loop of fixed word moves; its cost is
@@ -73,9 +74,6 @@ static uint8_t *put_token(uint8_t *op, const uint8_t *end, const uint8_t *lit, u
   return op;
 }
 
-/* Enters pos into the hash chains and finds the longest earlier match for
- * the bytes at pos (pos + LZ_MIN_MATCH <= n): its length (0: none) and, in
- * *from, where it starts. */
 /* Enters pos into the hash chains; the previous position with its hash. */
 static inline uint32_t insert(const uint8_t *src, uint32_t pos, struct lz_work *work) {
   uint32_t h = hash4(read32(src + pos));
@@ -85,6 +83,9 @@ static inline uint32_t insert(const uint8_t *src, uint32_t pos, struct lz_work *
   return cand;
 }
 
+/* Enters pos into the hash chains and finds the longest earlier match for
+ * the bytes at pos (pos + LZ_MIN_MATCH <= n): its length (0: none) and, in
+ * *from, where it starts. */
 static uint32_t longest_match(const uint8_t *src, uint32_t n, uint32_t pos, struct lz_work *work,
                               uint32_t *from) {
   uint32_t v = read32(src + pos);

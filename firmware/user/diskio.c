@@ -3,6 +3,9 @@
  *   w:OFF:LEN:SEED  pwrite LEN bytes of the pattern SEED at byte OFF
  *   r:OFF:LEN:SEED  pread them back and count the bytes that differ
  *   W:LEN:SEED      write() at the descriptor's offset (then advanced)
+ *   p:OFF:LEN:SEED  pwrite from a buffer whose first LEN/2 bytes (the
+ *                   pattern) end the mapped memory and the rest is unmapped:
+ *                   the kernel's copy faults part-way
  *   l:OFF:WHENCE    lseek
  *   f  fsync   s  sync   c  close   y:N  yield N times
  *   o:N  open DEVICE N more times (rc: the last result)   C:FD  close(FD)
@@ -51,6 +54,19 @@ static int rw(int fd, char op, unsigned off, unsigned len, unsigned seed, unsign
   return total;
 }
 
+/* pwrite of len bytes (at most 16 KiB) whose second half is on an unmapped
+ * page: two mapped pages, then the hole. */
+static int faulting_write(int fd, unsigned off, unsigned len, unsigned seed) {
+  unsigned char *pages = mmap(0, 12288, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+  if (IS_ERR(pages)) return (int)pages;
+  int rc = munmap(pages + 8192, 4096);
+  if (rc) return rc;
+  unsigned mapped = len / 2;
+  unsigned char *start = pages + 8192 - mapped;
+  for (unsigned i = 0; i < mapped; i++) start[i] = pattern_byte(off + i, seed);
+  return pwrite(fd, start, len, off);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     printf("USER prog=diskio error=usage\n");
@@ -68,6 +84,7 @@ int main(int argc, char **argv) {
     int rc;
     switch (op) {
     case 'w': case 'r': rc = rw(fd, op, v[0], v[1], v[2], &bad); break;
+    case 'p': rc = faulting_write(fd, v[0], v[1], v[2]); break;
     case 'W': rc = rw(fd, op, offset, v[0], v[1], &bad); if (rc > 0) offset += rc; break;
     case 'l': rc = lseek(fd, (int)v[0], (int)v[1]); if (rc >= 0) offset = rc; break;
     case 'f': rc = fsync(fd); break;

@@ -459,6 +459,9 @@ def bench_swap(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
             z = Kernel(machine).read_struct("zswap_stats", "zswap_stats")
             out["zswap_ratio"] = round((z["stored_pages"] - z["same_filled"]) * 4096
                                        / max(z["pool_bytes"], 1), 2)
+        else:  # a key left out would read as "not measured", not as the failure it is
+            raise HarnessError("bench zswap_ratio: swapper ended without reaching "
+                               "checkpoint(1) (every page in the pool)")
         machine.delete_breakpoints()
         machine.cont()
         claim = next(c for c in userland.claims("USER") if c["prog"] == "swapper")

@@ -24,14 +24,7 @@ from harness.gdbcmds.common import (
     value,
     write,
 )
-from harness.gdbcmds.pagecache_cmds import page_cache_report
-
-ROW_LIMIT = 100
-
-
-def hit_rate(hits: int, misses: int) -> str:
-    total = hits + misses
-    return f"{100 * hits / total:.1f}%" if total else "-"
+from harness.gdbcmds.pagecache_cmds import ROW_LIMIT, hit_rate, page_cache_report
 
 
 def flag_names(flags: int, names: dict[int, str]) -> str:

@@ -18,7 +18,7 @@ from harness.decode.frames import FRAME_PAGECACHE
 from harness.decode.text import table
 from harness.gdbcmds.common import CommandError, Subcommand, human, u32, value
 
-ROW_LIMIT = 100
+ROW_LIMIT = 100  # rows a listing shows (mm cache's buffers too)
 STATS = ("pages", "hits", "misses", "readahead", "evictions", "read_errors")
 
 
@@ -40,10 +40,15 @@ def cached_pages(limit: int) -> list[tuple[int, int, int]]:
     return out
 
 
+def hit_rate(hits: int, misses: int) -> str:
+    """hits among all lookups, as mm cache and mm pagecache print it."""
+    total = hits + misses
+    return f"{100 * hits / total:.1f}%" if total else "-"
+
+
 def page_cache_report(limit: int = ROW_LIMIT) -> str:
     stats = {name: int(value(f"pagecache_stats.{name}")) for name in STATS}
-    lookups = stats["hits"] + stats["misses"]
-    rate = f"{100 * stats['hits'] / lookups:.1f}%" if lookups else "-"
+    rate = hit_rate(stats["hits"], stats["misses"])
     lines = [f"page cache: {stats['pages']} pages ({human(stats['pages'] * 4096)}), "
              f"hits {stats['hits']}, misses {stats['misses']}, hit rate {rate}, "
              f"readahead {stats['readahead']}, evictions {stats['evictions']}, "

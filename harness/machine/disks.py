@@ -156,12 +156,13 @@ def _run(argv: list[str], what: str) -> subprocess.CompletedProcess[bytes]:
     return done
 
 
-def _image_format(qemu_img: str, image: Path) -> str:
+def _image_info(qemu_img: str, image: Path) -> tuple[str, int]:
+    """``image``'s format and virtual size, from one ``qemu-img info``."""
     import json
 
-    info = json.loads(_run([qemu_img, "info", "--output=json", str(image)],
+    info = json.loads(_run([qemu_img, "info", "-U", "--output=json", str(image)],
                            "qemu-img info").stdout)
-    return str(info["format"])
+    return str(info["format"]), int(info["virtual-size"])
 
 
 def prepare(disk: DiskSpec, run_dir: Path, qemu_img: str) -> Path:
@@ -173,10 +174,12 @@ def prepare(disk: DiskSpec, run_dir: Path, qemu_img: str) -> Path:
         _run([qemu_img, "create", "-q", "-f", disk.format, str(path), disk.size],
              "qemu-img create")
     else:
-        _run([qemu_img, "convert", "-q", "-f", _image_format(qemu_img, disk.image),
-              "-O", disk.format, str(disk.image), str(path)], "qemu-img convert")
-        # The spec's size is a minimum: a larger starting image keeps its own.
-        if _virtual_size(qemu_img, path) < _bytes(disk.size):
+        fmt, virtual_size = _image_info(qemu_img, disk.image)
+        _run([qemu_img, "convert", "-q", "-f", fmt, "-O", disk.format, str(disk.image),
+              str(path)], "qemu-img convert")
+        # The spec's size is a minimum: a larger starting image keeps its own
+        # (convert keeps the virtual size).
+        if virtual_size < _bytes(disk.size):
             _run([qemu_img, "resize", "-q", "-f", disk.format, str(path), disk.size],
                  "qemu-img resize")
     if disk.errors:
@@ -189,14 +192,6 @@ def _bytes(size: str) -> int:
     if not m:
         raise ConfigError(f"size {size!r}: expected e.g. '64M'")
     return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[m.group(2)]
-
-
-def _virtual_size(qemu_img: str, path: Path) -> int:
-    import json
-
-    info = json.loads(_run([qemu_img, "info", "-U", "--output=json", str(path)],
-                           "qemu-img info").stdout)
-    return int(info["virtual-size"])
 
 
 _HEX_LINE = re.compile(r"^[0-9a-f]{8}:((?:\s+[0-9a-f]{2}){1,16})", re.MULTILINE)

@@ -181,3 +181,41 @@ def test_periodic_flush_writes_without_fsync(machine, kernel, userland):
     assert stats(kernel)["dirty"] == 0
     assert machine.blockstats()["hda"]["wr_operations"] == writes + 1
     assert machine.read_disk("hda", 40960, 100) == pattern(40960, 100, 6)
+
+
+@pytest.mark.machine(disks=[HDA])
+def test_get_reads_a_cached_buffer_nobody_filled(machine, kernel):
+    """A noread buffer its holder never filled (a caller that failed and
+    kept it) is in the hash without BUF_VALID: a later bcache_get of that
+    block must read it from the disk (one request QEMU sees) and give the
+    block's bytes, not the frame's leftovers (here junk written by the
+    test), and mark it valid."""
+    kept = get(machine, 20, read=False)
+    assert buf(kernel, kept)["flags"] & BUF_VALID == 0
+    machine.write(buf(kernel, kept)["data"], b"\xee" * BLOCK)
+    before = machine.blockstats()["hda"]
+    assert get(machine, 20) == kept
+    assert machine.blockstats()["hda"]["rd_operations"] == before["rd_operations"] + 1
+    assert data_of(machine, kernel, kept) == bytes([21]) * BLOCK
+    assert buf(kernel, kept)["flags"] == BUF_VALID and buf(kernel, kept)["refs"] == 2
+    machine.call("bcache_put", kept)
+    machine.call("bcache_put", kept)
+    assert held_buffers(machine, kernel) == []
+
+
+@pytest.mark.machine(disks=[HDA, DiskSpec("hdd", size="1M")])
+def test_sync_flushes_only_disks_it_wrote(machine, kernel):
+    """A dirty block of hda, bcache_sync(NULL): one write and one flush on
+    hda, no flush on hdd (nothing was written there); a second sync with
+    nothing dirty sends no flush at all."""
+    before = machine.blockstats()
+    b = get(machine, 15)
+    machine.call("bcache_mark_dirty", b)
+    machine.call("bcache_put", b)
+    assert machine.call_value("bcache_sync", 0) == 0
+    after = machine.blockstats()
+    assert after["hda"]["wr_operations"] - before["hda"]["wr_operations"] == 1
+    assert after["hda"]["flush_operations"] - before["hda"]["flush_operations"] == 1
+    assert after["hdd"] == before["hdd"]
+    assert machine.call_value("bcache_sync", 0) == 0
+    assert machine.blockstats() == after

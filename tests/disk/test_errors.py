@@ -35,6 +35,19 @@ def test_read_past_the_end_is_einval_before_the_device(machine):
 
 
 @pytest.mark.machine(disks=[HDA])
+def test_range_record_has_the_whole_64_bit_lba(machine):
+    """An lba past 32 bits (2^32 + 10: a 64-bit argument, low word first)
+    is refused, and its record names it whole, not its low 32 bits (10,
+    a sector the disk has)."""
+    mark = machine.mark()
+    buf = machine.call_value("kmalloc", SECTOR)
+    assert machine.call_value("blk_read", device(machine, "hda"), 10, 1, 1, buf) == -EINVAL
+    machine.call("kfree", buf)
+    assert [(e["error"], e["lba"]) for e in errors(machine, mark)] == [
+        ("range", str((1 << 32) + 10))]
+
+
+@pytest.mark.machine(disks=[HDA])
 def test_missing_disk_is_enxio(machine):
     """hdb is not there: blk_find says NULL, a request on it -ENXIO with a record."""
     mark = machine.mark()

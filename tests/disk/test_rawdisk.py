@@ -6,6 +6,7 @@ mode and the disk's end are enforced."""
 import pytest
 
 from harness.machine.disks import DiskSpec, raw_image
+from harness.targets.mmverify.fsimage import ustar_disk
 from tests.disk.diskio import MODULES, pattern, run_diskio
 from tests.disk.test_bcache import held_buffers
 
@@ -95,3 +96,69 @@ def test_descriptor_table_limits(machine, userland):
     ops = userland.claims("USER", pid=first)
     rc = {op: [r.int("rc") for r in ops if r["op"] == op] for op in ("open", "o", "C")}
     assert rc == {"open": [3], "o": [15, -EMFILE, 15], "C": [-EBADF, 0, -EBADF, 0, -EBADF]}
+
+
+EFAULT = 14
+
+
+@pytest.mark.machine(modules=MODULES, disks=[HDA])
+def test_write_from_a_buffer_that_faults_part_way(machine, kernel, userland):
+    """pwrite of 4096 bytes at 41984 (inside block 10, read first) whose
+    second half is unmapped: the copy into block 10 faults after 2048 bytes.
+    Nothing was wholly moved, so the call is -EFAULT, but the 2048 bytes it
+    did put into the cached block are marked dirty and reach the disk at
+    fsync: the cache and the disk agree.  Then 12288 bytes at 16384 whose
+    last 6144 are unmapped: block 4 (wholly overwritten, not read) is moved,
+    block 5's copy (a block not read, as it would be wholly overwritten)
+    faults after 2048 bytes and is dropped: 4096 bytes written, block 5 on
+    the disk keeps its old bytes (no half-filled buffer is written back)."""
+    run = run_diskio(userland, "/dev/hda rw p:41984:4096:7 p:16384:12288:8 f")
+    assert (run.status, run.killed) == (0, False)
+    assert run.rc("p") == [-EFAULT, 4096] and run.rc("f") == [0]
+    assert machine.read_disk("hda", 40960, 1024) == bytes(1024)
+    assert machine.read_disk("hda", 41984, 2048) == pattern(41984, 2048, 7)
+    assert machine.read_disk("hda", 44032, 1024) == bytes(1024)
+    assert machine.read_disk("hda", 0, 16384) == OLD  # the host's bytes, not written
+    assert machine.read_disk("hda", 16384, 4096) == pattern(16384, 4096, 8)
+    assert machine.read_disk("hda", 20480, 4096) == bytes(4096)
+    assert held_buffers(machine, kernel) == []
+
+
+EBUSY, EROFS = 16, 30
+FS_FILES = {"/hello.txt": b"hello from the file system\n"}
+
+
+@pytest.mark.machine(modules=MODULES,
+                     disks=[HDA, ustar_disk(FS_FILES, "hdb", "1M"), DiskSpec("hdc", size="8M")])
+def test_the_swap_and_file_system_disks_are_guarded(machine, userland):
+    """hdc is the swap disk (other processes' pages): no open at all,
+    -EBUSY.  hdb holds the mounted file system, under the page cache: open
+    for writing is -EROFS, read-only works and reads the archive.  hda, a
+    plain raw disk, opens read-write as before.  Nothing is written to any."""
+    assert [r["dev"] for r in machine.records("SWAP")] == ["hdc"]
+    assert [r["dev"] for r in machine.records("FS")] == ["hdb"]
+    writes = {name: s["wr_operations"] for name, s in machine.blockstats().items()}
+    assert run_diskio(userland, "/dev/hdc ro").rc("open") == [-EBUSY]
+    assert run_diskio(userland, "/dev/hdc rw").rc("open") == [-EBUSY]
+    assert run_diskio(userland, "/dev/hdb rw w:0:10:1").rc("open") == [-EROFS]
+    assert run_diskio(userland, "/dev/hdb wo").rc("open") == [-EROFS]
+    run = run_diskio(userland, "/dev/hdb ro r:0:512:0")
+    assert run.rc("open") == [3] and run.rc("r") == [512]
+    assert run_diskio(userland, "/dev/hda rw").rc("open") == [3]
+    assert {name: s["wr_operations"] for name, s in machine.blockstats().items()} == writes
+    assert machine.read_disk("hdb", 512, len(FS_FILES["/hello.txt"])) == FS_FILES["/hello.txt"]
+
+
+ODD = DiskSpec("hda", size="2049K")  # 2 MiB and two sectors: a partial last block
+
+
+@pytest.mark.machine(modules=MODULES, disks=[ODD])
+def test_a_partial_last_block_is_not_part_of_the_file(machine, userland):
+    """A disk of 2 MiB + 1 KiB is a 2 MiB file (the buffer cache holds whole
+    4 KiB blocks): SEEK_END is 2 MiB, a write up to it works, one at it is
+    -ENOSPC like any end of disk (not -EINVAL from a block past the end)."""
+    end = DISK_BYTES
+    run = run_diskio(userland, f"/dev/hda rw l:0:2 w:{end - 8}:8:3 w:{end}:10:1 f")
+    assert run.rc("l") == [end] and run.rc("w") == [8, -ENOSPC] and run.rc("f") == [0]
+    assert machine.read_disk("hda", end - 8, 8) == pattern(end - 8, 8, 3)
+    assert machine.read_disk("hda", end, 1024) == bytes(1024)

@@ -120,3 +120,40 @@ def test_readahead_skips_pages_already_cached(machine, kernel):
     cache_get(machine, "/data/big", 0)         # page 0, and 1 read ahead; 2 and 3 are there
     assert disk_reads(machine) - before == 2
     assert sorted(e["index"] for e in kernel.page_cache()) == list(range(6))
+
+
+RECLAIM_RESERVE = 64  # mm/reclaim.h
+
+
+def eat_frames_down_to(machine, kernel, free: int) -> list[tuple[int, int]]:
+    """Allocates kernel pages (allocate_pages, in halving runs) until exactly
+    ``free`` frames are free: the (address, count) runs, to give back."""
+    runs = []
+    want = kernel.pmm_stats()["free_frames"] - free
+    n = want
+    while want > 0 and n > 0:
+        n = min(n, want)
+        address = machine.call_value("allocate_pages", n)
+        if address:
+            runs.append((address, n))
+            want -= n
+        else:
+            n //= 2
+    assert kernel.pmm_stats()["free_frames"] == free
+    return runs
+
+
+def test_readahead_leaves_the_reserve_alone(machine, kernel):
+    """With RECLAIM_RESERVE + 1 frames free, a miss takes one frame for the
+    page asked for, which leaves the reserve: readahead stops there (one
+    disk read, no page read ahead) instead of eating frames kept for the
+    allocations that must not fail."""
+    runs = eat_frames_down_to(machine, kernel, RECLAIM_RESERVE + 1)
+    before, stats = disk_reads(machine), kernel.pagecache_stats()
+    pfn, err = cache_get(machine, "/data/big", 0)
+    assert pfn and err == 0
+    assert disk_reads(machine) - before == 1
+    assert kernel.pagecache_stats()["readahead"] == stats["readahead"]
+    assert [e["index"] for e in kernel.page_cache()] == [0]
+    for address, n in runs:
+        machine.call("free_pages", address, n)

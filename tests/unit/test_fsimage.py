@@ -52,19 +52,47 @@ def test_tarfile_reads_it_back():
     assert got == FILES
 
 
-def test_same_files_same_bytes_and_one_cached_image(tmp_path):
+def test_same_files_same_bytes_and_one_cached_image():
     a, b = fsimage.ustar_archive(FILES), fsimage.ustar_archive(dict(FILES))
     assert a == b
-    first = fsimage.cached_image(a, tmp_path)
-    assert fsimage.cached_image(b, tmp_path) == first and first.read_bytes() == a
-    other = fsimage.cached_image(fsimage.ustar_archive({"/x": b"1"}), tmp_path)
-    assert other != first and sorted(tmp_path.iterdir()) == sorted([first, other])
+    first = fsimage.ustar_disk(FILES, size="1M").image
+    assert fsimage.ustar_disk(dict(FILES), size="1M").image == first
+    assert fsimage.ustar_disk({"/x": b"1"}, size="1M").image != first
 
 
 def test_ustar_disk_names_the_disk_and_its_image():
     spec = fsimage.ustar_disk({"/a": b"abc"}, name="hdd", size="8M")
     assert (spec.name, spec.size) == ("hdd", "8M")
-    assert spec.image.read_bytes() == fsimage.ustar_archive({"/a": b"abc"})
+    archive = fsimage.ustar_archive({"/a": b"abc"})
+    image = spec.image.read_bytes()
+    assert len(image) == 8 << 20
+    assert image[:len(archive)] == archive
+    assert image[len(archive):] == bytes(len(image) - len(archive))
+
+
+def test_a_directory_of_test_files_becomes_the_archive(tmp_path):
+    """Every regular file under the directory, at its relative path, in path
+    order; a symbolic link and an empty directory are left out."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "prog").write_bytes(b"\x7fELF" + bytes(10))
+    (tmp_path / "notes.txt").write_bytes(b"notes\n")
+    (tmp_path / "empty-dir").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "notes.txt")
+    spec = fsimage.ustar_disk_from_dir(tmp_path, name="hdb", size="1M")
+    expected = {"/bin/prog": b"\x7fELF" + bytes(10), "/notes.txt": b"notes\n"}
+    assert fsimage.directory_files(tmp_path) == expected
+    assert list(fsimage.directory_files(tmp_path)) == ["/bin/prog", "/notes.txt"]
+    assert spec == fsimage.ustar_disk(expected, name="hdb", size="1M")
+    archive = fsimage.ustar_archive(expected)
+    assert spec.image.read_bytes()[:len(archive)] == archive
+
+
+def test_a_directory_that_is_not_one_is_refused(tmp_path):
+    with pytest.raises(ValueError):
+        fsimage.ustar_disk_from_dir(tmp_path / "missing")
+    (tmp_path / "x").write_bytes(b"")
+    with pytest.raises(ValueError):
+        fsimage.ustar_disk_from_dir(tmp_path / "x")
 
 
 @pytest.mark.parametrize("path", ["", "/", "/dir/", "/a//b", "/" + "x" * 100, "/caf\u00e9"])

@@ -22,6 +22,7 @@ struct ata_stats {
   uint32_t irqs;                      /* IDE interrupts taken (both channels) */
   uint32_t dma_commands, pio_commands;
   uint32_t timeouts;
+  uint32_t resets;                    /* channel software resets (after a timeout) */
 };
 extern struct ata_stats ata_stats;
 /* 1 when transfers use bus-master DMA (`ata_dma=off` forces PIO). */

@@ -7,12 +7,15 @@
  *   index 2 hdc (secondary master)  index 3 hdd (secondary slave)
  * Roles by convention (kernel command line: fs=<name|off>, swap=<name|off>):
  * hdb holds the ustar file system, hdc is the swap disk, hda and hdd are raw
- * disks a user program may open as /dev/hda, /dev/hdd.
+ * disks a user program may open as /dev/hda, /dev/hdd (the swap disk cannot
+ * be opened, the file system's only read-only: dev/rawdisk.h).
  *
  * Sectors are 512 bytes.  A transfer names whole sectors; the buffer is
  * kernel memory (physically contiguous within each 4 KiB page, as every
  * kernel buffer is).  Completion is interrupt driven; a request that does
- * not complete within BLK_TIMEOUT_TICKS timer ticks is abandoned.
+ * not complete within BLK_TIMEOUT_TICKS (in TIMER_HZ units: 2 s, counted on
+ * the CMOS clock's 8 Hz interrupt, see dev/ata.h) is abandoned and its IDE
+ * channel reset.
  *
  * Every failure is one record and a negative errno, never a hang or a panic:
  *   DISK error=<missing|range|media|timeout|busy> dev=<name> op=<read|write|flush>
@@ -28,7 +31,7 @@
 #define BLK_SECTOR_SIZE 512u
 #define BLK_MAX_DEVICES 4
 #define BLK_NAME_MAX 8
-#define BLK_TIMEOUT_TICKS 200   /* 2 s at TIMER_HZ 100 */
+#define BLK_TIMEOUT_TICKS 200   /* 2 s at TIMER_HZ 100 (measured on the RTC) */
 
 struct blk_stats {
   uint32_t reads, writes, flushes;      /* requests completed */

@@ -12,8 +12,6 @@
 
 /* Configuration-space offsets drivers use. */
 #define PCI_COMMAND 0x04
-#define PCI_BAR0 0x10
-#define PCI_INTERRUPT_LINE 0x3C
 #define PCI_COMMAND_IO 0x1
 #define PCI_COMMAND_MASTER 0x4
 

@@ -4,10 +4,11 @@
  *
  * A buffer is held (refs > 0) between bcache_get and bcache_put; a held buffer
  * is never reclaimed or reused.  Unheld buffers form an LRU; a dirty one is
- * written back before it is reused, by bcache_sync, by the periodic flush
- * (every BCACHE_FLUSH_TICKS) and by bcache_reclaim.  Under memory pressure
- * (bcache_reclaim, called first by the PMM's reclaim) clean unheld buffers
- * give back their frames before anything else is touched.
+ * written back before it is reused, by bcache_sync and by the periodic flush
+ * (which syncs everything once BCACHE_FLUSH_TICKS have passed).  Under memory
+ * pressure (bcache_reclaim, called first by mm/reclaim.c) clean unheld
+ * buffers give back their frames before anything else is touched; reclaim
+ * never writes, so dirty buffers stay until a sync.
  *
  * Errors: bcache_get returns NULL and *err < 0 (the blk errno) when the block
  * cannot be read; a failed write-back leaves the buffer dirty and counts it,
@@ -49,17 +50,21 @@ extern struct buf *bcache_lru_head, *bcache_lru_tail;
 extern uint32_t bcache_max;
 
 void bcache_init(void);
-/* The block, read from the disk unless cached; held until bcache_put. */
+/* The block, read from the disk unless cached (a cached buffer that is not
+ * BUF_VALID, a noread one not yet filled, is read first); held until
+ * bcache_put.  *err is 0 on success. */
 struct buf *bcache_get(struct blk_device *dev, uint32_t block, int *err);
 /* Same, without reading: for a block about to be wholly overwritten. */
 struct buf *bcache_get_noread(struct blk_device *dev, uint32_t block, int *err);
 void bcache_mark_dirty(struct buf *b);
 void bcache_put(struct buf *b);
 /* Writes back every dirty buffer of dev (NULL: of every device), then flushes
- * the device's write cache.  0, or the first error. */
+ * the write cache of each such device that had a write-back since its last
+ * flush.  0, or the first error. */
 int bcache_sync(struct blk_device *dev);
 /* Gives back up to `frames` frames of clean unheld buffers; how many it freed. */
 uint32_t bcache_reclaim(uint32_t frames);
-/* Called from the timer tick's safe point: writes back dirty buffers older
- * than BCACHE_FLUSH_TICKS. */
+/* Called at the scheduler loop's safe point (never in an interrupt): once
+ * BCACHE_FLUSH_TICKS worth of RTC seconds have passed since the last one,
+ * bcache_sync(NULL), so a dirty buffer reaches the disk within two periods. */
 void bcache_periodic_flush(void);

@@ -59,8 +59,8 @@ int fs_mount(struct blk_device *dev);
 /* The file at absolute path, or NULL. */
 const struct fs_file *fs_lookup(const char *path);
 /* open(2) of a file: O_RDONLY only (any write access is -EROFS); -ENOENT
- * when there is no such file (or no file system), -ENAMETOOLONG for a path
- * of FS_PATH_MAX bytes or more. */
+ * when there is no such file (or no file system).  A path too long for
+ * FILE_PATH_MAX never gets here: kernel/file.c's copy refuses it. */
 int fs_open(const char *path, uint32_t flags, struct file **out);
 /* Reads page `index` of f from the disk into the frame pfn (the part past the
  * end of the file is zeroed): 0 or the disk's negative errno. */
@@ -73,8 +73,7 @@ const struct fs_file *fs_file_of(const struct file *f);
  * a name starting with '/'): *out gets the whole file copied into the kernel
  * heap (image, size; name = the path, args ""), to be given back with
  * fs_program_free once the address space is built.  0, or -ENOENT,
- * -ENAMETOOLONG, -EINVAL (empty, or larger than FS_PROGRAM_MAX), -ENOMEM,
- * -EIO. */
+ * -EINVAL (empty, or larger than FS_PROGRAM_MAX), -ENOMEM, -EIO. */
 #define FS_PROGRAM_MAX (1u << 20)
 struct module;
 int fs_program(const char *path, struct module *out);

@@ -12,9 +12,10 @@
  * Readahead: a miss on page i reads page i and then up to
  * PAGECACHE_READAHEAD more pages of the same file (i+1 .. i+READAHEAD, those
  * that exist and are not cached yet): a sequential reader's next few calls
- * are hits.  A readahead page that cannot be had (no frame, a read error)
- * ends the readahead and is not cached; only the page asked for makes the
- * call fail.
+ * are hits.  Readahead takes only free frames, none at or below
+ * RECLAIM_RESERVE (mm/reclaim.h), and never reclaims.  A readahead page that
+ * cannot be had (no frame, a read error) ends the readahead and is not
+ * cached; only the page asked for makes the call fail.
  *
  * Lookup is a hash of PAGECACHE_BUCKETS chains; a hit moves the page to the
  * front of the LRU list.  Each miss, error and eviction is counted; there
@@ -54,8 +55,6 @@ extern struct pc_page *pagecache_lru; /* the most recently used page */
  * frame stays valid until the caller next allocates memory or calls
  * pagecache_reclaim: take a reference (frame_ref) to keep it longer. */
 pfn_t pagecache_get(const struct fs_file *f, uint32_t index, int *err);
-/* The cached frame of (ino, index), or 0: no disk access. */
-pfn_t pagecache_lookup(uint32_t ino, uint32_t index);
 /* Gives back up to `frames` frames of pages only the cache holds, least
  * recently used first: how many it gave back. */
 uint32_t pagecache_reclaim(uint32_t frames);

@@ -3,23 +3,23 @@ fs/ustar.c reads it; README "Files and the page cache"), written with the
 standard library's tarfile.
 
 ``ustar_archive(files)`` is the archive's bytes; ``ustar_disk(files)`` a
-``DiskSpec`` whose disk starts with it.  Paths are stored without a leading
-"/" ("bin/hello"); the kernel opens them as "/bin/hello".  Everything in the
+``DiskSpec`` whose disk starts with it, and ``ustar_disk_from_dir(path)`` the
+same for a directory of test files.  Paths are stored without a leading "/"
+("bin/hello"); the kernel opens them as "/bin/hello".  Everything in the
 header is fixed (mtime 0, owner 0, mode 0644, 0755 for ELF files) so the same
 files always give the same bytes, and images are cached by that content's
-hash: a second test with the same files reuses the file.
+hash (machine/disks.raw_image): a second test with the same files reuses the
+file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import os
 import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.machine.disks import DiskSpec
+from harness.machine.disks import DiskSpec, raw_image
 from harness.targets.mmverify.build import DEFAULT_BUILD_DIR
 
 # The kernel keeps a path in FS_PATH_MAX (128) bytes with its NUL, and this
@@ -27,7 +27,7 @@ from harness.targets.mmverify.build import DEFAULT_BUILD_DIR
 # it (tarfile would split a longer one into prefix and name): 99 characters.
 PATH_MAX = 99
 ELF_MAGIC = b"\x7fELF"
-CACHE_DIR = DEFAULT_BUILD_DIR / "fsimages"
+CACHE_DIR = DEFAULT_BUILD_DIR / "fsimages"  # images tests/fs builds itself
 
 
 def archive_path(path: str) -> str:
@@ -57,24 +57,32 @@ def ustar_archive(files: Mapping[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def cached_image(data: bytes, cache_dir: Path = CACHE_DIR) -> Path:
-    """A file holding ``data``, named by its hash (written once, atomically,
-    so parallel workers may ask for the same image)."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_dir / f"{hashlib.sha256(data).hexdigest()[:32]}.img"
-    if not path.exists():
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return path
-
-
 def raw_disk(data: bytes, name: str = "hdb", size: str = "64M") -> DiskSpec:
     """A disk ``name`` of ``size`` whose first bytes are ``data`` (the rest
     zeros): for archives a test breaks on purpose."""
-    return DiskSpec(name=name, size=size, image=cached_image(data))
+    return DiskSpec(name=name, size=size, image=raw_image({0: data}, size))
 
 
 def ustar_disk(files: Mapping[str, bytes], name: str = "hdb", size: str = "64M") -> DiskSpec:
     """The file-system disk holding ``files`` (path -> contents)."""
     return raw_disk(ustar_archive(files), name, size)
+
+
+def directory_files(directory: Path) -> dict[str, bytes]:
+    """Every regular file under ``directory`` as {"/relative/path": contents},
+    sorted by path so the archive does not depend on the directory's order.
+    Symbolic links and other non-files are left out (the kernel skips them
+    anyway); a path the kernel cannot hold is refused by archive_path."""
+    files = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            files["/" + path.relative_to(directory).as_posix()] = path.read_bytes()
+    return files
+
+
+def ustar_disk_from_dir(directory: Path, name: str = "hdb", size: str = "64M") -> DiskSpec:
+    """The file-system disk holding every file under ``directory``, at its
+    path relative to it ("dir/bin/hello" is "/bin/hello")."""
+    if not directory.is_dir():
+        raise ValueError(f"{directory}: not a directory")
+    return ustar_disk(directory_files(directory), name, size)
