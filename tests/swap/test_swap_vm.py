@@ -7,8 +7,8 @@ runs after each test (conftest)."""
 
 import pytest
 
-from harness.decode.paging import COW, PRESENT, WRITE
-from harness.decode.swap import is_swap, slot_of
+from harness.decode.paging import COW, PRESENT, WRITE, is_swap
+from harness.decode.swap import slot_of
 from tests.process.vmdriver import EINVAL, PRIVATE, PROT_NONE, PROT_READ, RW, ProcessEnded, VmDriver
 from tests.swap.swapping import swap_stats
 
