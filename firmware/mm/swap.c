@@ -25,6 +25,7 @@ uint32_t swap_disk_index = NO_DISK;
 
 static struct blk_device *disk;
 static uint32_t lowest_free = 1; /* no free slot below it */
+static uint32_t slots_used_end = 1; /* no slot at or above it was ever taken */
 
 /* -- slots ------------------------------------------------------------------ */
 
@@ -55,6 +56,7 @@ static uint32_t slot_alloc(void) {
       swap_map[s] = 1;
       swap_stats.in_use++;
       lowest_free = s + 1;
+      if (s >= slots_used_end) slots_used_end = s + 1;
       return s;
     }
   lowest_free = swap_stats.slots;
@@ -97,10 +99,12 @@ void swap_put(uint32_t s) {
   if (swap_map[s] == 0) slot_free(s);
 }
 
-/* The slot whose swap-cache frame is pfn (a linear search: only evictions
- * of swap-cache frames need it), or 0. */
+/* The slot whose swap-cache frame is pfn, or 0.  A linear search, over the
+ * slots ever taken only (pool-only mode has 16384 and uses few): only
+ * evictions of swap-cache frames need it, and a reverse map would cost
+ * memory per slot or per frame. */
 static uint32_t cached_slot(pfn_t pfn) {
-  for (uint32_t s = 1; s < swap_stats.slots; s++)
+  for (uint32_t s = 1; s < slots_used_end; s++)
     if (swap_cache[s] == pfn) return s;
   return 0;
 }
