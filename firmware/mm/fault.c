@@ -8,6 +8,7 @@
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/proc.h"
+#include "mm/reclaim.h"
 #include "mm/uvm.h"
 #include "lib/string.h"
 #include "memlayout.h"
@@ -135,11 +136,22 @@ void page_fault_handler(struct trapframe *tf) {
       record(&pf, pid, kind, FAULT_RESOLVED, reason);
       return;
     }
-    /* A page lost with its swap slot is lost to the kernel's copy too. */
-    if (pf.user || reason == REASON_SWAP_IO) {
+    /* Out of memory while the OOM victim (another process) ends: let it run
+     * and free its pages, then the instruction faults again.  Only here, for
+     * a user fault: nothing is held (a system call's copy fails instead). */
+    if (pf.user && reason == REASON_OUT_OF_MEMORY && reclaim_victim_leaving) {
+      reclaim_victim_leaving = false;
+      sched_yield();
+      return;
+    }
+    if (pf.user) {
       record(&pf, pid, kind, FAULT_KILL, reason);
       proc_kill(fault_reason_name(reason), pf.addr, pf.err, pf.eip);
     }
+    /* A page lost with its swap slot is lost to the process: the system call
+     * ends with -EFAULT, releasing what it holds, and the pending kill ends
+     * the process on its way out of the kernel. */
+    if (reason == REASON_SWAP_IO) current->kill_pending = PROC_KILL_SWAP_IO;
     record(&pf, pid, kind, FAULT_FIXUP, reason); /* copy_*_user returns -EFAULT */
     tf->eip = fixup;
     return;

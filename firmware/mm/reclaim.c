@@ -4,14 +4,8 @@
 #include "kernel/kprintf.h"
 #include "kernel/proc.h"
 #include "mm/pmm.h"
-#include "mm/swap.h"
-/* The page cache (the fs helper's) once it is built in. */
-#if __has_include("fs/pagecache.h")
 #include "fs/pagecache.h"
-static uint32_t unmapped_file_pages(uint32_t want) { return pagecache_reclaim(want); }
-#else
-static uint32_t unmapped_file_pages(uint32_t want) { return want - want; }
-#endif
+#include "mm/swap.h"
 
 struct reclaim_stats reclaim_stats;
 
@@ -29,7 +23,7 @@ uint32_t reclaim_frames(uint32_t want) {
   reclaim_stats.from_bcache += n;
   got += n;
   if (got < want) {
-    n = unmapped_file_pages(want - got);
+    n = pagecache_reclaim(want - got);
     reclaim_stats.from_pagecache += n;
     got += n;
   }
@@ -42,6 +36,8 @@ uint32_t reclaim_frames(uint32_t want) {
   reclaiming = false;
   return got;
 }
+
+bool reclaim_victim_leaving;
 
 /* The OOM victim: the live process with the most resident + swapped pages. */
 static struct process *oom_victim(void) {
@@ -56,30 +52,49 @@ static struct process *oom_victim(void) {
   return victim;
 }
 
-/* How many times one allocation lets another victim go before it gives up
- * (each victim frees its pages when it ends). */
-#define OOM_TRIES PROC_MAX
+/* Whether an earlier victim (not current) has yet to end and free its
+ * pages: then no other process dies for the same shortage. */
+static bool victim_on_its_way(void) {
+  for (uint32_t i = 0; i < PROC_MAX; i++) {
+    struct process *p = &proc_table[i];
+    if (p != current && p->kill_pending == PROC_KILL_OOM &&
+        (p->state == PROC_READY || p->state == PROC_RUNNING || p->state == PROC_BLOCKED))
+      return true;
+  }
+  return false;
+}
 
 pfn_t reclaim_user_frame(void) {
+  reclaim_victim_leaving = false;
   /* The reserve is the kernel's while reclaim can still free frames: the
    * pool, page tables and the heap need some to make room. */
   if (pmm_stats.free_frames <= RECLAIM_RESERVE) reclaim_frames(RECLAIM_BATCH);
-  for (uint32_t tries = 0;; tries++) {
+  for (;;) {
     pfn_t pfn = pmm_alloc_user_frame();
     if (pfn) return pfn;
     if (reclaiming) return 0; /* inside reclaim itself: never recurse */
     if (reclaim_frames(RECLAIM_BATCH)) continue;
-    struct process *victim = oom_victim();
-    if (!victim || !current || tries >= OOM_TRIES) return 0;
-    krecord("RECLAIM got=0 calls=%u bcache=%u pagecache=%u swapped=%u failed=%u free=%u\n",
-            reclaim_stats.calls, reclaim_stats.from_bcache, reclaim_stats.from_pagecache,
-            reclaim_stats.swapped_out, reclaim_stats.failed, pmm_stats.free_frames);
-    reclaim_stats.oom_kills++;
-    krecord("OOM pid=%u name=%pq pages=%u swapped=%u\n", victim->pid, victim->name,
-            victim->pages, victim->swapped_pages);
-    if (victim == current) return 0; /* the fault kills it: out-of-memory */
-    victim->kill_pending = PROC_KILL_OOM;
-    if (victim->state == PROC_BLOCKED) victim->state = PROC_READY;
-    sched_yield(); /* it runs, ends and frees its pages; then try again */
+    break;
   }
+  if (!current) return 0;
+  if (victim_on_its_way()) {
+    reclaim_victim_leaving = true;
+    return 0;
+  }
+  struct process *victim = oom_victim();
+  if (!victim) return 0;
+  krecord("RECLAIM got=0 calls=%u bcache=%u pagecache=%u swapped=%u failed=%u free=%u\n",
+          reclaim_stats.calls, reclaim_stats.from_bcache, reclaim_stats.from_pagecache,
+          reclaim_stats.swapped_out, reclaim_stats.failed, pmm_stats.free_frames);
+  reclaim_stats.oom_kills++;
+  krecord("OOM pid=%u name=%pq pages=%u swapped=%u\n", victim->pid, victim->name,
+          victim->pages, victim->swapped_pages);
+  if (victim == current) return 0; /* a user fault kills it: out-of-memory */
+  /* Never switch here: the caller may hold a kmap slot, a buffer or a
+   * half-built image.  The victim ends when it next runs; the page-fault
+   * handler yields to it for a user fault (reclaim_victim_leaving). */
+  victim->kill_pending = PROC_KILL_OOM;
+  if (victim->state == PROC_BLOCKED) victim->state = PROC_READY;
+  reclaim_victim_leaving = true;
+  return 0;
 }

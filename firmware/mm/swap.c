@@ -25,6 +25,7 @@ uint32_t swap_disk_index = NO_DISK;
 
 static struct blk_device *disk;
 static uint32_t lowest_free = 1; /* no free slot below it */
+static uint32_t slots_used_end = 1; /* no slot at or above it was ever taken */
 
 /* -- slots ------------------------------------------------------------------ */
 
@@ -55,17 +56,11 @@ static uint32_t slot_alloc(void) {
       swap_map[s] = 1;
       swap_stats.in_use++;
       lowest_free = s + 1;
+      if (s >= slots_used_end) slots_used_end = s + 1;
       return s;
     }
   lowest_free = swap_stats.slots;
   return 0;
-}
-
-bool swap_has_free_slot(void) {
-  if (!swap_map) return swap_stats.slots > 1;
-  for (uint32_t s = lowest_free; s < swap_stats.slots; s++)
-    if (swap_map[s] == 0) return true;
-  return false;
 }
 
 static void slot_free(uint32_t s) {
@@ -104,10 +99,12 @@ void swap_put(uint32_t s) {
   if (swap_map[s] == 0) slot_free(s);
 }
 
-/* The slot whose swap-cache frame is pfn (a linear search: only evictions
- * of swap-cache frames need it), or 0. */
+/* The slot whose swap-cache frame is pfn, or 0.  A linear search, over the
+ * slots ever taken only (pool-only mode has 16384 and uses few): only
+ * evictions of swap-cache frames need it, and a reverse map would cost
+ * memory per slot or per frame. */
 static uint32_t cached_slot(pfn_t pfn) {
-  for (uint32_t s = 1; s < swap_stats.slots; s++)
+  for (uint32_t s = 1; s < slots_used_end; s++)
     if (swap_cache[s] == pfn) return s;
   return 0;
 }
@@ -196,9 +193,9 @@ static vaddr_t next_candidate(struct process *p, vaddr_t va) {
 static uint32_t evict_cached(struct process *p, vaddr_t va, pfn_t pfn) {
   uint32_t s = cached_slot(pfn);
   if (!s) return 0; /* FRAME_SWAPCACHE without a cache entry: the audit names it */
-  swap_map[s]++;                /* this PTE's reference */
-  vmm_swap_out(p->dir, va, s);  /* the frame keeps the cache's reference */
-  swap_map[s]--;                /* the cache's */
+  /* The frame keeps the cache's reference; the slot gains this PTE's. */
+  if (vmm_swap_out(p->dir, va, s) != 0) return 0; /* recorded by the VMM: a kernel bug */
+  /* The PTE's reference replaces the cache's: swap_map[s] stays. */
   cache_drop(s);                /* frees the frame */
   p->pages--;
   p->swapped_pages++;
@@ -233,7 +230,11 @@ static uint32_t evict(struct process *p, vaddr_t va, pfn_t pfn) {
   }
   kunmap(page);
   if (rc != 0) return 0;
-  vmm_swap_out(p->dir, va, s); /* drops the last reference: the frame is free */
+  if (vmm_swap_out(p->dir, va, s) != 0) { /* recorded by the VMM: a kernel bug */
+    slot_free(s); /* the page stays in RAM; forget the copy */
+    return 0;
+  }
+  /* The mapping's reference went: the frame is free. */
   p->pages--;
   p->swapped_pages++;
   swap_stats.swap_outs++;
@@ -270,30 +271,37 @@ static uint32_t clock_visit(struct process *p, vaddr_t va) {
 
 uint32_t swap_out_pages(uint32_t want) {
   if (swap_stats.slots == 0) return 0;
-  /* Two sweeps over every page at most: the first may only clear bits. */
-  uint32_t budget = 2 * pmm_stats.frame_count + PROC_MAX, got = 0;
-  while (got < want && budget) {
+  /* Two sweeps over every page at most: the first may only clear bits.  A
+   * sweep is the hand passing every process once; counting passes (not
+   * PTEs looked at) keeps a sparse space's empty entries from using up the
+   * sweeps before the pages behind them had their chance.  One more pass
+   * finishes the process the hand started in. */
+  uint32_t passes = 2 * PROC_MAX + 1, got = 0;
+  while (got < want && passes) {
     struct process *p = &proc_table[hand_proc % PROC_MAX];
     vaddr_t va = live(p) ? next_candidate(p, hand_va) : 0;
     if (!va) { /* this process is done: the next one from its start */
       hand_proc = (hand_proc + 1) % PROC_MAX;
       hand_va = 0;
-      budget--;
+      passes--;
       continue;
     }
     got += clock_visit(p, va);
     hand_va = va + PAGE_SIZE;
-    budget--;
   }
   return got;
 }
 
 int32_t swap_pageout(struct process *p, vaddr_t addr, uint32_t len) {
-  if (!IS_ALIGNED(addr, PAGE_SIZE) || addr < USER_BASE || len > USER_TOP - addr)
+  /* addr < USER_TOP first: USER_TOP - addr must not wrap, and then
+   * end <= USER_TOP cannot either. */
+  if (!IS_ALIGNED(addr, PAGE_SIZE) || addr < USER_BASE || addr >= USER_TOP ||
+      len > USER_TOP - addr)
     return -EINVAL;
   if (swap_stats.slots == 0) return 0;
   int32_t evicted = 0;
-  for (vaddr_t va = addr; va < addr + len; va += PAGE_SIZE) {
+  vaddr_t end = addr + len;
+  for (vaddr_t va = addr; va < end; va += PAGE_SIZE) {
     pfn_t pfn = evictable(p, va);
     if (pfn) evicted += (int32_t)evict(p, va, pfn);
   }
@@ -336,7 +344,10 @@ enum fault_reason swap_fault(struct process *p, vaddr_t page) {
   uint32_t flags = (rights & (PAGE_USER | PAGE_WRITE | PAGE_COW | PAGE_EXEC)) | PAGE_OWNED;
   if (flags & PAGE_COW) frame_table[pfn].flags |= FRAME_COW; /* the audit's rule */
   if (vmm_swap_in(p->dir, page, pfn, flags) != 0) { /* recorded by the VMM: a kernel bug */
-    if (!frame_refs(pfn)) pmm_free_frame(pfn);
+    if (!frame_refs(pfn)) {
+      frame_table[pfn].flags &= (uint8_t)~FRAME_COW; /* a free frame has no flags */
+      pmm_free_frame(pfn);
+    }
     return REASON_SWAP_IO;
   }
   swap_put(s);

@@ -113,13 +113,26 @@ static enum fault_reason cow_fault(struct process *p, vaddr_t page) {
     frame_table[old].flags &= (uint8_t)~FRAME_COW;
     vmm_protect(p->dir, page, writable);
   } else {
+    /* Our own reference on old while reclaim may run the clock: a frame
+     * with more holders is never evicted, so old stays mapped and whole. */
+    if (frame_ref(old) != 0) return REASON_OUT_OF_MEMORY;
     pfn_t copy = reclaim_user_frame();
-    if (!copy) return REASON_OUT_OF_MEMORY;
+    if (!copy) {
+      frame_unref(old);
+      return REASON_OUT_OF_MEMORY;
+    }
     void *from = kmap_pfn(old), *to = kmap_pfn(copy);
     memcpy(to, from, PAGE_SIZE);
     kunmap(to);
     kunmap(from);
-    vmm_remap_pfn(p->dir, page, copy, writable); /* drops the shared frame's reference */
+    /* Drops the shared frame's reference (the mapping's); a failure is a
+     * kernel bug the VMM records: the copy goes back, the page stays COW. */
+    int rc = vmm_remap_pfn(p->dir, page, copy, writable);
+    frame_unref(old);
+    if (rc != 0) {
+      pmm_free_frame(copy);
+      return REASON_OUT_OF_MEMORY;
+    }
   }
   p->cow_faults++;
   return REASON_COW;

@@ -5,7 +5,9 @@
  * page's first touch, the swap-in, and prints the mean as swapin_insns;
  * with option `P` it pages them out again after its check, before
  * checkpoint(2); with option `e` it execs `swapper 2 z 0` right after
- * checkpoint(1), pages still in swap), yields (so that several swappers all
+ * checkpoint(1), pages still in swap; with option `d` it preads the first
+ * 4 KiB of /dev/hdb into its first page right after checkpoint(1), so the
+ * kernel's copy meets that page in swap, and exits 3 if the read returns), yields (so that several swappers all
  * hold their pages at once), with option `f` forks (parent and child both
  * go on),
  * then reads every page back and checks each byte against the pattern.
@@ -66,7 +68,7 @@ int main(int argc, char **argv) {
   char pattern = argv[2][0];
   uint32_t seed = (uint32_t)atoi(argv[3]);
   const char *options = argc > 4 ? argv[4] : "";
-  int forks = 0, pages_out = 0, quit = 0, bench = 0, again = 0, execs = 0;
+  int forks = 0, pages_out = 0, quit = 0, bench = 0, again = 0, execs = 0, disk_read = 0;
   for (const char *o = options; *o; o++) {
     forks |= *o == 'f';
     pages_out |= *o == 'p';
@@ -74,6 +76,7 @@ int main(int argc, char **argv) {
     bench |= *o == 'b';
     again |= *o == 'P';
     execs |= *o == 'e';
+    disk_read |= *o == 'd';
   }
   uint8_t *heap = sbrk(pages * 4096);
   if (IS_ERR(heap)) return 1;
@@ -82,6 +85,12 @@ int main(int argc, char **argv) {
   checkpoint(1);
   if (quit) return 0;
   if (execs) return exec("swapper", "2 z 0") == 0 ? 0 : 1;
+  if (disk_read) {
+    int fd = open("/dev/hdb", O_RDONLY);
+    int got = pread(fd, heap, 4096, 0);
+    printf("USER prog=swapper pid=%d fd=%d pread=%d\n", getpid(), fd, got);
+    return 3;
+  }
   yield(); /* the others fill theirs too: together they outgrow RAM */
   if (forks && fork() < 0) return 1;
   static uint8_t expect[4096];

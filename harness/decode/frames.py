@@ -3,7 +3,7 @@ bytes, and compare it with the page tables (the reference-count audit).
 
 The table is one ``struct frame_info`` per frame the PMM covers, 4 bytes
 each: ``refs`` (u16, little-endian), ``flags`` (u8: FRAME_COW, FRAME_PINNED,
-FRAME_SWAP_DIRTY, FRAME_PAGECACHE) and ``node`` (u8).  A frame's ``refs`` counts every
+FRAME_PAGECACHE, FRAME_SWAPCACHE) and ``node`` (u8).  A frame's ``refs`` counts every
 PAGE_OWNED PTE naming it (present, or a PROT_NONE entry keeping its page), in
 any address space (the kernel half once), plus every reference the kernel
 holds without a mapping (a shared-memory segment holds one on each of its
@@ -23,11 +23,10 @@ from harness.decode.paging import COW, OWNED, PAGE_SIZE, PRESENT, PROTNONE, WRIT
 ENTRY_BYTES = 4  # _Static_assert in frame.h
 FRAME_COW = 0x01         # may be shared copy-on-write (every COW PTE's frame has it)
 FRAME_PINNED = 0x02      # held by the kernel (shared memory)
-FRAME_SWAP_DIRTY = 0x04  # RAM newer than the swap slot
 FRAME_PAGECACHE = 0x08   # a file page: the page cache holds one reference
 FRAME_SWAPCACHE = 0x10   # in the swap cache: it holds one reference (mm/swap.h)
-FLAG_NAMES = ((FRAME_COW, "cow"), (FRAME_PINNED, "pinned"), (FRAME_SWAP_DIRTY, "swap-dirty"),
-              (FRAME_PAGECACHE, "pagecache"), (FRAME_SWAPCACHE, "swapcache"))
+FLAG_NAMES = ((FRAME_COW, "cow"), (FRAME_PINNED, "pinned"), (FRAME_PAGECACHE, "pagecache"),
+              (FRAME_SWAPCACHE, "swapcache"))
 _EMPTY_CHUNK = bytes(PAGE_SIZE)  # 1024 entries with nothing in them
 MESSAGE_PTES = 6  # PTEs named in one failure before "and N more"
 

@@ -34,7 +34,6 @@ from harness.decode.paging import (
     PAGE_SIZE,
     PRESENT,
     PROTNONE,
-    SWAP,
     USER,
     WRITE,
     EntryBits,
@@ -42,6 +41,7 @@ from harness.decode.paging import (
     Region,
     _append,
     flag_string,
+    is_swap,
 )
 
 PDPT_ENTRIES = 4
@@ -314,7 +314,7 @@ class PaeAddressSpace:
                 continue
             for k, raw in enumerate(struct.unpack(f"<{ENTRIES}Q", self.tables[slot])):
                 va = base | k << 12
-                if raw & (PRESENT | SWAP) == SWAP and start <= va < end:
+                if is_swap(raw) and start <= va < end:
                     yield va, raw
 
     def regions(self, *, split_global: bool = False) -> list[Region]:

@@ -63,6 +63,12 @@ class PhysReader(Protocol):
     def read_phys(self, addr: int, size: int) -> bytes: ...
 
 
+def is_swap(raw: int) -> bool:
+    """Whether a PTE (either format: bits 7 and 0 sit in the low half) is a
+    swap entry: not present, PAGE_SWAP set."""
+    return raw & (PRESENT | SWAP) == SWAP
+
+
 def pdx(va: int) -> int:
     return va >> 22 & 0x3FF
 
@@ -279,7 +285,7 @@ class AddressSpace:
                 continue
             for j, pte in enumerate(struct.unpack(f"<{ENTRIES}I", self.tables[i])):
                 va = i << 22 | j << 12
-                if pte & (PRESENT | SWAP) == SWAP and start <= va < end:
+                if is_swap(pte) and start <= va < end:
                     yield va, pte
 
     def regions(self, *, split_global: bool = False) -> list[Region]:

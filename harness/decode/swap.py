@@ -19,15 +19,10 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from harness.decode.paging import COW, OWNED, PRESENT, SWAP, USER, WRITE
+from harness.decode.paging import COW, OWNED, USER, WRITE
 
 RETIRED = 0xFF  # SWAP_RETIRED: never used again
 MESSAGE_HOLDERS = 6  # entries named in one failure before "and N more"
-
-
-def is_swap(raw: int) -> bool:
-    """Whether a PTE (either format) is a swap entry."""
-    return raw & (PRESENT | SWAP) == SWAP
 
 
 def slot_of(raw: int) -> int:

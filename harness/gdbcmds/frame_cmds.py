@@ -82,7 +82,7 @@ class FrameCommand(Subcommand):
     Every present or PROT_NONE PTE that points at the frame (the kernel's directory, both
     halves, and every live process's user half), each with its pid, virtual
     address, raw entry and whether it is PAGE_OWNED (holds a reference) or
-    copy-on-write; the frame table's refs, flags (cow, pinned, swap-dirty)
+    copy-on-write; the frame table's refs, flags (cow, pinned, pagecache, swapcache)
     and node; the kernel's own references (the shared-memory segments
     holding it); whether the PMM's bitmap has it in use.  Then the
     cross-check the test suite's audit makes: refs == PAGE_OWNED PTEs +

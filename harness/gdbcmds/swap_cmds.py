@@ -12,12 +12,12 @@ swap entries and the swap-cache entry naming it.
 from __future__ import annotations
 
 from harness.decode import swap
+from harness.decode.ide import IDE_NAMES
 from harness.gdbcmds.common import CommandError, Subcommand, kernel_base, read, u32, value, write
 from harness.gdbcmds.paging_cmds import walk
 from harness.gdbcmds.spaces import processes
 
 PAGE_SIZE = 4096
-IDE_NAMES = ("hda", "hdb", "hdc", "hdd")  # dev/blk.h: the IDE index names the disk
 
 
 def swap_state() -> swap.SwapState:

@@ -31,9 +31,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.decode.ide import IDE_NAMES
 from harness.errors import ConfigError, HarnessError, ToolMissingError
 
-IDE_NAMES = ("hda", "hdb", "hdc", "hdd")  # IDE index 0..3, as firmware/include/dev/blk.h
 SECTOR = 512
 # blkdebug's events for the three operations: the raw format driver raises
 # read_aio and write_aio on the node below it for every request, the block

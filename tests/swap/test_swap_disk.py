@@ -7,6 +7,7 @@ processes' PTEs through the walker, and the swap audit after each test
 import pytest
 
 from harness.machine.disks import DiskError, DiskSpec
+from tests.disk.test_bcache import held_buffers
 from tests.swap.swapping import PAGE, swap_entries, swap_stats
 
 SWAP_DISK = DiskSpec("hdc", size="160M")
@@ -227,3 +228,26 @@ def test_a_full_pool_writes_its_oldest_pages_back_to_their_slots(machine, userla
     assert after["wr_operations"] - before["wr_operations"] >= z["writebacks"]
     assert s["disk_reads"] > 0 and s["pool_loads"] > 0
     assert after["rd_operations"] - before["rd_operations"] == s["disk_reads"]
+
+
+@pytest.mark.machine(modules=["user/swapper"], memory="32M", cmdline="aslr=off zswap=off fs=off",
+                     disks=[DiskSpec("hdb", size="1M"),
+                            DiskSpec("hdc", size="16M", errors=(DiskError("read"),))])
+def test_a_swap_in_read_error_inside_a_system_call_ends_the_process_at_its_exit(
+        machine, userland, kernel):
+    """pread from /dev/hdb into a page that is in swap, every swap read
+    failing: the kernel's copy faults (mode=kernel), takes the fixup, and
+    the process is killed with reason swap-io on its way out of the system
+    call, never returning from it; the read put its buffer back (none is held
+    afterwards) and the kernel goes on."""
+    pid = userland.spawn("swapper", "1 r 1 pd")
+    userland.run()
+    result = userland.history()[pid]
+    assert (result.killed, result.reason) == (True, "swap-io")
+    assert pid not in claims_of(userland)  # the call never returned to it
+    fault = [r for r in machine.records("PF", since=0) if r["reason"] == "swap-io"]
+    assert [(r["mode"], r["action"]) for r in fault] == [("kernel", "fixup")]
+    assert held_buffers(machine, kernel) == []
+    later = userland.spawn("swapper", "8 t 3")
+    userland.run()
+    assert results_of(userland, [later]) == {later: (False, 0)}

@@ -7,9 +7,9 @@ runs after each test (conftest)."""
 
 import pytest
 
-from harness.decode.paging import COW, PRESENT, WRITE
-from harness.decode.swap import is_swap, slot_of
-from tests.process.vmdriver import PRIVATE, PROT_NONE, PROT_READ, RW, ProcessEnded, VmDriver
+from harness.decode.paging import COW, PRESENT, WRITE, is_swap
+from harness.decode.swap import slot_of
+from tests.process.vmdriver import EINVAL, PRIVATE, PROT_NONE, PROT_READ, RW, ProcessEnded, VmDriver
 from tests.swap.swapping import swap_stats
 
 pytestmark = pytest.mark.machine(modules=["user/vmdriver"], cmdline="aslr=off")
@@ -121,3 +121,16 @@ def test_a_page_swapped_before_a_fork_is_copy_on_write_in_both_after_swap_in(vm,
     assert all(pte & COW and not pte & WRITE for pte in (ppte, cpte))
     assert vm.do("write", a, value=9) == 0
     assert child.do("read", a) == 0x5000 and vm.do("read", a) == 9
+
+
+@pytest.mark.parametrize("addr, length", [
+    (0xFFFFF000, 0xFFF),   # USER_TOP - addr would wrap: the loop ran through 0 forever
+    (0xC0000000, PAGE),    # the first kernel page
+    (0xBFFFF000, 2 * PAGE),  # the last user page and one beyond
+])
+def test_pageout_outside_user_space_is_einval_and_the_kernel_goes_on(vm, addr, length):
+    a = vm.do("mmap", 0, PAGE, RW, PRIVATE)
+    assert vm.do("touch", a, PAGE, value=0x77) == 0
+    assert vm.do("pageout", addr, length) == -EINVAL
+    assert vm.do("pageout", a, PAGE) == 1  # the kernel still answers, and swaps
+    assert vm.do("read", a) == 0x77

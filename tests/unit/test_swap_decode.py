@@ -5,6 +5,7 @@ import struct
 
 import pytest
 
+from harness.decode.paging import is_swap
 from harness.decode.swap import (
     RETIRED,
     SwapEntry,
@@ -12,7 +13,6 @@ from harness.decode.swap import (
     audit,
     cache_references,
     entry_problem,
-    is_swap,
     slot_of,
 )
 

@@ -142,8 +142,10 @@ void proc_set_first_frame(struct process *p, const struct trapframe *tf);
  * woken for it.  0, or -ESRCH (no such live process) / -EPERM. */
 int32_t proc_kill_request(uint32_t pid);
 extern bool sched_interrupting; /* see sched_interrupt */
-/* kill_pending's value when the OOM rule (mm/reclaim.h) chose the process. */
+/* kill_pending's value when the OOM rule (mm/reclaim.h) chose the process,
+ * and when a system call's copy met a page lost with its swap slot (mm/fault.c). */
 #define PROC_KILL_OOM 2
+#define PROC_KILL_SWAP_IO 3
 #define PROC_REASON_INTERRUPTED "interrupted"
 
 /* Ends the current process if a kill is pending for it, or the run is being
@@ -152,7 +154,10 @@ static inline void proc_kill_if_pending(void) {
   if (!current) return;
   if (__builtin_expect(sched_interrupting, 0)) proc_kill(PROC_REASON_INTERRUPTED, 0, 0, 0);
   if (current->kill_pending)
-    proc_kill(current->kill_pending == PROC_KILL_OOM ? "out-of-memory" : "killed", 0, 0, 0);
+    proc_kill(current->kill_pending == PROC_KILL_OOM       ? "out-of-memory"
+              : current->kill_pending == PROC_KILL_SWAP_IO ? "swap-io"
+                                                           : "killed",
+              0, 0, 0);
 }
 
 /* Runs processes until none is runnable; returns how many finished meanwhile. */

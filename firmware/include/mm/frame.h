@@ -35,7 +35,7 @@ _Static_assert(sizeof(struct frame_info) == 4, "the harness reads 4 bytes a fram
  * holders' entries need not be COW (an mprotect made only one of them so). */
 #define FRAME_COW 0x01
 #define FRAME_PINNED 0x02     /* held by the kernel (shared memory): never swapped or moved */
-#define FRAME_SWAP_DIRTY 0x04 /* for swap: RAM holds newer data than the swap slot */
+/* 0x04 is free (no flag uses it). */
 #define FRAME_PAGECACHE 0x08  /* a file page: the page cache holds one reference (fs/pagecache.h) */
 #define FRAME_SWAPCACHE 0x10  /* in the swap cache: it holds one reference (mm/swap.h) */
 

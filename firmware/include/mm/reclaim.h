@@ -5,7 +5,6 @@
  *   1. clean buffers of the buffer cache (bcache_reclaim, fs/bcache.h),
  *   2. file pages no process maps (pagecache_reclaim, fs/pagecache.h),
  *   3. user pages swapped out by the clock (swap_out_pages, mm/swap.h).
- * (2 is called when its code is built in: fs/pagecache.h exists.)
  *
  * Out of memory.  When reclaim frees nothing, RAM and swap are both
  * exhausted (no evictable page, or no free slot and no room in the pool).
@@ -16,9 +15,16 @@
  *           failed=<calls that freed nothing> free=<free frames>
  *   OOM pid=<n> name=<name> pages=<resident> swapped=<n>
  * When the victim is the process whose allocation failed, the allocation
- * fails and the fault kills it with reason out-of-memory.  Another victim is
- * asked to end (reason out-of-memory, proc_kill_request's mechanism); the
- * allocating process yields so it runs and ends, and then tries again.
+ * fails: a user-mode fault kills it with reason out-of-memory; a system call
+ * (a copy into its memory, mmap, fork, exec, shared memory) returns its
+ * error (-ENOMEM, or the copy's -EFAULT).  Another victim is asked to end
+ * (reason out-of-memory, proc_kill_request's mechanism) and the allocation
+ * fails too, with reclaim_victim_leaving set: reclaim never switches
+ * processes (its callers hold kmap slots, buffers, half-built images).  Only
+ * the page-fault handler, for a user-mode fault, yields then (nothing is
+ * held there) and lets the instruction fault again once the victim has
+ * ended; every other caller sees the failure.  While a victim has yet to
+ * end, no other is chosen: the allocation fails with the flag set again.
  * Without a current process (spawn from the kernel) the allocation fails.
  *
  * A user allocation that finds RECLAIM_RESERVE frames or fewer free reclaims
@@ -52,6 +58,9 @@ extern struct reclaim_stats reclaim_stats;
 /* Frees up to `want` frames (see above): how many it freed. */
 uint32_t reclaim_frames(uint32_t want);
 /* pmm_alloc_user_frame, reclaiming and applying the OOM rule when there is
- * none: the frame number, or 0 when the caller is the OOM victim (or there is
- * no process to blame). */
+ * none: the frame number, or 0 (the caller is the OOM victim, another victim
+ * is on its way out, or there is no process to blame). */
 pfn_t reclaim_user_frame(void);
+/* Set by reclaim_user_frame when it failed because another process (the OOM
+ * victim) is ending and will free its pages; cleared by its next call. */
+extern bool reclaim_victim_leaving;

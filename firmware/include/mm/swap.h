@@ -35,7 +35,10 @@
  * map that frame copy-on-write; when the last PTE has come back (or gone),
  * the cache lets go and the slot is freed.  A slot that cannot be read kills
  * the faulting process with reason swap-io (one `SWAP error=read` record);
- * the kernel and other processes go on.
+ * the kernel and other processes go on.  When the fault is a system call's
+ * copy (copy_*_user), the copy fails (-EFAULT), the call releases what it
+ * holds and returns, and a pending kill (PROC_KILL_SWAP_IO) ends the process
+ * with reason swap-io on its way out of the kernel.
  *
  * Records:
  *   SWAP dev=<name|none> slots=<n> pool=<on|off>
@@ -87,8 +90,6 @@ uint32_t swap_out_pages(uint32_t want);
  * clock could evict, now, without the second chance (as Linux's
  * MADV_PAGEOUT): how many went, or -EINVAL (unaligned, outside user space). */
 int32_t swap_pageout(struct process *p, vaddr_t addr, uint32_t len);
-/* Whether a slot is free to take (for the OOM rule: swap exhausted). */
-bool swap_has_free_slot(void);
 
 struct page_fault;
 /* The fault at page (not present) of p, when its PTE is a swap entry:

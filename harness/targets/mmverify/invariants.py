@@ -438,7 +438,7 @@ class _Checker:
             if table == paging.EMPTY_TABLE:
                 continue
             for j, pte in enumerate(self.g.unpack(table)):
-                if not swapdec.is_swap(pte):
+                if not paging.is_swap(pte):
                     continue
                 va = base | j << 12
                 found += 1
