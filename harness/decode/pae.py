@@ -290,9 +290,8 @@ class PaeAddressSpace:
                 if pte.usable and start <= va < end:
                     yield PaeMapping(va, pte.frame, PAGE_SIZE, pdpte, pde.raw, pte.raw, self.nxe)
 
-    def protnone_pages(self, start: int = 0, end: int = 1 << 32) -> Iterator[PaeMapping]:
-        """Every PROT_NONE entry in [start, end) (not present, PROTNONE set:
-        the page keeps its frame, every access faults), in address order."""
+    def _table_entries(self, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+        """(va, pdpte, pde, pte) for every entry of the present page tables in [start, end)."""
         for slot, pdpte, pde in self._slots():
             base = slot << 21
             if (pde.large or base + HUGE_PAGE_SIZE <= start or base >= end
@@ -300,22 +299,22 @@ class PaeAddressSpace:
                 continue
             for k, raw in enumerate(struct.unpack(f"<{ENTRIES}Q", self.tables[slot])):
                 va = base | k << 12
-                if raw & (PRESENT | PROTNONE) == PROTNONE and start <= va < end:
-                    yield PaeMapping(va, self.entry(raw, 1).frame, PAGE_SIZE, pdpte,
-                                     pde.raw, raw, self.nxe)
+                if start <= va < end:
+                    yield va, pdpte, pde.raw, raw
+
+    def protnone_pages(self, start: int = 0, end: int = 1 << 32) -> Iterator[PaeMapping]:
+        """Every PROT_NONE entry in [start, end) (not present, PROTNONE set:
+        the page keeps its frame, every access faults), in address order."""
+        for va, pdpte, pde, raw in self._table_entries(start, end):
+            if raw & (PRESENT | PROTNONE) == PROTNONE:
+                yield PaeMapping(va, self.entry(raw, 1).frame, PAGE_SIZE, pdpte, pde, raw, self.nxe)
 
     def swap_pages(self, start: int = 0, end: int = 1 << 32) -> Iterator[tuple[int, int]]:
         """(va, raw entry) for every swap entry in [start, end) (not present,
         SWAP set: the page is in the swap slot its frame bits name)."""
-        for slot, _, pde in self._slots():
-            base = slot << 21
-            if (pde.large or base + HUGE_PAGE_SIZE <= start or base >= end
-                    or self.tables[slot] == EMPTY_TABLE):
-                continue
-            for k, raw in enumerate(struct.unpack(f"<{ENTRIES}Q", self.tables[slot])):
-                va = base | k << 12
-                if is_swap(raw) and start <= va < end:
-                    yield va, raw
+        for va, _, _, raw in self._table_entries(start, end):
+            if is_swap(raw):
+                yield va, raw
 
     def regions(self, *, split_global: bool = False) -> list[Region]:
         """Contiguous virtual ranges with the same effective user, write and

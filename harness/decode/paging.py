@@ -263,30 +263,31 @@ class AddressSpace:
                 if pte & PRESENT and start <= va < end:
                     yield Mapping(va, pte & FRAME_MASK, PAGE_SIZE, raw, pte)
 
-    def protnone_pages(self, start: int = 0, end: int = 1 << 32) -> Iterator[Mapping]:
-        """Every PROT_NONE entry in [start, end) (not present, PROTNONE set:
-        the page keeps its frame, every access faults), in address order."""
+    def _table_entries(self, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+        """(va, pde, pte) for every entry of the present page tables in [start, end)."""
         for i in range(pdx(start), pdx(end - 1) + 1):
             raw = self._pdes[i]
             if not raw & PRESENT or self._is_large(raw) or self.tables[i] == EMPTY_TABLE:
                 continue
             for j, pte in enumerate(struct.unpack(f"<{ENTRIES}I", self.tables[i])):
                 va = i << 22 | j << 12
-                if pte & (PRESENT | PROTNONE) == PROTNONE and start <= va < end:
-                    yield Mapping(va, pte & FRAME_MASK, PAGE_SIZE, raw, pte)
+                if start <= va < end:
+                    yield va, raw, pte
+
+    def protnone_pages(self, start: int = 0, end: int = 1 << 32) -> Iterator[Mapping]:
+        """Every PROT_NONE entry in [start, end) (not present, PROTNONE set:
+        the page keeps its frame, every access faults), in address order."""
+        for va, pde, pte in self._table_entries(start, end):
+            if pte & (PRESENT | PROTNONE) == PROTNONE:
+                yield Mapping(va, pte & FRAME_MASK, PAGE_SIZE, pde, pte)
 
     def swap_pages(self, start: int = 0, end: int = 1 << 32) -> Iterator[tuple[int, int]]:
         """(va, raw entry) for every swap entry in [start, end) (not present,
         SWAP set: the page is in the swap slot its frame bits name), in
         address order."""
-        for i in range(pdx(start), pdx(end - 1) + 1):
-            raw = self._pdes[i]
-            if not raw & PRESENT or self._is_large(raw) or self.tables[i] == EMPTY_TABLE:
-                continue
-            for j, pte in enumerate(struct.unpack(f"<{ENTRIES}I", self.tables[i])):
-                va = i << 22 | j << 12
-                if is_swap(pte) and start <= va < end:
-                    yield va, pte
+        for va, _, pte in self._table_entries(start, end):
+            if is_swap(pte):
+                yield va, pte
 
     def regions(self, *, split_global: bool = False) -> list[Region]:
         """Contiguous virtual ranges with the same effective user/write rights

@@ -13,6 +13,7 @@ import pytest
 
 from harness import CallStopped
 from harness.decode import lz
+from tests.pages import text_page
 
 PAGE = 4096
 E2BIG, ENOENT, EEXIST, ENOSPC, EIO = 7, 2, 17, 28, 5
@@ -25,13 +26,6 @@ def s32(v: int | None) -> int:
     return v - (1 << 32) if v >= 1 << 31 else v
 
 
-def text_page(seed: int) -> bytes:
-    words = ["page", "frame", "swap", "slot", "clock", "dirty", "the", "of", "kernel", "pool"]
-    rnd = random.Random(seed)
-    out = bytearray()
-    while len(out) < PAGE:
-        out += (rnd.choice(words) + " ").encode()
-    return bytes(out[:PAGE])
 
 
 class Pool:

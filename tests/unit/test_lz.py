@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.decode import lz
+from tests.pages import text_page
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = 4096
@@ -48,13 +49,6 @@ def c_decompress(lib: ctypes.CDLL, src: bytes, cap: int = PAGE) -> tuple[int, by
     return n, buf.raw[:max(n, 0)], buf.raw[cap:]
 
 
-def text_page(seed: int) -> bytes:
-    words = ["page", "frame", "swap", "slot", "clock", "dirty", "the", "of", "kernel", "pool"]
-    rnd = random.Random(seed)
-    out = bytearray()
-    while len(out) < PAGE:
-        out += (rnd.choice(words) + " ").encode()
-    return bytes(out[:PAGE])
 
 
 SHAPES = {
