@@ -218,13 +218,10 @@ static void drop_pages(struct process *p, vaddr_t s, vaddr_t e) {
       va = ALIGN_DOWN(va, table_span()) + table_span();
       continue;
     }
-    if (vmm_lookup_kept(p->dir, va, NULL, NULL) == 0) {
-      vmm_unmap(p->dir, va, NULL); /* drops the reference; frees the frame at zero */
-      p->pages--;
-    } else if (vmm_lookup_swap(p->dir, va, NULL, NULL) == 0) {
-      vmm_unmap(p->dir, va, NULL); /* drops the slot's reference */
-      p->swapped_pages--;
-    }
+    /* The frame's reference goes (freed at zero), or the slot's. */
+    int dropped = vmm_drop_user(p->dir, va);
+    if (dropped == VMM_DROPPED_PAGE) p->pages--;
+    else if (dropped == VMM_DROPPED_SLOT) p->swapped_pages--;
     va += PAGE_SIZE;
   }
 }

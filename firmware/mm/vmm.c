@@ -228,7 +228,7 @@ static int map_at(page_directory_t *dir, vaddr_t va, uint64_t pa, uint32_t flags
     return refuse(-ENOMEM, "no-frame-for-table", "map", va, (paddr_t)pa, flags, caller);
   void *pte = table_slot(entry_addr(entry_get(pde)), va);
   /* a protnone entry holds a frame, a swap entry a slot */
-  if (entry_get(pte) & (PAGE_PRESENT | PAGE_PROTNONE) || is_swap(entry_get(pte)))
+  if (entry_get(pte) & (PAGE_PRESENT | PAGE_PROTNONE | PAGE_SWAP)) /* bit 7 is PAT only when P */
     return refuse(-EEXIST, "exists", "map", va, (paddr_t)pa, flags, caller);
   if (flags & PAGE_OWNED) frame_ref((pfn_t)(pa >> PAGE_SHIFT)); /* checked above */
   entry_set(pte, leaf_entry(va, pa, flags));
@@ -254,13 +254,13 @@ int map_page(uint32_t virtual, uint32_t physical, uint32_t flags) {
 static int unmap_at(page_directory_t *dir, vaddr_t va, paddr_t *old, vaddr_t caller) {
   if (!IS_ALIGNED(va, PAGE_SIZE)) return refuse(-EINVAL, "unaligned", "unmap", va, 0, 0, caller);
   void *pte = find_pte(dir, va);
-  if (!pte || !(entry_get(pte) & PAGE_PRESENT || is_protnone(entry_get(pte)) ||
-                is_swap(entry_get(pte))))
+  /* present, or not present with PAGE_PROTNONE (a kept frame) or PAGE_SWAP (a slot) */
+  if (!pte || !(entry_get(pte) & (PAGE_PRESENT | PAGE_PROTNONE | PAGE_SWAP)))
     return refuse(-ENOENT, "not-mapped", "unmap", va, 0, 0, caller);
   uint64_t entry = entry_get(pte);
   entry_set(pte, 0);
   flush(dir, va);
-  if (is_swap(entry)) { /* the slot loses this reference; nothing was mapped */
+  if (__builtin_expect(is_swap(entry), 0)) { /* the slot loses this reference; nothing was mapped */
     swap_put(swap_slot_of(entry));
     if (old) *old = 0;
     vmm_stats.unmaps++;
@@ -780,6 +780,14 @@ static void *user_pte(page_directory_t *dir, vaddr_t va) {
 }
 
 bool vmm_table_present(page_directory_t *dir, vaddr_t va) { return user_pte(dir, va) != NULL; }
+
+int vmm_drop_user(page_directory_t *dir, vaddr_t va) {
+  void *pte = user_pte(dir, va);
+  uint64_t e = pte ? entry_get(pte) : 0;
+  if (!(e & (PAGE_PRESENT | PAGE_PROTNONE | PAGE_SWAP))) return 0;
+  unmap_at(dir, va, NULL, CALLER());
+  return is_swap(e) ? VMM_DROPPED_SLOT : VMM_DROPPED_PAGE;
+}
 
 int vmm_lookup_swap(page_directory_t *dir, vaddr_t va, uint32_t *slot, uint32_t *flags) {
   void *pte = user_pte(dir, va);

@@ -212,6 +212,12 @@ bool vmm_table_present(page_directory_t *dir, vaddr_t va);
  * PAGE_WRITE, PAGE_COW, and PAGE_EXEC when NX is on and the entry lacks it);
  * -ENOENT when the entry is anything else. */
 int vmm_lookup_swap(page_directory_t *dir, vaddr_t va, uint32_t *slot, uint32_t *flags);
+/* munmap's walk: unmaps whatever user entry is at va, with one lookup when
+ * there is none.  VMM_DROPPED_PAGE (a present or PROT_NONE entry: its frame
+ * reference dropped), VMM_DROPPED_SLOT (a swap entry: its slot reference
+ * dropped), or 0 (nothing there). */
+enum { VMM_DROPPED_PAGE = 1, VMM_DROPPED_SLOT = 2 };
+int vmm_drop_user(page_directory_t *dir, vaddr_t va);
 /* The present, owned user page at va becomes the swap entry for slot (its
  * rights and NX kept) and its frame loses the mapping's reference.  0, or
  * -EINVAL (kind not-swappable) and nothing changes. */
