@@ -92,6 +92,7 @@ def test_free_of_pointers_the_heap_never_returned(machine, where):
     machine.call("agent_kfree", addr)
     rec = report(machine, mark)
     assert rec["error"] == "invalid-pointer" and rec.int("addr") == addr
+    assert sorted(rec.fields) == ["addr", "caller", "error"], "no size: the heap never sized it"
     assert machine.call("agent_nop", 1) == 1
 
 
