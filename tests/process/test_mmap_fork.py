@@ -14,6 +14,7 @@ from tests.process.vmdriver import (
     PAGE_COW,
     PRIVATE,
     PROT_NONE,
+    PROT_READ,
     RW,
     SHARED,
     ProcessEnded,
@@ -125,3 +126,26 @@ def test_fork_keeps_shared_regions_shared_and_guards_guards(vm, kernel):
     with pytest.raises(ProcessEnded) as ended:
         vm.do("write", g, value=1)
     assert (ended.value.result.reason, ended.value.result.addr) == ("guard", g)
+
+
+def test_a_written_page_made_read_only_is_shared_without_cow(vm, kernel):
+    """Pages written (the CPU set their dirty bit), then mprotect'ed read-only:
+    fork shares their frames read-only as they are, not copy-on-write (no
+    PAGE_COW, no FRAME_COW): neither process may write them, so nothing will
+    ever be copied.  mprotect back to read-write then gives each COW, as
+    the frames have two references."""
+    a = vm.do("mmap", 0, 2 * PAGE, RW, PRIVATE)
+    assert vm.do("touch", a, 2 * PAGE, value=0x77) == 0
+    assert vm.do("mprotect", a, 2 * PAGE, PROT_READ) == 0
+    before = vm.ptes(a, a + 2 * PAGE)
+    assert {bits(f) for _, f in before.values()} == {0}
+    child = vm.fork()
+    for d in (vm, child):
+        ptes = d.ptes(a, a + 2 * PAGE)
+        assert {va: pa for va, (pa, _) in ptes.items()} == \
+            {va: pa for va, (pa, _) in before.items()}, f"pid {d.pid}: the same frames"
+        assert {bits(f) for _, f in ptes.values()} == {0}, f"pid {d.pid}: read-only, no COW"
+    assert {vm.frame_refs(pa) for pa, _ in before.values()} == {(2, 0)}
+    assert child.do("mprotect", a, 2 * PAGE, RW) == 0
+    assert {bits(f) for _, f in child.ptes(a, a + 2 * PAGE).values()} == {PAGE_COW}
+    assert violations(kernel) == []
