@@ -5,6 +5,7 @@
 struct file;
 
 #include "kernel/fcntl.h"
+#include "mm/numa.h"
 #include "mm/vmm.h"
 #include "types.h"
 
@@ -72,6 +73,7 @@ struct process {
   uint32_t cow_faults;            /* write faults that copied or took back a COW page */
   struct file *files[FD_MAX];     /* open files by descriptor (kernel/file.h); 0-2 unused */
   uint32_t swapped_pages;         /* swap entries in its page tables (mm/swap.h) */
+  struct numa_policy mempolicy;   /* where its frames come from (mm/numa.h) */
 };
 
 /* What became of a finished process (the harness compares it with the log). */

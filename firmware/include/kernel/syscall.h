@@ -34,7 +34,8 @@
 #define SYS_FSTAT 29      /* fstat(fd, struct stat *): 0 */
 #define SYS_LSEEK 30      /* lseek(fd, offset, whence): the new offset */
 #define SYS_PAGEOUT 31    /* pageout(addr, len): pages of the range swapped out now (mm/swap.h) */
-#define SYS_COUNT 32
+#define SYS_SET_MEMPOLICY 32 /* set_mempolicy(mode, node mask): 0 (mm/numa.h) */
+#define SYS_COUNT 33
 /* read(fd >= 3) and write(fd >= 3) use and advance the descriptor's offset.
  * mmap of a file: flags without MAP_ANONYMOUS, the descriptor in EDI and the
  * file offset (bytes, page aligned) in EBP. */

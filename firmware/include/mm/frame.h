@@ -35,7 +35,9 @@ _Static_assert(sizeof(struct frame_info) == 4, "the harness reads 4 bytes a fram
  * holders' entries need not be COW (an mprotect made only one of them so). */
 #define FRAME_COW 0x01
 #define FRAME_PINNED 0x02     /* held by the kernel (shared memory): never swapped or moved */
-/* 0x04 is free (no flag uses it). */
+/* FRAME_BALLOON: given to the host by the virtio balloon (dev/balloon.h): the
+ * balloon holds one reference; never mapped, never handed out until deflated. */
+#define FRAME_BALLOON 0x04
 #define FRAME_PAGECACHE 0x08  /* a file page: the page cache holds one reference (fs/pagecache.h) */
 #define FRAME_SWAPCACHE 0x10  /* in the swap cache: it holds one reference (mm/swap.h) */
 

@@ -73,6 +73,46 @@ void pmm_free_frame(pfn_t pfn);
 uint32_t get_total_memory(void);
 uint32_t get_free_memory(void);
 
+/* -- buddy allocation and nodes (issue 19; mm/buddy.c, mm/numa.h) ----------
+ *
+ * Free frames are also kept as buddy blocks: 2^k frames (k <= BUDDY_MAX_ORDER)
+ * aligned to 2^k, on one free list per order and per zone, maximal (a free
+ * block's buddy is never a free block of the same order) and never crossing
+ * a zone boundary.  The bitmap stays the one truth for "is this frame used":
+ * after every PMM call, the frames in free blocks are exactly the frames the
+ * bitmap says are free (outside reserved ones), and allocate_page still
+ * returns the lowest free frame.
+ *
+ * Zones: each NUMA node's frames (one node until pmm_set_nodes) split at the
+ * direct-map limit and at 4 GiB. */
+#define BUDDY_MAX_ORDER 10
+
+/* 2^order physically contiguous frames below the direct-map limit, aligned
+ * to their size (the first frame's physical address), or NULL. O(orders). */
+void *allocate_block(uint32_t order);
+/* Frees a block allocate_block returned (each frame checked as free_page). */
+void free_block(void *block, uint32_t order);
+
+/* Called once by numa_init after it has read the SRAT: re-partitions the
+ * zones by node, sets frame_table[pfn].node, rebuilds the buddy lists from
+ * the bitmap.  Frames outside every range belong to node 0. */
+struct numa_range;
+void pmm_set_nodes(const struct numa_range *ranges, uint32_t range_count, uint32_t node_count);
+/* A user frame from node `node` only (lowest free first, from the top zone
+ * down as pmm_alloc_user_frame), or 0 when that node has none free. */
+pfn_t pmm_alloc_user_frame_node(uint32_t node);
+
+/* Per node (the harness reads these; pmm_node_count is 1 without NUMA). */
+struct pmm_node_stats {
+  pfn_t start, end;          /* lowest and one past the highest frame of the node */
+  uint32_t frames;           /* frames of the node's ranges (reserved included) */
+  uint32_t free_frames;
+  uint32_t allocations;      /* user frames handed out from this node */
+  uint32_t fallbacks;        /* of those, asked for another node first */
+};
+extern uint32_t pmm_node_count;
+extern struct pmm_node_stats pmm_node_stats[8 /* NUMA_MAX_NODES */];
+
 /* Whether frame address pa is currently allocated (for assertions). */
 bool pmm_frame_used(paddr_t pa);
 bool pmm_pfn_used(pfn_t pfn);
