@@ -19,6 +19,7 @@ _Static_assert(sizeof(struct block_header) == 16, "payloads stay 16-byte aligned
 #define CANARY_LIVE_DEBUG 0xA110DEB6u /* live, allocated with heap_debug=full */
 #define CANARY_FREE 0xF7EEB10Cu
 #define CANARY_QUARANTINED 0xBADB10C5u
+#define CANARY_QUICK 0x9C1CB10Cu /* large block parked on a quick list (heap_large.c) */
 #define REDZONE_BYTES 4u
 #define REDZONE_PATTERN 0xFDFDFDFDu /* the 4 bytes after each block */
 #define POISON_WORD 0x6B6B6B6Bu     /* freed memory */

@@ -14,7 +14,19 @@
  * freed block, and deciding what to give back, costs no page-table walk.  Free blocks of RELEASE_MIN
  * bytes or more give their interior pages back to the PMM, except that the
  * block at the top keeps its first TOP_KEEP bytes mapped for the next
- * allocations (which mostly come from there). */
+ * allocations (which mostly come from there).
+ *
+ * Quick fit sits in front: HEAP_QUICK_LISTS exact-size lists of freed blocks.
+ * The sizes are learned, not fixed: a block size gets a list once QUICK_LEARN
+ * blocks of exactly that size were freed (the kernel's own large sizes are
+ * few, and a workload's frequent ones are whatever it repeats); a slot whose
+ * list is empty goes to a new size when every slot is taken (the one with the
+ * fewest frees).  A parked block stays USED to the boundary tags (no
+ * coalescing, its pages stay mapped), is poisoned like any freed block and
+ * carries CANARY_QUICK, so a second kfree of it is a double free and
+ * heap_check checks it.  Lists go back to the boundary tags (coalescing, big
+ * blocks releasing their pages) when one would pass its cap, when an
+ * allocation would otherwise fail, and before large_trim. */
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
 #include "lib/string.h"
@@ -61,10 +73,17 @@ EXPORT(CANARY_LIVE_DEBUG, CANARY_LIVE_DEBUG);
 EXPORT(CANARY_QUARANTINED, CANARY_QUARANTINED);
 #undef EXPORT
 
+#define QUICK_LEARN 4u               /* frees of one size before it gets a list */
+#define QUICK_CAP 8u                 /* blocks per list at most */
+#define QUICK_LIST_BYTES (128u << 10) /* and at most this many bytes per list */
+#define QUICK_MAX_BLOCK (QUICK_LIST_BYTES / 2) /* so every list holds two blocks or more */
+
 static vaddr_t top = LARGE_BASE;
 static struct tag *last; /* the block that ends at top, NULL while empty */
 static struct tag *bins[BINS];
 static uint32_t bin_map; /* bit i set: bins[i] is not empty */
+struct heap_quick_stats heap_quick;
+static struct tag *quick_head[HEAP_QUICK_LISTS]; /* linked through next_free */
 
 static inline uint32_t size_of(const struct tag *t) { return t->size_flags & ~FLAGS; }
 static inline vaddr_t end_of(const struct tag *t) { return (vaddr_t)t + size_of(t); }
@@ -180,9 +199,9 @@ static struct tag *align_front(struct tag *t, uint32_t align) {
   return aligned;
 }
 
-void *large_alloc(size_t size, uint32_t align, vaddr_t caller) {
-  if (size > LARGE_LIMIT - LARGE_BASE) return NULL;
-  uint32_t need = block_need(size);
+/* A block of `need` bytes carved from the boundary tags, its payload
+ * `align`-aligned; its header is not filled in yet. */
+static void *carve(uint32_t need, uint32_t align, vaddr_t caller) {
   struct tag *t = find(need, align);
   if (!t) return NULL;
   bin_remove(t);
@@ -219,8 +238,111 @@ void *large_alloc(size_t size, uint32_t align, vaddr_t caller) {
     heap_report(HEAP_ERR_USE_AFTER_FREE, p, caller, 0);
     header_of(p)->canary = canary(CANARY_QUARANTINED, p); /* stays USED for good */
     heap_stats.quarantined++;
-    return large_alloc(size, align, caller);
+    return carve(need, align, caller);
   }
+  return p;
+}
+
+/* -- quick lists ------------------------------------------------------------ */
+
+static uint32_t quick_cap(uint32_t block) { return MIN(QUICK_CAP, QUICK_LIST_BYTES / block); }
+
+/* The list for blocks of `block` bytes: its own, or an empty one given to it
+ * (an unused slot first, then the one with the fewest frees); -1 if none. */
+static int quick_slot(uint32_t block) {
+  int victim = -1;
+  for (int i = 0; i < HEAP_QUICK_LISTS; i++) {
+    if (heap_quick.block_size[i] == block) return i;
+    if (!heap_quick.blocks[i] && (victim < 0 || heap_quick.frees[i] < heap_quick.frees[victim]))
+      victim = i;
+  }
+  if (victim >= 0) {
+    heap_quick.block_size[victim] = block;
+    heap_quick.frees[victim] = 0;
+  }
+  return victim;
+}
+
+static void coalesce(struct tag *t);
+
+/* List i's blocks back to the boundary tags. */
+static void quick_flush_list(int i) {
+  if (!quick_head[i]) return;
+  heap_quick.flushes++;
+  while (quick_head[i]) {
+    struct tag *t = quick_head[i];
+    quick_head[i] = t->next_free;
+    heap_quick.blocks[i]--;
+    heap_quick.flushed_blocks++;
+    void *p = payload_of(t);
+    header_of(p)->canary = canary(CANARY_FREE, p); /* its poison is in place */
+    coalesce(t);
+  }
+}
+
+void heap_quick_flush(void) {
+  for (int i = 0; i < HEAP_QUICK_LISTS; i++) quick_flush_list(i);
+}
+
+static bool quick_parked(void) {
+  for (int i = 0; i < HEAP_QUICK_LISTS; i++)
+    if (quick_head[i]) return true;
+  return false;
+}
+
+/* Parks the freed (poisoned) block t on its size's list if that size is
+ * frequent enough; false: it goes to the boundary tags. */
+static bool quick_park(struct tag *t) {
+  uint32_t block = size_of(t);
+  if (block > QUICK_MAX_BLOCK) return false;
+  int i = quick_slot(block);
+  if (i < 0) return false;
+  if (heap_quick.frees[i] < UINT32_MAX) heap_quick.frees[i]++;
+  if (heap_quick.frees[i] < QUICK_LEARN) return false;
+  if (heap_quick.blocks[i] >= quick_cap(block)) quick_flush_list(i); /* would pass its cap */
+  void *p = payload_of(t);
+  header_of(p)->canary = canary(CANARY_QUICK, p);
+  t->next_free = quick_head[i];
+  quick_head[i] = t;
+  heap_quick.blocks[i]++;
+  return true;
+}
+
+/* A parked block of exactly `need` bytes, or NULL.  One written to while
+ * parked is reported and quarantined, as the boundary tags do. */
+static void *quick_take(uint32_t need, vaddr_t caller) {
+  for (int i = 0; i < HEAP_QUICK_LISTS; i++) {
+    if (heap_quick.block_size[i] != need) continue;
+    while (quick_head[i]) {
+      struct tag *t = quick_head[i];
+      quick_head[i] = t->next_free;
+      heap_quick.blocks[i]--;
+      void *p = payload_of(t);
+      if (poison_intact(p)) return p;
+      heap_report(HEAP_ERR_USE_AFTER_FREE, p, caller, 0);
+      header_of(p)->canary = canary(CANARY_QUARANTINED, p); /* stays USED for good */
+      heap_stats.quarantined++;
+    }
+    return NULL;
+  }
+  return NULL;
+}
+
+void *large_alloc(size_t size, uint32_t align, vaddr_t caller) {
+  if (size > LARGE_LIMIT - LARGE_BASE) return NULL;
+  uint32_t need = block_need(size);
+  void *p = NULL;
+  if (align <= 16) {
+    p = quick_take(need, caller);
+    if (p) heap_quick.hits++;
+    else heap_quick.misses++;
+  }
+  if (!p) p = carve(need, align, caller);
+  if (!p && quick_parked()) { /* under pressure: the parked blocks go back first */
+    heap_quick_flush();
+    p = carve(need, align, caller);
+  }
+  if (!p) return NULL;
   struct block_header *h = header_of(p);
   h->canary = canary(CANARY_LIVE, p);
   h->size = size;
@@ -259,6 +381,7 @@ static void release_interior(struct tag *t) {
 /* Every free page goes back, and a free block at the top goes altogether:
  * the region shrinks to its last live block (to nothing when all is free). */
 void large_trim(void) {
+  heap_quick_flush();
   for (struct tag *t = last ? (struct tag *)LARGE_BASE : NULL; t; t = next_of(t))
     if (!(t->size_flags & USED)) release_pages(t, OVERHEAD + POISON_BYTES);
   if (last && !(last->size_flags & USED)) {
@@ -278,7 +401,8 @@ void large_free(void *p, vaddr_t caller) {
       probe_read32((vaddr_t)&h->canary, &word) != 0)
     return heap_report((vaddr_t)p < top ? classify(p) : HEAP_ERR_INVALID_POINTER, p, caller, 0);
   if (word != canary(CANARY_LIVE, p)) {
-    if (word == canary(CANARY_FREE, p) || word == canary(CANARY_QUARANTINED, p))
+    if (word == canary(CANARY_FREE, p) || word == canary(CANARY_QUARANTINED, p) ||
+        word == canary(CANARY_QUICK, p))
       return heap_report(HEAP_ERR_DOUBLE_FREE, p, caller, 0);
     return heap_report(classify(p), p, caller, 0);
   }
@@ -293,8 +417,15 @@ void large_free(void *p, vaddr_t caller) {
   /* The first 32 bytes are checked at reuse; heap_debug=full poisons all of
    * it too (large blocks merge and split, so only that prefix is checked). */
   poison(p, heap_debug_full ? size_of(t) - OVERHEAD : POISON_BYTES);
-  h->canary = canary(CANARY_FREE, p);
   h->caller = caller;
+  if (quick_park(t)) return;
+  h->canary = canary(CANARY_FREE, p);
+  coalesce(t);
+}
+
+/* The freed block t (canary FREE, poisoned) merged with its free neighbours
+ * into one free block in its bin. */
+static void coalesce(struct tag *t) {
   vaddr_t mapped = end_of(t); /* a live block is mapped all through */
   uint32_t total = size_of(t), flags = POISONED | CLEAN;
 
@@ -386,8 +517,35 @@ uint32_t large_leaks(uint32_t mark, uint32_t *bytes) {
   return count;
 }
 
+/* Every quick list: its blocks parked (USED, CANARY_QUICK, their list's
+ * size, poison intact), its count right; returns the blocks listed, or -1
+ * after a report. */
+static int quick_check(void) {
+  int listed = 0;
+  for (int i = 0; i < HEAP_QUICK_LISTS; i++) {
+    uint32_t n = 0;
+    for (struct tag *t = quick_head[i]; t; t = t->next_free, n++) {
+      void *p = payload_of(t);
+      uint32_t word;
+      if (n >= heap_quick.blocks[i] || (vaddr_t)t < LARGE_BASE || (vaddr_t)t >= top ||
+          !IS_ALIGNED((vaddr_t)t, 16) || probe_read32((vaddr_t)&header_of(p)->canary, &word))
+        return heap_check_fail("quick-list", t), -1;
+      if (word != canary(CANARY_QUICK, p)) return heap_check_fail("quick-canary", p), -1;
+      if (!(t->size_flags & USED) || size_of(t) != heap_quick.block_size[i])
+        return heap_check_fail("quick-size", p), -1;
+      if (!poison_exact(p, heap_debug_full ? size_of(t) - OVERHEAD : POISON_BYTES))
+        return heap_check_fail("quick-poison", p), -1;
+    }
+    if (n != heap_quick.blocks[i]) return heap_check_fail("quick-count", quick_head[i]), -1;
+    listed += (int)n;
+  }
+  return listed;
+}
+
 int large_check(void) {
-  uint32_t prev_size = 0, free_blocks = 0;
+  int quick = quick_check();
+  if (quick < 0) return -EINVAL;
+  uint32_t prev_size = 0, free_blocks = 0, parked = 0;
   bool prev_free = false;
   for (struct tag *t = last ? (struct tag *)LARGE_BASE : NULL; t; t = next_of(t)) {
     void *p = payload_of(t);
@@ -401,6 +559,8 @@ int large_check(void) {
         if (h->size > size - OVERHEAD - REDZONE_BYTES ||
             *(uint32_t *)((uint8_t *)p + h->size) != REDZONE_PATTERN)
           return heap_check_fail("red-zone", p), -EINVAL;
+      } else if (h->canary == canary(CANARY_QUICK, p)) {
+        parked++;
       } else if (h->canary != canary(CANARY_QUARANTINED, p)) {
         return heap_check_fail("block-canary", p), -EINVAL;
       }
@@ -423,5 +583,7 @@ int large_check(void) {
     if (!bins[i] != !(bin_map & (1u << i))) return heap_check_fail("bin-map", bins[i]), -EINVAL;
   }
   if (listed != free_blocks) return heap_check_fail("free-count", NULL), -EINVAL;
+  /* a parked block on no list would never be handed out again */
+  if (parked != (uint32_t)quick) return heap_check_fail("quick-unlisted", NULL), -EINVAL;
   return 0;
 }

@@ -54,6 +54,23 @@ struct heap_stats {
   vaddr_t last_error_caller;
 };
 
+/* Quick fit in front of the large region's boundary tags (mm/heap_large.c):
+ * HEAP_QUICK_LISTS exact-size lists, each learned from the sizes freed most
+ * often.  hits: large allocations served from a list; misses: the others
+ * (16-byte aligned ones only: page-aligned requests never use the lists);
+ * flushes: times a list (or all of them) went back to the boundary tags,
+ * flushed_blocks: the blocks that went back. */
+#define HEAP_QUICK_LISTS 8
+struct heap_quick_stats {
+  uint32_t hits, misses, flushes, flushed_blocks;
+  uint32_t block_size[HEAP_QUICK_LISTS]; /* a list's block bytes (tag included), 0: unused */
+  uint32_t blocks[HEAP_QUICK_LISTS];     /* blocks on it now */
+  uint32_t frees[HEAP_QUICK_LISTS];      /* frees of that size seen since it was assigned */
+};
+extern struct heap_quick_stats heap_quick;
+/* Every quick-listed block back to the boundary tags (coalesced). */
+void heap_quick_flush(void);
+
 /* The name a HEAP error record uses for `kind` ("double-free"...), or "?". */
 const char *heap_error_name(enum heap_error kind);
 
