@@ -75,7 +75,7 @@ EXPORT(CANARY_QUARANTINED, CANARY_QUARANTINED);
 
 #define QUICK_LEARN 4u               /* frees of one size before it gets a list */
 #define QUICK_CAP 8u                 /* blocks per list at most */
-#define QUICK_LIST_BYTES (128u << 10) /* and at most this many bytes per list */
+#define QUICK_LIST_BYTES (256u << 10) /* and at most this many bytes per list */
 #define QUICK_MAX_BLOCK (QUICK_LIST_BYTES / 2) /* so every list holds two blocks or more */
 
 static vaddr_t top = LARGE_BASE;
@@ -332,7 +332,7 @@ void *large_alloc(size_t size, uint32_t align, vaddr_t caller) {
   if (size > LARGE_LIMIT - LARGE_BASE) return NULL;
   uint32_t need = block_need(size);
   void *p = NULL;
-  if (align <= 16) {
+  if (align <= 16 && need <= QUICK_MAX_BLOCK) {
     p = quick_take(need, caller);
     if (p) heap_quick.hits++;
     else heap_quick.misses++;
