@@ -86,6 +86,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   vmm_init();
   frame_table_init();
   heap_init();
+  vmm_pools_init(); /* the page-table pool's reserve, from the heap and the PMM */
   modules_init();
   timer_init();
   aslr_init();

@@ -10,6 +10,7 @@
 #include "kernel/proc.h"
 #include "mm/reclaim.h"
 #include "mm/uvm.h"
+#include "mm/vmm.h"
 #include "lib/string.h"
 #include "memlayout.h"
 
@@ -130,7 +131,9 @@ void page_fault_handler(struct trapframe *tf) {
   /* A process's own fault, or the kernel's user-copy routines touching its
    * memory: demand paging may resolve it. */
   if (current && (pf.user || (fixup && pf.addr < USER_TOP))) {
+    vmm_table_reserve = true; /* a new page table may come from the reserve */
     enum fault_reason reason = uvm_fault(current, &pf);
+    vmm_table_reserve = false;
     if (reason == REASON_DEMAND_PAGE || reason == REASON_STACK_GROWTH || reason == REASON_COW ||
         reason == REASON_SWAP_IN || reason == REASON_FILE_PAGE) {
       record(&pf, pid, kind, FAULT_RESOLVED, reason);

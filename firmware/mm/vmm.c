@@ -12,6 +12,7 @@
 #include "memlayout.h"
 #include "mm/frame.h"
 #include "mm/pmm.h"
+#include "mm/pool.h"
 #include "mm/reclaim.h"
 #include "mm/swap.h"
 
@@ -204,11 +205,21 @@ static const char *flags_problem(uint32_t flags, vaddr_t va) {
 
 /* A new user page table for the PDE at pde (user rights live in the PTEs;
  * the PDE allows everything they allow, execution included). */
+struct pool *vmm_table_pool;
+bool vmm_table_reserve;
+
+void vmm_pools_init(void) {
+  vmm_table_pool = pool_create("pagetables", PAGE_SIZE, VMM_TABLE_RESERVE);
+  ASSERT(vmm_table_pool);
+}
+
 static bool add_user_table(void *pde) {
-  paddr_t table = alloc_kernel_frame(); /* kernel tables are preallocated */
-  if (!table && reclaim_frames(1)) table = alloc_kernel_frame(); /* user pages made room */
+  /* kernel tables are preallocated; the pool reclaims user pages when no
+   * frame is free, and only a fault may use its reserve (vmm.h) */
+  void *table = vmm_table_reserve ? pool_alloc(vmm_table_pool)
+                                  : pool_alloc_normal(vmm_table_pool);
   if (!table) return false;
-  entry_set(pde, table | PAGE_PRESENT | PAGE_WRITE | PAGE_USER);
+  entry_set(pde, V2P(table) | PAGE_PRESENT | PAGE_WRITE | PAGE_USER);
   vmm_stats.user_page_tables++;
   return true;
 }
@@ -409,7 +420,7 @@ static void free_user_tables(void *pd, uint32_t count) {
       else if (is_swap(pte))
         swap_put(swap_slot_of(pte));
     }
-    free_page((void *)table);
+    pool_free(vmm_table_pool, P2V(table)); /* refills the reserve first */
     vmm_stats.user_page_tables--;
   }
 }

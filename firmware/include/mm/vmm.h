@@ -172,6 +172,22 @@ void kunmap(void *va);
  * directories, kernel stacks), or 0 when low memory is exhausted. */
 paddr_t alloc_kernel_frame(void);
 
+/* User page tables come from the pool "pagetables" (mm/pool.h), created by
+ * vmm_pools_init once the heap works.  Only the page-fault handler may take
+ * one from its reserve: it sets vmm_table_reserve while it resolves a fault
+ * in user memory, so a fault that needs a new table completes when the PMM
+ * is exhausted; fork, mmap, spawn may fail and never drain it.  One fault
+ * maps one page and so needs one table at most (PAE's user page directories
+ * exist from the address space's creation); the reserve holds
+ * VMM_TABLE_RESERVE, a safety factor of 4 for faults in a row (other
+ * processes', or a system call's copy crossing into a second table's range)
+ * before a table is freed and refills it. */
+#define VMM_TABLE_RESERVE 4u
+struct pool;
+extern struct pool *vmm_table_pool;
+extern bool vmm_table_reserve;
+void vmm_pools_init(void);
+
 /* -- fork (kernel/fork.c) ----------------------------------------------------
  * Copying user ranges takes two steps so that running out of frames changes
  * nothing: vmm_fork_prepare gives dst a page table wherever src has one in

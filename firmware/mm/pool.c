@@ -1,0 +1,154 @@
+/* Memory pools with a reserve (include/mm/pool.h). */
+#include "mm/pool.h"
+#include "kernel/errno.h"
+#include "kernel/kprintf.h"
+#include "lib/string.h"
+#include "memlayout.h"
+#include "mm/fault.h"
+#include "mm/heap.h"
+#include "mm/pmm.h"
+#include "mm/reclaim.h"
+#include "mm/vmm.h"
+
+/* Small objects carry this header (16 bytes keep kmalloc's alignment): the
+ * pool's address ^ POOL_MAGIC while handed out, 0 otherwise. */
+#define POOL_MAGIC 0x9001B10Cu
+#define HEADER 16u
+
+struct pool pool_table[POOL_MAX];
+uint32_t pool_count;
+
+static bool is_frame_pool(const struct pool *pool) { return pool->object_size == PAGE_SIZE; }
+
+static void owned_set(struct pool *pool, void *obj, bool on) {
+  uint32_t pfn = V2P(obj) >> PAGE_SHIFT;
+  if (on) pool->owned[pfn / 32] |= 1u << (pfn % 32);
+  else pool->owned[pfn / 32] &= ~(1u << (pfn % 32));
+}
+
+/* Whether obj is one of the pool's objects handed out (read safely: a
+ * foreign pointer may point anywhere). */
+static bool handed_out(const struct pool *pool, void *obj) {
+  if (is_frame_pool(pool)) {
+    vaddr_t va = (vaddr_t)obj;
+    if (!IS_ALIGNED(va, PAGE_SIZE) || va < KERNEL_BASE || va - KERNEL_BASE >= DIRECT_MAP_LIMIT)
+      return false;
+    uint32_t pfn = V2P(obj) >> PAGE_SHIFT;
+    return pfn < pool->owned_frames && (pool->owned[pfn / 32] >> (pfn % 32) & 1);
+  }
+  uint32_t word;
+  return IS_ALIGNED((vaddr_t)obj, 16) && probe_read32((vaddr_t)obj - HEADER, &word) == 0 &&
+         word == ((uint32_t)pool ^ POOL_MAGIC);
+}
+
+/* One object from the normal allocator (not zeroed), or NULL.  A frame pool's
+ * frames are direct-mapped, as page tables must be; like any kernel frame
+ * the kernel needs, one that cannot be had makes reclaim try once. */
+static void *normal_alloc(struct pool *pool) {
+  if (is_frame_pool(pool)) {
+    paddr_t pa = alloc_kernel_frame();
+    if (!pa && reclaim_frames(1)) pa = alloc_kernel_frame();
+    return pa ? P2V(pa) : NULL;
+  }
+  uint8_t *p = kmalloc(HEADER + pool->object_size);
+  return p ? p + HEADER : NULL;
+}
+
+static void normal_free(struct pool *pool, void *obj) {
+  if (is_frame_pool(pool)) free_page((void *)V2P(obj));
+  else kfree((uint8_t *)obj - HEADER);
+}
+
+static void reserve_push(struct pool *pool, void *obj) {
+  *(void **)obj = pool->reserve;
+  pool->reserve = obj;
+  pool->reserve_level++;
+}
+
+static void *reserve_pop(struct pool *pool) {
+  void *obj = pool->reserve;
+  pool->reserve = *(void **)obj;
+  pool->reserve_level--;
+  return obj;
+}
+
+/* obj handed out: marked the pool's, zeroed. */
+static void *hand_out(struct pool *pool, void *obj) {
+  if (is_frame_pool(pool)) owned_set(pool, obj, true);
+  else *(uint32_t *)((uint8_t *)obj - HEADER) = (uint32_t)pool ^ POOL_MAGIC;
+  memset(obj, 0, pool->object_size);
+  pool->in_use++;
+  return obj;
+}
+
+struct pool *pool_create(const char *name, size_t object_size, uint32_t min_objects) {
+  if (pool_count == POOL_MAX || object_size < sizeof(void *) ||
+      (object_size > PAGE_SIZE - HEADER && object_size != PAGE_SIZE))
+    return NULL;
+  struct pool *pool = &pool_table[pool_count];
+  memset(pool, 0, sizeof(*pool));
+  strlcpy(pool->name, name, sizeof(pool->name));
+  pool->object_size = (uint32_t)object_size;
+  pool->min_objects = min_objects;
+  if (is_frame_pool(pool)) {
+    pool->owned_frames = MIN(pmm_stats.frame_count, DIRECT_MAP_LIMIT / PAGE_SIZE);
+    pool->owned = kcalloc((pool->owned_frames + 31) / 32, sizeof(uint32_t));
+    if (!pool->owned) return NULL;
+  }
+  while (pool->reserve_level < min_objects) {
+    void *obj = normal_alloc(pool);
+    if (!obj) { /* all or nothing */
+      while (pool->reserve_level) normal_free(pool, reserve_pop(pool));
+      kfree(pool->owned);
+      krecord("POOL name=%s event=create-failed object=%u min=%u\n", pool->name,
+              pool->object_size, min_objects);
+      return NULL;
+    }
+    reserve_push(pool, obj);
+  }
+  pool_count++;
+  krecord("POOL name=%s event=create object=%u min=%u reserve=%u\n", pool->name,
+          pool->object_size, min_objects, pool->reserve_level);
+  return pool;
+}
+
+void *pool_alloc_normal(struct pool *pool) {
+  void *obj = normal_alloc(pool);
+  if (obj) return hand_out(pool, obj);
+  pool->failures++;
+  return NULL;
+}
+
+void *pool_alloc(struct pool *pool) {
+  void *obj = normal_alloc(pool);
+  if (obj) return hand_out(pool, obj);
+  if (pool->reserve_level) {
+    obj = reserve_pop(pool);
+    pool->reserve_hits++;
+    krecord("POOL name=%s event=reserve-use reserve=%u in_use=%u\n", pool->name,
+            pool->reserve_level, pool->in_use + 1);
+    return hand_out(pool, obj);
+  }
+  pool->failures++;
+  krecord("POOL name=%s event=exhausted in_use=%u\n", pool->name, pool->in_use);
+  return NULL;
+}
+
+int pool_free(struct pool *pool, void *obj) {
+  if (!handed_out(pool, obj)) {
+    pool->foreign_frees++;
+    krecord("POOL name=%s error=foreign addr=%p caller=%p\n", pool->name, obj,
+            (void *)CALLER());
+    return -EINVAL;
+  }
+  if (is_frame_pool(pool)) owned_set(pool, obj, false);
+  else *(uint32_t *)((uint8_t *)obj - HEADER) = 0;
+  pool->in_use--;
+  if (pool->reserve_level < pool->min_objects) {
+    reserve_push(pool, obj);
+    pool->refills++;
+  } else {
+    normal_free(pool, obj);
+  }
+  return 0;
+}

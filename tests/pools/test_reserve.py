@@ -1,0 +1,171 @@
+"""Memory pools with a reserve, judged from outside: the page-table pool's
+reserve is a chain of frames in guest RAM; with the PMM exhausted
+(agent_pmm_exhaust), a user fault that needs a new page table takes the
+reserve's first frame as that table and completes (the page is present in
+the walker, the audit is clean), the POOL record says so, the process then
+ends and its teardown returns every frame, refilling the reserve first; a
+pointer the pool never handed out is refused with a record."""
+
+import pytest
+
+from harness import CallStopped
+from harness.targets.mmverify.invariants import violations
+from harness.targets.mmverify.kernel import Kernel
+from tests.process.pmm_budget import give_back
+
+pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
+
+EINVAL = -22
+KERNEL_BASE = 0xC0000000
+PAGE = 4096
+RESERVE = 4  # vmm.h's VMM_TABLE_RESERVE
+
+
+def pools(kernel):
+    """The live pools by name, from pool_table."""
+    count = kernel.u32("pool_count")
+    table = kernel.read_array("pool", kernel.m.symbol("pool_table"), count)
+    return {bytes(p["name"]).split(b"\0")[0].decode(): p for p in table}
+
+
+def reserve_chain(machine, pool):
+    """The reserve's objects (kernel addresses), following each one's first
+    word in guest RAM."""
+    chain, obj = [], pool["reserve"]
+    while obj and len(chain) <= pool["min_objects"]:
+        chain.append(obj)
+        obj = int.from_bytes(machine.read_phys(obj - KERNEL_BASE, 4), "little")
+    return chain
+
+
+def test_the_page_table_pool_holds_its_reserve_from_boot(machine, kernel):
+    created = [r for r in machine.records("POOL") if r["event"] == "create"]
+    assert [(r["name"], r.int("object"), r.int("min"), r.int("reserve")) for r in created] == \
+        [("pagetables", PAGE, RESERVE, RESERVE)]
+    pool = pools(kernel)["pagetables"]
+    assert (pool["reserve_level"], pool["reserve_hits"], pool["failures"]) == (RESERVE, 0, 0)
+    chain = reserve_chain(machine, pool)
+    assert len(chain) == RESERVE and len(set(chain)) == RESERVE
+    used, reserved = kernel.pmm_bitmaps()
+    for va in chain:
+        assert va % PAGE == 0 and KERNEL_BASE <= va < KERNEL_BASE + 0x30000000
+        frame = (va - KERNEL_BASE) // PAGE
+        assert used[frame] and not reserved[frame], "allocated from the PMM, held by the pool"
+
+
+def table_of(machine, kernel, cr3, va):
+    """The physical address of the page table that maps va in cr3's space."""
+    if kernel.paging_mode() == "pae":
+        pdpte = int.from_bytes(machine.read_phys(cr3 + (va >> 30) * 8, 8), "little")
+        pde = int.from_bytes(machine.read_phys((pdpte & ~0xFFF) + (va >> 21 & 511) * 8, 8),
+                             "little")
+        return pde & 0xFFFFF000 if pde & 1 else None
+    pde = int.from_bytes(machine.read_phys(cr3 + (va >> 22) * 4, 4), "little")
+    return pde & ~0xFFF if pde & 1 else None
+
+
+def test_a_fault_needing_a_page_table_completes_on_the_reserve(machine, userland, kernel):
+    machine.call("heap_trim")
+    free_before = kernel.pmm_stats()["free_frames"]
+    pid = userland.spawn("demand", "1")
+    proc = userland.process(pid)
+    heap, cr3 = proc.heap_base, proc.cr3
+    assert table_of(machine, kernel, cr3, heap) is None, "the heap's range has no table yet"
+    before = pools(kernel)["pagetables"]
+    chain = reserve_chain(machine, before)
+    head = chain[0]
+    assert machine.call("agent_pmm_exhaust") > 0
+    # Two frames back: reclaim's first pass takes one, the zeroed page the
+    # other, and no frame is left for the table.
+    give_back(machine, 2)
+    mark = machine.mark()
+    machine.break_at(userland.symbol("demand", "checkpoint"), condition=f"$cr3 == {cr3:#x}")
+    with pytest.raises(CallStopped):
+        machine.call("sched_run")  # checkpoint(0): before the touch
+    machine.cont()  # checkpoint(1): the page was touched
+    assert kernel.pmm_stats()["free_frames"] == 0, "the PMM had nothing for the table"
+    assert table_of(machine, kernel, cr3, heap) == head - KERNEL_BASE, \
+        "the table is the reserve's first frame"
+    assert userland.address_space(pid).translate(heap).pa is not None, "the page is present"
+    assert violations(Kernel(machine)) == [], "every frame accounted for"
+    after = pools(kernel)["pagetables"]
+    assert (after["reserve_level"], after["reserve_hits"], after["in_use"], after["failures"]) \
+        == (RESERVE - 1, 1, before["in_use"] + 1, 0)
+    assert reserve_chain(machine, after) == chain[1:], "the rest of the reserve"
+    assert [(r["event"], r.int("reserve"), r.int("in_use"))
+            for r in machine.records("POOL", since=mark)] == \
+        [("reserve-use", RESERVE - 1, before["in_use"] + 1)]
+    machine.cont()  # runs to the end: exit and teardown, the PMM still empty
+    assert userland.history()[pid].status == 0
+    done = pools(kernel)["pagetables"]
+    assert (done["reserve_level"], done["refills"], done["in_use"]) == \
+        (RESERVE, before["refills"] + 1, 0), "every table freed, the first refilling the reserve"
+    assert [r["event"] for r in machine.records("POOL", since=mark)] == ["reserve-use"]
+    machine.call("agent_pmm_release")
+    machine.call("heap_trim")
+    assert kernel.pmm_stats()["free_frames"] == free_before, "every frame came back"
+
+
+def test_without_the_reserve_the_fault_fails_as_before(machine, userland, kernel):
+    """The reserve drained first (taken through pool_alloc from GDB): the same
+    fault has no table, the process is killed out-of-memory, and the drained
+    frames, given back, refill the reserve."""
+    pid = userland.spawn("demand", "1")
+    heap = userland.process(pid).heap_base
+    pool = kernel.u32("vmm_table_pool")
+    assert machine.call("agent_pmm_exhaust") > 0
+    drained = [machine.call("pool_alloc", pool) for _ in range(RESERVE)]
+    assert all(drained)
+    give_back(machine, 2)
+    mark = machine.mark()
+    result = userland.run()[pid]
+    assert (result.killed, result.reason, result.addr) == (True, "out-of-memory", heap)
+    assert [r["event"] for r in machine.records("POOL", since=mark)] == ["exhausted"]
+    assert pools(kernel)["pagetables"]["failures"] == 1
+    for obj in drained:
+        assert machine.call("pool_free", pool, obj) == 0
+    refilled = pools(kernel)["pagetables"]
+    assert (refilled["reserve_level"], refilled["in_use"]) == (RESERVE, 0)
+    machine.call("agent_pmm_release")
+
+
+def test_pool_free_refuses_what_the_pool_did_not_hand_out(machine, kernel):
+    pool = kernel.u32("vmm_table_pool")
+    frame = machine.call("alloc_kernel_frame")  # a direct-mapped frame, not the pool's
+    before = pools(kernel)["pagetables"]
+    mark = machine.mark()
+    foreign = [KERNEL_BASE + frame, KERNEL_BASE + frame + 16, before["reserve"]]
+    for addr in foreign:
+        assert machine.call("pool_free", pool, addr) == EINVAL
+    records = machine.records("POOL", since=mark)
+    assert [(r["name"], r["error"], r.int("addr")) for r in records] == \
+        [("pagetables", "foreign", a) for a in foreign]
+    after = pools(kernel)["pagetables"]
+    assert after["foreign_frees"] == before["foreign_frees"] + len(foreign)
+    assert (after["reserve_level"], after["in_use"]) == (before["reserve_level"],
+                                                         before["in_use"])
+    obj = machine.call("pool_alloc", pool)
+    assert machine.call("pool_free", pool, obj) == 0
+    assert machine.call("pool_free", pool, obj) == EINVAL, "a second free is foreign too"
+    machine.call("agent_free_page", frame)
+
+
+def test_a_small_object_pool_keeps_its_reserve_and_refills_it(machine, kernel):
+    scratch = machine.symbol("agent_scratch")
+    machine.write(scratch, b"small\0")
+    pool = machine.call("pool_create", scratch, 100, 2)
+    assert pool == machine.symbol("pool_table") + kernel.sizeof("struct pool")
+    small = pools(kernel)["small"]
+    assert (small["object_size"], small["reserve_level"], small["in_use"]) == (100, 2, 0)
+    objs = [machine.call("pool_alloc", pool) for _ in range(3)]  # the heap serves all three
+    assert len(set(objs)) == 3 and all(machine.read(o, 100) == bytes(100) for o in objs)
+    small = pools(kernel)["small"]
+    assert (small["reserve_level"], small["in_use"], small["reserve_hits"]) == (2, 3, 0)
+    live = machine.call_value("kmalloc", 100)
+    assert machine.call("pool_free", pool, live) == EINVAL, "a heap block, not the pool's"
+    for o in objs:
+        assert machine.call("pool_free", pool, o) == 0
+    small = pools(kernel)["small"]
+    assert (small["reserve_level"], small["in_use"], small["refills"]) == (2, 0, 0), \
+        "the reserve was full: every object went back to the heap"
+    machine.call("kfree", live)
