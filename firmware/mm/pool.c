@@ -15,8 +15,12 @@
 #define POOL_MAGIC 0x9001B10Cu
 #define HEADER 16u
 
+#define DIRECT_FRAMES (DIRECT_MAP_LIMIT / PAGE_SIZE)
+
 struct pool pool_table[POOL_MAX];
 uint32_t pool_count;
+static uint32_t frame_owned[POOL_FRAME_POOLS][DIRECT_FRAMES / 32];
+static uint32_t frame_pools;
 
 static bool is_frame_pool(const struct pool *pool) { return pool->object_size == PAGE_SIZE; }
 
@@ -34,7 +38,7 @@ static bool handed_out(const struct pool *pool, void *obj) {
     if (!IS_ALIGNED(va, PAGE_SIZE) || va < KERNEL_BASE || va - KERNEL_BASE >= DIRECT_MAP_LIMIT)
       return false;
     uint32_t pfn = V2P(obj) >> PAGE_SHIFT;
-    return pfn < pool->owned_frames && (pool->owned[pfn / 32] >> (pfn % 32) & 1);
+    return pool->owned[pfn / 32] >> (pfn % 32) & 1;
   }
   uint32_t word;
   return IS_ALIGNED((vaddr_t)obj, 16) && probe_read32((vaddr_t)obj - HEADER, &word) == 0 &&
@@ -91,15 +95,13 @@ struct pool *pool_create(const char *name, size_t object_size, uint32_t min_obje
   pool->object_size = (uint32_t)object_size;
   pool->min_objects = min_objects;
   if (is_frame_pool(pool)) {
-    pool->owned_frames = MIN(pmm_stats.frame_count, DIRECT_MAP_LIMIT / PAGE_SIZE);
-    pool->owned = kcalloc((pool->owned_frames + 31) / 32, sizeof(uint32_t));
-    if (!pool->owned) return NULL;
+    if (frame_pools == POOL_FRAME_POOLS) return NULL;
+    pool->owned = frame_owned[frame_pools]; /* taken for good once the pool exists */
   }
   while (pool->reserve_level < min_objects) {
     void *obj = normal_alloc(pool);
     if (!obj) { /* all or nothing */
       while (pool->reserve_level) normal_free(pool, reserve_pop(pool));
-      kfree(pool->owned);
       krecord("POOL name=%s event=create-failed object=%u min=%u\n", pool->name,
               pool->object_size, min_objects);
       return NULL;
@@ -107,6 +109,7 @@ struct pool *pool_create(const char *name, size_t object_size, uint32_t min_obje
     reserve_push(pool, obj);
   }
   pool_count++;
+  if (is_frame_pool(pool)) frame_pools++;
   krecord("POOL name=%s event=create object=%u min=%u reserve=%u\n", pool->name,
           pool->object_size, min_objects, pool->reserve_level);
   return pool;

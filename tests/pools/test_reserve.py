@@ -11,31 +11,14 @@ import pytest
 from harness import CallStopped
 from harness.targets.mmverify.invariants import violations
 from harness.targets.mmverify.kernel import Kernel
+from tests.pools.reserve import KERNEL_BASE, pools, reserve_chain
 from tests.process.pmm_budget import give_back
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
 
 EINVAL = -22
-KERNEL_BASE = 0xC0000000
 PAGE = 4096
 RESERVE = 4  # vmm.h's VMM_TABLE_RESERVE
-
-
-def pools(kernel):
-    """The live pools by name, from pool_table."""
-    count = kernel.u32("pool_count")
-    table = kernel.read_array("pool", kernel.m.symbol("pool_table"), count)
-    return {bytes(p["name"]).split(b"\0")[0].decode(): p for p in table}
-
-
-def reserve_chain(machine, pool):
-    """The reserve's objects (kernel addresses), following each one's first
-    word in guest RAM."""
-    chain, obj = [], pool["reserve"]
-    while obj and len(chain) <= pool["min_objects"]:
-        chain.append(obj)
-        obj = int.from_bytes(machine.read_phys(obj - KERNEL_BASE, 4), "little")
-    return chain
 
 
 def test_the_page_table_pool_holds_its_reserve_from_boot(machine, kernel):

@@ -9,6 +9,7 @@ import pytest
 
 from harness import GuestPanic
 from harness.machine.faults import expect_fault
+from tests.pools.reserve import KERNEL_BASE, pools, reserve_chain
 
 PAGE = 4096
 P, W, U = 0x1, 0x2, 0x4
@@ -47,7 +48,10 @@ def test_at_boot_the_pmm_has_handed_out_only_the_kernels_paging_structures(
     table = kernel.u32("frame_table_phys")
     assert kernel.u32("frame_table_frames") == frames
     table_frames = {table + k * PAGE for k in range(-(-frames * 4 // PAGE))}
-    assert sorted(handed_out) == sorted(expected | table_frames)
+    pool = pools(kernel)["pagetables"]
+    reserve = {va - KERNEL_BASE for va in reserve_chain(machine, pool)}
+    assert len(reserve) == pool["min_objects"] == pool["reserve_level"]
+    assert sorted(handed_out) == sorted(expected | table_frames | reserve)
 
 
 @pytest.mark.parametrize("addr,reason", [(PAGE - 1, "null-pointer"), (PAGE, "unmapped")])

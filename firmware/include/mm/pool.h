@@ -20,6 +20,7 @@
 #include "types.h"
 
 #define POOL_MAX 8
+#define POOL_FRAME_POOLS 2 /* pools of PAGE_SIZE objects at most (a static bitmap each) */
 #define POOL_NAME_MAX 16
 
 struct pool {
@@ -34,14 +35,14 @@ struct pool {
   uint32_t foreign_frees; /* pool_free calls refused */
   void *reserve;          /* the reserve's objects, linked through their first word */
   uint32_t *owned;        /* frame pools: a bit per direct-mapped frame handed out */
-  uint32_t owned_frames;  /* frames the bitmap covers */
 };
 
 extern struct pool pool_table[POOL_MAX];
 extern uint32_t pool_count;
 
 /* A pool with its reserve filled, or NULL (no table slot, a bad size, or the
- * reserve could not be had: nothing kept then). */
+ * reserve could not be had: nothing kept then).  A frame pool's ownership
+ * bitmap is static, so creating one at boot maps nothing in the heap. */
 struct pool *pool_create(const char *name, size_t object_size, uint32_t min_objects);
 /* A zeroed object: the normal allocator's, else the reserve's; NULL if both fail. */
 void *pool_alloc(struct pool *pool);
