@@ -11,10 +11,11 @@ def pools(kernel) -> dict:
     return {bytes(p["name"]).split(b"\0")[0].decode(): p for p in table}
 
 
-def reserve_chain(machine, pool) -> list[int]:
-    """The reserve's objects (kernel addresses in the direct map), in order."""
+def reserve_chain(kernel, pool) -> list[int]:
+    """The reserve's objects (kernel addresses: frames in the direct map, read
+    from guest RAM; heap objects through the page tables), in order."""
     chain, obj = [], pool["reserve"]
     while obj and len(chain) <= pool["min_objects"]:
         chain.append(obj)
-        obj = int.from_bytes(machine.read_phys(obj - KERNEL_BASE, 4), "little")
+        obj = int.from_bytes(kernel.read_kernel(obj, 4), "little")
     return chain

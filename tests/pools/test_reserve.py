@@ -27,7 +27,7 @@ def test_the_page_table_pool_holds_its_reserve_from_boot(machine, kernel):
         [("pagetables", PAGE, RESERVE, RESERVE)]
     pool = pools(kernel)["pagetables"]
     assert (pool["reserve_level"], pool["reserve_hits"], pool["failures"]) == (RESERVE, 0, 0)
-    chain = reserve_chain(machine, pool)
+    chain = reserve_chain(kernel, pool)
     assert len(chain) == RESERVE and len(set(chain)) == RESERVE
     used, reserved = kernel.pmm_bitmaps()
     for va in chain:
@@ -55,7 +55,7 @@ def test_a_fault_needing_a_page_table_completes_on_the_reserve(machine, userland
     heap, cr3 = proc.heap_base, proc.cr3
     assert table_of(machine, kernel, cr3, heap) is None, "the heap's range has no table yet"
     before = pools(kernel)["pagetables"]
-    chain = reserve_chain(machine, before)
+    chain = reserve_chain(kernel, before)
     head = chain[0]
     assert machine.call("agent_pmm_exhaust") > 0
     # Two frames back: reclaim's first pass takes one, the zeroed page the
@@ -74,7 +74,7 @@ def test_a_fault_needing_a_page_table_completes_on_the_reserve(machine, userland
     after = pools(kernel)["pagetables"]
     assert (after["reserve_level"], after["reserve_hits"], after["in_use"], after["failures"]) \
         == (RESERVE - 1, 1, before["in_use"] + 1, 0)
-    assert reserve_chain(machine, after) == chain[1:], "the rest of the reserve"
+    assert reserve_chain(kernel, after) == chain[1:], "the rest of the reserve"
     assert [(r["event"], r.int("reserve"), r.int("in_use"))
             for r in machine.records("POOL", since=mark)] == \
         [("reserve-use", RESERVE - 1, before["in_use"] + 1)]

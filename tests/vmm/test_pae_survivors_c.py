@@ -49,7 +49,7 @@ def test_at_boot_the_pmm_has_handed_out_only_the_kernels_paging_structures(
     assert kernel.u32("frame_table_frames") == frames
     table_frames = {table + k * PAGE for k in range(-(-frames * 4 // PAGE))}
     pool = pools(kernel)["pagetables"]
-    reserve = {va - KERNEL_BASE for va in reserve_chain(machine, pool)}
+    reserve = {va - KERNEL_BASE for va in reserve_chain(kernel, pool)}
     assert len(reserve) == pool["min_objects"] == pool["reserve_level"]
     assert sorted(handed_out) == sorted(expected | table_frames | reserve)
 
