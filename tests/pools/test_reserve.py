@@ -152,3 +152,28 @@ def test_a_small_object_pool_keeps_its_reserve_and_refills_it(machine, kernel):
     assert (small["reserve_level"], small["in_use"], small["refills"]) == (2, 0, 0), \
         "the reserve was full: every object went back to the heap"
     machine.call("kfree", live)
+
+
+ENOMEM = -12
+
+
+def test_a_mapping_outside_a_fault_never_takes_the_reserve(machine, userland, kernel):
+    """vmm_map_pfn called from the kernel (no fault being resolved) into a
+    range with no page table, the PMM exhausted: -ENOMEM with the VMM's
+    refusal record, the reserve untouched, one failure counted."""
+    userland.spawn("hello")
+    p = machine.symbol("proc_table")
+    directory = machine.read_u32(kernel.field_address("process", p, "dir"))
+    before = pools(kernel)["pagetables"]
+    assert machine.call("agent_pmm_exhaust") > 0
+    mark = machine.mark()
+    va, frame = 0x40000000, machine.read_u32(machine.symbol("agent_pmm_chain")) >> 12
+    assert machine.call("vmm_map_pfn", directory, va, frame, 0x6) == ENOMEM  # user, writable
+    assert [(r["error"], r["op"], r.int("va")) for r in machine.records("VMM", since=mark)] == \
+        [("no-frame-for-table", "map", va)]
+    assert machine.records("POOL", since=mark) == []
+    after = pools(kernel)["pagetables"]
+    assert (after["reserve_level"], after["reserve_hits"], after["failures"]) == \
+        (RESERVE, 0, before["failures"] + 1)
+    machine.call("agent_pmm_release")
+    userland.run()
