@@ -14,13 +14,23 @@ from __future__ import annotations
 import struct
 
 from harness.decode.text import table
-from harness.gdbcmds.common import CommandError, Subcommand, c_string, human, read, u32, value, write
+from harness.gdbcmds.common import (
+    CommandError,
+    Subcommand,
+    c_string,
+    human,
+    read,
+    u32,
+    value,
+    write,
+)
 
 
 def reserve_chain(first: int, limit: int) -> list[int]:
     """The reserve's objects from ``first``, at most ``limit`` + 1 of them
     (one more than the pool says: a chain that runs on shows as too long)."""
-    chain, obj = [], first
+    chain: list[int] = []
+    obj = first
     while obj and len(chain) <= limit:
         chain.append(obj)
         obj = struct.unpack("<I", read(obj, 4))[0]
