@@ -139,21 +139,23 @@ def test_a_second_free_of_a_parked_block_is_a_double_free(machine, kernel):
 
 
 @pytest.mark.parametrize("damage, what", [
-    ("canary", "quick-canary"), ("payload", "quick-poison"), ("count", "quick-count")])
+    ("canary", "quick-canary"), ("payload", "quick-poison"), ("count", "quick-count"),
+    ("link", "quick-list")])
 def test_heap_check_catches_damage_to_a_parked_block(machine, kernel, damage, what):
     learn(machine)
     a = machine.call("kmalloc", SIZE)
     machine.call("kmalloc", SIZE)  # stays live: a never merges with the top
     machine.call("kfree", a)
     i = slot_of(kernel)
-    where = {"canary": a - 16, "payload": a + 8,
+    next_free = kernel.layout("tag").fields["next_free"].offset
+    where = {"canary": a - 16, "payload": a + 8, "link": a - OVERHEAD + next_free,
              "count": machine.symbol("heap_quick") + kernel.layout(
                  "heap_quick_stats").fields["blocks"].offset + 4 * i}[damage]
     old = machine.read_u32(where)
     machine.write_u32(where, old + 1)
     mark = machine.mark()
     assert machine.call("heap_check") == -EINVAL
-    addr = {"canary": a, "payload": a, "count": a - OVERHEAD}[damage]
+    addr = {"canary": a, "payload": a, "count": a - OVERHEAD, "link": 1}[damage]
     assert [(r["what"], r.int("addr")) for r in machine.records("HEAP", since=mark)] == \
         [(what, addr)]
     machine.write_u32(where, old)
