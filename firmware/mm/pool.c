@@ -98,16 +98,10 @@ struct pool *pool_create(const char *name, size_t object_size, uint32_t min_obje
     if (frame_pools == POOL_FRAME_POOLS) return NULL;
     pool->owned = frame_owned[frame_pools]; /* taken for good once the pool exists */
   }
-  while (pool->reserve_level < min_objects) {
-    void *obj = normal_alloc(pool);
-    if (!obj) { /* all or nothing */
-      while (pool->reserve_level) normal_free(pool, reserve_pop(pool));
-      krecord("POOL name=%s event=create-failed object=%u min=%u\n", pool->name,
-              pool->object_size, min_objects);
-      return NULL;
-    }
+  /* As much of the reserve as there is memory for: a machine booted short
+   * of low frames still gets its pool, and frees fill the reserve up. */
+  for (void *obj; pool->reserve_level < min_objects && (obj = normal_alloc(pool));)
     reserve_push(pool, obj);
-  }
   pool_count++;
   if (is_frame_pool(pool)) frame_pools++;
   krecord("POOL name=%s event=create object=%u min=%u reserve=%u\n", pool->name,

@@ -1,10 +1,11 @@
 /* Memory pools with a reserve: for kernel paths that must not fail.
  *
  * pool_create(name, object_size, min_objects) sets aside min_objects objects
- * at once (the reserve).  pool_alloc asks the normal allocator first (a
- * direct-mapped frame, reclaiming if need be, for PAGE_SIZE objects; kmalloc
- * for smaller ones) and takes from the reserve only when that fails, so the
- * reserve is there when the PMM is exhausted.  pool_free refills the reserve
+ * at once (the reserve; fewer if memory is short then, and frees fill it).
+ * pool_alloc asks the normal allocator first (a direct-mapped frame,
+ * reclaiming if need be, for PAGE_SIZE objects; kmalloc for smaller ones) and
+ * takes from the reserve only when that fails, so the reserve is there when
+ * the PMM is exhausted.  pool_free refills the reserve
  * up to min_objects before anything goes back to the normal allocator.
  * Objects come zeroed.  pool_alloc_normal never touches the reserve (for the
  * same objects on paths that may fail).
@@ -40,9 +41,10 @@ struct pool {
 extern struct pool pool_table[POOL_MAX];
 extern uint32_t pool_count;
 
-/* A pool with its reserve filled, or NULL (no table slot, a bad size, or the
- * reserve could not be had: nothing kept then).  A frame pool's ownership
- * bitmap is static, so creating one at boot maps nothing in the heap. */
+/* A pool with its reserve filled (as far as memory allows: the create
+ * record says how far; frees fill it up), or NULL (no table slot, or a bad
+ * size).  A frame pool's ownership bitmap is static, so creating one at boot
+ * maps nothing in the heap. */
 struct pool *pool_create(const char *name, size_t object_size, uint32_t min_objects);
 /* A zeroed object: the normal allocator's, else the reserve's; NULL if both fail. */
 void *pool_alloc(struct pool *pool);
