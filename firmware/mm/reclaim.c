@@ -3,6 +3,7 @@
 #include "fs/bcache.h"
 #include "kernel/kprintf.h"
 #include "kernel/proc.h"
+#include "mm/heap.h"
 #include "mm/pmm.h"
 #include "fs/pagecache.h"
 #include "mm/swap.h"
@@ -18,10 +19,14 @@ uint32_t reclaim_frames(uint32_t want) {
   reclaiming = true;
   reclaim_stats.calls++;
   reclaim_stats.wanted += want;
-  uint32_t got = 0, n;
-  n = bcache_reclaim(want);
-  reclaim_stats.from_bcache += n;
-  got += n;
+  uint32_t free_before = pmm_stats.free_frames, n;
+  heap_quick_flush(); /* what the heap keeps only for speed goes first */
+  uint32_t got = pmm_stats.free_frames - free_before;
+  if (got < want) {
+    n = bcache_reclaim(want - got);
+    reclaim_stats.from_bcache += n;
+    got += n;
+  }
   if (got < want) {
     n = pagecache_reclaim(want - got);
     reclaim_stats.from_pagecache += n;

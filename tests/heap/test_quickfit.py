@@ -19,6 +19,7 @@ USED, FLAGS = 0x1, 0xF
 CANARY_QUICK = 0x9C1CB10C
 CANARY_FREE = 0xF7EEB10C
 POISON = b"\x6b" * 32
+PAGE = 4096
 
 
 def quick(kernel):
@@ -160,3 +161,23 @@ def test_heap_check_catches_damage_to_a_parked_block(machine, kernel, damage, wh
         [(what, addr)]
     machine.write_u32(where, old)
     assert machine.call("heap_check") == 0
+
+
+@pytest.mark.machine(memory="16M")
+def test_reclaim_flushes_the_lists_first_and_counts_the_pages_they_give_back(machine, kernel):
+    """User pressure (reclaim_frames, as a user allocation calls it) with
+    the PMM exhausted: the parked run merges into one free block whose
+    interior pages (past its tag, header and 32 poisoned bytes, before the
+    page holding the next block's start) go back, and reclaim counts them."""
+    blocks, end = park(machine, CAP)
+    assert machine.call("agent_pmm_exhaust", timeout=120) > 0
+    start = blocks[0] - OVERHEAD
+    first = (start + OVERHEAD + 32 + PAGE - 1) & ~(PAGE - 1)
+    pages = (((start + CAP * BLOCK) & ~(PAGE - 1)) - first) // PAGE
+    assert pages > 0
+    assert machine.call("reclaim_frames", 1) == pages
+    assert kernel.pmm_stats()["free_frames"] == pages
+    assert quick(kernel)["blocks"][slot_of(kernel)] == 0
+    assert tag_at(machine, blocks[0]) == (CAP * BLOCK, 0)
+    machine.call("agent_pmm_release", timeout=120)
+    machine.call("kfree", end)

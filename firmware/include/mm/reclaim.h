@@ -2,6 +2,8 @@
  *
  * reclaim_frames(want) is the one entry point.  It frees frames in this
  * order, stopping as soon as `want` are free again:
+ *   0. the kernel heap's quick lists (heap_quick_flush, mm/heap.h): parked
+ *      blocks merge and big free blocks give their pages back,
  *   1. clean buffers of the buffer cache (bcache_reclaim, fs/bcache.h),
  *   2. file pages no process maps (pagecache_reclaim, fs/pagecache.h),
  *   3. user pages swapped out by the clock (swap_out_pages, mm/swap.h).
