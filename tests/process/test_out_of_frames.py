@@ -55,8 +55,8 @@ def test_a_segment_with_no_frame_frees_its_frame_list(machine, userland, kernel)
 def test_a_demand_fault_with_no_frame_for_its_page_table_gives_the_page_back(
         machine, userland, kernel):
     """One frame left when a process first touches its heap (a region with no
-    page table yet): reclaim's first pass takes it (swap-out's 16 KiB buffer
-    grows the heap by a page), the zeroed page finds none.  The process is
+    page table yet): reclaim's first pass takes it (the swap slot map, made on
+    first use, grows the heap by a page), the zeroed page finds none.  The process is
     killed out-of-memory and everything goes back: after its teardown every
     frame is free again.  (With a frame for the page, the table comes from
     the page-table pool's reserve: tests/pools/test_reserve.py.)"""
