@@ -13,7 +13,8 @@ _MODULES = ("harness.gdbcmds.common", "harness.gdbcmds.spaces", "harness.gdbcmds
             "harness.gdbcmds.pmm_cmds", "harness.gdbcmds.frame_cmds", "harness.gdbcmds.heap_cmds",
             "harness.gdbcmds.proc_cmds", "harness.gdbcmds.pagecache_cmds",
             "harness.gdbcmds.cache_cmds",
-            "harness.gdbcmds.settings_cmds", "harness.gdbcmds.swap_cmds")
+            "harness.gdbcmds.settings_cmds", "harness.gdbcmds.swap_cmds",
+            "harness.gdbcmds.balloon_cmds")
 
 
 def _load() -> list:
@@ -39,6 +40,7 @@ class MmCommand(gdb.Command):
     mm cache [buffers]      the buffer cache and the page cache: totals, hit rates, cached blocks
     mm pagecache            the page cache alone: counters, hit rate, cached pages and their frames
     mm swap                 swap slots, the compressed pool, which PTEs name which slots, audited
+    mm balloon              the virtio balloon: target, frames held, queues, audited
     mm set [NAME VALUE]     change a setting (kernel-base); mm show lists them
     mm help                 this list
 
