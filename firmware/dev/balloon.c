@@ -28,7 +28,6 @@ uint8_t balloon_irq_line = 0xFF;
 static struct virtio_device dev;
 static struct virtq queues[Q_COUNT];
 static bool stats_queue;             /* STATS_VQ negotiated and its queue set up */
-static volatile bool target_changed; /* set by the interrupt or an ISR read */
 static bool stopped_short;           /* the last inflation ran out of frames */
 /* One page shared with the device: the frame numbers of the buffer in flight,
  * then the statistics. */
@@ -109,7 +108,6 @@ void balloon_init(void) {
   balloon_stats.present = 1;
   if (stats_queue) send_stats(); /* the device keeps it until the host polls */
   unmask_line(dev.irq);
-  target_changed = true; /* the host may have set a target before the driver came */
   krecord("BALLOON device=ready features=0x%x queue=%u irq=%u\n", accepted, queues[0].size,
           balloon_irq_line);
 }
@@ -212,18 +210,21 @@ static void adjust(void) {
 
 void balloon_poll(void) {
   if (!balloon_stats.present) return;
-  if (virtio_isr(&dev) & VIRTIO_ISR_CONFIG) target_changed = true;
+  /* The interrupt status only says that something changed; the target itself
+   * is compared, so no change is lost to a status read at the wrong time. */
+  virtio_isr(&dev); /* acknowledges a config change (and deasserts the line) */
   if (stats_queue && virtio_queue_take(&queues[Q_STATS])) send_stats();
-  /* After a short inflation, try again once there are frames to take. */
-  bool retry = stopped_short && pmm_stats.free_frames > RECLAIM_RESERVE;
-  if (!target_changed && !retry) return;
-  target_changed = false;
+  uint32_t target = virtio_config_read32(&dev, VIRTIO_BALLOON_CFG_NUM_PAGES);
+  if (target == balloon_stats.actual) return;
+  /* Short of memory at this target: try again once there are frames to take. */
+  if (stopped_short && target == balloon_stats.target && pmm_stats.free_frames <= RECLAIM_RESERVE)
+    return;
   adjust();
 }
 
 void balloon_irq(void) {
   balloon_stats.irqs++;
-  if (balloon_stats.present && virtio_isr(&dev) & VIRTIO_ISR_CONFIG) target_changed = true;
+  if (balloon_stats.present) virtio_isr(&dev); /* deasserts the line; balloon_poll compares */
   if (balloon_irq_line >= 8) outb(PIC2_CMD, PIC_EOI);
   outb(PIC1_CMD, PIC_EOI);
 }

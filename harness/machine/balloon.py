@@ -13,6 +13,7 @@ it run until QEMU reports the size, then stops it again.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from harness.errors import GuestTimeout
@@ -52,11 +53,15 @@ def guest_stats(qmp: Monitor) -> dict:
     return reply
 
 
-def wait_size(qmp: Monitor, mib: int, timeout: float) -> float:
+def wait_size(qmp: Monitor, mib: int, timeout: float,
+              drain: Callable[[], object] = lambda: None) -> float:
     """Poll query-balloon until it reports ``mib`` MiB: the seconds it took.
+    ``drain`` runs between polls: it must read the guest's serial ports,
+    or a guest printing a record waits for room and the change stalls.
     Raises GuestTimeout with the size last seen."""
     start = time.monotonic()
     while (now := size_bytes(qmp)) != mib * MIB:
+        drain()
         if time.monotonic() - start > timeout:
             raise GuestTimeout(f"the balloon did not bring the guest to {mib} MiB within "
                                f"{timeout:.1f} s: query-balloon says {now / MIB:g} MiB")

@@ -513,9 +513,20 @@ class Machine:
         qmp = self._balloon_qmp("wait for the balloon")
         self.cont(wait=False)
         try:
-            return balloon.wait_size(qmp, mib, timeout or timeouts.scaled(timeouts.COMMAND))
+            return balloon.wait_size(qmp, mib, timeout or timeouts.scaled(timeouts.COMMAND),
+                                     self.drain_serial)
         finally:
             self.interrupt()
+
+    def drain_serial(self) -> None:
+        """Read what the guest wrote to its serial ports (the console and the
+        record channel) so far; for a caller that lets the guest run and
+        waits on something else than GDB (which drains them while it waits):
+        a guest finding no room would wait at its next line."""
+        if self.console is not None:
+            self.console.drain()
+        if self.record_channel is not None:
+            self.record_channel.drain()
 
     def poll_guest_stats(self, seconds: int) -> None:
         """Have QEMU ask the guest's balloon for statistics every ``seconds``."""

@@ -54,6 +54,7 @@ def run_while(machine, waiting, timeout: float = 10.0) -> None:
     try:
         deadline = time.monotonic() + timeout
         while waiting() and time.monotonic() < deadline:
+            machine.drain_serial()  # a guest printing a record waits for room
             time.sleep(0.01)
     finally:
         machine.interrupt()
