@@ -17,7 +17,32 @@
  * device that never answers. */
 #define VIRTIO_SEND_POLLS 10000000u
 
+#define PCI_INTERRUPT_PIN 0x3D
+#define PIIX_PIRQ_ROUTE 0x60 /* PIRQA..PIRQD -> ISA IRQ, one byte each; bit 7: off */
+#define PIIX_PIRQ_OFF 0x80
+
 struct virtio_stats virtio_stats;
+
+/* The ISA IRQ the function's INTx pin reaches, or 0xFF.  Behind the i440FX's
+ * PIIX3/PIIX4 the chipset decides: slot s pin p (1 = INTA) drives PIRQ
+ * (s - 1 + p - 1) mod 4, which the PIIX routes to an IRQ.  The interrupt
+ * line register is only what the firmware wrote there (qboot's can differ
+ * from the routing it programmed), so it is the fallback. */
+static uint8_t irq_of(const struct pci_function *f) {
+  uint8_t pin = (uint8_t)(pci_read32(f, PCI_INTERRUPT_LINE) >> 8);
+  if (pin < 1 || pin > 4) return 0xFF;
+  for (uint32_t i = 0; i < pci_function_count; i++) {
+    const struct pci_function *isa = &pci_functions[i];
+    if (isa->vendor == 0x8086 && (isa->device == 0x7000 || isa->device == 0x7110) &&
+        isa->bus == f->bus) {
+      uint32_t pirq = (uint32_t)(f->dev + 3 + pin - 1) & 3; /* (dev - 1 + pin - 1) mod 4 */
+      uint8_t route = (uint8_t)(pci_read32(isa, PIIX_PIRQ_ROUTE) >> (8 * pirq));
+      return route & PIIX_PIRQ_OFF || (route & 0xF) == 0 ? 0xFF : route & 0xF;
+    }
+  }
+  uint8_t line = (uint8_t)pci_read32(f, PCI_INTERRUPT_LINE);
+  return line > 0 && line < 16 ? line : 0xFF; /* 0 / 0xFF: the firmware routed none */
+}
 
 static void refuse(const struct virtio_device *dev, const char *kind) {
   virtio_stats.errors++;
@@ -42,8 +67,7 @@ int virtio_open(struct virtio_device *dev, uint16_t device_id) {
   dev->io = (uint16_t)(bar & ~3u);
   pci_write16(dev->pci, PCI_COMMAND,
               pci_read16(dev->pci, PCI_COMMAND) | PCI_COMMAND_IO | PCI_COMMAND_MASTER);
-  uint8_t line = (uint8_t)pci_read32(dev->pci, PCI_INTERRUPT_LINE);
-  dev->irq = line > 0 && line < 16 ? line : 0xFF; /* 0 / 0xFF: the firmware routed none */
+  dev->irq = irq_of(dev->pci);
   outb(dev->io + VIRTIO_REG_STATUS, 0); /* reset */
   outb(dev->io + VIRTIO_REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
   outb(dev->io + VIRTIO_REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
@@ -94,6 +118,9 @@ int virtio_queue_init(struct virtio_device *dev, struct virtq *q, uint16_t index
       .avail = (volatile struct virtq_avail *)(va + sizeof(struct virtq_desc) * size),
       .used = (volatile struct virtq_used *)(va + ALIGN_UP(first, VIRTIO_LEGACY_ALIGN)),
   };
+  /* The driver polls the used rings at its safe points: no interrupt per
+   * returned buffer (only the config change interrupts). */
+  q->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
   outl(dev->io + VIRTIO_REG_QUEUE_PFN, phys / VIRTIO_LEGACY_ALIGN);
   return 0;
 }

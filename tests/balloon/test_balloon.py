@@ -4,6 +4,7 @@ guest RAM, every address space's page tables walked on the host, the RAM
 file's holes (QEMU discards the frames the guest gives it)."""
 
 import os
+import re
 import time
 
 import pytest
@@ -168,3 +169,28 @@ def test_a_machine_without_the_device(machine, kernel):
     machine.cont(wait=False)  # the idle loop's safe point has nothing to do
     machine.interrupt()
     assert machine.records("BALLOON") == []
+
+
+def pic_requests(machine) -> int:
+    """The 16 ISA lines' interrupt requests (IRR) as QEMU's 8259s hold them."""
+    text = machine.monitor("info pic")
+    master = int(re.search(r"pic0: irr=([0-9a-f]+)", text)[1], 16)
+    slave = int(re.search(r"pic1: irr=([0-9a-f]+)", text)[1], 16)
+    return master | slave << 8
+
+
+def test_the_driver_listens_on_the_line_the_device_raises(machine, kernel):
+    """QEMU's PICs say which line a target change raises; the kernel must
+    have found that line (through the chipset's PIRQ routing) and unmasked it."""
+    [virtio] = machine.records("VIRTIO")
+    line = int(virtio.fields["irq"])
+    assert not pic_requests(machine) >> line & 1
+    machine.balloon(64)
+    assert pic_requests(machine) >> line & 1, "the config change raised the driver's line"
+    assert 8 <= line < 14
+    slave_mask = int(re.search(r"pic1: irr=\w+ imr=([0-9a-f]+)", machine.monitor("info pic"))[1],
+                     16)
+    master_mask = int(re.search(r"pic0: irr=\w+ imr=([0-9a-f]+)",
+                                machine.monitor("info pic"))[1], 16)
+    assert not slave_mask >> (line - 8) & 1 and not master_mask >> 2 & 1, "line and cascade open"
+    assert balloon_stats(kernel)["irqs"] == 0  # interrupts are off at kernel_ready

@@ -50,6 +50,8 @@ struct virtq_desc {
 #define VIRTQ_DESC_F_NEXT 1
 #define VIRTQ_DESC_F_WRITE 2 /* the device writes the buffer (otherwise it reads it) */
 
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1 /* the driver polls: no interrupt per used buffer */
+
 struct virtq_avail {
   uint16_t flags;
   uint16_t idx;
