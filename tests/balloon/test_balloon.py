@@ -194,3 +194,5 @@ def test_the_driver_listens_on_the_line_the_device_raises(machine, kernel):
                                 machine.monitor("info pic"))[1], 16)
     assert not slave_mask >> (line - 8) & 1 and not master_mask >> 2 & 1, "line and cascade open"
     assert balloon_stats(kernel)["irqs"] == 0  # interrupts are off at kernel_ready
+    machine.run_until_balloon(64)  # the idle loop, interrupts off: the safe point reads the ISR
+    assert not pic_requests(machine) >> line & 1, "the change was acknowledged, the line is low"
