@@ -180,8 +180,9 @@ static bool deflate_batch(uint32_t want) {
   return true;
 }
 
-/* Moves the balloon toward the host's target, one buffer at a time, telling
- * the host the new size after each. */
+/* Moves the balloon toward the host's target, one buffer at a time, then
+ * reports: the record first, the new size to the host last, so that a host
+ * that sees the size sees a guest that has finished (its record written). */
 static void adjust(void) {
   uint32_t inflated = balloon_stats.inflated, deflated = balloon_stats.deflated;
   bool progress = true;
@@ -196,7 +197,6 @@ static void adjust(void) {
     } else {
       progress = deflate_batch(balloon_stats.actual - target);
     }
-    virtio_config_write32(&dev, VIRTIO_BALLOON_CFG_ACTUAL, balloon_stats.actual);
     if (!progress) break;
   }
   bool moved = balloon_stats.inflated != inflated || balloon_stats.deflated != deflated;
@@ -206,6 +206,7 @@ static void adjust(void) {
   krecord("BALLOON target=%u actual=%u inflated=%u deflated=%u short=%d\n", balloon_stats.target,
           balloon_stats.actual, balloon_stats.inflated - inflated,
           balloon_stats.deflated - deflated, stopped_short);
+  virtio_config_write32(&dev, VIRTIO_BALLOON_CFG_ACTUAL, balloon_stats.actual);
 }
 
 void balloon_poll(void) {

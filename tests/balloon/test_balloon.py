@@ -196,3 +196,27 @@ def test_the_driver_listens_on_the_line_the_device_raises(machine, kernel):
     assert balloon_stats(kernel)["irqs"] == 0  # interrupts are off at kernel_ready
     machine.run_until_balloon(64)  # the idle loop, interrupts off: the safe point reads the ISR
     assert not pic_requests(machine) >> line & 1, "the change was acknowledged, the line is low"
+
+
+def test_an_inflation_short_of_memory_resumes_at_a_safe_point_once_frames_are_free(
+        machine, kernel):
+    """Every frame held by the kernel (agent_pmm_exhaust): the balloon can
+    take none, reports so, and waits; once the frames are back, the idle
+    loop's next turn carries the same target out, with no change from the host."""
+    free_before = kernel.pmm_stats()["free_frames"]
+    assert machine.call("agent_pmm_exhaust") == free_before
+    mark = machine.mark()
+    machine.balloon(64)
+    run_while(machine, lambda: not machine.records("BALLOON", since=mark))
+    held = (RAM_MIB - 64) * FRAMES_PER_MIB
+    [short] = machine.records("BALLOON", since=mark)
+    assert short.fields == {"target": str(held), "actual": "0", "inflated": "0",
+                            "deflated": "0", "short": "1"}
+    assert machine.query_balloon() == RAM_MIB * MIB
+    assert machine.call("agent_pmm_release") == free_before
+    mark = machine.mark()
+    machine.run_until_balloon(64)
+    [done] = machine.records("BALLOON", since=mark)
+    assert done.fields == {"target": str(held), "actual": str(held), "inflated": str(held),
+                           "deflated": "0", "short": "0"}
+    assert kernel.pmm_stats()["free_frames"] == free_before - held

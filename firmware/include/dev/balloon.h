@@ -8,14 +8,19 @@
  * (the balloon's; frame.h), never mapped, and tells the host their numbers
  * through the inflate queue, BALLOON_BATCH a buffer.  It deflates by telling
  * the host through the deflate queue, then dropping its reference (the frame
- * returns to the PMM).  After each buffer the device's `actual` says how many
- * frames the balloon holds, which is what QMP `query-balloon` reports.
+ * returns to the PMM).  When a change is done (or stopped short) the driver
+ * writes its record, then the device's `actual`: how many frames the balloon
+ * holds, which QMP `query-balloon` reports.  A host that sees the new size
+ * therefore sees a guest that has finished the change.
  *
- * The work never runs in an interrupt handler: the config-change interrupt
- * (or, with the line masked or unrouted, a read of the ISR) only notes that
- * the target changed, and balloon_poll() does the work at the kernel's safe
- * points (the idle loop after kernel_ready, the shell's wait for input,
- * between processes in the scheduler).  An inflation that runs out of frames
+ * The work never runs in an interrupt handler.  The config-change interrupt
+ * (INTx, on the line the chipset's PIRQ routing gives the device; the kernel
+ * mostly runs with interrupts off, so it arrives while a program runs) is
+ * acknowledged by reading the ISR and counted; balloon_poll() compares the
+ * device's target with what the balloon holds and does the work at the
+ * kernel's safe points (the idle loop after kernel_ready, the shell's wait
+ * for input, between processes in the scheduler).  Comparing rather than
+ * trusting a flag means no change is lost to an ISR read at the wrong time.  An inflation that runs out of frames
  * stops where it is and tries again at a later safe point once frames are
  * free, or at the next target change.
  *
@@ -79,5 +84,6 @@ extern uint8_t balloon_irq_line; /* the PCI line whose interrupt is the balloon'
 void balloon_init(void);
 /* A safe point: carries out a changed target and answers a stats poll. */
 void balloon_poll(void);
-/* The interrupt: acknowledges it and notes a target change for balloon_poll. */
+/* The interrupt: acknowledges it (the ISR read lowers the line) and counts it;
+ * the next safe point sees the new target. */
 void balloon_irq(void);
