@@ -137,8 +137,12 @@ def test_a_target_beyond_free_memory_stops_at_the_reclaim_reserve(machine, kerne
     assert machine.query_balloon() == RAM_MIB * MIB - held * 4096
     assert len(balloon_frames(kernel)) == held
     assert balloon_stats(kernel)["short_of_memory"] == 1
+    mark = machine.mark()
     resize(machine, RAM_MIB)
     assert kernel.pmm_stats()["free_frames"] == free_before
+    [back] = machine.records("BALLOON", since=mark)
+    assert back.fields == {"target": "0", "actual": "0", "inflated": "0",
+                           "deflated": str(held), "short": "0"}
 
 
 def test_guest_statistics_reach_the_host(machine, kernel):
