@@ -1,5 +1,6 @@
 /* kmain: the init order, then kernel_ready, then idle. */
 #include "arch/i386/cpu.h"
+#include "dev/balloon.h"
 #include "dev/blk.h"
 #include "dev/pci.h"
 #include "fs/bcache.h"
@@ -69,7 +70,10 @@ static void run_from_cmdline(const char *list) {
 /* Parked, interrupts off, spinning rather than halting: a CPU halted with
  * interrupts off would never run an inferior call GDB sets up. */
 static void __attribute__((noreturn)) idle(void) {
-  for (;;) cpu_relax();
+  for (;;) {
+    balloon_poll(); /* a safe point: the host may change the balloon's target */
+    cpu_relax();
+  }
 }
 
 void __attribute__((noreturn)) kmain(uint32_t magic, paddr_t mbi_phys);
@@ -97,6 +101,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   bcache_init();
   fs_init(); /* after the disks and the buffer cache */
   swap_init(); /* after the disks: swap= names one */
+  balloon_init(); /* after pci_init and swap_init: inflating may reclaim */
 
   /* The options read after kernel_ready are read now, so every option has
    * been asked for when the unknown ones are reported. */

@@ -5,6 +5,7 @@
  * frees what finished processes leave behind. */
 #include "arch/i386/cpu.h"
 #include "arch/i386/gdt.h"
+#include "dev/balloon.h"
 #include "fs/bcache.h"
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
@@ -50,6 +51,7 @@ uint32_t sched_run_reporting(void (*ended)(const struct proc_record *r)) {
     /* A safe point for the buffer cache's periodic flush: between processes,
      * not in an interrupt; nothing to do (and no call) while nothing is dirty. */
     if (bcache_stats.dirty) bcache_periodic_flush();
+    balloon_poll(); /* the same safe point for the balloon's target changes */
     if (p->state == PROC_ZOMBIE) {
       switch_page_directory(&kernel_page_directory); /* not the one being freed */
       /* A process records how it ended, then switches here at once: its

@@ -2,6 +2,7 @@
  * help.  The commands themselves are in shell_cmds.c. */
 #include "kernel/shell.h"
 #include "arch/i386/cpu.h"
+#include "dev/balloon.h"
 #include "kernel/kprintf.h"
 #include "kernel/proc.h"
 #include "kernel/serial.h"
@@ -116,6 +117,7 @@ static size_t read_line(char *buf, size_t size) {
   for (;;) {
     int c = shell_getc();
     if (c < 0) {
+      balloon_poll(); /* a safe point while the shell waits */
       cpu_relax(); /* interrupts are off: polling is the only way to wait */
       continue;
     }

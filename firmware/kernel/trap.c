@@ -3,6 +3,7 @@
 #include "arch/i386/gdt.h"
 #include "arch/i386/idt.h"
 #include "dev/ata.h"
+#include "dev/balloon.h"
 #include "dev/rtc.h"
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
@@ -69,6 +70,7 @@ void trap(struct trapframe *tf) {
   if (vector == IRQ_ATA_PRIMARY || vector == IRQ_ATA_SECONDARY)
     return ata_irq(vector - VEC_IRQ_BASE);
   if (vector == VEC_IRQ_BASE + IRQ_RTC) return rtc_irq(); /* a disk wait's clock */
+  if (vector == VEC_IRQ_BASE + (uint32_t)balloon_irq_line) return balloon_irq(); /* notes it, no work */
   if ((vector > IRQ_TIMER && vector <= IRQ_LAST) || vector == VEC_SPURIOUS)
     return; /* masked lines fire only spuriously (IRQ 7/15), and need no EOI */
   if (vector < VEC_EXCEPTIONS) {

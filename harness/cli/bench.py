@@ -482,7 +482,41 @@ def bench_swap(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
 
 
 GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "heap", "process",
-          "aslr", "files", "linux", "suite", "disk", "swap")
+          "aslr", "files", "linux", "suite", "disk", "swap", "balloon")
+
+
+BALLOON_RAM_MIB = 128
+BALLOON_TARGET_MIB = 32
+
+
+def bench_balloon(cfg: QemuConfig, out: Results, cycles: int = 7) -> None:
+    """balloon_inflate_mib_per_s: a 128 MiB guest ballooned to 32 MiB, host
+    wall time from the QMP balloon command until query-balloon reports
+    32 MiB (the guest runs meanwhile: its idle loop is the safe point that
+    carries the change out), 96 MiB over the median of the cycles.
+    balloon_deflate_mib_per_s: back to 128 MiB the same way (informational)."""
+    from harness.machine import balloon
+
+    pool = MachinePool()
+    machine = pool.boot_to_ready(replace(cfg, memory=f"{BALLOON_RAM_MIB}M", balloon=True))
+    moved = BALLOON_RAM_MIB - BALLOON_TARGET_MIB
+    try:
+        assert machine.qemu is not None
+        qmp = machine.qemu
+        inflate: list[float] = []
+        deflate: list[float] = []
+        machine.cont(wait=False)
+        for _ in range(cycles):
+            for mib, samples in ((BALLOON_TARGET_MIB, inflate), (BALLOON_RAM_MIB, deflate)):
+                start = time.perf_counter()
+                balloon.set_size(qmp, mib)
+                balloon.wait_size(qmp, mib, timeout=30, drain=machine.drain_serial)
+                samples.append(time.perf_counter() - start)
+        machine.interrupt()
+        out["balloon_inflate_mib_per_s"] = round(moved / statistics.median(inflate))
+        out["balloon_deflate_mib_per_s"] = round(moved / statistics.median(deflate))
+    finally:
+        pool.close_machine(machine)
 
 
 def bench_disk(cfg: QemuConfig, out: Results, reads: int = 200) -> None:
@@ -547,6 +581,8 @@ def run(only: set[str] | None = None) -> Results:
         bench_linux(out)
     if "swap" in wanted:
         bench_swap(cfg, artifacts.user_dir, out)
+    if "balloon" in wanted:
+        bench_balloon(cfg, out)
     if "suite" in wanted:
         bench_suite(out)
     return out

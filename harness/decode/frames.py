@@ -23,10 +23,11 @@ from harness.decode.paging import COW, OWNED, PAGE_SIZE, PRESENT, PROTNONE, WRIT
 ENTRY_BYTES = 4  # _Static_assert in frame.h
 FRAME_COW = 0x01         # may be shared copy-on-write (every COW PTE's frame has it)
 FRAME_PINNED = 0x02      # held by the kernel (shared memory)
+FRAME_BALLOON = 0x04     # given to the host by the virtio balloon: it holds one reference
 FRAME_PAGECACHE = 0x08   # a file page: the page cache holds one reference
 FRAME_SWAPCACHE = 0x10   # in the swap cache: it holds one reference (mm/swap.h)
 FLAG_NAMES = ((FRAME_COW, "cow"), (FRAME_PINNED, "pinned"), (FRAME_PAGECACHE, "pagecache"),
-              (FRAME_SWAPCACHE, "swapcache"))
+              (FRAME_SWAPCACHE, "swapcache"), (FRAME_BALLOON, "balloon"))
 _EMPTY_CHUNK = bytes(PAGE_SIZE)  # 1024 entries with nothing in them
 MESSAGE_PTES = 6  # PTEs named in one failure before "and N more"
 

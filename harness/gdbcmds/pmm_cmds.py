@@ -114,6 +114,10 @@ class PmmCommand(Subcommand):
         rows = [[name, str(count), f"{count * 4}", f"{count * 4 / 1024:.1f}"] for name, count in (
             ("total", frames), ("usable", s["usable_frames"]),
             ("reserved", s["reserved_frames"]), ("free", s["free_frames"]), ("used", used))]
+        if symbol_address("balloon_stats") is not None:  # frames the host took (dev/balloon.h)
+            rows.append(["balloon", str(u32("balloon_stats.actual")),
+                         f"{u32('balloon_stats.actual') * 4}",
+                         f"{u32('balloon_stats.actual') * 4 / 1024:.1f}"])
         write("physical memory (pmm_stats):")
         write(table(["frames", "count", "KiB", "MiB"], rows, left=(0,)))
         write(f"failed allocations {s['failed_allocations']}; refused frees: "

@@ -39,6 +39,7 @@ from harness.errors import (
     TargetStateError,
     ToolMissingError,
 )
+from harness.machine import balloon
 from harness.machine.calls import Calls, Watchdog
 from harness.machine.disks import DiskSpec, blockstats_by_name, find_qemu_io, read_image
 from harness.machine.qemu import GUEST_EXITS, Qemu, QemuConfig, find_binary
@@ -485,6 +486,55 @@ class Machine:
         if self.qemu is None or self.dead is not None:
             raise TargetStateError(f"cannot run monitor command {command!r}: machine is gone")
         return self.qemu.hmp(command)
+
+    # -- the virtio balloon (QemuConfig.balloon; harness.machine.balloon) ------------------
+
+    def _balloon_qmp(self, what: str) -> Qemu:
+        if self.qemu is None or self.dead is not None:
+            raise TargetStateError(f"cannot {what}: machine is gone")
+        if not self.cfg.balloon:
+            raise ConfigError(f"cannot {what}: the machine has no balloon device "
+                              "(machine marker balloon=True)")
+        return self.qemu
+
+    def balloon(self, mib: int) -> None:
+        """QMP ``balloon``: ask the guest to shrink (or grow back) to ``mib`` MiB.
+        The guest does it while it runs (see :meth:`run_until_balloon`)."""
+        balloon.set_size(self._balloon_qmp("set the balloon"), mib)
+
+    def query_balloon(self) -> int:
+        """QMP ``query-balloon``: the guest's size in bytes as QEMU sees it."""
+        return balloon.size_bytes(self._balloon_qmp("query the balloon"))
+
+    def run_until_balloon(self, mib: int, timeout: float | None = None) -> float:
+        """Let a stopped guest run until query-balloon reports ``mib`` MiB, then
+        stop it; the seconds that took.  Raises GuestTimeout (the guest stopped
+        again) when it does not get there."""
+        qmp = self._balloon_qmp("wait for the balloon")
+        self.cont(wait=False)
+        try:
+            return balloon.wait_size(qmp, mib, timeout or timeouts.scaled(timeouts.COMMAND),
+                                     self.drain_serial)
+        finally:
+            self.interrupt()
+
+    def drain_serial(self) -> None:
+        """Read what the guest wrote to its serial ports (the console and the
+        record channel) so far; for a caller that lets the guest run and
+        waits on something else than GDB (which drains them while it waits):
+        a guest finding no room would wait at its next line."""
+        if self.console is not None:
+            self.console.drain()
+        if self.record_channel is not None:
+            self.record_channel.drain()
+
+    def poll_guest_stats(self, seconds: int) -> None:
+        """Have QEMU ask the guest's balloon for statistics every ``seconds``."""
+        balloon.poll_stats(self._balloon_qmp("poll the guest's statistics"), seconds)
+
+    def guest_stats(self) -> dict:
+        """The balloon's last guest statistics (QOM ``guest-stats``)."""
+        return balloon.guest_stats(self._balloon_qmp("read the guest's statistics"))
 
     def expect(self, pattern: str | list[str], timeout: float | None = None) -> int:
         """Wait for ``pattern`` (regex, or a list of them) on the serial console

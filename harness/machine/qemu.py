@@ -46,6 +46,7 @@ EXIT_PANIC = (0x31 << 1) | 1     # 99
 EXIT_RESET = 0
 GUEST_EXITS = {EXIT_POWEROFF: "poweroff", EXIT_PANIC: "panic", EXIT_RESET: "reset"}
 
+BALLOON_ID = "balloon0"  # the balloon device's QOM id: /machine/peripheral/balloon0
 QBOOT = Path("/usr/share/qemu/qboot.rom")
 DEFAULT_CPU = "max"
 DEFAULT_MEMORY = "64M"
@@ -89,6 +90,7 @@ class QemuConfig:
     qemu: str = "qemu-system-i386"
     extra_args: tuple[str, ...] = field(default=())
     disks: tuple[DiskSpec, ...] = ()  # IDE disks (harness.machine.disks), part of the config
+    balloon: bool = False            # a virtio-balloon-pci device (harness.machine.balloon)
 
     @property
     def memory_mib(self) -> int:
@@ -185,6 +187,8 @@ def build_argv(cfg: QemuConfig, run_dir: Path, qemu_path: str) -> list[str]:
             argv += ["-initrd", ",".join(cfg.modules)]
     for disk in cfg.disks:
         argv += disk_images.drive_args(disk, run_dir)
+    if cfg.balloon:  # transitional: the legacy I/O BAR0 interface the firmware drives
+        argv += ["-device", f"virtio-balloon-pci,id={BALLOON_ID}"]
     argv += list(cfg.extra_args)
     return argv
 

@@ -50,15 +50,18 @@ def run_gdb(request: pytest.FixtureRequest, firmware):
 
     def run(commands: list[str], *, modules: tuple[str, ...] = ("hello",),
             cmdline: str = "aslr=off paging=legacy", boot: bool = True, timeout: float = 30,
-            symbols: str | Path | None = FIRMWARE, after=None, disks=()) -> Transcript:
+            symbols: str | Path | None = FIRMWARE, after=None, disks=(), balloon=False,
+            before=None) -> Transcript:
         cfg = QemuConfig(kernel=firmware.kernel, target=profile(firmware), cmdline=cmdline,
-                         qemu=qemu_bin, disks=tuple(disks),
+                         qemu=qemu_bin, disks=tuple(disks), balloon=balloon,
                          modules=tuple(str(firmware.user_program(m)) for m in modules))
         run_dir = rundir.new_run_dir()
         qemu = Qemu(cfg, run_dir)
         try:
             qemu.start()
             qemu.wait_sockets(timeouts.scaled(timeouts.BOOT))
+            if before is not None:  # QEMU is there, paused at reset, before GDB attaches
+                before(qemu)
             ready = elf_symbol(firmware.kernel, "kernel_ready")
             setup = [f"source {MM_SCRIPT}",
                      *(["set architecture i386"] if symbols != FIRMWARE else []),

@@ -48,7 +48,8 @@ def test_an_entry_is_refs_flags_node_little_endian():
 def test_flag_names():
     assert flag_text(0) == "-"
     assert flag_text(frames.FRAME_PINNED) == "pinned"
-    assert flag_text(0x04) == "0x4"  # no flag has this bit (mm/frame.h)
+    assert flag_text(frames.FRAME_BALLOON) == "balloon"
+    assert flag_text(0x20) == "0x20"  # no flag has this bit (mm/frame.h)
     assert flag_text(0x19) == "cow,pagecache,swapcache"
     assert flag_text(0x61) == "cow,0x60"
 

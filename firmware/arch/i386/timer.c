@@ -65,18 +65,19 @@ void timer_init(void) {
   outb(PIC2_DATA, ICW4_8086);
   preempt = cmdline_bool("preempt", false);
   outb(PIC2_DATA, 0xFF);
+  outb(PIC1_DATA, 0xFF); /* every line masked until its driver wants it */
   if (preempt) timer_start();
-  else outb(PIC1_DATA, 0xFF);
   krecord("TIMER preempt=%d hz=%u\n", preempt, preempt ? TIMER_HZ : 0);
 }
 
-/* The PIT at TIMER_HZ on IRQ 0, the only line unmasked. */
+/* The PIT at TIMER_HZ on IRQ 0.  Only IRQ 0's mask bit changes here: a
+ * driver that unmasked the cascade (the balloon's PCI line) keeps it. */
 static void timer_start(void) {
   uint32_t divisor = PIT_FREQUENCY / TIMER_HZ;
   outb(PIT_CMD, PIT_RATE_GENERATOR);
   outb(PIT_CH0, divisor & 0xFF);
   outb(PIT_CH0, divisor >> 8);
-  outb(PIC1_DATA, 0xFE);
+  outb(PIC1_DATA, inb(PIC1_DATA) & ~1u);
 }
 
 void timer_watch(void (*fn)(void)) {
@@ -86,7 +87,7 @@ void timer_watch(void (*fn)(void)) {
 
 void timer_unwatch(void) {
   watch = NULL;
-  if (!preempt) outb(PIC1_DATA, 0xFF); /* as timer_init left it: no ticks */
+  if (!preempt) outb(PIC1_DATA, inb(PIC1_DATA) | 1u); /* as timer_init left it: no ticks */
 }
 
 void timer_irq(void) {

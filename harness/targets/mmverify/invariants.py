@@ -39,6 +39,9 @@ violations as sentences naming pid, address, entry and what is wrong:
   process maps it; every FRAME_PAGECACHE frame is in the cache;
 - the swap cache holds one reference on each frame it keeps (and only those
   frames have FRAME_SWAPCACHE);
+- the virtio balloon holds one reference on each frame flagged FRAME_BALLOON
+  (a kernel reference in the audit: such a frame mapped anywhere has one
+  reference too many);
 - swap (harness/decode/swap.py's audit): a swap entry (not present,
   PAGE_SWAP) lies in the process's image, heap, stack or a private mmap
   region, has U and no PAGE_OWNED; a process's ``swapped_pages`` is the number
@@ -68,6 +71,7 @@ from harness.decode import pae, paging
 from harness.decode import swap as swapdec
 from harness.decode.bitmap import Bitmap
 from harness.decode.frames import (
+    FRAME_BALLOON,
     FRAME_PAGECACHE,
     FRAME_SWAPCACHE,
     FrameInfo,
@@ -236,6 +240,9 @@ class _Checker:
         # frame number -> every present PTE naming it with PAGE_OWNED or PAGE_COW
         # (what the frame table must account for)
         self.held: dict[int, list[PteRef]] = defaultdict(list)
+        # frame number -> every PTE note() saw naming it, whatever its bits
+        # (each user PTE; kernel tables that hold frames): mapped_frames
+        self.named: dict[int, list[str]] = defaultdict(list)
         # frame_owners: every present PTE naming frame ``want``, whatever its bits
         self.want = want
         self.wanted: list[PteRef] = []
@@ -268,6 +275,7 @@ class _Checker:
         """Record a present PTE the frame table must account for (PAGE_OWNED
         or PAGE_COW), and one naming the frame frame_owners asks about."""
         frame = pte & self.g.frame_mask
+        self.named[frame >> 12].append(f"{who} va {va:#010x}")
         if pte & (OWNED | COW):
             self.held[frame >> 12].append(PteRef(who, va, pte, self.pae))
         if frame == self.want:
@@ -633,6 +641,10 @@ class _Checker:
                 refs[pfn] += holders
         for frame, what in self.cached.items():
             refs[frame >> 12].append(what)
+        if self.s.frames is not None:  # the balloon holds one on each of its frames
+            for pfn, info in self.s.frames.held():
+                if info.flags & FRAME_BALLOON:
+                    refs[pfn].append("balloon")
         return refs
 
     @cached_property
@@ -778,6 +790,20 @@ def frame_audit(kernel: Kernel) -> FrameAudit:
                       sum(len(k) for k in c.kernel_references().values()),
                       sum(1 for p in ptes if p.cow), sum(1 for i in held if i.refs > 1),
                       tuple(problems))
+
+
+def mapped_frames(kernel: Kernel) -> dict[int, list[str]]:
+    """frame number -> where it is mapped, read from guest RAM now: every user
+    PTE naming it (present or PROT_NONE) in every live address space, and
+    every kernel-half page that maps it anywhere but at its direct-map address
+    (the heap, kernel stacks, kmap); the direct map itself maps every frame
+    and is left out."""
+    c = _Checker(_RamReader(kernel.m), read_state(kernel))
+    c.run()
+    named = defaultdict(list, c.named)
+    for frame, where in c.kernel_frames.items():
+        named[frame >> 12].append(where)
+    return dict(named)
 
 
 def violations(kernel: Kernel) -> list[str]:

@@ -1,0 +1,231 @@
+/* The virtio balloon driver (see dev/balloon.h). */
+#include "dev/balloon.h"
+#include "arch/i386/io.h"
+#include "dev/virtio.h"
+#include "kernel/errno.h"
+#include "kernel/kprintf.h"
+#include "lib/string.h"
+#include "memlayout.h"
+#include "mm/fault.h"
+#include "mm/frame.h"
+#include "mm/pmm.h"
+#include "mm/reclaim.h"
+#include "mm/swap.h"
+
+#define PIC1_CMD 0x20
+#define PIC1_DATA 0x21
+#define PIC2_CMD 0xA0
+#define PIC2_DATA 0xA1
+#define PIC_EOI 0x20
+#define IRQ_CASCADE 2
+
+enum { Q_INFLATE, Q_DEFLATE, Q_STATS, Q_COUNT };
+#define BALLOON_STAT_COUNT 6
+
+struct balloon_stats balloon_stats;
+uint8_t balloon_irq_line = 0xFF;
+
+static struct virtio_device dev;
+static struct virtq queues[Q_COUNT];
+static bool stats_queue;             /* STATS_VQ negotiated and its queue set up */
+static bool stopped_short;           /* the last inflation ran out of frames */
+/* One page shared with the device: the frame numbers of the buffer in flight,
+ * then the statistics. */
+static paddr_t buf_phys;
+static uint32_t *pfns;
+static struct virtio_balloon_stat *stats;
+static pfn_t deflate_cursor; /* where the next search for balloon frames starts */
+
+static void balloon_error(const char *kind, uint32_t value) {
+  balloon_stats.errors++;
+  krecord("BALLOON error=%s value=%u\n", kind, value);
+}
+
+static void fill_stats(void) {
+  uint32_t majors = swap_stats.swap_ins;
+  uint32_t minors = fault_stats.total > majors ? fault_stats.total - majors : 0;
+  const struct virtio_balloon_stat values[BALLOON_STAT_COUNT] = {
+      {VIRTIO_BALLOON_S_SWAP_IN, (uint64_t)swap_stats.swap_ins * FRAME_SIZE},
+      {VIRTIO_BALLOON_S_SWAP_OUT, (uint64_t)swap_stats.swap_outs * FRAME_SIZE},
+      {VIRTIO_BALLOON_S_MAJFLT, majors},
+      {VIRTIO_BALLOON_S_MINFLT, minors},
+      {VIRTIO_BALLOON_S_MEMFREE, (uint64_t)pmm_stats.free_frames * FRAME_SIZE},
+      {VIRTIO_BALLOON_S_MEMTOT, (uint64_t)pmm_stats.usable_frames * FRAME_SIZE},
+  };
+  memcpy(stats, values, sizeof(values));
+}
+
+static void send_stats(void) {
+  fill_stats();
+  balloon_stats.stats_updates++;
+  virtio_queue_submit(&dev, &queues[Q_STATS], buf_phys + BALLOON_BATCH * sizeof(uint32_t),
+                      BALLOON_STAT_COUNT * sizeof(struct virtio_balloon_stat), false);
+}
+
+/* The PIC line, when the firmware routed one the kernel does not use
+ * otherwise (the timer, the cascade, the clock and the IDE lines stay as
+ * their drivers keep them); otherwise the safe points read the ISR. */
+static void unmask_line(uint8_t line) {
+  if (line == 0xFF || line == 0 || line == IRQ_CASCADE || line == 8 || line >= 14) return;
+  balloon_irq_line = line;
+  if (line < 8) {
+    outb(PIC1_DATA, inb(PIC1_DATA) & ~(1u << line));
+  } else {
+    outb(PIC2_DATA, inb(PIC2_DATA) & ~(1u << (line - 8)));
+    outb(PIC1_DATA, inb(PIC1_DATA) & ~(1u << IRQ_CASCADE));
+  }
+}
+
+void balloon_init(void) {
+  if (virtio_open(&dev, VIRTIO_DEVICE_BALLOON) != 0) return;
+  uint32_t offered = virtio_device_features(&dev);
+  /* STATS_VQ when offered.  Not DEFLATE_ON_OOM: the host's target holds
+   * under pressure, and the OOM rule picks a process instead.  Not
+   * MUST_TELL_HOST either, though the driver tells the host before it
+   * reuses a frame anyway. */
+  uint32_t accepted = offered & (1u << VIRTIO_BALLOON_F_STATS_VQ);
+  virtio_accept(&dev, accepted);
+  void *page = allocate_page();
+  if (!page) {
+    balloon_error("no-memory", 0);
+    virtio_fail(&dev);
+    return;
+  }
+  buf_phys = (paddr_t)page;
+  pfns = P2V(buf_phys);
+  memset(pfns, 0, FRAME_SIZE);
+  stats = (struct virtio_balloon_stat *)(pfns + BALLOON_BATCH);
+  uint32_t count = accepted ? Q_COUNT : Q_STATS;
+  for (uint32_t q = 0; q < count; q++) {
+    if (virtio_queue_init(&dev, &queues[q], (uint16_t)q) != 0) {
+      balloon_error("queue", q);
+      virtio_fail(&dev);
+      return;
+    }
+  }
+  stats_queue = accepted != 0;
+  virtio_ready(&dev);
+  balloon_stats.present = 1;
+  if (stats_queue) send_stats(); /* the device keeps it until the host polls */
+  unmask_line(dev.irq);
+  krecord("BALLOON device=ready features=0x%x queue=%u irq=%u\n", accepted, queues[0].size,
+          balloon_irq_line);
+}
+
+/* Takes up to `want` frames for the balloon into pfns[]: how many.  Below
+ * the reserve it reclaims first, and stops when reclaim frees nothing. */
+static uint32_t take_frames(uint32_t want) {
+  uint32_t n = 0;
+  while (n < want) {
+    if (pmm_stats.free_frames <= RECLAIM_RESERVE &&
+        (reclaim_frames(RECLAIM_BATCH) == 0 || pmm_stats.free_frames <= RECLAIM_RESERVE))
+      break;
+    pfn_t pfn = pmm_alloc_user_frame();
+    if (!pfn) break;
+    frame_ref(pfn); /* a fresh frame: cannot fail */
+    frame_table[pfn].flags |= FRAME_BALLOON;
+    pfns[n++] = pfn;
+  }
+  return n;
+}
+
+/* Gives the frames in pfns[0..n) back to the PMM (they never reached the host,
+ * or the host has been told). */
+static void release_frames(uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) frame_unref(pfns[i]);
+}
+
+/* One inflate buffer: false when no frame could be had or the device failed. */
+static bool inflate_batch(uint32_t want) {
+  uint32_t n = take_frames(want < BALLOON_BATCH ? want : BALLOON_BATCH);
+  if (n == 0) return false;
+  if (virtio_queue_send(&dev, &queues[Q_INFLATE], buf_phys, n * sizeof(uint32_t)) != 0) {
+    release_frames(n);
+    balloon_error("inflate-timeout", n);
+    return false;
+  }
+  balloon_stats.batches++;
+  balloon_stats.inflated += n;
+  balloon_stats.actual += n;
+  return true;
+}
+
+/* Collects up to `want` balloon frames into pfns[], searching the frame
+ * table from where the last search stopped. */
+static uint32_t find_balloon_frames(uint32_t want) {
+  uint32_t n = 0;
+  for (uint32_t seen = 0; seen < frame_table_frames && n < want; seen++) {
+    if (deflate_cursor >= frame_table_frames) deflate_cursor = 0;
+    pfn_t pfn = deflate_cursor++;
+    if (frame_table[pfn].flags & FRAME_BALLOON) pfns[n++] = pfn;
+  }
+  return n;
+}
+
+static bool deflate_batch(uint32_t want) {
+  uint32_t n = find_balloon_frames(want < BALLOON_BATCH ? want : BALLOON_BATCH);
+  if (n == 0) {
+    balloon_error("lost-frames", balloon_stats.actual);
+    balloon_stats.actual = 0;
+    return false;
+  }
+  if (virtio_queue_send(&dev, &queues[Q_DEFLATE], buf_phys, n * sizeof(uint32_t)) != 0) {
+    balloon_error("deflate-timeout", n);
+    return false; /* the host was not told: keep them */
+  }
+  release_frames(n);
+  balloon_stats.batches++;
+  balloon_stats.deflated += n;
+  balloon_stats.actual -= n;
+  return true;
+}
+
+/* Moves the balloon toward the host's target, one buffer at a time, then
+ * reports: the record first, the new size to the host last, so that a host
+ * that sees the size sees a guest that has finished (its record written). */
+static void adjust(void) {
+  uint32_t inflated = balloon_stats.inflated, deflated = balloon_stats.deflated;
+  bool progress = true;
+  stopped_short = false;
+  for (;;) {
+    uint32_t target = virtio_config_read32(&dev, VIRTIO_BALLOON_CFG_NUM_PAGES);
+    balloon_stats.target = target;
+    if (target == balloon_stats.actual) break;
+    if (target > balloon_stats.actual) {
+      progress = inflate_batch(target - balloon_stats.actual);
+      stopped_short = !progress;
+    } else {
+      progress = deflate_batch(balloon_stats.actual - target);
+    }
+    if (!progress) break;
+  }
+  bool moved = balloon_stats.inflated != inflated || balloon_stats.deflated != deflated;
+  if (!moved && !stopped_short) return; /* already at the target: nothing to report */
+  if (stopped_short) balloon_stats.short_of_memory++;
+  balloon_stats.changes++;
+  krecord("BALLOON target=%u actual=%u inflated=%u deflated=%u short=%d\n", balloon_stats.target,
+          balloon_stats.actual, balloon_stats.inflated - inflated,
+          balloon_stats.deflated - deflated, stopped_short);
+  virtio_config_write32(&dev, VIRTIO_BALLOON_CFG_ACTUAL, balloon_stats.actual);
+}
+
+void balloon_poll(void) {
+  if (!balloon_stats.present) return;
+  /* The interrupt status only says that something changed; the target itself
+   * is compared, so no change is lost to a status read at the wrong time. */
+  virtio_isr(&dev); /* acknowledges a config change (and deasserts the line) */
+  if (stats_queue && virtio_queue_take(&queues[Q_STATS])) send_stats();
+  uint32_t target = virtio_config_read32(&dev, VIRTIO_BALLOON_CFG_NUM_PAGES);
+  if (target == balloon_stats.actual) return;
+  /* Short of memory at this target: try again once there are frames to take. */
+  if (stopped_short && target == balloon_stats.target && pmm_stats.free_frames <= RECLAIM_RESERVE)
+    return;
+  adjust();
+}
+
+void balloon_irq(void) {
+  balloon_stats.irqs++;
+  if (balloon_stats.present) virtio_isr(&dev); /* deasserts the line; balloon_poll compares */
+  if (balloon_irq_line >= 8) outb(PIC2_CMD, PIC_EOI);
+  outb(PIC1_CMD, PIC_EOI);
+}

@@ -1,0 +1,73 @@
+"""Processes beside the balloon: the frames it holds are really gone from
+the guest until it deflates, and the scheduler's loop is one of the safe
+points where a new target is carried out."""
+
+import pytest
+
+from tests.balloon.test_balloon import RAM_MIB, balloon_frames, balloon_stats, resize
+
+pytestmark = pytest.mark.machine(memory="128M", balloon=True, modules=["user/*"],
+                                 cmdline="aslr=off")
+
+
+def squeeze(machine, kernel, free: int) -> int:
+    """Balloon the guest down to leave ``free`` to ``free`` + 255 frames: the
+    size in MiB."""
+    mib = RAM_MIB - (kernel.pmm_stats()["free_frames"] - free) // 256
+    resize(machine, mib)
+    return mib
+
+
+@pytest.mark.machine(memory="128M", balloon=True, modules=["user/*"], cmdline="aslr=off zswap=off")
+def test_without_swap_a_process_needing_the_ballooned_memory_is_the_oom_victim(
+        machine, userland, kernel):
+    """No swap, no compressed pool: with about 10 MiB left free, a process
+    touching 14 MiB (within its 16 MiB limit) is killed out-of-memory and
+    the balloon keeps every frame; deflated, the same process runs through."""
+    pages = 3584  # fill's default (PROC_MAX_PAGES, 16 MiB, counts its image and stack too)
+    free_before = kernel.pmm_stats()["free_frames"]
+    mib = squeeze(machine, kernel, 2500)
+    held = balloon_frames(kernel)
+    pid = userland.spawn("fill", str(pages))
+    result = userland.run()[pid]
+    assert (result.killed, result.reason) == (True, "out-of-memory")
+    assert balloon_frames(kernel) == held, "the balloon gave nothing up"
+    assert machine.query_balloon() == mib << 20
+    resize(machine, RAM_MIB)
+    pid = userland.spawn("fill", str(pages))
+    result = userland.run()[pid]
+    assert (result.killed, result.status) == (False, 0)
+    assert kernel.pmm_stats()["free_frames"] == free_before
+
+
+def test_with_the_compressed_pool_the_process_is_reclaimed_from(machine, userland, kernel):
+    """The default kernel swaps to its compressed pool: the same process
+    runs through, its pages evicted to make room, and the balloon keeps
+    every frame meanwhile."""
+    squeeze(machine, kernel, 2500)
+    held = balloon_frames(kernel)
+    pid = userland.spawn("fill", "3584")
+    result = userland.run()[pid]
+    assert (result.killed, result.status) == (False, 0)
+    swap = kernel.read_struct("swap_stats", "swap_stats")
+    assert swap["swap_outs"] >= 3584 - 2500
+    assert balloon_frames(kernel) == held
+
+
+def test_the_scheduler_carries_out_a_target_between_processes(machine, userland, kernel):
+    """The target changes while the guest is stopped; only the scheduler runs
+    (userland.run calls sched_run, never reaching the idle loop): the change
+    interrupts the first process (user mode runs with interrupts on), the
+    balloon is inflated when the scheduler gets back from it, and the second
+    process sees no interrupt for the hundred buffers the device returned
+    meanwhile (the driver polls its used rings)."""
+    machine.balloon(64)
+    first, second = userland.spawn("hello"), userland.spawn("hello")
+    results = userland.run()
+    assert results[first].status == results[second].status == 0
+    held = (RAM_MIB - 64) * 256
+    stats = balloon_stats(kernel)
+    assert stats["irqs"] == 1, "one interrupt: the config change"
+    assert stats["actual"] == held
+    assert len(balloon_frames(kernel)) == held
+    assert machine.query_balloon() == 64 << 20
