@@ -85,6 +85,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   memory_init();
   vmm_init();
   frame_table_init();
+  pmm_buddy_init(); /* after the frame table: zones come from frame_table[].node */
   heap_init();
   modules_init();
   timer_init();
