@@ -10,7 +10,7 @@ import random
 import pytest
 
 from harness.targets.mmverify.buddy_model import MAX_ORDER, BuddyModel
-from harness.targets.mmverify.pmm_audit import buddy_model, read_buddy
+from harness.targets.mmverify.pmm_audit import buddy_audit, buddy_model, read_buddy
 
 FRAME = 4096
 
@@ -208,3 +208,33 @@ def test_allocate_page_stays_lowest_first_between_block_requests(machine, kernel
         d.allocate_page()
         assert d.held[-1][0] == lowest
     d.compare()
+
+
+@pytest.mark.machine(memory="32M")
+def test_a_poked_frame_splits_its_block_around_it_and_a_block_request_repairs(machine, kernel):
+    """A debugger marks the lowest free frame used behind the PMM's back:
+    allocate_page takes the next one, which heads no block, so the block
+    holding it is split around it (the model says exactly how); the poked
+    frame stays in a list until a block request finds it used in the
+    bitmap and rebuilds the lists from the bitmap: then the audit holds."""
+    d = Driver(machine, kernel)
+    while d.model.order_of[d.model.lowest_free()] < 2:  # to a frame heading 4 or more
+        d.allocate_page()
+    d.held.clear()
+    poked = d.model.lowest_free()
+    word = kernel.pmm_bitmap_word_address(poked)
+    machine.write_u32(word, machine.read_u32(word) | 1 << poked % 32)
+    d.model.poke(poked)
+    d.allocate_page()
+    d.allocate_page()
+    assert [pfn for pfn, _ in d.held] == [poked + 1, poked + 2]
+    assert kernel_lists(kernel) == d.model.lists, "split around the taken frames"
+    order = d.model.order_of[poked]
+    while d.model.lists[0][order][0] != poked:  # up to the poked block
+        d.allocate_block(order)
+    mark = machine.mark()
+    d.allocate_block(order)  # the poked block: used in the bitmap, lists rebuilt
+    assert [r.int("block") for r in machine.records("BUDDY", since=mark)] == [poked * FRAME]
+    assert kernel.read_struct("buddy_stats", "buddy_stats")["repairs"] == 1
+    assert kernel_lists(kernel) == d.model.lists
+    assert buddy_audit(kernel) == []
