@@ -205,7 +205,7 @@ static void level_fill(uint32_t k, uint32_t from, uint32_t to, bool used) {
 
 /* Frames [from, from + n), all free, become used in the bitmap.  A block
  * inside one word (up to 16 frames, aligned) is one word and its summary. */
-static void mark_run_used(uint32_t from, uint32_t n) {
+static inline void mark_run_used(uint32_t from, uint32_t n) {
   uint32_t wi = from / WORD_BITS;
   if (n < WORD_BITS && from % WORD_BITS + n <= WORD_BITS) {
     uint32_t w = pmm_bitmap[wi] | ((1u << n) - 1) << (from % WORD_BITS);
@@ -230,7 +230,7 @@ static void mark_run_used(uint32_t from, uint32_t n) {
 }
 
 /* Frames [from, from + n), all used, become free in the bitmap. */
-static void mark_run_free(uint32_t from, uint32_t n) {
+static inline void mark_run_free(uint32_t from, uint32_t n) {
   uint32_t wi = from / WORD_BITS;
   if (n < WORD_BITS && from % WORD_BITS + n <= WORD_BITS) {
     uint32_t w = pmm_bitmap[wi];
@@ -357,11 +357,11 @@ static bool run_free(uint32_t pfn, uint32_t n) {
  * says is (partly) used was marked behind the allocator's back (a debugger's
  * poke): the lists are rebuilt from the bitmap, the truth, and the search
  * retried, so such a frame is never handed out. */
-static uint32_t take_block(uint32_t order, uint32_t first) {
+static inline uint32_t take_block(uint32_t order, uint32_t first) {
   for (;;) {
     uint32_t pfn = buddy_take_block(order, first, 2 * pmm_node_count, 2);
     if (pfn == BUDDY_NONE || run_free(pfn, 1u << order)) return pfn;
-    krecord("BUDDY repair block=%p order=%u\n", (void *)(pfn << FRAME_SHIFT), order);
+    krecord("BUDDY repair=stale-block block=%p order=%u\n", (void *)(pfn << FRAME_SHIFT), order);
     buddy_stats.repairs++;
     rebuild_nodes();
   }
@@ -465,7 +465,7 @@ void free_pages(void *page, uint32_t n) {
 
 /* Whether [pfn, pfn + n) (n a power of two up to a block, aligned) is all
  * used and nothing reserved: a word at a time. */
-static bool block_freeable(uint32_t pfn, uint32_t n) {
+static inline bool block_freeable(uint32_t pfn, uint32_t n) {
   if (pfn + n > buddy_frame_count || pfn & (n - 1)) return false;
   if (n < WORD_BITS) { /* inside one word */
     uint32_t wi = pfn / WORD_BITS, mask = ((1u << n) - 1) << (pfn % WORD_BITS);

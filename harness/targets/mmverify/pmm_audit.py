@@ -18,6 +18,7 @@ kernel's lists, to predict the next calls from."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from harness.decode.buddy import CONTIG, NOT_HEAD, BuddyLists, decode
@@ -25,6 +26,8 @@ from harness.targets.mmverify.buddy_model import DIRECT_MAP_PFN, MAX_ORDER, ZONE
 from harness.targets.mmverify.kernel import Kernel
 
 ORDERS = MAX_ORDER + 1
+# A frame whose order byte is not NOT_HEAD: a free block's head or a contig mark.
+MARKED = re.compile(b"[^" + re.escape(bytes([NOT_HEAD])) + b"]")
 
 
 @dataclass
@@ -100,9 +103,8 @@ def check(s: BuddyState) -> list[str]:
     if free & s.reserved:
         f = ((free & s.reserved) & -(free & s.reserved)).bit_length() - 1
         out.append(f"frame {f:#x} is reserved but in a free block")
-    for f, o in enumerate(s.lists.orders):
-        if o == NOT_HEAD:
-            continue
+    for m in MARKED.finditer(s.lists.orders):
+        f, o = m.start(), s.lists.orders[m.start()]
         if o & CONTIG:
             if not s.used >> f & 1:
                 out.append(f"frame {f:#x} is free but marked as a kmalloc_contig block")
@@ -112,13 +114,16 @@ def check(s: BuddyState) -> list[str]:
         out.append(f"buddy_stats.free_blocks {s.stats['free_blocks']}, the lists hold {per_order}")
     all_free = ~s.used & ((1 << s.frame_count) - 1)
     counts = [0] * max(s.node_count, 1)
-    text = bin(all_free)[2:][::-1]
-    at = text.find("1")
-    while at >= 0:
-        node = s.nodes[at] if at < len(s.nodes) else 0
-        if node < len(counts):
-            counts[node] += 1
-        at = text.find("1", at + 1)
+    if s.node_count == 1:
+        counts[0] = all_free.bit_count()
+    else:
+        text = bin(all_free)[2:][::-1]
+        at = text.find("1")
+        while at >= 0:
+            node = s.nodes[at] if at < len(s.nodes) else 0
+            if node < len(counts):
+                counts[node] += 1
+            at = text.find("1", at + 1)
     for n, st in enumerate(s.node_stats):
         if st["free_frames"] != counts[n]:
             out.append(f"node {n}: free_frames {st['free_frames']}, the bitmap has {counts[n]}")
