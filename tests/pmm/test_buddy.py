@@ -238,3 +238,22 @@ def test_a_poked_frame_splits_its_block_around_it_and_a_block_request_repairs(ma
     assert kernel.read_struct("buddy_stats", "buddy_stats")["repairs"] == 1
     assert kernel_lists(kernel) == d.model.lists
     assert buddy_audit(kernel) == []
+
+
+@pytest.mark.machine(memory="32M")
+def test_a_block_request_rebuilds_the_lists_around_a_frame_poked_inside_a_block(machine, kernel):
+    """The rest of a stale block must not be lost: after the rebuild its
+    other frames are free blocks again (the model rebuilds the same way)."""
+    d = Driver(machine, kernel)
+    order = next(k for k in range(3, MAX_ORDER + 1) if d.model.lists[0][k])
+    block = d.model.lists[0][order][0]  # the block allocate_block(order) takes next
+    poked = block + (1 << order) - 3
+    word = kernel.pmm_bitmap_word_address(poked)
+    machine.write_u32(word, machine.read_u32(word) | 1 << poked % 32)
+    d.model.poke(poked)
+    mark = machine.mark()
+    d.allocate_block(order)
+    assert [r.int("block") for r in machine.records("BUDDY", since=mark)] == [block * FRAME]
+    assert d.held[-1][0] != block
+    assert kernel_lists(kernel) == d.model.lists, "rebuilt: the block's other frames are back"
+    assert buddy_audit(kernel) == []
