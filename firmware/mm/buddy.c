@@ -129,7 +129,10 @@ void buddy_rebuild(void) {
   for (uint32_t n = 0; n < NUMA_MAX_NODES; n++) pmm_node_stats[n].free_frames = 0;
   for (uint32_t pfn = 0; pfn < buddy_frame_count; pfn++) {
     uint32_t node = frame_table ? frame_table[pfn].node : 0;
-    buddy_frames[pfn] = (struct buddy_frame){BUDDY_NONE, BUDDY_NONE, BUDDY_NOT_HEAD,
+    uint8_t order = buddy_frames[pfn].order; /* a kmalloc_contig mark on a used frame stays */
+    if (order == BUDDY_NOT_HEAD || !(order & BUDDY_CONTIG) || frame_free(pfn))
+      order = BUDDY_NOT_HEAD;
+    buddy_frames[pfn] = (struct buddy_frame){BUDDY_NONE, BUDDY_NONE, order,
                                              (uint8_t)(node * 2 + (pfn >= DIRECT_PFN_LIMIT)), 0};
   }
   uint32_t pfn = 0;
@@ -174,6 +177,7 @@ void buddy_alloc_metadata(void) {
     PANIC("no %u KiB run of low frames for the buddy metadata", bytes >> 10);
   buddy_frames = P2V(pa);
   buddy_frames_phys = pa;
+  memset(buddy_frames, 0xFF, bytes); /* no marks: RAM is not zero on real machines */
   krecord("BUDDY frames=%u bytes=%u at=%p max_order=%u\n", buddy_frame_count, bytes, (void *)pa,
           BUDDY_MAX_ORDER);
 }

@@ -67,3 +67,26 @@ def test_sizes_past_the_largest_block_or_zero_are_null(machine, kernel):
     p = machine.call("kmalloc_contig", FRAME << MAX_ORDER)
     assert p and (p - kernel.kernel_base) % (FRAME << MAX_ORDER) == 0, "aligned to its size"
     machine.call("kfree", p)
+
+
+@pytest.mark.machine(memory="32M")
+def test_a_contiguous_block_survives_the_lists_being_rebuilt(machine, kernel):
+    """A repair rebuilds every list from the bitmap: the kmalloc_contig mark
+    on a used block's first frame must stay, or kfree would refuse it."""
+    p = machine.call("kmalloc_contig", 4 * FRAME)
+    pfn = (p - kernel.kernel_base) // FRAME
+    model = buddy_model(kernel)
+    order = next(k for k in range(3, MAX_ORDER + 1) if model.lists[0][k])
+    victim = model.lists[0][order][0] + 1  # inside the next block of that order
+    word = kernel.pmm_bitmap_word_address(victim)
+    machine.write_u32(word, machine.read_u32(word) | 1 << victim % 32)
+    mark = machine.mark()
+    block = machine.call("allocate_block", order)
+    assert machine.records("BUDDY", since=mark), "the lists were rebuilt"
+    assert contig_mark(kernel, pfn) == CONTIG | 2
+    mark = machine.mark()
+    machine.call("kfree", p)
+    assert heap_errors(machine, mark) == []
+    assert not kernel.pmm_bitmaps()[0][pfn], "the block is free again"
+    machine.call("free_block", block, order)
+    machine.call("free_page", victim * FRAME)  # the poked frame, used in the bitmap
