@@ -28,83 +28,95 @@ paddr_t buddy_frames_phys;
 uint32_t buddy_lists[BUDDY_ZONES][BUDDY_ORDERS];
 bool buddy_ready;
 
-static inline void push(uint32_t pfn, uint32_t order) {
-  struct buddy_frame *f = &buddy_frames[pfn];
-  uint32_t *head = &buddy_lists[f->zone][order];
+/* The list helpers take the metadata array and the zone's row of list
+ * heads from their caller, which loads them once: the kernel is built with
+ * -fno-strict-aliasing, so every store here would otherwise make the
+ * compiler reload both globals. */
+static inline void push(struct buddy_frame *frames, uint32_t *lists, uint32_t pfn,
+                        uint32_t order) {
+  struct buddy_frame *f = &frames[pfn];
+  uint32_t next = lists[order];
   f->order = (uint8_t)order;
   f->prev = BUDDY_NONE;
-  f->next = *head;
-  if (*head != BUDDY_NONE) buddy_frames[*head].prev = pfn;
-  *head = pfn;
+  f->next = next;
+  if (next != BUDDY_NONE) frames[next].prev = pfn;
+  lists[order] = pfn;
   buddy_stats.free_blocks[order]++;
 }
 
-static inline void unlink(uint32_t pfn) {
-  struct buddy_frame *f = &buddy_frames[pfn];
-  if (f->prev == BUDDY_NONE) buddy_lists[f->zone][f->order] = f->next;
-  else buddy_frames[f->prev].next = f->next;
-  if (f->next != BUDDY_NONE) buddy_frames[f->next].prev = f->prev;
-  buddy_stats.free_blocks[f->order]--;
+static inline void unlink(struct buddy_frame *frames, uint32_t *lists, uint32_t pfn) {
+  struct buddy_frame *f = &frames[pfn];
+  uint32_t next = f->next, prev = f->prev, order = f->order;
+  if (prev == BUDDY_NONE) lists[order] = next;
+  else frames[prev].next = next;
+  if (next != BUDDY_NONE) frames[next].prev = prev;
+  buddy_stats.free_blocks[order]--;
   f->order = BUDDY_NOT_HEAD;
 }
 
 void buddy_take_frame(uint32_t pfn) {
   /* The block holding pfn.  The lowest free frame of a zone heads its
-   * block, so allocate_page finds it at once; any other frame is in the
-   * one aligned head per order that heads a free block of that order. */
-  uint32_t order = buddy_frames[pfn].order, head = pfn;
+   * block, so allocate_page finds it at once; any other frame (only after a
+   * debugger's poke) is in the one aligned head per order that heads a free
+   * block of that order. */
+  struct buddy_frame *frames = buddy_frames;
+  uint32_t order = frames[pfn].order, head = pfn;
   if (order > BUDDY_MAX_ORDER) {
     order = 0;
-    while (buddy_frames[head].order != order) {
+    while (frames[head].order != order) {
       if (++order > BUDDY_MAX_ORDER)
         PANIC("buddy: frame %p is free in the bitmap but in no free block", (void *)pfn);
       head = pfn & ~((1u << order) - 1);
     }
   }
-  unlink(head);
-  pmm_node_stats[buddy_node_of(pfn)].free_frames--;
+  uint32_t zone = frames[pfn].zone, *lists = buddy_lists[zone];
+  unlink(frames, lists, head);
+  pmm_node_stats[zone >> 1].free_frames--;
   /* Split down to pfn: at each level the half without pfn goes back. */
   while (order > 0) {
     buddy_stats.splits[order]++;
     order--;
     uint32_t half = 1u << order;
     if (pfn >= head + half) {
-      push(head, order);
+      push(frames, lists, head, order);
       head += half;
     } else {
-      push(head + half, order);
+      push(frames, lists, head + half, order);
     }
   }
 }
 
 void buddy_give(uint32_t pfn, uint32_t order) {
-  pmm_node_stats[buddy_node_of(pfn)].free_frames += 1u << order;
-  buddy_frames[pfn].order = BUDDY_NOT_HEAD; /* a kmalloc_contig mark goes with the block */
-  uint32_t zone = buddy_frames[pfn].zone;
+  struct buddy_frame *frames = buddy_frames;
+  uint32_t zone = frames[pfn].zone, *lists = buddy_lists[zone], count = buddy_frame_count;
+  pmm_node_stats[zone >> 1].free_frames += 1u << order;
+  frames[pfn].order = BUDDY_NOT_HEAD; /* a kmalloc_contig mark goes with the block */
   while (order < BUDDY_MAX_ORDER) {
     uint32_t buddy = pfn ^ (1u << order);
-    if (buddy >= buddy_frame_count) break;
-    struct buddy_frame *b = &buddy_frames[buddy];
+    if (buddy >= count) break;
+    struct buddy_frame *b = &frames[buddy];
     if (b->order != order || b->zone != zone) break;
-    unlink(buddy);
+    unlink(frames, lists, buddy);
     buddy_stats.merges[order]++;
     pfn &= buddy;
     order++;
   }
-  push(pfn, order);
+  push(frames, lists, pfn, order);
 }
 
 uint32_t buddy_take_block(uint32_t order, uint32_t zone_from, uint32_t zone_to, uint32_t step) {
+  struct buddy_frame *frames = buddy_frames;
   for (uint32_t z = zone_from; z < zone_to; z += step) {
+    uint32_t *lists = buddy_lists[z];
     for (uint32_t k = order; k <= BUDDY_MAX_ORDER; k++) {
-      uint32_t pfn = buddy_lists[z][k];
+      uint32_t pfn = lists[k];
       if (pfn == BUDDY_NONE) continue;
-      unlink(pfn);
+      unlink(frames, lists, pfn);
       pmm_node_stats[z >> 1].free_frames -= 1u << order;
       while (k > order) { /* the upper halves go back */
         buddy_stats.splits[k]++;
         k--;
-        push(pfn + (1u << k), k);
+        push(frames, lists, pfn + (1u << k), k);
       }
       return pfn;
     }
