@@ -89,6 +89,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   memory_init();
   vmm_init();
   frame_table_init();
+  pmm_buddy_init(); /* after the frame table: zones come from frame_table[].node */
   heap_init();
   vmm_pools_init(); /* the page-table pool's reserve, from the heap and the PMM */
   modules_init();

@@ -47,7 +47,9 @@ violations as sentences naming pid, address, entry and what is wrong:
   region, has U and no PAGE_OWNED; a process's ``swapped_pages`` is the number
   of its swap entries; every slot in use is referenced by exactly the swap
   entries and the swap-cache entry naming it, and no entry names a free or
-  retired slot.
+  retired slot;
+- the PMM's buddy lists mirror its bitmap (pmm_audit.py): well-linked lists,
+  aligned maximal blocks inside one zone, their frames exactly the free ones.
 
 The paging mode comes from the machine (CR4.PAE, EFER.NXE).  Under PAE the
 entries are 64-bit, 512 to a table; every address space's PDPT must be free
@@ -84,6 +86,7 @@ from harness.decode.frames import (
 from harness.decode.modes import PagingMode
 from harness.machine.machine import Machine
 from harness.targets.mmverify.kernel import Kernel
+from harness.targets.mmverify.pmm_audit import buddy_audit
 
 OWNED = paging.OWNED  # PAGE_OWNED (vmm.h): the mapping holds a frame reference
 COW = paging.COW      # PAGE_COW (vmm.h): private, read-only until a write copies it
@@ -807,8 +810,9 @@ def mapped_frames(kernel: Kernel) -> dict[int, list[str]]:
 
 
 def violations(kernel: Kernel) -> list[str]:
-    """The invariants checked on ``kernel``'s machine as it is now."""
-    return check(_RamReader(kernel.m), read_state(kernel))
+    """The invariants checked on ``kernel``'s machine as it is now, the PMM's
+    buddy lists against its bitmap among them (pmm_audit.py)."""
+    return check(_RamReader(kernel.m), read_state(kernel)) + buddy_audit(kernel)
 
 
 # -- one frame: who holds it ----------------------------------------------------------------
