@@ -20,6 +20,7 @@
 #include "mm/fault.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
+#include "mm/numa.h"
 #include "mm/pmm.h"
 #include "mm/swap.h"
 #include "mm/vmm.h"
@@ -85,6 +86,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   memory_init();
   vmm_init();
   frame_table_init();
+  numa_init(); /* after the frame table: the PMM's nodes set frame_table[].node */
   heap_init();
   modules_init();
   timer_init();
