@@ -131,6 +131,12 @@ static const char *parse_slit(uint32_t len, struct numa_layout *l) {
   return NULL;
 }
 
+/* A 64-bit address in hex (kprintf's %x takes 32 bits). */
+static void hex64(char buf[20], uint64_t v) {
+  if (v >> 32) ksnprintf(buf, 20, "0x%x%08x", (uint32_t)(v >> 32), (uint32_t)v);
+  else ksnprintf(buf, 20, "0x%08x", (uint32_t)v);
+}
+
 static void refuse(const char *kind, const char *which) {
   one_node(&numa_layout);
   numa_layout.refused = 1;
@@ -168,9 +174,11 @@ void numa_init(void) {
       end = MAX(end, l.ranges[i].end);
       frames += (l.ranges[i].end - l.ranges[i].base) >> FRAME_SHIFT_BITS;
     }
-    krecord("NUMA node=%u pxm=%u base=0x%x%08x end=0x%x%08x frames=%u cpus=0x%x\n", n, l.pxm[n],
-            (uint32_t)(base >> 32), (uint32_t)base, (uint32_t)(end >> 32), (uint32_t)end,
-            (uint32_t)frames, l.cpu_mask[n]);
+    char base_hex[20], end_hex[20];
+    hex64(base_hex, base);
+    hex64(end_hex, end);
+    krecord("NUMA node=%u pxm=%u base=%s end=%s frames=%u cpus=0x%x\n", n, l.pxm[n], base_hex,
+            end_hex, (uint32_t)frames, l.cpu_mask[n]);
   }
 }
 

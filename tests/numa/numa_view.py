@@ -66,3 +66,33 @@ def user_frames(userland, pid: int, start: int, pages: int) -> list[int]:
     found = [aspace.translate(start + i * 4096).pa for i in range(pages)]
     assert None not in found, f"pages of pid {pid} not mapped: {found}"
     return found
+
+
+def mempolicy(kernel: Kernel, pid: int) -> tuple[int, int, int]:
+    """(mode, nodes, next) of process pid's struct numa_policy, from proc_table."""
+    layout = kernel.layout("process")
+    at = int(kernel.m.evaluate("(int)&((struct process *)0)->mempolicy"), 0)
+    count = kernel.sizeof("proc_table") // layout.size
+    data = kernel.read_kernel(kernel.m.symbol("proc_table"), layout.size * count)
+    for i in range(count):
+        raw = data[i * layout.size:(i + 1) * layout.size]
+        p = layout.decode(raw)
+        if p["state"] != 0 and p["pid"] == pid:
+            return raw[at], raw[at + 1], raw[at + 2]
+    raise LookupError(f"no live process {pid}")
+
+
+def user_pages(userland, pid: int, kernel_base: int) -> list[tuple[int, int]]:
+    """(va, pa) of every user page mapped in process pid (the host's walk)."""
+    return [(m.va, m.pa) for m in userland.address_space(pid).mappings(0, kernel_base)
+            if m.user]
+
+
+def kernel_distances(kernel: Kernel) -> list[list[int]]:
+    """numa_layout.distance for the kernel's nodes."""
+    count = kernel.u32("pmm_node_count")
+    at = kernel.m.symbol("numa_layout") + int(
+        kernel.m.evaluate("(int)&((struct numa_layout *)0)->distance"), 0)
+    width = int(kernel.m.evaluate("sizeof(numa_layout.distance[0])"), 0)
+    raw = kernel.read_kernel(at, width * width)
+    return [list(raw[i * width:i * width + count]) for i in range(count)]

@@ -5,7 +5,13 @@ by frame; without -numa the kernel has one node and says nothing wrong."""
 import pytest
 
 from harness.decode import acpi
-from tests.numa.numa_view import acpi_tables, frame_nodes, node_stats, srat_nodes
+from tests.numa.numa_view import (
+    acpi_tables,
+    frame_nodes,
+    kernel_distances,
+    node_stats,
+    srat_nodes,
+)
 
 MIB = 1 << 20
 FRAME = 4096
@@ -66,3 +72,24 @@ def test_without_numa_one_node_and_no_error(machine, kernel):
         [{"nodes": "1", "ranges": "0", "slit": "0"}]
     assert kernel.u32("pmm_node_count") == 1
     assert set(frame_nodes(kernel)) == {0}
+
+
+DISTANCES = [[10, 40, 15, 30],
+             [40, 10, 35, 20],
+             [15, 35, 10, 25],
+             [30, 20, 25, 10]]
+
+
+@pytest.mark.machine(numa=[16, 16, 16, 16], numa_distances=DISTANCES)
+def test_distances_come_from_the_slit(machine, kernel):
+    tables = acpi_tables(machine)
+    assert acpi.parse_slit(tables["SLIT"].data) == DISTANCES
+    assert kernel_distances(kernel) == DISTANCES
+    [summary] = [r for r in machine.records("NUMA") if "nodes" in r.fields]
+    assert summary.int("slit") == 1
+
+
+@pytest.mark.machine(numa=[48, 16])
+def test_without_a_slit_remote_nodes_are_20_away(machine, kernel):
+    assert "SLIT" not in acpi_tables(machine)  # QEMU builds one only with -numa dist
+    assert kernel_distances(kernel) == [[10, 20], [20, 10]]
