@@ -141,6 +141,7 @@ static void refuse(const char *kind, const char *which) {
   one_node(&numa_layout);
   numa_layout.refused = 1;
   krecord("NUMA error=%s table=%s\n", kind, which);
+  krecord("NUMA nodes=1 ranges=0 slit=0\n");
 }
 
 void numa_init(void) {
