@@ -25,8 +25,8 @@ from typing import Any, Literal, overload
 
 from harness import timeouts
 from harness.decode.mi_text import mi_quote
-from harness.decode.qemunuma import QemuNode, parse_info_numa
 from harness.decode.modes import PagingMode
+from harness.decode.qemunuma import QemuNode, parse_info_numa
 from harness.decode.records import Record
 from harness.errors import (
     BootError,
