@@ -131,3 +131,24 @@ def test_set_mempolicy_refuses_what_it_cannot_do(machine, userland, kernel, args
     assert mempolicy(kernel, pid)[:2] == ((mode, mask) if expected == 0 else (0, 0))
     finish(machine, userland)
     assert [c.int("set_mempolicy") for c in userland.claims("USER", pid=pid)] == [expected]
+
+
+@pytest.mark.machine(numa=[56, 8], modules=["user/numapages"], cmdline="aslr=off")
+def test_bind_exhausted_goes_through_reclaim_never_another_node(machine, userland, kernel):
+    """Bound to node 1 (8 MiB, 2048 frames) and touching 2300 pages: what
+    does not fit is reclaimed (swapped out) from node 1 itself while node 0
+    has plenty free; every heap page it has in RAM is on node 1 (its image
+    came before the policy, from the kernel's spawn)."""
+    before = node_stats(kernel)
+    pid = userland.spawn("numapages", f"{MPOL_BIND} 2 2300")
+    assert run_to_checkpoint(machine, userland) == pid
+    heap = userland.process(pid).heap_base
+    pages = [(va, pa) for va, pa in user_pages(userland, pid, machine.cfg.target.kernel_base)
+             if heap <= va < heap + 2300 * PAGE]
+    assert set(nodes_of(machine, kernel, [pa for _va, pa in pages])) == {1}
+    swapped = next(p for p in kernel.process_table() if p["pid"] == pid)["swapped_pages"]
+    assert swapped > 0 and len(pages) + swapped >= 2300
+    after = node_stats(kernel)
+    assert after[0]["free_frames"] >= before[0]["free_frames"] - 64, "node 0 was not used"
+    assert [a["fallbacks"] for a in after] == [b["fallbacks"] for b in before]
+    finish(machine, userland)
