@@ -10,7 +10,7 @@ import pytest
 
 from harness.decode import acpi
 from harness.targets.mmverify.kernel import Kernel
-from tests.numa.numa_view import acpi_tables, frame_nodes, node_stats
+from tests.numa.numa_view import acpi_tables, frame_nodes, node_stats, rsdp_address
 
 MIB = 1 << 20
 DISTANCES = [[10, 21], [21, 10]]
@@ -106,3 +106,34 @@ def test_the_unpatched_tables_are_accepted(boot):
     assert not [r for r in m.records("NUMA") if "error" in r.fields]
     assert [r.fields for r in m.records("NUMA") if "nodes" in r.fields] == [
         {"nodes": "2", "ranges": "3", "slit": "1"}]
+
+
+def test_an_rsdp_with_a_bad_checksum_is_no_rsdp(boot):
+    """The kernel passes over a signature whose checksum fails (code may
+    hold one as a constant): no RSDP, no tables, one node, nothing wrong."""
+    m = boot(numa=[48, 16], numa_distances=DISTANCES)
+    m.run_to("numa_init")
+    rsdp = rsdp_address(m)
+    m.write_phys(rsdp + 8, bytes([m.read_phys(rsdp + 8, 1)[0] ^ 0x5A]))  # its checksum byte
+    m.run_to("kernel_ready")
+    assert [r.fields for r in m.records("NUMA")] == [{"nodes": "1", "ranges": "0", "slit": "0"}]
+    assert Kernel(m).u32("pmm_node_count") == 1
+
+
+def test_a_hot_pluggable_range_is_not_ram_now(boot):
+    """Node 1's range flagged hot-pluggable is passed over: node 0 alone has
+    memory, so one node with node 0's two ranges, and no error."""
+    m = boot(numa=[48, 16], numa_distances=DISTANCES)
+    m.run_to("numa_init")
+    tables = acpi_tables(m)
+    last = usable_entries(tables["SRAT"].data)[-1]
+    addr, data = with_entry(tables, -1, last.base, last.length)
+    data = bytearray(data)
+    data[last.offset + 28] |= acpi.HOTPLUG
+    m.write_phys(addr, acpi.fix_checksum(bytes(data)))
+    m.run_to("kernel_ready")
+    assert [r.fields for r in m.records("NUMA") if "node" not in r.fields] == [
+        {"nodes": "1", "ranges": "2", "slit": "1"}]
+    kernel = Kernel(m)
+    assert kernel.u32("pmm_node_count") == 1
+    assert set(frame_nodes(kernel)) == {0}
