@@ -86,7 +86,8 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   memory_init();
   vmm_init();
   frame_table_init();
-  numa_init(); /* after the frame table: the PMM's nodes set frame_table[].node */
+  pmm_buddy_init(); /* after the frame table: zones come from frame_table[].node */
+  numa_init(); /* after the buddy lists: pmm_set_nodes re-partitions them by node */
   heap_init();
   modules_init();
   timer_init();

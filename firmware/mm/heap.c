@@ -8,6 +8,7 @@
 #include "lib/string.h"
 #include "memlayout.h"
 #include "mm/fault.h"
+#include "mm/buddy.h"
 #include "mm/heap_internal.h"
 #include "mm/slab.h"
 #include "mm/pmm.h"
@@ -109,9 +110,31 @@ void *kcalloc(size_t num, size_t size) {
   return p;
 }
 
+void *kmalloc_contig(size_t size) {
+  uint32_t order = 0;
+  while (order <= BUDDY_MAX_ORDER && (FRAME_SIZE << order) < size) order++;
+  void *pa = size ? allocate_block(order) : NULL; /* NULL too for order > max */
+  if (!pa) {
+    heap_stats.failed_allocations++;
+    return NULL;
+  }
+  buddy_frames[(paddr_t)pa >> FRAME_SHIFT].order = (uint8_t)(BUDDY_CONTIG | order);
+  return P2V((paddr_t)pa);
+}
+
+/* The order of the kmalloc_contig block at ptr, or -1: direct-mapped, page
+ * aligned, and its first frame marked by kmalloc_contig. */
+static int contig_order(const void *ptr) {
+  vaddr_t va = (vaddr_t)ptr;
+  if (va < KERNEL_BASE || va - KERNEL_BASE >= DIRECT_MAP_LIMIT || va & (FRAME_SIZE - 1)) return -1;
+  return buddy_contig_order(V2P(ptr) >> FRAME_SHIFT);
+}
+
 static __attribute__((noinline)) void free_other(void *ptr, vaddr_t caller) {
   if (!ptr) return;
+  int order;
   if (large_owns(ptr)) large_free(ptr, caller);
+  else if ((order = contig_order(ptr)) >= 0) free_block((void *)V2P(ptr), (uint32_t)order);
   else heap_report(HEAP_ERR_INVALID_POINTER, ptr, caller, 0);
 }
 

@@ -24,7 +24,18 @@
  *
  * A second bitmap of the same shape marks frames that are never allocatable
  * (holes, the first MiB, the kernel, modules, these bitmaps), so freeing one
- * is detected with a single bit test. */
+ * is detected with a single bit test.
+ *
+ * Buddy lists (mm/buddy.c) mirror the free frames below 4 GiB as aligned
+ * blocks of 2^k frames, from pmm_buddy_init on: every path here that turns a
+ * bit tells them (taken / joined), so they equal the bitmap after every call.
+ * The lowest free frame of a zone always heads its block, so allocate_page
+ * taking it splits that block once and then takes the halves one by one:
+ * amortised O(1).  allocate_block and allocate_pages take whole blocks, with
+ * the bitmap changed a word (and a summary word) at a time.
+ *
+ * Nodes: one until pmm_set_nodes.  Zones: each node's frames below the
+ * direct-map limit, and between it and 4 GiB; blocks never cross a zone. */
 #include "mm/pmm.h"
 #include "kernel/bootinfo.h"
 #include "kernel/kprintf.h"
@@ -33,6 +44,13 @@
 #include "lib/string.h"
 #include "memlayout.h"
 #include "mm/vmm.h"
+#include "mm/buddy.h"
+#include "mm/frame.h"
+#include "mm/numa.h"
+
+/* numa.c (the NUMA policies) may be absent from a build: weak, and only
+ * called once pmm_set_nodes made 2+ nodes, which only numa_init does. */
+pfn_t numa_alloc_user_frame(void) __attribute__((weak));
 
 #define WORD_BITS 32u
 #define FULL 0xFFFFFFFFu
@@ -54,6 +72,17 @@ static uint32_t level_count;
 static uint32_t hint; /* lowest level-0 word with a free bit, or NONE */
 /* Level-0 words allocate_page may take from: below 4 GiB and in the bitmap. */
 static uint32_t low_words;
+
+uint32_t pmm_node_count = 1;
+struct pmm_node_stats pmm_node_stats[NUMA_MAX_NODES];
+
+/* The node of every frame as [start, end) pieces covering all frames in
+ * order (SRAT ranges, and node 0 for the gaps), for per-node searches. */
+struct node_piece {
+  uint32_t start, end, node;
+};
+static struct node_piece pieces[2 * NUMA_MAX_RANGES + 1];
+static uint32_t piece_count;
 
 static inline uint32_t ctz(uint32_t x) { return (uint32_t)__builtin_ctz(x); }
 
@@ -137,6 +166,59 @@ static void mark_used(uint32_t frame) {
   }
 }
 
+/* Frame pfn just left (or joined) the free pool in the bitmap: the buddy
+ * lists follow (they count node free frames below 4 GiB themselves). */
+static inline void taken(uint32_t pfn) {
+  if (!buddy_ready) return;
+  if (pfn < buddy_frame_count) buddy_take_frame(pfn);
+  else pmm_node_stats[frame_table[pfn].node].free_frames--;
+}
+static inline void joined(uint32_t pfn) {
+  if (!buddy_ready) return;
+  if (pfn < buddy_frame_count) buddy_give(pfn, 0);
+  else pmm_node_stats[frame_table[pfn].node].free_frames++;
+}
+
+/* Bits [from, to) of level k all become set (used) or clear; the words that
+ * change fullness are collected into runs, each one range at level k + 1,
+ * so a 512-frame block costs 16 word stores and one summary word. */
+static void level_fill(uint32_t k, uint32_t from, uint32_t to, bool used) {
+  uint32_t *map = levels[k];
+  uint32_t run_start = NONE, run_end = NONE;
+  while (from < to) {
+    uint32_t wi = from / WORD_BITS, bit = from % WORD_BITS;
+    uint32_t n = MIN(to - from, WORD_BITS - bit);
+    uint32_t mask = n == WORD_BITS ? FULL : ((1u << n) - 1) << bit;
+    uint32_t w = map[wi], nw = used ? w | mask : w & ~mask;
+    map[wi] = nw;
+    if (used ? nw == FULL : w == FULL) { /* fullness changed: one bit above */
+      if (run_end != wi) {
+        if (run_start != NONE && k + 1 < level_count) level_fill(k + 1, run_start, run_end, used);
+        run_start = wi;
+      }
+      run_end = wi + 1;
+    }
+    from += n;
+  }
+  if (run_start != NONE && k + 1 < level_count) level_fill(k + 1, run_start, run_end, used);
+}
+
+/* Frames [from, from + n), all free, become used in the bitmap. */
+static void mark_run_used(uint32_t from, uint32_t n) {
+  level_fill(0, from, from + n, true);
+  uint32_t last = (from + n - 1) / WORD_BITS;
+  if (hint >= from / WORD_BITS && hint <= last && pmm_bitmap[hint] == FULL)
+    hint = first_free_word();
+  pmm_stats.free_frames -= n;
+}
+
+/* Frames [from, from + n), all used, become free in the bitmap. */
+static void mark_run_free(uint32_t from, uint32_t n) {
+  level_fill(0, from, from + n, false);
+  if (from / WORD_BITS < hint) hint = from / WORD_BITS;
+  pmm_stats.free_frames += n;
+}
+
 /* Everything allocate_page does not do inline: the hint word fills up (or was
  * found full), or memory is exhausted.  After a repair the word taken from
  * is a different one, with any number of free bits: whether it is now full
@@ -154,14 +236,16 @@ static __attribute__((noinline)) void *allocate_slow(void) {
       hint = first_free_word();
       continue;
     }
-    uint32_t taken = w | (w + 1); /* the lowest clear bit */
-    pmm_bitmap[wi] = taken;
-    if (taken == FULL) {
+    uint32_t now = w | (w + 1); /* the lowest clear bit */
+    pmm_bitmap[wi] = now;
+    if (now == FULL) {
       summary_set_full(wi);
       hint = first_free_word();
     }
     pmm_stats.free_frames--;
-    return (void *)((wi * WORD_BITS + ctz(~w)) << FRAME_SHIFT);
+    uint32_t pfn = wi * WORD_BITS + ctz(~w);
+    taken(pfn);
+    return (void *)(pfn << FRAME_SHIFT);
   }
 }
 
@@ -169,18 +253,22 @@ void *allocate_page(void) {
   uint32_t wi = hint;
   if (__builtin_expect(wi < low_words, 1)) { /* NONE is above any limit */
     uint32_t w = pmm_bitmap[wi];
-    uint32_t taken = w | (w + 1); /* sets the lowest clear bit */
-    if (__builtin_expect(taken != FULL, 1)) { /* the word keeps a free bit: done */
-      pmm_bitmap[wi] = taken;
+    uint32_t now = w | (w + 1); /* sets the lowest clear bit */
+    if (__builtin_expect(now != FULL, 1)) { /* the word keeps a free bit: done */
+      pmm_bitmap[wi] = now;
       pmm_stats.free_frames--;
-      return (void *)((wi * WORD_BITS + ctz(~w)) << FRAME_SHIFT);
+      uint32_t pfn = wi * WORD_BITS + ctz(~w);
+      taken(pfn);
+      return (void *)(pfn << FRAME_SHIFT);
     }
   }
   return allocate_slow();
 }
 
-void *allocate_pages(uint32_t n) {
-  if (n <= 1) return n ? allocate_page() : NULL;
+/* The lowest run of n free frames below 4 GiB (first fit), by scanning the
+ * bitmap: O(frames).  Only before the buddy lists exist (the frame table and
+ * the lists' own metadata) and for runs longer than the largest block. */
+static void *allocate_run(uint32_t n) {
   uint32_t run = 0, start = 0;
   uint32_t limit = low_words * WORD_BITS; /* below 4 GiB, as allocate_page */
   for (uint32_t f = hint >= low_words ? limit : hint * WORD_BITS; f < limit;) {
@@ -203,13 +291,85 @@ void *allocate_pages(uint32_t n) {
       f++;
     }
     if (run >= n) {
-      for (uint32_t i = start; i < start + n; i++) mark_used(i);
+      for (uint32_t i = start; i < start + n; i++) {
+        mark_used(i);
+        taken(i);
+      }
       pmm_stats.free_frames -= n;
       return (void *)(start << FRAME_SHIFT);
     }
   }
   pmm_stats.failed_allocations++;
   return NULL;
+}
+
+static uint32_t order_for(uint32_t n) {
+  uint32_t order = 0;
+  while ((1u << order) < n) order++;
+  return order;
+}
+
+static void rebuild_nodes(void);
+
+/* Whether frames [pfn, pfn + n) are all free in the bitmap, a word at a time. */
+static bool run_free(uint32_t pfn, uint32_t n) {
+  for (uint32_t f = pfn; f < pfn + n;) {
+    uint32_t bits = MIN(pfn + n - f, WORD_BITS - f % WORD_BITS);
+    uint32_t mask = bits == WORD_BITS ? FULL : ((1u << bits) - 1) << (f % WORD_BITS);
+    if (pmm_bitmap[f / WORD_BITS] & mask) return false;
+    f += bits;
+  }
+  return true;
+}
+
+/* A block of 2^order frames from the zones first, first + 2, ... (below the
+ * direct-map limit: first = 0; above: 1), or BUDDY_NONE.  A block the bitmap
+ * says is (partly) used was marked behind the allocator's back (a debugger's
+ * poke): the lists are rebuilt from the bitmap, the truth, and the search
+ * retried, so such a frame is never handed out. */
+static uint32_t take_block(uint32_t order, uint32_t first) {
+  for (;;) {
+    uint32_t pfn = buddy_take_block(order, first, 2 * pmm_node_count, 2);
+    if (pfn == BUDDY_NONE || run_free(pfn, 1u << order)) return pfn;
+    krecord("BUDDY repair block=%p order=%u\n", (void *)(pfn << FRAME_SHIFT), order);
+    buddy_stats.repairs++;
+    rebuild_nodes();
+  }
+}
+
+void *allocate_pages(uint32_t n) {
+  if (n <= 1) return n ? allocate_page() : NULL;
+  if (!buddy_ready || n > (1u << BUDDY_MAX_ORDER)) return allocate_run(n);
+  /* A block of the next power of two, below the direct-map limit if any
+   * zone there has one, else up to 4 GiB; the frames past n go back. */
+  uint32_t order = order_for(n);
+  uint32_t pfn = take_block(order, 0);
+  if (pfn == BUDDY_NONE) pfn = take_block(order, 1);
+  if (pfn == BUDDY_NONE) {
+    buddy_stats.failures[order]++;
+    pmm_stats.failed_allocations++;
+    return NULL;
+  }
+  mark_run_used(pfn, n);
+  for (uint32_t at = pfn + n, end = pfn + (1u << order); at < end;) {
+    uint32_t k = ctz(at - pfn); /* the largest aligned block at `at` that fits */
+    buddy_give(at, k);
+    at += 1u << k;
+  }
+  return (void *)(pfn << FRAME_SHIFT);
+}
+
+void *allocate_block(uint32_t order) {
+  uint32_t pfn = BUDDY_NONE;
+  if (buddy_ready && order <= BUDDY_MAX_ORDER)
+    pfn = take_block(order, 0);
+  if (pfn == BUDDY_NONE) {
+    if (order <= BUDDY_MAX_ORDER) buddy_stats.failures[order]++;
+    pmm_stats.failed_allocations++;
+    return NULL;
+  }
+  mark_run_used(pfn, 1u << order);
+  return (void *)(pfn << FRAME_SHIFT);
 }
 
 /* addr is 64-bit: a frame freed by number may lie above 4 GiB. */
@@ -240,6 +400,7 @@ static __attribute__((noinline)) void free_slow(uint64_t addr, vaddr_t caller) {
   if (w == FULL) summary_clear_full(wi);
   if (wi < hint) hint = wi; /* NONE is the largest index: also covers "none free" */
   pmm_stats.free_frames++;
+  joined(frame);
 }
 
 /* The fast path: an in-range frame that is in use, not reserved, in a word
@@ -257,6 +418,7 @@ static inline bool free_fast(uint32_t frame) {
   if (__builtin_expect(!was_used, 0)) return false; /* was free already: nothing changed */
   if (wi < hint) hint = wi;
   pmm_stats.free_frames++;
+  joined(frame);
   return true;
 }
 
@@ -269,6 +431,34 @@ void free_page(void *page) { free_checked((paddr_t)page, CALLER()); }
 
 void free_pages(void *page, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) free_checked((paddr_t)page + i * FRAME_SIZE, CALLER());
+}
+
+/* Whether [pfn, pfn + n) (n a power of two up to a block, aligned) is all
+ * used and nothing reserved: a word at a time. */
+static bool block_freeable(uint32_t pfn, uint32_t n) {
+  if (pfn + n > buddy_frame_count || pfn & (n - 1)) return false;
+  for (uint32_t f = pfn; f < pfn + n; f += WORD_BITS) {
+    uint32_t bits = MIN(n, WORD_BITS);
+    uint32_t mask = bits == WORD_BITS ? FULL : ((1u << bits) - 1) << (f % WORD_BITS);
+    uint32_t wi = f / WORD_BITS;
+    if ((pmm_bitmap[wi] & mask) != mask || (pmm_reserved[wi] & mask)) return false;
+  }
+  return true;
+}
+
+void free_block(void *block, uint32_t order) {
+  paddr_t pa = (paddr_t)block;
+  uint32_t pfn = pa >> FRAME_SHIFT;
+  if (buddy_ready && order <= BUDDY_MAX_ORDER && !(pa & (FRAME_SIZE - 1)) &&
+      block_freeable(pfn, 1u << order)) {
+    mark_run_free(pfn, 1u << order);
+    buddy_give(pfn, order);
+    return;
+  }
+  if (order > BUDDY_MAX_ORDER) /* no block is that large: nothing to free */
+    return refuse("out-of-range", &pmm_stats.out_of_range_frees, pa, CALLER());
+  /* Anything else odd: frame by frame, each refused or freed as free_page. */
+  for (uint32_t i = 0; i < 1u << order; i++) free_checked(pa + i * FRAME_SIZE, CALLER());
 }
 
 void pmm_free_frame(pfn_t pfn) {
@@ -302,6 +492,7 @@ static uint32_t next_free_word(uint32_t from) {
 }
 
 pfn_t pmm_alloc_user_frame(void) {
+  if (pmm_node_count > 1 && numa_alloc_user_frame) return numa_alloc_user_frame();
   /* Zones from the top: 4 GiB and up, the direct-map limit and up, all. */
   const uint32_t zones[] = {LOW_WORDS, DIRECT_MAP_LIMIT / FRAME_SIZE / WORD_BITS, 0};
   uint32_t wi = NONE;
@@ -318,7 +509,108 @@ pfn_t pmm_alloc_user_frame(void) {
     if (wi == hint) hint = first_free_word();
   }
   pmm_stats.free_frames--;
-  return wi * WORD_BITS + ctz(~w);
+  uint32_t pfn = wi * WORD_BITS + ctz(~w);
+  taken(pfn);
+  pmm_node_stats[frame_table ? frame_table[pfn].node : 0].allocations++;
+  return pfn;
+}
+
+/* -- nodes ------------------------------------------------------------------ */
+
+/* The lowest free frame in [from, to), or NONE. */
+static uint32_t first_free_in(uint32_t from, uint32_t to) {
+  to = MIN(to, pmm_stats.frame_count);
+  if (from >= to) return NONE;
+  uint32_t wi = from / WORD_BITS;
+  uint32_t w = pmm_bitmap[wi] | ((1u << (from % WORD_BITS)) - 1);
+  if (w == FULL) {
+    wi = next_free_word(wi + 1);
+    if (wi == NONE) return NONE;
+    w = pmm_bitmap[wi];
+  }
+  uint32_t f = wi * WORD_BITS + ctz(~w);
+  return f < to ? f : NONE;
+}
+
+pfn_t pmm_alloc_user_frame_node(uint32_t node) {
+  /* Bands from the top, as pmm_alloc_user_frame; within one, the node's
+   * pieces lowest first, so the frame found is its zone's lowest free one. */
+  const uint32_t bands[][2] = {{LOW_WORDS * WORD_BITS, NONE},
+                               {DIRECT_MAP_LIMIT / FRAME_SIZE, LOW_WORDS * WORD_BITS},
+                               {0, DIRECT_MAP_LIMIT / FRAME_SIZE}};
+  for (uint32_t b = 0; b < ARRAY_SIZE(bands); b++) {
+    for (uint32_t i = 0; i < piece_count; i++) {
+      if (pieces[i].node != node) continue;
+      uint32_t f = first_free_in(MAX(pieces[i].start, bands[b][0]), MIN(pieces[i].end, bands[b][1]));
+      if (f == NONE) continue;
+      mark_used(f);
+      pmm_stats.free_frames--;
+      taken(f);
+      pmm_node_stats[node].allocations++;
+      return f;
+    }
+  }
+  pmm_stats.failed_allocations++;
+  return 0;
+}
+
+/* Per-node numbers and the buddy lists from the pieces and the bitmap. */
+static void rebuild_nodes(void) {
+  for (uint32_t i = 0; i < piece_count; i++)
+    for (uint32_t f = pieces[i].start; f < pieces[i].end && f < frame_table_frames; f++)
+      frame_table[f].node = (uint8_t)pieces[i].node;
+  buddy_rebuild(); /* free frames below 4 GiB */
+  for (uint32_t i = 0; i < piece_count; i++)
+    for (uint32_t f = MAX(pieces[i].start, buddy_frame_count); f < pieces[i].end; f++)
+      if (!test_bit(pmm_bitmap, f)) pmm_node_stats[pieces[i].node].free_frames++;
+}
+
+void pmm_buddy_init(void) {
+  buddy_alloc_metadata();
+  pieces[0] = (struct node_piece){0, pmm_stats.frame_count, 0};
+  piece_count = 1;
+  pmm_node_count = 1;
+  pmm_node_stats[0] = (struct pmm_node_stats){.start = 0,
+                                              .end = pmm_stats.frame_count,
+                                              .frames = pmm_stats.frame_count};
+  rebuild_nodes();
+  buddy_ready = true;
+}
+
+void pmm_set_nodes(const struct numa_range *ranges, uint32_t range_count, uint32_t node_count) {
+  if (node_count == 0 || node_count > NUMA_MAX_NODES || range_count > NUMA_MAX_RANGES) return;
+  /* Ranges in frames, clipped to the bitmap, sorted by start (numa.c has
+   * refused overlapping ones already); gaps between them are node 0's. */
+  struct node_piece sorted[NUMA_MAX_RANGES];
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < range_count; i++) {
+    uint32_t start = (uint32_t)MIN(ranges[i].base >> FRAME_SHIFT, (uint64_t)pmm_stats.frame_count);
+    uint32_t end = (uint32_t)MIN(ranges[i].end >> FRAME_SHIFT, (uint64_t)pmm_stats.frame_count);
+    if (start >= end || ranges[i].node >= node_count) continue;
+    uint32_t at = n++;
+    for (; at > 0 && sorted[at - 1].start > start; at--) sorted[at] = sorted[at - 1];
+    sorted[at] = (struct node_piece){start, end, ranges[i].node};
+  }
+  memset(pmm_node_stats, 0, sizeof pmm_node_stats);
+  for (uint32_t node = 0; node < node_count; node++) pmm_node_stats[node].start = NONE;
+  piece_count = 0;
+  uint32_t at = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (sorted[i].start < at) continue; /* overlapping: numa.c refuses these */
+    if (sorted[i].start > at) pieces[piece_count++] = (struct node_piece){at, sorted[i].start, 0};
+    pieces[piece_count++] = sorted[i];
+    struct pmm_node_stats *s = &pmm_node_stats[sorted[i].node];
+    s->start = MIN(s->start, sorted[i].start);
+    s->end = MAX(s->end, sorted[i].end);
+    s->frames += sorted[i].end - sorted[i].start;
+    at = sorted[i].end;
+  }
+  if (at < pmm_stats.frame_count)
+    pieces[piece_count++] = (struct node_piece){at, pmm_stats.frame_count, 0};
+  for (uint32_t node = 0; node < node_count; node++)
+    if (pmm_node_stats[node].start == NONE) pmm_node_stats[node].start = 0;
+  pmm_node_count = node_count;
+  rebuild_nodes();
 }
 
 /* Bytes, saturated: the seed's 32-bit API cannot say 4 GiB or more. */

@@ -8,7 +8,9 @@ before the call and asserts the kernel returned exactly that."""
 from __future__ import annotations
 
 from harness.decode.bitmap import Bitmap
+from harness.targets.mmverify.buddy_model import MAX_ORDER
 from harness.targets.mmverify.kernel import Kernel
+from harness.targets.mmverify.pmm_audit import buddy_model
 from tests.pmm import summaries
 
 FRAME = 4096
@@ -58,14 +60,18 @@ class ExactPmm:
         return expected
 
     def allocate_run(self, n: int) -> int:
-        """allocate_pages(n): the lowest run of n free frames (first fit)."""
-        expected = self.bitmap().first_clear_run(n)
+        """allocate_pages(n): a buddy block for 2 .. 1024 frames (predicted
+        from the kernel's lists), else the lowest run of n free frames."""
+        if 2 <= n <= 1 << MAX_ORDER:
+            expected = buddy_model(self.k).allocate_pages(n)
+        else:
+            expected = self.bitmap().first_clear_run(n)
         pa = self.m.call("allocate_pages", n)
         if expected is None:
             assert pa == 0
             self.stats["failed_allocations"] += 1
         else:
-            assert pa == expected * FRAME, "the lowest run of free frames"
+            assert pa == expected * FRAME, "the run the PMM's rule gives"
             self.used |= ((1 << n) - 1) << expected
             self.stats["free_frames"] -= n
         self.check()

@@ -21,7 +21,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from harness.decode.bitmap import Bitmap
 from harness.pytest_plugin import machine_config
+from harness.targets.mmverify.buddy_model import MAX_ORDER
 from harness.targets.mmverify.kernel import Kernel
+from harness.targets.mmverify.pmm_audit import buddy_model
 from tests.pmm import summaries
 
 FRAME = 4096
@@ -146,18 +148,14 @@ class PmmModel(RuleBasedStateMachine):
 
     @rule()
     def allocate_rest_of_hint_word(self):
-        """Allocate the hint word's free frames: the last allocate_page fills
-        it, which is allocate_slow's job."""
+        """Allocate the hint word's free frames one by one (allocate_pages
+        takes buddy blocks, not the lowest run): the last one fills it,
+        which is allocate_slow's job."""
         first = self.model().first_clear()
         if first is None:
             return
-        left = self.free_in_word(first // WORD) - 1
-        if left and self.model().first_clear_run(left) == first:
-            self.allocate_pages(left)  # one call where the free frames are one run
-        else:
-            for _ in range(left):
-                self.allocate()
-        self.allocate()
+        for _ in range(self.free_in_word(first // WORD)):
+            self.allocate()
 
     @rule(data=st.data())
     def allocate_run(self, data):
@@ -165,7 +163,12 @@ class PmmModel(RuleBasedStateMachine):
             st.one_of(st.sampled_from(self.boundary_sizes()), st.integers(1, 40)), label="n"))
 
     def allocate_pages(self, n):
-        expected = self.model().first_clear_run(n)
+        """Runs of 2 .. 1024 frames are buddy blocks (predicted from the
+        kernel's lists as they are, pokes included); longer ones first fit."""
+        if 2 <= n <= 1 << MAX_ORDER:
+            expected = buddy_model(self.k).allocate_pages(n)
+        else:
+            expected = self.model().first_clear_run(n)
         pa = self.m.call("allocate_pages", n)
         if expected is None:
             assert pa == 0
@@ -290,6 +293,7 @@ def test_pmm_against_a_model(request, firmware, machine_pool):
     assert reached == BOUNDARIES, f"the strategies never reached {BOUNDARIES - reached}"
 
 
+@pytest.mark.pmm_poked
 @pytest.mark.machine(memory="16M")
 def test_allocation_after_a_poke_filled_the_hint_word_takes_the_next_lowest_frame(machine):
     """The sequence hypothesis shrank a lost-frames failure to: two
@@ -302,7 +306,8 @@ def test_allocation_after_a_poke_filled_the_hint_word_takes_the_next_lowest_fram
     model = bound(lambda: machine, set())()
     model.allocate()
     model.allocate()
-    model.allocate_pages(WORD - model.model().first_clear() % WORD - 1)
+    for _ in range(WORD - model.model().first_clear() % WORD - 1):
+        model.allocate()
     model.check()
     poked = model.model().first_clear()
     model.poke(skip=0)

@@ -15,6 +15,7 @@ FRAME = 4096
 FULL = 0xFFFFFFFF
 
 
+@pytest.mark.pmm_poked
 @pytest.mark.machine(memory="4M")
 def test_a_word_filled_behind_the_allocators_back_is_skipped_with_two_levels(machine, kernel):
     levels = kernel.pmm_levels()

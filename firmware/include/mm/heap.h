@@ -66,6 +66,10 @@ void heap_init(void);
 void *kmalloc(size_t size);
 /* Page-aligned (4 KiB) memory. */
 void *kmalloc_aligned(size_t size);
+/* size bytes, physically contiguous and direct-mapped (a buddy block of
+ * 2^k frames, k <= BUDDY_MAX_ORDER: at most 4 MiB), page aligned, for
+ * devices; kfree returns it.  NULL if no block that large is free. */
+void *kmalloc_contig(size_t size);
 /* num * size zeroed bytes; NULL if num * size overflows. */
 void *kcalloc(size_t num, size_t size);
 /* Keeps the contents up to the smaller size; grows in place when it can.

@@ -87,6 +87,10 @@ uint32_t get_free_memory(void);
  * direct-map limit and at 4 GiB. */
 #define BUDDY_MAX_ORDER 10
 
+/* Builds the buddy lists from the bitmap (one node), after frame_table_init:
+ * until then the PMM is the bitmap alone. */
+void pmm_buddy_init(void);
+
 /* 2^order physically contiguous frames below the direct-map limit, aligned
  * to their size (the first frame's physical address), or NULL. O(orders). */
 void *allocate_block(uint32_t order);

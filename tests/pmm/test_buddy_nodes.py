@@ -1,0 +1,89 @@
+"""pmm_set_nodes on a one-node machine, called as numa_init calls it after
+reading an SRAT: the zones are re-partitioned by node, the frame table says
+each frame's node, the buddy lists are rebuilt so no block crosses the node
+boundary (the audit after the test checks every block's zone), the per-node
+numbers are exact, and pmm_alloc_user_frame_node takes from its node only.
+
+The boundary is deliberately not aligned to any large block: node 1 starts
+16 frames past 64 MiB, so a block of order 5 or more there would cross it."""
+
+import struct
+
+import pytest
+
+from harness.targets.mmverify.kernel import Kernel
+from harness.targets.mmverify.pmm_audit import buddy_audit, read_buddy
+
+FRAME = 4096
+BOUNDARY = 0x4010          # node 1's first frame
+TOP = 0x8000               # 128 MiB
+
+
+def set_nodes(machine, kernel: Kernel, ranges: list[tuple[int, int, int]], nodes: int) -> None:
+    layout = kernel.layout("numa_range")
+    buf = machine.call("kmalloc", layout.size * len(ranges))
+    off = layout.fields
+    for i, (base, end, node) in enumerate(ranges):
+        item = bytearray(layout.size)
+        struct.pack_into("<Q", item, off["base"].offset, base * FRAME)
+        struct.pack_into("<Q", item, off["end"].offset, end * FRAME)
+        struct.pack_into("<I", item, off["node"].offset, node)
+        machine.write(buf + i * layout.size, bytes(item))
+    machine.call("pmm_set_nodes", buf, len(ranges), nodes)
+    machine.call("kfree", buf)
+
+
+def node_stats(kernel: Kernel) -> list[dict]:
+    return read_buddy(kernel).node_stats
+
+
+@pytest.mark.machine(memory="128M")
+def test_two_nodes_partition_the_frames_and_the_lists(machine, kernel):
+    set_nodes(machine, kernel, [(0, BOUNDARY, 0), (BOUNDARY, TOP, 1)], 2)
+    assert kernel.u32("pmm_node_count") == 2
+    table = kernel.frame_table()
+    assert {table[f].node for f in range(BOUNDARY)} == {0}
+    assert {table[f].node for f in range(BOUNDARY, TOP)} == {1}
+    used, _ = kernel.pmm_bitmaps()
+    stats = node_stats(kernel)
+    free = [sum(1 for f in range(a, b) if not used[f]) for a, b in ((0, BOUNDARY), (BOUNDARY, TOP))]
+    assert [(s["start"], s["end"], s["frames"], s["free_frames"]) for s in stats] == [
+        (0, BOUNDARY, BOUNDARY, free[0]), (BOUNDARY, TOP, TOP - BOUNDARY, free[1])]
+    lists = read_buddy(kernel).lists
+    # Node 1's first blocks: 16 frames at the boundary, then aligned 1024-frame blocks.
+    assert lists.lists[2][4][0] == BOUNDARY, "node 1 (zone 2) starts with a 16-frame block"
+    assert all(not (h < BOUNDARY < h + (1 << k)) for _, k, h in lists.blocks())
+    assert buddy_audit(kernel) == []
+
+
+@pytest.mark.machine(memory="128M")
+def test_user_frames_come_from_the_node_asked_for(machine, kernel):
+    set_nodes(machine, kernel, [(0, BOUNDARY, 0), (BOUNDARY, TOP, 1)], 2)
+    used, _ = kernel.pmm_bitmaps()
+    assert machine.call("pmm_alloc_user_frame_node", 1) == used.first_clear(BOUNDARY)
+    assert machine.call("pmm_alloc_user_frame_node", 1) == used.first_clear(BOUNDARY) + 1
+    assert machine.call("pmm_alloc_user_frame_node", 0) == used.first_clear()
+    stats = node_stats(kernel)
+    assert [s["allocations"] for s in stats] == [1, 2]
+    assert [s["fallbacks"] for s in stats] == [0, 0], "the PMM never counts fallbacks"
+
+
+@pytest.mark.machine(memory="128M")
+def test_a_full_node_gives_nothing_and_leaves_the_other_alone(machine, kernel):
+    """Node 1 is 200 frames; the frames after it are in no range: node 0's."""
+    set_nodes(machine, kernel, [(0, BOUNDARY, 0), (BOUNDARY, BOUNDARY + 200, 1)], 2)
+    table = kernel.frame_table()
+    assert {table[f].node for f in range(BOUNDARY + 200, TOP)} == {0}
+    before = kernel.pmm_stats()
+    got = []
+    while frame := machine.call("pmm_alloc_user_frame_node", 1):
+        got.append(frame)
+    assert len(got) == node_stats(kernel)[1]["allocations"] == before["free_frames"] \
+        - kernel.pmm_stats()["free_frames"]
+    assert got == list(range(BOUNDARY, BOUNDARY + 200)), "node 1's frames, lowest first"
+    assert node_stats(kernel)[1]["free_frames"] == 0
+    assert kernel.pmm_stats()["failed_allocations"] == before["failed_allocations"] + 1
+    assert machine.call("pmm_alloc_user_frame_node", 0) < BOUNDARY
+    for f in got:
+        machine.call("pmm_free_frame", f)
+    assert kernel.pmm_stats()["free_frames"] == before["free_frames"] - 1
