@@ -18,3 +18,11 @@ void *seed_allocate_page(void);
 void seed_free_page(void *page);
 extern uint32_t *seed_page_bitmap;
 extern uint32_t seed_total_pages, seed_free_pages;
+
+/* The linear scan allocate_pages was before the buddy lists (scan_pmm.c),
+ * on its own copy of the bitmap. */
+void scan_reset(void);
+void *scan_allocate_pages(uint32_t n);
+void scan_free_pages(void *page, uint32_t n);
+extern uint32_t *scan_bitmap;
+extern uint32_t scan_frames;

@@ -56,3 +56,52 @@ HARNESS_VISIBLE uint32_t bench_seed_pairs(uint32_t n) {
   free_pages(frames, bytes / FRAME_SIZE);
   return cost;
 }
+
+/* 50% fragmentation for blocks of `order`: every free frame is taken (as
+ * blocks of order + 1, the leftovers frame by frame), then every other of
+ * those blocks is given back.  The free memory is then half the blocks of
+ * order + 1, each alone (its buddy in use): a request of `order` splits one,
+ * its free merges it again.  Returns the blocks given back.  Frames taken
+ * earlier stay taken (a bench machine is disposable). */
+HARNESS_VISIBLE uint32_t bench_buddy_fragment(uint32_t order) {
+  uint32_t max = pmm_stats.free_frames >> (order + 1);
+  uint32_t list_frames = ALIGN_UP(max * 4, FRAME_SIZE) / FRAME_SIZE;
+  uint32_t *blocks = list_frames ? P2V((paddr_t)allocate_pages(list_frames)) : NULL;
+  uint32_t count = 0;
+  for (void *b; count < max && (b = allocate_block(order + 1)) != NULL;) blocks[count++] = (paddr_t)b;
+  while (allocate_page()) {
+  }
+  uint32_t freed = 0;
+  for (uint32_t i = 0; i < count; i += 2, freed++) free_block((void *)blocks[i], order + 1);
+  return freed;
+}
+
+HARNESS_VISIBLE uint32_t bench_buddy_pairs(uint32_t order, uint32_t n) {
+  uint32_t start = bench_clock();
+  for (uint32_t i = 0; i < n; i++) {
+    void *p = allocate_block(order);
+    free_block(p, order);
+  }
+  return (bench_clock() - start) - empty_loop(n);
+}
+
+/* The old linear scan for 2^order frames on a copy of the bitmap as it is
+ * now (after bench_buddy_fragment: the same occupancy). */
+HARNESS_VISIBLE uint32_t bench_scan_pairs(uint32_t order, uint32_t n) {
+  uint32_t words = (pmm_stats.frame_count + 31) / 32;
+  uint32_t bytes = ALIGN_UP(words * 4, FRAME_SIZE);
+  void *frames = allocate_pages(bytes / FRAME_SIZE);
+  if (!frames) return 0;
+  scan_bitmap = P2V((paddr_t)frames);
+  memcpy(scan_bitmap, pmm_bitmap, words * 4);
+  scan_frames = MIN(pmm_stats.frame_count, DIRECT_MAP_LIMIT / FRAME_SIZE);
+  scan_reset();
+  uint32_t start = bench_clock();
+  for (uint32_t i = 0; i < n; i++) {
+    void *p = scan_allocate_pages(1u << order);
+    scan_free_pages(p, 1u << order);
+  }
+  uint32_t cost = (bench_clock() - start) - empty_loop(n);
+  free_pages(frames, bytes / FRAME_SIZE);
+  return cost;
+}

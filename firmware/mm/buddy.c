@@ -28,12 +28,6 @@ paddr_t buddy_frames_phys;
 uint32_t buddy_lists[BUDDY_ZONES][BUDDY_ORDERS];
 bool buddy_ready;
 
-static inline void count_free(uint32_t pfn, uint32_t order, bool joined) {
-  struct pmm_node_stats *n = &pmm_node_stats[buddy_node_of(pfn)];
-  if (joined) n->free_frames += 1u << order;
-  else n->free_frames -= 1u << order;
-}
-
 static inline void push(uint32_t pfn, uint32_t order) {
   struct buddy_frame *f = &buddy_frames[pfn];
   uint32_t *head = &buddy_lists[f->zone][order];
@@ -55,17 +49,20 @@ static inline void unlink(uint32_t pfn) {
 }
 
 void buddy_take_frame(uint32_t pfn) {
-  /* The block holding pfn: the one aligned head per order that is a free
-   * head of exactly that order.  The lowest free frame of a zone heads its
-   * block, so allocate_page finds it at once. */
-  uint32_t order = 0, head = pfn;
-  while (buddy_frames[head].order != order) {
-    if (++order > BUDDY_MAX_ORDER)
-      PANIC("buddy: frame %p is free in the bitmap but in no free block", (void *)pfn);
-    head = pfn & ~((1u << order) - 1);
+  /* The block holding pfn.  The lowest free frame of a zone heads its
+   * block, so allocate_page finds it at once; any other frame is in the
+   * one aligned head per order that heads a free block of that order. */
+  uint32_t order = buddy_frames[pfn].order, head = pfn;
+  if (order > BUDDY_MAX_ORDER) {
+    order = 0;
+    while (buddy_frames[head].order != order) {
+      if (++order > BUDDY_MAX_ORDER)
+        PANIC("buddy: frame %p is free in the bitmap but in no free block", (void *)pfn);
+      head = pfn & ~((1u << order) - 1);
+    }
   }
   unlink(head);
-  count_free(head, order, false);
+  pmm_node_stats[buddy_node_of(pfn)].free_frames--;
   /* Split down to pfn: at each level the half without pfn goes back. */
   while (order > 0) {
     buddy_stats.splits[order]++;
@@ -73,17 +70,15 @@ void buddy_take_frame(uint32_t pfn) {
     uint32_t half = 1u << order;
     if (pfn >= head + half) {
       push(head, order);
-      count_free(head, order, true);
       head += half;
     } else {
       push(head + half, order);
-      count_free(head + half, order, true);
     }
   }
 }
 
 void buddy_give(uint32_t pfn, uint32_t order) {
-  count_free(pfn, order, true);
+  pmm_node_stats[buddy_node_of(pfn)].free_frames += 1u << order;
   buddy_frames[pfn].order = BUDDY_NOT_HEAD; /* a kmalloc_contig mark goes with the block */
   uint32_t zone = buddy_frames[pfn].zone;
   while (order < BUDDY_MAX_ORDER) {
@@ -105,12 +100,11 @@ uint32_t buddy_take_block(uint32_t order, uint32_t zone_from, uint32_t zone_to, 
       uint32_t pfn = buddy_lists[z][k];
       if (pfn == BUDDY_NONE) continue;
       unlink(pfn);
-      count_free(pfn, k, false);
+      pmm_node_stats[z >> 1].free_frames -= 1u << order;
       while (k > order) { /* the upper halves go back */
         buddy_stats.splits[k]++;
         k--;
         push(pfn + (1u << k), k);
-        count_free(pfn + (1u << k), k, true);
       }
       return pfn;
     }

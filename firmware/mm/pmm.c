@@ -203,9 +203,26 @@ static void level_fill(uint32_t k, uint32_t from, uint32_t to, bool used) {
   if (run_start != NONE && k + 1 < level_count) level_fill(k + 1, run_start, run_end, used);
 }
 
-/* Frames [from, from + n), all free, become used in the bitmap. */
+/* Frames [from, from + n), all free, become used in the bitmap.  A block
+ * inside one word (up to 16 frames, aligned) is one word and its summary. */
 static void mark_run_used(uint32_t from, uint32_t n) {
-  level_fill(0, from, from + n, true);
+  uint32_t wi = from / WORD_BITS;
+  if (n < WORD_BITS && from % WORD_BITS + n <= WORD_BITS) {
+    uint32_t w = pmm_bitmap[wi] | ((1u << n) - 1) << (from % WORD_BITS);
+    pmm_bitmap[wi] = w;
+    pmm_stats.free_frames -= n;
+    if (w == FULL) {
+      summary_set_full(wi);
+      if (wi == hint) hint = first_free_word();
+    }
+    return;
+  }
+  if (from % WORD_BITS == 0 && n % WORD_BITS == 0) { /* whole words: all were free */
+    for (uint32_t w = wi; w < wi + n / WORD_BITS; w++) pmm_bitmap[w] = FULL;
+    if (level_count > 1) level_fill(1, wi, wi + n / WORD_BITS, true);
+  } else {
+    level_fill(0, from, from + n, true);
+  }
   uint32_t last = (from + n - 1) / WORD_BITS;
   if (hint >= from / WORD_BITS && hint <= last && pmm_bitmap[hint] == FULL)
     hint = first_free_word();
@@ -214,7 +231,21 @@ static void mark_run_used(uint32_t from, uint32_t n) {
 
 /* Frames [from, from + n), all used, become free in the bitmap. */
 static void mark_run_free(uint32_t from, uint32_t n) {
-  level_fill(0, from, from + n, false);
+  uint32_t wi = from / WORD_BITS;
+  if (n < WORD_BITS && from % WORD_BITS + n <= WORD_BITS) {
+    uint32_t w = pmm_bitmap[wi];
+    pmm_bitmap[wi] = w & ~(((1u << n) - 1) << (from % WORD_BITS));
+    if (w == FULL) summary_clear_full(wi);
+    if (wi < hint) hint = wi;
+    pmm_stats.free_frames += n;
+    return;
+  }
+  if (from % WORD_BITS == 0 && n % WORD_BITS == 0) { /* whole words: all were full */
+    for (uint32_t w = wi; w < wi + n / WORD_BITS; w++) pmm_bitmap[w] = 0;
+    if (level_count > 1) level_fill(1, wi, wi + n / WORD_BITS, false);
+  } else {
+    level_fill(0, from, from + n, false);
+  }
   if (from / WORD_BITS < hint) hint = from / WORD_BITS;
   pmm_stats.free_frames += n;
 }
@@ -311,14 +342,13 @@ static uint32_t order_for(uint32_t n) {
 
 static void rebuild_nodes(void);
 
-/* Whether frames [pfn, pfn + n) are all free in the bitmap, a word at a time. */
+/* Whether block [pfn, pfn + n) (n a power of two, pfn aligned to it) is all
+ * free in the bitmap: one word, or whole words. */
 static bool run_free(uint32_t pfn, uint32_t n) {
-  for (uint32_t f = pfn; f < pfn + n;) {
-    uint32_t bits = MIN(pfn + n - f, WORD_BITS - f % WORD_BITS);
-    uint32_t mask = bits == WORD_BITS ? FULL : ((1u << bits) - 1) << (f % WORD_BITS);
-    if (pmm_bitmap[f / WORD_BITS] & mask) return false;
-    f += bits;
-  }
+  if (n < WORD_BITS) /* a block: inside one word */
+    return !(pmm_bitmap[pfn / WORD_BITS] & ((1u << n) - 1) << (pfn % WORD_BITS));
+  for (uint32_t wi = pfn / WORD_BITS, end = wi + n / WORD_BITS; wi < end; wi++)
+    if (pmm_bitmap[wi]) return false;
   return true;
 }
 
@@ -437,12 +467,12 @@ void free_pages(void *page, uint32_t n) {
  * used and nothing reserved: a word at a time. */
 static bool block_freeable(uint32_t pfn, uint32_t n) {
   if (pfn + n > buddy_frame_count || pfn & (n - 1)) return false;
-  for (uint32_t f = pfn; f < pfn + n; f += WORD_BITS) {
-    uint32_t bits = MIN(n, WORD_BITS);
-    uint32_t mask = bits == WORD_BITS ? FULL : ((1u << bits) - 1) << (f % WORD_BITS);
-    uint32_t wi = f / WORD_BITS;
-    if ((pmm_bitmap[wi] & mask) != mask || (pmm_reserved[wi] & mask)) return false;
+  if (n < WORD_BITS) { /* inside one word */
+    uint32_t wi = pfn / WORD_BITS, mask = ((1u << n) - 1) << (pfn % WORD_BITS);
+    return (pmm_bitmap[wi] & mask) == mask && !(pmm_reserved[wi] & mask);
   }
+  for (uint32_t wi = pfn / WORD_BITS, end = wi + n / WORD_BITS; wi < end; wi++)
+    if (pmm_bitmap[wi] != FULL || pmm_reserved[wi]) return false;
   return true;
 }
 

@@ -246,6 +246,27 @@ def bench_pmm(cfg: QemuConfig, out: Results, pairs: int = 2000, seed_pairs: int 
     out["pmm_speedup_50"] = round(seed["50"] / ours["50"], 1)
 
 
+def bench_buddy(cfg: QemuConfig, out: Results, pairs: int = 2000, scan_pairs: int = 200) -> None:
+    """buddy_pair_insns_o0/_o3/_o9: instructions per allocate_block +
+    free_block pair at 50% fragmentation (every other block of order k + 1
+    free, the rest of memory taken: each pair splits one block and merges it
+    back), a fresh 128 MiB machine per order; scan_pair_insns: the linear
+    scan allocate_pages was before the buddy, for 8 frames on a copy of the
+    order-3 bitmap (firmware/bench/scan_pmm.c)."""
+    pool = MachinePool()
+    for order in (0, 3, 9):
+        machine = pool.boot_to_ready(replace(cfg, memory="128M", icount=True))
+        try:
+            machine.call("bench_buddy_fragment", order, timeout=60)
+            cost = machine.call_value("bench_buddy_pairs", order, pairs)
+            out[f"buddy_pair_insns_o{order}"] = round(cost / pairs, 1)
+            if order == 3:
+                cost = machine.call_value("bench_scan_pairs", order, scan_pairs, timeout=120)
+                out["scan_pair_insns"] = round(cost / scan_pairs, 1)
+        finally:
+            pool.close_machine(machine)
+
+
 # Keys of the PAE measurements: the legacy key with this prefix.  The kernel
 # runs the same VMM code in both modes (paging= on its command line).
 MODES = {"legacy": "", "pae": "pae_"}
@@ -567,6 +588,7 @@ def run(only: set[str] | None = None) -> Results:
         bench_test_overhead(out)
     if "pmm" in wanted:
         bench_pmm(cfg, out)
+        bench_buddy(cfg, out)
     if "vmm" in wanted:
         bench_vmm(cfg, out)
     if "heap" in wanted:
