@@ -111,9 +111,10 @@ void *kcalloc(size_t num, size_t size) {
 }
 
 void *kmalloc_contig(size_t size) {
+  if (size == 0) return NULL; /* as kmalloc(0): nothing to hand out, no failure */
   uint32_t order = 0;
   while (order <= BUDDY_MAX_ORDER && (FRAME_SIZE << order) < size) order++;
-  void *pa = size ? allocate_block(order) : NULL; /* NULL too for order > max */
+  void *pa = allocate_block(order); /* NULL for order > max too */
   if (!pa) {
     heap_stats.failed_allocations++;
     return NULL;

@@ -1,6 +1,8 @@
 """``mm pmm``: the physical memory manager's counters and its frame bitmaps.
 
-The totals are the kernel's own counters (``pmm_stats``); the ranges are
+The totals are the kernel's own counters (``pmm_stats``); then the buddy
+lists per order (``buddy_stats``: free blocks, splits, merges, failures) and
+the zones per NUMA node (``pmm_node_stats``); the ranges are
 decoded from the bitmaps themselves (``pmm_bitmap``: frame in use,
 ``pmm_reserved``: frame never handed out) with :class:`harness.decode.bitmap.Bitmap`,
 the helper the PMM tests use, so a counter that drifted from the bitmap
@@ -86,13 +88,47 @@ def used_ranges(used: Bitmap, reserved: Bitmap) -> list[tuple[int, int, bool]]:
     return sorted(out)
 
 
+def buddy_lines() -> list[str]:
+    """The buddy lists per order and the nodes' zones; nothing for a kernel
+    from before the buddy allocator."""
+    if symbol_address("buddy_stats") is None:
+        return []
+    st = value("buddy_stats")
+    orders = int(st["free_blocks"].type.strip_typedefs().range()[1]) + 1
+    rows = []
+    for k in range(orders):
+        blocks = u32(st["free_blocks"][k])
+        rows.append([str(k), human(PAGE_SIZE << k), str(blocks), str(blocks << k),
+                     str(u32(st["splits"][k])), str(u32(st["merges"][k])),
+                     str(u32(st["failures"][k]))])
+    out = ["\nbuddy lists (buddy_stats), all zones:",
+           table(["order", "block", "free blocks", "frames", "splits", "merges", "failures"],
+                 rows),
+           f"lists rebuilt after a stale block (repairs): {u32(st['repairs'])}"]
+    nodes = value("pmm_node_stats")
+    rows = []
+    for n in range(u32("pmm_node_count")):
+        node = nodes[n]
+        rows.append([str(n), f"{u32(node['start']) * PAGE_SIZE:#x}",
+                     f"{u32(node['end']) * PAGE_SIZE:#x}", str(u32(node["frames"])),
+                     str(u32(node["free_frames"])), str(u32(node["allocations"])),
+                     str(u32(node["fallbacks"]))])
+    out += ["\nnodes (pmm_node_stats; zones: each node below the direct-map limit, above it):",
+            table(["node", "start", "end", "frames", "free", "allocations", "fallbacks"], rows)]
+    # The balloon's line (frames flagged FRAME_BALLOON) goes here.
+    return out
+
+
 class PmmCommand(Subcommand):
     """Show physical memory: mm pmm [all]
 
     Totals from the kernel's pmm_stats, in frames, KiB and MiB: the frames the
     bitmap covers, usable (RAM the loader reported available), reserved (never
     handed out: the first MiB, holes, the kernel, modules, the bitmaps), free,
-    and used; the failed allocations and refused frees.  Then the used frames
+    and used; the failed allocations and refused frees.  The buddy lists: per
+    order, the free blocks (and the frames in them), splits, merges and
+    failed requests; per NUMA node, its frames, free frames, user frames
+    handed out and fallbacks.  Then the used frames
     as ranges decoded from the bitmap (pmm_bitmap), each marked "reserved"
     (pmm_reserved set) or "allocated", with what is known to live there.
     Long lists stop after a screenful; "mm pmm all" shows every range."""
@@ -119,6 +155,8 @@ class PmmCommand(Subcommand):
         write(f"failed allocations {s['failed_allocations']}; refused frees: "
               f"double {s['double_frees']}, reserved {s['reserved_frees']}, "
               f"unaligned {s['unaligned_frees']}, out of range {s['out_of_range_frees']}")
+        for line in buddy_lines():
+            write(line)
 
         size = (frames + 31) // 32 * 4
         in_use = Bitmap(read(u32("pmm_bitmap"), size), frames)
