@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from harness.targets.mmverify.processes import Userland
 
 MACHINE_OPTIONS = ("target", "kernel", "memory", "cpu", "modules", "cmdline", "icount", "bios",
-                   "record_channel", "disks", "balloon")
+                   "record_channel", "disks", "balloon", "numa", "numa_distances")
 call_report_key = pytest.StashKey[pytest.TestReport]()
 machine_key = pytest.StashKey[tuple[Machine, int, int]]()  # machine, console and record marks
 
@@ -187,6 +187,10 @@ def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
     fields.update(overrides)
     if "disks" in fields:  # a list in the marker; the config is hashed (the pool's key)
         fields["disks"] = tuple(fields["disks"])
+    if "numa" in fields:  # numa=[48, 16]: MiB per node; the machine's memory is their sum
+        fields["numa"] = tuple(fields["numa"])
+        fields["memory"] = sum(fields["numa"])
+        fields["numa_distances"] = tuple(tuple(row) for row in fields.get("numa_distances", ()))
     extra = request.getfixturevalue("extra_cmdline") if "extra_cmdline" in request.fixturenames \
         else ""
     if extra:  # the marker's words come later and win; no words: the target's own default

@@ -21,6 +21,7 @@
 #include "mm/fault.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
+#include "mm/numa.h"
 #include "mm/pmm.h"
 #include "mm/swap.h"
 #include "mm/vmm.h"
@@ -90,6 +91,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   vmm_init();
   frame_table_init();
   pmm_buddy_init(); /* after the frame table: zones come from frame_table[].node */
+  numa_init(); /* after the buddy lists: pmm_set_nodes re-partitions them by node */
   heap_init();
   vmm_pools_init(); /* the page-table pool's reserve, from the heap and the PMM */
   modules_init();

@@ -130,6 +130,7 @@ int proc_spawn(const char *name, const char *args, uint32_t parent) {
     release_program(&module);
     return rc;
   }
+  if (current && current->pid == parent) p->mempolicy = current->mempolicy; /* inherited */
   /* argv[0] is the program's name, then its arguments (or the module's own). */
   char argv_text[PROC_ARGS_MAX];
   ksnprintf(argv_text, sizeof(argv_text), "%s %s", name, args && *args ? args : m->args);

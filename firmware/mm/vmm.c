@@ -462,6 +462,10 @@ static void *kernel_pte(vaddr_t va) {
 
 void *kmap_pfn(pfn_t pfn) {
   if (pfn < DIRECT_MAP_LIMIT / PAGE_SIZE) return P2V(pfn << PAGE_SHIFT);
+  return kmap_window(pfn);
+}
+
+void *kmap_window(pfn_t pfn) {
   for (uint32_t slot = 0; slot < KMAP_SLOTS; slot++) {
     if (kmap_busy[slot]) continue;
     kmap_busy[slot] = true;

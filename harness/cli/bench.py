@@ -503,7 +503,7 @@ def bench_swap(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
 
 
 GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "heap", "process",
-          "aslr", "files", "linux", "suite", "disk", "swap", "balloon")
+          "aslr", "files", "linux", "suite", "disk", "swap", "balloon", "numa")
 
 
 BALLOON_RAM_MIB = 128
@@ -561,6 +561,42 @@ def bench_disk(cfg: QemuConfig, out: Results, reads: int = 200) -> None:
             pool.close_machine(machine)
 
 
+def bench_numa(cfg: QemuConfig, user_dir: Path, out: Results, pages: int = 256) -> None:
+    """numa_local_fraction: on 2 nodes (48 + 16 MiB), a process bound to
+    node 1 spawns a child that inherits the policy and touches ``pages``
+    heap pages; the share of the child's user pages (image, heap, stack)
+    whose frames lie in node 1, judged by the host: its page-table walk, and
+    node 1's addresses from QEMU's `info numa` (the nodes lie one after
+    another).  Target 1.0."""
+    from harness.errors import CallStopped
+    from harness.targets.mmverify.processes import Userland
+
+    pool = MachinePool()
+    machine = pool.boot_to_ready(replace(cfg, memory=64, numa=(48, 16), icount=True,
+                                         modules=(str(user_dir / "numapages.elf"),),
+                                         cmdline="aslr=off"))
+    try:
+        userland = Userland(machine, user_dir)
+        sizes = [n.mib << 20 for n in machine.numa_info()]
+        node1 = (sizes[0], sizes[0] + sizes[1])
+        userland.spawn("numapages", f"2 2 {pages} 2")  # MPOL_BIND to node 1, then spawn
+        machine.break_at(userland.symbol("numapages", "checkpoint"))
+        try:
+            machine.call("sched_run", timeout=120)
+            raise HarnessError("numapages ended without reaching its checkpoint")
+        except CallStopped:
+            pass
+        cr3 = machine.registers("cr3")["cr3"]
+        child = next(p.pid for p in userland.processes() if p.cr3 == cr3)
+        frames = [m.pa for m in userland.address_space(child).mappings(
+            0, machine.cfg.target.kernel_base) if m.user]
+        local = sum(node1[0] <= pa < node1[1] for pa in frames)
+        out["numa_local_fraction"] = round(local / len(frames), 4)
+        out["numa_local_pages"] = len(frames)
+    finally:
+        pool.close_machine(machine)
+
+
 def run(only: set[str] | None = None) -> Results:
     artifacts = build.build()
     cfg = QemuConfig(kernel=artifacts.kernel, target=profile(artifacts))
@@ -605,6 +641,8 @@ def run(only: set[str] | None = None) -> Results:
         bench_swap(cfg, artifacts.user_dir, out)
     if "balloon" in wanted:
         bench_balloon(cfg, out)
+    if "numa" in wanted:
+        bench_numa(cfg, artifacts.user_dir, out)
     if "suite" in wanted:
         bench_suite(out)
     return out

@@ -26,6 +26,7 @@ from typing import Any, Literal, overload
 from harness import timeouts
 from harness.decode.mi_text import mi_quote
 from harness.decode.modes import PagingMode
+from harness.decode.qemunuma import QemuNode, parse_info_numa
 from harness.decode.records import Record
 from harness.errors import (
     BootError,
@@ -163,7 +164,8 @@ class Machine:
                            "-target-select"))
             for token, command in tokens:
                 self.gdb.result(token, command, deadline - time.monotonic())
-            self.ram = GuestRam(self.run_dir / "ram", self.cfg.memory_mib << 20)
+            self.ram = GuestRam([self.run_dir / name for name, _mib in self.cfg.ram_files],
+                                self.cfg.memory_mib << 20)
         except (ToolMissingError, ConfigError):
             self.close()
             raise
@@ -478,6 +480,11 @@ class Machine:
                                   tuple(d.name for d in self.cfg.disks))
 
     # -- QEMU's monitor and the console ---------------------------------------------------
+
+    def numa_info(self) -> list[QemuNode]:
+        """QEMU's NUMA nodes (`info numa`: each node's CPUs and MiB); [] on a
+        machine without -numa."""
+        return parse_info_numa(self.monitor("info numa"))
 
     def monitor(self, command: str) -> str:
         """A QEMU human-monitor command (``info tlb``, ``info mem``, ``xp``...)

@@ -7,7 +7,8 @@ the kernel's record channel) are unix sockets,
 so any number of instances run side by side without ports to collide on.
 
 Guest RAM is a file in the run directory (``memory-backend-file``, shared), so
-the harness can map it and read physical memory at memory speed; a small qcow2
+the harness can map it and read physical memory at memory speed (a NUMA
+machine has one file per node, see :func:`numa_args`); a small qcow2
 scratch drive holds the savevm snapshots.
 """
 
@@ -91,10 +92,20 @@ class QemuConfig:
     extra_args: tuple[str, ...] = field(default=())
     disks: tuple[DiskSpec, ...] = ()  # IDE disks (harness.machine.disks), part of the config
     balloon: bool = False            # a virtio-balloon-pci device (harness.machine.balloon)
+    numa: tuple[int, ...] = ()       # NUMA nodes' sizes in MiB, node 0 first (see numa_args)
+    numa_distances: tuple[tuple[int, ...], ...] = ()  # SLIT matrix; () leaves QEMU's default
 
     @property
     def memory_mib(self) -> int:
         return parse_memory(self.memory)
+
+    @property
+    def ram_files(self) -> tuple[tuple[str, int], ...]:
+        """The RAM files in the run directory, (name, MiB), in the order QEMU
+        lays them out in guest-physical memory: one per NUMA node, else one."""
+        if self.numa:
+            return tuple((f"ram-node{i}", mib) for i, mib in enumerate(self.numa))
+        return (("ram", self.memory_mib),)
 
     @property
     def can_snapshot(self) -> bool:
@@ -120,12 +131,61 @@ class QemuConfig:
             raise ConfigError(f"target {self.target.name!r} (Linux boot protocol) takes one "
                               f"initramfs, got {len(self.modules)} modules")
         disk_images.validate(self.disks)
+        validate_numa(self.numa, self.numa_distances, self.memory_mib)
         for module in self.modules:
             path = module.split(" ", 1)[0]
             if not Path(path).is_file():
                 raise ConfigError(f"module {path} does not exist")
             if "," in module:
                 raise ConfigError(f"module {module!r}: QEMU cannot take a ',' in -initrd")
+
+
+def validate_numa(nodes: tuple[int, ...], distances: tuple[tuple[int, ...], ...],
+                  memory_mib: int) -> None:
+    """ConfigError unless ``nodes`` (MiB per node) add up to the machine's
+    memory and ``distances`` is empty or a square matrix of the nodes' count,
+    10 on its diagonal (ACPI's local distance) and 11-254 off it."""
+    if not nodes:
+        if distances:
+            raise ConfigError("numa_distances without numa: give the nodes' sizes too")
+        return
+    if len(nodes) > 8 or any(not isinstance(m, int) or m < 1 for m in nodes):
+        raise ConfigError(f"numa={list(nodes)}: 1 to 8 nodes, each a whole number of MiB >= 1")
+    if sum(nodes) != memory_mib:
+        raise ConfigError(f"numa={list(nodes)} adds up to {sum(nodes)} MiB but the machine has "
+                          f"{memory_mib} MiB: leave memory out or make them equal")
+    if distances:
+        n = len(nodes)
+        if len(distances) != n or any(len(row) != n for row in distances):
+            raise ConfigError(f"numa_distances must be a {n}x{n} matrix, got {distances}")
+        for i, row in enumerate(distances):
+            for j, d in enumerate(row):
+                if (i == j and d != 10) or (i != j and not 11 <= d <= 254):
+                    raise ConfigError(f"numa_distances[{i}][{j}] = {d}: 10 on the diagonal, "
+                                      "11-254 elsewhere")
+
+
+def numa_args(cfg: QemuConfig, run_dir: Path) -> list[str]:
+    """RAM options: one shared file for the whole RAM, or with ``cfg.numa``
+    one memory-backend-file per node (ram-node0, ...: QEMU lays them one
+    after another in guest-physical memory, then splits that at the PCI hole
+    as it does one file), its -numa node, CPU 0 in node 0 and the distances."""
+    if not cfg.numa:
+        mib = cfg.memory_mib
+        return ["-machine", "pc,memory-backend=ram",
+                "-object", f"memory-backend-file,id=ram,size={mib}M,mem-path={run_dir / 'ram'},"
+                           "share=on"]
+    argv = ["-machine", "pc"]
+    for i, (name, mib) in enumerate(cfg.ram_files):
+        argv += ["-object", f"memory-backend-file,id={name},size={mib}M,"
+                            f"mem-path={run_dir / name},share=on",
+                 "-numa", f"node,nodeid={i},memdev={name}"]
+    argv += ["-numa", "cpu,node-id=0,socket-id=0"]
+    for i, row in enumerate(cfg.numa_distances):
+        for j, d in enumerate(row):
+            if j != i:
+                argv += ["-numa", f"dist,src={i},dst={j},val={d}"]
+    return argv
 
 
 def find_binary(name: str, hint: str) -> str:
@@ -157,10 +217,9 @@ def build_argv(cfg: QemuConfig, run_dir: Path, qemu_path: str) -> list[str]:
         qemu_path,
         *(("-nodefaults",) if cfg.target.nodefaults else ()),
         "-display", "none", "-no-reboot", "-S",
-        "-machine", "pc,memory-backend=ram",
+        *numa_args(cfg, run_dir),
         "-cpu", cfg.cpu,
         "-m", f"{mib}M",
-        "-object", f"memory-backend-file,id=ram,size={mib}M,mem-path={run_dir / 'ram'},share=on",
         "-chardev", f"socket,id=gdb0,path={run_dir / 'gdb.sock'},server=on,wait=off",
         "-gdb", "chardev:gdb0",
         "-chardev", f"socket,id=qmp0,path={run_dir / 'qmp.sock'},server=on,wait=off",

@@ -9,7 +9,9 @@ once, and loadvm rewrites the file in place.
 The pc machine splits RAM in two: up to 3 GiB (when the guest has 3.5 GiB or
 more) at guest-physical 0, the rest at 4 GiB.  The file holds the two parts
 back to back: the part below 4 GiB at offset 0, the part above 4 GiB right
-after it.  Only plain RAM is covered: below 1 MiB QEMU overlays VGA memory and
+after it.  A NUMA machine has one file per node, and QEMU lays the nodes one
+after another before it splits: the files concatenated are the one file of
+a machine without nodes.  Only plain RAM is covered: below 1 MiB QEMU overlays VGA memory and
 BIOS ROMs on RAM, so those addresses go through GDB.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 LOW_MEMORY_END = 0x100000
@@ -58,19 +61,39 @@ def file_offset(addr: int, size: int, ram_bytes: int) -> int | None:
 
 class GuestRam:
     """A window on guest-physical RAM: [1 MiB, top of RAM below 4 GiB) and
-    all RAM above 4 GiB.  Reads come from a read-only mapping; writes (see
-    :meth:`write`) go to the file."""
+    all RAM above 4 GiB.  Reads come from read-only mappings of the RAM
+    files (``paths``: one, or one per NUMA node in node order, their sizes
+    adding up to ``ram_bytes``); writes (see :meth:`write`) go to the files."""
 
-    def __init__(self, path: Path, ram_bytes: int) -> None:
+    def __init__(self, paths: Path | Sequence[Path], ram_bytes: int) -> None:
         self.ram_bytes = ram_bytes
         self.end = ram_below_4g(ram_bytes)
-        self._path = path
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            self._map = mmap.mmap(fd, ram_bytes, mmap.MAP_SHARED, mmap.PROT_READ)
-        finally:
-            os.close(fd)
-        self._view = memoryview(self._map)
+        self._paths = [paths] if isinstance(paths, Path) else list(paths)
+        self._parts: list[tuple[int, int, memoryview, mmap.mmap]] = []  # start, end, view, map
+        start = 0
+        for path in self._paths:
+            size = ram_bytes if len(self._paths) == 1 else os.path.getsize(path)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                mapping = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
+            finally:
+                os.close(fd)
+            self._parts.append((start, start + size, memoryview(mapping), mapping))
+            start += size
+        if start != ram_bytes:
+            self.close()
+            raise ValueError(f"RAM files {[str(p) for p in self._paths]} hold {start:#x} bytes, "
+                             f"the machine has {ram_bytes:#x}")
+
+    def _pieces(self, offset: int, size: int) -> Iterator[tuple[int, int, int]]:
+        """(part index, offset in that part, length) covering [offset, offset + size)
+        of the concatenated files: more than one piece only across a node's end."""
+        for index, (start, end, _view, _map) in enumerate(self._parts):
+            if size > 0 and start <= offset < end:
+                length = min(size, end - offset)
+                yield index, offset - start, length
+                offset += length
+                size -= length
 
     def _offset(self, addr: int, size: int) -> int | None:
         if addr < LOW_MEMORY_END:
@@ -86,7 +109,8 @@ class GuestRam:
         offset = self._offset(addr, size)
         if offset is None:
             raise ValueError(f"physical range {addr:#x}+{size:#x} is outside mapped RAM")
-        return self._view[offset:offset + size].tobytes()
+        return b"".join(self._parts[i][2][at:at + length].tobytes()
+                        for i, at, length in self._pieces(offset, size))
 
     def write(self, addr: int, data: bytes) -> None:
         """Write guest RAM in the file.  QEMU maps the same file shared, so the
@@ -97,13 +121,19 @@ class GuestRam:
         offset = self._offset(addr, len(data))
         if offset is None:
             raise ValueError(f"physical range {addr:#x}+{len(data):#x} is outside mapped RAM")
-        fd = os.open(self._path, os.O_WRONLY)
-        try:
-            if os.pwrite(fd, data, offset) != len(data):
-                raise OSError(f"short write to {self._path} at {offset:#x}")
-        finally:
-            os.close(fd)
+        done = 0
+        for i, at, length in list(self._pieces(offset, len(data))):
+            path = self._paths[i]
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                if os.pwrite(fd, data[done:done + length], at) != length:
+                    raise OSError(f"short write to {path} at {at:#x}")
+            finally:
+                os.close(fd)
+            done += length
 
     def close(self) -> None:
-        self._view.release()
-        self._map.close()
+        for _start, _end, view, mapping in self._parts:
+            view.release()
+            mapping.close()
+        self._parts = []

@@ -67,6 +67,7 @@ def keep(path: Path, dest: Path) -> Path:
     """Copy the logs of run directory ``path`` to ``dest`` (bulky files skipped)."""
     dest.mkdir(parents=True, exist_ok=True)
     for item in path.iterdir():
-        if item.name not in BULKY and item.is_file():
+        bulky = item.name in BULKY or item.name.startswith("ram-node")  # NUMA RAM files
+        if not bulky and item.is_file():
             shutil.copy2(item, dest / item.name)
     return dest

@@ -72,3 +72,8 @@ struct numa_policy {
  * kernel's own requests use MPOL_LOCAL), or 0 when the allowed nodes are
  * exhausted.  pmm_alloc_user_frame() calls this when there are 2+ nodes. */
 pfn_t numa_alloc_user_frame(void);
+
+/* set_mempolicy's work on one policy: MPOL_LOCAL takes mask 0, bind and
+ * interleave a non-empty mask of existing nodes; anything else (or a mode
+ * past MPOL_MODE_COUNT) is -EINVAL and leaves the policy as it was. */
+int numa_set_policy(struct numa_policy *p, uint32_t mode, uint32_t nodes);

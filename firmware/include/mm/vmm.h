@@ -166,6 +166,10 @@ void *kmap(paddr_t pa);
 /* kmap of a frame by number (a window for anything outside the direct map,
  * frames above 4 GiB included): the frame's first byte. */
 void *kmap_pfn(pfn_t pfn);
+/* Always a window (kunmap it), also below the direct-map limit: for frames
+ * the direct map leaves out (the first MiB, reserved regions such as the
+ * BIOS's ACPI tables), read-only use intended. */
+void *kmap_window(pfn_t pfn);
 void kunmap(void *va);
 
 /* A zeroed frame the kernel can reach through the direct map (page tables,

@@ -180,3 +180,6 @@ void *mmap_file(void *addr, size_t len, int prot, int flags, int fd, uint32_t of
                    : "memory");
   return (void *)ret;
 }
+int set_mempolicy(int mode, unsigned nodes) {
+  return syscall3(SYS_SET_MEMPOLICY, (uint32_t)mode, nodes, 0);
+}

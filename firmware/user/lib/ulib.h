@@ -73,3 +73,10 @@ int pageout(void *addr, size_t len);
 /* mmap of an open file from byte `offset` (page aligned), flags without
  * MAP_ANONYMOUS: the address, or (void *)-errno (IS_ERR). */
 void *mmap_file(void *addr, size_t len, int prot, int flags, int fd, uint32_t offset);
+
+/* NUMA (mm/numa.h): where this process's frames come from from now on
+ * (and its children's: fork and spawn inherit it).  0 or -EINVAL. */
+#define MPOL_LOCAL 0      /* the local node, then the others nearest first */
+#define MPOL_INTERLEAVE 1 /* round robin over the mask's nodes */
+#define MPOL_BIND 2       /* the mask's nodes only */
+int set_mempolicy(int mode, unsigned nodes);

@@ -1,0 +1,54 @@
+/* ACPI tables as the firmware (BIOS) left them: the RSDP, the RSDT and any
+ * table the RSDT lists, read through kmap (the tables may lie anywhere in
+ * low memory: qboot puts them below 1 MiB, SeaBIOS at the top of RAM) and
+ * copied out whole, every checksum checked.  The XSDT is not needed: every
+ * table a 32-bit machine's firmware provides is in the RSDT too.
+ *
+ * The RSDP is looked for as ACPI says: in the first KiB of the EBDA (where
+ * the loader's lower memory ends: the BDA's word at 0x40E lies in frame 0,
+ * unmapped), then in 0xE0000-0xFFFFF, on 16-byte
+ * boundaries; a candidate whose 20-byte checksum fails is passed over (code
+ * may hold the signature as a constant), so a machine without a valid RSDP
+ * simply has no tables. */
+#pragma once
+
+#include "types.h"
+
+#define ACPI_HEADER_SIZE 36
+
+/* The header every ACPI system description table starts with. */
+struct acpi_header {
+  char signature[4];
+  uint32_t length; /* of the whole table, header included */
+  uint8_t revision;
+  uint8_t checksum; /* the table's bytes add up to 0 (mod 256) */
+  char oem_id[6];
+  char oem_table_id[8];
+  uint32_t oem_revision;
+  uint32_t creator_id;
+  uint32_t creator_revision;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_header) == ACPI_HEADER_SIZE, "ACPI header layout");
+
+/* Why a table was refused: a kind (checksum, truncated, overlong,
+ * past-memory) and the table's signature ("RSDT", or the one asked for). */
+struct acpi_error {
+  const char *kind;
+  const char *table;
+};
+
+/* Copies the table with signature sig (4 characters, e.g. "SRAT") into buf
+ * (cap bytes).  Returns its length; 0 when there is no RSDP or the RSDT
+ * lists no such table; -1 with *err filled when the RSDT or the table is
+ * refused: a checksum that does not add up, a length shorter than its
+ * header or longer than cap (or, for the RSDT, than a page), or a table
+ * reaching past the top of the memory map. */
+int32_t acpi_read_table(const char *sig, void *buf, uint32_t cap, struct acpi_error *err);
+
+/* Where the RSDP was found (0: none), for the records and the harness. */
+extern paddr_t acpi_rsdp_phys;
+
+/* The end of the memory map as a table may use it: the end of the highest
+ * available region, extended over reserved regions that follow it without a
+ * gap (SeaBIOS keeps its ACPI tables there). */
+uint64_t acpi_memory_map_end(void);

@@ -1,0 +1,154 @@
+"""Allocation policies judged from outside: the host walks the process's
+page tables and maps each frame to its node by address (the SRAT decoded
+from guest RAM), and checks the kernel's frame table and node statistics
+against that."""
+
+import pytest
+
+from harness import CallStopped
+from harness.decode import acpi
+from tests.numa.numa_view import (
+    frame_nodes,
+    mempolicy,
+    node_stats,
+    srat_nodes,
+    user_frames,
+    user_pages,
+)
+
+MPOL_LOCAL, MPOL_INTERLEAVE, MPOL_BIND = 0, 1, 2
+PAGE = 4096
+
+
+def run_to_checkpoint(machine, userland, name="numapages"):
+    """Runs the scheduler until a numapages process reaches checkpoint(1);
+    that process's pid."""
+    machine.break_at(userland.symbol(name, "checkpoint"))
+    with pytest.raises(CallStopped):
+        machine.call("sched_run")
+    cr3 = machine.registers("cr3")["cr3"]
+    return next(p.pid for p in userland.processes() if p.cr3 == cr3)
+
+
+def finish(machine, userland):
+    """Lets the stopped run finish: every process ended with status 0."""
+    machine.delete_breakpoints()
+    machine.cont()
+    results = userland.history()
+    assert results and all(not r.killed and r.status == 0 for r in results.values()), results
+
+
+def nodes_of(machine, kernel, addresses):
+    nodes = srat_nodes(machine)
+    on = frame_nodes(kernel)
+    found = [acpi.node_of(nodes, pa) for pa in addresses]
+    assert found == [on[pa // PAGE] for pa in addresses], "frame table disagrees with the SRAT"
+    return found
+
+
+@pytest.mark.parametrize("node", [0, 1])
+@pytest.mark.machine(numa=[48, 16], modules=["user/numapages"], cmdline="aslr=off")
+def test_a_bound_process_gets_every_frame_from_its_node(machine, userland, kernel, node):
+    """The parent binds itself and spawns the child, which inherits the
+    policy: every user page of the child, its image and stack included,
+    lies on the node."""
+    parent = userland.spawn("numapages", f"{MPOL_BIND} {1 << node} 64 2")
+    child = run_to_checkpoint(machine, userland)
+    assert child != parent
+    assert mempolicy(kernel, child)[:2] == (MPOL_BIND, 1 << node)
+    pages = user_pages(userland, child, machine.cfg.target.kernel_base)
+    assert len(pages) >= 64 + 2  # the heap, the image, the stack
+    assert set(nodes_of(machine, kernel, [pa for _va, pa in pages])) == {node}
+    finish(machine, userland)
+
+
+@pytest.mark.machine(numa=[48, 16], modules=["user/numapages"], cmdline="aslr=off")
+def test_fork_inherits_the_policy(machine, userland, kernel):
+    parent = userland.spawn("numapages", f"{MPOL_BIND} 2 32 1")
+    child = run_to_checkpoint(machine, userland)
+    assert child != parent
+    assert mempolicy(kernel, child)[:2] == (MPOL_BIND, 2)
+    heap = userland.process(child).heap_base
+    assert nodes_of(machine, kernel, user_frames(userland, child, heap, 32)) == [1] * 32
+    finish(machine, userland)
+
+
+@pytest.mark.machine(numa=[32, 16, 8, 8], modules=["user/numapages"], cmdline="aslr=off")
+def test_interleave_goes_round_the_mask(machine, userland, kernel):
+    """Mask {0, 1, 3}: consecutive heap pages take nodes 0, 1, 3, 0, 1, 3..."""
+    pid = userland.spawn("numapages", f"{MPOL_INTERLEAVE} {0b1011} 24")
+    assert run_to_checkpoint(machine, userland) == pid
+    heap = userland.process(pid).heap_base
+    got = nodes_of(machine, kernel, user_frames(userland, pid, heap, 24))
+    cycle = [0, 1, 3]
+    start = cycle.index(got[0])
+    assert got == [cycle[(start + i) % 3] for i in range(24)]
+    finish(machine, userland)
+
+
+# Node 0's nearest other node is 2, then 3, then 1: not the lowest number.
+DISTANCES = [[10, 40, 15, 30],
+             [40, 10, 35, 20],
+             [15, 35, 10, 25],
+             [30, 20, 25, 10]]
+
+
+@pytest.mark.machine(numa=[8, 8, 8, 8], numa_distances=DISTANCES,
+                     modules=["user/numapages"], cmdline="aslr=off")
+def test_local_node_full_falls_back_to_the_nearest(machine, userland, kernel):
+    """Under MPOL_LOCAL the heap fills node 0, then goes on in node 2 (the
+    nearest by the SLIT), never node 1; each of those frames is a fallback."""
+    before = node_stats(kernel)
+    extra = 200
+    pages = before[0]["free_frames"] + extra
+    pid = userland.spawn("numapages", f"{MPOL_LOCAL} 0 {pages}")
+    assert run_to_checkpoint(machine, userland) == pid
+    heap = userland.process(pid).heap_base
+    got = nodes_of(machine, kernel, user_frames(userland, pid, heap, pages))
+    first_remote = got.index(2)
+    assert got == [0] * first_remote + [2] * (pages - first_remote)
+    assert pages - first_remote >= extra
+    after = node_stats(kernel)
+    taken = after[2]["allocations"] - before[2]["allocations"]
+    assert after[2]["fallbacks"] - before[2]["fallbacks"] == taken >= pages - first_remote
+    assert [a["fallbacks"] for a in after[:2] + after[3:]] == \
+        [b["fallbacks"] for b in before[:2] + before[3:]]
+    finish(machine, userland)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ("3 0", -22),     # no such mode
+    ("2 0", -22),     # bind to nothing
+    ("1 4", -22),     # interleave over node 2 of a 2-node machine
+    ("0 1", -22),     # local takes no mask
+    ("2 3", 0),
+])
+@pytest.mark.machine(numa=[48, 16], modules=["user/numapages"], cmdline="aslr=off")
+def test_set_mempolicy_refuses_what_it_cannot_do(machine, userland, kernel, args, expected):
+    pid = userland.spawn("numapages", f"{args} 1")
+    assert run_to_checkpoint(machine, userland) == pid
+    mode, mask = (int(a) for a in args.split())
+    assert mempolicy(kernel, pid)[:2] == ((mode, mask) if expected == 0 else (0, 0))
+    finish(machine, userland)
+    assert [c.int("set_mempolicy") for c in userland.claims("USER", pid=pid)] == [expected]
+
+
+@pytest.mark.machine(numa=[56, 8], modules=["user/numapages"], cmdline="aslr=off")
+def test_bind_exhausted_goes_through_reclaim_never_another_node(machine, userland, kernel):
+    """Bound to node 1 (8 MiB, 2048 frames) and touching 2300 pages: what
+    does not fit is reclaimed (swapped out) from node 1 itself while node 0
+    has plenty free; every heap page it has in RAM is on node 1 (its image
+    came before the policy, from the kernel's spawn)."""
+    before = node_stats(kernel)
+    pid = userland.spawn("numapages", f"{MPOL_BIND} 2 2300")
+    assert run_to_checkpoint(machine, userland) == pid
+    heap = userland.process(pid).heap_base
+    pages = [(va, pa) for va, pa in user_pages(userland, pid, machine.cfg.target.kernel_base)
+             if heap <= va < heap + 2300 * PAGE]
+    assert set(nodes_of(machine, kernel, [pa for _va, pa in pages])) == {1}
+    swapped = next(p for p in kernel.process_table() if p["pid"] == pid)["swapped_pages"]
+    assert swapped > 0 and len(pages) + swapped >= 2300
+    after = node_stats(kernel)
+    assert after[0]["free_frames"] >= before[0]["free_frames"] - 64, "node 0 was not used"
+    assert [a["fallbacks"] for a in after] == [b["fallbacks"] for b in before]
+    finish(machine, userland)
