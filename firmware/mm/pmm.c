@@ -48,10 +48,6 @@
 #include "mm/frame.h"
 #include "mm/numa.h"
 
-/* numa.c (the NUMA policies) may be absent from a build: weak, and only
- * called once pmm_set_nodes made 2+ nodes, which only numa_init does. */
-pfn_t numa_alloc_user_frame(void) __attribute__((weak));
-
 #define WORD_BITS 32u
 #define FULL 0xFFFFFFFFu
 #define MAX_LEVELS 5                  /* 32^5 frames = 128 GiB: past PAE's 64 GiB */
@@ -522,7 +518,7 @@ static uint32_t next_free_word(uint32_t from) {
 }
 
 pfn_t pmm_alloc_user_frame(void) {
-  if (pmm_node_count > 1 && numa_alloc_user_frame) return numa_alloc_user_frame();
+  if (pmm_node_count > 1) return numa_alloc_user_frame();
   /* Zones from the top: 4 GiB and up, the direct-map limit and up, all. */
   const uint32_t zones[] = {LOW_WORDS, DIRECT_MAP_LIMIT / FRAME_SIZE / WORD_BITS, 0};
   uint32_t wi = NONE;
