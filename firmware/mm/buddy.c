@@ -28,32 +28,6 @@ paddr_t buddy_frames_phys;
 uint32_t buddy_lists[BUDDY_ZONES][BUDDY_ORDERS];
 bool buddy_ready;
 
-/* The list helpers take the metadata array and the zone's row of list
- * heads from their caller, which loads them once: the kernel is built with
- * -fno-strict-aliasing, so every store here would otherwise make the
- * compiler reload both globals. */
-static inline void push(struct buddy_frame *frames, uint32_t *lists, uint32_t pfn,
-                        uint32_t order) {
-  struct buddy_frame *f = &frames[pfn];
-  uint32_t next = lists[order];
-  f->order = (uint8_t)order;
-  f->prev = BUDDY_NONE;
-  f->next = next;
-  if (next != BUDDY_NONE) frames[next].prev = pfn;
-  lists[order] = pfn;
-  buddy_stats.free_blocks[order]++;
-}
-
-static inline void unlink(struct buddy_frame *frames, uint32_t *lists, uint32_t pfn) {
-  struct buddy_frame *f = &frames[pfn];
-  uint32_t next = f->next, prev = f->prev, order = f->order;
-  if (prev == BUDDY_NONE) lists[order] = next;
-  else frames[prev].next = next;
-  if (next != BUDDY_NONE) frames[next].prev = prev;
-  buddy_stats.free_blocks[order]--;
-  f->order = BUDDY_NOT_HEAD;
-}
-
 void buddy_take_frame(uint32_t pfn) {
   /* The block holding pfn.  The lowest free frame of a zone heads its
    * block, so allocate_page finds it at once; any other frame (only after a
@@ -70,7 +44,7 @@ void buddy_take_frame(uint32_t pfn) {
     }
   }
   uint32_t zone = frames[pfn].zone, *lists = buddy_lists[zone];
-  unlink(frames, lists, head);
+  buddy_unlink(frames, lists, head);
   pmm_node_stats[zone >> 1].free_frames--;
   /* Split down to pfn: at each level the half without pfn goes back. */
   while (order > 0) {
@@ -78,50 +52,12 @@ void buddy_take_frame(uint32_t pfn) {
     order--;
     uint32_t half = 1u << order;
     if (pfn >= head + half) {
-      push(frames, lists, head, order);
+      buddy_push(frames, lists, head, order);
       head += half;
     } else {
-      push(frames, lists, head + half, order);
+      buddy_push(frames, lists, head + half, order);
     }
   }
-}
-
-void buddy_give(uint32_t pfn, uint32_t order) {
-  struct buddy_frame *frames = buddy_frames;
-  uint32_t zone = frames[pfn].zone, *lists = buddy_lists[zone], count = buddy_frame_count;
-  pmm_node_stats[zone >> 1].free_frames += 1u << order;
-  frames[pfn].order = BUDDY_NOT_HEAD; /* a kmalloc_contig mark goes with the block */
-  while (order < BUDDY_MAX_ORDER) {
-    uint32_t buddy = pfn ^ (1u << order);
-    if (buddy >= count) break;
-    struct buddy_frame *b = &frames[buddy];
-    if (b->order != order || b->zone != zone) break;
-    unlink(frames, lists, buddy);
-    buddy_stats.merges[order]++;
-    pfn &= buddy;
-    order++;
-  }
-  push(frames, lists, pfn, order);
-}
-
-uint32_t buddy_take_block(uint32_t order, uint32_t zone_from, uint32_t zone_to, uint32_t step) {
-  struct buddy_frame *frames = buddy_frames;
-  for (uint32_t z = zone_from; z < zone_to; z += step) {
-    uint32_t *lists = buddy_lists[z];
-    for (uint32_t k = order; k <= BUDDY_MAX_ORDER; k++) {
-      uint32_t pfn = lists[k];
-      if (pfn == BUDDY_NONE) continue;
-      unlink(frames, lists, pfn);
-      pmm_node_stats[z >> 1].free_frames -= 1u << order;
-      while (k > order) { /* the upper halves go back */
-        buddy_stats.splits[k]++;
-        k--;
-        push(frames, lists, pfn + (1u << k), k);
-      }
-      return pfn;
-    }
-  }
-  return BUDDY_NONE;
 }
 
 /* -- building the lists ---------------------------------------------------- */
@@ -141,8 +77,8 @@ void buddy_rebuild(void) {
   for (uint32_t n = 0; n < NUMA_MAX_NODES; n++) pmm_node_stats[n].free_frames = 0;
   for (uint32_t pfn = 0; pfn < buddy_frame_count; pfn++) {
     uint32_t node = frame_table ? frame_table[pfn].node : 0;
-    uint8_t order = buddy_frames[pfn].order; /* a kmalloc_contig mark on a used frame stays */
-    if (order == BUDDY_NOT_HEAD || !(order & BUDDY_CONTIG) || frame_free(pfn))
+    uint8_t order = buddy_frames[pfn].order; /* a block's mark on a used frame stays */
+    if (order == BUDDY_NOT_HEAD || !(order & (BUDDY_CONTIG | BUDDY_BLOCK)) || frame_free(pfn))
       order = BUDDY_NOT_HEAD;
     buddy_frames[pfn] = (struct buddy_frame){BUDDY_NONE, BUDDY_NONE, order,
                                              (uint8_t)(node * 2 + (pfn >= DIRECT_PFN_LIMIT)), 0};

@@ -22,10 +22,11 @@
 #define BUDDY_NONE 0xFFFFFFFFu  /* the end of a list */
 #define BUDDY_NOT_HEAD 0xFFu    /* order of a frame that heads no free block */
 #define BUDDY_CONTIG 0x80u      /* order | this: the head of a kmalloc_contig block */
+#define BUDDY_BLOCK 0x40u       /* order | this: the head of a block allocate_block gave out */
 
 struct buddy_frame {
   uint32_t next, prev; /* frame numbers on the free list (BUDDY_NONE at the ends) */
-  uint8_t order;       /* a free block's head: its order; else BUDDY_NOT_HEAD (or CONTIG) */
+  uint8_t order;       /* a free block's head: its order; else BUDDY_NOT_HEAD (or a mark) */
   uint8_t zone;        /* node * 2 + (frame >= the direct-map limit) */
   uint16_t pad;
 };
@@ -57,14 +58,82 @@ void buddy_rebuild(void);
 /* Frame pfn (free in the lists, below buddy_frame_count) is being taken:
  * the block holding it is removed and split, the rest goes back. */
 void buddy_take_frame(uint32_t pfn);
+
+/* -- the list operations, inline ------------------------------------------
+ * allocate_block and free_block (mm/pmm.c) are a list operation and a
+ * bitmap change each; inline here they compile into one function, without
+ * the calls, spills and reloads that otherwise cost as much as the work.
+ * The helpers take the metadata array and the zone's row of list heads
+ * from their caller, which loads them once: the kernel is built with
+ * -fno-strict-aliasing, so every store would otherwise make the compiler
+ * reload both globals. */
+
+static inline void buddy_push(struct buddy_frame *frames, uint32_t *lists, uint32_t pfn,
+                              uint32_t order) {
+  struct buddy_frame *f = &frames[pfn];
+  uint32_t next = lists[order];
+  f->order = (uint8_t)order;
+  f->prev = BUDDY_NONE;
+  f->next = next;
+  if (next != BUDDY_NONE) frames[next].prev = pfn;
+  lists[order] = pfn;
+  buddy_stats.free_blocks[order]++;
+}
+
+static inline void buddy_unlink(struct buddy_frame *frames, uint32_t *lists, uint32_t pfn) {
+  struct buddy_frame *f = &frames[pfn];
+  uint32_t next = f->next, prev = f->prev, order = f->order;
+  if (prev == BUDDY_NONE) lists[order] = next;
+  else frames[prev].next = next;
+  if (next != BUDDY_NONE) frames[next].prev = prev;
+  buddy_stats.free_blocks[order]--;
+  f->order = BUDDY_NOT_HEAD;
+}
+
 /* The free block [pfn, pfn + 2^order) (already clear in the bitmap) joins the
  * lists, merged with its buddies up to the zone's edge. */
-void buddy_give(uint32_t pfn, uint32_t order);
+static inline void buddy_give(uint32_t pfn, uint32_t order) {
+  struct buddy_frame *frames = buddy_frames;
+  uint32_t zone = frames[pfn].zone, *lists = buddy_lists[zone], count = buddy_frame_count;
+  pmm_node_stats[zone >> 1].free_frames += 1u << order;
+  frames[pfn].order = BUDDY_NOT_HEAD; /* a block's mark goes with it */
+  while (order < BUDDY_MAX_ORDER) {
+    uint32_t buddy = pfn ^ (1u << order);
+    if (buddy >= count) break;
+    struct buddy_frame *b = &frames[buddy];
+    if (b->order != order || b->zone != zone) break;
+    buddy_unlink(frames, lists, buddy);
+    buddy_stats.merges[order]++;
+    pfn &= buddy;
+    order++;
+  }
+  buddy_push(frames, lists, pfn, order);
+}
+
 /* Removes a block of exactly 2^order frames from the first zone in
  * [zone_from, zone_to) (stepping `step`) that has one of that order or
  * larger (splitting it), and returns its first frame, or BUDDY_NONE (the
  * caller counts the failure). */
-uint32_t buddy_take_block(uint32_t order, uint32_t zone_from, uint32_t zone_to, uint32_t step);
+static inline uint32_t buddy_take_block(uint32_t order, uint32_t zone_from, uint32_t zone_to,
+                                        uint32_t step) {
+  struct buddy_frame *frames = buddy_frames;
+  for (uint32_t z = zone_from; z < zone_to; z += step) {
+    uint32_t *lists = buddy_lists[z];
+    for (uint32_t k = order; k <= BUDDY_MAX_ORDER; k++) {
+      uint32_t pfn = lists[k];
+      if (pfn == BUDDY_NONE) continue;
+      buddy_unlink(frames, lists, pfn);
+      pmm_node_stats[z >> 1].free_frames -= 1u << order;
+      while (k > order) { /* the upper halves go back */
+        buddy_stats.splits[k]++;
+        k--;
+        buddy_push(frames, lists, pfn + (1u << k), k);
+      }
+      return pfn;
+    }
+  }
+  return BUDDY_NONE;
+}
 
 /* The order of the kmalloc_contig block headed by pfn, or -1. */
 static inline int buddy_contig_order(uint32_t pfn) {

@@ -132,9 +132,10 @@ static uint32_t first_free_word(void) {
   }
 }
 
-/* Level-0 word wi just became full: set its bit in the summaries. */
-static void summary_set_full(uint32_t wi) {
-  for (uint32_t k = 1; k < level_count; k++) {
+/* Word wi of level k - 1 just became full: set its bit at level k, and up
+ * while that fills a word too. */
+static void summary_set_full_at(uint32_t k, uint32_t wi) {
+  for (; k < level_count; k++) {
     uint32_t *w = &levels[k][wi / WORD_BITS];
     *w |= 1u << (wi % WORD_BITS);
     if (*w != FULL) return;
@@ -142,14 +143,37 @@ static void summary_set_full(uint32_t wi) {
   }
 }
 
-/* Level-0 word wi was full and no longer is: clear its summary bits. */
-static void summary_clear_full(uint32_t wi) {
-  for (uint32_t k = 1; k < level_count; k++) {
+/* Word wi of level k - 1 was full and no longer is: clear its bit at level
+ * k, and up while that word was full. */
+static void summary_clear_full_at(uint32_t k, uint32_t wi) {
+  for (; k < level_count; k++) {
     uint32_t *w = &levels[k][wi / WORD_BITS];
     bool was_full = *w == FULL;
     *w &= ~(1u << (wi % WORD_BITS));
     if (!was_full) return;
     wi /= WORD_BITS;
+  }
+}
+
+/* Level-0 word wi just became full (or was full and no longer is). */
+static void summary_set_full(uint32_t wi) { summary_set_full_at(1, wi); }
+static void summary_clear_full(uint32_t wi) { summary_clear_full_at(1, wi); }
+
+/* Level-0 words [wi, wi + n), n a power of two up to 32 and wi aligned to
+ * it, all just became full (used) or empty: they share one level-1 word, so
+ * that is one store, and one bit further up if that word fills or unfills.
+ * A buddy block of whole words is such a run. */
+static inline void words_changed(uint32_t wi, uint32_t n, bool used) {
+  if (level_count == 1) return;
+  uint32_t *l1 = &levels[1][wi / WORD_BITS];
+  uint32_t mask = n == WORD_BITS ? FULL : ((1u << n) - 1) << (wi % WORD_BITS);
+  uint32_t w = *l1;
+  if (used) {
+    *l1 = w | mask;
+    if ((w | mask) == FULL) summary_set_full_at(2, wi / WORD_BITS);
+  } else {
+    *l1 = w & ~mask;
+    if (w == FULL) summary_clear_full_at(2, wi / WORD_BITS);
   }
 }
 
@@ -223,27 +247,6 @@ static inline void mark_run_used(uint32_t from, uint32_t n) {
   if (hint >= from / WORD_BITS && hint <= last && pmm_bitmap[hint] == FULL)
     hint = first_free_word();
   pmm_stats.free_frames -= n;
-}
-
-/* Frames [from, from + n), all used, become free in the bitmap. */
-static inline void mark_run_free(uint32_t from, uint32_t n) {
-  uint32_t wi = from / WORD_BITS;
-  if (n < WORD_BITS && from % WORD_BITS + n <= WORD_BITS) {
-    uint32_t w = pmm_bitmap[wi];
-    pmm_bitmap[wi] = w & ~(((1u << n) - 1) << (from % WORD_BITS));
-    if (w == FULL) summary_clear_full(wi);
-    if (wi < hint) hint = wi;
-    pmm_stats.free_frames += n;
-    return;
-  }
-  if (from % WORD_BITS == 0 && n % WORD_BITS == 0) { /* whole words: all were full */
-    for (uint32_t w = wi; w < wi + n / WORD_BITS; w++) pmm_bitmap[w] = 0;
-    if (level_count > 1) level_fill(1, wi, wi + n / WORD_BITS, false);
-  } else {
-    level_fill(0, from, from + n, false);
-  }
-  if (from / WORD_BITS < hint) hint = from / WORD_BITS;
-  pmm_stats.free_frames += n;
 }
 
 /* Everything allocate_page does not do inline: the hint word fills up (or was
@@ -385,17 +388,58 @@ void *allocate_pages(uint32_t n) {
   return (void *)(pfn << FRAME_SHIFT);
 }
 
+/* Block [pfn, pfn + 2^order), just taken off the lists, becomes used in the
+ * bitmap if it is all free there; if it is not (a debugger's poke), nothing
+ * changes and the result is false.  Whole words: one pass reads them, one
+ * writes them, and their summary is one level-1 word. */
+static inline bool claim_block(uint32_t pfn, uint32_t order) {
+  uint32_t n = 1u << order, wi = pfn / WORD_BITS;
+  if (n < WORD_BITS) {
+    uint32_t mask = ((1u << n) - 1) << (pfn % WORD_BITS), w = pmm_bitmap[wi];
+    if (w & mask) return false;
+    w |= mask;
+    pmm_bitmap[wi] = w;
+    if (w == FULL) {
+      summary_set_full(wi);
+      if (wi == hint) hint = first_free_word();
+    }
+  } else {
+    uint32_t *map = pmm_bitmap + wi, words = n / WORD_BITS, seen = 0;
+#pragma GCC unroll 4
+    for (uint32_t i = 0; i < words; i++) seen |= map[i];
+    if (seen) return false;
+#pragma GCC unroll 4
+    for (uint32_t i = 0; i < words; i++) map[i] = FULL;
+    words_changed(wi, words, true);
+    if (wi == hint) hint = first_free_word(); /* hint <= wi: wi was not full */
+  }
+  pmm_stats.free_frames -= n;
+  return true;
+}
+
 void *allocate_block(uint32_t order) {
-  uint32_t pfn = BUDDY_NONE;
-  if (buddy_ready && order <= BUDDY_MAX_ORDER)
-    pfn = take_block(order, 0);
-  if (pfn == BUDDY_NONE) {
+  if (!buddy_ready || order > BUDDY_MAX_ORDER) {
     if (order <= BUDDY_MAX_ORDER) buddy_stats.failures[order]++;
     pmm_stats.failed_allocations++;
     return NULL;
   }
-  mark_run_used(pfn, 1u << order);
-  return (void *)(pfn << FRAME_SHIFT);
+  for (;;) {
+    uint32_t pfn = buddy_take_block(order, 0, 2 * pmm_node_count, 2);
+    if (pfn == BUDDY_NONE) {
+      buddy_stats.failures[order]++;
+      pmm_stats.failed_allocations++;
+      return NULL;
+    }
+    if (claim_block(pfn, order)) {
+      /* free_block trusts this mark: a block of this order, no reserved frame. */
+      buddy_frames[pfn].order = (uint8_t)(BUDDY_BLOCK | order);
+      return (void *)(pfn << FRAME_SHIFT);
+    }
+    /* Stale lists (see take_block): rebuilt from the bitmap, search again. */
+    krecord("BUDDY repair=stale-block block=%p order=%u\n", (void *)(pfn << FRAME_SHIFT), order);
+    buddy_stats.repairs++;
+    rebuild_nodes();
+  }
 }
 
 /* addr is 64-bit: a frame freed by number may lie above 4 GiB. */
@@ -459,16 +503,38 @@ void free_pages(void *page, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) free_checked((paddr_t)page + i * FRAME_SIZE, CALLER());
 }
 
-/* Whether [pfn, pfn + n) (n a power of two up to a block, aligned) is all
- * used and nothing reserved: a word at a time. */
-static inline bool block_freeable(uint32_t pfn, uint32_t n) {
+/* Whether block [pfn, pfn + n) (n a power of two up to a block, aligned)
+ * lies inside the buddy's frames and holds no reserved frame. */
+static inline bool block_in_pool(uint32_t pfn, uint32_t n) {
   if (pfn + n > buddy_frame_count || pfn & (n - 1)) return false;
-  if (n < WORD_BITS) { /* inside one word */
-    uint32_t wi = pfn / WORD_BITS, mask = ((1u << n) - 1) << (pfn % WORD_BITS);
-    return (pmm_bitmap[wi] & mask) == mask && !(pmm_reserved[wi] & mask);
-  }
+  if (n < WORD_BITS)
+    return !(pmm_reserved[pfn / WORD_BITS] & ((1u << n) - 1) << (pfn % WORD_BITS));
   for (uint32_t wi = pfn / WORD_BITS, end = wi + n / WORD_BITS; wi < end; wi++)
-    if (pmm_bitmap[wi] != FULL || pmm_reserved[wi]) return false;
+    if (pmm_reserved[wi]) return false;
+  return true;
+}
+
+/* Block [pfn, pfn + 2^order) becomes free in the bitmap if it is all used
+ * there; if not, nothing changes and the result is false.  As claim_block:
+ * whole words are read once, written once, one level-1 word above. */
+static inline bool release_block(uint32_t pfn, uint32_t order) {
+  uint32_t n = 1u << order, wi = pfn / WORD_BITS;
+  if (n < WORD_BITS) {
+    uint32_t mask = ((1u << n) - 1) << (pfn % WORD_BITS), w = pmm_bitmap[wi];
+    if ((w & mask) != mask) return false;
+    pmm_bitmap[wi] = w & ~mask;
+    if (w == FULL) summary_clear_full(wi);
+  } else {
+    uint32_t *map = pmm_bitmap + wi, words = n / WORD_BITS, all = FULL;
+#pragma GCC unroll 4
+    for (uint32_t i = 0; i < words; i++) all &= map[i];
+    if (all != FULL) return false;
+#pragma GCC unroll 4
+    for (uint32_t i = 0; i < words; i++) map[i] = 0;
+    words_changed(wi, words, false);
+  }
+  if (wi < hint) hint = wi;
+  pmm_stats.free_frames += n;
   return true;
 }
 
@@ -476,10 +542,25 @@ void free_block(void *block, uint32_t order) {
   paddr_t pa = (paddr_t)block;
   uint32_t pfn = pa >> FRAME_SHIFT;
   if (buddy_ready && order <= BUDDY_MAX_ORDER && !(pa & (FRAME_SIZE - 1)) &&
-      block_freeable(pfn, 1u << order)) {
-    mark_run_free(pfn, 1u << order);
-    buddy_give(pfn, order);
-    return;
+      pfn < buddy_frame_count) {
+    /* The head allocate_block (or kmalloc_contig) marked with this order:
+     * aligned, inside the pool, no reserved frame in it, so only the bitmap
+     * is checked (a frame of it freed alone since makes the free go the
+     * frame-by-frame way below).  Anything else is checked in full. */
+    uint8_t mark = buddy_frames[pfn].order;
+    if (mark == (BUDDY_BLOCK | order) || mark == (BUDDY_CONTIG | order)) {
+      if (release_block(pfn, order)) {
+        buddy_give(pfn, order);
+        return;
+      }
+    } else if (block_in_pool(pfn, 1u << order) && release_block(pfn, order)) {
+      /* Not the block that was given out: smaller ones inside it may carry
+       * marks, which must not stay on free frames. */
+      for (uint32_t f = pfn + 1; f < pfn + (1u << order); f++)
+        buddy_frames[f].order = BUDDY_NOT_HEAD;
+      buddy_give(pfn, order);
+      return;
+    }
   }
   if (order > BUDDY_MAX_ORDER) /* no block is that large: nothing to free */
     return refuse("out-of-range", &pmm_stats.out_of_range_frees, pa, CALLER());

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 NONE = 0xFFFFFFFF
 NOT_HEAD = 0xFF
-CONTIG = 0x80
+CONTIG = 0x80  # order | this: the head of a kmalloc_contig block (used)
+BLOCK = 0x40   # order | this: the head of a block allocate_block gave out (used)
 ENTRY = struct.Struct("<IIBBH")  # struct buddy_frame
 
 

@@ -9,7 +9,7 @@ read from guest RAM.  The bitmap is the truth; the lists must mirror it:
 - the frames in blocks are exactly the frames the bitmap says are free;
 - every block is maximal: its buddy is not a free block of its order and
   zone; no frame outside the lists claims to head a free block, and a
-  kmalloc_contig mark sits only on a used frame;
+  kmalloc_contig or allocate_block mark sits only on a used frame;
 - buddy_stats.free_blocks counts the lists; each node's free_frames counts
   the bitmap's free frames of that node (above 4 GiB too).
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.decode.buddy import CONTIG, NOT_HEAD, BuddyLists, decode
+from harness.decode.buddy import BLOCK, CONTIG, NOT_HEAD, BuddyLists, decode
 from harness.targets.mmverify.buddy_model import DIRECT_MAP_PFN, MAX_ORDER, ZONES, BuddyModel
 from harness.targets.mmverify.kernel import Kernel
 
@@ -108,6 +108,9 @@ def check(s: BuddyState) -> list[str]:
         if o & CONTIG:
             if not s.used >> f & 1:
                 out.append(f"frame {f:#x} is free but marked as a kmalloc_contig block")
+        elif o & BLOCK:
+            if not s.used >> f & 1:
+                out.append(f"frame {f:#x} is free but marked as a block allocate_block gave out")
         elif o > MAX_ORDER or f not in listed:
             out.append(f"frame {f:#x} says it heads a free block of order {o}, no list has it")
     if s.stats["free_blocks"] != per_order:
