@@ -28,20 +28,27 @@ paddr_t buddy_frames_phys;
 uint32_t buddy_lists[BUDDY_ZONES][BUDDY_ORDERS];
 bool buddy_ready;
 
+/* The head of the free block holding pfn, which heads none itself (only
+ * after a debugger's poke): the one aligned head per order that heads a
+ * free block of that order. */
+static __attribute__((noinline)) uint32_t find_block(uint32_t pfn) {
+  uint32_t order = 0, head = pfn;
+  while (buddy_frames[head].order != order) {
+    if (++order > BUDDY_MAX_ORDER)
+      PANIC("buddy: frame %p is free in the bitmap but in no free block", (void *)pfn);
+    head = pfn & ~((1u << order) - 1);
+  }
+  return head;
+}
+
+/* The lowest free frame of a zone heads its block, so allocate_page finds
+ * it at once. */
 void buddy_take_frame(uint32_t pfn) {
-  /* The block holding pfn.  The lowest free frame of a zone heads its
-   * block, so allocate_page finds it at once; any other frame (only after a
-   * debugger's poke) is in the one aligned head per order that heads a free
-   * block of that order. */
   struct buddy_frame *frames = buddy_frames;
   uint32_t order = frames[pfn].order, head = pfn;
-  if (order > BUDDY_MAX_ORDER) {
-    order = 0;
-    while (frames[head].order != order) {
-      if (++order > BUDDY_MAX_ORDER)
-        PANIC("buddy: frame %p is free in the bitmap but in no free block", (void *)pfn);
-      head = pfn & ~((1u << order) - 1);
-    }
+  if (__builtin_expect(order > BUDDY_MAX_ORDER, 0)) { /* no local's address: no stack canary */
+    head = find_block(pfn);
+    order = frames[head].order;
   }
   uint32_t zone = frames[pfn].zone, *lists = buddy_lists[zone];
   buddy_unlink(frames, lists, head);

@@ -56,7 +56,8 @@ void buddy_alloc_metadata(void);
 void buddy_rebuild(void);
 
 /* Frame pfn (free in the lists, below buddy_frame_count) is being taken:
- * the block holding it is removed and split, the rest goes back. */
+ * the block holding it is removed and split, the rest goes back.  Out of
+ * line: allocate_page's fast path stays small (inline, it costs more). */
 void buddy_take_frame(uint32_t pfn);
 
 /* -- the list operations, inline ------------------------------------------
@@ -90,9 +91,14 @@ static inline void buddy_unlink(struct buddy_frame *frames, uint32_t *lists, uin
   f->order = BUDDY_NOT_HEAD;
 }
 
+/* A frame's order and zone bytes as one number, to compare both at once. */
+static inline uint32_t buddy_key(const struct buddy_frame *f) {
+  return *(const uint16_t *)&f->order;
+}
+
 /* The free block [pfn, pfn + 2^order) (already clear in the bitmap) joins the
  * lists, merged with its buddies up to the zone's edge. */
-static inline void buddy_give(uint32_t pfn, uint32_t order) {
+static inline __attribute__((always_inline)) void buddy_give(uint32_t pfn, uint32_t order) {
   struct buddy_frame *frames = buddy_frames;
   uint32_t zone = frames[pfn].zone, *lists = buddy_lists[zone], count = buddy_frame_count;
   pmm_node_stats[zone >> 1].free_frames += 1u << order;
@@ -100,8 +106,7 @@ static inline void buddy_give(uint32_t pfn, uint32_t order) {
   while (order < BUDDY_MAX_ORDER) {
     uint32_t buddy = pfn ^ (1u << order);
     if (buddy >= count) break;
-    struct buddy_frame *b = &frames[buddy];
-    if (b->order != order || b->zone != zone) break;
+    if (buddy_key(&frames[buddy]) != (order | zone << 8)) break;
     buddy_unlink(frames, lists, buddy);
     buddy_stats.merges[order]++;
     pfn &= buddy;
@@ -114,7 +119,7 @@ static inline void buddy_give(uint32_t pfn, uint32_t order) {
  * [zone_from, zone_to) (stepping `step`) that has one of that order or
  * larger (splitting it), and returns its first frame, or BUDDY_NONE (the
  * caller counts the failure). */
-static inline uint32_t buddy_take_block(uint32_t order, uint32_t zone_from, uint32_t zone_to,
+static inline __attribute__((always_inline)) uint32_t buddy_take_block(uint32_t order, uint32_t zone_from, uint32_t zone_to,
                                         uint32_t step) {
   struct buddy_frame *frames = buddy_frames;
   for (uint32_t z = zone_from; z < zone_to; z += step) {
@@ -122,7 +127,12 @@ static inline uint32_t buddy_take_block(uint32_t order, uint32_t zone_from, uint
     for (uint32_t k = order; k <= BUDDY_MAX_ORDER; k++) {
       uint32_t pfn = lists[k];
       if (pfn == BUDDY_NONE) continue;
-      buddy_unlink(frames, lists, pfn);
+      /* The list's first block: no previous one to relink. */
+      uint32_t next = frames[pfn].next;
+      lists[k] = next;
+      if (next != BUDDY_NONE) frames[next].prev = BUDDY_NONE;
+      buddy_stats.free_blocks[k]--;
+      frames[pfn].order = BUDDY_NOT_HEAD;
       pmm_node_stats[z >> 1].free_frames -= 1u << order;
       while (k > order) { /* the upper halves go back */
         buddy_stats.splits[k]++;

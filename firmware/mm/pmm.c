@@ -388,6 +388,38 @@ void *allocate_pages(uint32_t n) {
   return (void *)(pfn << FRAME_SHIFT);
 }
 
+/* The OR, the AND of words [0, n) of map, and storing v in them; n a power
+ * of two (a block of whole words), 8 words a round from 8 on: a block's
+ * words cost one instruction each, not a loop's four. */
+static inline uint32_t words_or(const uint32_t *map, uint32_t n) {
+  uint32_t acc = 0;
+  if (n < 8) {
+    for (uint32_t i = 0; i < n; i++) acc |= map[i];
+    return acc;
+  }
+  for (const uint32_t *end = map + n; map < end; map += 8)
+    acc |= map[0] | map[1] | map[2] | map[3] | map[4] | map[5] | map[6] | map[7];
+  return acc;
+}
+static inline uint32_t words_and(const uint32_t *map, uint32_t n) {
+  uint32_t acc = FULL;
+  if (n < 8) {
+    for (uint32_t i = 0; i < n; i++) acc &= map[i];
+    return acc;
+  }
+  for (const uint32_t *end = map + n; map < end; map += 8)
+    acc &= map[0] & map[1] & map[2] & map[3] & map[4] & map[5] & map[6] & map[7];
+  return acc;
+}
+static inline void words_set(uint32_t *map, uint32_t n, uint32_t v) {
+  if (n < 8) {
+    for (uint32_t i = 0; i < n; i++) map[i] = v;
+    return;
+  }
+  for (uint32_t *end = map + n; map < end; map += 8)
+    map[0] = map[1] = map[2] = map[3] = map[4] = map[5] = map[6] = map[7] = v;
+}
+
 /* Block [pfn, pfn + 2^order), just taken off the lists, becomes used in the
  * bitmap if it is all free there; if it is not (a debugger's poke), nothing
  * changes and the result is false.  Whole words: one pass reads them, one
@@ -404,12 +436,9 @@ static inline bool claim_block(uint32_t pfn, uint32_t order) {
       if (wi == hint) hint = first_free_word();
     }
   } else {
-    uint32_t *map = pmm_bitmap + wi, words = n / WORD_BITS, seen = 0;
-#pragma GCC unroll 4
-    for (uint32_t i = 0; i < words; i++) seen |= map[i];
-    if (seen) return false;
-#pragma GCC unroll 4
-    for (uint32_t i = 0; i < words; i++) map[i] = FULL;
+    uint32_t *map = pmm_bitmap + wi, words = n / WORD_BITS;
+    if (words_or(map, words)) return false;
+    words_set(map, words, FULL);
     words_changed(wi, words, true);
     if (wi == hint) hint = first_free_word(); /* hint <= wi: wi was not full */
   }
@@ -525,17 +554,21 @@ static inline bool release_block(uint32_t pfn, uint32_t order) {
     pmm_bitmap[wi] = w & ~mask;
     if (w == FULL) summary_clear_full(wi);
   } else {
-    uint32_t *map = pmm_bitmap + wi, words = n / WORD_BITS, all = FULL;
-#pragma GCC unroll 4
-    for (uint32_t i = 0; i < words; i++) all &= map[i];
-    if (all != FULL) return false;
-#pragma GCC unroll 4
-    for (uint32_t i = 0; i < words; i++) map[i] = 0;
+    uint32_t *map = pmm_bitmap + wi, words = n / WORD_BITS;
+    if (words_and(map, words) != FULL) return false;
+    words_set(map, words, 0);
     words_changed(wi, words, false);
   }
   if (wi < hint) hint = wi;
   pmm_stats.free_frames += n;
   return true;
+}
+
+/* Block [pfn, pfn + n) is freed as a whole but is not the block that was
+ * given out: smaller blocks inside it may carry marks, which must not stay
+ * on free frames. */
+static __attribute__((noinline)) void clear_marks(uint32_t pfn, uint32_t n) {
+  for (uint32_t f = pfn; f < pfn + n; f++) buddy_frames[f].order = BUDDY_NOT_HEAD;
 }
 
 void free_block(void *block, uint32_t order) {
@@ -548,16 +581,9 @@ void free_block(void *block, uint32_t order) {
      * is checked (a frame of it freed alone since makes the free go the
      * frame-by-frame way below).  Anything else is checked in full. */
     uint8_t mark = buddy_frames[pfn].order;
-    if (mark == (BUDDY_BLOCK | order) || mark == (BUDDY_CONTIG | order)) {
-      if (release_block(pfn, order)) {
-        buddy_give(pfn, order);
-        return;
-      }
-    } else if (block_in_pool(pfn, 1u << order) && release_block(pfn, order)) {
-      /* Not the block that was given out: smaller ones inside it may carry
-       * marks, which must not stay on free frames. */
-      for (uint32_t f = pfn + 1; f < pfn + (1u << order); f++)
-        buddy_frames[f].order = BUDDY_NOT_HEAD;
+    bool marked = mark == (BUDDY_BLOCK | order) || mark == (BUDDY_CONTIG | order);
+    if ((marked || block_in_pool(pfn, 1u << order)) && release_block(pfn, order)) {
+      if (!marked) clear_marks(pfn + 1, (1u << order) - 1);
       buddy_give(pfn, order);
       return;
     }
