@@ -446,29 +446,32 @@ static inline bool claim_block(uint32_t pfn, uint32_t order) {
   return true;
 }
 
+void *allocate_block(uint32_t order);
+
+/* The block allocate_block took off the lists is (partly) used in the
+ * bitmap: marked behind the allocator's back (see take_block).  The lists
+ * are rebuilt from the bitmap and the request made again.  Out of line, so
+ * allocate_block's own path stays short. */
+static __attribute__((noinline)) void *allocate_block_stale(uint32_t pfn, uint32_t order) {
+  krecord("BUDDY repair=stale-block block=%p order=%u\n", (void *)(pfn << FRAME_SHIFT), order);
+  buddy_stats.repairs++;
+  rebuild_nodes();
+  return allocate_block(order);
+}
+
 void *allocate_block(uint32_t order) {
-  if (!buddy_ready || order > BUDDY_MAX_ORDER) {
-    if (order <= BUDDY_MAX_ORDER) buddy_stats.failures[order]++;
-    pmm_stats.failed_allocations++;
-    return NULL;
-  }
-  for (;;) {
+  if (__builtin_expect(buddy_ready && order <= BUDDY_MAX_ORDER, 1)) {
     uint32_t pfn = buddy_take_block(order, 0, 2 * pmm_node_count, 2);
-    if (pfn == BUDDY_NONE) {
-      buddy_stats.failures[order]++;
-      pmm_stats.failed_allocations++;
-      return NULL;
-    }
-    if (claim_block(pfn, order)) {
+    if (__builtin_expect(pfn != BUDDY_NONE, 1)) {
+      if (__builtin_expect(!claim_block(pfn, order), 0)) return allocate_block_stale(pfn, order);
       /* free_block trusts this mark: a block of this order, no reserved frame. */
       buddy_frames[pfn].order = (uint8_t)(BUDDY_BLOCK | order);
       return (void *)(pfn << FRAME_SHIFT);
     }
-    /* Stale lists (see take_block): rebuilt from the bitmap, search again. */
-    krecord("BUDDY repair=stale-block block=%p order=%u\n", (void *)(pfn << FRAME_SHIFT), order);
-    buddy_stats.repairs++;
-    rebuild_nodes();
+    buddy_stats.failures[order]++;
   }
+  pmm_stats.failed_allocations++;
+  return NULL;
 }
 
 /* addr is 64-bit: a frame freed by number may lie above 4 GiB. */
@@ -571,27 +574,34 @@ static __attribute__((noinline)) void clear_marks(uint32_t pfn, uint32_t n) {
   for (uint32_t f = pfn; f < pfn + n; f++) buddy_frames[f].order = BUDDY_NOT_HEAD;
 }
 
+/* free_block of anything but a whole used block: nothing if no block is
+ * that large, else frame by frame, each refused or freed as free_page. */
+static __attribute__((noinline)) void free_block_checked(paddr_t pa, uint32_t order,
+                                                         vaddr_t caller) {
+  if (order > BUDDY_MAX_ORDER)
+    return refuse("out-of-range", &pmm_stats.out_of_range_frees, pa, caller);
+  for (uint32_t i = 0; i < 1u << order; i++) free_checked(pa + i * FRAME_SIZE, caller);
+}
+
 void free_block(void *block, uint32_t order) {
   paddr_t pa = (paddr_t)block;
   uint32_t pfn = pa >> FRAME_SHIFT;
-  if (buddy_ready && order <= BUDDY_MAX_ORDER && !(pa & (FRAME_SIZE - 1)) &&
-      pfn < buddy_frame_count) {
+  if (__builtin_expect(buddy_ready && order <= BUDDY_MAX_ORDER && !(pa & (FRAME_SIZE - 1)) &&
+                       pfn < buddy_frame_count, 1)) {
     /* The head allocate_block (or kmalloc_contig) marked with this order:
      * aligned, inside the pool, no reserved frame in it, so only the bitmap
      * is checked (a frame of it freed alone since makes the free go the
-     * frame-by-frame way below).  Anything else is checked in full. */
+     * frame-by-frame way).  Anything else is checked in full. */
     uint8_t mark = buddy_frames[pfn].order;
     bool marked = mark == (BUDDY_BLOCK | order) || mark == (BUDDY_CONTIG | order);
-    if ((marked || block_in_pool(pfn, 1u << order)) && release_block(pfn, order)) {
+    if (__builtin_expect((marked || block_in_pool(pfn, 1u << order)) &&
+                         release_block(pfn, order), 1)) {
       if (!marked) clear_marks(pfn + 1, (1u << order) - 1);
       buddy_give(pfn, order);
       return;
     }
   }
-  if (order > BUDDY_MAX_ORDER) /* no block is that large: nothing to free */
-    return refuse("out-of-range", &pmm_stats.out_of_range_frees, pa, CALLER());
-  /* Anything else odd: frame by frame, each refused or freed as free_page. */
-  for (uint32_t i = 0; i < 1u << order; i++) free_checked(pa + i * FRAME_SIZE, CALLER());
+  free_block_checked(pa, order, CALLER());
 }
 
 void pmm_free_frame(pfn_t pfn) {
