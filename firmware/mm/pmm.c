@@ -567,13 +567,6 @@ static inline bool release_block(uint32_t pfn, uint32_t order) {
   return true;
 }
 
-/* Block [pfn, pfn + n) is freed as a whole but is not the block that was
- * given out: smaller blocks inside it may carry marks, which must not stay
- * on free frames. */
-static __attribute__((noinline)) void clear_marks(uint32_t pfn, uint32_t n) {
-  for (uint32_t f = pfn; f < pfn + n; f++) buddy_frames[f].order = BUDDY_NOT_HEAD;
-}
-
 /* free_block of anything but a whole used block: nothing if no block is
  * that large, else frame by frame, each refused or freed as free_page. */
 static __attribute__((noinline)) void free_block_checked(paddr_t pa, uint32_t order,
@@ -588,15 +581,19 @@ void free_block(void *block, uint32_t order) {
   uint32_t pfn = pa >> FRAME_SHIFT;
   if (__builtin_expect(buddy_ready && order <= BUDDY_MAX_ORDER && !(pa & (FRAME_SIZE - 1)) &&
                        pfn < buddy_frame_count, 1)) {
-    /* The head allocate_block (or kmalloc_contig) marked with this order:
-     * aligned, inside the pool, no reserved frame in it, so only the bitmap
-     * is checked (a frame of it freed alone since makes the free go the
-     * frame-by-frame way).  Anything else is checked in full. */
+    /* A head allocate_block (or kmalloc_contig) marked with this order:
+     * these frames were handed out as one block, so they are aligned,
+     * inside the pool and hold no reserved frame (reserved frames are fixed
+     * at boot), and only the bitmap is checked: a frame of it freed alone
+     * since makes the free go the frame-by-frame way.  That stays true of a
+     * mark left behind on a frame freed inside a larger block (a block
+     * allocated inside a block that had a frame freed alone): such a mark
+     * only lets this check be skipped, so nothing clears it.  Any other
+     * head is checked in full. */
     uint8_t mark = buddy_frames[pfn].order;
     bool marked = mark == (BUDDY_BLOCK | order) || mark == (BUDDY_CONTIG | order);
     if (__builtin_expect((marked || block_in_pool(pfn, 1u << order)) &&
                          release_block(pfn, order), 1)) {
-      if (!marked) clear_marks(pfn + 1, (1u << order) - 1);
       buddy_give(pfn, order);
       return;
     }

@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from harness.decode.buddy import BLOCK
 from harness.targets.mmverify.buddy_model import MAX_ORDER, BuddyModel
 from harness.targets.mmverify.pmm_audit import buddy_audit, buddy_model, read_buddy
 
@@ -197,6 +198,54 @@ def test_a_block_freed_half_free_or_misaligned_goes_frame_by_frame(machine, kern
     d.compare()
     while d.held:
         d.free(0, as_block=False)
+    d.compare()
+
+
+@pytest.mark.machine(memory="32M")
+@pytest.mark.parametrize("order", [2, 5])  # inside one bitmap word; whole words
+def test_a_marked_block_with_a_frame_freed_alone_goes_frame_by_frame(machine, kernel, order):
+    """allocate_block marks the head (BLOCK | order) and free_block trusts
+    the mark for alignment and reserved frames, never for the bitmap: with
+    one frame freed alone since, the free goes frame by frame and refuses
+    that frame, as the model does."""
+    d = Driver(machine, kernel)
+    d.allocate_block(order)
+    pfn, n = d.held.pop()
+    assert read_buddy(kernel).lists.orders[pfn] == BLOCK | order
+    inner = pfn + n - 1
+    machine.call("free_page", inner * FRAME)
+    assert d.model.free_page(inner)
+    assert read_buddy(kernel).lists.orders[pfn] == BLOCK | order, "the head keeps its mark"
+    mark = machine.mark()
+    machine.call("free_block", pfn * FRAME, order)
+    assert d.model.free_block(pfn, order) == [True] * (n - 1) + [False]
+    assert errors(machine, mark) == [("double-free", inner * FRAME)]
+    d.compare()
+
+
+@pytest.mark.machine(memory="32M")
+def test_a_mark_left_on_a_frame_freed_inside_a_larger_block_still_checks_the_bitmap(
+        machine, kernel):
+    """A block allocated inside a block that had frames freed alone keeps its
+    mark when the outer block is freed whole; freeing it again by that mark
+    is refused frame by frame (the bitmap says free), lists unchanged."""
+    d = Driver(machine, kernel)
+    d.allocate_block(2)
+    outer, _ = d.held.pop()
+    for f in (outer + 2, outer + 3):
+        machine.call("free_page", f * FRAME)
+        assert d.model.free_page(f)
+    d.allocate_block(1)  # the newest order-1 block: the two frames just freed
+    inner, _ = d.held.pop()
+    assert inner == outer + 2
+    machine.call("free_block", outer * FRAME, 2)  # all four used in the bitmap
+    assert d.model.free_block(outer, 2) == [True] * 4
+    assert read_buddy(kernel).lists.orders[inner] == BLOCK | 1, "the inner mark stays"
+    mark = machine.mark()
+    machine.call("free_block", inner * FRAME, 1)
+    assert d.model.free_block(inner, 1) == [False, False]
+    assert errors(machine, mark) == [("double-free", inner * FRAME),
+                                     ("double-free", (inner + 1) * FRAME)]
     d.compare()
 
 
