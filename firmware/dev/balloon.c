@@ -50,7 +50,9 @@ static void fill_stats(void) {
       {VIRTIO_BALLOON_S_MAJFLT, majors},
       {VIRTIO_BALLOON_S_MINFLT, minors},
       {VIRTIO_BALLOON_S_MEMFREE, (uint64_t)pmm_stats.free_frames * FRAME_SIZE},
-      {VIRTIO_BALLOON_S_MEMTOT, (uint64_t)pmm_stats.usable_frames * FRAME_SIZE},
+      /* As Linux's totalram: the memory the guest has, the balloon's not. */
+      {VIRTIO_BALLOON_S_MEMTOT,
+       (uint64_t)(pmm_stats.usable_frames - balloon_stats.actual) * FRAME_SIZE},
   };
   memcpy(stats, values, sizeof(values));
 }
@@ -99,7 +101,9 @@ void balloon_init(void) {
   for (uint32_t q = 0; q < count; q++) {
     if (virtio_queue_init(&dev, &queues[q], (uint16_t)q) != 0) {
       balloon_error("queue", q);
-      virtio_fail(&dev);
+      virtio_fail(&dev); /* first: the device forgets the queues set up so far */
+      for (uint32_t i = 0; i < q; i++) free_pages((void *)queues[i].phys, queues[i].frames);
+      free_page(page);
       return;
     }
   }
@@ -135,19 +139,39 @@ static void release_frames(uint32_t n) {
   for (uint32_t i = 0; i < n; i++) frame_unref(pfns[i]);
 }
 
-/* One inflate buffer: false when no frame could be had or the device failed. */
-static bool inflate_batch(uint32_t want) {
+/* The device did not return a buffer in time: it may still own it and the
+ * queue.  Reset it first, so that it can no longer read a frame number (and
+ * discard a frame the guest uses again), then give every balloon frame back,
+ * the buffer in flight included: with the device gone a discarded frame only
+ * reads back as zeros.  The safe points stop polling it (present = 0). */
+static void device_failed(const char *kind, uint32_t n) {
+  virtio_fail(&dev);
+  balloon_stats.present = 0;
+  balloon_error(kind, n);
+  uint32_t released = 0;
+  for (pfn_t pfn = 0; pfn < frame_table_frames; pfn++)
+    if (frame_table[pfn].flags & FRAME_BALLOON) {
+      frame_unref(pfn);
+      released++;
+    }
+  balloon_stats.actual = 0;
+  krecord("BALLOON device=reset released=%u\n", released);
+}
+
+/* What one buffer came to. */
+enum batch { BATCH_DONE, BATCH_SHORT /* no frame to be had */, BATCH_FAILED /* the device */ };
+
+static enum batch inflate_batch(uint32_t want) {
   uint32_t n = take_frames(want < BALLOON_BATCH ? want : BALLOON_BATCH);
-  if (n == 0) return false;
+  if (n == 0) return BATCH_SHORT;
   if (virtio_queue_send(&dev, &queues[Q_INFLATE], buf_phys, n * sizeof(uint32_t)) != 0) {
-    release_frames(n);
-    balloon_error("inflate-timeout", n);
-    return false;
+    device_failed("inflate-timeout", n); /* flagged already: released with the rest */
+    return BATCH_FAILED;
   }
   balloon_stats.batches++;
   balloon_stats.inflated += n;
   balloon_stats.actual += n;
-  return true;
+  return BATCH_DONE;
 }
 
 /* Collects up to `want` balloon frames into pfns[], searching the frame
@@ -162,22 +186,22 @@ static uint32_t find_balloon_frames(uint32_t want) {
   return n;
 }
 
-static bool deflate_batch(uint32_t want) {
+static enum batch deflate_batch(uint32_t want) {
   uint32_t n = find_balloon_frames(want < BALLOON_BATCH ? want : BALLOON_BATCH);
   if (n == 0) {
     balloon_error("lost-frames", balloon_stats.actual);
     balloon_stats.actual = 0;
-    return false;
+    return BATCH_FAILED;
   }
   if (virtio_queue_send(&dev, &queues[Q_DEFLATE], buf_phys, n * sizeof(uint32_t)) != 0) {
-    balloon_error("deflate-timeout", n);
-    return false; /* the host was not told: keep them */
+    device_failed("deflate-timeout", n);
+    return BATCH_FAILED;
   }
   release_frames(n);
   balloon_stats.batches++;
   balloon_stats.deflated += n;
   balloon_stats.actual -= n;
-  return true;
+  return BATCH_DONE;
 }
 
 /* Moves the balloon toward the host's target, one buffer at a time, then
@@ -185,20 +209,17 @@ static bool deflate_batch(uint32_t want) {
  * that sees the size sees a guest that has finished (its record written). */
 static void adjust(void) {
   uint32_t inflated = balloon_stats.inflated, deflated = balloon_stats.deflated;
-  bool progress = true;
+  enum batch result = BATCH_DONE;
   stopped_short = false;
-  for (;;) {
+  while (result == BATCH_DONE) {
     uint32_t target = virtio_config_read32(&dev, VIRTIO_BALLOON_CFG_NUM_PAGES);
     balloon_stats.target = target;
     if (target == balloon_stats.actual) break;
-    if (target > balloon_stats.actual) {
-      progress = inflate_batch(target - balloon_stats.actual);
-      stopped_short = !progress;
-    } else {
-      progress = deflate_batch(balloon_stats.actual - target);
-    }
-    if (!progress) break;
+    result = target > balloon_stats.actual ? inflate_batch(target - balloon_stats.actual)
+                                           : deflate_batch(balloon_stats.actual - target);
   }
+  if (!balloon_stats.present) return; /* the device failed: reset, nothing to tell it */
+  stopped_short = result == BATCH_SHORT;
   bool moved = balloon_stats.inflated != inflated || balloon_stats.deflated != deflated;
   if (!moved && !stopped_short) return; /* already at the target: nothing to report */
   if (stopped_short) balloon_stats.short_of_memory++;
@@ -216,7 +237,13 @@ void balloon_poll(void) {
   virtio_isr(&dev); /* acknowledges a config change (and deasserts the line) */
   if (stats_queue && virtio_queue_take(&queues[Q_STATS])) send_stats();
   uint32_t target = virtio_config_read32(&dev, VIRTIO_BALLOON_CFG_NUM_PAGES);
-  if (target == balloon_stats.actual) return;
+  if (target == balloon_stats.actual) {
+    /* Reached, or a target stopped short of withdrawn: either way nothing is
+     * pending, and the same target asked again later is a new request. */
+    stopped_short = false;
+    balloon_stats.target = target;
+    return;
+  }
   /* Short of memory at this target: try again once there are frames to take. */
   if (stopped_short && target == balloon_stats.target && pmm_stats.free_frames <= RECLAIM_RESERVE)
     return;
