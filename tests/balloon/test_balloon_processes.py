@@ -4,6 +4,8 @@ points where a new target is carried out."""
 
 import pytest
 
+from harness.errors import GuestTimeout
+
 from harness.machine.calls import CallStopped
 
 from tests.balloon.test_balloon import RAM_MIB, balloon_frames, balloon_stats, resize
@@ -103,3 +105,20 @@ def test_the_scheduler_carries_out_a_target_between_processes(machine, userland,
     assert stats["actual"] == held
     assert len(balloon_frames(kernel)) == held
     assert machine.query_balloon() == 64 << 20
+
+
+def test_a_program_that_never_traps_does_not_hold_a_change_back(machine, userland, kernel):
+    """forever computes in user mode and never ends (preemption is off): the
+    balloon's interrupt hands the CPU to the scheduler, whose loop is a safe
+    point, so the change is carried out while forever is still alive."""
+    pid = userland.spawn("forever")
+    machine.balloon(64)
+    with pytest.raises(GuestTimeout):
+        userland.run(timeout=3)
+    held = (RAM_MIB - 64) * 256
+    assert len(balloon_frames(kernel)) == held
+    assert machine.query_balloon() == 64 << 20
+    assert userland.process(pid).state in ("ready", "running"), "forever still runs"
+    spins = int.from_bytes(userland.read(pid, userland.symbol("forever", "spins"), 4), "little")
+    assert spins > 0
+    assert balloon_stats(kernel)["irqs"] == 1
