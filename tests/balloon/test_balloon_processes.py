@@ -122,3 +122,28 @@ def test_a_program_that_never_traps_does_not_hold_a_change_back(machine, userlan
     spins = int.from_bytes(userland.read(pid, userland.symbol("forever", "spins"), 4), "little")
     assert spins > 0
     assert balloon_stats(kernel)["irqs"] == 1
+
+
+def test_between_processes_the_balloon_has_the_frames_of_the_one_that_ended(
+        machine, userland, kernel):
+    """The target changes while fill is ending (in proc_exit, interrupts
+    off): the scheduler's safe point comes after fill is reaped, so the
+    balloon takes fill's frames back from the PMM rather than evicting them
+    (no swap-out, nothing short)."""
+    mib = squeeze(machine, kernel, 2500)
+    pid = userland.spawn("fill", "2000")
+    machine.break_at("proc_exit", condition=f"$cr3 == {userland.process(pid).cr3:#x}")
+    with pytest.raises(CallStopped):
+        machine.call("sched_run")
+    machine.delete_breakpoints()
+    free = kernel.pmm_stats()["free_frames"]
+    assert free < 1000, "fill holds most of what the squeeze left"
+    more = (free + 1000 + 255) // 256  # MiB: more than is free until fill is gone
+    mark = machine.mark()
+    machine.balloon(mib - more)
+    machine.cont()  # sched_run's call finishes
+    assert userland.history()[pid].status == 0
+    [record] = machine.records("BALLOON", since=mark)
+    assert record.fields["short"] == "0"
+    assert machine.query_balloon() == (mib - more) << 20
+    assert kernel.read_struct("swap_stats", "swap_stats")["swap_outs"] == 0
