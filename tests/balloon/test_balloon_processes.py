@@ -5,9 +5,7 @@ points where a new target is carried out."""
 import pytest
 
 from harness.errors import GuestTimeout
-
 from harness.machine.calls import CallStopped
-
 from tests.balloon.test_balloon import RAM_MIB, balloon_frames, balloon_stats, resize
 
 pytestmark = pytest.mark.machine(memory="128M", balloon=True, modules=["user/*"],
