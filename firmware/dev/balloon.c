@@ -42,7 +42,7 @@ static void balloon_error(const char *kind, uint32_t value) {
 }
 
 static void fill_stats(void) {
-  uint32_t majors = swap_stats.swap_ins;
+  uint32_t majors = swap_stats.swap_ins; /* see dev/balloon.h: file pages count as minor */
   uint32_t minors = fault_stats.total > majors ? fault_stats.total - majors : 0;
   const struct virtio_balloon_stat values[BALLOON_STAT_COUNT] = {
       {VIRTIO_BALLOON_S_SWAP_IN, (uint64_t)swap_stats.swap_ins * FRAME_SIZE},
