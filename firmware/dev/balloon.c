@@ -116,6 +116,20 @@ void balloon_init(void) {
           balloon_irq_line);
 }
 
+/* One frame for the balloon.  On a NUMA machine, from the node with the most
+ * free frames (the lowest such node on a tie), so that the balloon shrinks
+ * every node alike rather than emptying the first one (the kernel's, and
+ * the local node of every process with the default policy) before it
+ * touches the next.  Not through numa_alloc_user_frame: the balloon has no
+ * policy, and frames from another node are no fallback. */
+static pfn_t balloon_alloc(void) {
+  if (pmm_node_count <= 1) return pmm_alloc_user_frame();
+  uint32_t best = 0;
+  for (uint32_t n = 1; n < pmm_node_count; n++)
+    if (pmm_node_stats[n].free_frames > pmm_node_stats[best].free_frames) best = n;
+  return pmm_alloc_user_frame_node(best);
+}
+
 /* Takes up to `want` frames for the balloon into pfns[]: how many.  Below
  * the reserve it reclaims first, and stops when reclaim frees nothing. */
 static uint32_t take_frames(uint32_t want) {
@@ -124,7 +138,7 @@ static uint32_t take_frames(uint32_t want) {
     if (pmm_stats.free_frames <= RECLAIM_RESERVE &&
         (reclaim_frames(RECLAIM_BATCH) == 0 || pmm_stats.free_frames <= RECLAIM_RESERVE))
       break;
-    pfn_t pfn = pmm_alloc_user_frame();
+    pfn_t pfn = balloon_alloc();
     if (!pfn) break;
     frame_ref(pfn); /* a fresh frame: cannot fail */
     frame_table[pfn].flags |= FRAME_BALLOON;

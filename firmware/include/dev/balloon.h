@@ -2,7 +2,8 @@
  *
  * The host sets a target: the number of 4 KiB frames it wants the guest to
  * give up (QMP `balloon`: RAM size minus the new size).  The kernel inflates
- * toward it by taking frames from the PMM (pmm_alloc_user_frame, after
+ * toward it by taking frames from the PMM (pmm_alloc_user_frame; on a NUMA
+ * machine pmm_alloc_user_frame_node, the node with the most free frames; after
  * reclaim_frames when the free count is down to RECLAIM_RESERVE; it never
  * takes the reserve itself), each flagged FRAME_BALLOON with one reference
  * (the balloon's; frame.h), never mapped, and tells the host their numbers
