@@ -1,6 +1,6 @@
 /* The virtio balloon driver (see dev/balloon.h). */
 #include "dev/balloon.h"
-#include "arch/i386/io.h"
+#include "arch/i386/pic.h"
 #include "dev/virtio.h"
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
@@ -11,13 +11,6 @@
 #include "mm/pmm.h"
 #include "mm/reclaim.h"
 #include "mm/swap.h"
-
-#define PIC1_CMD 0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD 0xA0
-#define PIC2_DATA 0xA1
-#define PIC_EOI 0x20
-#define IRQ_CASCADE 2
 
 enum { Q_INFLATE, Q_DEFLATE, Q_STATS, Q_COUNT };
 #define BALLOON_STAT_COUNT 6
@@ -70,12 +63,7 @@ static void send_stats(void) {
 static void unmask_line(uint8_t line) {
   if (line == 0xFF || line == 0 || line == IRQ_CASCADE || line == 8 || line >= 14) return;
   balloon_irq_line = line;
-  if (line < 8) {
-    outb(PIC1_DATA, inb(PIC1_DATA) & ~(1u << line));
-  } else {
-    outb(PIC2_DATA, inb(PIC2_DATA) & ~(1u << (line - 8)));
-    outb(PIC1_DATA, inb(PIC1_DATA) & ~(1u << IRQ_CASCADE));
-  }
+  pic_unmask(line);
 }
 
 void balloon_init(void) {
@@ -267,6 +255,5 @@ void balloon_poll(void) {
 void balloon_irq(void) {
   balloon_stats.irqs++;
   if (balloon_stats.present) virtio_isr(&dev); /* deasserts the line; balloon_poll compares */
-  if (balloon_irq_line >= 8) outb(PIC2_CMD, PIC_EOI);
-  outb(PIC1_CMD, PIC_EOI);
+  pic_eoi(balloon_irq_line);
 }
