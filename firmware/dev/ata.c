@@ -4,6 +4,7 @@
 #include "dev/ata.h"
 #include "arch/i386/cpu.h"
 #include "arch/i386/io.h"
+#include "arch/i386/pic.h"
 #include "dev/pci.h"
 #include "dev/rtc.h"
 #include "kernel/cmdline.h"
@@ -145,7 +146,7 @@ void ata_irq(uint32_t line) {
   if (line == 15) { /* a spurious IRQ 15 is not in the slave's in-service register */
     outb(PIC2_CMD, PIC_READ_ISR);
     if (!(inb(PIC2_CMD) & 0x80)) {
-      outb(PIC1_CMD, PIC_EOI);
+      pic_eoi(IRQ_CASCADE); /* the master did take the cascade's interrupt */
       return;
     }
   }
@@ -153,8 +154,7 @@ void ata_irq(uint32_t line) {
   c->irq_status = inb(c->cmd + REG_STATUS);
   c->irq_seen = 1;
   ata_stats.irqs++;
-  outb(PIC2_CMD, PIC_EOI);
-  outb(PIC1_CMD, PIC_EOI);
+  pic_eoi((uint8_t)line);
 }
 
 /* Selects the drive and loads the task file for count sectors at lba. */

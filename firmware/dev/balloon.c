@@ -1,6 +1,6 @@
 /* The virtio balloon driver (see dev/balloon.h). */
 #include "dev/balloon.h"
-#include "arch/i386/io.h"
+#include "arch/i386/pic.h"
 #include "dev/virtio.h"
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
@@ -11,13 +11,6 @@
 #include "mm/pmm.h"
 #include "mm/reclaim.h"
 #include "mm/swap.h"
-
-#define PIC1_CMD 0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD 0xA0
-#define PIC2_DATA 0xA1
-#define PIC_EOI 0x20
-#define IRQ_CASCADE 2
 
 enum { Q_INFLATE, Q_DEFLATE, Q_STATS, Q_COUNT };
 #define BALLOON_STAT_COUNT 6
@@ -42,7 +35,7 @@ static void balloon_error(const char *kind, uint32_t value) {
 }
 
 static void fill_stats(void) {
-  uint32_t majors = swap_stats.swap_ins;
+  uint32_t majors = swap_stats.swap_ins; /* see dev/balloon.h: file pages count as minor */
   uint32_t minors = fault_stats.total > majors ? fault_stats.total - majors : 0;
   const struct virtio_balloon_stat values[BALLOON_STAT_COUNT] = {
       {VIRTIO_BALLOON_S_SWAP_IN, (uint64_t)swap_stats.swap_ins * FRAME_SIZE},
@@ -50,7 +43,9 @@ static void fill_stats(void) {
       {VIRTIO_BALLOON_S_MAJFLT, majors},
       {VIRTIO_BALLOON_S_MINFLT, minors},
       {VIRTIO_BALLOON_S_MEMFREE, (uint64_t)pmm_stats.free_frames * FRAME_SIZE},
-      {VIRTIO_BALLOON_S_MEMTOT, (uint64_t)pmm_stats.usable_frames * FRAME_SIZE},
+      /* As Linux's totalram: the memory the guest has, the balloon's not. */
+      {VIRTIO_BALLOON_S_MEMTOT,
+       (uint64_t)(pmm_stats.usable_frames - balloon_stats.actual) * FRAME_SIZE},
   };
   memcpy(stats, values, sizeof(values));
 }
@@ -68,12 +63,7 @@ static void send_stats(void) {
 static void unmask_line(uint8_t line) {
   if (line == 0xFF || line == 0 || line == IRQ_CASCADE || line == 8 || line >= 14) return;
   balloon_irq_line = line;
-  if (line < 8) {
-    outb(PIC1_DATA, inb(PIC1_DATA) & ~(1u << line));
-  } else {
-    outb(PIC2_DATA, inb(PIC2_DATA) & ~(1u << (line - 8)));
-    outb(PIC1_DATA, inb(PIC1_DATA) & ~(1u << IRQ_CASCADE));
-  }
+  pic_unmask(line);
 }
 
 void balloon_init(void) {
@@ -99,7 +89,9 @@ void balloon_init(void) {
   for (uint32_t q = 0; q < count; q++) {
     if (virtio_queue_init(&dev, &queues[q], (uint16_t)q) != 0) {
       balloon_error("queue", q);
-      virtio_fail(&dev);
+      virtio_fail(&dev); /* first: the device forgets the queues set up so far */
+      for (uint32_t i = 0; i < q; i++) free_pages((void *)queues[i].phys, queues[i].frames);
+      free_page(page);
       return;
     }
   }
@@ -112,6 +104,20 @@ void balloon_init(void) {
           balloon_irq_line);
 }
 
+/* One frame for the balloon.  On a NUMA machine, from the node with the most
+ * free frames (the lowest such node on a tie), so that the balloon shrinks
+ * every node alike rather than emptying the first one (the kernel's, and
+ * the local node of every process with the default policy) before it
+ * touches the next.  Not through numa_alloc_user_frame: the balloon has no
+ * policy, and frames from another node are no fallback. */
+static pfn_t balloon_alloc(void) {
+  if (pmm_node_count <= 1) return pmm_alloc_user_frame();
+  uint32_t best = 0;
+  for (uint32_t n = 1; n < pmm_node_count; n++)
+    if (pmm_node_stats[n].free_frames > pmm_node_stats[best].free_frames) best = n;
+  return pmm_alloc_user_frame_node(best);
+}
+
 /* Takes up to `want` frames for the balloon into pfns[]: how many.  Below
  * the reserve it reclaims first, and stops when reclaim frees nothing. */
 static uint32_t take_frames(uint32_t want) {
@@ -120,7 +126,7 @@ static uint32_t take_frames(uint32_t want) {
     if (pmm_stats.free_frames <= RECLAIM_RESERVE &&
         (reclaim_frames(RECLAIM_BATCH) == 0 || pmm_stats.free_frames <= RECLAIM_RESERVE))
       break;
-    pfn_t pfn = pmm_alloc_user_frame();
+    pfn_t pfn = balloon_alloc();
     if (!pfn) break;
     frame_ref(pfn); /* a fresh frame: cannot fail */
     frame_table[pfn].flags |= FRAME_BALLOON;
@@ -135,19 +141,39 @@ static void release_frames(uint32_t n) {
   for (uint32_t i = 0; i < n; i++) frame_unref(pfns[i]);
 }
 
-/* One inflate buffer: false when no frame could be had or the device failed. */
-static bool inflate_batch(uint32_t want) {
+/* The device did not return a buffer in time: it may still own it and the
+ * queue.  Reset it first, so that it can no longer read a frame number (and
+ * discard a frame the guest uses again), then give every balloon frame back,
+ * the buffer in flight included: with the device gone a discarded frame only
+ * reads back as zeros.  The safe points stop polling it (present = 0). */
+static void device_failed(const char *kind, uint32_t n) {
+  virtio_fail(&dev);
+  balloon_stats.present = 0;
+  balloon_error(kind, n);
+  uint32_t released = 0;
+  for (pfn_t pfn = 0; pfn < frame_table_frames; pfn++)
+    if (frame_table[pfn].flags & FRAME_BALLOON) {
+      frame_unref(pfn);
+      released++;
+    }
+  balloon_stats.actual = 0;
+  krecord("BALLOON device=reset released=%u\n", released);
+}
+
+/* What one buffer came to. */
+enum batch { BATCH_DONE, BATCH_SHORT /* no frame to be had */, BATCH_FAILED /* the device */ };
+
+static enum batch inflate_batch(uint32_t want) {
   uint32_t n = take_frames(want < BALLOON_BATCH ? want : BALLOON_BATCH);
-  if (n == 0) return false;
+  if (n == 0) return BATCH_SHORT;
   if (virtio_queue_send(&dev, &queues[Q_INFLATE], buf_phys, n * sizeof(uint32_t)) != 0) {
-    release_frames(n);
-    balloon_error("inflate-timeout", n);
-    return false;
+    device_failed("inflate-timeout", n); /* flagged already: released with the rest */
+    return BATCH_FAILED;
   }
   balloon_stats.batches++;
   balloon_stats.inflated += n;
   balloon_stats.actual += n;
-  return true;
+  return BATCH_DONE;
 }
 
 /* Collects up to `want` balloon frames into pfns[], searching the frame
@@ -162,22 +188,22 @@ static uint32_t find_balloon_frames(uint32_t want) {
   return n;
 }
 
-static bool deflate_batch(uint32_t want) {
+static enum batch deflate_batch(uint32_t want) {
   uint32_t n = find_balloon_frames(want < BALLOON_BATCH ? want : BALLOON_BATCH);
   if (n == 0) {
     balloon_error("lost-frames", balloon_stats.actual);
     balloon_stats.actual = 0;
-    return false;
+    return BATCH_FAILED;
   }
   if (virtio_queue_send(&dev, &queues[Q_DEFLATE], buf_phys, n * sizeof(uint32_t)) != 0) {
-    balloon_error("deflate-timeout", n);
-    return false; /* the host was not told: keep them */
+    device_failed("deflate-timeout", n);
+    return BATCH_FAILED;
   }
   release_frames(n);
   balloon_stats.batches++;
   balloon_stats.deflated += n;
   balloon_stats.actual -= n;
-  return true;
+  return BATCH_DONE;
 }
 
 /* Moves the balloon toward the host's target, one buffer at a time, then
@@ -185,20 +211,17 @@ static bool deflate_batch(uint32_t want) {
  * that sees the size sees a guest that has finished (its record written). */
 static void adjust(void) {
   uint32_t inflated = balloon_stats.inflated, deflated = balloon_stats.deflated;
-  bool progress = true;
+  enum batch result = BATCH_DONE;
   stopped_short = false;
-  for (;;) {
+  while (result == BATCH_DONE) {
     uint32_t target = virtio_config_read32(&dev, VIRTIO_BALLOON_CFG_NUM_PAGES);
     balloon_stats.target = target;
     if (target == balloon_stats.actual) break;
-    if (target > balloon_stats.actual) {
-      progress = inflate_batch(target - balloon_stats.actual);
-      stopped_short = !progress;
-    } else {
-      progress = deflate_batch(balloon_stats.actual - target);
-    }
-    if (!progress) break;
+    result = target > balloon_stats.actual ? inflate_batch(target - balloon_stats.actual)
+                                           : deflate_batch(balloon_stats.actual - target);
   }
+  if (!balloon_stats.present) return; /* the device failed: reset, nothing to tell it */
+  stopped_short = result == BATCH_SHORT;
   bool moved = balloon_stats.inflated != inflated || balloon_stats.deflated != deflated;
   if (!moved && !stopped_short) return; /* already at the target: nothing to report */
   if (stopped_short) balloon_stats.short_of_memory++;
@@ -216,7 +239,13 @@ void balloon_poll(void) {
   virtio_isr(&dev); /* acknowledges a config change (and deasserts the line) */
   if (stats_queue && virtio_queue_take(&queues[Q_STATS])) send_stats();
   uint32_t target = virtio_config_read32(&dev, VIRTIO_BALLOON_CFG_NUM_PAGES);
-  if (target == balloon_stats.actual) return;
+  if (target == balloon_stats.actual) {
+    /* Reached, or a target stopped short of withdrawn: either way nothing is
+     * pending, and the same target asked again later is a new request. */
+    stopped_short = false;
+    balloon_stats.target = target;
+    return;
+  }
   /* Short of memory at this target: try again once there are frames to take. */
   if (stopped_short && target == balloon_stats.target && pmm_stats.free_frames <= RECLAIM_RESERVE)
     return;
@@ -226,6 +255,5 @@ void balloon_poll(void) {
 void balloon_irq(void) {
   balloon_stats.irqs++;
   if (balloon_stats.present) virtio_isr(&dev); /* deasserts the line; balloon_poll compares */
-  if (balloon_irq_line >= 8) outb(PIC2_CMD, PIC_EOI);
-  outb(PIC1_CMD, PIC_EOI);
+  pic_eoi(balloon_irq_line);
 }

@@ -2,6 +2,7 @@
  * time of day.  See dev/rtc.h for why this is the clock that always runs. */
 #include "dev/rtc.h"
 #include "arch/i386/io.h"
+#include "arch/i386/pic.h"
 
 #define CMOS_INDEX 0x70
 #define CMOS_DATA 0x71
@@ -42,8 +43,7 @@ void rtc_rearm(void) { cmos_read(REG_C); }
 void rtc_irq(void) {
   rtc_rearm();
   rtc_ticks++;
-  outb(PIC2_CMD, PIC_EOI);
-  outb(PIC1_CMD, PIC_EOI);
+  pic_eoi(IRQ_RTC);
 }
 
 static uint32_t from_bcd(uint8_t v, bool binary) { return binary ? v : (v >> 4) * 10 + (v & 15); }

@@ -1,6 +1,7 @@
 /* Legacy virtio-pci transport and split virtqueues (see dev/virtio.h). */
 #include "dev/virtio.h"
 #include "arch/i386/io.h"
+#include "dev/rtc.h"
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
 #include "lib/string.h"
@@ -8,16 +9,20 @@
 #include "mm/pmm.h"
 
 #define PCI_BAR0 0x10
-#define PCI_INTERRUPT_LINE 0x3C
+#define PCI_INTERRUPT_LINE 0x3C /* and PCI_INTERRUPT_PIN, 0x3D, the byte after it */
 /* Our choice of BAR0 when the firmware assigned none (qboot assigns no BARs;
  * the IDE bus master takes 0xC000..0xC00F). */
 #define VIRTIO_BAR0_DEFAULT 0xC100
-/* Polls of the used ring before a buffer counts as lost.  QEMU returns a
- * buffer during the notify's port write under TCG; the bound is for a
- * device that never answers. */
-#define VIRTIO_SEND_POLLS 10000000u
+/* Wall-clock seconds before a buffer counts as lost.  QEMU returns a buffer
+ * during the notify's port write under TCG, but under KVM (ioeventfd) or on
+ * a loaded host the device works beside the guest, so the bound is time, not
+ * a count of polls.  rtc_seconds() has one-second steps: 2 means at least
+ * one whole second. */
+#define VIRTIO_SEND_SECONDS 2u
+/* Polls of the used ring between two reads of the clock (a CMOS read is a
+ * few port accesses: too slow for every poll). */
+#define VIRTIO_POLLS_PER_CLOCK 4096u
 
-#define PCI_INTERRUPT_PIN 0x3D
 #define PIIX_PIRQ_ROUTE 0x60 /* PIRQA..PIRQD -> ISA IRQ, one byte each; bit 7: off */
 #define PIIX_PIRQ_OFF 0x80
 
@@ -29,7 +34,7 @@ struct virtio_stats virtio_stats;
  * line register is only what the firmware wrote there (qboot's can differ
  * from the routing it programmed), so it is the fallback. */
 static uint8_t irq_of(const struct pci_function *f) {
-  uint8_t pin = (uint8_t)(pci_read32(f, PCI_INTERRUPT_LINE) >> 8);
+  uint8_t pin = (uint8_t)(pci_read16(f, PCI_INTERRUPT_LINE) >> 8); /* 0x3D: the word's high byte */
   if (pin < 1 || pin > 4) return 0xFF;
   for (uint32_t i = 0; i < pci_function_count; i++) {
     const struct pci_function *isa = &pci_functions[i];
@@ -52,8 +57,10 @@ static void refuse(const struct virtio_device *dev, const char *kind) {
 int virtio_open(struct virtio_device *dev, uint16_t device_id) {
   *dev = (struct virtio_device){.device_id = device_id, .irq = 0xFF};
   for (uint32_t i = 0; i < pci_function_count; i++)
-    if (pci_functions[i].vendor == VIRTIO_VENDOR && pci_functions[i].device == device_id)
+    if (pci_functions[i].vendor == VIRTIO_VENDOR && pci_functions[i].device == device_id) {
       dev->pci = &pci_functions[i];
+      break;
+    }
   if (!dev->pci) return -ENXIO;
   uint32_t bar = pci_read32(dev->pci, PCI_BAR0);
   if (!(bar & 1)) {
@@ -138,10 +145,12 @@ void virtio_queue_submit(struct virtio_device *dev, struct virtq *q, paddr_t buf
   q->desc[0].len = len;
   q->desc[0].flags = device_writes ? VIRTQ_DESC_F_WRITE : 0;
   q->desc[0].next = 0;
-  uint16_t idx = q->avail->idx;
-  q->avail->ring[idx % q->size] = 0;
+  /* The index comes from the driver's own copy: the ring is shared memory
+   * that a faulty device could overwrite. */
+  q->avail->ring[q->avail_idx % q->size] = 0;
   __asm__ volatile("" ::: "memory"); /* the entry before the index that publishes it */
-  q->avail->idx = (uint16_t)(idx + 1);
+  q->avail_idx++;
+  q->avail->idx = q->avail_idx;
   __asm__ volatile("" ::: "memory");
   virtio_stats.notifies++;
   outw(dev->io + VIRTIO_REG_QUEUE_NOTIFY, q->index);
@@ -157,8 +166,11 @@ bool virtio_queue_take(struct virtq *q) {
 
 int virtio_queue_send(struct virtio_device *dev, struct virtq *q, paddr_t buf, uint32_t len) {
   virtio_queue_submit(dev, q, buf, len, false);
-  for (uint32_t i = 0; i < VIRTIO_SEND_POLLS; i++)
+  uint32_t start = rtc_seconds();
+  for (uint32_t i = 1;; i++) {
     if (virtio_queue_take(q)) return 0;
+    if (i % VIRTIO_POLLS_PER_CLOCK == 0 && rtc_elapsed(start, VIRTIO_SEND_SECONDS)) break;
+  }
   virtio_stats.timeouts++;
   refuse(dev, "timeout");
   return -ETIMEDOUT;

@@ -51,7 +51,6 @@ uint32_t sched_run_reporting(void (*ended)(const struct proc_record *r)) {
     /* A safe point for the buffer cache's periodic flush: between processes,
      * not in an interrupt; nothing to do (and no call) while nothing is dirty. */
     if (bcache_stats.dirty) bcache_periodic_flush();
-    balloon_poll(); /* the same safe point for the balloon's target changes */
     if (p->state == PROC_ZOMBIE) {
       switch_page_directory(&kernel_page_directory); /* not the one being freed */
       /* A process records how it ended, then switches here at once: its
@@ -61,6 +60,9 @@ uint32_t sched_run_reporting(void (*ended)(const struct proc_record *r)) {
       if (ended) ended(r);
       proc_reap(p);
     }
+    /* The same safe point for the balloon's target changes, after the reap:
+     * an inflation can then have the frames the zombie held. */
+    balloon_poll();
   }
   switch_page_directory(&kernel_page_directory);
   sched_interrupting = false;

@@ -70,7 +70,13 @@ void trap(struct trapframe *tf) {
   if (vector == IRQ_ATA_PRIMARY || vector == IRQ_ATA_SECONDARY)
     return ata_irq(vector - VEC_IRQ_BASE);
   if (vector == VEC_IRQ_BASE + IRQ_RTC) return rtc_irq(); /* a disk wait's clock */
-  if (vector == VEC_IRQ_BASE + (uint32_t)balloon_irq_line) return balloon_irq(); /* notes it, no work */
+  if (vector == VEC_IRQ_BASE + (uint32_t)balloon_irq_line) {
+    balloon_irq(); /* notes it; the work is balloon_poll's, at a safe point */
+    /* The scheduler's loop is one: a program that never traps would hold a
+     * change back until it ends (preemption is off by default). */
+    if (current && TRAP_FROM_USER(tf)) sched_yield();
+    return;
+  }
   if ((vector > IRQ_TIMER && vector <= IRQ_LAST) || vector == VEC_SPURIOUS)
     return; /* masked lines fire only spuriously (IRQ 7/15), and need no EOI */
   if (vector < VEC_EXCEPTIONS) {

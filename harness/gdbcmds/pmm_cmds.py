@@ -15,6 +15,7 @@ import struct
 
 from harness.decode.bitmap import Bitmap
 from harness.decode.text import table
+from harness.gdbcmds.balloon_cmds import balloon_frames, frame_table
 from harness.gdbcmds.common import (
     PAGE_SIZE,
     CommandError,
@@ -115,7 +116,6 @@ def buddy_lines() -> list[str]:
                      str(u32(node["fallbacks"]))])
     out += ["\nnodes (pmm_node_stats; zones: each node below the direct-map limit, above it):",
             table(["node", "start", "end", "frames", "free", "allocations", "fallbacks"], rows)]
-    # The balloon's line (frames flagged FRAME_BALLOON) goes here.
     return out
 
 
@@ -150,12 +150,17 @@ class PmmCommand(Subcommand):
         rows = [[name, str(count), f"{count * 4}", f"{count * 4 / 1024:.1f}"] for name, count in (
             ("total", frames), ("usable", s["usable_frames"]),
             ("reserved", s["reserved_frames"]), ("free", s["free_frames"]), ("used", used))]
+        balloon = None
         if symbol_address("balloon_stats") is not None:  # frames the host took (dev/balloon.h)
-            rows.append(["balloon", str(u32("balloon_stats.actual")),
-                         f"{u32('balloon_stats.actual') * 4}",
-                         f"{u32('balloon_stats.actual') * 4 / 1024:.1f}"])
-        write("physical memory (pmm_stats):")
+            # Counted in the frame table, not taken from the driver.
+            balloon = len(balloon_frames(frame_table()))
+            rows.append(["balloon", str(balloon), f"{balloon * 4}", f"{balloon * 4 / 1024:.1f}"])
+        write("physical memory (pmm_stats; balloon: frames flagged FRAME_BALLOON):")
         write(table(["frames", "count", "KiB", "MiB"], rows, left=(0,)))
+        if balloon is not None:
+            actual = u32("balloon_stats.actual")
+            write(f"the driver's balloon count (balloon_stats.actual): {actual}"
+                  + ("" if actual == balloon else " DISAGREES with the frame table"))
         write(f"failed allocations {s['failed_allocations']}; refused frees: "
               f"double {s['double_frees']}, reserved {s['reserved_frees']}, "
               f"unaligned {s['unaligned_frees']}, out of range {s['out_of_range_frees']}")

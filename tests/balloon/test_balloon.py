@@ -157,7 +157,11 @@ def test_guest_statistics_reach_the_host(machine, kernel):
     assert reply["last-update"] != 0
     stats = reply["stats"]
     assert stats["stat-free-memory"] == pmm["free_frames"] * 4096
-    assert stats["stat-total-memory"] == pmm["usable_frames"] * 4096
+    # Linux's meaning: the RAM the guest has, the balloon's frames (counted
+    # in the frame table, not the driver's counter) not.
+    held = len(balloon_frames(kernel))
+    assert held == (RAM_MIB - 64) * FRAMES_PER_MIB
+    assert stats["stat-total-memory"] == (pmm["usable_frames"] - held) * 4096
     assert (stats["stat-swap-in"], stats["stat-swap-out"], stats["stat-major-faults"]) == (0, 0, 0)
     assert balloon_stats(kernel)["stats_updates"] >= 2  # the first at boot, then the poll's
 
@@ -224,3 +228,55 @@ def test_an_inflation_short_of_memory_resumes_at_a_safe_point_once_frames_are_fr
     assert done.fields == {"target": str(held), "actual": str(held), "inflated": str(held),
                            "deflated": "0", "short": "0"}
     assert kernel.pmm_stats()["free_frames"] == free_before - held
+
+
+def test_a_withdrawn_target_is_forgotten_and_the_same_target_asked_again_is_answered(
+        machine, kernel):
+    """Short of memory at a target, then the host sets the target back to
+    what the balloon holds: the driver shows that target and nothing is
+    pending; asked for the first target again, still short, it answers with
+    a record of its own rather than taking it for the old request."""
+    assert machine.call("agent_pmm_exhaust") > 0
+    mark = machine.mark()
+    machine.balloon(64)
+    run_while(machine, lambda: not machine.records("BALLOON", since=mark))
+    [short] = machine.records("BALLOON", since=mark)
+    assert short.fields["short"] == "1"
+    machine.balloon(RAM_MIB)  # withdrawn: the target is what the balloon holds, 0
+    run_while(machine, lambda: True, timeout=0.5)  # the idle loop polls many times meanwhile
+    assert (balloon_stats(kernel)["target"], balloon_stats(kernel)["actual"]) == (0, 0)
+    mark = machine.mark()
+    machine.balloon(64)
+    run_while(machine, lambda: not machine.records("BALLOON", since=mark))
+    [again] = machine.records("BALLOON", since=mark)
+    assert again.fields == short.fields
+    assert balloon_stats(kernel)["short_of_memory"] == 2
+
+
+def test_a_device_that_keeps_a_buffer_is_reset_and_every_frame_comes_back(machine, kernel):
+    """The inflate queue's notifications are sent to a queue the device does
+    not have (its index rewritten from outside), so the device never returns
+    the buffer: after its time bound the driver resets the device (it can no
+    longer discard a frame the guest uses again), gives back every balloon
+    frame, the batch in flight included, and stops polling the device."""
+    free_before = kernel.pmm_stats()["free_frames"]
+    resize(machine, 96)
+    held = (RAM_MIB - 96) * FRAMES_PER_MIB
+    assert len(balloon_frames(kernel)) == held
+    queues = machine.symbol("queues")  # struct virtq[3]; index is the first field
+    machine.write(queues, (100).to_bytes(2, "little"))
+    mark = machine.mark()
+    machine.balloon(64)
+    run_while(machine, lambda: len(machine.records("BALLOON", since=mark)) < 2)
+    assert [r.fields for r in machine.records("BALLOON", since=mark)] == [
+        {"error": "inflate-timeout", "value": "256"},
+        {"device": "reset", "released": str(held + 256)}]
+    assert balloon_frames(kernel) == []
+    assert kernel.pmm_stats()["free_frames"] == free_before
+    stats = balloon_stats(kernel)
+    assert (stats["present"], stats["actual"], stats["errors"]) == (0, 0, 1)
+    mark = machine.mark()
+    machine.balloon(32)  # the device is gone: no safe point looks at it again
+    run_while(machine, lambda: True, timeout=0.5)
+    assert machine.records("BALLOON", since=mark) == []
+    assert balloon_frames(kernel) == []

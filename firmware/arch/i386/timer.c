@@ -1,18 +1,14 @@
 #include "kernel/timer.h"
 #include "arch/i386/cpu.h"
 #include "arch/i386/io.h"
+#include "arch/i386/pic.h"
 #include "kernel/cpufeatures.h"
 #include "mm/vmm.h"
 #include "kernel/cmdline.h"
 #include "kernel/kprintf.h"
 
-#define PIC1_CMD 0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD 0xA0
-#define PIC2_DATA 0xA1
 #define ICW1_INIT_ICW4 0x11
 #define ICW4_8086 0x01
-#define PIC_EOI 0x20
 #define PIT_CMD 0x43
 #define PIT_CH0 0x40
 #define PIT_RATE_GENERATOR 0x34 /* channel 0, lo/hi byte, mode 2 */
@@ -77,7 +73,7 @@ static void timer_start(void) {
   outb(PIT_CMD, PIT_RATE_GENERATOR);
   outb(PIT_CH0, divisor & 0xFF);
   outb(PIT_CH0, divisor >> 8);
-  outb(PIC1_DATA, inb(PIC1_DATA) & ~1u);
+  pic_unmask(0);
 }
 
 void timer_watch(void (*fn)(void)) {
@@ -92,6 +88,6 @@ void timer_unwatch(void) {
 
 void timer_irq(void) {
   timer_ticks++;
-  outb(PIC1_CMD, PIC_EOI);
+  pic_eoi(0);
   if (watch) watch();
 }

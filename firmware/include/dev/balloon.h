@@ -2,7 +2,8 @@
  *
  * The host sets a target: the number of 4 KiB frames it wants the guest to
  * give up (QMP `balloon`: RAM size minus the new size).  The kernel inflates
- * toward it by taking frames from the PMM (pmm_alloc_user_frame, after
+ * toward it by taking frames from the PMM (pmm_alloc_user_frame; on a NUMA
+ * machine pmm_alloc_user_frame_node, the node with the most free frames; after
  * reclaim_frames when the free count is down to RECLAIM_RESERVE; it never
  * takes the reserve itself), each flagged FRAME_BALLOON with one reference
  * (the balloon's; frame.h), never mapped, and tells the host their numbers
@@ -16,7 +17,9 @@
  * The work never runs in an interrupt handler.  The config-change interrupt
  * (INTx, on the line the chipset's PIRQ routing gives the device; the kernel
  * mostly runs with interrupts off, so it arrives while a program runs) is
- * acknowledged by reading the ISR and counted; balloon_poll() compares the
+ * acknowledged by reading the ISR and counted, and a program it interrupts
+ * yields to the scheduler, so that a program that never traps cannot hold a
+ * change back; balloon_poll() compares the
  * device's target with what the balloon holds and does the work at the
  * kernel's safe points (the idle loop after kernel_ready, the shell's wait
  * for input, between processes in the scheduler).  Comparing rather than
@@ -24,15 +27,25 @@
  * stops where it is and tries again at a later safe point once frames are
  * free, or at the next target change.
  *
+ * A buffer the device does not return within VIRTIO_SEND_SECONDS (dev/virtio.c)
+ * means a device that may still own it: the driver resets the device, gives
+ * every balloon frame back (the batch in flight included) and stops using
+ * the device (present = 0) for the rest of the boot.
+ *
  * The stats queue answers the host's polls (guest-stats-polling-interval)
- * with: swap in/out (bytes), major faults (swap-ins), minor faults (the
- * other page faults), free memory and total memory (bytes).
+ * with: swap in/out (bytes), major faults, minor faults (the other page
+ * faults), free memory and total memory (bytes: the RAM the guest has,
+ * the balloon's frames not, as Linux's totalram).  Major faults are the
+ * swap-ins only: a fault on a file page maps it from the page cache, and
+ * the kernel does not count separately the ones whose miss read the disk.
  *
  * Records: after balloon_init when the device is there
- *   BALLOON device=ready features=<hex> queue=<size>
+ *   BALLOON device=ready features=<hex> queue=<size> irq=<line, 255: none>
  * and when a change of target has been carried out (or stopped short)
  *   BALLOON target=<frames> actual=<frames> inflated=<n> deflated=<n> short=<0|1>
- * Errors: one record `BALLOON error=<kind> ...` and balloon_stats.errors. */
+ * Errors: one record `BALLOON error=<kind> value=<n>` and balloon_stats.errors;
+ * after a timeout (inflate-timeout, deflate-timeout) also
+ *   BALLOON device=reset released=<frames given back> */
 #pragma once
 
 #include "types.h"
@@ -40,7 +53,7 @@
 #define VIRTIO_DEVICE_BALLOON 0x1002 /* the transitional (legacy) device id */
 #define BALLOON_BATCH 256u           /* frame numbers per inflate/deflate buffer */
 
-/* Feature bits. */
+/* Feature bits (only STATS_VQ is accepted; balloon_init says why not the others). */
 #define VIRTIO_BALLOON_F_MUST_TELL_HOST 0
 #define VIRTIO_BALLOON_F_STATS_VQ 1
 #define VIRTIO_BALLOON_F_DEFLATE_ON_OOM 2
@@ -64,7 +77,7 @@ struct virtio_balloon_stat {
 
 /* What the harness reads. */
 struct balloon_stats {
-  uint32_t present;       /* the device is there and set up */
+  uint32_t present;       /* the device is there and set up (0 again after a timeout) */
   uint32_t target;        /* frames the host asked for, as last read */
   uint32_t actual;        /* frames in the balloon now */
   uint32_t inflated;      /* frames given to the host, in total */
@@ -73,7 +86,7 @@ struct balloon_stats {
   uint32_t changes;       /* target changes carried out (one record each) */
   uint32_t irqs;          /* config-change interrupts taken */
   uint32_t stats_updates; /* stats buffers sent to the host */
-  uint32_t short_of_memory; /* inflations stopped for want of frames */
+  uint32_t short_of_memory; /* inflations stopped for want of frames (not device errors) */
   uint32_t errors;
 };
 extern struct balloon_stats balloon_stats;
@@ -85,5 +98,6 @@ void balloon_init(void);
 /* A safe point: carries out a changed target and answers a stats poll. */
 void balloon_poll(void);
 /* The interrupt: acknowledges it (the ISR read lowers the line) and counts it;
- * the next safe point sees the new target. */
+ * the next safe point sees the new target (trap() yields a program it
+ * interrupted, to reach one). */
 void balloon_irq(void);

@@ -11,13 +11,7 @@
 #include "types.h"
 
 #define RTC_HZ 8                  /* CMOS rate 13: 32768 >> 12 */
-#define PIC_EOI 0x20
-#define PIC1_CMD 0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD 0xA0
-#define PIC2_DATA 0xA1
 #define IRQ_RTC 8
-#define IRQ_CASCADE 2
 
 extern volatile uint32_t rtc_ticks; /* periodic interrupts taken */
 

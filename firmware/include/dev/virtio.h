@@ -8,7 +8,9 @@
  * queues (virtio_queue_init) and ends with virtio_ready (DRIVER_OK).
  * Anything refused on the way is one record
  *   VIRTIO error=<kind> device=<hex> ...
- * and the device is left reset (status 0). */
+ * (kinds: bar0-not-io, no-queue, queue-memory, timeout).  The driver then
+ * resets the device with virtio_fail, except after bar0-not-io: with no I/O
+ * BAR there is no status register to write. */
 #pragma once
 
 #include "dev/pci.h"
@@ -31,11 +33,6 @@
 #define VIRTIO_STATUS_ACKNOWLEDGE 0x01
 #define VIRTIO_STATUS_DRIVER 0x02
 #define VIRTIO_STATUS_DRIVER_OK 0x04
-#define VIRTIO_STATUS_FAILED 0x80
-
-/* ISR bits. */
-#define VIRTIO_ISR_QUEUE 0x01
-#define VIRTIO_ISR_CONFIG 0x02
 
 /* The legacy layout aligns the used ring to this. */
 #define VIRTIO_LEGACY_ALIGN 4096u
@@ -47,7 +44,6 @@ struct virtq_desc {
   uint16_t flags; /* VIRTQ_DESC_F_* */
   uint16_t next;
 } __attribute__((packed));
-#define VIRTQ_DESC_F_NEXT 1
 #define VIRTQ_DESC_F_WRITE 2 /* the device writes the buffer (otherwise it reads it) */
 
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1 /* the driver polls: no interrupt per used buffer */
@@ -78,6 +74,7 @@ struct virtq {
   volatile struct virtq_desc *desc;
   volatile struct virtq_avail *avail;
   volatile struct virtq_used *used;
+  uint16_t avail_idx;            /* the driver's copy of avail->idx (never read back) */
   uint16_t last_used;            /* used->idx the driver has consumed up to */
 };
 
@@ -97,7 +94,7 @@ struct virtio_stats {
 };
 extern struct virtio_stats virtio_stats;
 
-/* Finds the first function with vendor VIRTIO_VENDOR and this device id,
+/* Finds the first function (in bus order) with vendor VIRTIO_VENDOR and this device id,
  * assigns BAR0 if the firmware left it unassigned, enables I/O and bus
  * mastering, resets the device and sets ACKNOWLEDGE | DRIVER.  0, or
  * -ENXIO when there is no such function (no record: the device is
@@ -110,7 +107,8 @@ void virtio_accept(const struct virtio_device *dev, uint32_t features);
  * 0, -ENXIO (the device has no such queue), -ENOMEM. */
 int virtio_queue_init(struct virtio_device *dev, struct virtq *q, uint16_t index);
 void virtio_ready(const struct virtio_device *dev);
-/* Resets the device (status 0) after a failed setup: it stops using its queues. */
+/* Resets the device (status 0) after a failed setup or a timeout: it stops
+ * using its queues and forgets them, buffers in flight included. */
 void virtio_fail(const struct virtio_device *dev);
 
 /* Puts one buffer (physical address, length; device_writes: the device fills
@@ -121,10 +119,13 @@ void virtio_queue_submit(struct virtio_device *dev, struct virtq *q, paddr_t buf
  * consumes it. */
 bool virtio_queue_take(struct virtq *q);
 /* Submits and waits (polling the used ring) for the device to return the
- * buffer: 0, or -ETIMEDOUT (counted). */
+ * buffer: 0, or -ETIMEDOUT (counted) after VIRTIO_SEND_SECONDS of wall time.
+ * After a timeout the device may still own the buffer and the queue: the
+ * caller must virtio_fail the device before it reuses either. */
 int virtio_queue_send(struct virtio_device *dev, struct virtq *q, paddr_t buf, uint32_t len);
 
-/* Reads (and so acknowledges) the ISR: VIRTIO_ISR_* bits. */
+/* Reads (and so acknowledges) the ISR: bit 0 a used buffer, bit 1 a
+ * configuration change. */
 uint8_t virtio_isr(const struct virtio_device *dev);
 uint32_t virtio_config_read32(const struct virtio_device *dev, uint32_t offset);
 void virtio_config_write32(const struct virtio_device *dev, uint32_t offset, uint32_t value);
