@@ -3,7 +3,7 @@
 One row per pool from ``pool_table``: object size, the reserve's target and
 level, objects handed out, how often the reserve served, failures, refills,
 top-ups and refused frees.  Then each reserve is followed through guest
-memory (harness.targets.mmverify.pools, the walker the tests use too) and
+memory (harness.decode.pools, the walker the tests use too) and
 the chain's length is checked against the pool's own reserve_level, so a
 counter that drifted from the chain shows as a problem line.  The quick-fit
 lists of the large heap (``heap_quick``) follow: their block sizes, blocks
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 
+from harness.decode.pools import reserve_chain
 from harness.decode.text import table
 from harness.gdbcmds.common import (
     CommandError,
@@ -25,7 +26,6 @@ from harness.gdbcmds.common import (
     value,
     write,
 )
-from harness.targets.mmverify.pools import reserve_chain
 
 
 def read_word(addr: int) -> int:

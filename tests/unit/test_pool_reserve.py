@@ -1,9 +1,9 @@
-"""harness.targets.mmverify.pools.reserve_chain, the one reserve walker (mm
+"""harness.decode.pools.reserve_chain, the one reserve walker (mm
 pools and the tests use it), on a memory given as a dict of words: it
 follows each object's first word to a null link, and a chain that does not
 end where the pool says stops one object past the limit instead of looping."""
 
-from harness.targets.mmverify.pools import reserve_chain
+from harness.decode.pools import reserve_chain
 
 
 def reader(words):
