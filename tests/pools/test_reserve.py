@@ -229,3 +229,21 @@ def test_a_used_reserve_is_topped_up_by_tables_the_pmm_serves(machine, userland,
     userland.run()
     done = pools(kernel)["pagetables"]
     assert (done["reserve_level"], done["in_use"]) == (RESERVE, 0)
+
+
+@pytest.mark.machine(modules=["user/*"], cmdline="aslr=off fault_log=all")
+def test_a_fault_puts_the_reserve_permission_back_as_it_found_it(machine, userland, kernel):
+    """A fault taken while the permission is already given (as inside an
+    outer fault's uvm_fault; written from GDB here) leaves it given: the
+    handler saves and restores vmm_table_may_use_reserve, it does not clear
+    it for the rest of the outer fault."""
+    flag = machine.symbol("vmm_table_may_use_reserve")
+    pid = userland.spawn("demand", "1")
+    machine.write(flag, b"\x01")
+    mark = machine.mark()
+    assert userland.run()[pid].status == 0
+    faults = [(r["reason"], r["action"]) for r in machine.records("PF", since=mark)
+              if r.int("pid") == pid]
+    assert ("demand-page", "resolved") in faults and all(a == "resolved" for _, a in faults)
+    assert machine.read(flag, 1) == b"\x01"
+    machine.write(flag, b"\x00")
