@@ -131,9 +131,13 @@ void page_fault_handler(struct trapframe *tf) {
   /* A process's own fault, or the kernel's user-copy routines touching its
    * memory: demand paging may resolve it. */
   if (current && (pf.user || (fixup && pf.addr < USER_TOP))) {
-    vmm_table_reserve = true; /* a new page table may come from the reserve */
+    /* A new page table may come from the reserve.  Saved and put back, not
+     * cleared: a fault nested inside this one must not take the permission
+     * away from the rest of the outer fault. */
+    bool may_use_reserve = vmm_table_may_use_reserve;
+    vmm_table_may_use_reserve = true;
     enum fault_reason reason = uvm_fault(current, &pf);
-    vmm_table_reserve = false;
+    vmm_table_may_use_reserve = may_use_reserve;
     if (reason == REASON_DEMAND_PAGE || reason == REASON_STACK_GROWTH || reason == REASON_COW ||
         reason == REASON_SWAP_IN || reason == REASON_FILE_PAGE) {
       record(&pf, pid, kind, FAULT_RESOLVED, reason);

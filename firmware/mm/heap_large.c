@@ -290,11 +290,14 @@ static bool quick_parked(void) {
   return false;
 }
 
-/* Parks the freed (poisoned) block t on its size's list if that size is
- * frequent enough; false: it goes to the boundary tags. */
-static bool quick_park(struct tag *t) {
+/* Parks the freed (poisoned) block t, which held `size` bytes, on its size's
+ * list if that size is frequent enough; false: it goes to the boundary tags.
+ * Only a block of exactly block_need(size) bytes: one carve handed out whole
+ * (its rest too small to split off) is larger than any request asks for, and
+ * parked it would sit on a list quick_take never looks at. */
+static bool quick_park(struct tag *t, uint32_t size) {
   uint32_t block = size_of(t);
-  if (block > QUICK_MAX_BLOCK) return false;
+  if (block > QUICK_MAX_BLOCK || block != block_need(size)) return false;
   int i = quick_slot(block);
   if (i < 0) return false;
   if (heap_quick.frees[i] < UINT32_MAX) heap_quick.frees[i]++;
@@ -418,7 +421,7 @@ void large_free(void *p, vaddr_t caller) {
    * it too (large blocks merge and split, so only that prefix is checked). */
   poison(p, heap_debug_full ? size_of(t) - OVERHEAD : POISON_BYTES);
   h->caller = caller;
-  if (quick_park(t)) return;
+  if (quick_park(t, size)) return;
   h->canary = canary(CANARY_FREE, p);
   coalesce(t);
 }

@@ -47,11 +47,12 @@ static bool handed_out(const struct pool *pool, void *obj) {
 
 /* One object from the normal allocator (not zeroed), or NULL.  A frame pool's
  * frames are direct-mapped, as page tables must be; like any kernel frame
- * the kernel needs, one that cannot be had makes reclaim try once. */
-static void *normal_alloc(struct pool *pool) {
+ * the kernel needs, one that cannot be had makes reclaim try once (when
+ * may_reclaim: a top-up of the reserve is not worth evicting pages for). */
+static void *normal_alloc(struct pool *pool, bool may_reclaim) {
   if (is_frame_pool(pool)) {
     paddr_t pa = alloc_kernel_frame();
-    if (!pa && reclaim_frames(1)) pa = alloc_kernel_frame();
+    if (!pa && may_reclaim && reclaim_frames(1)) pa = alloc_kernel_frame();
     return pa ? P2V(pa) : NULL;
   }
   uint8_t *p = kmalloc(HEADER + pool->object_size);
@@ -100,7 +101,7 @@ struct pool *pool_create(const char *name, size_t object_size, uint32_t min_obje
   }
   /* As much of the reserve as there is memory for: a machine booted short
    * of low frames still gets its pool, and frees fill the reserve up. */
-  for (void *obj; pool->reserve_level < min_objects && (obj = normal_alloc(pool));)
+  for (void *obj; pool->reserve_level < min_objects && (obj = normal_alloc(pool, true));)
     reserve_push(pool, obj);
   pool_count++;
   if (is_frame_pool(pool)) frame_pools++;
@@ -109,16 +110,34 @@ struct pool *pool_create(const char *name, size_t object_size, uint32_t min_obje
   return pool;
 }
 
+/* After the normal allocator served: one object into a reserve that a use
+ * left short, so that the reserve is whole again once memory is back, even
+ * while no object is freed (long-lived processes keep their page tables).
+ * One per allocation is enough, and it never reclaims. */
+static void top_up(struct pool *pool) {
+  if (pool->reserve_level >= pool->min_objects) return;
+  void *obj = normal_alloc(pool, false);
+  if (!obj) return;
+  reserve_push(pool, obj);
+  pool->top_ups++;
+}
+
 void *pool_alloc_normal(struct pool *pool) {
-  void *obj = normal_alloc(pool);
-  if (obj) return hand_out(pool, obj);
+  void *obj = normal_alloc(pool, true);
+  if (obj) {
+    top_up(pool);
+    return hand_out(pool, obj);
+  }
   pool->failures++;
   return NULL;
 }
 
 void *pool_alloc(struct pool *pool) {
-  void *obj = normal_alloc(pool);
-  if (obj) return hand_out(pool, obj);
+  void *obj = normal_alloc(pool, true);
+  if (obj) {
+    top_up(pool);
+    return hand_out(pool, obj);
+  }
   if (pool->reserve_level) {
     obj = reserve_pop(pool);
     pool->reserve_hits++;

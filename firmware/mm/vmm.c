@@ -206,7 +206,7 @@ static const char *flags_problem(uint32_t flags, vaddr_t va) {
 /* A new user page table for the PDE at pde (user rights live in the PTEs;
  * the PDE allows everything they allow, execution included). */
 struct pool *vmm_table_pool;
-bool vmm_table_reserve;
+bool vmm_table_may_use_reserve;
 
 void vmm_pools_init(void) {
   vmm_table_pool = pool_create("pagetables", PAGE_SIZE, VMM_TABLE_RESERVE);
@@ -216,8 +216,8 @@ void vmm_pools_init(void) {
 static bool add_user_table(void *pde) {
   /* kernel tables are preallocated; the pool reclaims user pages when no
    * frame is free, and only a fault may use its reserve (vmm.h) */
-  void *table = vmm_table_reserve ? pool_alloc(vmm_table_pool)
-                                  : pool_alloc_normal(vmm_table_pool);
+  void *table = vmm_table_may_use_reserve ? pool_alloc(vmm_table_pool)
+                                          : pool_alloc_normal(vmm_table_pool);
   if (!table) return false;
   entry_set(pde, V2P(table) | PAGE_PRESENT | PAGE_WRITE | PAGE_USER);
   vmm_stats.user_page_tables++;

@@ -26,6 +26,7 @@ enum vm_op {
   VM_WAIT = 11,     /* nothing to do: yield until the harness writes a request */
   VM_TOUCH = 12,    /* the first word of each page in [addr, addr + len) = value + i */
   VM_PAGEOUT = 13,  /* pageout(addr, len): swap the range out now (mm/swap.h) */
+  VM_OPEN = 14,     /* open(path at addr, flags): the descriptor */
 };
 
 struct vm_request {
@@ -49,6 +50,7 @@ static int32_t perform(volatile struct vm_request *r) {
   case VM_SBRK: return (int32_t)sbrk((intptr_t)r->value);
   case VM_FORK: return fork();
   case VM_PAGEOUT: return pageout((void *)r->addr, r->len);
+  case VM_OPEN: return open((const char *)r->addr, (int)r->flags);
   case VM_TOUCH:
     for (uint32_t i = 0; i < r->len / 4096; i++)
       *(volatile uint32_t *)(r->addr + i * 4096) = r->value + i;

@@ -1,18 +1,20 @@
 """``mm pools``: the kernel's memory pools (mm/pool.h) and their reserves.
 
 One row per pool from ``pool_table``: object size, the reserve's target and
-level, objects handed out, how often the reserve served, failures, refills
-and refused frees.  Then each reserve is followed through guest memory (an
-object's first word names the next) and the chain's length is checked
-against the pool's own reserve_level, so a counter that drifted from the
-chain shows as a problem line.  The quick-fit lists of the large heap
-(``heap_quick``) follow: their block sizes, blocks parked, hits and misses.
+level, objects handed out, how often the reserve served, failures, refills,
+top-ups and refused frees.  Then each reserve is followed through guest
+memory (harness.decode.pools, the walker the tests use too) and
+the chain's length is checked against the pool's own reserve_level, so a
+counter that drifted from the chain shows as a problem line.  The quick-fit
+lists of the large heap (``heap_quick``) follow: their block sizes, blocks
+parked, hits and misses.
 """
 
 from __future__ import annotations
 
 import struct
 
+from harness.decode.pools import reserve_chain
 from harness.decode.text import table
 from harness.gdbcmds.common import (
     CommandError,
@@ -26,22 +28,17 @@ from harness.gdbcmds.common import (
 )
 
 
-def reserve_chain(first: int, limit: int) -> list[int]:
-    """The reserve's objects from ``first``, at most ``limit`` + 1 of them
-    (one more than the pool says: a chain that runs on shows as too long)."""
-    chain: list[int] = []
-    obj = first
-    while obj and len(chain) <= limit:
-        chain.append(obj)
-        obj = struct.unpack("<I", read(obj, 4))[0]
-    return chain
+def read_word(addr: int) -> int:
+    """One little-endian word of the kernel's memory, through GDB."""
+    return struct.unpack("<I", read(addr, 4))[0]
 
 
 class PoolsCommand(Subcommand):
     """Show the memory pools: mm pools
 
     Every pool in pool_table: object size, reserve (level / target), objects
-    in use, reserve hits, failures, refills, refused (foreign) frees; each
+    in use, reserve hits, failures, refills (frees into the reserve), top-ups
+    (allocations that refilled it), refused (foreign) frees; each
     reserve followed through memory and checked against its level; then the
     large heap's quick-fit lists (block size, blocks parked, frees seen) and
     their hits, misses and flushes."""
@@ -60,19 +57,19 @@ class PoolsCommand(Subcommand):
             p = pools[i]
             f = {name: u32(p[name]) for name in (
                 "object_size", "min_objects", "reserve_level", "in_use", "reserve_hits",
-                "failures", "refills", "foreign_frees", "reserve")}
+                "failures", "refills", "top_ups", "foreign_frees", "reserve")}
             name = c_string(p["name"])
             rows.append([name, human(f["object_size"]), f"{f['reserve_level']}/{f['min_objects']}",
                          f["in_use"], f["reserve_hits"], f["failures"], f["refills"],
-                         f["foreign_frees"]])
-            chain = reserve_chain(f["reserve"], f["min_objects"])
+                         f["top_ups"], f["foreign_frees"]])
+            chain = reserve_chain(read_word, f["reserve"], f["min_objects"])
             chains.append((name, chain))
             if len(chain) != f["reserve_level"]:
                 problems.append(f"{name}: the reserve chain holds {len(chain)} objects, "
                                 f"reserve_level says {f['reserve_level']}")
         if rows:
             write(table(["pool", "object", "reserve", "in use", "reserve hits", "failures",
-                         "refills", "foreign"], rows, left=(0,)))
+                         "refills", "top-ups", "foreign"], rows, left=(0,)))
         for name, chain in chains:
             write(f"  {name} reserve: " + (" ".join(f"{a:#010x}" for a in chain) or "empty"))
         write("audit: " + ("consistent" if not problems else f"{len(problems)} problems"))

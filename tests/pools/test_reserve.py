@@ -11,7 +11,7 @@ import pytest
 from harness import CallStopped
 from harness.targets.mmverify.invariants import violations
 from harness.targets.mmverify.kernel import Kernel
-from tests.pools.reserve import KERNEL_BASE, pools, reserve_chain
+from harness.targets.mmverify.pools import pool_reserve, pools
 from tests.process.pmm_budget import give_back
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
@@ -27,13 +27,16 @@ def test_the_page_table_pool_holds_its_reserve_from_boot(machine, kernel):
         [("pagetables", PAGE, RESERVE, RESERVE)]
     pool = pools(kernel)["pagetables"]
     assert (pool["reserve_level"], pool["reserve_hits"], pool["failures"]) == (RESERVE, 0, 0)
-    chain = reserve_chain(kernel, pool)
+    chain = pool_reserve(kernel, pool)
     assert len(chain) == RESERVE and len(set(chain)) == RESERVE
     used, reserved = kernel.pmm_bitmaps()
+    aspace = machine.address_space()
     for va in chain:
-        assert va % PAGE == 0 and KERNEL_BASE <= va < KERNEL_BASE + 0x30000000
-        frame = (va - KERNEL_BASE) // PAGE
-        assert used[frame] and not reserved[frame], "allocated from the PMM, held by the pool"
+        assert va % PAGE == 0 and va >= kernel.kernel_base
+        pa = va - kernel.kernel_base
+        assert aspace.translate(va).pa == pa, "a frame of the direct map"
+        assert used[pa // PAGE] and not reserved[pa // PAGE], \
+            "allocated from the PMM, held by the pool"
 
 
 def table_of(machine, kernel, cr3, va):
@@ -55,11 +58,12 @@ def test_a_fault_needing_a_page_table_completes_on_the_reserve(machine, userland
     heap, cr3 = proc.heap_base, proc.cr3
     assert table_of(machine, kernel, cr3, heap) is None, "the heap's range has no table yet"
     before = pools(kernel)["pagetables"]
-    chain = reserve_chain(kernel, before)
+    chain = pool_reserve(kernel, before)
     head = chain[0]
     assert machine.call("agent_pmm_exhaust") > 0
-    # Two frames back: reclaim's first pass takes one, the zeroed page the
-    # other, and no frame is left for the table.
+    # Two frames back: reclaim's first pass takes one (for swap's slot map,
+    # kcalloc'd when the clock first runs: tests/process/test_out_of_frames.py),
+    # the zeroed page the other, and no frame is left for the table.
     give_back(machine, 2)
     mark = machine.mark()
     machine.break_at(userland.symbol("demand", "checkpoint"), condition=f"$cr3 == {cr3:#x}")
@@ -67,14 +71,14 @@ def test_a_fault_needing_a_page_table_completes_on_the_reserve(machine, userland
         machine.call("sched_run")  # checkpoint(0): before the touch
     machine.cont()  # checkpoint(1): the page was touched
     assert kernel.pmm_stats()["free_frames"] == 0, "the PMM had nothing for the table"
-    assert table_of(machine, kernel, cr3, heap) == head - KERNEL_BASE, \
+    assert table_of(machine, kernel, cr3, heap) == head - kernel.kernel_base, \
         "the table is the reserve's first frame"
     assert userland.address_space(pid).translate(heap).pa is not None, "the page is present"
     assert violations(Kernel(machine)) == [], "every frame accounted for"
     after = pools(kernel)["pagetables"]
     assert (after["reserve_level"], after["reserve_hits"], after["in_use"], after["failures"]) \
         == (RESERVE - 1, 1, before["in_use"] + 1, 0)
-    assert reserve_chain(kernel, after) == chain[1:], "the rest of the reserve"
+    assert pool_reserve(kernel, after) == chain[1:], "the rest of the reserve"
     assert [(r["event"], r.int("reserve"), r.int("in_use"))
             for r in machine.records("POOL", since=mark)] == \
         [("reserve-use", RESERVE - 1, before["in_use"] + 1)]
@@ -117,7 +121,7 @@ def test_pool_free_refuses_what_the_pool_did_not_hand_out(machine, kernel):
     frame = machine.call("alloc_kernel_frame")  # a direct-mapped frame, not the pool's
     before = pools(kernel)["pagetables"]
     mark = machine.mark()
-    foreign = [KERNEL_BASE + frame, KERNEL_BASE + frame + 16, before["reserve"]]
+    foreign = [kernel.kernel_base + frame, kernel.kernel_base + frame + 16, before["reserve"]]
     for addr in foreign:
         assert machine.call("pool_free", pool, addr) == EINVAL
     records = machine.records("POOL", since=mark)
@@ -177,3 +181,69 @@ def test_a_mapping_outside_a_fault_never_takes_the_reserve(machine, userland, ke
         (RESERVE, 0, before["failures"] + 1)
     machine.call("agent_pmm_release")
     userland.run()
+
+
+def user_tables(machine, kernel, cr3) -> set[int]:
+    """The physical addresses of every page table in cr3's user half, read
+    from guest RAM (PAE: through the three user page directories)."""
+    user_top = kernel.kernel_base
+    if kernel.paging_mode() == "pae":
+        directories = [int.from_bytes(machine.read_phys(cr3 + i * 8, 8), "little")
+                       for i in range(user_top >> 30)]
+        width, pdes = 8, [(d & 0xFFFFF000, 512) for d in directories if d & 1]
+    else:
+        width, pdes = 4, [(cr3, user_top >> 22)]
+    tables = set()
+    for directory, count in pdes:
+        raw = machine.read_phys(directory, count * width)
+        for i in range(count):
+            pde = int.from_bytes(raw[i * width:(i + 1) * width], "little")
+            if pde & 1:
+                tables.add(pde & 0xFFFFF000)
+    return tables
+
+
+def test_a_used_reserve_is_topped_up_by_tables_the_pmm_serves(machine, userland, kernel):
+    """The reserve used with the PMM exhausted (two objects taken through
+    pool_alloc from GDB, the call a fault makes), then the PMM back and no
+    table freed: each table a new process's spawn gets from the PMM tops the
+    reserve up by one frame, never reclaiming, until it is whole again."""
+    pool = kernel.u32("vmm_table_pool")
+    assert machine.call("agent_pmm_exhaust") > 0
+    taken = [machine.call("pool_alloc", pool) for _ in range(2)]
+    machine.call("agent_pmm_release")
+    before = pools(kernel)["pagetables"]
+    assert (before["reserve_level"], before["reserve_hits"]) == (RESERVE - 2, 2)
+    pid = userland.spawn("hello")
+    tables = user_tables(machine, kernel, userland.process(pid).cr3)
+    assert len(tables) >= 2, "spawn maps the image and the stack: two tables at least"
+    after = pools(kernel)["pagetables"]
+    assert (after["reserve_level"], after["top_ups"], after["refills"], after["in_use"]) == \
+        (RESERVE, before["top_ups"] + 2, before["refills"], before["in_use"] + len(tables)), \
+        "topped up by the first two tables, nothing freed"
+    chain = pool_reserve(kernel, after)
+    assert len(set(chain)) == RESERVE
+    assert not {va - kernel.kernel_base for va in chain} & tables, "no table is in the reserve"
+    for obj in taken:
+        assert machine.call("pool_free", pool, obj) == 0  # the reserve is full: to the PMM
+    userland.run()
+    done = pools(kernel)["pagetables"]
+    assert (done["reserve_level"], done["in_use"]) == (RESERVE, 0)
+
+
+@pytest.mark.machine(modules=["user/*"], cmdline="aslr=off fault_log=all")
+def test_a_fault_puts_the_reserve_permission_back_as_it_found_it(machine, userland, kernel):
+    """A fault taken while the permission is already given (as inside an
+    outer fault's uvm_fault; written from GDB here) leaves it given: the
+    handler saves and restores vmm_table_may_use_reserve, it does not clear
+    it for the rest of the outer fault."""
+    flag = machine.symbol("vmm_table_may_use_reserve")
+    pid = userland.spawn("demand", "1")
+    machine.write(flag, b"\x01")
+    mark = machine.mark()
+    assert userland.run()[pid].status == 0
+    faults = [(r["reason"], r["action"]) for r in machine.records("PF", since=mark)
+              if r.int("pid") == pid]
+    assert ("demand-page", "resolved") in faults and all(a == "resolved" for _, a in faults)
+    assert machine.read(flag, 1) == b"\x01"
+    machine.write(flag, b"\x00")

@@ -33,7 +33,7 @@ MMAP_BASE_SPAN = 0x20000000
 # firmware/user/vmdriver.c's enum vm_op (VM_WAIT, 11, is the program's own: never sent)
 OPS = {"exit": 0, "mmap": 1, "munmap": 2, "mprotect": 3, "write": 4, "read": 5,
        "getrlimit": 6, "setrlimit": 7, "sbrk": 8, "shm": 9, "fork": 10,
-       "touch": 12, "pageout": 13}
+       "touch": 12, "pageout": 13, "open": 14}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 
 from harness import GuestPanic
 from harness.machine.faults import expect_fault
-from tests.pools.reserve import KERNEL_BASE, pools, reserve_chain
+from harness.targets.mmverify.pools import pool_reserve, pools
 
 PAGE = 4096
 P, W, U = 0x1, 0x2, 0x4
@@ -50,7 +50,7 @@ def test_at_boot_the_pmm_has_handed_out_only_the_kernels_paging_structures(
     assert kernel.u32("frame_table_frames") == frames
     table_frames = {table + k * PAGE for k in range(-(-frames * 4 // PAGE))}
     pool = pools(kernel)["pagetables"]
-    reserve = {va - KERNEL_BASE for va in reserve_chain(kernel, pool)}
+    reserve = {va - kernel.kernel_base for va in pool_reserve(kernel, pool)}
     assert len(reserve) == pool["min_objects"] == pool["reserve_level"]
     buddy = kernel.u32("buddy_frames_phys")
     meta_bytes = kernel.u32("buddy_frame_count") * 12

@@ -56,7 +56,8 @@ struct heap_stats {
 
 /* Quick fit in front of the large region's boundary tags (mm/heap_large.c):
  * HEAP_QUICK_LISTS exact-size lists, each learned from the sizes freed most
- * often.  hits: large allocations served from a list; misses: the others
+ * often (only a block of exactly the size its request needed is parked: one
+ * handed out whole, larger than asked for, goes back to the boundary tags).  hits: large allocations served from a list; misses: the others
  * small enough for one (blocks up to 128 KiB; 16-byte aligned ones only:
  * page-aligned requests never use the lists);
  * flushes: times a list (or all of them) went back to the boundary tags,

@@ -6,7 +6,10 @@
  * reclaiming if need be, for PAGE_SIZE objects; kmalloc for smaller ones) and
  * takes from the reserve only when that fails, so the reserve is there when
  * the PMM is exhausted.  pool_free refills the reserve
- * up to min_objects before anything goes back to the normal allocator.
+ * up to min_objects before anything goes back to the normal allocator, and
+ * an allocation the normal allocator served tops a short reserve up by one
+ * object (without reclaiming), so the reserve is whole again once memory
+ * is back even while nothing is freed.
  * Objects come zeroed.  pool_alloc_normal never touches the reserve (for the
  * same objects on paths that may fail).
  *
@@ -33,6 +36,7 @@ struct pool {
   uint32_t reserve_hits;  /* allocations the reserve served */
   uint32_t failures;      /* allocations that got nothing */
   uint32_t refills;       /* frees that went to the reserve */
+  uint32_t top_ups;       /* objects the normal allocator added to a short reserve */
   uint32_t foreign_frees; /* pool_free calls refused */
   void *reserve;          /* the reserve's objects, linked through their first word */
   uint32_t *owned;        /* frame pools: a bit per direct-mapped frame handed out */

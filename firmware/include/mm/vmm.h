@@ -178,18 +178,19 @@ paddr_t alloc_kernel_frame(void);
 
 /* User page tables come from the pool "pagetables" (mm/pool.h), created by
  * vmm_pools_init once the heap works.  Only the page-fault handler may take
- * one from its reserve: it sets vmm_table_reserve while it resolves a fault
- * in user memory, so a fault that needs a new table completes when the PMM
- * is exhausted; fork, mmap, spawn may fail and never drain it.  One fault
- * maps one page and so needs one table at most (PAE's user page directories
- * exist from the address space's creation); the reserve holds
- * VMM_TABLE_RESERVE, a safety factor of 4 for faults in a row (other
- * processes', or a system call's copy crossing into a second table's range)
- * before a table is freed and refills it. */
+ * one from its reserve: it sets the permission vmm_table_may_use_reserve
+ * while it resolves a fault in user memory (and puts the old value back
+ * after), so a fault that needs a new table completes when the PMM is
+ * exhausted; fork, mmap, spawn may fail and never drain it.  One fault maps
+ * one page and so needs one table at most (PAE's user page directories exist
+ * from the address space's creation); the reserve holds VMM_TABLE_RESERVE, a
+ * safety factor of 4 for faults in a row (other processes', or a system
+ * call's copy crossing into a second table's range) before a table is freed
+ * or a table the PMM serves tops it up again (mm/pool.h). */
 #define VMM_TABLE_RESERVE 4u
 struct pool;
 extern struct pool *vmm_table_pool;
-extern bool vmm_table_reserve;
+extern bool vmm_table_may_use_reserve;
 void vmm_pools_init(void);
 
 /* -- fork (kernel/fork.c) ----------------------------------------------------
