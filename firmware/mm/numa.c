@@ -236,6 +236,12 @@ pfn_t numa_alloc_user_frame(void) {
   return 0;
 }
 
+uint32_t numa_allowed_nodes(void) {
+  uint32_t all = (1u << numa_layout.node_count) - 1;
+  if (!current || current->mempolicy.mode != MPOL_BIND) return all;
+  return current->mempolicy.nodes & all;
+}
+
 int numa_set_policy(struct numa_policy *p, uint32_t mode, uint32_t nodes) {
   uint32_t all = (1u << numa_layout.node_count) - 1;
   if (mode >= MPOL_MODE_COUNT) return -EINVAL;

@@ -15,6 +15,7 @@ from tests.numa.numa_view import (
     user_frames,
     user_pages,
 )
+from tests.swap.swapping import swap_entries
 
 MPOL_LOCAL, MPOL_INTERLEAVE, MPOL_BIND = 0, 1, 2
 PAGE = 4096
@@ -137,18 +138,39 @@ def test_set_mempolicy_refuses_what_it_cannot_do(machine, userland, kernel, args
 def test_bind_exhausted_goes_through_reclaim_never_another_node(machine, userland, kernel):
     """Bound to node 1 (8 MiB, 2048 frames) and touching 2300 pages: what
     does not fit is reclaimed (swapped out) from node 1 itself while node 0
-    has plenty free; every heap page it has in RAM is on node 1 (its image
-    came before the policy, from the kernel's spawn)."""
-    before = node_stats(kernel)
+    has plenty free; every heap page is on node 1, in RAM or in swap, and
+    node 0 hands out nothing after the spawn (the image came before the
+    policy, from the kernel's spawn)."""
     pid = userland.spawn("numapages", f"{MPOL_BIND} 2 2300")
+    before = node_stats(kernel)
     assert run_to_checkpoint(machine, userland) == pid
     heap = userland.process(pid).heap_base
     pages = [(va, pa) for va, pa in user_pages(userland, pid, machine.cfg.target.kernel_base)
              if heap <= va < heap + 2300 * PAGE]
     assert set(nodes_of(machine, kernel, [pa for _va, pa in pages])) == {1}
-    swapped = next(p for p in kernel.process_table() if p["pid"] == pid)["swapped_pages"]
-    assert swapped > 0 and len(pages) + swapped >= 2300
+    swapped = swap_entries(userland, pid, heap, heap + 2300 * PAGE)
+    assert swapped and len(pages) + len(swapped) == 2300
     after = node_stats(kernel)
-    assert after[0]["free_frames"] >= before[0]["free_frames"] - 64, "node 0 was not used"
+    assert after[0]["allocations"] == before[0]["allocations"], "node 0 was not used"
     assert [a["fallbacks"] for a in after] == [b["fallbacks"] for b in before]
+    finish(machine, userland)
+
+
+@pytest.mark.machine(numa=[56, 8], modules=["user/numapages", "user/bystander"],
+                     cmdline="aslr=off")
+def test_bound_reclaim_leaves_other_nodes_pages_resident(machine, userland, kernel):
+    """A bystander lives on node 0 (local policy) while a process bound to
+    node 1 overflows it: reclaim swaps out only node 1's pages, so the
+    bystander keeps every page in RAM, node 0 hands out nothing more, and
+    the record of the run is the bound process's alone."""
+    bystander = userland.spawn("bystander", "1000")
+    bound = userland.spawn("numapages", f"{MPOL_BIND} 2 2300")
+    assert run_to_checkpoint(machine, userland) == bound
+    table = {p["pid"]: p for p in kernel.process_table()}
+    assert table[bystander]["swapped_pages"] == 0
+    assert swap_entries(userland, bystander, 0, machine.cfg.target.kernel_base) == {}
+    assert table[bound]["swapped_pages"] > 0
+    resident = [pa for _va, pa in user_pages(userland, bystander, machine.cfg.target.kernel_base)]
+    assert len(resident) == table[bystander]["pages"]
+    assert set(nodes_of(machine, kernel, resident)) == {0}
     finish(machine, userland)

@@ -73,6 +73,10 @@ struct numa_policy {
  * exhausted.  pmm_alloc_user_frame() calls this when there are 2+ nodes. */
 pfn_t numa_alloc_user_frame(void);
 
+/* The nodes (mask) numa_alloc_user_frame may take a frame from now: a bound
+ * policy's mask, else every node.  Reclaim frees frames there. */
+uint32_t numa_allowed_nodes(void);
+
 /* set_mempolicy's work on one policy: MPOL_LOCAL takes mask 0, bind and
  * interleave a non-empty mask of existing nodes; anything else (or a mode
  * past MPOL_MODE_COUNT) is -EINVAL and leaves the policy as it was. */
