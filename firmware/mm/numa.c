@@ -205,10 +205,16 @@ static uint32_t by_distance(uint32_t from, uint32_t mask, uint8_t order[NUMA_MAX
   return count;
 }
 
+/* The policy user frames are allocated under now: the current process's,
+ * else the kernel's local. */
+static struct numa_policy *policy_now(void) {
+  static struct numa_policy kernel_policy = {.mode = MPOL_LOCAL};
+  return current ? &current->mempolicy : &kernel_policy;
+}
+
 /* The nodes to try for one frame under policy p, first choice first; how
- * many.  Interleave starts at p->next and moves it on to the next node of
- * the mask, so successive frames go round the mask. */
-static uint32_t policy_order(struct numa_policy *p, uint8_t order[NUMA_MAX_NODES]) {
+ * many.  Interleave starts at p->next; the caller moves it on. */
+static uint32_t policy_order(const struct numa_policy *p, uint8_t order[NUMA_MAX_NODES]) {
   uint32_t all = (1u << numa_layout.node_count) - 1, local = numa_local_node();
   if (p->mode == MPOL_BIND) return by_distance(local, p->nodes & all, order);
   if (p->mode != MPOL_INTERLEAVE) return by_distance(local, all, order);
@@ -217,29 +223,40 @@ static uint32_t policy_order(struct numa_policy *p, uint8_t order[NUMA_MAX_NODES
     uint32_t n = (p->next + k) % numa_layout.node_count;
     if (mask & (1u << n)) order[count++] = (uint8_t)n;
   }
-  if (count > 0) p->next = (uint8_t)((order[0] + 1) % numa_layout.node_count);
   return count;
 }
 
+/* The first node of mask after node `after`, going round (`after` itself
+ * when it is the mask's only node). */
+static uint8_t next_in_mask(uint32_t after, uint32_t mask) {
+  for (uint32_t k = 1; k <= numa_layout.node_count; k++) {
+    uint32_t n = (after + k) % numa_layout.node_count;
+    if (mask & (1u << n)) return (uint8_t)n;
+  }
+  return (uint8_t)after;
+}
+
+uint32_t numa_allowed_nodes(void) {
+  const struct numa_policy *p = policy_now();
+  uint32_t all = (1u << numa_layout.node_count) - 1;
+  return p->mode == MPOL_BIND ? p->nodes & all : all;
+}
+
 pfn_t numa_alloc_user_frame(void) {
-  struct numa_policy kernel_policy = {.mode = MPOL_LOCAL};
-  struct numa_policy *p = current ? &current->mempolicy : &kernel_policy;
+  struct numa_policy *p = policy_now();
   uint8_t order[NUMA_MAX_NODES];
   uint32_t count = policy_order(p, order);
   for (uint32_t k = 0; k < count; k++) {
     pfn_t pfn = pmm_alloc_user_frame_node(order[k]);
     if (pfn) {
       if (k > 0) pmm_node_stats[order[k]].fallbacks++;
+      /* Strict alternation: the next frame goes to the mask's node after
+       * the one that served, even when that was a fallback. */
+      if (p->mode == MPOL_INTERLEAVE) p->next = next_in_mask(order[k], p->nodes);
       return pfn;
     }
   }
   return 0;
-}
-
-uint32_t numa_allowed_nodes(void) {
-  uint32_t all = (1u << numa_layout.node_count) - 1;
-  if (!current || current->mempolicy.mode != MPOL_BIND) return all;
-  return current->mempolicy.nodes & all;
 }
 
 int numa_set_policy(struct numa_policy *p, uint32_t mode, uint32_t nodes) {

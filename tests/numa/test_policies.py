@@ -76,14 +76,60 @@ def test_fork_inherits_the_policy(machine, userland, kernel):
 
 @pytest.mark.machine(numa=[32, 16, 8, 8], modules=["user/numapages"], cmdline="aslr=off")
 def test_interleave_goes_round_the_mask(machine, userland, kernel):
-    """Mask {0, 1, 3}: consecutive heap pages take nodes 0, 1, 3, 0, 1, 3..."""
+    """Mask {0, 1, 3}: consecutive heap pages take nodes 0, 1, 3, 0, 1, 3...
+    from the mask's lowest node (set_mempolicy starts the round there), and
+    the policy's cursor is left on the mask's node after the last one."""
     pid = userland.spawn("numapages", f"{MPOL_INTERLEAVE} {0b1011} 24")
     assert run_to_checkpoint(machine, userland) == pid
     heap = userland.process(pid).heap_base
     got = nodes_of(machine, kernel, user_frames(userland, pid, heap, 24))
     cycle = [0, 1, 3]
-    start = cycle.index(got[0])
-    assert got == [cycle[(start + i) % 3] for i in range(24)]
+    assert got == [cycle[i % 3] for i in range(24)]
+    assert mempolicy(kernel, pid) == (MPOL_INTERLEAVE, 0b1011, cycle[24 % 3])
+    finish(machine, userland)
+
+
+def interleave_model(mask: list[int], full_after: dict[int, int], pages: int):
+    """The nodes strict interleave hands out over `mask` when node n has room
+    for full_after[n] frames (the others never fill): each page goes to the
+    first node with room from the cursor, and the cursor moves to the mask's
+    node after the one that served.  (nodes, fallbacks per node)."""
+    room = dict(full_after)
+    at, got, fallbacks = 0, [], dict.fromkeys(mask, 0)
+    for _ in range(pages):
+        for k in range(len(mask)):
+            node = mask[(at + k) % len(mask)]
+            if room.get(node, 1) > 0:
+                break
+        if node in room:
+            room[node] -= 1
+        fallbacks[node] += k > 0
+        got.append(node)
+        at = (mask.index(node) + 1) % len(mask)
+    return got, fallbacks
+
+
+@pytest.mark.machine(numa=[32, 4, 8], modules=["user/numapages"], cmdline="aslr=off")
+def test_interleave_past_a_full_node_alternates_strictly_inside_the_mask(
+        machine, userland, kernel):
+    """Mask {0, 1, 2} with node 1 (4 MiB) filling up: once it is full, its
+    turn goes to the next node of the mask (2), counted as a fallback there,
+    and the round goes on from the node that served, so 0 and 2 alternate
+    strictly (never 2, 2)."""
+    pages = 3300
+    pid = userland.spawn("numapages", f"{MPOL_INTERLEAVE} {0b111} {pages}")
+    before = node_stats(kernel)
+    assert run_to_checkpoint(machine, userland) == pid
+    heap = userland.process(pid).heap_base
+    got = nodes_of(machine, kernel, user_frames(userland, pid, heap, pages))
+    on_node_1 = got.count(1)
+    expected, fallbacks = interleave_model([0, 1, 2], {1: on_node_1}, pages)
+    assert sum(fallbacks.values()) >= 100, "node 1 filled too late to see the fallback"
+    assert got == expected
+    assert node_stats(kernel)[1]["free_frames"] == 0
+    after = node_stats(kernel)
+    assert [a["fallbacks"] - b["fallbacks"] for a, b in zip(after, before, strict=True)] == \
+        [fallbacks[n] for n in range(3)]
     finish(machine, userland)
 
 
@@ -174,3 +220,4 @@ def test_bound_reclaim_leaves_other_nodes_pages_resident(machine, userland, kern
     assert len(resident) == table[bystander]["pages"]
     assert set(nodes_of(machine, kernel, resident)) == {0}
     finish(machine, userland)
+

@@ -56,7 +56,10 @@ uint32_t numa_local_node(void);
  * fork and spawn.  set_mempolicy(mode, nodemask) is syscall 32. */
 enum numa_policy_mode {
   MPOL_LOCAL = 0,      /* the local node, then the others in distance order */
-  MPOL_INTERLEAVE = 1, /* round robin over the mask's nodes, page by page */
+  MPOL_INTERLEAVE = 1, /* round robin over the mask's nodes, page by page:
+                          after node n, the mask's next node after n (when a
+                          node is full, the next of the mask serves, and the
+                          round goes on from there: strict alternation) */
   MPOL_BIND = 2,       /* only the mask's nodes, nearest first; none free: OOM */
   MPOL_MODE_COUNT
 };
@@ -64,7 +67,7 @@ enum numa_policy_mode {
 struct numa_policy {
   uint8_t mode;        /* enum numa_policy_mode */
   uint8_t nodes;       /* node mask (bit i: node i); 0 for MPOL_LOCAL */
-  uint8_t next;        /* interleave: the next node to try */
+  uint8_t next;        /* interleave: the mask's node to try first next time */
   uint8_t pad;
 };
 
