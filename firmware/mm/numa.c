@@ -205,10 +205,13 @@ static uint32_t by_distance(uint32_t from, uint32_t mask, uint8_t order[NUMA_MAX
   return count;
 }
 
-/* The policy user frames are allocated under now: the current process's,
- * else the kernel's local. */
+struct numa_policy *numa_policy_override;
+
+/* The policy user frames are allocated under now: the override (a child's
+ * image being built), else the current process's, else the kernel's local. */
 static struct numa_policy *policy_now(void) {
   static struct numa_policy kernel_policy = {.mode = MPOL_LOCAL};
+  if (numa_policy_override) return numa_policy_override;
   return current ? &current->mempolicy : &kernel_policy;
 }
 

@@ -221,3 +221,25 @@ def test_bound_reclaim_leaves_other_nodes_pages_resident(machine, userland, kern
     assert set(nodes_of(machine, kernel, resident)) == {0}
     finish(machine, userland)
 
+
+@pytest.mark.machine(numa=[16, 16, 16, 16], modules=["user/numapages"], cmdline="aslr=off")
+def test_spawn_builds_the_child_under_the_childs_own_interleave_cursor(
+        machine, userland, kernel):
+    """An interleaving parent spawns a child: the child's image is built
+    under the child's copy of the policy, so the parent's cursor does not
+    move across the spawn, and the child's has gone round once per user
+    page it holds (every node of the mask has room)."""
+    parent = userland.spawn("numapages", f"{MPOL_INTERLEAVE} {0b1111} 8 2")
+    at_spawn = machine.break_at("proc_spawn")
+    with pytest.raises(CallStopped):
+        machine.call("sched_run")
+    cursor = mempolicy(kernel, parent)[2]
+    machine.delete_breakpoint(at_spawn)
+    machine.break_at(userland.symbol("numapages", "checkpoint"))
+    machine.cont()
+    child = next(p.pid for p in userland.processes() if p.pid != parent)
+    assert mempolicy(kernel, parent)[2] == cursor
+    pages = next(p for p in kernel.process_table() if p["pid"] == child)["pages"]
+    assert len(user_pages(userland, child, machine.cfg.target.kernel_base)) == pages
+    assert mempolicy(kernel, child) == (MPOL_INTERLEAVE, 0b1111, (cursor + pages) % 4)
+    finish(machine, userland)

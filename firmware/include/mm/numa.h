@@ -72,9 +72,15 @@ struct numa_policy {
 };
 
 /* A user frame (its number) under the current process's policy (the
- * kernel's own requests use MPOL_LOCAL), or 0 when the allowed nodes are
- * exhausted.  pmm_alloc_user_frame() calls this when there are 2+ nodes. */
+ * kernel's own requests use MPOL_LOCAL; numa_policy_override, when set,
+ * wins over both), or 0 when the allowed nodes are exhausted.
+ * pmm_alloc_user_frame() calls this when there are 2+ nodes. */
 pfn_t numa_alloc_user_frame(void);
+
+/* The policy user frames follow while set: spawn builds the child's image
+ * under the child's policy, not its parent's (whose interleave cursor would
+ * move otherwise).  NULL the rest of the time. */
+extern struct numa_policy *numa_policy_override;
 
 /* The nodes (mask) numa_alloc_user_frame may take a frame from now: a bound
  * policy's mask, else every node.  Reclaim frees frames there. */
