@@ -11,6 +11,7 @@
 #include "mm/numa.h"
 
 #include "kernel/acpi.h"
+#include "kernel/bootinfo.h"
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
 #include "kernel/proc.h"
@@ -24,7 +25,6 @@
 #define SRAT_HOTPLUG 0x2
 #define SLIT_HEADER_SIZE 44 /* the common header, then a 64-bit locality count */
 #define TABLE_MAX 4096      /* 8 nodes' SRAT is ~400 bytes, their SLIT 108 */
-#define FRAME_SHIFT_BITS 12
 
 struct numa_layout numa_layout;
 static uint8_t table[TABLE_MAX];
@@ -54,7 +54,6 @@ static const char *parse_srat(uint32_t len, struct numa_layout *l) {
   if (len < SRAT_HEADER_SIZE) return "truncated";
   uint32_t pxm_of_range[NUMA_MAX_RANGES];
   uint32_t cpu_pxm[32], cpu_apic[32], cpus = 0;
-  uint64_t map_end = acpi_memory_map_end();
   l->range_count = 0;
   for (uint32_t at = SRAT_HEADER_SIZE; at < len;) {
     if (at + 2 > len) return "truncated";
@@ -70,7 +69,7 @@ static const char *parse_srat(uint32_t len, struct numa_layout *l) {
       uint64_t base = read64(e + 8), length = read64(e + 16);
       if ((flags & SRAT_ENABLED) && !(flags & SRAT_HOTPLUG) && length > 0) {
         if (base + length < base) return "bad-range";
-        if (base + length > map_end) return "past-memory";
+        if (!boot_map_covers(base, base + length)) return "past-memory"; /* or a hole */
         if (l->range_count == NUMA_MAX_RANGES) return "too-many-ranges";
         l->ranges[l->range_count] = (struct numa_range){base, base + length, 0};
         pxm_of_range[l->range_count++] = read32(e + 2);
@@ -139,7 +138,6 @@ static void hex64(char buf[20], uint64_t v) {
 
 static void refuse(const char *kind, const char *which) {
   one_node(&numa_layout);
-  numa_layout.refused = 1;
   krecord("NUMA error=%s table=%s\n", kind, which);
   krecord("NUMA nodes=1 ranges=0 slit=0\n");
 }
@@ -173,7 +171,7 @@ void numa_init(void) {
       if (l.ranges[i].node != n) continue;
       base = MIN(base, l.ranges[i].base);
       end = MAX(end, l.ranges[i].end);
-      frames += (l.ranges[i].end - l.ranges[i].base) >> FRAME_SHIFT_BITS;
+      frames += (l.ranges[i].end - l.ranges[i].base) >> FRAME_SHIFT;
     }
     char base_hex[20], end_hex[20];
     hex64(base_hex, base);

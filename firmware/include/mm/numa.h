@@ -8,12 +8,14 @@
  * the SLIT (distances), checks every table, and on success hands the node
  * layout to the PMM (pmm_set_nodes, mm/pmm.h).  Without an SRAT there is one
  * node, as before NUMA.  A malformed or hostile table (bad checksum, a
- * truncated or overlong table, overlapping memory ranges, a range past the
- * memory map, more nodes than NUMA_MAX_NODES, a distance matrix that is not
- * 10 on its diagonal and > 10 off it) is refused whole, never partly trusted:
- * one record
- *   NUMA error=<kind> table=<SRAT|SLIT|RSDT|RSDP> ...
- * and the machine runs as one node.  On success one record
+ * truncated or overlong table, overlapping memory ranges, a range outside
+ * the boot memory map (past its top or in a hole), more nodes than
+ * NUMA_MAX_NODES, a SLIT without a node's proximity domain, a distance
+ * matrix that is not 10 on its diagonal and > 10 off it) is refused whole,
+ * never partly trusted: one record
+ *   NUMA error=<kind> table=<SRAT|SLIT|RSDT>
+ * and the machine runs as one node (a bad RSDP is no RSDP: no tables, one
+ * node, no error record).  On success one record
  *   NUMA nodes=<n> ranges=<n> slit=<0|1>
  * and one per node
  *   NUMA node=<i> pxm=<proximity domain> base=<hex> end=<hex> frames=<n> cpus=<hex mask>
@@ -42,7 +44,6 @@ struct numa_layout {
   uint32_t pxm[NUMA_MAX_NODES];        /* each node's ACPI proximity domain */
   uint32_t cpu_mask[NUMA_MAX_NODES];   /* APIC ids (bit i: APIC id i) of its CPUs */
   uint8_t distance[NUMA_MAX_NODES][NUMA_MAX_NODES]; /* SLIT, or 10 / 20 without one */
-  uint32_t refused;                    /* 1 when a table was refused (see above) */
 };
 
 extern struct numa_layout numa_layout;
