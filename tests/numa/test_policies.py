@@ -58,8 +58,23 @@ def test_a_bound_process_gets_every_frame_from_its_node(machine, userland, kerne
     assert child != parent
     assert mempolicy(kernel, child)[:2] == (MPOL_BIND, 1 << node)
     pages = user_pages(userland, child, machine.cfg.target.kernel_base)
-    assert len(pages) >= 64 + 2  # the heap, the image, the stack
+    held = next(p for p in kernel.process_table() if p["pid"] == child)["pages"]
+    assert len(pages) == held > 64  # the host's walk finds every page the kernel counts
     assert set(nodes_of(machine, kernel, [pa for _va, pa in pages])) == {node}
+    finish(machine, userland)
+
+
+@pytest.mark.machine(numa=[48, 16], modules=["user/numapages"], cmdline="aslr=off")
+def test_exec_keeps_the_policy(machine, userland, kernel):
+    """A process bound to node 1 execs numapages: the policy survives exec,
+    and every page of the new image, its heap and its stack lies on node 1."""
+    pid = userland.spawn("numapages", f"{MPOL_BIND} 2 32 3")
+    assert run_to_checkpoint(machine, userland) == pid
+    assert mempolicy(kernel, pid)[:2] == (MPOL_BIND, 2)
+    pages = user_pages(userland, pid, machine.cfg.target.kernel_base)
+    held = next(p for p in kernel.process_table() if p["pid"] == pid)["pages"]
+    assert len(pages) == held > 32
+    assert set(nodes_of(machine, kernel, [pa for _va, pa in pages])) == {1}
     finish(machine, userland)
 
 
@@ -160,6 +175,32 @@ def test_local_node_full_falls_back_to_the_nearest(machine, userland, kernel):
     assert after[2]["fallbacks"] - before[2]["fallbacks"] == taken >= pages - first_remote
     assert [a["fallbacks"] for a in after[:2] + after[3:]] == \
         [b["fallbacks"] for b in before[:2] + before[3:]]
+    finish(machine, userland)
+
+
+@pytest.mark.machine(numa=[8, 8, 8, 8], numa_distances=DISTANCES,
+                     modules=["user/numapages"], cmdline="aslr=off")
+def test_past_the_nearest_node_the_next_nearest_serves(machine, userland, kernel):
+    """Under MPOL_LOCAL with node 0 and node 2 both filled, the heap goes on
+    in node 3 (distance 30), never node 1 (40): the SLIT's order past its
+    first step.  Every frame off node 0 is a fallback on the node that
+    served it."""
+    before = node_stats(kernel)
+    extra = 200
+    pages = before[0]["free_frames"] + before[2]["free_frames"] + extra
+    pid = userland.spawn("numapages", f"{MPOL_LOCAL} 0 {pages}")
+    assert run_to_checkpoint(machine, userland) == pid
+    heap = userland.process(pid).heap_base
+    got = nodes_of(machine, kernel, user_frames(userland, pid, heap, pages))
+    on = {n: got.count(n) for n in range(4)}
+    assert on[1] == 0 and on[3] >= extra
+    assert got == [0] * on[0] + [2] * on[2] + [3] * on[3]
+    after = node_stats(kernel)
+    assert after[0]["free_frames"] == after[2]["free_frames"] == 0
+    assert [a["fallbacks"] - b["fallbacks"] for a, b in zip(after, before, strict=True)] == \
+        [0, 0, after[2]["allocations"] - before[2]["allocations"],
+         after[3]["allocations"] - before[3]["allocations"]]
+    assert after[3]["allocations"] - before[3]["allocations"] >= on[3]
     finish(machine, userland)
 
 
