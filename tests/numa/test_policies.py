@@ -284,3 +284,29 @@ def test_spawn_builds_the_child_under_the_childs_own_interleave_cursor(
     assert len(user_pages(userland, child, machine.cfg.target.kernel_base)) == pages
     assert mempolicy(kernel, child) == (MPOL_INTERLEAVE, 0b1111, (cursor + pages) % 4)
     finish(machine, userland)
+
+
+@pytest.mark.machine(numa=[56, 8], modules=["user/numapages"], cmdline="aslr=off zswap=off")
+def test_a_bound_process_without_swap_meets_the_oom_rule_with_other_nodes_free(
+        machine, userland, kernel):
+    """No swap at all: a process bound to node 1 touching more pages than
+    node 1 holds gains nothing from reclaim there, so it is the OOM victim
+    at once, though node 0 has thousands of frames free.  The RECLAIM
+    record says so: the mask (node 1), nothing free there, plenty free in
+    all, and its counters are reclaim_stats' (the heap's share included)."""
+    pid = userland.spawn("numapages", f"{MPOL_BIND} 2 2300")
+    mark = machine.mark()
+    userland.run()
+    [oom] = machine.records("OOM", since=mark)
+    assert oom.int("pid") == pid
+    [record] = machine.records("RECLAIM", since=mark)
+    stats = dict(kernel.read_struct("reclaim_stats", "reclaim_stats"))
+    assert record.fields["got"] == "0"
+    assert (record.int("nodes"), record.int("free_there")) == (0b10, 0)
+    assert record.int("free") > 10000  # node 0's, nearly all of its 56 MiB
+    assert [record.int(k) for k in ("calls", "heap", "bcache", "pagecache", "swapped", "failed")] \
+        == [stats[k] for k in ("calls", "from_heap", "from_bcache", "from_pagecache",
+                               "swapped_out", "failed")]
+    assert stats["swapped_out"] == 0
+    result = userland.history()[pid]
+    assert result.killed and result.reason == "out-of-memory"
