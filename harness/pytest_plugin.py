@@ -167,6 +167,19 @@ def machine_pool(request: pytest.FixtureRequest) -> Iterator[MachinePool]:
     pool.close(kill=interrupted)
 
 
+def numa_fields(fields: dict[str, Any], *, memory_given: bool) -> None:
+    """The marker's NUMA options as QemuConfig takes them, in place: lists
+    become tuples (the config is hashed: the pool's key), and numa=[48, 16]
+    (MiB per node) makes the machine's memory their sum unless the test gave
+    a memory of its own, which QemuConfig then checks against the sum."""
+    if "numa" in fields:
+        fields["numa"] = tuple(fields["numa"])
+        if not memory_given:
+            fields["memory"] = sum(fields["numa"])
+    if "numa_distances" in fields:
+        fields["numa_distances"] = tuple(tuple(row) for row in fields["numa_distances"])
+
+
 def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
                    **overrides: Any) -> QemuConfig:
     """The QemuConfig for this test: command-line defaults, then the machine
@@ -187,10 +200,8 @@ def machine_config(request: pytest.FixtureRequest, firmware: Artifacts,
     fields.update(overrides)
     if "disks" in fields:  # a list in the marker; the config is hashed (the pool's key)
         fields["disks"] = tuple(fields["disks"])
-    if "numa" in fields:  # numa=[48, 16]: MiB per node; the machine's memory is their sum
-        fields["numa"] = tuple(fields["numa"])
-        fields["memory"] = sum(fields["numa"])
-        fields["numa_distances"] = tuple(tuple(row) for row in fields.get("numa_distances", ()))
+    numa_fields(fields, memory_given="memory" in overrides or
+                (marker is not None and "memory" in marker.kwargs))
     extra = request.getfixturevalue("extra_cmdline") if "extra_cmdline" in request.fixturenames \
         else ""
     if extra:  # the marker's words come later and win; no words: the target's own default

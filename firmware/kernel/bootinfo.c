@@ -125,3 +125,21 @@ void bootinfo_init(uint32_t magic, paddr_t mbi_phys) {
   if (mbi->flags & MBI_FLAG_MMAP) copy_memory_map(mbi);
   if (mbi->flags & MBI_FLAG_MODS) copy_modules(mbi);
 }
+
+bool boot_map_covers(uint64_t start, uint64_t end) {
+  /* Each step moves `start` to the end of a region holding it: at most one
+   * step per region, however they are ordered. */
+  for (uint32_t steps = 0; start < end && steps < boot_info.region_count; steps++) {
+    bool moved = false;
+    for (uint32_t i = 0; i < boot_info.region_count; i++) {
+      const struct boot_memory_region *r = &boot_info.regions[i];
+      if (r->start <= start && start < r->end) {
+        start = r->end;
+        moved = true;
+        break;
+      }
+    }
+    if (!moved) return false; /* a hole */
+  }
+  return start >= end;
+}

@@ -135,7 +135,9 @@ int proc_spawn(const char *name, const char *args, uint32_t parent) {
   char argv_text[PROC_ARGS_MAX];
   ksnprintf(argv_text, sizeof(argv_text), "%s %s", name, args && *args ? args : m->args);
   vaddr_t entry, esp;
+  numa_policy_override = &p->mempolicy; /* the child's image, under the child's policy */
   rc = uvm_create(p, m, argv_text, &entry, &esp);
+  numa_policy_override = NULL;
   release_program(&module);
   if (rc) {
     proc_discard(p);

@@ -11,6 +11,7 @@
 #include "mm/numa.h"
 
 #include "kernel/acpi.h"
+#include "kernel/bootinfo.h"
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
 #include "kernel/proc.h"
@@ -24,7 +25,6 @@
 #define SRAT_HOTPLUG 0x2
 #define SLIT_HEADER_SIZE 44 /* the common header, then a 64-bit locality count */
 #define TABLE_MAX 4096      /* 8 nodes' SRAT is ~400 bytes, their SLIT 108 */
-#define FRAME_SHIFT_BITS 12
 
 struct numa_layout numa_layout;
 static uint8_t table[TABLE_MAX];
@@ -54,7 +54,6 @@ static const char *parse_srat(uint32_t len, struct numa_layout *l) {
   if (len < SRAT_HEADER_SIZE) return "truncated";
   uint32_t pxm_of_range[NUMA_MAX_RANGES];
   uint32_t cpu_pxm[32], cpu_apic[32], cpus = 0;
-  uint64_t map_end = acpi_memory_map_end();
   l->range_count = 0;
   for (uint32_t at = SRAT_HEADER_SIZE; at < len;) {
     if (at + 2 > len) return "truncated";
@@ -70,7 +69,7 @@ static const char *parse_srat(uint32_t len, struct numa_layout *l) {
       uint64_t base = read64(e + 8), length = read64(e + 16);
       if ((flags & SRAT_ENABLED) && !(flags & SRAT_HOTPLUG) && length > 0) {
         if (base + length < base) return "bad-range";
-        if (base + length > map_end) return "past-memory";
+        if (!boot_map_covers(base, base + length)) return "past-memory"; /* or a hole */
         if (l->range_count == NUMA_MAX_RANGES) return "too-many-ranges";
         l->ranges[l->range_count] = (struct numa_range){base, base + length, 0};
         pxm_of_range[l->range_count++] = read32(e + 2);
@@ -139,7 +138,6 @@ static void hex64(char buf[20], uint64_t v) {
 
 static void refuse(const char *kind, const char *which) {
   one_node(&numa_layout);
-  numa_layout.refused = 1;
   krecord("NUMA error=%s table=%s\n", kind, which);
   krecord("NUMA nodes=1 ranges=0 slit=0\n");
 }
@@ -173,7 +171,7 @@ void numa_init(void) {
       if (l.ranges[i].node != n) continue;
       base = MIN(base, l.ranges[i].base);
       end = MAX(end, l.ranges[i].end);
-      frames += (l.ranges[i].end - l.ranges[i].base) >> FRAME_SHIFT_BITS;
+      frames += (l.ranges[i].end - l.ranges[i].base) >> FRAME_SHIFT;
     }
     char base_hex[20], end_hex[20];
     hex64(base_hex, base);
@@ -205,10 +203,19 @@ static uint32_t by_distance(uint32_t from, uint32_t mask, uint8_t order[NUMA_MAX
   return count;
 }
 
+struct numa_policy *numa_policy_override;
+
+/* The policy user frames are allocated under now: the override (a child's
+ * image being built), else the current process's, else the kernel's local. */
+static struct numa_policy *policy_now(void) {
+  static struct numa_policy kernel_policy = {.mode = MPOL_LOCAL};
+  if (numa_policy_override) return numa_policy_override;
+  return current ? &current->mempolicy : &kernel_policy;
+}
+
 /* The nodes to try for one frame under policy p, first choice first; how
- * many.  Interleave starts at p->next and moves it on to the next node of
- * the mask, so successive frames go round the mask. */
-static uint32_t policy_order(struct numa_policy *p, uint8_t order[NUMA_MAX_NODES]) {
+ * many.  Interleave starts at p->next; the caller moves it on. */
+static uint32_t policy_order(const struct numa_policy *p, uint8_t order[NUMA_MAX_NODES]) {
   uint32_t all = (1u << numa_layout.node_count) - 1, local = numa_local_node();
   if (p->mode == MPOL_BIND) return by_distance(local, p->nodes & all, order);
   if (p->mode != MPOL_INTERLEAVE) return by_distance(local, all, order);
@@ -217,19 +224,36 @@ static uint32_t policy_order(struct numa_policy *p, uint8_t order[NUMA_MAX_NODES
     uint32_t n = (p->next + k) % numa_layout.node_count;
     if (mask & (1u << n)) order[count++] = (uint8_t)n;
   }
-  if (count > 0) p->next = (uint8_t)((order[0] + 1) % numa_layout.node_count);
   return count;
 }
 
+/* The first node of mask after node `after`, going round (`after` itself
+ * when it is the mask's only node). */
+static uint8_t next_in_mask(uint32_t after, uint32_t mask) {
+  for (uint32_t k = 1; k <= numa_layout.node_count; k++) {
+    uint32_t n = (after + k) % numa_layout.node_count;
+    if (mask & (1u << n)) return (uint8_t)n;
+  }
+  return (uint8_t)after;
+}
+
+uint32_t numa_allowed_nodes(void) {
+  const struct numa_policy *p = policy_now();
+  uint32_t all = (1u << numa_layout.node_count) - 1;
+  return p->mode == MPOL_BIND ? p->nodes & all : all;
+}
+
 pfn_t numa_alloc_user_frame(void) {
-  struct numa_policy kernel_policy = {.mode = MPOL_LOCAL};
-  struct numa_policy *p = current ? &current->mempolicy : &kernel_policy;
+  struct numa_policy *p = policy_now();
   uint8_t order[NUMA_MAX_NODES];
   uint32_t count = policy_order(p, order);
   for (uint32_t k = 0; k < count; k++) {
     pfn_t pfn = pmm_alloc_user_frame_node(order[k]);
     if (pfn) {
       if (k > 0) pmm_node_stats[order[k]].fallbacks++;
+      /* Strict alternation: the next frame goes to the mask's node after
+       * the one that served, even when that was a fallback. */
+      if (p->mode == MPOL_INTERLEAVE) p->next = next_in_mask(order[k], p->nodes);
       return pfn;
     }
   }

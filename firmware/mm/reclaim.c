@@ -4,6 +4,7 @@
 #include "kernel/kprintf.h"
 #include "kernel/proc.h"
 #include "mm/heap.h"
+#include "mm/numa.h"
 #include "mm/pmm.h"
 #include "fs/pagecache.h"
 #include "mm/swap.h"
@@ -14,32 +15,46 @@ struct reclaim_stats reclaim_stats;
  * entry: an allocation inside it that fails must not reclaim again. */
 static bool reclaiming;
 
-uint32_t reclaim_frames(uint32_t want) {
+/* Free frames on the nodes of mask `nodes`. */
+static uint32_t free_on(uint32_t nodes) {
+  uint32_t all = (1u << pmm_node_count) - 1;
+  if ((nodes & all) == all) return pmm_stats.free_frames;
+  uint32_t free = 0;
+  for (uint32_t n = 0; n < pmm_node_count; n++)
+    if (nodes & (1u << n)) free += pmm_node_stats[n].free_frames;
+  return free;
+}
+
+/* Frames gained on `nodes` since they had `before` free (0 when fewer: the
+ * clock's own allocations, such as swap's slot map, may use some). */
+static uint32_t gained(uint32_t nodes, uint32_t before) {
+  uint32_t now = free_on(nodes);
+  return now > before ? now - before : 0;
+}
+
+uint32_t reclaim_frames_on(uint32_t want, uint32_t nodes) {
   if (reclaiming || want == 0) return 0;
   reclaiming = true;
   reclaim_stats.calls++;
   reclaim_stats.wanted += want;
-  uint32_t free_before = pmm_stats.free_frames, n;
+  uint32_t total_before = pmm_stats.free_frames, before = free_on(nodes), got;
   heap_quick_flush(); /* what the heap keeps only for speed goes first */
-  uint32_t got = pmm_stats.free_frames - free_before;
-  if (got < want) {
-    n = bcache_reclaim(want - got);
-    reclaim_stats.from_bcache += n;
-    got += n;
-  }
-  if (got < want) {
-    n = pagecache_reclaim(want - got);
-    reclaim_stats.from_pagecache += n;
-    got += n;
-  }
-  if (got < want) {
-    n = swap_out_pages(want - got);
-    reclaim_stats.swapped_out += n;
-    got += n;
-  }
+  reclaim_stats.from_heap +=
+      pmm_stats.free_frames > total_before ? pmm_stats.free_frames - total_before : 0;
+  if ((got = gained(nodes, before)) < want)
+    reclaim_stats.from_bcache += bcache_reclaim(want - got);
+  if ((got = gained(nodes, before)) < want)
+    reclaim_stats.from_pagecache += pagecache_reclaim(want - got);
+  if ((got = gained(nodes, before)) < want)
+    reclaim_stats.swapped_out += swap_out_pages(want - got, nodes);
+  got = gained(nodes, before);
   if (!got) reclaim_stats.failed++;
   reclaiming = false;
   return got;
+}
+
+uint32_t reclaim_frames(uint32_t want) {
+  return reclaim_frames_on(want, RECLAIM_ANY_NODE);
 }
 
 bool reclaim_victim_leaving;
@@ -74,11 +89,15 @@ pfn_t reclaim_user_frame(void) {
   /* The reserve is the kernel's while reclaim can still free frames: the
    * pool, page tables and the heap need some to make room. */
   if (pmm_stats.free_frames <= RECLAIM_RESERVE) reclaim_frames(RECLAIM_BATCH);
+  /* Only frames freed where the policy may allocate are progress: a process
+   * bound to a full node goes to the OOM rule after one pass of the clock
+   * over that node's pages, not after draining every other node. */
+  uint32_t nodes = numa_allowed_nodes();
   for (;;) {
     pfn_t pfn = pmm_alloc_user_frame();
     if (pfn) return pfn;
     if (reclaiming) return 0; /* inside reclaim itself: never recurse */
-    if (reclaim_frames(RECLAIM_BATCH)) continue;
+    if (reclaim_frames_on(RECLAIM_BATCH, nodes)) continue;
     break;
   }
   if (!current) return 0;
@@ -88,9 +107,11 @@ pfn_t reclaim_user_frame(void) {
   }
   struct process *victim = oom_victim();
   if (!victim) return 0;
-  krecord("RECLAIM got=0 calls=%u bcache=%u pagecache=%u swapped=%u failed=%u free=%u\n",
-          reclaim_stats.calls, reclaim_stats.from_bcache, reclaim_stats.from_pagecache,
-          reclaim_stats.swapped_out, reclaim_stats.failed, pmm_stats.free_frames);
+  krecord("RECLAIM got=0 calls=%u heap=%u bcache=%u pagecache=%u swapped=%u failed=%u free=%u "
+          "nodes=0x%x free_there=%u\n",
+          reclaim_stats.calls, reclaim_stats.from_heap, reclaim_stats.from_bcache,
+          reclaim_stats.from_pagecache, reclaim_stats.swapped_out, reclaim_stats.failed,
+          pmm_stats.free_frames, nodes & ((1u << pmm_node_count) - 1), free_on(nodes));
   reclaim_stats.oom_kills++;
   krecord("OOM pid=%u name=%pq pages=%u swapped=%u\n", victim->pid, victim->name,
           victim->pages, victim->swapped_pages);

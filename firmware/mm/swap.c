@@ -257,11 +257,13 @@ static pfn_t evictable(struct process *p, vaddr_t va) {
   return pfn;
 }
 
-/* Looks at the page at va of p: evicts it (1) or gives it a second chance. */
-static uint32_t clock_visit(struct process *p, vaddr_t va) {
+/* Looks at the page at va of p: evicts it (1) or gives it a second chance.
+ * A frame on a node outside `nodes` keeps its ACCESSED bit: the page was
+ * never a candidate. */
+static uint32_t clock_visit(struct process *p, vaddr_t va, uint32_t nodes) {
   swap_stats.scanned++;
   pfn_t pfn = evictable(p, va);
-  if (!pfn) return 0;
+  if (!pfn || !(nodes & (1u << frame_table[pfn].node))) return 0;
   if (vmm_clear_accessed(p->dir, va)) {
     swap_stats.second_chances++;
     return 0;
@@ -269,7 +271,7 @@ static uint32_t clock_visit(struct process *p, vaddr_t va) {
   return evict(p, va, pfn);
 }
 
-uint32_t swap_out_pages(uint32_t want) {
+uint32_t swap_out_pages(uint32_t want, uint32_t nodes) {
   if (swap_stats.slots == 0) return 0;
   /* Two sweeps over every page at most: the first may only clear bits.  A
    * sweep is the hand passing every process once; counting passes (not
@@ -286,7 +288,7 @@ uint32_t swap_out_pages(uint32_t want) {
       passes--;
       continue;
     }
-    got += clock_visit(p, va);
+    got += clock_visit(p, va, nodes);
     hand_va = va + PAGE_SIZE;
   }
   return got;

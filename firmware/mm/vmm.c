@@ -465,17 +465,23 @@ void *kmap_pfn(pfn_t pfn) {
   return kmap_window(pfn);
 }
 
-void *kmap_window(pfn_t pfn) {
+/* A free kmap slot mapping pfn with `rights` (PAGE_WRITE or 0), never
+ * executable. */
+static void *map_window(pfn_t pfn, uint32_t rights) {
   for (uint32_t slot = 0; slot < KMAP_SLOTS; slot++) {
     if (kmap_busy[slot]) continue;
     kmap_busy[slot] = true;
     vaddr_t va = KMAP_BASE + slot * PAGE_SIZE;
-    entry_set(kernel_pte(va), pfn_addr(pfn) | PAGE_PRESENT | PAGE_WRITE | nx_bit);
+    entry_set(kernel_pte(va), pfn_addr(pfn) | PAGE_PRESENT | rights | nx_bit);
     invlpg(va);
     return (void *)va;
   }
   PANIC("all %u kmap slots are in use", KMAP_SLOTS);
 }
+
+void *kmap_window(pfn_t pfn) { return map_window(pfn, PAGE_WRITE); }
+
+const void *kmap_window_readonly(pfn_t pfn) { return map_window(pfn, 0); }
 
 void *kmap(paddr_t pa) { return (uint8_t *)kmap_pfn(pa >> PAGE_SHIFT) + PGOFF(pa); }
 

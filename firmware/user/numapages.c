@@ -5,7 +5,9 @@
  * checkpoint(1) for the harness to walk its page tables.  HOW=1: fork
  * first, the child does the touching (the policy inherited) while the
  * parent waits; HOW=2: spawn "numapages -1 0 PAGES" and wait, so every
- * frame of the child, its image too, comes under the inherited policy. */
+ * frame of the child, its image too, comes under the inherited policy;
+ * HOW=3: exec "numapages -1 0 PAGES", so the new image and everything
+ * after it come under the policy exec kept. */
 #include "ulib.h"
 
 int main(int argc, char **argv) {
@@ -23,6 +25,12 @@ int main(int argc, char **argv) {
     char args[32];
     snprintf(args, sizeof args, "-1 0 %d", pages);
     child = spawn("numapages", args);
+  }
+  if (how == 3) {
+    char args[32];
+    snprintf(args, sizeof args, "-1 0 %d", pages);
+    exec("numapages", args);
+    return 3; /* exec failed */
   }
   if (child > 0) {
     if (how == 1) waitpid(child, &status);

@@ -566,8 +566,9 @@ def bench_numa(cfg: QemuConfig, user_dir: Path, out: Results, pages: int = 256) 
     node 1 spawns a child that inherits the policy and touches ``pages``
     heap pages; the share of the child's user pages (image, heap, stack)
     whose frames lie in node 1, judged by the host: its page-table walk, and
-    node 1's addresses from QEMU's `info numa` (the nodes lie one after
-    another).  Target 1.0."""
+    node 1's addresses from QEMU's `info numa` sizes laid out as QEMU lays
+    them (qemunuma.node_ranges).  Target 1.0."""
+    from harness.decode.qemunuma import node_ranges
     from harness.errors import CallStopped
     from harness.targets.mmverify.processes import Userland
 
@@ -577,8 +578,7 @@ def bench_numa(cfg: QemuConfig, user_dir: Path, out: Results, pages: int = 256) 
                                          cmdline="aslr=off"))
     try:
         userland = Userland(machine, user_dir)
-        sizes = [n.mib << 20 for n in machine.numa_info()]
-        node1 = (sizes[0], sizes[0] + sizes[1])
+        node1 = node_ranges([n.mib for n in machine.numa_info()])[1]
         userland.spawn("numapages", f"2 2 {pages} 2")  # MPOL_BIND to node 1, then spawn
         machine.break_at(userland.symbol("numapages", "checkpoint"))
         try:
@@ -590,7 +590,7 @@ def bench_numa(cfg: QemuConfig, user_dir: Path, out: Results, pages: int = 256) 
         child = next(p.pid for p in userland.processes() if p.cr3 == cr3)
         frames = [m.pa for m in userland.address_space(child).mappings(
             0, machine.cfg.target.kernel_base) if m.user]
-        local = sum(node1[0] <= pa < node1[1] for pa in frames)
+        local = sum(any(start <= pa < end for start, end in node1) for pa in frames)
         out["numa_local_fraction"] = round(local / len(frames), 4)
         out["numa_local_pages"] = len(frames)
     finally:

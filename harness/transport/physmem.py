@@ -6,13 +6,15 @@ QEMU keeps guest RAM in a shared file in the run directory
 few KiB).  The same bytes the guest sees: writes by the guest appear here at
 once, and loadvm rewrites the file in place.
 
-The pc machine splits RAM in two: up to 3 GiB (when the guest has 3.5 GiB or
-more) at guest-physical 0, the rest at 4 GiB.  The file holds the two parts
-back to back: the part below 4 GiB at offset 0, the part above 4 GiB right
-after it.  A NUMA machine has one file per node, and QEMU lays the nodes one
-after another before it splits: the files concatenated are the one file of
-a machine without nodes.  Only plain RAM is covered: below 1 MiB QEMU overlays VGA memory and
-BIOS ROMs on RAM, so those addresses go through GDB.
+The pc machine splits RAM in two (harness/decode/qemunuma.py has the
+layout): up to 3 GiB (when the guest has 3.5 GiB or more) at guest-physical
+0, the rest at 4 GiB.  The file holds the two parts back to back: the part
+below 4 GiB at offset 0, the part above 4 GiB right after it.  A NUMA
+machine has one file per node, and QEMU lays the nodes one after another
+before it splits (qemunuma.node_ranges): the files concatenated are the one
+file of a machine without nodes.  Only plain RAM is covered: below 1 MiB
+QEMU overlays VGA memory and BIOS ROMs on RAM, so those addresses go
+through GDB.
 """
 
 from __future__ import annotations
@@ -22,27 +24,10 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from harness.decode.qemunuma import FOUR_GIB, ram_below_4g, ram_ranges
+
 LOW_MEMORY_END = 0x100000
-FOUR_GIB = 1 << 32
-# QEMU's pc (i440FX) machine keeps at most this much RAM below 4 GiB when the
-# guest has 3.5 GiB or more; the rest is placed at 4 GiB (reachable only with PAE).
-PC_BELOW_4G_LIMIT = 0xC0000000
-PC_SPLIT_THRESHOLD = 0xE0000000
-
-
-def ram_below_4g(ram_bytes: int) -> int:
-    """How much of the pc machine's RAM QEMU places below 4 GiB."""
-    return PC_BELOW_4G_LIMIT if ram_bytes >= PC_SPLIT_THRESHOLD else ram_bytes
-
-
-def ram_ranges(ram_bytes: int) -> list[tuple[int, int]]:
-    """Every guest-physical RAM range [start, end) of a pc machine with
-    ``ram_bytes`` of RAM: below 4 GiB, and above 4 GiB when RAM is split."""
-    below = ram_below_4g(ram_bytes)
-    ranges = [(0, below)]
-    if ram_bytes > below:
-        ranges.append((FOUR_GIB, FOUR_GIB + ram_bytes - below))
-    return ranges
+__all__ = ["FOUR_GIB", "GuestRam", "file_offset", "ram_below_4g", "ram_ranges"]
 
 
 def file_offset(addr: int, size: int, ram_bytes: int) -> int | None:

@@ -7,6 +7,7 @@ import pytest
 
 from harness import CallStopped
 from harness.decode import acpi
+from harness.decode.qemunuma import node_ranges
 from tests.numa.numa_view import node_stats, srat_nodes, user_frames
 
 GIB = 1 << 30
@@ -16,7 +17,9 @@ PAGE = 4096
 @pytest.mark.machine(numa=[3072, 1024], modules=["user/numapages"], cmdline="aslr=off paging=pae")
 def test_a_node_above_4g(machine, userland, kernel):
     nodes = srat_nodes(machine)
-    assert [n.ranges[-1] for n in nodes] == [(1 << 20, 3 * GIB), (4 * GIB, 5 * GIB)]
+    layout = node_ranges([3072, 1024])
+    assert layout == [[(0, 3 * GIB)], [(4 * GIB, 5 * GIB)]]
+    assert [(n.base, n.end) for n in nodes] == [(r[0][0], r[-1][1]) for r in layout]
     stats = node_stats(kernel)
     assert [(s["start"], s["end"]) for s in stats] == \
         [(0, 3 * GIB // PAGE), (4 * GIB // PAGE, 5 * GIB // PAGE)]

@@ -10,10 +10,16 @@ import pytest
 
 from harness.decode import acpi
 from harness.targets.mmverify.kernel import Kernel
-from tests.numa.numa_view import acpi_tables, frame_nodes, node_stats, rsdp_address
+from tests.numa.numa_view import Table, acpi_tables, frame_nodes, node_stats, rsdp_address
 
 MIB = 1 << 20
 DISTANCES = [[10, 21], [21, 10]]
+
+
+def tables_and_rsdp(m) -> dict[str, Table]:
+    """acpi_tables, and the RSDP's 20 bytes under "RSDP"."""
+    rsdp = rsdp_address(m)
+    return acpi_tables(m) | {"RSDP": Table(rsdp, m.read_phys(rsdp, acpi.RSDP_SIZE))}
 
 
 def usable_entries(table: bytes) -> list[acpi.SratMemory]:
@@ -55,6 +61,46 @@ def zero_length_entry(tables):
     return srat.addr, acpi.fix_checksum(bytes(data))
 
 
+def with_length(table: Table, length: int, keep: int | None = None) -> tuple[int, bytes]:
+    """``table`` claiming ``length`` bytes, its checksum fixed up over its
+    first ``keep`` bytes (default: all it has)."""
+    data = bytearray(table.data)
+    struct.pack_into("<I", data, 4, length)
+    keep = len(data) if keep is None else keep
+    return table.addr, acpi.fix_checksum(bytes(data[:keep]))
+
+
+def srat_overlong(tables):
+    return with_length(tables["SRAT"], 0xFFFFFFF0)  # would wrap a 32-bit end
+
+
+def srat_truncated(tables):
+    return with_length(tables["SRAT"], acpi.SRAT_HEADER_SIZE - 8, acpi.SRAT_HEADER_SIZE - 8)
+
+
+def rsdt_bad_checksum(tables):
+    rsdt = tables["RSDT"]
+    data = bytearray(rsdt.data)
+    data[acpi.CHECKSUM_OFFSET] ^= 0x5A
+    return rsdt.addr, bytes(data)
+
+
+def rsdt_truncated(tables):
+    return with_length(tables["RSDT"], acpi.HEADER_SIZE - 16)
+
+
+def srat_domain(tables, which, pxm):
+    """The SRAT with usable memory entry ``which`` moved to domain ``pxm``."""
+    entry = usable_entries(tables["SRAT"].data)[which]
+    data = bytearray(tables["SRAT"].data)
+    struct.pack_into("<I", data, entry.offset + 2, pxm)
+    return tables["SRAT"].addr, acpi.fix_checksum(bytes(data))
+
+
+def slit_missing_domain(tables):
+    return srat_domain(tables, -1, 5)  # the SLIT has domains 0 and 1 only
+
+
 def slit_bad_diagonal(tables):
     slit = tables["SLIT"]
     data = bytearray(slit.data)
@@ -76,11 +122,16 @@ def slit_short(tables):
     (zero_length_entry, "bad-entry", "SRAT"),
     (slit_bad_diagonal, "bad-distance", "SLIT"),
     (slit_short, "bad-length", "SLIT"),
+    (srat_overlong, "overlong", "SRAT"),
+    (srat_truncated, "truncated", "SRAT"),
+    (rsdt_bad_checksum, "checksum", "RSDT"),
+    (rsdt_truncated, "truncated", "RSDT"),
+    (slit_missing_domain, "missing-domain", "SLIT"),
 ])
 def test_a_hostile_table_is_refused_whole(boot, patch, kind, table):
     m = boot(numa=[48, 16], numa_distances=DISTANCES)
     m.run_to("numa_init")
-    addr, data = patch(acpi_tables(m))
+    addr, data = patch(tables_and_rsdp(m))
     m.write_phys(addr, data)
     assert m.read_phys(addr, len(data)) == data
     m.run_to("kernel_ready")
@@ -137,3 +188,20 @@ def test_a_hot_pluggable_range_is_not_ram_now(boot):
     kernel = Kernel(m)
     assert kernel.u32("pmm_node_count") == 1
     assert set(frame_nodes(kernel)) == {0}
+
+
+def test_nine_proximity_domains_are_too_many_nodes(boot):
+    """Eight 8 MiB nodes (nine usable ranges: node 0 has two, around the
+    640 KiB hole) with node 0's upper range moved to a ninth domain: more
+    nodes than NUMA_MAX_NODES, refused whole."""
+    m = boot(numa=[8] * 8)
+    m.run_to("numa_init")
+    tables = acpi_tables(m)
+    assert len({e.pxm for e in usable_entries(tables["SRAT"].data)}) == 8
+    addr, data = srat_domain(tables, 1, 8)
+    m.write_phys(addr, data)
+    m.run_to("kernel_ready")
+    assert [r.fields for r in m.records("NUMA")] == [
+        {"error": "too-many-nodes", "table": "SRAT"}, {"nodes": "1", "ranges": "0", "slit": "0"}]
+    assert Kernel(m).u32("pmm_node_count") == 1
+

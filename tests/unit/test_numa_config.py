@@ -9,6 +9,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.machine.qemu import QemuConfig, build_argv
+from harness.pytest_plugin import numa_fields
 from harness.transport.physmem import GuestRam
 
 MIB = 1 << 20
@@ -94,3 +95,29 @@ def test_guest_ram_reads_and_writes_across_node_files(tmp_path):
 def test_guest_ram_refuses_files_that_do_not_add_up(tmp_path):
     with pytest.raises(ValueError, match="hold 0x300000 bytes"):
         GuestRam(make_files(tmp_path, [2, 1]), 4 * MIB)
+
+
+def test_a_marker_without_memory_gets_the_nodes_sum(kernel):
+    fields = {"memory": 64, "numa": [48, 16, 8]}  # 64: the command line's default
+    numa_fields(fields, memory_given=False)
+    assert fields == {"memory": 72, "numa": (48, 16, 8)}
+    assert QemuConfig(kernel=kernel, **fields).memory_mib == 72
+
+
+def test_a_marker_memory_that_disagrees_with_the_nodes_is_an_error(kernel):
+    """memory="128M" with numa=[48, 16] is the test's mistake: never
+    silently 64 MiB."""
+    fields = {"memory": "128M", "numa": [48, 16]}
+    numa_fields(fields, memory_given=True)
+    assert fields["memory"] == "128M"
+    with pytest.raises(ConfigError, match="adds up to 64 MiB"):
+        QemuConfig(kernel=kernel, **fields).validate()
+
+
+def test_distances_without_nodes_are_a_config_error_not_a_type_error(kernel):
+    fields = {"memory": 64, "numa_distances": [[10, 21], [21, 10]]}
+    numa_fields(fields, memory_given=False)
+    assert fields["numa_distances"] == ((10, 21), (21, 10))
+    hash(tuple(fields.items()))  # the pool hashes the config
+    with pytest.raises(ConfigError, match="without numa"):
+        QemuConfig(kernel=kernel, **fields).validate()

@@ -6,7 +6,7 @@ import struct
 import pytest
 
 from harness.decode import acpi
-from harness.decode.qemunuma import QemuNode, parse_info_numa
+from harness.decode.qemunuma import QemuNode, node_ranges, parse_info_numa
 
 MIB = 1 << 20
 
@@ -121,3 +121,18 @@ def test_info_numa():
         parse_info_numa("")
     with pytest.raises(ValueError, match="node 1"):
         parse_info_numa(INFO_NUMA.replace("node 1 size: 16 MB\n", ""))
+
+
+GIB = 1 << 30
+
+
+@pytest.mark.parametrize(("sizes", "ranges"), [
+    ([48, 16], [[(0, 48 * MIB)], [(48 * MIB, 64 * MIB)]]),
+    ([3072, 1024], [[(0, 3 * GIB)], [(4 * GIB, 5 * GIB)]]),
+    # 3.5 GiB: split at 3 GiB, inside node 1, which gets both sides of the hole
+    ([2048, 1536], [[(0, 2 * GIB)], [(2 * GIB, 3 * GIB), (4 * GIB, 4 * GIB + 512 * MIB)]]),
+    # just under 3.5 GiB: no split at all
+    ([2048, 1535], [[(0, 2 * GIB)], [(2 * GIB, 3583 * MIB)]]),
+])
+def test_node_ranges_lay_nodes_one_after_another_then_split(sizes, ranges):
+    assert node_ranges(sizes) == ranges

@@ -1,7 +1,8 @@
 /* ACPI tables as the firmware (BIOS) left them: the RSDP, the RSDT and any
- * table the RSDT lists, read through kmap (the tables may lie anywhere in
- * low memory: qboot puts them below 1 MiB, SeaBIOS at the top of RAM) and
- * copied out whole, every checksum checked.  The XSDT is not needed: every
+ * table the RSDT lists, read through read-only kmap windows (the tables may
+ * lie anywhere in low memory: qboot puts them below 1 MiB, SeaBIOS at the
+ * top of RAM) and copied out whole, every checksum checked.  An RSDT entry
+ * pointing outside the boot memory map is passed over unread.  The XSDT is not needed: every
  * table a 32-bit machine's firmware provides is in the RSDT too.
  *
  * The RSDP is looked for as ACPI says: in the first KiB of the EBDA (where
@@ -42,13 +43,8 @@ struct acpi_error {
  * lists no such table; -1 with *err filled when the RSDT or the table is
  * refused: a checksum that does not add up, a length shorter than its
  * header or longer than cap (or, for the RSDT, than a page), or a table
- * reaching past the top of the memory map. */
+ * (or the RSDT itself) not wholly inside the boot memory map below 4 GiB
+ * (past-memory: past its top, in a hole such as the PCI or APIC ranges, or
+ * across 4 GiB).  The RSDT is read and checked on the first call and kept:
+ * later calls give the same answer for it. */
 int32_t acpi_read_table(const char *sig, void *buf, uint32_t cap, struct acpi_error *err);
-
-/* Where the RSDP was found (0: none), for the records and the harness. */
-extern paddr_t acpi_rsdp_phys;
-
-/* The end of the memory map as a table may use it: the end of the highest
- * available region, extended over reserved regions that follow it without a
- * gap (SeaBIOS keeps its ACPI tables there). */
-uint64_t acpi_memory_map_end(void);

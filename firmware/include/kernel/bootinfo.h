@@ -41,3 +41,8 @@ extern struct boot_info boot_info;
  * information the early mappings cannot reach; truncation of an over-long
  * command line or memory map is reported with a BOOTINFO record. */
 void bootinfo_init(uint32_t magic, paddr_t mbi_phys);
+
+/* Whether every byte of [start, end) lies in some region of the boot memory
+ * map, of any type (available, ACPI, reserved): what is not in the map is a
+ * hole (MMIO, or nothing at all).  An empty range is covered. */
+bool boot_map_covers(uint64_t start, uint64_t end);

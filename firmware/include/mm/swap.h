@@ -84,8 +84,10 @@ void swap_init(void);
 void swap_dup(uint32_t slot);
 void swap_put(uint32_t slot);
 /* Runs the clock until `want` pages were evicted or every page had its
- * chance: how many were evicted. */
-uint32_t swap_out_pages(uint32_t want);
+ * chance: how many were evicted.  Only pages whose frames lie on a node of
+ * the mask `nodes` (bit i: node i) are looked at: a process bound to a
+ * node gains nothing from evicting other nodes' pages. */
+uint32_t swap_out_pages(uint32_t want, uint32_t nodes);
 /* pageout(addr, len) for p: evicts every page of [addr, addr + len) the
  * clock could evict, now, without the second chance (as Linux's
  * MADV_PAGEOUT): how many went, or -EINVAL (unaligned, outside user space). */

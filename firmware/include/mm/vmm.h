@@ -167,9 +167,11 @@ void *kmap(paddr_t pa);
  * frames above 4 GiB included): the frame's first byte. */
 void *kmap_pfn(pfn_t pfn);
 /* Always a window (kunmap it), also below the direct-map limit: for frames
- * the direct map leaves out (the first MiB, reserved regions such as the
- * BIOS's ACPI tables), read-only use intended. */
+ * the direct map leaves out (the first MiB, reserved regions), writable. */
 void *kmap_window(pfn_t pfn);
+/* The same window without PAGE_WRITE (kunmap it): for memory the kernel
+ * only reads and must never write, such as the firmware's ACPI tables. */
+const void *kmap_window_readonly(pfn_t pfn);
 void kunmap(void *va);
 
 /* A zeroed frame the kernel can reach through the direct map (page tables,
