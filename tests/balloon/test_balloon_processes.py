@@ -84,7 +84,10 @@ def test_with_the_compressed_pool_the_process_is_reclaimed_from(machine, userlan
     assert reclaim["swapped_out"] == swap["swap_outs"] == swap["pool_stores"]
     assert swap["in_use"] == all_swapped
     assert swap["swap_outs"] - swap["swap_ins"] == all_swapped
-    assert (reclaim["failed"], reclaim["oom_kills"], swap["disk_writes"]) == (0, 0, 0)
+    # Not reclaim["failed"]: reclaim counts net frames gained, and a call whose
+    # evictions went into the pool's new compressed blocks can gain none while
+    # the process still goes on (the next call gains them).
+    assert (reclaim["oom_kills"], swap["disk_writes"]) == (0, 0)
     assert balloon_frames(kernel) == held
     machine.cont()  # sched_run's call finishes: fill exits
     result = userland.history()[pid]
