@@ -61,6 +61,12 @@ def zero_length_entry(tables):
     return srat.addr, acpi.fix_checksum(bytes(data))
 
 
+def range_in_a_hole(tables):
+    """Node 1's range moved into the VGA hole [640 KiB, 1 MiB): below the
+    top of the memory map, but in no region of it."""
+    return with_entry(tables, -1, 0xA0000, 0x10000)
+
+
 def with_length(table: Table, length: int, keep: int | None = None) -> tuple[int, bytes]:
     """``table`` claiming ``length`` bytes, its checksum fixed up over its
     first ``keep`` bytes (default: all it has)."""
@@ -87,6 +93,15 @@ def rsdt_bad_checksum(tables):
 
 def rsdt_truncated(tables):
     return with_length(tables["RSDT"], acpi.HEADER_SIZE - 16)
+
+
+def rsdt_in_a_hole(tables):
+    """The RSDP names an RSDT in the VGA hole (checksum fixed up)."""
+    rsdp = bytearray(tables["RSDP"].data)
+    struct.pack_into("<I", rsdp, 16, 0xA0000)
+    rsdp[8] = 0
+    rsdp[8] = -sum(rsdp[:acpi.RSDP_SIZE]) & 0xFF
+    return tables["RSDP"].addr, bytes(rsdp)
 
 
 def srat_domain(tables, which, pxm):
@@ -122,10 +137,12 @@ def slit_short(tables):
     (zero_length_entry, "bad-entry", "SRAT"),
     (slit_bad_diagonal, "bad-distance", "SLIT"),
     (slit_short, "bad-length", "SLIT"),
+    (range_in_a_hole, "past-memory", "SRAT"),
     (srat_overlong, "overlong", "SRAT"),
     (srat_truncated, "truncated", "SRAT"),
     (rsdt_bad_checksum, "checksum", "RSDT"),
     (rsdt_truncated, "truncated", "RSDT"),
+    (rsdt_in_a_hole, "past-memory", "RSDT"),
     (slit_missing_domain, "missing-domain", "SLIT"),
 ])
 def test_a_hostile_table_is_refused_whole(boot, patch, kind, table):
@@ -205,3 +222,19 @@ def test_nine_proximity_domains_are_too_many_nodes(boot):
         {"error": "too-many-nodes", "table": "SRAT"}, {"nodes": "1", "ranges": "0", "slit": "0"}]
     assert Kernel(m).u32("pmm_node_count") == 1
 
+
+def test_the_tables_are_read_through_read_only_windows(boot):
+    """Every kmap window ACPI's reads open while numa_init runs maps its
+    page without the write bit (the firmware's tables are never written)."""
+    m = boot(numa=[48, 16], numa_distances=DISTANCES)
+    m.run_to("numa_init")
+    m.break_at("kunmap")
+    windows = []
+    for _ in range(8):
+        m.cont()
+        va = int(m.evaluate("(unsigned)ptr"), 0) & ~0xFFF
+        walk = m.translate(va)
+        assert walk.pa is not None
+        windows.append(walk.write)
+    assert windows == [False] * 8
+    m.delete_breakpoints()
