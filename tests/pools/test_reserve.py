@@ -247,3 +247,29 @@ def test_a_fault_puts_the_reserve_permission_back_as_it_found_it(machine, userla
     assert ("demand-page", "resolved") in faults and all(a == "resolved" for _, a in faults)
     assert machine.read(flag, 1) == b"\x01"
     machine.write(flag, b"\x00")
+
+
+def test_a_table_the_pmm_lacks_is_reclaimed_for_before_the_reserve_is_touched(machine, kernel):
+    """The PMM exhausted, but the heap holds pages only for speed (eight
+    6000-byte blocks parked on a quick-fit list): pool_alloc reclaims them
+    and serves the table from the PMM; the reserve stays whole and unused."""
+    size, parked = 6000, 8
+    blocks = [machine.call("kmalloc", size) for _ in range(parked)]
+    end = machine.call("kmalloc", 100_000)  # keeps the run from merging with the top
+    for _ in range(3):  # the heap learns a size at its 4th free
+        machine.call("kfree", machine.call("kmalloc", size))
+    for p in blocks:
+        machine.call("kfree", p)
+    pool = kernel.u32("vmm_table_pool")
+    before = pools(kernel)["pagetables"]
+    assert machine.call("agent_pmm_exhaust", timeout=120) > 0
+    table = machine.call("pool_alloc", pool)
+    after = pools(kernel)["pagetables"]
+    assert table, "reclaim found the parked pages"
+    assert (after["reserve_level"], after["reserve_hits"], after["in_use"]) == \
+        (RESERVE, before["reserve_hits"], before["in_use"] + 1)
+    assert table not in pool_reserve(kernel, after)
+    assert kernel.read_struct("reclaim_stats", "reclaim_stats")["from_heap"] > 0
+    assert machine.call("pool_free", pool, table) == 0
+    machine.call("agent_pmm_release", timeout=120)
+    machine.call("kfree", end)
