@@ -19,6 +19,7 @@
  * is printed, the kind's counter is incremented, and nothing changes. */
 #pragma once
 
+#include "mm/numa.h"
 #include "types.h"
 
 #define FRAME_SIZE 4096u
@@ -83,8 +84,9 @@ uint32_t get_free_memory(void);
  * bitmap says are free (outside reserved ones), and allocate_page still
  * returns the lowest free frame.
  *
- * Zones: each NUMA node's frames (one node until pmm_set_nodes) split at the
- * direct-map limit and at 4 GiB. */
+ * Zones: each NUMA node's frames below 4 GiB (one node until pmm_set_nodes),
+ * split at the direct-map limit.  Frames at or above 4 GiB (PAE) are only
+ * ever single user frames and stay in the bitmap alone. */
 #define BUDDY_MAX_ORDER 10
 
 /* Builds the buddy lists from the bitmap (one node), after frame_table_init:
@@ -94,13 +96,13 @@ void pmm_buddy_init(void);
 /* 2^order physically contiguous frames below the direct-map limit, aligned
  * to their size (the first frame's physical address), or NULL. O(orders). */
 void *allocate_block(uint32_t order);
-/* Frees a block allocate_block returned (each frame checked as free_page). */
+/* Frees a block: one allocate_block handed out, a word of bitmap at a time;
+ * anything else frame by frame, each checked (and refused) as free_page. */
 void free_block(void *block, uint32_t order);
 
 /* Called once by numa_init after it has read the SRAT: re-partitions the
  * zones by node, sets frame_table[pfn].node, rebuilds the buddy lists from
  * the bitmap.  Frames outside every range belong to node 0. */
-struct numa_range;
 void pmm_set_nodes(const struct numa_range *ranges, uint32_t range_count, uint32_t node_count);
 /* A user frame from node `node` only (lowest free first, from the top zone
  * down as pmm_alloc_user_frame), or 0 when that node has none free. */
@@ -111,11 +113,12 @@ struct pmm_node_stats {
   pfn_t start, end;          /* lowest and one past the highest frame of the node */
   uint32_t frames;           /* frames of the node's ranges (reserved included) */
   uint32_t free_frames;
-  uint32_t allocations;      /* user frames handed out from this node */
+  uint32_t allocations;      /* frames pmm_alloc_user_frame(_node) gave from it (user
+                              * pages, the page cache, the balloon) */
   uint32_t fallbacks;        /* of those, asked for another node first */
 };
 extern uint32_t pmm_node_count;
-extern struct pmm_node_stats pmm_node_stats[8 /* NUMA_MAX_NODES */];
+extern struct pmm_node_stats pmm_node_stats[NUMA_MAX_NODES];
 
 /* Whether frame address pa is currently allocated (for assertions). */
 bool pmm_frame_used(paddr_t pa);
