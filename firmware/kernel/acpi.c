@@ -63,7 +63,7 @@ static paddr_t scan_rsdp(paddr_t start, paddr_t end) {
     for (paddr_t pa = from; !found && pa + RSDP_SIZE <= end && pa < to; pa += 16) {
       if (pa + RSDP_SIZE <= page + FRAME_SIZE) memcpy(rsdp, window + (pa - page), RSDP_SIZE);
       else copy_phys(pa, rsdp, RSDP_SIZE); /* the last candidate runs into the next page */
-      if (valid_rsdp(rsdp)) memcpy(&found, rsdp + 16, 4);
+      if (valid_rsdp(rsdp)) memcpy(&found, rsdp + 16, sizeof found);
     }
     kunmap((void *)window);
     if (found) return found;
@@ -128,7 +128,7 @@ int32_t acpi_read_table(const char *sig, void *buf, uint32_t cap, struct acpi_er
   if (rsdt_len <= 0) return rsdt_len;
   for (uint32_t at = ACPI_HEADER_SIZE; at + 4 <= (uint32_t)rsdt_len; at += 4) {
     uint32_t table;
-    memcpy(&table, rsdt + at, 4);
+    memcpy(&table, rsdt + at, sizeof table);
     char found[4];
     if (!readable(table, 4)) continue; /* nothing there to read */
     copy_phys(table, found, 4);

@@ -39,12 +39,12 @@ static void one_node(struct numa_layout *l) {
 
 static uint32_t read32(const uint8_t *p) {
   uint32_t v;
-  memcpy(&v, p, 4);
+  memcpy(&v, p, sizeof v);
   return v;
 }
 static uint64_t read64(const uint8_t *p) {
   uint64_t v;
-  memcpy(&v, p, 8);
+  memcpy(&v, p, sizeof v);
   return v;
 }
 
