@@ -716,7 +716,7 @@ bool buddy_free(uint32_t pfn, uint32_t k) {
     /* aligned, inside the word (the padding past the last frame is
      * reserved), all used, none reserved, no zone starting inside */
     uint32_t pos = pfn % 32, mask = runmask[k] << pos, w = pmm_bitmap[wi];
-    if (!(pos & runmask[k] >> 1) && wi < words && (w & mask) == mask &&
+    if (!(pos & ((1u << k) - 1)) && wi < words && (w & mask) == mask &&
         !((pmm_reserved[wi] | (cut[wi] & mask << 1)) & mask)) {
       uint32_t now = w & ~mask;
       pmm_bitmap[wi] = now;
