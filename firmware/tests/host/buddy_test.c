@@ -530,6 +530,42 @@ static void poke(void) {
   check();
 }
 
+/* The one transition random operations rarely reach (DESIGN.md section 6):
+ * a whole word freed right below an empty hint word E whose own block has
+ * the same order but is not its buddy (the word below E is odd). */
+static void directed_own_buddy(void) {
+  if (pmm_hint == NONE) return;
+  uint32_t E = (pmm_hint + 3) & ~1u; /* even, two words above the hint at least */
+  while (E + 1 < BW && (pmm_reserved[E - 1] || pmm_reserved[E])) E += 2;
+  if (E + 1 >= BW) return;
+  last_op = "directed: fill through word E + 1";
+  while (pmm_bitmap[E + 1] != 0xFFFFFFFFu) { /* lowest first: every word below fills too */
+    uint32_t want = lowest_free_below(BF);
+    void *p = allocate_page();
+    if ((p ? (uint32_t)((uintptr_t)p / FRAME_SIZE) : NONE) != want) FAIL("directed allocate_page");
+    if (!p) return;
+    used[want] = 1;
+  }
+  check();
+  last_op = "directed: empty word E";
+  for (uint32_t f = E * 32; f < E * 32 + 32; f++) {
+    do_free_frame(f);
+    check();
+  }
+  do_free_block((E - 1) * 32, 5);
+  last_op = "directed: free_block(word E - 1, 5)";
+  check();
+  last_op = "directed: allocate_block(5) x3";
+  for (uint32_t i = 0; i < 3; i++) {
+    ref_blocks();
+    uint32_t want = ref_block(5, 0);
+    void *p = allocate_block(5);
+    if ((p ? (uint32_t)((uintptr_t)p / FRAME_SIZE) : NONE) != want) FAIL("directed allocate_block(5)");
+    if (p) mark(want, 32, 1), hold(want, 5, 1);
+    check();
+  }
+}
+
 int main(int argc, char **argv) {
   unsigned seeds = argc > 1 ? (unsigned)atoi(argv[1]) : 50, ops = argc > 2 ? (unsigned)atoi(argv[2]) : 1000;
   unsigned first = argc > 3 ? (unsigned)atoi(argv[3]) : 0;
@@ -547,6 +583,7 @@ int main(int argc, char **argv) {
     boot(s);
     fill();
     check();
+    if (rnd_below(2)) directed_own_buddy();
     unsigned n = N > LOW_PFN ? ops / 50 + 1 : N > 100000 ? ops / 10 + 1 : ops;
     for (ops_done = 1; ops_done <= n; ops_done++) {
       op();
