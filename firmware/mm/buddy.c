@@ -44,7 +44,8 @@ static uint32_t words; /* bitmap words the maps cover: ceil(buddy_frame_count / 
 static uint32_t *cut, *rsv1;
 static uint8_t *capw, *wzone;
 /* Each map's level 0, level 1 (NULL when the map is one word) and top word. */
-static uint32_t *ml0[BUDDY_ORDERS], *ml1[BUDDY_ORDERS], *mtop[BUDDY_ORDERS];
+static uint32_t *ml0[BUDDY_ORDERS], *ml1[BUDDY_ORDERS];
+uint32_t *buddy_map_top[BUDDY_ORDERS];
 
 /* The zones as [start, end) runs of frames, in address order (adjacent runs
  * differ in zone); one_zone: a single run, no boundary anywhere. */
@@ -53,6 +54,7 @@ struct zone_piece {
 };
 static struct zone_piece pieces[MAX_PIECES];
 static uint32_t piece_count;
+bool buddy_one_zone; /* one_zone, once the maps exist (the inline fast paths) */
 static bool one_zone;
 
 static inline uint32_t ctz(uint32_t x) { return (uint32_t)__builtin_ctz(x); }
@@ -132,7 +134,7 @@ static inline void map_andn(uint32_t k, uint32_t wi, uint32_t bits) {
   if (!now) sum_clr(k, wi);
 }
 
-static inline bool map_empty(uint32_t k) { return !*mtop[k]; }
+static inline bool map_empty(uint32_t k) { return !*buddy_map_top[k]; }
 /* The lowest set bit of a non-empty map k: one ctz per level. */
 static inline uint32_t map_first_ne(uint32_t k) {
   uint32_t i = 0;
@@ -331,6 +333,7 @@ static void build_zones(void) {
     pieces[piece_count++] = (struct zone_piece){f, limit, z};
   }
   one_zone = piece_count == 1;
+  buddy_one_zone = one_zone;
   memset(cut, 0, words * 4);
   for (uint32_t i = 1; i < piece_count; i++) cut[pieces[i].start / 32] |= 1u << (pieces[i].start % 32);
   uint32_t p = 0;
@@ -423,7 +426,7 @@ void buddy_init(void) {
     }
     ml0[k] = buddy_map[k][0];
     ml1[k] = buddy_map_levels[k] > 1 ? buddy_map[k][1] : NULL;
-    mtop[k] = buddy_map[k][buddy_map_levels[k] - 1];
+    buddy_map_top[k] = buddy_map[k][buddy_map_levels[k] - 1];
   }
   cut = next;
   rsv1 = cut + words;
@@ -622,7 +625,7 @@ static __attribute__((noinline)) uint32_t alloc_zones(uint32_t k, uint32_t zone)
   return r;
 }
 
-static __attribute__((noinline)) void hint_word_filled(uint32_t h) {
+void buddy_hint_word_filled(uint32_t h) {
   pmm_summary_set_full_at(1, h);
   move_hint(pmm_first_free_low_word(), true);
 }
@@ -684,7 +687,7 @@ hit:;
   pmm_bitmap[h] = w;
   pmm_stats.free_frames -= 1u << k;
   pmm_node_account(h * 32, -(int32_t)(1u << k));
-  if (__builtin_expect(w == FULL, 0)) hint_word_filled(h);
+  if (__builtin_expect(w == FULL, 0)) buddy_hint_word_filled(h);
   return h * 32 + pos;
 }
 
