@@ -513,9 +513,11 @@ static inline __attribute__((always_inline)) uint32_t take_mapped(uint32_t pfn, 
 
 /* The hint word's own block (order j) for a request of order k: its lower
  * 2^k frames are taken, its upper halves become the front. */
-static __attribute__((noinline)) uint32_t take_own(uint32_t k, uint32_t j) {
+static uint32_t take_own(uint32_t k, uint32_t j) {
   uint32_t wi = pmm_hint, pfn = wi * 32, lo = k > 5 ? k : 5;
-  if (__builtin_expect(!block_free(pfn, j), 0)) return repair(pfn, j);
+  /* the part taken (the rest stays exempt, as the own block or the front,
+   * and is checked when it is taken) */
+  if (__builtin_expect(!block_free(pfn, k), 0)) return repair(pfn, j);
   if (k >= 5 && k < j) {
     /* The block's words fill; the next non-full word is B_k(W) (the upper
      * half), whose own block it is, order k; the front above k is shared. */
@@ -537,7 +539,7 @@ static __attribute__((noinline)) uint32_t take_own(uint32_t k, uint32_t j) {
 
 /* The front block B_j(W) for a request of order k: split like a mapped one
  * (its halves are no front positions). */
-static __attribute__((noinline)) uint32_t take_front(uint32_t k, uint32_t j) {
+static uint32_t take_front(uint32_t k, uint32_t j) {
   uint32_t pfn = front_idx(pmm_hint, j) << j, i = j;
   if (__builtin_expect(!block_free(pfn, j), 0)) return repair(pfn, j);
   buddy_front_mask &= ~(1u << j);
@@ -555,7 +557,7 @@ static __attribute__((noinline)) uint32_t take_front(uint32_t k, uint32_t j) {
 
 /* One zone: orders from j up, the front and own block first (the lowest
  * blocks of their order), then the map. */
-static __attribute__((noinline)) uint32_t alloc_maps(uint32_t k, uint32_t j) {
+static uint32_t alloc_maps(uint32_t k, uint32_t j) {
   for (; j <= MAXO; j++) {
     if (j >= BUDDY_SMALL && pmm_hint < words) {
       if (buddy_hint_order == j) return take_own(k, j);
@@ -637,12 +639,10 @@ void buddy_hint_word_filled(uint32_t h) {
 static const uint32_t runmask[BUDDY_SMALL] = {1u, 3u, 0xFu, 0xFFu, 0xFFFFu}; /* 2^k frames */
 
 static uint32_t alloc_once(uint32_t k, uint32_t zone) {
+  if (!one_zone) return alloc_zones(k, zone);
+  if (zone & 1) return NONE; /* one zone, an even one (frame 0 is below the direct-map limit) */
   uint32_t h = pmm_hint;
-  if (__builtin_expect(k >= BUDDY_SMALL || h >= words || !one_zone || zone, 0)) {
-    if (!one_zone) return alloc_zones(k, zone);
-    /* one zone, an even one (frame 0 is below the direct-map limit) */
-    return zone & 1 ? NONE : alloc_maps(k, k);
-  }
+  if (k >= BUDDY_SMALL || h >= words) return alloc_maps(k, k);
   uint32_t p = ~pmm_bitmap[h], q, m;
   /* p = p_k: the free-run chain up to the requested order; then q = p_{j+1} */
   if (k >= 1) p &= (p >> 1) & 0x55555555u;

@@ -314,20 +314,18 @@ void *allocate_pages(uint32_t n) {
   return (void *)(pfn << FRAME_SHIFT);
 }
 
-/* allocate_block when the hint word has no block of exactly that order. */
-static __attribute__((noinline)) void *allocate_block_slow(uint32_t order) {
-  if (__builtin_expect(buddy_ready && order <= BUDDY_MAX_ORDER, 1)) {
-    uint32_t pfn = buddy_alloc(order, 0);
-    if (__builtin_expect(pfn != BUDDY_NONE, 1)) return (void *)(pfn << FRAME_SHIFT);
-    buddy_stats.failures[order]++;
-  }
+/* allocate_block found nothing (or the order is too large, or there are no
+ * maps yet): counted, out of line. */
+static __attribute__((noinline)) void *allocate_block_failed(uint32_t order) {
+  if (order <= BUDDY_MAX_ORDER) buddy_stats.failures[order]++;
   pmm_stats.failed_allocations++;
   return NULL;
 }
 
 void *allocate_block(uint32_t order) {
   uint32_t pfn = buddy_alloc_hint_word(order);
-  if (__builtin_expect(pfn == BUDDY_NONE, 0)) return allocate_block_slow(order);
+  if (pfn == BUDDY_NONE && buddy_ready && order <= BUDDY_MAX_ORDER) pfn = buddy_alloc(order, 0);
+  if (__builtin_expect(pfn == BUDDY_NONE, 0)) return allocate_block_failed(order);
   return (void *)(pfn << FRAME_SHIFT);
 }
 
@@ -417,22 +415,17 @@ static __attribute__((noinline)) void free_block_checked(paddr_t pa, uint32_t or
   for (uint32_t i = 0; i < 1u << order; i++) free_checked(pa + i * FRAME_SIZE, caller);
 }
 
-/* free_block of anything but a small block of the hint word. */
-static __attribute__((noinline)) void free_block_slow(paddr_t pa, uint32_t order, vaddr_t caller) {
-  uint32_t pfn = pa >> FRAME_SHIFT;
-  /* buddy_free checks the rest: aligned, wholly used, no reserved frame,
-   * one zone; else nothing changed and it goes frame by frame */
-  if (buddy_ready && order <= BUDDY_MAX_ORDER && !(pa & (FRAME_SIZE - 1)) && pfn < buddy_frame_count &&
-      buddy_free(pfn, order))
-    return;
-  free_block_checked(pa, order, caller);
-}
-
 void free_block(void *block, uint32_t order) {
   paddr_t pa = (paddr_t)block;
-  if (__builtin_expect(!(pa & (FRAME_SIZE - 1)) && buddy_free_hint_word(pa >> FRAME_SHIFT, order), 1))
-    return;
-  free_block_slow(pa, order, CALLER());
+  uint32_t pfn = pa >> FRAME_SHIFT;
+  if (__builtin_expect(!(pa & (FRAME_SIZE - 1)), 1)) {
+    if (__builtin_expect(buddy_free_hint_word(pfn, order), 1)) return;
+    /* buddy_free checks the rest: aligned, wholly used, no reserved frame,
+     * one zone; else nothing changed and it goes frame by frame */
+    if (buddy_ready && order <= BUDDY_MAX_ORDER && pfn < buddy_frame_count && buddy_free(pfn, order))
+      return;
+  }
+  free_block_checked(pa, order, CALLER());
 }
 
 void pmm_free_frame(pfn_t pfn) {
