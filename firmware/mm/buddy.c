@@ -692,9 +692,9 @@ hit:;
 }
 
 uint32_t buddy_alloc(uint32_t k, uint32_t zone) {
-  uint32_t r;
-  while ((r = alloc_once(k, zone)) == STALE) {
-  }
+  uint32_t r = alloc_once(k, zone);
+  if (__builtin_expect(r == STALE, 0)) r = alloc_once(k, zone); /* after the rebuild */
+  if (r == STALE) PANIC("buddy: the maps rebuilt from the bitmap are stale (order %u)", k);
   return r;
 }
 
@@ -771,60 +771,43 @@ static bool mapped_block(uint32_t pfn, uint32_t from, uint32_t *order, uint32_t 
   return false;
 }
 
+/* Frame pfn, free, outside the hint word (pmm.c takes W's frames itself:
+ * they are in no map): its block leaves the maps and splits down to it,
+ * the halves go back. */
 static uint32_t take_frame_once(uint32_t pfn) {
-  uint32_t wi = pfn / 32, pos = pfn % 32;
+  uint32_t wi = pfn / 32, pos = pfn % 32, k, head;
   /* rare: the front goes into the maps for the split, and comes back */
-  uint32_t h0 = pmm_hint, k, head;
+  uint32_t h0 = pmm_hint;
   if (h0 < words) export_big(h0);
-  if (wi == pmm_hint) {
-    if (pmm_bitmap[wi] == 0 && !(cut[wi] & ~1u)) { /* a whole-word block: split down to the word */
-      if (!mapped_block(pfn, 5, &k, &head) || !block_free(head, k)) return repair(pfn, 5);
-      map_clr(k, pfn >> k);
-      while (k > 5) {
-        k--;
-        uint32_t half = head + (1u << k);
-        if (pfn >= half) {
-          map_set(k, head >> k);
-          head = half;
-        } else {
-          map_set(k, half >> k);
-        }
-      }
-    }
+  struct wblocks b;
+  word_blocks(~pmm_bitmap[wi], cut[wi], &b);
+  k = 0;
+  while (k < BUDDY_SMALL && !(b.m[k] >> (pos & ~((1u << k) - 1)) & 1)) k++;
+  if (k < BUDDY_SMALL) {
+    head = wi * 32 + (pos & ~((1u << k) - 1));
+    if (!map_test(k, head)) return repair(head, k);
+    map_clr(k, head);
   } else {
-    struct wblocks b;
-    word_blocks(~pmm_bitmap[wi], cut[wi], &b);
-    k = 0;
-    while (k < BUDDY_SMALL && !(b.m[k] >> (pos & ~((1u << k) - 1)) & 1)) k++;
-    if (k < BUDDY_SMALL) {
-      head = wi * 32 + (pos & ~((1u << k) - 1));
-      if (!map_test(k, head)) return repair(head, k);
-      map_clr(k, head);
-    } else {
-      if (!mapped_block(pfn, 5, &k, &head) || !block_free(head, k)) return repair(pfn, 5);
-      map_clr(k, pfn >> k);
-    }
-    while (k > 0) {
-      k--;
-      uint32_t half = head + (1u << k);
-      uint32_t other = pfn >= half ? head : half;
-      if (pfn >= half) head = half;
-      map_set(k, midx(k, other));
-    }
+    if (!mapped_block(pfn, 5, &k, &head) || !block_free(head, k)) return repair(pfn, 5);
+    map_clr(k, pfn >> k);
+  }
+  while (k > 0) {
+    k--;
+    uint32_t half = head + (1u << k);
+    uint32_t other = pfn >= half ? head : half;
+    if (pfn >= half) head = half;
+    map_set(k, midx(k, other));
   }
   uint32_t w = pmm_bitmap[wi] | 1u << pos;
   pmm_bitmap[wi] = w;
   pmm_stats.free_frames--;
   pmm_node_account(pfn, -1);
-  if (w == FULL) {
-    pmm_summary_set_full_at(1, wi);
-    if (wi == pmm_hint) move_hint(pmm_first_free_low_word(), true);
-  }
-  if (pmm_hint == h0 && h0 < words) adopt_big(h0);
+  if (w == FULL) pmm_summary_set_full_at(1, wi); /* not the hint word: the hint stays */
+  if (h0 < words) adopt_big(h0);
   return pfn;
 }
 
 void buddy_take_frame(uint32_t pfn) {
-  while (take_frame_once(pfn) == STALE) {
-  }
+  if (take_frame_once(pfn) == STALE && take_frame_once(pfn) == STALE) /* after the rebuild */
+    PANIC("buddy: free frame %p is in no block of the rebuilt maps", (void *)pfn);
 }

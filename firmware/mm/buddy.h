@@ -156,8 +156,9 @@ static inline void buddy_hint_word_split(void) {
 /* Frame pfn, in word wi above W, just became free in the bitmap (the word's
  * summaries fixed): its block merges into the maps. */
 void buddy_frame_freed_above(uint32_t wi, uint32_t pfn);
-/* Frame pfn (free, below buddy_frame_count) is taken, anywhere: its block
- * splits down to it; bitmap, free count, summaries and hint follow. */
+/* Frame pfn (free, below buddy_frame_count, outside the hint word) is
+ * taken: its block splits down to it; bitmap, free count and summaries
+ * follow (the hint does not move: pfn is above it). */
 void buddy_take_frame(uint32_t pfn);
 
 /* A block of 2^k frames (k <= BUDDY_MAX_ORDER) from zones zone, zone + 2,
