@@ -555,10 +555,11 @@ static uint32_t take_front(uint32_t k, uint32_t j) {
   return pfn;
 }
 
-/* One zone: orders from j up, the front and own block first (the lowest
+/* One zone, W holding no block of order k .. 4 that the maps do not beat:
+ * orders from k up, the front and own block first (the lowest
  * blocks of their order), then the map. */
-static uint32_t alloc_maps(uint32_t k, uint32_t j) {
-  for (; j <= MAXO; j++) {
+static inline __attribute__((always_inline)) uint32_t alloc_maps(uint32_t k) {
+  for (uint32_t j = k; j <= MAXO; j++) {
     if (j >= BUDDY_SMALL && pmm_hint < words) {
       if (buddy_hint_order == j) return take_own(k, j);
       if (buddy_front_mask >> j & 1) return take_front(k, j);
@@ -632,70 +633,26 @@ void buddy_hint_word_filled(uint32_t h) {
   move_hint(pmm_first_free_low_word(), true);
 }
 
-/* 2^k frames: one zone without a cut in the hint word, orders from k up:
- * the hint word's blocks of that order (the lowest free frames) if any,
- * else the map's (any non-empty map of an order below the hint word's
- * block goes first). */
-static const uint32_t runmask[BUDDY_SMALL] = {1u, 3u, 0xFu, 0xFFu, 0xFFFFu}; /* 2^k frames */
-
-static uint32_t alloc_once(uint32_t k, uint32_t zone) {
+/* One search: several zones, or one (the hint word's blocks inline in
+ * buddy.h first: they are the lowest of their order; then the maps). */
+static inline __attribute__((always_inline)) uint32_t alloc_once(uint32_t k, uint32_t zone) {
   if (!one_zone) return alloc_zones(k, zone);
   if (zone & 1) return NONE; /* one zone, an even one (frame 0 is below the direct-map limit) */
-  uint32_t h = pmm_hint;
-  if (k >= BUDDY_SMALL || h >= words) return alloc_maps(k, k);
-  uint32_t p = ~pmm_bitmap[h], q, m;
-  /* p = p_k: the free-run chain up to the requested order; then q = p_{j+1} */
-  if (k >= 1) p &= (p >> 1) & 0x55555555u;
-  if (k >= 2) p &= (p >> 2) & 0x11111111u;
-  if (k >= 3) p &= (p >> 4) & 0x01010101u;
-  if (k >= 4) p &= (p >> 8) & 0x00010001u;
-  uint32_t j = k;
-  switch (k) {
-  case 0:
-    q = p & (p >> 1) & 0x55555555u;
-    if ((m = p & ~(q | q << 1))) goto hit;
-    if (!map_empty(0)) return alloc_maps(k, 0);
-    p = q;
-    /* fall through */
-  case 1:
-    q = p & (p >> 2) & 0x11111111u;
-    if ((m = p & ~(q | q << 2))) goto hit;
-    if (!map_empty(1)) return alloc_maps(k, 1);
-    p = q;
-    /* fall through */
-  case 2:
-    q = p & (p >> 4) & 0x01010101u;
-    if ((m = p & ~(q | q << 4))) goto hit;
-    if (!map_empty(2)) return alloc_maps(k, 2);
-    p = q;
-    /* fall through */
-  case 3:
-    q = p & (p >> 8) & 0x00010001u;
-    if ((m = p & ~(q | q << 8))) goto hit;
-    if (!map_empty(3)) return alloc_maps(k, 3);
-    p = q;
-    /* fall through */
-  default:
-    q = p & (p >> 16) & 1u;
-    if ((m = p & ~(q | q << 16))) goto hit;
-    j = 4;
+  if (k < BUDDY_SMALL) {
+    /* NONE: W has no block of order k .. j, where map j is the first
+     * non-empty map (or W none up to order 4): alloc_maps from k finds it */
+    uint32_t r = buddy_alloc_hint_word(k);
+    if (r != NONE) return r;
   }
-  return alloc_maps(k, j);
-hit:;
-  /* the block's lower 2^k frames; its upper halves stay in the hint word */
-  uint32_t pos = ctz(m), w = pmm_bitmap[h] | runmask[k] << pos;
-  pmm_bitmap[h] = w;
-  pmm_stats.free_frames -= 1u << k;
-  pmm_node_account(h * 32, -(int32_t)(1u << k));
-  if (__builtin_expect(w == FULL, 0)) buddy_hint_word_filled(h);
-  return h * 32 + pos;
+  return alloc_maps(k);
 }
 
 uint32_t buddy_alloc(uint32_t k, uint32_t zone) {
-  uint32_t r = alloc_once(k, zone);
-  if (__builtin_expect(r == STALE, 0)) r = alloc_once(k, zone); /* after the rebuild */
-  if (r == STALE) PANIC("buddy: the maps rebuilt from the bitmap are stale (order %u)", k);
-  return r;
+  for (bool rebuilt = false;; rebuilt = true) {
+    uint32_t r = alloc_once(k, zone);
+    if (__builtin_expect(r != STALE, 1)) return r;
+    if (rebuilt) PANIC("buddy: the maps rebuilt from the bitmap are stale (order %u)", k);
+  }
 }
 
 /* -- freeing blocks ---------------------------------------------------------------- */
@@ -718,7 +675,7 @@ bool buddy_free(uint32_t pfn, uint32_t k) {
   if (__builtin_expect(k < BUDDY_SMALL, 1)) {
     /* aligned, inside the word (the padding past the last frame is
      * reserved), all used, none reserved, no zone starting inside */
-    uint32_t pos = pfn % 32, mask = runmask[k] << pos, w = pmm_bitmap[wi];
+    uint32_t pos = pfn % 32, mask = buddy_runs[k] << pos, w = pmm_bitmap[wi];
     if (!(pos & ((1u << k) - 1)) && wi < words && (w & mask) == mask &&
         !((pmm_reserved[wi] | (cut[wi] & mask << 1)) & mask)) {
       uint32_t now = w & ~mask;
