@@ -484,7 +484,7 @@ static inline __attribute__((always_inline)) void claim(uint32_t pfn, uint32_t k
   } else {
     uint32_t n = 1u << (k - 5);
     buddy_words_set(pmm_bitmap + wi, n, FULL);
-    pmm_words_changed(wi, n, true);
+    pmm_words_changed(wi, pmm_words_mask(wi, n), true);
     if (wi == pmm_hint) /* the next non-full word is often the one after the block */
       move_hint(wi + n < words && pmm_bitmap[wi + n] != FULL ? wi + n : pmm_first_free_low_word(), true);
   }
@@ -523,7 +523,7 @@ static uint32_t take_own(uint32_t k, uint32_t j) {
      * half), whose own block it is, order k; the front above k is shared. */
     uint32_t n = 1u << (k - 5);
     buddy_words_set(pmm_bitmap + wi, n, FULL);
-    pmm_words_changed(wi, n, true);
+    pmm_words_changed(wi, pmm_words_mask(wi, n), true);
     pmm_stats.free_frames -= 1u << k;
     pmm_node_account(pfn, -(int32_t)(1u << k));
     pmm_hint = wi + n;
@@ -688,15 +688,15 @@ bool buddy_free(uint32_t pfn, uint32_t k) {
     }
     return false;
   }
-  /* Whole words: aligned, inside, all used, no reserved frame (rsv1), one
-   * zone (capw). */
-  uint32_t nw = 1u << (k - 5), n = 1u << k;
-  if (k > MAXO || (pfn & (n - 1)) || wi + nw > words) return false;
-  uint32_t smask = nw == 32 ? FULL : ((1u << nw) - 1) << (wi % 32);
-  if ((rsv1[wi / 32] & smask) || capw[wi] < k || buddy_words_and(pmm_bitmap + wi, nw) != FULL)
+  /* Whole words: aligned; capw[wi] >= k: in one zone and inside the maps;
+   * no reserved frame (rsv1); all used (every word full: a frame a debugger
+   * freed behind our back sends the free frame by frame, as today). */
+  uint32_t nw = 1u << (k - 5), n = 1u << k, smask = pmm_words_mask(wi, nw);
+  if (k > MAXO || (pfn & (n - 1)) || capw[wi] < k || (rsv1[wi / 32] & smask) ||
+      buddy_words_and(pmm_bitmap + wi, nw) != FULL)
     return false;
   buddy_words_set(pmm_bitmap + wi, nw, 0);
-  pmm_words_changed(wi, nw, false);
+  pmm_words_changed(wi, smask, false);
   pmm_stats.free_frames += n;
   pmm_node_account(pfn, (int32_t)n);
   uint32_t h = pmm_hint;

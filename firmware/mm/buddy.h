@@ -72,13 +72,20 @@ void pmm_summary_set_full_at(uint32_t k, uint32_t wi);
 void pmm_summary_clear_full_at(uint32_t k, uint32_t wi);
 uint32_t pmm_first_free_low_word(void);   /* the lowest non-full word below 4 GiB, or NONE */
 
-/* Level-0 words [wi, wi + n), n a power of two up to 32 and wi aligned to
- * it, all just became full (used) or empty: they share one level-1 word, so
- * that is one store, and one bit further up if that word fills or unfills. */
-static inline void pmm_words_changed(uint32_t wi, uint32_t n, bool used) {
+/* Words [wi, wi + n) of a 32-word group (n a power of two up to 32, wi
+ * aligned to it) as a mask of its bits: in a level-1 summary word, or in
+ * buddy.c's one-bit-a-word tables. */
+static inline uint32_t pmm_words_mask(uint32_t wi, uint32_t n) {
+  return n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1) << (wi % 32);
+}
+
+/* Level-0 words `mask` of group wi / 32 (pmm_words_mask) all just became
+ * full (used) or empty: they share one level-1 word, so that is one store,
+ * and one bit further up if that word fills or unfills.  A block of whole
+ * words is such a run. */
+static inline void pmm_words_changed(uint32_t wi, uint32_t mask, bool used) {
   if (level_count == 1) return;
   uint32_t *l1 = &levels[1][wi / 32];
-  uint32_t mask = n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1) << (wi % 32);
   uint32_t w = *l1;
   if (used) {
     *l1 = w | mask;
