@@ -567,6 +567,86 @@ static void directed_own_buddy(void) {
   }
 }
 
+/* allocate_page with the model's check; false when none is free. */
+static bool model_page(void) {
+  uint32_t want = lowest_free_below(BF);
+  void *p = allocate_page();
+  if ((p ? (uint32_t)((uintptr_t)p / FRAME_SIZE) : NONE) != want) FAIL("allocate_page");
+  if (p) used[want] = 1;
+  return p != NULL;
+}
+
+/* allocate_block(k) with the model's check: the block, or NONE. */
+static uint32_t model_block(uint32_t k) {
+  ref_blocks();
+  uint32_t want = ref_block(k, 0);
+  void *p = allocate_block(k);
+  uint32_t got = p ? (uint32_t)((uintptr_t)p / FRAME_SIZE) : NONE;
+  if (got != want) FAIL("allocate_block(%u) %#x, model %#x", k, got, want);
+  if (p) mark(got, 1u << k, 1);
+  check();
+  return got;
+}
+
+/* The own block's split and merge (random operations seldom empty the
+ * hint word with no smaller whole-word block anywhere): pages until the
+ * hint word is empty with an own block of order j >= 6, then a block of
+ * the smallest order k >= 5 no maximal block elsewhere has (the own
+ * block's lower part: W moves to its upper half), freed again (the lower
+ * buddy of the new own block: they merge back). */
+static void directed_take_own(void) {
+  last_op = "directed: pages until an own block";
+  for (uint32_t i = 0; i < 40000 && buddy_hint_order < 6; i++)
+    if (!model_page()) return;
+  if (buddy_hint_order < 6) return;
+  check();
+  ref_blocks();
+  uint32_t j = buddy_hint_order, k = j;
+  while (k > 5) { /* no block of order k - 1 anywhere: W's own block is the choice */
+    bool any = false;
+    for (uint32_t f = 0; f < BF && !any; f += 1u << (k - 1)) any = head_order[f] == (int)(k - 1);
+    if (any) break;
+    k--;
+  }
+  if (k == j) return;
+  last_op = "directed: allocate_block from the own block";
+  uint32_t got = model_block(k);
+  if (got == NONE) return;
+  do_free_block(got, k);
+  last_op = "directed: free_block below the own block";
+  check();
+}
+
+/* A front block freed while the hint word's own block has its order:
+ * they merge (big_merge's own_merge(k + 1)).  Words E (even) and E + 1:
+ * E filled by pages, E + 1 taken as a block of order 5, E freed frame by
+ * frame (its own block has order 5: its buddy E + 1 is used), then E + 1
+ * freed as a block. */
+static void directed_front_merge(void) {
+  if (pmm_hint == NONE) return;
+  uint32_t E = (pmm_hint + 2) & ~1u;
+  while (E + 1 < BW && (pmm_reserved[E] || pmm_reserved[E + 1])) E += 2;
+  if (E + 1 >= BW) return;
+  last_op = "directed: fill word E";
+  while (pmm_hint != NONE && pmm_hint <= E)
+    if (!model_page()) return;
+  if (pmm_hint != E + 1) return;
+  last_op = "directed: allocate_block(5) at E + 1";
+  uint32_t got = model_block(5);
+  if (got != (E + 1) * 32) {
+    if (got != NONE) hold(got, 5, 1);
+    return;
+  }
+  last_op = "directed: empty word E";
+  for (uint32_t f = E * 32; f < E * 32 + 32; f++) {
+    do_free_frame(f);
+    check();
+  }
+  do_free_block(got, 5);
+  last_op = "directed: free_block(E + 1, 5)";
+  check();
+}
+
 int main(int argc, char **argv) {
   unsigned seeds = argc > 1 ? (unsigned)atoi(argv[1]) : 50, ops = argc > 2 ? (unsigned)atoi(argv[2]) : 1000;
   unsigned first = argc > 3 ? (unsigned)atoi(argv[3]) : 0;
@@ -585,6 +665,8 @@ int main(int argc, char **argv) {
     fill();
     check();
     if (rnd_below(2)) directed_own_buddy();
+    if (rnd_below(2)) directed_front_merge();
+    if (rnd_below(2)) directed_take_own();
     unsigned n = N > LOW_PFN ? ops / 50 + 1 : N > 100000 ? ops / 10 + 1 : ops;
     for (ops_done = 1; ops_done <= n; ops_done++) {
       op();
