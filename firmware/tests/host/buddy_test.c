@@ -290,6 +290,8 @@ static void do_free_block(uint32_t pfn, uint32_t k) {
 
 static void boot(unsigned seed) {
   rng_state = seed * 0x9E3779B97F4A7C15ull + 1;
+  ops_done = 0;
+  last_op = "boot";
   uint32_t shape = seed % 10;
   phys_limit = 1ull << 32;
   if (shape == 8) N = DIRECT_PFN - 3000 + rnd_below(9000); /* across the direct-map limit */
@@ -316,6 +318,23 @@ static void boot(unsigned seed) {
   BF = N < LOW_PFN ? N : LOW_PFN;
   BW = (BF + 31) / 32;
   if (buddy_frame_count != BF) FAIL("buddy_frame_count %u, model %u", buddy_frame_count, BF);
+  /* The map area: every map and summary level the contract's size, and room
+   * for the per-word tables (cut: a word each, rsv1: a bit, capw and wzone:
+   * a byte); all of it used in the bitmap. */
+  uint32_t need = BW * 4 + (BW + 31) / 32 * 4 + 2 * BW;
+  for (uint32_t k = 0; k <= BUDDY_MAX_ORDER; k++) {
+    uint32_t w = k < 5 ? BW : ((BW * 32 + (1u << k) - 1) >> k) / 32 + !!(((BW * 32 + (1u << k) - 1) >> k) % 32);
+    for (uint32_t l = 0; l < buddy_map_levels[k]; l++, w = (w + 31) / 32) {
+      if (buddy_map_words[k][l] != w) FAIL("map %u level %u: %u words, want %u", k, l, buddy_map_words[k][l], w);
+      char *at = (char *)buddy_map[k][l], *area = P2V(buddy_maps_phys);
+      if (at < area || at + 4 * w > area + buddy_maps_bytes) FAIL("map %u level %u outside the map area", k, l);
+      need += 4 * w;
+    }
+    if (buddy_map_words[k][buddy_map_levels[k] - 1] != 1) FAIL("map %u: the top level is not one word", k);
+  }
+  if (buddy_maps_bytes < need || buddy_maps_bytes % FRAME_SIZE) FAIL("map area %u bytes, need %u", buddy_maps_bytes, need);
+  for (uint32_t f = buddy_maps_phys / FRAME_SIZE; f < (buddy_maps_phys + buddy_maps_bytes) / FRAME_SIZE; f++)
+    if (!bit(pmm_bitmap, f)) FAIL("map area frame %#x is free", f);
 
   memset(node_of, 0, sizeof node_of);
   nodes = 1;
