@@ -409,6 +409,7 @@ static void op(void) {
   } else if (r < 45) {
     last_op = "free any frame";
     uint32_t f = rnd_below(N + 64);
+    if (N > LOW_PFN && rnd_below(2)) f = LOW_PFN + rnd_below(N - LOW_PFN + 64); /* by number */
     if (rnd_below(8) == 0 && f < LOW_PFN) { /* unaligned */
       uint32_t c = pmm_stats.unaligned_frees;
       free_page((void *)(uintptr_t)(f * FRAME_SIZE + 1 + rnd_below(FRAME_SIZE - 1)));
@@ -686,7 +687,7 @@ int main(int argc, char **argv) {
     if (rnd_below(2)) directed_own_buddy();
     if (rnd_below(2)) directed_front_merge();
     if (rnd_below(2)) directed_take_own();
-    unsigned n = N > LOW_PFN ? ops / 50 + 1 : N > 100000 ? ops / 10 + 1 : ops;
+    unsigned n = N > 100000 ? ops / 10 + 1 : ops; /* a check costs O(frames) */
     for (ops_done = 1; ops_done <= n; ops_done++) {
       op();
       check();
