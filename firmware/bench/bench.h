@@ -19,7 +19,7 @@ void seed_free_page(void *page);
 extern uint32_t *seed_page_bitmap;
 extern uint32_t seed_total_pages, seed_free_pages;
 
-/* The linear scan allocate_pages was before the buddy lists (scan_pmm.c),
+/* The linear scan allocate_pages was before the buddy allocator (scan_pmm.c),
  * on its own copy of the bitmap. */
 void scan_reset(void);
 void *scan_allocate_pages(uint32_t n);

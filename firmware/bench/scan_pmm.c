@@ -1,4 +1,4 @@
-/* Bench-only: allocate_pages as it was before the buddy lists (issue 19),
+/* Bench-only: allocate_pages as it was before the buddy allocator (issue 19),
  * kept as the baseline buddy_pair_insns is measured against: a first-fit
  * scan of the bitmap from the lowest word with a free frame, a whole word at
  * a time where it can, bit by bit elsewhere.  It runs on its own copy of

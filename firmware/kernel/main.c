@@ -91,7 +91,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   vmm_init();
   frame_table_init();
   pmm_buddy_init(); /* after the frame table: zones come from frame_table[].node */
-  numa_init(); /* after the buddy lists: pmm_set_nodes re-partitions them by node */
+  numa_init(); /* after the buddy maps: pmm_set_nodes re-partitions them by node */
   heap_init();
   vmm_pools_init(); /* the page-table pool's reserve, from the heap and the PMM */
   modules_init();

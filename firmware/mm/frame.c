@@ -23,7 +23,7 @@ static int refuse(const char *kind, pfn_t pfn, vaddr_t caller) {
 void frame_table_init(void) {
   uint32_t frames = pmm_stats.frame_count;
   uint32_t bytes = ALIGN_UP(frames * (uint32_t)sizeof(struct frame_info), FRAME_SIZE);
-  /* The buddy lists do not exist yet (pmm_buddy_init comes after, and needs
+  /* The buddy maps do not exist yet (pmm_buddy_init comes after, and needs
    * this table for the zones): allocate_pages takes the lowest run here, so
    * below the direct map's end whenever one exists there. */
   paddr_t pa = (paddr_t)allocate_pages(bytes / FRAME_SIZE);
