@@ -1,8 +1,9 @@
 """pmm_set_nodes on a one-node machine, called as numa_init calls it after
 reading an SRAT: the zones are re-partitioned by node, the frame table says
-each frame's node, the buddy lists are rebuilt so no block crosses the node
-boundary (the audit after the test checks every block's zone), the per-node
-numbers are exact, and pmm_alloc_user_frame_node takes from its node only.
+each frame's node, the buddy maps are rebuilt so no block crosses the node
+boundary (the audit after the test checks every map against the zones),
+the per-node numbers are exact, block requests take node 0's zone first,
+and pmm_alloc_user_frame_node takes from its node only.
 
 The boundary is deliberately not aligned to any large block: node 1 starts
 16 frames past 64 MiB, so a block of order 5 or more there would cross it."""
@@ -12,7 +13,7 @@ import struct
 import pytest
 
 from harness.targets.mmverify.kernel import Kernel
-from harness.targets.mmverify.pmm_audit import buddy_audit, read_buddy
+from harness.targets.mmverify.pmm_audit import buddy_audit, buddy_model, read_buddy
 
 FRAME = 4096
 BOUNDARY = 0x4010          # node 1's first frame
@@ -38,7 +39,7 @@ def node_stats(kernel: Kernel) -> list[dict]:
 
 
 @pytest.mark.machine(memory="128M")
-def test_two_nodes_partition_the_frames_and_the_lists(machine, kernel):
+def test_two_nodes_partition_the_frames_and_the_maps(machine, kernel):
     set_nodes(machine, kernel, [(0, BOUNDARY, 0), (BOUNDARY, TOP, 1)], 2)
     assert kernel.u32("pmm_node_count") == 2
     table = kernel.frame_table()
@@ -49,11 +50,31 @@ def test_two_nodes_partition_the_frames_and_the_lists(machine, kernel):
     free = [sum(1 for f in range(a, b) if not used[f]) for a, b in ((0, BOUNDARY), (BOUNDARY, TOP))]
     assert [(s["start"], s["end"], s["frames"], s["free_frames"]) for s in stats] == [
         (0, BOUNDARY, BOUNDARY, free[0]), (BOUNDARY, TOP, TOP - BOUNDARY, free[1])]
-    lists = read_buddy(kernel).lists
+    model = buddy_model(kernel)
+    assert model.zones.runs == ((0, 0), (BOUNDARY, 2))
     # Node 1's first blocks: 16 frames at the boundary, then aligned 1024-frame blocks.
-    assert lists.lists[2][4][0] == BOUNDARY, "node 1 (zone 2) starts with a 16-frame block"
-    assert all(not (h < BOUNDARY < h + (1 << k)) for _, k, h in lists.blocks())
+    assert BOUNDARY in model.heads(4), "node 1 (zone 2) starts with a 16-frame block"
+    assert [om.map for om in read_buddy(kernel).maps] == model.maps()
     assert buddy_audit(kernel) == []
+
+
+@pytest.mark.machine(memory="128M")
+def test_block_requests_take_node_0s_zone_first_then_node_1s(machine, kernel):
+    """Every address predicted: node 0's blocks of each order before any of
+    node 1's, and the 16-frame block at the boundary stays node 1's."""
+    set_nodes(machine, kernel, [(0, BOUNDARY, 0), (BOUNDARY, TOP, 1)], 2)
+    model = buddy_model(kernel)
+    got = []
+    for order in [9, 9, 4] + [10] * 18 + [4, 4]:
+        expected = model.allocate_block(order)
+        assert machine.call("allocate_block", order) == (expected or 0) * FRAME, order
+        got.append(expected)
+    assert min(got[3:]) < BOUNDARY <= max(got[3:]), "node 0's order-10 blocks ran out first"
+    assert [om.map for om in read_buddy(kernel).maps] == model.maps()
+    stats = node_stats(kernel)
+    used, _ = kernel.pmm_bitmaps()
+    assert [s["free_frames"] for s in stats] == [
+        sum(1 for f in range(a, b) if not used[f]) for a, b in ((0, BOUNDARY), (BOUNDARY, TOP))]
 
 
 @pytest.mark.machine(memory="128M")

@@ -66,6 +66,9 @@ class PmmModel(RuleBasedStateMachine):
         self.freed: list[int] = []
         self.hint_word_poked_full = False
         self.poked_full: set[int] = set()  # words a poke filled: their summary bit may lag
+        # Poked frames outside the hint word: the buddy maps still count them
+        # free until a block request takes their block and rebuilds the maps.
+        self.stale = 0
         self.full_groups_before = self.full_groups()
 
     def model(self) -> Bitmap:
@@ -119,6 +122,8 @@ class PmmModel(RuleBasedStateMachine):
         for frame in frames:
             words[frame // WORD] = words.get(frame // WORD, 0) | 1 << (frame % WORD)
             self.used |= 1 << frame
+            if lowest is not None and frame // WORD != lowest // WORD:
+                self.stale |= 1 << frame
         for word, bits in words.items():
             addr = self.k.pmm_bitmap_word_address(word * WORD)
             self.m.write_u32(addr, self.m.read_u32(addr) | bits)
@@ -164,9 +169,14 @@ class PmmModel(RuleBasedStateMachine):
 
     def allocate_pages(self, n):
         """Runs of 2 .. 1024 frames are buddy blocks (predicted from the
-        kernel's lists as they are, pokes included); longer ones first fit."""
+        bitmap, with the poked frames the maps still count free); longer
+        ones first fit."""
         if 2 <= n <= 1 << MAX_ORDER:
-            expected = buddy_model(self.k).allocate_pages(n)
+            buddy = buddy_model(self.k)
+            buddy.stale = self.stale & ((1 << buddy.frames) - 1)
+            expected = buddy.allocate_pages(n)
+            if buddy.repairs:
+                self.stale = 0  # the maps were rebuilt from the bitmap
         else:
             expected = self.model().first_clear_run(n)
         pa = self.m.call("allocate_pages", n)
