@@ -135,12 +135,15 @@ def buddy_lines() -> list[str]:
            f"the maps and the bitmap {agree}; maps rebuilt after a stale block (repairs): "
            f"{u32('buddy_stats.repairs')}"]
     nodes = value("pmm_node_stats")
+    count = u32("pmm_node_count")
     rows = []
-    for n in range(u32("pmm_node_count")):
+    for n in range(count):
         node = nodes[n]
+        # One node: its free_frames is not kept, pmm_stats' is the node's.
+        free_frames = u32(node["free_frames"]) if count > 1 else u32("pmm_stats.free_frames")
         rows.append([str(n), f"{u32(node['start']) * PAGE_SIZE:#x}",
                      f"{u32(node['end']) * PAGE_SIZE:#x}", str(u32(node["frames"])),
-                     str(u32(node["free_frames"])), str(u32(node["allocations"])),
+                     str(free_frames), str(u32(node["allocations"])),
                      str(u32(node["fallbacks"]))])
     out += ["\nnodes (pmm_node_stats; zones: each node below the direct-map limit, above it):",
             table(["node", "start", "end", "frames", "free", "allocations", "fallbacks"], rows)]

@@ -12,6 +12,7 @@ import pytest
 from harness.decode.buddy import MAX_ORDER, ORDERS
 from harness.targets.mmverify.buddy_model import BuddyModel
 from harness.targets.mmverify.pmm_audit import buddy_audit, buddy_model, read_buddy
+from tests.pmm.poke import poke_used
 
 FRAME = 4096
 
@@ -32,8 +33,10 @@ class Driver:
         self.m, self.k = machine, kernel
         self.model: BuddyModel = buddy_model(kernel)
         self.held: list[tuple[int, int]] = []  # (first frame, frames)
+        self.ops: list[str] = []  # what was called, for the failure messages
 
     def allocate_block(self, order: int) -> int | None:
+        self.ops.append(f"allocate_block({order})")
         expected = self.model.allocate_block(order)
         assert self.m.call("allocate_block", order) == addr(expected), f"allocate_block({order})"
         if expected is not None:
@@ -41,12 +44,14 @@ class Driver:
         return expected
 
     def allocate_pages(self, n: int) -> None:
+        self.ops.append(f"allocate_pages({n})")
         expected = self.model.allocate_pages(n)
         assert self.m.call("allocate_pages", n) == addr(expected), f"allocate_pages({n})"
         if expected is not None:
             self.held.append((expected, n))
 
     def allocate_page(self) -> None:
+        self.ops.append("allocate_page()")
         expected = self.model.allocate_page()
         assert self.m.call("allocate_page") == addr(expected), "allocate_page: the lowest frame"
         if expected is not None:
@@ -54,6 +59,7 @@ class Driver:
 
     def free(self, index: int, as_block: bool) -> None:
         pfn, n = self.held.pop(index)
+        self.ops.append(f"free {n} frames at {pfn:#x}" + (" as a block" if as_block else ""))
         if as_block and n & (n - 1) == 0:
             order = n.bit_length() - 1
             assert self.model.free_block(pfn, order) == [True] * n
@@ -66,11 +72,17 @@ class Driver:
     def compare(self) -> None:
         """The kernel's maps, front, hint order and bitmap are exactly the model's."""
         s = read_buddy(self.k)
-        assert s.free == self.model.free, "the bitmap's free frames"
+        after = f"after {len(self.ops)} calls, the last {self.ops[-3:]}"
+        diff = s.free ^ self.model.free
+        first = (diff & -diff).bit_length() - 1
+        assert not diff, f"{after}: the bitmap's free frames differ from frame {first:#x} " \
+                         f"({diff.bit_count()} frames; the kernel has it " \
+                         f"{'free' if s.free >> first & 1 else 'used'})"
         ex = self.model.exempt()
         assert (s.hint, s.hint_order, s.front_mask) == (ex.hint, ex.hint_order, ex.front_mask), \
-            "the hint word, its own block and its front"
-        assert [om.map for om in s.maps] == self.model.maps(), "every map, whole"
+            f"{after}: the hint word, its own block and its front"
+        for k, (om, want) in enumerate(zip(s.maps, self.model.maps(), strict=True)):
+            assert om.map == want, f"{after}: map {k}, bits {om.map ^ want:#x} differ"
         assert self.k.pmm_stats()["free_frames"] == s.free_frames == self.model.free.bit_count()
 
 
@@ -249,12 +261,6 @@ def test_allocate_page_stays_lowest_first_between_block_requests(machine, kernel
         d.compare()
 
 
-def poke(machine, kernel, pfn: int) -> None:
-    """Marks frame pfn used in the bitmap behind the PMM's back (a debugger's write)."""
-    word = kernel.pmm_bitmap_word_address(pfn)
-    machine.write_u32(word, machine.read_u32(word) | 1 << pfn % 32)
-
-
 def mapped_block(d: Driver) -> tuple[int, int]:
     """(order, head) of a block allocate_block(order) takes next from a map,
     not from the hint word's exempt blocks: the lowest block of the
@@ -276,7 +282,7 @@ def test_a_poked_block_taken_from_a_map_makes_the_maps_be_rebuilt(machine, kerne
     d = Driver(machine, kernel)
     order, block = mapped_block(d)
     poked = block + (1 << order) - 3
-    poke(machine, kernel, poked)
+    poke_used(machine, kernel, poked)
     d.model.poke(poked)
     repairs = kernel.read_struct("buddy_stats", "buddy_stats")["repairs"]
     mark = machine.mark()
@@ -298,7 +304,7 @@ def test_a_poke_leaves_other_requests_and_allocate_page_alone(machine, kernel):
     d = Driver(machine, kernel)
     order, block = mapped_block(d)
     poked = block + 1
-    poke(machine, kernel, poked)
+    poke_used(machine, kernel, poked)
     d.model.poke(poked)
     mark = machine.mark()
     for k in range(order):

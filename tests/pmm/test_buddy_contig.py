@@ -8,6 +8,7 @@ import pytest
 
 from harness.decode.buddy import FRAME_CONTIG, MAX_ORDER
 from harness.targets.mmverify.pmm_audit import buddy_model, read_buddy
+from tests.pmm.poke import poke_used
 
 FRAME = 4096
 
@@ -84,8 +85,7 @@ def test_a_contiguous_block_survives_the_maps_being_rebuilt(machine, kernel):
     order, head = next((k, model.heads(k)[0]) for k in range(5, MAX_ORDER + 1)
                        if model.heads(k) and model.heads(k)[0] not in exempt)
     victim = head + 1  # inside the block allocate_block(order) takes next, from its map
-    word = kernel.pmm_bitmap_word_address(victim)
-    machine.write_u32(word, machine.read_u32(word) | 1 << victim % 32)
+    poke_used(machine, kernel, victim)
     mark = machine.mark()
     block = machine.call("allocate_block", order)
     assert [r["repair"] for r in machine.records("BUDDY", since=mark)] == ["stale-block"]
