@@ -176,7 +176,9 @@ class BuddyModel:
         pfn = self._take(order, self._low_zones())
         if pfn is None:
             pfn = self._take(order, self._high_zones())
-        if pfn is not None:
+        if pfn is None:
+            self.failures[order] += 1
+        else:
             self._mark_used(pfn, n)
         return pfn
 
