@@ -114,7 +114,7 @@ static pfn_t balloon_alloc(void) {
   if (pmm_node_count <= 1) return pmm_alloc_user_frame();
   uint32_t best = 0;
   for (uint32_t n = 1; n < pmm_node_count; n++)
-    if (pmm_node_stats[n].free_frames > pmm_node_stats[best].free_frames) best = n;
+    if (pmm_node_free(n) > pmm_node_free(best)) best = n;
   return pmm_alloc_user_frame_node(best);
 }
 

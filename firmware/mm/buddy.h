@@ -1,156 +1,171 @@
-/* The buddy lists behind the PMM (mm/buddy.c).  Shared between pmm.c (which
- * owns the bitmap and calls these after every change to it) and heap.c
- * (kmalloc_contig); not for use outside mm/.
+/* The buddy allocator's per-order maps (mm/buddy.c), behind pmm.c's public
+ * calls.  Shared between pmm.c (the bitmap and the public calls) and heap.c;
+ * not for use outside mm/.  The harness reads the globals below.
  *
- * Every free frame below 4 GiB is in exactly one free block: 2^k frames
- * aligned to 2^k, k <= BUDDY_MAX_ORDER, inside one zone, on the list of its
- * zone and order, maximal (its buddy is not a free block of the same order).
- * Frames at or above 4 GiB (PAE) are single user frames only and stay in the
- * bitmap alone: no contiguous request can be served from there.
+ * The frame bitmap is the one truth.  A free block of order k is 2^k free
+ * frames aligned to 2^k inside one zone; it is maximal when its aligned
+ * buddy is not also free in that zone (or k == BUDDY_MAX_ORDER).  For each
+ * order k, buddy_map[k][0] has a bit for every maximal free block of order
+ * k, except the exempt ones tied to the hint word W (pmm_hint):
+ *   1. W's blocks of order <= 4: read from pmm_bitmap[W] when needed;
+ *   2. W's own block, when W is empty and lies in one zone: its maximal
+ *      block (order >= 5, headed by W's first frame); buddy_hint_order is
+ *      its order, else 0;
+ *   3. the front: bit i (5 <= i) of buddy_front_mask set when B_i(W), the
+ *      buddy of the aligned 2^i block holding W, is a maximal block of
+ *      order i (it is then not in map i).
+ * Why: allocate_page takes W's lowest free frame and free_page of it goes
+ * back to W, so with W's blocks out of the maps the page path touches the
+ * bitmap alone.  When W is empty, taking a frame splits W's own block of
+ * order j into W and exactly the front blocks B_5(W)..B_{j-1}(W), so the
+ * split (and the merge when W empties again) is one mask operation.
  *
- * Per-frame metadata, struct buddy_frame, 12 bytes a frame below 4 GiB
- * (0.3% of RAM: 384 KiB for 128 MiB), in one array allocated at boot after
- * the frame table, from the direct map.  Only the head of a free block uses
- * its links; every other frame has order BUDDY_NOT_HEAD. */
+ * Map indexing: orders 0..4 ("small"): bit = the block's first frame (one
+ * bit a frame, so a bitmap word's small blocks of order k are map word for
+ * word); orders 5..10: bit = first frame >> k.  buddy_map[k][l], l >= 1, are
+ * summaries: bit j set when word j of level l - 1 is non-zero; the top
+ * level is one word.
+ *
+ * Zones: zone(f) = frame_table[f].node * 2 + (f >= the direct-map limit),
+ * for frames below buddy_frame_count (min(frame count, 4 GiB)).  Frames at
+ * or above 4 GiB (PAE) are single user frames in the bitmap alone. */
 #pragma once
 
+#include "mm/frame.h"
 #include "mm/pmm.h"
 #include "types.h"
 
 #define BUDDY_ORDERS (BUDDY_MAX_ORDER + 1)
-#define BUDDY_ZONES 16u         /* 2 per node: below the direct-map limit, above */
-#define BUDDY_NONE 0xFFFFFFFFu  /* the end of a list */
-#define BUDDY_NOT_HEAD 0xFFu    /* order of a frame that heads no free block */
-#define BUDDY_CONTIG 0x80u      /* order | this: the head of a kmalloc_contig block */
-#define BUDDY_BLOCK 0x40u       /* order | this: the head of a block allocate_block gave out */
+#define BUDDY_MAP_LEVELS 5 /* 32^4 bits: enough for 2^20 frames */
+#define BUDDY_SMALL 5      /* orders below this lie inside one bitmap word */
+#define BUDDY_NONE 0xFFFFFFFFu
 
-struct buddy_frame {
-  uint32_t next, prev; /* frame numbers on the free list (BUDDY_NONE at the ends) */
-  uint8_t order;       /* a free block's head: its order; else BUDDY_NOT_HEAD (or a mark) */
-  uint8_t zone;        /* node * 2 + (frame >= the direct-map limit) */
-  uint16_t pad;
-};
-
-/* Fragmentation statistics, all zones together (the harness reads them). */
+/* Statistics (the harness reads them).  Splits, merges and free block
+ * counts are not kept: the page path would pay for them.  buddy_free_blocks
+ * computes the counts on demand. */
 struct buddy_stats {
-  uint32_t free_blocks[BUDDY_ORDERS]; /* blocks on the lists now */
-  uint32_t splits[BUDDY_ORDERS];      /* blocks of this order split in two */
-  uint32_t merges[BUDDY_ORDERS];      /* pairs of this order merged into one */
-  uint32_t failures[BUDDY_ORDERS];    /* requests of this order that found no block */
-  uint32_t repairs;                   /* lists rebuilt: a block was used in the bitmap */
+  uint32_t failures[BUDDY_ORDERS]; /* allocate_block/allocate_pages requests that found no block */
+  uint32_t repairs;                /* maps rebuilt: a mapped block was used in the bitmap */
 };
-
 extern struct buddy_stats buddy_stats;
-extern struct buddy_frame *buddy_frames; /* indexed by frame number */
-extern uint32_t buddy_frame_count;       /* frames it covers: min(frame_count, 4 GiB) */
-extern paddr_t buddy_frames_phys;
-/* The head of each free list: buddy_lists[zone][order], a frame number. */
-extern uint32_t buddy_lists[BUDDY_ZONES][BUDDY_ORDERS];
-extern bool buddy_ready; /* false until buddy_init: the bitmap alone until then */
 
-/* Allocates the metadata (one record BUDDY frames= bytes= at=), from the
- * bitmap alone (pmm_buddy_init, after frame_table_init). */
-void buddy_alloc_metadata(void);
-/* Rebuilds every list from the bitmap (zones from frame_table[].node) and
- * the free_frames of every node below 4 GiB. */
+extern uint32_t buddy_frame_count; /* frames the maps cover: min(frame_count, 2^20) */
+extern uint32_t *buddy_map[BUDDY_ORDERS][BUDDY_MAP_LEVELS];
+extern uint32_t buddy_map_words[BUDDY_ORDERS][BUDDY_MAP_LEVELS];
+extern uint32_t buddy_map_levels[BUDDY_ORDERS];
+extern uint32_t buddy_front_mask, buddy_hint_order;
+extern paddr_t buddy_maps_phys;  /* the map area: maps, summaries, per-word tables */
+extern uint32_t buddy_maps_bytes;
+extern bool buddy_ready; /* false until pmm_buddy_init: the bitmap alone until then */
+
+/* Free blocks of that order now, all zones (popcount of the map plus the
+ * exempt blocks); 0 for an order above the maximum. */
+uint32_t buddy_free_blocks(uint32_t order);
+
+/* -- pmm.c's bitmap, for buddy.c ------------------------------------------ */
+extern uint32_t pmm_hint; /* the hint word W, or BUDDY_NONE: none free below 4 GiB */
+extern uint32_t *levels[];   /* levels[0] == pmm_bitmap, then the "word full" summaries */
+extern uint32_t level_count;
+/* Word wi of level k - 1 just became full (was full and no longer is): its
+ * bit at level k, and up while that fills (unfills) a word too. */
+void pmm_summary_set_full_at(uint32_t k, uint32_t wi);
+void pmm_summary_clear_full_at(uint32_t k, uint32_t wi);
+uint32_t pmm_first_free_low_word(void);   /* the lowest non-full word below 4 GiB, or NONE */
+
+/* Level-0 words [wi, wi + n), n a power of two up to 32 and wi aligned to
+ * it, all just became full (used) or empty: they share one level-1 word, so
+ * that is one store, and one bit further up if that word fills or unfills. */
+static inline void pmm_words_changed(uint32_t wi, uint32_t n, bool used) {
+  if (level_count == 1) return;
+  uint32_t *l1 = &levels[1][wi / 32];
+  uint32_t mask = n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1) << (wi % 32);
+  uint32_t w = *l1;
+  if (used) {
+    *l1 = w | mask;
+    if ((w | mask) == 0xFFFFFFFFu) pmm_summary_set_full_at(2, wi / 32);
+  } else {
+    *l1 = w & ~mask;
+    if (w == 0xFFFFFFFFu) pmm_summary_clear_full_at(2, wi / 32);
+  }
+}
+
+/* Frames change between free and used: the node counters follow, but only
+ * with several nodes (with one, readers take pmm_stats.free_frames; see
+ * pmm_node_free).  n frames of one node (a block never crosses a zone). */
+static inline void pmm_node_account(uint32_t pfn, int32_t n) {
+  if (__builtin_expect(pmm_node_count > 1, 0)) pmm_node_stats[frame_table[pfn].node].free_frames += (uint32_t)n;
+}
+
+/* The OR, the AND of words [0, n) of map, and storing v in them; n a power
+ * of two (a block of whole words), 8 words a round from 8 on: a block's
+ * words cost one instruction each, not a loop's four. */
+static inline uint32_t buddy_words_or(const uint32_t *map, uint32_t n) {
+  uint32_t acc = 0;
+  if (n < 8) {
+    for (uint32_t i = 0; i < n; i++) acc |= map[i];
+    return acc;
+  }
+  for (const uint32_t *end = map + n; map < end; map += 8)
+    acc |= map[0] | map[1] | map[2] | map[3] | map[4] | map[5] | map[6] | map[7];
+  return acc;
+}
+static inline uint32_t buddy_words_and(const uint32_t *map, uint32_t n) {
+  uint32_t acc = 0xFFFFFFFFu;
+  if (n < 8) {
+    for (uint32_t i = 0; i < n; i++) acc &= map[i];
+    return acc;
+  }
+  for (const uint32_t *end = map + n; map < end; map += 8)
+    acc &= map[0] & map[1] & map[2] & map[3] & map[4] & map[5] & map[6] & map[7];
+  return acc;
+}
+static inline void buddy_words_set(uint32_t *map, uint32_t n, uint32_t v) {
+  if (n < 8) {
+    for (uint32_t i = 0; i < n; i++) map[i] = v;
+    return;
+  }
+  for (uint32_t *end = map + n; map < end; map += 8)
+    map[0] = map[1] = map[2] = map[3] = map[4] = map[5] = map[6] = map[7] = v;
+}
+
+/* -- the operations (mm/buddy.c) -------------------------------------------
+ * Frames are numbers below buddy_frame_count.  The bitmap changes go
+ * through these too, so that maps and bitmap change together. */
+
+/* Allocates the map area (one record BUDDY maps= at= frames=), from the
+ * bitmap alone, then builds the maps (pmm_buddy_init). */
+void buddy_init(void);
+/* The maps from the bitmap and the zones (frame_table[].node), O(words):
+ * pmm_set_nodes, and a repair. */
 void buddy_rebuild(void);
 
-/* Frame pfn (free in the lists, below buddy_frame_count) is being taken:
- * the block holding it is removed and split, the rest goes back.  Out of
- * line: allocate_page's fast path stays small (inline, it costs more). */
+/* The hint moves to word `to` (a word below it became non-full, or W
+ * filled): W's exempt blocks go into the maps, the new word's come out.
+ * `adopt`: `to` was not full before (its small blocks are in the maps). */
+void buddy_move_hint(uint32_t to, bool adopt);
+/* W was just emptied by a free (all 32 frames free): its own block forms. */
+void buddy_hint_word_emptied(uint32_t wi);
+/* W, empty with its own block, gets its first frame taken: the block
+ * splits, its upper halves become the front. */
+static inline void buddy_hint_word_split(void) {
+  if (buddy_hint_order) {
+    buddy_front_mask |= ((1u << buddy_hint_order) - 1) & ~31u;
+    buddy_hint_order = 0;
+  }
+}
+/* Frame pfn, in word wi above W, just became free in the bitmap (the word's
+ * summaries fixed): its block merges into the maps. */
+void buddy_frame_freed_above(uint32_t wi, uint32_t pfn);
+/* Frame pfn (free, below buddy_frame_count) is taken, anywhere: its block
+ * splits down to it; bitmap, free count, summaries and hint follow. */
 void buddy_take_frame(uint32_t pfn);
 
-/* -- the list operations, inline ------------------------------------------
- * allocate_block and free_block (mm/pmm.c) are a list operation and a
- * bitmap change each; inline here they compile into one function, without
- * the calls, spills and reloads that otherwise cost as much as the work.
- * The helpers take the metadata array and the zone's row of list heads
- * from their caller, which loads them once: the kernel is built with
- * -fno-strict-aliasing, so every store would otherwise make the compiler
- * reload both globals. */
-
-static inline void buddy_push(struct buddy_frame *frames, uint32_t *lists, uint32_t pfn,
-                              uint32_t order) {
-  struct buddy_frame *f = &frames[pfn];
-  uint32_t next = lists[order];
-  f->order = (uint8_t)order;
-  f->prev = BUDDY_NONE;
-  f->next = next;
-  if (next != BUDDY_NONE) frames[next].prev = pfn;
-  lists[order] = pfn;
-  buddy_stats.free_blocks[order]++;
-}
-
-static inline void buddy_unlink(struct buddy_frame *frames, uint32_t *lists, uint32_t pfn) {
-  struct buddy_frame *f = &frames[pfn];
-  uint32_t next = f->next, prev = f->prev, order = f->order;
-  if (prev == BUDDY_NONE) lists[order] = next;
-  else frames[prev].next = next;
-  if (next != BUDDY_NONE) frames[next].prev = prev;
-  buddy_stats.free_blocks[order]--;
-  f->order = BUDDY_NOT_HEAD;
-}
-
-/* A frame's order and zone bytes as one number, to compare both at once. */
-static inline uint32_t buddy_key(const struct buddy_frame *f) {
-  return *(const uint16_t *)&f->order;
-}
-
-/* The free block [pfn, pfn + 2^order) (already clear in the bitmap) joins the
- * lists, merged with its buddies up to the zone's edge. */
-static inline __attribute__((always_inline)) void buddy_give(uint32_t pfn, uint32_t order) {
-  struct buddy_frame *frames = buddy_frames;
-  uint32_t zone = frames[pfn].zone, *lists = buddy_lists[zone], count = buddy_frame_count;
-  pmm_node_stats[zone >> 1].free_frames += 1u << order;
-  frames[pfn].order = BUDDY_NOT_HEAD; /* a block's mark goes with it */
-  while (order < BUDDY_MAX_ORDER) {
-    uint32_t buddy = pfn ^ (1u << order);
-    if (buddy >= count) break;
-    if (buddy_key(&frames[buddy]) != (order | zone << 8)) break;
-    buddy_unlink(frames, lists, buddy);
-    buddy_stats.merges[order]++;
-    pfn &= buddy;
-    order++;
-  }
-  buddy_push(frames, lists, pfn, order);
-}
-
-/* Removes a block of exactly 2^order frames from the first zone in
- * [zone_from, zone_to) (stepping `step`) that has one of that order or
- * larger (splitting it), and returns its first frame, or BUDDY_NONE (the
- * caller counts the failure). */
-static inline __attribute__((always_inline)) uint32_t buddy_take_block(uint32_t order, uint32_t zone_from, uint32_t zone_to,
-                                        uint32_t step) {
-  struct buddy_frame *frames = buddy_frames;
-  for (uint32_t z = zone_from; z < zone_to; z += step) {
-    uint32_t *lists = buddy_lists[z];
-    for (uint32_t k = order; k <= BUDDY_MAX_ORDER; k++) {
-      uint32_t pfn = lists[k];
-      if (pfn == BUDDY_NONE) continue;
-      /* The list's first block: no previous one to relink. */
-      uint32_t next = frames[pfn].next;
-      lists[k] = next;
-      if (next != BUDDY_NONE) frames[next].prev = BUDDY_NONE;
-      buddy_stats.free_blocks[k]--;
-      frames[pfn].order = BUDDY_NOT_HEAD;
-      pmm_node_stats[z >> 1].free_frames -= 1u << order;
-      while (k > order) { /* the upper halves go back */
-        buddy_stats.splits[k]++;
-        k--;
-        buddy_push(frames, lists, pfn + (1u << k), k);
-      }
-      return pfn;
-    }
-  }
-  return BUDDY_NONE;
-}
-
-/* The order of the kmalloc_contig block headed by pfn, or -1. */
-static inline int buddy_contig_order(uint32_t pfn) {
-  if (!buddy_ready || pfn >= buddy_frame_count) return -1;
-  uint8_t o = buddy_frames[pfn].order;
-  return o != BUDDY_NOT_HEAD && (o & BUDDY_CONTIG) ? (int)(o & ~BUDDY_CONTIG) : -1;
-}
-
-/* The node a buddy-covered frame belongs to. */
-static inline uint32_t buddy_node_of(uint32_t pfn) { return buddy_frames[pfn].zone >> 1; }
+/* A block of 2^k frames (k <= BUDDY_MAX_ORDER) from zones zone, zone + 2,
+ * ... below 2 * pmm_node_count: the first zone with a block of order >= k,
+ * its smallest such order, the lowest such block; taken in the bitmap.
+ * Its first frame, or BUDDY_NONE. */
+uint32_t buddy_alloc(uint32_t k, uint32_t zone);
+/* Block [pfn, pfn + 2^k), k <= BUDDY_MAX_ORDER, aligned, inside the maps,
+ * freed if it is wholly used, holds no reserved frame and lies in one zone:
+ * true.  False: nothing changed (the caller frees frame by frame). */
+bool buddy_free(uint32_t pfn, uint32_t k);

@@ -8,7 +8,7 @@
 #include "lib/string.h"
 #include "memlayout.h"
 #include "mm/fault.h"
-#include "mm/buddy.h"
+#include "mm/frame.h"
 #include "mm/heap_internal.h"
 #include "mm/slab.h"
 #include "mm/pmm.h"
@@ -110,32 +110,63 @@ void *kcalloc(size_t num, size_t size) {
   return p;
 }
 
+/* kmalloc_contig's live blocks: the first frame carries FRAME_CONTIG, and
+ * this table the block's order (device rings and buffers: few blocks, so a
+ * linear search at kfree).  An entry is pfn << 4 | order; 0 is an empty
+ * slot, as frame 0 is never handed out. */
+#define CONTIG_MAX 256
+static uint32_t contig_blocks[CONTIG_MAX];
+
+/* The slot holding block pfn, or the first empty one for pfn 0; or -1. */
+static int contig_slot(uint32_t pfn) {
+  for (int i = 0; i < CONTIG_MAX; i++)
+    if (contig_blocks[i] >> 4 == pfn) return i;
+  return -1;
+}
+
 void *kmalloc_contig(size_t size) {
   if (size == 0) return NULL; /* as kmalloc(0): nothing to hand out, no failure */
   uint32_t order = 0;
   while (order <= BUDDY_MAX_ORDER && (FRAME_SIZE << order) < size) order++;
-  void *pa = allocate_block(order); /* NULL for order > max too */
+  int slot = contig_slot(0);
+  void *pa = slot >= 0 ? allocate_block(order) : NULL; /* NULL for order > max too */
   if (!pa) {
     heap_stats.failed_allocations++;
     return NULL;
   }
-  buddy_frames[(paddr_t)pa >> FRAME_SHIFT].order = (uint8_t)(BUDDY_CONTIG | order);
+  uint32_t pfn = (paddr_t)pa >> FRAME_SHIFT;
+  int stale = contig_slot(pfn); /* a block given back by free_block, not kfree */
+  if (stale >= 0) contig_blocks[stale] = 0;
+  contig_blocks[slot] = pfn << 4 | order;
+  frame_table[pfn].flags |= FRAME_CONTIG;
   return P2V((paddr_t)pa);
 }
 
 /* The order of the kmalloc_contig block at ptr, or -1: direct-mapped, page
- * aligned, and its first frame marked by kmalloc_contig. */
+ * aligned, its first frame used and marked by kmalloc_contig. */
 static int contig_order(const void *ptr) {
   vaddr_t va = (vaddr_t)ptr;
   if (va < KERNEL_BASE || va - KERNEL_BASE >= DIRECT_MAP_LIMIT || va & (FRAME_SIZE - 1)) return -1;
-  return buddy_contig_order(V2P(ptr) >> FRAME_SHIFT);
+  uint32_t pfn = V2P(ptr) >> FRAME_SHIFT;
+  if (pfn >= frame_table_frames || !(frame_table[pfn].flags & FRAME_CONTIG) || !pmm_pfn_used(pfn))
+    return -1;
+  int slot = contig_slot(pfn);
+  return slot >= 0 ? (int)(contig_blocks[slot] & 0xF) : -1;
+}
+
+/* kfree of a kmalloc_contig block: its mark and entry go, then the block. */
+static void contig_free(void *ptr, uint32_t order) {
+  uint32_t pfn = V2P(ptr) >> FRAME_SHIFT;
+  frame_table[pfn].flags &= (uint8_t)~FRAME_CONTIG;
+  contig_blocks[contig_slot(pfn)] = 0;
+  free_block((void *)V2P(ptr), order);
 }
 
 static __attribute__((noinline)) void free_other(void *ptr, vaddr_t caller) {
   if (!ptr) return;
   int order;
   if (large_owns(ptr)) large_free(ptr, caller);
-  else if ((order = contig_order(ptr)) >= 0) free_block((void *)V2P(ptr), (uint32_t)order);
+  else if ((order = contig_order(ptr)) >= 0) contig_free(ptr, (uint32_t)order);
   else heap_report(HEAP_ERR_INVALID_POINTER, ptr, caller, 0);
 }
 

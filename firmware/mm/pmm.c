@@ -15,9 +15,10 @@
  * HIGHUSER.  Frames above 4 GiB exist only in PAE mode and travel as frame
  * numbers (pfn_t).
  *
- * `hint` is the index of the lowest level-0 word that has a free bit, always
- * exact.  allocate_page takes the lowest free bit of that word; only when the
- * word fills up does it descend the summary levels (one ctz per level) to find
+ * The hint word W (`pmm_hint`) is the index of the lowest level-0 word below
+ * 4 GiB that has a free bit, always exact (NONE when there is none).
+ * allocate_page takes the lowest free bit of that word; only when the word
+ * fills up does it descend the summary levels (one ctz per level) to find
  * the next non-full word.  free_page clears the bit, clears the summary bits
  * that were set because the word was full, and lowers the hint.  Both are
  * O(levels) = O(1) at any occupancy.
@@ -26,16 +27,22 @@
  * (holes, the first MiB, the kernel, modules, these bitmaps), so freeing one
  * is detected with a single bit test.
  *
- * Buddy lists (mm/buddy.c) mirror the free frames below 4 GiB as aligned
- * blocks of 2^k frames, from pmm_buddy_init on: every path here that turns a
- * bit tells them (taken / joined), so they equal the bitmap after every call.
- * The lowest free frame of a zone always heads its block, so allocate_page
- * taking it splits that block once and then takes the halves one by one:
- * amortised O(1).  allocate_block and allocate_pages take whole blocks, with
- * the bitmap changed a word (and a summary word) at a time.
+ * Buddy blocks (mm/buddy.h, buddy.c) are kept, from pmm_buddy_init on, as
+ * one map per order of the maximal free blocks below 4 GiB, each changed
+ * together with the bitmap.  The hint word's own blocks (and, when it is
+ * empty, the whole-word blocks it splits into: its "front") are exempt from
+ * the maps and read from the bitmap: allocate_page and a free_page back
+ * into W therefore change the bitmap word and the free count and nothing
+ * else, as before there were buddy blocks.  Only a free outside W (a merge
+ * in the maps), W filling up or a free below it (the hint moves: W's blocks
+ * go into the maps, the new word's come out) pay for the maps.
+ * allocate_block and allocate_pages take a whole block: the lowest of the
+ * smallest order that fits, in the first zone that has one.
  *
  * Nodes: one until pmm_set_nodes.  Zones: each node's frames below the
- * direct-map limit, and between it and 4 GiB; blocks never cross a zone. */
+ * direct-map limit, and between it and 4 GiB; blocks never cross a zone.
+ * pmm_node_stats[].free_frames is kept only with several nodes (with one
+ * the page path would pay for a copy of pmm_stats.free_frames). */
 #include "mm/pmm.h"
 #include "kernel/bootinfo.h"
 #include "kernel/kprintf.h"
@@ -62,10 +69,10 @@ uint32_t *pmm_reserved;
 paddr_t pmm_bitmap_phys;
 uint32_t pmm_bitmap_bytes;
 
-static uint32_t *levels[MAX_LEVELS]; /* levels[0] == pmm_bitmap */
+uint32_t *levels[MAX_LEVELS]; /* levels[0] == pmm_bitmap; shared with buddy.c */
 static uint32_t level_words[MAX_LEVELS];
-static uint32_t level_count;
-static uint32_t hint; /* lowest level-0 word with a free bit, or NONE */
+uint32_t level_count;
+uint32_t pmm_hint; /* the hint word W: lowest level-0 word below 4 GiB with a free bit, or NONE */
 /* Level-0 words allocate_page may take from: below 4 GiB and in the bitmap. */
 static uint32_t low_words;
 
@@ -112,7 +119,34 @@ static void set_range(uint32_t *map, uint32_t from, uint32_t to, bool value) {
   }
 }
 
-static void summary_set_full(uint32_t wi);
+/* -- the summaries and the hint --------------------------------------------- */
+
+/* Word wi of level k - 1 just became full: set its bit at level k, and up
+ * while that fills a word too. */
+void pmm_summary_set_full_at(uint32_t k, uint32_t wi) {
+  for (; k < level_count; k++) {
+    uint32_t *w = &levels[k][wi / WORD_BITS];
+    *w |= 1u << (wi % WORD_BITS);
+    if (*w != FULL) return;
+    wi /= WORD_BITS;
+  }
+}
+
+/* Word wi of level k - 1 was full and no longer is: clear its bit at level
+ * k, and up while that word was full. */
+void pmm_summary_clear_full_at(uint32_t k, uint32_t wi) {
+  for (; k < level_count; k++) {
+    uint32_t *w = &levels[k][wi / WORD_BITS];
+    bool was_full = *w == FULL;
+    *w &= ~(1u << (wi % WORD_BITS));
+    if (!was_full) return;
+    wi /= WORD_BITS;
+  }
+}
+
+/* Level-0 word wi just became full (or was full and no longer is). */
+static void summary_set_full(uint32_t wi) { pmm_summary_set_full_at(1, wi); }
+static void summary_clear_full(uint32_t wi) { pmm_summary_clear_full_at(1, wi); }
 
 /* The lowest level-0 word with a free bit: one ctz per summary level.  If the
  * summaries disagree with level 0 (its bits were set behind the allocator's
@@ -132,163 +166,86 @@ static uint32_t first_free_word(void) {
   }
 }
 
-/* Word wi of level k - 1 just became full: set its bit at level k, and up
- * while that fills a word too. */
-static void summary_set_full_at(uint32_t k, uint32_t wi) {
-  for (; k < level_count; k++) {
-    uint32_t *w = &levels[k][wi / WORD_BITS];
-    *w |= 1u << (wi % WORD_BITS);
-    if (*w != FULL) return;
-    wi /= WORD_BITS;
-  }
+/* The next hint: the lowest non-full word, if it lies below 4 GiB. */
+uint32_t pmm_first_free_low_word(void) {
+  uint32_t wi = first_free_word();
+  return wi < low_words ? wi : NONE;
 }
 
-/* Word wi of level k - 1 was full and no longer is: clear its bit at level
- * k, and up while that word was full. */
-static void summary_clear_full_at(uint32_t k, uint32_t wi) {
-  for (; k < level_count; k++) {
-    uint32_t *w = &levels[k][wi / WORD_BITS];
-    bool was_full = *w == FULL;
-    *w &= ~(1u << (wi % WORD_BITS));
-    if (!was_full) return;
-    wi /= WORD_BITS;
-  }
+/* The hint moves to word `to`; with the maps, the old word's exempt blocks
+ * go into them and the new one's come out (`adopt`: `to` was not full). */
+static void set_hint(uint32_t to, bool adopt) {
+  if (buddy_ready) buddy_move_hint(to, adopt);
+  else pmm_hint = to;
 }
 
-/* Level-0 word wi just became full (or was full and no longer is). */
-static void summary_set_full(uint32_t wi) { summary_set_full_at(1, wi); }
-static void summary_clear_full(uint32_t wi) { summary_clear_full_at(1, wi); }
+/* -- taking frames ------------------------------------------------------------ */
 
-/* Level-0 words [wi, wi + n), n a power of two up to 32 and wi aligned to
- * it, all just became full (used) or empty: they share one level-1 word, so
- * that is one store, and one bit further up if that word fills or unfills.
- * A buddy block of whole words is such a run. */
-static inline void words_changed(uint32_t wi, uint32_t n, bool used) {
-  if (level_count == 1) return;
-  uint32_t *l1 = &levels[1][wi / WORD_BITS];
-  uint32_t mask = n == WORD_BITS ? FULL : ((1u << n) - 1) << (wi % WORD_BITS);
-  uint32_t w = *l1;
-  if (used) {
-    *l1 = w | mask;
-    if ((w | mask) == FULL) summary_set_full_at(2, wi / WORD_BITS);
-  } else {
-    *l1 = w & ~mask;
-    if (w == FULL) summary_clear_full_at(2, wi / WORD_BITS);
-  }
-}
-
-static void mark_used(uint32_t frame) {
+/* Frame `frame` of the hint word, free, becomes used.  The word's blocks are
+ * in no map, so only the bitmap changes, unless the word was empty (its own
+ * block splits: the front, one mask) or fills (the hint moves on). */
+static void take_in_hint_word(uint32_t frame) {
   uint32_t wi = frame / WORD_BITS;
-  pmm_bitmap[wi] |= 1u << (frame % WORD_BITS);
-  if (pmm_bitmap[wi] == FULL) {
+  buddy_hint_word_split();
+  uint32_t w = pmm_bitmap[wi] | 1u << (frame % WORD_BITS);
+  pmm_bitmap[wi] = w;
+  pmm_stats.free_frames--;
+  pmm_node_account(frame, -1);
+  if (w == FULL) {
     summary_set_full(wi);
-    if (wi == hint) hint = first_free_word();
+    set_hint(pmm_first_free_low_word(), true);
   }
 }
 
-/* Frame pfn just left (or joined) the free pool in the bitmap: the buddy
- * lists follow (they count node free frames below 4 GiB themselves). */
-static inline void taken(uint32_t pfn) {
-  if (!buddy_ready) return;
-  if (pfn < buddy_frame_count) buddy_take_frame(pfn);
-  else pmm_node_stats[frame_table[pfn].node].free_frames--;
-}
-static inline void joined(uint32_t pfn) {
-  if (!buddy_ready) return;
-  if (pfn < buddy_frame_count) buddy_give(pfn, 0);
-  else pmm_node_stats[frame_table[pfn].node].free_frames++;
-}
-
-/* Bits [from, to) of level k all become set (used) or clear; the words that
- * change fullness are collected into runs, each one range at level k + 1,
- * so a 512-frame block costs 16 word stores and one summary word. */
-static void level_fill(uint32_t k, uint32_t from, uint32_t to, bool used) {
-  uint32_t *map = levels[k];
-  uint32_t run_start = NONE, run_end = NONE;
-  while (from < to) {
-    uint32_t wi = from / WORD_BITS, bit = from % WORD_BITS;
-    uint32_t n = MIN(to - from, WORD_BITS - bit);
-    uint32_t mask = n == WORD_BITS ? FULL : ((1u << n) - 1) << bit;
-    uint32_t w = map[wi], nw = used ? w | mask : w & ~mask;
-    map[wi] = nw;
-    if (used ? nw == FULL : w == FULL) { /* fullness changed: one bit above */
-      if (run_end != wi) {
-        if (run_start != NONE && k + 1 < level_count) level_fill(k + 1, run_start, run_end, used);
-        run_start = wi;
-      }
-      run_end = wi + 1;
-    }
-    from += n;
-  }
-  if (run_start != NONE && k + 1 < level_count) level_fill(k + 1, run_start, run_end, used);
+/* Any free frame becomes used: in the hint word as above; elsewhere below
+ * 4 GiB its block in the maps splits down to it; above 4 GiB (or before the
+ * maps exist) the bitmap alone. */
+static void take(uint32_t frame) {
+  uint32_t wi = frame / WORD_BITS;
+  if (wi == pmm_hint) return take_in_hint_word(frame);
+  if (buddy_ready && frame < buddy_frame_count) return buddy_take_frame(frame);
+  pmm_bitmap[wi] |= 1u << (frame % WORD_BITS);
+  pmm_stats.free_frames--;
+  pmm_node_account(frame, -1);
+  if (pmm_bitmap[wi] == FULL) summary_set_full(wi);
 }
 
-/* Frames [from, from + n), all free, become used in the bitmap.  A block
- * inside one word (up to 16 frames, aligned) is one word and its summary. */
-static inline void mark_run_used(uint32_t from, uint32_t n) {
-  uint32_t wi = from / WORD_BITS;
-  if (n < WORD_BITS && from % WORD_BITS + n <= WORD_BITS) {
-    uint32_t w = pmm_bitmap[wi] | ((1u << n) - 1) << (from % WORD_BITS);
-    pmm_bitmap[wi] = w;
-    pmm_stats.free_frames -= n;
-    if (w == FULL) {
-      summary_set_full(wi);
-      if (wi == hint) hint = first_free_word();
-    }
-    return;
-  }
-  if (from % WORD_BITS == 0 && n % WORD_BITS == 0) { /* whole words: all were free */
-    for (uint32_t w = wi; w < wi + n / WORD_BITS; w++) pmm_bitmap[w] = FULL;
-    if (level_count > 1) level_fill(1, wi, wi + n / WORD_BITS, true);
-  } else {
-    level_fill(0, from, from + n, true);
-  }
-  uint32_t last = (from + n - 1) / WORD_BITS;
-  if (hint >= from / WORD_BITS && hint <= last && pmm_bitmap[hint] == FULL)
-    hint = first_free_word();
-  pmm_stats.free_frames -= n;
-}
-
-/* Everything allocate_page does not do inline: the hint word fills up (or was
- * found full), or memory is exhausted.  After a repair the word taken from
- * is a different one, with any number of free bits: whether it is now full
- * is read from the word, never assumed. */
+/* Everything allocate_page does not do inline: the hint word is empty (its
+ * own block splits) or fills up (or was found full), or memory is
+ * exhausted.  After a repair the word taken from is a different one, with
+ * any number of free bits: whether it is now full is read from the word,
+ * never assumed. */
 static __attribute__((noinline)) void *allocate_slow(void) {
   for (;;) {
-    uint32_t wi = hint;
-    if (wi >= low_words) { /* none free, or only above 4 GiB */
+    uint32_t wi = pmm_hint;
+    if (wi >= low_words) { /* none free below 4 GiB */
       pmm_stats.failed_allocations++;
       return NULL;
     }
     uint32_t w = pmm_bitmap[wi];
     if (w == FULL) { /* filled behind our back (see first_free_word) */
       summary_set_full(wi);
-      hint = first_free_word();
+      set_hint(pmm_first_free_low_word(), true);
       continue;
     }
-    uint32_t now = w | (w + 1); /* the lowest clear bit */
-    pmm_bitmap[wi] = now;
-    if (now == FULL) {
-      summary_set_full(wi);
-      hint = first_free_word();
-    }
-    pmm_stats.free_frames--;
     uint32_t pfn = wi * WORD_BITS + ctz(~w);
-    taken(pfn);
+    take_in_hint_word(pfn);
     return (void *)(pfn << FRAME_SHIFT);
   }
 }
 
+/* The lowest free bit of the hint word, when the word neither was empty nor
+ * fills: the bitmap word and the free count, nothing else. */
 void *allocate_page(void) {
-  uint32_t wi = hint;
+  uint32_t wi = pmm_hint;
   if (__builtin_expect(wi < low_words, 1)) { /* NONE is above any limit */
     uint32_t w = pmm_bitmap[wi];
     uint32_t now = w | (w + 1); /* sets the lowest clear bit */
-    if (__builtin_expect(now != FULL, 1)) { /* the word keeps a free bit: done */
+    if (__builtin_expect(now != FULL && w != 0, 1)) {
       pmm_bitmap[wi] = now;
       pmm_stats.free_frames--;
       uint32_t pfn = wi * WORD_BITS + ctz(~w);
-      taken(pfn);
+      pmm_node_account(pfn, -1);
       return (void *)(pfn << FRAME_SHIFT);
     }
   }
@@ -296,12 +253,12 @@ void *allocate_page(void) {
 }
 
 /* The lowest run of n free frames below 4 GiB (first fit), by scanning the
- * bitmap: O(frames).  Only before the buddy lists exist (the frame table and
- * the lists' own metadata) and for runs longer than the largest block. */
+ * bitmap: O(frames).  Only before the maps exist (the frame table and the
+ * maps' own area) and for runs longer than the largest block. */
 static void *allocate_run(uint32_t n) {
   uint32_t run = 0, start = 0;
   uint32_t limit = low_words * WORD_BITS; /* below 4 GiB, as allocate_page */
-  for (uint32_t f = hint >= low_words ? limit : hint * WORD_BITS; f < limit;) {
+  for (uint32_t f = pmm_hint >= low_words ? limit : pmm_hint * WORD_BITS; f < limit;) {
     uint32_t w = pmm_bitmap[f / WORD_BITS];
     if (f % WORD_BITS == 0 && (w == 0 || w == FULL)) { /* a whole word at once */
       if (w == FULL) {
@@ -321,11 +278,7 @@ static void *allocate_run(uint32_t n) {
       f++;
     }
     if (run >= n) {
-      for (uint32_t i = start; i < start + n; i++) {
-        mark_used(i);
-        taken(i);
-      }
-      pmm_stats.free_frames -= n;
+      for (uint32_t i = start; i < start + n; i++) take(i);
       return (void *)(start << FRAME_SHIFT);
     }
   }
@@ -339,140 +292,39 @@ static uint32_t order_for(uint32_t n) {
   return order;
 }
 
-static void rebuild_nodes(void);
-
-/* Whether block [pfn, pfn + n) (n a power of two, pfn aligned to it) is all
- * free in the bitmap: one word, or whole words. */
-static bool run_free(uint32_t pfn, uint32_t n) {
-  if (n < WORD_BITS) /* a block: inside one word */
-    return !(pmm_bitmap[pfn / WORD_BITS] & ((1u << n) - 1) << (pfn % WORD_BITS));
-  for (uint32_t wi = pfn / WORD_BITS, end = wi + n / WORD_BITS; wi < end; wi++)
-    if (pmm_bitmap[wi]) return false;
-  return true;
-}
-
-/* A block of 2^order frames from the zones first, first + 2, ... (below the
- * direct-map limit: first = 0; above: 1), or BUDDY_NONE.  A block the bitmap
- * says is (partly) used was marked behind the allocator's back (a debugger's
- * poke): the lists are rebuilt from the bitmap, the truth, and the search
- * retried, so such a frame is never handed out. */
-static inline uint32_t take_block(uint32_t order, uint32_t first) {
-  for (;;) {
-    uint32_t pfn = buddy_take_block(order, first, 2 * pmm_node_count, 2);
-    if (pfn == BUDDY_NONE || run_free(pfn, 1u << order)) return pfn;
-    krecord("BUDDY repair=stale-block block=%p order=%u\n", (void *)(pfn << FRAME_SHIFT), order);
-    buddy_stats.repairs++;
-    rebuild_nodes();
-  }
-}
-
 void *allocate_pages(uint32_t n) {
   if (n <= 1) return n ? allocate_page() : NULL;
   if (!buddy_ready || n > (1u << BUDDY_MAX_ORDER)) return allocate_run(n);
   /* A block of the next power of two, below the direct-map limit if any
-   * zone there has one, else up to 4 GiB; the frames past n go back. */
+   * zone there has one, else up to 4 GiB; the frames past n go back, the
+   * largest aligned pieces first. */
   uint32_t order = order_for(n);
-  uint32_t pfn = take_block(order, 0);
-  if (pfn == BUDDY_NONE) pfn = take_block(order, 1);
+  uint32_t pfn = buddy_alloc(order, 0);
+  if (pfn == BUDDY_NONE) pfn = buddy_alloc(order, 1);
   if (pfn == BUDDY_NONE) {
     buddy_stats.failures[order]++;
     pmm_stats.failed_allocations++;
     return NULL;
   }
-  mark_run_used(pfn, n);
   for (uint32_t at = pfn + n, end = pfn + (1u << order); at < end;) {
     uint32_t k = ctz(at - pfn); /* the largest aligned block at `at` that fits */
-    buddy_give(at, k);
+    buddy_free(at, k);          /* just taken: whole, unreserved, one zone */
     at += 1u << k;
   }
   return (void *)(pfn << FRAME_SHIFT);
 }
 
-/* The OR, the AND of words [0, n) of map, and storing v in them; n a power
- * of two (a block of whole words), 8 words a round from 8 on: a block's
- * words cost one instruction each, not a loop's four. */
-static inline uint32_t words_or(const uint32_t *map, uint32_t n) {
-  uint32_t acc = 0;
-  if (n < 8) {
-    for (uint32_t i = 0; i < n; i++) acc |= map[i];
-    return acc;
-  }
-  for (const uint32_t *end = map + n; map < end; map += 8)
-    acc |= map[0] | map[1] | map[2] | map[3] | map[4] | map[5] | map[6] | map[7];
-  return acc;
-}
-static inline uint32_t words_and(const uint32_t *map, uint32_t n) {
-  uint32_t acc = FULL;
-  if (n < 8) {
-    for (uint32_t i = 0; i < n; i++) acc &= map[i];
-    return acc;
-  }
-  for (const uint32_t *end = map + n; map < end; map += 8)
-    acc &= map[0] & map[1] & map[2] & map[3] & map[4] & map[5] & map[6] & map[7];
-  return acc;
-}
-static inline void words_set(uint32_t *map, uint32_t n, uint32_t v) {
-  if (n < 8) {
-    for (uint32_t i = 0; i < n; i++) map[i] = v;
-    return;
-  }
-  for (uint32_t *end = map + n; map < end; map += 8)
-    map[0] = map[1] = map[2] = map[3] = map[4] = map[5] = map[6] = map[7] = v;
-}
-
-/* Block [pfn, pfn + 2^order), just taken off the lists, becomes used in the
- * bitmap if it is all free there; if it is not (a debugger's poke), nothing
- * changes and the result is false.  Whole words: one pass reads them, one
- * writes them, and their summary is one level-1 word. */
-static inline bool claim_block(uint32_t pfn, uint32_t order) {
-  uint32_t n = 1u << order, wi = pfn / WORD_BITS;
-  if (n < WORD_BITS) {
-    uint32_t mask = ((1u << n) - 1) << (pfn % WORD_BITS), w = pmm_bitmap[wi];
-    if (w & mask) return false;
-    w |= mask;
-    pmm_bitmap[wi] = w;
-    if (w == FULL) {
-      summary_set_full(wi);
-      if (wi == hint) hint = first_free_word();
-    }
-  } else {
-    uint32_t *map = pmm_bitmap + wi, words = n / WORD_BITS;
-    if (words_or(map, words)) return false;
-    words_set(map, words, FULL);
-    words_changed(wi, words, true);
-    if (wi == hint) hint = first_free_word(); /* hint <= wi: wi was not full */
-  }
-  pmm_stats.free_frames -= n;
-  return true;
-}
-
-void *allocate_block(uint32_t order);
-
-/* The block allocate_block took off the lists is (partly) used in the
- * bitmap: marked behind the allocator's back (see take_block).  The lists
- * are rebuilt from the bitmap and the request made again.  Out of line, so
- * allocate_block's own path stays short. */
-static __attribute__((noinline)) void *allocate_block_stale(uint32_t pfn, uint32_t order) {
-  krecord("BUDDY repair=stale-block block=%p order=%u\n", (void *)(pfn << FRAME_SHIFT), order);
-  buddy_stats.repairs++;
-  rebuild_nodes();
-  return allocate_block(order);
-}
-
 void *allocate_block(uint32_t order) {
   if (__builtin_expect(buddy_ready && order <= BUDDY_MAX_ORDER, 1)) {
-    uint32_t pfn = buddy_take_block(order, 0, 2 * pmm_node_count, 2);
-    if (__builtin_expect(pfn != BUDDY_NONE, 1)) {
-      if (__builtin_expect(!claim_block(pfn, order), 0)) return allocate_block_stale(pfn, order);
-      /* free_block trusts this mark: a block of this order, no reserved frame. */
-      buddy_frames[pfn].order = (uint8_t)(BUDDY_BLOCK | order);
-      return (void *)(pfn << FRAME_SHIFT);
-    }
+    uint32_t pfn = buddy_alloc(order, 0);
+    if (__builtin_expect(pfn != BUDDY_NONE, 1)) return (void *)(pfn << FRAME_SHIFT);
     buddy_stats.failures[order]++;
   }
   pmm_stats.failed_allocations++;
   return NULL;
 }
+
+/* -- freeing frames ------------------------------------------------------------ */
 
 /* addr is 64-bit: a frame freed by number may lie above 4 GiB. */
 static void refuse(const char *kind, uint32_t *counter, uint64_t addr, vaddr_t caller) {
@@ -485,8 +337,8 @@ static void refuse(const char *kind, uint32_t *counter, uint64_t addr, vaddr_t c
     krecord("PMM error=%s addr=%p caller=%p\n", kind, (void *)(paddr_t)addr, (void *)caller);
 }
 
-/* The checked path: bad input is refused here, and frees that un-fill a word
- * update the summaries. */
+/* The checked path: bad input is refused here; a free outside the hint
+ * word merges in the maps, one below it moves the hint. */
 static __attribute__((noinline)) void free_slow(uint64_t addr, vaddr_t caller) {
   if (addr & (FRAME_SIZE - 1))
     return refuse("unaligned", &pmm_stats.unaligned_frees, addr, caller);
@@ -496,31 +348,42 @@ static __attribute__((noinline)) void free_slow(uint64_t addr, vaddr_t caller) {
   if (test_bit(pmm_reserved, frame))
     return refuse("reserved", &pmm_stats.reserved_frees, addr, caller);
   uint32_t wi = frame / WORD_BITS, bit = 1u << (frame % WORD_BITS);
-  uint32_t w = pmm_bitmap[wi];
+  uint32_t w = pmm_bitmap[wi], now = w & ~bit;
   if (!(w & bit)) return refuse("double-free", &pmm_stats.double_frees, addr, caller);
-  pmm_bitmap[wi] = w & ~bit;
-  if (w == FULL) summary_clear_full(wi);
-  if (wi < hint) hint = wi; /* NONE is the largest index: also covers "none free" */
+  pmm_bitmap[wi] = now;
   pmm_stats.free_frames++;
-  joined(frame);
+  pmm_node_account(frame, 1);
+  if (w == FULL) summary_clear_full(wi);
+  if (wi >= low_words) return; /* above 4 GiB: the bitmap alone */
+  if (!buddy_ready) {
+    if (wi < pmm_hint) pmm_hint = wi;
+    return;
+  }
+  if (wi < pmm_hint) { /* the word was full: the frame is the new hint word's only block */
+    buddy_move_hint(wi, false);
+    if (!now) buddy_hint_word_emptied(wi); /* a word of one free frame (reserved or cut ones) */
+  } else if (wi == pmm_hint) {
+    if (!now) buddy_hint_word_emptied(wi);
+  } else {
+    buddy_frame_freed_above(wi, frame);
+  }
 }
 
-/* The fast path: an in-range frame that is in use, not reserved, in a word
- * that was not full.  Anything else goes to free_slow, which changes nothing
- * it has not checked.  bt/btr test and clear a bit anywhere in a bitmap in
- * one instruction, which keeps this path short. */
+/* The fast path: a used, unreserved frame of the hint word (so in range).
+ * The word's blocks are in no map: the bitmap word and the free count,
+ * unless the word empties (its own block forms: one mask on the front).
+ * Anything else goes to free_slow, which changes nothing it has not
+ * checked. */
 static inline bool free_fast(uint32_t frame) {
-  if (__builtin_expect(frame >= pmm_stats.frame_count, 0)) return false;
   uint32_t wi = frame / WORD_BITS;
-  bool reserved, was_used;
-  __asm__("bt %2, %1" : "=@ccc"(reserved) : "m"(*pmm_reserved), "r"(frame));
-  if (__builtin_expect(reserved || pmm_bitmap[wi] == FULL, 0)) return false;
-  /* "memory": btr writes the word holding the bit, not pmm_bitmap[0]. */
-  __asm__ volatile("btr %2, %1" : "=@ccc"(was_used), "+m"(*pmm_bitmap) : "r"(frame) : "memory");
-  if (__builtin_expect(!was_used, 0)) return false; /* was free already: nothing changed */
-  if (wi < hint) hint = wi;
+  if (__builtin_expect(wi != pmm_hint, 0)) return false;
+  uint32_t bit = 1u << (frame % WORD_BITS), w = pmm_bitmap[wi];
+  if (__builtin_expect(!(w & bit) || (pmm_reserved[wi] & bit), 0)) return false;
+  uint32_t now = w & ~bit;
+  pmm_bitmap[wi] = now;
   pmm_stats.free_frames++;
-  joined(frame);
+  pmm_node_account(frame, 1);
+  if (__builtin_expect(!now, 0) && buddy_ready) buddy_hint_word_emptied(wi);
   return true;
 }
 
@@ -535,38 +398,6 @@ void free_pages(void *page, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) free_checked((paddr_t)page + i * FRAME_SIZE, CALLER());
 }
 
-/* Whether block [pfn, pfn + n) (n a power of two up to a block, aligned)
- * lies inside the buddy's frames and holds no reserved frame. */
-static inline bool block_in_pool(uint32_t pfn, uint32_t n) {
-  if (pfn + n > buddy_frame_count || pfn & (n - 1)) return false;
-  if (n < WORD_BITS)
-    return !(pmm_reserved[pfn / WORD_BITS] & ((1u << n) - 1) << (pfn % WORD_BITS));
-  for (uint32_t wi = pfn / WORD_BITS, end = wi + n / WORD_BITS; wi < end; wi++)
-    if (pmm_reserved[wi]) return false;
-  return true;
-}
-
-/* Block [pfn, pfn + 2^order) becomes free in the bitmap if it is all used
- * there; if not, nothing changes and the result is false.  As claim_block:
- * whole words are read once, written once, one level-1 word above. */
-static inline bool release_block(uint32_t pfn, uint32_t order) {
-  uint32_t n = 1u << order, wi = pfn / WORD_BITS;
-  if (n < WORD_BITS) {
-    uint32_t mask = ((1u << n) - 1) << (pfn % WORD_BITS), w = pmm_bitmap[wi];
-    if ((w & mask) != mask) return false;
-    pmm_bitmap[wi] = w & ~mask;
-    if (w == FULL) summary_clear_full(wi);
-  } else {
-    uint32_t *map = pmm_bitmap + wi, words = n / WORD_BITS;
-    if (words_and(map, words) != FULL) return false;
-    words_set(map, words, 0);
-    words_changed(wi, words, false);
-  }
-  if (wi < hint) hint = wi;
-  pmm_stats.free_frames += n;
-  return true;
-}
-
 /* free_block of anything but a whole used block: nothing if no block is
  * that large, else frame by frame, each refused or freed as free_page. */
 static __attribute__((noinline)) void free_block_checked(paddr_t pa, uint32_t order,
@@ -579,31 +410,19 @@ static __attribute__((noinline)) void free_block_checked(paddr_t pa, uint32_t or
 void free_block(void *block, uint32_t order) {
   paddr_t pa = (paddr_t)block;
   uint32_t pfn = pa >> FRAME_SHIFT;
+  /* buddy_free checks the rest: aligned, wholly used, no reserved frame,
+   * one zone; else nothing changed and it goes frame by frame */
   if (__builtin_expect(buddy_ready && order <= BUDDY_MAX_ORDER && !(pa & (FRAME_SIZE - 1)) &&
-                       pfn < buddy_frame_count, 1)) {
-    /* A head allocate_block (or kmalloc_contig) marked with this order:
-     * these frames were handed out as one block, so they are aligned,
-     * inside the pool and hold no reserved frame (reserved frames are fixed
-     * at boot), and only the bitmap is checked: a frame of it freed alone
-     * since makes the free go the frame-by-frame way.  That stays true of a
-     * mark left behind on a frame freed inside a larger block (a block
-     * allocated inside a block that had a frame freed alone): such a mark
-     * only lets this check be skipped, so nothing clears it.  Any other
-     * head is checked in full. */
-    uint8_t mark = buddy_frames[pfn].order;
-    bool marked = mark == (BUDDY_BLOCK | order) || mark == (BUDDY_CONTIG | order);
-    if (__builtin_expect((marked || block_in_pool(pfn, 1u << order)) &&
-                         release_block(pfn, order), 1)) {
-      buddy_give(pfn, order);
-      return;
-    }
-  }
+                       pfn < buddy_frame_count && buddy_free(pfn, order), 1))
+    return;
   free_block_checked(pa, order, CALLER());
 }
 
 void pmm_free_frame(pfn_t pfn) {
   if (!free_fast(pfn)) free_slow((uint64_t)pfn << FRAME_SHIFT, CALLER());
 }
+
+/* -- user frames ------------------------------------------------------------- */
 
 /* The lowest level-0 word at or after `from` with a free bit, or NONE: up
  * the summary levels until one has a non-full word to the right, then down
@@ -637,20 +456,13 @@ pfn_t pmm_alloc_user_frame(void) {
   const uint32_t zones[] = {LOW_WORDS, DIRECT_MAP_LIMIT / FRAME_SIZE / WORD_BITS, 0};
   uint32_t wi = NONE;
   for (uint32_t z = 0; z < ARRAY_SIZE(zones) && wi == NONE; z++)
-    wi = zones[z] == 0 ? hint : next_free_word(zones[z]);
+    wi = zones[z] == 0 ? pmm_hint : next_free_word(zones[z]);
   if (wi == NONE) {
     pmm_stats.failed_allocations++;
     return 0;
   }
-  uint32_t w = pmm_bitmap[wi];
-  pmm_bitmap[wi] = w | (w + 1); /* the lowest clear bit */
-  if (pmm_bitmap[wi] == FULL) {
-    summary_set_full(wi);
-    if (wi == hint) hint = first_free_word();
-  }
-  pmm_stats.free_frames--;
-  uint32_t pfn = wi * WORD_BITS + ctz(~w);
-  taken(pfn);
+  uint32_t pfn = wi * WORD_BITS + ctz(~pmm_bitmap[wi]); /* the word's lowest free frame */
+  take(pfn);
   pmm_node_stats[frame_table ? frame_table[pfn].node : 0].allocations++;
   return pfn;
 }
@@ -683,9 +495,7 @@ pfn_t pmm_alloc_user_frame_node(uint32_t node) {
       if (pieces[i].node != node) continue;
       uint32_t f = first_free_in(MAX(pieces[i].start, bands[b][0]), MIN(pieces[i].end, bands[b][1]));
       if (f == NONE) continue;
-      mark_used(f);
-      pmm_stats.free_frames--;
-      taken(f);
+      take(f);
       pmm_node_stats[node].allocations++;
       return f;
     }
@@ -694,26 +504,40 @@ pfn_t pmm_alloc_user_frame_node(uint32_t node) {
   return 0;
 }
 
-/* Per-node numbers and the buddy lists from the pieces and the bitmap. */
+uint32_t pmm_node_free(uint32_t node) {
+  return pmm_node_count > 1 ? pmm_node_stats[node].free_frames : pmm_stats.free_frames;
+}
+
+/* Free frames of the bitmap in [from, to), a word at a time where it can. */
+static uint32_t count_free(uint32_t from, uint32_t to) {
+  uint32_t n = 0;
+  for (; from < to && from % WORD_BITS; from++) n += !test_bit(pmm_bitmap, from);
+  for (; from + WORD_BITS <= to; from += WORD_BITS) n += WORD_BITS - popcount(pmm_bitmap[from / WORD_BITS]);
+  for (; from < to; from++) n += !test_bit(pmm_bitmap, from);
+  return n;
+}
+
+/* The frames' nodes from the pieces, the maps from the bitmap, and each
+ * node's free frames (kept only with several nodes: see pmm_node_free). */
 static void rebuild_nodes(void) {
   for (uint32_t i = 0; i < piece_count; i++)
     for (uint32_t f = pieces[i].start; f < pieces[i].end && f < frame_table_frames; f++)
       frame_table[f].node = (uint8_t)pieces[i].node;
-  buddy_rebuild(); /* free frames below 4 GiB */
-  for (uint32_t i = 0; i < piece_count; i++)
-    for (uint32_t f = MAX(pieces[i].start, buddy_frame_count); f < pieces[i].end; f++)
-      if (!test_bit(pmm_bitmap, f)) pmm_node_stats[pieces[i].node].free_frames++;
+  buddy_rebuild();
+  for (uint32_t n = 0; n < NUMA_MAX_NODES; n++) pmm_node_stats[n].free_frames = 0;
+  if (pmm_node_count > 1)
+    for (uint32_t i = 0; i < piece_count; i++)
+      pmm_node_stats[pieces[i].node].free_frames += count_free(pieces[i].start, pieces[i].end);
 }
 
 void pmm_buddy_init(void) {
-  buddy_alloc_metadata();
   pieces[0] = (struct node_piece){0, pmm_stats.frame_count, 0};
   piece_count = 1;
   pmm_node_count = 1;
   pmm_node_stats[0] = (struct pmm_node_stats){.start = 0,
                                               .end = pmm_stats.frame_count,
                                               .frames = pmm_stats.frame_count};
-  rebuild_nodes();
+  buddy_init(); /* frame_table[].node is 0 everywhere: one zone below the direct-map limit */
   buddy_ready = true;
 }
 
@@ -878,7 +702,7 @@ void memory_init(void) {
       else *w &= ~(1u << (j % WORD_BITS));
     }
   }
-  hint = first_free_word();
+  pmm_hint = pmm_first_free_low_word();
 
   pmm_stats.free_frames = level_words[0] * WORD_BITS - count_set(pmm_bitmap);
   pmm_stats.reserved_frames = count_set(pmm_reserved) - padding;

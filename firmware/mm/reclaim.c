@@ -21,7 +21,7 @@ static uint32_t free_on(uint32_t nodes) {
   if ((nodes & all) == all) return pmm_stats.free_frames;
   uint32_t free = 0;
   for (uint32_t n = 0; n < pmm_node_count; n++)
-    if (nodes & (1u << n)) free += pmm_node_stats[n].free_frames;
+    if (nodes & (1u << n)) free += pmm_node_free(n);
   return free;
 }
 

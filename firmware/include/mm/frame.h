@@ -40,6 +40,9 @@ _Static_assert(sizeof(struct frame_info) == 4, "the harness reads 4 bytes a fram
 #define FRAME_BALLOON 0x04
 #define FRAME_PAGECACHE 0x08  /* a file page: the page cache holds one reference (fs/pagecache.h) */
 #define FRAME_SWAPCACHE 0x10  /* in the swap cache: it holds one reference (mm/swap.h) */
+/* FRAME_CONTIG: the first frame of a live kmalloc_contig block (heap.c keeps
+ * its order); cleared by kfree. */
+#define FRAME_CONTIG 0x20
 
 #define FRAME_REFS_MAX 0xFFFFu
 

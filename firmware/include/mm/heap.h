@@ -87,7 +87,8 @@ void *kmalloc(size_t size);
 void *kmalloc_aligned(size_t size);
 /* size bytes, physically contiguous and direct-mapped (a buddy block of
  * 2^k frames, k <= BUDDY_MAX_ORDER: at most 4 MiB), page aligned, for
- * devices; kfree returns it.  NULL if no block that large is free. */
+ * devices; kfree returns it.  NULL if no block that large is free (or 256
+ * such blocks are live already: heap.c keeps their orders in a table). */
 void *kmalloc_contig(size_t size);
 /* num * size zeroed bytes; NULL if num * size overflows. */
 void *kcalloc(size_t num, size_t size);

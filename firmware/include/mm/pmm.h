@@ -55,7 +55,11 @@ void memory_init(void);
  * exhausted: frames above 4 GiB are never returned here. */
 void *allocate_page(void);
 /* n physically contiguous frames (the first one's address), or NULL when no
- * run of n free frames exists.  O(frames) in the worst case. */
+ * run of n free frames exists.  2 <= n <= 2^BUDDY_MAX_ORDER: the block
+ * allocate_block(ceil(log2 n)) would give, else one from the zones between
+ * the direct-map limit and 4 GiB; its frames past n are freed again.
+ * Larger n (or before the buddy maps exist): the lowest run, by a scan,
+ * O(frames). */
 void *allocate_pages(uint32_t n);
 /* Frees one frame; bad input is reported and refused (see above). */
 void free_page(void *page);
@@ -76,32 +80,38 @@ uint32_t get_free_memory(void);
 
 /* -- buddy allocation and nodes (issue 19; mm/buddy.c, mm/numa.h) ----------
  *
- * Free frames are also kept as buddy blocks: 2^k frames (k <= BUDDY_MAX_ORDER)
- * aligned to 2^k, on one free list per order and per zone, maximal (a free
- * block's buddy is never a free block of the same order) and never crossing
- * a zone boundary.  The bitmap stays the one truth for "is this frame used":
- * after every PMM call, the frames in free blocks are exactly the frames the
- * bitmap says are free (outside reserved ones), and allocate_page still
- * returns the lowest free frame.
+ * Free frames below 4 GiB also form buddy blocks: 2^k frames (k <=
+ * BUDDY_MAX_ORDER) aligned to 2^k, never crossing a zone boundary, maximal
+ * (a free block's buddy is never a free block of the same order).  They are
+ * a function of the bitmap, which stays the one truth for "is this frame
+ * used"; mm/buddy.c keeps one map per order of them (see mm/buddy.h), and
+ * allocate_page still returns the lowest free frame.
  *
  * Zones: each NUMA node's frames below 4 GiB (one node until pmm_set_nodes),
  * split at the direct-map limit.  Frames at or above 4 GiB (PAE) are only
  * ever single user frames and stay in the bitmap alone. */
 #define BUDDY_MAX_ORDER 10
 
-/* Builds the buddy lists from the bitmap (one node), after frame_table_init:
+/* Builds the buddy maps from the bitmap (one node), after frame_table_init:
  * until then the PMM is the bitmap alone. */
 void pmm_buddy_init(void);
 
 /* 2^order physically contiguous frames below the direct-map limit, aligned
- * to their size (the first frame's physical address), or NULL. O(orders). */
+ * to their size (the first frame's physical address), or NULL.  Over the
+ * zones below the limit in node order, the first that has a free block of
+ * order >= `order`; in it the smallest such order, the lowest such block
+ * (its upper halves stay free).  O(orders x summary levels).  A failure
+ * counts in pmm_stats.failed_allocations and, for order <= BUDDY_MAX_ORDER,
+ * in buddy_stats.failures[order] (a larger order is not counted there). */
 void *allocate_block(uint32_t order);
-/* Frees a block: one allocate_block handed out, a word of bitmap at a time;
- * anything else frame by frame, each checked (and refused) as free_page. */
+/* Frees a block: a wholly used block of 2^order frames, aligned, without a
+ * reserved frame and inside one zone is freed at once (a word of bitmap at
+ * a time); anything else frame by frame, each checked (and refused) as
+ * free_page. */
 void free_block(void *block, uint32_t order);
 
 /* Called once by numa_init after it has read the SRAT: re-partitions the
- * zones by node, sets frame_table[pfn].node, rebuilds the buddy lists from
+ * zones by node, sets frame_table[pfn].node, rebuilds the buddy maps from
  * the bitmap.  Frames outside every range belong to node 0. */
 void pmm_set_nodes(const struct numa_range *ranges, uint32_t range_count, uint32_t node_count);
 /* A user frame from node `node` only (lowest free first, from the top zone
@@ -112,13 +122,16 @@ pfn_t pmm_alloc_user_frame_node(uint32_t node);
 struct pmm_node_stats {
   pfn_t start, end;          /* lowest and one past the highest frame of the node */
   uint32_t frames;           /* frames of the node's ranges (reserved included) */
-  uint32_t free_frames;
+  uint32_t free_frames;      /* kept only when pmm_node_count > 1, else 0: see pmm_node_free */
   uint32_t allocations;      /* frames pmm_alloc_user_frame(_node) gave from it (user
                               * pages, the page cache, the balloon) */
   uint32_t fallbacks;        /* of those, asked for another node first */
 };
 extern uint32_t pmm_node_count;
 extern struct pmm_node_stats pmm_node_stats[NUMA_MAX_NODES];
+/* Free frames of a node now (with one node: pmm_stats.free_frames, as the
+ * page path does not keep a per-node copy then). */
+uint32_t pmm_node_free(uint32_t node);
 
 /* Whether frame address pa is currently allocated (for assertions). */
 bool pmm_frame_used(paddr_t pa);
