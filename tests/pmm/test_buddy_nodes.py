@@ -38,6 +38,16 @@ def node_stats(kernel: Kernel) -> list[dict]:
     return read_buddy(kernel).node_stats
 
 
+def assert_maps(kernel: Kernel, model) -> None:
+    """Every order's map, the front and the own block are what the model's bitmap implies."""
+    s = read_buddy(kernel)
+    ex = model.exempt()
+    assert (s.hint, s.hint_order, s.front_mask) == (ex.hint, ex.hint_order, ex.front_mask), \
+        f"hint word, own block and front: the model says cap {ex.cap}"
+    for k, (om, want) in enumerate(zip(s.maps, model.maps(), strict=True)):
+        assert om.map == want, f"map {k}: bits {om.map ^ want:#x} differ"
+
+
 @pytest.mark.machine(memory="128M")
 def test_two_nodes_partition_the_frames_and_the_maps(machine, kernel):
     set_nodes(machine, kernel, [(0, BOUNDARY, 0), (BOUNDARY, TOP, 1)], 2)
@@ -54,7 +64,7 @@ def test_two_nodes_partition_the_frames_and_the_maps(machine, kernel):
     assert model.zones.runs == ((0, 0), (BOUNDARY, 2))
     # Node 1's first blocks: 16 frames at the boundary, then aligned 1024-frame blocks.
     assert BOUNDARY in model.heads(4), "node 1 (zone 2) starts with a 16-frame block"
-    assert [om.map for om in read_buddy(kernel).maps] == model.maps()
+    assert_maps(kernel, model)
     assert buddy_audit(kernel) == []
 
 
@@ -70,11 +80,41 @@ def test_block_requests_take_node_0s_zone_first_then_node_1s(machine, kernel):
         assert machine.call("allocate_block", order) == (expected or 0) * FRAME, order
         got.append(expected)
     assert min(got[3:]) < BOUNDARY <= max(got[3:]), "node 0's order-10 blocks ran out first"
-    assert [om.map for om in read_buddy(kernel).maps] == model.maps()
+    assert_maps(kernel, model)
     stats = node_stats(kernel)
     used, _ = kernel.pmm_bitmaps()
     assert [s["free_frames"] for s in stats] == [
         sum(1 for f in range(a, b) if not used[f]) for a, b in ((0, BOUNDARY), (BOUNDARY, TOP))]
+
+
+@pytest.mark.machine(memory="128M")
+def test_a_node_boundary_inside_the_hint_word_leaves_it_no_front(machine, kernel):
+    """Node 1 starts in the middle of the hint word: no whole-word block
+    holds that word (its cap is 4), so it has no front and no own block,
+    and frees and requests around it still leave exactly the bitmap's
+    blocks in the maps (the zones cut every merge across the boundary)."""
+    hint = kernel.pmm_hint()
+    boundary = hint * 32 + 16
+    set_nodes(machine, kernel, [(0, boundary, 0), (boundary, TOP, 1)], 2)
+    model = buddy_model(kernel)
+    assert model.exempt().cap == 4 and model.exempt().front_mask == 0
+    assert_maps(kernel, model)
+    held = []
+    for order in (0, 5, 3, 0, 4, 6):
+        pfn = model.allocate_block(order)
+        assert machine.call("allocate_block", order) == pfn * FRAME, order
+        held.append((pfn, order))
+        assert_maps(kernel, model)
+    for _ in range(3):
+        pfn = model.allocate_page()
+        assert machine.call("allocate_page") == pfn * FRAME
+        held.append((pfn, 0))
+        assert_maps(kernel, model)
+    for pfn, order in reversed(held):
+        assert model.free_block(pfn, order) == [True] * (1 << order)
+        machine.call("free_block", pfn * FRAME, order)
+        assert_maps(kernel, model)
+    assert buddy_audit(kernel) == []
 
 
 @pytest.mark.machine(memory="128M")
