@@ -318,3 +318,76 @@ def test_a_poke_leaves_other_requests_and_allocate_page_alone(machine, kernel):
         d.allocate_block(order)
     assert d.model.repairs == 1 == len(machine.records("BUDDY", since=mark))
     d.compare()
+
+
+def empty_hint_word(d: Driver, order: int) -> None:
+    """allocate_page until the hint word is empty and heads a free block of
+    at least ``order`` (its own block, kept out of the maps)."""
+    for _ in range(400):
+        if d.model.exempt().hint_order >= order:
+            return
+        d.allocate_page()
+    raise AssertionError(f"no empty hint word with an own block of order >= {order}")
+
+
+def take_blocks_between(d: Driver, low: int, high: int) -> None:
+    """allocate_block takes every free block of orders low .. high - 1 but
+    the hint word's own block, smallest first (one call a block)."""
+    for _ in range(200):
+        ex = d.model.exempt()
+        orders = [k for k in range(low, high) if any(h != ex.hint * 32 for h in d.model.heads(k))]
+        if not orders:
+            return
+        d.allocate_block(orders[0])
+        d.compare()
+    raise AssertionError("too many blocks")
+
+
+@pytest.mark.machine(memory="32M")
+def test_a_smaller_request_splits_the_empty_hint_words_own_block(machine, kernel):
+    """The hint word is empty and heads a block of order j; with no other
+    block of orders 5 .. j-1 left, allocate_block(5) takes its first 32
+    frames: the hint moves to the upper half, whose own block has order 5,
+    and the halves in between become the front (one mask, no map); then
+    everything goes back and merges into the blocks of the start."""
+    d = Driver(machine, kernel)
+    empty_hint_word(d, 7)
+    j = d.model.exempt().hint_order
+    head = d.model.exempt().hint * 32
+    take_blocks_between(d, 5, j)
+    d.compare()
+    assert d.allocate_block(5) == head, "the own block: the only one of order 5 or more that fits"
+    d.compare()
+    assert d.model.exempt().hint_order == 5 and d.model.exempt().front_mask & (1 << 6)
+    assert d.allocate_block(5) == head + 32, "then the new own block"
+    d.compare()
+    while d.held:
+        d.free(len(d.held) - 1, as_block=True)
+        d.compare()
+
+
+@pytest.mark.machine(memory="32M")
+@pytest.mark.parametrize("where", ["front", "own"])
+def test_a_poked_front_or_own_block_is_repaired_when_taken(machine, kernel, where):
+    """The hint word's exempt blocks are no map's entries, but a block taken
+    from them is checked against the bitmap all the same: a frame poked
+    inside one makes the request rebuild the maps and retry."""
+    d = Driver(machine, kernel)
+    if where == "own":
+        empty_hint_word(d, 6)
+        order = d.model.exempt().hint_order
+        block = d.model.exempt().hint * 32
+    else:
+        ex = d.model.exempt()
+        assert ex.front_mask, "the boot leaves the hint word a front"
+        order = (ex.front_mask & -ex.front_mask).bit_length() - 1
+        block = ((ex.hint * 32) >> order ^ 1) << order
+        assert d.model.heads(order)[0] == block, "a front block is the lowest of its order"
+    poked = block + (37 if where == "own" else 5)  # not in the hint word
+    poke_used(machine, kernel, poked)
+    d.model.poke(poked)
+    mark = machine.mark()
+    assert d.allocate_block(order) != block and d.model.repairs == 1
+    assert [(r["repair"], r.int("pfn"), r.int("order")) for r in
+            machine.records("BUDDY", since=mark)] == [("stale-block", block, order)]
+    d.compare()
