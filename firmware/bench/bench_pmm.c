@@ -4,6 +4,7 @@
 #include "bench/bench.h"
 #include "lib/string.h"
 #include "memlayout.h"
+#include "mm/buddy.h"
 #include "mm/pmm.h"
 
 /* Allocates frames until `percent` of usable frames are in use; returns the
@@ -81,6 +82,31 @@ HARNESS_VISIBLE uint32_t bench_buddy_pairs(uint32_t order, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) {
     void *p = allocate_block(order);
     free_block(p, order);
+  }
+  return (bench_clock() - start) - empty_loop(n);
+}
+
+/* One bitmap write of a whole-word block: a call, as allocate_block and
+ * free_block are. */
+static __attribute__((noinline)) void write_words(uint32_t *words, uint32_t count, uint32_t v) {
+  buddy_words_set(words, count, v);
+}
+
+/* The bitmap's share of a block pair of order >= 5 (buddy_pair_insns_o9_bitmap):
+ * the words of the block allocate_block(order) gives now written used and
+ * free again, two calls a pair as bench_buddy_pairs makes (run after it: the
+ * same block).  What a pair costs beyond this is the buddy's own work.  The
+ * words are free before and after: the bitmap stays true. */
+HARNESS_VISIBLE uint32_t bench_buddy_bitmap_pairs(uint32_t order, uint32_t n) {
+  if (order < 5) return 0;
+  void *block = allocate_block(order);
+  if (!block) return 0;
+  free_block(block, order);
+  uint32_t *words = pmm_bitmap + ((paddr_t)block >> FRAME_SHIFT) / 32, count = 1u << (order - 5);
+  uint32_t start = bench_clock();
+  for (uint32_t i = 0; i < n; i++) {
+    write_words(words, count, 0xFFFFFFFFu);
+    write_words(words, count, 0);
   }
   return (bench_clock() - start) - empty_loop(n);
 }

@@ -44,7 +44,8 @@ static uint32_t words; /* bitmap words the maps cover: ceil(buddy_frame_count / 
 static uint32_t *cut, *rsv1;
 static uint8_t *capw, *wzone;
 /* Each map's level 0, level 1 (NULL when the map is one word) and top word. */
-static uint32_t *ml0[BUDDY_ORDERS], *ml1[BUDDY_ORDERS], *mtop[BUDDY_ORDERS];
+static uint32_t *ml0[BUDDY_ORDERS], *ml1[BUDDY_ORDERS];
+uint32_t *buddy_map_top[BUDDY_ORDERS];
 
 /* The zones as [start, end) runs of frames, in address order (adjacent runs
  * differ in zone); one_zone: a single run, no boundary anywhere. */
@@ -53,6 +54,7 @@ struct zone_piece {
 };
 static struct zone_piece pieces[MAX_PIECES];
 static uint32_t piece_count;
+bool buddy_one_zone; /* one_zone, once the maps exist (the inline fast paths) */
 static bool one_zone;
 
 static inline uint32_t ctz(uint32_t x) { return (uint32_t)__builtin_ctz(x); }
@@ -132,7 +134,7 @@ static inline void map_andn(uint32_t k, uint32_t wi, uint32_t bits) {
   if (!now) sum_clr(k, wi);
 }
 
-static inline bool map_empty(uint32_t k) { return !*mtop[k]; }
+static inline bool map_empty(uint32_t k) { return !*buddy_map_top[k]; }
 /* The lowest set bit of a non-empty map k: one ctz per level. */
 static inline uint32_t map_first_ne(uint32_t k) {
   uint32_t i = 0;
@@ -331,6 +333,7 @@ static void build_zones(void) {
     pieces[piece_count++] = (struct zone_piece){f, limit, z};
   }
   one_zone = piece_count == 1;
+  buddy_one_zone = one_zone;
   memset(cut, 0, words * 4);
   for (uint32_t i = 1; i < piece_count; i++) cut[pieces[i].start / 32] |= 1u << (pieces[i].start % 32);
   uint32_t p = 0;
@@ -423,7 +426,7 @@ void buddy_init(void) {
     }
     ml0[k] = buddy_map[k][0];
     ml1[k] = buddy_map_levels[k] > 1 ? buddy_map[k][1] : NULL;
-    mtop[k] = buddy_map[k][buddy_map_levels[k] - 1];
+    buddy_map_top[k] = buddy_map[k][buddy_map_levels[k] - 1];
   }
   cut = next;
   rsv1 = cut + words;
@@ -510,9 +513,11 @@ static inline __attribute__((always_inline)) uint32_t take_mapped(uint32_t pfn, 
 
 /* The hint word's own block (order j) for a request of order k: its lower
  * 2^k frames are taken, its upper halves become the front. */
-static __attribute__((noinline)) uint32_t take_own(uint32_t k, uint32_t j) {
+static uint32_t take_own(uint32_t k, uint32_t j) {
   uint32_t wi = pmm_hint, pfn = wi * 32, lo = k > 5 ? k : 5;
-  if (__builtin_expect(!block_free(pfn, j), 0)) return repair(pfn, j);
+  /* the part taken (the rest stays exempt, as the own block or the front,
+   * and is checked when it is taken) */
+  if (__builtin_expect(!block_free(pfn, k), 0)) return repair(pfn, j);
   if (k >= 5 && k < j) {
     /* The block's words fill; the next non-full word is B_k(W) (the upper
      * half), whose own block it is, order k; the front above k is shared. */
@@ -534,7 +539,7 @@ static __attribute__((noinline)) uint32_t take_own(uint32_t k, uint32_t j) {
 
 /* The front block B_j(W) for a request of order k: split like a mapped one
  * (its halves are no front positions). */
-static __attribute__((noinline)) uint32_t take_front(uint32_t k, uint32_t j) {
+static uint32_t take_front(uint32_t k, uint32_t j) {
   uint32_t pfn = front_idx(pmm_hint, j) << j, i = j;
   if (__builtin_expect(!block_free(pfn, j), 0)) return repair(pfn, j);
   buddy_front_mask &= ~(1u << j);
@@ -552,7 +557,7 @@ static __attribute__((noinline)) uint32_t take_front(uint32_t k, uint32_t j) {
 
 /* One zone: orders from j up, the front and own block first (the lowest
  * blocks of their order), then the map. */
-static __attribute__((noinline)) uint32_t alloc_maps(uint32_t k, uint32_t j) {
+static uint32_t alloc_maps(uint32_t k, uint32_t j) {
   for (; j <= MAXO; j++) {
     if (j >= BUDDY_SMALL && pmm_hint < words) {
       if (buddy_hint_order == j) return take_own(k, j);
@@ -622,7 +627,7 @@ static __attribute__((noinline)) uint32_t alloc_zones(uint32_t k, uint32_t zone)
   return r;
 }
 
-static __attribute__((noinline)) void hint_word_filled(uint32_t h) {
+void buddy_hint_word_filled(uint32_t h) {
   pmm_summary_set_full_at(1, h);
   move_hint(pmm_first_free_low_word(), true);
 }
@@ -634,12 +639,10 @@ static __attribute__((noinline)) void hint_word_filled(uint32_t h) {
 static const uint32_t runmask[BUDDY_SMALL] = {1u, 3u, 0xFu, 0xFFu, 0xFFFFu}; /* 2^k frames */
 
 static uint32_t alloc_once(uint32_t k, uint32_t zone) {
+  if (!one_zone) return alloc_zones(k, zone);
+  if (zone & 1) return NONE; /* one zone, an even one (frame 0 is below the direct-map limit) */
   uint32_t h = pmm_hint;
-  if (__builtin_expect(k >= BUDDY_SMALL || h >= words || !one_zone || zone, 0)) {
-    if (!one_zone) return alloc_zones(k, zone);
-    /* one zone, an even one (frame 0 is below the direct-map limit) */
-    return zone & 1 ? NONE : alloc_maps(k, k);
-  }
+  if (k >= BUDDY_SMALL || h >= words) return alloc_maps(k, k);
   uint32_t p = ~pmm_bitmap[h], q, m;
   /* p = p_k: the free-run chain up to the requested order; then q = p_{j+1} */
   if (k >= 1) p &= (p >> 1) & 0x55555555u;
@@ -684,7 +687,7 @@ hit:;
   pmm_bitmap[h] = w;
   pmm_stats.free_frames -= 1u << k;
   pmm_node_account(h * 32, -(int32_t)(1u << k));
-  if (__builtin_expect(w == FULL, 0)) hint_word_filled(h);
+  if (__builtin_expect(w == FULL, 0)) buddy_hint_word_filled(h);
   return h * 32 + pos;
 }
 

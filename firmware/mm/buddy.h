@@ -169,3 +169,94 @@ uint32_t buddy_alloc(uint32_t k, uint32_t zone);
  * freed if it is wholly used, holds no reserved frame and lies in one zone:
  * true.  False: nothing changed (the caller frees frame by frame). */
 bool buddy_free(uint32_t pfn, uint32_t k);
+/* The hint word h just filled: its summary, and the hint moves on. */
+void buddy_hint_word_filled(uint32_t h);
+
+/* -- the hint word's fast paths, inline in allocate_block and free_block ----
+ * With one zone, a request of order k <= 4 that the hint word holds a
+ * maximal block of exactly that order for takes that block's lower 2^k
+ * frames (it is the lowest block of the smallest order: every word below W
+ * is full), and a free of a small block inside W only clears its bits:
+ * W's blocks are in no map.  Everything else goes out of line. */
+extern bool buddy_one_zone; /* the maps exist and cover a single zone */
+extern uint32_t *buddy_map_top[BUDDY_ORDERS]; /* each map's top summary word (or the map's one word) */
+
+/* 2^k one bits (k <= 4): a small block's frames in its word (a table: one
+ * load, where computing it costs three shifts). */
+static const uint32_t buddy_runs[BUDDY_SMALL] = {0x1u, 0x3u, 0xFu, 0xFFu, 0xFFFFu};
+
+/* The first frame of the block taken, or BUDDY_NONE: not this case.  For
+ * each order j from k up to 4: W's maximal blocks of order j, the lowest
+ * of them if any; else, if map j has a block (its top word is non-zero),
+ * that one is the choice: out of line. */
+static inline uint32_t buddy_alloc_hint_word(uint32_t k) {
+  uint32_t h = pmm_hint;
+  if (__builtin_expect(k >= BUDDY_SMALL || h == BUDDY_NONE || !buddy_one_zone, 0)) return BUDDY_NONE;
+  uint32_t w = pmm_bitmap[h], p = ~w, q, m;
+  /* p_j: bit i set when frames i .. i + 2^j - 1 are free, i aligned to 2^j;
+   * p_{j+1} = p_j & p_j >> 2^j & (bits at multiples of 2^(j+1)), and the
+   * maximal blocks of order j are p_j & ~(p_{j+1} | p_{j+1} << 2^j).  One
+   * jump to order k with p = p_k, then up the orders. */
+#define BUDDY_P1(p) ((p) & ((p) >> 1) & 0x55555555u)
+#define BUDDY_P2(p) ((p) & ((p) >> 2) & 0x11111111u)
+#define BUDDY_P3(p) ((p) & ((p) >> 4) & 0x01010101u)
+#define BUDDY_P4(p) ((p) & ((p) >> 8) & 0x00010001u)
+  switch (k) {
+  case 0: goto order0;
+  case 1: p = BUDDY_P1(p); goto order1;
+  case 2: p = BUDDY_P2(BUDDY_P1(p)); goto order2;
+  case 3: p = BUDDY_P3(BUDDY_P2(BUDDY_P1(p))); goto order3;
+  default: p = BUDDY_P4(BUDDY_P3(BUDDY_P2(BUDDY_P1(p)))); goto order4;
+  }
+order0:
+  q = BUDDY_P1(p);
+  if ((m = p & ~(q | q << 1))) goto hit;
+  if (*buddy_map_top[0]) return BUDDY_NONE; /* a block of order 0 elsewhere: the smaller */
+  p = q;
+order1:
+  q = BUDDY_P2(p);
+  if ((m = p & ~(q | q << 2))) goto hit;
+  if (*buddy_map_top[1]) return BUDDY_NONE;
+  p = q;
+order2:
+  q = BUDDY_P3(p);
+  if ((m = p & ~(q | q << 4))) goto hit;
+  if (*buddy_map_top[2]) return BUDDY_NONE;
+  p = q;
+order3:
+  q = BUDDY_P4(p);
+  if ((m = p & ~(q | q << 8))) goto hit;
+  if (*buddy_map_top[3]) return BUDDY_NONE;
+  p = q;
+order4:
+  q = p & (p >> 16) & 1u;
+  if (!(m = p & ~(q | q << 16))) return BUDDY_NONE; /* the word is empty: its own block */
+hit:;
+#undef BUDDY_P1
+#undef BUDDY_P2
+#undef BUDDY_P3
+#undef BUDDY_P4
+  uint32_t pos = (uint32_t)__builtin_ctz(m);
+  w |= buddy_runs[k] << pos; /* the block's lower 2^k frames; the upper halves stay in W */
+  pmm_bitmap[h] = w;
+  pmm_stats.free_frames -= 1u << k;
+  pmm_node_account(h * 32 + pos, -(int32_t)(1u << k));
+  if (__builtin_expect(w == 0xFFFFFFFFu, 0)) buddy_hint_word_filled(h);
+  return h * 32 + pos;
+}
+
+/* Whether block [pfn, pfn + 2^k) was freed here: a small block of W,
+ * aligned, wholly used, without a reserved frame. */
+static inline bool buddy_free_hint_word(uint32_t pfn, uint32_t k) {
+  uint32_t wi = pfn / 32;
+  if (__builtin_expect(wi != pmm_hint || k >= BUDDY_SMALL || !buddy_one_zone, 0)) return false;
+  uint32_t n = 1u << k, mask = buddy_runs[k] << (pfn % 32), w = pmm_bitmap[wi];
+  /* aligned; every frame used and none reserved: one test */
+  if (__builtin_expect((pfn & (n - 1)) || ((~w | pmm_reserved[wi]) & mask), 0)) return false;
+  uint32_t now = w ^ mask;
+  pmm_bitmap[wi] = now;
+  pmm_stats.free_frames += n;
+  pmm_node_account(pfn, (int32_t)n);
+  if (__builtin_expect(!now, 0)) buddy_hint_word_emptied(wi);
+  return true;
+}

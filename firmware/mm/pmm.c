@@ -314,14 +314,19 @@ void *allocate_pages(uint32_t n) {
   return (void *)(pfn << FRAME_SHIFT);
 }
 
-void *allocate_block(uint32_t order) {
-  if (__builtin_expect(buddy_ready && order <= BUDDY_MAX_ORDER, 1)) {
-    uint32_t pfn = buddy_alloc(order, 0);
-    if (__builtin_expect(pfn != BUDDY_NONE, 1)) return (void *)(pfn << FRAME_SHIFT);
-    buddy_stats.failures[order]++;
-  }
+/* allocate_block found nothing (or the order is too large, or there are no
+ * maps yet): counted, out of line. */
+static __attribute__((noinline)) void *allocate_block_failed(uint32_t order) {
+  if (order <= BUDDY_MAX_ORDER) buddy_stats.failures[order]++;
   pmm_stats.failed_allocations++;
   return NULL;
+}
+
+void *allocate_block(uint32_t order) {
+  uint32_t pfn = buddy_alloc_hint_word(order);
+  if (pfn == BUDDY_NONE && buddy_ready && order <= BUDDY_MAX_ORDER) pfn = buddy_alloc(order, 0);
+  if (__builtin_expect(pfn == BUDDY_NONE, 0)) return allocate_block_failed(order);
+  return (void *)(pfn << FRAME_SHIFT);
 }
 
 /* -- freeing frames ------------------------------------------------------------ */
@@ -375,15 +380,18 @@ static __attribute__((noinline)) void free_slow(uint64_t addr, vaddr_t caller) {
  * Anything else goes to free_slow, which changes nothing it has not
  * checked. */
 static inline bool free_fast(uint32_t frame) {
-  uint32_t wi = frame / WORD_BITS;
-  if (__builtin_expect(wi != pmm_hint, 0)) return false;
-  uint32_t bit = 1u << (frame % WORD_BITS), w = pmm_bitmap[wi];
-  if (__builtin_expect(!(w & bit) || (pmm_reserved[wi] & bit), 0)) return false;
-  uint32_t now = w & ~bit;
-  pmm_bitmap[wi] = now;
+  if (__builtin_expect(frame / WORD_BITS != pmm_hint, 0)) return false;
+  /* bt/btr test and clear a bit anywhere in a bitmap in one instruction,
+   * which keeps this path short; "memory": btr writes the word holding the
+   * bit, not pmm_bitmap[0]. */
+  bool reserved, was_used;
+  __asm__("bt %2, %1" : "=@ccc"(reserved) : "m"(*pmm_reserved), "r"(frame));
+  if (__builtin_expect(reserved, 0)) return false;
+  __asm__ volatile("btr %2, %1" : "=@ccc"(was_used), "+m"(*pmm_bitmap) : "r"(frame) : "memory");
+  if (__builtin_expect(!was_used, 0)) return false; /* was free already: nothing changed */
   pmm_stats.free_frames++;
   pmm_node_account(frame, 1);
-  if (__builtin_expect(!now, 0) && buddy_ready) buddy_hint_word_emptied(wi);
+  if (__builtin_expect(!pmm_bitmap[frame / WORD_BITS], 0) && buddy_ready) buddy_hint_word_emptied(frame / WORD_BITS);
   return true;
 }
 
@@ -410,11 +418,13 @@ static __attribute__((noinline)) void free_block_checked(paddr_t pa, uint32_t or
 void free_block(void *block, uint32_t order) {
   paddr_t pa = (paddr_t)block;
   uint32_t pfn = pa >> FRAME_SHIFT;
-  /* buddy_free checks the rest: aligned, wholly used, no reserved frame,
-   * one zone; else nothing changed and it goes frame by frame */
-  if (__builtin_expect(buddy_ready && order <= BUDDY_MAX_ORDER && !(pa & (FRAME_SIZE - 1)) &&
-                       pfn < buddy_frame_count && buddy_free(pfn, order), 1))
-    return;
+  if (__builtin_expect(!(pa & (FRAME_SIZE - 1)), 1)) {
+    if (__builtin_expect(buddy_free_hint_word(pfn, order), 1)) return;
+    /* buddy_free checks the rest: aligned, wholly used, no reserved frame,
+     * one zone; else nothing changed and it goes frame by frame */
+    if (buddy_ready && order <= BUDDY_MAX_ORDER && pfn < buddy_frame_count && buddy_free(pfn, order))
+      return;
+  }
   free_block_checked(pa, order, CALLER());
 }
 

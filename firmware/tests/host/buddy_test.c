@@ -420,7 +420,8 @@ static void op(void) {
       free_pages((void *)(uintptr_t)(h.pfn * FRAME_SIZE), h.n);
     } else {
       struct held h = unhold(i);
-      do_free_block(h.pfn, 0);
+      if (h.pfn >= LOW_PFN) do_free_frame(h.pfn); /* above 4 GiB: no address names it */
+      else do_free_block(h.pfn, 0);
     }
   } else if (r < 78) {
     /* any (order, address): unaligned, too large, free, reserved, crossing zones */
