@@ -89,6 +89,15 @@ def test_a_poked_block_is_taken_then_the_maps_are_rebuilt_and_the_request_retrie
     assert m.repairs == 1 and m.stale == 0
 
 
+def test_the_own_block_is_checked_only_for_the_part_taken():
+    m = BuddyModel.from_free(256, zone0, free_range(64, 256))
+    assert (m.exempt().hint_order, m.exempt().front_mask) == (6, 1 << 7)
+    m.poke(100)  # in the own block's upper half
+    assert m.allocate_block(5) == 64 and m.repairs == 0, "frames 64..95 are free"
+    assert m.allocate_block(5) == 128, "the upper half holds the poke: repaired, then the front"
+    assert m.repairs == 1
+
+
 def test_a_poked_frame_freed_again_is_no_longer_stale():
     m = BuddyModel.from_free(64, zone0, free_range(0, 16))
     m.poke(1)

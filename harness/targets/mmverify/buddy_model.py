@@ -19,8 +19,9 @@ The rules (the maps contract, issue 19):
 A debugger's poke (:meth:`BuddyModel.poke`) marks a frame used in the
 bitmap only: the maps still hold the blocks of the bitmap as it was (the
 ``stale`` frames count as free for them) until a block request takes a
-block the bitmap says is not wholly free; then the maps are rebuilt from
-the bitmap (one repair) and the request retried.
+block the bitmap says is not wholly free (the hint word's own block: the
+part taken); then the maps are rebuilt from the bitmap (one repair) and
+the request retried.
 
 No QEMU here: tests/unit/test_buddy_model.py checks the model alone, and
 tests/pmm/test_buddy*.py compare it with the kernel step by step."""
@@ -129,7 +130,10 @@ class BuddyModel:
         the bitmap says is used makes the maps be rebuilt, then it retries."""
         while (got := self._choose(order, zones)) is not None:
             head, k = got
-            if (self.free >> head & low_bits(1 << k)) == low_bits(1 << k):
+            # The hint word's own block is checked only for the part taken
+            # (its upper halves stay exempt); any other block whole.
+            n = 1 << (order if head == self.hint() * WORD else k)
+            if (self.free >> head & low_bits(n)) == low_bits(n):
                 return head
             self.stale = 0
             self.repairs += 1
