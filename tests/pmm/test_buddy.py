@@ -12,6 +12,7 @@ import pytest
 from harness.decode.buddy import MAX_ORDER, ORDERS
 from harness.targets.mmverify.buddy_model import BuddyModel
 from harness.targets.mmverify.pmm_audit import buddy_audit, buddy_model, read_buddy
+from tests.pmm import summaries
 from tests.pmm.poke import poke_used
 
 FRAME = 4096
@@ -83,6 +84,12 @@ class Driver:
             f"{after}: the hint word, its own block and its front"
         for k, (om, want) in enumerate(zip(s.maps, self.model.maps(), strict=True)):
             assert om.map == want, f"{after}: map {k}, bits {om.map ^ want:#x} differ"
+        # The PMM's own summary levels ("word full") too: block requests fill
+        # and empty words without allocate_page's path.
+        levels = self.k.pmm_levels()
+        expected = summaries.summary_levels(summaries.level0_words(s.used, s.frame_count))
+        for lv in range(1, len(expected)):
+            assert levels[lv] == expected[lv], f"{after}: PMM summary level {lv}"
         assert self.k.pmm_stats()["free_frames"] == s.free_frames == self.model.free.bit_count()
 
 
