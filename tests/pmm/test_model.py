@@ -23,7 +23,7 @@ from harness.decode.bitmap import Bitmap
 from harness.pytest_plugin import machine_config
 from harness.targets.mmverify.buddy_model import MAX_ORDER
 from harness.targets.mmverify.kernel import Kernel
-from harness.targets.mmverify.pmm_audit import buddy_model
+from harness.targets.mmverify.pmm_audit import kernel_maps, model_of, read_buddy
 from tests.pmm import summaries
 
 FRAME = 4096
@@ -66,9 +66,6 @@ class PmmModel(RuleBasedStateMachine):
         self.freed: list[int] = []
         self.hint_word_poked_full = False
         self.poked_full: set[int] = set()  # words a poke filled: their summary bit may lag
-        # Poked frames outside the hint word: the buddy maps still count them
-        # free until a block request takes their block and rebuilds the maps.
-        self.stale = 0
         self.full_groups_before = self.full_groups()
 
     def model(self) -> Bitmap:
@@ -122,8 +119,6 @@ class PmmModel(RuleBasedStateMachine):
         for frame in frames:
             words[frame // WORD] = words.get(frame // WORD, 0) | 1 << (frame % WORD)
             self.used |= 1 << frame
-            if lowest is not None and frame // WORD != lowest // WORD:
-                self.stale |= 1 << frame
         for word, bits in words.items():
             addr = self.k.pmm_bitmap_word_address(word * WORD)
             self.m.write_u32(addr, self.m.read_u32(addr) | bits)
@@ -169,14 +164,12 @@ class PmmModel(RuleBasedStateMachine):
 
     def allocate_pages(self, n):
         """Runs of 2 .. 1024 frames are buddy blocks (predicted from the
-        bitmap, with the poked frames the maps still count free); longer
-        ones first fit."""
+        kernel's maps as they are, pokes making them stale included: a
+        stale block taken means the maps rebuilt from the bitmap and the
+        request retried); longer ones first fit."""
         if 2 <= n <= 1 << MAX_ORDER:
-            buddy = buddy_model(self.k)
-            buddy.stale = self.stale & ((1 << buddy.frames) - 1)
-            expected = buddy.allocate_pages(n)
-            if buddy.repairs:
-                self.stale = 0  # the maps were rebuilt from the bitmap
+            s = read_buddy(self.k)
+            expected = model_of(s).allocate_pages_from(kernel_maps(s), n)
         else:
             expected = self.model().first_clear_run(n)
         pa = self.m.call("allocate_pages", n)

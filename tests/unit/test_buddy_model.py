@@ -8,7 +8,7 @@ import random
 import pytest
 
 from harness.decode.buddy import Zones
-from harness.targets.mmverify.buddy_model import MAX_ORDER, BuddyModel
+from harness.targets.mmverify.buddy_model import MAX_ORDER, BuddyModel, KernelMaps
 
 
 def zone0(pfn: int) -> int:
@@ -96,6 +96,39 @@ def test_the_own_block_is_checked_only_for_the_part_taken():
     assert m.allocate_block(5) == 64 and m.repairs == 0, "frames 64..95 are free"
     assert m.allocate_block(5) == 128, "the upper half holds the poke: repaired, then the front"
     assert m.repairs == 1
+
+
+def kernel_maps(m: BuddyModel) -> KernelMaps:
+    """The maps a kernel holding exactly this bitmap has."""
+    ex = m.exempt()
+    return KernelMaps(tuple(m.maps()), ex.hint, ex.hint_order, ex.front_mask)
+
+
+def test_a_stale_map_entry_taken_by_allocate_pages_is_repaired_then_retried():
+    m = BuddyModel.from_free(256, zone0, free_range(64, 256))
+    km = kernel_maps(m)
+    stale = KernelMaps((0,) * 5 + (km.maps[5] | 1 << 1,) + km.maps[6:], km.hint, km.hint_order,
+                       km.front_mask)  # an order-5 block at 32 the bitmap says is used
+    assert m.allocate_pages_from(stale, 20) == 64 and m.repairs == 1
+    assert m.allocate_pages_from(kernel_maps(m), 20) == 96 and m.repairs == 1
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_predicting_from_exact_maps_is_predicting_from_the_bitmap(seed):
+    rng = random.Random(seed)
+    frames = 2048
+    zones = Zones.from_function(frames, lambda f: 2 * (f >= 700) + (f >= 1500))
+    m = BuddyModel(frames, zones, free_range(40, frames) & ~free_range(300, 303))
+    for _ in range(60):
+        n = rng.randrange(2, 200)
+        twin = BuddyModel(m.frames, m.zones, m.free, m.reserved)
+        assert m.allocate_pages_from(kernel_maps(m), n) == twin.allocate_pages(n)
+        assert m.free == twin.free and m.repairs == 0
+        for _ in range(rng.randrange(3)):
+            used = ~m.free & free_range(40, frames)
+            if used:
+                f = rng.choice([i for i in range(frames) if used >> i & 1])
+                m.free_page(f)
 
 
 def test_a_poked_frame_freed_again_is_no_longer_stale():

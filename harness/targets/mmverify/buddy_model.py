@@ -35,17 +35,64 @@ from harness.decode.buddy import (
     DIRECT_MAP_PFN,
     MAX_ORDER,
     ORDERS,
+    SMALL_ORDERS,
     WORD,
     Exempt,
     Zones,
     exempt_of,
     expected_maps,
+    front_head,
     low_bits,
     lowest_bit,
     maximal_blocks,
+    spread,
 )
 
-__all__ = ["DIRECT_MAP_PFN", "MAX_ORDER", "ORDERS", "BuddyModel", "zone_by_node"]
+__all__ = ["DIRECT_MAP_PFN", "MAX_ORDER", "ORDERS", "BuddyModel", "KernelMaps", "choose_in_maps",
+           "zone_by_node"]
+
+
+@dataclass(frozen=True)
+class KernelMaps:
+    """What the kernel's search reads besides the bitmap, as it is now (a
+    poke can leave it stale): every order's map (map indexing), the hint
+    word, its own block's order and its front."""
+
+    maps: tuple[int, ...]
+    hint: int
+    hint_order: int
+    front_mask: int
+
+
+def choose_in_maps(free: int, zones: Zones, km: KernelMaps, order: int,
+                   zone_list: list[int]) -> tuple[int, int, str] | None:
+    """(head, order, where) of the block the kernel's search takes for a
+    request of ``order`` from its maps as they are: per zone, per order
+    from ``order`` up, the hint word's small blocks (read from the bitmap),
+    then (one zone) its own block and front block, then the map's lowest
+    entry; with several zones the own and front blocks are searched as map
+    entries.  ``where``: "hint word", "own", "front" or "map"."""
+    words = -(-zones.frames // WORD)
+    one_zone = len(zones.runs) == 1
+    blocks = maximal_blocks(free, zones)
+    in_hint = low_bits(WORD) << (km.hint * WORD) if km.hint < words else 0
+    for z in zone_list:
+        zmask = zones.mask(z)
+        for j in range(order, ORDERS):
+            if j < SMALL_ORDERS and (hits := blocks[j] & in_hint & zmask):
+                return lowest_bit(hits), j, "hint word"
+            mapped = km.maps[j] if j < SMALL_ORDERS else spread(km.maps[j], 1 << j)
+            if j >= SMALL_ORDERS and km.hint < words:
+                exempt = [(km.hint * WORD, "own")] if km.hint_order == j else []
+                if km.front_mask >> j & 1:
+                    exempt.append((front_head(km.hint, j), "front"))
+                for head, where in exempt:
+                    if one_zone:
+                        return head, j, where
+                    mapped |= 1 << head
+            if hits := mapped & zmask:
+                return lowest_bit(hits), j, "map"
+    return None
 
 
 def zone_by_node(nodes: Callable[[int], int] | None = None) -> Callable[[int], int]:
@@ -185,6 +232,30 @@ class BuddyModel:
         else:
             self._mark_used(pfn, n)
         return pfn
+
+    def allocate_pages_from(self, km: KernelMaps, n: int) -> int | None:
+        """allocate_pages(n) as the kernel's maps serve it now, stale or not:
+        the block its search takes; if the bitmap says that block is not
+        free (the own block: the part taken), the maps are rebuilt (a
+        repair) and the request retried from the bitmap."""
+        assert 2 <= n <= 1 << MAX_ORDER
+        order = (n - 1).bit_length()
+        for zones in (self._low_zones(), self._high_zones()):
+            if len(self.zones.runs) == 1 and zones == self._high_zones():
+                break  # one zone: an even one, nothing above the limit
+            got = choose_in_maps(self.free, self.zones, km, order, zones)
+            if got is None:
+                continue
+            head, k, where = got
+            size = 1 << (order if where in ("own", "hint word") else k)
+            if (self.free >> head & low_bits(size)) != low_bits(size):
+                self.stale = 0
+                self.repairs += 1
+                return self.allocate_pages(n)
+            self._mark_used(head, n)
+            return head
+        self.failures[order] += 1
+        return None
 
     def _freeable(self, pfn: int) -> bool:
         return 0 <= pfn < self.frames and not self.is_free(pfn) and not self.reserved >> pfn & 1

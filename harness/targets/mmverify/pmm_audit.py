@@ -44,7 +44,7 @@ from harness.decode.buddy import (
     maximal_blocks,
     nonzero_words,
 )
-from harness.targets.mmverify.buddy_model import BuddyModel
+from harness.targets.mmverify.buddy_model import BuddyModel, KernelMaps
 from harness.targets.mmverify.kernel import Kernel
 
 # A flags byte with FRAME_CONTIG set.
@@ -223,7 +223,16 @@ def buddy_audit(kernel: Kernel) -> list[str]:
     return [f"buddy: {p}" for p in check(read_buddy(kernel))]
 
 
-def buddy_model(kernel: Kernel) -> BuddyModel:
-    """A model of the kernel's bitmap now (its free frames, reserved frames, zones)."""
-    s = read_buddy(kernel)
+def model_of(s: BuddyState) -> BuddyModel:
+    """A model of this bitmap (its free frames, reserved frames, zones)."""
     return BuddyModel(s.frames, s.zones, s.free, s.reserved & low_bits(s.frames))
+
+
+def buddy_model(kernel: Kernel) -> BuddyModel:
+    """A model of the kernel's bitmap now."""
+    return model_of(read_buddy(kernel))
+
+
+def kernel_maps(s: BuddyState) -> KernelMaps:
+    """The maps and hint-word state the kernel's search reads, as read."""
+    return KernelMaps(tuple(om.map for om in s.maps), s.hint, s.hint_order, s.front_mask)
