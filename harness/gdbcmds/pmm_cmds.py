@@ -1,7 +1,8 @@
 """``mm pmm``: the physical memory manager's counters and its frame bitmaps.
 
 The totals are the kernel's own counters (``pmm_stats``); then the buddy
-lists per order (``buddy_stats``: free blocks, splits, merges, failures) and
+blocks per order (the maps' count beside the bitmap's own maximal blocks,
+and ``buddy_stats.failures``) and
 the zones per NUMA node (``pmm_node_stats``); the ranges are
 decoded from the bitmaps themselves (``pmm_bitmap``: frame in use,
 ``pmm_reserved``: frame never handed out) with :class:`harness.decode.bitmap.Bitmap`,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import struct
 
+from harness.decode import buddy
 from harness.decode.bitmap import Bitmap
 from harness.decode.text import table
 from harness.gdbcmds.balloon_cmds import balloon_frames, frame_table
@@ -89,30 +91,59 @@ def used_ranges(used: Bitmap, reserved: Bitmap) -> list[tuple[int, int, bool]]:
     return sorted(out)
 
 
+def map_counts(frames: int, blocks: list[int]) -> list[int]:
+    """Free blocks per order as the kernel's maps hold them: each map's set
+    bits, plus the hint word's exempt blocks (its small blocks, read from
+    the bitmap word; its own block, buddy_hint_order; its front,
+    buddy_front_mask) -- what buddy_free_blocks(k) adds up."""
+    counts = []
+    for k in range(buddy.ORDERS):
+        words = u32(value(f"buddy_map_words[{k}][0]"))
+        counts.append(int.from_bytes(read(u32(value(f"buddy_map[{k}][0]")), 4 * words),
+                                     "little").bit_count())
+    hint, order, front = u32("pmm_hint"), u32("buddy_hint_order"), u32("buddy_front_mask")
+    if hint < -(-frames // buddy.WORD):
+        for k in range(buddy.SMALL_ORDERS):  # the word's blocks, as the bitmap has them
+            counts[k] += (blocks[k] >> (hint * buddy.WORD) & buddy.low_bits(buddy.WORD)).bit_count()
+        if order:
+            counts[order] += 1
+        for k in range(buddy.SMALL_ORDERS, buddy.ORDERS):
+            counts[k] += front >> k & 1
+    return counts
+
+
 def buddy_lines() -> list[str]:
-    """The buddy lists per order and the nodes' zones; nothing for a kernel
-    from before the buddy allocator."""
-    if symbol_address("buddy_stats") is None:
+    """The free blocks per order (the maps', and the bitmap's own blocks
+    beside them) and the nodes' zones; nothing for a kernel from before the
+    buddy maps."""
+    if symbol_address("buddy_map") is None:
         return []
-    st = value("buddy_stats")
-    orders = int(st["free_blocks"].type.strip_typedefs().range()[1]) + 1
-    rows = []
-    for k in range(orders):
-        blocks = u32(st["free_blocks"][k])
-        rows.append([str(k), human(PAGE_SIZE << k), str(blocks), str(blocks << k),
-                     str(u32(st["splits"][k])), str(u32(st["merges"][k])),
-                     str(u32(st["failures"][k]))])
-    out = ["\nbuddy lists (buddy_stats), all zones:",
-           table(["order", "block", "free blocks", "frames", "splits", "merges", "failures"],
-                 rows),
-           f"lists rebuilt after a stale block (repairs): {u32(st['repairs'])}"]
+    frames = u32("buddy_frame_count")
+    used = int.from_bytes(read(u32("pmm_bitmap"), -(-frames // buddy.WORD) * 4), "little")
+    free = ~used & buddy.low_bits(frames)
+    zones = buddy.Zones.from_nodes(frame_table().data[3::4], frames)
+    blocks = buddy.maximal_blocks(free, zones)
+    derived = buddy.free_blocks_per_order(blocks)
+    counts = map_counts(frames, blocks)
+    failures = value("buddy_stats.failures")
+    rows = [[str(k), human(PAGE_SIZE << k), str(counts[k]), str(counts[k] << k),
+             str(derived[k]), str(u32(failures[k]))] for k in range(buddy.ORDERS)]
+    agree = "agree" if counts == derived else "DISAGREE (see the audit)"
+    out = ["\nbuddy free blocks, all zones (maps: buddy_map + the hint word's exempt blocks;"
+           " bitmap: its maximal blocks):",
+           table(["order", "block", "free blocks", "frames", "bitmap", "failures"], rows),
+           f"the maps and the bitmap {agree}; maps rebuilt after a stale block (repairs): "
+           f"{u32('buddy_stats.repairs')}"]
     nodes = value("pmm_node_stats")
+    count = u32("pmm_node_count")
     rows = []
-    for n in range(u32("pmm_node_count")):
+    for n in range(count):
         node = nodes[n]
+        # One node: its free_frames is not kept, pmm_stats' is the node's.
+        free_frames = u32(node["free_frames"]) if count > 1 else u32("pmm_stats.free_frames")
         rows.append([str(n), f"{u32(node['start']) * PAGE_SIZE:#x}",
                      f"{u32(node['end']) * PAGE_SIZE:#x}", str(u32(node["frames"])),
-                     str(u32(node["free_frames"])), str(u32(node["allocations"])),
+                     str(free_frames), str(u32(node["allocations"])),
                      str(u32(node["fallbacks"]))])
     out += ["\nnodes (pmm_node_stats; zones: each node below the direct-map limit, above it):",
             table(["node", "start", "end", "frames", "free", "allocations", "fallbacks"], rows)]
@@ -125,9 +156,10 @@ class PmmCommand(Subcommand):
     Totals from the kernel's pmm_stats, in frames, KiB and MiB: the frames the
     bitmap covers, usable (RAM the loader reported available), reserved (never
     handed out: the first MiB, holes, the kernel, modules, the bitmaps), free,
-    and used; the failed allocations and refused frees.  The buddy lists: per
-    order, the free blocks (and the frames in them), splits, merges and
-    failed requests; per NUMA node, its frames, free frames, user frames
+    and used; the failed allocations and refused frees.  The buddy blocks: per
+    order, the free blocks the maps hold (and the frames in them), the
+    maximal blocks the bitmap has (they agree unless something is broken)
+    and failed requests; per NUMA node, its frames, free frames, user frames
     handed out and fallbacks.  Then the used frames
     as ranges decoded from the bitmap (pmm_bitmap), each marked "reserved"
     (pmm_reserved set) or "allocated", with what is known to live there.

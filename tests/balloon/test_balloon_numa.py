@@ -1,6 +1,6 @@
 """The balloon on a two-node NUMA machine (64 + 64 MiB), judged from the
 frame table's node of each FRAME_BALLOON frame, the PMM's bitmap and the
-kernel's per-node statistics; the conftest's audit (buddy lists per node's
+kernel's per-node statistics; the conftest's audit (buddy maps per node's
 zone, the frame table) runs after each test."""
 
 import pytest

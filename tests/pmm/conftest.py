@@ -1,11 +1,11 @@
-"""Every PMM test ends with the buddy lists mirroring the bitmap exactly
+"""Every PMM test ends with the buddy maps mirroring the bitmap exactly
 (harness/targets/mmverify/pmm_audit.py): the bitmap is the truth, and no
-PMM call may leave the lists behind it.
+PMM call may leave the maps behind it.
 
 A test marked ``pmm_poked`` wrote the bitmap behind the allocator's back
-(as a debugger can): the lists cannot know until a block request finds a
+(as a debugger can): the maps cannot know until a block request finds a
 used frame in its block and rebuilds them, so the comparison is skipped
-there (test_buddy_repair.py checks the rebuild itself)."""
+there (test_buddy.py's poke tests check the rebuild itself)."""
 
 from tests.final_state import after_each_test
 

@@ -1,32 +1,30 @@
-"""The buddy lists through the PMM's calls, against the Python model
-(harness/targets/mmverify/buddy_model.py) started from the kernel's own lists
-(decoded from guest RAM): every returned address predicted exactly, the
-lists compared whole (every zone, order and position) along the way and at
-the end.  After each test the audit (conftest.py) checks the lists against
-the bitmap."""
+"""The buddy maps through the PMM's calls, against the Python model
+(harness/targets/mmverify/buddy_model.py) started from the kernel's bitmap:
+every returned address predicted exactly, and after every step every
+order's map, its summaries, the hint word's front and own block, the
+bitmap and the free count compared whole with what the model's bitmap
+implies.  After each test the audit (conftest.py) checks the same again."""
 
 import random
 
 import pytest
 
-from harness.decode.buddy import BLOCK
-from harness.targets.mmverify.buddy_model import MAX_ORDER, BuddyModel
+from harness.decode.buddy import MAX_ORDER, ORDERS
+from harness.targets.mmverify.buddy_model import BuddyModel
 from harness.targets.mmverify.pmm_audit import buddy_audit, buddy_model, read_buddy
+from tests.pmm import summaries
+from tests.pmm.poke import poke_used
 
 FRAME = 4096
 
 
-def kernel_lists(kernel) -> list[list[list[int]]]:
-    return read_buddy(kernel).lists.lists
-
-
-def block_set(lists) -> set[tuple[int, int, int]]:
-    return {(z, k, h) for z, zone in enumerate(lists) for k, heads in enumerate(zone)
-            for h in heads}
-
-
 def addr(pfn: int | None) -> int:
     return 0 if pfn is None else pfn * FRAME
+
+
+def kernel_free_blocks(machine) -> list[int]:
+    """buddy_free_blocks(k) for every order, called in the guest."""
+    return [machine.call("buddy_free_blocks", k) for k in range(ORDERS)]
 
 
 class Driver:
@@ -36,20 +34,25 @@ class Driver:
         self.m, self.k = machine, kernel
         self.model: BuddyModel = buddy_model(kernel)
         self.held: list[tuple[int, int]] = []  # (first frame, frames)
+        self.ops: list[str] = []  # what was called, for the failure messages
 
-    def allocate_block(self, order: int) -> None:
+    def allocate_block(self, order: int) -> int | None:
+        self.ops.append(f"allocate_block({order})")
         expected = self.model.allocate_block(order)
         assert self.m.call("allocate_block", order) == addr(expected), f"allocate_block({order})"
         if expected is not None:
             self.held.append((expected, 1 << order))
+        return expected
 
     def allocate_pages(self, n: int) -> None:
+        self.ops.append(f"allocate_pages({n})")
         expected = self.model.allocate_pages(n)
         assert self.m.call("allocate_pages", n) == addr(expected), f"allocate_pages({n})"
         if expected is not None:
             self.held.append((expected, n))
 
     def allocate_page(self) -> None:
+        self.ops.append("allocate_page()")
         expected = self.model.allocate_page()
         assert self.m.call("allocate_page") == addr(expected), "allocate_page: the lowest frame"
         if expected is not None:
@@ -57,6 +60,7 @@ class Driver:
 
     def free(self, index: int, as_block: bool) -> None:
         pfn, n = self.held.pop(index)
+        self.ops.append(f"free {n} frames at {pfn:#x}" + (" as a block" if as_block else ""))
         if as_block and n & (n - 1) == 0:
             order = n.bit_length() - 1
             assert self.model.free_block(pfn, order) == [True] * n
@@ -67,11 +71,26 @@ class Driver:
             self.m.call("free_pages", pfn * FRAME, n)
 
     def compare(self) -> None:
-        assert kernel_lists(self.k) == self.model.lists, "every list, in order"
-        used, _ = self.k.pmm_bitmaps()
-        below = (1 << self.model.frames) - 1
-        assert ~used.value & below == self.model.free, "the bitmap's free frames"
-        assert self.k.pmm_stats()["free_frames"] == self.model.free.bit_count()
+        """The kernel's maps, front, hint order and bitmap are exactly the model's."""
+        s = read_buddy(self.k)
+        after = f"after {len(self.ops)} calls, the last {self.ops[-3:]}"
+        diff = s.free ^ self.model.free
+        first = (diff & -diff).bit_length() - 1
+        assert not diff, f"{after}: the bitmap's free frames differ from frame {first:#x} " \
+                         f"({diff.bit_count()} frames; the kernel has it " \
+                         f"{'free' if s.free >> first & 1 else 'used'})"
+        ex = self.model.exempt()
+        assert (s.hint, s.hint_order, s.front_mask) == (ex.hint, ex.hint_order, ex.front_mask), \
+            f"{after}: the hint word, its own block and its front"
+        for k, (om, want) in enumerate(zip(s.maps, self.model.maps(), strict=True)):
+            assert om.map == want, f"{after}: map {k}, bits {om.map ^ want:#x} differ"
+        # The PMM's own summary levels ("word full") too: block requests fill
+        # and empty words without allocate_page's path.
+        levels = self.k.pmm_levels()
+        expected = summaries.summary_levels(summaries.level0_words(s.used, s.frame_count))
+        for lv in range(1, len(expected)):
+            assert levels[lv] == expected[lv], f"{after}: PMM summary level {lv}"
+        assert self.k.pmm_stats()["free_frames"] == s.free_frames == self.model.free.bit_count()
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -79,9 +98,9 @@ class Driver:
 def test_random_requests_of_every_order_follow_the_model(machine, kernel, seed):
     rng = random.Random(seed)
     d = Driver(machine, kernel)
-    initial = block_set(d.model.lists)
+    initial = d.model.blocks()
     orders_seen = set()
-    for step in range(160):
+    for _ in range(160):
         op = rng.random()
         if op < 0.35 or not d.held:
             order = rng.randrange(MAX_ORDER + 1)
@@ -93,43 +112,41 @@ def test_random_requests_of_every_order_follow_the_model(machine, kernel, seed):
             d.allocate_page()
         else:
             d.free(rng.randrange(len(d.held)), as_block=rng.random() < 0.6)
-        if step % 20 == 19:
-            d.compare()
+        d.compare()
     assert orders_seen == set(range(MAX_ORDER + 1))
-    d.compare()
     while d.held:
         d.free(len(d.held) - 1, as_block=True)
-    d.compare()
-    assert block_set(kernel_lists(kernel)) == initial, "all freed: the blocks of the start"
+        d.compare()
+    assert d.model.blocks() == initial, "all freed: the blocks of the start"
+    assert kernel_free_blocks(machine) == d.model.free_blocks()
 
 
 @pytest.mark.machine(memory="32M")
-def test_the_lists_at_boot_are_the_bitmap_cut_into_blocks(kernel):
-    """buddy_rebuild at boot makes exactly the lists the model makes from
-    the bitmap: the largest aligned blocks, each list in address order."""
-    s = read_buddy(kernel)
-    below = (1 << s.frames) - 1
-    built = BuddyModel.from_free(s.frames, buddy_model(kernel).zone_of, ~s.used & below)
-    assert s.lists.lists == built.lists
-    assert s.stats["free_blocks"] == built.free_blocks()
+def test_the_maps_at_boot_are_the_bitmaps_blocks(machine, kernel):
+    """At kernel_ready the maps hold exactly the maximal blocks of the
+    bitmap but the hint word's, and buddy_free_blocks counts them all."""
+    d = Driver(machine, kernel)
+    d.compare()
+    counts = kernel_free_blocks(machine)
+    assert counts == d.model.free_blocks()
+    assert sum(c << k for k, c in enumerate(counts)) == kernel.pmm_stats()["free_frames"]
 
 
 @pytest.mark.machine(memory="32M")
 def test_the_largest_order_runs_out_while_smaller_blocks_remain(machine, kernel):
     d = Driver(machine, kernel)
-    initial = block_set(d.model.lists)
+    initial = d.model.blocks()
     before = kernel.read_struct("buddy_stats", "buddy_stats")
-    while True:  # until both say NULL (one failure)
-        held = len(d.held)
-        d.allocate_block(MAX_ORDER)
-        if len(d.held) == held:
-            break
-    assert held >= 4, "32 MiB holds several 4 MiB blocks"
+    while d.allocate_block(MAX_ORDER) is not None:  # until both say NULL (one failure)
+        pass
+    assert len(d.held) >= 4, "32 MiB holds several 4 MiB blocks"
     after = kernel.read_struct("buddy_stats", "buddy_stats")
     assert after["failures"][MAX_ORDER] == before["failures"][MAX_ORDER] + 1
-    assert after["free_blocks"][MAX_ORDER] == 0
-    assert sum(after["free_blocks"][:MAX_ORDER]) > 0, "smaller blocks are still there"
-    largest_left = max(k for k in range(MAX_ORDER) if after["free_blocks"][k])
+    counts = kernel_free_blocks(machine)
+    assert counts == d.model.free_blocks()
+    assert counts[MAX_ORDER] == 0 and sum(counts) > 0, "smaller blocks are still there"
+    largest_left = max(k for k in range(MAX_ORDER) if counts[k])
+    held = len(d.held)
     d.allocate_block(largest_left)
     d.allocate_block(0)
     assert len(d.held) == held + 2, "smaller orders are still served"
@@ -137,7 +154,7 @@ def test_the_largest_order_runs_out_while_smaller_blocks_remain(machine, kernel)
     while d.held:
         d.free(0, as_block=True)
     d.compare()
-    assert block_set(kernel_lists(kernel)) == initial
+    assert d.model.blocks() == initial
 
 
 def errors(machine, mark) -> list[tuple[str, int]]:
@@ -146,11 +163,12 @@ def errors(machine, mark) -> list[tuple[str, int]]:
 
 @pytest.mark.machine(memory="32M")
 def test_bad_block_frees_are_refused_and_change_nothing(machine, kernel):
-    before_lists = kernel_lists(kernel)
+    d = Driver(machine, kernel)
+    before_maps = [om.map for om in read_buddy(kernel).maps]
     before = kernel.pmm_stats()
     # 8 free frames, aligned: the head of a free block of order 3 or more
     # (which orders the boot leaves depends on where the kernel image ends).
-    free_block = next(h for heads in before_lists[0][3:] for h in heads)
+    free_block = next(h for k in range(3, ORDERS) for h in d.model.heads(k))
     mark = machine.mark()
     machine.call("free_block", free_block * FRAME, 3)
     assert errors(machine, mark) == [("double-free", (free_block + i) * FRAME) for i in range(8)]
@@ -170,7 +188,8 @@ def test_bad_block_frees_are_refused_and_change_nothing(machine, kernel):
     assert after["unaligned_frees"] == before["unaligned_frees"] + 1
     assert after["out_of_range_frees"] == before["out_of_range_frees"] + 1
     assert after["free_frames"] == before["free_frames"]
-    assert kernel_lists(kernel) == before_lists, "no list changed"
+    assert [om.map for om in read_buddy(kernel).maps] == before_maps, "no map changed"
+    d.compare()
 
 
 @pytest.mark.machine(memory="32M")
@@ -202,20 +221,17 @@ def test_a_block_freed_half_free_or_misaligned_goes_frame_by_frame(machine, kern
 
 
 @pytest.mark.machine(memory="32M")
-@pytest.mark.parametrize("order", [2, 5])  # inside one bitmap word; whole words
-def test_a_marked_block_with_a_frame_freed_alone_goes_frame_by_frame(machine, kernel, order):
-    """allocate_block marks the head (BLOCK | order) and free_block trusts
-    the mark for alignment and reserved frames, never for the bitmap: with
-    one frame freed alone since, the free goes frame by frame and refuses
-    that frame, as the model does."""
+@pytest.mark.parametrize("order", [2, 5, 9])  # inside one bitmap word; whole words
+def test_a_block_with_a_frame_freed_alone_goes_frame_by_frame(machine, kernel, order):
+    """free_block of a block one of whose frames was freed alone since goes
+    frame by frame and refuses that frame, as the model does."""
     d = Driver(machine, kernel)
     d.allocate_block(order)
     pfn, n = d.held.pop()
-    assert read_buddy(kernel).lists.orders[pfn] == BLOCK | order
     inner = pfn + n - 1
     machine.call("free_page", inner * FRAME)
     assert d.model.free_page(inner)
-    assert read_buddy(kernel).lists.orders[pfn] == BLOCK | order, "the head keeps its mark"
+    d.compare()
     mark = machine.mark()
     machine.call("free_block", pfn * FRAME, order)
     assert d.model.free_block(pfn, order) == [True] * (n - 1) + [False]
@@ -224,29 +240,20 @@ def test_a_marked_block_with_a_frame_freed_alone_goes_frame_by_frame(machine, ke
 
 
 @pytest.mark.machine(memory="32M")
-def test_a_mark_left_on_a_frame_freed_inside_a_larger_block_still_checks_the_bitmap(
-        machine, kernel):
-    """A block allocated inside a block that had frames freed alone keeps its
-    mark when the outer block is freed whole; freeing it again by that mark
-    is refused frame by frame (the bitmap says free), lists unchanged."""
+def test_a_block_freed_below_the_hint_word_and_inside_it_merges(machine, kernel):
+    """Blocks given back below the hint, in the hint word and at its front
+    positions: after each, the maps, the front and the own block are what
+    the bitmap implies (the merges the design makes without the maps)."""
     d = Driver(machine, kernel)
-    d.allocate_block(2)
-    outer, _ = d.held.pop()
-    for f in (outer + 2, outer + 3):
-        machine.call("free_page", f * FRAME)
-        assert d.model.free_page(f)
-    d.allocate_block(1)  # the newest order-1 block: the two frames just freed
-    inner, _ = d.held.pop()
-    assert inner == outer + 2
-    machine.call("free_block", outer * FRAME, 2)  # all four used in the bitmap
-    assert d.model.free_block(outer, 2) == [True] * 4
-    assert read_buddy(kernel).lists.orders[inner] == BLOCK | 1, "the inner mark stays"
-    mark = machine.mark()
-    machine.call("free_block", inner * FRAME, 1)
-    assert d.model.free_block(inner, 1) == [False, False]
-    assert errors(machine, mark) == [("double-free", inner * FRAME),
-                                     ("double-free", (inner + 1) * FRAME)]
-    d.compare()
+    for order in (0, 1, 0, 2, 5, 5, 6, 3, 7):
+        d.allocate_block(order)
+        d.compare()
+    for i in (0, 3, 1, 4, 2, 3, 0, 1, 0):  # an index into the blocks held, lowest first
+        pfn, n = sorted(d.held)[i]
+        d.held.remove((pfn, n))
+        assert d.model.free_block(pfn, n.bit_length() - 1) == [True] * n
+        machine.call("free_block", pfn * FRAME, n.bit_length() - 1)
+        d.compare()
 
 
 @pytest.mark.machine(memory="32M")
@@ -258,53 +265,136 @@ def test_allocate_page_stays_lowest_first_between_block_requests(machine, kernel
         lowest = used.first_clear()
         d.allocate_page()
         assert d.held[-1][0] == lowest
+        d.compare()
+
+
+def mapped_block(d: Driver) -> tuple[int, int]:
+    """(order, head) of a block allocate_block(order) takes next from a map,
+    not from the hint word's exempt blocks: the lowest block of the
+    smallest order >= 5 whose lowest block is in its map."""
+    exempt = {head for head, _ in d.model.exempt().blocks()}
+    for k in range(5, ORDERS):
+        heads = d.model.heads(k)
+        if heads and heads[0] not in exempt:
+            return k, heads[0]
+    raise AssertionError("no order has its lowest block in a map")
+
+
+@pytest.mark.machine(memory="32M")
+def test_a_poked_block_taken_from_a_map_makes_the_maps_be_rebuilt(machine, kernel):
+    """A debugger marks a frame used inside the block allocate_block takes
+    next: the maps cannot know; the request finds the block not wholly free
+    in the bitmap, rebuilds the maps from it (one record, one repair) and
+    retries: the model's next block.  Then the maps hold again."""
+    d = Driver(machine, kernel)
+    order, block = mapped_block(d)
+    poked = block + (1 << order) - 3
+    poke_used(machine, kernel, poked)
+    d.model.poke(poked)
+    repairs = kernel.read_struct("buddy_stats", "buddy_stats")["repairs"]
+    mark = machine.mark()
+    got = d.allocate_block(order)
+    assert got != block and d.model.repairs == 1
+    assert [(r["repair"], r.int("pfn"), r.int("order")) for r in
+            machine.records("BUDDY", since=mark)] == [("stale-block", block, order)]
+    assert kernel.read_struct("buddy_stats", "buddy_stats")["repairs"] == repairs + 1
+    d.compare()
+    assert buddy_audit(kernel) == []
+
+
+@pytest.mark.machine(memory="32M")
+def test_a_poke_leaves_other_requests_and_allocate_page_alone(machine, kernel):
+    """Until the stale block is taken, requests are served from the maps as
+    they are (the model keeps the poked frame free for them) and
+    allocate_page reads the bitmap: a repair comes exactly when the model
+    says a request took the stale block."""
+    d = Driver(machine, kernel)
+    order, block = mapped_block(d)
+    poked = block + 1
+    poke_used(machine, kernel, poked)
+    d.model.poke(poked)
+    mark = machine.mark()
+    for k in range(order):
+        d.allocate_block(k)
+    d.allocate_page()
+    d.allocate_pages(3)
+    assert len(machine.records("BUDDY", since=mark)) == d.model.repairs
+    for _ in range(8):  # then requests of the poked block's order reach it: repaired
+        if not d.model.stale:
+            break
+        d.allocate_block(order)
+    assert d.model.repairs == 1 == len(machine.records("BUDDY", since=mark))
     d.compare()
 
 
-@pytest.mark.machine(memory="32M")
-def test_a_poked_frame_splits_its_block_around_it_and_a_block_request_repairs(machine, kernel):
-    """A debugger marks the lowest free frame used behind the PMM's back:
-    allocate_page takes the next one, which heads no block, so the block
-    holding it is split around it (the model says exactly how); the poked
-    frame stays in a list until a block request finds it used in the
-    bitmap and rebuilds the lists from the bitmap: then the audit holds."""
-    d = Driver(machine, kernel)
-    while d.model.order_of[d.model.lowest_free()] < 2:  # to a frame heading 4 or more
+def empty_hint_word(d: Driver, order: int) -> None:
+    """allocate_page until the hint word is empty and heads a free block of
+    at least ``order`` (its own block, kept out of the maps)."""
+    for _ in range(400):
+        if d.model.exempt().hint_order >= order:
+            return
         d.allocate_page()
-    d.held.clear()
-    poked = d.model.lowest_free()
-    word = kernel.pmm_bitmap_word_address(poked)
-    machine.write_u32(word, machine.read_u32(word) | 1 << poked % 32)
-    d.model.poke(poked)
-    d.allocate_page()
-    d.allocate_page()
-    assert [pfn for pfn, _ in d.held] == [poked + 1, poked + 2]
-    assert kernel_lists(kernel) == d.model.lists, "split around the taken frames"
-    order = d.model.order_of[poked]
-    while d.model.lists[0][order][0] != poked:  # up to the poked block
-        d.allocate_block(order)
-    mark = machine.mark()
-    d.allocate_block(order)  # the poked block: used in the bitmap, lists rebuilt
-    assert [r.int("block") for r in machine.records("BUDDY", since=mark)] == [poked * FRAME]
-    assert kernel.read_struct("buddy_stats", "buddy_stats")["repairs"] == 1
-    assert kernel_lists(kernel) == d.model.lists
-    assert buddy_audit(kernel) == []
+    raise AssertionError(f"no empty hint word with an own block of order >= {order}")
+
+
+def take_blocks_between(d: Driver, low: int, high: int) -> None:
+    """allocate_block takes every free block of orders low .. high - 1 but
+    the hint word's own block, smallest first (one call a block)."""
+    for _ in range(200):
+        ex = d.model.exempt()
+        orders = [k for k in range(low, high) if any(h != ex.hint * 32 for h in d.model.heads(k))]
+        if not orders:
+            return
+        d.allocate_block(orders[0])
+        d.compare()
+    raise AssertionError("too many blocks")
 
 
 @pytest.mark.machine(memory="32M")
-def test_a_block_request_rebuilds_the_lists_around_a_frame_poked_inside_a_block(machine, kernel):
-    """The rest of a stale block must not be lost: after the rebuild its
-    other frames are free blocks again (the model rebuilds the same way)."""
+def test_a_smaller_request_splits_the_empty_hint_words_own_block(machine, kernel):
+    """The hint word is empty and heads a block of order j; with no other
+    block of orders 5 .. j-1 left, allocate_block(5) takes its first 32
+    frames: the hint moves to the upper half, whose own block has order 5,
+    and the halves in between become the front (one mask, no map); then
+    everything goes back and merges into the blocks of the start."""
     d = Driver(machine, kernel)
-    order = next(k for k in range(3, MAX_ORDER + 1) if d.model.lists[0][k])
-    block = d.model.lists[0][order][0]  # the block allocate_block(order) takes next
-    poked = block + (1 << order) - 3
-    word = kernel.pmm_bitmap_word_address(poked)
-    machine.write_u32(word, machine.read_u32(word) | 1 << poked % 32)
+    empty_hint_word(d, 7)
+    j = d.model.exempt().hint_order
+    head = d.model.exempt().hint * 32
+    take_blocks_between(d, 5, j)
+    d.compare()
+    assert d.allocate_block(5) == head, "the own block: the only one of order 5 or more that fits"
+    d.compare()
+    assert d.model.exempt().hint_order == 5 and d.model.exempt().front_mask & (1 << 6)
+    assert d.allocate_block(5) == head + 32, "then the new own block"
+    d.compare()
+    while d.held:
+        d.free(len(d.held) - 1, as_block=True)
+        d.compare()
+
+
+@pytest.mark.machine(memory="32M")
+@pytest.mark.parametrize("where", ["front", "own"])
+def test_a_poked_front_or_own_block_is_repaired_when_taken(machine, kernel, where):
+    """The hint word's exempt blocks are no map's entries, but a block taken
+    from them is checked against the bitmap all the same: a frame poked
+    inside one makes the request rebuild the maps and retry."""
+    d = Driver(machine, kernel)
+    if where == "own":
+        empty_hint_word(d, 6)
+        order = d.model.exempt().hint_order
+        block = d.model.exempt().hint * 32
+    else:
+        ex = d.model.exempt()
+        assert ex.front_mask, "the boot leaves the hint word a front"
+        order = (ex.front_mask & -ex.front_mask).bit_length() - 1
+        block = ((ex.hint * 32) >> order ^ 1) << order
+        assert d.model.heads(order)[0] == block, "a front block is the lowest of its order"
+    poked = block + (37 if where == "own" else 5)  # not in the hint word
+    poke_used(machine, kernel, poked)
     d.model.poke(poked)
     mark = machine.mark()
-    d.allocate_block(order)
-    assert [r.int("block") for r in machine.records("BUDDY", since=mark)] == [block * FRAME]
-    assert d.held[-1][0] != block
-    assert kernel_lists(kernel) == d.model.lists, "rebuilt: the block's other frames are back"
-    assert buddy_audit(kernel) == []
+    assert d.allocate_block(order) != block and d.model.repairs == 1
+    assert [(r["repair"], r.int("pfn"), r.int("order")) for r in
+            machine.records("BUDDY", since=mark)] == [("stale-block", block, order)]
+    d.compare()

@@ -1,20 +1,24 @@
 """kmalloc_contig: a buddy block, physically contiguous and reached through
-the direct map (the harness's own page-table walk says so), marked on its
-first frame so kfree gives the whole block back; anything else kfree is
-handed in the direct map stays a bad pointer."""
+the direct map (the harness's own page-table walk says so), its first frame
+flagged FRAME_CONTIG in the frame table while it is allocated so kfree
+gives the whole block back; anything else kfree is handed in the direct
+map stays a bad pointer."""
 
 import pytest
 
-from harness.decode.buddy import CONTIG, meta_at
-from harness.targets.mmverify.buddy_model import MAX_ORDER
+from harness.decode.buddy import FRAME_CONTIG, MAX_ORDER
 from harness.targets.mmverify.pmm_audit import buddy_model, read_buddy
+from tests.pmm.poke import poke_used
 
 FRAME = 4096
 
 
-def contig_mark(kernel, pfn: int) -> int:
-    meta = kernel.read_kernel(kernel.u32("buddy_frames") + pfn * 12, 12)
-    return meta_at(meta, 0).order
+def contig_flag(kernel, pfn: int) -> bool:
+    return bool(kernel.frame_table()[pfn].flags & FRAME_CONTIG)
+
+
+def maps(kernel) -> list[int]:
+    return [om.map for om in read_buddy(kernel).maps]
 
 
 def heap_errors(machine, mark) -> list[tuple[str, int]]:
@@ -24,7 +28,7 @@ def heap_errors(machine, mark) -> list[tuple[str, int]]:
 @pytest.mark.machine(memory="32M")
 def test_a_contiguous_block_is_direct_mapped_and_kfree_gives_it_back(machine, kernel):
     model = buddy_model(kernel)
-    before = read_buddy(kernel).lists.lists
+    before = maps(kernel)
     expected = model.allocate_block(2)  # 3 pages and a byte: 4 frames
     p = machine.call("kmalloc_contig", 3 * FRAME + 1)
     assert p == kernel.kernel_base + expected * FRAME
@@ -33,22 +37,23 @@ def test_a_contiguous_block_is_direct_mapped_and_kfree_gives_it_back(machine, ke
         [(expected + i) * FRAME for i in range(4)], "one physical run, in order"
     used, _ = kernel.pmm_bitmaps()
     assert all(used[expected + i] for i in range(4))
-    assert contig_mark(kernel, expected) == CONTIG | 2
+    assert contig_flag(kernel, expected)
+    assert not any(contig_flag(kernel, expected + i) for i in range(1, 4)), "the head alone"
     machine.write(p, b"contig" * 2000)  # all four pages are writable memory
     machine.call("kfree", p)
-    assert read_buddy(kernel).lists.lists == before, "the block is back where it was"
-    assert contig_mark(kernel, expected) != CONTIG | 2
+    assert maps(kernel) == before, "the block is back where it was"
+    assert not contig_flag(kernel, expected)
 
 
 @pytest.mark.machine(memory="32M")
 def test_kfree_twice_or_of_a_plain_frame_is_a_bad_pointer(machine, kernel):
     p = machine.call("kmalloc_contig", FRAME)
     machine.call("kfree", p)
-    lists = read_buddy(kernel).lists.lists
+    before = maps(kernel)
     mark = machine.mark()
     machine.call("kfree", p)
     assert heap_errors(machine, mark) == [("invalid-pointer", p)]
-    assert read_buddy(kernel).lists.lists == lists
+    assert maps(kernel) == before
     frame = machine.call("allocate_page")
     mark = machine.mark()
     machine.call("kfree", kernel.kernel_base + frame)
@@ -70,20 +75,21 @@ def test_sizes_past_the_largest_block_or_zero_are_null(machine, kernel):
 
 
 @pytest.mark.machine(memory="32M")
-def test_a_contiguous_block_survives_the_lists_being_rebuilt(machine, kernel):
-    """A repair rebuilds every list from the bitmap: the kmalloc_contig mark
-    on a used block's first frame must stay, or kfree would refuse it."""
+def test_a_contiguous_block_survives_the_maps_being_rebuilt(machine, kernel):
+    """A repair rebuilds every map from the bitmap: the FRAME_CONTIG flag on
+    a used block's first frame must stay, or kfree would refuse it."""
     p = machine.call("kmalloc_contig", 4 * FRAME)
     pfn = (p - kernel.kernel_base) // FRAME
     model = buddy_model(kernel)
-    order = next(k for k in range(3, MAX_ORDER + 1) if model.lists[0][k])
-    victim = model.lists[0][order][0] + 1  # inside the next block of that order
-    word = kernel.pmm_bitmap_word_address(victim)
-    machine.write_u32(word, machine.read_u32(word) | 1 << victim % 32)
+    exempt = {head for head, _ in model.exempt().blocks()}
+    order, head = next((k, model.heads(k)[0]) for k in range(5, MAX_ORDER + 1)
+                       if model.heads(k) and model.heads(k)[0] not in exempt)
+    victim = head + 1  # inside the block allocate_block(order) takes next, from its map
+    poke_used(machine, kernel, victim)
     mark = machine.mark()
     block = machine.call("allocate_block", order)
-    assert machine.records("BUDDY", since=mark), "the lists were rebuilt"
-    assert contig_mark(kernel, pfn) == CONTIG | 2
+    assert [r["repair"] for r in machine.records("BUDDY", since=mark)] == ["stale-block"]
+    assert contig_flag(kernel, pfn)
     mark = machine.mark()
     machine.call("kfree", p)
     assert heap_errors(machine, mark) == []

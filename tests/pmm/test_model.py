@@ -23,7 +23,7 @@ from harness.decode.bitmap import Bitmap
 from harness.pytest_plugin import machine_config
 from harness.targets.mmverify.buddy_model import MAX_ORDER
 from harness.targets.mmverify.kernel import Kernel
-from harness.targets.mmverify.pmm_audit import buddy_model
+from harness.targets.mmverify.pmm_audit import kernel_maps, model_of, read_buddy
 from tests.pmm import summaries
 
 FRAME = 4096
@@ -164,9 +164,12 @@ class PmmModel(RuleBasedStateMachine):
 
     def allocate_pages(self, n):
         """Runs of 2 .. 1024 frames are buddy blocks (predicted from the
-        kernel's lists as they are, pokes included); longer ones first fit."""
+        kernel's maps as they are, pokes making them stale included: a
+        stale block taken means the maps rebuilt from the bitmap and the
+        request retried); longer ones first fit."""
         if 2 <= n <= 1 << MAX_ORDER:
-            expected = buddy_model(self.k).allocate_pages(n)
+            s = read_buddy(self.k)
+            expected = model_of(s).allocate_pages_from(kernel_maps(s), n)
         else:
             expected = self.model().first_clear_run(n)
         pa = self.m.call("allocate_pages", n)

@@ -37,7 +37,7 @@ def test_at_boot_the_pmm_has_handed_out_only_the_kernels_paging_structures(
         machine, kernel, paging):
     """At kernel_ready every frame used but not reserved is one of the
     kernel's page tables or (PAE) directories, the frame table (4 bytes a
-    frame) or the buddy lists' metadata (12 bytes a frame below 4 GiB):
+    frame) or the buddy maps' area (buddy_maps_phys, buddy_maps_bytes):
     vmm_init allocates exactly kernel_table_count tables, no frame more (a
     leaked frame is used and referenced by nothing)."""
     used, reserved = kernel.pmm_bitmaps()
@@ -52,9 +52,10 @@ def test_at_boot_the_pmm_has_handed_out_only_the_kernels_paging_structures(
     pool = pools(kernel)["pagetables"]
     reserve = {va - kernel.kernel_base for va in pool_reserve(kernel, pool)}
     assert len(reserve) == pool["min_objects"] == pool["reserve_level"]
-    buddy = kernel.u32("buddy_frames_phys")
-    meta_bytes = kernel.u32("buddy_frame_count") * 12
-    buddy_frames = {buddy + k * PAGE for k in range(-(-meta_bytes // PAGE))}
+    buddy = kernel.u32("buddy_maps_phys")
+    maps_bytes = kernel.u32("buddy_maps_bytes")
+    assert buddy % PAGE == 0 and maps_bytes % PAGE == 0, "the map area is whole frames"
+    buddy_frames = {buddy + k * PAGE for k in range(maps_bytes // PAGE)}
     assert sorted(handed_out) == sorted(expected | table_frames | reserve | buddy_frames)
 
 

@@ -48,8 +48,9 @@ violations as sentences naming pid, address, entry and what is wrong:
   of its swap entries; every slot in use is referenced by exactly the swap
   entries and the swap-cache entry naming it, and no entry names a free or
   retired slot;
-- the PMM's buddy lists mirror its bitmap (pmm_audit.py): well-linked lists,
-  aligned maximal blocks inside one zone, their frames exactly the free ones.
+- the PMM's buddy maps mirror its bitmap (pmm_audit.py): each order's map
+  holds exactly the bitmap's maximal free blocks of that order (inside one
+  zone) but the hint word's exempt ones, every summary level is exact.
 
 The paging mode comes from the machine (CR4.PAE, EFER.NXE).  Under PAE the
 entries are 64-bit, 512 to a table; every address space's PDPT must be free
@@ -811,7 +812,7 @@ def mapped_frames(kernel: Kernel) -> dict[int, list[str]]:
 
 def violations(kernel: Kernel) -> list[str]:
     """The invariants checked on ``kernel``'s machine as it is now, the PMM's
-    buddy lists against its bitmap among them (pmm_audit.py)."""
+    buddy maps against its bitmap among them (pmm_audit.py)."""
     return check(_RamReader(kernel.m), read_state(kernel)) + buddy_audit(kernel)
 
 

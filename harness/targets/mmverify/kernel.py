@@ -239,9 +239,9 @@ class Kernel:
         return out
 
     def pmm_hint(self) -> int:
-        """pmm.c's hint: the level-0 word allocate_page takes from next
-        (0xFFFFFFFF when no word has a free frame)."""
-        return self.u32("'pmm.c'::hint")
+        """pmm_hint: the level-0 word allocate_page takes from next
+        (0xFFFFFFFF when no word has a free frame); shared with buddy.c."""
+        return self.u32("pmm_hint")
 
     # -- virtual memory ----------------------------------------------------------------
 

@@ -1,156 +1,238 @@
-"""The PMM audit: the buddy lists (firmware/mm/buddy.h) against the bitmap,
-read from guest RAM.  The bitmap is the truth; the lists must mirror it:
+"""The PMM audit: the buddy allocator's per-order maps (firmware/mm/buddy.h)
+against the bitmap, read from guest RAM.  The bitmap is the truth; the
+maps must hold exactly what it implies (the maps contract, issue 19):
 
-- every list is well linked (back links, no cycle) and each head says its
-  list's order and zone;
-- every block is aligned to its size, inside the covered frames (below
-  4 GiB), all its frames in its zone (node * 2 + above the direct-map
-  limit, the node from the frame table), no two blocks overlap;
-- the frames in blocks are exactly the frames the bitmap says are free;
-- every block is maximal: its buddy is not a free block of its order and
-  zone; no frame outside the lists claims to head a free block, a
-  kmalloc_contig mark sits only on a used frame, and an allocate_block
-  mark names an aligned block inside the covered frames;
-- buddy_stats.free_blocks counts the lists; each node's free_frames counts
-  the bitmap's free frames of that node (above 4 GiB too).
+- for every order k, map k's set bits are exactly the maximal free blocks
+  of order k (harness/decode/buddy.py derives them from the bitmap and the
+  zones) minus the hint word's exempt blocks: its small blocks (order <= 4
+  inside word pmm_hint), its own block (buddy_hint_order) and its front
+  (buddy_front_mask), which must be what the bitmap implies;
+- every summary level of every map is exact;
+- no free frame is reserved; pmm_stats.free_frames counts the bitmap's free
+  frames; each node's free_frames counts its free frames when there are
+  several nodes, and stays 0 with one (it is not kept then);
+- FRAME_CONTIG (a kmalloc_contig block's head) only on used frames.
 
-:func:`buddy_model` gives tests a :class:`BuddyModel` holding exactly the
-kernel's lists, to predict the next calls from."""
+Everything is a big-int operation over the whole bitmap at once: no loop
+over frames, so the audit adds milliseconds to a test even at 4 GiB.
+
+:func:`buddy_model` gives tests a :class:`BuddyModel` of the kernel's
+bitmap now, to predict the next calls from."""
 
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass
 
-from harness.decode.buddy import BLOCK, CONTIG, NOT_HEAD, BuddyLists, decode
-from harness.targets.mmverify.buddy_model import DIRECT_MAP_PFN, MAX_ORDER, ZONES, BuddyModel
+from harness.decode.buddy import (
+    FRAME_CONTIG,
+    MAP_LEVELS,
+    ORDERS,
+    SMALL_ORDERS,
+    WORD,
+    Exempt,
+    OrderMap,
+    Zones,
+    block_order_at,
+    decode_maps,
+    exempt_of,
+    expected_maps,
+    front_head,
+    low_bits,
+    lowest_bit,
+    maximal_blocks,
+    nonzero_words,
+)
+from harness.targets.mmverify.buddy_model import BuddyModel, KernelMaps
 from harness.targets.mmverify.kernel import Kernel
 
-ORDERS = MAX_ORDER + 1
-# A frame whose order byte is not NOT_HEAD: a free block's head or a contig mark.
-MARKED = re.compile(b"[^" + re.escape(bytes([NOT_HEAD])) + b"]")
+# A flags byte with FRAME_CONTIG set.
+CONTIG_FLAGS = re.compile(b"[" + b"".join(re.escape(bytes([b])) for b in range(256)
+                                          if b & FRAME_CONTIG) + b"]")
 
 
 @dataclass
 class BuddyState:
-    frames: int           # frames the lists cover
-    lists: BuddyLists
+    frames: int           # buddy_frame_count: frames the maps cover
     used: int             # the bitmap's used bits (all frames)
     reserved: int
     frame_count: int      # frames the bitmap covers
     nodes: bytes          # each frame's node (frame table)
-    stats: dict
+    flags: bytes          # each frame's flags (frame table)
+    maps: list[OrderMap]
+    map_problems: list[str]
+    hint: int             # pmm_hint
+    front_mask: int       # buddy_front_mask
+    hint_order: int       # buddy_hint_order
+    free_frames: int      # pmm_stats.free_frames
     node_count: int
     node_stats: list[dict]
+    stats: dict           # buddy_stats: failures, repairs
+
+    @property
+    def zones(self) -> Zones:
+        return Zones.from_nodes(self.nodes, self.frames)
+
+    @property
+    def free(self) -> int:
+        """The free frames the maps cover."""
+        return ~self.used & low_bits(self.frames)
+
+
+def _u32s(data: bytes) -> list[int]:
+    return list(struct.unpack(f"<{len(data) // 4}I", data))
 
 
 def read_buddy(kernel: Kernel) -> BuddyState:
+    m = kernel.m
     frames = kernel.u32("buddy_frame_count")
-    heads = kernel.read_kernel(kernel.m.symbol("buddy_lists"), ZONES * ORDERS * 4)
-    meta = kernel.read_kernel(kernel.u32("buddy_frames"), frames * 12)
+    pointers = _u32s(kernel.read_kernel(m.symbol("buddy_map"), ORDERS * MAP_LEVELS * 4))
+    words = _u32s(kernel.read_kernel(m.symbol("buddy_map_words"), ORDERS * MAP_LEVELS * 4))
+    levels = _u32s(kernel.read_kernel(m.symbol("buddy_map_levels"), ORDERS * 4))
+    area_start = kernel.kernel_base + kernel.u32("buddy_maps_phys")
+    area = kernel.read_kernel(area_start, kernel.u32("buddy_maps_bytes"))
+    maps, problems = decode_maps(area, area_start,
+                                 [pointers[k * MAP_LEVELS:(k + 1) * MAP_LEVELS]
+                                  for k in range(ORDERS)],
+                                 [words[k * MAP_LEVELS:(k + 1) * MAP_LEVELS]
+                                  for k in range(ORDERS)], levels)
     used, reserved = kernel.pmm_bitmaps()
     table = kernel.frame_table()
     node_count = kernel.u32("pmm_node_count")
     layout = kernel.layout("pmm_node_stats")
-    raw = kernel.read_kernel(kernel.m.symbol("pmm_node_stats"), layout.size * node_count)
+    raw = kernel.read_kernel(m.symbol("pmm_node_stats"), layout.size * node_count)
     node_stats = [layout.decode(raw[i * layout.size:(i + 1) * layout.size])
                   for i in range(node_count)]
-    stats = kernel.read_struct("buddy_stats", "buddy_stats")
-    return BuddyState(frames, decode(heads, meta, ZONES, ORDERS), used.value, reserved.value,
-                      used.count, table.data[3::4], stats, node_count, node_stats)
+    return BuddyState(frames, used.value, reserved.value, used.count, table.data[3::4],
+                      table.data[2::4], maps, problems, kernel.pmm_hint(),
+                      kernel.u32("buddy_front_mask"), kernel.u32("buddy_hint_order"),
+                      kernel.pmm_stats()["free_frames"], node_count, node_stats,
+                      kernel.read_struct("buddy_stats", "buddy_stats"))
 
 
-def _expected_zones(s: BuddyState) -> bytes:
-    nodes = s.nodes[:s.frames]
-    low = bytes(2 * n for n in range(256) if 2 * n < 256) + bytes(128)
-    high = bytes(min(2 * n + 1, 255) for n in range(256))
-    return nodes[:DIRECT_MAP_PFN].translate(low) + nodes[DIRECT_MAP_PFN:].translate(high)
+def what_the_bitmap_says(s: BuddyState, blocks: list[int], ex: Exempt, head: int,
+                         order: int) -> str:
+    """Why no map may hold a block of this order at this frame, or what it is."""
+    n = 1 << order
+    if head % n or head + n > s.frames:
+        return f"it is not aligned to 2^{order} or runs past the {s.frames} frames"
+    run = s.used >> head & low_bits(n)
+    if run:
+        return f"the bitmap says frame {head + lowest_bit(run):#x} in it is used"
+    if blocks[order] >> head & 1:
+        if order < SMALL_ORDERS and head // WORD == ex.hint:
+            return f"it is a maximal block inside the hint word {ex.hint:#x} (exempt)"
+        if order == ex.hint_order and head == ex.hint * WORD:
+            return f"it is the hint word {ex.hint:#x}'s own block (exempt)"
+        return f"it is a front block of the hint word {ex.hint:#x} (exempt)"
+    found = block_order_at(blocks, head)
+    if found is None:
+        return "its frames are free but in no maximal block (crosses a zone?)"
+    at, k = found
+    if k > order:
+        return f"it is part of the maximal block of order {k} at frame {at:#x}"
+    return f"the maximal block at frame {at:#x} has order {k} (crosses a zone or a larger block)"
 
 
-def check(s: BuddyState) -> list[str]:
-    out = list(s.lists.problems)
-    zones = s.lists.zones
-    expected = _expected_zones(s)
-    if zones != expected:
-        f = next(i for i in range(s.frames) if zones[i] != expected[i])
-        out.append(f"frame {f:#x} is in zone {zones[f]}, its node and address say {expected[f]}")
-    free = 0
-    per_order = [0] * ORDERS
-    listed = {h for _, _, h in s.lists.blocks()}
-    for z, k, h in s.lists.blocks():
-        n = 1 << k
-        per_order[k] += 1
-        what = f"block {h:#x} order {k} zone {z}"
-        if h % n or h + n > s.frames:
-            out.append(f"{what}: not aligned to its size or past the {s.frames} frames")
-            continue
-        mask = ((1 << n) - 1) << h
-        if free & mask:
-            out.append(f"{what}: overlaps another block")
-        free |= mask
-        if zones[h:h + n] != bytes([z]) * n:
-            out.append(f"{what}: crosses into another zone")
-        buddy = h ^ n
-        if k < MAX_ORDER and buddy < s.frames and s.lists.orders[buddy] == k \
-                and zones[buddy] == z:
-            out.append(f"{what}: not maximal, its buddy {buddy:#x} is free at the same order")
-    bitmap_free = ~s.used & ((1 << s.frames) - 1)
-    if free != bitmap_free:
-        diff = free ^ bitmap_free
-        f = (diff & -diff).bit_length() - 1
-        where = "free in the bitmap but in no block" if bitmap_free >> f & 1 \
-            else "in a free block but used in the bitmap"
-        out.append(f"frame {f:#x} is {where} ({diff.bit_count()} frames differ)")
-    if free & s.reserved:
-        f = ((free & s.reserved) & -(free & s.reserved)).bit_length() - 1
-        out.append(f"frame {f:#x} is reserved but in a free block")
-    for m in MARKED.finditer(s.lists.orders):
-        f, o = m.start(), s.lists.orders[m.start()]
-        if o & CONTIG:
-            if not s.used >> f & 1:
-                out.append(f"frame {f:#x} is free but marked as a kmalloc_contig block")
-        elif o & BLOCK:
-            # A hint free_block checks against the bitmap (mm/pmm.c): it may
-            # outlive its block on a frame freed inside a larger one, but it
-            # names a block that could have been handed out.
-            k = o & ~BLOCK
-            if k > MAX_ORDER or f % (1 << k) or f + (1 << k) > s.frames:
-                out.append(f"frame {f:#x} has a malformed allocate_block mark {o:#x}")
-        elif o > MAX_ORDER or f not in listed:
-            out.append(f"frame {f:#x} says it heads a free block of order {o}, no list has it")
-    if s.stats["free_blocks"] != per_order:
-        out.append(f"buddy_stats.free_blocks {s.stats['free_blocks']}, the lists hold {per_order}")
-    all_free = ~s.used & ((1 << s.frame_count) - 1)
-    counts = [0] * max(s.node_count, 1)
-    if s.node_count == 1:
-        counts[0] = all_free.bit_count()
-    else:
-        text = bin(all_free)[2:][::-1]
-        at = text.find("1")
-        while at >= 0:
-            node = s.nodes[at] if at < len(s.nodes) else 0
-            if node < len(counts):
-                counts[node] += 1
-            at = text.find("1", at + 1)
-    for n, st in enumerate(s.node_stats):
-        if st["free_frames"] != counts[n]:
-            out.append(f"node {n}: free_frames {st['free_frames']}, the bitmap has {counts[n]}")
+def check_maps(s: BuddyState, blocks: list[int], ex: Exempt) -> list[str]:
+    out = list(s.map_problems)
+    expected = expected_maps(blocks, ex, s.frames)
+    for k, (om, want) in enumerate(zip(s.maps, expected, strict=False)):
+        got = om.map
+        small = k < SMALL_ORDERS
+        if got != want:
+            diff = got ^ want
+            i = lowest_bit(diff)
+            head = i if small else i << k
+            where = f"map {k} bit {i:#x} (frame {head:#x})"
+            if got >> i & 1:
+                out.append(f"{where} is set, but {what_the_bitmap_says(s, blocks, ex, head, k)}"
+                           f" ({diff.bit_count()} bits differ)")
+            else:
+                out.append(f"{where} is clear, but the bitmap has a maximal block of order {k}"
+                           f" there ({diff.bit_count()} bits differ)")
+        for lv in range(1, len(om.levels)):
+            below, below_words = om.levels[lv - 1], om.words[lv - 1]
+            if om.words[lv] * WORD < below_words:
+                out.append(f"map {k} level {lv}: {om.words[lv]} words cannot summarise "
+                           f"{below_words} words")
+                continue
+            want_summary = nonzero_words(below, below_words)
+            if om.levels[lv] != want_summary:
+                j = lowest_bit(om.levels[lv] ^ want_summary)
+                state = "set" if om.levels[lv] >> j & 1 else "clear"
+                word = "zero" if want_summary >> j & 1 == 0 else "non-zero"
+                out.append(f"map {k} summary level {lv} bit {j:#x} is {state}, word {j:#x} of "
+                           f"level {lv - 1} is {word}")
+        if om.words and om.words[-1] != 1:
+            out.append(f"map {k}: its top level has {om.words[-1]} words, not one")
     return out
 
 
+def check_front(s: BuddyState, ex: Exempt) -> list[str]:
+    out = []
+    if s.hint_order != ex.hint_order:
+        out.append(f"buddy_hint_order is {s.hint_order}, the bitmap implies {ex.hint_order} "
+                   f"(hint word {s.hint:#x})")
+    if s.front_mask != ex.front_mask:
+        i = lowest_bit(s.front_mask ^ ex.front_mask)
+        at = front_head(s.hint, i) if s.hint != 0xFFFFFFFF else 0
+        out.append(f"buddy_front_mask is {s.front_mask:#x}, the bitmap implies "
+                   f"{ex.front_mask:#x} (hint word {s.hint:#x}, cap {ex.cap}): bit {i}, the "
+                   f"order-{i} block at frame {at:#x}")
+    return out
+
+
+def check_counts(s: BuddyState) -> list[str]:
+    out = []
+    all_free = ~s.used & low_bits(s.frame_count)
+    if all_free & s.reserved:
+        out.append(f"frame {lowest_bit(all_free & s.reserved):#x} is reserved but free")
+    if s.free_frames != all_free.bit_count():
+        out.append(f"pmm_stats.free_frames {s.free_frames}, the bitmap has "
+                   f"{all_free.bit_count()} free frames")
+    if s.node_count > 1:
+        counts = [0] * s.node_count
+        for start, end, zone in Zones.from_nodes(s.nodes, s.frame_count).ends():
+            if zone // 2 < s.node_count:
+                counts[zone // 2] += (all_free >> start & low_bits(end - start)).bit_count()
+        expected = counts
+    else:
+        expected = [0] * s.node_count  # one node: not kept (pmm_node_free reads pmm_stats)
+    for n, st in enumerate(s.node_stats):
+        if st["free_frames"] != expected[n]:
+            out.append(f"node {n}: free_frames {st['free_frames']}, expected {expected[n]}"
+                       + ("" if s.node_count > 1 else " (one node: not kept)"))
+    for m in CONTIG_FLAGS.finditer(s.flags):
+        f = m.start()
+        if f < s.frame_count and not s.used >> f & 1:
+            out.append(f"frame {f:#x} is free but has FRAME_CONTIG (a kmalloc_contig head)")
+    return out
+
+
+def check(s: BuddyState) -> list[str]:
+    """Every way the maps and counters disagree with the bitmap (empty: none)."""
+    blocks = maximal_blocks(s.free, s.zones)
+    ex = exempt_of(blocks, s.zones, s.hint)
+    return check_maps(s, blocks, ex) + check_front(s, ex) + check_counts(s)
+
+
 def buddy_audit(kernel: Kernel) -> list[str]:
-    """Every way the buddy lists disagree with the bitmap now (empty: none)."""
+    """Every way the buddy maps disagree with the bitmap now (empty: none)."""
     return [f"buddy: {p}" for p in check(read_buddy(kernel))]
 
 
+def model_of(s: BuddyState) -> BuddyModel:
+    """A model of this bitmap (its free frames, reserved frames, zones)."""
+    return BuddyModel(s.frames, s.zones, s.free, s.reserved & low_bits(s.frames))
+
+
 def buddy_model(kernel: Kernel) -> BuddyModel:
-    """A model holding exactly the kernel's lists and bitmap now."""
-    s = read_buddy(kernel)
-    nodes = s.nodes
+    """A model of the kernel's bitmap now."""
+    return model_of(read_buddy(kernel))
 
-    def zone_of(pfn: int) -> int:
-        return nodes[pfn] * 2 + (pfn >= DIRECT_MAP_PFN)
 
-    below = (1 << s.frames) - 1
-    return BuddyModel.from_lists(s.frames, zone_of, s.lists.lists, s.reserved & below,
-                                 s.node_count, free=~s.used & below)
+def kernel_maps(s: BuddyState) -> KernelMaps:
+    """The maps and hint-word state the kernel's search reads, as read."""
+    return KernelMaps(tuple(om.map for om in s.maps), s.hint, s.hint_order, s.front_mask)
