@@ -517,12 +517,14 @@ static uint32_t take_own(uint32_t k, uint32_t j) {
   uint32_t wi = pmm_hint, pfn = wi * 32, lo = k > 5 ? k : 5;
   /* the part taken (the rest stays exempt, as the own block or the front,
    * and is checked when it is taken) */
-  if (__builtin_expect(!block_free(pfn, k), 0)) return repair(pfn, j);
   if (k >= 5 && k < j) {
     /* The block's words fill; the next non-full word is B_k(W) (the upper
-     * half), whose own block it is, order k; the front above k is shared. */
-    uint32_t n = 1u << (k - 5);
-    buddy_words_set(pmm_bitmap + wi, n, FULL);
+     * half), whose own block it is, order k; the front above k is shared.
+     * The check is block_free's, with the words' pointer and count kept
+     * for the fill. */
+    uint32_t n = 1u << (k - 5), *bm = pmm_bitmap + wi;
+    if (__builtin_expect(buddy_words_or(bm, n) != 0, 0)) return repair(pfn, j);
+    buddy_words_set(bm, n, FULL);
     pmm_words_changed(wi, pmm_words_mask(wi, n), true);
     pmm_stats.free_frames -= 1u << k;
     pmm_node_account(pfn, -(int32_t)(1u << k));
@@ -531,6 +533,7 @@ static uint32_t take_own(uint32_t k, uint32_t j) {
     buddy_front_mask = (buddy_front_mask & ~((1u << j) - 1)) | (((1u << j) - 1) & ~((2u << k) - 1));
     return pfn;
   }
+  if (__builtin_expect(!block_free(pfn, k), 0)) return repair(pfn, j);
   buddy_hint_order = 0;
   buddy_front_mask |= ((1u << j) - 1) & ~((1u << lo) - 1);
   claim(pfn, k); /* k >= 5: the hint moves on, the front with it */
