@@ -76,7 +76,7 @@ uint32_t pmm_first_free_low_word(void);   /* the lowest non-full word below 4 Gi
  * aligned to it) as a mask of its bits: in a level-1 summary word, or in
  * buddy.c's one-bit-a-word tables. */
 static inline uint32_t pmm_words_mask(uint32_t wi, uint32_t n) {
-  return n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1) << (wi % 32);
+  return (0xFFFFFFFFu >> (32 - n)) << (wi % 32); /* n one bits with no test for n == 32 */
 }
 
 /* Level-0 words `mask` of group wi / 32 (pmm_words_mask) all just became
