@@ -562,15 +562,15 @@ static uint32_t take_front(uint32_t k, uint32_t j) {
  * orders from k up, the front and own block first (the lowest
  * blocks of their order), then the map. */
 static inline __attribute__((always_inline)) uint32_t alloc_maps(uint32_t k) {
-  for (uint32_t j = k; j <= MAXO; j++) {
-    if (j >= BUDDY_SMALL && pmm_hint < words) {
-      if (buddy_hint_order == j) return take_own(k, j);
-      if (buddy_front_mask >> j & 1) return take_front(k, j);
-    }
-    if (!map_empty(j)) {
-      uint32_t r = map_first_ne(j);
-      return take_mapped(j < BUDDY_SMALL ? r : r << j, j, k);
-    }
+  uint32_t j = k;
+  for (; j < BUDDY_SMALL; j++)
+    if (!map_empty(j)) return take_mapped(map_first_ne(j), j, k);
+  /* Whole-word orders: the own block's order and the front as one mask,
+   * read once (bit 0, no own block, is below every order here). */
+  uint32_t exempt = pmm_hint < words ? buddy_front_mask | 1u << buddy_hint_order : 0;
+  for (; j <= MAXO; j++) {
+    if (exempt >> j & 1) return buddy_hint_order == j ? take_own(k, j) : take_front(k, j);
+    if (!map_empty(j)) return take_mapped(map_first_ne(j) << j, j, k);
   }
   return NONE;
 }
