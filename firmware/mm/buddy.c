@@ -517,12 +517,14 @@ static uint32_t take_own(uint32_t k, uint32_t j) {
   uint32_t wi = pmm_hint, pfn = wi * 32, lo = k > 5 ? k : 5;
   /* the part taken (the rest stays exempt, as the own block or the front,
    * and is checked when it is taken) */
-  if (__builtin_expect(!block_free(pfn, k), 0)) return repair(pfn, j);
   if (k >= 5 && k < j) {
     /* The block's words fill; the next non-full word is B_k(W) (the upper
-     * half), whose own block it is, order k; the front above k is shared. */
-    uint32_t n = 1u << (k - 5);
-    buddy_words_set(pmm_bitmap + wi, n, FULL);
+     * half), whose own block it is, order k; the front above k is shared.
+     * The check is block_free's, with the words' pointer and count kept
+     * for the fill. */
+    uint32_t n = 1u << (k - 5), *bm = pmm_bitmap + wi;
+    if (__builtin_expect(buddy_words_or(bm, n) != 0, 0)) return repair(pfn, j);
+    buddy_words_set(bm, n, FULL);
     pmm_words_changed(wi, pmm_words_mask(wi, n), true);
     pmm_stats.free_frames -= 1u << k;
     pmm_node_account(pfn, -(int32_t)(1u << k));
@@ -531,6 +533,7 @@ static uint32_t take_own(uint32_t k, uint32_t j) {
     buddy_front_mask = (buddy_front_mask & ~((1u << j) - 1)) | (((1u << j) - 1) & ~((2u << k) - 1));
     return pfn;
   }
+  if (__builtin_expect(!block_free(pfn, k), 0)) return repair(pfn, j);
   buddy_hint_order = 0;
   buddy_front_mask |= ((1u << j) - 1) & ~((1u << lo) - 1);
   claim(pfn, k); /* k >= 5: the hint moves on, the front with it */
@@ -559,15 +562,15 @@ static uint32_t take_front(uint32_t k, uint32_t j) {
  * orders from k up, the front and own block first (the lowest
  * blocks of their order), then the map. */
 static inline __attribute__((always_inline)) uint32_t alloc_maps(uint32_t k) {
-  for (uint32_t j = k; j <= MAXO; j++) {
-    if (j >= BUDDY_SMALL && pmm_hint < words) {
-      if (buddy_hint_order == j) return take_own(k, j);
-      if (buddy_front_mask >> j & 1) return take_front(k, j);
-    }
-    if (!map_empty(j)) {
-      uint32_t r = map_first_ne(j);
-      return take_mapped(j < BUDDY_SMALL ? r : r << j, j, k);
-    }
+  uint32_t j = k;
+  for (; j < BUDDY_SMALL; j++)
+    if (!map_empty(j)) return take_mapped(map_first_ne(j), j, k);
+  /* Whole-word orders: the own block's order and the front as one mask,
+   * read once (bit 0, no own block, is below every order here). */
+  uint32_t exempt = pmm_hint < words ? buddy_front_mask | 1u << buddy_hint_order : 0;
+  for (; j <= MAXO; j++) {
+    if (exempt >> j & 1) return buddy_hint_order == j ? take_own(k, j) : take_front(k, j);
+    if (!map_empty(j)) return take_mapped(map_first_ne(j) << j, j, k);
   }
   return NONE;
 }

@@ -76,7 +76,7 @@ uint32_t pmm_first_free_low_word(void);   /* the lowest non-full word below 4 Gi
  * aligned to it) as a mask of its bits: in a level-1 summary word, or in
  * buddy.c's one-bit-a-word tables. */
 static inline uint32_t pmm_words_mask(uint32_t wi, uint32_t n) {
-  return n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1) << (wi % 32);
+  return (0xFFFFFFFFu >> (32 - n)) << (wi % 32); /* n one bits with no test for n == 32 */
 }
 
 /* Level-0 words `mask` of group wi / 32 (pmm_words_mask) all just became
@@ -112,8 +112,10 @@ static inline uint32_t buddy_words_or(const uint32_t *map, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) acc |= map[i];
     return acc;
   }
-  for (const uint32_t *end = map + n; map < end; map += 8)
+  const uint32_t *end = map + n;
+  do /* n >= 8: at least one round, no test before it */
     acc |= map[0] | map[1] | map[2] | map[3] | map[4] | map[5] | map[6] | map[7];
+  while ((map += 8) < end);
   return acc;
 }
 static inline uint32_t buddy_words_and(const uint32_t *map, uint32_t n) {
@@ -122,8 +124,10 @@ static inline uint32_t buddy_words_and(const uint32_t *map, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) acc &= map[i];
     return acc;
   }
-  for (const uint32_t *end = map + n; map < end; map += 8)
+  const uint32_t *end = map + n;
+  do
     acc &= map[0] & map[1] & map[2] & map[3] & map[4] & map[5] & map[6] & map[7];
+  while ((map += 8) < end);
   return acc;
 }
 static inline void buddy_words_set(uint32_t *map, uint32_t n, uint32_t v) {
@@ -131,8 +135,10 @@ static inline void buddy_words_set(uint32_t *map, uint32_t n, uint32_t v) {
     for (uint32_t i = 0; i < n; i++) map[i] = v;
     return;
   }
-  for (uint32_t *end = map + n; map < end; map += 8)
+  uint32_t *end = map + n;
+  do
     map[0] = map[1] = map[2] = map[3] = map[4] = map[5] = map[6] = map[7] = v;
+  while ((map += 8) < end);
 }
 
 /* -- the operations (mm/buddy.c) -------------------------------------------
