@@ -648,10 +648,16 @@ static inline __attribute__((always_inline)) void fork_entries(void *from, void 
                                                               uint32_t first, uint32_t last,
                                                               bool pae, bool shared,
                                                               struct fork_tally *t) {
-  volatile uint32_t *src = from, *dst = to;
+  /* Walked by pointer, dst at a fixed distance from src: one induction
+   * variable instead of an index and two addresses (PAE ran out of
+   * registers and spilled the bound). */
   uint32_t step = pae ? 2 : 1;
-  for (uint32_t i = first * step; i < last * step; i += step) {
-    uint32_t low = src[i];
+  volatile uint32_t *src = (volatile uint32_t *)from + first * step;
+  volatile uint32_t *const end = (volatile uint32_t *)from + last * step;
+  const int32_t to_dst = (volatile uint32_t *)to - (volatile uint32_t *)from;
+  for (; src != end; src += step) {
+    volatile uint32_t *dst = src + to_dst;
+    uint32_t low = src[0];
     /* Present or PAGE_PROTNONE: an empty entry has neither bit, a present one
      * never has PAGE_PROTNONE's G (user pages are not global), so one test
      * serves both, as cheap as the present test alone. */
@@ -663,19 +669,22 @@ static inline __attribute__((always_inline)) void fork_entries(void *from, void 
          * a shared range, so `shared` never meets one. */
         if (low & PAGE_WRITE) {
           low = (low & ~PAGE_WRITE) | PAGE_COW;
-          src[i] = low; /* not present: nothing cached to flush */
+          src[0] = low; /* not present: nothing cached to flush */
         }
-        if (pae) dst[i + 1] = src[i + 1];
-        dst[i] = low;
+        if (pae) dst[1] = src[1];
+        dst[0] = low;
         t->swapped++;
       }
       continue;
     }
     t->pages++;
+    /* The high word (NX, frame bits above 4 GiB) never changes here: read
+     * once, for the frame number and for the copy. */
+    uint32_t high = pae ? src[1] : 0;
     if (low & PAGE_OWNED) {
-      uint64_t pfn = low >> PAGE_SHIFT;
-      if (pae) pfn |= (uint64_t)(src[i + 1] & (uint32_t)(PAE_FRAME_MASK >> 32)) << 20;
-      struct frame_info *f = &frame_table[(pfn_t)pfn];
+      pfn_t pfn = low >> PAGE_SHIFT;
+      if (pae) pfn |= (high & (uint32_t)(PAE_FRAME_MASK >> 32)) << 20;
+      struct frame_info *f = &frame_table[pfn];
       f->refs++;
       t->refs++;
       /* A protnone page of a private range is COW-marked too, for when its
@@ -685,15 +694,15 @@ static inline __attribute__((always_inline)) void fork_entries(void *from, void 
         t->cow++;
         if (!(low & PAGE_COW)) { /* writable, or protnone without the mark */
           low = (low & ~PAGE_WRITE) | PAGE_COW;
-          src[i] = low;
+          src[0] = low;
           t->write_protected++;
         }
       } else if (low & PAGE_WRITE) {
         t->shared++;
       }
     }
-    if (pae) dst[i + 1] = src[i + 1]; /* dst is not live: any order will do */
-    dst[i] = low & ~(PAGE_ACCESSED | PAGE_DIRTY);
+    if (pae) dst[1] = high; /* dst is not live: any order will do */
+    dst[0] = low & ~(PAGE_ACCESSED | PAGE_DIRTY);
   }
 }
 
