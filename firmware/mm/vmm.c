@@ -630,9 +630,14 @@ void vmm_init(void) {
 /* Bytes of address space one page table maps (legacy 4 MiB, PAE 2 MiB). */
 static inline uint32_t table_span(void) { return table_entries() * PAGE_SIZE; }
 
-/* What one fork's walk has done so far (kept in locals, added up once). */
+/* What one fork's walk has done so far (kept in locals, added up once).
+ * The common page (owned, COW-marked) bumps only `pages`: the rarer kinds
+ * are counted instead, and references and COW marks are derived at the end
+ * (refs = pages - unowned, cow = refs - plain), two additions a page fewer. */
 struct fork_tally {
-  uint32_t pages, shared, cow, write_protected, refs, swapped;
+  uint32_t pages, shared, write_protected, swapped;
+  uint32_t unowned; /* present or protnone entries without PAGE_OWNED */
+  uint32_t plain;   /* owned pages not COW-marked (shared range, or read-only) */
 };
 
 /* Copies entries [first, last) of the page table at from into the one at to
@@ -648,10 +653,16 @@ static inline __attribute__((always_inline)) void fork_entries(void *from, void 
                                                               uint32_t first, uint32_t last,
                                                               bool pae, bool shared,
                                                               struct fork_tally *t) {
-  volatile uint32_t *src = from, *dst = to;
+  /* Walked by pointer, dst at a fixed distance from src: one induction
+   * variable instead of an index and two addresses (PAE ran out of
+   * registers and spilled the bound). */
   uint32_t step = pae ? 2 : 1;
-  for (uint32_t i = first * step; i < last * step; i += step) {
-    uint32_t low = src[i];
+  volatile uint32_t *src = (volatile uint32_t *)from + first * step;
+  volatile uint32_t *const end = (volatile uint32_t *)from + last * step;
+  const int32_t to_dst = (volatile uint32_t *)to - (volatile uint32_t *)from;
+  for (; src != end; src += step) {
+    volatile uint32_t *dst = src + to_dst;
+    uint32_t low = src[0];
     /* Present or PAGE_PROTNONE: an empty entry has neither bit, a present one
      * never has PAGE_PROTNONE's G (user pages are not global), so one test
      * serves both, as cheap as the present test alone. */
@@ -663,37 +674,41 @@ static inline __attribute__((always_inline)) void fork_entries(void *from, void 
          * a shared range, so `shared` never meets one. */
         if (low & PAGE_WRITE) {
           low = (low & ~PAGE_WRITE) | PAGE_COW;
-          src[i] = low; /* not present: nothing cached to flush */
+          src[0] = low; /* not present: nothing cached to flush */
         }
-        if (pae) dst[i + 1] = src[i + 1];
-        dst[i] = low;
+        if (pae) dst[1] = src[1];
+        dst[0] = low;
         t->swapped++;
       }
       continue;
     }
     t->pages++;
+    /* The high word (NX, frame bits above 4 GiB) never changes here: read
+     * once, for the frame number and for the copy. */
+    uint32_t high = pae ? src[1] : 0;
     if (low & PAGE_OWNED) {
-      uint64_t pfn = low >> PAGE_SHIFT;
-      if (pae) pfn |= (uint64_t)(src[i + 1] & (uint32_t)(PAE_FRAME_MASK >> 32)) << 20;
-      struct frame_info *f = &frame_table[(pfn_t)pfn];
+      pfn_t pfn = low >> PAGE_SHIFT;
+      if (pae) pfn |= (high & (uint32_t)(PAE_FRAME_MASK >> 32)) << 20;
+      struct frame_info *f = &frame_table[pfn];
       f->refs++;
-      t->refs++;
       /* A protnone page of a private range is COW-marked too, for when its
        * rights come back (mprotect gives it PAGE_COW while refs > 1). */
       if (!shared && (low & (PAGE_WRITE | PAGE_COW | PAGE_PROTNONE))) {
         f->flags |= FRAME_COW;
-        t->cow++;
         if (!(low & PAGE_COW)) { /* writable, or protnone without the mark */
           low = (low & ~PAGE_WRITE) | PAGE_COW;
-          src[i] = low;
+          src[0] = low;
           t->write_protected++;
         }
-      } else if (low & PAGE_WRITE) {
-        t->shared++;
+      } else {
+        t->plain++;
+        if (low & PAGE_WRITE) t->shared++;
       }
+    } else {
+      t->unowned++;
     }
-    if (pae) dst[i + 1] = src[i + 1]; /* dst is not live: any order will do */
-    dst[i] = low & ~(PAGE_ACCESSED | PAGE_DIRTY);
+    if (pae) dst[1] = high; /* dst is not live: any order will do */
+    dst[0] = low & ~(PAGE_ACCESSED | PAGE_DIRTY);
   }
 }
 
@@ -767,12 +782,13 @@ void vmm_fork_range(page_directory_t *src, page_directory_t *dst, vaddr_t start,
     if (shared) fork_walk(src, dst, start, end, false, true, &t);
     else fork_walk(src, dst, start, end, false, false, &t);
   }
+  uint32_t refs = t.pages - t.unowned;
   counts->pages += t.pages;
   counts->shared += t.shared;
-  counts->cow += t.cow;
+  counts->cow += refs - t.plain;
   counts->write_protected += t.write_protected;
   counts->swapped += t.swapped;
-  frame_stats.refs_taken += t.refs;
+  frame_stats.refs_taken += refs;
   vmm_stats.maps += t.pages;
 }
 
