@@ -67,3 +67,27 @@ def test_the_slab_range_fills_to_its_last_chunk(machine, kernel, firmware):
     assert chunks_in_use() == chunks, "the last chunk too"
     assert kernel.pmm_stats()["free_frames"] > 0, "the range ran out, not the frames"
     assert machine.call("agent_heap_release", timeout=60) == expected
+
+
+@pytest.mark.machine(memory="16M")
+def test_a_krealloc_whose_growth_needs_a_frame_the_pmm_lacks_fails_and_keeps_the_block(
+        machine, kernel):
+    """The block grows in place only as far as pages can be mapped behind it:
+    with the PMM exhausted, krealloc to 64 KiB returns NULL (moving needs
+    frames too), the block keeps its address and every byte, and the heap
+    stays consistent; with the frames back, the same call works."""
+    size, grown = 8192, 64 * 1024
+    p = machine.call("kmalloc", size)
+    data = bytes(range(256)) * (size // 256)
+    machine.write(p, data)
+    held = machine.call("agent_pmm_exhaust")
+    try:
+        assert held > 0 and kernel.pmm_stats()["free_frames"] == 0
+        assert machine.call("krealloc", p, grown) == 0, "no frame to grow into: NULL"
+        assert machine.read(p, size) == data, "the block untouched"
+        assert machine.call("heap_check") == 0
+    finally:
+        machine.call("agent_pmm_release")
+    q = machine.call("krealloc", p, grown)
+    assert q != 0 and machine.read(q, size) == data
+    machine.call("kfree", q)
