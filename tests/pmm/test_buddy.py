@@ -303,6 +303,32 @@ def test_a_poked_block_taken_from_a_map_makes_the_maps_be_rebuilt(machine, kerne
 
 
 @pytest.mark.machine(memory="32M")
+def test_a_rebuild_forgets_a_poked_single_frame_of_map_0(machine, kernel):
+    """A single free frame above the hint word (its buddy used) is an
+    order-0 block in map 0.  A debugger marks it used; a later repair (of
+    another poked block) rebuilds every map from the bitmap, map 0 too: the
+    frame's stale bit must go."""
+    d = Driver(machine, kernel)
+    d.allocate_page()  # the hint word partly used: the next block lies above it
+    d.allocate_block(5)
+    block, _ = d.held[-1]
+    single, other = block + 6, block + 9  # two lone frames: the poke leaves the word not full
+    for f in (single, other):
+        assert d.model.free_page(f)
+        machine.call("free_page", f * FRAME)
+    assert read_buddy(kernel).maps[0].map >> single & 1, "an order-0 block in map 0"
+    poke_used(machine, kernel, single)
+    d.model.poke(single)
+    order, head = mapped_block(d)
+    poke_used(machine, kernel, head + 1)
+    d.model.poke(head + 1)
+    d.allocate_block(order)
+    assert d.model.repairs == 1
+    d.compare()
+    assert buddy_audit(kernel) == []
+
+
+@pytest.mark.machine(memory="32M")
 def test_a_poke_leaves_other_requests_and_allocate_page_alone(machine, kernel):
     """Until the stale block is taken, requests are served from the maps as
     they are (the model keeps the poked frame free for them) and
