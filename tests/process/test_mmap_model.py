@@ -30,6 +30,7 @@ from tests.process.vmdriver import (
     PAGE,
     PROT_NONE,
     VmDriver,
+    from_ready,
 )
 
 pytestmark = pytest.mark.machine(modules=["user/*"], cmdline="aslr=off")
@@ -132,6 +133,7 @@ def sharing(vm: VmDriver, frames: dict[Page, int], step: tuple) -> None:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_regions_and_contents_follow_the_model(userland, kernel, data):
+    from_ready(userland)
     root = VmDriver(userland)
     start = root.process()
     procs = [(root, VmModel(mmap_base=start["mmap_base"]))]

@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 
 from harness import CallStopped
+from harness.machine.pool import READY_SNAPSHOT
 from harness.targets.mmverify.processes import ProcessResult, Userland
 
 PAGE = 4096
@@ -55,6 +56,16 @@ class ProcessEnded(Exception):
 def signed(value: int) -> int:
     """A system call's result: a negative errno, or the value (an address)."""
     return value - (1 << 32) if value >= 0xFFFFF001 else value
+
+
+def from_ready(userland: Userland) -> None:
+    """Puts the (pooled) machine back at its kernel_ready snapshot.  A property
+    test calls it at the start of each example, so every example starts from
+    the same machine: when one fails, Hypothesis's replay of it fails the same
+    way (and reports that failure) instead of tripping over what the first
+    run left behind (live processes, a call to sched_run not finished)."""
+    userland.m.restore_snapshot(READY_SNAPSHOT)
+    userland.start = userland.m.mark()  # pids start again at 1
 
 
 class Family:

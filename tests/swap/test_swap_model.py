@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.targets.mmverify.invariants import violations
-from tests.process.vmdriver import PRIVATE, RW, VmDriver
+from tests.process.vmdriver import PRIVATE, RW, VmDriver, from_ready
 from tests.swap.swapping import swap_stats
 
 pytestmark = pytest.mark.machine(modules=["user/vmdriver"], cmdline="aslr=off")
@@ -45,6 +45,7 @@ def swapped_entries(vm, base) -> int:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_contents_and_slots_follow_the_model(userland, kernel, data):
+    from_ready(userland)
     root = VmDriver(userland)
     base = root.do("mmap", 0, WINDOW * PAGE, RW, PRIVATE)
     procs: list[tuple[VmDriver, dict[int, int]]] = [(root, {})]  # page -> its first word
