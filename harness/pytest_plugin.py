@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from harness.targets.mmverify.processes import Userland
 
 MACHINE_OPTIONS = ("target", "kernel", "memory", "cpu", "modules", "cmdline", "icount", "bios",
-                   "record_channel", "disks", "balloon", "numa", "numa_distances")
+                   "record_channel", "disks", "balloon", "numa", "numa_distances", "smp", "mttcg")
 call_report_key = pytest.StashKey[pytest.TestReport]()
 machine_key = pytest.StashKey[tuple[Machine, int, int]]()  # machine, console and record marks
 

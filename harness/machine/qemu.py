@@ -94,6 +94,8 @@ class QemuConfig:
     balloon: bool = False            # a virtio-balloon-pci device (harness.machine.balloon)
     numa: tuple[int, ...] = ()       # NUMA nodes' sizes in MiB, node 0 first (see numa_args)
     numa_distances: tuple[tuple[int, ...], ...] = ()  # SLIT matrix; () leaves QEMU's default
+    smp: int = 1                     # vCPUs (-smp); each is a GDB thread, CPU n is thread n+1
+    mttcg: bool = False              # one host thread per vCPU (real parallelism; not with icount)
 
     @property
     def memory_mib(self) -> int:
@@ -131,6 +133,7 @@ class QemuConfig:
             raise ConfigError(f"target {self.target.name!r} (Linux boot protocol) takes one "
                               f"initramfs, got {len(self.modules)} modules")
         disk_images.validate(self.disks)
+        validate_smp(self.smp, self.mttcg, self.icount)
         validate_numa(self.numa, self.numa_distances, self.memory_mib)
         for module in self.modules:
             path = module.split(" ", 1)[0]
@@ -138,6 +141,17 @@ class QemuConfig:
                 raise ConfigError(f"module {path} does not exist")
             if "," in module:
                 raise ConfigError(f"module {module!r}: QEMU cannot take a ',' in -initrd")
+
+
+def validate_smp(smp: int, mttcg: bool, icount: bool) -> None:
+    """1 to 8 vCPUs; multi-threaded TCG only without -icount: QEMU refuses
+    the pair ("No MTTCG when icount is enabled"), since -icount counts every
+    vCPU's instructions on one clock and so runs them all on one host thread."""
+    if not isinstance(smp, int) or isinstance(smp, bool) or not 1 <= smp <= 8:
+        raise ConfigError(f"smp={smp!r}: 1 to 8 vCPUs")
+    if mttcg and icount:
+        raise ConfigError("mttcg and icount cannot be combined: -icount runs every vCPU on one "
+                          "host thread (QEMU: \"No MTTCG when icount is enabled\"); drop one")
 
 
 def validate_numa(nodes: tuple[int, ...], distances: tuple[tuple[int, ...], ...],
@@ -233,6 +247,10 @@ def build_argv(cfg: QemuConfig, run_dir: Path, qemu_path: str) -> list[str]:
     if cfg.has_record_channel:  # COM2 (harness.transport.record_channel)
         argv += ["-chardev", f"socket,id=ser1,path={run_dir / 'records.sock'},server=on,wait=off",
                  "-serial", "chardev:ser1"]
+    if cfg.smp != 1:
+        argv += ["-smp", str(cfg.smp)]
+    if cfg.mttcg:
+        argv += ["-accel", "tcg,thread=multi"]
     if cfg.icount:
         argv += ["-icount", "shift=0,align=off,sleep=off"]
     if cfg.iso is not None:
