@@ -104,7 +104,18 @@ class VmDriver:
         else:
             raise AssertionError("vmdriver never reached its first checkpoint")
         self.family.stopped = self.pid
-        self.step = struct.unpack("<I", self.u.read(self.pid, self.request + 28, 4))[0]
+        self.step = self._step()
+
+    def _step(self) -> int:
+        """The checkpoint this process last reached (its request.step)."""
+        return struct.unpack("<I", self.u.read(self.pid, self.request + 28, 4))[0]
+
+    def _seen(self, pid: int | None) -> None:
+        """Another member stopped at its checkpoint: note the step it is at, so
+        that a later report of that same checkpoint is known for one."""
+        member = self.family.members.get(pid) if pid is not None else None
+        if member is not None and member is not self:
+            member.step = member._step()
 
     def _stopped_pid(self) -> int | None:
         """The process whose address space is loaded (the one at the checkpoint)."""
@@ -122,11 +133,12 @@ class VmDriver:
                 return False
             self.family.stopped = self._stopped_pid()
             if self.family.stopped == self.pid:
-                step = struct.unpack("<I", self.u.read(self.pid, self.request + 28, 4))[0]
+                step = self._step()
                 if step == self.step:  # the same checkpoint reported again: not there yet
                     continue
                 self.step = step
                 return True
+            self._seen(self.family.stopped)
             if all(p.pid != self.pid for p in self.u.processes()):
                 return False
 
@@ -169,9 +181,16 @@ class VmDriver:
             self.m.cont()  # sched_run returns
             self.family.stopped = None
         else:  # another member comes to its checkpoint next
-            stop = self.m.cont()
-            assert stop.addr == self.checkpoint
-            self.family.stopped = self._stopped_pid()
+            while True:
+                stop = self.m.cont()
+                assert stop.addr == self.checkpoint
+                self.family.stopped = self._stopped_pid()
+                if self.family.stopped != self.pid:
+                    break
+                # This process's checkpoint reported again (as in _to_checkpoint,
+                # seen under load): it has not read the request yet.
+                assert self._step() == self.step, f"pid {self.pid} went on instead of exiting"
+            self._seen(self.family.stopped)
         self.ended = self.u.history()[self.pid]
         del self.family.members[self.pid]
         return self.ended
