@@ -17,6 +17,7 @@
 #include "kernel/panic.h"
 #include "kernel/serial.h"
 #include "kernel/shell.h"
+#include "kernel/smp.h"
 #include "kernel/smp_tables.h"
 #include "kernel/trap.h"
 #include "mm/fault.h"
@@ -101,6 +102,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   aslr_init();
   __stack_chk_guard = aslr_random() | 0xFF; /* never 0-terminated text */
   cpu_protections_init();
+  smp_init(); /* after the protections and the timer: APs copy CR4 and use the LAPIC */
   pci_init();
   blk_init();
   bcache_init();

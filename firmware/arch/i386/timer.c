@@ -3,8 +3,6 @@
 #include "arch/i386/io.h"
 #include "arch/i386/lapic.h"
 #include "arch/i386/pic.h"
-#include "kernel/cpufeatures.h"
-#include "mm/vmm.h"
 #include "kernel/cmdline.h"
 #include "kernel/kprintf.h"
 

@@ -21,9 +21,8 @@
 #pragma once
 
 #include "arch/i386/gdt.h"
+#include "kernel/smp_tables.h" /* CPU_MAX */
 #include "types.h"
-
-#define CPU_MAX 8
 
 struct cpu {
   struct cpu *self;         /* first: %gs:0 is this CPU's struct cpu */
