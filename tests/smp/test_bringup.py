@@ -172,3 +172,13 @@ def test_the_bsp_alone_has_its_per_cpu_segment(machine, kernel):
     assert machine.registers("gs_base")["gs_base"] == base, "GDB sees the same GS base"
     assert smp_start_records(machine) == []
     assert online_record(machine) == (1, "0x1")
+
+
+@pytest.mark.machine(smp=2, cpu="486")
+def test_a_cpu_without_an_apic_in_cpuid_starts_no_one(machine):
+    """QEMU gives a 486 a LAPIC anyway, but CPUID says there is none: the
+    kernel stays on the BSP and never touches the other vCPU."""
+    assert smp_start_records(machine) == []
+    assert online_record(machine) == (1, "0x1")
+    ap = vcpus(machine, 2)[1]
+    assert (ap.regs["HLT"], ap.regs["EIP"], ap.segments["CS"][0]) == (1, 0xFFF0, 0xF000)
