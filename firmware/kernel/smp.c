@@ -37,6 +37,7 @@ volatile uint32_t cpu_online_mask = 1;
 /* The parameter block at the end of the trampoline (ap_trampoline.h). */
 struct ap_params {
   uint32_t cr0, cr3, cr4, efer_nxe, entry, stack_top, cpu;
+  uint32_t claim;
 };
 _Static_assert(__builtin_offsetof(struct ap_params, cr0) == AP_PARAM_CR0, "ap_params layout");
 _Static_assert(__builtin_offsetof(struct ap_params, cr3) == AP_PARAM_CR3, "ap_params layout");
@@ -47,6 +48,8 @@ _Static_assert(__builtin_offsetof(struct ap_params, entry) == AP_PARAM_ENTRY, "a
 _Static_assert(__builtin_offsetof(struct ap_params, stack_top) == AP_PARAM_STACK,
                "ap_params layout");
 _Static_assert(__builtin_offsetof(struct ap_params, cpu) == AP_PARAM_CPU, "ap_params layout");
+_Static_assert(__builtin_offsetof(struct ap_params, claim) == AP_PARAM_CLAIM,
+               "ap_params layout");
 _Static_assert(sizeof(struct ap_params) == AP_PARAMS_SIZE, "ap_params layout");
 
 extern const char ap_trampoline_start[], ap_trampoline_end[], ap_params[];
@@ -89,7 +92,9 @@ static void stack_free(vaddr_t top) {
 }
 
 /* INIT, SIPI, wait, SIPI, wait: whether c came online.  A CPU that did not
- * keeps nothing: its stacks go back. */
+ * keeps nothing (its stacks go back) unless it claimed the parameter block
+ * at the last moment: then it is running the trampoline, and gets one more
+ * wait; if even that runs out, its stacks stay its own. */
 static bool start_ap(struct cpu *c, struct ap_params *params, bool sipi) {
   vaddr_t stack = stack_alloc(), df_stack = stack_alloc();
   if (!stack || !df_stack) {
@@ -102,11 +107,14 @@ static bool start_ap(struct cpu *c, struct ap_params *params, bool sipi) {
   trap_init_double_fault(c, df_stack);
   params->stack_top = stack;
   params->cpu = (uint32_t)c;
+  params->claim = 1;
   lapic_send(c->apic_id, ICR_INIT | ICR_ASSERT);
   for (int attempt = 0; attempt < 2; attempt++) {
     if (sipi) lapic_send(c->apic_id, ICR_STARTUP | ICR_ASSERT | AP_SIPI_VECTOR);
     if (wait_online(c)) return true;
   }
+  if (__atomic_exchange_n(&params->claim, 0, __ATOMIC_SEQ_CST) == 0)
+    return wait_online(c); /* it took the block just now */
   lapic_send(c->apic_id, ICR_INIT | ICR_ASSERT); /* back to waiting for a SIPI */
   stack_free(stack);
   stack_free(df_stack);
@@ -137,7 +145,8 @@ void smp_init(void) {
     return;
   }
   memcpy(page, ap_trampoline_start, (size_t)(ap_trampoline_end - ap_trampoline_start));
-  struct ap_params *params = (struct ap_params *)((char *)page + (ap_params - ap_trampoline_start));
+  struct ap_params *params =
+      (struct ap_params *)((char *)page + (ap_params - ap_trampoline_start));
   *params = (struct ap_params){
       .cr0 = read_cr0(),
       .cr3 = tables.cr3,

@@ -106,13 +106,18 @@ def online_record(machine):
     return rec.int("online"), rec["mask"]
 
 
-def bringup(count, paging):
-    return pytest.param(count, paging, id=f"smp{count}-{paging}", marks=pytest.mark.machine(
-        smp=count, cpu="max", cmdline=f"paging={paging}"))
+def bringup(count, paging, icount=False):
+    """-icount runs every vCPU on one TCG thread: the BSP's wait must pause
+    to let the AP run at all."""
+    return pytest.param(count, paging, id=f"smp{count}-{paging}" + ("-icount" if icount else ""),
+                        marks=pytest.mark.machine(smp=count, cpu="max", icount=icount,
+                                                  cmdline=f"paging={paging}"))
 
 
 @pytest.mark.parametrize("count,paging", [bringup(2, "legacy"), bringup(2, "pae"),
-                                          bringup(4, "legacy"), bringup(4, "pae")])
+                                          bringup(4, "legacy"), bringup(4, "pae"),
+                                          bringup(2, "pae", icount=True),
+                                          bringup(4, "legacy", icount=True)])
 def test_every_cpu_runs_the_kernel_on_its_own_gdt_tss_and_stack(machine, kernel, count, paging):
     assert kernel.paging_mode() == paging
     # cpu=max has NX: in PAE the kernel's tables carry NX bits, so an AP

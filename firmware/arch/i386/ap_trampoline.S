@@ -6,6 +6,12 @@
  * ap_main in the higher half on the AP's own stack.  ap_main loads the
  * kernel's CR3, GDT, TSS and IDT.
  *
+ * First the AP claims the parameter block: an atomic exchange of the claim
+ * word with 0.  Only the AP the BSP is waiting for finds the 1 there; one
+ * that starts after the BSP gave up on it (and took the claim back) finds 0
+ * and halts here for good, instead of running on stacks given back or on
+ * the next AP's parameters.
+ *
  * EFER.NXE is set before paging: it is per CPU, and with PAE tables that
  * have NX bits a CPU without it takes a reserved-bit #PF on its first NX page
  * (its stack).
@@ -29,6 +35,15 @@ ap_trampoline_start:
   cld
   xor %ax, %ax
   mov %ax, %ds
+  xor %eax, %eax
+  xchg %eax, AT(ap_params + AP_PARAM_CLAIM)  /* xchg with memory is atomic */
+  test %eax, %eax
+  jnz 1f
+2:
+  cli
+  hlt
+  jmp 2b                            /* nobody is waiting for this CPU */
+1:
   lgdtl AT(tramp_gdtr)
   mov %cr0, %eax
   or $CR0_PE, %eax
