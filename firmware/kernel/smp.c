@@ -16,7 +16,9 @@
 #include "arch/i386/cpu.h"
 #include "arch/i386/idt.h"
 #include "arch/i386/lapic.h"
+#include "arch/i386/multiboot.h"
 #include "dev/rtc.h"
+#include "kernel/bootinfo.h"
 #include "kernel/cmdline.h"
 #include "kernel/kprintf.h"
 #include "kernel/trap.h"
@@ -128,6 +130,19 @@ static void record_online(void) {
   krecord("SMP online=%u mask=0x%x\n", n, cpu_online_mask);
 }
 
+/* The trampoline's page must be RAM the loader's memory map calls available
+ * (QEMU's e820 has 0-0x9FBFF; the PMM keeps the whole first MiB for itself,
+ * so nothing else is ever put there). */
+static bool trampoline_page_is_ram(void) {
+  for (uint32_t r = 0; r < boot_info.region_count; r++) {
+    const struct boot_memory_region *region = &boot_info.regions[r];
+    if (region->type == MULTIBOOT_MEMORY_AVAILABLE && region->start <= AP_TRAMPOLINE_PHYS &&
+        region->end >= AP_TRAMPOLINE_PHYS + PAGE_SIZE)
+      return true;
+  }
+  return false;
+}
+
 void smp_init(void) {
   bool sipi = cmdline_bool("smp_start", true);
   cpus[0].apic_id = smp_tables.bsp_apic_id;
@@ -136,6 +151,11 @@ void smp_init(void) {
     return;
   }
 
+  if (!trampoline_page_is_ram()) {
+    krecord("SMP error=trampoline page=0x%x\n", AP_TRAMPOLINE_PHYS);
+    record_online();
+    return;
+  }
   struct vmm_boot_tables tables;
   void *page = kmap_window(AP_TRAMPOLINE_PHYS >> PAGE_SHIFT);
   if (vmm_boot_tables_build(AP_TRAMPOLINE_PHYS, &tables) != 0) {
