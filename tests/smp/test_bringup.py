@@ -118,6 +118,7 @@ def bringup(count, paging, icount=False, bios="auto"):
 
 @pytest.mark.parametrize("count,paging", [bringup(2, "legacy"), bringup(2, "pae"),
                                           bringup(4, "legacy"), bringup(4, "pae"),
+                                          bringup(8, "pae"),
                                           bringup(2, "pae", icount=True),
                                           bringup(4, "legacy", icount=True),
                                           bringup(2, "pae", bios="seabios")])
