@@ -18,6 +18,7 @@ GDT_LIMIT = 8 * 8 - 1  # GDT_ENTRIES descriptors
 CR0_PG = 0x80000000
 EFER_NXE = 0x800
 HLT = 0xF4
+LVT_MASKED, LVT_EXTINT, LVT_NMI = 0x10000, 0x700, 0x400
 PAGE = 4096
 
 
@@ -80,6 +81,13 @@ def vcpus(machine, count):
 def cpu_struct(kernel, machine, i):
     base = machine.symbol("cpus") + i * kernel.sizeof("struct cpu")
     return base, kernel.read_struct("cpu", base)
+
+
+def lapic(machine, apic_id):
+    """(SPIV, LVT0, LVT1) of one local APIC, from QEMU's ``info lapic``."""
+    text = machine.monitor(f"info lapic {apic_id}")
+    regs = dict(re.findall(r"^(SPIV|LVT0|LVT1)\s+0x([0-9a-f]{8})", text, re.M))
+    return int(regs["SPIV"], 16), int(regs["LVT0"], 16), int(regs["LVT1"], 16)
 
 
 def address_of(machine, expression):
@@ -150,6 +158,11 @@ def test_every_cpu_runs_the_kernel_on_its_own_gdt_tss_and_stack(machine, kernel,
         stacks.add(top)
         if i:
             assert (regs["HLT"], regs["EIP"]) == (1, resume), f"CPU {i} halted in ap_idle"
+            # Software-enabled (spurious vector 0xFF); LINT0/LINT1 stay masked
+            # as INIT left them: the 8259's virtual wire is the BSP's alone.
+            assert lapic(machine, i) == (0x1FF, LVT_MASKED, LVT_MASKED), f"CPU {i}'s LAPIC"
+        else:
+            assert lapic(machine, 0) == (0x1FF, LVT_EXTINT, LVT_NMI), "the BSP's virtual wire"
     assert len(stacks) == count, "no two CPUs share a stack"
     assert smp_start_records(machine) == [(str(i), str(i), "online") for i in range(1, count)]
     assert online_record(machine) == (count, hex((1 << count) - 1))
