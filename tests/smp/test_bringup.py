@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 KERNEL_BASE = 0xC0000000
-SEG_TSS, SEG_KPERCPU = 0x28, 0x38
+SEG_TSS, SEG_DF_TSS, SEG_KPERCPU = 0x28, 0x30, 0x38
 GDT_LIMIT = 8 * 8 - 1  # GDT_ENTRIES descriptors
 CR0_PG = 0x80000000
 EFER_NXE = 0x800
@@ -90,6 +90,18 @@ def lapic(machine, apic_id):
     return int(regs["SPIV"], 16), int(regs["LVT0"], 16), int(regs["LVT1"], 16)
 
 
+def descriptor_base(raw):
+    """The base address of one 8-byte GDT descriptor."""
+    return raw[2] | raw[3] << 8 | raw[4] << 16 | raw[7] << 24
+
+
+def double_fault_task(machine, i):
+    """(TSS the GDT's SEG_DF_TSS names, its eip, esp, cr3) for cpus[i]."""
+    raw = machine.read(address_of(machine, f"&cpus[{i}].gdt") + SEG_DF_TSS, 8)
+    fields = [int(machine.evaluate(f"cpus[{i}].df_tss.{f}"), 0) for f in ("eip", "esp", "cr3")]
+    return (descriptor_base(raw), *fields)
+
+
 def address_of(machine, expression):
     """A kernel address GDB computes from the debug info (``&cpus[1].tss``)."""
     return int(re.search(r"0x[0-9a-f]+", machine.evaluate(expression))[0], 16)
@@ -156,6 +168,11 @@ def test_every_cpu_runs_the_kernel_on_its_own_gdt_tss_and_stack(machine, kernel,
         top = cpu["stack_top"]
         assert top - PAGE < regs["ESP"] <= top, f"CPU {i}: ESP inside its own stack"
         stacks.add(top)
+        # Its own double-fault task, in the kernel's space, on a stack of its own.
+        df_tss, df_eip, df_esp, df_cr3 = double_fault_task(machine, i)
+        assert (df_tss, df_eip, df_cr3) == (address_of(machine, f"&cpus[{i}].df_tss"),
+                                            machine.symbol("double_fault_task"), kernel_cr3)
+        stacks.add(df_esp)
         if i:
             assert (regs["HLT"], regs["EIP"]) == (1, resume), f"CPU {i} halted in ap_idle"
             # Software-enabled (spurious vector 0xFF); LINT0/LINT1 stay masked
@@ -163,7 +180,7 @@ def test_every_cpu_runs_the_kernel_on_its_own_gdt_tss_and_stack(machine, kernel,
             assert lapic(machine, i) == (0x1FF, LVT_MASKED, LVT_MASKED), f"CPU {i}'s LAPIC"
         else:
             assert lapic(machine, 0) == (0x1FF, LVT_EXTINT, LVT_NMI), "the BSP's virtual wire"
-    assert len(stacks) == count, "no two CPUs share a stack"
+    assert len(stacks) == 2 * count, "no two CPUs share a stack or a double-fault stack"
     assert smp_start_records(machine) == [(str(i), str(i), "online") for i in range(1, count)]
     assert online_record(machine) == (count, hex((1 << count) - 1))
     used, _ = kernel.pmm_bitmaps()

@@ -1,6 +1,5 @@
 #include "arch/i386/gdt.h"
 #include "kernel/smp.h"
-#include "lib/string.h"
 
 #define ACCESS_PRESENT 0x80
 #define ACCESS_DPL3 0x60
@@ -23,8 +22,10 @@ static void set_entry(struct gdt_entry *gdt, int i, uint32_t base, uint32_t limi
   };
 }
 
+/* Only the fields every TSS needs: the rest starts zero (cpus[] is static)
+ * or was filled before this CPU loads its GDT (an AP's double-fault task,
+ * set up by the BSP before the SIPI). */
 static void set_tss(struct gdt_entry *gdt, int i, struct tss *t) {
-  memset(t, 0, sizeof(*t));
   t->ss0 = SEG_KDATA;
   t->iomap_base = sizeof(*t); /* no I/O permission bitmap: ring 3 gets no ports */
   set_entry(gdt, i, (uint32_t)t, sizeof(*t) - 1, ACCESS_PRESENT | ACCESS_TSS32, 0);
