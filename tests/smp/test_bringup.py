@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from harness.targets.mmverify.kernel import Kernel
+
 KERNEL_BASE = 0xC0000000
 SEG_TSS, SEG_DF_TSS, SEG_KPERCPU = 0x28, 0x30, 0x38
 GDT_LIMIT = 8 * 8 - 1  # GDT_ENTRIES descriptors
@@ -221,3 +223,16 @@ def test_a_cpu_without_an_apic_in_cpuid_starts_no_one(machine):
     assert online_record(machine) == (1, "0x1")
     ap = vcpus(machine, 2)[1]
     assert (ap.regs["HLT"], ap.regs["EIP"], ap.segments["CS"][0]) == (1, 0xFFF0, 0xF000)
+
+
+@pytest.mark.parametrize("count,start,kept", [(4, "on", 2 * 3), (2, "off", 0)],
+                         ids=["smp4-started", "smp2-no-start"])
+def test_each_started_cpu_keeps_two_frames_and_nothing_else(boot, count, start, kept):
+    """Against the same boot on one CPU: an AP that came online keeps its
+    stack and its double-fault stack; the boot tables go back once every AP
+    is on the kernel's CR3, and an AP that never started gives its back."""
+    def free_at_ready(smp):
+        m = boot(smp=smp, cmdline=f"smp_start={start}")
+        m.run_to("kernel_ready")
+        return Kernel(m).pmm_stats()["free_frames"]
+    assert free_at_ready(1) - free_at_ready(count) == kept
