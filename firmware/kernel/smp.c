@@ -93,10 +93,14 @@ static void stack_free(vaddr_t top) {
   if (top) free_page((void *)V2P((void *)(top - PAGE_SIZE)));
 }
 
+/* An AP took the parameter block but never came online: it may still be on
+ * its stacks and the boot tables, so those are never given back. */
+static bool straggler;
+
 /* INIT, SIPI, wait, SIPI, wait: whether c came online.  A CPU that did not
  * keeps nothing (its stacks go back) unless it claimed the parameter block
  * at the last moment: then it is running the trampoline, and gets one more
- * wait; if even that runs out, its stacks stay its own. */
+ * wait; if even that runs out, it is a straggler. */
 static bool start_ap(struct cpu *c, struct ap_params *params, bool sipi) {
   vaddr_t stack = stack_alloc(), df_stack = stack_alloc();
   if (!stack || !df_stack) {
@@ -115,8 +119,11 @@ static bool start_ap(struct cpu *c, struct ap_params *params, bool sipi) {
     if (sipi) lapic_send(c->apic_id, ICR_STARTUP | ICR_ASSERT | AP_SIPI_VECTOR);
     if (wait_online(c)) return true;
   }
-  if (__atomic_exchange_n(&params->claim, 0, __ATOMIC_SEQ_CST) == 0)
-    return wait_online(c); /* it took the block just now */
+  if (__atomic_exchange_n(&params->claim, 0, __ATOMIC_SEQ_CST) == 0) {
+    if (wait_online(c)) return true; /* it took the block just now */
+    straggler = true;
+    return false;
+  }
   lapic_send(c->apic_id, ICR_INIT | ICR_ASSERT); /* back to waiting for a SIPI */
   stack_free(stack);
   stack_free(df_stack);
@@ -188,7 +195,7 @@ void smp_init(void) {
             online ? "online" : "no-start");
     if (online) cpu_online_mask |= 1u << c->index;
   }
-  vmm_boot_tables_free(&tables); /* every AP that started is on the kernel's CR3 */
+  if (!straggler) vmm_boot_tables_free(&tables); /* every AP is on the kernel's CR3 */
   kunmap(page);
   record_online();
 }
