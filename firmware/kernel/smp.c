@@ -152,7 +152,9 @@ static bool trampoline_page_is_ram(void) {
 
 void smp_init(void) {
   bool sipi = cmdline_bool("smp_start", true);
-  cpus[0].apic_id = smp_tables.bsp_apic_id;
+  /* Who this CPU is, by its own LAPIC's ID register when there is one: an
+   * INIT sent to that ID would reset the BSP itself, whatever CPUID says. */
+  cpus[0].apic_id = lapic_present ? lapic_id() : smp_tables.bsp_apic_id;
   if (smp_tables.count <= 1 || !lapic_present) {
     record_online();
     return;
@@ -186,7 +188,7 @@ void smp_init(void) {
    * keeps its slot, offline. */
   uint32_t next = 1;
   for (uint32_t t = 0; t < smp_tables.count; t++) {
-    if (smp_tables.apic_id[t] == smp_tables.bsp_apic_id) continue;
+    if (smp_tables.apic_id[t] == cpus[0].apic_id) continue;
     struct cpu *c = &cpus[next];
     c->index = next++;
     c->apic_id = smp_tables.apic_id[t];
