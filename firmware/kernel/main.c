@@ -17,6 +17,8 @@
 #include "kernel/panic.h"
 #include "kernel/serial.h"
 #include "kernel/shell.h"
+#include "kernel/smp.h"
+#include "kernel/smp_tables.h"
 #include "kernel/trap.h"
 #include "mm/fault.h"
 #include "mm/frame.h"
@@ -92,6 +94,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   frame_table_init();
   pmm_buddy_init(); /* after the frame table: zones come from frame_table[].node */
   numa_init(); /* after the buddy maps: pmm_set_nodes re-partitions them by node */
+  smp_tables_init(); /* the CPUs the MADT (or the MP table) lists */
   heap_init();
   vmm_pools_init(); /* the page-table pool's reserve, from the heap and the PMM */
   modules_init();
@@ -99,6 +102,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   aslr_init();
   __stack_chk_guard = aslr_random() | 0xFF; /* never 0-terminated text */
   cpu_protections_init();
+  smp_init(); /* after the protections and the timer: APs copy CR4 and use the LAPIC */
   pci_init();
   blk_init();
   bcache_init();

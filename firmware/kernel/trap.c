@@ -8,6 +8,7 @@
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/proc.h"
+#include "kernel/smp.h"
 #include "arch/i386/paging.h"
 #include "memlayout.h"
 #include "kernel/syscall.h"
@@ -89,10 +90,11 @@ void trap(struct trapframe *tf) {
 }
 
 /* The double-fault task.  A #DF arrives through a task gate, so this runs on
- * its own stack with the faulting context saved in kernel_tss, which is what a
- * kernel stack overflow needs (the overflowed stack cannot take a frame). */
-extern struct tss kernel_tss, double_fault_tss;
-static uint8_t double_fault_stack[4096] __attribute__((aligned(16)));
+ * its own stack with the faulting context saved in this CPU's TSS, which is
+ * what a kernel stack overflow needs (the overflowed stack cannot take a
+ * frame).  Each CPU has its own task (its GDT's SEG_DF_TSS names its
+ * df_tss), which loads GS = SEG_KPERCPU, so this_cpu() works here too. */
+static uint8_t double_fault_stack[4096] __attribute__((aligned(16))); /* the BSP's */
 
 /* Whose kernel stack esp has run off: its guard page is unmapped, so an
  * overflow faults there, and the fault cannot push its frame: a #DF. */
@@ -101,32 +103,38 @@ static bool in_guard(vaddr_t esp, vaddr_t guard) {
 }
 
 static void __attribute__((noreturn)) double_fault_task(void) {
-  vaddr_t esp = kernel_tss.esp;
+  const struct tss *faulted = &this_cpu()->tss;
+  vaddr_t esp = faulted->esp;
   krecord("EXC vec=%u name=%s err=0x0 eip=%p cs=0x%x eflags=0x%x esp=%p\n", VEC_DOUBLE_FAULT,
-          exception_name(VEC_DOUBLE_FAULT), (void *)kernel_tss.eip, kernel_tss.cs,
-          kernel_tss.eflags, (void *)esp);
+          exception_name(VEC_DOUBLE_FAULT), (void *)faulted->eip, faulted->cs,
+          faulted->eflags, (void *)esp);
   if (in_guard(esp, (vaddr_t)boot_stack_guard))
-    PANIC("kernel stack overflow: boot stack, eip=%p esp=%p", (void *)kernel_tss.eip,
+    PANIC("kernel stack overflow: boot stack, eip=%p esp=%p", (void *)faulted->eip,
           (void *)esp);
   for (uint32_t i = 0; i < PROC_MAX; i++)
     if (proc_table[i].state != PROC_FREE && in_guard(esp, proc_table[i].kstack_base - PAGE_SIZE))
       PANIC("kernel stack overflow: pid %u (%s), eip=%p esp=%p", proc_table[i].pid,
-            proc_table[i].name, (void *)kernel_tss.eip, (void *)esp);
-  PANIC("double fault at eip=%p esp=%p", (void *)kernel_tss.eip, (void *)esp);
+            proc_table[i].name, (void *)faulted->eip, (void *)esp);
+  PANIC("double fault at eip=%p esp=%p", (void *)faulted->eip, (void *)esp);
+}
+
+void trap_init_double_fault(struct cpu *c, vaddr_t stack_top) {
+  struct tss *t = &c->df_tss;
+  t->eip = (uint32_t)double_fault_task;
+  t->esp = stack_top;
+  t->cs = SEG_KCODE;
+  t->ss = t->ds = t->es = t->fs = SEG_KDATA;
+  t->gs = SEG_KPERCPU;
+  t->eflags = 0x2; /* reserved bit 1; interrupts off */
+  t->cr3 = read_cr3();
 }
 
 void trap_init(void) {
   gdt_init();
   idt_init();
-  double_fault_tss.eip = (uint32_t)double_fault_task;
-  double_fault_tss.esp = (uint32_t)(double_fault_stack + sizeof(double_fault_stack));
-  double_fault_tss.cs = SEG_KCODE;
-  double_fault_tss.ss = double_fault_tss.ds = double_fault_tss.es = SEG_KDATA;
-  double_fault_tss.fs = double_fault_tss.gs = SEG_KDATA;
-  double_fault_tss.eflags = 0x2; /* reserved bit 1; interrupts off */
-  double_fault_tss.cr3 = read_cr3();
+  trap_init_double_fault(&cpus[0], (vaddr_t)(double_fault_stack + sizeof(double_fault_stack)));
 }
 
 /* Address spaces change; the double-fault task must run in one that maps the
  * kernel, and every directory does. */
-void trap_set_double_fault_cr3(paddr_t cr3) { double_fault_tss.cr3 = cr3; }
+void trap_set_double_fault_cr3(paddr_t cr3) { this_cpu()->df_tss.cr3 = cr3; }

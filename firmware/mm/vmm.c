@@ -625,6 +625,45 @@ void vmm_init(void) {
           kernel_table_count, (void *)(KERNEL_BASE + DIRECT_MAP_LIMIT), global_flag != 0);
 }
 
+/* -- the tables an AP turns paging on with (kernel/smp.c) ----------------- */
+
+int vmm_boot_tables_build(paddr_t identity, struct vmm_boot_tables *t) {
+  ASSERT(PGOFF(identity) == 0 && identity < LARGE_PAGE_SIZE);
+  *t = (struct vmm_boot_tables){0};
+  for (uint32_t i = 0; i < ARRAY_SIZE(t->frames); i++) {
+    t->frames[i] = alloc_kernel_frame();
+    if (!t->frames[i]) {
+      vmm_boot_tables_free(t);
+      return -ENOMEM;
+    }
+  }
+  if (vmm_mode == VMM_PAE) {
+    /* PDPT entry 0 for the identity page (executable: no NX bit), entry 3 the
+     * kernel's page directory, as in every address space. */
+    pae_entry_t *pdpt = P2V(t->frames[0]), *pd = P2V(t->frames[1]), *pt = P2V(t->frames[2]);
+    pdpt[0] = t->frames[1] | PAGE_PRESENT;
+    pdpt[PAE_USER_DIRS] = kernel_pae_pd | PAGE_PRESENT;
+    pd[PAE_PDX(identity)] = t->frames[2] | PAGE_PRESENT | PAGE_WRITE;
+    pt[PAE_PTX(identity)] = identity | PAGE_PRESENT | PAGE_WRITE;
+  } else {
+    /* The kernel PDEs point at tables that never change: the copy stays true. */
+    page_directory_t *dir = P2V(t->frames[0]);
+    pte_t *pt = P2V(t->frames[2]);
+    for (uint32_t i = KERNEL_PDE_FIRST; i < ENTRIES_PER_TABLE; i++)
+      dir->entries[i] = kernel_page_directory.entries[i];
+    dir->entries[PDX(identity)] = t->frames[2] | PAGE_PRESENT | PAGE_WRITE;
+    pt[PTX(identity)] = identity | PAGE_PRESENT | PAGE_WRITE;
+  }
+  t->cr3 = t->frames[0];
+  return 0;
+}
+
+void vmm_boot_tables_free(struct vmm_boot_tables *t) {
+  for (uint32_t i = 0; i < ARRAY_SIZE(t->frames); i++)
+    if (t->frames[i]) free_page((void *)t->frames[i]);
+  *t = (struct vmm_boot_tables){0};
+}
+
 /* -- fork: copying a user half ---------------------------------------------- */
 
 /* Bytes of address space one page table maps (legacy 4 MiB, PAE 2 MiB). */

@@ -1,5 +1,8 @@
-/* Segments: flat 4 GiB code and data for ring 0 and ring 3, and the TSS that
- * tells the CPU which stack to use when ring 3 traps into the kernel. */
+/* Segments: flat 4 GiB code and data for ring 0 and ring 3, the TSS that
+ * tells the CPU which stack to use when ring 3 traps into the kernel, and the
+ * per-CPU segment.  Every CPU has its own GDT (in its struct cpu,
+ * kernel/smp.h) with the same selectors: its TSS descriptors name its own
+ * TSSs, and SEG_KPERCPU's base is its own struct cpu. */
 #pragma once
 
 #define SEG_KCODE 0x08
@@ -8,6 +11,8 @@
 #define SEG_UDATA 0x23 /* GDT index 4, RPL 3 */
 #define SEG_TSS 0x28
 #define SEG_DF_TSS 0x30 /* the double-fault task's TSS */
+#define SEG_KPERCPU 0x38 /* data, base = this CPU's struct cpu: the kernel's GS */
+#define GDT_ENTRIES 8
 
 #ifndef __ASSEMBLER__
 #include "types.h"
@@ -20,7 +25,19 @@ struct tss {
 } __attribute__((packed));
 _Static_assert(sizeof(struct tss) == 104, "the i386 TSS is 104 bytes");
 
+struct gdt_entry {
+  uint16_t limit_low, base_low;
+  uint8_t base_mid, access, flags_limit_high, base_high;
+} __attribute__((packed));
+_Static_assert(sizeof(struct gdt_entry) == 8, "a descriptor is 8 bytes");
+
+struct cpu;
+/* The BSP's: gdt_load(&cpus[0]). */
 void gdt_init(void);
-/* The kernel stack ring-3 traps land on (the current process's). */
+/* Fills c's GDT and TSSs and loads them on the calling CPU: lgdt, every
+ * segment register (GS = SEG_KPERCPU), ltr.  Once per CPU: ltr marks the TSS
+ * busy. */
+void gdt_load(struct cpu *c);
+/* The kernel stack ring-3 traps land on (the current process's), on this CPU. */
 void tss_set_kernel_stack(vaddr_t esp0);
 #endif /* __ASSEMBLER__ */

@@ -37,7 +37,11 @@ void idt_init(void) {
   set_gate(VEC_SPURIOUS, isr_stub_spurious, GATE_PRESENT | GATE_INTERRUPT32);
   /* int 0x80 is the only gate ring 3 may use. */
   set_gate(VEC_SYSCALL, isr_stub_syscall, GATE_PRESENT | GATE_DPL3 | GATE_INTERRUPT32);
+  idt_load();
+}
 
+/* One IDT for every CPU: each loads it for itself. */
+void idt_load(void) {
   struct {
     uint16_t limit;
     uint32_t base;

@@ -4,3 +4,5 @@
 #include "types.h"
 
 void idt_init(void);
+/* Loads the (already built) IDT on the calling CPU. */
+void idt_load(void);

@@ -40,6 +40,7 @@ trap_common:
   mov %ax, %ds
   mov %ax, %es
   mov %ax, %fs
+  mov $SEG_KPERCPU, %ax     /* this CPU's struct cpu (kernel/smp.h) */
   mov %ax, %gs
   cld
   /* SMAP: the kernel starts every trap with user access closed, whatever

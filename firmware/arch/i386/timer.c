@@ -1,9 +1,8 @@
 #include "kernel/timer.h"
 #include "arch/i386/cpu.h"
 #include "arch/i386/io.h"
+#include "arch/i386/lapic.h"
 #include "arch/i386/pic.h"
-#include "kernel/cpufeatures.h"
-#include "mm/vmm.h"
 #include "kernel/cmdline.h"
 #include "kernel/kprintf.h"
 
@@ -24,32 +23,8 @@ static void (*watch)(void);
 bool timer_preemption(void) { return preempt; }
 bool timer_ticking(void) { return preempt || watch; }
 
-#define MSR_APIC_BASE 0x1B
-#define APIC_BASE_MASK 0xFFFFF000u
-#define LAPIC_VA 0xFFFFF000u     /* the last kernel page: the local APIC's registers */
-#define LAPIC_SVR 0xF0           /* spurious-interrupt vector register */
-#define LAPIC_LVT_LINT0 0x350
-#define LAPIC_LVT_LINT1 0x360
-#define SVR_ENABLE 0x100
-#define SPURIOUS_VECTOR 0xFF
-#define LVT_EXTINT 0x700
-#define LVT_NMI 0x400
-
-/* Virtual-wire mode: the local APIC passes the 8259's INTR through (LINT0 as
- * ExtINT) and LINT1 as NMI.  SeaBIOS sets this up, qboot does not, and QEMU
- * drops PIC interrupts while LINT0 is masked, so the kernel sets it itself. */
-static void lapic_virtual_wire(void) {
-  paddr_t base = (paddr_t)rdmsr(MSR_APIC_BASE) & APIC_BASE_MASK;
-  if (vmm_map(&kernel_page_directory, LAPIC_VA, base, PAGE_WRITE | PAGE_PCD | PAGE_PWT) != 0)
-    return;
-  volatile uint32_t *lapic = (volatile uint32_t *)LAPIC_VA;
-  lapic[LAPIC_SVR / 4] = SVR_ENABLE | SPURIOUS_VECTOR;
-  lapic[LAPIC_LVT_LINT0 / 4] = LVT_EXTINT;
-  lapic[LAPIC_LVT_LINT1 / 4] = LVT_NMI;
-}
-
 void timer_init(void) {
-  if (cpu_features.apic && cpu_features.msr) lapic_virtual_wire();
+  lapic_init(); /* the virtual wire: the PIT's IRQ 0 reaches the CPU through it */
   /* Remap: the BIOS leaves IRQ 0-7 on vectors 8-15, which are exceptions. */
   outb(PIC1_CMD, ICW1_INIT_ICW4);
   outb(PIC2_CMD, ICW1_INIT_ICW4);

@@ -39,7 +39,8 @@ struct acpi_error {
 };
 
 /* Copies the table with signature sig (4 characters, e.g. "SRAT") into buf
- * (cap bytes).  Returns its length; 0 when there is no RSDP or the RSDT
+ * (cap bytes).  Returns its length; 0 when there is no RSDP (or `acpi=off`
+ * is on the command line) or the RSDT
  * lists no such table; -1 with *err filled when the RSDT or the table is
  * refused: a checksum that does not add up, a length shorter than its
  * header or longer than cap (or, for the RSDT, than a page), or a table

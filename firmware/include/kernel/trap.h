@@ -8,7 +8,10 @@
 
 #include "arch/i386/trapframe.h"
 
+struct cpu;
 void trap_init(void);
+/* c's double-fault task: runs on stack_top, in the current address space. */
+void trap_init_double_fault(struct cpu *c, vaddr_t stack_top);
 void trap(struct trapframe *tf);
 const char *exception_name(uint32_t vector);
 /* Writes the EXC record for tf (cr2 is included for page faults). */

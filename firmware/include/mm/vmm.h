@@ -178,6 +178,20 @@ void kunmap(void *va);
  * directories, kernel stacks), or 0 when low memory is exhausted. */
 paddr_t alloc_kernel_frame(void);
 
+/* Paging tables for a CPU that turns paging on (an AP, kernel/smp.c): the
+ * kernel half as every directory has it, plus the page `identity` (page
+ * aligned, below 4 MiB) mapped at its own address, writable and executable,
+ * because the code that turns paging on runs there.  cr3 is what to load
+ * (PAE: a PDPT, page aligned, below 4 GiB).  Three frames from the direct
+ * map, given back by vmm_boot_tables_free once no CPU uses them.
+ * 0 or -ENOMEM (nothing kept). */
+struct vmm_boot_tables {
+  paddr_t cr3;
+  paddr_t frames[3]; /* directory or PDPT; PAE page directory (else unused); page table */
+};
+int vmm_boot_tables_build(paddr_t identity, struct vmm_boot_tables *t);
+void vmm_boot_tables_free(struct vmm_boot_tables *t);
+
 /* User page tables come from the pool "pagetables" (mm/pool.h), created by
  * vmm_pools_init once the heap works.  Only the page-fault handler may take
  * one from its reserve: it sets the permission vmm_table_may_use_reserve

@@ -1,0 +1,238 @@
+"""AP bring-up (kernel/smp.c, arch/i386/ap_trampoline.S), judged from QEMU's
+own view of every vCPU (HMP ``info registers -a``, ``info cpus``) and from
+guest RAM: each started CPU runs the kernel's paging (its CR3, the BSP's CR0
+and CR4, EFER.NXE wherever the tables have NX bits), on its own GDT and TSS,
+with GS based at its own struct cpu, on its own stack, halted in the idle
+loop; the SMP records name exactly those CPUs.  A CPU that never gets its
+SIPI (``smp_start=off``) is recorded as not started, left in QEMU's
+wait-for-SIPI state, and the boot still reaches kernel_ready."""
+
+import re
+from dataclasses import dataclass
+
+import pytest
+
+from harness.targets.mmverify.kernel import Kernel
+
+KERNEL_BASE = 0xC0000000
+SEG_TSS, SEG_DF_TSS, SEG_KPERCPU = 0x28, 0x30, 0x38
+GDT_LIMIT = 8 * 8 - 1  # GDT_ENTRIES descriptors
+CR0_PG = 0x80000000
+EFER_NXE = 0x800
+HLT = 0xF4
+LVT_MASKED, LVT_EXTINT, LVT_NMI = 0x10000, 0x700, 0x400
+PAGE = 4096
+
+
+@dataclass
+class VCpu:
+    """One vCPU as QEMU's ``info registers`` prints it."""
+    regs: dict[str, int]          # EAX.. EIP, EFL, CR0-CR4, EFER, HLT
+    segments: dict[str, tuple[int, int, int]]  # name -> (selector, base, limit)
+    tables: dict[str, tuple[int, int]]         # GDT/IDT -> (base, limit)
+
+
+SEGMENT = re.compile(r"^(ES|CS|SS|DS|FS|GS|LDT|TR)\s*=([0-9a-f]{4}) ([0-9a-f]{8}) ([0-9a-f]{8})",
+                     re.M)
+TABLE = re.compile(r"^(GDT|IDT)=\s+([0-9a-f]{8}) ([0-9a-f]{8})", re.M)
+REGISTER = re.compile(r"\b(E[A-Z]{2}|EFL|CR[0-4]|EFER|HLT)=([0-9a-f]+)\b")
+
+
+def parse_vcpus(text: str) -> list[VCpu]:
+    """``info registers -a``: one block per vCPU, each starting ``CPU#n``."""
+    blocks = re.split(r"^CPU#\d+\s*$", text, flags=re.M)[1:]
+    out = []
+    for block in blocks:
+        regs = {name: int(value, 16) for name, value in REGISTER.findall(block)}
+        segments = {m[1]: (int(m[2], 16), int(m[3], 16), int(m[4], 16))
+                    for m in SEGMENT.finditer(block)}
+        tables = {m[1]: (int(m[2], 16), int(m[3], 16)) for m in TABLE.finditer(block)}
+        out.append(VCpu(regs, segments, tables))
+    return out
+
+
+def test_parse_vcpus_reads_qemu_7_2_layout():
+    """The parser on QEMU 7.2's own text (two CPUs, trimmed)."""
+    text = ("\nCPU#0\nEAX=00000000 EBX=00000001 ECX=c012ffb8 EDX=000002fd\n"
+            "ESI=00000000 EDI=00000000 EBP=00000000 ESP=c012ffd0\n"
+            "EIP=c0100d60 EFL=00000086 [--S--P-] CPL=0 II=0 A20=1 SMM=0 HLT=0\n"
+            "GS =0038 c0125040 00000127 00409300 DPL=0 DS   [-WA]\n"
+            "TR =0028 c0125054 00000067 00008900 DPL=0 TSS32-avl\n"
+            "GDT=     c0125128 0000003f\nIDT=     c0130000 000007ff\n"
+            "CR0=80010011 CR2=00000000 CR3=00126000 CR4=003000a0\n"
+            "EFER=0000000000000800\n\nCPU#1\nEIP=0000fff0 EFL=00000002 HLT=1\n"
+            "CS =f000 ffff0000 0000ffff 00009b00\n")
+    cpu0, cpu1 = parse_vcpus(text)
+    assert cpu0.regs["EBX"] == 1 and cpu0.regs["HLT"] == 0 and cpu0.regs["CR3"] == 0x126000
+    assert cpu0.regs["EFER"] == 0x800 and cpu0.regs["CR4"] == 0x3000A0
+    assert cpu0.segments["GS"] == (0x38, 0xC0125040, 0x127)
+    assert cpu0.segments["TR"] == (0x28, 0xC0125054, 0x67)
+    assert cpu0.tables == {"GDT": (0xC0125128, 0x3F), "IDT": (0xC0130000, 0x7FF)}
+    assert cpu1.regs["EIP"] == 0xFFF0 and cpu1.regs["HLT"] == 1
+    assert cpu1.segments["CS"] == (0xF000, 0xFFFF0000, 0xFFFF)
+
+
+def vcpus(machine, count):
+    cpus = parse_vcpus(machine.monitor("info registers -a"))
+    listed = re.findall(r"CPU #(\d+):", machine.monitor("info cpus"))
+    assert listed == [str(i) for i in range(count)], "QEMU has the vCPUs the test asked for"
+    assert len(cpus) == count
+    return cpus
+
+
+def cpu_struct(kernel, machine, i):
+    base = machine.symbol("cpus") + i * kernel.sizeof("struct cpu")
+    return base, kernel.read_struct("cpu", base)
+
+
+def lapic(machine, apic_id):
+    """(SPIV, LVT0, LVT1) of one local APIC, from QEMU's ``info lapic``."""
+    text = machine.monitor(f"info lapic {apic_id}")
+    regs = dict(re.findall(r"^(SPIV|LVT0|LVT1)\s+0x([0-9a-f]{8})", text, re.M))
+    return int(regs["SPIV"], 16), int(regs["LVT0"], 16), int(regs["LVT1"], 16)
+
+
+def descriptor_base(raw):
+    """The base address of one 8-byte GDT descriptor."""
+    return raw[2] | raw[3] << 8 | raw[4] << 16 | raw[7] << 24
+
+
+def double_fault_task(machine, i):
+    """(TSS the GDT's SEG_DF_TSS names, its eip, esp, cr3) for cpus[i]."""
+    raw = machine.read(address_of(machine, f"&cpus[{i}].gdt") + SEG_DF_TSS, 8)
+    fields = [int(machine.evaluate(f"cpus[{i}].df_tss.{f}"), 0) for f in ("eip", "esp", "cr3")]
+    return (descriptor_base(raw), *fields)
+
+
+def address_of(machine, expression):
+    """A kernel address GDB computes from the debug info (``&cpus[1].tss``)."""
+    return int(re.search(r"0x[0-9a-f]+", machine.evaluate(expression))[0], 16)
+
+
+def idle_resume_address(machine):
+    """Where an AP halted in ap_idle stands: just after its hlt."""
+    start = machine.symbol("ap_idle")
+    code = machine.read(start, 16)
+    assert HLT in code, "ap_idle executes hlt"
+    return start + code.index(HLT) + 1
+
+
+def smp_start_records(machine):
+    """(cpu, apic, state) of each AP start, from the SMP records."""
+    return [(r["cpu"], r["apic"], r["state"])
+            for r in machine.records("SMP") if "state" in r.fields]
+
+
+def online_record(machine):
+    [rec] = [r for r in machine.records("SMP") if "online" in r.fields]
+    return rec.int("online"), rec["mask"]
+
+
+def bringup(count, paging, icount=False, bios="auto"):
+    """-icount runs every vCPU on one TCG thread: the BSP's wait must pause
+    to let the AP run at all.  SeaBIOS leaves low memory and the LAPICs
+    otherwise than qboot (it sets up the virtual wire itself)."""
+    name = f"smp{count}-{paging}" + ("-icount" if icount else "") + (
+        f"-{bios}" if bios != "auto" else "")
+    return pytest.param(count, paging, id=name, marks=pytest.mark.machine(
+        smp=count, cpu="max", icount=icount, bios=bios, cmdline=f"paging={paging}"))
+
+
+@pytest.mark.parametrize("count,paging", [bringup(2, "legacy"), bringup(2, "pae"),
+                                          bringup(4, "legacy"), bringup(4, "pae"),
+                                          bringup(8, "pae"),
+                                          bringup(2, "pae", icount=True),
+                                          bringup(4, "legacy", icount=True),
+                                          bringup(2, "pae", bios="seabios")])
+def test_every_cpu_runs_the_kernel_on_its_own_gdt_tss_and_stack(machine, kernel, count, paging):
+    assert kernel.paging_mode() == paging
+    # cpu=max has NX: in PAE the kernel's tables carry NX bits, so an AP
+    # without EFER.NXE could not even use its stack.
+    assert kernel.nx_enabled() == (paging == "pae")
+    kernel_cr3 = machine.symbol("kernel_page_directory") - KERNEL_BASE
+    views = vcpus(machine, count)
+    bsp = views[0]
+    resume = idle_resume_address(machine)
+    stacks = set()
+    for i, view in enumerate(views):
+        base, cpu = cpu_struct(kernel, machine, i)
+        regs = view.regs
+        assert (cpu["self"], cpu["index"], cpu["apic_id"], cpu["online"]) == (base, i, i, 1)
+        assert regs["CR0"] & CR0_PG and regs["CR0"] == bsp.regs["CR0"], f"CPU {i}"
+        assert regs["CR3"] == kernel_cr3, f"CPU {i} on the kernel's tables"
+        assert regs["CR4"] == bsp.regs["CR4"], f"CPU {i}"
+        assert bool(regs["EFER"] & EFER_NXE) == kernel.nx_enabled(), f"CPU {i}"
+        assert view.segments["GS"][:2] == (SEG_KPERCPU, base), f"CPU {i}: GS is its struct cpu"
+        assert view.segments["TR"][:2] == (
+            SEG_TSS, address_of(machine, f"&cpus[{i}].tss")), f"CPU {i}: its own TSS"
+        assert view.tables["GDT"] == (address_of(machine, f"&cpus[{i}].gdt"), GDT_LIMIT)
+        assert view.tables["IDT"] == bsp.tables["IDT"], "one IDT for every CPU"
+        top = cpu["stack_top"]
+        assert top - PAGE < regs["ESP"] <= top, f"CPU {i}: ESP inside its own stack"
+        stacks.add(top)
+        # Its own double-fault task, in the kernel's space, on a stack of its own.
+        df_tss, df_eip, df_esp, df_cr3 = double_fault_task(machine, i)
+        assert (df_tss, df_eip, df_cr3) == (address_of(machine, f"&cpus[{i}].df_tss"),
+                                            machine.symbol("double_fault_task"), kernel_cr3)
+        stacks.add(df_esp)
+        if i:
+            assert (regs["HLT"], regs["EIP"]) == (1, resume), f"CPU {i} halted in ap_idle"
+            # Software-enabled (spurious vector 0xFF); LINT0/LINT1 stay masked
+            # as INIT left them: the 8259's virtual wire is the BSP's alone.
+            assert lapic(machine, i) == (0x1FF, LVT_MASKED, LVT_MASKED), f"CPU {i}'s LAPIC"
+        else:
+            assert lapic(machine, 0) == (0x1FF, LVT_EXTINT, LVT_NMI), "the BSP's virtual wire"
+    assert len(stacks) == 2 * count, "no two CPUs share a stack or a double-fault stack"
+    assert smp_start_records(machine) == [(str(i), str(i), "online") for i in range(1, count)]
+    assert online_record(machine) == (count, hex((1 << count) - 1))
+    used, _ = kernel.pmm_bitmaps()
+    assert used[0x8000 // PAGE], "the trampoline page is never handed out"
+
+
+@pytest.mark.machine(smp=2, cmdline="smp_start=off")
+def test_a_cpu_that_gets_no_sipi_is_recorded_and_left_out(machine, kernel):
+    """INIT but no SIPI: the AP really never starts, the BSP gives up after
+    its two waits, and the boot reaches kernel_ready (the fixture's stop)."""
+    assert smp_start_records(machine) == [("1", "1", "no-start")]
+    assert online_record(machine) == (1, "0x1")
+    ap = vcpus(machine, 2)[1]
+    # The reset state QEMU leaves a CPU in while it waits for a SIPI.
+    assert (ap.regs["HLT"], ap.regs["EIP"], ap.segments["CS"][0], ap.regs["CR0"]) == (
+        1, 0xFFF0, 0xF000, 0x60000010)
+    _, cpu = cpu_struct(kernel, machine, 1)
+    assert (cpu["online"], cpu["stack_top"]) == (0, 0), "offline, its stacks given back"
+    assert kernel.u32("cpu_online_mask") == 1
+
+
+@pytest.mark.machine(smp=1)
+def test_the_bsp_alone_has_its_per_cpu_segment(machine, kernel):
+    [bsp] = vcpus(machine, 1)
+    base = machine.symbol("cpus")
+    assert bsp.segments["GS"][:2] == (SEG_KPERCPU, base)
+    assert bsp.segments["TR"][:2] == (SEG_TSS, address_of(machine, "&cpus[0].tss"))
+    assert machine.registers("gs_base")["gs_base"] == base, "GDB sees the same GS base"
+    assert smp_start_records(machine) == []
+    assert online_record(machine) == (1, "0x1")
+
+
+@pytest.mark.machine(smp=2, cpu="486")
+def test_a_cpu_without_an_apic_in_cpuid_starts_no_one(machine):
+    """QEMU gives a 486 a LAPIC anyway, but CPUID says there is none: the
+    kernel stays on the BSP and never touches the other vCPU."""
+    assert smp_start_records(machine) == []
+    assert online_record(machine) == (1, "0x1")
+    ap = vcpus(machine, 2)[1]
+    assert (ap.regs["HLT"], ap.regs["EIP"], ap.segments["CS"][0]) == (1, 0xFFF0, 0xF000)
+
+
+@pytest.mark.parametrize("count,start,kept", [(4, "on", 2 * 3), (2, "off", 0)],
+                         ids=["smp4-started", "smp2-no-start"])
+def test_each_started_cpu_keeps_two_frames_and_nothing_else(boot, count, start, kept):
+    """Against the same boot on one CPU: an AP that came online keeps its
+    stack and its double-fault stack; the boot tables go back once every AP
+    is on the kernel's CR3, and an AP that never started gives its back."""
+    def free_at_ready(smp):
+        m = boot(smp=smp, cmdline=f"smp_start={start}")
+        m.run_to("kernel_ready")
+        return Kernel(m).pmm_stats()["free_frames"]
+    assert free_at_ready(1) - free_at_ready(count) == kept
