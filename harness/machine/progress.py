@@ -36,6 +36,7 @@ from elftools.elf.elffile import ELFFile
 
 from harness.errors import ConfigError, HungGuest
 from harness.machine.machine import Machine
+from harness.machine.state import BOOT_CPU_THREAD
 
 PERIOD = 1.0  # seconds between looks
 STALL = 3.0   # seconds of looks that saw no progress before the kernel counts as hung
@@ -153,7 +154,8 @@ class ProgressWatch:
         where = gdb.console(f"info symbol {eip:#x}").strip().split(" in section ")[0]
         if where.startswith("No symbol"):
             where = ""
-        frames = gdb.command(f"-stack-list-frames 0 {BACKTRACE_FRAMES - 1}").payload.get(
+        frames = gdb.command(f"-stack-list-frames --thread {BOOT_CPU_THREAD} 0 "
+                             f"{BACKTRACE_FRAMES - 1}").payload.get(
             "stack", [])
         backtrace = [describe_frame(f.get("frame", f) if isinstance(f, dict) else f)
                      for f in frames]
