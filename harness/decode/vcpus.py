@@ -89,6 +89,7 @@ def parse_info_registers(text: str) -> dict[str, int]:
     fs_base and gs_base), plus ``halted`` (QEMU's HLT flag) and ``cpu`` (the
     CPU#k header).  Raises ValueError when the text has no EIP (not a
     register dump)."""
+    text = text.replace("\r\n", "\n")  # the monitor ends lines with CR LF
     regs: dict[str, int] = {}
     for name, value in _REG.findall(text):
         key = name.lower()

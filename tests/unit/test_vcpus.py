@@ -122,6 +122,12 @@ def test_info_registers_of_an_ap_at_reset():
         1, 1, 0xFFF0, 0xF000, 0x60000010, 0, 0x663, 0x2, 0)
 
 
+def test_info_registers_as_the_monitor_sends_it_with_cr_lf():
+    crlf = "\r\n" + AP_AT_RESET.replace("\n", "\r\n")
+    assert parse_info_registers(crlf) == parse_info_registers(AP_AT_RESET)
+    assert parse_info_registers(crlf)["cpu"] == 1
+
+
 def test_info_registers_of_the_bsp_in_the_kernel():
     regs = parse_info_registers(BSP_AT_READY)
     assert (regs["cpu"], regs["halted"], regs["eip"], regs["esp"], regs["cs"], regs["ss"],

@@ -1,0 +1,113 @@
+"""The harness sees every vCPU on its own (machine.cpus(), machine.on_cpu(n)),
+judged against QEMU's own view of each vCPU (the monitor's info registers
+on that cpu-index).
+
+Today's firmware starts no AP: CPU 0 runs the kernel and every other vCPU
+stays as reset left it, waiting for a SIPI (QEMU calls it halted): EIP
+0xfff0, CS 0xf000, CR0 0x60000010, paging off.  Those known states are what
+tells a register or memory read done on the wrong vCPU from a right one.
+"""
+
+import pytest
+
+from harness import CallStopped, GdbError
+from harness.decode.vcpus import parse_info_registers
+from tests.expected import KERNEL_BASE
+
+CR0_PG = 0x80000000
+AP_AT_RESET = {"eip": 0xFFF0, "cs": 0xF000, "cr0": 0x60000010, "cr3": 0, "cr4": 0, "efer": 0}
+# The registers GDB and QEMU's info registers both show for a 32-bit vCPU.
+SHARED = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eip", "eflags", "cs", "ss",
+          "ds", "es", "fs", "gs", "fs_base", "gs_base", "cr0", "cr2", "cr3", "cr4", "efer")
+
+
+def kernel_cr3(machine):
+    return machine.symbol("kernel_page_directory") - KERNEL_BASE
+
+
+@pytest.mark.parametrize("count", [pytest.param(2, marks=pytest.mark.machine(smp=2)),
+                                   pytest.param(4, marks=pytest.mark.machine(smp=4))])
+def test_cpu0_runs_the_kernel_and_every_ap_waits_at_reset(machine, count):
+    cpus = machine.cpus()
+    assert [(c.index, c.gdb_id) for c in cpus] == [(i, i + 1) for i in range(count)]
+    assert [c.halted for c in cpus] == [False] + [True] * (count - 1)
+    bsp = cpus[0].registers()
+    assert bsp["eip"] == machine.symbol("kernel_ready") == cpus[0].addr
+    assert bsp["cr0"] & CR0_PG and bsp["cr3"] == kernel_cr3(machine)
+    assert cpus[0].paging_mode() is not None
+    for ap in cpus[1:]:
+        regs = ap.registers(*AP_AT_RESET)
+        assert regs == AP_AT_RESET, f"CPU {ap.index}"
+        assert ap.addr == 0xFFF0 and ap.paging_mode() is None
+
+
+@pytest.mark.parametrize("count", [pytest.param(2, marks=pytest.mark.machine(smp=2)),
+                                   pytest.param(4, marks=pytest.mark.machine(smp=4))])
+def test_each_cpus_registers_are_the_ones_qemu_has_for_it(machine, count):
+    for cpu in machine.cpus():
+        qemu = parse_info_registers(cpu.monitor("info registers"))
+        assert (qemu["cpu"], qemu["halted"]) == (cpu.index, int(cpu.halted))
+        gdb = cpu.registers(*SHARED)
+        assert gdb == {name: qemu[name] for name in SHARED}, f"CPU {cpu.index}"
+    assert len(machine.cpus()) == count
+
+
+@pytest.mark.machine(smp=2)
+def test_reads_go_through_the_page_tables_of_the_cpu_asked(machine):
+    va = machine.symbol("kernel_ready")
+    pa = machine.translate(va).pa
+    assert pa == va - KERNEL_BASE
+    ram = machine.read_phys(pa, 64)
+    assert machine.on_cpu(0).read(va, 64) == ram == machine.read(va, 64)
+    ap = machine.on_cpu(1)
+    # paging off on CPU 1: its virtual addresses are physical ones
+    assert ap.read(pa, 64) == ram
+    with pytest.raises(GdbError, match="not mapped"):
+        ap.read(va, 4)  # no RAM at 0xc01...: only CPU 0's tables map the kernel there
+
+
+@pytest.mark.machine(smp=2)
+def test_an_ap_selected_in_gdb_does_not_move_cpu0s_registers_reads_or_calls(machine):
+    va = machine.symbol("kernel_ready")
+    before = machine.registers("eip", "esp", "cr0", "cr3")
+    machine.gdb.command("-thread-select 2")  # as a stop on CPU 1 would leave GDB
+    assert machine.gdb.command("-thread-info").payload["current-thread-id"] == "2"
+    assert machine.registers("eip", "esp", "cr0", "cr3") == before
+    assert before["cr3"] == kernel_cr3(machine)
+    assert machine.read(va, 16) == machine.read_phys(va - KERNEL_BASE, 16)
+    word = int.from_bytes(machine.read_phys(va - KERNEL_BASE, 4), "little")
+    assert int(machine.evaluate(f"*(unsigned int *){va:#x}")) == word
+    assert machine.call("agent_nop", 7) == 7
+    assert machine.registers("eip", "esp", "cr3") == {k: before[k] for k in ("eip", "esp", "cr3")}
+    assert machine.on_cpu(1).registers(*AP_AT_RESET) == AP_AT_RESET, "CPU 1 untouched"
+    assert [f.get("func") for f in machine.on_cpu(0).backtrace()][:2] == ["kernel_ready", "kmain"]
+    assert [int(f["addr"], 16) for f in machine.on_cpu(1).backtrace()] == [0xFFF0]
+
+
+@pytest.mark.machine(smp=2)
+def test_a_breakpoint_for_one_cpu_stops_that_cpu_only(machine):
+    other = machine.break_at("agent_nop", cpu=1)
+    for i in range(5):  # CPU 0 passes CPU 1's breakpoint: GDB resumes it each time
+        assert machine.call("agent_nop", i) == i
+    machine.delete_breakpoint(other)
+    machine.break_at("agent_nop", cpu=0)
+    with pytest.raises(CallStopped) as stopped:
+        machine.call("agent_nop", 9)
+    stop = stopped.value.stop
+    assert (stop.addr, stop.thread, stop.cpu) == (machine.symbol("agent_nop"), 1, 0)
+    machine.delete_breakpoints()
+    machine.cont()  # the call returns
+    with pytest.raises(IndexError, match=r"no vCPU 2: this machine has vCPUs \[0, 1\]"):
+        machine.break_at("agent_nop", cpu=2)
+
+
+def test_one_cpu_machine_has_one_view(machine):
+    (cpu,) = machine.cpus()
+    assert (cpu.index, cpu.gdb_id, cpu.halted) == (0, 1, False)
+    assert cpu.registers("cr3", "eip") == machine.registers("cr3", "eip")
+    with pytest.raises(IndexError, match=r"no vCPU 1"):
+        machine.on_cpu(1)
+    machine.break_at("agent_nop")
+    with pytest.raises(CallStopped) as stopped:
+        machine.call("agent_nop", 1)
+    assert stopped.value.stop.cpu == 0
