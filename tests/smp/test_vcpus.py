@@ -8,10 +8,15 @@ stays as reset left it, waiting for a SIPI (QEMU calls it halted): EIP
 tells a register or memory read done on the wrong vCPU from a right one.
 """
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from harness import CallStopped, GdbError
 from harness.decode.vcpus import parse_info_registers
+from harness.targets.mmverify.build import REPO
 from tests.expected import KERNEL_BASE
 
 CR0_PG = 0x80000000
@@ -111,3 +116,66 @@ def test_one_cpu_machine_has_one_view(machine):
     with pytest.raises(CallStopped) as stopped:
         machine.call("agent_nop", 1)
     assert stopped.value.stop.cpu == 0
+
+
+FAILING_SMP_TEST = '''
+import pytest
+from harness import CallStopped
+
+@pytest.mark.machine(smp=2)
+def test_fails_inside_a_call_on_two_cpus(machine):
+    machine.break_at("agent_nop", cpu=0)
+    with pytest.raises(CallStopped):
+        machine.call("agent_nop", 3)
+    assert False, "deliberate failure"
+'''
+
+
+def test_a_failure_on_two_cpus_leaves_every_cpus_registers_and_backtrace(tmp_path, firmware):
+    report, folder = run_failing_test(tmp_path, firmware, FAILING_SMP_TEST)
+    cpus = (folder / "cpus.txt").read_text().split("\n\n")
+    assert len(cpus) == 2
+    bsp, ap = (dict(line.split(None, 1) for line in block.splitlines()[1:]
+                    if not line.startswith((" ", "backtrace"))) for block in cpus)
+    assert cpus[0].startswith("CPU 0 (gdb thread 1, running)\n")
+    assert "\nbacktrace:\n  #0 agent_nop " in cpus[0]
+    assert int(bsp["cr0"], 16) & CR0_PG
+    assert cpus[1].startswith("CPU 1 (gdb thread 2, halted)\n")
+    assert {k: int(ap[k], 16) for k in ("eip", "cs", "cr0", "cr3", "efer")} == {
+        k: AP_AT_RESET[k] for k in ("eip", "cs", "cr0", "cr3", "efer")}
+    assert "\nbacktrace:\n  #0 ?? 0x0000fff0\n" in cpus[1]
+    qemu = (folder / "cpus-qemu.txt").read_text()
+    assert "=== CPU 1: info registers ===\nCPU#1\n" in qemu and "HLT=1" in qemu
+    assert "=== CPU 0: info lapic ===" in qemu
+    summary = report[report.index("--- cpus ---"):].splitlines()
+    assert summary[1].startswith("CPU 0 running eip=") and "#0 agent_nop" in summary[1]
+    assert summary[2].startswith("CPU 1 halted  eip=0x0000fff0 cr3=0x00000000 #0 ??")
+
+
+USE_EXISTING_BUILD = '''
+import os
+from pathlib import Path
+import pytest
+from harness.targets.mmverify.build import Artifacts
+
+@pytest.fixture(scope="session")
+def firmware():
+    return Artifacts(Path(os.environ["MMV_TEST_BUILD_DIR"]))
+'''
+
+
+def run_failing_test(tmp_path, firmware, source):
+    """Run ``source`` (one failing test) in its own pytest; its report and
+    its artifacts folder."""
+    (tmp_path / "test_failing.py").write_text(source)
+    (tmp_path / "conftest.py").write_text(USE_EXISTING_BUILD)
+    artifacts = tmp_path / "artifacts"
+    env = dict(os.environ, MMV_TEST_BUILD_DIR=str(firmware.build_dir), PYTHONPATH=str(REPO))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+         f"--artifacts={artifacts}", str(tmp_path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout
+    assert "deliberate failure" in result.stdout
+    (folder,) = artifacts.iterdir()
+    return result.stdout, folder
