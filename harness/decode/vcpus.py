@@ -30,6 +30,13 @@ class VcpuThread:
     func: str | None
 
 
+def parse_details(details: str) -> tuple[int, bool] | None:
+    """QEMU's cpu_index and halted flag from a thread's details ("CPU#1
+    [halted ]"); None when they are not QEMU's."""
+    m = _DETAILS.match(details)
+    return (int(m.group(1)), m.group(2) == "halted ") if m else None
+
+
 def parse_thread_info(payload: dict[str, Any]) -> list[VcpuThread]:
     """The vCPUs in an MI ``-thread-info`` payload, by cpu_index.  Raises
     ValueError for a thread whose details are not QEMU's "CPU#k [...]" (not
@@ -37,15 +44,14 @@ def parse_thread_info(payload: dict[str, Any]) -> list[VcpuThread]:
     out = []
     for thread in payload.get("threads", []):
         details = thread.get("details", "")
-        m = _DETAILS.match(details)
-        if m is None:
+        vcpu = parse_details(details)
+        if vcpu is None:
             raise ValueError(f"GDB thread {thread.get('id')} has details {details!r}, not "
                              "QEMU's \"CPU#k [running|halted ]\"")
         frame = thread.get("frame", {})
         addr = frame.get("addr")
         func = frame.get("func")
-        out.append(VcpuThread(gdb_id=int(thread["id"]), cpu_index=int(m.group(1)),
-                              halted=m.group(2) == "halted ",
+        out.append(VcpuThread(gdb_id=int(thread["id"]), cpu_index=vcpu[0], halted=vcpu[1],
                               addr=int(addr, 16) if addr else None,
                               func=None if func in (None, "??") else func))
     out.sort(key=lambda t: t.cpu_index)

@@ -9,6 +9,7 @@ tells a register or memory read done on the wrong vCPU from a right one.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -154,6 +155,7 @@ def test_a_failure_on_two_cpus_leaves_every_cpus_registers_and_backtrace(tmp_pat
 
 USE_EXISTING_BUILD = '''
 import os
+import re
 from pathlib import Path
 import pytest
 from harness.targets.mmverify.build import Artifacts
@@ -179,3 +181,30 @@ def run_failing_test(tmp_path, firmware, source):
     assert "deliberate failure" in result.stdout
     (folder,) = artifacts.iterdir()
     return result.stdout, folder
+
+
+MM_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(halted|running)\s+(0x[0-9a-f]{8})\s+(0x[0-9a-f]{8})"
+                    r"\s+(off|legacy pse|legacy|pae nx|pae)\s+(.*)$", re.MULTILINE)
+
+
+@pytest.mark.machine(smp=4)
+def test_mm_cpus_shows_every_cpu_as_the_harness_sees_it(machine):
+    gdb = machine.gdb
+    gdb.console(f"source {REPO / 'harness' / 'gdbcmds' / 'mm.py'}")
+    gdb.command("-thread-select 3")
+    text = gdb.console("mm cpus")
+    assert text.startswith("4 vCPUs\n")
+    rows = [m.groups() for m in MM_ROW.finditer(text)]
+    expected = []
+    for cpu in machine.cpus():
+        regs = cpu.registers("eip", "cr3")
+        mode = cpu.paging_mode()
+        paging = "off" if mode is None else ("pae" if mode.pae else "legacy")
+        paging += (" nx" if mode.nxe else "") if mode and mode.pae else (
+            " pse" if mode and mode.pse else "")
+        expected.append((str(cpu.index), str(cpu.gdb_id), "halted" if cpu.halted else "running",
+                         f"{regs['eip']:#010x}", f"{regs['cr3']:#010x}", paging))
+    assert [r[:6] for r in rows] == expected
+    assert rows[0][6].startswith("kernel_ready") and rows[1][6] == "?"
+    # GDB's selection is put back: the command switched threads to read them
+    assert gdb.command("-thread-info").payload["current-thread-id"] == "3"
