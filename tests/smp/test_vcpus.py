@@ -17,6 +17,7 @@ import pytest
 
 from harness import CallStopped, GdbError
 from harness.decode.vcpus import parse_info_registers
+from harness.machine.oracle import walker_disagreements
 from harness.targets.mmverify.build import REPO
 from tests.expected import KERNEL_BASE
 
@@ -70,6 +71,16 @@ def test_reads_go_through_the_page_tables_of_the_cpu_asked(machine):
     assert ap.read(pa, 64) == ram
     with pytest.raises(GdbError, match="not mapped"):
         ap.read(va, 4)  # no RAM at 0xc01...: only CPU 0's tables map the kernel there
+
+
+@pytest.mark.machine(smp=2)
+def test_the_walker_agrees_with_qemu_on_each_cpus_view(machine):
+    assert walker_disagreements(machine, cpu=0) == [] == walker_disagreements(machine)
+    # CPU 1's paging is off, and QEMU's monitor on CPU 1 says so (on CPU 0 it
+    # would list the kernel's map)
+    assert walker_disagreements(machine, cpu=1) == []
+    assert machine.monitor("info mem", cpu=1).strip() == "PG disabled"
+    assert machine.monitor("info mem", cpu=0).strip() != "PG disabled"
 
 
 @pytest.mark.machine(smp=2)
