@@ -34,7 +34,8 @@ class CpuHost(StateHost, Protocol):
 class CpuView:
     """vCPU ``index`` (QEMU's cpu_index), GDB thread ``gdb_id``.  ``halted``
     is whether QEMU had it halted (HLT, or an AP waiting for its SIPI) when
-    the view was made; ``addr`` where it was then."""
+    the view was made; ``addr`` and ``func`` where it was then (``func``
+    None where GDB knows no function)."""
 
     def __init__(self, host: CpuHost, thread: VcpuThread) -> None:
         self.host = host
@@ -42,6 +43,7 @@ class CpuView:
         self.gdb_id = thread.gdb_id
         self.halted = thread.halted
         self.addr = thread.addr
+        self.func = thread.func
         self._state = GuestState(host, thread.gdb_id)
 
     def __repr__(self) -> str:

@@ -17,7 +17,9 @@ import pytest
 
 from harness import CallStopped, GdbError
 from harness.decode.vcpus import parse_info_registers
+from harness.errors import HungGuest
 from harness.machine.oracle import walker_disagreements
+from harness.machine.progress import ProgressWatch
 from harness.targets.mmverify.build import REPO
 from tests.expected import KERNEL_BASE
 
@@ -219,3 +221,18 @@ def test_mm_cpus_shows_every_cpu_as_the_harness_sees_it(machine):
     assert rows[0][6].startswith("kernel_ready") and rows[1][6] == "?"
     # GDB's selection is put back: the command switched threads to read them
     assert gdb.command("-thread-info").payload["current-thread-id"] == "3"
+
+
+INC_EAX_LOOP = bytes([0x40, 0xEB, 0xFD])  # 1: inc %eax; jmp 1b: registers change, nothing else
+
+
+@pytest.mark.machine(smp=2)
+def test_a_hang_on_two_cpus_names_where_the_other_cpu_is(machine):
+    nop = machine.symbol("agent_nop")
+    machine.write(nop, INC_EAX_LOOP)  # the restored snapshot puts the text back for the next test
+    with machine.watching(ProgressWatch(machine)), pytest.raises(HungGuest) as caught:
+        machine.call("agent_nop", 1)
+    hung = caught.value
+    assert hung.eip in (nop, nop + 1) and hung.where.startswith("agent_nop"), hung.where
+    assert "; the other CPUs: CPU 1 halted at 0x0000fff0 in no symbol" in hung.reason
+    assert machine.broken is None
