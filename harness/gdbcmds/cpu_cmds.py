@@ -1,4 +1,6 @@
-"""``mm cpus``: every vCPU of the machine, one row each.
+"""``mm cpus``: every vCPU of the machine, one row each; and ``--cpu N`` for
+the page-table commands (``mm map``, ``mm vtop``, ``mm pt``), which read
+$cr3, CR4 and EFER of GDB's selected thread.
 
 QEMU's gdbstub shows each vCPU as a GDB thread whose details name it
 ("CPU#1 [halted ]", decoded by harness.decode.vcpus); the command reads
@@ -9,6 +11,9 @@ QEMU's gdbstub has vCPUs.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import gdb
 
 from harness.decode.modes import PagingMode
@@ -17,6 +22,48 @@ from harness.decode.vcpus import parse_details
 from harness.gdbcmds.common import CommandError, Subcommand, symbolize, write
 
 CR0_PG = 0x80000000
+
+
+def vcpu_threads() -> list[tuple[int, bool, gdb.InferiorThread]]:
+    """(cpu index, halted, GDB thread) of every vCPU, by index.  Raises
+    CommandError for a thread that is not one of QEMU's vCPUs."""
+    out = []
+    for thread in gdb.selected_inferior().threads():
+        vcpu = parse_details(getattr(thread, "details", None) or "")
+        if vcpu is None:
+            raise CommandError(f"thread {thread.num} is not one of QEMU's vCPUs "
+                               "(its details are not \"CPU#k [...]\")")
+        out.append((vcpu[0], vcpu[1], thread))
+    return sorted(out, key=lambda t: t[0])
+
+
+@contextlib.contextmanager
+def selected_cpu(argv: list[str]) -> Iterator[list[str]]:
+    """``--cpu N`` taken out of ``argv``: within the block GDB's selected
+    thread is vCPU N's (its $cr3, CR4 and EFER are the ones read), and the
+    selection is put back afterwards.  Without the option nothing changes.
+    Raises CommandError for a vCPU that is not there or has paging off (it
+    translates nothing: its addresses are physical)."""
+    if "--cpu" not in argv:
+        yield argv
+        return
+    at = argv.index("--cpu")
+    if at + 1 >= len(argv) or not argv[at + 1].isdigit():
+        raise CommandError("--cpu needs a vCPU index (mm cpus lists them)")
+    cpu, rest = int(argv[at + 1]), argv[:at] + argv[at + 2:]
+    threads = {index: thread for index, _halted, thread in vcpu_threads()}
+    if cpu not in threads:
+        raise CommandError(f"no vCPU {cpu}: this machine has vCPUs {sorted(threads)}")
+    selected, frame = gdb.selected_thread(), gdb.selected_frame()
+    threads[cpu].switch()
+    try:
+        if not int(gdb.newest_frame().read_register("cr0")) & CR0_PG:
+            raise CommandError(f"vCPU {cpu} has paging off (CR0.PG clear): it translates "
+                               "nothing, its addresses are physical")
+        yield rest
+    finally:
+        selected.switch()
+        frame.select()
 
 
 def paging_name(cr0: int, cr4: int, efer: int) -> str:
@@ -45,17 +92,11 @@ class CpusCommand(Subcommand):
     def run(self, argv: list[str]) -> None:
         if argv:
             raise CommandError("mm cpus takes no arguments")
-        threads = []
-        for thread in gdb.selected_inferior().threads():
-            vcpu = parse_details(getattr(thread, "details", None) or "")
-            if vcpu is None:
-                raise CommandError(f"thread {thread.num} is not one of QEMU's vCPUs "
-                                   "(its details are not \"CPU#k [...]\")")
-            threads.append((vcpu, thread))
+        threads = vcpu_threads()
         selected, frame = gdb.selected_thread(), gdb.selected_frame()
         rows = []
         try:
-            for (index, halted), thread in sorted(threads, key=lambda t: t[0][0]):
+            for index, halted, thread in threads:
                 thread.switch()
                 newest = gdb.newest_frame()
                 regs = {r: int(newest.read_register(r)) & 0xFFFFFFFF

@@ -236,3 +236,23 @@ def test_a_hang_on_two_cpus_names_where_the_other_cpu_is(machine):
     assert hung.eip in (nop, nop + 1) and hung.where.startswith("agent_nop"), hung.where
     assert "; the other CPUs: CPU 1 halted at 0x0000fff0 in no symbol" in hung.reason
     assert machine.broken is None
+
+
+@pytest.mark.machine(smp=2)
+def test_mm_page_table_commands_take_a_cpu(machine):
+    gdb = machine.gdb
+    gdb.console(f"source {REPO / 'harness' / 'gdbcmds' / 'mm.py'}")
+    va = machine.symbol("kernel_ready")
+    on_cpu0 = gdb.console(f"mm vtop {va:#x}")  # CPU 0 selected: the kernel's tables
+    assert f"{va - KERNEL_BASE:#x}" in on_cpu0 or f"{va - KERNEL_BASE:#010x}" in on_cpu0
+    kernel_map = gdb.console("mm map")
+    entries = gdb.console(f"mm pt $cr3 {va:#x}")
+    gdb.command("-thread-select 2")  # CPU 1: paging off, CR4 0: $cr3 and the mode are its own
+    assert gdb.console(f"mm vtop --cpu 0 {va:#x}") == on_cpu0
+    assert gdb.console("mm map --cpu 0") == kernel_map
+    assert gdb.console(f"mm pt --cpu 0 $cr3 {va:#x}") == entries
+    with pytest.raises(GdbError, match="vCPU 1 has paging off"):
+        gdb.console("mm map --cpu 1")
+    with pytest.raises(GdbError, match=r"no vCPU 5: this machine has vCPUs \[0, 1\]"):
+        gdb.console("mm map --cpu 5")
+    assert gdb.command("-thread-info").payload["current-thread-id"] == "2"
