@@ -2,10 +2,12 @@
 judged against QEMU's own view of each vCPU (the monitor's info registers
 on that cpu-index).
 
-Today's firmware starts no AP: CPU 0 runs the kernel and every other vCPU
-stays as reset left it, waiting for a SIPI (QEMU calls it halted): EIP
-0xfff0, CS 0xf000, CR0 0x60000010, paging off.  Those known states are what
-tells a register or memory read done on the wrong vCPU from a right one.
+Every machine here keeps its APs where reset (or an INIT) leaves them,
+waiting for a SIPI (QEMU calls them halted): EIP 0xfff0, CS 0xf000, CR0
+0x60000010, paging off, while CPU 0 runs the kernel.  Those known states are
+what tells a register or memory read done on the wrong vCPU from a right
+one.  A firmware that starts the APs is told not to with `smp_start=off`
+(INIT, no SIPI); one that starts none ignores the word.
 """
 
 import os
@@ -24,6 +26,9 @@ from harness.targets.mmverify.build import REPO
 from tests.expected import KERNEL_BASE
 
 CR0_PG = 0x80000000
+APS_IN_RESET = "smp_start=off"  # the kernel's test switch: INIT each AP, no SIPI
+TWO_AND_FOUR = [pytest.param(n, marks=pytest.mark.machine(smp=n, cmdline=APS_IN_RESET))
+                for n in (2, 4)]
 AP_AT_RESET = {"eip": 0xFFF0, "cs": 0xF000, "cr0": 0x60000010, "cr3": 0, "cr4": 0, "efer": 0}
 # The registers GDB and QEMU's info registers both show for a 32-bit vCPU.
 SHARED = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eip", "eflags", "cs", "ss",
@@ -34,8 +39,7 @@ def kernel_cr3(machine):
     return machine.symbol("kernel_page_directory") - KERNEL_BASE
 
 
-@pytest.mark.parametrize("count", [pytest.param(2, marks=pytest.mark.machine(smp=2)),
-                                   pytest.param(4, marks=pytest.mark.machine(smp=4))])
+@pytest.mark.parametrize("count", TWO_AND_FOUR)
 def test_cpu0_runs_the_kernel_and_every_ap_waits_at_reset(machine, count):
     cpus = machine.cpus()
     assert [(c.index, c.gdb_id) for c in cpus] == [(i, i + 1) for i in range(count)]
@@ -50,8 +54,7 @@ def test_cpu0_runs_the_kernel_and_every_ap_waits_at_reset(machine, count):
         assert ap.addr == 0xFFF0 and ap.paging_mode() is None
 
 
-@pytest.mark.parametrize("count", [pytest.param(2, marks=pytest.mark.machine(smp=2)),
-                                   pytest.param(4, marks=pytest.mark.machine(smp=4))])
+@pytest.mark.parametrize("count", TWO_AND_FOUR)
 def test_each_cpus_registers_are_the_ones_qemu_has_for_it(machine, count):
     for cpu in machine.cpus():
         qemu = parse_info_registers(cpu.monitor("info registers"))
@@ -61,7 +64,7 @@ def test_each_cpus_registers_are_the_ones_qemu_has_for_it(machine, count):
     assert len(machine.cpus()) == count
 
 
-@pytest.mark.machine(smp=2)
+@pytest.mark.machine(smp=2, cmdline=APS_IN_RESET)
 def test_reads_go_through_the_page_tables_of_the_cpu_asked(machine):
     va = machine.symbol("kernel_ready")
     pa = machine.translate(va).pa
@@ -75,7 +78,7 @@ def test_reads_go_through_the_page_tables_of_the_cpu_asked(machine):
         ap.read(va, 4)  # no RAM at 0xc01...: only CPU 0's tables map the kernel there
 
 
-@pytest.mark.machine(smp=2)
+@pytest.mark.machine(smp=2, cmdline=APS_IN_RESET)
 def test_the_walker_agrees_with_qemu_on_each_cpus_view(machine):
     assert walker_disagreements(machine, cpu=0) == [] == walker_disagreements(machine)
     # CPU 1's paging is off, and QEMU's monitor on CPU 1 says so (on CPU 0 it
@@ -85,7 +88,7 @@ def test_the_walker_agrees_with_qemu_on_each_cpus_view(machine):
     assert machine.monitor("info mem", cpu=0).strip() != "PG disabled"
 
 
-@pytest.mark.machine(smp=2)
+@pytest.mark.machine(smp=2, cmdline=APS_IN_RESET)
 def test_an_ap_selected_in_gdb_does_not_move_cpu0s_registers_reads_or_calls(machine):
     va = machine.symbol("kernel_ready")
     before = machine.registers("eip", "esp", "cr0", "cr3")
@@ -103,7 +106,7 @@ def test_an_ap_selected_in_gdb_does_not_move_cpu0s_registers_reads_or_calls(mach
     assert [int(f["addr"], 16) for f in machine.on_cpu(1).backtrace()] == [0xFFF0]
 
 
-@pytest.mark.machine(smp=2)
+@pytest.mark.machine(smp=2, cmdline=APS_IN_RESET)
 def test_a_breakpoint_for_one_cpu_stops_that_cpu_only(machine):
     other = machine.break_at("agent_nop", cpu=1)
     for i in range(5):  # CPU 0 passes CPU 1's breakpoint: GDB resumes it each time
@@ -136,7 +139,7 @@ FAILING_SMP_TEST = '''
 import pytest
 from harness import CallStopped
 
-@pytest.mark.machine(smp=2)
+@pytest.mark.machine(smp=2, cmdline="smp_start=off")
 def test_fails_inside_a_call_on_two_cpus(machine):
     machine.break_at("agent_nop", cpu=0)
     with pytest.raises(CallStopped):
@@ -200,7 +203,7 @@ MM_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(halted|running)\s+(0x[0-9a-f]{8})\s+(
                     r"\s+(off|legacy pse|legacy|pae nx|pae)\s+(.*)$", re.MULTILINE)
 
 
-@pytest.mark.machine(smp=4)
+@pytest.mark.machine(smp=4, cmdline=APS_IN_RESET)
 def test_mm_cpus_shows_every_cpu_as_the_harness_sees_it(machine):
     gdb = machine.gdb
     gdb.console(f"source {REPO / 'harness' / 'gdbcmds' / 'mm.py'}")
@@ -226,7 +229,7 @@ def test_mm_cpus_shows_every_cpu_as_the_harness_sees_it(machine):
 INC_EAX_LOOP = bytes([0x40, 0xEB, 0xFD])  # 1: inc %eax; jmp 1b: registers change, nothing else
 
 
-@pytest.mark.machine(smp=2)
+@pytest.mark.machine(smp=2, cmdline=APS_IN_RESET)
 def test_a_hang_on_two_cpus_names_where_the_other_cpu_is(machine):
     nop = machine.symbol("agent_nop")
     machine.write(nop, INC_EAX_LOOP)  # the restored snapshot puts the text back for the next test
@@ -238,7 +241,7 @@ def test_a_hang_on_two_cpus_names_where_the_other_cpu_is(machine):
     assert machine.broken is None
 
 
-@pytest.mark.machine(smp=2)
+@pytest.mark.machine(smp=2, cmdline=APS_IN_RESET)
 def test_mm_page_table_commands_take_a_cpu(machine):
     gdb = machine.gdb
     gdb.console(f"source {REPO / 'harness' / 'gdbcmds' / 'mm.py'}")
