@@ -259,3 +259,27 @@ def test_mm_page_table_commands_take_a_cpu(machine):
     with pytest.raises(GdbError, match=r"no vCPU 5: this machine has vCPUs \[0, 1\]"):
         gdb.console("mm map --cpu 5")
     assert gdb.command("-thread-info").payload["current-thread-id"] == "2"
+
+
+def test_a_stop_on_an_ap_leaves_the_machines_registers_and_calls_on_cpu0(boot):
+    """An AP that stops at a breakpoint becomes GDB's selected thread; the
+    machine's registers and calls stay CPU 0's.  Needs a firmware that
+    starts APs (issue 20's bring-up: an online AP idles in ap_idle)."""
+    m = boot(smp=2)
+    try:  # hardware: the loader writes the kernel's text after reset
+        m.break_at("ap_idle", cpu=1, hardware=True)
+    except GdbError:
+        pytest.skip("this firmware starts no AP (no ap_idle): issue 20's bring-up")
+    ap_idle = m.symbol("ap_idle")
+    stop = m.cont()
+    assert (stop.addr, stop.thread, stop.cpu) == (ap_idle, 2, 1)
+    assert m.gdb.command("-thread-info").payload["current-thread-id"] == "2"
+    ap = m.on_cpu(1)
+    assert ap.reg("eip") == ap_idle and ap.reg("cr3") == kernel_cr3(m)
+    bsp = m.registers("eip", "esp", "cs")
+    assert bsp == m.on_cpu(0).registers("eip", "esp", "cs") and bsp["eip"] != ap_idle
+    m.delete_breakpoints()
+    assert m.call("agent_nop", 5) == 5  # on CPU 0: its EIP and ESP come back
+    assert m.on_cpu(0).registers("eip", "esp", "cs") == bsp
+    cpu1 = m.on_cpu(1)  # it ran on during the call, into its hlt
+    assert cpu1.halted and ap_idle < cpu1.reg("eip") < ap_idle + 16
