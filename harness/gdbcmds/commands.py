@@ -14,7 +14,8 @@ _MODULES = ("harness.gdbcmds.common", "harness.gdbcmds.spaces", "harness.gdbcmds
             "harness.gdbcmds.proc_cmds", "harness.gdbcmds.pagecache_cmds",
             "harness.gdbcmds.cache_cmds",
             "harness.gdbcmds.settings_cmds", "harness.gdbcmds.swap_cmds",
-            "harness.gdbcmds.pool_cmds", "harness.gdbcmds.balloon_cmds")
+            "harness.gdbcmds.pool_cmds", "harness.gdbcmds.balloon_cmds",
+            "harness.gdbcmds.cpu_cmds")
 
 
 def _load() -> list:
@@ -42,6 +43,7 @@ class MmCommand(gdb.Command):
     mm swap                 swap slots, the compressed pool, which PTEs name which slots, audited
     mm pools                memory pools and their reserves (audited), the heap's quick-fit lists
     mm balloon              the virtio balloon: target, frames held, queues, audited
+    mm cpus                 every vCPU: halted or running, EIP, CR3, paging mode
     mm set [NAME VALUE]     change a setting (kernel-base); mm show lists them
     mm help                 this list
 

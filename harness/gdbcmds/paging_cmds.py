@@ -30,6 +30,7 @@ from harness.gdbcmds.common import (
     value,
     write,
 )
+from harness.gdbcmds.cpu_cmds import selected_cpu
 from harness.gdbcmds.spaces import describe_space, efer, pae_enabled, pse, resolve_space
 
 # Flag letters in fixed columns for mm pt: P W U T(PWT) C(PCD) A D S(PS) G.
@@ -94,7 +95,9 @@ class MapCommand(Subcommand):
     the header names whose address space it is.  Walked by harness.decode.paging,
     the walker the tests use, from the page tables in physical memory.  With
     CR4.PAE on, the PAE walker reads the PDPT and 64-bit entries and the
-    rights gain an x column (cleared by NX when EFER.NXE is on).
+    rights gain an x column (cleared by NX when EFER.NXE is on).  With
+    --cpu N, $cr3 and the paging mode are vCPU N's (also for "mm vtop" and
+    "mm pt"; "mm cpus" lists them), not those of GDB's selected thread.
 
     With this firmware's symbols, then the pages below the kernel base in
     runs: rights, whether PAGE_OWNED (the mapping holds a frame reference),
@@ -108,6 +111,10 @@ class MapCommand(Subcommand):
     needs_firmware = False
 
     def run(self, argv: list[str]) -> None:
+        with selected_cpu(argv) as rest:
+            self.show(rest)
+
+    def show(self, argv: list[str]) -> None:
         if len(argv) > 1:
             raise CommandError("too many arguments")
         cr3 = resolve_space(argv[0] if argv else None)
@@ -192,6 +199,10 @@ class VtopCommand(Subcommand):
     needs_firmware = False
 
     def run(self, argv: list[str]) -> None:
+        with selected_cpu(argv) as rest:
+            self.show(rest)
+
+    def show(self, argv: list[str]) -> None:
         if not argv:
             raise CommandError("an address is needed")
         if len(argv) > 2:
@@ -308,6 +319,10 @@ class PtCommand(Subcommand):
     needs_firmware = False
 
     def run(self, argv: list[str]) -> None:
+        with selected_cpu(argv) as rest:
+            self.show(rest)
+
+    def show(self, argv: list[str]) -> None:
         if len(argv) > 2:
             raise CommandError("too many arguments")
         space, span = None, None

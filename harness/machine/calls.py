@@ -25,6 +25,7 @@ from harness.errors import (
     TargetStateError,
 )
 from harness.machine.qemu import QemuConfig
+from harness.machine.state import BOOT_CPU_THREAD
 from harness.machine.target import CallGate
 from harness.transport.gdbmi import MiClient, StopEvent
 
@@ -54,7 +55,7 @@ class CallHost(Protocol):
     def cont(self, *, timeout: float | None = None) -> StopEvent: ...
 
     def break_at(self, where: str | int, *, hardware: bool = False, temporary: bool = False,
-                 condition: str | None = None) -> int: ...
+                 condition: str | None = None, cpu: int | None = None) -> int: ...
 
     def registers(self, *names: str) -> dict[str, int]: ...
 
@@ -99,8 +100,10 @@ class Calls:
 
     def evaluate(self, expression: str, timeout: float | None = None) -> str:
         gdb = self.host.require_gdb(f"evaluate {expression}")
-        value = gdb.command(f"-data-evaluate-expression {mi_quote(expression)}",
-                            timeout).payload.get("value", "")
+        # On CPU 0: GDB reads the expression's memory (and runs an inferior
+        # call) on the selected thread, which a stop elsewhere may have moved.
+        value = gdb.command(f"-data-evaluate-expression --thread {BOOT_CPU_THREAD} "
+                            f"{mi_quote(expression)}", timeout).payload.get("value", "")
         return str(value)
 
     def symbol(self, name: str) -> int:
@@ -186,9 +189,12 @@ class Calls:
         return None if value in ("", "void") else parse_gdb_int(value)
 
     def ensure_breakpoint(self) -> None:
-        """Set the breakpoint at the gate's ``done`` unless it is set."""
+        """Set the breakpoint at the gate's ``done`` unless it is set.  Only
+        CPU 0's arrival there ends the call: the call runs on CPU 0 (its
+        registers and stack are CPU 0's), and another CPU passing through
+        the gate is not this call returning."""
         if self._breakpoint is None:
-            self._breakpoint = self.host.break_at(self._gate().done)
+            self._breakpoint = self.host.break_at(self._gate().done, cpu=0)
 
     def breakpoints_deleted(self) -> None:
         """Every breakpoint was deleted: put back the one a pending call needs."""

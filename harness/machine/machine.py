@@ -42,6 +42,7 @@ from harness.errors import (
 )
 from harness.machine import balloon
 from harness.machine.calls import Calls, Watchdog
+from harness.machine.cpus import Cpus, CpuView
 from harness.machine.disks import DiskSpec, blockstats_by_name, find_qemu_io, read_image
 from harness.machine.qemu import GUEST_EXITS, Qemu, QemuConfig, find_binary
 from harness.machine.state import AnyAddressSpace, AnyTranslation, GuestState
@@ -107,8 +108,9 @@ class Machine:
         self.broken: str | None = None  # why the machine's state cannot be trusted any more
         self.keep_run_dir = False
         self.last_stop: StopEvent | None = None
-        self._state = GuestState(self)
+        self._state = GuestState(self)  # CPU 0's view
         self._calls = Calls(self)
+        self._cpus = Cpus(self)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -355,6 +357,7 @@ class Machine:
             self._raise_if_dead("remote connection closed")
             raise GdbError(f"gdb reports the target {self.last_stop.reason} but QEMU runs",
                            serial_tail=self._serial_tail(), mi_tail=self._mi_tail())
+        self.last_stop.cpu = self._cpus.cpu_of(gdb, self.last_stop.thread)
         self._calls.after_stop(self.last_stop)
         return self.last_stop
 
@@ -389,11 +392,16 @@ class Machine:
         return stop
 
     def break_at(self, where: str | int, *, hardware: bool = False, temporary: bool = False,
-                 condition: str | None = None) -> int:
+                 condition: str | None = None, cpu: int | None = None) -> int:
         """Set a breakpoint at an exact address/symbol; returns its number.
-        Raises GdbError for a symbol GDB does not know."""
+        With ``cpu``, only that vCPU stops there (GDB resumes the others by
+        itself, each hit a stop and a resume: keep such breakpoints off code
+        every CPU runs all the time).  Raises GdbError for a symbol GDB does
+        not know, IndexError for a vCPU the machine does not have."""
         gdb = self.require_gdb("set a breakpoint")
         flags = " -h" * hardware + " -t" * temporary
+        if cpu is not None:
+            flags += f" -p {self._cpus.thread_of(cpu)}"
         if condition:
             flags += f" -c {mi_quote(condition)}"
         return int(gdb.command(f"-break-insert{flags} {location(where)}").payload["bkpt"]["number"])
@@ -486,13 +494,16 @@ class Machine:
         machine without -numa."""
         return parse_info_numa(self.monitor("info numa"))
 
-    def monitor(self, command: str) -> str:
+    def monitor(self, command: str, *, cpu: int | None = None) -> str:
         """A QEMU human-monitor command (``info tlb``, ``info mem``, ``xp``...)
-        and its output.  Raises TargetStateError when QEMU is gone or not
-        started, QmpError when the monitor refuses the command."""
+        and its output; with ``cpu``, run on that vCPU (``info registers``,
+        ``info mem`` and ``info tlb`` read the monitor's current vCPU, 0
+        otherwise).  Raises TargetStateError when QEMU is gone or not
+        started, QmpError when the monitor refuses the command (a vCPU that
+        is not there)."""
         if self.qemu is None or self.dead is not None:
             raise TargetStateError(f"cannot run monitor command {command!r}: machine is gone")
-        return self.qemu.hmp(command)
+        return self.qemu.hmp(command, cpu=cpu)
 
     # -- the virtio balloon (QemuConfig.balloon; harness.machine.balloon) ------------------
 
@@ -654,11 +665,28 @@ class Machine:
         no such symbol."""
         return self._calls.symbol(name)
 
+    # -- every vCPU (harness.machine.cpus) ---------------------------------------------
+
+    def cpus(self) -> list[CpuView]:
+        """Every vCPU, by index, as GDB sees it now (one GDB thread each):
+        index, GDB thread, halted, and per-CPU registers, memory, page
+        tables, backtrace and monitor.  Raises GdbError when GDB's threads
+        are not QEMU's vCPUs."""
+        return self._cpus.views()
+
+    def on_cpu(self, cpu: int) -> CpuView:
+        """vCPU ``cpu``'s view: its registers, reads through its CR3, its
+        walk and backtrace (see harness.machine.cpus.CpuView).  The
+        machine's own registers(), read() and call() are CPU 0's.  Raises
+        IndexError for a vCPU the machine does not have."""
+        return self._cpus.view(cpu)
+
     # -- registers (harness.machine.state) --------------------------------------------
 
     def registers(self, *names: str) -> dict[str, int]:
-        """Current values of the named registers (CORE_REGISTERS when none are
-        named), including cr0, cr2, cr3 and cr4.  Raises KeyError naming a
+        """Current values of CPU 0's named registers (CORE_REGISTERS when none
+        are named), including cr0, cr2, cr3 and cr4 (:meth:`on_cpu` for another
+        vCPU's).  Raises KeyError naming a
         register this target does not have or that is not an integer."""
         return self._state.registers(*names)
 
@@ -671,7 +699,7 @@ class Machine:
         self._state.write_registers(**{name: value})
 
     def write_registers(self, **values: int) -> None:
-        """Write registers of the stopped CPU in one command.  Raw registers,
+        """Write registers of CPU 0 in one command.  Raw registers,
         whatever frame GDB has selected (``$eip = ...`` in an expression would
         write the selected frame's saved PC instead when it is not frame 0).
         Raises KeyError for an unknown register."""
@@ -680,7 +708,7 @@ class Machine:
     # -- memory (harness.machine.state) -------------------------------------------------
 
     def read(self, addr: int, size: int) -> bytes:
-        """Read guest-virtual memory (through the current page tables).
+        """Read guest-virtual memory (through CPU 0's current page tables).
 
         Up to GDB_READ_LIMIT bytes go through GDB; larger reads are translated
         by the harness's page-table walk and served from the RAM file, so they

@@ -9,22 +9,41 @@ bug in the tables under test."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from harness.decode import paging
+from harness.decode.modes import PagingMode
 from harness.decode.pae import NX, user_write_runs
 from harness.decode.qemuview import parse_info_mem, parse_info_tlb
 from harness.machine.machine import Machine
 from harness.machine.state import AnyAddressSpace
 
 
-def walker_disagreements(machine: Machine) -> list[str]:
+class CpuState(Protocol):
+    """One CPU's view: a Machine (CPU 0) or a harness.machine.cpus.CpuView."""
+
+    def paging_mode(self) -> PagingMode | None: ...
+
+    def address_space(self, cr3: int | None = None) -> AnyAddressSpace: ...
+
+    def monitor(self, command: str) -> str: ...
+
+
+def walker_disagreements(machine: Machine, cpu: int | None = None) -> list[str]:
     """Differences between the walker and QEMU (``info mem`` and ``info tlb``)
-    for the current CR3, described for an assertion message; empty when they
-    agree."""
-    aspace = machine.address_space()
-    return info_mem_disagreements(machine, aspace) + info_tlb_disagreements(machine, aspace)
+    for the current CR3 of CPU 0, or of vCPU ``cpu`` (QEMU's monitor then
+    reads that vCPU), described for an assertion message; empty when they
+    agree.  A CPU with paging off agrees when QEMU says so too."""
+    view: CpuState = machine if cpu is None else machine.on_cpu(cpu)
+    if view.paging_mode() is None:
+        said = [view.monitor(c).strip() for c in ("info mem", "info tlb")]
+        return [] if said == ["PG disabled"] * 2 else [
+            f"paging is off on the CPU, but QEMU's info mem/info tlb say {said}"]
+    aspace = view.address_space()
+    return info_mem_disagreements(view, aspace) + info_tlb_disagreements(view, aspace)
 
 
-def info_mem_disagreements(machine: Machine, aspace: AnyAddressSpace) -> list[str]:
+def info_mem_disagreements(machine: CpuState, aspace: AnyAddressSpace) -> list[str]:
     """The walker's region map against QEMU's ``info mem`` (which has no
     execute column, so regions differing only in NX are merged first)."""
     problems = []
@@ -38,7 +57,7 @@ def info_mem_disagreements(machine: Machine, aspace: AnyAddressSpace) -> list[st
     return problems
 
 
-def info_tlb_disagreements(machine: Machine, aspace: AnyAddressSpace) -> list[str]:
+def info_tlb_disagreements(machine: CpuState, aspace: AnyAddressSpace) -> list[str]:
     """Every present page of the walker against QEMU's ``info tlb``, NX
     included (the leaf entry's own bit 63; always clear in legacy mode)."""
     problems = []

@@ -19,9 +19,11 @@ from what it sees outside the guest:
 
 The kernel is hung when every look for ``stall`` seconds found it in kernel
 mode with all of that unchanged; :class:`HungGuest` then names where the CPU
-was (EIP, its symbol, GDB's backtrace).  A kernel loop that keeps writing new
-values to its data is not caught (it looks busy), and nothing is reported for
-user programs that never end: both end at the wait's own timeout, as before.
+was (EIP, its symbol, GDB's backtrace), and on a machine with several vCPUs
+where each other vCPU was.  The looks are CPU 0's, which runs the call.  A
+kernel loop that keeps writing new values to its data is not caught (it
+looks busy), and nothing is reported for user programs that never end: both
+end at the wait's own timeout, as before.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from elftools.elf.constants import P_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from harness.errors import ConfigError, HungGuest
+from harness.machine.cpus import CpuView
 from harness.machine.machine import Machine
+from harness.machine.state import BOOT_CPU_THREAD
 
 PERIOD = 1.0  # seconds between looks
 STALL = 3.0   # seconds of looks that saw no progress before the kernel counts as hung
@@ -146,6 +150,14 @@ class ProgressWatch:
             digest.update(b"-" if line is None else line.mark().to_bytes(8, "little"))
         return digest.digest()
 
+    def other_cpus(self) -> str:
+        """Where every vCPU but CPU 0 is (the one the look is about), for
+        the message on a machine with several: a deadlock shows who else
+        waits where."""
+        if self.m.cfg.smp == 1:
+            return ""
+        return "; the other CPUs: " + ", ".join(_where(c) for c in self.m.cpus()[1:])
+
     def hung(self, eip: int, stalled: float) -> HungGuest:
         """The error for a kernel stuck at ``eip``: its symbol and backtrace."""
         gdb = self.m.require_gdb("read where the kernel spins")
@@ -153,15 +165,21 @@ class ProgressWatch:
         where = gdb.console(f"info symbol {eip:#x}").strip().split(" in section ")[0]
         if where.startswith("No symbol"):
             where = ""
-        frames = gdb.command(f"-stack-list-frames 0 {BACKTRACE_FRAMES - 1}").payload.get(
+        frames = gdb.command(f"-stack-list-frames --thread {BOOT_CPU_THREAD} 0 "
+                             f"{BACKTRACE_FRAMES - 1}").payload.get(
             "stack", [])
         backtrace = [describe_frame(f.get("frame", f) if isinstance(f, dict) else f)
                      for f in frames]
         return HungGuest(f"the kernel made no progress for {stalled:.1f} s (every look in "
                          f"kernel mode, no trap, no output, its data unchanged): the CPU "
-                         f"spins at {eip:#x} in {where or 'no symbol'}",
+                         f"spins at {eip:#x} in {where or 'no symbol'}{self.other_cpus()}",
                          eip=eip, where=where, backtrace=backtrace, stalled=stalled,
                          **self.m.tails())
+
+
+def _where(cpu: CpuView) -> str:
+    state = "halted" if cpu.halted else "running"
+    return f"CPU {cpu.index} {state} at {cpu.addr or 0:#010x} in {cpu.func or 'no symbol'}"
 
 
 def describe_frame(frame: dict[str, str]) -> str:

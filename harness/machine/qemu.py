@@ -371,12 +371,17 @@ class Qemu:
         except Exception as exc:
             raise QmpError(f"QMP {name} failed: {exc}") from exc
 
-    def hmp(self, command_line: str, *, timeout: float | None = None) -> str:
-        """A human-monitor command (``info tlb``, ``savevm x``) and its output.
+    def hmp(self, command_line: str, *, timeout: float | None = None,
+            cpu: int | None = None) -> str:
+        """A human-monitor command (``info tlb``, ``savevm x``) and its output;
+        with ``cpu``, the monitor's current vCPU is that cpu_index (QMP's
+        cpu-index: HMP's ``cpu N`` would not outlive its one command).
         Raises QmpError when QMP fails or answers with anything but text;
         ``timeout`` as for :meth:`command`."""
-        out = self.command("human-monitor-command", timeout=timeout,
-                           **{"command-line": command_line})
+        args: dict[str, object] = {"command-line": command_line}
+        if cpu is not None:
+            args["cpu-index"] = cpu
+        out = self.command("human-monitor-command", timeout=timeout, **args)
         if not isinstance(out, str):
             raise QmpError(f"human-monitor-command {command_line!r} returned {out!r}, not text")
         return out

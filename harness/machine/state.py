@@ -1,9 +1,15 @@
 """Registers, guest memory (virtual and physical) and page tables of a
-stopped machine.
+stopped machine, as one vCPU sees them.
 
 :class:`GuestState` does the work behind :class:`harness.machine.machine.Machine`'s
 ``registers``, ``read``, ``read_phys``, ``address_space``... (which document
 them); it reaches the machine only through :class:`StateHost`.
+
+Every GDB command it sends names its vCPU's GDB thread (``--thread N``):
+registers are per vCPU, and GDB reads virtual memory through the page
+tables of the thread it has selected, which after a stop is the vCPU that
+stopped.  Without the pin, a breakpoint hit on CPU 1 would move the next
+register read, memory read or call onto CPU 1.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ from harness.transport.gdbmi import MiClient
 from harness.transport.physmem import GuestRam
 
 CR0_PG = 0x80000000
+# GDB's thread of CPU 0 (the boot CPU), which the machine's own reads and
+# calls use: QEMU lists its vCPUs to GDB in cpu_index order and GDB numbers
+# the threads of its one inferior from 1 as it learns of them.
+BOOT_CPU_THREAD = 1
 VIRTUAL_END = 1 << 32
 # Either walker's reading of one CR3 (legacy 32-bit or PAE): both have
 # translate, mappings, regions and page_tables.
@@ -63,10 +73,12 @@ class StateHost(Protocol):
 
 
 class GuestState:
-    """Registers, memory and page tables of ``host``'s stopped guest."""
+    """Registers, memory and page tables of ``host``'s stopped guest, as the
+    vCPU behind GDB thread ``thread`` sees them."""
 
-    def __init__(self, host: StateHost) -> None:
+    def __init__(self, host: StateHost, thread: int = BOOT_CPU_THREAD) -> None:
         self.host = host
+        self.thread = thread
         self._reg_numbers: dict[str, int] = {}
 
     # -- registers ---------------------------------------------------------------------
@@ -86,8 +98,8 @@ class GuestState:
             raise KeyError(f"unknown register(s) {unknown}; this target has {sorted(numbers)}")
         gdb = self.host.require_gdb("read registers")
         index = " ".join(str(numbers[n]) for n in wanted)
-        values = gdb.command(f"-data-list-register-values --skip-unavailable x {index}"
-                             ).payload["register-values"]
+        values = gdb.command(f"-data-list-register-values --thread {self.thread} "
+                             f"--skip-unavailable x {index}").payload["register-values"]
         by_number = {int(v["number"]): v["value"] for v in values}
         out = {}
         for name in wanted:
@@ -113,7 +125,8 @@ class GuestState:
         if unknown:
             raise KeyError(f"unknown register(s) {unknown}")
         pairs = " ".join(f"{numbers[n]} {v & 0xFFFFFFFF:#x}" for n, v in values.items())
-        self.host.require_gdb("write registers").command(f"-data-write-register-values x {pairs}")
+        self.host.require_gdb("write registers").command(
+            f"-data-write-register-values --thread {self.thread} x {pairs}")
 
     # -- memory ------------------------------------------------------------------------
 
@@ -132,7 +145,8 @@ class GuestState:
         for start in range(addr, addr + size, GDB_READ_LIMIT):
             want = min(GDB_READ_LIMIT, addr + size - start)
             try:
-                payload = gdb.command(f"-data-read-memory-bytes {start:#x} {want}").payload
+                payload = gdb.command(f"-data-read-memory-bytes --thread {self.thread} "
+                                      f"{start:#x} {want}").payload
             except GdbError as exc:
                 # Only GDB's own answer for an unreadable address counts as a
                 # short read; a GDB that died mid-command names the command,
@@ -187,7 +201,8 @@ class GuestState:
         gdb = self.host.require_gdb("write memory")
         for offset in range(0, len(data), GDB_READ_LIMIT):
             piece = data[offset:offset + GDB_READ_LIMIT]
-            gdb.command(f"-data-write-memory-bytes {addr + offset:#x} {piece.hex()}")
+            gdb.command(f"-data-write-memory-bytes --thread {self.thread} {addr + offset:#x} "
+                        f"{piece.hex()}")
 
     def read_u32(self, addr: int) -> int:
         return int.from_bytes(self.read(addr, 4), "little")

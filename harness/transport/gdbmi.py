@@ -52,10 +52,19 @@ class MiResult:
 
 @dataclass
 class StopEvent:
-    """A ``*stopped`` record: why the target stopped, and where."""
+    """A ``*stopped`` record: why the target stopped, and where.  ``cpu`` is
+    the vCPU that stopped, filled in by the machine, which knows which vCPU
+    each GDB thread is (None until then, or when the record names none)."""
 
     reason: str
     payload: dict[str, Any] = field(default_factory=dict)
+    cpu: int | None = None
+
+    @property
+    def thread(self) -> int | None:
+        """GDB's id of the thread that stopped (the record's thread-id)."""
+        thread = self.payload.get("thread-id")
+        return int(thread) if isinstance(thread, str) and thread.isdigit() else None
 
     @property
     def frame(self) -> dict[str, Any]:

@@ -1,0 +1,116 @@
+"""``mm cpus``: every vCPU of the machine, one row each; and ``--cpu N`` for
+the page-table commands (``mm map``, ``mm vtop``, ``mm pt``), which read
+$cr3, CR4 and EFER of GDB's selected thread.
+
+QEMU's gdbstub shows each vCPU as a GDB thread whose details name it
+("CPU#1 [halted ]", decoded by harness.decode.vcpus); the command reads
+each thread's registers by switching to it, then puts GDB's selected
+thread and frame back as they were.  It needs no symbols: any kernel behind
+QEMU's gdbstub has vCPUs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import gdb
+
+from harness.decode.modes import PagingMode
+from harness.decode.text import table
+from harness.decode.vcpus import parse_details
+from harness.gdbcmds.common import CommandError, Subcommand, symbolize, write
+
+CR0_PG = 0x80000000
+
+
+def vcpu_threads() -> list[tuple[int, bool, gdb.InferiorThread]]:
+    """(cpu index, halted, GDB thread) of every vCPU, by index.  Raises
+    CommandError for a thread that is not one of QEMU's vCPUs."""
+    out = []
+    for thread in gdb.selected_inferior().threads():
+        vcpu = parse_details(getattr(thread, "details", None) or "")
+        if vcpu is None:
+            raise CommandError(f"thread {thread.num} is not one of QEMU's vCPUs "
+                               "(its details are not \"CPU#k [...]\")")
+        out.append((vcpu[0], vcpu[1], thread))
+    return sorted(out, key=lambda t: t[0])
+
+
+@contextlib.contextmanager
+def selected_cpu(argv: list[str]) -> Iterator[list[str]]:
+    """``--cpu N`` taken out of ``argv``: within the block GDB's selected
+    thread is vCPU N's (its $cr3, CR4 and EFER are the ones read), and the
+    selection is put back afterwards.  Without the option nothing changes.
+    Raises CommandError for a vCPU that is not there or has paging off (it
+    translates nothing: its addresses are physical)."""
+    if "--cpu" not in argv:
+        yield argv
+        return
+    at = argv.index("--cpu")
+    if at + 1 >= len(argv) or not argv[at + 1].isdigit():
+        raise CommandError("--cpu needs a vCPU index (mm cpus lists them)")
+    cpu, rest = int(argv[at + 1]), argv[:at] + argv[at + 2:]
+    threads = {index: thread for index, _halted, thread in vcpu_threads()}
+    if cpu not in threads:
+        raise CommandError(f"no vCPU {cpu}: this machine has vCPUs {sorted(threads)}")
+    selected, frame = gdb.selected_thread(), gdb.selected_frame()
+    threads[cpu].switch()
+    try:
+        if not int(gdb.newest_frame().read_register("cr0")) & CR0_PG:
+            raise CommandError(f"vCPU {cpu} has paging off (CR0.PG clear): it translates "
+                               "nothing, its addresses are physical")
+        yield rest
+    finally:
+        selected.switch()
+        frame.select()
+
+
+def paging_name(cr0: int, cr4: int, efer: int) -> str:
+    """off, legacy (pse) or pae (nx), as the walker would read this CPU."""
+    if not cr0 & CR0_PG:
+        return "off"
+    mode = PagingMode.from_registers(cr4, efer)
+    if mode.pae:
+        return "pae nx" if mode.nxe else "pae"
+    return "legacy pse" if mode.pse else "legacy"
+
+
+class CpusCommand(Subcommand):
+    """Show every vCPU: mm cpus
+
+    One row per vCPU (QEMU's cpu index), with its GDB thread, whether QEMU
+    has it halted (HLT, or an AP that was never started and waits for its
+    SIPI), EIP and the function there, CR3 and its paging mode (off,
+    legacy, pae; nx when EFER.NXE is set).  Give a CPU's CR3 to "mm map"
+    to see what it maps.  Works on any kernel behind QEMU's gdbstub."""
+
+    name = "cpus"
+    usage = "mm cpus"
+    needs_firmware = False
+
+    def run(self, argv: list[str]) -> None:
+        if argv:
+            raise CommandError("mm cpus takes no arguments")
+        threads = vcpu_threads()
+        selected, frame = gdb.selected_thread(), gdb.selected_frame()
+        rows = []
+        try:
+            for index, halted, thread in threads:
+                thread.switch()
+                newest = gdb.newest_frame()
+                regs = {r: int(newest.read_register(r)) & 0xFFFFFFFF
+                        for r in ("eip", "cr0", "cr3", "cr4", "efer")}
+                rows.append([str(index), str(thread.num), "halted" if halted else "running",
+                             f"{regs['eip']:#010x}", f"{regs['cr3']:#010x}",
+                             paging_name(regs["cr0"], regs["cr4"], regs["efer"]),
+                             symbolize(regs["eip"])])
+        finally:
+            selected.switch()
+            frame.select()
+        write(f"{len(rows)} vCPU{'s' * (len(rows) != 1)}")
+        write(table(["cpu", "thread", "state", "eip", "cr3", "paging", "at"], rows,
+                    left=(2, 5, 6)))
+
+
+COMMANDS = (CpusCommand,)
