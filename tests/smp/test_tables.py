@@ -1,0 +1,192 @@
+"""The kernel finds its CPUs in the firmware's tables (kernel/smp_tables.c):
+its SMP records and its struct smp_tables must equal what the host decodes
+from the same tables in guest RAM (harness.decode.acpi, .mptable), and the
+CPUs listed must be the vCPUs QEMU has (their APIC IDs from QEMU's CPU
+objects).  A hostile MADT, patched in guest RAM on a cold boot before the
+kernel reads it, is refused whole and the kernel keeps to its BSP."""
+
+import struct
+
+import pytest
+
+from harness.decode import acpi, mptable
+from harness.targets.mmverify.kernel import Kernel
+from tests.smp.tables_view import (
+    alone_view,
+    expected_view,
+    kernel_view,
+    madt,
+    mp_config,
+    qemu_apic_ids,
+    table_records,
+)
+
+
+def assert_kernel_found(m, found: acpi.FoundCpus) -> None:
+    assert table_records(m) == found.records()
+    assert kernel_view(Kernel(m)) == expected_view(found)
+
+
+@pytest.mark.parametrize("smp", [
+    pytest.param(n, marks=pytest.mark.machine(smp=n), id=f"smp{n}") for n in (1, 2, 4, 8)] + [
+    pytest.param(4, marks=pytest.mark.machine(smp=4, bios="seabios"), id="smp4-seabios")])
+def test_the_kernel_finds_every_cpu_the_madt_lists(machine, smp):
+    apic_ids = qemu_apic_ids(machine)
+    assert len(apic_ids) == smp
+    found = acpi.found_cpus("madt", acpi.parse_madt(madt(machine).data), apic_ids[0])
+    assert list(found.apic_ids) == apic_ids, "the MADT lists exactly QEMU's vCPUs"
+    assert (found.lapic_base, found.ioapic_base) == (0xFEE00000, 0xFEC00000)
+    assert_kernel_found(machine, found)
+
+
+def test_maxcpus_spares_are_listed_not_counted(boot):
+    m = boot(extra_args=("-smp", "2,maxcpus=4"))
+    m.run_to("kernel_ready")
+    found = acpi.found_cpus("madt", acpi.parse_madt(madt(m).data), 0)
+    assert (found.apic_ids, found.listed) == ((0, 1), 4)
+    assert list(found.apic_ids) == qemu_apic_ids(m)
+    assert_kernel_found(m, found)
+
+
+@pytest.mark.machine(cpu="486", smp=2)
+def test_a_cpu_without_an_apic_runs_alone(machine):
+    """QEMU's 486 has two vCPUs (and even models a LAPIC), but CPUID says
+    there is no APIC: the kernel keeps to the BSP and says why."""
+    assert len(qemu_apic_ids(machine)) == 2
+    assert table_records(machine) == [{"source": "none", "cpus": "1", "reason": "no-apic"}]
+    assert kernel_view(Kernel(machine)) == alone_view(0)
+
+
+@pytest.mark.machine(smp=2, cmdline="acpi=off")
+def test_without_acpi_qboots_mp_table_is_walked_by_its_length(machine):
+    """qboot's MP table claims 0 entries; walked by its base length it lists
+    both CPUs.  acpi=off hides every ACPI table: NUMA finds none either."""
+    table = mp_config(machine)
+    assert mptable.entry_count(table) == 0, "qboot's table no longer has the bug this covers"
+    found = acpi.found_cpus("mp", mptable.parse_config(table), 0)
+    assert found.apic_ids == (0, 1)
+    assert_kernel_found(machine, found)
+    assert [r.fields for r in machine.records("NUMA")] == [
+        {"nodes": "1", "ranges": "0", "slit": "0"}]
+    assert not [r for r in machine.records("CMDLINE") if "unknown" in r.fields]
+
+
+@pytest.mark.machine(smp=4, bios="seabios", cmdline="acpi=off")
+def test_without_acpi_seabios_mp_table_is_what_the_kernel_reads(machine):
+    """SeaBIOS's MP table lists the BSP alone, whatever -smp says."""
+    found = acpi.found_cpus("mp", mptable.parse_config(mp_config(machine)), 0)
+    assert found.source == "mp"
+    assert_kernel_found(machine, found)
+
+
+# -- hostile MADTs: patched in guest RAM before smp_tables_init reads them --------------------
+
+
+def lapic_offsets(table: bytes) -> list[int]:
+    return [c.offset for c in acpi.parse_madt(table).cpus]
+
+
+def entry_offsets(table: bytes) -> list[int]:
+    at, found = acpi.MADT_HEADER_SIZE, []
+    while at < len(table):
+        found.append(at)
+        at += table[at + 1]
+    return found
+
+
+def bad_checksum(t: bytearray) -> bytes:
+    t[acpi.CHECKSUM_OFFSET] ^= 0x5A
+    return bytes(t)  # not fixed up
+
+
+def zero_length_entry(t: bytearray) -> bytes:
+    t[lapic_offsets(t)[1] + 1] = 0
+    return acpi.fix_checksum(bytes(t))
+
+
+def short_lapic_entry(t: bytearray) -> bytes:
+    """The second LAPIC entry claims 6 bytes: too short for its type; the
+    two it leaves are read as an entry of type 0 and length 0... never
+    reached, the short one is refused first."""
+    t[lapic_offsets(t)[1] + 1] = 6
+    return acpi.fix_checksum(bytes(t))
+
+
+def last_entry_overruns(t: bytearray) -> bytes:
+    t[entry_offsets(t)[-1] + 1] = 0xFF
+    return acpi.fix_checksum(bytes(t))
+
+
+def repeated_apic_id(t: bytearray) -> bytes:
+    t[lapic_offsets(t)[1] + 3] = 0
+    return acpi.fix_checksum(bytes(t))
+
+
+def bsp_disabled(t: bytearray) -> bytes:
+    t[lapic_offsets(t)[0] + 4] = 0
+    return acpi.fix_checksum(bytes(t))
+
+
+def shorter_than_its_header(t: bytearray) -> bytes:
+    struct.pack_into("<I", t, 4, acpi.MADT_HEADER_SIZE - 4)
+    return acpi.fix_checksum(bytes(t[:acpi.MADT_HEADER_SIZE - 4]))
+
+
+@pytest.mark.parametrize(("patch", "kind"), [
+    (bad_checksum, "checksum"),
+    (zero_length_entry, "entry-length"),
+    (short_lapic_entry, "entry-length"),
+    (last_entry_overruns, "entry-overrun"),
+    (repeated_apic_id, "duplicate-apic"),
+    (bsp_disabled, "no-bsp"),
+    (shorter_than_its_header, "truncated"),
+])
+def test_a_hostile_madt_is_refused_and_the_bsp_runs_alone(boot, patch, kind):
+    m = boot(smp=2)
+    m.run_to("smp_tables_init")
+    table = madt(m)
+    data = patch(bytearray(table.data))
+    m.write_phys(table.addr, data)
+    if kind != "checksum":  # the host's decoder refuses the same bytes the same way
+        with pytest.raises(acpi.TableRefused) as refused:
+            acpi.found_cpus("madt", acpi.parse_madt(m.read_phys(table.addr, len(data))), 0)
+        assert refused.value.kind == kind
+    else:
+        assert not acpi.checksum_ok(m.read_phys(table.addr, len(data)))
+    m.run_to("kernel_ready")
+    assert table_records(m) == [{"error": kind, "table": "APIC"},
+                                {"source": "none", "cpus": "1", "reason": "refused"}]
+    assert kernel_view(Kernel(m)) == alone_view(0)
+
+
+def enable_spares(t: bytearray) -> bytes:
+    for at in lapic_offsets(t):
+        t[at + 4] |= acpi.ENABLED
+    return acpi.fix_checksum(bytes(t))
+
+
+def enable_spares_bsp_last(t: bytearray) -> bytes:
+    """Every spare enabled, and the BSP's entry swapped with the last one's
+    APIC ID: the BSP comes tenth."""
+    first, last = lapic_offsets(t)[0], lapic_offsets(t)[-1]
+    t[first + 3], t[last + 3] = t[last + 3], t[first + 3]
+    return enable_spares(t)
+
+
+@pytest.mark.parametrize(("patch", "kept"), [
+    (enable_spares, (0, 1, 2, 3, 4, 5, 6, 7)),
+    (enable_spares_bsp_last, (9, 1, 2, 3, 4, 5, 6, 0)),
+])
+def test_more_than_cpu_max_are_clipped_keeping_the_bsp(boot, patch, kept):
+    """-smp 8,maxcpus=10 lists ten CPUs, two spares; enabled, they are ten:
+    a record, and the first eight kept (the BSP always)."""
+    m = boot(extra_args=("-smp", "8,maxcpus=10"))
+    m.run_to("smp_tables_init")
+    table = madt(m)
+    m.write_phys(table.addr, patch(bytearray(table.data)))
+    m.run_to("kernel_ready")
+    found = acpi.found_cpus("madt", acpi.parse_madt(m.read_phys(table.addr, len(table.data))), 0)
+    assert (found.apic_ids, found.enabled) == (kept, 10)
+    assert table_records(m)[0] == {"error": "too-many", "table": "APIC", "enabled": "10",
+                                   "kept": "8"}
+    assert_kernel_found(m, found)
