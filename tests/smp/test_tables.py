@@ -190,3 +190,38 @@ def test_more_than_cpu_max_are_clipped_keeping_the_bsp(boot, patch, kept):
     assert table_records(m)[0] == {"error": "too-many", "table": "APIC", "enabled": "10",
                                    "kept": "8"}
     assert_kernel_found(m, found)
+
+
+# -- the BSP's APIC ID comes from CPUID, not from the table's order ---------------------------
+
+
+def after_cpuid(m, function: str) -> int:
+    """The address of the instruction after the one `cpuid` in ``function``."""
+    lines = [ln for ln in m.require_gdb("disassemble").console(f"disassemble {function}")
+             .splitlines() if "\tcpuid" in ln]
+    assert len(lines) == 1, lines
+    return int(lines[0].split()[0], 16) + 2  # cpuid is 0F A2
+
+
+@pytest.mark.parametrize(("bsp", "records"), [
+    (1, [{"source": "madt", "cpus": "2", "listed": "2", "lapic": "0xfee00000",
+          "ioapic": "0xfec00000", "bsp": "1"}, {"cpu": "0", "apic": "0"},
+         {"cpu": "1", "apic": "1"}]),
+    (5, [{"error": "no-bsp", "table": "APIC"},
+         {"source": "none", "cpus": "1", "reason": "refused"}]),
+])
+def test_the_bsp_is_who_cpuid_says(boot, bsp, records):
+    """QEMU's BSP is always APIC ID 0, so CPUID.1's answer is rewritten (EBX
+    bits 31-24, as GDB stops after the instruction) to make the BSP CPU 1,
+    listed second, or APIC ID 5, which the MADT does not list."""
+    m = boot(smp=2)
+    m.run_to("smp_tables_init")
+    m.run_to(after_cpuid(m, "smp_tables_init"))
+    m.set_reg("ebx", m.reg("ebx") & 0x00FFFFFF | bsp << 24)
+    m.run_to("kernel_ready")
+    assert table_records(m) == records
+    view = kernel_view(Kernel(m))
+    if bsp == 1:
+        assert view == expected_view(acpi.found_cpus("madt", acpi.parse_madt(madt(m).data), 1))
+    else:
+        assert view == alone_view(5)
