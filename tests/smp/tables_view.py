@@ -33,11 +33,11 @@ def madt(m) -> Table:
     return acpi_tables(m)["APIC"]
 
 
-def mp_config_address(m) -> int:
-    """Where the MP floating pointer says the configuration table is.  The
-    MP spec's search order: the EBDA's first KiB (its segment in the BDA at
-    0x40E; qboot leaves that 0), else the last KiB of base memory (its size
-    in KiB in the BDA at 0x413, 640 when 0), then the BIOS ROM."""
+def mp_pointer_address(m) -> int | None:
+    """Where the MP floating pointer is, searched in the MP spec's order:
+    the EBDA's first KiB (its segment in the BDA at 0x40E; qboot leaves
+    that 0), else the last KiB of base memory (its size in KiB in the BDA
+    at 0x413, 640 when 0), then the BIOS ROM."""
     ebda = int.from_bytes(m.read_phys(EBDA_SEGMENT_PTR, 2), "little") << 4
     if not ebda:
         ebda = ((int.from_bytes(m.read_phys(BASE_MEMORY_KIB, 2), "little") or 640) - 1) * 1024
@@ -45,6 +45,12 @@ def mp_config_address(m) -> int:
     if found is None:
         start, end = MP_AREA
         found = mptable.find_pointer(m.read_phys(start, end - start), start)
+    return found
+
+
+def mp_config_address(m) -> int:
+    """Where the MP floating pointer says the configuration table is."""
+    found = mp_pointer_address(m)
     assert found is not None, "the firmware left no MP floating pointer"
     return mptable.config_address(m.read_phys(found, mptable.POINTER_SIZE))
 

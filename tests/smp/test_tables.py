@@ -17,6 +17,8 @@ from tests.smp.tables_view import (
     kernel_view,
     madt,
     mp_config,
+    mp_config_address,
+    mp_pointer_address,
     qemu_apic_ids,
     table_records,
 )
@@ -195,12 +197,24 @@ def test_more_than_cpu_max_are_clipped_keeping_the_bsp(boot, patch, kept):
 # -- the BSP's APIC ID comes from CPUID, not from the table's order ---------------------------
 
 
-def after_cpuid(m, function: str) -> int:
-    """The address of the instruction after the one `cpuid` in ``function``."""
+def cpuid_address(m, function: str) -> int:
+    """The address of the one `cpuid` instruction in ``function``."""
     lines = [ln for ln in m.require_gdb("disassemble").console(f"disassemble {function}")
              .splitlines() if "\tcpuid" in ln]
     assert len(lines) == 1, lines
-    return int(lines[0].split()[0], 16) + 2  # cpuid is 0F A2
+    return int(lines[0].split()[0], 16)
+
+
+def cpu_says_apic_id(m, function: str, apic_id: int) -> None:
+    """Run ``function``'s cpuid as a CPU whose leaf 1 gives initial APIC ID
+    ``apic_id``: EBX bits 31-24 rewritten after the instruction, when it
+    asked for leaf 1 (any other leaf is answered as QEMU answers it)."""
+    at = cpuid_address(m, function)
+    m.run_to(at)
+    leaf = m.reg("eax")
+    m.run_to(at + 2)  # cpuid is 0F A2
+    if leaf == 1:
+        m.set_reg("ebx", m.reg("ebx") & 0x00FFFFFF | apic_id << 24)
 
 
 @pytest.mark.parametrize(("bsp", "records"), [
@@ -211,13 +225,12 @@ def after_cpuid(m, function: str) -> int:
          {"source": "none", "cpus": "1", "reason": "refused"}]),
 ])
 def test_the_bsp_is_who_cpuid_says(boot, bsp, records):
-    """QEMU's BSP is always APIC ID 0, so CPUID.1's answer is rewritten (EBX
-    bits 31-24, as GDB stops after the instruction) to make the BSP CPU 1,
-    listed second, or APIC ID 5, which the MADT does not list."""
+    """QEMU's BSP is always APIC ID 0, so CPUID leaf 1's answer is rewritten
+    to make the BSP CPU 1, listed second, or APIC ID 5, which the MADT does
+    not list."""
     m = boot(smp=2)
     m.run_to("smp_tables_init")
-    m.run_to(after_cpuid(m, "smp_tables_init"))
-    m.set_reg("ebx", m.reg("ebx") & 0x00FFFFFF | bsp << 24)
+    cpu_says_apic_id(m, "smp_tables_init", bsp)
     m.run_to("kernel_ready")
     assert table_records(m) == records
     view = kernel_view(Kernel(m))
@@ -225,3 +238,105 @@ def test_the_bsp_is_who_cpuid_says(boot, bsp, records):
         assert view == expected_view(acpi.found_cpus("madt", acpi.parse_madt(madt(m).data), 1))
     else:
         assert view == alone_view(5)
+
+
+# -- hostile MP tables (acpi=off): patched before smp_tables_init reads them -----------------
+
+
+def mp_checksum(_pointer: int, config: bytearray) -> None:
+    config[mptable.CONFIG_CHECKSUM_OFFSET] ^= 0x5A
+
+
+def mp_signature(_pointer: int, config: bytearray) -> None:
+    config[3] = ord("Q")
+    config[:] = mptable.fix_checksum(bytes(config))
+
+
+def mp_truncated(_pointer: int, config: bytearray) -> None:
+    struct.pack_into("<H", config, 4, mptable.CONFIG_HEADER_SIZE - 4)
+    config[:] = mptable.fix_checksum(bytes(config[:mptable.CONFIG_HEADER_SIZE - 4])) + \
+        config[mptable.CONFIG_HEADER_SIZE - 4:]
+
+
+def mp_overlong(_pointer: int, config: bytearray) -> None:
+    struct.pack_into("<H", config, 4, 4097)
+
+
+def mp_cpu_cut_by_the_length(_pointer: int, config: bytearray) -> None:
+    """The base length ends 12 bytes into the second processor entry."""
+    cut = mptable.CONFIG_HEADER_SIZE + mptable.CPU_SIZE + 12
+    struct.pack_into("<H", config, 4, cut)
+    config[:cut] = mptable.fix_checksum(bytes(config[:cut]))
+
+
+def mp_repeated_apic_id(_pointer: int, config: bytearray) -> None:
+    config[mptable.CONFIG_HEADER_SIZE + mptable.CPU_SIZE + 1] = 0
+    config[:] = mptable.fix_checksum(bytes(config))
+
+
+def mp_bsp_disabled(_pointer: int, config: bytearray) -> None:
+    config[mptable.CONFIG_HEADER_SIZE + 3] = 0
+    config[:] = mptable.fix_checksum(bytes(config))
+
+
+@pytest.mark.parametrize(("patch", "kind"), [
+    (mp_checksum, "checksum"),
+    (mp_signature, "signature"),
+    (mp_truncated, "truncated"),
+    (mp_overlong, "overlong"),
+    (mp_cpu_cut_by_the_length, "entry-overrun"),
+    (mp_repeated_apic_id, "duplicate-apic"),
+    (mp_bsp_disabled, "no-bsp"),
+])
+def test_a_hostile_mp_table_is_refused_and_the_bsp_runs_alone(boot, patch, kind):
+    """qboot's MP table (both CPUs processor entries first), patched."""
+    m = boot(smp=2, cmdline="acpi=off")
+    m.run_to("smp_tables_init")
+    pointer = mp_pointer_address(m)
+    assert pointer is not None
+    addr = mp_config_address(m)
+    config = bytearray(mp_config(m))
+    patch(pointer, config)
+    m.write_phys(addr, bytes(config))
+    if kind != "overlong":  # the host's decoder refuses the same bytes the same way
+        with pytest.raises(acpi.TableRefused) as refused:
+            acpi.found_cpus("mp", mptable.parse_config(mp_config(m)), 0)
+        assert refused.value.kind == kind
+    m.run_to("kernel_ready")
+    assert table_records(m) == [{"error": kind, "table": "MP"},
+                                {"source": "none", "cpus": "1", "reason": "refused"}]
+    assert kernel_view(Kernel(m)) == alone_view(0)
+
+
+def pointer_checksum(pointer: bytearray) -> bytearray:
+    pointer[10] ^= 0x5A
+    return pointer
+
+
+def pointer_into_a_hole(pointer: bytearray) -> bytearray:
+    """The configuration table named in the VGA hole (checksum fixed up)."""
+    struct.pack_into("<I", pointer, 4, 0xA0000)
+    pointer[10] = 0
+    pointer[10] = -sum(pointer) & 0xFF
+    return pointer
+
+
+@pytest.mark.parametrize(("patch", "records"), [
+    (pointer_checksum, [{"source": "none", "cpus": "1", "reason": "no-tables"}]),
+    (pointer_into_a_hole, [{"error": "past-memory", "table": "MP"},
+                           {"source": "none", "cpus": "1", "reason": "refused"}]),
+])
+def test_a_bad_mp_pointer_is_no_table_or_refused(boot, patch, records):
+    """A pointer whose checksum fails is no pointer (qboot has none in the
+    BIOS ROM either: no tables at all); one naming a hole is refused
+    without reading there."""
+    m = boot(smp=2, cmdline="acpi=off")
+    m.run_to("smp_tables_init")
+    pointer = mp_pointer_address(m)
+    assert pointer is not None
+    m.write_phys(pointer, bytes(patch(bytearray(m.read_phys(pointer, mptable.POINTER_SIZE)))))
+    if patch is pointer_checksum:
+        assert mp_pointer_address(m) is None
+    m.run_to("kernel_ready")
+    assert table_records(m) == records
+    assert kernel_view(Kernel(m)) == alone_view(0)
