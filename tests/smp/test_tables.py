@@ -124,6 +124,13 @@ def repeated_apic_id(t: bytearray) -> bytes:
     return acpi.fix_checksum(bytes(t))
 
 
+def spare_repeats_apic_id_7(t: bytearray) -> bytes:
+    """(-smp 8,maxcpus=10) the last spare, disabled, takes CPU 7's APIC ID:
+    an ID in the middle of the kernel's bitmap byte, not bit 0 of byte 0."""
+    t[lapic_offsets(t)[-1] + 3] = 7
+    return acpi.fix_checksum(bytes(t))
+
+
 def bsp_disabled(t: bytearray) -> bytes:
     t[lapic_offsets(t)[0] + 4] = 0
     return acpi.fix_checksum(bytes(t))
@@ -134,17 +141,21 @@ def shorter_than_its_header(t: bytearray) -> bytes:
     return acpi.fix_checksum(bytes(t[:acpi.MADT_HEADER_SIZE - 4]))
 
 
-@pytest.mark.parametrize(("patch", "kind"), [
-    (bad_checksum, "checksum"),
-    (zero_length_entry, "entry-length"),
-    (short_lapic_entry, "entry-length"),
-    (last_entry_overruns, "entry-overrun"),
-    (repeated_apic_id, "duplicate-apic"),
-    (bsp_disabled, "no-bsp"),
-    (shorter_than_its_header, "truncated"),
+TEN_CPUS = {"extra_args": ("-smp", "8,maxcpus=10")}  # ten MADT entries, two spares
+
+
+@pytest.mark.parametrize(("patch", "kind", "options"), [
+    (bad_checksum, "checksum", {"smp": 2}),
+    (zero_length_entry, "entry-length", {"smp": 2}),
+    (short_lapic_entry, "entry-length", {"smp": 2}),
+    (last_entry_overruns, "entry-overrun", {"smp": 2}),
+    (repeated_apic_id, "duplicate-apic", {"smp": 2}),
+    (spare_repeats_apic_id_7, "duplicate-apic", TEN_CPUS),
+    (bsp_disabled, "no-bsp", {"smp": 2}),
+    (shorter_than_its_header, "truncated", {"smp": 2}),
 ])
-def test_a_hostile_madt_is_refused_and_the_bsp_runs_alone(boot, patch, kind):
-    m = boot(smp=2)
+def test_a_hostile_madt_is_refused_and_the_bsp_runs_alone(boot, patch, kind, options):
+    m = boot(**options)
     m.run_to("smp_tables_init")
     table = madt(m)
     data = patch(bytearray(table.data))
@@ -182,7 +193,7 @@ def enable_spares_bsp_last(t: bytearray) -> bytes:
 def test_more_than_cpu_max_are_clipped_keeping_the_bsp(boot, patch, kept):
     """-smp 8,maxcpus=10 lists ten CPUs, two spares; enabled, they are ten:
     a record, and the first eight kept (the BSP always)."""
-    m = boot(extra_args=("-smp", "8,maxcpus=10"))
+    m = boot(**TEN_CPUS)
     m.run_to("smp_tables_init")
     table = madt(m)
     m.write_phys(table.addr, patch(bytearray(table.data)))
