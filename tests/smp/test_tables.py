@@ -115,8 +115,28 @@ def short_lapic_entry(t: bytearray) -> bytes:
 
 
 def last_entry_overruns(t: bytearray) -> bytes:
-    t[entry_offsets(t)[-1] + 1] = 0xFF
+    """The last entry (QEMU's LAPIC NMI) one byte longer than what is left."""
+    t[entry_offsets(t)[-1] + 1] += 1
     return acpi.fix_checksum(bytes(t))
+
+
+def one_byte_after_the_last_entry(t: bytearray) -> bytes:
+    """The table ends one byte into its last entry: no room for its length."""
+    end = entry_offsets(t)[-1] + 1
+    struct.pack_into("<I", t, 4, end)
+    return acpi.fix_checksum(bytes(t[:end]))
+
+
+def one_byte_nmi_entry(t: bytearray) -> bytes:
+    """The last entry (not a LAPIC one: its type sets no minimum) says 1 byte."""
+    t[entry_offsets(t)[-1] + 1] = 1
+    return acpi.fix_checksum(bytes(t))
+
+
+def header_only(t: bytearray) -> bytes:
+    """A MADT of its 44-byte header alone: no CPU, so not the BSP."""
+    struct.pack_into("<I", t, 4, acpi.MADT_HEADER_SIZE)
+    return acpi.fix_checksum(bytes(t[:acpi.MADT_HEADER_SIZE]))
 
 
 def repeated_apic_id(t: bytearray) -> bytes:
@@ -149,6 +169,9 @@ TEN_CPUS = {"extra_args": ("-smp", "8,maxcpus=10")}  # ten MADT entries, two spa
     (zero_length_entry, "entry-length", {"smp": 2}),
     (short_lapic_entry, "entry-length", {"smp": 2}),
     (last_entry_overruns, "entry-overrun", {"smp": 2}),
+    (one_byte_after_the_last_entry, "entry-overrun", {"smp": 2}),
+    (one_byte_nmi_entry, "entry-length", {"smp": 2}),
+    (header_only, "no-bsp", {"smp": 2}),
     (repeated_apic_id, "duplicate-apic", {"smp": 2}),
     (spare_repeats_apic_id_7, "duplicate-apic", TEN_CPUS),
     (bsp_disabled, "no-bsp", {"smp": 2}),
@@ -170,6 +193,23 @@ def test_a_hostile_madt_is_refused_and_the_bsp_runs_alone(boot, patch, kind, opt
     assert table_records(m) == [{"error": kind, "table": "APIC"},
                                 {"source": "none", "cpus": "1", "reason": "refused"}]
     assert kernel_view(Kernel(m)) == alone_view(0)
+
+
+def test_entries_of_other_types_are_passed_over(boot):
+    """QEMU's last entry (the 6-byte LAPIC NMI) replaced by three 2-byte
+    entries of a type the kernel does not know: the table stays valid."""
+    m = boot(smp=2)
+    m.run_to("smp_tables_init")
+    table = madt(m)
+    data = bytearray(table.data)
+    last = entry_offsets(data)[-1]
+    assert data[last + 1] == 6
+    data[last:last + 6] = bytes([0x7F, 2] * 3)
+    m.write_phys(table.addr, acpi.fix_checksum(bytes(data)))
+    m.run_to("kernel_ready")
+    found = acpi.found_cpus("madt", acpi.parse_madt(m.read_phys(table.addr, len(data))), 0)
+    assert found.apic_ids == (0, 1)
+    assert_kernel_found(m, found)
 
 
 def enable_spares(t: bytearray) -> bytes:
