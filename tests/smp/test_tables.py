@@ -106,12 +106,23 @@ def zero_length_entry(t: bytearray) -> bytes:
     return acpi.fix_checksum(bytes(t))
 
 
-def short_lapic_entry(t: bytearray) -> bytes:
-    """The second LAPIC entry claims 6 bytes: too short for its type; the
-    two it leaves are read as an entry of type 0 and length 0... never
-    reached, the short one is refused first."""
-    t[lapic_offsets(t)[1] + 1] = 6
+def shortened(t: bytearray, at: int, size: int) -> bytes:
+    """The entry at ``at`` claims ``size`` bytes, too few for its type; the
+    bytes it gives up become 2-byte entries of an unknown type, so a walk
+    that took the short entry would find a valid table after it."""
+    old = t[at + 1]
+    t[at + 1] = size
+    t[at + size:at + old] = bytes([0x7F, 2] * ((old - size) // 2))
     return acpi.fix_checksum(bytes(t))
+
+
+def short_lapic_entry(t: bytearray) -> bytes:
+    return shortened(t, lapic_offsets(t)[1], acpi.MADT_LAPIC_SIZE - 2)
+
+
+def short_ioapic_entry(t: bytearray) -> bytes:
+    at = next(a for a in entry_offsets(t) if t[a] == acpi.MADT_IOAPIC)
+    return shortened(t, at, acpi.MADT_IOAPIC_SIZE - 4)
 
 
 def last_entry_overruns(t: bytearray) -> bytes:
@@ -168,6 +179,7 @@ TEN_CPUS = {"extra_args": ("-smp", "8,maxcpus=10")}  # ten MADT entries, two spa
     (bad_checksum, "checksum", {"smp": 2}),
     (zero_length_entry, "entry-length", {"smp": 2}),
     (short_lapic_entry, "entry-length", {"smp": 2}),
+    (short_ioapic_entry, "entry-length", {"smp": 2}),
     (last_entry_overruns, "entry-overrun", {"smp": 2}),
     (one_byte_after_the_last_entry, "entry-overrun", {"smp": 2}),
     (one_byte_nmi_entry, "entry-length", {"smp": 2}),
