@@ -376,18 +376,29 @@ def pointer_checksum(pointer: bytearray) -> bytearray:
     return pointer
 
 
-def pointer_into_a_hole(pointer: bytearray) -> bytearray:
-    """The configuration table named in the VGA hole (checksum fixed up)."""
-    struct.pack_into("<I", pointer, 4, 0xA0000)
+def fix_pointer(pointer: bytearray) -> bytearray:
     pointer[10] = 0
     pointer[10] = -sum(pointer) & 0xFF
     return pointer
+
+
+def pointer_into_a_hole(pointer: bytearray) -> bytearray:
+    """The configuration table named in the VGA hole (checksum fixed up)."""
+    struct.pack_into("<I", pointer, 4, 0xA0000)
+    return fix_pointer(pointer)
+
+
+def pointer_length_2(pointer: bytearray) -> bytearray:
+    """A pointer claiming two paragraphs (the spec's is one), checksum right."""
+    pointer[8] = 2
+    return fix_pointer(pointer)
 
 
 @pytest.mark.parametrize(("patch", "records"), [
     (pointer_checksum, [{"source": "none", "cpus": "1", "reason": "no-tables"}]),
     (pointer_into_a_hole, [{"error": "past-memory", "table": "MP"},
                            {"source": "none", "cpus": "1", "reason": "refused"}]),
+    (pointer_length_2, [{"source": "none", "cpus": "1", "reason": "no-tables"}]),
 ])
 def test_a_bad_mp_pointer_is_no_table_or_refused(boot, patch, records):
     """A pointer whose checksum fails is no pointer (qboot has none in the
@@ -398,8 +409,55 @@ def test_a_bad_mp_pointer_is_no_table_or_refused(boot, patch, records):
     pointer = mp_pointer_address(m)
     assert pointer is not None
     m.write_phys(pointer, bytes(patch(bytearray(m.read_phys(pointer, mptable.POINTER_SIZE)))))
-    if patch is pointer_checksum:
+    if patch is not pointer_into_a_hole:
         assert mp_pointer_address(m) is None
     m.run_to("kernel_ready")
     assert table_records(m) == records
     assert kernel_view(Kernel(m)) == alone_view(0)
+
+
+def test_an_mp_table_running_into_a_hole_is_refused(boot):
+    """qboot's table copied to end 0x30 bytes short of the VGA hole (its
+    header inside memory, its entries past it) and the pointer moved to it:
+    refused before anything is read from the hole."""
+    m = boot(smp=2, cmdline="acpi=off")
+    m.run_to("smp_tables_init")
+    pointer = mp_pointer_address(m)
+    assert pointer is not None
+    config = mp_config(m)
+    moved = 0xA0000 - 0x30
+    m.write_phys(moved, config[:0x30])
+    raw = bytearray(m.read_phys(pointer, mptable.POINTER_SIZE))
+    struct.pack_into("<I", raw, 4, moved)
+    m.write_phys(pointer, bytes(fix_pointer(raw)))
+    m.run_to("kernel_ready")
+    assert table_records(m) == [{"error": "past-memory", "table": "MP"},
+                                {"source": "none", "cpus": "1", "reason": "refused"}]
+
+
+def second_cpu_disabled(config: bytearray) -> None:
+    config[mptable.CONFIG_HEADER_SIZE + mptable.CPU_SIZE + 3] &= ~mptable.CPU_ENABLED
+
+
+def ioapic_disabled(config: bytearray) -> None:
+    at = mptable.CONFIG_HEADER_SIZE
+    while config[at] != mptable.IOAPIC:
+        at += mptable.CPU_SIZE if config[at] == mptable.CPU else mptable.ENTRY_SIZE
+    config[at + 3] &= ~mptable.IOAPIC_ENABLED
+
+
+@pytest.mark.parametrize(("patch", "cpus", "ioapic"), [
+    (second_cpu_disabled, (0,), 0xFEC00000),
+    (ioapic_disabled, (0, 1), 0),
+])
+def test_disabled_mp_entries_are_listed_not_used(boot, patch, cpus, ioapic):
+    m = boot(smp=2, cmdline="acpi=off")
+    m.run_to("smp_tables_init")
+    addr = mp_config_address(m)
+    config = bytearray(mp_config(m))
+    patch(config)
+    m.write_phys(addr, mptable.fix_checksum(bytes(config)))
+    m.run_to("kernel_ready")
+    found = acpi.found_cpus("mp", mptable.parse_config(mp_config(m)), 0)
+    assert (found.apic_ids, found.listed, found.ioapic_base) == (cpus, 2, ioapic)
+    assert_kernel_found(m, found)
