@@ -435,15 +435,18 @@ def test_an_mp_table_running_into_a_hole_is_refused(boot):
                                 {"source": "none", "cpus": "1", "reason": "refused"}]
 
 
+RESERVED_FLAG = 0x80  # flags with a bit set, but not bit 0: "enabled" is bit 0 alone
+
+
 def second_cpu_disabled(config: bytearray) -> None:
-    config[mptable.CONFIG_HEADER_SIZE + mptable.CPU_SIZE + 3] &= ~mptable.CPU_ENABLED
+    config[mptable.CONFIG_HEADER_SIZE + mptable.CPU_SIZE + 3] = RESERVED_FLAG
 
 
 def ioapic_disabled(config: bytearray) -> None:
     at = mptable.CONFIG_HEADER_SIZE
     while config[at] != mptable.IOAPIC:
         at += mptable.CPU_SIZE if config[at] == mptable.CPU else mptable.ENTRY_SIZE
-    config[at + 3] &= ~mptable.IOAPIC_ENABLED
+    config[at + 3] = RESERVED_FLAG
 
 
 @pytest.mark.parametrize(("patch", "cpus", "ioapic"), [
