@@ -388,6 +388,12 @@ def pointer_into_a_hole(pointer: bytearray) -> bytearray:
     return fix_pointer(pointer)
 
 
+def pointer_signature(pointer: bytearray) -> bytearray:
+    """"_MPX" with its checksum right: all four bytes are the signature."""
+    pointer[3] = ord("X")
+    return fix_pointer(pointer)
+
+
 def pointer_length_2(pointer: bytearray) -> bytearray:
     """A pointer claiming two paragraphs (the spec's is one), checksum right."""
     pointer[8] = 2
@@ -399,6 +405,7 @@ def pointer_length_2(pointer: bytearray) -> bytearray:
     (pointer_into_a_hole, [{"error": "past-memory", "table": "MP"},
                            {"source": "none", "cpus": "1", "reason": "refused"}]),
     (pointer_length_2, [{"source": "none", "cpus": "1", "reason": "no-tables"}]),
+    (pointer_signature, [{"source": "none", "cpus": "1", "reason": "no-tables"}]),
 ])
 def test_a_bad_mp_pointer_is_no_table_or_refused(boot, patch, records):
     """A pointer whose checksum fails is no pointer (qboot has none in the
