@@ -237,6 +237,24 @@ def test_entries_of_other_types_are_passed_over(boot):
     assert_kernel_found(m, found)
 
 
+def test_the_first_of_two_ioapics_counts(boot):
+    """Two of QEMU's interrupt source overrides (10 bytes each) replaced by a
+    second I/O APIC and four 2-byte entries of an unknown type."""
+    m = boot(smp=2)
+    m.run_to("smp_tables_init")
+    table = madt(m)
+    data = bytearray(table.data)
+    overrides = [a for a in entry_offsets(data) if data[a] == 2]
+    assert overrides[1] == overrides[0] + 10
+    data[overrides[0]:overrides[0] + 20] = acpi.ioapic_entry(1, 0xFEC01000) + bytes([0x7F, 2] * 4)
+    m.write_phys(table.addr, acpi.fix_checksum(bytes(data)))
+    m.run_to("kernel_ready")
+    found = acpi.found_cpus("madt", acpi.parse_madt(m.read_phys(table.addr, len(data))), 0)
+    assert acpi.parse_madt(m.read_phys(table.addr, len(data))).ioapics == (0xFEC00000, 0xFEC01000)
+    assert found.ioapic_base == 0xFEC00000
+    assert_kernel_found(m, found)
+
+
 def enable_spares(t: bytearray) -> bytes:
     for at in lapic_offsets(t):
         t[at + 4] |= acpi.ENABLED
@@ -469,11 +487,21 @@ def ioapic_disabled(config: bytearray) -> None:
     config[at + 3] = RESERVED_FLAG
 
 
+def second_ioapic(config: bytearray) -> None:
+    """The last entry (an interrupt assignment, 8 bytes) made a second I/O APIC."""
+    at = len(config) - mptable.ENTRY_SIZE
+    assert config[at] != mptable.CPU
+    config[at:] = mptable.ioapic_entry(6, 0xFEC01000)
+
+
 @pytest.mark.parametrize(("patch", "cpus", "ioapic"), [
     (second_cpu_disabled, (0,), 0xFEC00000),
     (ioapic_disabled, (0, 1), 0),
+    (second_ioapic, (0, 1), 0xFEC00000),
 ])
-def test_disabled_mp_entries_are_listed_not_used(boot, patch, cpus, ioapic):
+def test_mp_entries_the_kernel_passes_over(boot, patch, cpus, ioapic):
+    """A disabled CPU or I/O APIC is listed, not used; a second I/O APIC is
+    listed, the first one counts."""
     m = boot(smp=2, cmdline="acpi=off")
     m.run_to("smp_tables_init")
     addr = mp_config_address(m)
