@@ -81,6 +81,7 @@ def test_without_acpi_qboots_mp_table_is_walked_by_its_length(machine):
     found = acpi.found_cpus("mp", mptable.parse_config(table), 0)
     assert found.apic_ids == (0, 1)
     assert_kernel_found(machine, found)
+    assert kmap_slots_busy(machine) == 0, "the MP reads gave back every kmap window"
     assert [r.fields for r in machine.records("NUMA")] == [
         {"nodes": "1", "ranges": "0", "slit": "0"}]
     assert not [r for r in machine.records("CMDLINE") if "unknown" in r.fields]
@@ -474,6 +475,35 @@ def test_an_mp_table_running_into_a_hole_is_refused(boot):
 
 
 RESERVED_FLAG = 0x80  # flags with a bit set, but not bit 0: "enabled" is bit 0 alone
+
+
+def test_an_mp_table_across_a_page_boundary_is_read_whole(boot):
+    """qboot's table copied to straddle 0x9F000 (free base memory below the
+    EBDA) and the pointer moved to it: read a page at a time, the same CPUs,
+    and every kmap window given back."""
+    m = boot(smp=2, cmdline="acpi=off")
+    m.run_to("smp_tables_init")
+    pointer = mp_pointer_address(m)
+    assert pointer is not None
+    config = mp_config(m)
+    moved = 0x9F000 - 0x80
+    assert moved + len(config) > 0x9F000
+    m.write_phys(moved, config)
+    raw = bytearray(m.read_phys(pointer, mptable.POINTER_SIZE))
+    struct.pack_into("<I", raw, 4, moved)
+    m.write_phys(pointer, bytes(fix_pointer(raw)))
+    m.run_to("kernel_ready")
+    assert mp_config_address(m) == moved
+    found = acpi.found_cpus("mp", mptable.parse_config(mp_config(m)), 0)
+    assert found.apic_ids == (0, 1)
+    assert_kernel_found(m, found)
+    assert kmap_slots_busy(m) == 0
+
+
+def kmap_slots_busy(m) -> int:
+    """How many of vmm.c's kmap window slots are taken (kmap_busy[])."""
+    size = Kernel(m).sizeof("kmap_busy")
+    return sum(Kernel(m).read_kernel(m.symbol("kmap_busy"), size))
 
 
 def second_cpu_disabled(config: bytearray) -> None:
