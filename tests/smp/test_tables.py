@@ -479,15 +479,16 @@ RESERVED_FLAG = 0x80  # flags with a bit set, but not bit 0: "enabled" is bit 0 
 
 def test_an_mp_table_across_a_page_boundary_is_read_whole(boot):
     """qboot's table copied to straddle 0x9F000 (free base memory below the
-    EBDA) and the pointer moved to it: read a page at a time, the same CPUs,
-    and every kmap window given back."""
+    EBDA), at an odd address with its last byte alone in the second page,
+    and the pointer moved to it: read a page at a time, the same CPUs, and
+    every kmap window given back."""
     m = boot(smp=2, cmdline="acpi=off")
     m.run_to("smp_tables_init")
     pointer = mp_pointer_address(m)
     assert pointer is not None
     config = mp_config(m)
-    moved = 0x9F000 - 0x80
-    assert moved + len(config) > 0x9F000
+    moved = 0x9F000 - (len(config) - 1)
+    assert moved % 2 == 1 and config[-1] != 0, "the last byte must tell a copy that stops short"
     m.write_phys(moved, config)
     raw = bytearray(m.read_phys(pointer, mptable.POINTER_SIZE))
     struct.pack_into("<I", raw, 4, moved)
