@@ -2,8 +2,10 @@
 its SMP records and its struct smp_tables must equal what the host decodes
 from the same tables in guest RAM (harness.decode.acpi, .mptable), and the
 CPUs listed must be the vCPUs QEMU has (their APIC IDs from QEMU's CPU
-objects).  A hostile MADT, patched in guest RAM on a cold boot before the
-kernel reads it, is refused whole and the kernel keeps to its BSP."""
+objects).  A hostile MADT or MP table, patched in guest RAM on a cold boot
+before smp_tables_init reads it, is refused whole and the kernel keeps to
+its BSP; patches that stay valid (unknown entry types, a second I/O APIC,
+a table across a page) are read as the host reads them."""
 
 import struct
 
