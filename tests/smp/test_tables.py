@@ -457,6 +457,23 @@ def test_a_bad_mp_pointer_is_no_table_or_refused(boot, patch, records):
     assert kernel_view(Kernel(m)) == alone_view(0)
 
 
+def test_the_mp_pointer_in_the_last_paragraph_of_the_ebdas_first_kib(boot):
+    """qboot's pointer moved from the EBDA's start to its 64th paragraph: the
+    whole first KiB is searched, and the same table is found."""
+    m = boot(smp=2, cmdline="acpi=off")
+    m.run_to("smp_tables_init")
+    pointer = mp_pointer_address(m)
+    assert pointer == 0x9FC00, "qboot's EBDA (and its pointer) moved"
+    raw = m.read_phys(pointer, mptable.POINTER_SIZE)
+    m.write_phys(pointer, bytes(mptable.POINTER_SIZE))
+    m.write_phys(pointer + 1024 - 16, raw)
+    assert mp_pointer_address(m) == pointer + 1024 - 16
+    m.run_to("kernel_ready")
+    found = acpi.found_cpus("mp", mptable.parse_config(mp_config(m)), 0)
+    assert found.apic_ids == (0, 1)
+    assert_kernel_found(m, found)
+
+
 def test_an_mp_table_running_into_a_hole_is_refused(boot):
     """qboot's table copied to end 0x30 bytes short of the VGA hole (its
     header inside memory, its entries past it) and the pointer moved to it:
