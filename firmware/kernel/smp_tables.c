@@ -58,14 +58,6 @@ static uint8_t own_apic_id(void) {
   return (uint8_t)(b >> 24);
 }
 
-/* The BSP alone; lapic_base 0: no table named one. */
-static void bsp_alone(struct smp_tables *t, uint8_t bsp) {
-  memset(t, 0, sizeof *t);
-  t->source = "none";
-  t->count = 1;
-  t->apic_id[0] = bsp;
-  t->bsp_apic_id = bsp;
-}
 
 /* One more CPU listed (enabled or not) into t; NULL, or the kind of
  * refusal.  `listed` counts every CPU entry, `ids` remembers them all (a
@@ -203,8 +195,10 @@ static void record_found(const struct smp_tables *t, const struct cpu_list *l) {
   for (uint32_t i = 0; i < t->count; i++) krecord("SMP cpu=%u apic=%u\n", i, t->apic_id[i]);
 }
 
+/* The BSP alone; lapic_base 0: no table named one. */
 static void run_alone(uint8_t bsp, const char *reason) {
-  bsp_alone(&smp_tables, bsp);
+  smp_tables = (struct smp_tables){.source = "none", .count = 1, .apic_id = {bsp},
+                                   .bsp_apic_id = bsp};
   krecord("SMP source=none cpus=1 reason=%s\n", reason);
 }
 
@@ -213,11 +207,8 @@ void smp_tables_init(void) {
    * -cpu 486, but CPUID says it is not there, and CPUID is the contract). */
   if (!cpu_features.apic) return run_alone(0, "no-apic");
   uint8_t bsp = own_apic_id();
-  static struct smp_tables t;
-  struct cpu_list l;
-  memset(&t, 0, sizeof t);
-  memset(&l, 0, sizeof l);
-  t.bsp_apic_id = bsp;
+  struct smp_tables t = {.bsp_apic_id = bsp};
+  struct cpu_list l = {0};
 
   struct acpi_error err;
   int32_t len = acpi_read_table("APIC", table, sizeof table, &err);

@@ -1,7 +1,8 @@
 """ACPI tables as bytes: the RSDP, the RSDT, the SRAT (memory and CPU
-affinity) and the SLIT (distances between proximity domains), and what a
-kernel following ACPI makes of them (pure: the harness reads the bytes from
-guest RAM).  Layouts are ACPI 6.x's (sections 5.2.5, 5.2.7, 5.2.16, 5.2.17).
+affinity), the SLIT (distances between proximity domains) and the MADT (the
+CPUs and I/O APICs), and what a kernel following ACPI makes of them (pure:
+the harness reads the bytes from guest RAM).  Layouts are ACPI 6.x's
+(sections 5.2.5, 5.2.7, 5.2.12, 5.2.16, 5.2.17).
 """
 
 from __future__ import annotations
@@ -162,3 +163,135 @@ def node_of(nodes: list[Node], addr: int) -> int | None:
         if any(b <= addr < e for b, e in n.ranges):
             return n.node
     return None
+
+
+# -- the MADT ("APIC"): the CPUs and I/O APICs (ACPI 6.x 5.2.12) -----------------------------
+
+MADT_HEADER_SIZE = 44        # the header, the local APIC address, flags
+MADT_LAPIC, MADT_IOAPIC = 0, 1
+MADT_LAPIC_SIZE, MADT_IOAPIC_SIZE = 8, 12
+CPU_MAX = 8                  # the kernel's CPU_MAX (kernel/smp_tables.h)
+
+
+class TableRefused(ValueError):
+    """A table the kernel must refuse whole; ``kind`` is its record's word."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class ListedCpu:
+    """A processor entry: its APIC ID, whether it is enabled, where it is."""
+    apic_id: int
+    enabled: bool
+    offset: int
+
+
+@dataclass(frozen=True)
+class CpuTable:
+    """What a MADT or MP table lists, entries in table order."""
+    lapic_base: int
+    cpus: tuple[ListedCpu, ...]
+    ioapics: tuple[int, ...]  # addresses of the enabled I/O APICs
+
+
+def no_repeats(cpus: list[ListedCpu], cpu: ListedCpu) -> None:
+    """Raises duplicate-apic when ``cpu``'s APIC ID is already listed
+    (enabled or not: a spare's ID cannot come back as another CPU's)."""
+    if any(c.apic_id == cpu.apic_id for c in cpus):
+        raise TableRefused("duplicate-apic", f"APIC ID {cpu.apic_id} again at {cpu.offset}")
+
+
+def parse_madt(table: bytes) -> CpuTable:
+    """The MADT's local APIC entries (type 0; enabled = flags bit 0, "online
+    capable" alone is not enabled) and I/O APICs (type 1), other entry types
+    skipped.  Raises TableRefused, in the order the kernel finds them, for a
+    table shorter than its header, an entry shorter than 2 bytes or than its
+    type, an entry running past the table and a repeated APIC ID."""
+    end = min(table_length(table), len(table))
+    if end < MADT_HEADER_SIZE:
+        raise TableRefused("truncated", f"{end} bytes")
+    cpus: list[ListedCpu] = []
+    ioapics: list[int] = []
+    at = MADT_HEADER_SIZE
+    while at < end:
+        if at + 2 > end:
+            raise TableRefused("entry-overrun", f"entry header at {at}")
+        kind, size = table[at], table[at + 1]
+        if size < 2:
+            raise TableRefused("entry-length", f"entry at {at} of {size} bytes")
+        if at + size > end:
+            raise TableRefused("entry-overrun", f"entry at {at} of {size} bytes")
+        minimum = {MADT_LAPIC: MADT_LAPIC_SIZE, MADT_IOAPIC: MADT_IOAPIC_SIZE}.get(kind, 2)
+        if size < minimum:
+            raise TableRefused("entry-length", f"type {kind} entry at {at} of {size} bytes")
+        if kind == MADT_LAPIC:
+            flags = int(struct.unpack_from("<I", table, at + 4)[0])
+            cpu = ListedCpu(table[at + 3], bool(flags & ENABLED), at)
+            no_repeats(cpus, cpu)
+            cpus.append(cpu)
+        elif kind == MADT_IOAPIC:
+            ioapics.append(int(struct.unpack_from("<I", table, at + 4)[0]))
+        at += size
+    return CpuTable(int(struct.unpack_from("<I", table, HEADER_SIZE)[0]), tuple(cpus),
+                    tuple(ioapics))
+
+
+def lapic_entry(apic_id: int, flags: int = ENABLED, uid: int | None = None) -> bytes:
+    """An 8-byte MADT local APIC entry (to build or patch a table)."""
+    return struct.pack("<BBBBI", MADT_LAPIC, MADT_LAPIC_SIZE,
+                       apic_id if uid is None else uid, apic_id, flags)
+
+
+def ioapic_entry(ioapic_id: int, address: int, gsi_base: int = 0) -> bytes:
+    """A 12-byte MADT I/O APIC entry."""
+    return struct.pack("<BBBxII", MADT_IOAPIC, MADT_IOAPIC_SIZE, ioapic_id, address, gsi_base)
+
+
+# -- what the kernel concludes from either table ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class FoundCpus:
+    """What kernel/smp_tables.c must make of a table (its struct smp_tables
+    and SMP records): the enabled CPUs in table order, at most CPU_MAX, the
+    BSP always among them."""
+    source: str               # "madt" or "mp"
+    lapic_base: int
+    ioapic_base: int          # the first listed, 0 for none
+    listed: int               # processor entries, disabled ones too
+    apic_ids: tuple[int, ...]
+    bsp: int
+    enabled: int              # before clipping
+
+    @property
+    def clipped(self) -> bool:
+        return self.enabled > CPU_MAX
+
+    def records(self) -> list[dict[str, str]]:
+        """The SMP records' fields, as machine.records("SMP") gives them."""
+        table = "APIC" if self.source == "madt" else "MP"
+        head = [{"error": "too-many", "table": table, "enabled": str(self.enabled),
+                 "kept": str(CPU_MAX)}] if self.clipped else []
+        return head + [{"source": self.source, "cpus": str(len(self.apic_ids)),
+                        "listed": str(self.listed), "lapic": f"0x{self.lapic_base:08x}",
+                        "ioapic": f"0x{self.ioapic_base:08x}", "bsp": str(self.bsp)}] + [
+            {"cpu": str(i), "apic": str(a)} for i, a in enumerate(self.apic_ids)]
+
+
+def found_cpus(source: str, table: CpuTable, bsp: int) -> FoundCpus:
+    """The kernel's view of a table that parsed: raises TableRefused
+    (no-bsp) when the BSP's APIC ID is not among the enabled CPUs.  Past
+    CPU_MAX the first ones are kept, the BSP taking the last place when it
+    comes later."""
+    enabled = [c.apic_id for c in table.cpus if c.enabled]
+    if bsp not in enabled:
+        raise TableRefused("no-bsp", f"APIC ID {bsp} is not an enabled CPU of {enabled}")
+    kept = enabled[:CPU_MAX]
+    if bsp not in kept:
+        kept[-1] = bsp
+    ioapic = next((a for a in table.ioapics if a), 0)  # the kernel's "none yet" is 0
+    return FoundCpus(source, table.lapic_base, ioapic, len(table.cpus), tuple(kept), bsp,
+                     len(enabled))
