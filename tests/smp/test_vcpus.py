@@ -281,5 +281,11 @@ def test_a_stop_on_an_ap_leaves_the_machines_registers_and_calls_on_cpu0(boot):
     m.delete_breakpoints()
     assert m.call("agent_nop", 5) == 5  # on CPU 0: its EIP and ESP come back
     assert m.on_cpu(0).registers("eip", "esp", "cs") == bsp
-    cpu1 = m.on_cpu(1)  # it ran on during the call, into its hlt
+    # CPU 1 runs on into its hlt while CPU 0 runs: a call that short may end
+    # before CPU 1's host thread has had a turn (MTTCG), so give it a few.
+    for _ in range(100):
+        if m.on_cpu(1).halted:
+            break
+        m.call("agent_nop", 0)
+    cpu1 = m.on_cpu(1)
     assert cpu1.halted and ap_idle < cpu1.reg("eip") < ap_idle + 16
