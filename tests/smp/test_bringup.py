@@ -80,6 +80,17 @@ def vcpus(machine, count):
     return cpus
 
 
+def settle(machine, count):
+    """Under MTTCG an AP that has just come online may not have reached its
+    hlt when CPU 0 stops at kernel_ready (its host thread had no turn yet):
+    let the machine run a little (a call on CPU 0) until every AP has, within
+    a bound, so the AP is judged where it rests."""
+    for _ in range(100):
+        if all(v.regs["HLT"] for v in vcpus(machine, count)[1:]):
+            return
+        machine.call("agent_nop", 0)
+
+
 def cpu_struct(kernel, machine, i):
     base = machine.symbol("cpus") + i * kernel.sizeof("struct cpu")
     return base, kernel.read_struct("cpu", base)
@@ -150,6 +161,7 @@ def test_every_cpu_runs_the_kernel_on_its_own_gdt_tss_and_stack(machine, kernel,
     # without EFER.NXE could not even use its stack.
     assert kernel.nx_enabled() == (paging == "pae")
     kernel_cr3 = machine.symbol("kernel_page_directory") - KERNEL_BASE
+    settle(machine, count)
     views = vcpus(machine, count)
     bsp = views[0]
     resume = idle_resume_address(machine)
