@@ -24,9 +24,7 @@ static bool readable(uint64_t pa, uint64_t len) {
   return pa + len <= FOUR_GIB && boot_map_covers(pa, pa + len);
 }
 
-/* Copies len bytes of physical memory at pa into dst, a page at a time
- * (the caller has checked the range with readable, or it is the BIOS area). */
-static void copy_phys(paddr_t pa, void *dst, uint32_t len) {
+void acpi_copy_phys(paddr_t pa, void *dst, uint32_t len) {
   uint8_t *out = dst;
   while (len > 0) {
     uint32_t in_page = FRAME_SIZE - (pa & (FRAME_SIZE - 1));
@@ -63,7 +61,7 @@ static paddr_t scan_rsdp(paddr_t start, paddr_t end) {
     uint8_t rsdp[RSDP_SIZE];
     for (paddr_t pa = from; !found && pa + RSDP_SIZE <= end && pa < to; pa += 16) {
       if (pa + RSDP_SIZE <= page + FRAME_SIZE) memcpy(rsdp, window + (pa - page), RSDP_SIZE);
-      else copy_phys(pa, rsdp, RSDP_SIZE); /* the last candidate runs into the next page */
+      else acpi_copy_phys(pa, rsdp, RSDP_SIZE); /* the last candidate runs into the next page */
       if (valid_rsdp(rsdp)) memcpy(&found, rsdp + 16, sizeof found);
     }
     kunmap((void *)window);
@@ -94,7 +92,7 @@ static int32_t read_checked(paddr_t pa, const char *sig, void *buf, uint32_t cap
     err->kind = "past-memory";
     return -1;
   }
-  copy_phys(pa, &h, sizeof h);
+  acpi_copy_phys(pa, &h, sizeof h);
   if (h.length < ACPI_HEADER_SIZE) {
     err->kind = "truncated";
     return -1;
@@ -107,7 +105,7 @@ static int32_t read_checked(paddr_t pa, const char *sig, void *buf, uint32_t cap
     err->kind = "past-memory";
     return -1;
   }
-  copy_phys(pa, buf, h.length);
+  acpi_copy_phys(pa, buf, h.length);
   if (sum_bytes(buf, h.length) != 0) {
     err->kind = "checksum";
     return -1;
@@ -133,7 +131,7 @@ int32_t acpi_read_table(const char *sig, void *buf, uint32_t cap, struct acpi_er
     memcpy(&table, rsdt + at, sizeof table);
     char found[4];
     if (!readable(table, 4)) continue; /* nothing there to read */
-    copy_phys(table, found, 4);
+    acpi_copy_phys(table, found, 4);
     if (memcmp(found, sig, 4) == 0) return read_checked(table, sig, buf, cap, err);
   }
   return 0;

@@ -113,21 +113,6 @@ static const char *parse_madt(uint32_t len, struct smp_tables *t, struct cpu_lis
   return check_cpus(l);
 }
 
-/* Copies len bytes of physical memory at pa into dst through read-only
- * windows, a page at a time. */
-static void copy_phys(paddr_t pa, void *dst, uint32_t len) {
-  uint8_t *out = dst;
-  while (len > 0) {
-    uint32_t n = MIN(len, FRAME_SIZE - (pa & (FRAME_SIZE - 1)));
-    const uint8_t *window = kmap_window_readonly(pa >> FRAME_SHIFT);
-    memcpy(out, window + (pa & (FRAME_SIZE - 1)), n);
-    kunmap((void *)window);
-    pa += n;
-    out += n;
-    len -= n;
-  }
-}
-
 /* The configuration table's address from a valid MP floating pointer in
  * [start, end) (16-byte aligned, so no candidate crosses a page), or 0.  A
  * candidate whose checksum fails is passed over (code may hold the
@@ -163,13 +148,13 @@ static paddr_t find_mp_config(void) {
  * not trusted (qboot writes 0). */
 static const char *parse_mp(paddr_t pa, struct smp_tables *t, struct cpu_list *l) {
   if (!boot_map_covers(pa, (uint64_t)pa + MP_HEADER_SIZE)) return "past-memory";
-  copy_phys(pa, table, MP_HEADER_SIZE);
+  acpi_copy_phys(pa, table, MP_HEADER_SIZE);
   uint32_t len = table[4] | (uint32_t)table[5] << 8;
   if (memcmp(table, "PCMP", 4) != 0) return "signature";
   if (len < MP_HEADER_SIZE) return "truncated";
   if (len > sizeof table) return "overlong";
   if (!boot_map_covers(pa, (uint64_t)pa + len)) return "past-memory";
-  copy_phys(pa, table, len);
+  acpi_copy_phys(pa, table, len);
   if (sum_bytes(table, len) != 0) return "checksum";
   t->lapic_base = read32(table + 36);
   for (uint32_t at = MP_HEADER_SIZE; at < len;) {

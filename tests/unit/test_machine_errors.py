@@ -10,13 +10,6 @@ from harness.machine.machine import Machine
 from harness.machine.qemu import QemuConfig
 
 
-@pytest.fixture
-def kernel(tmp_path):
-    path = tmp_path / "kernel.elf"
-    path.write_bytes(b"\x7fELF")
-    return path
-
-
 def script(path, body):
     path.write_text("#!/bin/sh\n" + body + "\n")
     path.chmod(path.stat().st_mode | stat.S_IEXEC)

@@ -11,19 +11,9 @@ from harness.errors import ConfigError
 from harness.machine.qemu import QemuConfig, build_argv
 from harness.pytest_plugin import numa_fields
 from harness.transport.physmem import GuestRam
+from tests.unit.argv import values
 
 MIB = 1 << 20
-
-
-@pytest.fixture
-def kernel(tmp_path):
-    path = tmp_path / "kernel.elf"
-    path.write_bytes(b"\x7fELF")
-    return path
-
-
-def values(argv, option):
-    return [argv[i + 1] for i, a in enumerate(argv) if a == option]
 
 
 def test_one_backend_per_node_and_their_numa_options(kernel, tmp_path):

@@ -12,13 +12,6 @@ from harness.machine.target import TargetProfile
 from harness.targets.mmverify.profile import profile
 
 
-@pytest.fixture
-def kernel(tmp_path):
-    path = tmp_path / "kernel.elf"
-    path.write_bytes(b"\x7fELF")
-    return path
-
-
 def argv_for(cfg, tmp_path):
     return build_argv(cfg, tmp_path / "run", "/usr/bin/qemu-system-i386")
 

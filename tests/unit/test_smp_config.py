@@ -6,17 +6,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.machine.qemu import QemuConfig, build_argv
-
-
-@pytest.fixture
-def kernel(tmp_path):
-    path = tmp_path / "kernel.elf"
-    path.write_bytes(b"\x7fELF")
-    return path
-
-
-def values(argv, option):
-    return [argv[i + 1] for i, a in enumerate(argv) if a == option]
+from tests.unit.argv import values
 
 
 def test_one_cpu_adds_no_option(kernel, tmp_path):

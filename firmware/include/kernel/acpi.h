@@ -49,3 +49,9 @@ struct acpi_error {
  * across 4 GiB).  The RSDT is read and checked on the first call and kept:
  * later calls give the same answer for it. */
 int32_t acpi_read_table(const char *sig, void *buf, uint32_t cap, struct acpi_error *err);
+
+/* Copies len bytes of physical memory at pa into dst through read-only kmap
+ * windows, a page at a time (firmware tables: the ACPI tables, the MP table).
+ * The caller has checked that the range is RAM in the boot memory map or the
+ * BIOS area. */
+void acpi_copy_phys(paddr_t pa, void *dst, uint32_t len);
