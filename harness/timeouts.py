@@ -24,6 +24,10 @@ QMP = 10.0         # one QMP command (savevm of a large guest takes a while)
 # 1 GiB 16 s, 64 MiB 10.4 s.
 SNAPSHOT_PER_GIB = 6.0
 SERIAL = 5.0       # console.expect default
+# Boot: this much more per vCPU after the first.  A kernel may wait on each AP
+# it starts; this firmware gives an AP that never answers two waits on the
+# CMOS clock, whose one-second steps make that 1-2 s (smp_start=off, a dead AP).
+BOOT_PER_EXTRA_CPU = 2.0
 
 
 def set_scale(scale: float) -> None:
@@ -38,6 +42,12 @@ def set_scale(scale: float) -> None:
 def scaled(seconds: float) -> float:
     """``seconds`` times the current scale."""
     return seconds * _scale
+
+
+def boot(base: float, cpus: int) -> float:
+    """The wait from reset to a kernel's ready point (scaled): ``base`` (the
+    target's, or BOOT) plus BOOT_PER_EXTRA_CPU for each vCPU past the first."""
+    return scaled(base + BOOT_PER_EXTRA_CPU * (cpus - 1))
 
 
 def snapshot(memory_mib: int) -> float:

@@ -71,7 +71,7 @@ class MachinePool:
         try:
             if target.check_config is not None:
                 target.check_config(cfg, machine)
-            run_to_ready(machine, timeouts.scaled(target.boot_timeout or timeouts.BOOT))
+            run_to_ready(machine, timeouts.boot(target.boot_timeout or timeouts.BOOT, cfg.smp))
         except BaseException as exc:
             self.close_machine(machine, kill=isinstance(exc, KeyboardInterrupt))
             raise

@@ -8,10 +8,12 @@ SIPI (``smp_start=off``) is recorded as not started, left in QEMU's
 wait-for-SIPI state, and the boot still reaches kernel_ready."""
 
 import re
+import time
 from dataclasses import dataclass
 
 import pytest
 
+from harness import timeouts
 from harness.targets.mmverify.kernel import Kernel
 
 KERNEL_BASE = 0xC0000000
@@ -84,9 +86,12 @@ def settle(machine, count):
     """Under MTTCG an AP that has just come online may not have reached its
     hlt when CPU 0 stops at kernel_ready (its host thread had no turn yet):
     let the machine run a little (a call on CPU 0) until every AP has, within
-    a bound, so the AP is judged where it rests."""
-    for _ in range(100):
-        if all(v.regs["HLT"] for v in vcpus(machine, count)[1:]):
+    a time bound (the test then fails on the AP's EIP), so the AP is judged
+    where it rests."""
+    deadline = time.monotonic() + timeouts.scaled(timeouts.RUN)
+    resume = idle_resume_address(machine)
+    while time.monotonic() < deadline:
+        if all((v.regs["HLT"], v.regs["EIP"]) == (1, resume) for v in vcpus(machine, count)[1:]):
             return
         machine.call("agent_nop", 0)
 

@@ -14,10 +14,11 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 
-from harness import CallStopped, GdbError
+from harness import CallStopped, GdbError, timeouts
 from harness.decode.vcpus import parse_info_registers
 from harness.errors import HungGuest
 from harness.machine.oracle import walker_disagreements
@@ -283,9 +284,8 @@ def test_a_stop_on_an_ap_leaves_the_machines_registers_and_calls_on_cpu0(boot):
     assert m.on_cpu(0).registers("eip", "esp", "cs") == bsp
     # CPU 1 runs on into its hlt while CPU 0 runs: a call that short may end
     # before CPU 1's host thread has had a turn (MTTCG), so give it a few.
-    for _ in range(100):
-        if m.on_cpu(1).halted:
-            break
+    deadline = time.monotonic() + timeouts.scaled(timeouts.RUN)
+    while not m.on_cpu(1).halted and time.monotonic() < deadline:
         m.call("agent_nop", 0)
     cpu1 = m.on_cpu(1)
     assert cpu1.halted and ap_idle < cpu1.reg("eip") < ap_idle + 16
