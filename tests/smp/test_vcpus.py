@@ -189,7 +189,10 @@ def run_failing_test(tmp_path, firmware, source):
     (tmp_path / "test_failing.py").write_text(source)
     (tmp_path / "conftest.py").write_text(USE_EXISTING_BUILD)
     artifacts = tmp_path / "artifacts"
-    env = dict(os.environ, MMV_TEST_BUILD_DIR=str(firmware.build_dir), PYTHONPATH=str(REPO))
+    # Not the outer run's PYTEST_ADDOPTS: CI's --junitxml would put a junit
+    # file in the child's artifacts folder.
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env.update(MMV_TEST_BUILD_DIR=str(firmware.build_dir), PYTHONPATH=str(REPO))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
          f"--artifacts={artifacts}", str(tmp_path)],
