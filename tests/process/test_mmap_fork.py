@@ -149,3 +149,28 @@ def test_a_written_page_made_read_only_is_shared_without_cow(vm, kernel):
     assert child.do("mprotect", a, 2 * PAGE, RW) == 0
     assert {bits(f) for _, f in child.ptes(a, a + 2 * PAGE).values()} == {PAGE_COW}
     assert violations(kernel) == []
+
+
+def test_prot_none_on_a_page_fork_shares_keeps_it_and_takes_the_access_away(vm, userland, kernel):
+    """A private page fork left COW in both, made PROT_NONE in the parent:
+    the parent's entry becomes a PROT_NONE entry of the same frame (not
+    present: no access), no VMM refusal, the child keeps its COW mapping and
+    the frame its two references.  (vmm_protnone refusing COW entries as
+    "not-owned" left the page present and readable under PROT_NONE, with
+    mprotect reporting success.)"""
+    a = vm.do("mmap", 0, PAGE, RW, PRIVATE)
+    assert vm.do("write", a, value=0x5EED) == 0
+    [(frame, _)] = vm.ptes(a, a + PAGE).values()
+    child = vm.fork()
+    assert bits(vm.ptes(a, a + PAGE)[a][1]) == PAGE_COW
+    mark = vm.m.mark()
+    assert vm.do("mprotect", a, PAGE, PROT_NONE) == 0
+    assert vm.m.records("VMM", since=mark) == [], "no refusal"
+    assert vm.ptes(a, a + PAGE) == {}, "no present entry left in the parent"
+    kept = {m.va: m.pa for m in userland.address_space(vm.pid).protnone_pages(a, a + PAGE)}
+    assert kept == {a: frame}
+    assert child.ptes(a, a + PAGE)[a][0] == frame and bits(child.ptes(a, a + PAGE)[a][1]) == \
+        PAGE_COW
+    assert vm.frame_refs(frame) == (2, FRAME_COW)
+    assert child.do("read", a) == 0x5EED
+    assert violations(kernel) == []

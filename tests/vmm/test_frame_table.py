@@ -7,7 +7,7 @@ kernel returns alone."""
 import struct
 
 from harness.decode.paging import PRESENT, USER, WRITE
-from tests.expected import KERNEL_BASE
+from tests.expected import KERNEL_BASE, PAGE_EXEC
 from tests.vmm.test_bad_input import EINVAL, refused
 
 OWNED, COW = 0x200, 0x800
@@ -146,4 +146,8 @@ def test_a_writable_cow_mapping_is_refused_by_map_and_protect(machine, kernel):
     refused(machine, kernel, "vmm_protect", (d, VA, PRESENT | USER | WRITE | COW), EINVAL,
             "write-and-cow", "protect")
     assert machine.call("unmap_page", VA) == 0
+    # Not a user page: W^X is not its problem, write + COW is (a W^X test
+    # that forgot to look at PAGE_USER would name the wrong one).
+    refused(machine, kernel, "map_page", (VA, frame, PRESENT | WRITE | COW | PAGE_EXEC), EINVAL,
+            "write-and-cow", "map")
     machine.call("free_page", frame)
