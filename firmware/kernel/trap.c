@@ -5,6 +5,7 @@
 #include "dev/ata.h"
 #include "dev/balloon.h"
 #include "dev/rtc.h"
+#include "kernel/ipi.h"
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/proc.h"
@@ -63,6 +64,7 @@ void trap(struct trapframe *tf) {
   if (__builtin_expect(sched_interrupting, 0) && current && TRAP_FROM_USER(tf))
     proc_kill(PROC_REASON_INTERRUPTED, 0, 0, tf->eip);
   if (vector == VEC_SYSCALL) return syscall_dispatch(tf);
+  if (vector >= VEC_IPI_FIRST && vector <= VEC_IPI_LAST) return ipi_interrupt(vector);
   if (vector == VEC_PAGE_FAULT) return page_fault_handler(tf);
   if (vector == IRQ_TIMER) {
     if (current && TRAP_FROM_USER(tf) && timer_preemption()) sched_yield();

@@ -53,3 +53,9 @@ void lapic_send(uint32_t apic_id, uint32_t icr_low) {
   lapic_write(LAPIC_ICR_LOW, icr_low);
   wait_accepted();
 }
+
+void lapic_send_all_but_self(uint32_t icr_low) {
+  wait_accepted();
+  lapic_write(LAPIC_ICR_LOW, icr_low | ICR_ALL_BUT_SELF);
+  wait_accepted();
+}

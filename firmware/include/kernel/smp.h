@@ -30,6 +30,7 @@ struct cpu {
   uint32_t apic_id;
   volatile uint32_t online; /* set by the CPU itself once it runs the kernel */
   vaddr_t stack_top;        /* the stack it idles on (the BSP: the boot stack) */
+  volatile uint32_t ipis;   /* IPIs it has taken (kernel/ipi.h): the senders' ack */
   struct tss tss;           /* ring-3 traps land on tss.esp0 */
   struct tss df_tss;        /* the double-fault task (kernel/trap.c) */
   struct gdt_entry gdt[GDT_ENTRIES] __attribute__((aligned(8)));

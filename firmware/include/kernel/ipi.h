@@ -1,0 +1,40 @@
+/* Interprocessor interrupts: one CPU interrupts another through its local
+ * APIC.  The vectors (arch/i386/trapframe.h) sit in the highest priority
+ * class, above every device line:
+ *   IPI_TLB 0xF0        a TLB shootdown (nothing to flush yet)
+ *   IPI_RESCHEDULE 0xF1 look at the run queue (the scheduler is CPU 0's yet)
+ *   IPI_CALL 0xF2       a call-function request; today a ping that only acks
+ * (0xEF is kept for the LAPIC timer.)  Every one is counted on the CPU that
+ * takes it, in its struct cpu's `ipis`, which is also the ack: a sender
+ * waits until the count moves.  The handler ends with `pause`: under
+ * -icount every vCPU shares one TCG thread, and a CPU that neither pauses
+ * nor halts keeps it to the end of its slice (tens of millions of
+ * instructions), so the sender would see the ack that late.
+ *
+ * The kernel runs with interrupts off outside ring 3 and the idle and disk
+ * `sti; hlt` windows, so an IPI reaches an AP in its idle loop. */
+#pragma once
+
+#include "arch/i386/trapframe.h"
+#include "types.h"
+
+enum { IPI_TLB = VEC_IPI_FIRST, IPI_RESCHEDULE = VEC_IPI_FIRST + 1, IPI_CALL = VEC_IPI_FIRST + 2 };
+_Static_assert((int)IPI_CALL == (int)VEC_IPI_LAST, "one gate per IPI vector");
+
+/* Interrupts cpus[cpu] with `vector`; false (nothing sent) for a CPU that is
+ * not online, for the caller itself, or without a local APIC. */
+bool ipi_send(uint32_t cpu, uint32_t vector);
+/* Interrupts every other CPU, online or not: the APIC's shorthand reaches
+ * them all, and one that never started holds it in wait-for-SIPI unseen. */
+void ipi_broadcast(uint32_t vector);
+/* From trap(), on the CPU that took the IPI: counts it, EOI, pause. */
+void ipi_interrupt(uint32_t vector);
+
+/* Test entries (called by the harness on CPU 0).  ipi_ping: `rounds` times,
+ * IPI_CALL to each online AP in turn, waiting for its ack before the next;
+ * ipi_ping_broadcast: `rounds` broadcasts, each waiting for every online AP's
+ * ack.  Both return the acks seen (rounds times the APs when none is lost);
+ * an ack that does not come within IPI_ACK_SPINS pauses ends the run. */
+#define IPI_ACK_SPINS (1u << 24)
+uint32_t ipi_ping(uint32_t rounds);
+uint32_t ipi_ping_broadcast(uint32_t rounds);

@@ -1,0 +1,42 @@
+"""Interprocessor interrupts (kernel/ipi.c): CPU 0 pings every AP through
+its local APIC, one at a time and by broadcast, and each AP counts what it
+takes in its struct cpu.  The counts are read from guest RAM afterwards and
+must be exact: every ping taken once, none lost, none taken twice, none by
+the sender; and QEMU's own view of each local APIC must show nothing left
+in service (each handler sent its EOI) or pending."""
+
+import re
+
+import pytest
+
+PINGS = 25
+
+
+def machines(*counts, icount=False):
+    return [pytest.param(n, id=f"smp{n}" + ("-icount" if icount else ""),
+                         marks=pytest.mark.machine(smp=n, icount=icount)) for n in counts]
+
+
+def ipi_counts(kernel, machine, count):
+    size = kernel.sizeof("struct cpu")
+    base = machine.symbol("cpus")
+    return [kernel.read_struct("cpu", base + i * size)["ipis"] for i in range(count)]
+
+
+def lapic_vectors(machine, apic_id):
+    """(ISR, IRR) of one local APIC, as QEMU's ``info lapic`` lists them."""
+    text = machine.monitor(f"info lapic {apic_id}")
+    found = dict(re.findall(r"^(ISR|IRR)\s+(.*)$", text, re.M))
+    return found["ISR"].strip(), found["IRR"].strip()
+
+
+@pytest.mark.parametrize("count", machines(2, 4) + machines(2, 4, icount=True))
+def test_every_ap_takes_each_ping_exactly_once(machine, kernel, count):
+    assert ipi_counts(kernel, machine, count) == [0] * count, "no IPI before the test"
+    aps = count - 1
+    assert machine.call_value("ipi_ping", PINGS) == PINGS * aps
+    assert ipi_counts(kernel, machine, count) == [0] + [PINGS] * aps
+    assert machine.call_value("ipi_ping_broadcast", PINGS) == PINGS * aps
+    assert ipi_counts(kernel, machine, count) == [0] + [2 * PINGS] * aps
+    for i in range(count):
+        assert lapic_vectors(machine, i) == ("(none)", "(none)"), f"CPU {i}'s local APIC"
