@@ -2,6 +2,8 @@
 #include "kernel/ipi.h"
 #include "arch/i386/cpu.h"
 #include "arch/i386/lapic.h"
+#include "kernel/kprintf.h"
+#include "kernel/panic.h"
 #include "kernel/smp.h"
 
 bool ipi_send(uint32_t cpu, uint32_t vector) {
@@ -17,8 +19,13 @@ void ipi_broadcast(uint32_t vector) {
 }
 
 void ipi_interrupt(uint32_t vector) {
-  (void)vector; /* every IPI only counts yet */
-  this_cpu()->ipis++; /* only this CPU writes it: no lock */
+  struct cpu *c = this_cpu();
+  if (vector == IPI_CALL && c->call) {
+    void (*call)(void) = c->call;
+    c->call = 0;
+    call(); /* before the ack: the sender waits for the work, not the arrival */
+  }
+  c->ipis++; /* only this CPU writes it: no lock */
   lapic_eoi();
   cpu_relax(); /* hands the TCG thread back to the sender (kernel/ipi.h) */
 }
@@ -57,4 +64,32 @@ HARNESS_VISIBLE uint32_t ipi_ping_broadcast(uint32_t rounds) {
     }
   }
   return acks;
+}
+
+uint32_t ipi_park_others(void) {
+  struct cpu *self = this_cpu();
+  uint32_t others = cpu_online_mask & ~(1u << self->index);
+  if (!lapic_present || !others) return 0;
+  /* One by one, not the all-but-self shorthand: an NMI would wake a CPU
+   * that never started out of its wait for a SIPI. */
+  for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++)
+    if (others & (1u << cpu)) lapic_send(cpus[cpu].apic_id, ICR_NMI | ICR_ASSERT);
+  uint32_t parked = 0;
+  for (uint32_t spin = 0; spin < IPI_PARK_SPINS && parked != others; spin++) {
+    for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++)
+      if ((others & (1u << cpu)) && cpus[cpu].parked) parked |= 1u << cpu;
+    cpu_relax();
+  }
+  krecord("SMP parked=0x%x cpu=%u\n", parked, self->index);
+  return parked;
+}
+
+static void test_panic(void) { PANIC("test panic on cpu %u", this_cpu()->index); }
+
+HARNESS_VISIBLE void ipi_test_panic_on(uint32_t cpu) {
+  if (&cpus[cpu] == this_cpu()) test_panic();
+  if (cpu >= CPU_MAX || !(cpu_online_mask & (1u << cpu))) return;
+  cpus[cpu].call = test_panic;
+  ipi_send(cpu, IPI_CALL);
+  for (;;) cpu_relax();
 }

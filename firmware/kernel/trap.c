@@ -60,6 +60,8 @@ volatile uint32_t trap_count;
 void trap(struct trapframe *tf) {
   trap_count++;
   uint32_t vector = tf->vector;
+  /* Another CPU's panic stops this one here (its frame keeps where it was). */
+  if (vector == VEC_NMI && panic_in_progress()) panic_park(tf->eip);
   if (vector == IRQ_TIMER) timer_irq(); /* first: its watch may interrupt the run */
   if (__builtin_expect(sched_interrupting, 0) && current && TRAP_FROM_USER(tf))
     proc_kill(PROC_REASON_INTERRUPTED, 0, 0, tf->eip);

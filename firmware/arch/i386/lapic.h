@@ -27,6 +27,7 @@
 #define ICR_PENDING 0x00001000u   /* delivery status: not yet accepted */
 #define ICR_ASSERT 0x00004000u
 #define ICR_FIXED 0x00000000u     /* | the vector: an ordinary interrupt */
+#define ICR_NMI 0x00000400u       /* taken even with interrupts off (vector 2) */
 #define ICR_ALL_BUT_SELF 0x000C0000u /* destination shorthand: every other CPU */
 
 extern bool lapic_present;

@@ -3,7 +3,7 @@
  * class, above every device line:
  *   IPI_TLB 0xF0        a TLB shootdown (nothing to flush yet)
  *   IPI_RESCHEDULE 0xF1 look at the run queue (the scheduler is CPU 0's yet)
- *   IPI_CALL 0xF2       a call-function request; today a ping that only acks
+ *   IPI_CALL 0xF2       runs the target's struct cpu `call` (if set) first
  * (0xEF is kept for the LAPIC timer.)  Every one is counted on the CPU that
  * takes it, in its struct cpu's `ipis`, which is also the ack: a sender
  * waits until the count moves.  The handler ends with `pause`: under
@@ -27,8 +27,20 @@ bool ipi_send(uint32_t cpu, uint32_t vector);
 /* Interrupts every other CPU, online or not: the APIC's shorthand reaches
  * them all, and one that never started holds it in wait-for-SIPI unseen. */
 void ipi_broadcast(uint32_t vector);
-/* From trap(), on the CPU that took the IPI: counts it, EOI, pause. */
+/* From trap(), on the CPU that took the IPI: runs its call (IPI_CALL),
+ * counts it, EOI, pause. */
 void ipi_interrupt(uint32_t vector);
+
+/* Panic parking (kernel/panic.c).  ipi_park_others, on the CPU that
+ * panics: an NMI to every other online CPU (an NMI gets through with
+ * interrupts off, where a CPU spinning on something would never take an
+ * ordinary IPI), then a bounded wait until each says it is parked; records
+ *   SMP parked=0x<mask> cpu=<the panicking CPU>
+ * and returns the mask.  A parked CPU sits in halt_forever inside its NMI
+ * handler, its interrupted state on its own stack, so a debugger sees each
+ * CPU where the panic caught it.  Does nothing with one CPU online. */
+#define IPI_PARK_SPINS (1u << 20)
+uint32_t ipi_park_others(void);
 
 /* Test entries (called by the harness on CPU 0).  ipi_ping: `rounds` times,
  * IPI_CALL to each online AP in turn, waiting for its ack before the next;
@@ -38,3 +50,7 @@ void ipi_interrupt(uint32_t vector);
 #define IPI_ACK_SPINS (1u << 24)
 uint32_t ipi_ping(uint32_t rounds);
 uint32_t ipi_ping_broadcast(uint32_t rounds);
+/* Test entry: CPU `cpu` panics (through IPI_CALL when it is not the
+ * caller) while the caller spins with interrupts off, as a CPU waiting on a
+ * lock would; never returns. */
+void ipi_test_panic_on(uint32_t cpu);

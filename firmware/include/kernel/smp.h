@@ -31,6 +31,9 @@ struct cpu {
   volatile uint32_t online; /* set by the CPU itself once it runs the kernel */
   vaddr_t stack_top;        /* the stack it idles on (the BSP: the boot stack) */
   volatile uint32_t ipis;   /* IPIs it has taken (kernel/ipi.h): the senders' ack */
+  void (*volatile call)(void); /* what its next IPI_CALL runs (kernel/ipi.h) */
+  volatile uint32_t parked; /* stopped for good by another CPU's panic */
+  vaddr_t parked_at;        /* where the panic's NMI interrupted it */
   struct tss tss;           /* ring-3 traps land on tss.esp0 */
   struct tss df_tss;        /* the double-fault task (kernel/trap.c) */
   struct gdt_entry gdt[GDT_ENTRIES] __attribute__((aligned(8)));
