@@ -16,6 +16,7 @@
 #include "arch/i386/cpu.h"
 #include "arch/i386/idt.h"
 #include "arch/i386/lapic.h"
+#include "arch/i386/lapic_timer.h"
 #include "arch/i386/multiboot.h"
 #include "dev/rtc.h"
 #include "kernel/bootinfo.h"
@@ -69,6 +70,7 @@ static void __attribute__((noreturn, used)) ap_main(struct cpu *c) {
   gdt_load(c);
   idt_load();
   lapic_enable();
+  lapic_timer_start_ap();
   c->online = 1; /* last: the BSP reads everything above as done */
   ap_idle();
 }

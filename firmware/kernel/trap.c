@@ -2,6 +2,7 @@
 #include "arch/i386/cpu.h"
 #include "arch/i386/gdt.h"
 #include "arch/i386/idt.h"
+#include "arch/i386/lapic_timer.h"
 #include "dev/ata.h"
 #include "dev/balloon.h"
 #include "dev/rtc.h"
@@ -67,6 +68,7 @@ void trap(struct trapframe *tf) {
     proc_kill(PROC_REASON_INTERRUPTED, 0, 0, tf->eip);
   if (vector == VEC_SYSCALL) return syscall_dispatch(tf);
   if (vector >= VEC_IPI_FIRST && vector <= VEC_IPI_LAST) return ipi_interrupt(vector);
+  if (vector == VEC_LAPIC_TIMER) return lapic_timer_irq(); /* counted; preempts nothing yet */
   if (vector == VEC_PAGE_FAULT) return page_fault_handler(tf);
   if (vector == IRQ_TIMER) {
     if (current && TRAP_FROM_USER(tf) && timer_preemption()) sched_yield();

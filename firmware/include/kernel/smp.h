@@ -34,6 +34,7 @@ struct cpu {
   void (*volatile call)(void); /* what its next IPI_CALL runs (kernel/ipi.h) */
   volatile uint32_t parked; /* stopped for good by another CPU's panic */
   vaddr_t parked_at;        /* where the panic's NMI interrupted it */
+  volatile uint32_t ticks;  /* its LAPIC timer's ticks (arch/i386/lapic_timer.h) */
   struct tss tss;           /* ring-3 traps land on tss.esp0 */
   struct tss df_tss;        /* the double-fault task (kernel/trap.c) */
   struct gdt_entry gdt[GDT_ENTRIES] __attribute__((aligned(8)));
