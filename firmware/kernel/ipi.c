@@ -84,12 +84,19 @@ uint32_t ipi_park_others(void) {
   return parked;
 }
 
-static void test_panic(void) { PANIC("test panic on cpu %u", this_cpu()->index); }
+HARNESS_VISIBLE void ipi_test_panic(void) {
+  PANIC("test panic on cpu %u", this_cpu()->index);
+}
 
-HARNESS_VISIBLE void ipi_test_panic_on(uint32_t cpu) {
-  if (&cpus[cpu] == this_cpu()) test_panic();
-  if (cpu >= CPU_MAX || !(cpu_online_mask & (1u << cpu))) return;
-  cpus[cpu].call = test_panic;
+HARNESS_VISIBLE bool ipi_test_call_on(uint32_t cpu, void (*fn)(void)) {
+  if (cpu >= CPU_MAX || !(cpu_online_mask & (1u << cpu))) return false;
+  if (&cpus[cpu] == this_cpu()) {
+    fn();
+    return true;
+  }
+  uint32_t before = cpus[cpu].ipis;
+  cpus[cpu].call = fn;
   ipi_send(cpu, IPI_CALL);
-  for (;;) cpu_relax();
+  while (cpus[cpu].ipis == before) cpu_relax();
+  return true;
 }

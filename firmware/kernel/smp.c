@@ -85,13 +85,37 @@ static bool wait_online(struct cpu *c) {
   }
 }
 
-/* A stack: one direct-mapped frame (its top), or 0. */
-static vaddr_t stack_alloc(void) {
+/* cpus[cpu]'s idle stack (kernel/smp.h), mapped like a process's kernel
+ * stack: its top, or 0. */
+static vaddr_t stack_map(uint32_t cpu) {
+  vaddr_t base = cpu_stack_guard(cpu) + PAGE_SIZE, top = base + CPU_STACK_PAGES * PAGE_SIZE;
+  for (vaddr_t va = base; va < top; va += PAGE_SIZE) {
+    paddr_t frame = alloc_kernel_frame();
+    if (!frame || vmm_map(&kernel_page_directory, va, frame, PAGE_WRITE | PAGE_OWNED) != 0) {
+      if (frame) free_page((void *)frame);
+      for (vaddr_t done = base; done < va; done += PAGE_SIZE)
+        vmm_unmap(&kernel_page_directory, done, NULL);
+      return 0;
+    }
+  }
+  return top;
+}
+
+static void stack_unmap(vaddr_t top) {
+  if (!top) return;
+  for (vaddr_t va = top - CPU_STACK_PAGES * PAGE_SIZE; va < top; va += PAGE_SIZE)
+    vmm_unmap(&kernel_page_directory, va, NULL); /* PAGE_OWNED: the frames go back */
+}
+
+/* A double-fault stack: one direct-mapped frame (its top), or 0.  The
+ * double-fault task is what runs when a stack overflows; its own stack
+ * holds one frame of its own and never grows. */
+static vaddr_t df_stack_alloc(void) {
   paddr_t pa = alloc_kernel_frame();
   return pa ? (vaddr_t)P2V(pa) + PAGE_SIZE : 0;
 }
 
-static void stack_free(vaddr_t top) {
+static void df_stack_free(vaddr_t top) {
   if (top) free_page((void *)V2P((void *)(top - PAGE_SIZE)));
 }
 
@@ -104,10 +128,10 @@ static bool straggler;
  * at the last moment: then it is running the trampoline, and gets one more
  * wait; if even that runs out, it is a straggler. */
 static bool start_ap(struct cpu *c, struct ap_params *params, bool sipi) {
-  vaddr_t stack = stack_alloc(), df_stack = stack_alloc();
+  vaddr_t stack = stack_map(c->index), df_stack = df_stack_alloc();
   if (!stack || !df_stack) {
-    stack_free(stack);
-    stack_free(df_stack);
+    stack_unmap(stack);
+    df_stack_free(df_stack);
     return false;
   }
   c->self = c;
@@ -127,8 +151,8 @@ static bool start_ap(struct cpu *c, struct ap_params *params, bool sipi) {
     return false;
   }
   lapic_send(c->apic_id, ICR_INIT | ICR_ASSERT); /* back to waiting for a SIPI */
-  stack_free(stack);
-  stack_free(df_stack);
+  stack_unmap(stack);
+  df_stack_free(df_stack);
   c->stack_top = 0;
   return false;
 }

@@ -117,6 +117,10 @@ static void __attribute__((noreturn)) double_fault_task(void) {
   if (in_guard(esp, (vaddr_t)boot_stack_guard))
     PANIC("kernel stack overflow: boot stack, eip=%p esp=%p", (void *)faulted->eip,
           (void *)esp);
+  for (uint32_t i = 1; i < CPU_MAX; i++)
+    if (cpus[i].stack_top && in_guard(esp, cpu_stack_guard(i)))
+      PANIC("kernel stack overflow: cpu %u idle stack, eip=%p esp=%p", i,
+            (void *)faulted->eip, (void *)esp);
   for (uint32_t i = 0; i < PROC_MAX; i++)
     if (proc_table[i].state != PROC_FREE && in_guard(esp, proc_table[i].kstack_base - PAGE_SIZE))
       PANIC("kernel stack overflow: pid %u (%s), eip=%p esp=%p", proc_table[i].pid,

@@ -237,12 +237,17 @@ def test_a_cpu_without_an_apic_in_cpuid_starts_no_one(machine):
     assert (ap.regs["HLT"], ap.regs["EIP"], ap.segments["CS"][0]) == (1, 0xFFF0, 0xF000)
 
 
-@pytest.mark.parametrize("count,start,kept", [(4, "on", 2 * 3), (2, "off", 0)],
+CPU_STACK_PAGES = 2  # include/kernel/smp.h: an AP's idle stack
+
+
+@pytest.mark.parametrize("count,start,kept", [(4, "on", (CPU_STACK_PAGES + 1) * 3),
+                                              (2, "off", 0)],
                          ids=["smp4-started", "smp2-no-start"])
-def test_each_started_cpu_keeps_two_frames_and_nothing_else(boot, count, start, kept):
+def test_each_started_cpu_keeps_its_stacks_and_nothing_else(boot, count, start, kept):
     """Against the same boot on one CPU: an AP that came online keeps its
-    stack and its double-fault stack; the boot tables go back once every AP
-    is on the kernel's CR3, and an AP that never started gives its back."""
+    stack's frames (the kernel half's page tables exist already) and its
+    double-fault stack; the boot tables go back once every AP is on the
+    kernel's CR3, and an AP that never started gives its back."""
     def free_at_ready(smp):
         m = boot(smp=smp, cmdline=f"smp_start={start}")
         m.run_to("kernel_ready")

@@ -31,7 +31,7 @@ def test_a_panic_parks_every_other_cpu_where_it_stood(machine, kernel, count, vi
     exit_address = machine.symbol("panic_exit")
     machine.break_at(exit_address)
     with pytest.raises(CallStopped):
-        machine.call("ipi_test_panic_on", victim)
+        machine.call("ipi_test_call_on", victim, machine.symbol("ipi_test_panic"))
     views = machine.cpus()
     assert views[victim].registers("eip")["eip"] == exit_address, "the panicking CPU's stop"
     size, base = kernel.sizeof("struct cpu"), machine.symbol("cpus")
@@ -46,11 +46,11 @@ def test_a_panic_parks_every_other_cpu_where_it_stood(machine, kernel, count, vi
         assert frames[:5] == ["halt", "halt_forever", "panic_park", "trap", "trap_common"], (
             f"CPU {view.index} in its NMI handler: {frames}")
         # Where the NMI found it: CPU 0 in the test's spin, every AP idle.
-        expected = "ipi_test_panic_on" if view.index == 0 else "ap_idle"
+        expected = "ipi_test_call_on" if view.index == 0 else "ap_idle"
         assert function_of(machine, cpu["parked_at"]) == expected, f"CPU {view.index}"
     [panic] = machine.records("PANIC")
     assert (panic["where"], panic["msg"], panic.int("cpu")) == (
-        "test_panic", f"test panic on cpu {victim}", victim)
+        "ipi_test_panic", f"test panic on cpu {victim}", victim)
     [parked] = [r for r in machine.records("SMP") if "parked" in r.fields]
     others = ((1 << count) - 1) & ~(1 << victim)
     assert (parked["parked"], parked.int("cpu")) == (hex(others), victim)
@@ -63,7 +63,7 @@ def test_a_panic_parks_every_other_cpu_where_it_stood(machine, kernel, count, vi
 @pytest.mark.machine(smp=1)
 def test_a_panic_with_one_cpu_parks_nothing(machine):
     with pytest.raises(GuestPanic):
-        machine.call("ipi_test_panic_on", 0)
+        machine.call("ipi_test_call_on", 0, machine.symbol("ipi_test_panic"))
     [panic] = machine.records("PANIC")
     assert panic.int("cpu") == 0
     assert not [r for r in machine.records("SMP") if "parked" in r.fields]

@@ -50,7 +50,10 @@ uint32_t ipi_park_others(void);
 #define IPI_ACK_SPINS (1u << 24)
 uint32_t ipi_ping(uint32_t rounds);
 uint32_t ipi_ping_broadcast(uint32_t rounds);
-/* Test entry: CPU `cpu` panics (through IPI_CALL when it is not the
- * caller) while the caller spins with interrupts off, as a CPU waiting on a
- * lock would; never returns. */
-void ipi_test_panic_on(uint32_t cpu);
+/* Test entry: CPU `cpu` runs fn (through IPI_CALL when it is not the
+ * caller) while the caller spins with interrupts off for its ack, as a CPU
+ * waiting on a lock would, without a bound: fn may never return (a panic, a
+ * stack overflow).  Returns whether fn ran (false: `cpu` is not online). */
+bool ipi_test_call_on(uint32_t cpu, void (*fn)(void));
+/* A panic, for ipi_test_call_on. */
+void ipi_test_panic(void);

@@ -22,6 +22,8 @@
 
 #include "arch/i386/gdt.h"
 #include "kernel/smp_tables.h" /* CPU_MAX */
+#include "arch/i386/paging.h" /* PAGE_SIZE */
+#include "memlayout.h"
 #include "types.h"
 
 struct cpu {
@@ -39,6 +41,17 @@ struct cpu {
   struct tss df_tss;        /* the double-fault task (kernel/trap.c) */
   struct gdt_entry gdt[GDT_ENTRIES] __attribute__((aligned(8)));
 };
+
+/* An AP's idle stack: CPU_STACK_PAGES mapped in the kernel half at
+ * cpu_stack_guard(i) + PAGE_SIZE, the guard page below them never mapped,
+ * so an overflow faults (and becomes a double fault, on the CPU's own
+ * double-fault task) instead of running into the next CPU's stack.  The
+ * BSP keeps the boot stack, which has its own guard. */
+#define CPU_STACK_PAGES 2
+#define CPU_STACK_SLOT ((CPU_STACK_PAGES + 1) * PAGE_SIZE)
+static inline vaddr_t cpu_stack_guard(uint32_t cpu) {
+  return CPU_STACK_AREA_BASE + cpu * CPU_STACK_SLOT;
+}
 
 extern struct cpu cpus[CPU_MAX];
 /* Bit i: cpus[i] is online.  cpus[0], the BSP, is online from the start
