@@ -86,7 +86,11 @@ static bool wait_online(struct cpu *c) {
 }
 
 /* cpus[cpu]'s idle stack (kernel/smp.h), mapped like a process's kernel
- * stack: its top, or 0. */
+ * stack: its top, or 0.  The AP's first pushes are on the boot tables,
+ * which copied the kernel's PDEs before these pages were mapped: that holds
+ * because every kernel-half page table exists from vmm_init on, so a new
+ * kernel mapping never changes a PDE.  No TLB shootdown is needed to give
+ * the pages back either: only an AP that never ran returns its stack. */
 static vaddr_t stack_map(uint32_t cpu) {
   vaddr_t base = cpu_stack_guard(cpu) + PAGE_SIZE, top = base + CPU_STACK_PAGES * PAGE_SIZE;
   for (vaddr_t va = base; va < top; va += PAGE_SIZE) {
