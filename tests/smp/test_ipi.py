@@ -17,6 +17,9 @@ def machines(*counts, icount=False):
                          marks=pytest.mark.machine(smp=n, icount=icount)) for n in counts]
 
 
+AP_AT_RESET = {"eip": 0xFFF0, "cs": 0xF000, "cr0": 0x60000010}
+
+
 def ipi_counts(kernel, machine, count):
     size = kernel.sizeof("struct cpu")
     base = machine.symbol("cpus")
@@ -40,3 +43,15 @@ def test_every_ap_takes_each_ping_exactly_once(machine, kernel, count):
     assert ipi_counts(kernel, machine, count) == [0] + [2 * PINGS] * aps
     for i in range(count):
         assert lapic_vectors(machine, i) == ("(none)", "(none)"), f"CPU {i}'s local APIC"
+
+
+@pytest.mark.machine(smp=2, cmdline="smp_start=off")
+def test_a_cpu_that_never_started_is_pinged_by_no_one(machine, kernel):
+    """ipi_send refuses a CPU that is not online; the broadcast reaches it
+    (the APIC's shorthand) but a CPU waiting for its SIPI takes nothing:
+    QEMU still shows it where reset left it, and no ack is awaited."""
+    assert machine.call_value("ipi_ping", PINGS) == 0
+    assert machine.call_value("ipi_ping_broadcast", PINGS) == 0
+    assert ipi_counts(kernel, machine, 2) == [0, 0]
+    [_, ap] = machine.cpus()
+    assert ap.halted and ap.registers(*AP_AT_RESET) == AP_AT_RESET
