@@ -11,6 +11,9 @@ import re
 
 import pytest
 
+from harness.errors import HungGuest
+from harness.machine.progress import ProgressWatch
+
 TIMER_HZ = 100
 QEMU_LAPIC_HZ = 1_000_000_000
 EXACT_COUNT = QEMU_LAPIC_HZ // TIMER_HZ
@@ -74,3 +77,22 @@ def test_the_timers_are_off_unless_asked_for(machine, kernel):
         assert initial == 0, f"CPU {i}'s timer never started"
     assert machine.call_value("lapic_timer_wait", 1) == 0
     assert ticks(kernel, machine, 2) == [0, 0]
+
+
+INC_EAX_LOOP = bytes([0x40, 0xEB, 0xFD])  # 1: inc %eax; jmp 1b: registers change, nothing else
+
+
+@pytest.mark.parametrize("count", [pytest.param(n, id=f"smp{n}", marks=pytest.mark.machine(
+    smp=n, cmdline="lapic_timer=on")) for n in (2, 4)])
+def test_a_stuck_cpu0_is_still_seen_hung_while_the_others_tick(machine, kernel, count):
+    """The progress watch looks at CPU 0: the other CPUs' ticks, 100 a
+    second each, land in their own struct cpu (which the watch leaves out)
+    and not in trap_count, so a CPU 0 stuck in a loop is still seen hung."""
+    nop = machine.symbol("agent_nop")
+    before = ticks(kernel, machine, count)
+    machine.write(nop, INC_EAX_LOOP)  # the restored snapshot puts the text back
+    with machine.watching(ProgressWatch(machine)), pytest.raises(HungGuest) as caught:
+        machine.call("agent_nop", 1, timeout=30)
+    assert caught.value.where.startswith("agent_nop"), caught.value.where
+    after = ticks(kernel, machine, count)
+    assert all(after[i] > before[i] for i in range(1, count)), "the others ticked all along"
