@@ -219,6 +219,13 @@ void smp_init(void) {
   uint32_t next = 1;
   for (uint32_t t = 0; t < smp_tables.count; t++) {
     if (smp_tables.apic_id[t] == cpus[0].apic_id) continue;
+    /* The tables kept the BSP by CPUID's APIC ID; when the LAPIC's own ID
+     * register says otherwise and the table does not list it, nothing above
+     * was passed over and a full table has one entry too many. */
+    if (next == CPU_MAX) {
+      krecord("SMP error=no-slot apic=%u\n", smp_tables.apic_id[t]);
+      continue;
+    }
     struct cpu *c = &cpus[next];
     c->index = next++;
     c->apic_id = smp_tables.apic_id[t];
