@@ -84,6 +84,10 @@ uint32_t ipi_park_others(void) {
   return parked;
 }
 
+volatile uint32_t ipi_test_ran_on = 0xFFFFFFFFu;
+
+HARNESS_VISIBLE void ipi_test_note_cpu(void) { ipi_test_ran_on = this_cpu()->index; }
+
 HARNESS_VISIBLE void ipi_test_panic(void) {
   PANIC("test panic on cpu %u", this_cpu()->index);
 }

@@ -55,3 +55,18 @@ def test_a_cpu_that_never_started_is_pinged_by_no_one(machine, kernel):
     assert ipi_counts(kernel, machine, 2) == [0, 0]
     [_, ap] = machine.cpus()
     assert ap.halted and ap.registers(*AP_AT_RESET) == AP_AT_RESET
+
+
+@pytest.mark.parametrize("count", machines(4) + machines(4, icount=True))
+def test_a_call_runs_on_the_cpu_it_is_sent_to_before_the_ack(machine, kernel, count):
+    """IPI_CALL runs the target's `call` before it acks: when
+    ipi_test_call_on returns, the function has run, on that CPU (it notes
+    this_cpu()'s index), and the call slot is empty again."""
+    note = machine.symbol("ipi_test_note_cpu")
+    for cpu in (2, 1, 3, 0):
+        assert machine.call_value("ipi_test_call_on", cpu, note) == 1
+        assert kernel.u32("ipi_test_ran_on") == cpu
+    assert [int(machine.evaluate(f"(unsigned int) cpus[{i}].call"), 0)
+            for i in range(count)] == [0] * count
+    assert ipi_counts(kernel, machine, count) == [0, 1, 1, 1], "CPU 0 ran its own directly"
+    assert machine.call_value("ipi_test_call_on", count, note) == 0, "no such CPU online"

@@ -57,3 +57,7 @@ uint32_t ipi_ping_broadcast(uint32_t rounds);
 bool ipi_test_call_on(uint32_t cpu, void (*fn)(void));
 /* A panic, for ipi_test_call_on. */
 void ipi_test_panic(void);
+/* For ipi_test_call_on: notes which CPU ran it in ipi_test_ran_on (with the
+ * ack, the caller may read it as soon as ipi_test_call_on returns). */
+void ipi_test_note_cpu(void);
+extern volatile uint32_t ipi_test_ran_on;
