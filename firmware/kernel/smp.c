@@ -124,7 +124,9 @@ static void df_stack_free(vaddr_t top) {
 }
 
 /* An AP took the parameter block but never came online: it may still be on
- * its stacks and the boot tables, so those are never given back. */
+ * its stacks and the boot tables, so those are never given back; and it may
+ * still read the block, so no other AP is started after it (the block would
+ * hand it the next AP's stack and struct cpu). */
 static bool straggler;
 
 /* INIT, SIPI, wait, SIPI, wait: whether c came online.  A CPU that did not
@@ -229,7 +231,7 @@ void smp_init(void) {
     struct cpu *c = &cpus[next];
     c->index = next++;
     c->apic_id = smp_tables.apic_id[t];
-    bool online = start_ap(c, params, sipi);
+    bool online = !straggler && start_ap(c, params, sipi);
     krecord("SMP cpu=%u apic=%u state=%s\n", c->index, c->apic_id,
             online ? "online" : "no-start");
     if (online) cpu_online_mask |= 1u << c->index;
