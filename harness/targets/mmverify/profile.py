@@ -27,12 +27,9 @@ def read_page_fault(machine: Machine) -> PageFault:
 def other_cpus_data(machine: Machine) -> list[tuple[int, int]]:
     """cpus[1..]: the struct cpu of every CPU but CPU 0, which each CPU
     writes itself (its IPI and tick counts), CPU 0 stuck or not."""
-    from harness.targets.mmverify.kernel import Kernel
-
-    size = Kernel(machine).sizeof("struct cpu")
-    count = int(machine.evaluate("sizeof(cpus)"), 0) // size
-    start = machine.symbol("cpus") + size
-    return [(start, start + (count - 1) * size)]
+    base = machine.symbol("cpus")
+    one, every = (int(machine.evaluate(f"sizeof({e})"), 0) for e in ("cpus[0]", "cpus"))
+    return [(base + one, base + every)]
 
 
 def check_config(cfg: QemuConfig, machine: Machine) -> None:
