@@ -27,7 +27,8 @@
 #define DIRECT_MAP_LIMIT 0x30000000u  /* bytes of physical memory direct-mapped */
 #define KHEAP_BASE 0xF0000000u
 #define KHEAP_LIMIT 0xFF000000u
-#define KSTACK_AREA_BASE 0xFF000000u
+#define KSTACK_AREA_BASE 0xFF000000u    /* processes' kernel stacks, by table slot */
+#define CPU_STACK_AREA_BASE 0xFFB00000u /* the CPUs' idle stacks, by index (smp.c) */
 #define KSTACK_AREA_LIMIT 0xFFC00000u
 #define KMAP_BASE 0xFFC00000u
 

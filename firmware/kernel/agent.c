@@ -182,6 +182,10 @@ HARNESS_VISIBLE uint32_t agent_recurse(uint32_t depth) {
   return depth ? agent_recurse(depth - 1) + frame[0] : 0;
 }
 
+/* The same, far deeper, with nothing to pass: for a CPU told to run it
+ * (kernel/ipi.h's ipi_test_call_on). */
+HARNESS_VISIBLE void agent_overflow(void) { agent_recurse(100000); }
+
 /* The harness stops here, inside agent_canary_victim's frame, to smash its
  * canary; the victim then returns through the stack protector's check. */
 HARNESS_VISIBLE void agent_canary_hook(volatile char *buffer) {

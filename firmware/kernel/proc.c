@@ -19,6 +19,8 @@
 
 #define EFLAGS_RESERVED 0x2u
 #define KSTACK_SLOT ((PROC_KSTACK_PAGES + 1) * PAGE_SIZE) /* guard page + stack */
+_Static_assert(KSTACK_AREA_BASE + PROC_MAX * KSTACK_SLOT <= CPU_STACK_AREA_BASE,
+               "process kernel stacks stay below the CPUs' stacks");
 
 struct process proc_table[PROC_MAX];
 struct process *current;

@@ -16,6 +16,7 @@
 #include "arch/i386/cpu.h"
 #include "arch/i386/idt.h"
 #include "arch/i386/lapic.h"
+#include "arch/i386/lapic_timer.h"
 #include "arch/i386/multiboot.h"
 #include "dev/rtc.h"
 #include "kernel/bootinfo.h"
@@ -69,6 +70,7 @@ static void __attribute__((noreturn, used)) ap_main(struct cpu *c) {
   gdt_load(c);
   idt_load();
   lapic_enable();
+  lapic_timer_start_ap();
   c->online = 1; /* last: the BSP reads everything above as done */
   ap_idle();
 }
@@ -83,18 +85,48 @@ static bool wait_online(struct cpu *c) {
   }
 }
 
-/* A stack: one direct-mapped frame (its top), or 0. */
-static vaddr_t stack_alloc(void) {
+/* cpus[cpu]'s idle stack (kernel/smp.h), mapped like a process's kernel
+ * stack: its top, or 0.  The AP's first pushes are on the boot tables,
+ * which copied the kernel's PDEs before these pages were mapped: that holds
+ * because every kernel-half page table exists from vmm_init on, so a new
+ * kernel mapping never changes a PDE.  No TLB shootdown is needed to give
+ * the pages back either: only an AP that never ran returns its stack. */
+static vaddr_t stack_map(uint32_t cpu) {
+  vaddr_t base = cpu_stack_guard(cpu) + PAGE_SIZE, top = base + CPU_STACK_PAGES * PAGE_SIZE;
+  for (vaddr_t va = base; va < top; va += PAGE_SIZE) {
+    paddr_t frame = alloc_kernel_frame();
+    if (!frame || vmm_map(&kernel_page_directory, va, frame, PAGE_WRITE | PAGE_OWNED) != 0) {
+      if (frame) free_page((void *)frame);
+      for (vaddr_t done = base; done < va; done += PAGE_SIZE)
+        vmm_unmap(&kernel_page_directory, done, NULL);
+      return 0;
+    }
+  }
+  return top;
+}
+
+static void stack_unmap(vaddr_t top) {
+  if (!top) return;
+  for (vaddr_t va = top - CPU_STACK_PAGES * PAGE_SIZE; va < top; va += PAGE_SIZE)
+    vmm_unmap(&kernel_page_directory, va, NULL); /* PAGE_OWNED: the frames go back */
+}
+
+/* A double-fault stack: one direct-mapped frame (its top), or 0.  The
+ * double-fault task is what runs when a stack overflows; its own stack
+ * holds one frame of its own and never grows. */
+static vaddr_t df_stack_alloc(void) {
   paddr_t pa = alloc_kernel_frame();
   return pa ? (vaddr_t)P2V(pa) + PAGE_SIZE : 0;
 }
 
-static void stack_free(vaddr_t top) {
+static void df_stack_free(vaddr_t top) {
   if (top) free_page((void *)V2P((void *)(top - PAGE_SIZE)));
 }
 
 /* An AP took the parameter block but never came online: it may still be on
- * its stacks and the boot tables, so those are never given back. */
+ * its stacks and the boot tables, so those are never given back; and it may
+ * still read the block, so no other AP is started after it (the block would
+ * hand it the next AP's stack and struct cpu). */
 static bool straggler;
 
 /* INIT, SIPI, wait, SIPI, wait: whether c came online.  A CPU that did not
@@ -102,10 +134,10 @@ static bool straggler;
  * at the last moment: then it is running the trampoline, and gets one more
  * wait; if even that runs out, it is a straggler. */
 static bool start_ap(struct cpu *c, struct ap_params *params, bool sipi) {
-  vaddr_t stack = stack_alloc(), df_stack = stack_alloc();
+  vaddr_t stack = stack_map(c->index), df_stack = df_stack_alloc();
   if (!stack || !df_stack) {
-    stack_free(stack);
-    stack_free(df_stack);
+    stack_unmap(stack);
+    df_stack_free(df_stack);
     return false;
   }
   c->self = c;
@@ -125,8 +157,8 @@ static bool start_ap(struct cpu *c, struct ap_params *params, bool sipi) {
     return false;
   }
   lapic_send(c->apic_id, ICR_INIT | ICR_ASSERT); /* back to waiting for a SIPI */
-  stack_free(stack);
-  stack_free(df_stack);
+  stack_unmap(stack);
+  df_stack_free(df_stack);
   c->stack_top = 0;
   return false;
 }
@@ -189,10 +221,17 @@ void smp_init(void) {
   uint32_t next = 1;
   for (uint32_t t = 0; t < smp_tables.count; t++) {
     if (smp_tables.apic_id[t] == cpus[0].apic_id) continue;
+    /* The tables kept the BSP by CPUID's APIC ID; when the LAPIC's own ID
+     * register says otherwise and the table does not list it, nothing above
+     * was passed over and a full table has one entry too many. */
+    if (next == CPU_MAX) {
+      krecord("SMP error=no-slot apic=%u\n", smp_tables.apic_id[t]);
+      continue;
+    }
     struct cpu *c = &cpus[next];
     c->index = next++;
     c->apic_id = smp_tables.apic_id[t];
-    bool online = start_ap(c, params, sipi);
+    bool online = !straggler && start_ap(c, params, sipi);
     krecord("SMP cpu=%u apic=%u state=%s\n", c->index, c->apic_id,
             online ? "online" : "no-start");
     if (online) cpu_online_mask |= 1u << c->index;

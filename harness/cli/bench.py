@@ -518,7 +518,7 @@ def bench_swap(cfg: QemuConfig, user_dir: Path, out: Results) -> None:
 
 
 GROUPS = ("boot", "mi", "call", "qmp", "restore", "overhead", "pmm", "vmm", "heap", "process",
-          "aslr", "files", "linux", "suite", "disk", "swap", "balloon", "numa")
+          "aslr", "files", "linux", "suite", "disk", "swap", "balloon", "numa", "ipi")
 
 
 BALLOON_RAM_MIB = 128
@@ -612,6 +612,35 @@ def bench_numa(cfg: QemuConfig, user_dir: Path, out: Results, pages: int = 256) 
         pool.close_machine(machine)
 
 
+def executed_instructions(machine: Machine) -> int:
+    """Instructions every vCPU has executed, from QEMU itself (QMP
+    query-replay's icount, kept whether or not a replay runs): the guest
+    is never asked."""
+    if machine.qemu is None:
+        raise HarnessError("no QEMU to ask for its instruction count")
+    reply = machine.qemu.command("query-replay")
+    assert isinstance(reply, dict), reply
+    return int(reply["icount"])
+
+
+def bench_ipi(cfg: QemuConfig, out: Results, pings: int = 200) -> None:
+    """ipi_roundtrip_insns: one ping from CPU 0 to CPU 1 until its ack
+    (kernel/ipi.c's ipi_ping; -icount, 2 vCPUs, CPU 1 halted in its idle
+    loop), counted from outside: the cost of ``pings`` + 1 pings less that of
+    one, which leaves the call's own cost out."""
+    pool = MachinePool()
+    machine = pool.boot_to_ready(replace(cfg, smp=2, icount=True))
+    try:
+        costs = []
+        for rounds in (1, pings + 1):
+            start = executed_instructions(machine)
+            machine.call_value("ipi_ping", rounds)
+            costs.append(executed_instructions(machine) - start)
+    finally:
+        pool.close_machine(machine)
+    out["ipi_roundtrip_insns"] = round((costs[1] - costs[0]) / pings, 1)
+
+
 def run(only: set[str] | None = None) -> Results:
     artifacts = build.build()
     cfg = QemuConfig(kernel=artifacts.kernel, target=profile(artifacts))
@@ -658,6 +687,8 @@ def run(only: set[str] | None = None) -> Results:
         bench_balloon(cfg, out)
     if "numa" in wanted:
         bench_numa(cfg, artifacts.user_dir, out)
+    if "ipi" in wanted:
+        bench_ipi(cfg, out)
     if "suite" in wanted:
         bench_suite(out)
     return out

@@ -13,7 +13,9 @@ from what it sees outside the guest:
   .bss, read from guest RAM): any change is progress.  The mmverify firmware
   counts every trap it takes in there (``trap_count``), so a system call, a
   fault or a timer tick always changes it; the pages around the stack pointer
-  are left out, since a loop's own locals may live there;
+  are left out, since a loop's own locals may live there, and so is what the
+  target profile names as the other CPUs' own data (``progress_ignore``:
+  their ticks and interrupts would make a stuck CPU 0 look busy);
 - the bytes the guest wrote on its serial lines (console and record channel):
   any is progress.
 
@@ -64,15 +66,14 @@ def writable_segments(elf_path: Path) -> list[Segment]:
                 if s["p_type"] == "PT_LOAD" and s["p_flags"] & P_FLAGS.PF_W and s["p_memsz"]]
 
 
-def pieces_outside(seg: Segment, hole: tuple[int, int]) -> list[tuple[int, int]]:
-    """``seg`` as physical (address, size) pieces, without the virtual range
-    ``hole`` [start, end)."""
-    start, end = seg.vaddr, seg.vaddr + seg.size
-    cut_start, cut_end = max(start, hole[0]), min(end, hole[1])
-    if cut_start >= cut_end:
-        return [(seg.paddr, seg.size)]
-    pieces = [(start, cut_start), (cut_end, end)]
-    return [(seg.paddr + a - start, b - a) for a, b in pieces if b > a]
+def pieces_outside(seg: Segment, *holes: tuple[int, int]) -> list[tuple[int, int]]:
+    """``seg`` as physical (address, size) pieces, without the virtual ranges
+    ``holes`` (each [start, end))."""
+    pieces = [(seg.vaddr, seg.vaddr + seg.size)]
+    for cut_start, cut_end in holes:
+        pieces = [part for a, b in pieces
+                  for part in ((a, min(b, cut_start)), (max(a, cut_end), b)) if part[1] > part[0]]
+    return [(seg.paddr + a - seg.vaddr, b - a) for a, b in pieces]
 
 
 def stack_hole(esp: int) -> tuple[int, int]:
@@ -129,6 +130,8 @@ class ProgressWatch:
         self.period = period
         self.clock = StallClock(stall)
         self.segments = writable_segments(symbol_file)
+        ignore = machine.cfg.target.progress_ignore
+        self.ignored = ignore(machine) if ignore is not None else []
 
     def look(self) -> None:
         """Look at the stopped guest; raises HungGuest when the kernel is stuck."""
@@ -144,7 +147,7 @@ class ProgressWatch:
         how many bytes the guest has written on its serial lines."""
         digest = hashlib.blake2b(digest_size=16)
         for seg in self.segments:
-            for addr, size in pieces_outside(seg, stack_hole(esp)):
+            for addr, size in pieces_outside(seg, stack_hole(esp), *self.ignored):
                 digest.update(self.m.read_phys(addr, size))
         for line in (self.m.console, self.m.record_channel):
             digest.update(b"-" if line is None else line.mark().to_bytes(8, "little"))

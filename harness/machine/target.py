@@ -82,6 +82,11 @@ class TargetProfile:
     # "gdb" (GDB's inferior calls), or None.
     call_method: str | None = None
     call_gate: CallGate | None = None
+    # Virtual ranges [start, end) of the kernel's writable data that the
+    # other CPUs change on their own (their per-CPU data), left out of the
+    # progress watch's look at CPU 0 (harness/machine/progress.py); a
+    # function of the machine.
+    progress_ignore: Callable[[Any], list[tuple[int, int]]] | None = None
     # A second UART (COM2) on which only the kernel writes structured records.
     record_channel: bool = False
     # QEMU's isa-debug-exit device, for kernels that report panic/poweroff by it.

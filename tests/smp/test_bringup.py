@@ -242,14 +242,44 @@ def test_a_cpu_without_an_apic_in_cpuid_starts_no_one(machine):
     assert (ap.regs["HLT"], ap.regs["EIP"], ap.segments["CS"][0]) == (1, 0xFFF0, 0xF000)
 
 
-@pytest.mark.parametrize("count,start,kept", [(4, "on", 2 * 3), (2, "off", 0)],
+CPU_STACK_PAGES = 2  # include/kernel/smp.h: an AP's idle stack
+
+
+@pytest.mark.parametrize("count,start,kept", [(4, "on", (CPU_STACK_PAGES + 1) * 3),
+                                              (2, "off", 0)],
                          ids=["smp4-started", "smp2-no-start"])
-def test_each_started_cpu_keeps_two_frames_and_nothing_else(boot, count, start, kept):
+def test_each_started_cpu_keeps_its_stacks_and_nothing_else(boot, count, start, kept):
     """Against the same boot on one CPU: an AP that came online keeps its
-    stack and its double-fault stack; the boot tables go back once every AP
-    is on the kernel's CR3, and an AP that never started gives its back."""
+    stack's frames (the kernel half's page tables exist already) and its
+    double-fault stack; the boot tables go back once every AP is on the
+    kernel's CR3, and an AP that never started gives its back."""
     def free_at_ready(smp):
         m = boot(smp=smp, cmdline=f"smp_start={start}")
         m.run_to("kernel_ready")
         return Kernel(m).pmm_stats()["free_frames"]
     assert free_at_ready(1) - free_at_ready(count) == kept
+
+
+@pytest.mark.parametrize("paging", ["legacy", "pae"])
+def test_no_ap_is_started_after_a_straggler(boot, paging):
+    """CPU 1 claims the parameter block and then stops for good (the harness
+    sends it from just after its claim to the trampoline's `cli; hlt`): the
+    BSP's waits run out with the block claimed, so CPU 1 is a straggler that
+    may still read the block.  CPU 2 must then not be started (the block
+    would be refilled with CPU 2's stack and struct cpu under CPU 1): it is
+    recorded no-start and stays where reset left it (review 1.1)."""
+    m = boot(smp=3, cmdline=f"paging={paging}")
+    m.run_to("smp_init")
+    code = m.read(m.symbol("ap_trampoline_start"), 64)
+    after_claim = code.index(bytes([0x66, 0x0F, 0x01]))  # lgdtl: the claim was taken
+    halt_loop = code.index(bytes([0xFA, 0xF4]))          # cli; hlt: "nobody waits for it"
+    m.break_at(0x8000 + after_claim, hardware=True, cpu=1)
+    stop = m.cont()
+    assert (stop.cpu, m.on_cpu(1).registers("eip")["eip"]) == (1, after_claim)
+    m.delete_breakpoints()
+    m.on_cpu(1).write_registers(eip=halt_loop)
+    m.run_to("kernel_ready")
+    assert smp_start_records(m) == [("1", "1", "no-start"), ("2", "2", "no-start")]
+    assert online_record(m) == (1, "0x1")
+    ap2 = vcpus(m, 3)[2]
+    assert (ap2.regs["HLT"], ap2.regs["EIP"], ap2.segments["CS"][0]) == (1, 0xFFF0, 0xF000)

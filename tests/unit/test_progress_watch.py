@@ -49,6 +49,16 @@ def test_pieces_leave_out_the_hole_and_keep_the_rest_physical():
     assert pieces_outside(seg, (0xC00FF000, 0xC0200000)) == []
 
 
+def test_pieces_leave_out_every_hole_overlapping_or_not():
+    seg = Segment(vaddr=0xC0100000, paddr=0x100000, size=0x10000)
+    # The stack's hole and another CPU's data, apart, then overlapping.
+    assert pieces_outside(seg, (0xC0104000, 0xC0107000), (0xC0108000, 0xC0108100)) == [
+        (0x100000, 0x4000), (0x107000, 0x1000), (0x108100, 0x7F00)]
+    assert pieces_outside(seg, (0xC0104000, 0xC0107000), (0xC0106000, 0xC0109000)) == [
+        (0x100000, 0x4000), (0x109000, 0x7000)]
+    assert pieces_outside(seg) == [(0x100000, 0x10000)]
+
+
 def test_a_frame_reads_as_level_function_place_address():
     frame = {"level": "1", "addr": "0xc01037fc", "func": "syscall_dispatch",
              "file": "/src/syscall.c", "line": "52"}

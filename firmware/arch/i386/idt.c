@@ -15,7 +15,8 @@ _Static_assert(sizeof(struct idt_gate) == 8, "a gate is 8 bytes");
 #define GATE_TASK 0x05
 
 extern const uint32_t isr_stub_table[48];
-extern const uint32_t isr_stub_syscall, isr_stub_spurious;
+extern const uint32_t isr_stub_syscall, isr_stub_lapic_timer, isr_stub_spurious;
+extern const uint32_t isr_stub_ipi[VEC_IPI_LAST - VEC_IPI_FIRST + 1];
 static struct idt_gate idt[256];
 
 static void set_gate(int vector, uint32_t handler, uint8_t type_attr) {
@@ -35,6 +36,11 @@ void idt_init(void) {
       .selector = SEG_DF_TSS, .type_attr = GATE_PRESENT | GATE_TASK};
   /* The local APIC's spurious interrupt (kernel/timer.c's virtual wire). */
   set_gate(VEC_SPURIOUS, isr_stub_spurious, GATE_PRESENT | GATE_INTERRUPT32);
+  /* Each CPU's local APIC timer (arch/i386/lapic_timer.h). */
+  set_gate(VEC_LAPIC_TIMER, isr_stub_lapic_timer, GATE_PRESENT | GATE_INTERRUPT32);
+  /* Interprocessor interrupts (kernel/ipi.h); ring 3 may not raise them. */
+  for (int v = VEC_IPI_FIRST; v <= VEC_IPI_LAST; v++)
+    set_gate(v, isr_stub_ipi[v - VEC_IPI_FIRST], GATE_PRESENT | GATE_INTERRUPT32);
   /* int 0x80 is the only gate ring 3 may use. */
   set_gate(VEC_SYSCALL, isr_stub_syscall, GATE_PRESENT | GATE_DPL3 | GATE_INTERRUPT32);
   idt_load();

@@ -28,6 +28,10 @@ isr_stub_\vector:
   .set i, i + 1
 .endr
 stub 128
+stub 239
+stub 240
+stub 241
+stub 242
 stub 255
 
 trap_common:
@@ -65,7 +69,8 @@ trap_return:
   add $8, %esp              /* vector and error code */
   iret
 
-/* Addresses of the stubs for vectors 0..47, then the syscall stub. */
+/* Addresses of the stubs for vectors 0..47, then the syscall, LAPIC timer, IPI and spurious
+ * stubs. */
 .section .rodata
 .align 4
 .global isr_stub_table
@@ -75,9 +80,13 @@ isr_stub_table:
   stub_address %i
   .set i, i + 1
 .endr
-.global isr_stub_syscall, isr_stub_spurious
+.global isr_stub_syscall, isr_stub_lapic_timer, isr_stub_ipi, isr_stub_spurious
 isr_stub_syscall:
   .long isr_stub_128
+isr_stub_lapic_timer:
+  .long isr_stub_239
+isr_stub_ipi:               /* VEC_IPI_FIRST..VEC_IPI_LAST (kernel/ipi.h) */
+  .long isr_stub_240, isr_stub_241, isr_stub_242
 isr_stub_spurious:
   .long isr_stub_255
 

@@ -48,8 +48,19 @@ static void wait_accepted(void) {
 }
 
 void lapic_send(uint32_t apic_id, uint32_t icr_low) {
+  /* Interrupts off across the pair: a handler that sent an IPI between the
+   * two writes would leave its own destination in ICR_HIGH. */
+  uint32_t flags = read_eflags();
+  cli();
   wait_accepted(); /* the SDM's rule: no new ICR write while one is pending */
   lapic_write(LAPIC_ICR_HIGH, apic_id << 24);
   lapic_write(LAPIC_ICR_LOW, icr_low);
+  wait_accepted();
+  write_eflags(flags);
+}
+
+void lapic_send_all_but_self(uint32_t icr_low) {
+  wait_accepted();
+  lapic_write(LAPIC_ICR_LOW, icr_low | ICR_ALL_BUT_SELF);
   wait_accepted();
 }

@@ -26,6 +26,9 @@
 #define ICR_STARTUP 0x00000600u   /* | the vector: the AP starts at vector << 12 */
 #define ICR_PENDING 0x00001000u   /* delivery status: not yet accepted */
 #define ICR_ASSERT 0x00004000u
+#define ICR_FIXED 0x00000000u     /* | the vector: an ordinary interrupt */
+#define ICR_NMI 0x00000400u       /* taken even with interrupts off (vector 2) */
+#define ICR_ALL_BUT_SELF 0x000C0000u /* destination shorthand: every other CPU */
 
 extern bool lapic_present;
 
@@ -40,3 +43,5 @@ void lapic_eoi(void);
 /* Sends icr_low to the LAPIC with APIC ID `apic_id` and waits until it is
  * accepted (the delivery-status bit clears; QEMU clears it at once). */
 void lapic_send(uint32_t apic_id, uint32_t icr_low);
+/* The same to every CPU but the caller (the ICR's destination shorthand). */
+void lapic_send_all_but_self(uint32_t icr_low);

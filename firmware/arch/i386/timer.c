@@ -2,6 +2,7 @@
 #include "arch/i386/cpu.h"
 #include "arch/i386/io.h"
 #include "arch/i386/lapic.h"
+#include "arch/i386/lapic_timer.h"
 #include "arch/i386/pic.h"
 #include "kernel/cmdline.h"
 #include "kernel/kprintf.h"
@@ -25,6 +26,7 @@ bool timer_ticking(void) { return preempt || watch; }
 
 void timer_init(void) {
   lapic_init(); /* the virtual wire: the PIT's IRQ 0 reaches the CPU through it */
+  lapic_timer_init(); /* measured against the PIT's channel 2, before channel 0 runs */
   /* Remap: the BIOS leaves IRQ 0-7 on vectors 8-15, which are exceptions. */
   outb(PIC1_CMD, ICW1_INIT_ICW4);
   outb(PIC2_CMD, ICW1_INIT_ICW4);

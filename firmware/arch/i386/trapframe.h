@@ -24,5 +24,10 @@ enum {
   VEC_EXCEPTIONS = 32,  /* 0-31 are reserved for exceptions */
   VEC_IRQ_BASE = 32,    /* the PIC's 16 lines are remapped here */
   VEC_SYSCALL = 0x80,
+  /* The local APIC's own vectors (kernel/ipi.h): priority class 0xE-0xF, above
+   * every 8259 line, so an IPI is never held back behind a device. */
+  VEC_LAPIC_TIMER = 0xEF, /* arch/i386/lapic_timer.h */
+  VEC_IPI_FIRST = 0xF0,
+  VEC_IPI_LAST = 0xF2,
   VEC_SPURIOUS = 0xFF,   /* the local APIC's spurious vector: ignored, no EOI */
 };

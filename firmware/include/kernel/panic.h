@@ -1,7 +1,7 @@
 /* Broken invariants and the end of the machine.
  *
- * panic() prints one record, `PANIC where=<function> msg="<text>"`, then
- * stops the machine: through QEMU's isa-debug-exit device when present (QEMU
+ * panic() prints one record, `PANIC where=<function> msg="<text>" cpu=<i>`,
+ * parks every other CPU (kernel/ipi.h), then stops the machine: through QEMU's isa-debug-exit device when present (QEMU
  * exits with status EXIT_STATUS_PANIC), else by halting with interrupts off.
  * Running out of something is not a panic (callers get NULL or an error), and
  * neither is bad input from a caller (reported and refused). */
@@ -21,6 +21,12 @@ __attribute__((noreturn, format(printf, 2, 3))) void panic_at(const char *where,
 /* Orderly stop: prints `POWEROFF status=<status>` and exits QEMU with
  * EXIT_STATUS_POWEROFF, or halts on hardware without the device. */
 __attribute__((noreturn)) void poweroff(uint32_t status);
+/* Whether some CPU has begun to panic. */
+bool panic_in_progress(void);
+/* On a CPU told to stop by another's panic (its NMI, kernel/ipi.h), or
+ * that panics after another did: notes where it was (`at`, in its struct
+ * cpu's parked_at), marks it parked and halts it for good. */
+__attribute__((noreturn)) void panic_park(vaddr_t at);
 /* Stops the CPU for good, interrupts off. */
 __attribute__((noreturn)) void halt_forever(void);
 

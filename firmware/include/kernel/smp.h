@@ -22,6 +22,8 @@
 
 #include "arch/i386/gdt.h"
 #include "kernel/smp_tables.h" /* CPU_MAX */
+#include "arch/i386/paging.h" /* PAGE_SIZE */
+#include "memlayout.h"
 #include "types.h"
 
 struct cpu {
@@ -30,10 +32,26 @@ struct cpu {
   uint32_t apic_id;
   volatile uint32_t online; /* set by the CPU itself once it runs the kernel */
   vaddr_t stack_top;        /* the stack it idles on (the BSP: the boot stack) */
+  volatile uint32_t ipis;   /* IPIs it has taken (kernel/ipi.h): the senders' ack */
+  void (*volatile call)(void); /* what its next IPI_CALL runs (kernel/ipi.h) */
+  volatile uint32_t parked; /* stopped for good by another CPU's panic */
+  vaddr_t parked_at;        /* where the panic's NMI interrupted it */
+  volatile uint32_t ticks;  /* its LAPIC timer's ticks (arch/i386/lapic_timer.h) */
   struct tss tss;           /* ring-3 traps land on tss.esp0 */
   struct tss df_tss;        /* the double-fault task (kernel/trap.c) */
   struct gdt_entry gdt[GDT_ENTRIES] __attribute__((aligned(8)));
 };
+
+/* An AP's idle stack: CPU_STACK_PAGES mapped in the kernel half at
+ * cpu_stack_guard(i) + PAGE_SIZE, the guard page below them never mapped,
+ * so an overflow faults (and becomes a double fault, on the CPU's own
+ * double-fault task) instead of running into the next CPU's stack.  The
+ * BSP keeps the boot stack, which has its own guard. */
+#define CPU_STACK_PAGES 2
+#define CPU_STACK_SLOT ((CPU_STACK_PAGES + 1) * PAGE_SIZE)
+static inline vaddr_t cpu_stack_guard(uint32_t cpu) {
+  return CPU_STACK_AREA_BASE + cpu * CPU_STACK_SLOT;
+}
 
 extern struct cpu cpus[CPU_MAX];
 /* Bit i: cpus[i] is online.  cpus[0], the BSP, is online from the start
