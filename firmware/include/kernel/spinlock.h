@@ -1,0 +1,87 @@
+/* Spinlocks: ticket locks for the kernel's shared data once several CPUs run it.
+ *
+ * A ticket lock hands the lock out in the order it was asked for: acquire
+ * takes a ticket with one `lock xaddw` on `next` (xadd exists from the 486 on)
+ * and waits until `owner` reaches it; release is a plain store of owner + 1
+ * (x86 keeps stores in order, so everything written under the lock is
+ * visible before it).  Fair, so no CPU starves, and 8 bytes a lock.
+ *
+ * Every wait executes `pause` (cpu_relax).  Under -icount all vCPUs share one
+ * TCG thread round-robin, and a CPU that spins without pausing keeps it to the
+ * end of its slice, tens of millions of instructions, while the holder cannot
+ * run to release.  Release pauses too when someone waits, to hand the thread
+ * over at once.  On hardware `pause` is only a hint.
+ *
+ * Interrupts: the kernel runs with IF=0 outside ring 3 and its `sti; hlt`
+ * windows, so spin_lock leaves IF alone.  Code that can run with IF=1 uses
+ * the _irqsave pair.  No lock may be held across an `sti` window: an
+ * interrupt handler that takes it would spin on its own CPU forever.
+ *
+ * Each lock has a class (enum lock_class), the unit of the lock-order
+ * checker (kernel/lockdep.c): it notes, per CPU, which classes are held and,
+ * globally, which class was taken while which other was held; taking B under
+ * A after A under B was seen is an inversion, recorded and a panic.  The
+ * ranks below are the intended order, outer to inner (the checker judges by
+ * what it sees, not by them).
+ *
+ * The holder's CPU and caller are kept in the lock, so a CPU that spins too
+ * long (SPIN_LIMIT pauses: counted, not timed, so the same under -icount) can
+ * name who holds it:
+ *   LOCK error=spin lock=<class> holder_cpu=<c> holder_caller=0x<eip>
+ *        waiter_cpu=<w> waiter_caller=0x<eip>
+ * and panic. */
+#pragma once
+
+#include "types.h"
+
+/* Outer to inner.  A class's name is in lock_class_name (kernel/lockdep.c). */
+enum lock_class {
+  LOCK_NONE = 0,
+  LOCK_SCHED,      /* 1: run queue, process/thread states, proc_history */
+  LOCK_MM,         /* 2: one address space: regions, brk, its page tables */
+  LOCK_SHM,        /* 3: shared-memory segments */
+  LOCK_FILE,       /* 4: open files */
+  LOCK_PAGECACHE,  /* 5: the caches, one at a time (pagecache -> bcache only) */
+  LOCK_SWAP,
+  LOCK_ZSWAP,
+  LOCK_BCACHE,
+  LOCK_BLK,        /* 6: devices' register pairs and requests */
+  LOCK_RTC,
+  LOCK_PCI,
+  LOCK_PIC,
+  LOCK_HEAP_CLASS, /* 7: slabs, boundary tags, quick fit */
+  LOCK_HEAP_LARGE,
+  LOCK_VMM_KERNEL, /* 8: kernel-half page-table edits */
+  LOCK_POOL,       /* 9: pool reserves */
+  LOCK_PCP,        /* 10: one CPU's frame cache (mm/pcp.c) */
+  LOCK_PMM,        /* 11: bitmap, summaries, buddy maps, zones, pmm_stats */
+  LOCK_RECORD,     /* 12: a record is one whole line on COM2 (a leaf) */
+  LOCK_TEST_A,     /* the test triggers' own pair */
+  LOCK_TEST_B,
+  LOCK_CLASSES
+};
+_Static_assert(LOCK_CLASSES <= 32, "the order matrix is 32 x 32 bits");
+
+struct spinlock {
+  volatile uint16_t next;  /* the next ticket handed out */
+  volatile uint16_t owner; /* the ticket being served */
+  uint8_t cls;             /* enum lock_class */
+  volatile uint8_t cpu;    /* the holder's CPU index, SPIN_NO_CPU when free */
+  uint16_t pad;
+  volatile vaddr_t caller; /* the holder's return address */
+};
+#define SPIN_NO_CPU 0xFF
+#define SPINLOCK_INIT(class) { .next = 0, .owner = 0, .cls = (class), .cpu = SPIN_NO_CPU, .caller = 0 }
+#define SPIN_LIMIT (1u << 24) /* pauses before a waiter reports the holder and panics */
+
+void spin_init(struct spinlock *l, enum lock_class cls);
+void spin_lock(struct spinlock *l);
+void spin_unlock(struct spinlock *l);
+/* Takes the lock only if it is free at once: whether it did. */
+bool spin_trylock(struct spinlock *l);
+/* For code that may run with IF=1: turns interrupts off first and returns
+ * the flags to give back to spin_unlock_irqrestore. */
+uint32_t spin_lock_irqsave(struct spinlock *l);
+void spin_unlock_irqrestore(struct spinlock *l, uint32_t flags);
+/* Whether this CPU holds l (for assertions). */
+bool spin_held(const struct spinlock *l);
