@@ -214,8 +214,8 @@ class Calls:
         if self.pending is None:
             return
         gate = self._gate()
-        if stop.addr != self.symbol(gate.done):
-            return
+        if stop.addr != self.symbol(gate.done) or stop.cpu not in (0, None):
+            return  # another CPU passing through the gate is not this call returning
         saved = self.pending.saved
         self.pending = None
         self.host.write_registers(eip=saved["eip"], esp=saved["esp"])

@@ -45,7 +45,7 @@ from harness.machine.calls import Calls, Watchdog
 from harness.machine.cpus import Cpus, CpuView
 from harness.machine.disks import DiskSpec, blockstats_by_name, find_qemu_io, read_image
 from harness.machine.qemu import GUEST_EXITS, Qemu, QemuConfig, find_binary
-from harness.machine.state import AnyAddressSpace, AnyTranslation, GuestState
+from harness.machine.state import BOOT_CPU_THREAD, AnyAddressSpace, AnyTranslation, GuestState
 from harness.transport import procutil, rundir
 from harness.transport.console import Console
 from harness.transport.gdbmi import MiClient, StopEvent
@@ -371,12 +371,18 @@ class Machine:
         gdb.command("-exec-interrupt")
         return gdb.wait_stopped(timeouts.scaled(timeouts.COMMAND))
 
-    def run_to(self, where: str | int, timeout: float | None = None) -> StopEvent:
-        """Run until the guest executes ``where`` (a symbol or an address).
-        Raises GuestTimeout naming the location, with the serial tail, when it
-        does not get there in time; GdbError when it stops somewhere else."""
+    def run_to(self, where: str | int, timeout: float | None = None, *,
+               cpu: int | None = 0) -> StopEvent:
+        """Run until ``cpu`` executes ``where`` (a symbol or an address); any
+        CPU with ``cpu=None``.  CPU 0 by default, because the machine's
+        registers and memory are CPU 0's: with several CPUs running the same
+        kernel code, a stop on another one would leave the caller reading
+        CPU 0 somewhere else.  Raises GuestTimeout naming the location, with
+        the serial tail, when it does not get there in time; GdbError when it
+        stops somewhere else; IndexError for a vCPU the machine does not have."""
         gdb = self.require_gdb(f"run to {where}")
-        gdb.command(f"-break-insert -t {location(where)}")
+        only = "" if cpu is None else f" -p {self._cpus.thread_of(cpu)}"
+        gdb.command(f"-break-insert -t{only} {location(where)}")
         try:
             stop = self.cont(timeout=timeout)
         except GuestTimeout as exc:
@@ -412,7 +418,10 @@ class Machine:
         cannot watch."""
         gdb = self.require_gdb("set a watchpoint")
         flag = {"write": "", "read": " -r", "access": " -a"}[kind]
-        result = gdb.command(f"-break-watch{flag} {mi_quote(expression)}").payload
+        # GDB evaluates the expression (and the pointers in it) on the thread
+        # it names: CPU 0's, like every other read of the machine.
+        result = gdb.command(f"-break-watch --thread {BOOT_CPU_THREAD}{flag} "
+                             f"{mi_quote(expression)}").payload
         wpt = result.get("wpt") or result.get("hw-rwpt") or result.get("hw-awpt") or {}
         return int(wpt["number"])
 
