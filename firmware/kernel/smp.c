@@ -129,6 +129,19 @@ static void df_stack_free(vaddr_t top) {
  * hand it the next AP's stack and struct cpu). */
 static bool straggler;
 
+/* The test switch smp_stray_sipi=on: CPU 1 gets its INIT but no SIPI, and
+ * then a SIPI just after CPU 2's claim is written, as a late AP would run
+ * the trampoline while the block waits for another: it must leave the claim
+ * to CPU 2.  The wait after it (pauses, so the same under -icount) lets it
+ * get there before CPU 2 is started. */
+#define STRAY_WAIT_PAUSES (1u << 16)
+static struct cpu *stray_sipi_to;
+
+static void stray_sipi(struct cpu *late) {
+  lapic_send(late->apic_id, ICR_STARTUP | ICR_ASSERT | AP_SIPI_VECTOR);
+  for (uint32_t spin = 0; spin < STRAY_WAIT_PAUSES; spin++) cpu_relax();
+}
+
 /* INIT, SIPI, wait, SIPI, wait: whether c came online.  A CPU that did not
  * keeps nothing (its stacks go back) unless it claimed the parameter block
  * at the last moment: then it is running the trampoline, and gets one more
@@ -145,7 +158,11 @@ static bool start_ap(struct cpu *c, struct ap_params *params, bool sipi) {
   trap_init_double_fault(c, df_stack);
   params->stack_top = stack;
   params->cpu = (uint32_t)c;
-  params->claim = 1;
+  params->claim = c->apic_id + 1; /* only c may take it (ap_trampoline.S) */
+  if (stray_sipi_to) {
+    stray_sipi(stray_sipi_to);
+    stray_sipi_to = 0;
+  }
   lapic_send(c->apic_id, ICR_INIT | ICR_ASSERT);
   for (int attempt = 0; attempt < 2; attempt++) {
     if (sipi) lapic_send(c->apic_id, ICR_STARTUP | ICR_ASSERT | AP_SIPI_VECTOR);
@@ -184,6 +201,7 @@ static bool trampoline_page_is_ram(void) {
 
 void smp_init(void) {
   bool sipi = cmdline_bool("smp_start", true);
+  bool stray = cmdline_bool("smp_stray_sipi", false);
   /* Who this CPU is, by its own LAPIC's ID register when there is one: an
    * INIT sent to that ID would reset the BSP itself, whatever CPUID says. */
   cpus[0].apic_id = lapic_present ? lapic_id() : smp_tables.bsp_apic_id;
@@ -231,7 +249,8 @@ void smp_init(void) {
     struct cpu *c = &cpus[next];
     c->index = next++;
     c->apic_id = smp_tables.apic_id[t];
-    bool online = !straggler && start_ap(c, params, sipi);
+    bool online = !straggler && start_ap(c, params, sipi && !(stray && c->index == 1));
+    if (stray && c->index == 1) stray_sipi_to = c;
     krecord("SMP cpu=%u apic=%u state=%s\n", c->index, c->apic_id,
             online ? "online" : "no-start");
     if (online) cpu_online_mask |= 1u << c->index;

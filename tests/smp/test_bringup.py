@@ -283,3 +283,32 @@ def test_no_ap_is_started_after_a_straggler(boot, paging):
     assert online_record(m) == (1, "0x1")
     ap2 = vcpus(m, 3)[2]
     assert (ap2.regs["HLT"], ap2.regs["EIP"], ap2.segments["CS"][0]) == (1, 0xFFF0, 0xF000)
+
+
+@pytest.mark.parametrize("paging", ["legacy", "pae"])
+def test_a_late_ap_leaves_the_claim_to_the_ap_it_was_written_for(boot, kernel, paging):
+    """smp_stray_sipi=on: CPU 1 gets no SIPI of its own (no-start, back in
+    wait-for-SIPI), then one just after CPU 2's claim is written, as a CPU
+    whose INIT lands late would run the trampoline while the block waits for
+    the next AP (review 1.2).  The claim names CPU 2's APIC ID, so CPU 1
+    halts without it and CPU 2 comes online on its own block.  With a claim
+    any CPU can take, CPU 1 takes CPU 2's stack and struct cpu: the records
+    still say CPU 2 online, but the CPU in ap_idle is CPU 1 and CPU 2 is the
+    one halted in the trampoline."""
+    m = boot(smp=3, icount=True, cmdline=f"paging={paging} smp_stray_sipi=on")
+    m.run_to("smp_init")
+    code = m.read(m.symbol("ap_trampoline_start"), 64)
+    claimed = code.index(bytes([0x66, 0x0F, 0x01]))  # lgdtl: the claim was taken
+    halt_loop = code.index(bytes([0xFA, 0xF4]))       # cli; hlt: "nobody waits for it"
+    for where in (claimed, halt_loop):
+        m.break_at(0x8000 + where, hardware=True, cpu=1)
+    stop = m.cont()
+    assert (stop.cpu, m.on_cpu(1).registers("eip")["eip"]) == (1, halt_loop)
+    m.delete_breakpoints()
+    m.run_to("kernel_ready")
+    assert smp_start_records(m) == [("1", "1", "no-start"), ("2", "2", "online")]
+    assert online_record(m) == (2, "0x5")
+    cpu1 = vcpus(m, 3)[1]
+    assert (cpu1.regs["HLT"], cpu1.regs["EIP"]) == (1, halt_loop + 2)  # past its hlt
+    cpu2 = m.on_cpu(2).registers("gs_base")
+    assert cpu2["gs_base"] == m.symbol("cpus") + 2 * kernel.sizeof("struct cpu")

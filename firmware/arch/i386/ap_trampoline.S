@@ -6,11 +6,13 @@
  * ap_main in the higher half on the AP's own stack.  ap_main loads the
  * kernel's CR3, GDT, TSS and IDT.
  *
- * First the AP claims the parameter block: an atomic exchange of the claim
- * word with 0.  Only the AP the BSP is waiting for finds the 1 there; one
- * that starts after the BSP gave up on it (and took the claim back) finds 0
- * and halts here for good, instead of running on stacks given back or on
- * the next AP's parameters.
+ * First the AP claims the parameter block: the BSP writes the claim word as
+ * the APIC ID of the AP it waits for, plus one, and an AP takes it (an
+ * atomic compare-exchange to 0) only if that is its own ID (CPUID leaf 1,
+ * which works in real mode).  Any other CPU halts here for good: one that
+ * starts after the BSP gave up on it (the claim taken back, or rewritten
+ * for the next AP before a late INIT reached it) never runs on stacks given
+ * back or on another AP's parameters.
  *
  * EFER.NXE is set before paging: it is per CPU, and with PAE tables that
  * have NX bits a CPU without it takes a reserved-bit #PF on its first NX page
@@ -35,10 +37,13 @@ ap_trampoline_start:
   cld
   xor %ax, %ax
   mov %ax, %ds
-  xor %eax, %eax
-  xchg %eax, AT(ap_params + AP_PARAM_CLAIM)  /* xchg with memory is atomic */
-  test %eax, %eax
-  jnz 1f
+  mov $1, %eax
+  cpuid
+  shr $24, %ebx                     /* EBX[31:24]: this CPU's initial APIC ID */
+  lea 1(%ebx), %eax                 /* the claim the BSP wrote for this CPU */
+  xor %ecx, %ecx
+  lock cmpxchg %ecx, AT(ap_params + AP_PARAM_CLAIM)
+  je 1f
 2:
   cli
   hlt

@@ -18,5 +18,5 @@
 #define AP_PARAM_ENTRY 16     /* ap_main, in the higher half */
 #define AP_PARAM_STACK 20     /* the AP's stack top */
 #define AP_PARAM_CPU 24       /* its struct cpu *, ap_main's argument */
-#define AP_PARAM_CLAIM 28     /* 1 while the BSP waits for an AP; the AP takes it (xchg 0) */
+#define AP_PARAM_CLAIM 28     /* the awaited AP's APIC ID + 1; it takes it (cmpxchg to 0) */
 #define AP_PARAMS_SIZE 32
