@@ -48,7 +48,9 @@ void rtc_irq(void) {
 
 static uint32_t from_bcd(uint8_t v, bool binary) { return binary ? v : (v >> 4) * 10 + (v & 15); }
 
-uint32_t rtc_seconds(void) {
+/* One read of the time registers: three index/data pairs, which an update
+ * may fall between (the update-in-progress flag promises only 244 us). */
+static uint32_t read_time(void) {
   while (cmos_read(REG_A) & A_UPDATING) {} /* the registers change during an update */
   uint8_t b = cmos_read(REG_B);
   bool binary = b & B_BINARY;
@@ -60,8 +62,19 @@ uint32_t rtc_seconds(void) {
          from_bcd(cmos_read(REG_SECONDS), binary);
 }
 
+uint32_t rtc_seconds(void) {
+  /* Two equal reads in a row: a vCPU preempted between the minutes and the
+   * seconds at a minute's end would read M:00 for M+1:00, a minute back. */
+  uint32_t now = read_time();
+  for (uint32_t again = read_time(); again != now; again = read_time()) now = again;
+  return now;
+}
+
 bool rtc_elapsed(uint32_t since, uint32_t seconds) {
   uint32_t now = rtc_seconds();
-  uint32_t passed = now >= since ? now - since : now + DAY_SECONDS - since;
+  uint32_t passed;
+  if (now >= since) passed = now - since;
+  else if (since - now > DAY_SECONDS / 2) passed = now + DAY_SECONDS - since; /* midnight */
+  else passed = 0; /* the clock stepped back (set, or a torn read): nothing has passed */
   return passed >= seconds;
 }

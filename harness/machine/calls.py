@@ -14,6 +14,7 @@ from typing import Protocol
 
 from harness import timeouts
 from harness.decode.mi_text import mi_quote, parse_gdb_int
+from harness.decode.returns import ReturnType, return_type
 from harness.errors import (
     ArgumentError,
     CallStopped,
@@ -35,10 +36,6 @@ from harness.transport.gdbmi import MiClient, StopEvent
 # QEMU reloads a selector's descriptor from the GDT when GDB writes it.
 CALL_SAVED = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags",
               "cs", "ss", "ds", "es", "fs", "gs", "cr3")
-SIGNED_TYPES = ("int", "long", "int32_t", "long int", "signed char", "short", "int8_t",
-                "int16_t", "ssize_t")
-
-
 class CallHost(Protocol):
     """What :class:`Calls` needs from its machine: its configuration, the
     run control and the guest's registers and memory."""
@@ -94,7 +91,7 @@ class Calls:
         self.pending: PendingCall | None = None
         self.last_result = 0
         self._breakpoint: int | None = None
-        self._return_types: dict[str, str] = {}
+        self._return_types: dict[str, ReturnType] = {}
         self._symbols: dict[str, int] = {}
         self.watchdog: Watchdog | None = None  # looks at calls through the gate while they run
 
@@ -264,24 +261,18 @@ class Calls:
     def return_kind(self, function: str) -> str:
         """How ``function`` returns (cached): "void", "signed" or "unsigned"
         (an address, "0x...", is "unsigned")."""
+        return self._return_type(function).kind
+
+    def _return_type(self, function: str) -> ReturnType:
         if function not in self._return_types:
-            kind = "unsigned"
+            declared = "unsigned int"
             if not function.startswith("0x"):
                 text = self.host.require_gdb(f"read the type of {function}").console(
                     f"whatis {function}")
-                ret = text.partition("=")[2].split("(")[0].strip()
-                if ret == "void":
-                    kind = "void"
-                elif ret in SIGNED_TYPES:
-                    kind = "signed"
-            self._return_types[function] = kind
+                declared = text.partition("=")[2].split("(")[0]
+            self._return_types[function] = return_type(declared)
         return self._return_types[function]
 
     def _typed_result(self, function: str, value: int) -> int | None:
         """Interpret the raw EAX by the function's declared return type."""
-        kind = self.return_kind(function)
-        if kind == "void":
-            return None
-        if kind == "signed" and value & 0x80000000:
-            return value - (1 << 32)
-        return value
+        return self._return_type(function).value(value)

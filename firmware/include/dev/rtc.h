@@ -24,5 +24,6 @@ void rtc_irq(void);
 /* Seconds since midnight, from the clock's time registers. */
 uint32_t rtc_seconds(void);
 /* Whether `seconds` of wall time have passed since `since` (an rtc_seconds()
- * value; midnight's wrap included). */
+ * value): across midnight, yes; when the clock reads up to half a day before
+ * `since` (it was set back), nothing has passed yet. */
 bool rtc_elapsed(uint32_t since, uint32_t seconds);
