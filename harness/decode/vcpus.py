@@ -113,3 +113,38 @@ def parse_info_registers(text: str) -> dict[str, int]:
     if cpu:
         regs["cpu"] = int(cpu.group(1))
     return regs
+
+
+# "TR =0028 c0125054 00000067 00008900", "LDT=0000 00000000 0000ffff 00008200":
+# selector, base, limit (then flags)
+_SEGMENT = re.compile(r"^(ES|CS|SS|DS|FS|GS|LDT|TR)\s*=([0-9a-f]{4}) ([0-9a-f]{8}) ([0-9a-f]{8})",
+                      re.MULTILINE)
+# "GDT=     c0125128 0000003f": base, limit
+_TABLE = re.compile(r"^(GDT|IDT)=\s+([0-9a-f]{8}) ([0-9a-f]{8})", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class VcpuDump:
+    """One vCPU's block of ``info registers -a``: its registers as
+    :func:`parse_info_registers` names them, each segment register's
+    (selector, base, limit) by lower-case name (es..gs, ldt, tr), and the
+    descriptor tables' (base, limit) ("gdt", "idt")."""
+
+    registers: dict[str, int]
+    segments: dict[str, tuple[int, int, int]]
+    tables: dict[str, tuple[int, int]]
+
+
+def parse_info_registers_all(text: str) -> list[VcpuDump]:
+    """``info registers -a``: one block per vCPU, each from its ``CPU#n``
+    line, in QEMU's order.  Raises ValueError for a block without EIP."""
+    text = text.replace("\r\n", "\n")
+    out = []
+    for block in re.split(r"^(?=CPU#\d+\s*$)", text, flags=re.MULTILINE):
+        if not _CPU.search(block):
+            continue  # what comes before the first CPU#
+        segments = {m[1].lower(): (int(m[2], 16), int(m[3], 16), int(m[4], 16))
+                    for m in _SEGMENT.finditer(block)}
+        tables = {m[1].lower(): (int(m[2], 16), int(m[3], 16)) for m in _TABLE.finditer(block)}
+        out.append(VcpuDump(parse_info_registers(block), segments, tables))
+    return out

@@ -9,11 +9,11 @@ wait-for-SIPI state, and the boot still reaches kernel_ready."""
 
 import re
 import time
-from dataclasses import dataclass
 
 import pytest
 
 from harness import timeouts
+from harness.decode.vcpus import parse_info_registers_all
 from harness.targets.mmverify.kernel import Kernel
 
 KERNEL_BASE = 0xC0000000
@@ -26,56 +26,16 @@ LVT_MASKED, LVT_EXTINT, LVT_NMI = 0x10000, 0x700, 0x400
 PAGE = 4096
 
 
-@dataclass
-class VCpu:
-    """One vCPU as QEMU's ``info registers`` prints it."""
-    regs: dict[str, int]          # EAX.. EIP, EFL, CR0-CR4, EFER, HLT
-    segments: dict[str, tuple[int, int, int]]  # name -> (selector, base, limit)
-    tables: dict[str, tuple[int, int]]         # GDT/IDT -> (base, limit)
+WAITING_FOR_SIPI = (1, 0xFFF0, 0xF000)  # halted at the reset vector
 
 
-SEGMENT = re.compile(r"^(ES|CS|SS|DS|FS|GS|LDT|TR)\s*=([0-9a-f]{4}) ([0-9a-f]{8}) ([0-9a-f]{8})",
-                     re.M)
-TABLE = re.compile(r"^(GDT|IDT)=\s+([0-9a-f]{8}) ([0-9a-f]{8})", re.M)
-REGISTER = re.compile(r"\b(E[A-Z]{2}|EFL|CR[0-4]|EFER|HLT)=([0-9a-f]+)\b")
-
-
-def parse_vcpus(text: str) -> list[VCpu]:
-    """``info registers -a``: one block per vCPU, each starting ``CPU#n``."""
-    blocks = re.split(r"^CPU#\d+\s*$", text, flags=re.M)[1:]
-    out = []
-    for block in blocks:
-        regs = {name: int(value, 16) for name, value in REGISTER.findall(block)}
-        segments = {m[1]: (int(m[2], 16), int(m[3], 16), int(m[4], 16))
-                    for m in SEGMENT.finditer(block)}
-        tables = {m[1]: (int(m[2], 16), int(m[3], 16)) for m in TABLE.finditer(block)}
-        out.append(VCpu(regs, segments, tables))
-    return out
-
-
-def test_parse_vcpus_reads_qemu_7_2_layout():
-    """The parser on QEMU 7.2's own text (two CPUs, trimmed)."""
-    text = ("\nCPU#0\nEAX=00000000 EBX=00000001 ECX=c012ffb8 EDX=000002fd\n"
-            "ESI=00000000 EDI=00000000 EBP=00000000 ESP=c012ffd0\n"
-            "EIP=c0100d60 EFL=00000086 [--S--P-] CPL=0 II=0 A20=1 SMM=0 HLT=0\n"
-            "GS =0038 c0125040 00000127 00409300 DPL=0 DS   [-WA]\n"
-            "TR =0028 c0125054 00000067 00008900 DPL=0 TSS32-avl\n"
-            "GDT=     c0125128 0000003f\nIDT=     c0130000 000007ff\n"
-            "CR0=80010011 CR2=00000000 CR3=00126000 CR4=003000a0\n"
-            "EFER=0000000000000800\n\nCPU#1\nEIP=0000fff0 EFL=00000002 HLT=1\n"
-            "CS =f000 ffff0000 0000ffff 00009b00\n")
-    cpu0, cpu1 = parse_vcpus(text)
-    assert cpu0.regs["EBX"] == 1 and cpu0.regs["HLT"] == 0 and cpu0.regs["CR3"] == 0x126000
-    assert cpu0.regs["EFER"] == 0x800 and cpu0.regs["CR4"] == 0x3000A0
-    assert cpu0.segments["GS"] == (0x38, 0xC0125040, 0x127)
-    assert cpu0.segments["TR"] == (0x28, 0xC0125054, 0x67)
-    assert cpu0.tables == {"GDT": (0xC0125128, 0x3F), "IDT": (0xC0130000, 0x7FF)}
-    assert cpu1.regs["EIP"] == 0xFFF0 and cpu1.regs["HLT"] == 1
-    assert cpu1.segments["CS"] == (0xF000, 0xFFFF0000, 0xFFFF)
+def resting(view):
+    """(halted, EIP, CS) of a vCPU from info registers."""
+    return view.registers["halted"], view.registers["eip"], view.segments["cs"][0]
 
 
 def vcpus(machine, count):
-    cpus = parse_vcpus(machine.monitor("info registers -a"))
+    cpus = parse_info_registers_all(machine.monitor("info registers -a"))
     listed = re.findall(r"CPU #(\d+):", machine.monitor("info cpus"))
     assert listed == [str(i) for i in range(count)], "QEMU has the vCPUs the test asked for"
     assert len(cpus) == count
@@ -91,7 +51,8 @@ def settle(machine, count):
     deadline = time.monotonic() + timeouts.scaled(timeouts.RUN)
     resume = idle_resume_address(machine)
     while time.monotonic() < deadline:
-        if all((v.regs["HLT"], v.regs["EIP"]) == (1, resume) for v in vcpus(machine, count)[1:]):
+        if all((v.registers["halted"], v.registers["eip"]) == (1, resume)
+               for v in vcpus(machine, count)[1:]):
             return
         machine.call("agent_nop", 0)
 
@@ -173,19 +134,19 @@ def test_every_cpu_runs_the_kernel_on_its_own_gdt_tss_and_stack(machine, kernel,
     stacks = set()
     for i, view in enumerate(views):
         base, cpu = cpu_struct(kernel, machine, i)
-        regs = view.regs
+        regs = view.registers
         assert (cpu["self"], cpu["index"], cpu["apic_id"], cpu["online"]) == (base, i, i, 1)
-        assert regs["CR0"] & CR0_PG and regs["CR0"] == bsp.regs["CR0"], f"CPU {i}"
-        assert regs["CR3"] == kernel_cr3, f"CPU {i} on the kernel's tables"
-        assert regs["CR4"] == bsp.regs["CR4"], f"CPU {i}"
-        assert bool(regs["EFER"] & EFER_NXE) == kernel.nx_enabled(), f"CPU {i}"
-        assert view.segments["GS"][:2] == (SEG_KPERCPU, base), f"CPU {i}: GS is its struct cpu"
-        assert view.segments["TR"][:2] == (
+        assert regs["cr0"] & CR0_PG and regs["cr0"] == bsp.registers["cr0"], f"CPU {i}"
+        assert regs["cr3"] == kernel_cr3, f"CPU {i} on the kernel's tables"
+        assert regs["cr4"] == bsp.registers["cr4"], f"CPU {i}"
+        assert bool(regs["efer"] & EFER_NXE) == kernel.nx_enabled(), f"CPU {i}"
+        assert view.segments["gs"][:2] == (SEG_KPERCPU, base), f"CPU {i}: GS is its struct cpu"
+        assert view.segments["tr"][:2] == (
             SEG_TSS, address_of(machine, f"&cpus[{i}].tss")), f"CPU {i}: its own TSS"
-        assert view.tables["GDT"] == (address_of(machine, f"&cpus[{i}].gdt"), GDT_LIMIT)
-        assert view.tables["IDT"] == bsp.tables["IDT"], "one IDT for every CPU"
+        assert view.tables["gdt"] == (address_of(machine, f"&cpus[{i}].gdt"), GDT_LIMIT)
+        assert view.tables["idt"] == bsp.tables["idt"], "one IDT for every CPU"
         top = cpu["stack_top"]
-        assert top - PAGE < regs["ESP"] <= top, f"CPU {i}: ESP inside its own stack"
+        assert top - PAGE < regs["esp"] <= top, f"CPU {i}: ESP inside its own stack"
         stacks.add(top)
         # Its own double-fault task, in the kernel's space, on a stack of its own.
         df_tss, df_eip, df_esp, df_cr3 = double_fault_task(machine, i)
@@ -193,7 +154,7 @@ def test_every_cpu_runs_the_kernel_on_its_own_gdt_tss_and_stack(machine, kernel,
                                             machine.symbol("double_fault_task"), kernel_cr3)
         stacks.add(df_esp)
         if i:
-            assert (regs["HLT"], regs["EIP"]) == (1, resume), f"CPU {i} halted in ap_idle"
+            assert (regs["halted"], regs["eip"]) == (1, resume), f"CPU {i} halted in ap_idle"
             # Software-enabled (spurious vector 0xFF); LINT0/LINT1 stay masked
             # as INIT left them: the 8259's virtual wire is the BSP's alone.
             assert lapic(machine, i) == (0x1FF, LVT_MASKED, LVT_MASKED), f"CPU {i}'s LAPIC"
@@ -214,8 +175,7 @@ def test_a_cpu_that_gets_no_sipi_is_recorded_and_left_out(machine, kernel):
     assert online_record(machine) == (1, "0x1")
     ap = vcpus(machine, 2)[1]
     # The reset state QEMU leaves a CPU in while it waits for a SIPI.
-    assert (ap.regs["HLT"], ap.regs["EIP"], ap.segments["CS"][0], ap.regs["CR0"]) == (
-        1, 0xFFF0, 0xF000, 0x60000010)
+    assert (resting(ap), ap.registers["cr0"]) == (WAITING_FOR_SIPI, 0x60000010)
     _, cpu = cpu_struct(kernel, machine, 1)
     assert (cpu["online"], cpu["stack_top"]) == (0, 0), "offline, its stacks given back"
     assert kernel.u32("cpu_online_mask") == 1
@@ -225,8 +185,8 @@ def test_a_cpu_that_gets_no_sipi_is_recorded_and_left_out(machine, kernel):
 def test_the_bsp_alone_has_its_per_cpu_segment(machine, kernel):
     [bsp] = vcpus(machine, 1)
     base = machine.symbol("cpus")
-    assert bsp.segments["GS"][:2] == (SEG_KPERCPU, base)
-    assert bsp.segments["TR"][:2] == (SEG_TSS, address_of(machine, "&cpus[0].tss"))
+    assert bsp.segments["gs"][:2] == (SEG_KPERCPU, base)
+    assert bsp.segments["tr"][:2] == (SEG_TSS, address_of(machine, "&cpus[0].tss"))
     assert machine.registers("gs_base")["gs_base"] == base, "GDB sees the same GS base"
     assert smp_start_records(machine) == []
     assert online_record(machine) == (1, "0x1")
@@ -239,7 +199,7 @@ def test_a_cpu_without_an_apic_in_cpuid_starts_no_one(machine):
     assert smp_start_records(machine) == []
     assert online_record(machine) == (1, "0x1")
     ap = vcpus(machine, 2)[1]
-    assert (ap.regs["HLT"], ap.regs["EIP"], ap.segments["CS"][0]) == (1, 0xFFF0, 0xF000)
+    assert resting(ap) == WAITING_FOR_SIPI
 
 
 CPU_STACK_PAGES = 2  # include/kernel/smp.h: an AP's idle stack
@@ -282,7 +242,7 @@ def test_no_ap_is_started_after_a_straggler(boot, paging):
     assert smp_start_records(m) == [("1", "1", "no-start"), ("2", "2", "no-start")]
     assert online_record(m) == (1, "0x1")
     ap2 = vcpus(m, 3)[2]
-    assert (ap2.regs["HLT"], ap2.regs["EIP"], ap2.segments["CS"][0]) == (1, 0xFFF0, 0xF000)
+    assert resting(ap2) == WAITING_FOR_SIPI
 
 
 @pytest.mark.parametrize("paging", ["legacy", "pae"])
@@ -309,6 +269,6 @@ def test_a_late_ap_leaves_the_claim_to_the_ap_it_was_written_for(boot, kernel, p
     assert smp_start_records(m) == [("1", "1", "no-start"), ("2", "2", "online")]
     assert online_record(m) == (2, "0x5")
     cpu1 = vcpus(m, 3)[1]
-    assert (cpu1.regs["HLT"], cpu1.regs["EIP"]) == (1, halt_loop + 2)  # past its hlt
+    assert (cpu1.registers["halted"], cpu1.registers["eip"]) == (1, halt_loop + 2)  # past its hlt
     cpu2 = m.on_cpu(2).registers("gs_base")
     assert cpu2["gs_base"] == m.symbol("cpus") + 2 * kernel.sizeof("struct cpu")

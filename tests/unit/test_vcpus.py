@@ -8,6 +8,7 @@ from harness.decode.vcpus import (
     VcpuThread,
     cpu_of_thread,
     parse_info_registers,
+    parse_info_registers_all,
     parse_thread_info,
     thread_of_cpu,
 )
@@ -149,3 +150,33 @@ def test_a_stop_names_its_thread():
                                         "stopped-threads": "all"})
     assert stop.thread == 2
     assert StopEvent("signal-received", {}).thread is None
+
+
+def test_info_registers_all_reads_every_cpus_block():
+    """QEMU 7.2's own ``info registers -a`` (two CPUs, trimmed, CR LF)."""
+    text = ("\r\nCPU#0\r\nEAX=00000000 EBX=00000001 ECX=c012ffb8 EDX=000002fd\r\n"
+            "ESI=00000000 EDI=00000000 EBP=00000000 ESP=c012ffd0\r\n"
+            "EIP=c0100d60 EFL=00000086 [--S--P-] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n"
+            "GS =0038 c0125040 00000127 00409300 DPL=0 DS   [-WA]\r\n"
+            "LDT=0000 00000000 0000ffff 00008200 DPL=0 LDT\r\n"
+            "TR =0028 c0125054 00000067 00008900 DPL=0 TSS32-avl\r\n"
+            "GDT=     c0125128 0000003f\r\nIDT=     c0130000 000007ff\r\n"
+            "CR0=80010011 CR2=00000000 CR3=00126000 CR4=003000a0\r\n"
+            "EFER=0000000000000800\r\n\r\nCPU#1\r\nEIP=0000fff0 EFL=00000002 HLT=1\r\n"
+            "CS =f000 ffff0000 0000ffff 00009b00\r\n")
+    cpu0, cpu1 = parse_info_registers_all(text)
+    assert cpu0.registers == {"eax": 0, "ebx": 1, "ecx": 0xC012FFB8, "edx": 0x2FD, "esi": 0,
+                              "edi": 0, "ebp": 0, "esp": 0xC012FFD0, "eip": 0xC0100D60,
+                              "eflags": 0x86, "gs": 0x38, "gs_base": 0xC0125040,
+                              "cr0": 0x80010011, "cr2": 0, "cr3": 0x126000, "cr4": 0x3000A0,
+                              "efer": 0x800, "halted": 0, "cpu": 0}
+    assert cpu0.segments == {"gs": (0x38, 0xC0125040, 0x127), "ldt": (0, 0, 0xFFFF),
+                             "tr": (0x28, 0xC0125054, 0x67)}
+    assert cpu0.tables == {"gdt": (0xC0125128, 0x3F), "idt": (0xC0130000, 0x7FF)}
+    assert cpu1.registers == {"eip": 0xFFF0, "eflags": 2, "cs": 0xF000, "halted": 1, "cpu": 1}
+    assert cpu1.segments == {"cs": (0xF000, 0xFFFF0000, 0xFFFF)}
+    assert cpu1.tables == {}
+
+
+def test_info_registers_all_of_nothing_is_no_cpu():
+    assert parse_info_registers_all("") == []
