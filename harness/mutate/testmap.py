@@ -127,13 +127,18 @@ def fingerprint(root: Path = REPO) -> str:
     return h.hexdigest()
 
 
-def merge(parts: list[dict[str, dict]]) -> dict[str, TestInfo]:
-    """The per-worker files of a map run as one map (a test appears in one)."""
+def merge(lines: list[str]) -> dict[str, TestInfo]:
+    """The workers' files of a map run as one map: a JSON line per finished
+    test (harness.mutate.testmap_plugin).  A line cut short by a dying
+    worker is no test."""
     out = {}
-    for part in parts:
-        for test, entry in part.items():
-            out[test] = TestInfo(entry.get("seconds", 0.0), entry.get("outcome", "failed"),
-                                 frozenset(entry.get("functions", ())))
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        out[entry["test"]] = TestInfo(entry.get("seconds", 0.0), entry.get("outcome", "failed"),
+                                      frozenset(entry.get("functions", ())))
     return out
 
 
@@ -153,7 +158,8 @@ def build_map(work: Path, *, workers: int = 2, extra_args: tuple[str, ...] = ())
     log = work / "testmap.log"
     with open(log, "w") as out:
         subprocess.run(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, check=False)
-    tests = merge([json.loads(p.read_text()) for p in sorted(parts_dir.glob("*.json"))])
+    tests = merge([line for part in sorted(parts_dir.glob("*.jsonl"))
+                   for line in part.read_text().splitlines()])
     result = TestMap(stamp, tests, function_index(coverage.kernel).keys,
                      round(time.monotonic() - started, 1))
     if not result.usable():

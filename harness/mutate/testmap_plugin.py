@@ -1,7 +1,9 @@
 """pytest plugin for the test-map run (``-p harness.mutate.testmap_plugin``):
 the kernel functions each test's machines ran, from the coverage image's
-bitmap in guest RAM; with every test's outcome and duration, written per
-process (each xdist worker its own file) to ``--testmap-out``.
+bitmap in guest RAM; with every test's outcome and duration, one JSON line
+per test appended to its process's file in ``--testmap-out`` (each xdist
+worker its own) as soon as the test ends: a worker that dies, or a run cut
+short, loses the test it was in, not every test it had run.
 
 Machines are restored from a snapshot taken at kernel_ready, which wipes the
 bitmap back to the boot's functions; a model test restores its machine for
@@ -28,6 +30,7 @@ from harness.mutate.run_plugin import xdist_worker
 _tests: dict[str, dict] = {}
 _used: list[Machine] = []  # machines the running test started or restored
 _reached: set[str] = set()
+_out: Path | None = None  # this process's file of finished tests
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,8 +77,15 @@ def _patch() -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("--testmap-out"):
-        _patch()
+    global _out
+    out = config.getoption("--testmap-out")
+    if not out:
+        return
+    _patch()
+    if config.pluginmanager.hasplugin("dsession"):
+        return  # the xdist controller runs no test: the workers write
+    Path(out).mkdir(parents=True, exist_ok=True)
+    _out = Path(out) / f"{xdist_worker(config) or 'main'}.jsonl"
 
 
 def pytest_runtest_logstart(nodeid: str) -> None:
@@ -94,14 +104,7 @@ def pytest_runtest_logfinish(nodeid: str) -> None:
     for machine in _used:
         _read(machine)
     _used.clear()
-    _tests.setdefault(nodeid, {"seconds": 0.0, "outcome": "passed"})["functions"] = sorted(
-        _reached)
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    out = session.config.getoption("--testmap-out")
-    worker = xdist_worker(session.config) or "main"
-    if not out or (worker == "main" and session.config.pluginmanager.hasplugin("dsession")):
-        return  # the xdist controller: the workers write their own
-    Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / f"{worker}.json").write_text(json.dumps(_tests, indent=0))
+    entry = _tests.pop(nodeid, {"seconds": 0.0, "outcome": "passed"})
+    if _out is not None:
+        with open(_out, "a") as out:
+            out.write(json.dumps({"test": nodeid, **entry, "functions": sorted(_reached)}) + "\n")

@@ -33,7 +33,8 @@ def test_a_tests_map_entry_holds_the_functions_its_machine_ran(coverage_build, t
          "--build-dir", str(coverage_build.build_dir), "--artifacts", str(tmp_path / "a"), TEST],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (entry,) = json.loads((tmp_path / "out" / "main.json").read_text()).values()
+    (line,) = (tmp_path / "out" / "main.jsonl").read_text().splitlines()
+    entry = json.loads(line)
     assert entry["outcome"] == "passed" and entry["seconds"] > 0
     functions = set(entry["functions"])
     assert {"kmain", "allocate_page", "free_page"} <= functions  # the boot's and the test's

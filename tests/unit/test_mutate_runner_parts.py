@@ -2,6 +2,9 @@
 order, the lines and functions a diff touches, the reviewed equivalents, and
 a mutant's signature."""
 
+import subprocess
+import sys
+
 import pytest
 
 from harness.errors import ConfigError
@@ -72,11 +75,30 @@ def test_the_map_round_trips(tmp_path):
     assert TestMap.load(tmp_path / "m.json") == MAP
 
 
-def test_merge_takes_every_workers_file():
-    merged = merge([{"a": {"seconds": 1.5, "outcome": "passed", "functions": ["f"]}},
-                    {"b": {"seconds": 0.2, "outcome": "failed"}}])
-    assert merged == {"a": TestInfo(1.5, "passed", frozenset({"f"})),
-                      "b": TestInfo(0.2, "failed", frozenset())}
+def test_merge_takes_every_finished_test_and_no_torn_line():
+    lines = ['{"test": "a", "seconds": 1.5, "outcome": "passed", "functions": ["f"]}',
+             '{"test": "b", "seconds": 0.2, "outcome": "failed"}',
+             '{"test": "c", "seconds": 0.3, "outc']  # the worker died writing it
+    assert merge(lines) == {"a": TestInfo(1.5, "passed", frozenset({"f"})),
+                            "b": TestInfo(0.2, "failed", frozenset())}
+
+
+def test_a_map_run_cut_short_keeps_the_tests_that_finished(tmp_path):
+    """The second test kills its pytest (as a dying xdist worker): the
+    first one's line is in the file already."""
+    (tmp_path / "test_two.py").write_text(
+        "import os\n\ndef test_first():\n    pass\n\n"
+        "def test_second():\n    os._exit(3)\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+         "-p", "harness.mutate.testmap_plugin", "--testmap-out", str(tmp_path / "out"),
+         str(tmp_path / "test_two.py")], cwd=tmp_path, capture_output=True, text=True,
+        timeout=60)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    lines = (tmp_path / "out" / "main.jsonl").read_text().splitlines()
+    (test, info), = merge(lines).items()
+    assert (test, info.outcome, info.functions) == ("test_two.py::test_first", "passed",
+                                                   frozenset())
 
 
 def test_changed_lines_of_a_zero_context_diff():
