@@ -180,6 +180,11 @@ class Kernel:
         base_addr = self.m.symbol(base) if isinstance(base, str) else base
         return base_addr + self.layout(struct_name).fields[field].offset
 
+    def address_space_field(self, process: int, field: str) -> int:
+        """The kernel address of ``field`` of the address space (struct mm)
+        of the struct process at ``process``."""
+        return self.field_address("mm", self.field_address("process", process, "mm"), field)
+
     # -- boot information ---------------------------------------------------------------
 
     def memory_regions(self) -> list[StructValues]:
@@ -287,12 +292,12 @@ class Kernel:
 
     def process_table(self) -> list[StructValues]:
         """The slots of proc_table that are not free, raw; ``name`` as text,
-        ``shm`` (nested structs, which decode skips) as (id, va, pages) tuples
-        and ``regions`` (the mmap regions) as (start, end, prot, flags) ones."""
+        and the fields of the process's address space (its member ``mm``, a
+        struct mm) among its own, as address_space_values gives them."""
         layout = self.layout("process")
+        mm = layout.fields["mm"]
         count = self.sizeof("proc_table") // layout.size
         data = self.read_kernel(self.m.symbol("proc_table"), layout.size * count)
-        shm = layout.fields["shm"]
         out = []
         for i in range(count):
             raw = data[i * layout.size:(i + 1) * layout.size]
@@ -300,15 +305,25 @@ class Kernel:
             if p["state"] == 0:
                 continue
             p["name"] = bytes(p["name"]).split(b"\0", 1)[0].decode(errors="replace")
-            p["shm"] = [struct.unpack_from("<iII", raw, shm.offset + k * shm.element_size)
-                        for k in range(shm.count)]
-            regions = layout.fields.get("regions")  # struct vm_region: start, end, prot, flags
-            if regions is not None:
-                p["regions"] = [struct.unpack_from("<4I", raw,
-                                                   regions.offset + k * regions.element_size)
-                                for k in range(min(p["region_count"], regions.count))]
+            p.update(self.address_space_values(raw[mm.offset:mm.offset + mm.size]))
             out.append(p)
         return out
+
+    def address_space_values(self, raw: bytes) -> StructValues:
+        """A struct mm's fields from its bytes, its nested structs (which
+        decode skips) as tuples: ``shm`` as (id, va, pages) ones, ``regions``
+        (the mmap regions) as (start, end, prot, flags) ones and ``limits`` as
+        (as_pages, resident_pages, mappings)."""
+        layout = self.layout("mm")
+        mm = layout.decode(raw)
+        mm["limits"] = struct.unpack_from("<3I", raw, layout.fields["limits"].offset)
+        shm = layout.fields["shm"]
+        mm["shm"] = [struct.unpack_from("<iII", raw, shm.offset + k * shm.element_size)
+                     for k in range(shm.count)]
+        regions = layout.fields["regions"]  # struct vm_region: start, end, prot, flags
+        mm["regions"] = [struct.unpack_from("<4I", raw, regions.offset + k * regions.element_size)
+                         for k in range(min(mm["region_count"], regions.count))]
+        return mm
 
     def shm_segments(self) -> list[StructValues]:
         """shm.c's live segments (id, pages, refs, creator), each with
