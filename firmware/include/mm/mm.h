@@ -48,8 +48,9 @@ struct mm {
   uint32_t pages;                 /* user frames mapped (shared ones included) */
   uint32_t reserved_pages;        /* image + heap + stack limit + shm: <= PROC_MAX_PAGES */
   struct shm_attachment shm[PROC_SHM_MAX];
-  /* Faults that mapped a page into this space (demand, stack growth, file):
-   * work done on the address space, counted next to pages, as cow_faults is. */
+  /* Faults that mapped a zeroed page into this space (heap, stack growth,
+   * anonymous mmap): work done on the address space, whichever thread took
+   * the fault, so counted here next to pages, as cow_faults is. */
   uint32_t demand_faults;
   struct vm_region regions[PROC_REGIONS_MAX]; /* sorted by start, disjoint */
   uint32_t region_count;
