@@ -20,21 +20,21 @@ struct area {
 
 #define AREAS_MAX (3 + PROC_SHM_MAX + PROC_REGIONS_MAX)
 
-/* Every area of p that can hold user pages: the image, the heap, the stack,
+/* Every area of mm that can hold user pages: the image, the heap, the stack,
  * each shared-memory attachment (shared) and each mmap region (shared when
  * MAP_SHARED).  Nothing is mapped in a user half outside them.  Returns how
  * many. */
-static uint32_t user_areas(const struct process *p, struct area *out) {
+static uint32_t user_areas(const struct mm *mm, struct area *out) {
   uint32_t n = 0;
-  out[n++] = (struct area){0, p->image_end, false};
-  out[n++] = (struct area){p->heap_base, p->brk, false};
-  out[n++] = (struct area){p->stack_limit, p->stack_top, false};
+  out[n++] = (struct area){0, mm->image_end, false};
+  out[n++] = (struct area){mm->heap_base, mm->brk, false};
+  out[n++] = (struct area){mm->stack_limit, mm->stack_top, false};
   for (uint32_t i = 0; i < PROC_SHM_MAX; i++)
-    if (p->shm[i].id >= 0)
-      out[n++] = (struct area){p->shm[i].va, p->shm[i].va + p->shm[i].pages * PAGE_SIZE, true};
-  for (uint32_t i = 0; i < p->region_count; i++)
-    out[n++] = (struct area){p->regions[i].start, p->regions[i].end,
-                             (p->regions[i].flags & MAP_SHARED) != 0};
+    if (mm->shm[i].id >= 0)
+      out[n++] = (struct area){mm->shm[i].va, mm->shm[i].va + mm->shm[i].pages * PAGE_SIZE, true};
+  for (uint32_t i = 0; i < mm->region_count; i++)
+    out[n++] = (struct area){mm->regions[i].start, mm->regions[i].end,
+                             (mm->regions[i].flags & MAP_SHARED) != 0};
   return n;
 }
 
@@ -47,34 +47,34 @@ int proc_fork(const struct trapframe *tf) {
     proc_discard(child);
     return -ENOMEM;
   }
-  child->dir = dir;
+  child->mm.dir = dir;
   struct area areas[AREAS_MAX];
-  uint32_t n = user_areas(parent, areas);
+  uint32_t n = user_areas(&parent->mm, areas);
   for (uint32_t i = 0; i < n; i++)
-    if (vmm_fork_prepare(parent->dir, dir, areas[i].start, areas[i].end) != 0) {
+    if (vmm_fork_prepare(parent->mm.dir, dir, areas[i].start, areas[i].end) != 0) {
       proc_discard(child); /* destroys dir and the tables it got */
       return -ENOMEM;
     }
   /* Nothing fails from here on. */
   vaddr_t kstack_base = child->kstack_base, kstack_top = child->kstack_top;
   *child = *parent;
-  child->dir = dir;
-  child->cr3 = directory_phys(dir);
+  child->mm.dir = dir;
+  child->mm.cr3 = directory_phys(dir);
   child->kstack_base = kstack_base;
   child->kstack_top = kstack_top;
   child->parent = parent->pid;
   child->waiting_for = 0;
   child->wait_result = 0;
-  child->demand_faults = 0;
-  child->cow_faults = 0;
+  child->mm.demand_faults = 0;
+  child->mm.cow_faults = 0;
   child->kill_pending = 0;
   struct vmm_fork_counts counts = {0};
   for (uint32_t i = 0; i < n; i++)
-    vmm_fork_range(parent->dir, dir, areas[i].start, areas[i].end, areas[i].shared, &counts);
+    vmm_fork_range(parent->mm.dir, dir, areas[i].start, areas[i].end, areas[i].shared, &counts);
   /* One CR3 reload drops every stale writable translation of the parent
    * (kernel pages are global and stay); cheaper than an invlpg per page
    * once more than a few pages changed. */
-  if (counts.write_protected) switch_page_directory(parent->dir);
+  if (counts.write_protected) switch_page_directory(parent->mm.dir);
   shm_inherit(child);
   files_inherit(child);
   struct trapframe child_tf = *tf;

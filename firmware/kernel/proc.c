@@ -88,7 +88,8 @@ int proc_new(const char *name, uint32_t parent, struct process **out) {
   if (slot == PROC_MAX) return -EAGAIN;
   struct process *p = &proc_table[slot];
   memset(p, 0, sizeof(*p));
-  for (uint32_t i = 0; i < PROC_SHM_MAX; i++) p->shm[i].id = -1;
+  for (uint32_t i = 0; i < PROC_SHM_MAX; i++) p->mm.shm[i].id = -1;
+  p->mm.users = 1; /* its one thread; cpu_mask stays 0 (mm/mm.h) */
   mmap_init_process(p); /* limits first: uvm_create checks them */
   strlcpy(p->name, name, sizeof(p->name));
   p->parent = parent;
@@ -132,12 +133,12 @@ int proc_spawn(const char *name, const char *args, uint32_t parent) {
     release_program(&module);
     return rc;
   }
-  if (current && current->pid == parent) p->mempolicy = current->mempolicy; /* inherited */
+  if (current && current->pid == parent) p->mm.mempolicy = current->mm.mempolicy; /* inherited */
   /* argv[0] is the program's name, then its arguments (or the module's own). */
   char argv_text[PROC_ARGS_MAX];
   ksnprintf(argv_text, sizeof(argv_text), "%s %s", name, args && *args ? args : m->args);
   vaddr_t entry, esp;
-  numa_policy_override = &p->mempolicy; /* the child's image, under the child's policy */
+  numa_policy_override = &p->mm.mempolicy; /* the child's image, under the child's policy */
   rc = uvm_create(p, m, argv_text, &entry, &esp);
   numa_policy_override = NULL;
   release_program(&module);
@@ -150,8 +151,8 @@ int proc_spawn(const char *name, const char *args, uint32_t parent) {
   proc_set_first_frame(p, &tf);
   proc_start(p);
   krecord("SPAWN pid=%u name=%pq parent=%u cr3=%p heap=%p shm=%p stack=%p\n", p->pid, p->name,
-          parent, (void *)p->cr3, (void *)p->heap_base, (void *)p->shm_base,
-          (void *)p->stack_top);
+          parent, (void *)p->mm.cr3, (void *)p->mm.heap_base, (void *)p->mm.shm_base,
+          (void *)p->mm.stack_top);
   return (int)p->pid;
 }
 
@@ -304,27 +305,29 @@ int proc_exec(struct trapframe *tf, const char *name, const char *args) {
   /* Complete: from here on nothing fails.  Shared memory goes with the old
    * image (the creator's hold on a segment stays with the pid); so do the
    * mmap regions. */
+  struct mm *mm = &p->mm;
+  const struct mm *fresh = &n->mm;
   for (uint32_t i = 0; i < PROC_SHM_MAX; i++)
-    if (p->shm[i].id >= 0) shm_detach(p, p->shm[i].va);
-  page_directory_t *old = p->dir;
-  p->dir = n->dir;
-  p->cr3 = n->cr3;
-  p->image_end = n->image_end;
-  p->heap_base = n->heap_base;
-  p->brk = n->brk;
-  p->stack_top = n->stack_top;
-  p->stack_limit = n->stack_limit;
-  p->shm_base = n->shm_base;
-  p->mmap_base = n->mmap_base;
-  p->pages = n->pages;
-  p->swapped_pages = 0; /* the old image's swap entries go with its directory */
-  p->reserved_pages = n->reserved_pages;
-  p->region_count = 0;
+    if (mm->shm[i].id >= 0) shm_detach(p, mm->shm[i].va);
+  page_directory_t *old = mm->dir;
+  mm->dir = fresh->dir;
+  mm->cr3 = fresh->cr3;
+  mm->image_end = fresh->image_end;
+  mm->heap_base = fresh->heap_base;
+  mm->brk = fresh->brk;
+  mm->stack_top = fresh->stack_top;
+  mm->stack_limit = fresh->stack_limit;
+  mm->shm_base = fresh->shm_base;
+  mm->mmap_base = fresh->mmap_base;
+  mm->pages = fresh->pages;
+  mm->swapped_pages = 0; /* the old image's swap entries go with its directory */
+  mm->reserved_pages = fresh->reserved_pages;
+  mm->region_count = 0;
   strlcpy(p->name, name, sizeof(p->name));
-  switch_page_directory(p->dir);
+  switch_page_directory(mm->dir);
   destroy_page_directory(old);
   user_entry_frame(tf, entry, esp);
   krecord("EXEC pid=%u name=%pq cr3=%p heap=%p shm=%p stack=%p\n", p->pid, p->name,
-          (void *)p->cr3, (void *)p->heap_base, (void *)p->shm_base, (void *)p->stack_top);
+          (void *)mm->cr3, (void *)mm->heap_base, (void *)mm->shm_base, (void *)mm->stack_top);
   return 0;
 }

@@ -45,7 +45,7 @@ uint32_t sched_run_reporting(void (*ended)(const struct proc_record *r)) {
     current = p;
     slice_start = timer_ticks;
     tss_set_kernel_stack(p->kstack_top);
-    switch_page_directory(p->dir);
+    switch_page_directory(p->mm.dir);
     switch_context(&scheduler_esp, p->saved_esp);
     current = NULL;
     /* A safe point for the buffer cache's periodic flush: between processes,

@@ -218,7 +218,7 @@ int shell_cmd_map(const struct shell_args *a) {
       kprintf("map: no process %u (ps lists them)\n", pid);
       return SHELL_OK;
     }
-    dir = p->dir;
+    dir = p->mm.dir;
   }
   kprintf("address space of %s %u, cr3=%p\n", pid ? "pid" : "the kernel, pid", pid,
           (void *)directory_phys(dir));
@@ -284,8 +284,8 @@ int shell_cmd_ps(const struct shell_args *a) {
     if (p->state == PROC_FREE) continue;
     kprintf("  %3u  %-7s  %-15s  %p  %p..%p  %p  %5u  %6u\n", p->pid,
             p->state < ARRAY_SIZE(state_names) ? state_names[p->state] : "?", p->name,
-            (void *)p->cr3, (void *)p->heap_base, (void *)p->brk, (void *)p->stack_top,
-            p->pages, p->demand_faults);
+            (void *)p->mm.cr3, (void *)p->mm.heap_base, (void *)p->mm.brk, (void *)p->mm.stack_top,
+            p->mm.pages, p->mm.demand_faults);
     count++;
   }
   krecord("PS processes=%u\n", count);

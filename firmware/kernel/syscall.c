@@ -132,7 +132,7 @@ void syscall_dispatch(struct trapframe *tf) {
   case SYS_FSTAT: ret = sys_fstat(a, b); break;
   case SYS_LSEEK: ret = sys_lseek(a, (int32_t)b, c); break;
   case SYS_PAGEOUT: ret = swap_pageout(current, a, b); break;
-  case SYS_SET_MEMPOLICY: ret = numa_set_policy(&current->mempolicy, a, b); break;
+  case SYS_SET_MEMPOLICY: ret = numa_set_policy(&current->mm.mempolicy, a, b); break;
   default: ret = -ENOSYS;
   }
   proc_kill_if_pending(); /* kill(own pid) */

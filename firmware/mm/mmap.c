@@ -71,21 +71,21 @@ static uint32_t page_flags(uint32_t prot) {
   return f;
 }
 
-/* Which of p's own areas [s, e) overlaps, as a refusal kind, or NULL.  The
+/* Which of mm's own areas [s, e) overlaps, as a refusal kind, or NULL.  The
  * stack area includes its guard page. */
-static const char *fixed_area(const struct process *p, vaddr_t s, vaddr_t e) {
-  if (s < ALIGN_UP(p->image_end, PAGE_SIZE)) return "overlaps-image";
-  if (overlaps(s, e, p->heap_base, p->heap_base + USER_HEAP_MAX)) return "overlaps-heap";
-  if (overlaps(s, e, p->shm_base, p->shm_base + USER_SHM_SPAN)) return "overlaps-shm";
-  if (overlaps(s, e, p->stack_limit - PAGE_SIZE, p->stack_top)) return "overlaps-stack";
+static const char *fixed_area(const struct mm *mm, vaddr_t s, vaddr_t e) {
+  if (s < ALIGN_UP(mm->image_end, PAGE_SIZE)) return "overlaps-image";
+  if (overlaps(s, e, mm->heap_base, mm->heap_base + USER_HEAP_MAX)) return "overlaps-heap";
+  if (overlaps(s, e, mm->shm_base, mm->shm_base + USER_SHM_SPAN)) return "overlaps-shm";
+  if (overlaps(s, e, mm->stack_limit - PAGE_SIZE, mm->stack_top)) return "overlaps-stack";
   return NULL;
 }
 
-/* Bytes of [s, e) that p's regions cover. */
-static uint32_t covered(const struct process *p, vaddr_t s, vaddr_t e) {
+/* Bytes of [s, e) that mm's regions cover. */
+static uint32_t covered(const struct mm *mm, vaddr_t s, vaddr_t e) {
   uint32_t bytes = 0;
-  for (uint32_t i = 0; i < p->region_count; i++) {
-    const struct vm_region *r = &p->regions[i];
+  for (uint32_t i = 0; i < mm->region_count; i++) {
+    const struct vm_region *r = &mm->regions[i];
     if (overlaps(s, e, r->start, r->end)) bytes += MIN(e, r->end) - MAX(s, r->start);
   }
   return bytes;
@@ -102,14 +102,14 @@ static int32_t check_range(const struct call *c, vaddr_t *end) {
   return 0;
 }
 
-/* p's region list with [s, e) cut out (prot < 0) or given `prot`, then `add`
+/* mm's region list with [s, e) cut out (prot < 0) or given `prot`, then `add`
  * (if not NULL) inserted, merged, into out.  Returns the count. */
-static uint32_t rebuild(const struct process *p, vaddr_t s, vaddr_t e, int32_t prot,
+static uint32_t rebuild(const struct mm *mm, vaddr_t s, vaddr_t e, int32_t prot,
                         const struct vm_region *add, struct vm_region *out) {
   struct vm_region pieces[SCRATCH_REGIONS];
   uint32_t n = 0;
-  for (uint32_t i = 0; i < p->region_count; i++) {
-    struct vm_region r = p->regions[i];
+  for (uint32_t i = 0; i < mm->region_count; i++) {
+    struct vm_region r = mm->regions[i];
     if (add && r.start >= e) { /* the cut left [s, e) empty: add goes here */
       pieces[n++] = *add;
       add = NULL;
@@ -134,61 +134,62 @@ static uint32_t rebuild(const struct process *p, vaddr_t s, vaddr_t e, int32_t p
   return count;
 }
 
-/* Whether a list of `count` regions may replace p's. */
-static bool count_allowed(const struct process *p, uint32_t count) {
+/* Whether a list of `count` regions may replace mm's. */
+static bool count_allowed(const struct mm *mm, uint32_t count) {
   if (count > PROC_REGIONS_MAX) return false;
-  return count <= p->limits.mappings || count <= p->region_count; /* never refuse shrinking */
+  return count <= mm->limits.mappings || count <= mm->region_count; /* never refuse shrinking */
 }
 
 /* Entries from region_count on mean nothing (they are not cleared: that
  * would cost more than the rest of a small mmap). */
-static void commit(struct process *p, const struct vm_region *list, uint32_t count) {
-  memcpy(p->regions, list, count * sizeof(*list));
-  p->region_count = count;
+static void commit(struct mm *mm, const struct vm_region *list, uint32_t count) {
+  memcpy(mm->regions, list, count * sizeof(*list));
+  mm->region_count = count;
 }
 
 /* In-place edits for the common calls (a new region where there was none,
  * a munmap within one region): they cost a fraction of rebuild + commit. */
 
 /* The index of the first region ending above va (region_count if none). */
-static uint32_t index_after(const struct process *p, vaddr_t va) {
+static uint32_t index_after(const struct mm *mm, vaddr_t va) {
   uint32_t i = 0;
-  while (i < p->region_count && p->regions[i].end <= va) i++;
+  while (i < mm->region_count && mm->regions[i].end <= va) i++;
   return i;
 }
 
-static void open_slot(struct process *p, uint32_t i) {
-  memmove(&p->regions[i + 1], &p->regions[i], (p->region_count - i) * sizeof(p->regions[0]));
-  p->region_count++;
+static void open_slot(struct mm *mm, uint32_t i) {
+  memmove(&mm->regions[i + 1], &mm->regions[i], (mm->region_count - i) * sizeof(mm->regions[0]));
+  mm->region_count++;
 }
 
-static void close_slot(struct process *p, uint32_t i) {
-  memmove(&p->regions[i], &p->regions[i + 1], (p->region_count - i - 1) * sizeof(p->regions[0]));
-  p->region_count--;
+static void close_slot(struct mm *mm, uint32_t i) {
+  memmove(&mm->regions[i], &mm->regions[i + 1],
+          (mm->region_count - i - 1) * sizeof(mm->regions[0]));
+  mm->region_count--;
 }
 
 /* How the free range of `add` at index i (index_after(add->start)) joins its
  * neighbours: bit 0 the one before, bit 1 the one after. */
-static uint32_t joins(const struct process *p, uint32_t i, const struct vm_region *add) {
+static uint32_t joins(const struct mm *mm, uint32_t i, const struct vm_region *add) {
   uint32_t j = 0;
-  if (i > 0 && mergeable(&p->regions[i - 1], add)) j |= 1;
-  if (i < p->region_count && mergeable(add, &p->regions[i])) j |= 2;
+  if (i > 0 && mergeable(&mm->regions[i - 1], add)) j |= 1;
+  if (i < mm->region_count && mergeable(add, &mm->regions[i])) j |= 2;
   return j;
 }
 
-static void insert_region(struct process *p, uint32_t i, const struct vm_region *add,
+static void insert_region(struct mm *mm, uint32_t i, const struct vm_region *add,
                           uint32_t j) {
   if (j == 3) {
-    p->regions[i - 1].end = p->regions[i].end;
-    close_slot(p, i);
+    mm->regions[i - 1].end = mm->regions[i].end;
+    close_slot(mm, i);
   } else if (j == 1) {
-    p->regions[i - 1].end = add->end;
+    mm->regions[i - 1].end = add->end;
   } else if (j == 2) {
-    p->regions[i].start = add->start;
-    p->regions[i].pgoff = add->pgoff;
+    mm->regions[i].start = add->start;
+    mm->regions[i].pgoff = add->pgoff;
   } else {
-    open_slot(p, i);
-    p->regions[i] = *add;
+    open_slot(mm, i);
+    mm->regions[i] = *add;
   }
 }
 
@@ -202,26 +203,26 @@ static vaddr_t table_span(void) {
   return vmm_mode == VMM_PAE ? 1u << PAE_PD_SHIFT : 1u << PDX_SHIFT;
 }
 
-/* Whether va's page table may exist in p's directory.  Exact for the current
+/* Whether va's page table may exist in mm's directory.  Exact for the current
  * directory (system calls run in the caller's), else always true. */
-static bool table_may_exist(const struct process *p, vaddr_t va) {
-  if (p->dir != current_directory) return true;
+static bool table_may_exist(const struct mm *mm, vaddr_t va) {
+  if (mm->dir != current_directory) return true;
   return get_page_table(table_index(va), false) != NULL;
 }
 
 /* Unmaps every page mapped in [s, e), PAGE_PROTNONE ones included, skipping
  * page tables that do not exist (a mapping never touched costs one check per
  * table, not per page). */
-static void drop_pages(struct process *p, vaddr_t s, vaddr_t e) {
+static void drop_pages(struct mm *mm, vaddr_t s, vaddr_t e) {
   for (vaddr_t va = s; va < e;) {
-    if (!table_may_exist(p, va)) {
+    if (!table_may_exist(mm, va)) {
       va = ALIGN_DOWN(va, table_span()) + table_span();
       continue;
     }
     /* The frame's reference goes (freed at zero), or the slot's. */
-    int dropped = vmm_drop_user(p->dir, va);
-    if (dropped == VMM_DROPPED_PAGE) p->pages--;
-    else if (dropped == VMM_DROPPED_SLOT) p->swapped_pages--;
+    int dropped = vmm_drop_user(mm->dir, va);
+    if (dropped == VMM_DROPPED_PAGE) mm->pages--;
+    else if (dropped == VMM_DROPPED_SLOT) mm->swapped_pages--;
     va += PAGE_SIZE;
   }
 }
@@ -243,7 +244,7 @@ static pfn_t zeroed_frame(void) {
 /* The frames of a shared mapping, all allocated before anything changes, and
  * page tables for the whole range: mapping them then cannot fail.  `small`
  * holds SMALL_SHARED frame numbers. */
-static pfn_t *shared_frames(struct process *p, vaddr_t start, uint32_t pages, pfn_t *small) {
+static pfn_t *shared_frames(struct mm *mm, vaddr_t start, uint32_t pages, pfn_t *small) {
   pfn_t *frames = pages <= SMALL_SHARED ? small : kcalloc(pages, sizeof(pfn_t));
   if (!frames) return NULL;
   for (uint32_t i = 0; i < pages; i++)
@@ -254,7 +255,7 @@ static pfn_t *shared_frames(struct process *p, vaddr_t start, uint32_t pages, pf
     }
   vaddr_t end = start + pages * PAGE_SIZE;
   bool tables = true;
-  if (p->dir == current_directory) /* end <= USER_TOP: no wrap */
+  if (mm->dir == current_directory) /* end <= USER_TOP: no wrap */
     for (vaddr_t va = ALIGN_DOWN(start, table_span()); va < end && tables; va += table_span())
       tables = get_page_table(table_index(va), true) != NULL;
   if (!tables) {
@@ -271,10 +272,10 @@ static pfn_t *shared_frames(struct process *p, vaddr_t start, uint32_t pages, pf
  * PROC_MAX_PAGES from USER_BASE). */
 _Static_assert(USER_HEAP_BASE >= MMAP_AREA_END && USER_BASE + PROC_MAX_PAGES * PAGE_SIZE <=
                MMAP_AREA_BASE, "the mmap area is for regions only");
-static vaddr_t first_fit(const struct process *p, vaddr_t from, vaddr_t to, uint32_t size) {
+static vaddr_t first_fit(const struct mm *mm, vaddr_t from, vaddr_t to, uint32_t size) {
   vaddr_t at = from;
-  for (uint32_t i = 0; i < p->region_count; i++) {
-    const struct vm_region *r = &p->regions[i];
+  for (uint32_t i = 0; i < mm->region_count; i++) {
+    const struct vm_region *r = &mm->regions[i];
     if (r->end <= at) continue;
     if (r->start >= at && r->start - at >= size) break;
     at = r->end;
@@ -283,14 +284,15 @@ static vaddr_t first_fit(const struct process *p, vaddr_t from, vaddr_t to, uint
 }
 
 void mmap_init_process(struct process *p) {
-  p->region_count = 0;
-  p->limits = (struct proc_limits){.as_pages = PROC_MAX_PAGES,
+  struct mm *mm = &p->mm;
+  mm->region_count = 0;
+  mm->limits = (struct proc_limits){.as_pages = PROC_MAX_PAGES,
                                    .resident_pages = PROC_MAX_PAGES,
                                    .mappings = PROC_REGIONS_MAX};
 }
 
 /* mmap of an anonymous region (file NULL) or of a file from byte `offset`. */
-static int32_t map_region(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot,
+static int32_t map_region(struct mm *mm, vaddr_t addr, uint32_t len, uint32_t prot,
                           uint32_t flags, const struct fs_file *file, uint32_t offset) {
   const struct call c = {"mmap", addr, len, prot, flags};
   if ((prot & PROT_WRITE) && (prot & PROT_EXEC)) return refuse(-EACCES, "write-and-exec", &c);
@@ -315,139 +317,141 @@ static int32_t map_region(struct process *p, vaddr_t addr, uint32_t len, uint32_
   }
   uint32_t size = ALIGN_UP(len, PAGE_SIZE), pages = size / PAGE_SIZE;
   if (fixed) {
-    const char *area = fixed_area(p, addr, end);
+    const char *area = fixed_area(mm, addr, end);
     if (area) return refuse(-EEXIST, area, &c);
-    if ((flags & MAP_FIXED_NOREPLACE) && covered(p, addr, end)) return refuse(-EEXIST, "exists", &c);
+    if ((flags & MAP_FIXED_NOREPLACE) && covered(mm, addr, end))
+      return refuse(-EEXIST, "exists", &c);
     start = addr;
-  } else if (addr && !fixed_area(p, addr, end) && !covered(p, addr, end)) {
+  } else if (addr && !fixed_area(mm, addr, end) && !covered(mm, addr, end)) {
     start = addr; /* the hint is free */
   } else {
-    start = first_fit(p, p->mmap_base, MMAP_AREA_END, size);
-    if (!start) start = first_fit(p, MMAP_AREA_BASE, p->mmap_base, size);
+    start = first_fit(mm, mm->mmap_base, MMAP_AREA_END, size);
+    if (!start) start = first_fit(mm, MMAP_AREA_BASE, mm->mmap_base, size);
     if (!start) return refuse(-ENOMEM, "no-room", &c);
   }
   end = start + size;
 
   struct vm_region list[SCRATCH_REGIONS];
   const struct vm_region add = {start, end, prot, kind, file, file ? offset / PAGE_SIZE : 0};
-  uint32_t replaced = fixed ? covered(p, start, end) / PAGE_SIZE : 0; /* else a free range */
+  uint32_t replaced = fixed ? covered(mm, start, end) / PAGE_SIZE : 0; /* else a free range */
   uint32_t count, at = 0, join = 0;
   if (replaced) {
-    count = rebuild(p, start, end, -1, &add, list);
+    count = rebuild(mm, start, end, -1, &add, list);
   } else {
-    at = index_after(p, start);
-    join = joins(p, at, &add);
-    count = p->region_count + 1 - (join & 1) - (join >> 1);
+    at = index_after(mm, start);
+    join = joins(mm, at, &add);
+    count = mm->region_count + 1 - (join & 1) - (join >> 1);
   }
-  if (!count_allowed(p, count)) return refuse(-ENOMEM, "mappings-limit", &c);
-  if (p->reserved_pages - replaced + pages > p->limits.as_pages)
+  if (!count_allowed(mm, count)) return refuse(-ENOMEM, "mappings-limit", &c);
+  if (mm->reserved_pages - replaced + pages > mm->limits.as_pages)
     return refuse(-ENOMEM, "as-limit", &c);
   pfn_t *frames = NULL, small[SMALL_SHARED];
   if (kind == MAP_SHARED && !file) { /* a file's pages come on demand, from the page cache */
-    if (p->pages + pages > p->limits.resident_pages) return refuse(-ENOMEM, "resident-limit", &c);
-    if (!(frames = shared_frames(p, start, pages, small)))
+    if (mm->pages + pages > mm->limits.resident_pages) return refuse(-ENOMEM, "resident-limit", &c);
+    if (!(frames = shared_frames(mm, start, pages, small)))
       return refuse(-ENOMEM, "no-memory", &c);
   }
 
-  if (replaced) drop_pages(p, start, end);
+  if (replaced) drop_pages(mm, start, end);
   if (frames) {
     for (uint32_t i = 0; i < pages; i++)
-      vmm_map_pfn(p->dir, start + i * PAGE_SIZE, frames[i], page_flags(prot)); /* tables exist */
-    p->pages += pages;
+      vmm_map_pfn(mm->dir, start + i * PAGE_SIZE, frames[i], page_flags(prot)); /* tables exist */
+    mm->pages += pages;
     if (frames != small) kfree(frames);
   }
-  if (replaced) commit(p, list, count);
-  else insert_region(p, at, &add, join);
-  p->reserved_pages = p->reserved_pages - replaced + pages;
+  if (replaced) commit(mm, list, count);
+  else insert_region(mm, at, &add, join);
+  mm->reserved_pages = mm->reserved_pages - replaced + pages;
   return (int32_t)start;
 }
 
 int32_t mmap_map(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot, uint32_t flags) {
-  return map_region(p, addr, len, prot, flags, NULL, 0);
+  return map_region(&p->mm, addr, len, prot, flags, NULL, 0);
 }
 
 int32_t mmap_map_file(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot,
                       uint32_t flags, const struct fs_file *file, uint32_t offset) {
-  return map_region(p, addr, len, prot, flags, file, offset);
+  return map_region(&p->mm, addr, len, prot, flags, file, offset);
 }
 
 /* The checks munmap and mprotect share: a range of user pages outside the
  * image, heap, shm and stack areas. */
-static int32_t check_own_range(const struct process *p, const struct call *c, vaddr_t *end) {
+static int32_t check_own_range(const struct mm *mm, const struct call *c, vaddr_t *end) {
   int32_t rc = check_range(c, end);
   if (rc) return rc;
-  const char *area = fixed_area(p, c->addr, *end);
+  const char *area = fixed_area(mm, c->addr, *end);
   return area ? refuse(-EINVAL, area, c) : 0;
 }
 
 /* munmap of [s, e) inside region i (so outside every fixed area). */
-static int32_t unmap_within(struct process *p, uint32_t i, vaddr_t s, vaddr_t e,
+static int32_t unmap_within(struct mm *mm, uint32_t i, vaddr_t s, vaddr_t e,
                             const struct call *c) {
-  struct vm_region *r = &p->regions[i];
+  struct vm_region *r = &mm->regions[i];
   bool head = r->start < s, tail = e < r->end;
   if (head && tail) { /* split in two */
-    if (!count_allowed(p, p->region_count + 1)) return refuse(-ENOMEM, "mappings-limit", c);
-    open_slot(p, i);
-    p->regions[i].end = s;
-    p->regions[i + 1] = piece(&p->regions[i + 1], e, p->regions[i + 1].end,
-                              p->regions[i + 1].prot);
+    if (!count_allowed(mm, mm->region_count + 1)) return refuse(-ENOMEM, "mappings-limit", c);
+    open_slot(mm, i);
+    mm->regions[i].end = s;
+    mm->regions[i + 1] = piece(&mm->regions[i + 1], e, mm->regions[i + 1].end,
+                              mm->regions[i + 1].prot);
   } else if (head) {
     r->end = s;
   } else if (tail) {
     *r = piece(r, e, r->end, r->prot);
   } else {
-    close_slot(p, i);
+    close_slot(mm, i);
   }
-  drop_pages(p, s, e);
-  p->reserved_pages -= (e - s) / PAGE_SIZE;
+  drop_pages(mm, s, e);
+  mm->reserved_pages -= (e - s) / PAGE_SIZE;
   return 0;
 }
 
 int32_t mmap_unmap(struct process *p, vaddr_t addr, uint32_t len) {
+  struct mm *mm = &p->mm;
   const struct call c = {"munmap", addr, len, 0, 0};
   vaddr_t end;
   int32_t rc = check_range(&c, &end);
   if (rc) return rc;
-  uint32_t i = index_after(p, addr);
-  if (i < p->region_count && p->regions[i].start <= addr && end <= p->regions[i].end)
-    return unmap_within(p, i, addr, end, &c);
-  const char *area = fixed_area(p, addr, end);
+  uint32_t i = index_after(mm, addr);
+  if (i < mm->region_count && mm->regions[i].start <= addr && end <= mm->regions[i].end)
+    return unmap_within(mm, i, addr, end, &c);
+  const char *area = fixed_area(mm, addr, end);
   if (area) return refuse(-EINVAL, area, &c);
-  uint32_t dropped = covered(p, addr, end) / PAGE_SIZE;
+  uint32_t dropped = covered(mm, addr, end) / PAGE_SIZE;
   if (!dropped) return 0; /* nothing mapped there, as in Linux */
   struct vm_region list[SCRATCH_REGIONS];
-  uint32_t count = rebuild(p, addr, end, -1, NULL, list);
-  if (!count_allowed(p, count)) return refuse(-ENOMEM, "mappings-limit", &c);
-  drop_pages(p, addr, end);
-  commit(p, list, count);
-  p->reserved_pages -= dropped;
+  uint32_t count = rebuild(mm, addr, end, -1, NULL, list);
+  if (!count_allowed(mm, count)) return refuse(-ENOMEM, "mappings-limit", &c);
+  drop_pages(mm, addr, end);
+  commit(mm, list, count);
+  mm->reserved_pages -= dropped;
   return 0;
 }
 
 /* New rights for the mapped pages of [s, e), all in one region with `flags`.
  * PROT_NONE keeps each page's frame in a PAGE_PROTNONE entry (not present:
  * every access faults); other rights make present and protnone pages
- * present with them.  The pages stay resident either way (p->pages). */
-static void reprotect_pages(struct process *p, vaddr_t s, vaddr_t e, uint32_t prot,
+ * present with them.  The pages stay resident either way (mm->pages). */
+static void reprotect_pages(struct mm *mm, vaddr_t s, vaddr_t e, uint32_t prot,
                             uint32_t flags) {
   for (vaddr_t va = s; va < e;) {
-    if (!table_may_exist(p, va)) {
+    if (!table_may_exist(mm, va)) {
       va = ALIGN_DOWN(va, table_span()) + table_span();
       continue;
     }
     pfn_t pfn;
     uint32_t slot;
-    if (vmm_lookup_swap(p->dir, va, &slot, NULL) == 0) {
+    if (vmm_lookup_swap(mm->dir, va, &slot, NULL) == 0) {
       /* A swapped page gets its rights in the entry; PROT_NONE leaves them
        * (the region's PROT_NONE refuses the fault).  A write right on a
        * slot someone else names waits for the copy. */
       uint32_t f = page_flags(prot);
       if ((f & PAGE_WRITE) && (flags & MAP_PRIVATE) && swap_map[slot] > 1)
         f = (f & ~PAGE_WRITE) | PAGE_COW;
-      if (prot != PROT_NONE) vmm_swap_protect(p->dir, va, f);
+      if (prot != PROT_NONE) vmm_swap_protect(mm->dir, va, f);
     } else if (prot == PROT_NONE) {
-      if (vmm_lookup_pfn(p->dir, va, NULL, NULL) == 0) vmm_protnone(p->dir, va);
-    } else if (vmm_lookup_kept(p->dir, va, &pfn, NULL) == 0) {
+      if (vmm_lookup_pfn(mm->dir, va, NULL, NULL) == 0) vmm_protnone(mm->dir, va);
+    } else if (vmm_lookup_kept(mm->dir, va, &pfn, NULL) == 0) {
       uint32_t f = page_flags(prot);
       /* A private frame someone else still maps (after fork) is not ours to
        * write: the first write copies it. */
@@ -458,65 +462,66 @@ static void reprotect_pages(struct process *p, vaddr_t s, vaddr_t e, uint32_t pr
       } else if (refs == 1) {
         frame_table[pfn].flags &= ~FRAME_COW; /* no PTE maps it COW any more */
       }
-      vmm_protect(p->dir, va, f);
+      vmm_protect(mm->dir, va, f);
     }
     va += PAGE_SIZE;
   }
 }
 
 int32_t mmap_protect(struct process *p, vaddr_t addr, uint32_t len, uint32_t prot) {
+  struct mm *mm = &p->mm;
   const struct call c = {"mprotect", addr, len, prot, 0};
   if ((prot & PROT_WRITE) && (prot & PROT_EXEC)) return refuse(-EACCES, "write-and-exec", &c);
   if (prot & ~PROT_ALL) return refuse(-EINVAL, "bad-prot", &c);
   vaddr_t end;
-  int32_t rc = check_own_range(p, &c, &end);
+  int32_t rc = check_own_range(mm, &c, &end);
   if (rc) return rc;
-  if (covered(p, addr, end) != end - addr) return refuse(-ENOMEM, "not-mapped", &c);
-  for (uint32_t i = 0; i < p->region_count; i++) {
-    const struct vm_region *r = &p->regions[i];
+  if (covered(mm, addr, end) != end - addr) return refuse(-ENOMEM, "not-mapped", &c);
+  for (uint32_t i = 0; i < mm->region_count; i++) {
+    const struct vm_region *r = &mm->regions[i];
     if (!overlaps(addr, end, r->start, r->end) || !(r->flags & MAP_SHARED)) continue;
     if (prot == PROT_NONE) return refuse(-EINVAL, "shared-none", &c);
     if (r->file && (prot & PROT_WRITE)) return refuse(-EACCES, "read-only-file", &c);
   }
   struct vm_region list[SCRATCH_REGIONS];
-  uint32_t count = rebuild(p, addr, end, (int32_t)prot, NULL, list);
-  if (!count_allowed(p, count)) return refuse(-ENOMEM, "mappings-limit", &c);
-  for (uint32_t i = 0; i < p->region_count; i++) {
-    const struct vm_region *r = &p->regions[i];
+  uint32_t count = rebuild(mm, addr, end, (int32_t)prot, NULL, list);
+  if (!count_allowed(mm, count)) return refuse(-ENOMEM, "mappings-limit", &c);
+  for (uint32_t i = 0; i < mm->region_count; i++) {
+    const struct vm_region *r = &mm->regions[i];
     if (overlaps(addr, end, r->start, r->end))
-      reprotect_pages(p, MAX(addr, r->start), MIN(end, r->end), prot, r->flags);
+      reprotect_pages(mm, MAX(addr, r->start), MIN(end, r->end), prot, r->flags);
   }
-  commit(p, list, count);
+  commit(mm, list, count);
   return 0;
 }
 
-static uint32_t *limit_of(struct process *p, uint32_t resource) {
+static uint32_t *limit_of(struct mm *mm, uint32_t resource) {
   switch (resource) {
-  case RLIMIT_AS_PAGES: return &p->limits.as_pages;
-  case RLIMIT_RESIDENT_PAGES: return &p->limits.resident_pages;
-  case RLIMIT_MAPPINGS: return &p->limits.mappings;
+  case RLIMIT_AS_PAGES: return &mm->limits.as_pages;
+  case RLIMIT_RESIDENT_PAGES: return &mm->limits.resident_pages;
+  case RLIMIT_MAPPINGS: return &mm->limits.mappings;
   default: return NULL;
   }
 }
 
 int32_t mmap_getrlimit(struct process *p, uint32_t resource) {
   const struct call c = {"getrlimit", resource, 0, 0, 0};
-  uint32_t *limit = limit_of(p, resource);
+  uint32_t *limit = limit_of(&p->mm, resource);
   return limit ? (int32_t)*limit : refuse(-EINVAL, "bad-resource", &c);
 }
 
 int32_t mmap_setrlimit(struct process *p, uint32_t resource, uint32_t value) {
   const struct call c = {"setrlimit", resource, value, 0, 0};
-  uint32_t *limit = limit_of(p, resource);
+  uint32_t *limit = limit_of(&p->mm, resource);
   if (!limit) return refuse(-EINVAL, "bad-resource", &c);
   if (value > *limit) return refuse(-EPERM, "raise", &c);
   *limit = value;
   return 0;
 }
 
-const struct vm_region *mmap_region_at(const struct process *p, vaddr_t va) {
-  for (uint32_t i = 0; i < p->region_count; i++) {
-    const struct vm_region *r = &p->regions[i];
+const struct vm_region *mmap_region_at(const struct mm *mm, vaddr_t va) {
+  for (uint32_t i = 0; i < mm->region_count; i++) {
+    const struct vm_region *r = &mm->regions[i];
     if (va < r->start) return NULL; /* sorted */
     if (va < r->end) return r;
   }
@@ -528,7 +533,7 @@ const struct vm_region *mmap_region_at(const struct process *p, vaddr_t va) {
  * when writable: a write copies it in cow_fault).  A page wholly past the
  * end of the file is REASON_FILE_IO, as is a read error; the tail of the
  * last page reads as zeros. */
-static enum fault_reason file_fault(struct process *p, const struct vm_region *r, vaddr_t page) {
+static enum fault_reason file_fault(struct mm *mm, const struct vm_region *r, vaddr_t page) {
   uint32_t index = r->pgoff + (page - r->start) / PAGE_SIZE;
   if (index >= (r->file->size + PAGE_SIZE - 1) / PAGE_SIZE) return REASON_FILE_IO;
   int err;
@@ -542,26 +547,27 @@ static enum fault_reason file_fault(struct process *p, const struct vm_region *r
   /* Held while it is mapped: a page table the mapping needs may be had by
    * reclaiming, which could otherwise give this page back first. */
   frame_ref(pfn);
-  int rc = vmm_map_pfn(p->dir, page, pfn, flags);
+  int rc = vmm_map_pfn(mm->dir, page, pfn, flags);
   frame_unref(pfn);
   if (rc != 0) return REASON_OUT_OF_MEMORY;
-  p->pages++;
+  mm->pages++;
   return REASON_FILE_PAGE;
 }
 
 enum fault_reason mmap_fault(struct process *p, const struct vm_region *r,
                              const struct page_fault *pf) {
+  struct mm *mm = &p->mm;
   if (r->prot == PROT_NONE) return REASON_GUARD;
   if (pf->write && !(r->prot & PROT_WRITE)) return REASON_WRITE_TO_READ_ONLY;
-  if (p->pages >= p->limits.resident_pages) return REASON_LIMIT;
-  if (r->file) return file_fault(p, r, ALIGN_DOWN(pf->addr, PAGE_SIZE));
+  if (mm->pages >= mm->limits.resident_pages) return REASON_LIMIT;
+  if (r->file) return file_fault(mm, r, ALIGN_DOWN(pf->addr, PAGE_SIZE));
   pfn_t frame = zeroed_frame();
   if (!frame) return REASON_OUT_OF_MEMORY;
-  if (vmm_map_pfn(p->dir, ALIGN_DOWN(pf->addr, PAGE_SIZE), frame, page_flags(r->prot)) != 0) {
+  if (vmm_map_pfn(mm->dir, ALIGN_DOWN(pf->addr, PAGE_SIZE), frame, page_flags(r->prot)) != 0) {
     pmm_free_frame(frame); /* not mapped: no reference was taken */
     return REASON_OUT_OF_MEMORY;
   }
-  p->pages++;
-  p->demand_faults++;
+  mm->pages++;
+  mm->demand_faults++;
   return REASON_DEMAND_PAGE;
 }

@@ -210,7 +210,7 @@ struct numa_policy *numa_policy_override;
 static struct numa_policy *policy_now(void) {
   static struct numa_policy kernel_policy = {.mode = MPOL_LOCAL};
   if (numa_policy_override) return numa_policy_override;
-  return current ? &current->mempolicy : &kernel_policy;
+  return current ? &current->mm.mempolicy : &kernel_policy;
 }
 
 /* The nodes to try for one frame under policy p, first choice first; how

@@ -66,7 +66,7 @@ static struct process *oom_victim(void) {
     struct process *p = &proc_table[i];
     if (p->state != PROC_READY && p->state != PROC_RUNNING && p->state != PROC_BLOCKED) continue;
     if (p->kill_pending) continue; /* already on its way out */
-    if (!victim || p->pages + p->swapped_pages > victim->pages + victim->swapped_pages)
+    if (!victim || p->mm.pages + p->mm.swapped_pages > victim->mm.pages + victim->mm.swapped_pages)
       victim = p;
   }
   return victim;
@@ -114,7 +114,7 @@ pfn_t reclaim_user_frame(void) {
           pmm_stats.free_frames, nodes & ((1u << pmm_node_count) - 1), free_on(nodes));
   reclaim_stats.oom_kills++;
   krecord("OOM pid=%u name=%pq pages=%u swapped=%u\n", victim->pid, victim->name,
-          victim->pages, victim->swapped_pages);
+          victim->mm.pages, victim->mm.swapped_pages);
   if (victim == current) return 0; /* a user fault kills it: out-of-memory */
   /* Never switch here: the caller may hold a kmap slot, a buffer or a
    * half-built image.  The victim ends when it next runs; the page-fault

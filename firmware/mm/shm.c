@@ -68,7 +68,7 @@ int32_t shm_attach(struct process *p, int32_t id) {
   if (!s) return -ENOENT;
   struct shm_attachment *slot = NULL;
   for (uint32_t i = 0; i < PROC_SHM_MAX && !slot; i++)
-    if (p->shm[i].id < 0) slot = &p->shm[i];
+    if (p->mm.shm[i].id < 0) slot = &p->mm.shm[i];
   if (!slot) return -EAGAIN;
   int32_t va = uvm_map_shared(p, s->frames, s->pages);
   if (IS_ERR_VALUE(va)) return va;
@@ -79,7 +79,7 @@ int32_t shm_attach(struct process *p, int32_t id) {
 
 int shm_detach(struct process *p, vaddr_t va) {
   for (uint32_t i = 0; i < PROC_SHM_MAX; i++) {
-    struct shm_attachment *a = &p->shm[i];
+    struct shm_attachment *a = &p->mm.shm[i];
     if (a->id < 0 || a->va != va) continue;
     uvm_unmap_shared(p, a->va, a->pages);
     struct segment *s = find(a->id);
@@ -92,7 +92,7 @@ int shm_detach(struct process *p, vaddr_t va) {
 
 void shm_release_all(struct process *p) {
   for (uint32_t i = 0; i < PROC_SHM_MAX; i++)
-    if (p->shm[i].id >= 0) shm_detach(p, p->shm[i].va);
+    if (p->mm.shm[i].id >= 0) shm_detach(p, p->mm.shm[i].va);
   for (uint32_t i = 0; i < SHM_MAX; i++)
     if (segments[i].id && segments[i].creator == p->pid) {
       segments[i].creator = 0;
@@ -102,7 +102,7 @@ void shm_release_all(struct process *p) {
 
 void shm_inherit(const struct process *child) {
   for (uint32_t i = 0; i < PROC_SHM_MAX; i++) {
-    struct segment *s = child->shm[i].id >= 0 ? find(child->shm[i].id) : NULL;
+    struct segment *s = child->mm.shm[i].id >= 0 ? find(child->mm.shm[i].id) : NULL;
     if (s) s->refs++;
   }
 }

@@ -143,21 +143,22 @@ static int read_slot(uint32_t s, void *page) {
 static uint32_t hand_proc;
 static vaddr_t hand_va;
 
-/* The areas of p the clock visits, by address: image, private mmap regions,
- * heap, stack (shared memory and MAP_SHARED regions never). */
+/* The areas of an address space the clock visits, by address: image,
+ * private mmap regions, heap, stack (shared memory and MAP_SHARED regions
+ * never). */
 struct span {
   vaddr_t start, end;
 };
 #define SPANS_MAX (3 + PROC_REGIONS_MAX)
 
-static uint32_t clock_spans(const struct process *p, struct span *out) {
+static uint32_t clock_spans(const struct mm *mm, struct span *out) {
   uint32_t n = 0;
-  out[n++] = (struct span){USER_BASE, p->image_end};
-  for (uint32_t i = 0; i < p->region_count; i++)
-    if (!(p->regions[i].flags & MAP_SHARED) && p->regions[i].prot != PROT_NONE)
-      out[n++] = (struct span){p->regions[i].start, p->regions[i].end};
-  out[n++] = (struct span){p->heap_base, p->brk};
-  out[n++] = (struct span){p->stack_limit, p->stack_top};
+  out[n++] = (struct span){USER_BASE, mm->image_end};
+  for (uint32_t i = 0; i < mm->region_count; i++)
+    if (!(mm->regions[i].flags & MAP_SHARED) && mm->regions[i].prot != PROT_NONE)
+      out[n++] = (struct span){mm->regions[i].start, mm->regions[i].end};
+  out[n++] = (struct span){mm->heap_base, mm->brk};
+  out[n++] = (struct span){mm->stack_limit, mm->stack_top};
   for (uint32_t i = 1; i < n; i++) /* insertion sort: a fixed region may lie anywhere */
     for (uint32_t j = i; j > 0 && out[j].start < out[j - 1].start; j--) {
       struct span t = out[j];
@@ -169,18 +170,18 @@ static uint32_t clock_spans(const struct process *p, struct span *out) {
 
 static bool live(const struct process *p) {
   return (p->state == PROC_READY || p->state == PROC_RUNNING || p->state == PROC_BLOCKED) &&
-         p->dir;
+         p->mm.dir;
 }
 
 /* The next address >= va in one of p's spans with a page table over it, or 0. */
 static vaddr_t next_candidate(struct process *p, vaddr_t va) {
   struct span spans[SPANS_MAX];
-  uint32_t n = clock_spans(p, spans);
+  uint32_t n = clock_spans(&p->mm, spans);
   for (uint32_t i = 0; i < n; i++) {
     if (va >= spans[i].end) continue;
     vaddr_t at = MAX(va, spans[i].start);
     while (at < spans[i].end) {
-      if (vmm_table_present(p->dir, at)) return at;
+      if (vmm_table_present(p->mm.dir, at)) return at;
       at = ALIGN_DOWN(at, 2u << 20) + (2u << 20); /* a PAE table's span; legacy's is 2 of them */
     }
   }
@@ -194,11 +195,11 @@ static uint32_t evict_cached(struct process *p, vaddr_t va, pfn_t pfn) {
   uint32_t s = cached_slot(pfn);
   if (!s) return 0; /* FRAME_SWAPCACHE without a cache entry: the audit names it */
   /* The frame keeps the cache's reference; the slot gains this PTE's. */
-  if (vmm_swap_out(p->dir, va, s) != 0) return 0; /* recorded by the VMM: a kernel bug */
+  if (vmm_swap_out(p->mm.dir, va, s) != 0) return 0; /* recorded by the VMM: a kernel bug */
   /* The PTE's reference replaces the cache's: swap_map[s] stays. */
   cache_drop(s);                /* frees the frame */
-  p->pages--;
-  p->swapped_pages++;
+  p->mm.pages--;
+  p->mm.swapped_pages++;
   swap_stats.swap_outs++;
   return 1;
 }
@@ -230,13 +231,13 @@ static uint32_t evict(struct process *p, vaddr_t va, pfn_t pfn) {
   }
   kunmap(page);
   if (rc != 0) return 0;
-  if (vmm_swap_out(p->dir, va, s) != 0) { /* recorded by the VMM: a kernel bug */
+  if (vmm_swap_out(p->mm.dir, va, s) != 0) { /* recorded by the VMM: a kernel bug */
     slot_free(s); /* the page stays in RAM; forget the copy */
     return 0;
   }
   /* The mapping's reference went: the frame is free. */
-  p->pages--;
-  p->swapped_pages++;
+  p->mm.pages--;
+  p->mm.swapped_pages++;
   swap_stats.swap_outs++;
   return 1;
 }
@@ -247,12 +248,12 @@ static uint32_t evict(struct process *p, vaddr_t va, pfn_t pfn) {
 static pfn_t evictable(struct process *p, vaddr_t va) {
   pfn_t pfn;
   uint32_t flags;
-  if (vmm_lookup_pfn(p->dir, va, &pfn, &flags) != 0) return 0; /* absent, protnone, swapped */
+  if (vmm_lookup_pfn(p->mm.dir, va, &pfn, &flags) != 0) return 0; /* absent, protnone, swapped */
   if ((flags & (PAGE_USER | PAGE_OWNED)) != (PAGE_USER | PAGE_OWNED)) return 0;
   uint8_t frame_flags = frame_table[pfn].flags;
   if (frame_flags & (FRAME_PINNED | FRAME_PAGECACHE)) return 0;
   if (frame_refs(pfn) != ((frame_flags & FRAME_SWAPCACHE) ? 2u : 1u)) return 0;
-  const struct vm_region *region = mmap_region_at(p, va);
+  const struct vm_region *region = mmap_region_at(&p->mm, va);
   if (region && (region->flags & MAP_SHARED)) return 0;
   return pfn;
 }
@@ -264,7 +265,7 @@ static uint32_t clock_visit(struct process *p, vaddr_t va, uint32_t nodes) {
   swap_stats.scanned++;
   pfn_t pfn = evictable(p, va);
   if (!pfn || !(nodes & (1u << frame_table[pfn].node))) return 0;
-  if (vmm_clear_accessed(p->dir, va)) {
+  if (vmm_clear_accessed(p->mm.dir, va)) {
     swap_stats.second_chances++;
     return 0;
   }
@@ -314,8 +315,8 @@ int32_t swap_pageout(struct process *p, vaddr_t addr, uint32_t len) {
 
 enum fault_reason swap_fault(struct process *p, vaddr_t page) {
   uint32_t s, rights;
-  if (vmm_lookup_swap(p->dir, page, &s, &rights) != 0) return REASON_COUNT;
-  const struct vm_region *region = mmap_region_at(p, page);
+  if (vmm_lookup_swap(p->mm.dir, page, &s, &rights) != 0) return REASON_COUNT;
+  const struct vm_region *region = mmap_region_at(&p->mm, page);
   if (region && region->prot == PROT_NONE) return REASON_GUARD;
   if (!valid_slot(s)) return REASON_SWAP_IO; /* a kernel bug: the audit names it */
   pfn_t pfn = swap_cache[s];
@@ -345,7 +346,7 @@ enum fault_reason swap_fault(struct process *p, vaddr_t page) {
   }
   uint32_t flags = (rights & (PAGE_USER | PAGE_WRITE | PAGE_COW | PAGE_EXEC)) | PAGE_OWNED;
   if (flags & PAGE_COW) frame_table[pfn].flags |= FRAME_COW; /* the audit's rule */
-  if (vmm_swap_in(p->dir, page, pfn, flags) != 0) { /* recorded by the VMM: a kernel bug */
+  if (vmm_swap_in(p->mm.dir, page, pfn, flags) != 0) { /* recorded by the VMM: a kernel bug */
     if (!frame_refs(pfn)) {
       frame_table[pfn].flags &= (uint8_t)~FRAME_COW; /* a free frame has no flags */
       pmm_free_frame(pfn);
@@ -353,8 +354,8 @@ enum fault_reason swap_fault(struct process *p, vaddr_t page) {
     return REASON_SWAP_IO;
   }
   swap_put(s);
-  p->pages++;
-  p->swapped_pages--;
+  p->mm.pages++;
+  p->mm.swapped_pages--;
   swap_stats.swap_ins++;
   return REASON_SWAP_IN;
 }

@@ -33,16 +33,20 @@ CR3_FLAGS = 0x18  # PWT, PCD: the only low bits a non-PCID CR3 may carry
 
 
 def processes() -> list[dict]:
-    """Every process of proc_table whose state is not free, as plain values."""
+    """Every process of proc_table whose state is not free, as plain values:
+    its own fields and those of its address space (its struct mm) side by side."""
     table = value("proc_table")
     out = []
     for i in range(count_of("proc_table")):
         p = table[i]
         if int(p["state"]) == 0:
             continue
-        out.append({field: u32(p[field]) for field in (
-            "pid", "state", "cr3", "heap_base", "brk", "stack_top", "stack_limit", "shm_base",
-            "pages", "demand_faults")} | {"name": c_string(p["name"])})
+        mm = p["mm"]
+        out.append({field: u32(p[field]) for field in ("pid", "state")}
+                   | {field: u32(mm[field]) for field in (
+                       "cr3", "heap_base", "brk", "stack_top", "stack_limit", "shm_base",
+                       "pages", "demand_faults")}
+                   | {"name": c_string(p["name"])})
     return out
 
 

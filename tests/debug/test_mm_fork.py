@@ -11,7 +11,9 @@ pytestmark = pytest.mark.qemu
 
 SPAWN = ['set {char[7]}agent_scratch = "forker"', 'set {char[4]}(agent_scratch + 8) = "1 2"',
          "print proc_spawn(agent_scratch, agent_scratch + 8, 0)"]
-STOP = ["break cow_fault if p->pid == 3", "print sched_run()"]
+# cow_fault takes the address space (struct mm), which has no pid: the faulting
+# process is current.
+STOP = ["break cow_fault if current->pid == 3", "print sched_run()"]
 MAPS = ["mm map 1", "mm map 2", "mm map 3"]
 TEXT, DATA, HEAP = 0x1000, 0x2000, 0x80000000  # aslr=off: the heap at its base
 

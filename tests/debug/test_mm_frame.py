@@ -58,10 +58,10 @@ COW_FLAGS = 0x1 | 0x4 | 0x200 | 0x800  # present, user, PAGE_OWNED, PAGE_COW: re
 def test_mm_map_and_mm_frame_show_a_copy_on_write_page(run_gdb, paging):
     """The stack page made copy-on-write by vmm_protect (read-only, PAGE_COW,
     still PAGE_OWNED: what fork will do): mm map shows it as its own run, cow."""
-    t = run_gdb([*SPAWN[:2], f"print vmm_protect(proc_table[0].dir, 0xbffff000, {COW_FLAGS})",
+    t = run_gdb([*SPAWN[:2], f"print vmm_protect(proc_table[0].mm.dir, 0xbffff000, {COW_FLAGS})",
                  "mm map 1"],
                 cmdline=f"aslr=off paging={paging}")
-    assert t[f"print vmm_protect(proc_table[0].dir, 0xbffff000, {COW_FLAGS})"].split("=")[1] \
+    assert t[f"print vmm_protect(proc_table[0].mm.dir, 0xbffff000, {COW_FLAGS})"].split("=")[1] \
         .strip() == "0"
     _, *rows, summary = t["mm map 1"].split("copy-on-write\n", 1)[1].splitlines()
     assert [row.split()[:3] + row.split()[4:] for row in rows] == [
@@ -71,14 +71,14 @@ def test_mm_map_and_mm_frame_show_a_copy_on_write_page(run_gdb, paging):
 
 
 # The stack page's PTE of pid 1 (legacy: PDE 767, PTE 1023), read through the direct map.
-STACK_PTE = "*(unsigned *)((proc_table[0].dir->entries[767] & 0xfffff000) + 0xc0000000 + 4092)"
+STACK_PTE = "*(unsigned *)((proc_table[0].mm.dir->entries[767] & 0xfffff000) + 0xc0000000 + 4092)"
 
 
 def test_mm_map_and_mm_frame_show_a_prot_none_page(run_gdb):
     """The stack page made a PROT_NONE entry by vmm_protnone (not present,
     its frame and reference kept): mm map shows its own run, protnone, and
     mm frame names the entry as the frame's one PAGE_OWNED holder."""
-    protnone = "print vmm_protnone(proc_table[0].dir, 0xbffff000)"
+    protnone = "print vmm_protnone(proc_table[0].mm.dir, 0xbffff000)"
     t = run_gdb([*SPAWN[:2], f"set $pa = {STACK_PTE} & 0xfffff000", "print/x $pa", protnone,
                  "mm map 1", FRAME])
     assert t[protnone].split("=")[1].strip() == "0"

@@ -15,12 +15,12 @@ SPAWN = ['set {char[6]}agent_scratch = "hello"', "print proc_spawn(agent_scratch
 def test_a_spawned_process_in_procs_map_and_vtop(run_gdb, firmware):
     with open(firmware.user_program("hello"), "rb") as f:
         entry = ELFFile(f).header["e_entry"]
-    t = run_gdb([*SPAWN, "mm procs", "print/x proc_table[0].cr3", "mm map 1", "mm vtop 0x1000 1",
+    t = run_gdb([*SPAWN, "mm procs", "print/x proc_table[0].mm.cr3", "mm map 1", "mm vtop 0x1000 1",
                  f"hbreak *{entry:#x}", "call sched_run()", "print $cs", "mm procs", "mm map",
                  "mm heap"])
     pid = int(t["print proc_spawn(agent_scratch, 0, 0)"].split("=")[1])
     assert pid == 1
-    cr3 = int(t["print/x proc_table[0].cr3"].split("=")[1], 16)
+    cr3 = int(t["print/x proc_table[0].mm.cr3"].split("=")[1], 16)
 
     waiting, running = t.after("mm procs")
     assert "current: none (the kernel, pid 0)" in waiting

@@ -28,9 +28,9 @@ def test_private_write_copies_the_page_and_leaves_the_file(machine, userland, ke
     stops.stop("fmap", 1)
     addr, cached = mapped_at(userland, pid), cached_frames(kernel, "/data/big")
     space = userland.address_space(pid)
-    for index, pa in cached.items():  # every page: the cache's frame, read-only + COW
+    for index, pa in cached.items():  # every page: the cache's frame, read-only + COW, NX
         t = space.translate(addr + index * PAGE)
-        assert (t.pa, t.write, t.pte.cow, t.pte.owned) == (pa, False, True, True)
+        assert (t.pa, t.write, t.execute, t.pte.cow, t.pte.owned) == (pa, False, False, True, True)
     faults = machine.records("PF", since=userland.start)
     assert [f["reason"] for f in faults if f["reason"] == "file-page"] == ["file-page"] * 6
     stops.stop("fmap", 2)             # it wrote "X" over byte 0 of page 0

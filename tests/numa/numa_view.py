@@ -69,9 +69,10 @@ def user_frames(userland, pid: int, start: int, pages: int) -> list[int]:
 
 
 def mempolicy(kernel: Kernel, pid: int) -> tuple[int, int, int]:
-    """(mode, nodes, next) of process pid's struct numa_policy, from proc_table."""
+    """(mode, nodes, next) of process pid's struct numa_policy (its mm.mempolicy), from
+    proc_table."""
     layout = kernel.layout("process")
-    at = int(kernel.m.evaluate("(int)&((struct process *)0)->mempolicy"), 0)
+    at = int(kernel.m.evaluate("(int)&((struct process *)0)->mm.mempolicy"), 0)
     count = kernel.sizeof("proc_table") // layout.size
     data = kernel.read_kernel(kernel.m.symbol("proc_table"), layout.size * count)
     for i in range(count):

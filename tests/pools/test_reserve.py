@@ -167,7 +167,7 @@ def test_a_mapping_outside_a_fault_never_takes_the_reserve(machine, userland, ke
     refusal record, the reserve untouched, one failure counted."""
     userland.spawn("hello")
     p = machine.symbol("proc_table")
-    directory = machine.read_u32(kernel.field_address("process", p, "dir"))
+    directory = machine.read_u32(kernel.address_space_field(p, "dir"))
     before = pools(kernel)["pagetables"]
     assert machine.call("agent_pmm_exhaust") > 0
     mark = machine.mark()

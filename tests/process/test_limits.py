@@ -109,7 +109,7 @@ def test_an_attachment_that_runs_out_of_page_tables_half_way_maps_nothing(machin
     back.  The attachment area is moved (shm_base, written in the process
     table) to end two pages before a page-table boundary."""
     pid, p = spawned(machine, userland, kernel)
-    shm_base = kernel.field_address("process", p, "shm_base")
+    shm_base = kernel.address_space_field(p, "shm_base")
     machine.write_u32(shm_base, 0xA0400000 - 2 * PAGE)
     first = machine.call("shm_create", p, 1)
     assert machine.call("shm_attach", p, first) & 0xFFFFFFFF == 0xA0400000 - 2 * PAGE

@@ -203,35 +203,21 @@ class VmDriver:
 
     # -- what the kernel holds, read from guest RAM -----------------------------------
 
-    def _raw(self) -> tuple[bytes, dict]:
-        layout = self.k.layout("process")
-        table = self.m.symbol("proc_table")
-        count = self.k.sizeof("proc_table") // layout.size
-        data = self.k.read_kernel(table, layout.size * count)
-        for i in range(count):
-            raw = data[i * layout.size:(i + 1) * layout.size]
-            p = layout.decode(raw)
-            if p["pid"] == self.pid and p["state"]:
-                return raw, p
-        raise KeyError(f"no live process {self.pid}")
-
     def process(self) -> dict:
-        """The process table entry's integer fields."""
-        return self._raw()[1]
+        """The process table entry's integer fields, its address space's
+        among them (Kernel.process_table)."""
+        for p in self.k.process_table():
+            if p["pid"] == self.pid:
+                return p
+        raise KeyError(f"no live process {self.pid}")
 
     def regions(self) -> list[Region]:
         """The region list, exactly as the kernel keeps it."""
-        raw, p = self._raw()
-        f = self.k.layout("process").fields["regions"]
-        return [Region(*struct.unpack_from("<4I", raw, f.offset + i * f.element_size))
-                for i in range(p["region_count"])]
+        return [Region(*r) for r in self.process()["regions"]]
 
     def limits(self) -> tuple[int, int, int]:
         """(as_pages, resident_pages, mappings) from the process table."""
-        raw, _ = self._raw()
-        # a nested struct, which the layout does not list: its offset from GDB
-        offset = int(self.m.evaluate("(unsigned)&((struct process *)0)->limits"), 0)
-        return struct.unpack_from("<3I", raw, offset)
+        return self.process()["limits"]
 
     def ptes(self, start: int = 0x1000, end: int = 0xC0000000) -> dict[int, tuple[int, int]]:
         """Every present user page in [start, end): va -> (frame, low PTE bits)."""

@@ -1,7 +1,7 @@
 /* mmap, munmap, mprotect and the per-process resource limits.
  *
- * A process's mmap regions (struct vm_region in kernel/proc.h) are kept in
- * p->regions sorted by start, disjoint, page aligned, and merged: two
+ * A process's mmap regions (struct vm_region in mm/mm.h) are kept in
+ * p->mm.regions sorted by start, disjoint, page aligned, and merged: two
  * regions that touch and have the same prot and flags are one.  The image,
  * heap, stack and shared-memory areas are not regions and cannot be mapped
  * over, unmapped or protected through these calls.
@@ -21,7 +21,7 @@
  * keeps the private pages already touched in the range, as Linux does: each
  * becomes a PAGE_PROTNONE entry (mm/vmm.h), not present to the CPU but
  * holding its frame and reference.  They stay resident (they count in
- * p->pages and against resident_pages); mprotect back makes them present
+ * p->mm.pages and against resident_pages); mprotect back makes them present
  * again with the new rights and their contents (PAGE_COW instead of write
  * while the frame has other references); munmap and exit free them; fork
  * copies them (one more reference, COW-marked in both).
@@ -36,7 +36,7 @@
  *     as Linux allows for MAP_FIXED.
  *   - MAP_FIXED_NOREPLACE: exactly at addr, EEXIST if anything is there.
  *   - otherwise addr is a hint, used when that range is free; else the
- *     kernel chooses: the first fit from p->mmap_base up to MMAP_AREA_END, then
+ *     kernel chooses: the first fit from p->mm.mmap_base up to MMAP_AREA_END, then
  *     from MMAP_AREA_BASE up to mmap_base.  mmap_base is drawn by
  *     aslr_layout in [MMAP_AREA_BASE, MMAP_AREA_BASE + 512 MiB) (MMAP_AREA_BASE
  *     with aslr=off).
@@ -83,6 +83,7 @@
 #define MMAP_AREA_END 0x80000000u
 #define MMAP_BASE_SPAN 0x20000000u   /* mmap_base is drawn in [BASE, BASE + SPAN) */
 
+struct mm;
 struct process;
 struct page_fault;
 
@@ -111,8 +112,8 @@ int32_t mmap_protect(struct process *p, vaddr_t addr, uint32_t len, uint32_t pro
 int32_t mmap_getrlimit(struct process *p, uint32_t resource);
 int32_t mmap_setrlimit(struct process *p, uint32_t resource, uint32_t value);
 
-/* The mmap region holding va, or NULL. */
-const struct vm_region *mmap_region_at(const struct process *p, vaddr_t va);
+/* The mmap region of mm holding va, or NULL. */
+const struct vm_region *mmap_region_at(const struct mm *mm, vaddr_t va);
 /* A not-present fault at pf->addr inside region r: REASON_DEMAND_PAGE when a
  * zeroed page was mapped, else REASON_GUARD (PROT_NONE),
  * REASON_WRITE_TO_READ_ONLY, REASON_LIMIT (resident limit) or

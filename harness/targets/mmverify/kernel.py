@@ -7,6 +7,7 @@ read as raw bytes and decoded here; no GDB pretty-printing is parsed.
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ StructValues = dict[str, Any]
 
 # "/*     12      |       4 */    uint32_t free_frames;" (also bitfields "12: 0")
 _FIELD = re.compile(r"^/\*\s+(\d+)(?::\s*\d+)?\s*\|\s*(\d+)\s*\*/(\s+)(.+?)\s*;\s*$")
+# A nested struct member opens with "/*  868  |  12 */  struct proc_limits {" and
+# closes, its members and total size between, with "} limits;".
+_OPEN = re.compile(r"^/\*\s+(\d+)\s*\|\s*(\d+)\s*\*/(\s+)(.+?)\s*\{\s*$")
+_CLOSE = re.compile(r"^\s*\}\s*(?P<name>\w+)(?P<dims>(?:\[\d+\])*)\s*;\s*$")
 _DECL = re.compile(r"^(?P<type>.*?[\s*])(?P<name>\w+)(?P<dims>(?:\[\d+\])*)$")
 
 
@@ -37,6 +42,7 @@ class Field:
     size: int
     ctype: str
     count: int  # 1 for scalars, n for arrays of n elements
+    nested: bool = False  # a struct or union written out inside this one
 
     @property
     def element_size(self) -> int:
@@ -54,7 +60,7 @@ class StructLayout:
         out: StructValues = {}
         for f in self.fields.values():
             fmt = {1: "B", 2: "H", 4: "I", 8: "Q"}.get(f.element_size)
-            if fmt is None:
+            if fmt is None or f.nested:
                 continue  # nested structs and odd sizes: read them by their own layout
             values = list(struct.unpack_from(f"<{f.count}{fmt}", data, f.offset))
             out[f.name] = values if f.count > 1 or "[" in f.ctype else values[0]
@@ -63,28 +69,39 @@ class StructLayout:
 
 def parse_ptype_offsets(text: str, name: str) -> StructLayout:
     """A StructLayout from GDB's ``ptype/o struct NAME`` output (top-level
-    fields).  Raises ValueError when the text has no fields."""
+    fields; a nested struct member is one field, its own members are not
+    listed).  Raises ValueError when the text has no fields."""
     fields: dict[str, Field] = {}
     depth_indent = None
+    opened: list[tuple[int, int, int, str]] = []  # nested members: offset, size, indent, type
     size = 0
     for line in text.splitlines():
-        m = _FIELD.match(line)
+        m = _FIELD.match(line) or _OPEN.match(line)
+        indent = len(m.group(3)) if m else 0
+        if m and depth_indent is None:
+            depth_indent = indent
+        if m and m.re is _OPEN:
+            opened.append((int(m.group(1)), int(m.group(2)), indent, m.group(4).strip()))
+            continue
+        close = _CLOSE.match(line)
+        if close and opened:
+            offset, field_size, open_indent, ctype = opened.pop()
+            if open_indent == depth_indent:
+                dims = [int(d) for d in re.findall(r"\[(\d+)\]", close.group("dims"))]
+                fields[close.group("name")] = Field(close.group("name"), offset, field_size,
+                                                    ctype + close.group("dims"),
+                                                    math.prod(dims), nested=True)
+            continue
         if m:
-            indent = len(m.group(3))
-            if depth_indent is None:
-                depth_indent = indent
             if indent != depth_indent:
                 continue  # a member of a nested struct
             decl = _DECL.match(m.group(4).strip())
             if not decl:
                 continue
             dims = [int(d) for d in re.findall(r"\[(\d+)\]", decl.group("dims"))]
-            count = 1
-            for d in dims:
-                count *= d
             ctype = decl.group("type").strip() + decl.group("dims")
             fields[decl.group("name")] = Field(decl.group("name"), int(m.group(1)),
-                                               int(m.group(2)), ctype, count)
+                                               int(m.group(2)), ctype, math.prod(dims))
         total = re.search(r"total size \(bytes\):\s*(\d+)", line)
         if total:  # a nested struct member's total comes first, the outer struct's last
             size = int(total.group(1))
@@ -162,6 +179,11 @@ class Kernel:
     def field_address(self, struct_name: str, base: str | int, field: str) -> int:
         base_addr = self.m.symbol(base) if isinstance(base, str) else base
         return base_addr + self.layout(struct_name).fields[field].offset
+
+    def address_space_field(self, process: int, field: str) -> int:
+        """The kernel address of ``field`` of the address space (struct mm)
+        of the struct process at ``process``."""
+        return self.field_address("mm", self.field_address("process", process, "mm"), field)
 
     # -- boot information ---------------------------------------------------------------
 
@@ -270,12 +292,12 @@ class Kernel:
 
     def process_table(self) -> list[StructValues]:
         """The slots of proc_table that are not free, raw; ``name`` as text,
-        ``shm`` (nested structs, which decode skips) as (id, va, pages) tuples
-        and ``regions`` (the mmap regions) as (start, end, prot, flags) ones."""
+        and the fields of the process's address space (its member ``mm``, a
+        struct mm) among its own, as address_space_values gives them."""
         layout = self.layout("process")
+        mm = layout.fields["mm"]
         count = self.sizeof("proc_table") // layout.size
         data = self.read_kernel(self.m.symbol("proc_table"), layout.size * count)
-        shm = layout.fields["shm"]
         out = []
         for i in range(count):
             raw = data[i * layout.size:(i + 1) * layout.size]
@@ -283,15 +305,25 @@ class Kernel:
             if p["state"] == 0:
                 continue
             p["name"] = bytes(p["name"]).split(b"\0", 1)[0].decode(errors="replace")
-            p["shm"] = [struct.unpack_from("<iII", raw, shm.offset + k * shm.element_size)
-                        for k in range(shm.count)]
-            regions = layout.fields.get("regions")  # struct vm_region: start, end, prot, flags
-            if regions is not None:
-                p["regions"] = [struct.unpack_from("<4I", raw,
-                                                   regions.offset + k * regions.element_size)
-                                for k in range(min(p["region_count"], regions.count))]
+            p.update(self.address_space_values(raw[mm.offset:mm.offset + mm.size]))
             out.append(p)
         return out
+
+    def address_space_values(self, raw: bytes) -> StructValues:
+        """A struct mm's fields from its bytes, its nested structs (which
+        decode skips) as tuples: ``shm`` as (id, va, pages) ones, ``regions``
+        (the mmap regions) as (start, end, prot, flags) ones and ``limits`` as
+        (as_pages, resident_pages, mappings)."""
+        layout = self.layout("mm")
+        mm = layout.decode(raw)
+        mm["limits"] = struct.unpack_from("<3I", raw, layout.fields["limits"].offset)
+        shm = layout.fields["shm"]
+        mm["shm"] = [struct.unpack_from("<iII", raw, shm.offset + k * shm.element_size)
+                     for k in range(shm.count)]
+        regions = layout.fields["regions"]  # struct vm_region: start, end, prot, flags
+        mm["regions"] = [struct.unpack_from("<4I", raw, regions.offset + k * regions.element_size)
+                         for k in range(min(mm["region_count"], regions.count))]
+        return mm
 
     def shm_segments(self) -> list[StructValues]:
         """shm.c's live segments (id, pages, refs, creator), each with

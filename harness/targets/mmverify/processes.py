@@ -105,17 +105,10 @@ class Userland:
 
     def processes(self) -> list[ProcessInfo]:
         """Every process in the table that is not free."""
-        table = self.k.read_array("process", self.m.symbol("proc_table"),
-                                  self.k.sizeof("proc_table") // self.k.layout("process").size)
-        out = []
-        for p in table:
-            if p["state"] == 0:
-                continue
-            out.append(ProcessInfo(p["pid"], _text(p["name"]), STATES[p["state"]], p["cr3"],
-                                   p["heap_base"], p["brk"], p["shm_base"], p["stack_top"],
-                                   p["stack_limit"], p["pages"], p["demand_faults"],
-                                   p["kstack_top"]))
-        return out
+        return [ProcessInfo(p["pid"], p["name"], STATES[p["state"]], p["cr3"], p["heap_base"],
+                            p["brk"], p["shm_base"], p["stack_top"], p["stack_limit"], p["pages"],
+                            p["demand_faults"], p["kstack_top"])
+                for p in self.k.process_table()]
 
     def process(self, pid: int) -> ProcessInfo:
         """The live process ``pid``.  Raises KeyError when there is none."""
