@@ -12,6 +12,7 @@
  * PMM's other callers take no lock yet: that is the next wave's lock pass,
  * and until then only CPU 0 calls them. */
 #include "mm/pcp.h"
+#include "arch/i386/cpu.h"
 #include "kernel/cmdline.h"
 #include "kernel/smp.h"
 #include "mm/pmm.h"
@@ -133,4 +134,28 @@ static __attribute__((noinline)) void idle_drain(void) { pcp_drain_cpu(this_cpu(
 
 void pcp_idle(void) {
   if (this_pcp()->count) idle_drain();
+}
+
+/* -- test entries (tests/pmm/test_pcp.py) ------------------------------------ */
+
+#define PCP_TEST_TAKE 3
+paddr_t pcp_test_taken[PCP_TEST_TAKE];
+
+/* A place for a test to stop the CPU that just took its frames. */
+HARNESS_VISIBLE void pcp_test_hold(void) { __asm__ volatile("" ::: "memory"); }
+
+/* Run on a CPU by ipi_test_call_on: PCP_TEST_TAKE frames from that CPU's
+ * cache, kept in pcp_test_taken (nobody frees them). */
+HARNESS_VISIBLE void pcp_test_take(void) {
+  for (uint32_t i = 0; i < PCP_TEST_TAKE; i++) pcp_test_taken[i] = (paddr_t)pcp_alloc();
+  pcp_test_hold();
+}
+
+/* Waits (pausing) until CPU `cpu`'s cache is empty and unlocked, as its idle
+ * loop leaves it: the frames still cached then (0: drained). */
+HARNESS_VISIBLE uint32_t pcp_test_wait_drained(uint32_t cpu) {
+  struct pcp *p = &cpus[cpu % CPU_MAX].frames;
+  for (uint32_t spin = 0; spin < SPIN_LIMIT && (p->count || p->lock.next != p->lock.owner); spin++)
+    cpu_relax();
+  return p->count;
 }
