@@ -4,8 +4,8 @@ the rules they must obey against the PMM's bitmaps and the frame table.
 A cached frame is used in the bitmap and held by nobody: the audit checks
 each cache's frames are real (inside the bitmap, used, not reserved, no
 references, no flags), that no frame is cached twice (in one cache or in
-two), that a cache holds at most its capacity, that its lock is free at a
-stop, and that its statistics add up to its count:
+two), that a cache holds at most its capacity, that its lock is a LOCK_PCP lock
+and free at a stop, and that its statistics add up to its count:
 ``count == refilled + frees - allocs - drained``.  Tests and audits count
 cached frames as free (:func:`cached_frames`)."""
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.decode.frames import FrameTable, flag_text
+
+SPIN_NO_CPU = 0xFF  # firmware/include/kernel/spinlock.h
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class CpuCache:
     stats: dict[str, int]   # struct pcp_stats
     lock_next: int
     lock_owner: int
+    lock_class: int  # enum lock_class: LOCK_PCP once pcp_init ran
+    lock_cpu: int    # the holder's CPU, SPIN_NO_CPU when free
 
     @property
     def frames(self) -> list[int]:
@@ -43,9 +47,10 @@ def cached_frames(caches: list[CpuCache]) -> set[int]:
 
 
 def check(caches: list[CpuCache], used: int, reserved: int, frame_count: int,
-          table: FrameTable | None) -> list[str]:
+          table: FrameTable | None, lock_class: int) -> list[str]:
     """Every way the caches break the rules above (empty: none).  ``used``
-    and ``reserved`` are the PMM's bitmaps as integers (bit i: frame i)."""
+    and ``reserved`` are the PMM's bitmaps as integers (bit i: frame i);
+    ``lock_class`` is LOCK_PCP's value."""
     out: list[str] = []
     owner: dict[int, int] = {}
     for c in caches:
@@ -53,8 +58,12 @@ def check(caches: list[CpuCache], used: int, reserved: int, frame_count: int,
         if c.count > c.capacity:
             out.append(f"{where} says it holds {c.count} frames, it has room for {c.capacity}")
             continue
-        if c.lock_next != c.lock_owner:
-            out.append(f"{where} is locked at a stop (next {c.lock_next}, owner {c.lock_owner})")
+        if c.lock_next != c.lock_owner or c.lock_cpu != SPIN_NO_CPU:
+            out.append(f"{where} is locked at a stop (next {c.lock_next}, owner {c.lock_owner},"
+                       f" holder CPU {c.lock_cpu:#x})")
+        if c.lock_class != lock_class:
+            out.append(f"{where}'s lock has class {c.lock_class}, not LOCK_PCP ({lock_class}):"
+                       " never initialised")
         s = c.stats
         expected = s["refilled"] + s["frees"] - s["allocs"] - s["drained"]
         if c.count != expected:

@@ -34,12 +34,13 @@ def read_caches(kernel: Kernel) -> list[CpuCache]:
             i, int.from_bytes(one[at["count"]:at["count"] + 4], "little"),
             struct.unpack_from(f"<{capacity}I", one, at["pfns"]),
             stats.decode(one[at["stats"]:at["stats"] + stats.size]),
-            held["next"], held["owner"]))
+            held["next"], held["owner"], held["cls"], held["cpu"]))
     return caches
 
 
 def pcp_audit(kernel: Kernel) -> list[str]:
     """Every way the caches disagree with the PMM now (empty: none)."""
     used, reserved = kernel.pmm_bitmaps()
+    lock_class = int(kernel.m.evaluate("(int)LOCK_PCP"), 0)
     return [f"pcp: {p}" for p in check(read_caches(kernel), used.value, reserved.value,
-                                         used.count, kernel.frame_table())]
+                                         used.count, kernel.frame_table(), lock_class)]
