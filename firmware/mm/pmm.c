@@ -618,10 +618,6 @@ bool pmm_pfn_used(pfn_t pfn) {
   return pfn >= pmm_stats.frame_count || test_bit(pmm_bitmap, pfn);
 }
 
-bool pmm_pfn_reserved(pfn_t pfn) {
-  return pfn >= pmm_stats.frame_count || test_bit(pmm_reserved, pfn);
-}
-
 /* -- initialisation ------------------------------------------------------- */
 
 static uint32_t frame_floor(uint64_t addr) { return (uint32_t)(addr >> FRAME_SHIFT); }

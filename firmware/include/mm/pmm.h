@@ -146,5 +146,3 @@ uint32_t pmm_node_free(uint32_t node);
 /* Whether frame address pa is currently allocated (for assertions). */
 bool pmm_frame_used(paddr_t pa);
 bool pmm_pfn_used(pfn_t pfn);
-/* Whether the frame can never be freed (or lies outside the bitmap). */
-bool pmm_pfn_reserved(pfn_t pfn);
