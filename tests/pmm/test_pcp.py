@@ -146,6 +146,23 @@ def test_bad_frees_go_to_the_pmm_and_are_refused_there(machine, kernel):
         assert kernel.pmm_bitmaps()[0].value == used
 
 
+@PCP_ON
+def test_heap_trim_drains_this_cpus_cache(machine, kernel):
+    """heap_trim gives the heap's spare pages back, and then the cache
+    they went into: nothing it freed stays out of the PMM's reach."""
+    base = emptied(machine, kernel)[0]
+    used, _ = kernel.pmm_bitmaps()
+    machine.call("free_page", machine.call("allocate_page"))
+    assert cache(kernel).count == 16
+    machine.call("heap_trim")
+    c = cache(kernel)
+    assert c.count == 0
+    trimmed = c.stats["frees"] - base["frees"] - 1  # heap pages heap_trim freed into the cache
+    assert c.stats == grown(base, allocs=1, frees=1 + trimmed, refills=1, refilled=16, drains=1,
+                            drained=16 + trimmed)
+    assert kernel.pmm_bitmaps()[0].value & ~used.value == 0, "every cached frame is back"
+
+
 def test_off_by_default_the_pmm_alone(machine, kernel):
     """Without pcp=on no cache sees a frame: allocate_page and free_page
     are the bitmap's, exactly as before."""
