@@ -14,6 +14,7 @@
 #include "mm/pcp.h"
 #include "arch/i386/cpu.h"
 #include "kernel/cmdline.h"
+#include "kernel/ipi.h"
 #include "kernel/smp.h"
 #include "mm/pmm.h"
 
@@ -158,4 +159,26 @@ HARNESS_VISIBLE uint32_t pcp_test_wait_drained(uint32_t cpu) {
   for (uint32_t spin = 0; spin < SPIN_LIMIT && (p->count || p->lock.next != p->lock.owner); spin++)
     cpu_relax();
   return p->count;
+}
+
+volatile uint32_t pcp_test_holding, pcp_test_release;
+
+/* Run on an AP: takes its frames as pcp_test_take, then keeps them in its
+ * cache, busy (not idle, so not drained) until pcp_test_release is set. */
+static void take_and_hold(void) {
+  pcp_test_take();
+  pcp_test_holding = 1;
+  while (!pcp_test_release) cpu_relax();
+}
+
+/* Starts take_and_hold on CPU `cpu` and returns once it holds its frames
+ * (false: no such CPU online).  The call IPI's own sender would wait for
+ * take_and_hold to return, which it does only when released. */
+HARNESS_VISIBLE bool pcp_test_hold_on(uint32_t cpu) {
+  if (cpu >= CPU_MAX || !(cpu_online_mask & (1u << cpu)) || &cpus[cpu] == this_cpu()) return false;
+  pcp_test_holding = pcp_test_release = 0;
+  cpus[cpu].call = take_and_hold;
+  ipi_send(cpu, IPI_CALL);
+  while (!pcp_test_holding) cpu_relax();
+  return true;
 }

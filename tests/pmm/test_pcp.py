@@ -123,7 +123,8 @@ def test_a_full_cache_gives_its_older_half_back(machine, kernel):
 @PCP_ON
 def test_bad_frees_go_to_the_pmm_and_are_refused_there(machine, kernel):
     """Only a frame the PMM would take back is cached: a free one, a
-    reserved one and an unaligned address are refused by the PMM, with the
+    reserved one, an unaligned address (by one byte too) and one past the
+    bitmap are refused by the PMM, with the
     caller that freed them, and the cache is unchanged."""
     base = emptied(machine, kernel)[0]
     pa = machine.call("allocate_page")
@@ -134,7 +135,8 @@ def test_bad_frees_go_to_the_pmm_and_are_refused_there(machine, kernel):
     reserved_frame = kernel.pmm_bitmaps()[1].set_bits()[0] * FRAME
     start = machine.symbol("agent_free_page")
     for bad, kind in ((free, "double-free"), (reserved_frame, "reserved"),
-                      (pa + 8, "unaligned"), (kernel.pmm_stats()["frame_count"] * FRAME,
+                      (pa + 1, "unaligned"), (pa + 8, "unaligned"),
+                      (kernel.pmm_stats()["frame_count"] * FRAME,
                                               "out-of-range")):
         used = kernel.pmm_bitmaps()[0].value
         mark = machine.mark()
@@ -250,3 +252,24 @@ def test_each_cpu_has_its_own_cache_and_an_idle_cpu_drains_it(machine, kernel):
     assert (cpu0.count, cpu0.stats) == (0, bases[0])
     assert kernel.pmm_bitmaps()[0].value == with_frames(used.value, batch[:3])
     assert pcp_audit(kernel) == []
+
+
+@pytest.mark.machine(smp=2, memory="16M", cmdline="pcp=on")
+def test_a_starved_allocation_drains_another_cpus_cache(machine, kernel):
+    """CPU 1 holds 13 cached frames and stays busy (not idle, so it keeps
+    them); CPU 0 exhausts the PMM: once the PMM and CPU 0's cache are
+    empty, its allocation drains CPU 1's cache and goes on with those
+    frames, and only then NULL."""
+    bases = emptied(machine, kernel)
+    batch = lowest_free(kernel.pmm_bitmaps()[0], 16)
+    assert machine.call("pcp_test_hold_on", 1) == 1
+    cpu1 = cache(kernel, 1)
+    assert (cpu1.count, cpu1.frames) == (13, batch[:2:-1])
+    free = kernel.pmm_stats()["free_frames"]
+    assert machine.call("agent_pmm_exhaust") == free + 13
+    cpu1 = cache(kernel, 1)
+    assert (cpu1.count, cpu1.stats) == (0, grown(bases[1], allocs=3, refills=1, refilled=16,
+                                                 drains=1, drained=13))
+    assert (kernel.pmm_stats()["free_frames"], cache(kernel, 0).count) == (0, 0)
+    machine.write_u32(machine.symbol("pcp_test_release"), 1)
+    assert machine.call("pcp_test_wait_drained", 1) == 0
