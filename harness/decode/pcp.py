@@ -46,6 +46,15 @@ def cached_frames(caches: list[CpuCache]) -> set[int]:
     return {pfn for c in caches for pfn in c.frames}
 
 
+def lock_problems(name: str, held: dict[str, int]) -> list[str]:
+    """A struct spinlock (its decoded fields) that is not free at a stop:
+    a ticket handed out and not served, or a holder left in it."""
+    if held["next"] == held["owner"] and held["cpu"] == SPIN_NO_CPU:
+        return []
+    return [f"{name} is locked at a stop (next {held['next']}, owner {held['owner']}, "
+            f"holder CPU {held['cpu']:#x})"]
+
+
 def check(caches: list[CpuCache], used: int, reserved: int, frame_count: int,
           table: FrameTable | None, lock_class: int) -> list[str]:
     """Every way the caches break the rules above (empty: none).  ``used``
@@ -58,9 +67,8 @@ def check(caches: list[CpuCache], used: int, reserved: int, frame_count: int,
         if c.count > c.capacity:
             out.append(f"{where} says it holds {c.count} frames, it has room for {c.capacity}")
             continue
-        if c.lock_next != c.lock_owner or c.lock_cpu != SPIN_NO_CPU:
-            out.append(f"{where} is locked at a stop (next {c.lock_next}, owner {c.lock_owner},"
-                       f" holder CPU {c.lock_cpu:#x})")
+        out += lock_problems(where, {"next": c.lock_next, "owner": c.lock_owner,
+                                     "cpu": c.lock_cpu})
         if c.lock_class != lock_class:
             out.append(f"{where}'s lock has class {c.lock_class}, not LOCK_PCP ({lock_class}):"
                        " never initialised")

@@ -4,7 +4,7 @@ broken rule gives its one message, and a healthy cache none."""
 import struct
 
 from harness.decode.frames import FrameTable
-from harness.decode.pcp import SPIN_NO_CPU, CpuCache, cached_frames, check
+from harness.decode.pcp import SPIN_NO_CPU, CpuCache, cached_frames, check, lock_problems
 
 LOCK_PCP = 17
 FRAMES = 64
@@ -80,3 +80,12 @@ def test_a_locked_or_uninitialised_lock_is_reported():
 def test_a_count_past_the_capacity_is_reported_alone():
     broken = CpuCache(0, 5, (5, 6, 7, 0), STATS, 0, 0, LOCK_PCP, SPIN_NO_CPU)
     assert problems(broken) == ["CPU 0's frame cache says it holds 5 frames, it has room for 4"]
+
+
+def test_a_lock_left_taken_is_reported():
+    free = {"next": 7, "owner": 7, "cpu": SPIN_NO_CPU}
+    assert lock_problems("pmm_lock", free) == []
+    assert lock_problems("pmm_lock", dict(free, owner=8)) == [
+        "pmm_lock is locked at a stop (next 7, owner 8, holder CPU 0xff)"]
+    assert lock_problems("pmm_lock", dict(free, cpu=0)) == [
+        "pmm_lock is locked at a stop (next 7, owner 7, holder CPU 0x0)"]

@@ -1,12 +1,13 @@
 """Every CPU's frame cache (firmware/mm/pcp.c) read from guest RAM through
 the debug info (``cpus[i].frames``), and its audit against the PMM's
-bitmaps and the frame table (the rules: harness/decode/pcp.py)."""
+bitmaps and the frame table (the rules: harness/decode/pcp.py); the PMM's
+lock, which the caches' refills and drains take, must be free too."""
 
 from __future__ import annotations
 
 import struct
 
-from harness.decode.pcp import CpuCache, check
+from harness.decode.pcp import CpuCache, check, lock_problems
 from harness.targets.mmverify.kernel import Kernel
 
 
@@ -42,5 +43,7 @@ def pcp_audit(kernel: Kernel) -> list[str]:
     """Every way the caches disagree with the PMM now (empty: none)."""
     used, reserved = kernel.pmm_bitmaps()
     lock_class = int(kernel.m.evaluate("(int)LOCK_PCP"), 0)
-    return [f"pcp: {p}" for p in check(read_caches(kernel), used.value, reserved.value,
-                                         used.count, kernel.frame_table(), lock_class)]
+    found = check(read_caches(kernel), used.value, reserved.value, used.count,
+                  kernel.frame_table(), lock_class)
+    found += lock_problems("pmm_lock", kernel.read_struct("spinlock", "pmm_lock"))
+    return [f"pcp: {p}" for p in found]
