@@ -21,7 +21,7 @@
 bool pcp_enabled;
 
 void pcp_init(void) {
-  for (uint32_t i = 0; i < CPU_MAX; i++) spin_init(&cpus[i].frames.lock, LOCK_PCP);
+  for (struct cpu *c = cpus; c != cpus + CPU_MAX; c++) spin_init(&c->frames.lock, LOCK_PCP);
   pcp_enabled = cmdline_bool("pcp", false);
 }
 

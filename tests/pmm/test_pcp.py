@@ -273,3 +273,15 @@ def test_a_starved_allocation_drains_another_cpus_cache(machine, kernel):
     assert (kernel.pmm_stats()["free_frames"], cache(kernel, 0).count) == (0, 0)
     machine.write_u32(machine.symbol("pcp_test_release"), 1)
     assert machine.call("pcp_test_wait_drained", 1) == 0
+
+
+def test_draining_a_cpu_that_does_not_exist_touches_nothing(machine, kernel):
+    """pcp_drain_cpu refuses a CPU index past cpus[]: it returns 0 and
+    writes nothing where cpus[CPU_MAX] (or cpus[-1]) would be."""
+    size, base = kernel.sizeof("struct cpu"), machine.symbol("cpus")
+    count = kernel.sizeof("cpus") // size
+    beyond = [(base + count * size, size), (base - size, size)]
+    before = [machine.read(addr, n) for addr, n in beyond]
+    assert machine.call("pcp_drain_cpu", count) == 0
+    assert machine.call("pcp_drain_cpu", 0xFFFFFFFF) == 0
+    assert [machine.read(addr, n) for addr, n in beyond] == before
