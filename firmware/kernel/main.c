@@ -23,6 +23,7 @@
 #include "mm/fault.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
+#include "mm/pcp.h"
 #include "mm/numa.h"
 #include "mm/pmm.h"
 #include "mm/swap.h"
@@ -75,6 +76,7 @@ static void run_from_cmdline(const char *list) {
 static void __attribute__((noreturn)) idle(void) {
   for (;;) {
     balloon_poll(); /* a safe point: the host may change the balloon's target */
+    pcp_idle();     /* the frames it caches are better used by the other CPUs */
     cpu_relax();
   }
 }

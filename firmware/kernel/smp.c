@@ -25,6 +25,7 @@
 #include "kernel/trap.h"
 #include "lib/string.h"
 #include "memlayout.h"
+#include "mm/pcp.h"
 #include "mm/pmm.h"
 #include "mm/vmm.h"
 
@@ -61,7 +62,10 @@ extern const char ap_trampoline_start[], ap_trampoline_end[], ap_params[];
  * interrupts on (hlt costs no instructions under -icount, and an interrupt
  * meant for it will wake it). */
 static void __attribute__((noreturn, noinline)) ap_idle(void) {
-  for (;;) __asm__ volatile("sti; hlt; cli" ::: "memory");
+  for (;;) {
+    pcp_idle(); /* an idle CPU's cached frames are better used by the others */
+    __asm__ volatile("sti; hlt; cli" ::: "memory");
+  }
 }
 
 /* Where the trampoline jumps, on the boot tables and the AP's own stack. */

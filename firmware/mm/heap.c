@@ -11,8 +11,10 @@
 #include "mm/frame.h"
 #include "mm/heap_internal.h"
 #include "mm/slab.h"
+#include "mm/pcp.h"
 #include "mm/pmm.h"
 #include "mm/vmm.h"
+#include "kernel/smp.h"
 
 struct heap_stats heap_stats;
 bool heap_debug_full;
@@ -228,6 +230,7 @@ void heap_update_stats(void) {
 void heap_trim(void) {
   slab_trim();
   large_trim();
+  pcp_drain_cpu(this_cpu()->index); /* what it gave back may sit in this CPU's frame cache */
 }
 
 int heap_check(void) {

@@ -54,6 +54,7 @@
 #include "mm/buddy.h"
 #include "mm/frame.h"
 #include "mm/numa.h"
+#include "mm/pcp.h"
 
 #define WORD_BITS 32u
 #define FULL 0xFFFFFFFFu
@@ -64,6 +65,7 @@
 #define MIN_FREE_BYTES (2u << 20)     /* kernel page tables (1 MiB) and room to work */
 
 struct pmm_stats pmm_stats;
+struct spinlock pmm_lock = SPINLOCK_INIT(LOCK_PMM);
 uint32_t *pmm_bitmap;
 uint32_t *pmm_reserved;
 paddr_t pmm_bitmap_phys;
@@ -236,7 +238,7 @@ static __attribute__((noinline)) void *allocate_slow(void) {
 
 /* The lowest free bit of the hint word, when the word neither was empty nor
  * fills: the bitmap word and the free count, nothing else. */
-void *allocate_page(void) {
+static inline __attribute__((always_inline)) void *alloc_lowest(void) {
   uint32_t wi = pmm_hint;
   if (__builtin_expect(wi < low_words, 1)) { /* NONE is above any limit */
     uint32_t w = pmm_bitmap[wi];
@@ -250,6 +252,15 @@ void *allocate_page(void) {
     }
   }
   return allocate_slow();
+}
+
+void *pmm_alloc_lowest(void) { return alloc_lowest(); }
+
+/* With `pcp=on` through this CPU's frame cache (mm/pcp.h), which refills
+ * from pmm_alloc_lowest. */
+void *allocate_page(void) {
+  if (__builtin_expect(pcp_enabled, 0)) return pcp_alloc();
+  return alloc_lowest();
 }
 
 /* The lowest run of n free frames below 4 GiB (first fit), by scanning the
@@ -400,7 +411,13 @@ static inline void free_checked(paddr_t pa, vaddr_t caller) {
     free_slow(pa, caller);
 }
 
-void free_page(void *page) { free_checked((paddr_t)page, CALLER()); }
+/* With `pcp=on` into this CPU's frame cache, which drains to pmm_free_lowest. */
+void free_page(void *page) {
+  if (__builtin_expect(pcp_enabled, 0)) return pcp_free_from(page, CALLER());
+  free_checked((paddr_t)page, CALLER());
+}
+
+void pmm_free_lowest(paddr_t pa, vaddr_t caller) { free_checked(pa, caller); }
 
 void free_pages(void *page, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) free_checked((paddr_t)page + i * FRAME_SIZE, CALLER());
@@ -549,6 +566,7 @@ void pmm_buddy_init(void) {
                                               .frames = pmm_stats.frame_count};
   buddy_init(); /* frame_table[].node is 0 everywhere: one zone below the direct-map limit */
   buddy_ready = true;
+  pcp_init(); /* the caches refill from here on */
 }
 
 void pmm_set_nodes(const struct numa_range *ranges, uint32_t range_count, uint32_t node_count) {

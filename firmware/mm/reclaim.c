@@ -5,6 +5,7 @@
 #include "kernel/proc.h"
 #include "mm/heap.h"
 #include "mm/numa.h"
+#include "mm/pcp.h"
 #include "mm/pmm.h"
 #include "fs/pagecache.h"
 #include "mm/swap.h"
@@ -38,7 +39,9 @@ uint32_t reclaim_frames_on(uint32_t want, uint32_t nodes) {
   reclaim_stats.calls++;
   reclaim_stats.wanted += want;
   uint32_t total_before = pmm_stats.free_frames, before = free_on(nodes), got;
-  heap_quick_flush(); /* what the heap keeps only for speed goes first */
+  reclaim_stats.from_pcp += pcp_drain_all(); /* frames cached only for speed go first */
+  total_before = pmm_stats.free_frames;
+  heap_quick_flush(); /* then what the heap keeps only for speed */
   reclaim_stats.from_heap +=
       pmm_stats.free_frames > total_before ? pmm_stats.free_frames - total_before : 0;
   if ((got = gained(nodes, before)) < want)

@@ -150,6 +150,33 @@ def buddy_lines() -> list[str]:
     return out
 
 
+CACHE_STATS = ("allocs", "frees", "refills", "refilled", "drains", "drained")
+
+
+def cache_lines() -> list[str]:
+    """Every CPU's frame cache (firmware/include/mm/pcp.h: cpus[i].frames):
+    the frames it holds (used in the bitmap, free to the audits) and its
+    statistics; CPUs whose cache never saw a frame are left out."""
+    if symbol_address("pcp_enabled") is None:
+        return []  # a kernel from before the caches
+    cpus = value("cpus")
+    low, high = cpus.type.strip_typedefs().range()
+    rows, cached = [], 0
+    for i in range(low, high + 1):
+        frames = cpus[i]["frames"]
+        count, stats = u32(frames["count"]), [u32(frames["stats"][k]) for k in CACHE_STATS]
+        cached += count
+        if count or any(stats):
+            top = f"{u32(frames['pfns'][count - 1]) * PAGE_SIZE:#010x}" if count else "-"
+            rows.append([str(i), str(count), top, *map(str, stats)])
+    switch = "on" if int(value("pcp_enabled")) else "off"
+    out = [f"\nper-CPU frame caches (pcp={switch}; {cached} frames cached: used in the bitmap, "
+           "nobody's)"]
+    if rows:
+        out.append(table(["cpu", "cached", "top", *CACHE_STATS], rows))
+    return out
+
+
 class PmmCommand(Subcommand):
     """Show physical memory: mm pmm [all]
 
@@ -160,7 +187,8 @@ class PmmCommand(Subcommand):
     order, the free blocks the maps hold (and the frames in them), the
     maximal blocks the bitmap has (they agree unless something is broken)
     and failed requests; per NUMA node, its frames, free frames, user frames
-    handed out and fallbacks.  Then the used frames
+    handed out and fallbacks; per CPU, the frames its frame cache holds (the
+    next one it hands out on top) and its counters.  Then the used frames
     as ranges decoded from the bitmap (pmm_bitmap), each marked "reserved"
     (pmm_reserved set) or "allocated", with what is known to live there.
     Long lists stop after a screenful; "mm pmm all" shows every range."""
@@ -196,7 +224,7 @@ class PmmCommand(Subcommand):
         write(f"failed allocations {s['failed_allocations']}; refused frees: "
               f"double {s['double_frees']}, reserved {s['reserved_frees']}, "
               f"unaligned {s['unaligned_frees']}, out of range {s['out_of_range_frees']}")
-        for line in buddy_lines():
+        for line in buddy_lines() + cache_lines():
             write(line)
 
         size = (frames + 31) // 32 * 4

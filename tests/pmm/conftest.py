@@ -1,6 +1,8 @@
 """Every PMM test ends with the buddy maps mirroring the bitmap exactly
 (harness/targets/mmverify/pmm_audit.py): the bitmap is the truth, and no
-PMM call may leave the maps behind it.
+PMM call may leave the maps behind it; and with every CPU's frame cache
+holding only used, unreserved frames nobody references, each once, its
+statistics adding up (harness/targets/mmverify/pcp_audit.py).
 
 A test marked ``pmm_poked`` wrote the bitmap behind the allocator's back
 (as a debugger can): the maps cannot know until a block request finds a
@@ -17,11 +19,13 @@ def pytest_configure(config):
 
 def buddy_consistent(item, m):
     from harness.targets.mmverify.kernel import Kernel
+    from harness.targets.mmverify.pcp_audit import pcp_audit
     from harness.targets.mmverify.pmm_audit import buddy_audit
 
     if item.get_closest_marker("pmm_poked"):
         return []
-    return buddy_audit(Kernel(m))
+    kernel = Kernel(m)
+    return buddy_audit(kernel) + pcp_audit(kernel)
 
 
 pytest_runtest_call = after_each_test(buddy_consistent)

@@ -19,6 +19,7 @@
  * is printed, the kind's counter is incremented, and nothing changes. */
 #pragma once
 
+#include "kernel/spinlock.h"
 #include "mm/numa.h"
 #include "types.h"
 
@@ -41,6 +42,10 @@ struct pmm_stats {
 };
 
 extern struct pmm_stats pmm_stats;
+/* The PMM's lock.  For now only the per-CPU frame caches (mm/pcp.h) take it,
+ * around their refills and drains; the lock pass over mm (issue 20's next
+ * wave) puts every PMM entry under it. */
+extern struct spinlock pmm_lock;
 
 /* Where the bitmap lives, for the harness and for debugging. */
 extern uint32_t *pmm_bitmap;         /* bit i set: frame i is in use */
@@ -63,6 +68,11 @@ void *allocate_page(void);
 void *allocate_pages(uint32_t n);
 /* Frees one frame; bad input is reported and refused (see above). */
 void free_page(void *page);
+/* allocate_page and free_page on the bitmap itself, whatever `pcp=` says:
+ * what the per-CPU frame caches (mm/pcp.h) refill from and drain to.
+ * pmm_free_lowest reports a refused frame with `caller`. */
+void *pmm_alloc_lowest(void);
+void pmm_free_lowest(paddr_t pa, vaddr_t caller);
 /* Frees n contiguous frames starting at page (each checked as free_page). */
 void free_pages(void *page, uint32_t n);
 

@@ -3,6 +3,7 @@
  * reclaim_frames(want) is the one entry point (reclaim_frames_on(want,
  * nodes) when only some NUMA nodes' frames help).  It frees frames in this
  * order, stopping as soon as `want` more are free on those nodes:
+ *   -. first, always: every CPU's frame cache (pcp_drain_all, mm/pcp.h),
  *   0. the kernel heap's quick lists (heap_quick_flush, mm/heap.h): parked
  *      blocks merge and big free blocks give their pages back,
  *   1. clean buffers of the buffer cache (bcache_reclaim, fs/bcache.h),
@@ -63,6 +64,7 @@ struct reclaim_stats {
   uint32_t from_heap;        /* by the heap's quick lists */
   uint32_t failed;           /* calls that freed nothing (on the nodes asked for) */
   uint32_t oom_kills;        /* OOM victims chosen */
+  uint32_t from_pcp;         /* frames drained from the per-CPU frame caches (mm/pcp.h) */
 };
 extern struct reclaim_stats reclaim_stats;
 

@@ -1,0 +1,184 @@
+/* Per-CPU frame caches: see include/mm/pcp.h.
+ *
+ * The default is off (`pcp=on` turns it on).  In this wave the scheduler,
+ * processes and all of mm still run on CPU 0 only, so a cache saves no lock
+ * contention yet, while with it on up to PCP_MAX frames per CPU sit used in
+ * the bitmap: every exact count of free frames (leak checks, reclaim
+ * thresholds, the OOM tests) would have to allow for them.  It is meant to
+ * go on by default with the scheduler on every CPU (F7), when the PMM's lock
+ * becomes the contended one.
+ *
+ * Only pmm_lock protects the PMM here (refill, drain, the starved path); the
+ * PMM's other callers take no lock yet: that is the next wave's lock pass,
+ * and until then only CPU 0 calls them. */
+#include "mm/pcp.h"
+#include "arch/i386/cpu.h"
+#include "kernel/cmdline.h"
+#include "kernel/ipi.h"
+#include "kernel/smp.h"
+#include "mm/pmm.h"
+
+bool pcp_enabled;
+
+void pcp_init(void) {
+  for (struct cpu *c = cpus; c != cpus + CPU_MAX; c++) spin_init(&c->frames.lock, LOCK_PCP);
+  pcp_enabled = cmdline_bool("pcp", false);
+}
+
+static inline struct pcp *this_pcp(void) { return &this_cpu()->frames; }
+
+/* Up to PCP_BATCH frames from the PMM, lowest first, pushed so that the
+ * lowest ends on top.  p is empty and locked.  Whether it got any. */
+static __attribute__((noinline)) bool refill(struct pcp *p) {
+  pfn_t got[PCP_BATCH];
+  uint32_t n = 0;
+  spin_lock(&pmm_lock);
+  for (void *page; n < PCP_BATCH && (page = pmm_alloc_lowest()) != NULL;)
+    got[n++] = (paddr_t)page >> FRAME_SHIFT;
+  spin_unlock(&pmm_lock);
+  for (uint32_t i = 0; i < n; i++) p->pfns[i] = got[n - 1 - i];
+  p->count = n;
+  if (!n) return false;
+  p->stats.refills++;
+  p->stats.refilled += n;
+  return true;
+}
+
+/* Entries [from, from + n) of p (locked) go back to the PMM; the ones above
+ * move down.  One drain in the stats. */
+static void drain(struct pcp *p, uint32_t from, uint32_t n) {
+  if (!n) return;
+  spin_lock(&pmm_lock);
+  for (uint32_t i = from; i < from + n; i++)
+    pmm_free_lowest((paddr_t)p->pfns[i] << FRAME_SHIFT, CALLER());
+  spin_unlock(&pmm_lock);
+  for (uint32_t i = from + n; i < p->count; i++) p->pfns[i - n] = p->pfns[i];
+  p->count -= n;
+  p->stats.drains++;
+  p->stats.drained += n;
+}
+
+/* Neither this cache nor the PMM had a frame: every cache gives its frames
+ * back, and the PMM is asked once more (it counts a failure). */
+static __attribute__((noinline)) void *alloc_starved(void) {
+  pcp_drain_all();
+  spin_lock(&pmm_lock);
+  void *page = pmm_alloc_lowest();
+  spin_unlock(&pmm_lock);
+  return page;
+}
+
+void *pcp_alloc(void) {
+  struct pcp *p = this_pcp();
+  spin_lock(&p->lock);
+  if (__builtin_expect(p->count == 0, 0) && !refill(p)) {
+    spin_unlock(&p->lock);
+    return alloc_starved();
+  }
+  pfn_t pfn = p->pfns[--p->count];
+  p->stats.allocs++;
+  spin_unlock(&p->lock);
+  return (void *)(pfn << FRAME_SHIFT);
+}
+
+/* Bit i of a bitmap, in one instruction (bt), as the PMM's own free path. */
+static inline bool bit_set(const uint32_t *map, uint32_t i) {
+  bool set;
+  __asm__("bt %2, %1" : "=@ccc"(set) : "m"(*map), "r"(i));
+  return set;
+}
+
+/* A full cache gives its older half back first. */
+static __attribute__((noinline)) void drain_half(struct pcp *p) { drain(p, 0, PCP_MAX / 2); }
+
+static inline __attribute__((always_inline)) void free_into(void *page, vaddr_t caller) {
+  paddr_t pa = (paddr_t)page;
+  pfn_t pfn = pa >> FRAME_SHIFT;
+  /* Only a frame the PMM would take back is cached: aligned, in the bitmap,
+   * used and not reserved; the PMM refuses the rest and says why. */
+  if (__builtin_expect((pa & (FRAME_SIZE - 1)) || pfn >= pmm_stats.frame_count ||
+                           !bit_set(pmm_bitmap, pfn) || bit_set(pmm_reserved, pfn), 0)) {
+    spin_lock(&pmm_lock);
+    pmm_free_lowest(pa, caller);
+    spin_unlock(&pmm_lock);
+    return;
+  }
+  struct pcp *p = this_pcp();
+  spin_lock(&p->lock);
+  if (__builtin_expect(p->count == PCP_MAX, 0)) drain_half(p);
+  p->pfns[p->count++] = pfn;
+  p->stats.frees++;
+  spin_unlock(&p->lock);
+}
+
+void pcp_free_from(void *page, vaddr_t caller) { free_into(page, caller); }
+void pcp_free(void *page) { free_into(page, CALLER()); }
+
+uint32_t pcp_drain_cpu(uint32_t cpu) {
+  if (cpu >= CPU_MAX) return 0;
+  struct pcp *p = &cpus[cpu].frames;
+  spin_lock(&p->lock);
+  uint32_t n = p->count;
+  drain(p, 0, n);
+  spin_unlock(&p->lock);
+  return n;
+}
+
+uint32_t pcp_drain_all(void) {
+  uint32_t n = 0;
+  for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++) n += pcp_drain_cpu(cpu);
+  return n;
+}
+
+/* Out of line and only with frames to give: a test can stop a CPU here. */
+static __attribute__((noinline)) void idle_drain(void) { pcp_drain_cpu(this_cpu()->index); }
+
+void pcp_idle(void) {
+  if (this_pcp()->count) idle_drain();
+}
+
+/* -- test entries (tests/pmm/test_pcp.py) ------------------------------------ */
+
+#define PCP_TEST_TAKE 3
+paddr_t pcp_test_taken[PCP_TEST_TAKE];
+
+/* A place for a test to stop the CPU that just took its frames. */
+HARNESS_VISIBLE void pcp_test_hold(void) { __asm__ volatile("" ::: "memory"); }
+
+/* Run on a CPU by ipi_test_call_on: PCP_TEST_TAKE frames from that CPU's
+ * cache, kept in pcp_test_taken (nobody frees them). */
+HARNESS_VISIBLE void pcp_test_take(void) {
+  for (uint32_t i = 0; i < PCP_TEST_TAKE; i++) pcp_test_taken[i] = (paddr_t)pcp_alloc();
+  pcp_test_hold();
+}
+
+/* Waits (pausing) until CPU `cpu`'s cache is empty and unlocked, as its idle
+ * loop leaves it: the frames still cached then (0: drained). */
+HARNESS_VISIBLE uint32_t pcp_test_wait_drained(uint32_t cpu) {
+  struct pcp *p = &cpus[cpu % CPU_MAX].frames;
+  for (uint32_t spin = 0; spin < SPIN_LIMIT && (p->count || p->lock.next != p->lock.owner); spin++)
+    cpu_relax();
+  return p->count;
+}
+
+volatile uint32_t pcp_test_holding, pcp_test_release;
+
+/* Run on an AP: takes its frames as pcp_test_take, then keeps them in its
+ * cache, busy (not idle, so not drained) until pcp_test_release is set. */
+static void take_and_hold(void) {
+  pcp_test_take();
+  pcp_test_holding = 1;
+  while (!pcp_test_release) cpu_relax();
+}
+
+/* Starts take_and_hold on CPU `cpu` and returns once it holds its frames
+ * (false: no such CPU online).  The call IPI's own sender would wait for
+ * take_and_hold to return, which it does only when released. */
+HARNESS_VISIBLE bool pcp_test_hold_on(uint32_t cpu) {
+  if (cpu >= CPU_MAX || !(cpu_online_mask & (1u << cpu)) || &cpus[cpu] == this_cpu()) return false;
+  pcp_test_holding = pcp_test_release = 0;
+  cpus[cpu].call = take_and_hold;
+  ipi_send(cpu, IPI_CALL);
+  while (!pcp_test_holding) cpu_relax();
+  return true;
+}

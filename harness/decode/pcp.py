@@ -1,0 +1,100 @@
+"""The per-CPU frame caches (firmware/include/mm/pcp.h) as pure Python, and
+the rules they must obey against the PMM's bitmaps and the frame table.
+
+A cached frame is used in the bitmap and held by nobody: the audit checks
+each cache's frames are real (inside the bitmap, used, not reserved, no
+references, no flags), that no frame is cached twice (in one cache or in
+two), that a cache holds at most its capacity, that its lock is a LOCK_PCP lock
+and free at a stop, and that its statistics add up to its count:
+``count == refilled + frees - allocs - drained``.  Tests and audits count
+cached frames as free (:func:`cached_frames`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.decode.frames import FrameTable, flag_text
+
+SPIN_NO_CPU = 0xFF  # firmware/include/kernel/spinlock.h
+
+
+@dataclass(frozen=True)
+class CpuCache:
+    """One CPU's ``struct pcp`` as read from guest RAM."""
+
+    cpu: int
+    count: int
+    slots: tuple[int, ...]  # every entry of pfns[], bottom first (the top is [count - 1])
+    stats: dict[str, int]   # struct pcp_stats
+    lock_next: int
+    lock_owner: int
+    lock_class: int  # enum lock_class: LOCK_PCP once pcp_init ran
+    lock_cpu: int    # the holder's CPU, SPIN_NO_CPU when free
+
+    @property
+    def frames(self) -> list[int]:
+        """The cached frames, bottom first (the next allocation takes the last)."""
+        return list(self.slots[:self.count])
+
+    @property
+    def capacity(self) -> int:
+        return len(self.slots)
+
+
+def cached_frames(caches: list[CpuCache]) -> set[int]:
+    """Every frame any CPU caches."""
+    return {pfn for c in caches for pfn in c.frames}
+
+
+def lock_problems(name: str, held: dict[str, int]) -> list[str]:
+    """A struct spinlock (its decoded fields) that is not free at a stop:
+    a ticket handed out and not served, or a holder left in it."""
+    if held["next"] == held["owner"] and held["cpu"] == SPIN_NO_CPU:
+        return []
+    return [f"{name} is locked at a stop (next {held['next']}, owner {held['owner']}, "
+            f"holder CPU {held['cpu']:#x})"]
+
+
+def check(caches: list[CpuCache], used: int, reserved: int, frame_count: int,
+          table: FrameTable | None, lock_class: int) -> list[str]:
+    """Every way the caches break the rules above (empty: none).  ``used``
+    and ``reserved`` are the PMM's bitmaps as integers (bit i: frame i);
+    ``lock_class`` is LOCK_PCP's value."""
+    out: list[str] = []
+    owner: dict[int, int] = {}
+    for c in caches:
+        where = f"CPU {c.cpu}'s frame cache"
+        if c.count > c.capacity:
+            out.append(f"{where} says it holds {c.count} frames, it has room for {c.capacity}")
+            continue
+        out += lock_problems(where, {"next": c.lock_next, "owner": c.lock_owner,
+                                     "cpu": c.lock_cpu})
+        if c.lock_class != lock_class:
+            out.append(f"{where}'s lock has class {c.lock_class}, not LOCK_PCP ({lock_class}):"
+                       " never initialised")
+        s = c.stats
+        expected = s["refilled"] + s["frees"] - s["allocs"] - s["drained"]
+        if c.count != expected:
+            out.append(f"{where} holds {c.count} frames, its statistics say {expected} "
+                       f"(refilled {s['refilled']} + frees {s['frees']} - allocs "
+                       f"{s['allocs']} - drained {s['drained']})")
+        for pfn in c.frames:
+            frame = f"{where}: frame {pfn:#x}"
+            if pfn in owner:
+                other = "twice" if owner[pfn] == c.cpu else f"also by CPU {owner[pfn]}"
+                out.append(f"{frame} is cached {other}")
+                continue
+            owner[pfn] = c.cpu
+            if pfn >= frame_count:
+                out.append(f"{frame} is outside the bitmap's {frame_count} frames")
+                continue
+            if not used >> pfn & 1:
+                out.append(f"{frame} is free in the bitmap (the PMM may hand it out again)")
+            if reserved >> pfn & 1:
+                out.append(f"{frame} is reserved")
+            if table is not None and pfn < table.count:
+                info = table[pfn]
+                if info.refs or info.flags:
+                    out.append(f"{frame} has {info.refs} references and flags "
+                               f"{flag_text(info.flags)}: someone holds it")
+    return out

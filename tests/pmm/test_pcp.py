@@ -1,0 +1,287 @@
+"""Per-CPU frame caches in front of the PMM (firmware/mm/pcp.c): with
+``pcp=on`` allocate_page and free_page go through the calling CPU's cache.
+Every step is checked from outside: which frame each call returns, the
+caches' frames and counts read from guest RAM (``cpus[i].frames``), the
+bitmap, pmm_stats; conftest's audits (buddy maps, and the caches against the
+bitmap and the frame table) run after each test."""
+
+import pytest
+
+from harness import CallStopped
+from harness.targets.mmverify.pcp_audit import pcp_audit, read_caches
+
+FRAME = 4096
+PCP_ON = pytest.mark.machine(cmdline="pcp=on")
+NO_STATS = {"allocs": 0, "frees": 0, "refills": 0, "refilled": 0, "drains": 0, "drained": 0}
+
+
+def lowest_free(used, n, start=0):
+    """The n lowest free frames of a bitmap, from ``start`` on."""
+    out = []
+    while len(out) < n:
+        start = used.first_clear(start)
+        out.append(start)
+        start += 1
+    return out
+
+
+def with_frames(used_value, frames):
+    return used_value | sum(1 << f for f in frames)
+
+
+def emptied(machine, kernel):
+    """Every cache drained (boot's allocations after pcp_init leave frames
+    in CPU 0's): the state each pcp=on test starts from, and its stats."""
+    frames = sum(c.count for c in read_caches(kernel))
+    assert machine.call("pcp_drain_all") == frames
+    caches = read_caches(kernel)
+    assert [c.count for c in caches] == [0] * len(caches)
+    return [c.stats for c in caches]
+
+
+def cache(kernel, cpu=0):
+    return read_caches(kernel)[cpu]
+
+
+def grown(base, **delta):
+    """What a cache's statistics should be: ``base`` plus ``delta``."""
+    return {k: v + delta.get(k, 0) for k, v in base.items()}
+
+
+@PCP_ON
+def test_the_first_allocation_refills_a_batch_lowest_first(machine, kernel):
+    base = emptied(machine, kernel)[0]
+    used, _ = kernel.pmm_bitmaps()
+    free_before = kernel.pmm_stats()["free_frames"]
+    batch = lowest_free(used, 16)
+    assert machine.call("allocate_page") == batch[0] * FRAME
+    c = cache(kernel)
+    assert (c.count, c.frames) == (15, batch[:0:-1]), "the lowest on top, the highest at the bottom"
+    assert c.stats == grown(base, allocs=1, refills=1, refilled=16)
+    assert kernel.pmm_bitmaps()[0].value == with_frames(used.value, batch), "all 16 used"
+    assert kernel.pmm_stats()["free_frames"] == free_before - 16
+    assert [read_caches(kernel)[i].count for i in range(1, len(read_caches(kernel)))] == \
+        [0] * (len(read_caches(kernel)) - 1), "no other CPU's cache"
+
+
+@PCP_ON
+def test_a_run_of_allocations_returns_increasing_addresses_across_refills(machine, kernel):
+    base = emptied(machine, kernel)[0]
+    used, _ = kernel.pmm_bitmaps()
+    three_batches = lowest_free(used, 48)
+    got = [machine.call("allocate_page") for _ in range(40)]
+    assert got == [f * FRAME for f in three_batches[:40]], "lowest first, as without the cache"
+    c = cache(kernel)
+    assert (c.count, c.frames) == (8, three_batches[:39:-1])
+    assert c.stats == grown(base, allocs=40, refills=3, refilled=48)
+
+
+@PCP_ON
+def test_a_free_is_cached_and_taken_back_first(machine, kernel):
+    base = emptied(machine, kernel)[0]
+    a, b = machine.call("allocate_page"), machine.call("allocate_page")
+    used, _ = kernel.pmm_bitmaps()
+    pmm = kernel.pmm_stats()
+    machine.call("free_page", a)
+    c = cache(kernel)
+    assert (c.count, c.frames[-1]) == (15, a // FRAME), "a is on top"
+    assert kernel.pmm_bitmaps()[0].value == used.value, "still used in the bitmap"
+    assert kernel.pmm_stats() == pmm, "the PMM saw nothing"
+    assert machine.call("allocate_page") == a, "the cache's top first"
+    assert machine.call("allocate_page") == b + FRAME, "then the refill's next"
+    assert cache(kernel).stats == grown(base, allocs=4, frees=1, refills=1, refilled=16)
+
+
+@PCP_ON
+def test_a_full_cache_gives_its_older_half_back(machine, kernel):
+    base = emptied(machine, kernel)[0]
+    used, _ = kernel.pmm_bitmaps()
+    frames = [machine.call("allocate_page") for _ in range(80)]  # 5 refills, empty again
+    assert cache(kernel).count == 0
+    for pa in frames[:64]:
+        machine.call("free_page", pa)
+    c = cache(kernel)
+    assert (c.count, c.frames) == (64, [pa // FRAME for pa in frames[:64]])
+    free_at_full = kernel.pmm_stats()["free_frames"]
+    machine.call("free_page", frames[64])
+    c = cache(kernel)
+    assert (c.count, c.frames) == (33, [pa // FRAME for pa in frames[32:65]]), \
+        "the bottom 32 went back, the rest moved down, the new one on top"
+    assert c.stats == grown(base, allocs=80, frees=65, refills=5, refilled=80, drains=1,
+                            drained=32)
+    assert kernel.pmm_stats()["free_frames"] == free_at_full + 32
+    in_use = with_frames(used.value, [pa // FRAME for pa in frames[32:]])
+    assert kernel.pmm_bitmaps()[0].value == in_use, "exactly the older half is free"
+    assert machine.call("pcp_drain_cpu", 0) == 33
+    c = cache(kernel)
+    assert (c.count, c.stats) == (0, grown(base, allocs=80, frees=65, refills=5, refilled=80,
+                                           drains=2, drained=65))
+    assert kernel.pmm_bitmaps()[0].value == with_frames(used.value, [pa // FRAME
+                                                                     for pa in frames[65:]])
+
+
+@PCP_ON
+def test_bad_frees_go_to_the_pmm_and_are_refused_there(machine, kernel):
+    """Only a frame the PMM would take back is cached: a free one, a
+    reserved one, an unaligned address (by one byte too) and one past the
+    bitmap are refused by the PMM, with the
+    caller that freed them, and the cache is unchanged."""
+    base = emptied(machine, kernel)[0]
+    pa = machine.call("allocate_page")
+    machine.call("free_page", pa)
+    before = cache(kernel)
+    assert before.stats == grown(base, allocs=1, frees=1, refills=1, refilled=16)
+    free = kernel.pmm_bitmaps()[0].first_clear() * FRAME
+    reserved_frame = kernel.pmm_bitmaps()[1].set_bits()[0] * FRAME
+    start = machine.symbol("agent_free_page")
+    for bad, kind in ((free, "double-free"), (reserved_frame, "reserved"),
+                      (pa + 1, "unaligned"), (pa + 8, "unaligned"),
+                      (kernel.pmm_stats()["frame_count"] * FRAME,
+                                              "out-of-range")):
+        used = kernel.pmm_bitmaps()[0].value
+        mark = machine.mark()
+        machine.call("agent_free_page", bad)
+        [rec] = machine.records("PMM", since=mark)
+        assert (rec["error"], rec.int("addr")) == (kind, bad)
+        assert start <= rec.int("caller") < start + 64, "agent_free_page's call site"
+        assert cache(kernel) == before, f"{kind}: nothing cached"
+        assert kernel.pmm_bitmaps()[0].value == used
+
+
+@PCP_ON
+def test_heap_trim_drains_this_cpus_cache(machine, kernel):
+    """heap_trim gives the heap's spare pages back, and then the cache
+    they went into: nothing it freed stays out of the PMM's reach."""
+    base = emptied(machine, kernel)[0]
+    used, _ = kernel.pmm_bitmaps()
+    machine.call("free_page", machine.call("allocate_page"))
+    assert cache(kernel).count == 16
+    machine.call("heap_trim")
+    c = cache(kernel)
+    assert c.count == 0
+    trimmed = c.stats["frees"] - base["frees"] - 1  # heap pages heap_trim freed into the cache
+    assert c.stats == grown(base, allocs=1, frees=1 + trimmed, refills=1, refilled=16, drains=1,
+                            drained=16 + trimmed)
+    assert kernel.pmm_bitmaps()[0].value & ~used.value == 0, "every cached frame is back"
+
+
+def test_off_by_default_the_pmm_alone(machine, kernel):
+    """Without pcp=on no cache sees a frame: allocate_page and free_page
+    are the bitmap's, exactly as before."""
+    assert kernel.u32("pcp_enabled") & 0xFF == 0
+    used, _ = kernel.pmm_bitmaps()
+    before = kernel.pmm_stats()
+    pa = machine.call("allocate_page")
+    assert pa == used.first_clear() * FRAME
+    assert kernel.pmm_bitmaps()[0].value == with_frames(used.value, [pa // FRAME])
+    assert kernel.pmm_stats()["free_frames"] == before["free_frames"] - 1
+    machine.call("free_page", pa)
+    assert kernel.pmm_stats() == before
+    for c in read_caches(kernel):
+        assert (c.count, c.stats) == (0, NO_STATS), f"CPU {c.cpu}'s cache untouched"
+
+
+@pytest.mark.machine(memory="16M", cmdline="pcp=on")
+def test_exhaustion_takes_the_cached_frames_too(machine, kernel):
+    """When the PMM has nothing left, an allocation drains every cache
+    before it fails: agent_pmm_exhaust gets every free frame, the cached
+    ones included, and only then NULL."""
+    base = emptied(machine, kernel)[0]
+    machine.call("free_page", machine.call("allocate_page"))  # 16 cached, 15 + 1
+    cached = cache(kernel).count
+    assert cached == 16
+    free = kernel.pmm_stats()["free_frames"]
+    assert machine.call("agent_pmm_exhaust") == free + cached
+    assert (kernel.pmm_stats()["free_frames"], cache(kernel).count) == (0, 0)
+    assert cache(kernel).stats == grown(base, allocs=17 + free, frees=1,
+                                        refills=1 + -(-free // 16), refilled=16 + free)
+    assert kernel.pmm_bitmaps()[0].clear_count() == 0
+
+
+@pytest.mark.machine(memory="16M", cmdline="pcp=on")
+def test_reclaim_drains_the_caches_so_a_user_frame_is_found(machine, kernel):
+    """The OOM path: the PMM is empty, 16 frames sit in CPU 0's cache.
+    reclaim_user_frame must drain them (reclaim's first step) and hand
+    out the lowest of them, with no OOM victim."""
+    emptied(machine, kernel)
+    machine.call("agent_pmm_exhaust")
+    chain, pa = [], kernel.u32("agent_pmm_chain")
+    while pa and len(chain) < 16:
+        chain.append(pa // FRAME)
+        pa = machine.read_phys_u32(pa)
+    for pfn in chain:
+        machine.call("free_page", pfn * FRAME)  # into the cache: the PMM stays empty
+    assert (kernel.pmm_stats()["free_frames"], cache(kernel).count) == (0, 16)
+    before = kernel.read_struct("reclaim_stats", "reclaim_stats")
+    pfn = machine.call("reclaim_user_frame")
+    after = kernel.read_struct("reclaim_stats", "reclaim_stats")
+    gained = {k: after[k] - before[k] for k in before}
+    assert (gained["from_pcp"], gained["oom_kills"]) == (16, 0)
+    assert cache(kernel).count == 0
+    used, _ = kernel.pmm_bitmaps()
+    assert pfn in chain and used.first_clear() > pfn, "the lowest free frame, a drained one"
+    assert [f for f in chain if not used[f]] == [f for f in chain if f != pfn]
+    others = gained["from_heap"] + gained["from_bcache"] + gained["from_pagecache"]
+    assert kernel.pmm_stats()["free_frames"] == used.clear_count() == 15 + others
+
+
+@pytest.mark.machine(smp=2, cmdline="pcp=on")
+def test_each_cpu_has_its_own_cache_and_an_idle_cpu_drains_it(machine, kernel):
+    """CPU 1 takes 3 frames through its own cache (a call IPI): stopped
+    there, its cache holds the rest of its batch and CPU 0's is empty; once
+    it idles, its cache is drained and only its 3 frames stay used."""
+    bases = emptied(machine, kernel)
+    used, _ = kernel.pmm_bitmaps()
+    batch = lowest_free(used, 16)
+    machine.break_at("pcp_test_hold", cpu=1)
+    with pytest.raises(CallStopped) as stopped:
+        machine.call("ipi_test_call_on", 1, machine.symbol("pcp_test_take"))
+    assert stopped.value.stop.cpu == 1
+    taken = [machine.read_u32(machine.symbol("pcp_test_taken") + 4 * i) for i in range(3)]
+    assert taken == [f * FRAME for f in batch[:3]]
+    cpu0, cpu1 = read_caches(kernel)[:2]
+    assert (cpu1.count, cpu1.frames) == (13, batch[:2:-1])
+    assert cpu1.stats == grown(bases[1], allocs=3, refills=1, refilled=16)
+    assert (cpu0.count, cpu0.stats) == (0, bases[0]), "CPU 0's cache untouched"
+    assert kernel.pmm_bitmaps()[0].value == with_frames(used.value, batch)
+    machine.delete_breakpoints()
+    machine.cont()  # the call returns; CPU 1 goes back to its idle loop
+    assert machine.call("pcp_test_wait_drained", 1) == 0
+    cpu0, cpu1 = read_caches(kernel)[:2]
+    assert cpu1.stats == grown(bases[1], allocs=3, refills=1, refilled=16, drains=1, drained=13)
+    assert (cpu0.count, cpu0.stats) == (0, bases[0])
+    assert kernel.pmm_bitmaps()[0].value == with_frames(used.value, batch[:3])
+    assert pcp_audit(kernel) == []
+
+
+@pytest.mark.machine(smp=2, memory="16M", cmdline="pcp=on")
+def test_a_starved_allocation_drains_another_cpus_cache(machine, kernel):
+    """CPU 1 holds 13 cached frames and stays busy (not idle, so it keeps
+    them); CPU 0 exhausts the PMM: once the PMM and CPU 0's cache are
+    empty, its allocation drains CPU 1's cache and goes on with those
+    frames, and only then NULL."""
+    bases = emptied(machine, kernel)
+    batch = lowest_free(kernel.pmm_bitmaps()[0], 16)
+    assert machine.call("pcp_test_hold_on", 1) == 1
+    cpu1 = cache(kernel, 1)
+    assert (cpu1.count, cpu1.frames) == (13, batch[:2:-1])
+    free = kernel.pmm_stats()["free_frames"]
+    assert machine.call("agent_pmm_exhaust") == free + 13
+    cpu1 = cache(kernel, 1)
+    assert (cpu1.count, cpu1.stats) == (0, grown(bases[1], allocs=3, refills=1, refilled=16,
+                                                 drains=1, drained=13))
+    assert (kernel.pmm_stats()["free_frames"], cache(kernel, 0).count) == (0, 0)
+    machine.write_u32(machine.symbol("pcp_test_release"), 1)
+    assert machine.call("pcp_test_wait_drained", 1) == 0
+
+
+def test_draining_a_cpu_that_does_not_exist_touches_nothing(machine, kernel):
+    """pcp_drain_cpu refuses a CPU index past cpus[]: it returns 0 and
+    writes nothing where cpus[CPU_MAX] (or cpus[-1]) would be."""
+    size, base = kernel.sizeof("struct cpu"), machine.symbol("cpus")
+    count = kernel.sizeof("cpus") // size
+    beyond = [(base + count * size, size), (base - size, size)]
+    before = [machine.read(addr, n) for addr, n in beyond]
+    assert machine.call("pcp_drain_cpu", count) == 0
+    assert machine.call("pcp_drain_cpu", 0xFFFFFFFF) == 0
+    assert [machine.read(addr, n) for addr, n in beyond] == before

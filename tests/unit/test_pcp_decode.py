@@ -1,0 +1,91 @@
+"""The frame caches' rules (harness/decode/pcp.py) on hand-made caches: each
+broken rule gives its one message, and a healthy cache none."""
+
+import struct
+
+from harness.decode.frames import FrameTable
+from harness.decode.pcp import SPIN_NO_CPU, CpuCache, cached_frames, check, lock_problems
+
+LOCK_PCP = 17
+FRAMES = 64
+USED = 0b1111_0000  # frames 4-7 used
+RESERVED = 0b0001_0000  # frame 4 reserved
+STATS = {"allocs": 0, "frees": 2, "refills": 0, "refilled": 0, "drains": 0, "drained": 0}
+
+
+def table(refs=None, flags=None):
+    refs, flags = refs or {}, flags or {}
+    return FrameTable(b"".join(struct.pack("<HBB", refs.get(f, 0), flags.get(f, 0), 0)
+                               for f in range(FRAMES)))
+
+
+def cache(cpu=0, frames=(5, 6), capacity=4, stats=None, **lock):
+    """A cache of ``capacity`` slots; its lock free (``lock`` changes it:
+    next, owner, cls, holder)."""
+    slots = tuple(frames) + (0,) * (capacity - len(frames))
+    held = {"next": 3, "owner": 3, "cls": LOCK_PCP, "holder": SPIN_NO_CPU, **lock}
+    return CpuCache(cpu, len(frames), slots, stats or dict(STATS, frees=len(frames)),
+                    held["next"], held["owner"], held["cls"], held["holder"])
+
+
+def problems(*caches, tbl=None):
+    return check(list(caches), USED, RESERVED, FRAMES, tbl or table(), LOCK_PCP)
+
+
+def test_healthy_caches_pass_and_their_frames_count_as_cached():
+    a, b = cache(0, (5, 6)), cache(1, (7,))
+    assert problems(a, b) == []
+    assert a.frames == [5, 6] and cached_frames([a, b]) == {5, 6, 7}
+
+
+def test_a_free_frame_in_a_cache_is_reported():
+    assert problems(cache(frames=(2,))) == [
+        "CPU 0's frame cache: frame 0x2 is free in the bitmap (the PMM may hand it out again)"]
+
+
+def test_a_reserved_frame_is_reported():
+    assert problems(cache(frames=(4,))) == ["CPU 0's frame cache: frame 0x4 is reserved"]
+
+
+def test_a_frame_outside_the_bitmap_is_reported():
+    assert problems(cache(frames=(FRAMES,))) == [
+        f"CPU 0's frame cache: frame {FRAMES:#x} is outside the bitmap's {FRAMES} frames"]
+
+
+def test_a_held_frame_is_reported():
+    assert problems(cache(frames=(5,)), tbl=table(refs={5: 1}, flags={5: 1})) == [
+        "CPU 0's frame cache: frame 0x5 has 1 references and flags cow: someone holds it"]
+
+
+def test_a_frame_cached_twice_is_reported_once_per_extra_copy():
+    assert problems(cache(0, (5, 5))) == ["CPU 0's frame cache: frame 0x5 is cached twice"]
+    assert problems(cache(0, (5,)), cache(1, (5,))) == [
+        "CPU 1's frame cache: frame 0x5 is cached also by CPU 0"]
+
+
+def test_statistics_that_do_not_add_up_are_reported():
+    stats = {"allocs": 3, "frees": 1, "refills": 1, "refilled": 16, "drains": 1, "drained": 12}
+    assert problems(cache(frames=(5,), stats=stats)) == [
+        "CPU 0's frame cache holds 1 frames, its statistics say 2 (refilled 16 + frees 1 - "
+        "allocs 3 - drained 12)"]
+
+
+def test_a_locked_or_uninitialised_lock_is_reported():
+    assert problems(cache(next=4, holder=1)) == [
+        "CPU 0's frame cache is locked at a stop (next 4, owner 3, holder CPU 0x1)"]
+    assert problems(cache(cls=0)) == [
+        f"CPU 0's frame cache's lock has class 0, not LOCK_PCP ({LOCK_PCP}): never initialised"]
+
+
+def test_a_count_past_the_capacity_is_reported_alone():
+    broken = CpuCache(0, 5, (5, 6, 7, 0), STATS, 0, 0, LOCK_PCP, SPIN_NO_CPU)
+    assert problems(broken) == ["CPU 0's frame cache says it holds 5 frames, it has room for 4"]
+
+
+def test_a_lock_left_taken_is_reported():
+    free = {"next": 7, "owner": 7, "cpu": SPIN_NO_CPU}
+    assert lock_problems("pmm_lock", free) == []
+    assert lock_problems("pmm_lock", dict(free, owner=8)) == [
+        "pmm_lock is locked at a stop (next 7, owner 8, holder CPU 0xff)"]
+    assert lock_problems("pmm_lock", dict(free, cpu=0)) == [
+        "pmm_lock is locked at a stop (next 7, owner 7, holder CPU 0x0)"]
