@@ -22,6 +22,7 @@
 #include "kernel/bootinfo.h"
 #include "kernel/cmdline.h"
 #include "kernel/kprintf.h"
+#include "kernel/lockdep.h"
 #include "kernel/trap.h"
 #include "lib/string.h"
 #include "memlayout.h"
@@ -61,7 +62,10 @@ extern const char ap_trampoline_start[], ap_trampoline_end[], ap_params[];
  * interrupts on (hlt costs no instructions under -icount, and an interrupt
  * meant for it will wake it). */
 static void __attribute__((noreturn, noinline)) ap_idle(void) {
-  for (;;) __asm__ volatile("sti; hlt; cli" ::: "memory");
+  for (;;) {
+    lockdep_assert_none_held("ap_idle");
+    __asm__ volatile("sti; hlt; cli" ::: "memory");
+  }
 }
 
 /* Where the trampoline jumps, on the boot tables and the AP's own stack. */

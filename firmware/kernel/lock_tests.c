@@ -1,0 +1,191 @@
+/* Test entries for the spinlocks and the order checker, called by the
+ * harness on CPU 0 (tests/smp/test_spinlock.py, tests/smp/test_lockdep.py).
+ * Each starts its work on the other CPUs through IPI_CALL and waits for
+ * their acks; which CPU does what, and in which order, comes from guest
+ * flags, so a run is the same whoever the host schedules first. */
+#include "arch/i386/cpu.h"
+#include "bench/bench.h"
+#include "kernel/ipi.h"
+#include "kernel/kprintf.h"
+#include "kernel/lockdep.h"
+#include "kernel/proc.h" /* sched_preempt_point */
+#include "kernel/smp.h"
+#include "kernel/spinlock.h"
+
+static struct spinlock test_a = SPINLOCK_INIT(LOCK_TEST_A);
+static struct spinlock test_b = SPINLOCK_INIT(LOCK_TEST_B);
+/* The steps the two CPUs of a trigger wait for: bits set with `lock or`. */
+static volatile uint32_t steps;
+
+/* The bits set in mask (no libgcc here for __builtin_popcount). */
+static uint32_t bits_in(uint32_t mask) {
+  uint32_t n = 0;
+  for (; mask; mask &= mask - 1) n++;
+  return n;
+}
+
+static void set_step(uint32_t bit) { __atomic_fetch_or(&steps, bit, __ATOMIC_SEQ_CST); }
+
+static void wait_step(uint32_t bit) {
+  while (!(steps & bit)) cpu_relax();
+}
+
+/* Runs fn on every online CPU at once: an IPI_CALL to each other CPU, fn
+ * here, then each one's ack (its handler runs fn before it acks, so the
+ * ack means fn has returned there).  Returns how many CPUs ran it. */
+static uint32_t run_on_every_cpu(void (*fn)(void)) {
+  struct cpu *self = this_cpu();
+  uint32_t before[CPU_MAX], sent = 0;
+  for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++) {
+    if (!(cpu_online_mask & (1u << cpu)) || &cpus[cpu] == self) continue;
+    before[cpu] = cpus[cpu].ipis;
+    cpus[cpu].call = fn;
+    if (ipi_send(cpu, IPI_CALL)) sent |= 1u << cpu;
+  }
+  fn();
+  for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++)
+    if (sent & (1u << cpu))
+      while (cpus[cpu].ipis == before[cpu]) cpu_relax();
+  return 1 + bits_in(sent);
+}
+
+/* lock_hammer: every CPU adds 1 to the counter `rounds` times, under
+ * hammer_lock or (use_lock 0) not, all starting together (a barrier), so
+ * the increments overlap for real under MTTCG.  Unlocked, a load-add-store
+ * on one CPU overwrites another's increment: the count comes out short. */
+static struct spinlock hammer_lock = SPINLOCK_INIT(LOCK_TEST_A);
+volatile uint32_t lock_hammer_counter;
+/* Increments that found the lock taken by another CPU: proof the CPUs ran
+ * at once, without which an exact count would prove nothing. */
+volatile uint32_t lock_hammer_waits;
+static uint32_t hammer_rounds;
+static bool hammer_locked;
+static volatile uint32_t hammer_arrived;
+
+static void hammer(void) {
+  uint32_t online = bits_in(cpu_online_mask);
+  __atomic_fetch_add(&hammer_arrived, 1, __ATOMIC_SEQ_CST);
+  while (hammer_arrived != online) cpu_relax();
+  uint32_t waits = 0;
+  for (uint32_t i = 0; i < hammer_rounds; i++) {
+    if (hammer_locked) {
+      if (hammer_lock.next != hammer_lock.owner) waits++;
+      spin_lock(&hammer_lock);
+      lock_hammer_counter++;
+      spin_unlock(&hammer_lock);
+    } else {
+      lock_hammer_counter++;
+    }
+  }
+  __atomic_fetch_add(&lock_hammer_waits, waits, __ATOMIC_SEQ_CST);
+}
+
+/* Returns the counter (the harness also reads it from RAM). */
+HARNESS_VISIBLE uint32_t lock_hammer(uint32_t rounds, uint32_t use_lock) {
+  lock_hammer_counter = 0;
+  lock_hammer_waits = 0;
+  hammer_arrived = 0;
+  hammer_rounds = rounds;
+  hammer_locked = use_lock != 0;
+  run_on_every_cpu(hammer);
+  return lock_hammer_counter;
+}
+
+/* Inversion: CPU 0 takes A then B and lets both go; only then CPU 1 takes
+ * B then A.  Nothing deadlocks (the orders never overlap), so only the
+ * checker can name it: on CPU 1, taking A while holding B. */
+static void __attribute__((noinline)) inversion_cpu0(void) {
+  spin_lock(&test_a);
+  spin_lock(&test_b);
+  spin_unlock(&test_b);
+  spin_unlock(&test_a);
+  set_step(1);
+}
+
+static void __attribute__((noinline)) inversion_cpu1(void) {
+  wait_step(1);
+  spin_lock(&test_b);
+  spin_lock(&test_a);
+  spin_unlock(&test_a);
+  spin_unlock(&test_b);
+}
+
+/* Held: CPU 1 takes A and stops for good (interrupts off: only the panic's
+ * NMI reaches it); CPU 0 then waits for A until SPIN_LIMIT. */
+static void __attribute__((noinline)) held_cpu1(void) {
+  spin_lock(&test_a);
+  set_step(1);
+  for (;;) halt();
+}
+
+static void __attribute__((noinline)) held_cpu0(void) {
+  wait_step(1);
+  spin_lock(&test_a);
+  spin_unlock(&test_a); /* not reached */
+}
+
+/* Deadlock: CPU 0 holds A, CPU 1 holds B, then each takes the other's. */
+static void __attribute__((noinline)) deadlock_cpu0(void) {
+  spin_lock(&test_a);
+  set_step(1);
+  wait_step(2);
+  spin_lock(&test_b);
+}
+
+static void __attribute__((noinline)) deadlock_cpu1(void) {
+  spin_lock(&test_b);
+  set_step(2);
+  wait_step(1);
+  spin_lock(&test_a);
+}
+
+static void (*parts[2])(void);
+
+static void run_part(void) {
+  uint32_t index = this_cpu()->index;
+  if (index < 2) parts[index]();
+}
+
+/* Runs cpu0 on CPU 0 and cpu1 on CPU 1 at once; false without a CPU 1. */
+static bool run_pair(void (*cpu0)(void), void (*cpu1)(void)) {
+  if (!(cpu_online_mask & 2u)) return false;
+  steps = 0;
+  parts[0] = cpu0;
+  parts[1] = cpu1;
+  run_on_every_cpu(run_part);
+  return true;
+}
+
+HARNESS_VISIBLE bool lockdebug_test_inversion(void) {
+  return run_pair(inversion_cpu0, inversion_cpu1);
+}
+
+HARNESS_VISIBLE bool lockdebug_test_held(void) { return run_pair(held_cpu0, held_cpu1); }
+
+HARNESS_VISIBLE bool lockdebug_test_deadlock(void) {
+  return run_pair(deadlock_cpu0, deadlock_cpu1);
+}
+
+/* A lock held into a preemption point (an interrupt window). */
+HARNESS_VISIBLE void lockdebug_test_preempt_holding(void) {
+  spin_lock(&test_a);
+  sched_preempt_point();
+  spin_unlock(&test_a);
+}
+
+/* A lock released by a CPU that never took it. */
+HARNESS_VISIBLE void lockdebug_test_unlock_free(void) { spin_unlock(&test_b); }
+
+/* Bench: instructions for n uncontended spin_lock+spin_unlock pairs (under
+ * -icount the TSC counts instructions), the empty loop's cost taken off. */
+HARNESS_VISIBLE uint32_t lock_bench_pairs(uint32_t n) {
+  uint32_t start = bench_clock();
+  for (uint32_t i = 0; i < n; i++) __asm__ volatile("" ::: "memory");
+  uint32_t empty = bench_clock() - start;
+  start = bench_clock();
+  for (uint32_t i = 0; i < n; i++) {
+    spin_lock(&test_b);
+    spin_unlock(&test_b);
+  }
+  return (bench_clock() - start) - empty;
+}
