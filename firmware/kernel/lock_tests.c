@@ -173,6 +173,46 @@ HARNESS_VISIBLE void lockdebug_test_preempt_holding(void) {
   spin_unlock(&test_a);
 }
 
+/* A lock taken twice by one CPU (it would wait for itself forever). */
+HARNESS_VISIBLE void lockdebug_test_recursive(void) {
+  spin_lock(&test_a);
+  spin_lock(&test_a);
+}
+
+/* One lock more than the held stack takes (one class: no order among them). */
+static struct spinlock nested[LOCKDEP_DEPTH + 1];
+
+HARNESS_VISIBLE void lockdebug_test_depth(void) {
+  for (uint32_t i = 0; i <= LOCKDEP_DEPTH; i++) spin_init(&nested[i], LOCK_TEST_A);
+  for (uint32_t i = 0; i <= LOCKDEP_DEPTH; i++) spin_lock(&nested[i]);
+}
+
+/* A trylock of a free lock takes it, of a taken one does not: bit 0 = took
+ * it free, bit 1 = refused it taken.  test_b is then taken under it (the
+ * checker notes the order: the harness reads it) and everything let go. */
+HARNESS_VISIBLE uint32_t lock_test_trylock(void) {
+  uint32_t seen = 0;
+  if (spin_trylock(&test_a)) seen |= 1;
+  if (!spin_trylock(&test_a)) seen |= 2;
+  spin_lock(&test_b);
+  spin_unlock(&test_b);
+  spin_unlock(&test_a);
+  return seen;
+}
+
+/* spin_lock_irqsave turns interrupts off and spin_unlock_irqrestore gives
+ * back what they were: IF (0x200) of the flags inside and after, from an
+ * IF=1 start: bit 0 = IF on inside (wrong), bit 1 = IF back on after. */
+HARNESS_VISIBLE uint32_t lock_test_irqsave(void) {
+  uint32_t inside, after;
+  sti();
+  uint32_t flags = spin_lock_irqsave(&test_a);
+  __asm__ volatile("pushfl; popl %0" : "=r"(inside));
+  spin_unlock_irqrestore(&test_a, flags);
+  __asm__ volatile("pushfl; popl %0; cli" : "=r"(after));
+  return (inside & 0x200 ? 1u : 0u) | (after & 0x200 ? 2u : 0u);
+}
+
 /* A lock released by a CPU that never took it. */
 HARNESS_VISIBLE void lockdebug_test_unlock_free(void) { spin_unlock(&test_b); }
 

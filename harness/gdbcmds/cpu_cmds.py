@@ -19,7 +19,15 @@ import gdb
 from harness.decode.modes import PagingMode
 from harness.decode.text import table
 from harness.decode.vcpus import parse_details
-from harness.gdbcmds.common import CommandError, Subcommand, symbolize, write
+from harness.gdbcmds.common import (
+    CommandError,
+    Subcommand,
+    firmware,
+    symbolize,
+    u32,
+    value,
+    write,
+)
 
 CR0_PG = 0x80000000
 
@@ -63,7 +71,24 @@ def selected_cpu(argv: list[str]) -> Iterator[list[str]]:
         yield rest
     finally:
         selected.switch()
-        frame.select()
+        if frame.is_valid():  # a thread switch can flush GDB's frame cache
+            frame.select()
+
+
+def held_locks(index: int) -> list[str]:
+    """The locks vCPU ``index`` holds, outermost first, as "class at site",
+    from its struct cpu's held stack (kernel/lockdep.h); empty when it holds
+    none or the firmware has no such stack."""
+    try:
+        held = value(f"cpus[{index}].locks")
+    except gdb.error:
+        return []
+    out = []
+    for i in range(min(u32(held["depth"]), int(held["at"].type.range()[1]) + 1)):
+        entry = held["at"][i]
+        name = value(f"lock_class_name[{u32(entry['cls'])}]").string()
+        out.append(f"{name} at {symbolize(u32(entry['caller']), return_address=True)}")
+    return out
 
 
 def paging_name(cr0: int, cr4: int, efer: int) -> str:
@@ -83,7 +108,9 @@ class CpusCommand(Subcommand):
     has it halted (HLT, or an AP that was never started and waits for its
     SIPI), EIP and the function there, CR3 and its paging mode (off,
     legacy, pae; nx when EFER.NXE is set).  Give a CPU's CR3 to "mm map"
-    to see what it maps.  Works on any kernel behind QEMU's gdbstub."""
+    to see what it maps.  Works on any kernel behind QEMU's gdbstub; with
+    this firmware's symbols it also lists the spinlocks each CPU holds (its
+    lock-order checker's stack: lockdebug=on), class and lock site."""
 
     name = "cpus"
     usage = "mm cpus"
@@ -107,10 +134,19 @@ class CpusCommand(Subcommand):
                              symbolize(regs["eip"])])
         finally:
             selected.switch()
-            frame.select()
+            if frame.is_valid():  # a thread switch can flush GDB's frame cache
+                frame.select()
         write(f"{len(rows)} vCPU{'s' * (len(rows) != 1)}")
         write(table(["cpu", "thread", "state", "eip", "cr3", "paging", "at"], rows,
                     left=(2, 5, 6)))
+        if not firmware():
+            return
+        if not u32(value("lockdebug")):
+            write("locks held: not counted (lockdebug=off)")
+            return
+        for index, _halted, _thread in threads:
+            for lock in held_locks(index):
+                write(f"cpu {index} holds {lock}")
 
 
 COMMANDS = (CpusCommand,)

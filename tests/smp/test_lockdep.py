@@ -22,6 +22,7 @@ import pytest
 
 from harness import CallStopped, GuestPanic
 from harness.machine import artifacts
+from harness.targets.mmverify.build import REPO
 from harness.targets.mmverify.functions import caller_functions, function_table
 
 
@@ -51,6 +52,15 @@ def finish_panic(machine):
     machine.delete_breakpoints()
     with pytest.raises(GuestPanic):
         machine.cont()
+
+
+def mm_cpus_holding(machine):
+    """``mm cpus`` (harness/gdbcmds/cpu_cmds.py) in the machine's GDB: its
+    text, and its (cpu, class, function of the lock site) rows."""
+    machine.gdb.console(f"source {REPO / 'harness' / 'gdbcmds' / 'mm.py'}")
+    text = machine.gdb.console("mm cpus")
+    return text, [(int(c), name, where) for c, name, where in
+                  re.findall(r"^cpu (\d+) holds (\S+) at (\w+)", text, re.M)]
 
 
 def backtrace_functions(cpus_txt, cpu):
@@ -91,6 +101,8 @@ def test_an_inversion_names_both_classes_and_both_sites(machine, functions, tmp_
     assert cpu1.index("lockdep_acquire") < cpu1.index("spin_lock_debug"), cpu1
     cpu0 = backtrace_functions(cpus_txt, 0)
     assert in_order(cpu0, ["halt_forever", "panic_park"]), cpu0
+    # mm cpus shows the same held stack, the site by function.
+    assert mm_cpus_holding(machine)[1] == [(1, "test_b", "inversion_cpu1")]
     finish_panic(machine)
 
 
@@ -103,6 +115,8 @@ def test_without_the_checker_the_inversion_goes_unnamed(machine, machine_kind):
     assert machine.call_value("lockdebug_test_inversion", timeout=120) == 1
     assert machine.records("LOCK") == [] and machine.records("PANIC") == []
     assert [int(machine.evaluate(f"cpus[{i}].locks.depth"), 0) for i in (0, 1)] == [0, 0]
+    text, rows = mm_cpus_holding(machine)
+    assert rows == [] and "locks held: not counted (lockdebug=off)" in text
 
 
 @pytest.mark.parametrize("machine_kind", two_cpus((False, ""), (False, "lockdebug=off"),
@@ -166,3 +180,26 @@ def test_releasing_a_lock_nobody_holds_is_named(machine, functions):
     assert (lock["error"], lock["lock"], lock.int("cpu"), lock["holder_cpu"]) == (
         "not-held", "test_b", 0, "none")
     assert caller_functions(lock, functions) == {"caller": "lockdebug_test_unlock_free"}
+
+
+def test_a_lock_taken_twice_by_one_cpu_is_named(machine, kernel, functions):
+    """Named before the second ticket is taken: the lock has handed out one."""
+    stop_at_panic_exit(machine, "lockdebug_test_recursive")
+    [lock] = machine.records("LOCK")
+    assert (lock["error"], lock["lock"], lock.int("cpu")) == ("recursive", "test_a", 0)
+    assert caller_functions(lock, functions) == {"caller": "lockdebug_test_recursive",
+                                                 "earlier_caller": "lockdebug_test_recursive"}
+    assert lock.int("caller") != lock.int("earlier_caller"), "two sites"
+    held = kernel.read_struct("spinlock", "test_a")
+    assert (held["next"], held["owner"], held["caller"]) == (1, 0, lock.int("earlier_caller"))
+    assert int(machine.evaluate("cpus[0].locks.depth"), 0) == 1
+    finish_panic(machine)
+
+
+def test_a_ninth_lock_held_is_named(machine, functions):
+    stop_at_panic_exit(machine, "lockdebug_test_depth")
+    [lock] = machine.records("LOCK")
+    assert (lock["error"], lock["lock"], lock.int("cpu")) == ("depth", "test_a", 0)
+    assert caller_functions(lock, functions) == {"caller": "lockdebug_test_depth"}
+    assert int(machine.evaluate("cpus[0].locks.depth"), 0) == 8, "eight held, the ninth refused"
+    finish_panic(machine)

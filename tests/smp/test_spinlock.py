@@ -78,3 +78,27 @@ def test_an_uncontended_lock_and_unlock_stay_cheap(machine):
     cost = machine.call_value("lock_bench_pairs", BENCH_PAIRS) / BENCH_PAIRS
     assert cost <= LOCK_PAIR_BUDGET, f"{cost} instructions per lock+unlock"
 
+
+CHECKER = [pytest.param(c, id=c or "lockdebug-on", marks=pytest.mark.machine(cmdline=c))
+           for c in ("", "lockdebug=off")]
+
+
+@pytest.mark.parametrize("cmdline", CHECKER)
+def test_trylock_takes_only_a_free_lock(machine, kernel, cmdline):
+    """lock_test_trylock: bit 0 took test_a free, bit 1 was refused it
+    taken; then test_b under it, and both let go."""
+    assert machine.call_value("lock_test_trylock") == 0b11
+    lock = kernel.read_struct("spinlock", "test_a")
+    assert (lock["next"], lock["owner"]) == (1, 1), "one ticket: the refusal took none"
+    # With the checker, a trylocked lock orders what is taken under it.
+    a, b = (int(machine.evaluate(f"(int) {c}"), 0) for c in ("LOCK_TEST_A", "LOCK_TEST_B"))
+    noted = int(machine.evaluate(f"taken_under[{a}]"), 0)
+    assert noted == ((1 << b) if cmdline == "" else 0)
+    assert int(machine.evaluate("cpus[0].locks.depth"), 0) == 0
+
+
+@pytest.mark.parametrize("cmdline", CHECKER)
+def test_irqsave_turns_interrupts_off_and_gives_them_back(machine, cmdline):
+    """From IF=1: off inside the lock (bit 0 clear), on again after (bit 1)."""
+    assert machine.call_value("lock_test_irqsave") == 0b10
+    assert int(machine.evaluate("cpus[0].locks.depth"), 0) == 0
