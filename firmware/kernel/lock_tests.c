@@ -188,15 +188,20 @@ HARNESS_VISIBLE void lockdebug_test_depth(void) {
 }
 
 /* A trylock of a free lock takes it, of a taken one does not: bit 0 = took
- * it free, bit 1 = refused it taken.  test_b is then taken under it (the
- * checker notes the order: the harness reads it) and everything let go. */
+ * it free, bit 1 = refused it taken, bit 2 = spin_held says so, bit 3 =
+ * spin_held says test_b (free) is not.  test_b is then taken under it (the
+ * checker notes the order: the harness reads it) and everything let go;
+ * bit 4 = spin_held says test_a is no longer held. */
 HARNESS_VISIBLE uint32_t lock_test_trylock(void) {
   uint32_t seen = 0;
   if (spin_trylock(&test_a)) seen |= 1;
   if (!spin_trylock(&test_a)) seen |= 2;
+  if (spin_held(&test_a)) seen |= 4;
+  if (!spin_held(&test_b)) seen |= 8;
   spin_lock(&test_b);
   spin_unlock(&test_b);
   spin_unlock(&test_a);
+  if (!spin_held(&test_a)) seen |= 16;
   return seen;
 }
 

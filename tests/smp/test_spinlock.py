@@ -86,8 +86,9 @@ CHECKER = [pytest.param(c, id=c or "lockdebug-on", marks=pytest.mark.machine(cmd
 @pytest.mark.parametrize("cmdline", CHECKER)
 def test_trylock_takes_only_a_free_lock(machine, kernel, cmdline):
     """lock_test_trylock: bit 0 took test_a free, bit 1 was refused it
-    taken; then test_b under it, and both let go."""
-    assert machine.call_value("lock_test_trylock") == 0b11
+    taken, bits 2-4 spin_held right (test_a held, test_b not, test_a not
+    after its unlock); then test_b under it, and both let go."""
+    assert machine.call_value("lock_test_trylock") == 0b11111
     lock = kernel.read_struct("spinlock", "test_a")
     assert (lock["next"], lock["owner"]) == (1, 1), "one ticket: the refusal took none"
     # With the checker, a trylocked lock orders what is taken under it.
