@@ -18,18 +18,24 @@
  * interrupt handler that takes it would spin on its own CPU forever.
  *
  * Each lock has a class (enum lock_class), the unit of the lock-order
- * checker (kernel/lockdep.c): it notes, per CPU, which classes are held and,
- * globally, which class was taken while which other was held; taking B under
- * A after A under B was seen is an inversion, recorded and a panic.  The
+ * checker (kernel/lockdep.h, on with lockdebug=on, the default): it notes,
+ * per CPU, which locks are held and, globally, which class was taken while
+ * which other was held; taking B under A after A under B was seen is an
+ * inversion, recorded and a panic (the records are listed there).  The
  * ranks below are the intended order, outer to inner (the checker judges by
  * what it sees, not by them).
  *
- * The holder's CPU and caller are kept in the lock, so a CPU that spins too
- * long (SPIN_LIMIT pauses: counted, not timed, so the same under -icount) can
- * name who holds it:
+ * The holder's CPU and lock site are kept in the lock, so a CPU that spins
+ * too long (SPIN_LIMIT pauses: counted, not timed, so the same under
+ * -icount) can name who holds it:
  *   LOCK error=spin lock=<class> holder_cpu=<c> holder_caller=0x<eip>
  *        waiter_cpu=<w> waiter_caller=0x<eip>
- * and panic. */
+ * and panic.  With lockdebug=off they are not cleared at unlock (two stores
+ * saved): they mean something only while the lock is taken.
+ *
+ * Every spin loop will also have to serve this CPU's TLB shootdown mailbox
+ * (ipi_poll, DESIGN 4.1) once that exists: a CPU spinning with interrupts
+ * off takes no IPI. */
 #pragma once
 
 #include "kernel/smp.h"
