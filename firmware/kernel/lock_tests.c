@@ -218,6 +218,28 @@ HARNESS_VISIBLE uint32_t lock_test_irqsave(void) {
   return (inside & 0x200 ? 1u : 0u) | (after & 0x200 ? 2u : 0u);
 }
 
+/* Orders that agree: test_b under test_a, then test_a under test_c
+ * (test_c, test_a, test_b, outer to inner).  No record: the checker names
+ * the reverse of an order it saw, not any order. */
+HARNESS_VISIBLE void lock_test_consistent_orders(void) {
+  static struct spinlock test_c = SPINLOCK_INIT(LOCK_TEST_C);
+  spin_lock(&test_a);
+  spin_lock(&test_b);
+  spin_unlock(&test_b);
+  spin_unlock(&test_a);
+  spin_lock(&test_c);
+  spin_lock(&test_a);
+  spin_unlock(&test_a);
+  spin_unlock(&test_c);
+}
+
+/* A lock whose class is out of range (LOCK_CLASSES) is named "none", here
+ * in the not-held record of its release. */
+HARNESS_VISIBLE void lockdebug_test_bad_class(void) {
+  static struct spinlock bad = SPINLOCK_INIT(LOCK_CLASSES);
+  spin_unlock(&bad);
+}
+
 /* A lock released by a CPU that never took it. */
 HARNESS_VISIBLE void lockdebug_test_unlock_free(void) { spin_unlock(&test_b); }
 

@@ -203,3 +203,21 @@ def test_a_ninth_lock_held_is_named(machine, functions):
     assert caller_functions(lock, functions) == {"caller": "lockdebug_test_depth"}
     assert int(machine.evaluate("cpus[0].locks.depth"), 0) == 8, "eight held, the ninth refused"
     finish_panic(machine)
+
+
+def test_orders_that_agree_are_not_named(machine):
+    """test_b under test_a, then test_a under test_c: one order, no record;
+    the checker noted both pairs (guest RAM), and nothing is left held."""
+    machine.call("lock_test_consistent_orders")
+    assert machine.records("LOCK") == [] and machine.records("PANIC") == []
+    a, b, c = (int(machine.evaluate(f"(int) LOCK_TEST_{x}"), 0) for x in "ABC")
+    assert [int(machine.evaluate(f"taken_under[{x}]"), 0) for x in (a, b, c)] == [
+        1 << b, 0, 1 << a]
+    assert int(machine.evaluate("cpus[0].locks.depth"), 0) == 0
+
+
+def test_a_lock_of_no_known_class_is_named_none(machine):
+    with pytest.raises(GuestPanic):
+        machine.call("lockdebug_test_bad_class")
+    [lock] = machine.records("LOCK")
+    assert (lock["error"], lock["lock"], lock["holder_cpu"]) == ("not-held", "none", "none")

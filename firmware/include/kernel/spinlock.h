@@ -66,8 +66,9 @@ enum lock_class {
   LOCK_PCP,        /* 10: one CPU's frame cache (mm/pcp.c) */
   LOCK_PMM,        /* 11: bitmap, summaries, buddy maps, zones, pmm_stats */
   LOCK_RECORD,     /* 12: a record is one whole line on COM2 (a leaf) */
-  LOCK_TEST_A,     /* the test triggers' own pair */
+  LOCK_TEST_A,     /* the test triggers' own (kernel/lock_tests.c) */
   LOCK_TEST_B,
+  LOCK_TEST_C,
   LOCK_CLASSES
 };
 _Static_assert(LOCK_CLASSES <= 32, "the order matrix is 32 x 32 bits");
