@@ -14,6 +14,7 @@
 
 static struct spinlock test_a = SPINLOCK_INIT(LOCK_TEST_A);
 static struct spinlock test_b = SPINLOCK_INIT(LOCK_TEST_B);
+static struct spinlock test_c = SPINLOCK_INIT(LOCK_TEST_C);
 /* The steps the two CPUs of a trigger wait for: bits set with `lock or`. */
 static volatile uint32_t steps;
 
@@ -187,6 +188,28 @@ HARNESS_VISIBLE void lockdebug_test_depth(void) {
   for (uint32_t i = 0; i <= LOCKDEP_DEPTH; i++) spin_lock(&nested[i]);
 }
 
+/* Releases out of order: takes test_a, test_b, test_c and lets test_a go
+ * first, leaving test_b and test_c held (in that order on the held stack)
+ * for lock_test_drop_bc. */
+HARNESS_VISIBLE void lock_test_hold_abc_drop_a(void) {
+  spin_lock(&test_a);
+  spin_lock(&test_b);
+  spin_lock(&test_c);
+  spin_unlock(&test_a);
+}
+
+HARNESS_VISIBLE void lock_test_drop_bc(void) {
+  spin_unlock(&test_b);
+  spin_unlock(&test_c);
+}
+
+/* The ninth lock held, taken by trylock (which is not checked before). */
+HARNESS_VISIBLE void lockdebug_test_trylock_depth(void) {
+  for (uint32_t i = 0; i <= LOCKDEP_DEPTH; i++) spin_init(&nested[i], LOCK_TEST_A);
+  for (uint32_t i = 0; i < LOCKDEP_DEPTH; i++) spin_lock(&nested[i]);
+  spin_trylock(&nested[LOCKDEP_DEPTH]);
+}
+
 /* A trylock of a free lock takes it, of a taken one does not: bit 0 = took
  * it free, bit 1 = refused it taken, bit 2 = spin_held says so, bit 3 =
  * spin_held says test_b (free) is not.  test_b is then taken under it (the
@@ -218,20 +241,28 @@ HARNESS_VISIBLE uint32_t lock_test_irqsave(void) {
   return (inside & 0x200 ? 1u : 0u) | (after & 0x200 ? 2u : 0u);
 }
 
-/* Orders that agree: test_b under test_a, then test_a under test_c
- * (test_c, test_a, test_b, outer to inner).  No record: the checker names
- * the reverse of an order it saw, not any order. */
+/* Takes `inner` under `outer` and lets both go. */
+static void nest(struct spinlock *outer, struct spinlock *inner) {
+  spin_lock(outer);
+  spin_lock(inner);
+  spin_unlock(inner);
+  spin_unlock(outer);
+}
+
+/* Orders that agree: test_b under test_a, test_a under test_c, test_b under
+ * test_c (test_c, test_a, test_b, outer to inner).  No record: the checker
+ * names the reverse of an order it saw, not any order. */
 HARNESS_VISIBLE void lock_test_consistent_orders(void) {
-  static struct spinlock test_c = SPINLOCK_INIT(LOCK_TEST_C);
   spin_lock(&test_a);
-  spin_lock(&test_b);
+  spin_lock(&test_b); /* the first sighting of test_b under test_a */
   spin_unlock(&test_b);
   spin_unlock(&test_a);
-  spin_lock(&test_c);
-  spin_lock(&test_a);
-  spin_unlock(&test_a);
-  spin_unlock(&test_c);
+  nest(&test_c, &test_a);
+  nest(&test_c, &test_b);
 }
+
+/* test_b under test_a again, elsewhere: the first sighting's site stays. */
+HARNESS_VISIBLE void lock_test_orders_again(void) { nest(&test_a, &test_b); }
 
 /* A lock whose class is out of range (LOCK_CLASSES) is named "none", here
  * in the not-held record of its release. */

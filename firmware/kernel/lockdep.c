@@ -21,6 +21,7 @@ const char *const lock_class_name[LOCK_CLASSES] = {
     [LOCK_POOL] = "pool",          [LOCK_PCP] = "pcp",
     [LOCK_PMM] = "pmm",            [LOCK_RECORD] = "record",
     [LOCK_TEST_A] = "test_a",      [LOCK_TEST_B] = "test_b",
+    [LOCK_TEST_C] = "test_c",
 };
 
 /* Bit b of taken_under[a]: a class-b lock was taken while a class-a lock was
@@ -41,6 +42,12 @@ static struct held_locks *held(void) { return &this_cpu()->locks; }
 
 uint32_t lockdep_depth(void) { return held()->depth; }
 
+static __attribute__((noreturn)) void too_deep(uint32_t cls, vaddr_t caller) {
+  krecord("LOCK error=depth lock=%s cpu=%u caller=0x%x\n", lock_class_name[cls],
+          this_cpu()->index, caller);
+  PANIC("more than %u locks held on one CPU", LOCKDEP_DEPTH);
+}
+
 void lockdep_acquire(const struct spinlock *l, vaddr_t caller) {
   struct held_locks *h = held();
   uint32_t b = class_of(l);
@@ -59,11 +66,7 @@ void lockdep_acquire(const struct spinlock *l, vaddr_t caller) {
             lock_class_name[b], lock_class_name[b], lock_class_name[a]);
     }
   }
-  if (h->depth == LOCKDEP_DEPTH) {
-    krecord("LOCK error=depth lock=%s cpu=%u caller=0x%x\n", lock_class_name[b],
-            this_cpu()->index, caller);
-    PANIC("more than %u locks held on one CPU", LOCKDEP_DEPTH);
-  }
+  if (h->depth == LOCKDEP_DEPTH) too_deep(b, caller);
   /* The order is noted before the wait, not once the lock is ours: two CPUs
    * taking the two orders at once then deadlock, and the later one to get
    * here must already see the other's order to name it. */
@@ -77,8 +80,8 @@ void lockdep_acquire(const struct spinlock *l, vaddr_t caller) {
 
 void lockdep_acquired(const struct spinlock *l, vaddr_t caller) {
   struct held_locks *h = held();
-  if (h->depth < LOCKDEP_DEPTH) /* a trylock is not checked first */
-    h->at[h->depth++] = (struct held_lock){.lock = l, .caller = caller, .cls = class_of(l)};
+  if (h->depth == LOCKDEP_DEPTH) too_deep(class_of(l), caller); /* a trylock's ninth */
+  h->at[h->depth++] = (struct held_lock){.lock = l, .caller = caller, .cls = class_of(l)};
 }
 
 void lockdep_release(const struct spinlock *l, vaddr_t caller) {

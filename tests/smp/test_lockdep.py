@@ -196,23 +196,31 @@ def test_a_lock_taken_twice_by_one_cpu_is_named(machine, kernel, functions):
     finish_panic(machine)
 
 
-def test_a_ninth_lock_held_is_named(machine, functions):
-    stop_at_panic_exit(machine, "lockdebug_test_depth")
+@pytest.mark.parametrize("trigger", ["lockdebug_test_depth", "lockdebug_test_trylock_depth"])
+def test_a_ninth_lock_held_is_named(machine, functions, trigger):
+    """Taken by spin_lock or by spin_trylock: the held stack never grows
+    past its eight entries (the next member of struct cpu is not touched)."""
+    stop_at_panic_exit(machine, trigger)
     [lock] = machine.records("LOCK")
     assert (lock["error"], lock["lock"], lock.int("cpu")) == ("depth", "test_a", 0)
-    assert caller_functions(lock, functions) == {"caller": "lockdebug_test_depth"}
+    assert caller_functions(lock, functions) == {"caller": trigger}
     assert int(machine.evaluate("cpus[0].locks.depth"), 0) == 8, "eight held, the ninth refused"
     finish_panic(machine)
 
 
-def test_orders_that_agree_are_not_named(machine):
-    """test_b under test_a, then test_a under test_c: one order, no record;
-    the checker noted both pairs (guest RAM), and nothing is left held."""
+def test_orders_that_agree_are_not_named(machine, functions):
+    """test_b under test_a, test_a and test_b under test_c: one order, no
+    record; the checker noted each pair (guest RAM), the first sighting's
+    site kept when the same order comes again from elsewhere, and nothing
+    is left held."""
     machine.call("lock_test_consistent_orders")
+    machine.call("lock_test_orders_again")
     assert machine.records("LOCK") == [] and machine.records("PANIC") == []
     a, b, c = (int(machine.evaluate(f"(int) LOCK_TEST_{x}"), 0) for x in "ABC")
     assert [int(machine.evaluate(f"taken_under[{x}]"), 0) for x in (a, b, c)] == [
-        1 << b, 0, 1 << a]
+        1 << b, 0, 1 << a | 1 << b]
+    first = int(machine.evaluate(f"(unsigned int) first_site[{a}][{b}]"), 0)
+    assert functions.name_at(first) == "lock_test_consistent_orders"
     assert int(machine.evaluate("cpus[0].locks.depth"), 0) == 0
 
 
@@ -221,3 +229,17 @@ def test_a_lock_of_no_known_class_is_named_none(machine):
         machine.call("lockdebug_test_bad_class")
     [lock] = machine.records("LOCK")
     assert (lock["error"], lock["lock"], lock["holder_cpu"]) == ("not-held", "none", "none")
+
+
+def test_a_lock_released_out_of_order_leaves_the_others_in_order(machine, kernel):
+    """test_a, test_b, test_c taken, test_a let go first: the held stack is
+    test_b then test_c, each with its site; then both go, in any order."""
+    machine.call("lock_test_hold_abc_drop_a")
+    stack = [(int(machine.evaluate(f"(unsigned int) cpus[0].locks.at[{i}].lock"), 0),
+              int(machine.evaluate(f"cpus[0].locks.at[{i}].cls"), 0)) for i in (0, 1)]
+    b, c = (int(machine.evaluate(f"(int) LOCK_TEST_{x}"), 0) for x in "BC")
+    assert int(machine.evaluate("cpus[0].locks.depth"), 0) == 2
+    assert stack == [(machine.symbol("test_b"), b), (machine.symbol("test_c"), c)]
+    machine.call("lock_test_drop_bc")
+    assert int(machine.evaluate("cpus[0].locks.depth"), 0) == 0
+    assert machine.records("LOCK") == []
