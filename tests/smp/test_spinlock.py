@@ -94,6 +94,8 @@ def test_trylock_takes_only_a_free_lock(machine, kernel, cmdline):
     assert machine.call_value("lock_test_trylock") == 0b11111
     lock = kernel.read_struct("spinlock", "test_a")
     assert (lock["next"], lock["owner"]) == (1, 1), "one ticket: the refusal took none"
+    if cmdline == "":  # the checked unlock clears the holder (unchecked: left stale)
+        assert (lock["cpu"], lock["caller"]) == (0xFF, 0)
     # With the checker, a trylocked lock orders what is taken under it.
     a, b = (int(machine.evaluate(f"(int) {c}"), 0) for c in ("LOCK_TEST_A", "LOCK_TEST_B"))
     noted = int(machine.evaluate(f"taken_under[{a}]"), 0)
@@ -102,7 +104,10 @@ def test_trylock_takes_only_a_free_lock(machine, kernel, cmdline):
 
 
 @pytest.mark.parametrize("cmdline", CHECKER)
-def test_irqsave_turns_interrupts_off_and_gives_them_back(machine, cmdline):
+def test_irqsave_turns_interrupts_off_and_gives_them_back(machine, kernel, cmdline):
     """From IF=1: off inside the lock (bit 0 clear), on again after (bit 1)."""
     assert machine.call_value("lock_test_irqsave") == 0b10
+    if cmdline == "":  # the checked unlock clears the holder (unchecked: left stale)
+        lock = kernel.read_struct("spinlock", "test_a")
+        assert (lock["cpu"], lock["caller"]) == (0xFF, 0)
     assert int(machine.evaluate("cpus[0].locks.depth"), 0) == 0
