@@ -121,13 +121,15 @@ class CpusCommand(Subcommand):
             raise CommandError("mm cpus takes no arguments")
         threads = vcpu_threads()
         selected, frame = gdb.selected_thread(), gdb.selected_frame()
-        rows = []
+        rows, paged = [], None
         try:
             for index, halted, thread in threads:
                 thread.switch()
                 newest = gdb.newest_frame()
                 regs = {r: int(newest.read_register(r)) & 0xFFFFFFFF
                         for r in ("eip", "cr0", "cr3", "cr4", "efer")}
+                if paged is None and regs["cr0"] & CR0_PG:
+                    paged = thread  # reads the kernel's variables through its paging
                 rows.append([str(index), str(thread.num), "halted" if halted else "running",
                              f"{regs['eip']:#010x}", f"{regs['cr3']:#010x}",
                              paging_name(regs["cr0"], regs["cr4"], regs["efer"]),
@@ -139,14 +141,26 @@ class CpusCommand(Subcommand):
         write(f"{len(rows)} vCPU{'s' * (len(rows) != 1)}")
         write(table(["cpu", "thread", "state", "eip", "cr3", "paging", "at"], rows,
                     left=(2, 5, 6)))
-        if not firmware():
-            return
+        if firmware() and paged is not None:
+            write_held_locks([index for index, _halted, _thread in threads], paged)
+
+
+def write_held_locks(indexes: list[int], paged: gdb.InferiorThread) -> None:
+    """Each CPU's held locks, read through a vCPU with paging on (the
+    selected one may have none: an AP still in reset)."""
+    selected, frame = gdb.selected_thread(), gdb.selected_frame()
+    paged.switch()
+    try:
         if not u32(value("lockdebug")):
             write("locks held: not counted (lockdebug=off)")
             return
-        for index, _halted, _thread in threads:
+        for index in indexes:
             for lock in held_locks(index):
                 write(f"cpu {index} holds {lock}")
+    finally:
+        selected.switch()
+        if frame.is_valid():  # a thread switch can flush GDB's frame cache
+            frame.select()
 
 
 COMMANDS = (CpusCommand,)
