@@ -10,6 +10,7 @@
 #include "kernel/cmdline.h"
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
+#include "kernel/lockdep.h"
 #include "kernel/timer.h"
 #include "lib/string.h"
 #include "memlayout.h"
@@ -133,6 +134,7 @@ static int wait_irq(struct channel *c, bool dma) {
       rc = -ETIMEDOUT;
       break;
     }
+    lockdep_assert_none_held("wait_irq");
     sti();
     halt(); /* sti's one-instruction shadow: an interrupt already pending wakes this hlt */
     cli();
@@ -356,6 +358,7 @@ static void absorb_stale_irqs(void) {
   uint8_t mask1 = inb(PIC1_DATA), mask2 = inb(PIC2_DATA);
   outb(PIC1_DATA, mask1 & ~(1u << IRQ_CASCADE));
   outb(PIC2_DATA, mask2 & ~(1u << (channels[0].irq - 8) | 1u << (channels[1].irq - 8)));
+  lockdep_assert_none_held("absorb_stale_irqs");
   sti();
   __asm__ volatile("nop");
   cli();

@@ -9,6 +9,7 @@
 #include "kernel/cmdline.h"
 #include "kernel/cpufeatures.h"
 #include "kernel/kprintf.h"
+#include "kernel/lockdep.h"
 #include "kernel/modules.h"
 #include "kernel/proc.h"
 #include "kernel/timer.h"
@@ -87,6 +88,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   krecord("BOOT kernel=mmverify version=%s\n", MMVERIFY_VERSION);
   bootinfo_init(magic, mbi_phys);
   cmdline_init(boot_info.cmdline);
+  lockdep_init(); /* before any lock is taken */
   krecord("CMDLINE raw=%pq\n", boot_info.cmdline);
   trap_init();
   cpu_features_init();

@@ -8,6 +8,7 @@
 #include "dev/balloon.h"
 #include "fs/bcache.h"
 #include "kernel/kprintf.h"
+#include "kernel/lockdep.h"
 #include "kernel/panic.h"
 #include "kernel/proc.h"
 #include "kernel/timer.h"
@@ -70,11 +71,15 @@ uint32_t sched_run_reporting(void (*ended)(const struct proc_record *r)) {
 }
 
 void sched_switch_out(void) {
+  lockdep_assert_none_held("sched_switch_out"); /* the next thread may want it */
   switch_context(&current->saved_esp, scheduler_esp);
   proc_kill_if_pending();
 }
 
 void sched_preempt_point(void) {
+  /* Whether or not the timer ticks this time: a lock held here is held into
+   * an interrupt window, or into another thread. */
+  lockdep_assert_none_held("sched_preempt_point");
   if (timer_ticking()) {
     /* An interrupt window: a tick that came while interrupts were off is
      * taken here, and with it the watch (the shell's Ctrl-C). */

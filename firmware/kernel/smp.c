@@ -22,6 +22,7 @@
 #include "kernel/bootinfo.h"
 #include "kernel/cmdline.h"
 #include "kernel/kprintf.h"
+#include "kernel/lockdep.h"
 #include "kernel/trap.h"
 #include "lib/string.h"
 #include "memlayout.h"
@@ -65,6 +66,9 @@ static void __attribute__((noreturn, noinline)) ap_idle(void) {
   for (;;) {
     pcp_idle(); /* an idle CPU's cached frames are better used by the others */
     __asm__ volatile("sti; hlt; cli" ::: "memory");
+    /* Before the next sti: an IPI's work must not have left a lock held.
+     * (After the hlt, not before: tests find the hlt near ap_idle's start.) */
+    lockdep_assert_none_held("ap_idle");
   }
 }
 

@@ -19,7 +19,15 @@ import gdb
 from harness.decode.modes import PagingMode
 from harness.decode.text import table
 from harness.decode.vcpus import parse_details
-from harness.gdbcmds.common import CommandError, Subcommand, symbolize, write
+from harness.gdbcmds.common import (
+    CommandError,
+    Subcommand,
+    firmware,
+    symbolize,
+    u32,
+    value,
+    write,
+)
 
 CR0_PG = 0x80000000
 
@@ -63,7 +71,24 @@ def selected_cpu(argv: list[str]) -> Iterator[list[str]]:
         yield rest
     finally:
         selected.switch()
-        frame.select()
+        if frame.is_valid():  # a thread switch can flush GDB's frame cache
+            frame.select()
+
+
+def held_locks(index: int) -> list[str]:
+    """The locks vCPU ``index`` holds, outermost first, as "class at site",
+    from its struct cpu's held stack (kernel/lockdep.h); empty when it holds
+    none or the firmware has no such stack."""
+    try:
+        held = value(f"cpus[{index}].locks")
+    except gdb.error:
+        return []
+    out = []
+    for i in range(min(u32(held["depth"]), int(held["at"].type.range()[1]) + 1)):
+        entry = held["at"][i]
+        name = value(f"lock_class_name[{u32(entry['cls'])}]").string()
+        out.append(f"{name} at {symbolize(u32(entry['caller']), return_address=True)}")
+    return out
 
 
 def paging_name(cr0: int, cr4: int, efer: int) -> str:
@@ -83,7 +108,9 @@ class CpusCommand(Subcommand):
     has it halted (HLT, or an AP that was never started and waits for its
     SIPI), EIP and the function there, CR3 and its paging mode (off,
     legacy, pae; nx when EFER.NXE is set).  Give a CPU's CR3 to "mm map"
-    to see what it maps.  Works on any kernel behind QEMU's gdbstub."""
+    to see what it maps.  Works on any kernel behind QEMU's gdbstub; with
+    this firmware's symbols it also lists the spinlocks each CPU holds (its
+    lock-order checker's stack: lockdebug=on), class and lock site."""
 
     name = "cpus"
     usage = "mm cpus"
@@ -94,23 +121,46 @@ class CpusCommand(Subcommand):
             raise CommandError("mm cpus takes no arguments")
         threads = vcpu_threads()
         selected, frame = gdb.selected_thread(), gdb.selected_frame()
-        rows = []
+        rows, paged = [], None
         try:
             for index, halted, thread in threads:
                 thread.switch()
                 newest = gdb.newest_frame()
                 regs = {r: int(newest.read_register(r)) & 0xFFFFFFFF
                         for r in ("eip", "cr0", "cr3", "cr4", "efer")}
+                if paged is None and regs["cr0"] & CR0_PG:
+                    paged = thread  # reads the kernel's variables through its paging
                 rows.append([str(index), str(thread.num), "halted" if halted else "running",
                              f"{regs['eip']:#010x}", f"{regs['cr3']:#010x}",
                              paging_name(regs["cr0"], regs["cr4"], regs["efer"]),
                              symbolize(regs["eip"])])
         finally:
             selected.switch()
-            frame.select()
+            if frame.is_valid():  # a thread switch can flush GDB's frame cache
+                frame.select()
         write(f"{len(rows)} vCPU{'s' * (len(rows) != 1)}")
         write(table(["cpu", "thread", "state", "eip", "cr3", "paging", "at"], rows,
                     left=(2, 5, 6)))
+        if firmware() and paged is not None:
+            write_held_locks([index for index, _halted, _thread in threads], paged)
+
+
+def write_held_locks(indexes: list[int], paged: gdb.InferiorThread) -> None:
+    """Each CPU's held locks, read through a vCPU with paging on (the
+    selected one may have none: an AP still in reset)."""
+    selected, frame = gdb.selected_thread(), gdb.selected_frame()
+    paged.switch()
+    try:
+        if not u32(value("lockdebug")):
+            write("locks held: not counted (lockdebug=off)")
+            return
+        for index in indexes:
+            for lock in held_locks(index):
+                write(f"cpu {index} holds {lock}")
+    finally:
+        selected.switch()
+        if frame.is_valid():  # a thread switch can flush GDB's frame cache
+            frame.select()
 
 
 COMMANDS = (CpusCommand,)

@@ -6,6 +6,7 @@
 #include "arch/i386/trapframe.h"
 #include "kernel/cmdline.h"
 #include "kernel/kprintf.h"
+#include "kernel/lockdep.h"
 #include "kernel/smp.h"
 #include "kernel/timer.h"
 
@@ -104,6 +105,7 @@ void lapic_timer_irq(void) {
 HARNESS_VISIBLE uint32_t lapic_timer_wait(uint32_t ticks) {
   struct cpu *c = this_cpu();
   uint32_t start_ticks = c->ticks;
+  lockdep_assert_none_held("lapic_timer_wait");
   if (!lapic_timer_count) return 0;
   for (uint32_t halts = 0; c->ticks - start_ticks < ticks && halts < LAPIC_TIMER_WAIT_HALTS;
        halts++)

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "arch/i386/gdt.h"
+#include "kernel/lockdep.h"
 #include "kernel/smp_tables.h" /* CPU_MAX */
 #include "arch/i386/paging.h" /* PAGE_SIZE */
 #include "memlayout.h"
@@ -42,6 +43,7 @@ struct cpu {
   struct tss df_tss;        /* the double-fault task (kernel/trap.c) */
   struct gdt_entry gdt[GDT_ENTRIES] __attribute__((aligned(8)));
   struct pcp frames;        /* its frame cache (mm/pcp.h) */
+  struct held_locks locks;  /* what it holds, with lockdebug=on (kernel/lockdep.h) */
 };
 
 /* An AP's idle stack: CPU_STACK_PAGES mapped in the kernel half at
