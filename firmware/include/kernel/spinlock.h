@@ -38,7 +38,6 @@
  * off takes no IPI. */
 #pragma once
 
-#include "kernel/smp.h"
 #include "types.h"
 
 /* lockdebug=on|off (kernel/lockdep.h): the order checker is on. */
