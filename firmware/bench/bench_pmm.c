@@ -145,15 +145,3 @@ HARNESS_VISIBLE uint32_t bench_pmm_pairs_percpu(uint32_t n) {
   }
   return (bench_clock() - start) - empty_loop(n);
 }
-
-/* The lock's share of the above: spin_lock + spin_unlock pairs on an
- * uncontended lock of the frame caches' class (a pcp pair takes two). */
-HARNESS_VISIBLE uint32_t bench_spin_pairs(uint32_t n) {
-  static struct spinlock lock = SPINLOCK_INIT(LOCK_PCP);
-  uint32_t start = bench_clock();
-  for (uint32_t i = 0; i < n; i++) {
-    spin_lock(&lock);
-    spin_unlock(&lock);
-  }
-  return (bench_clock() - start) - empty_loop(n);
-}
