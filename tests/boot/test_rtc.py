@@ -48,10 +48,21 @@ def test_a_clock_set_back_has_not_passed_any_time(machine):
     assert machine.call_value("rtc_elapsed", now + 30, 0) == 1
 
 
-def test_midnight_wraps_to_the_next_day(machine):
-    """A reading from just before midnight, now being after it: the clock
-    went forward through midnight (since - now is more than half a day)."""
-    now = kernel_seconds(machine)
+# Five seconds after midnight when the machine starts (-rtc base= sets the
+# RTC's date and time; it runs on with the host's clock from there).
+JUST_AFTER_MIDNIGHT = ("-rtc", "base=2026-12-01T00:00:05")
+
+
+def test_midnight_wraps_to_the_next_day(boot):
+    """A reading from just before midnight, now being just after it: the
+    clock went forward through midnight (since - now is more than half a
+    day).  The machine's clock starts after midnight, so that the case is
+    there at any hour of the host's day (with the host's clock, at 23:00
+    UTC since - now was an hour: a clock set back, rightly no time passed)."""
+    machine = boot(extra_args=JUST_AFTER_MIDNIGHT)
+    machine.run_to("kernel_ready")
+    now = machine.call_value("rtc_seconds")
+    assert 5 <= now < 120, "the clock as -rtc base= set it, plus the boot"
     since = DAY - 5  # five seconds before midnight
     assert machine.call_value("rtc_elapsed", since, now + 5) == 1
     assert machine.call_value("rtc_elapsed", since, now + 5 + SLACK + 60) == 0
