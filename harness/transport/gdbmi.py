@@ -191,7 +191,11 @@ class MiClient:
             rec = parse_simple_result(line) or parse_response(line)
             token = rec.get("token")
             if rec["message"] == "running":
+                # The target resumes: a stop still queued (one GDB printed
+                # late, after the caller had drained the queue) is from
+                # before, not the stop this run will end in.
                 self.running = True
+                self._stops.clear()
             result = MiResult(rec["message"], rec.get("payload") or {}, self._take_stream())
             if token is not None:
                 self._results[token] = result

@@ -88,6 +88,15 @@ def test_stop_events_are_queued_and_track_running_state(mi):
     assert not mi.running
 
 
+def test_a_stop_from_before_the_resume_is_not_the_next_stop(mi):
+    """A *stopped that GDB printed before its ^running (the previous stop,
+    reported late) is history once the target runs again."""
+    mi.command("-late-stop")
+    assert mi.wait_stopped(2).addr == 0x1000
+    with pytest.raises(GuestTimeout):
+        mi.wait_stopped(0.1)
+
+
 def test_waiting_for_a_stop_that_never_comes_times_out(mi):
     with pytest.raises(GuestTimeout):
         mi.wait_stopped(0.1)

@@ -3,6 +3,7 @@
 for testing the MI client's protocol handling without GDB or QEMU.
 
     -exec-continue   ^running, *running, then *stopped (breakpoint-hit at 0x1000)
+    -late-stop       a *stopped at 0x2000 from before it resumed, then as -exec-continue
     -echo TEXT       console stream "TEXT\n", then ^done
     -fail            ^error,msg="boom"
     -hang            no answer until SIGINT, which quits it as GDB does (^error "Quit")
@@ -44,7 +45,9 @@ for raw in sys.stdin:
     while line and line[0].isdigit():
         token, line = token + line[0], line[1:]
     cmd, _, arg = line.partition(" ")
-    if cmd == "-exec-continue":
+    if cmd == "-late-stop":
+        out('*stopped,reason="breakpoint-hit",frame={addr="0x00002000",func="g",args=[]}')
+    if cmd in ("-exec-continue", "-late-stop"):
         out(f"{token}^running")
         out('*running,thread-id="all"')
         time.sleep(0.05)
