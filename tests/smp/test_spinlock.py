@@ -5,10 +5,11 @@ the count read from guest RAM is exactly CPUs x rounds, every time, and the
 lock's tickets show every acquisition served and no CPU ever found another
 inside the critical section; the run also counts the acquisitions that
 found the lock taken by another CPU, the proof the CPUs did overlap (the
-first round is made to: its holder waits until every other CPU queues).  Without the lock the same hammer loses increments (one CPU's
-load-add-store overwrites another's): the test can see a lock that does not
-exclude.  And the uncontended lock+unlock costs what the per-CPU frame
-cache's budget allows, counted in instructions under -icount."""
+first round is made to: its holder waits until every other CPU queues).
+Without the lock the same hammer loses increments (one CPU's load-add-store
+overwrites another's): the test can see a lock that does not exclude.  And
+the uncontended lock+unlock costs what the per-CPU frame cache's budget
+allows, counted in instructions under -icount."""
 
 import pytest
 
