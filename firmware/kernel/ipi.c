@@ -5,6 +5,7 @@
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/smp.h"
+#include "kernel/tlb.h"
 
 bool ipi_send(uint32_t cpu, uint32_t vector) {
   if (!lapic_present || cpu >= CPU_MAX || !(cpu_online_mask & (1u << cpu)) ||
@@ -20,6 +21,7 @@ void ipi_broadcast(uint32_t vector) {
 
 void ipi_interrupt(uint32_t vector) {
   struct cpu *c = this_cpu();
+  if (vector == IPI_TLB) tlb_poll();
   if (vector == IPI_CALL && c->call) {
     void (*call)(void) = c->call;
     c->call = 0;
@@ -34,6 +36,7 @@ void ipi_interrupt(uint32_t vector) {
 static bool wait_ack(uint32_t cpu, uint32_t before) {
   for (uint32_t spin = 0; spin < IPI_ACK_SPINS; spin++) {
     if (cpus[cpu].ipis != before) return true;
+    tlb_poll();
     cpu_relax();
   }
   return cpus[cpu].ipis != before;
@@ -101,6 +104,9 @@ HARNESS_VISIBLE bool ipi_test_call_on(uint32_t cpu, void (*fn)(void)) {
   uint32_t before = cpus[cpu].ipis;
   cpus[cpu].call = fn;
   ipi_send(cpu, IPI_CALL);
-  while (cpus[cpu].ipis == before) cpu_relax();
+  while (cpus[cpu].ipis == before) {
+    tlb_poll(); /* fn may shoot down a kernel mapping: this CPU must flush too */
+    cpu_relax();
+  }
   return true;
 }

@@ -106,6 +106,7 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   aslr_init();
   __stack_chk_guard = aslr_random() | 0xFF; /* never 0-terminated text */
   cpu_protections_init();
+  tlb_init();
   smp_init(); /* after the protections and the timer: APs copy CR4 and use the LAPIC */
   pci_init();
   blk_init();

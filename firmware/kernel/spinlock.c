@@ -7,6 +7,7 @@
 #include "kernel/lockdep.h"
 #include "kernel/panic.h"
 #include "kernel/smp.h"
+#include "kernel/tlb.h"
 
 _Static_assert(__builtin_offsetof(struct cpu, index) == sizeof(void *),
                "spin_cpu_index reads struct cpu's index at %gs:4");
@@ -33,6 +34,7 @@ static __attribute__((noreturn, noinline)) void spin_too_long(struct spinlock *l
 static inline void wait_for(struct spinlock *l, uint16_t ticket, vaddr_t caller) {
   for (uint32_t spins = 0; l->owner != ticket; spins++) {
     if (spins == SPIN_LIMIT) spin_too_long(l, caller);
+    tlb_poll(); /* the holder may be waiting for this CPU's flush (kernel/tlb.h) */
     cpu_relax();
   }
 }

@@ -7,6 +7,7 @@
 #include "kernel/errno.h"
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
+#include "kernel/tlb.h"
 #include "arch/i386/multiboot.h"
 #include "lib/string.h"
 #include "memlayout.h"
@@ -169,6 +170,16 @@ static void flush(page_directory_t *dir, vaddr_t va) {
   }
 }
 
+/* The entry at va lost its frame or some rights: every CPU that may cache
+ * it forgets it before the frame or the rights are used again.  A kernel
+ * page may be cached on every CPU (kernel/tlb.h); a user page only on CPU
+ * 0 so far, the one CPU that runs user code. */
+static void flush_removed(page_directory_t *dir, vaddr_t va) {
+  if (va < KERNEL_BASE) return flush(dir, va);
+  tlb_shootdown_kernel(va, 1);
+  vmm_stats.tlb_flushes++;
+}
+
 static int refuse(int err, const char *kind, const char *op, vaddr_t va, paddr_t pa,
                   uint32_t flags, vaddr_t caller) {
   vmm_stats.errors++;
@@ -270,7 +281,7 @@ static int unmap_at(page_directory_t *dir, vaddr_t va, paddr_t *old, vaddr_t cal
     return refuse(-ENOENT, "not-mapped", "unmap", va, 0, 0, caller);
   uint64_t entry = entry_get(pte);
   entry_set(pte, 0);
-  flush(dir, va);
+  flush_removed(dir, va);
   if (__builtin_expect(is_swap(entry), 0)) { /* the slot loses this reference; nothing was mapped */
     swap_put(swap_slot_of(entry));
     if (old) *old = 0;
@@ -335,7 +346,7 @@ int vmm_protect(page_directory_t *dir, vaddr_t va, uint32_t flags) {
   if (!pte || !(entry_get(pte) & PAGE_PRESENT || is_protnone(entry_get(pte))))
     return refuse(-ENOENT, "not-mapped", "protect", va, 0, flags, caller);
   entry_set(pte, leaf_entry(va, pfn_addr(entry_pfn(entry_get(pte))), flags));
-  flush(dir, va);
+  flush_removed(dir, va);
   vmm_stats.protects++;
   return 0;
 }
@@ -354,7 +365,7 @@ int vmm_protnone(page_directory_t *dir, vaddr_t va) {
    * clears P first, so the CPU never sees the entry half changed. */
   uint64_t frame = e & (vmm_mode == VMM_PAE ? PAE_FRAME_MASK : PAGE_FRAME_MASK);
   entry_set(pte, frame | PAGE_PROTNONE | ((uint32_t)e & (PAGE_USER | PAGE_OWNED | PAGE_COW)));
-  flush(dir, va);
+  flush_removed(dir, va);
   vmm_stats.protects++;
   return 0;
 }
@@ -491,7 +502,7 @@ void kunmap(void *ptr) {
   uint32_t slot = (va - KMAP_BASE) / PAGE_SIZE;
   ASSERT(slot < KMAP_SLOTS && kmap_busy[slot]);
   entry_set(kernel_pte(va), 0);
-  invlpg(va);
+  tlb_shootdown_kernel(va, 1); /* the slot maps another frame next */
   kmap_busy[slot] = false;
 }
 
@@ -842,7 +853,7 @@ int vmm_remap_pfn(page_directory_t *dir, vaddr_t va, pfn_t pfn, uint32_t flags) 
     return refuse(-EINVAL, "bad-frame", "remap", va, 0, flags, caller);
   uint64_t old = entry_get(pte);
   entry_set(pte, leaf_entry(va, pfn_addr(pfn), flags));
-  flush(dir, va);
+  flush_removed(dir, va);
   if (old & PAGE_OWNED) frame_unref(entry_pfn(old));
   vmm_stats.protects++;
   return 0;
@@ -888,7 +899,7 @@ int vmm_swap_out(page_directory_t *dir, vaddr_t va, uint32_t slot) {
    * entry_set clears P first. */
   uint64_t rights = (e & (PAGE_USER | PAGE_WRITE | PAGE_COW)) | (e & PAE_NX);
   entry_set(pte, (uint64_t)slot << PAGE_SHIFT | PAGE_SWAP | rights);
-  flush(dir, va);
+  flush_removed(dir, va);
   frame_unref(entry_pfn(e)); /* the caller holds its own reference while it writes */
   vmm_stats.unmaps++;
   return 0;

@@ -1,7 +1,7 @@
 /* Interprocessor interrupts: one CPU interrupts another through its local
  * APIC.  The vectors (arch/i386/trapframe.h) sit in the highest priority
  * class, above every device line:
- *   IPI_TLB 0xF0        a TLB shootdown (nothing to flush yet)
+ *   IPI_TLB 0xF0        serve this CPU's TLB shootdown mailboxes (kernel/tlb.h)
  *   IPI_RESCHEDULE 0xF1 look at the run queue (the scheduler is CPU 0's yet)
  *   IPI_CALL 0xF2       runs the target's struct cpu `call` (if set) first
  * (0xEF is kept for the LAPIC timer.)  Every one is counted on the CPU that

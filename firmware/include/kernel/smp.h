@@ -23,6 +23,7 @@
 #include "arch/i386/gdt.h"
 #include "kernel/lockdep.h"
 #include "kernel/smp_tables.h" /* CPU_MAX */
+#include "kernel/tlb.h"
 #include "arch/i386/paging.h" /* PAGE_SIZE */
 #include "memlayout.h"
 #include "mm/pcp.h"
@@ -39,11 +40,14 @@ struct cpu {
   volatile uint32_t parked; /* stopped for good by another CPU's panic */
   vaddr_t parked_at;        /* where the panic's NMI interrupted it */
   volatile uint32_t ticks;  /* its LAPIC timer's ticks (arch/i386/lapic_timer.h) */
+  volatile uint32_t tlb_pending; /* bit s: sender s has a request in tlb[s] (kernel/tlb.h) */
   struct tss tss;           /* ring-3 traps land on tss.esp0 */
   struct tss df_tss;        /* the double-fault task (kernel/trap.c) */
   struct gdt_entry gdt[GDT_ENTRIES] __attribute__((aligned(8)));
   struct pcp frames;        /* its frame cache (mm/pcp.h) */
   struct held_locks locks;  /* what it holds, with lockdebug=on (kernel/lockdep.h) */
+  struct tlb_mailbox tlb[CPU_MAX]; /* shootdown requests to it, one per sender (kernel/tlb.h) */
+  struct tlb_stats tlb_stats;      /* its shootdowns, sent and served */
 };
 
 /* An AP's idle stack: CPU_STACK_PAGES mapped in the kernel half at

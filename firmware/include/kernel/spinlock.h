@@ -33,9 +33,9 @@
  * and panic.  With lockdebug=off they are not cleared at unlock (two stores
  * saved): they mean something only while the lock is taken.
  *
- * Every spin loop will also have to serve this CPU's TLB shootdown mailbox
- * (ipi_poll, DESIGN 4.1) once that exists: a CPU spinning with interrupts
- * off takes no IPI. */
+ * The wait serves this CPU's TLB shootdown mailboxes (tlb_poll,
+ * kernel/tlb.h): a CPU spinning with interrupts off takes no IPI, and the
+ * holder may be waiting for its flush. */
 #pragma once
 
 #include "types.h"
