@@ -643,22 +643,28 @@ def executed_instructions(machine: Machine) -> int:
     return int(reply["icount"])
 
 
-def bench_ipi(cfg: QemuConfig, out: Results, pings: int = 200) -> None:
-    """ipi_roundtrip_insns: one ping from CPU 0 to CPU 1 until its ack
-    (kernel/ipi.c's ipi_ping; -icount, 2 vCPUs, CPU 1 halted in its idle
-    loop), counted from outside: the cost of ``pings`` + 1 pings less that of
-    one, which leaves the call's own cost out."""
+def bench_ipi(cfg: QemuConfig, out: Results, rounds: int = 200) -> None:
+    """On one machine (-icount, 2 vCPUs, CPU 1 halted in its idle loop),
+    counted from outside, each as the cost of ``rounds`` + 1 calls' worth
+    less that of one, which leaves the call's own cost out:
+
+    ipi_roundtrip_insns: one ping from CPU 0 to CPU 1 until its ack
+    (kernel/ipi.c's ipi_ping).
+    tlb_shootdown_insns: one kernel page shot down from CPU 0, CPU 1's flush
+    and ack included (kernel/tlb_tests.c's tlb_bench_shootdowns)."""
     pool = MachinePool()
     machine = pool.boot_to_ready(replace(cfg, smp=2, icount=True))
     try:
-        costs = []
-        for rounds in (1, pings + 1):
-            start = executed_instructions(machine)
-            machine.call_value("ipi_ping", rounds)
-            costs.append(executed_instructions(machine) - start)
+        for key, entry in (("ipi_roundtrip_insns", "ipi_ping"),
+                           ("tlb_shootdown_insns", "tlb_bench_shootdowns")):
+            costs = []
+            for n in (1, rounds + 1):
+                start = executed_instructions(machine)
+                machine.call_value(entry, n)
+                costs.append(executed_instructions(machine) - start)
+            out[key] = round((costs[1] - costs[0]) / rounds, 1)
     finally:
         pool.close_machine(machine)
-    out["ipi_roundtrip_insns"] = round((costs[1] - costs[0]) / pings, 1)
 
 
 def run(only: set[str] | None = None) -> Results:
