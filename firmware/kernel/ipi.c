@@ -26,6 +26,7 @@ void ipi_interrupt(uint32_t vector) {
     void (*call)(void) = c->call;
     c->call = 0;
     call(); /* before the ack: the sender waits for the work, not the arrival */
+    c->calls++;
   }
   c->ipis++; /* only this CPU writes it: no lock */
   lapic_eoi();
@@ -101,10 +102,13 @@ HARNESS_VISIBLE bool ipi_test_call_on(uint32_t cpu, void (*fn)(void)) {
     fn();
     return true;
   }
-  uint32_t before = cpus[cpu].ipis;
+  /* Waits on `calls`, not `ipis`: an IPI_TLB this CPU's last shootdown
+   * sent is acknowledged (done) before the target counts it in ipis, so
+   * that count could still move for it after `before` was read. */
+  uint32_t before = cpus[cpu].calls;
   cpus[cpu].call = fn;
   ipi_send(cpu, IPI_CALL);
-  while (cpus[cpu].ipis == before) {
+  while (cpus[cpu].calls == before) {
     tlb_poll(); /* fn may shoot down a kernel mapping: this CPU must flush too */
     cpu_relax();
   }

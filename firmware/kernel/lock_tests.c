@@ -39,14 +39,14 @@ static uint32_t run_on_every_cpu(void (*fn)(void)) {
   uint32_t before[CPU_MAX], sent = 0;
   for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++) {
     if (!(cpu_online_mask & (1u << cpu)) || &cpus[cpu] == self) continue;
-    before[cpu] = cpus[cpu].ipis;
+    before[cpu] = cpus[cpu].calls; /* not ipis: see ipi_test_call_on */
     cpus[cpu].call = fn;
     if (ipi_send(cpu, IPI_CALL)) sent |= 1u << cpu;
   }
   fn();
   for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++)
     if (sent & (1u << cpu))
-      while (cpus[cpu].ipis == before[cpu]) cpu_relax();
+      while (cpus[cpu].calls == before[cpu]) cpu_relax();
   return 1 + bits_in(sent);
 }
 

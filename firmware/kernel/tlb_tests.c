@@ -68,13 +68,13 @@ HARNESS_VISIBLE bool tlb_test_reuse_while_spinning(uint32_t cpu, paddr_t a, padd
     return false;
   map_and_read(cpu, a);
   spin_lock(&spun);
-  uint32_t before = cpus[cpu].ipis;
+  uint32_t before = cpus[cpu].calls;
   cpus[cpu].call = spin_then_read;
   ipi_send(cpu, IPI_CALL);
   while ((uint16_t)(spun.next - spun.owner) != 2) cpu_relax(); /* it holds a ticket */
   bool same = remap(b);
   spin_unlock(&spun);
-  while (cpus[cpu].ipis == before) cpu_relax();
+  while (cpus[cpu].calls == before) cpu_relax();
   kunmap((void *)reading);
   return same;
 }
@@ -100,4 +100,24 @@ HARNESS_VISIBLE bool tlb_test_no_ack(uint32_t cpu) {
   ipi_send(cpu, IPI_CALL);
   kunmap(kmap_window(0)); /* frame 0: any frame will do, nothing is read */
   return true;
+}
+
+/* A range of more than TLB_FULL_FLUSH_PAGES pages is flushed whole: as
+ * tlb_test_kmap_reuse, but the slot is remapped with the shootdown off
+ * (CPU n keeps slot -> A) and then one range of TLB_FULL_FLUSH_PAGES + 1
+ * pages ending at the slot is shot down: only a whole flush on CPU n
+ * (CR4.PGE off and on) drops its entry, for the range's invlpg loop is
+ * not run there. */
+HARNESS_VISIBLE bool tlb_test_full_flush(uint32_t cpu, paddr_t a, paddr_t b) {
+  map_and_read(cpu, a);
+  bool enabled = tlb_shootdown_enabled;
+  tlb_shootdown_enabled = false;
+  bool same = remap(b);
+  tlb_shootdown_enabled = enabled;
+  uint32_t pages = TLB_FULL_FLUSH_PAGES + 1;
+  tlb_shootdown_kernel(tlb_test_va - (pages - 1) * PAGE_SIZE, pages);
+  read_step = 1;
+  ipi_test_call_on(cpu, read_first);
+  kunmap((void *)reading);
+  return same;
 }

@@ -120,3 +120,16 @@ def test_a_cpu_that_never_flushes_is_named_not_waited_for(machine, kernel, count
     machine.delete_breakpoints()
     with pytest.raises(GuestPanic):
         machine.cont()
+
+
+@pytest.mark.parametrize("count", machines(2))
+def test_a_long_range_is_one_whole_flush_on_the_other_cpu(machine, kernel, count):
+    """33 pages ending at a slot CPU 1 still maps to A (remapped to B with
+    the shootdown off): the whole flush (CR4.PGE toggled) drops it, so CPU 1
+    reads B; the kunmaps around it count as one-page shootdowns."""
+    a, b = frames(machine)
+    before = stats(machine, 0)
+    assert machine.call_value("tlb_test_full_flush", 1, a, b) == 1
+    assert seen(kernel) == [A, B], "CPU 1 kept the slot's old entry"
+    assert delta(stats(machine, 0), before) == {"shootdowns": 2, "ipis": 2, "pages": 33 + 1,
+                                                "full": 1, "local_only": 1, "served": 0}

@@ -5,8 +5,11 @@
  *   IPI_RESCHEDULE 0xF1 look at the run queue (the scheduler is CPU 0's yet)
  *   IPI_CALL 0xF2       runs the target's struct cpu `call` (if set) first
  * (0xEF is kept for the LAPIC timer.)  Every one is counted on the CPU that
- * takes it, in its struct cpu's `ipis`, which is also the ack: a sender
- * waits until the count moves.  The handler ends with `pause`: under
+ * takes it, in its struct cpu's `ipis`, which is also the ack of a ping: a
+ * sender waits until the count moves.  A call is acknowledged by `calls`,
+ * counted once its function has returned (a TLB request is acknowledged by
+ * its mailbox, before `ipis` counts it, so `ipis` may still move for one
+ * after a call was sent).  The handler ends with `pause`: under
  * -icount every vCPU shares one TCG thread, and a CPU that neither pauses
  * nor halts keeps it to the end of its slice (tens of millions of
  * instructions), so the sender would see the ack that late.

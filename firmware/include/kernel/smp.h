@@ -41,6 +41,7 @@ struct cpu {
   vaddr_t parked_at;        /* where the panic's NMI interrupted it */
   volatile uint32_t ticks;  /* its LAPIC timer's ticks (arch/i386/lapic_timer.h) */
   volatile uint32_t tlb_pending; /* bit s: sender s has a request in tlb[s] (kernel/tlb.h) */
+  volatile uint32_t calls;  /* IPI_CALL functions it has run: their senders' ack */
   struct tss tss;           /* ring-3 traps land on tss.esp0 */
   struct tss df_tss;        /* the double-fault task (kernel/trap.c) */
   struct gdt_entry gdt[GDT_ENTRIES] __attribute__((aligned(8)));
