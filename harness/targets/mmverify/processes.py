@@ -22,7 +22,7 @@ from harness.decode import paging
 from harness.decode.records import Record, parse_record
 from harness.errors import ArgumentError, ConfigError
 from harness.machine.machine import Machine
-from harness.machine.progress import ProgressWatch
+from harness.machine.progress import PERIOD, STALL, ProgressWatch
 from harness.machine.state import AnyAddressSpace
 from harness.targets.mmverify.kernel import Kernel
 from harness.transport.record_channel import Mark
@@ -189,15 +189,17 @@ class Userland:
                                 f"agent_scratch has {limits.scratch}")
         return name_bytes, args_bytes
 
-    def run(self, timeout: float = 60) -> dict[int, ProcessResult]:
+    def run(self, timeout: float = 60, *, stall: float = STALL,
+            period: float = PERIOD) -> dict[int, ProcessResult]:
         """Run the scheduler until no process is runnable; the processes that
         ended meanwhile, after checking the log and the kernel agree.  A
         kernel that stops making progress on the way (an endless loop in a
-        system call) raises HungGuest naming where it spins, within seconds
+        system call) raises HungGuest naming where it spins once ``stall``
+        seconds of looks, ``period`` apart, saw it stuck
         (harness/machine/progress.py); programs that run long in user mode
         run until ``timeout``."""
         mark = self.m.mark()
-        with self.m.watching(ProgressWatch(self.m)):
+        with self.m.watching(ProgressWatch(self.m, period=period, stall=stall)):
             self.m.call("sched_run", timeout=timeout)
         return self.finished_since(mark)
 
