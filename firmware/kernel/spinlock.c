@@ -3,6 +3,7 @@
  * the order checker (kernel/lockdep.c), trylock and the irqsave pair. */
 #include "kernel/spinlock.h"
 #include "arch/i386/cpu.h"
+#include "kernel/cmdline.h"
 #include "kernel/kprintf.h"
 #include "kernel/lockdep.h"
 #include "kernel/panic.h"
@@ -18,7 +19,18 @@ void spin_init(struct spinlock *l, enum lock_class cls) {
   *l = (struct spinlock)SPINLOCK_INIT(cls);
 }
 
-/* SPIN_LIMIT pauses and the lock is still not ours: whoever holds it is not
+uint32_t spin_limit = SPIN_LIMIT;
+
+void spin_limit_init(void) {
+  uint32_t limit;
+  if (!cmdline_number("spin_limit", &limit)) return;
+  if (limit)
+    spin_limit = limit;
+  else
+    cmdline_report_bad("spin_limit", cmdline_get("spin_limit"), "pauses>0");
+}
+
+/* spin_limit pauses and the lock is still not ours: whoever holds it is not
  * letting go (a deadlock, or a holder that stopped).  Name both and stop. */
 static __attribute__((noreturn, noinline)) void spin_too_long(struct spinlock *l,
                                                               vaddr_t waiter_caller) {
@@ -33,7 +45,7 @@ static __attribute__((noreturn, noinline)) void spin_too_long(struct spinlock *l
  * -icount, and immune to the jump an INIT makes in virtual time). */
 static inline void wait_for(struct spinlock *l, uint16_t ticket, vaddr_t caller) {
   for (uint32_t spins = 0; l->owner != ticket; spins++) {
-    if (spins == SPIN_LIMIT) spin_too_long(l, caller);
+    if (spins == spin_limit) spin_too_long(l, caller);
     tlb_poll(); /* the holder may be waiting for this CPU's flush (kernel/tlb.h) */
     cpu_relax();
   }

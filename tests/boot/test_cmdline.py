@@ -27,6 +27,7 @@ BAD_VALUES = [
     ("run", "", RUN_LIST),
     ("run", ",hello", RUN_LIST),
     ("run", "hello,,hello", RUN_LIST),
+    ("spin_limit", "0", "pauses>0"),  # a number, but every contended lock would panic
 ]
 
 # The kernel's variables each option sets, as they are with no options at all.
@@ -35,6 +36,7 @@ DEFAULT_EFFECTS = {
     "'timer.c'::preempt": ("false",),
     "'fault.c'::log_resolved": ("false",),
     "heap_debug_full": ("false",),
+    "spin_limit": (str(1 << 24),),
 }
 
 

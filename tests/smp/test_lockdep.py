@@ -6,7 +6,7 @@ in an order set by guest flags (the same on every run):
   takes test_b then test_a.  Nothing deadlocks, so only the order checker
   can name it; with lockdebug=off the run ends normally and unnamed;
 - held: CPU 1 takes test_a and stops for good; CPU 0 waits for it until
-  SPIN_LIMIT pauses, then names the holder;
+  spin_limit pauses, then names the holder;
 - deadlock: each CPU holds one and takes the other's, with the checker off:
   it must end in the spin record, not hang.
 
@@ -25,13 +25,19 @@ from harness.machine import artifacts
 from harness.targets.mmverify.build import REPO
 from harness.targets.mmverify.functions import caller_functions, function_table
 
+# A waiter reports after 2^20 pauses, not the default 2^24: the held and
+# deadlock triggers wait for that report, 16 times sooner (a pause lets the
+# other vCPU run under -icount, so a holder that moves still gets its turns).
+SPIN_LIMIT = 1 << 20
+LIMIT = f"spin_limit={SPIN_LIMIT}"
+
 
 def two_cpus(*variants):
     """(mttcg, icount) machines at smp=2, each with its cmdline."""
     return [pytest.param(cmdline, id=f"{'icount' if icount else 'mttcg'}"
                          + (f"-{cmdline.replace('=', '-')}" if cmdline else ""),
                          marks=pytest.mark.machine(smp=2, icount=icount, mttcg=not icount,
-                                                   cmdline=cmdline))
+                                                   cmdline=f"{cmdline} {LIMIT}".strip()))
             for icount, cmdline in variants]
 
 
@@ -124,6 +130,7 @@ def test_without_the_checker_the_inversion_goes_unnamed(machine, machine_kind):
 def test_a_lock_held_too_long_names_its_holder(machine, kernel, functions, machine_kind):
     """Checked and unchecked (lockdebug=off: the inline fast path keeps the
     holder's CPU and site), with real parallelism and under -icount."""
+    assert int(machine.evaluate("spin_limit"), 0) == SPIN_LIMIT
     stop_at_panic_exit(machine, "lockdebug_test_held")
     [lock] = machine.records("LOCK")
     assert (lock["error"], lock["lock"], lock.int("holder_cpu"), lock.int("waiter_cpu")) == (
@@ -145,7 +152,7 @@ def test_a_lock_held_too_long_names_its_holder(machine, kernel, functions, machi
                                                   (True, "lockdebug=off")))
 def test_a_deadlock_ends_in_the_spin_record_not_a_hang(machine, functions, machine_kind):
     """Both orders at once: CPU 0 holds test_a and wants test_b, CPU 1 the
-    reverse.  Whichever reaches SPIN_LIMIT first names the other as holder
+    reverse.  Whichever reaches spin_limit first names the other as holder
     and panics (under MTTCG the other may report too before its NMI)."""
     with pytest.raises(GuestPanic):
         machine.call("lockdebug_test_deadlock", timeout=120)

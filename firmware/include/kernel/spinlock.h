@@ -26,7 +26,8 @@
  * what it sees, not by them).
  *
  * The holder's CPU and lock site are kept in the lock, so a CPU that spins
- * too long (SPIN_LIMIT pauses: counted, not timed, so the same under
+ * too long (spin_limit pauses, SPIN_LIMIT unless the command line's
+ * spin_limit=<n> says otherwise: counted, not timed, so the same under
  * -icount) can name who holds it:
  *   LOCK error=spin lock=<class> holder_cpu=<c> holder_caller=0x<eip>
  *        waiter_cpu=<w> waiter_caller=0x<eip>
@@ -83,6 +84,10 @@ struct spinlock {
 #define SPIN_NO_CPU 0xFF
 #define SPINLOCK_INIT(class) { .next = 0, .owner = 0, .cls = (class), .cpu = SPIN_NO_CPU, .caller = 0 }
 #define SPIN_LIMIT (1u << 24) /* pauses before a waiter reports the holder and panics */
+/* The limit in force: spin_limit=<n> (n > 0) sets it.  A test that waits for
+ * the report on purpose asks for less; a slow emulator may need more. */
+extern uint32_t spin_limit;
+void spin_limit_init(void);
 
 void spin_init(struct spinlock *l, enum lock_class cls);
 static inline void spin_lock(struct spinlock *l);
@@ -100,7 +105,7 @@ bool spin_held(const struct spinlock *l);
  * instructions (the per-CPU frame cache's allocate+free pair takes two of
  * them within its budget of 60): one test of `lockdebug`, the ticket, the
  * holder's CPU (%gs:4, struct cpu's index) and site.  The rest is out of
- * line: the wait (spin_lock_wait, which also counts towards SPIN_LIMIT),
+ * line: the wait (spin_lock_wait, which also counts towards spin_limit),
  * and, with lockdebug=on, the whole lock and unlock through the order
  * checker (spin_lock_debug, spin_unlock_debug: kernel/lockdep.h).  The
  * holder's `caller` is the lock site itself (the address after a `movl $1f`
