@@ -25,11 +25,15 @@ class Bitmap:
         return self.count - self.set_count()
 
     def set_bits(self) -> list[int]:
-        v, out = self.value, []
-        while v:
-            low = v & -v
-            out.append(low.bit_length() - 1)
-            v ^= low
+        """The set bits, lowest first.  Byte by byte: clearing the lowest
+        bit of the whole int copies it once per set bit, which for a 6 GiB
+        machine's 192 KiB bitmap with its 262,144 reserved frames took 8 s."""
+        out: list[int] = []
+        for index, byte in enumerate(self.value.to_bytes((self.count + 7) // 8, "little")):
+            while byte:
+                low = byte & -byte
+                out.append(index * 8 + low.bit_length() - 1)
+                byte ^= low
         return out
 
     def first_clear(self, start: int = 0) -> int | None:
