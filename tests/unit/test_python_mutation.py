@@ -189,14 +189,21 @@ def test_main_reports_the_last_run(tmp_path, mutated, monkeypatch, capsys):
 # -- the real list against the real decoders ------------------------------------------
 
 
+def reviewed_files():
+    """The decoder files the reviewed list names an entry of (the others'
+    mutants cannot match one: mutmut takes a second a file, so only these)."""
+    named = {key.split(":", 1)[0] for key in load_equivalents(EQUIVALENTS)}
+    return sorted(named & set(decoder_files()))
+
+
 @pytest.fixture(scope="module")
 def live_mutants():
-    return generate(decoder_files())
+    return generate(reviewed_files())
 
 
 def test_every_reviewed_equivalent_names_a_live_mutant(live_mutants):
-    """An entry whose mutant is gone (the code changed) must be removed or
-    updated, never left to match nothing."""
+    """An entry whose mutant is gone (the code changed, or the file is no
+    decoder now) must be removed or updated, never left to match nothing."""
     keys = {m.key for m in live_mutants}
     stale = sorted(set(load_equivalents(EQUIVALENTS)) - keys)
     assert not stale, "stale entries in equivalent_python.txt:\n" + "\n".join(stale)
@@ -204,7 +211,9 @@ def test_every_reviewed_equivalent_names_a_live_mutant(live_mutants):
 
 def test_keys_name_one_mutant_each(live_mutants):
     assert len({m.key for m in live_mutants}) == len(live_mutants)
-    assert len(live_mutants) > 500  # every decoder file was mutated
+    # every file was mutated (pae.py alone has 500 mutants)
+    assert {m.file for m in live_mutants} == set(reviewed_files())
+    assert len(live_mutants) > 1000
 
 
 def test_every_entry_gives_a_reason():
