@@ -2,9 +2,11 @@
 and an interrupted run ends without waiting on its machines.
 
 Each case runs a real pytest in a subprocess whose tests hold running machines,
-interrupts it once every machine is up, and then looks for anything left
-behind: processes are found by a marker in their environment (every child
-inherits it), run directories by a private MMV_RUN_BASE.
+interrupts it once every machine is up (SIGINT to its whole process group,
+as a terminal's Ctrl-C; SIGTERM and SIGKILL to pytest alone, as kill or a CI
+runner's timeout), and then looks for anything left behind: processes are
+found by a marker in their environment (every child inherits it), run
+directories by a private MMV_RUN_BASE.
 """
 
 import os
@@ -145,7 +147,10 @@ def test_interrupted_run_leaves_nothing_behind(tmp_path, firmware, sig, workers)
                                                HOLDING_TESTS.format(count=count), workers)
     try:
         wait_until_ready(child, ready, count, marker, run_base)
-        child.send_signal(sig)
+        if sig == signal.SIGINT:  # Ctrl-C: the terminal signals the whole foreground group
+            os.killpg(child.pid, sig)
+        else:  # kill, a CI runner's timeout: the pytest it started
+            child.send_signal(sig)
         child.wait(timeout=60)
         assert_nothing_left(marker, run_base, sig)
     finally:
