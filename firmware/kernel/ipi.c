@@ -8,9 +8,7 @@
 #include "kernel/tlb.h"
 
 bool ipi_send(uint32_t cpu, uint32_t vector) {
-  if (!lapic_present || cpu >= CPU_MAX || !(cpu_online_mask & (1u << cpu)) ||
-      &cpus[cpu] == this_cpu())
-    return false;
+  if (!lapic_present || !cpu_is_other_online(cpu)) return false;
   lapic_send(cpus[cpu].apic_id, ICR_FIXED | ICR_ASSERT | vector);
   return true;
 }
@@ -62,7 +60,7 @@ HARNESS_VISIBLE uint32_t ipi_ping_broadcast(uint32_t rounds) {
     for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++) before[cpu] = cpus[cpu].ipis;
     ipi_broadcast(IPI_CALL);
     for (uint32_t cpu = 1; cpu < CPU_MAX; cpu++) {
-      if (!(cpu_online_mask & (1u << cpu))) continue;
+      if (!cpu_is_online(cpu)) continue;
       if (!wait_ack(cpu, before[cpu])) return acks;
       acks++;
     }
@@ -97,7 +95,7 @@ HARNESS_VISIBLE void ipi_test_panic(void) {
 }
 
 HARNESS_VISIBLE bool ipi_test_call_on(uint32_t cpu, void (*fn)(void)) {
-  if (cpu >= CPU_MAX || !(cpu_online_mask & (1u << cpu))) return false;
+  if (!cpu_is_online(cpu)) return false;
   if (&cpus[cpu] == this_cpu()) {
     fn();
     return true;

@@ -35,10 +35,9 @@ static void wait_step(uint32_t bit) {
  * here, then each one's ack (its handler runs fn before it acks, so the
  * ack means fn has returned there).  Returns how many CPUs ran it. */
 static uint32_t run_on_every_cpu(void (*fn)(void)) {
-  struct cpu *self = this_cpu();
   uint32_t before[CPU_MAX], sent = 0;
   for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++) {
-    if (!(cpu_online_mask & (1u << cpu)) || &cpus[cpu] == self) continue;
+    if (!cpu_is_other_online(cpu)) continue;
     before[cpu] = cpus[cpu].calls; /* not ipis: see ipi_test_call_on */
     cpus[cpu].call = fn;
     if (ipi_send(cpu, IPI_CALL)) sent |= 1u << cpu;

@@ -64,8 +64,7 @@ static void spin_then_read(void) {
 }
 
 HARNESS_VISIBLE bool tlb_test_reuse_while_spinning(uint32_t cpu, paddr_t a, paddr_t b) {
-  if (cpu >= CPU_MAX || !(cpu_online_mask & (1u << cpu)) || &cpus[cpu] == this_cpu())
-    return false;
+  if (!cpu_is_other_online(cpu)) return false;
   map_and_read(cpu, a);
   spin_lock(&spun);
   uint32_t before = cpus[cpu].calls;
@@ -94,8 +93,7 @@ static void stop_dead(void) {
 }
 
 HARNESS_VISIBLE bool tlb_test_no_ack(uint32_t cpu) {
-  if (cpu >= CPU_MAX || !(cpu_online_mask & (1u << cpu)) || &cpus[cpu] == this_cpu())
-    return false;
+  if (!cpu_is_other_online(cpu)) return false;
   cpus[cpu].call = stop_dead;
   ipi_send(cpu, IPI_CALL);
   kunmap(kmap_window(0)); /* frame 0: any frame will do, nothing is read */

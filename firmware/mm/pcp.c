@@ -175,7 +175,7 @@ static void take_and_hold(void) {
  * (false: no such CPU online).  The call IPI's own sender would wait for
  * take_and_hold to return, which it does only when released. */
 HARNESS_VISIBLE bool pcp_test_hold_on(uint32_t cpu) {
-  if (cpu >= CPU_MAX || !(cpu_online_mask & (1u << cpu)) || &cpus[cpu] == this_cpu()) return false;
+  if (!cpu_is_other_online(cpu)) return false;
   pcp_test_holding = pcp_test_release = 0;
   cpus[cpu].call = take_and_hold;
   ipi_send(cpu, IPI_CALL);

@@ -73,6 +73,17 @@ static inline struct cpu *this_cpu(void) {
   return c;
 }
 
+/* Whether `cpu` is an index of an online CPU (false past CPU_MAX). */
+static inline bool cpu_is_online(uint32_t cpu) {
+  return cpu < CPU_MAX && (cpu_online_mask & (1u << cpu));
+}
+
+/* Whether `cpu` is online and not this CPU: one this CPU can send an IPI or
+ * a request and wait for. */
+static inline bool cpu_is_other_online(uint32_t cpu) {
+  return cpu_is_online(cpu) && &cpus[cpu] != this_cpu();
+}
+
 /* Starts every AP the firmware's tables list and records what happened.
  * After the CPU protections (an AP copies the BSP's CR4) and the timer (the
  * local APIC is mapped there). */
