@@ -90,8 +90,8 @@ extern uint32_t spin_limit;
 void spin_limit_init(void);
 
 void spin_init(struct spinlock *l, enum lock_class cls);
-static inline void spin_lock(struct spinlock *l);
-static inline void spin_unlock(struct spinlock *l);
+static inline __attribute__((always_inline)) void spin_lock(struct spinlock *l);
+static inline __attribute__((always_inline)) void spin_unlock(struct spinlock *l);
 /* Takes the lock only if it is free at once: whether it did. */
 bool spin_trylock(struct spinlock *l);
 /* For code that may run with IF=1: turns interrupts off first and returns
@@ -110,25 +110,28 @@ bool spin_held(const struct spinlock *l);
  * checker (spin_lock_debug, spin_unlock_debug: kernel/lockdep.h).  The
  * holder's `caller` is the lock site itself (the address after a `movl $1f`
  * in the inlined code, or the out-of-line function's return address), so
- * it names the function that took the lock. */
+ * it names the function that took the lock.  Hence always_inline: an image
+ * built another way (the coverage image's -finstrument-functions made GCC
+ * keep spin_lock out of line) must still name the lock's taker, not
+ * spin_lock. */
 void spin_lock_wait(struct spinlock *l, uint16_t ticket);
 void spin_lock_debug(struct spinlock *l);
 void spin_unlock_debug(struct spinlock *l);
 
-static inline uint16_t spin_take_ticket(struct spinlock *l) {
+static inline __attribute__((always_inline)) uint16_t spin_take_ticket(struct spinlock *l) {
   uint16_t ticket = 1;
   __asm__ volatile("lock xaddw %0, %1" : "+r"(ticket), "+m"(l->next) : : "memory");
   return ticket;
 }
 
 /* this_cpu()->index in one load: struct cpu's second word (kernel/smp.h). */
-static inline uint8_t spin_cpu_index(void) {
+static inline __attribute__((always_inline)) uint8_t spin_cpu_index(void) {
   uint8_t index;
   __asm__ volatile("movb %%gs:%c1, %0" : "=q"(index) : "i"(sizeof(void *)));
   return index;
 }
 
-static inline void spin_lock(struct spinlock *l) {
+static inline __attribute__((always_inline)) void spin_lock(struct spinlock *l) {
   if (lockdebug) {
     spin_lock_debug(l);
     return;
@@ -142,14 +145,14 @@ static inline void spin_lock(struct spinlock *l) {
 /* Release: owner + 1 as a plain store after the critical section's stores
  * (x86 keeps stores in order), then a pause if someone waits, to hand the
  * TCG thread over at once under -icount. */
-static inline void spin_release(struct spinlock *l) {
+static inline __attribute__((always_inline)) void spin_release(struct spinlock *l) {
   uint16_t next_owner = (uint16_t)(l->owner + 1);
   __asm__ volatile("" ::: "memory");
   l->owner = next_owner;
   if (l->next != next_owner) __asm__ volatile("pause" ::: "memory");
 }
 
-static inline void spin_unlock(struct spinlock *l) {
+static inline __attribute__((always_inline)) void spin_unlock(struct spinlock *l) {
   if (lockdebug) {
     spin_unlock_debug(l);
     return;
