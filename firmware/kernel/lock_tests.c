@@ -149,7 +149,7 @@ static void __attribute__((noinline)) inversion_cpu1(void) {
 }
 
 /* Held: CPU 1 takes A and stops for good (interrupts off: only the panic's
- * NMI reaches it); CPU 0 then waits for A until SPIN_LIMIT. */
+ * NMI reaches it); CPU 0 then waits for A until spin_limit. */
 static void __attribute__((noinline)) held_cpu1(void) {
   spin_lock(&test_a);
   set_step(1);

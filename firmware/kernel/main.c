@@ -89,8 +89,8 @@ void kmain(uint32_t magic, paddr_t mbi_phys) {
   bootinfo_init(magic, mbi_phys);
   cmdline_init(boot_info.cmdline);
   lockdep_init(); /* before any lock is taken */
-  spin_limit_init();
   krecord("CMDLINE raw=%pq\n", boot_info.cmdline);
+  spin_limit_init(); /* after the raw line: a bad value's record follows it */
   trap_init();
   cpu_features_init();
   fault_init();

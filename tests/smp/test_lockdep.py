@@ -25,11 +25,13 @@ from harness.machine import artifacts
 from harness.targets.mmverify.build import REPO
 from harness.targets.mmverify.functions import caller_functions, function_table
 
-# A waiter reports after 2^20 pauses, not the default 2^24: the held and
-# deadlock triggers wait for that report, 16 times sooner (a pause lets the
+# A waiter reports after 2^20 pauses, not the kernel's default 2^24: the held
+# and deadlock triggers wait for that report, 16 times sooner (a pause lets the
 # other vCPU run under -icount, so a holder that moves still gets its turns).
-SPIN_LIMIT = 1 << 20
-LIMIT = f"spin_limit={SPIN_LIMIT}"
+# Every two-CPU machine here has it, so the inversion tests share their
+# pooled machines (one configuration each) with those.
+TEST_SPIN_LIMIT = 1 << 20
+LIMIT = f"spin_limit={TEST_SPIN_LIMIT}"
 
 
 def two_cpus(*variants):
@@ -130,7 +132,7 @@ def test_without_the_checker_the_inversion_goes_unnamed(machine, machine_kind):
 def test_a_lock_held_too_long_names_its_holder(machine, kernel, functions, machine_kind):
     """Checked and unchecked (lockdebug=off: the inline fast path keeps the
     holder's CPU and site), with real parallelism and under -icount."""
-    assert int(machine.evaluate("spin_limit"), 0) == SPIN_LIMIT
+    assert int(machine.evaluate("spin_limit"), 0) == TEST_SPIN_LIMIT
     stop_at_panic_exit(machine, "lockdebug_test_held")
     [lock] = machine.records("LOCK")
     assert (lock["error"], lock["lock"], lock.int("holder_cpu"), lock.int("waiter_cpu")) == (

@@ -191,7 +191,9 @@ def test_main_reports_the_last_run(tmp_path, mutated, monkeypatch, capsys):
 
 def reviewed_files():
     """The decoder files the reviewed list names an entry of (the others'
-    mutants cannot match one: mutmut takes a second a file, so only these)."""
+    mutants cannot match one: mutmut takes a second a file, so only these).
+    The keys' uniqueness is checked on these files too, so a duplicate key
+    in another file shows only once an entry for that file is written."""
     named = {key.split(":", 1)[0] for key in load_equivalents(EQUIVALENTS)}
     return sorted(named & set(decoder_files()))
 
