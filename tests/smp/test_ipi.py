@@ -52,6 +52,21 @@ def test_every_ap_takes_each_ping_exactly_once(machine, kernel, count):
         assert lapic_vectors(machine, i) == ("(none)", "(none)"), f"CPU {i}'s local APIC"
 
 
+@pytest.mark.machine(smp=2)
+def test_an_ipi_is_sent_fixed_and_asserted_to_its_cpu(machine):
+    """The ICR CPU 0 last wrote, as QEMU's own local APIC shows it: fixed
+    delivery, edge, level assert (the SDM asks for it in every mode but INIT
+    de-assert; P6-family APICs need it), physical destination CPU 1, and
+    IPI_CALL's vector.  QEMU delivers without the level bit, so only the
+    register can tell."""
+    assert machine.call_value("ipi_ping", 1) == 1
+    text = machine.monitor("info lapic 0")
+    ipi_call = int(machine.evaluate("(int)IPI_CALL"), 0)
+    assert re.search(r"^ICR\s+(.*)$", text, re.M)[1].strip() == \
+        f"{0x4000 | ipi_call:#010x} physical edge assert no-shorthand"
+    assert re.search(r"^ICR2\s+(.*)$", text, re.M)[1].strip() == "0x01000000 cpu 1 (APIC ID)"
+
+
 @pytest.mark.machine(smp=2, cmdline="smp_start=off")
 def test_a_cpu_that_never_started_is_pinged_by_no_one(machine, kernel):
     """ipi_send refuses a CPU that is not online; the broadcast reaches it
