@@ -25,6 +25,7 @@ from harness.errors import (
     HungGuest,
     TargetStateError,
 )
+from harness.machine.elf_symbols import exact_symbols
 from harness.machine.qemu import QemuConfig
 from harness.machine.state import BOOT_CPU_THREAD
 from harness.machine.target import CallGate
@@ -104,8 +105,14 @@ class Calls:
         return str(value)
 
     def symbol(self, name: str) -> int:
+        """From the symbol file's symbol table when it names ``name`` exactly
+        (GDB may give a GCC clone's address: harness.machine.elf_symbols),
+        else GDB's answer (an expression such as ``'file.c'::name``)."""
         if name not in self._symbols:
-            self._symbols[name] = parse_gdb_int(self.evaluate(f"(unsigned int)&{name}"))
+            symbol_file = self.host.cfg.target.symbol_file
+            exact = exact_symbols(symbol_file).get(name) if symbol_file is not None else None
+            self._symbols[name] = exact if exact is not None else \
+                parse_gdb_int(self.evaluate(f"(unsigned int)&{name}"))
         return self._symbols[name]
 
     def call(self, function: str | int, args: tuple[int, ...],
