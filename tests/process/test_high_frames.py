@@ -1,5 +1,7 @@
 """RAM above 4 GiB backs user memory (PAE only).  On a 6 GiB machine a loop
-of processes touches 5 GiB worth of heap pages over its lifetime; user frames
+of processes touches 3.5 GiB worth of heap pages over its lifetime, more
+than the 3 GiB above 4 GiB, so frames a process failed to give back would
+push the last ones below 4 GiB; user frames
 come from above 4 GiB first, so every one of them lies there: the walker
 shows each page's frame, and the word the process wrote is in that frame of
 the RAM file."""
@@ -12,7 +14,7 @@ from tests.boot.test_high_ram import GIB, HIGH
 from tests.boot.test_high_ram import pytestmark as high_ram_marks
 
 PAGES = 3584                        # fill's default: 14 MiB, within PROC_MAX_PAGES
-SPAWNS = (5 * GIB) // (PAGES << 12)  # 365 processes, 5 GiB of touched pages
+SPAWNS = (7 * GIB // 2) // (PAGES << 12)  # 256 processes, 3.5 GiB of touched pages
 
 pytestmark = [*high_ram_marks, pytest.mark.cold_boot,
               pytest.mark.machine(memory="6G", modules=["user/cycler", "user/fill"],
