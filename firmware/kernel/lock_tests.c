@@ -324,3 +324,23 @@ HARNESS_VISIBLE uint32_t lock_bench_pairs(uint32_t n) {
   }
   return (bench_clock() - start) - empty;
 }
+
+/* record_race: every CPU writes `record_race_lines` records at once (all
+ * leave a barrier together), `RACE cpu=<c> line=<i>`: without one record at
+ * a time on the serial lines (lib/kprintf.c), two CPUs' bytes interleave and
+ * the harness finds lines it cannot parse and records missing. */
+static volatile uint32_t record_race_lines, record_race_arrived;
+
+static void record_race(void) {
+  __atomic_fetch_add(&record_race_arrived, 1, __ATOMIC_SEQ_CST);
+  while (record_race_arrived != bits_in(cpu_online_mask)) cpu_relax();
+  for (uint32_t i = 0; i < record_race_lines; i++)
+    krecord("RACE cpu=%u line=%u\n", this_cpu()->index, i);
+}
+
+/* How many CPUs wrote their lines. */
+HARNESS_VISIBLE uint32_t record_test_race(uint32_t lines) {
+  record_race_lines = lines;
+  record_race_arrived = 0;
+  return run_on_every_cpu(record_race);
+}

@@ -1,5 +1,6 @@
 #include "kernel/kprintf.h"
 #include "kernel/serial.h"
+#include "kernel/smp.h"
 #include "lib/string.h"
 
 /* Output goes through a sink so kprintf (the console), krecord (both
@@ -150,23 +151,59 @@ void kprintf(const char *fmt, ...) {
   va_end(ap);
 }
 
+/* One record at a time on the serial lines: two CPUs that report at once
+ * (both waiters of a deadlock reach the spin limit together) would otherwise
+ * interleave their bytes into lines nobody can parse.  Not a spinlock
+ * (kernel/spinlock.h): the lock code's own reports and panics write records,
+ * and they must neither go through the order checker nor wait for ever.  So
+ * a CPU writes without the lock when it already holds it (a record from an
+ * NMI taken inside a record), when the holder was parked by a panic (its
+ * NMI may have stopped it mid-record), and after RECORD_WAIT pauses (a few
+ * seconds: a holder whose host thread is descheduled on a loaded host must
+ * still get its turn).  While only the boot CPU is online there is nobody
+ * to wait for, and %gs does not point at its struct cpu before gdt_init. */
+#define RECORD_WAIT (1u << 26)
+static volatile uint32_t record_owner; /* 0: free, else the writer's CPU index + 1 */
+
+static bool record_begin(void) {
+  if (cpu_online_mask == 1) return false;
+  uint32_t me = this_cpu()->index + 1;
+  for (uint32_t spin = 0; spin < RECORD_WAIT; spin++) {
+    uint32_t owner = 0;
+    if (__atomic_compare_exchange_n(&record_owner, &owner, me, false, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_RELAXED))
+      return true;
+    if (owner == me || cpus[owner - 1].parked) return false;
+    __asm__ volatile("pause" ::: "memory");
+  }
+  return false;
+}
+
+static void record_end(bool owned) {
+  if (owned) __atomic_store_n(&record_owner, 0, __ATOMIC_RELEASE);
+}
+
 void krecord(const char *fmt, ...) {
   struct sink s = {.put = put_record};
   va_list ap;
+  bool owned = record_begin();
   serial_line_start();
   va_start(ap, fmt);
   format(&s, fmt, ap);
   va_end(ap);
   serial_record_flush();
+  record_end(owned);
 }
 
 void krecord_quiet(const char *fmt, ...) {
   struct sink s = {.put = put_record_only};
   va_list ap;
+  bool owned = record_begin();
   va_start(ap, fmt);
   format(&s, fmt, ap);
   va_end(ap);
   serial_record_flush();
+  record_end(owned);
 }
 
 int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
