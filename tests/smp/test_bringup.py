@@ -15,13 +15,13 @@ import pytest
 from harness import timeouts
 from harness.decode.vcpus import parse_info_registers_all
 from harness.targets.mmverify.kernel import Kernel
+from tests.smp.idle import idle_resume_address
 
 KERNEL_BASE = 0xC0000000
 SEG_TSS, SEG_DF_TSS, SEG_KPERCPU = 0x28, 0x30, 0x38
 GDT_LIMIT = 8 * 8 - 1  # GDT_ENTRIES descriptors
 CR0_PG = 0x80000000
 EFER_NXE = 0x800
-HLT = 0xF4
 LVT_MASKED, LVT_EXTINT, LVT_NMI = 0x10000, 0x700, 0x400
 PAGE = 4096
 
@@ -84,14 +84,6 @@ def double_fault_task(machine, i):
 def address_of(machine, expression):
     """A kernel address GDB computes from the debug info (``&cpus[1].tss``)."""
     return int(re.search(r"0x[0-9a-f]+", machine.evaluate(expression))[0], 16)
-
-
-def idle_resume_address(machine):
-    """Where an AP halted in ap_idle stands: just after its hlt."""
-    start = machine.symbol("ap_idle")
-    code = machine.read(start, 16)
-    assert HLT in code, "ap_idle executes hlt"
-    return start + code.index(HLT) + 1
 
 
 def smp_start_records(machine):
