@@ -19,6 +19,7 @@
 #include "kernel/serial.h"
 #include "kernel/shell.h"
 #include "kernel/smp.h"
+#include "kernel/tlb.h"
 #include "kernel/smp_tables.h"
 #include "kernel/trap.h"
 #include "mm/fault.h"
@@ -78,6 +79,7 @@ static void __attribute__((noreturn)) idle(void) {
   for (;;) {
     balloon_poll(); /* a safe point: the host may change the balloon's target */
     pcp_idle();     /* the frames it caches are better used by the other CPUs */
+    tlb_poll();     /* interrupts are off: another CPU's requests come only this way */
     cpu_relax();
   }
 }
