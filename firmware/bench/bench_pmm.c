@@ -133,8 +133,8 @@ HARNESS_VISIBLE uint32_t bench_scan_pairs(uint32_t order, uint32_t n) {
   return cost;
 }
 
-/* bench_pmm_pairs through this CPU's frame cache (mm/pcp.h), its lock
- * included.  One pair first, outside the clock, fills the cache; then each
+/* bench_pmm_pairs through this CPU's frame cache (mm/pcp.h), which takes no
+ * lock.  One pair first, outside the clock, fills the cache; then each
  * frame goes back where it came from, so the loop never refills or drains. */
 HARNESS_VISIBLE uint32_t bench_pmm_pairs_percpu(uint32_t n) {
   pcp_free(pcp_alloc());

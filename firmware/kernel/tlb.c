@@ -6,6 +6,7 @@
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/smp.h"
+#include "mm/pcp.h"
 
 bool tlb_shootdown_enabled = true;
 
@@ -46,6 +47,7 @@ void tlb_serve(void) {
     self->tlb_stats.served++;
     m->done = sent;
   }
+  if (pending & TLB_PENDING_PCP_DRAIN) pcp_serve_drain();
 }
 
 static __attribute__((noreturn, noinline)) void no_ack(uint32_t cpu, vaddr_t start,

@@ -15,20 +15,21 @@
 #include "arch/i386/cpu.h"
 #include "kernel/cmdline.h"
 #include "kernel/ipi.h"
+#include "kernel/kprintf.h"
+#include "kernel/panic.h"
 #include "kernel/smp.h"
 #include "mm/pmm.h"
 
 bool pcp_enabled;
+struct spinlock pcp_drain_lock = SPINLOCK_INIT(LOCK_PCP);
 
-void pcp_init(void) {
-  for (struct cpu *c = cpus; c != cpus + CPU_MAX; c++) spin_init(&c->frames.lock, LOCK_PCP);
-  pcp_enabled = cmdline_bool("pcp", false);
-}
+void pcp_init(void) { pcp_enabled = cmdline_bool("pcp", false); }
 
 static inline struct pcp *this_pcp(void) { return &this_cpu()->frames; }
 
 /* Up to PCP_BATCH frames from the PMM, lowest first, pushed so that the
- * lowest ends on top.  p is empty and locked.  Whether it got any. */
+ * lowest ends on top.  p is this CPU's and empty (a drain asked for while it
+ * waits for pmm_lock finds nothing).  Whether it got any. */
 static __attribute__((noinline)) bool refill(struct pcp *p) {
   pfn_t got[PCP_BATCH];
   uint32_t n = 0;
@@ -44,18 +45,78 @@ static __attribute__((noinline)) bool refill(struct pcp *p) {
   return true;
 }
 
-/* Entries [from, from + n) of p (locked) go back to the PMM; the ones above
- * move down.  One drain in the stats. */
-static void drain(struct pcp *p, uint32_t from, uint32_t n) {
-  if (!n) return;
+/* n frames to the PMM; `caller` is whom it names if it refuses one. */
+static void give_back(const pfn_t *pfns, uint32_t n, vaddr_t caller) {
   spin_lock(&pmm_lock);
-  for (uint32_t i = from; i < from + n; i++)
-    pmm_free_lowest((paddr_t)p->pfns[i] << FRAME_SHIFT, CALLER());
+  for (uint32_t i = 0; i < n; i++) pmm_free_lowest((paddr_t)pfns[i] << FRAME_SHIFT, caller);
   spin_unlock(&pmm_lock);
-  for (uint32_t i = from + n; i < p->count; i++) p->pfns[i - n] = p->pfns[i];
+}
+
+/* Entries [0, n) leave p (n > 0) and the ones above move down: one drain in
+ * the stats. */
+static void take_bottom(struct pcp *p, uint32_t n) {
+  for (uint32_t i = n; i < p->count; i++) p->pfns[i - n] = p->pfns[i];
   p->count -= n;
   p->stats.drains++;
   p->stats.drained += n;
+}
+
+/* The owner's answer to a drain request: every frame to the asker's
+ * drain_to, how many in drain_gave, then the ack.  Not while busy: the
+ * drain in progress serves it when it is done. */
+static void serve_drain(struct pcp *p) {
+  uint32_t asked = p->drain_asked;
+  if (asked == p->drain_done || p->busy) return;
+  uint32_t n = p->count;
+  for (uint32_t i = 0; i < n; i++) p->drain_to[i] = p->pfns[i];
+  if (n) take_bottom(p, n);
+  p->drain_gave = n;
+  __asm__ volatile("" ::: "memory"); /* the frames before the ack (x86 keeps stores in order) */
+  p->drain_done = asked;
+}
+
+void pcp_serve_drain(void) { serve_drain(this_pcp()); }
+
+/* The bottom n entries of p (this CPU's, or one whose CPU runs no kernel
+ * code) go back to the PMM, and only then leave the cache: busy meanwhile,
+ * so a drain asked for while it waits for pmm_lock cannot give them away a
+ * second time; that request is served after, from what is left. */
+static void drain_own(struct pcp *p, uint32_t n) {
+  if (!n) return;
+  p->busy = 1;
+  give_back(p->pfns, n, CALLER());
+  take_bottom(p, n);
+  p->busy = 0;
+  serve_drain(p);
+}
+
+static __attribute__((noreturn, noinline)) void no_drain(uint32_t cpu) {
+  krecord("PCP error=no-drain cpu=%u asker=%u cached=%u\n", cpu, this_cpu()->index,
+          cpus[cpu].frames.count);
+  PANIC("cpu %u did not give up its frame cache", cpu);
+}
+
+/* Asks CPU `cpu` (online, not parked, not this one) for its frames and
+ * gives them to the PMM: how many. */
+static uint32_t drain_other(uint32_t cpu) {
+  struct pcp *p = &cpus[cpu].frames;
+  if (!p->count) return 0; /* a glance: a refill after it is the owner's to keep */
+  pfn_t got[PCP_MAX];
+  spin_lock(&pcp_drain_lock);
+  p->drain_to = got;
+  uint32_t asked = p->drain_asked + 1;
+  p->drain_asked = asked;
+  __atomic_fetch_or(&cpus[cpu].tlb_pending, TLB_PENDING_PCP_DRAIN, __ATOMIC_SEQ_CST);
+  ipi_send(cpu, IPI_TLB);
+  for (uint32_t spin = 0; p->drain_done != asked; spin++) {
+    if (spin == spin_limit) no_drain(cpu);
+    tlb_poll(); /* the owner may be waiting for this CPU's flush, or its frames */
+    cpu_relax();
+  }
+  uint32_t n = p->drain_gave;
+  spin_unlock(&pcp_drain_lock);
+  if (n) give_back(got, n, CALLER());
+  return n;
 }
 
 /* Neither this cache nor the PMM had a frame: every cache gives its frames
@@ -70,14 +131,9 @@ static __attribute__((noinline)) void *alloc_starved(void) {
 
 void *pcp_alloc(void) {
   struct pcp *p = this_pcp();
-  spin_lock(&p->lock);
-  if (__builtin_expect(p->count == 0, 0) && !refill(p)) {
-    spin_unlock(&p->lock);
-    return alloc_starved();
-  }
+  if (__builtin_expect(p->count == 0, 0) && !refill(p)) return alloc_starved();
   pfn_t pfn = p->pfns[--p->count];
   p->stats.allocs++;
-  spin_unlock(&p->lock);
   return (void *)(pfn << FRAME_SHIFT);
 }
 
@@ -89,7 +145,7 @@ static inline bool bit_set(const uint32_t *map, uint32_t i) {
 }
 
 /* A full cache gives its older half back first. */
-static __attribute__((noinline)) void drain_half(struct pcp *p) { drain(p, 0, PCP_MAX / 2); }
+static __attribute__((noinline)) void drain_half(struct pcp *p) { drain_own(p, PCP_MAX / 2); }
 
 static inline __attribute__((always_inline)) void free_into(void *page, vaddr_t caller) {
   paddr_t pa = (paddr_t)page;
@@ -104,11 +160,9 @@ static inline __attribute__((always_inline)) void free_into(void *page, vaddr_t 
     return;
   }
   struct pcp *p = this_pcp();
-  spin_lock(&p->lock);
   if (__builtin_expect(p->count == PCP_MAX, 0)) drain_half(p);
   p->pfns[p->count++] = pfn;
   p->stats.frees++;
-  spin_unlock(&p->lock);
 }
 
 void pcp_free_from(void *page, vaddr_t caller) { free_into(page, caller); }
@@ -116,11 +170,10 @@ void pcp_free(void *page) { free_into(page, CALLER()); }
 
 uint32_t pcp_drain_cpu(uint32_t cpu) {
   if (cpu >= CPU_MAX) return 0;
-  struct pcp *p = &cpus[cpu].frames;
-  spin_lock(&p->lock);
-  uint32_t n = p->count;
-  drain(p, 0, n);
-  spin_unlock(&p->lock);
+  struct cpu *c = &cpus[cpu];
+  if (c != this_cpu() && cpu_is_online(cpu) && !c->parked) return drain_other(cpu);
+  uint32_t n = c->frames.count;
+  drain_own(&c->frames, n);
   return n;
 }
 
@@ -152,31 +205,42 @@ HARNESS_VISIBLE void pcp_test_take(void) {
   pcp_test_hold();
 }
 
-/* Waits (pausing) until CPU `cpu`'s cache is empty and unlocked, as its idle
- * loop leaves it: the frames still cached then (0: drained). */
+/* Waits (pausing) until CPU `cpu`'s cache is empty and not busy, as its idle
+ * loop leaves it: the frames still cached then (0: drained).  count first:
+ * once it reads 0, busy reads 0 only after the frames are back in the PMM. */
 HARNESS_VISIBLE uint32_t pcp_test_wait_drained(uint32_t cpu) {
   struct pcp *p = &cpus[cpu % CPU_MAX].frames;
-  for (uint32_t spin = 0; spin < SPIN_LIMIT && (p->count || p->lock.next != p->lock.owner); spin++)
+  for (uint32_t spin = 0; spin < SPIN_LIMIT; spin++) {
+    if (!*(volatile uint32_t *)&p->count && !p->busy) break;
+    tlb_poll();
     cpu_relax();
+  }
   return p->count;
 }
 
-volatile uint32_t pcp_test_holding, pcp_test_release;
+volatile uint32_t pcp_test_holding, pcp_test_release, pcp_test_deaf;
 
 /* Run on an AP: takes its frames as pcp_test_take, then keeps them in its
- * cache, busy (not idle, so not drained) until pcp_test_release is set. */
+ * cache, busy (not idle, so not drained) until pcp_test_release is set.  It
+ * waits as kernel code waits with interrupts off, polling its requests, so
+ * another CPU's drain reaches it; unless deaf, as a CPU stuck with
+ * interrupts off that polls nothing. */
 static void take_and_hold(void) {
   pcp_test_take();
   pcp_test_holding = 1;
-  while (!pcp_test_release) cpu_relax();
+  while (!pcp_test_release) {
+    if (!pcp_test_deaf) tlb_poll();
+    cpu_relax();
+  }
 }
 
 /* Starts take_and_hold on CPU `cpu` and returns once it holds its frames
  * (false: no such CPU online).  The call IPI's own sender would wait for
  * take_and_hold to return, which it does only when released. */
-HARNESS_VISIBLE bool pcp_test_hold_on(uint32_t cpu) {
+HARNESS_VISIBLE bool pcp_test_hold_on(uint32_t cpu, bool deaf) {
   if (!cpu_is_other_online(cpu)) return false;
   pcp_test_holding = pcp_test_release = 0;
+  pcp_test_deaf = deaf;
   cpus[cpu].call = take_and_hold;
   ipi_send(cpu, IPI_CALL);
   while (!pcp_test_holding) cpu_relax();

@@ -4,8 +4,9 @@ the rules they must obey against the PMM's bitmaps and the frame table.
 A cached frame is used in the bitmap and held by nobody: the audit checks
 each cache's frames are real (inside the bitmap, used, not reserved, no
 references, no flags), that no frame is cached twice (in one cache or in
-two), that a cache holds at most its capacity, that its lock is a LOCK_PCP lock
-and free at a stop, and that its statistics add up to its count:
+two), that a cache holds at most its capacity, that at a stop no drain
+another CPU asked for is left unanswered and no cache is half-way through
+giving frames back (busy), and that its statistics add up to its count:
 ``count == refilled + frees - allocs - drained``.  Tests and audits count
 cached frames as free (:func:`cached_frames`)."""
 
@@ -26,10 +27,9 @@ class CpuCache:
     count: int
     slots: tuple[int, ...]  # every entry of pfns[], bottom first (the top is [count - 1])
     stats: dict[str, int]   # struct pcp_stats
-    lock_next: int
-    lock_owner: int
-    lock_class: int  # enum lock_class: LOCK_PCP once pcp_init ran
-    lock_cpu: int    # the holder's CPU, SPIN_NO_CPU when free
+    drain_asked: int = 0  # drains other CPUs asked of it
+    drain_done: int = 0   # of them, answered
+    busy: int = 0         # its CPU is giving frames back to the PMM
 
     @property
     def frames(self) -> list[int]:
@@ -56,10 +56,9 @@ def lock_problems(name: str, held: dict[str, int]) -> list[str]:
 
 
 def check(caches: list[CpuCache], used: int, reserved: int, frame_count: int,
-          table: FrameTable | None, lock_class: int) -> list[str]:
+          table: FrameTable | None) -> list[str]:
     """Every way the caches break the rules above (empty: none).  ``used``
-    and ``reserved`` are the PMM's bitmaps as integers (bit i: frame i);
-    ``lock_class`` is LOCK_PCP's value."""
+    and ``reserved`` are the PMM's bitmaps as integers (bit i: frame i)."""
     out: list[str] = []
     owner: dict[int, int] = {}
     for c in caches:
@@ -67,11 +66,11 @@ def check(caches: list[CpuCache], used: int, reserved: int, frame_count: int,
         if c.count > c.capacity:
             out.append(f"{where} says it holds {c.count} frames, it has room for {c.capacity}")
             continue
-        out += lock_problems(where, {"next": c.lock_next, "owner": c.lock_owner,
-                                     "cpu": c.lock_cpu})
-        if c.lock_class != lock_class:
-            out.append(f"{where}'s lock has class {c.lock_class}, not LOCK_PCP ({lock_class}):"
-                       " never initialised")
+        if c.drain_asked != c.drain_done:
+            out.append(f"{where} has a drain request unanswered at a stop (asked "
+                       f"{c.drain_asked}, answered {c.drain_done})")
+        if c.busy:
+            out.append(f"{where} is giving frames back at a stop (busy {c.busy})")
         s = c.stats
         expected = s["refilled"] + s["frees"] - s["allocs"] - s["drained"]
         if c.count != expected:

@@ -5,9 +5,11 @@ caches' frames and counts read from guest RAM (``cpus[i].frames``), the
 bitmap, pmm_stats; conftest's audits (buddy maps, and the caches against the
 bitmap and the frame table) run after each test."""
 
+import time
+
 import pytest
 
-from harness import CallStopped
+from harness import CallStopped, GuestPanic
 from harness.targets.mmverify.pcp_audit import pcp_audit, read_caches
 
 FRAME = 4096
@@ -262,7 +264,7 @@ def test_a_starved_allocation_drains_another_cpus_cache(machine, kernel):
     frames, and only then NULL."""
     bases = emptied(machine, kernel)
     batch = lowest_free(kernel.pmm_bitmaps()[0], 16)
-    assert machine.call("pcp_test_hold_on", 1) == 1
+    assert machine.call("pcp_test_hold_on", 1, 0) == 1
     cpu1 = cache(kernel, 1)
     assert (cpu1.count, cpu1.frames) == (13, batch[:2:-1])
     free = kernel.pmm_stats()["free_frames"]
@@ -275,6 +277,102 @@ def test_a_starved_allocation_drains_another_cpus_cache(machine, kernel):
     assert machine.call("pcp_test_wait_drained", 1) == 0
 
 
+@pytest.mark.machine(smp=2, cmdline="pcp=on")
+def test_a_busy_cpu_gives_its_cache_when_asked(machine, kernel):
+    """CPU 1 holds 13 cached frames and stays busy, polling its requests as
+    kernel code waiting with interrupts off does: pcp_drain_cpu(1) on CPU 0
+    asks it by IPI_TLB, CPU 1 moves its frames to CPU 0 and acknowledges,
+    and CPU 0 gives them to the PMM.  The drain counts in CPU 1's stats,
+    the request is answered, and pcp_drain_lock is free again."""
+    bases = emptied(machine, kernel)
+    used, _ = kernel.pmm_bitmaps()
+    batch = lowest_free(used, 16)
+    assert machine.call("pcp_test_hold_on", 1, 0) == 1
+    ipis = int(machine.evaluate("cpus[1].ipis"), 0)
+    asked = int(machine.evaluate("cpus[1].frames.drain_asked"), 0)
+    assert machine.call("pcp_drain_cpu", 1) == 13
+    cpu0, cpu1 = read_caches(kernel)[:2]
+    assert (cpu1.count, cpu1.drain_asked, cpu1.drain_done) == (0, asked + 1, asked + 1)
+    assert cpu1.stats == grown(bases[1], allocs=3, refills=1, refilled=16, drains=1, drained=13)
+    assert (cpu0.count, cpu0.stats) == (0, bases[0]), "CPU 0 only passed them on"
+    assert int(machine.evaluate("cpus[1].frames.drain_gave"), 0) == 13
+    assert int(machine.evaluate("cpus[1].ipis"), 0) in (ipis, ipis + 1), \
+        "one IPI at most (CPU 1 may have seen the request in its poll first)"
+    assert kernel.pmm_bitmaps()[0].value == with_frames(used.value, batch[:3])
+    assert machine.call("pcp_drain_cpu", 1) == 0, "nothing left: not even asked"
+    assert int(machine.evaluate("cpus[1].frames.drain_asked"), 0) == asked + 1
+    machine.write_u32(machine.symbol("pcp_test_release"), 1)
+    assert pcp_audit(kernel) == []
+
+
+@pytest.mark.machine(smp=2, cmdline="pcp=on")
+def test_a_drain_asked_while_the_owner_gives_frames_back_waits_for_it(machine, kernel):
+    """CPU 1 is in its idle drain, busy, its 13 frames on their way to the
+    PMM but still in its cache, waiting for pmm_lock (held here by a ticket
+    the test takes behind the kernel's back).  CPU 0's request reaches it in
+    that wait and is not served there: serving would hand the same frames to
+    CPU 0, and both would free them.  Once pmm_lock is free, CPU 1 finishes
+    its drain and then answers with what is left: nothing, one drain in its
+    stats, no frame freed twice."""
+    bases = emptied(machine, kernel)
+    used, _ = kernel.pmm_bitmaps()
+    batch = lowest_free(used, 16)
+    pmm_stats = kernel.pmm_stats()
+    mark = machine.mark()
+    machine.break_at("pcp_test_hold", cpu=1)
+    with pytest.raises(CallStopped):
+        machine.call("ipi_test_call_on", 1, machine.symbol("pcp_test_take"))
+    lock = machine.symbol("pmm_lock")
+    ticket = int(machine.evaluate("pmm_lock.next"), 0)
+    machine.write(lock, ((ticket + 1) & 0xFFFF).to_bytes(2, "little"))  # a holder that never was
+    machine.delete_breakpoints()
+    machine.cont()  # the call returns; CPU 1's idle drain goes busy and waits for pmm_lock
+    machine.break_at("tlb_serve", cpu=1)
+    with pytest.raises(CallStopped) as stopped:
+        machine.call("pcp_drain_cpu", 1)
+    assert stopped.value.stop.cpu == 1, "CPU 1 found the request in its wait"
+    cpu1 = cache(kernel, 1)
+    assert (cpu1.count, cpu1.busy, cpu1.drain_asked - cpu1.drain_done) == (13, 1, 1)
+    machine.delete_breakpoints()
+    machine.cont(wait=False)
+    time.sleep(0.5)  # CPU 1 serves the request now; the missing ticket keeps it waiting after
+    machine.interrupt()
+    cpu1 = cache(kernel, 1)
+    assert (cpu1.count, cpu1.busy, cpu1.drain_asked - cpu1.drain_done) == (13, 1, 1), \
+        "not served while busy"
+    machine.write(lock + 2, ((ticket + 1) & 0xFFFF).to_bytes(2, "little"))  # that holder lets go
+    machine.cont()  # the drain, then the answer, then CPU 0's pcp_drain_cpu returns
+    assert machine.call("pcp_test_wait_drained", 1) == 0
+    cpu1 = cache(kernel, 1)
+    assert (cpu1.count, cpu1.busy, cpu1.drain_asked - cpu1.drain_done) == (0, 0, 0)
+    assert int(machine.evaluate("cpus[1].frames.drain_gave"), 0) == 0
+    assert cpu1.stats == grown(bases[1], allocs=3, refills=1, refilled=16, drains=1, drained=13)
+    assert kernel.pmm_bitmaps()[0].value == with_frames(used.value, batch[:3])
+    assert kernel.pmm_stats()["free_frames"] == pmm_stats["free_frames"] - 3
+    assert machine.records("PMM", since=mark) == [], "no frame freed twice"
+
+
+@pytest.mark.machine(smp=2, cmdline="pcp=on spin_limit=1048576")
+def test_a_cpu_that_never_answers_a_drain_is_named_not_waited_for(machine, kernel):
+    """CPU 1 holds 13 cached frames and waits with interrupts off polling
+    nothing (deaf): CPU 0's drain waits spin_limit pauses, records which CPU
+    did not answer and what it holds, and panics."""
+    emptied(machine, kernel)
+    assert machine.call("pcp_test_hold_on", 1, 1) == 1
+    machine.break_at(machine.symbol("panic_exit"))
+    with pytest.raises(CallStopped):
+        machine.call("pcp_drain_cpu", 1, timeout=120)
+    [record] = machine.records("PCP")
+    assert (record["error"], record.int("cpu"), record.int("asker"), record.int("cached")) == (
+        "no-drain", 1, 0, 13)
+    [panic] = machine.records("PANIC")
+    assert (panic["where"], panic.int("cpu")) == ("no_drain", 0)
+    assert cache(kernel, 1).count == 13, "its frames stay where they were"
+    machine.delete_breakpoints()
+    with pytest.raises(GuestPanic):
+        machine.cont()
+
+
 def test_draining_a_cpu_that_does_not_exist_touches_nothing(machine, kernel):
     """pcp_drain_cpu refuses a CPU index past cpus[]: it returns 0 and
     writes nothing where cpus[CPU_MAX] (or cpus[-1]) would be."""
@@ -285,3 +383,18 @@ def test_draining_a_cpu_that_does_not_exist_touches_nothing(machine, kernel):
     assert machine.call("pcp_drain_cpu", count) == 0
     assert machine.call("pcp_drain_cpu", 0xFFFFFFFF) == 0
     assert [machine.read(addr, n) for addr, n in beyond] == before
+
+
+# bench_pmm_pairs_percpu: pcp_alloc + pcp_free through CPU 0's cache, neither
+# refilling nor draining.  Exact per pair, not the budget of 60 (issue 20): no
+# lock is taken, so one more instruction a pair is a fast path that grew.  The
+# total may be a few over a multiple of the pairs: the measured loop's set-up
+# is not quite the empty loop's that is subtracted.
+PERCPU_PAIR_INSNS = 45
+BENCH_PAIRS = 1000
+
+
+@pytest.mark.machine(icount=True)
+def test_a_cached_allocation_and_free_stay_cheap(machine):
+    cost = machine.call_value("bench_pmm_pairs_percpu", BENCH_PAIRS)
+    assert cost // BENCH_PAIRS == PERCPU_PAIR_INSNS, f"{cost / BENCH_PAIRS} per pair"

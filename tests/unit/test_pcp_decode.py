@@ -6,7 +6,6 @@ import struct
 from harness.decode.frames import FrameTable
 from harness.decode.pcp import SPIN_NO_CPU, CpuCache, cached_frames, check, lock_problems
 
-LOCK_PCP = 17
 FRAMES = 64
 USED = 0b1111_0000  # frames 4-7 used
 RESERVED = 0b0001_0000  # frame 4 reserved
@@ -19,17 +18,16 @@ def table(refs=None, flags=None):
                                for f in range(FRAMES)))
 
 
-def cache(cpu=0, frames=(5, 6), capacity=4, stats=None, **lock):
-    """A cache of ``capacity`` slots; its lock free (``lock`` changes it:
-    next, owner, cls, holder)."""
+def cache(cpu=0, frames=(5, 6), capacity=4, stats=None, asked=3, done=3, busy=0):
+    """A cache of ``capacity`` slots; every drain asked of it answered and not
+    busy, unless ``asked``/``done``/``busy`` say otherwise."""
     slots = tuple(frames) + (0,) * (capacity - len(frames))
-    held = {"next": 3, "owner": 3, "cls": LOCK_PCP, "holder": SPIN_NO_CPU, **lock}
     return CpuCache(cpu, len(frames), slots, stats or dict(STATS, frees=len(frames)),
-                    held["next"], held["owner"], held["cls"], held["holder"])
+                    asked, done, busy)
 
 
 def problems(*caches, tbl=None):
-    return check(list(caches), USED, RESERVED, FRAMES, tbl or table(), LOCK_PCP)
+    return check(list(caches), USED, RESERVED, FRAMES, tbl or table())
 
 
 def test_healthy_caches_pass_and_their_frames_count_as_cached():
@@ -70,15 +68,15 @@ def test_statistics_that_do_not_add_up_are_reported():
         "allocs 3 - drained 12)"]
 
 
-def test_a_locked_or_uninitialised_lock_is_reported():
-    assert problems(cache(next=4, holder=1)) == [
-        "CPU 0's frame cache is locked at a stop (next 4, owner 3, holder CPU 0x1)"]
-    assert problems(cache(cls=0)) == [
-        f"CPU 0's frame cache's lock has class 0, not LOCK_PCP ({LOCK_PCP}): never initialised"]
+def test_an_unanswered_drain_or_a_busy_cache_is_reported():
+    assert problems(cache(asked=4, done=3)) == [
+        "CPU 0's frame cache has a drain request unanswered at a stop (asked 4, answered 3)"]
+    assert problems(cache(busy=1)) == [
+        "CPU 0's frame cache is giving frames back at a stop (busy 1)"]
 
 
 def test_a_count_past_the_capacity_is_reported_alone():
-    broken = CpuCache(0, 5, (5, 6, 7, 0), STATS, 0, 0, LOCK_PCP, SPIN_NO_CPU)
+    broken = CpuCache(0, 5, (5, 6, 7, 0), STATS, 4, 3, 1)
     assert problems(broken) == ["CPU 0's frame cache says it holds 5 frames, it has room for 4"]
 
 

@@ -40,7 +40,8 @@ struct cpu {
   volatile uint32_t parked; /* stopped for good by another CPU's panic */
   vaddr_t parked_at;        /* where the panic's NMI interrupted it */
   volatile uint32_t ticks;  /* its LAPIC timer's ticks (arch/i386/lapic_timer.h) */
-  volatile uint32_t tlb_pending; /* bit s: sender s has a request in tlb[s] (kernel/tlb.h) */
+  volatile uint32_t tlb_pending; /* bit s: sender s has a request in tlb[s]; TLB_PENDING_PCP_DRAIN:
+                                    another CPU asks for its frame cache (kernel/tlb.h) */
   volatile uint32_t calls;  /* IPI_CALL functions it has run: their senders' ack */
   struct tss tss;           /* ring-3 traps land on tss.esp0 */
   struct tss df_tss;        /* the double-fault task (kernel/trap.c) */

@@ -69,6 +69,11 @@ void tlb_init(void);
 /* Flushes [start, start + pages pages) here, then on every other online CPU
  * (that may cache kernel mappings: all of them), and returns once each has. */
 void tlb_shootdown_kernel(vaddr_t start, uint32_t pages);
+/* tlb_pending carries one request that is not a TLB flush: this bit asks the
+ * CPU for its frame cache (mm/pcp.h), so that every wait which answers
+ * shootdowns answers a drain too.  Senders' bits stay below CPU_MAX. */
+#define TLB_PENDING_PCP_DRAIN (1u << 31)
+
 /* Serves this CPU's mailboxes: what any wait with interrupts off calls.
  * Inline, the check is one load: struct cpu's tlb_pending, at %gs:
  * TLB_PENDING_AT (kernel/tlb.c checks the offset). */

@@ -1,14 +1,29 @@
 /* Per-CPU frame caches in front of the PMM (issue 20, DESIGN.md 4.5).
  *
  * Each CPU keeps a small stack of free frames of its own, so a single-frame
- * allocation or free takes only its own cache's lock, which no other CPU
- * touches on the fast path, instead of the PMM's lock, which every CPU
- * shares.  pcp_alloc pops the top frame; an empty cache is refilled first
- * with PCP_BATCH frames from the PMM, taken lowest first and pushed so that
- * the lowest is on top: a run of allocations with no frees in between
- * still returns increasing addresses, as allocate_page does without the
- * cache.  pcp_free pushes; a full cache first gives its older half (the
- * bottom PCP_MAX / 2 entries) back to the PMM.
+ * allocation or free touches only its own cache instead of taking the PMM's
+ * lock, which every CPU shares.  pcp_alloc pops the top frame; an empty
+ * cache is refilled first with PCP_BATCH frames from the PMM, taken lowest
+ * first and pushed so that the lowest is on top: a run of allocations with
+ * no frees in between still returns increasing addresses, as allocate_page
+ * does without the cache.  pcp_free pushes; a full cache first gives its
+ * older half (the bottom PCP_MAX / 2 entries) back to the PMM.
+ *
+ * Only its own CPU changes a cache, so the fast path takes no lock: the
+ * kernel runs with interrupts off outside ring 3 and its `sti; hlt`
+ * windows, and nothing between a cache operation's load and store lets
+ * another request in.  Another CPU that wants a cache's frames (a starved
+ * allocation, reclaim) asks the owner: it takes pcp_drain_lock (one asker
+ * at a time), says where to put them, sets the drain bit of the owner's
+ * tlb_pending and sends IPI_TLB, then waits, polling its own requests, until
+ * the owner has moved its frames there and acknowledged; the asker gives
+ * them to the PMM.  The owner serves the request in tlb_poll, the poll every
+ * wait with interrupts off already makes (kernel/tlb.h), or in the IPI's
+ * handler.  A CPU that never answers within spin_limit pauses (stopped with
+ * interrupts off, not polling) is recorded and the kernel panics:
+ *   PCP error=no-drain cpu=<owner> asker=<cpu> cached=<frames it holds>
+ * A CPU that runs no kernel code (not online, or parked by a panic) has its
+ * cache drained by the asker directly.
  *
  * A cached frame is used in the PMM's bitmap with no references: the PMM
  * and the frame table see an allocated frame nobody holds.  The harness's
@@ -17,9 +32,8 @@
  *
  * Caches give their frames back (drain) on pressure (reclaim_frames drains
  * every CPU's, and an allocation the PMM cannot serve drains them before it
- * fails), when a CPU goes idle, and on heap_trim.  Lock order: a cache's
- * lock, then pmm_lock (LOCK_PCP before LOCK_PMM); no code holds two caches'
- * locks at once.
+ * fails), when a CPU goes idle, and on heap_trim.  Lock order:
+ * pcp_drain_lock, then pmm_lock (LOCK_PCP before LOCK_PMM).
  *
  * `pcp=on` on the kernel command line routes allocate_page and free_page
  * through the cache; the default is off (see pcp.c for why).  pcp_alloc and
@@ -32,8 +46,9 @@
 #define PCP_MAX 64   /* frames a cache holds */
 #define PCP_BATCH 16 /* frames a refill takes from the PMM */
 
-/* Per CPU; only its own CPU writes them (under the cache's lock, like the
- * frames: a remote drain counts in the drained CPU's stats).  At any time
+/* Per CPU; only its own CPU writes them, like the frames (a drain another
+ * CPU asked for counts in the drained CPU's stats; so does one done for a
+ * CPU that runs no kernel code).  Outside a cache operation
  *   count == refilled + frees - allocs - drained. */
 struct pcp_stats {
   uint32_t allocs;   /* frames pcp_alloc handed out from the cache */
@@ -45,11 +60,23 @@ struct pcp_stats {
 };
 
 struct pcp {
-  struct spinlock lock;
   uint32_t count;        /* frames in pfns[0 .. count): the top is pfns[count - 1] */
   pfn_t pfns[PCP_MAX];
   struct pcp_stats stats;
+  /* A drain another CPU asked for (under pcp_drain_lock): the asker writes
+   * drain_to, then bumps drain_asked; the owner moves its frames to
+   * drain_to, writes how many in drain_gave, then drain_done = drain_asked. */
+  pfn_t *drain_to;
+  volatile uint32_t drain_asked;
+  volatile uint32_t drain_done;
+  volatile uint32_t drain_gave;
+  /* The owner is giving frames back to the PMM itself: a request waits until
+   * it is done (the frames are still in pfns[], and in the PMM too). */
+  volatile uint32_t busy;
 };
+
+/* One asker at a time (LOCK_PCP): each cache has one request slot. */
+extern struct spinlock pcp_drain_lock;
 
 /* Each CPU's is struct cpu's `frames` (kernel/smp.h): cpus[i].frames. */
 /* Whether allocate_page and free_page go through the caches (`pcp=on`). */
@@ -75,3 +102,5 @@ uint32_t pcp_drain_cpu(uint32_t cpu);
 uint32_t pcp_drain_all(void);
 /* For idle loops: drains this CPU's cache if it holds anything. */
 void pcp_idle(void);
+/* From tlb_serve (kernel/tlb.h), on the owner: answers a drain request. */
+void pcp_serve_drain(void);
