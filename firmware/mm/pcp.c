@@ -86,6 +86,7 @@ static void drain_own(struct pcp *p, uint32_t n) {
   p->busy = 1;
   give_back(p->pfns, n, CALLER());
   take_bottom(p, n);
+  __asm__ volatile("" ::: "memory"); /* the cache as it is now, before it says so */
   p->busy = 0;
   serve_drain(p);
 }

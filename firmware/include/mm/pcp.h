@@ -66,7 +66,7 @@ struct pcp {
   /* A drain another CPU asked for (under pcp_drain_lock): the asker writes
    * drain_to, then bumps drain_asked; the owner moves its frames to
    * drain_to, writes how many in drain_gave, then drain_done = drain_asked. */
-  pfn_t *drain_to;
+  pfn_t *volatile drain_to;
   volatile uint32_t drain_asked;
   volatile uint32_t drain_done;
   volatile uint32_t drain_gave;
