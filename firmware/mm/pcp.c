@@ -18,6 +18,7 @@
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/smp.h"
+#include "mm/frame.h"
 #include "mm/pmm.h"
 
 bool pcp_enabled;
@@ -37,7 +38,10 @@ static __attribute__((noinline)) bool refill(struct pcp *p) {
   for (void *page; n < PCP_BATCH && (page = pmm_alloc_lowest()) != NULL;)
     got[n++] = (paddr_t)page >> FRAME_SHIFT;
   spin_unlock(&pmm_lock);
-  for (uint32_t i = 0; i < n; i++) p->pfns[i] = got[n - 1 - i];
+  for (uint32_t i = 0; i < n; i++) {
+    p->pfns[i] = got[n - 1 - i];
+    frame_table[got[i]].flags |= FRAME_PCP;
+  }
   p->count = n;
   if (!n) return false;
   p->stats.refills++;
@@ -48,7 +52,10 @@ static __attribute__((noinline)) bool refill(struct pcp *p) {
 /* n frames to the PMM; `caller` is whom it names if it refuses one. */
 static void give_back(const pfn_t *pfns, uint32_t n, vaddr_t caller) {
   spin_lock(&pmm_lock);
-  for (uint32_t i = 0; i < n; i++) pmm_free_lowest((paddr_t)pfns[i] << FRAME_SHIFT, caller);
+  for (uint32_t i = 0; i < n; i++) {
+    frame_table[pfns[i]].flags &= ~FRAME_PCP;
+    pmm_free_lowest((paddr_t)pfns[i] << FRAME_SHIFT, caller);
+  }
   spin_unlock(&pmm_lock);
 }
 
@@ -134,6 +141,7 @@ void *pcp_alloc(void) {
   struct pcp *p = this_pcp();
   if (__builtin_expect(p->count == 0, 0) && !refill(p)) return alloc_starved();
   pfn_t pfn = p->pfns[--p->count];
+  frame_table[pfn].flags &= ~FRAME_PCP;
   p->stats.allocs++;
   return (void *)(pfn << FRAME_SHIFT);
 }
@@ -143,6 +151,17 @@ static inline bool bit_set(const uint32_t *map, uint32_t i) {
   bool set;
   __asm__("bt %2, %1" : "=@ccc"(set) : "m"(*map), "r"(i));
   return set;
+}
+
+/* Sets a frame's FRAME_PCP and says whether it was set already, in one
+ * instruction (bts on the entry's word: flags is its third byte). */
+#define FRAME_PCP_BIT (16 + 6)
+_Static_assert(__builtin_offsetof(struct frame_info, flags) == 2 && FRAME_PCP == 1 << 6,
+               "FRAME_PCP is bit 22 of a frame_info word");
+static inline bool mark_cached(struct frame_info *f) {
+  bool was;
+  __asm__("btsl %2, %1" : "=@ccc"(was), "+m"(*(uint32_t *)f) : "I"(FRAME_PCP_BIT));
+  return was;
 }
 
 /* A full cache gives its older half back first. */
@@ -157,6 +176,13 @@ static inline __attribute__((always_inline)) void free_into(void *page, vaddr_t 
                            !bit_set(pmm_bitmap, pfn) || bit_set(pmm_reserved, pfn), 0)) {
     spin_lock(&pmm_lock);
     pmm_free_lowest(pa, caller);
+    spin_unlock(&pmm_lock);
+    return;
+  }
+  /* A cached frame is used in the bitmap too: its flag tells a second free. */
+  if (__builtin_expect(mark_cached(&frame_table[pfn]), 0)) {
+    spin_lock(&pmm_lock);
+    pmm_refuse_double_free(pa, caller);
     spin_unlock(&pmm_lock);
     return;
   }

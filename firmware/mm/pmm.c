@@ -353,6 +353,10 @@ static void refuse(const char *kind, uint32_t *counter, uint64_t addr, vaddr_t c
     krecord("PMM error=%s addr=%p caller=%p\n", kind, (void *)(paddr_t)addr, (void *)caller);
 }
 
+void pmm_refuse_double_free(paddr_t pa, vaddr_t caller) {
+  refuse("double-free", &pmm_stats.double_frees, pa, caller);
+}
+
 /* The checked path: bad input is refused here; a free outside the hint
  * word merges in the maps, one below it moves the hint. */
 static __attribute__((noinline)) void free_slow(uint64_t addr, vaddr_t caller) {

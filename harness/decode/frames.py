@@ -1,15 +1,16 @@
 """The firmware's frame table (mm/frame.h) as pure Python: decode it from its
 bytes, and compare it with the page tables (the reference-count audit).
 
-The table is one ``struct frame_info`` per frame the PMM covers, 4 bytes
-each: ``refs`` (u16, little-endian), ``flags`` (u8: FRAME_COW, FRAME_PINNED,
-FRAME_PAGECACHE, FRAME_SWAPCACHE) and ``node`` (u8).  A frame's ``refs`` counts every
-PAGE_OWNED PTE naming it (present, or a PROT_NONE entry keeping its page), in
-any address space (the kernel half once), plus every reference the kernel
-holds without a mapping (a shared-memory segment holds one on each of its
-frames, the page cache one on each of its pages).  :func:`audit` checks exactly that, with
-what the caller found in the page tables and the kernel's structures; the
-harness (harness/targets/mmverify/invariants.py) and ``mm frame`` both use it.
+The table is one ``struct frame_info`` per frame the PMM covers, 4 bytes each:
+``refs`` (u16, little-endian), ``flags`` (u8: FRAME_COW, FRAME_PINNED,
+FRAME_PAGECACHE, FRAME_SWAPCACHE, FRAME_PCP, ...) and ``node`` (u8).  A frame's
+``refs`` counts every PAGE_OWNED PTE naming it (present, or a PROT_NONE entry
+keeping its page), in any address space (the kernel half once), plus every
+reference the kernel holds without a mapping (a shared-memory segment holds one
+on each of its frames, the page cache one on each of its pages).  :func:`audit`
+checks exactly that, with what the caller found in the page tables and the
+kernel's structures; the harness (harness/targets/mmverify/invariants.py) and
+``mm frame`` both use it.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ FRAME_PINNED = 0x02      # held by the kernel (shared memory)
 FRAME_BALLOON = 0x04     # given to the host by the virtio balloon: it holds one reference
 FRAME_PAGECACHE = 0x08   # a file page: the page cache holds one reference
 FRAME_SWAPCACHE = 0x10   # in the swap cache: it holds one reference (mm/swap.h)
+FRAME_PCP = 0x40         # in a CPU's frame cache (mm/pcp.h): used, held by nobody
 FLAG_NAMES = ((FRAME_COW, "cow"), (FRAME_PINNED, "pinned"), (FRAME_PAGECACHE, "pagecache"),
-              (FRAME_SWAPCACHE, "swapcache"), (FRAME_BALLOON, "balloon"))
+              (FRAME_SWAPCACHE, "swapcache"), (FRAME_BALLOON, "balloon"), (FRAME_PCP, "pcp"))
 _EMPTY_CHUNK = bytes(PAGE_SIZE)  # 1024 entries with nothing in them
 MESSAGE_PTES = 6  # PTEs named in one failure before "and N more"
 

@@ -3,10 +3,11 @@ the rules they must obey against the PMM's bitmaps and the frame table.
 
 A cached frame is used in the bitmap and held by nobody: the audit checks
 each cache's frames are real (inside the bitmap, used, not reserved, no
-references, no flags), that no frame is cached twice (in one cache or in
-two), that a cache holds at most its capacity, that at a stop no drain
-another CPU asked for is left unanswered and no cache is half-way through
-giving frames back (busy), and that its statistics add up to its count:
+references, and FRAME_PCP their only flag), that no other frame has
+FRAME_PCP, that no frame is cached twice (in one cache or in two), that a
+cache holds at most its capacity, that at a stop no drain another CPU asked
+for is left unanswered and no cache is half-way through giving frames back
+(busy), and that its statistics add up to its count:
 ``count == refilled + frees - allocs - drained``.  Tests and audits count
 cached frames as free (:func:`cached_frames`)."""
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.decode.frames import FrameTable, flag_text
+from harness.decode.frames import FRAME_PCP, FrameTable, flag_text
 
 SPIN_NO_CPU = 0xFF  # firmware/include/kernel/spinlock.h
 
@@ -65,6 +66,7 @@ def check(caches: list[CpuCache], used: int, reserved: int, frame_count: int,
         where = f"CPU {c.cpu}'s frame cache"
         if c.count > c.capacity:
             out.append(f"{where} says it holds {c.count} frames, it has room for {c.capacity}")
+            owner.update((pfn, c.cpu) for pfn in c.slots)  # whatever it holds: no more noise
             continue
         if c.drain_asked != c.drain_done:
             out.append(f"{where} has a drain request unanswered at a stop (asked "
@@ -93,7 +95,11 @@ def check(caches: list[CpuCache], used: int, reserved: int, frame_count: int,
                 out.append(f"{frame} is reserved")
             if table is not None and pfn < table.count:
                 info = table[pfn]
-                if info.refs or info.flags:
-                    out.append(f"{frame} has {info.refs} references and flags "
-                               f"{flag_text(info.flags)}: someone holds it")
+                if info.refs:
+                    out.append(f"{frame} has {info.refs} references: someone holds it")
+                if info.flags != FRAME_PCP:
+                    out.append(f"{frame} has flags {flag_text(info.flags)}, not pcp alone")
+    if table is not None:
+        out += [f"frame {pfn:#x} has the pcp flag, but no cache holds it"
+                for pfn, info in table.held() if info.flags & FRAME_PCP and pfn not in owner]
     return out

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from harness import CallStopped, GuestPanic
+from harness.decode.frames import FRAME_PCP
 from harness.targets.mmverify.pcp_audit import pcp_audit, read_caches
 
 FRAME = 4096
@@ -148,6 +149,38 @@ def test_bad_frees_go_to_the_pmm_and_are_refused_there(machine, kernel):
         assert start <= rec.int("caller") < start + 64, "agent_free_page's call site"
         assert cache(kernel) == before, f"{kind}: nothing cached"
         assert kernel.pmm_bitmaps()[0].value == used
+
+
+def frame_flags(kernel, pfn):
+    return kernel.frame_table()[pfn].flags
+
+
+@PCP_ON
+def test_a_cached_frame_freed_again_is_a_double_free(machine, kernel):
+    """A cached frame is used in the bitmap, so only its FRAME_PCP flag tells
+    a second free: one freed twice, and one the refill cached but nobody was
+    given, are both refused as the PMM refuses a double free (its record,
+    its counter, the caller), and the cache keeps each frame once."""
+    base = emptied(machine, kernel)[0]
+    pa = machine.call("allocate_page")
+    assert frame_flags(kernel, pa // FRAME) == 0, "handed out: no longer cached"
+    machine.call("free_page", pa)
+    before = cache(kernel)
+    assert (before.count, before.frames[-1]) == (16, pa // FRAME)
+    assert [frame_flags(kernel, f) for f in before.frames] == [FRAME_PCP] * 16
+    never_given = before.frames[0] * FRAME  # the refill's highest, at the bottom
+    start = machine.symbol("agent_free_page")
+    for bad in (pa, never_given):
+        pmm = kernel.pmm_stats()
+        mark = machine.mark()
+        machine.call("agent_free_page", bad)
+        [rec] = machine.records("PMM", since=mark)
+        assert (rec["error"], rec.int("addr")) == ("double-free", bad)
+        assert start <= rec.int("caller") < start + 64, "agent_free_page's call site"
+        assert kernel.pmm_stats() == dict(pmm, double_frees=pmm["double_frees"] + 1,
+                                          last_error_caller=rec.int("caller"))
+        assert cache(kernel) == before, "each frame cached once"
+    assert before.stats == grown(base, allocs=1, frees=1, refills=1, refilled=16)
 
 
 @PCP_ON
@@ -390,7 +423,7 @@ def test_draining_a_cpu_that_does_not_exist_touches_nothing(machine, kernel):
 # lock is taken, so one more instruction a pair is a fast path that grew.  The
 # total may be a few over a multiple of the pairs: the measured loop's set-up
 # is not quite the empty loop's that is subtracted.
-PERCPU_PAIR_INSNS = 45
+PERCPU_PAIR_INSNS = 50
 BENCH_PAIRS = 1000
 
 

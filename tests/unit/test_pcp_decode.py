@@ -3,7 +3,7 @@ broken rule gives its one message, and a healthy cache none."""
 
 import struct
 
-from harness.decode.frames import FrameTable
+from harness.decode.frames import FRAME_PCP, FrameTable
 from harness.decode.pcp import SPIN_NO_CPU, CpuCache, cached_frames, check, lock_problems
 
 FRAMES = 64
@@ -26,14 +26,29 @@ def cache(cpu=0, frames=(5, 6), capacity=4, stats=None, asked=3, done=3, busy=0)
                     asked, done, busy)
 
 
-def problems(*caches, tbl=None):
-    return check(list(caches), USED, RESERVED, FRAMES, tbl or table())
+def problems(*caches, refs=None, flags=None):
+    """The rules' verdict, with a frame table where every frame the caches
+    hold has FRAME_PCP (as the kernel keeps it), unless ``flags`` (frame ->
+    flags) says otherwise."""
+    marked = {pfn: FRAME_PCP for c in caches for pfn in c.frames if pfn < FRAMES}
+    return check(list(caches), USED, RESERVED, FRAMES, table(refs, {**marked, **(flags or {})}))
 
 
 def test_healthy_caches_pass_and_their_frames_count_as_cached():
     a, b = cache(0, (5, 6)), cache(1, (7,))
     assert problems(a, b) == []
     assert a.frames == [5, 6] and cached_frames([a, b]) == {5, 6, 7}
+
+
+def test_a_pcp_flag_on_a_frame_no_cache_holds_is_reported():
+    assert problems(cache(0, (5, 6)), flags={7: FRAME_PCP}) == [
+        "frame 0x7 has the pcp flag, but no cache holds it"]
+
+
+def test_a_cached_frame_without_the_pcp_flag_or_with_another_is_reported():
+    assert problems(cache(0, (5, 6)), cache(1, (7,)), flags={6: 0, 7: FRAME_PCP | 1}) == [
+        "CPU 0's frame cache: frame 0x6 has flags -, not pcp alone",
+        "CPU 1's frame cache: frame 0x7 has flags cow,pcp, not pcp alone"]
 
 
 def test_a_free_frame_in_a_cache_is_reported():
@@ -51,8 +66,8 @@ def test_a_frame_outside_the_bitmap_is_reported():
 
 
 def test_a_held_frame_is_reported():
-    assert problems(cache(frames=(5,)), tbl=table(refs={5: 1}, flags={5: 1})) == [
-        "CPU 0's frame cache: frame 0x5 has 1 references and flags cow: someone holds it"]
+    assert problems(cache(frames=(5,)), refs={5: 1}) == [
+        "CPU 0's frame cache: frame 0x5 has 1 references: someone holds it"]
 
 
 def test_a_frame_cached_twice_is_reported_once_per_extra_copy():

@@ -43,6 +43,11 @@ _Static_assert(sizeof(struct frame_info) == 4, "the harness reads 4 bytes a fram
 /* FRAME_CONTIG: the first frame of a live kmalloc_contig block (heap.c keeps
  * its order); cleared by kfree. */
 #define FRAME_CONTIG 0x20
+/* FRAME_PCP: in a CPU's frame cache (mm/pcp.h), used in the bitmap and held by
+ * nobody: set when the cache takes the frame (a refill or a free), cleared
+ * when it hands the frame out or gives it back, so a second free of a cached
+ * frame is seen at once. */
+#define FRAME_PCP 0x40
 
 #define FRAME_REFS_MAX 0xFFFFu
 

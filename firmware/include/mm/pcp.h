@@ -25,8 +25,10 @@
  * A CPU that runs no kernel code (not online, or parked by a panic) has its
  * cache drained by the asker directly.
  *
- * A cached frame is used in the PMM's bitmap with no references: the PMM
- * and the frame table see an allocated frame nobody holds.  The harness's
+ * A cached frame is used in the PMM's bitmap with no references and the
+ * frame table's FRAME_PCP flag (mm/frame.h): the PMM sees an allocated frame
+ * nobody holds, and a free of a frame that has the flag is a double free,
+ * refused and reported as the PMM reports one (PMM error=double-free).  The harness's
  * audits read every CPU's cache from guest RAM and count those frames as
  * free (harness/targets/mmverify/pcp_audit.py).
  *
@@ -91,7 +93,8 @@ void pcp_init(void);
 void *pcp_alloc(void);
 /* Gives a frame back to this CPU's cache.  A frame the PMM would refuse
  * (unaligned, outside the bitmap, reserved, already free) goes to the PMM's
- * checks instead and is reported there; nothing is cached. */
+ * checks instead and is reported there, and one a cache already holds is
+ * reported as the double free it is; nothing is cached. */
 void pcp_free(void *page);
 /* The same, with the caller the PMM reports for a refused frame. */
 void pcp_free_from(void *page, vaddr_t caller);

@@ -73,6 +73,9 @@ void free_page(void *page);
  * pmm_free_lowest reports a refused frame with `caller`. */
 void *pmm_alloc_lowest(void);
 void pmm_free_lowest(paddr_t pa, vaddr_t caller);
+/* The PMM's double-free report and count for a frame it cannot see is free:
+ * one a frame cache already holds (mm/pcp.h).  Under pmm_lock. */
+void pmm_refuse_double_free(paddr_t pa, vaddr_t caller);
 /* Frees n contiguous frames starting at page (each checked as free_page). */
 void free_pages(void *page, uint32_t n);
 
