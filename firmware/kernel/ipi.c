@@ -112,3 +112,23 @@ HARNESS_VISIBLE bool ipi_test_call_on(uint32_t cpu, void (*fn)(void)) {
   }
   return true;
 }
+
+HARNESS_VISIBLE uint32_t ipi_test_call_everywhere(void (*fn)(void)) {
+  uint32_t before[CPU_MAX], sent = 0, ran = 1;
+  for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++) {
+    if (!cpu_is_other_online(cpu)) continue;
+    before[cpu] = cpus[cpu].calls; /* not ipis: see ipi_test_call_on */
+    cpus[cpu].call = fn;
+    if (ipi_send(cpu, IPI_CALL)) sent |= 1u << cpu;
+  }
+  fn();
+  for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++) {
+    if (!(sent & (1u << cpu))) continue;
+    while (cpus[cpu].calls == before[cpu]) {
+      tlb_poll(); /* fn there may ask this CPU for a flush or its frames */
+      cpu_relax();
+    }
+    ran++;
+  }
+  return ran;
+}

@@ -31,24 +31,6 @@ static void wait_step(uint32_t bit) {
   while (!(steps & bit)) cpu_relax();
 }
 
-/* Runs fn on every online CPU at once: an IPI_CALL to each other CPU, fn
- * here, then each one's ack (its handler runs fn before it acks, so the
- * ack means fn has returned there).  Returns how many CPUs ran it. */
-static uint32_t run_on_every_cpu(void (*fn)(void)) {
-  uint32_t before[CPU_MAX], sent = 0;
-  for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++) {
-    if (!cpu_is_other_online(cpu)) continue;
-    before[cpu] = cpus[cpu].calls; /* not ipis: see ipi_test_call_on */
-    cpus[cpu].call = fn;
-    if (ipi_send(cpu, IPI_CALL)) sent |= 1u << cpu;
-  }
-  fn();
-  for (uint32_t cpu = 0; cpu < CPU_MAX; cpu++)
-    if (sent & (1u << cpu))
-      while (cpus[cpu].calls == before[cpu]) cpu_relax();
-  return 1 + bits_in(sent);
-}
-
 /* lock_hammer: every CPU adds 1 to the counter `rounds` times, under
  * hammer_lock or (use_lock 0) not, all starting together (a barrier), so
  * the increments overlap for real under MTTCG.  Unlocked, a load-add-store
@@ -125,7 +107,7 @@ HARNESS_VISIBLE uint32_t lock_hammer(uint32_t rounds, uint32_t use_lock) {
   hammer_opened = false;
   hammer_rounds = rounds;
   hammer_locked = use_lock != 0;
-  run_on_every_cpu(hammer);
+  ipi_test_call_everywhere(hammer);
   return lock_hammer_counter;
 }
 
@@ -190,7 +172,7 @@ static bool run_pair(void (*cpu0)(void), void (*cpu1)(void)) {
   steps = 0;
   parts[0] = cpu0;
   parts[1] = cpu1;
-  run_on_every_cpu(run_part);
+  ipi_test_call_everywhere(run_part);
   return true;
 }
 
@@ -342,5 +324,5 @@ static void record_race(void) {
 HARNESS_VISIBLE uint32_t record_test_race(uint32_t lines) {
   record_race_lines = lines;
   record_race_arrived = 0;
-  return run_on_every_cpu(record_race);
+  return ipi_test_call_everywhere(record_race);
 }

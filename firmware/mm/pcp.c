@@ -18,6 +18,7 @@
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
 #include "kernel/smp.h"
+#include "memlayout.h"
 #include "mm/frame.h"
 #include "mm/pmm.h"
 
@@ -272,4 +273,72 @@ HARNESS_VISIBLE bool pcp_test_hold_on(uint32_t cpu, bool deaf) {
   ipi_send(cpu, IPI_CALL);
   while (!pcp_test_holding) cpu_relax();
   return true;
+}
+
+/* pcp_test_race: every online CPU at once, `rounds` times, takes
+ * PCP_RACE_BURST frames through its own cache (more than a batch, so it
+ * refills), stamps each with its CPU, round and slot, reads every stamp back
+ * once all are written, and frees them (more than fit, so a full cache
+ * drains half); CPU 0 also asks every other CPU for its cache each round, so
+ * the requests land anywhere in the others' work, their refills' and
+ * drains' waits for pmm_lock included (when the host runs the vCPUs side by
+ * side), and empties every other cache at the end.  A frame held by two CPUs
+ * at once
+ * shows as a stamp the other one wrote.  Returns the wrong stamps seen (and
+ * the rounds that found no frame: the machine must have room for them all);
+ * pcp_test_race_cpus says how many CPUs ran. */
+#define PCP_RACE_BURST 72
+static volatile uint32_t race_rounds, race_arrived, race_done, race_wrong;
+
+static void pcp_drain_others(void) {
+  for (uint32_t cpu = 1; cpu < CPU_MAX; cpu++) pcp_drain_cpu(cpu);
+}
+volatile uint32_t pcp_test_race_cpus;
+
+static uint32_t online_cpus(void) {
+  uint32_t n = 0;
+  for (uint32_t mask = cpu_online_mask; mask; mask &= mask - 1) n++;
+  return n;
+}
+
+static void race(void) {
+  uint32_t me = this_cpu()->index;
+  __atomic_fetch_add(&race_arrived, 1, __ATOMIC_SEQ_CST);
+  while (race_arrived != online_cpus()) {
+    tlb_poll();
+    cpu_relax();
+  }
+  volatile uint32_t *got[PCP_RACE_BURST];
+  for (uint32_t r = 0; r < race_rounds; r++) {
+    uint32_t n = 0;
+    for (void *pa; n < PCP_RACE_BURST && (pa = pcp_alloc()) != NULL; n++) {
+      got[n] = P2V((paddr_t)pa);
+      *got[n] = me << 24 | r << 8 | n;
+    }
+    if (n < PCP_RACE_BURST) __atomic_fetch_add(&race_wrong, 1, __ATOMIC_SEQ_CST); /* none left */
+    for (uint32_t i = 0; i < n; i++)
+      if (*got[i] != (me << 24 | r << 8 | i)) __atomic_fetch_add(&race_wrong, 1, __ATOMIC_SEQ_CST);
+    for (uint32_t i = 0; i < n; i++) pcp_free((void *)V2P((void *)got[i]));
+    if (me == 0) pcp_drain_others();
+    tlb_poll();
+  }
+  /* The host may run one vCPU's whole loop in one time slice, so requests
+   * meet the others' work only when it runs them side by side.  At least
+   * one meets each other CPU's cache: they stay (not idle, which would
+   * drain it) until CPU 0 has emptied it, and CPU 0 asks until all are done
+   * and once more after. */
+  __atomic_fetch_add(&race_done, 1, __ATOMIC_SEQ_CST);
+  while (race_done != online_cpus() || (me != 0 && this_pcp()->count)) {
+    if (me == 0) pcp_drain_others();
+    tlb_poll();
+    cpu_relax();
+  }
+  if (me == 0) pcp_drain_others();
+}
+
+HARNESS_VISIBLE uint32_t pcp_test_race(uint32_t rounds) {
+  race_rounds = rounds;
+  race_arrived = race_done = race_wrong = 0;
+  pcp_test_race_cpus = ipi_test_call_everywhere(race);
+  return race_wrong;
 }

@@ -431,3 +431,38 @@ BENCH_PAIRS = 1000
 def test_a_cached_allocation_and_free_stay_cheap(machine):
     cost = machine.call_value("bench_pmm_pairs_percpu", BENCH_PAIRS)
     assert cost // BENCH_PAIRS == PERCPU_PAIR_INSNS, f"{cost / BENCH_PAIRS} per pair"
+
+
+RACE_ROUNDS = 200
+RACE_BURST = 72  # PCP_RACE_BURST
+
+
+@pytest.mark.parametrize("count", [pytest.param(n, id=f"smp{n}", marks=pytest.mark.machine(
+    smp=n, mttcg=True, memory="128M")) for n in (2, 4)])
+def test_every_cpu_allocating_while_cpu0_drains_the_others_loses_nothing(machine, kernel, count):
+    """pcp_test_race: on every CPU at once, for real in parallel (MTTCG),
+    RACE_ROUNDS bursts of RACE_BURST frames through its own cache (refills,
+    half drains), each frame stamped by its holder and read back; meanwhile
+    CPU 0 asks every other CPU for its cache after each burst, so requests
+    land in their refills' and drains' waits whenever the host runs the
+    vCPUs side by side (not guaranteed on 2 busy cores), and at the end it
+    empties every other cache.  No frame is held by two CPUs at once (every
+    stamp reads back), every CPU's counters are exact, every frame is back
+    in the PMM after a final drain, and no free was refused."""
+    emptied(machine, kernel)
+    before = read_caches(kernel)
+    free = kernel.pmm_stats()["free_frames"]
+    mark = machine.mark()
+    assert machine.call_value("pcp_test_race", RACE_ROUNDS, timeout=120) == 0, "wrong stamps"
+    assert int(machine.evaluate("pcp_test_race_cpus"), 0) == count
+    after = read_caches(kernel)
+    for cpu in range(count):
+        grew = {k: after[cpu].stats[k] - before[cpu].stats[k] for k in before[cpu].stats}
+        assert (grew["allocs"], grew["frees"]) == (RACE_ROUNDS * RACE_BURST,) * 2, (cpu, grew)
+    for cpu in range(1, count):
+        asked = after[cpu].drain_asked - before[cpu].drain_asked
+        assert asked >= 1 and after[cpu].count == 0, f"CPU 0 emptied CPU {cpu}'s cache"
+    machine.call("pcp_drain_all")
+    assert kernel.pmm_stats()["free_frames"] == free
+    assert machine.records("PMM", since=mark) == []
+    assert pcp_audit(kernel) == []

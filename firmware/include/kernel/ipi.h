@@ -58,6 +58,11 @@ uint32_t ipi_ping_broadcast(uint32_t rounds);
  * waiting on a lock would, without a bound: fn may never return (a panic, a
  * stack overflow).  Returns whether fn ran (false: `cpu` is not online). */
 bool ipi_test_call_on(uint32_t cpu, void (*fn)(void));
+/* Test entry: fn on every online CPU at once, an IPI_CALL to each other CPU
+ * and fn here, then each one's ack (its handler runs fn before it acks, so
+ * the ack means fn has returned there), polling this CPU's requests while it
+ * waits.  Returns how many CPUs ran it. */
+uint32_t ipi_test_call_everywhere(void (*fn)(void));
 /* A panic, for ipi_test_call_on. */
 void ipi_test_panic(void);
 /* For ipi_test_call_on: notes which CPU ran it in ipi_test_ran_on (with the
