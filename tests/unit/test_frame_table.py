@@ -49,9 +49,10 @@ def test_flag_names():
     assert flag_text(0) == "-"
     assert flag_text(frames.FRAME_PINNED) == "pinned"
     assert flag_text(frames.FRAME_BALLOON) == "balloon"
-    assert flag_text(0x20) == "0x20"  # no flag has this bit (mm/frame.h)
+    assert flag_text(frames.FRAME_PCP) == "pcp"
+    assert flag_text(0x80) == "0x80"  # no flag has this bit (mm/frame.h)
     assert flag_text(0x19) == "cow,pagecache,swapcache"
-    assert flag_text(0x61) == "cow,0x60"
+    assert flag_text(0xC1) == "cow,pcp,0x80"
 
 
 def test_outside_the_table_and_a_torn_table_are_errors():

@@ -226,8 +226,8 @@ def test_every_diff_of_pmm_applies_to_the_original(firmware_mutants):
 # (one line per mutant) on tree-sitter-c 0.24, and read through by hand for the
 # first commit.  A change to pmm.c changes them: run that and update the numbers
 # (issue 19 moved the buddy work into buddy.c: pmm.c keeps the bitmap and the calls).
-PMM_COUNTS = {"aor": 163, "arg-swap": 50, "bit-drop": 30, "const": 252, "return-del": 41,
-              "ror": 215, "stmt-del": 162}
+PMM_COUNTS = {"aor": 163, "arg-swap": 51, "bit-drop": 30, "const": 252, "return-del": 41,
+              "ror": 215, "stmt-del": 163}
 
 
 def test_the_counts_on_pmm_c_are_the_recorded_ones(firmware_mutants):
@@ -236,7 +236,7 @@ def test_the_counts_on_pmm_c_are_the_recorded_ones(firmware_mutants):
     assert got == PMM_COUNTS, (
         f"pmm.c's mutants changed ({sum(got.values())}, was {sum(PMM_COUNTS.values())}): "
         f"if pmm.c changed, set PMM_COUNTS = {got}")
-    assert sum(got.values()) == 913
+    assert sum(got.values()) == 915
 
 
 def test_the_command_lists_shows_and_applies(capsys, tmp_path):
