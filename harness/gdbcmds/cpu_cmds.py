@@ -109,8 +109,12 @@ class CpusCommand(Subcommand):
     SIPI), EIP and the function there, CR3 and its paging mode (off,
     legacy, pae; nx when EFER.NXE is set).  Give a CPU's CR3 to "mm map"
     to see what it maps.  Works on any kernel behind QEMU's gdbstub; with
-    this firmware's symbols it also lists the spinlocks each CPU holds (its
-    lock-order checker's stack: lockdebug=on), class and lock site."""
+    this firmware's symbols a second table gives each CPU's struct cpu:
+    online, the process it runs, the frames its frame cache holds, the
+    requests other CPUs left it (tlb_pending: a bit per shootdown sender,
+    0x80000000 a frame-cache drain) and the IPIs it took; then the
+    spinlocks each CPU holds (its lock-order checker's stack: lockdebug=on),
+    class and lock site."""
 
     name = "cpus"
     usage = "mm cpus"
@@ -142,15 +146,37 @@ class CpusCommand(Subcommand):
         write(table(["cpu", "thread", "state", "eip", "cr3", "paging", "at"], rows,
                     left=(2, 5, 6)))
         if firmware() and paged is not None:
-            write_held_locks([index for index, _halted, _thread in threads], paged)
+            write_kernel_state([index for index, _halted, _thread in threads], paged)
 
 
-def write_held_locks(indexes: list[int], paged: gdb.InferiorThread) -> None:
-    """Each CPU's held locks, read through a vCPU with paging on (the
-    selected one may have none: an AP still in reset)."""
+def process_on(index: int) -> str:
+    """What vCPU ``index`` runs for: the current process's pid on CPU 0,
+    which alone runs the scheduler (``current``, kernel/proc.h), "kernel"
+    when none is current; "-" on the others, which run no process yet."""
+    if index:
+        return "-"
+    current = value("current")
+    return "kernel" if not int(current) else f"pid {u32(current['pid'])}"
+
+
+def kernel_state_row(index: int) -> list[str]:
+    """vCPU ``index`` as the firmware's struct cpu has it (kernel/smp.h)."""
+    cpu = value(f"cpus[{index}]")
+    return [str(index), "yes" if u32(cpu["online"]) else "no", process_on(index),
+            str(u32(cpu["frames"]["count"])), f"{u32(cpu['tlb_pending']):#x}",
+            str(u32(cpu["ipis"]))]
+
+
+def write_kernel_state(indexes: list[int], paged: gdb.InferiorThread) -> None:
+    """Each CPU's struct cpu (online, the process it runs, the frames its
+    cache holds, the requests other CPUs left it, the IPIs it took) and the
+    locks it holds, read through a vCPU with paging on (the selected one may
+    have none: an AP still in reset)."""
     selected, frame = gdb.selected_thread(), gdb.selected_frame()
     paged.switch()
     try:
+        write(table(["cpu", "online", "process", "cached", "requests", "ipis"],
+                    [kernel_state_row(index) for index in indexes], left=(1, 2)))
         if not u32(value("lockdebug")):
             write("locks held: not counted (lockdebug=off)")
             return

@@ -231,6 +231,38 @@ def test_mm_cpus_shows_every_cpu_as_the_harness_sees_it(machine):
     assert gdb.command("-thread-info").payload["current-thread-id"] == "3"
 
 
+KERNEL_ROW = re.compile(r"^ *(\d+) +(yes|no) +(kernel|pid \d+|-) +(\d+) +(0x[0-9a-f]+) +(\d+)$",
+                        re.MULTILINE)
+DRAIN_ASKED = 0x80000000  # TLB_PENDING_PCP_DRAIN (kernel/tlb.h)
+
+
+@pytest.mark.machine(smp=2)
+def test_mm_cpus_shows_each_cpus_kernel_state(machine):
+    """With the firmware's symbols, mm cpus has a second table from each
+    struct cpu: online, the process it runs (CPU 0's current: none at
+    kernel_ready; the APs run none), the frames its cache holds (CPU 0's
+    after one allocation through it: a batch less one), the requests left
+    for it (one written here as another CPU's drain request would set it,
+    taken back before the guest runs) and the IPIs it took (CPU 1: one
+    ping's)."""
+    assert machine.call_value("ipi_ping", 1) == 1
+    machine.call("pcp_alloc")
+    pending = int(machine.evaluate("(unsigned)&cpus[1].tlb_pending"), 0)
+    gdb = machine.gdb
+    gdb.console(f"source {REPO / 'harness' / 'gdbcmds' / 'mm.py'}")
+    machine.write_u32(pending, DRAIN_ASKED)
+    try:
+        text = gdb.console("mm cpus")
+    finally:
+        machine.write_u32(pending, 0)
+    assert re.search(r"^ *cpu +online +process +cached +requests +ipis$", text, re.MULTILINE), text
+    ipis = [int(machine.evaluate(f"cpus[{i}].ipis"), 0) for i in (0, 1)]
+    assert ipis[1] >= 1
+    assert [m.groups() for m in KERNEL_ROW.finditer(text)] == [
+        ("0", "yes", "kernel", "15", "0x0", str(ipis[0])),
+        ("1", "yes", "-", "0", f"{DRAIN_ASKED:#x}", str(ipis[1]))], text
+
+
 INC_EAX_LOOP = bytes([0x40, 0xEB, 0xFD])  # 1: inc %eax; jmp 1b: registers change, nothing else
 
 
