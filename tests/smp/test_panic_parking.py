@@ -22,6 +22,9 @@ def machines():
 
 
 SENDING = {"ipi_test_call_on", "ipi_send", "lapic_send"}
+# GDB's name for a frame whose call-frame information marks it a signal frame:
+# the trapframe isr.S leaves (firmware/arch/i386/isr.S).
+TRAP_FRAME = "<signal handler called>"
 
 
 def function_of(machine, address):
@@ -45,9 +48,14 @@ def test_a_panic_parks_every_other_cpu_where_it_stood(machine, kernel, count, vi
             continue
         assert cpu["parked"] == 1, f"CPU {view.index} says it is parked"
         assert view.halted, f"CPU {view.index} halted"
-        frames = [f.get("func") for f in view.backtrace()]
-        assert frames[:5] == ["halt", "halt_forever", "panic_park", "trap", "trap_common"], (
+        trace = view.backtrace()
+        frames = [f.get("func") for f in trace]
+        assert frames[:5] == ["halt", "halt_forever", "panic_park", "trap", TRAP_FRAME], (
             f"CPU {view.index} in its NMI handler: {frames}")
+        # isr.S's call-frame information takes the debugger through the NMI's
+        # trapframe to the very instruction the kernel says it interrupted.
+        assert int(trace[5]["addr"], 16) == cpu["parked_at"], (
+            f"CPU {view.index} unwinds to {trace[5]}")
         # Where the NMI found it: CPU 0 in the test's call, spinning for the
         # ack (or, if its host thread had no turn since, still sending the
         # IPI), every AP idle.

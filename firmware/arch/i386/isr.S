@@ -34,12 +34,33 @@ stub 241
 stub 242
 stub 255
 
+/* Call-frame information (in .debug_frame, as the C code's) so that a
+ * debugger unwinds from trap() into the code the trap interrupted: its EIP
+ * and registers are in the trapframe, and its ESP was where the CPU's
+ * eflags slot ends (a trap in ring 0 pushes no esp/ss).  Offsets are from
+ * that CFA: eflags -4, cs -8, eip -12, err -16, vector -20, then pusha's
+ * eax -24 .. edi -52.  A trap from ring 3 unwinds to the user EIP and no
+ * further (the user stack is not where this CFA says). */
+.cfi_sections .debug_frame
 trap_common:
+  .cfi_startproc simple
+  .cfi_signal_frame
+  .cfi_def_cfa %esp, 20
+  .cfi_offset %eip, -12
   pusha
+  .cfi_adjust_cfa_offset 32
+  .cfi_offset %eax, -24
+  .cfi_offset %ecx, -28
+  .cfi_offset %edx, -32
+  .cfi_offset %ebx, -36
+  .cfi_offset %ebp, -44
+  .cfi_offset %esi, -48
+  .cfi_offset %edi, -52
   push %ds
   push %es
   push %fs
   push %gs
+  .cfi_adjust_cfa_offset 16
   mov $SEG_KDATA, %ax
   mov %ax, %ds
   mov %ax, %es
@@ -57,17 +78,23 @@ trap_common:
   clac
 1:
   push %esp                 /* struct trapframe * */
+  .cfi_adjust_cfa_offset 4
   call trap
   add $4, %esp
+  .cfi_adjust_cfa_offset -4
 .global trap_return
 trap_return:
   pop %gs
   pop %fs
   pop %es
   pop %ds
+  .cfi_adjust_cfa_offset -16
   popa
+  .cfi_adjust_cfa_offset -32
   add $8, %esp              /* vector and error code */
+  .cfi_adjust_cfa_offset -8
   iret
+  .cfi_endproc
 
 /* Addresses of the stubs for vectors 0..47, then the syscall, LAPIC timer, IPI and spurious
  * stubs. */
