@@ -82,8 +82,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if not out:
         return
     _patch()
-    if config.pluginmanager.hasplugin("dsession"):
-        return  # the xdist controller runs no test: the workers write
+    if getattr(config.option, "numprocesses", None) and xdist_worker(config) is None:
+        # The xdist controller runs no test: the workers write.  (Not by its
+        # "dsession" plugin: xdist registers that in its own pytest_configure,
+        # which may come after this one.  A controller that wrote saw every
+        # test with no machine, and its file, merged last, emptied the map.)
+        return
     Path(out).mkdir(parents=True, exist_ok=True)
     _out = Path(out) / f"{xdist_worker(config) or 'main'}.jsonl"
 

@@ -101,6 +101,25 @@ def test_a_map_run_cut_short_keeps_the_tests_that_finished(tmp_path):
                                                    frozenset())
 
 
+def test_under_xdist_only_the_workers_write_the_map(tmp_path):
+    """The controller sees every test's report but runs no machine: a file
+    of its own would list each test with no functions and, merged after
+    the workers' files, hide what they measured."""
+    (tmp_path / "test_some.py").write_text(
+        "import pytest\n\n@pytest.mark.parametrize('i', range(4))\ndef test_one(i):\n    pass\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider",
+         "-p", "harness.mutate.testmap_plugin", "--testmap-out", str(tmp_path / "out"),
+         str(tmp_path / "test_some.py")], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files and all(f.startswith("gw") for f in files), files
+    lines = [line for f in files for line in (tmp_path / "out" / f).read_text().splitlines()]
+    assert sorted(merge(lines)) == [f"test_some.py::test_one[{i}]" for i in range(4)]
+    assert len(lines) == 4, "each test once"
+
+
 def test_changed_lines_of_a_zero_context_diff():
     diff = ("@@ -3 +3 @@\n-a\n+b\n"  # one line changed
             "@@ -10,0 +11,2 @@\n+c\n+d\n"  # two added
