@@ -283,17 +283,17 @@ HARNESS_VISIBLE bool pcp_test_hold_on(uint32_t cpu, bool deaf) {
  * the requests land anywhere in the others' work, their refills' and
  * drains' waits for pmm_lock included (when the host runs the vCPUs side by
  * side), and empties every other cache at the end.  A frame held by two CPUs
- * at once
- * shows as a stamp the other one wrote.  Returns the wrong stamps seen (and
- * the rounds that found no frame: the machine must have room for them all);
- * pcp_test_race_cpus says how many CPUs ran. */
+ * at once shows as a stamp the other one wrote.  Returns the wrong stamps
+ * seen (and the rounds that found no frame: the machine must have room for
+ * them all); pcp_test_race_cpus says how many CPUs ran, and
+ * pcp_test_race_checked how many stamps were read back. */
 #define PCP_RACE_BURST 72
 static volatile uint32_t race_rounds, race_arrived, race_done, race_wrong;
 
 static void pcp_drain_others(void) {
   for (uint32_t cpu = 1; cpu < CPU_MAX; cpu++) pcp_drain_cpu(cpu);
 }
-volatile uint32_t pcp_test_race_cpus;
+volatile uint32_t pcp_test_race_cpus, pcp_test_race_checked;
 
 static uint32_t online_cpus(void) {
   uint32_t n = 0;
@@ -316,8 +316,10 @@ static void race(void) {
       *got[n] = me << 24 | r << 8 | n;
     }
     if (n < PCP_RACE_BURST) __atomic_fetch_add(&race_wrong, 1, __ATOMIC_SEQ_CST); /* none left */
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
       if (*got[i] != (me << 24 | r << 8 | i)) __atomic_fetch_add(&race_wrong, 1, __ATOMIC_SEQ_CST);
+      __atomic_fetch_add(&pcp_test_race_checked, 1, __ATOMIC_SEQ_CST);
+    }
     for (uint32_t i = 0; i < n; i++) pcp_free((void *)V2P((void *)got[i]));
     if (me == 0) pcp_drain_others();
     tlb_poll();
@@ -338,7 +340,7 @@ static void race(void) {
 
 HARNESS_VISIBLE uint32_t pcp_test_race(uint32_t rounds) {
   race_rounds = rounds;
-  race_arrived = race_done = race_wrong = 0;
+  race_arrived = race_done = race_wrong = pcp_test_race_checked = 0;
   pcp_test_race_cpus = ipi_test_call_everywhere(race);
   return race_wrong;
 }
