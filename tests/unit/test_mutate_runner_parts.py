@@ -108,7 +108,7 @@ def test_under_xdist_only_the_workers_write_the_map(tmp_path):
     (tmp_path / "test_some.py").write_text(
         "import pytest\n\n@pytest.mark.parametrize('i', range(4))\ndef test_one(i):\n    pass\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-q", "-n", "1", "-p", "no:cacheprovider",
          "-p", "harness.mutate.testmap_plugin", "--testmap-out", str(tmp_path / "out"),
          str(tmp_path / "test_some.py")], cwd=tmp_path, capture_output=True, text=True,
         timeout=120)
