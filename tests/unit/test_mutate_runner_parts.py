@@ -83,17 +83,22 @@ def test_merge_takes_every_finished_test_and_no_torn_line():
                             "b": TestInfo(0.2, "failed", frozenset())}
 
 
+def map_run(tmp_path, test_file, *options):
+    """pytest over ``test_file`` with the test-map plugin writing to
+    tmp_path/out, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *options, "-p", "no:cacheprovider",
+         "-p", "harness.mutate.testmap_plugin", "--testmap-out", str(tmp_path / "out"),
+         str(test_file)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+
 def test_a_map_run_cut_short_keeps_the_tests_that_finished(tmp_path):
     """The second test kills its pytest (as a dying xdist worker): the
     first one's line is in the file already."""
     (tmp_path / "test_two.py").write_text(
         "import os\n\ndef test_first():\n    pass\n\n"
         "def test_second():\n    os._exit(3)\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
-         "-p", "harness.mutate.testmap_plugin", "--testmap-out", str(tmp_path / "out"),
-         str(tmp_path / "test_two.py")], cwd=tmp_path, capture_output=True, text=True,
-        timeout=60)
+    proc = map_run(tmp_path, tmp_path / "test_two.py", "-p", "no:xdist")
     assert proc.returncode == 3, proc.stdout + proc.stderr
     lines = (tmp_path / "out" / "main.jsonl").read_text().splitlines()
     (test, info), = merge(lines).items()
@@ -107,11 +112,7 @@ def test_under_xdist_only_the_workers_write_the_map(tmp_path):
     the workers' files, hide what they measured."""
     (tmp_path / "test_some.py").write_text(
         "import pytest\n\n@pytest.mark.parametrize('i', range(4))\ndef test_one(i):\n    pass\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-n", "1", "-p", "no:cacheprovider",
-         "-p", "harness.mutate.testmap_plugin", "--testmap-out", str(tmp_path / "out"),
-         str(tmp_path / "test_some.py")], cwd=tmp_path, capture_output=True, text=True,
-        timeout=120)
+    proc = map_run(tmp_path, tmp_path / "test_some.py", "-n", "1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert files and all(f.startswith("gw") for f in files), files
