@@ -339,3 +339,26 @@ def test_get_page_table_counts_2mib_slots_in_pae(machine, kernel):
     assert kernel.read_struct("vmm_stats", "vmm_stats")["user_page_tables"] == stats + 1
     assert machine.call("get_page_table", 2047, 0) != 0, "the kernel's last table"
     assert machine.call("get_page_table", 2048, 1) == 0, "no PDE 2048"
+
+
+def test_a_pde_without_its_present_bit_maps_nothing(machine, kernel):
+    """The kernel's walk follows a PAE PDE only when it is present.  A PDE
+    whose P bit is cleared behind the kernel's back (a debugger's poke)
+    still names its page table, and that table's PTE still maps the page:
+    the lookup must find nothing there all the same, and again once the
+    bit is back."""
+    requires_pae(machine)
+    frame = machine.call("allocate_page")
+    assert machine.call("map_page", USER_VA, frame, PRESENT | WRITE) == 0
+    kd = kernel.kernel_directory()
+    pde_at = (pdpt(machine, kd)[USER_VA >> 30] & 0xFFFFF000) + ((USER_VA >> 21) & 511) * 8
+    raw = int.from_bytes(machine.read_phys(pde_at, 8), "little")
+    assert raw & PRESENT and kernel.lookup(kd, USER_VA)[0] == frame
+    machine.write_phys(pde_at, (raw & ~PRESENT).to_bytes(8, "little"))
+    try:
+        assert kernel.lookup(kd, USER_VA) is None, "an absent page table maps nothing"
+    finally:
+        machine.write_phys(pde_at, raw.to_bytes(8, "little"))
+    assert kernel.lookup(kd, USER_VA)[0] == frame
+    assert machine.call("unmap_page", USER_VA) == 0
+    machine.call("free_page", frame)
