@@ -238,3 +238,25 @@ def test_the_tables_are_read_through_read_only_windows(boot):
         windows.append(walk.write)
     assert windows == [False] * 8
     m.delete_breakpoints()
+
+
+def test_a_cpu_finds_its_node_by_all_four_bytes_of_its_domain(boot):
+    """A processor entry splits its proximity domain: byte 2 low, bytes 9-11
+    high.  Node 1's memory and the CPU moved to domain 0x01000001: the CPU
+    must land in node 1, whose record says so; a domain read short of its
+    top byte matches no node, and the CPU would fall to node 0."""
+    m = boot(numa=[48, 16])  # no SLIT: it would have no row for such a domain
+    m.run_to("numa_init")
+    tables = acpi_tables(m)
+    pxm = 0x01000001
+    addr, data = srat_domain(tables, -1, pxm)
+    data = bytearray(data)
+    [cpu], _ = acpi.parse_srat(bytes(data))
+    data[cpu.offset + 2] = pxm & 0xFF
+    data[cpu.offset + 9:cpu.offset + 12] = (pxm >> 8).to_bytes(3, "little")
+    assert acpi.parse_srat(bytes(data))[0][0].pxm == pxm
+    m.write_phys(addr, acpi.fix_checksum(bytes(data)))
+    m.run_to("kernel_ready")
+    nodes = [(r.int("node"), r.int("pxm"), r["cpus"]) for r in m.records("NUMA")
+             if "node" in r.fields]
+    assert nodes == [(0, 0, "0x0"), (1, pxm, "0x1")]
