@@ -15,6 +15,8 @@ from tests.process.vmdriver import PRIVATE, RW, VmDriver
 from tests.swap.swapping import swap_stats
 
 PAGE = 4096
+KERNEL_BASE = 0xC0000000
+ACCESSED = 0x20
 STRIDE = 2 << 20  # a page table per page in PAE; every other one in legacy paging
 SPARSE_PAGES = 7  # 14 MiB of the 16 a process may reserve
 EXTRA = 400  # dense pages beyond the free frames
@@ -61,3 +63,32 @@ def test_empty_entries_of_sparse_mappings_do_not_end_the_clock_early(userland, m
         assert swap_stats(kernel)["swap_outs"] >= dense_pages
     finally:
         vm.finish_all()
+
+
+@pytest.mark.machine(modules=["user/hello"], memory="16M", cmdline="aslr=off zswap=off",
+                     disks=[DiskSpec("hdc", size="16M")])
+def test_the_clock_evicts_on_its_third_visit_to_the_process_it_started_in(userland, machine,
+                                                                         kernel):
+    """The hand stopped past the last page of the only process with pages,
+    every one of them just used: the sweep that starts there ends that
+    process at once, the next visit to it only clears ACCESSED bits, and the
+    one after evicts.  That third visit is the pass the one more of the
+    clock's 2 * PROC_MAX + 1 is for; without it reclaim would find nothing."""
+    pid = userland.spawn("hello")  # ready, never run: its image and stack are mapped
+    [slot] = [i for i, p in enumerate(kernel.process_table()) if p["pid"] == pid]
+    cr3 = userland.process(pid).cr3
+    space = machine.address_space(cr3)
+    pages = [m for m in space.mappings(0, KERNEL_BASE) if m.user]
+    assert pages, "the process has user pages"
+    for m in pages:
+        machine.write_pte(m.va, m.pte | ACCESSED, cr3)
+    # The hand: this process's slot, past its last page.
+    machine.write_u32(machine.symbol("hand_proc"), slot)
+    machine.write_u32(machine.symbol("hand_va"), KERNEL_BASE)
+    before = swap_stats(kernel)
+    assert machine.call("swap_out_pages", 1, 0xFFFFFFFF) == 1
+    after = swap_stats(kernel)
+    assert after["swap_outs"] == before["swap_outs"] + 1
+    assert after["second_chances"] == before["second_chances"] + len(pages), "each bit first"
+    assert machine.read_u32(machine.symbol("hand_va")) == pages[0].va + PAGE, \
+        "the first page of the third visit went"
